@@ -1,0 +1,447 @@
+//! Chat-ready alerts: findings at or above the configured severity become AWS Chatbot custom
+//! notifications (aws-facts.md §6), one message per resource per run.
+//!
+//! Pure: this module builds messages; [`crate::aws::sns`] sends them.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::domain::secret::scrub;
+use crate::domain::{Check, Finding, Severity};
+
+/// SNS `Subject`: at most 100 ASCII characters, no line breaks.
+pub const MAX_SUBJECT_CHARS: usize = 100;
+/// Chat shows a few screens at most; the report keeps everything.
+pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
+pub const MAX_NEXT_STEPS: usize = 8;
+pub const MAX_NEXT_STEP_CHARS: usize = 1_000;
+/// SNS accepts 256 KiB per message (attributes included); stay far below it.
+pub const MAX_MESSAGE_BYTES: usize = 200 * 1024;
+
+const PRODUCT: &str = "ecr-ptc-ops";
+
+/// Where the alerts of a run come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSource {
+    pub function: String,
+    pub region: Option<String>,
+}
+
+/// One message for one resource, ready to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alert {
+    pub resource: String,
+    pub severity: Severity,
+    /// The check of the most severe finding: the `check` message attribute.
+    pub check: Check,
+    pub subject: String,
+    /// The Chatbot custom-notification JSON (the SNS `Message`).
+    pub message: String,
+    /// Groups one resource's alerts in chat threads and FIFO topics.
+    pub thread_id: String,
+}
+
+/// Builds the alerts of a run: findings at or above `min_severity`, grouped by resource, most
+/// severe first within a group, groups in resource order (deterministic output).
+pub fn build_alerts(
+    source: &AlertSource,
+    findings: &[Finding],
+    min_severity: Severity,
+) -> Vec<Alert> {
+    let mut by_resource: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    for finding in findings
+        .iter()
+        .filter(|finding| finding.severity >= min_severity)
+    {
+        by_resource
+            .entry(finding.resource.as_str())
+            .or_default()
+            .push(finding);
+    }
+    by_resource
+        .into_iter()
+        .map(|(resource, mut group)| {
+            // Stable sort keeps the run's order among findings of the same severity.
+            group.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
+            build_alert(source, resource, &group)
+        })
+        .collect()
+}
+
+fn build_alert(source: &AlertSource, resource: &str, group: &[&Finding]) -> Alert {
+    let lead = group[0];
+    let severity = lead.severity;
+    let more = group.len() - 1;
+    let title = if more == 0 {
+        format!("{} {}", severity_label(severity), lead.title)
+    } else {
+        format!("{} {} (+{more} more)", severity_label(severity), lead.title)
+    };
+    let description = truncate_chars(&describe(group), MAX_DESCRIPTION_CHARS);
+    let next_steps = collect_next_steps(group);
+    let thread_id = format!("{PRODUCT}/{resource}");
+    let mut keywords: Vec<String> = vec![severity.to_string()];
+    for finding in group {
+        let check = finding.check.to_string();
+        if !keywords.contains(&check) {
+            keywords.push(check);
+        }
+    }
+    let related_resources: Vec<&str> = group
+        .iter()
+        .filter_map(|finding| finding.resource_arn.as_deref())
+        .fold(Vec::new(), |mut unique, arn| {
+            if !unique.contains(&arn) {
+                unique.push(arn);
+            }
+            unique
+        });
+    let mut additional_context = serde_json::Map::new();
+    additional_context.insert("function".into(), json!(source.function));
+    additional_context.insert("resource".into(), json!(resource));
+    additional_context.insert("severity".into(), json!(severity));
+    if let Some(region) = &source.region {
+        additional_context.insert("region".into(), json!(region));
+    }
+    let notification = json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "content": {
+            "textType": "client-markdown",
+            "title": title,
+            "description": description,
+            "nextSteps": next_steps,
+            "keywords": keywords,
+        },
+        "metadata": {
+            "threadId": thread_id,
+            "summary": truncate_chars(&lead.title, 200),
+            "eventType": lead.check.as_str(),
+            "relatedResources": related_resources,
+            "additionalContext": Value::Object(additional_context),
+        }
+    });
+    let message = scrub(&fit_message(notification));
+    Alert {
+        resource: resource.to_owned(),
+        severity,
+        check: lead.check,
+        subject: subject_line(severity, &lead.title),
+        message,
+        thread_id,
+    }
+}
+
+fn severity_label(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "[CRITICAL]",
+        Severity::Warning => "[WARNING]",
+        Severity::Info => "[INFO]",
+    }
+}
+
+fn describe(group: &[&Finding]) -> String {
+    if let [only] = group {
+        return only.message.clone();
+    }
+    group
+        .iter()
+        .map(|finding| {
+            format!(
+                "• *{}* `{}`: {}. {}",
+                finding.severity, finding.check, finding.title, finding.message
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn collect_next_steps(group: &[&Finding]) -> Vec<String> {
+    let mut steps: Vec<String> = Vec::new();
+    for step in group.iter().flat_map(|finding| finding.next_steps.iter()) {
+        let step = truncate_chars(step, MAX_NEXT_STEP_CHARS);
+        if !steps.contains(&step) {
+            steps.push(step);
+        }
+    }
+    steps.truncate(MAX_NEXT_STEPS);
+    steps
+}
+
+/// Serializes the notification, shortening the description until it fits the SNS budget
+/// (only reachable with pathological next steps or titles).
+fn fit_message(mut notification: Value) -> String {
+    loop {
+        let text = notification.to_string();
+        if text.len() <= MAX_MESSAGE_BYTES {
+            return text;
+        }
+        let description = &mut notification["content"]["description"];
+        let current = description.as_str().unwrap_or_default().to_owned();
+        let keep = current.chars().count() / 2;
+        if keep == 0 {
+            notification["content"]["nextSteps"] = json!([]);
+            return notification.to_string();
+        }
+        *description = json!(truncate_chars(&current, keep));
+    }
+}
+
+/// SNS subject: printable ASCII only, one line, at most 100 characters.
+pub fn subject_line(severity: Severity, title: &str) -> String {
+    let raw = format!("{} {}", severity_label(severity), scrub(title));
+    let ascii: String = raw
+        .chars()
+        .map(|character| match character {
+            ' '..='~' => character,
+            '\n' | '\r' | '\t' => ' ',
+            _ => '?',
+        })
+        .collect();
+    let collapsed = ascii.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.len() <= MAX_SUBJECT_CHARS {
+        collapsed
+    } else {
+        format!("{}...", &collapsed[..MAX_SUBJECT_CHARS - 3])
+    }
+}
+
+/// Cuts `text` to at most `max_chars` characters, saying that it did.
+pub fn truncate_chars(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_owned();
+    }
+    const MARK: &str = " … (truncated, see the report)";
+    let keep = max_chars.saturating_sub(MARK.chars().count());
+    let mut cut: String = text.chars().take(keep).collect();
+    cut.push_str(MARK);
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SecretValue;
+
+    fn source() -> AlertSource {
+        AlertSource {
+            function: "validate-cache-rules".into(),
+            region: Some("eu-west-1".into()),
+        }
+    }
+
+    fn finding(severity: Severity, check: Check, resource: &str, title: &str) -> Finding {
+        Finding::new(
+            severity,
+            check,
+            resource,
+            title,
+            format!("{title}, because reasons"),
+        )
+    }
+
+    /// (findings, min severity) → expected (resource, severity, check) per alert.
+    fn check(findings: &[Finding], min_severity: Severity, expected: &[(&str, Severity, Check)]) {
+        let alerts = build_alerts(&source(), findings, min_severity);
+        let got: Vec<(&str, Severity, Check)> = alerts
+            .iter()
+            .map(|alert| (alert.resource.as_str(), alert.severity, alert.check))
+            .collect();
+        assert_eq!(got, expected);
+        for alert in &alerts {
+            let message: Value = serde_json::from_str(&alert.message).expect("message is JSON");
+            assert_eq!(message["version"], "1.0");
+            assert_eq!(message["source"], "custom");
+            assert_eq!(message["content"]["textType"], "client-markdown");
+            assert!(message["content"]["title"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty()));
+            assert_eq!(
+                message["metadata"]["threadId"],
+                format!("ecr-ptc-ops/{}", alert.resource)
+            );
+            assert!(alert.subject.len() <= MAX_SUBJECT_CHARS && alert.subject.is_ascii());
+        }
+    }
+
+    #[test]
+    fn groups_and_filters_findings() {
+        use Check::*;
+        use Severity::*;
+        let rule_invalid = finding(
+            Critical,
+            RuleValidation,
+            "docker-hub",
+            "rule `docker-hub` is invalid",
+        );
+        let secret_missing = finding(Critical, RuleSecret, "docker-hub", "secret is gone");
+        let orphan = finding(
+            Info,
+            CredentialUse,
+            "ecr-pullthroughcache/old",
+            "unused secret",
+        );
+        let expiring = finding(
+            Warning,
+            CredentialExpiry,
+            "ecr-pullthroughcache/ghcr",
+            "token expires in 20 days",
+        );
+        check(&[], Info, &[]);
+        check(&[orphan.clone()], Warning, &[]);
+        check(
+            &[orphan.clone()],
+            Info,
+            &[("ecr-pullthroughcache/old", Info, CredentialUse)],
+        );
+        check(
+            &[
+                expiring.clone(),
+                rule_invalid.clone(),
+                secret_missing.clone(),
+                orphan.clone(),
+            ],
+            Warning,
+            &[
+                ("docker-hub", Critical, RuleValidation),
+                ("ecr-pullthroughcache/ghcr", Warning, CredentialExpiry),
+            ],
+        );
+        check(&[expiring.clone()], Critical, &[]);
+        // The most severe finding leads its group, whatever the order found.
+        let warning_first = finding(
+            Warning,
+            RepositoryHardening,
+            "docker-hub/library/nginx",
+            "immutable tags",
+        );
+        let critical_second = finding(
+            Critical,
+            HardeningFailure,
+            "docker-hub/library/nginx",
+            "access denied",
+        );
+        check(
+            &[warning_first, critical_second],
+            Info,
+            &[("docker-hub/library/nginx", Critical, HardeningFailure)],
+        );
+    }
+
+    #[test]
+    fn one_message_per_resource_carries_every_finding_and_step() {
+        let findings = vec![
+            finding(
+                Severity::Critical,
+                Check::RuleValidation,
+                "ghcr",
+                "rule `ghcr` is invalid",
+            )
+            .with_next_step(
+                "aws secretsmanager put-secret-value --secret-id ecr-pullthroughcache/ghcr",
+            )
+            .with_resource_arn("arn:aws:ecr:eu-west-1:123456789012:repository/ghcr"),
+            finding(
+                Severity::Warning,
+                Check::CredentialExpiry,
+                "ghcr",
+                "token expires soon",
+            )
+            .with_next_step(
+                "aws secretsmanager put-secret-value --secret-id ecr-pullthroughcache/ghcr",
+            )
+            .with_next_step(
+                "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix ghcr",
+            ),
+        ];
+        let alerts = build_alerts(&source(), &findings, Severity::Info);
+        assert_eq!(alerts.len(), 1);
+        let message: Value = serde_json::from_str(&alerts[0].message).expect("JSON");
+        assert_eq!(
+            message["content"]["title"],
+            "[CRITICAL] rule `ghcr` is invalid (+1 more)"
+        );
+        let description = message["content"]["description"]
+            .as_str()
+            .expect("description");
+        assert!(
+            description.contains("rule `ghcr` is invalid")
+                && description.contains("token expires soon")
+        );
+        assert_eq!(
+            message["content"]["nextSteps"],
+            json!([
+                "aws secretsmanager put-secret-value --secret-id ecr-pullthroughcache/ghcr",
+                "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix ghcr"
+            ])
+        );
+        assert_eq!(
+            message["metadata"]["relatedResources"],
+            json!(["arn:aws:ecr:eu-west-1:123456789012:repository/ghcr"])
+        );
+        assert_eq!(
+            message["content"]["keywords"],
+            json!(["critical", "rule-validation", "credential-expiry"])
+        );
+    }
+
+    #[test]
+    fn subjects_are_short_ascii_single_lines() {
+        for (title, expected) in [
+            ("rule `k8s` is invalid", "[CRITICAL] rule `k8s` is invalid"),
+            ("line one\nline two", "[CRITICAL] line one line two"),
+            ("café ☕ expired", "[CRITICAL] caf? ? expired"),
+        ] {
+            assert_eq!(subject_line(Severity::Critical, title), expected);
+        }
+        let long = "x".repeat(300);
+        let subject = subject_line(Severity::Warning, &long);
+        assert_eq!(subject.len(), MAX_SUBJECT_CHARS);
+        assert!(subject.ends_with("..."));
+    }
+
+    #[test]
+    fn huge_findings_still_fit_in_one_message() {
+        let findings: Vec<Finding> = (0..500)
+            .map(|index| {
+                Finding::new(
+                    Severity::Critical,
+                    Check::Prewarm,
+                    "prewarm",
+                    format!("image {index} failed"),
+                    "y".repeat(2_000),
+                )
+                .with_next_step("z".repeat(5_000))
+            })
+            .collect();
+        let alerts = build_alerts(&source(), &findings, Severity::Info);
+        assert_eq!(alerts.len(), 1);
+        assert!(alerts[0].message.len() <= MAX_MESSAGE_BYTES);
+        let message: Value = serde_json::from_str(&alerts[0].message).expect("JSON");
+        let description = message["content"]["description"]
+            .as_str()
+            .expect("description");
+        assert!(description.chars().count() <= MAX_DESCRIPTION_CHARS);
+        assert!(description.ends_with("(truncated, see the report)"));
+    }
+
+    #[test]
+    fn secret_values_never_reach_the_message() {
+        let token = SecretValue::new("ghp_AlertsMustNotLeakThis123");
+        // A careless caller formats the token into every text field.
+        let finding = Finding::new(
+            Severity::Critical,
+            Check::CredentialFormat,
+            "ecr-pullthroughcache/ghcr",
+            format!("token {} has whitespace", token.expose()),
+            format!("value was {}", token.expose()),
+        )
+        .with_next_step(format!("echo {}", token.expose()));
+        let alerts = build_alerts(&source(), &[finding], Severity::Info);
+        assert!(!alerts[0].message.contains(token.expose()));
+        assert!(!alerts[0].subject.contains(token.expose()));
+        assert!(alerts[0].message.contains("***"));
+    }
+}

@@ -1,0 +1,181 @@
+use std::error::Error as StdError;
+use std::fmt;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// What kind of failure an AWS call ended in, after the SDK's own retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsErrorKind {
+    /// The service kept throttling until retries ran out.
+    Throttled,
+    AccessDenied,
+    /// The resource (repository, rule, secret, policy) does not exist.
+    NotFound,
+    /// No answer in time.
+    Timeout,
+    /// The request never got an answer: DNS, connection, TLS.
+    Transport,
+    /// The service answered with a modelled or unmodelled error.
+    Service,
+    /// The answer could not be read.
+    MalformedResponse,
+    /// The request could not be built from the values given.
+    InvalidRequest,
+}
+
+impl AwsErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AwsErrorKind::Throttled => "throttled",
+            AwsErrorKind::AccessDenied => "access-denied",
+            AwsErrorKind::NotFound => "not-found",
+            AwsErrorKind::Timeout => "timeout",
+            AwsErrorKind::Transport => "transport",
+            AwsErrorKind::Service => "service",
+            AwsErrorKind::MalformedResponse => "malformed-response",
+            AwsErrorKind::InvalidRequest => "invalid-request",
+        }
+    }
+}
+
+/// A failed AWS call, with what was called, on what, and the SDK error kept as the source.
+#[derive(Debug)]
+pub struct AwsError {
+    pub operation: &'static str,
+    pub resource: Option<String>,
+    pub kind: AwsErrorKind,
+    /// The service's error code (`ThrottlingException`, `RepositoryNotFoundException`…).
+    pub code: Option<String>,
+    pub message: Option<String>,
+    source: Box<dyn StdError + Send + Sync>,
+}
+
+impl AwsError {
+    /// Converts an SDK error. `operation` is `service:Action` (`ecr:PutLifecyclePolicy`), the
+    /// name an IAM policy would use, so the message says which permission is missing.
+    pub fn from_sdk<E, R>(
+        operation: &'static str,
+        resource: Option<&str>,
+        error: SdkError<E, R>,
+    ) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+        R: fmt::Debug + Send + Sync + 'static,
+    {
+        let code = error.code().map(str::to_owned);
+        let message = error.message().map(str::to_owned);
+        let kind = match &error {
+            SdkError::TimeoutError(_) => AwsErrorKind::Timeout,
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => AwsErrorKind::Timeout,
+            SdkError::DispatchFailure(_) => AwsErrorKind::Transport,
+            SdkError::ResponseError(_) => AwsErrorKind::MalformedResponse,
+            SdkError::ServiceError(_) => classify_code(code.as_deref()),
+            _ => AwsErrorKind::Service,
+        };
+        AwsError {
+            operation,
+            resource: resource.map(str::to_owned),
+            kind,
+            code,
+            message,
+            source: Box::new(error),
+        }
+    }
+
+    /// A request that could not be built (a required field missing): nothing was sent.
+    pub fn invalid_request(
+        operation: &'static str,
+        resource: Option<&str>,
+        error: impl StdError + Send + Sync + 'static,
+    ) -> Self {
+        AwsError {
+            operation,
+            resource: resource.map(str::to_owned),
+            kind: AwsErrorKind::InvalidRequest,
+            code: None,
+            message: Some(error.to_string()),
+            source: Box::new(error),
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.kind == AwsErrorKind::NotFound
+    }
+
+    pub fn is_code(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+/// Maps a service error code to a kind. Codes differ per service and protocol (`Throttling`
+/// in query protocols, `ThrottlingException` in JSON ones).
+fn classify_code(code: Option<&str>) -> AwsErrorKind {
+    match code {
+        Some(
+            "ThrottlingException"
+            | "Throttling"
+            | "TooManyRequestsException"
+            | "ThrottledException"
+            | "RequestLimitExceeded"
+            | "RequestThrottled"
+            | "LimitExceededException",
+        ) => AwsErrorKind::Throttled,
+        Some(
+            "AccessDeniedException"
+            | "AccessDenied"
+            | "AuthorizationError"
+            | "UnauthorizedOperation",
+        ) => AwsErrorKind::AccessDenied,
+        Some(code) if code.ends_with("NotFoundException") || code == "NotFound" => {
+            AwsErrorKind::NotFound
+        }
+        _ => AwsErrorKind::Service,
+    }
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`", self.operation)?;
+        if let Some(resource) = &self.resource {
+            write!(f, " on `{resource}`")?;
+        }
+        write!(f, " failed ({})", self.kind.as_str())?;
+        match (&self.code, &self.message) {
+            (Some(code), Some(message)) => write!(f, ": {code}: {message}"),
+            (Some(code), None) => write!(f, ": {code}"),
+            (None, Some(message)) => write!(f, ": {message}"),
+            (None, None) => write!(f, ": {}", self.source),
+        }
+    }
+}
+
+impl StdError for AwsError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_service_codes() {
+        for (code, expected) in [
+            (Some("ThrottlingException"), AwsErrorKind::Throttled),
+            (Some("Throttling"), AwsErrorKind::Throttled),
+            (Some("AccessDeniedException"), AwsErrorKind::AccessDenied),
+            (Some("RepositoryNotFoundException"), AwsErrorKind::NotFound),
+            (
+                Some("LifecyclePolicyNotFoundException"),
+                AwsErrorKind::NotFound,
+            ),
+            (Some("ResourceNotFoundException"), AwsErrorKind::NotFound),
+            (Some("ServerException"), AwsErrorKind::Service),
+            (None, AwsErrorKind::Service),
+        ] {
+            assert_eq!(classify_code(code), expected, "code {code:?}");
+        }
+    }
+}

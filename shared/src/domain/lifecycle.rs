@@ -1,0 +1,920 @@
+//! ECR lifecycle policies: validated before they are ever sent.
+//!
+//! `PutLifecyclePolicy` rejects an invalid policy with one terse message at apply time, on the
+//! first repository that needs it. Checking the rules of the ECR user guide
+//! (lifecycle_policy_parameters) when the configuration loads turns that into a precise error,
+//! with the JSON path of every mistake, before any repository is touched.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+/// ECR accepts at most this many rules in one policy.
+pub const MAX_LIFECYCLE_RULES: usize = 50;
+/// ECR accepts a policy text of at most this many characters.
+pub const MAX_LIFECYCLE_POLICY_CHARS: usize = 30_720;
+/// ECR accepts at most this many `*` in one `tagPatternList` entry.
+pub const MAX_WILDCARDS_PER_TAG_PATTERN: usize = 4;
+
+/// One mistake in a JSON policy document, located by its JSON path (`rules[1].selection.countUnit`).
+///
+/// Shared by lifecycle and repository policies so the configuration reports both the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyProblem {
+    /// Where the mistake is; empty for the document as a whole.
+    pub json_path: String,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+/// The name the lifecycle validator's contract uses for a [`PolicyProblem`].
+pub type LifecycleProblem = PolicyProblem;
+
+impl fmt::Display for PolicyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.json_path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.json_path, self.message)
+        }
+    }
+}
+
+/// Which images a rule looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagStatus {
+    Tagged,
+    Untagged,
+    Any,
+}
+
+impl TagStatus {
+    const CHOICES: [(&'static str, TagStatus); 3] = [
+        ("tagged", TagStatus::Tagged),
+        ("untagged", TagStatus::Untagged),
+        ("any", TagStatus::Any),
+    ];
+}
+
+/// What a rule counts: images beyond a number, or days since an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountType {
+    ImageCountMoreThan,
+    SinceImagePushed,
+    SinceImagePulled,
+    SinceImageTransitioned,
+}
+
+impl CountType {
+    const CHOICES: [(&'static str, CountType); 4] = [
+        ("imageCountMoreThan", CountType::ImageCountMoreThan),
+        ("sinceImagePushed", CountType::SinceImagePushed),
+        ("sinceImagePulled", CountType::SinceImagePulled),
+        ("sinceImageTransitioned", CountType::SinceImageTransitioned),
+    ];
+
+    /// The `since*` types count days and so need `countUnit: days`.
+    pub fn counts_days(self) -> bool {
+        !matches!(self, CountType::ImageCountMoreThan)
+    }
+}
+
+/// What happens to the selected images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LifecycleAction {
+    Expire,
+    /// Move to the `archive` storage class (the only target ECR offers).
+    TransitionToArchive,
+}
+
+/// The typed summary of one rule, for checks that reason about a policy (e.g. a pre-warmer
+/// defeating `sinceImagePulled`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LifecycleRule {
+    pub priority: u32,
+    pub tag_status: TagStatus,
+    pub count_type: CountType,
+    pub count_number: u64,
+    pub action: LifecycleAction,
+}
+
+/// A lifecycle policy ECR will accept, kept in a normalized form so that a policy read back from
+/// a repository can be compared by meaning rather than by whitespace or key order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifecyclePolicy {
+    rules: Vec<LifecycleRule>,
+    normalized: Value,
+    canonical_text: String,
+}
+
+impl LifecyclePolicy {
+    /// Parses and validates a policy text, reporting every problem found, not just the first.
+    pub fn parse(text: &str) -> Result<LifecyclePolicy, Vec<LifecycleProblem>> {
+        let mut problems = Vec::new();
+        let document: Value = match serde_json::from_str(text) {
+            Ok(document) => document,
+            Err(error) => {
+                return Err(vec![PolicyProblem {
+                    json_path: String::new(),
+                    message: format!("invalid JSON: {error}"),
+                }])
+            }
+        };
+        let Some(root) = document.as_object() else {
+            return Err(vec![PolicyProblem {
+                json_path: String::new(),
+                message: format!(
+                    "expected a JSON object with `rules`, found {}",
+                    describe_json(&document)
+                ),
+            }]);
+        };
+        let mut checker = Checker {
+            problems: &mut problems,
+        };
+        let rules = checker.rules(root);
+
+        let normalized = normalize(&document);
+        let canonical_text = canonical_json_text(&normalized);
+        let n_chars = canonical_text.chars().count();
+        if n_chars > MAX_LIFECYCLE_POLICY_CHARS {
+            problems.push(PolicyProblem {
+                json_path: String::new(),
+                message: format!(
+                    "the policy is {n_chars} characters long, ECR accepts at most {MAX_LIFECYCLE_POLICY_CHARS}"
+                ),
+            });
+        }
+        match rules {
+            Some(mut rules) if problems.is_empty() => {
+                rules.sort_by_key(|rule| rule.priority);
+                Ok(LifecyclePolicy {
+                    rules,
+                    normalized,
+                    canonical_text,
+                })
+            }
+            _ => Err(problems),
+        }
+    }
+
+    /// The rules, lowest priority number (applied first) first.
+    pub fn rules(&self) -> &[LifecycleRule] {
+        &self.rules
+    }
+
+    /// The policy with `rules` ordered by `rulePriority`: equal for policies that mean the same.
+    pub fn normalized(&self) -> &Value {
+        &self.normalized
+    }
+
+    /// Compact JSON with sorted keys: the text to send to ECR and to compare with.
+    pub fn canonical_text(&self) -> &str {
+        &self.canonical_text
+    }
+}
+
+/// Serializes JSON compactly with object keys sorted at every level, whatever map type
+/// `serde_json` was built with, so two texts of the same document compare equal.
+pub fn canonical_json_text(value: &Value) -> String {
+    let mut text = String::new();
+    write_canonical(value, &mut text);
+    text
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(object) => {
+            let sorted: BTreeMap<&String, &Value> = object.iter().collect();
+            out.push('{');
+            for (position, (key, item)) in sorted.into_iter().enumerate() {
+                if position > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(item, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (position, item) in items.iter().enumerate() {
+                if position > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// Orders `rules` by `rulePriority` (ECR applies them in that order, not in array order).
+fn normalize(document: &Value) -> Value {
+    let mut normalized = document.clone();
+    if let Some(Value::Array(rules)) = normalized.get_mut("rules") {
+        rules.sort_by_key(|rule| rule.get("rulePriority").and_then(Value::as_u64));
+    }
+    normalized
+}
+
+/// A short, quoted rendering of a JSON value for "found …" in messages.
+pub(crate) fn describe_json(value: &Value) -> String {
+    match value {
+        Value::Null => "`null`".to_owned(),
+        Value::Bool(flag) => format!("`{flag}`"),
+        Value::Number(number) => format!("`{number}`"),
+        Value::String(text) => {
+            let shown: String = text.chars().take(60).collect();
+            if shown.len() < text.len() {
+                format!("{:?}…", shown)
+            } else {
+                format!("{text:?}")
+            }
+        }
+        Value::Array(_) => "an array".to_owned(),
+        Value::Object(_) => "an object".to_owned(),
+    }
+}
+
+/// Joins a JSON path: `rules[1]` + `selection` → `rules[1].selection`.
+pub(crate) fn json_child(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// Reports keys of `object` that are not in `known` (ECR rejects unknown fields).
+pub(crate) fn report_unknown_keys(
+    object: &Map<String, Value>,
+    path: &str,
+    known: &[&str],
+    problems: &mut Vec<PolicyProblem>,
+) {
+    for key in object.keys() {
+        if !known.contains(&key.as_str()) {
+            problems.push(PolicyProblem {
+                json_path: json_child(path, key),
+                message: format!("unknown key, expected one of {}", backticked(known)),
+            });
+        }
+    }
+}
+
+/// `a`, `b`, `c`: how messages list the accepted literals.
+pub(crate) fn backticked(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+struct Checker<'p> {
+    problems: &'p mut Vec<PolicyProblem>,
+}
+
+/// What one rule's fields said; `None` fields were missing or wrong (and reported).
+struct RuleFields {
+    path: String,
+    priority: Option<u32>,
+    tag_status: Option<TagStatus>,
+    count_type: Option<CountType>,
+    count_number: Option<u64>,
+    action: Option<LifecycleAction>,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, json_path: String, message: String) {
+        self.problems.push(PolicyProblem { json_path, message });
+    }
+
+    fn rules(&mut self, root: &Map<String, Value>) -> Option<Vec<LifecycleRule>> {
+        report_unknown_keys(root, "", &["rules"], self.problems);
+        let Some(rules_value) = root.get("rules") else {
+            self.report("rules".into(), "missing, expected a list of rules".into());
+            return None;
+        };
+        let Some(rule_values) = rules_value.as_array() else {
+            self.report(
+                "rules".into(),
+                format!(
+                    "expected a list of rules, found {}",
+                    describe_json(rules_value)
+                ),
+            );
+            return None;
+        };
+        if rule_values.is_empty() {
+            self.report("rules".into(), "expected at least one rule".into());
+        }
+        if rule_values.len() > MAX_LIFECYCLE_RULES {
+            self.report(
+                "rules".into(),
+                format!(
+                    "{} rules, ECR accepts at most {MAX_LIFECYCLE_RULES}",
+                    rule_values.len()
+                ),
+            );
+        }
+        let fields: Vec<RuleFields> = rule_values
+            .iter()
+            .enumerate()
+            .map(|(index, rule)| self.rule(format!("rules[{index}]"), rule))
+            .collect();
+        self.check_priorities(&fields);
+
+        let mut rules = Vec::with_capacity(fields.len());
+        for rule in fields {
+            rules.push(LifecycleRule {
+                priority: rule.priority?,
+                tag_status: rule.tag_status?,
+                count_type: rule.count_type?,
+                count_number: rule.count_number?,
+                action: rule.action?,
+            });
+        }
+        Some(rules)
+    }
+
+    /// Priorities are unique, and an `any` rule comes last (it would otherwise shadow the rest).
+    fn check_priorities(&mut self, fields: &[RuleFields]) {
+        let mut first_use: BTreeMap<u32, &str> = BTreeMap::new();
+        for rule in fields {
+            let Some(priority) = rule.priority else {
+                continue;
+            };
+            if let Some(first_path) = first_use.get(&priority) {
+                self.report(
+                    json_child(&rule.path, "rulePriority"),
+                    format!("duplicate `rulePriority` {priority}, already used by {first_path}"),
+                );
+            } else {
+                first_use.insert(priority, &rule.path);
+            }
+        }
+        for rule in fields {
+            let (Some(TagStatus::Any), Some(priority)) = (rule.tag_status, rule.priority) else {
+                continue;
+            };
+            let higher = fields.iter().find(|other| {
+                !std::ptr::eq(*other, rule) && other.priority.is_some_and(|p| p >= priority)
+            });
+            if let Some(other) = higher {
+                self.report(
+                    json_child(&rule.path, "rulePriority"),
+                    format!(
+                        "a rule with `tagStatus` `any` must have the highest `rulePriority`, but {} has {}",
+                        other.path,
+                        other.priority.unwrap_or_default()
+                    ),
+                );
+            }
+        }
+    }
+
+    fn rule(&mut self, path: String, rule: &Value) -> RuleFields {
+        let mut fields = RuleFields {
+            priority: None,
+            tag_status: None,
+            count_type: None,
+            count_number: None,
+            action: None,
+            path,
+        };
+        let Some(object) = rule.as_object() else {
+            self.report(
+                fields.path.clone(),
+                format!("expected a rule object, found {}", describe_json(rule)),
+            );
+            return fields;
+        };
+        let path = fields.path.clone();
+        report_unknown_keys(
+            object,
+            &path,
+            &["rulePriority", "description", "selection", "action"],
+            self.problems,
+        );
+        fields.priority = self
+            .positive_integer(object, &path, "rulePriority")
+            .and_then(|n| {
+                u32::try_from(n).ok().or_else(|| {
+                    self.report(
+                        json_child(&path, "rulePriority"),
+                        format!("expected an integer up to {}, found `{n}`", u32::MAX),
+                    );
+                    None
+                })
+            });
+        if let Some(description) = object.get("description") {
+            if !description.is_string() {
+                self.report(
+                    json_child(&path, "description"),
+                    format!("expected a string, found {}", describe_json(description)),
+                );
+            }
+        }
+        if let Some(selection) = self.required_object(object, &path, "selection") {
+            self.selection(selection, &json_child(&path, "selection"), &mut fields);
+        }
+        if let Some(action) = self.required_object(object, &path, "action") {
+            fields.action = self.action(action, &json_child(&path, "action"));
+        }
+        fields
+    }
+
+    fn selection(&mut self, selection: &Map<String, Value>, path: &str, fields: &mut RuleFields) {
+        report_unknown_keys(
+            selection,
+            path,
+            &[
+                "tagStatus",
+                "tagPrefixList",
+                "tagPatternList",
+                "countType",
+                "countUnit",
+                "countNumber",
+                "storageClass",
+            ],
+            self.problems,
+        );
+        fields.tag_status = self.choice(selection, path, "tagStatus", &TagStatus::CHOICES);
+        let prefixes = self.string_list(selection, path, "tagPrefixList");
+        let patterns = self.string_list(selection, path, "tagPatternList");
+        if let Some(patterns) = &patterns {
+            for (index, pattern) in patterns.iter().enumerate() {
+                let n_wildcards = pattern.matches('*').count();
+                if n_wildcards > MAX_WILDCARDS_PER_TAG_PATTERN {
+                    self.report(
+                        format!("{}[{index}]", json_child(path, "tagPatternList")),
+                        format!(
+                            "{n_wildcards} wildcards (`*`), ECR accepts at most {MAX_WILDCARDS_PER_TAG_PATTERN} per pattern"
+                        ),
+                    );
+                }
+            }
+        }
+        match fields.tag_status {
+            Some(TagStatus::Tagged)
+                if !selection.contains_key("tagPrefixList")
+                    && !selection.contains_key("tagPatternList") =>
+            {
+                self.report(
+                    json_child(path, "tagStatus"),
+                    "`tagged` needs `tagPrefixList` or `tagPatternList`".into(),
+                );
+            }
+            Some(TagStatus::Untagged) => {
+                for key in ["tagPrefixList", "tagPatternList"] {
+                    if selection.contains_key(key) {
+                        self.report(
+                            json_child(path, key),
+                            format!("not allowed with `tagStatus` `untagged`, remove `{key}`"),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+        // Lists given but empty select nothing for `tagged`; ECR refuses them.
+        for (key, list) in [("tagPrefixList", &prefixes), ("tagPatternList", &patterns)] {
+            if list.as_ref().is_some_and(Vec::is_empty) {
+                self.report(json_child(path, key), "expected at least one entry".into());
+            }
+        }
+
+        fields.count_type = self.choice(selection, path, "countType", &CountType::CHOICES);
+        let count_unit = selection.get("countUnit");
+        match (fields.count_type, count_unit) {
+            (Some(count_type), None) if count_type.counts_days() => self.report(
+                json_child(path, "countUnit"),
+                "missing, expected `days` with a `since*` `countType`".into(),
+            ),
+            (Some(count_type), Some(unit)) if count_type.counts_days() => {
+                if unit.as_str() != Some("days") {
+                    self.report(
+                        json_child(path, "countUnit"),
+                        format!("expected `days`, found {}", describe_json(unit)),
+                    );
+                }
+            }
+            (Some(CountType::ImageCountMoreThan), Some(_)) => self.report(
+                json_child(path, "countUnit"),
+                "not allowed with `countType` `imageCountMoreThan`, remove `countUnit`".into(),
+            ),
+            _ => {}
+        }
+        fields.count_number = self.positive_integer(selection, path, "countNumber");
+
+        if let Some(storage_class) = selection.get("storageClass") {
+            if !matches!(storage_class.as_str(), Some("standard" | "archive")) {
+                self.report(
+                    json_child(path, "storageClass"),
+                    format!(
+                        "expected one of `standard`, `archive`, found {}",
+                        describe_json(storage_class)
+                    ),
+                );
+            }
+        }
+    }
+
+    fn action(&mut self, action: &Map<String, Value>, path: &str) -> Option<LifecycleAction> {
+        report_unknown_keys(action, path, &["type", "targetStorageClass"], self.problems);
+        let choices = [
+            ("expire", LifecycleAction::Expire),
+            ("transition", LifecycleAction::TransitionToArchive),
+        ];
+        let action_type = self.choice(action, path, "type", &choices);
+        let target = action.get("targetStorageClass");
+        match (action_type, target) {
+            (Some(LifecycleAction::TransitionToArchive), None) => {
+                self.report(
+                    json_child(path, "targetStorageClass"),
+                    "missing, expected `archive` with `type` `transition`".into(),
+                );
+                None
+            }
+            (Some(LifecycleAction::TransitionToArchive), Some(target))
+                if target.as_str() != Some("archive") =>
+            {
+                self.report(
+                    json_child(path, "targetStorageClass"),
+                    format!("expected `archive`, found {}", describe_json(target)),
+                );
+                None
+            }
+            (Some(LifecycleAction::Expire), Some(_)) => {
+                self.report(
+                    json_child(path, "targetStorageClass"),
+                    "not allowed with `type` `expire`, remove `targetStorageClass`".into(),
+                );
+                None
+            }
+            (action_type, _) => action_type,
+        }
+    }
+
+    fn required_object<'v>(
+        &mut self,
+        object: &'v Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<&'v Map<String, Value>> {
+        match object.get(key) {
+            None => {
+                self.report(json_child(path, key), "missing, expected an object".into());
+                None
+            }
+            Some(Value::Object(inner)) => Some(inner),
+            Some(other) => {
+                self.report(
+                    json_child(path, key),
+                    format!("expected an object, found {}", describe_json(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn choice<T: Copy>(
+        &mut self,
+        object: &Map<String, Value>,
+        path: &str,
+        key: &str,
+        choices: &[(&str, T)],
+    ) -> Option<T> {
+        let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+        let Some(value) = object.get(key) else {
+            self.report(
+                json_child(path, key),
+                format!("missing, expected one of {}", backticked(&names)),
+            );
+            return None;
+        };
+        let found = choices
+            .iter()
+            .find(|(name, _)| value.as_str() == Some(*name))
+            .map(|(_, choice)| *choice);
+        if found.is_none() {
+            self.report(
+                json_child(path, key),
+                format!(
+                    "expected one of {}, found {}",
+                    backticked(&names),
+                    describe_json(value)
+                ),
+            );
+        }
+        found
+    }
+
+    fn positive_integer(
+        &mut self,
+        object: &Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<u64> {
+        let Some(value) = object.get(key) else {
+            self.report(
+                json_child(path, key),
+                "missing, expected an integer greater than 0".into(),
+            );
+            return None;
+        };
+        match value.as_u64() {
+            Some(number) if number > 0 => Some(number),
+            _ => {
+                self.report(
+                    json_child(path, key),
+                    format!(
+                        "expected an integer greater than 0, found {}",
+                        describe_json(value)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// An optional list of non-empty strings; `None` when absent or wrong (reported).
+    fn string_list<'v>(
+        &mut self,
+        object: &'v Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<Vec<&'v str>> {
+        let value = object.get(key)?;
+        let list_path = json_child(path, key);
+        let Some(items) = value.as_array() else {
+            self.report(
+                list_path,
+                format!("expected a list of strings, found {}", describe_json(value)),
+            );
+            return None;
+        };
+        let mut strings = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            match item.as_str() {
+                Some(text) if !text.is_empty() => strings.push(text),
+                _ => self.report(
+                    format!("{list_path}[{index}]"),
+                    format!("expected a non-empty string, found {}", describe_json(item)),
+                ),
+            }
+        }
+        (strings.len() == items.len()).then_some(strings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Wraps one rule's `selection`/`action` into a full policy, to keep the table short.
+    fn one_rule(selection: &str, action: &str) -> String {
+        format!(r#"{{"rules":[{{"rulePriority":1,"selection":{selection},"action":{action}}}]}}"#)
+    }
+
+    const EXPIRE: &str = r#"{"type":"expire"}"#;
+
+    /// `expected` is the list of JSON paths reported, or empty for a valid policy.
+    fn check(name: &str, text: &str, expected_paths: &[&str]) {
+        match LifecyclePolicy::parse(text) {
+            Ok(policy) => {
+                assert!(
+                    expected_paths.is_empty(),
+                    "{name}: accepted, expected {expected_paths:?}"
+                );
+                // The canonical text parses back to the same policy.
+                let again =
+                    LifecyclePolicy::parse(policy.canonical_text()).unwrap_or_else(|problems| {
+                        panic!("{name}: canonical text invalid: {problems:?}")
+                    });
+                assert_eq!(again, policy, "{name}");
+            }
+            Err(problems) => {
+                let mut paths: Vec<&str> = problems.iter().map(|p| p.json_path.as_str()).collect();
+                paths.sort_unstable();
+                let mut expected = expected_paths.to_vec();
+                expected.sort_unstable();
+                assert_eq!(paths, expected, "{name}: {problems:#?}");
+                for problem in &problems {
+                    let first = problem.message.chars().next().unwrap_or('a');
+                    assert!(
+                        !first.is_uppercase(),
+                        "{name}: message not lowercase: {problem}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn validates_every_rule_of_the_ecr_user_guide() {
+        let many_rules = {
+            let rules: Vec<String> = (1..=51)
+                .map(|priority| {
+                    format!(
+                        r#"{{"rulePriority":{priority},"selection":{{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1}},"action":{{"type":"expire"}}}}"#
+                    )
+                })
+                .collect();
+            format!(r#"{{"rules":[{}]}}"#, rules.join(","))
+        };
+        let too_long = {
+            let description = "x".repeat(MAX_LIFECYCLE_POLICY_CHARS);
+            format!(
+                r#"{{"rules":[{{"rulePriority":1,"description":"{description}","selection":{{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}},"action":{{"type":"expire"}}}}]}}"#
+            )
+        };
+        let cases: Vec<(&str, String, Vec<&str>)> = vec![
+            (
+                "untagged after days",
+                one_rule(
+                    r#"{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":3}"#,
+                    EXPIRE,
+                ),
+                vec![],
+            ),
+            (
+                "tagged by pattern, keep 10",
+                one_rule(
+                    r#"{"tagStatus":"tagged","tagPatternList":["v*.*.*"],"countType":"imageCountMoreThan","countNumber":10}"#,
+                    EXPIRE,
+                ),
+                vec![],
+            ),
+            (
+                "transition to archive",
+                one_rule(
+                    r#"{"tagStatus":"any","countType":"sinceImagePulled","countUnit":"days","countNumber":90}"#,
+                    r#"{"type":"transition","targetStorageClass":"archive"}"#,
+                ),
+                vec![],
+            ),
+            (
+                "any last among several",
+                r#"{"rules":[
+                    {"rulePriority":10,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":100},"action":{"type":"expire"}},
+                    {"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":1},"action":{"type":"expire"}}
+                ]}"#
+                .into(),
+                vec![],
+            ),
+            ("not JSON", "{rules: []".into(), vec![""]),
+            ("not an object", "[]".into(), vec![""]),
+            ("no rules", "{}".into(), vec!["rules"]),
+            ("empty rules", r#"{"rules":[]}"#.into(), vec!["rules"]),
+            ("unknown top-level key", r#"{"rules":[],"version":1}"#.into(), vec!["rules", "version"]),
+            (
+                "duplicate priority",
+                r#"{"rules":[
+                    {"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},
+                    {"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}
+                ]}"#
+                .into(),
+                vec!["rules[1].rulePriority"],
+            ),
+            (
+                "any not last",
+                r#"{"rules":[
+                    {"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},
+                    {"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}
+                ]}"#
+                .into(),
+                vec!["rules[0].rulePriority"],
+            ),
+            (
+                "priority zero",
+                r#"{"rules":[{"rulePriority":0,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}"#.into(),
+                vec!["rules[0].rulePriority"],
+            ),
+            (
+                "tagged without a list",
+                one_rule(r#"{"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":1}"#, EXPIRE),
+                vec!["rules[0].selection.tagStatus"],
+            ),
+            (
+                "untagged with both lists",
+                one_rule(
+                    r#"{"tagStatus":"untagged","tagPrefixList":["v"],"tagPatternList":["v*"],"countType":"imageCountMoreThan","countNumber":1}"#,
+                    EXPIRE,
+                ),
+                vec!["rules[0].selection.tagPrefixList", "rules[0].selection.tagPatternList"],
+            ),
+            (
+                "five wildcards",
+                one_rule(
+                    r#"{"tagStatus":"tagged","tagPatternList":["ok*","*a*b*c*d*"],"countType":"imageCountMoreThan","countNumber":1}"#,
+                    EXPIRE,
+                ),
+                vec!["rules[0].selection.tagPatternList[1]"],
+            ),
+            (
+                "unknown count type",
+                one_rule(r#"{"tagStatus":"any","countType":"sinceImageBuilt","countUnit":"days","countNumber":1}"#, EXPIRE),
+                vec!["rules[0].selection.countType"],
+            ),
+            (
+                "count unit hours",
+                one_rule(
+                    r#"{"tagStatus":"any","countType":"sinceImagePushed","countUnit":"hours","countNumber":1}"#,
+                    EXPIRE,
+                ),
+                vec!["rules[0].selection.countUnit"],
+            ),
+            (
+                "count unit missing with since",
+                one_rule(r#"{"tagStatus":"any","countType":"sinceImagePushed","countNumber":1}"#, EXPIRE),
+                vec!["rules[0].selection.countUnit"],
+            ),
+            (
+                "count unit with image count",
+                one_rule(
+                    r#"{"tagStatus":"any","countType":"imageCountMoreThan","countUnit":"days","countNumber":1}"#,
+                    EXPIRE,
+                ),
+                vec!["rules[0].selection.countUnit"],
+            ),
+            (
+                "count number zero",
+                one_rule(r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":0}"#, EXPIRE),
+                vec!["rules[0].selection.countNumber"],
+            ),
+            (
+                "count number fractional",
+                one_rule(r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1.5}"#, EXPIRE),
+                vec!["rules[0].selection.countNumber"],
+            ),
+            (
+                "action delete",
+                one_rule(r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}"#, r#"{"type":"delete"}"#),
+                vec!["rules[0].action.type"],
+            ),
+            (
+                "transition without target",
+                one_rule(r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}"#, r#"{"type":"transition"}"#),
+                vec!["rules[0].action.targetStorageClass"],
+            ),
+            (
+                "transition to glacier",
+                one_rule(
+                    r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}"#,
+                    r#"{"type":"transition","targetStorageClass":"glacier"}"#,
+                ),
+                vec!["rules[0].action.targetStorageClass"],
+            ),
+            ("51 rules", many_rules, vec!["rules"]),
+            ("over 30720 characters", too_long, vec![""]),
+            (
+                "missing selection and action, unknown key",
+                r#"{"rules":[{"rulePriority":1,"priority":2}]}"#.into(),
+                vec!["rules[0].priority", "rules[0].selection", "rules[0].action"],
+            ),
+        ];
+        for (name, text, expected_paths) in &cases {
+            check(name, text, expected_paths);
+        }
+    }
+
+    #[test]
+    fn normalizes_for_comparison() {
+        let written = r#"{ "rules": [
+            {"action": {"type": "expire"}, "rulePriority": 5,
+             "selection": {"countNumber": 10, "countType": "imageCountMoreThan", "tagStatus": "any"}},
+            {"rulePriority": 1, "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
+             "countUnit": "days", "countNumber": 2}, "action": {"type": "expire"}}
+        ] }"#;
+        let policy = LifecyclePolicy::parse(written).unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(
+            policy.canonical_text(),
+            r#"{"rules":[{"action":{"type":"expire"},"rulePriority":1,"selection":{"countNumber":2,"countType":"sinceImagePushed","countUnit":"days","tagStatus":"untagged"}},{"action":{"type":"expire"},"rulePriority":5,"selection":{"countNumber":10,"countType":"imageCountMoreThan","tagStatus":"any"}}]}"#
+        );
+        let priorities: Vec<u32> = policy.rules().iter().map(|rule| rule.priority).collect();
+        assert_eq!(priorities, [1, 5]);
+        assert_eq!(policy.rules()[0].count_type, CountType::SinceImagePushed);
+        assert_eq!(policy.rules()[1].tag_status, TagStatus::Any);
+    }
+
+    #[test]
+    fn problem_display_names_the_path() {
+        let problems = LifecyclePolicy::parse(&one_rule(
+            r#"{"tagStatus":"any","countType":"sinceImagePushed","countUnit":"weeks","countNumber":1}"#,
+            EXPIRE,
+        ))
+        .err()
+        .unwrap_or_default();
+        let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            rendered,
+            [r#"rules[0].selection.countUnit: expected `days`, found "weeks""#]
+        );
+    }
+}

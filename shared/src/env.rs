@@ -1,0 +1,8 @@
+//! Environment variables the product reads, in one place.
+
+/// Path of the configuration file read by the Lambdas.
+pub const PTC_CONFIG: &str = "PTC_CONFIG";
+/// Where the configuration layer puts the file when `PTC_CONFIG` is unset.
+pub const DEFAULT_CONFIG_PATH: &str = "/opt/ptc-ops/ptc-ops.toml";
+/// Overrides `alerts.topic_arn` (SAM injects the topic it creates).
+pub const PTC_ALERT_TOPIC_ARN: &str = "PTC_ALERT_TOPIC_ARN";

@@ -1,0 +1,15 @@
+//! Core library of ecr-ptc-ops.
+//!
+//! - [`config`]: the `ptc-ops.toml` contract, raw then validated.
+//! - [`domain`]: pure types and rules (no I/O): severities, findings, reports, policies.
+//! - [`aws`]: the only place that builds SDK clients and converts SDK types.
+//! - [`alerts`], [`metrics`], [`logging`]: what a run tells the outside world.
+//! - [`lambda`]: plumbing every function binary shares.
+
+pub mod alerts;
+pub mod aws;
+pub mod config;
+pub mod domain;
+pub mod env;
+pub mod logging;
+pub mod metrics;
