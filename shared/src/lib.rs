@@ -11,5 +11,8 @@ pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod env;
+pub mod error;
+pub mod events;
+pub mod lambda;
 pub mod logging;
 pub mod metrics;

@@ -1,1 +1,33 @@
+//! Test support: the local AWS emulator (moto with the project's extension, CNCF Distribution
+//! upstream registries) started once per test process on loopback, and a [`TestEnv`] per test
+//! that isolates the test in an account of its own.
+//!
+//! The emulator process watches its stdin: when the test process ends (normally, by a panic or
+//! by a signal) the pipe closes and the emulator stops everything it started.
 
+mod emulator;
+mod inbox;
+mod test_env;
+
+pub use emulator::{Emulator, ReadyInfo, UpstreamImage};
+pub use inbox::{AlertInbox, DeliveredAlert};
+pub use test_env::{Call, Fault, FaultKind, TestEnv};
+
+use std::path::PathBuf;
+
+/// The repository's top folder.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// A file of `events/`, parsed.
+pub fn sample_event(name: &str) -> serde_json::Value {
+    let path = repo_root().join("events").join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read sample event {}: {error}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|error| panic!("sample event {} is not JSON: {error}", path.display()))
+}

@@ -1,1 +1,6 @@
-fn main() {}
+use check_credentials::handler;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    ptc_ops::lambda::run(handler::FUNCTION.as_str(), handler::handle).await
+}

@@ -1,6 +1,7 @@
 //! The AWS edge. Everything that knows an SDK type lives below this module: client setup (once
 //! per process), calls, and the conversion of SDK types and errors into domain types.
 
+pub mod ecr;
 mod error;
 pub mod sns;
 
@@ -68,6 +69,11 @@ impl Clients {
             sns: aws_sdk_sns::Client::new(sdk_config),
             region: sdk_config.region().map(|region| region.to_string()),
         }
+    }
+
+    /// The private registry (pull-through cache rules, repositories, pulls).
+    pub fn registry(&self) -> ecr::Registry {
+        ecr::Registry::new(self.ecr.clone())
     }
 
     /// The region the clients talk to, when one was resolved.

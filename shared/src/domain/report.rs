@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::secret::scrub;
 use super::{Finding, Severity};
 
 /// What every function returns (design.md "Event and invoke contract").
@@ -53,6 +54,22 @@ impl Report {
         self.details.insert(key.to_owned(), value);
     }
 
+    /// Replaces every known secret value in the report's texts with `***` (the last line of
+    /// defence: no check should put one there in the first place).
+    pub fn scrub_secrets(&mut self) {
+        for finding in &mut self.findings {
+            finding.title = scrub(&finding.title);
+            finding.message = scrub(&finding.message);
+            for step in &mut finding.next_steps {
+                *step = scrub(step);
+            }
+            finding.resource = scrub(&finding.resource);
+        }
+        for value in self.details.values_mut() {
+            scrub_value(value);
+        }
+    }
+
     pub fn highest_severity(&self) -> Option<Severity> {
         self.findings.iter().map(|finding| finding.severity).max()
     }
@@ -62,6 +79,15 @@ impl Report {
             .iter()
             .filter(|finding| finding.severity >= severity)
             .count()
+    }
+}
+
+fn scrub_value(value: &mut Value) {
+    match value {
+        Value::String(text) => *text = scrub(text),
+        Value::Array(items) => items.iter_mut().for_each(scrub_value),
+        Value::Object(fields) => fields.values_mut().for_each(scrub_value),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
 }
 

@@ -1,0 +1,227 @@
+//! Amazon ECR: pull-through cache rules, repositories, pulls. SDK types stop here.
+
+use aws_sdk_ecr::types::{ImageIdentifier, PullThroughCacheRule};
+use chrono::{DateTime, Utc};
+
+use super::AwsError;
+use crate::domain::{
+    CacheRule, PulledImage, Repository, UpstreamKind, ACCEPTED_MANIFEST_MEDIA_TYPES, ROOT_PREFIX,
+};
+
+/// Largest page `DescribeRepositories` and `DescribePullThroughCacheRules` accept.
+pub const MAX_PAGE_SIZE: i32 = 1000;
+
+/// The private registry of the account and region the clients point at.
+#[derive(Clone, Debug)]
+pub struct Registry {
+    client: aws_sdk_ecr::Client,
+}
+
+/// What `ValidatePullThroughCacheRule` said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleValidation {
+    pub is_valid: bool,
+    /// ECR's free-text reason (undocumented strings), kept verbatim.
+    pub failure: Option<String>,
+}
+
+/// One page of repositories and where the next starts.
+#[derive(Debug, Clone)]
+pub struct RepositoryPage {
+    pub repositories: Vec<Repository>,
+    pub next_token: Option<String>,
+}
+
+/// Why a pull by tag returned no image.
+#[derive(Debug)]
+pub enum PullFailure {
+    /// The call failed (`UnableToGetUpstreamImageException`, throttling, access denied…).
+    Call(AwsError),
+    /// The call succeeded but ECR listed the image as a failure (`ImageNotFound`…).
+    Image { code: String, reason: String },
+}
+
+impl Registry {
+    pub fn new(client: aws_sdk_ecr::Client) -> Self {
+        Registry { client }
+    }
+
+    /// Every pull-through cache rule, all pages; `prefixes` narrows to those prefixes.
+    pub async fn cache_rules(&self, prefixes: Option<&[String]>) -> Result<Vec<CacheRule>, AwsError> {
+        let pages = self
+            .client
+            .describe_pull_through_cache_rules()
+            .set_ecr_repository_prefixes(prefixes.map(<[String]>::to_vec))
+            .max_results(MAX_PAGE_SIZE)
+            .into_paginator()
+            .send();
+        let outputs: Vec<_> = pages
+            .try_collect()
+            .await
+            .map_err(|error| AwsError::from_sdk("ecr:DescribePullThroughCacheRules", None, error))?;
+        Ok(outputs
+            .into_iter()
+            .flat_map(|output| output.pull_through_cache_rules.unwrap_or_default())
+            .filter_map(cache_rule_from_sdk)
+            .collect())
+    }
+
+    pub async fn validate_cache_rule(&self, prefix: &str) -> Result<RuleValidation, AwsError> {
+        let output = self
+            .client
+            .validate_pull_through_cache_rule()
+            .ecr_repository_prefix(prefix)
+            .send()
+            .await
+            .map_err(|error| AwsError::from_sdk("ecr:ValidatePullThroughCacheRule", Some(prefix), error))?;
+        Ok(RuleValidation {
+            is_valid: output.is_valid(),
+            failure: output.failure().filter(|text| !text.is_empty()).map(str::to_owned),
+        })
+    }
+
+    /// One page of repositories. Sweeps page by page so a hand-off can resume at `next_token`.
+    pub async fn repositories_page(
+        &self,
+        next_token: Option<String>,
+        page_size: i32,
+    ) -> Result<RepositoryPage, AwsError> {
+        let output = self
+            .client
+            .describe_repositories()
+            .set_next_token(next_token)
+            .max_results(page_size.clamp(1, MAX_PAGE_SIZE))
+            .send()
+            .await
+            .map_err(|error| AwsError::from_sdk("ecr:DescribeRepositories", None, error))?;
+        Ok(RepositoryPage {
+            repositories: output
+                .repositories
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(repository_from_sdk)
+                .collect(),
+            next_token: output.next_token,
+        })
+    }
+
+    /// Named repositories; `None` when it does not exist (deleted since it was listed).
+    pub async fn repository(&self, name: &str) -> Result<Option<Repository>, AwsError> {
+        match self.client.describe_repositories().repository_names(name).send().await {
+            Ok(output) => Ok(output
+                .repositories
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(repository_from_sdk)
+                .next()),
+            Err(error) => {
+                let error = AwsError::from_sdk("ecr:DescribeRepositories", Some(name), error);
+                if error.is_code("RepositoryNotFoundException") {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    /// Pulls the manifest of `repository:tag`. On a repository under a pull-through cache rule
+    /// this is what makes ECR fetch the image from the upstream and cache it.
+    pub async fn pull_by_tag(&self, repository: &str, tag: &str) -> Result<PulledImage, PullFailure> {
+        let output = self
+            .client
+            .batch_get_image()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .set_accepted_media_types(Some(
+                ACCEPTED_MANIFEST_MEDIA_TYPES.iter().map(|media| (*media).to_owned()).collect(),
+            ))
+            .send()
+            .await
+            .map_err(|error| {
+                PullFailure::Call(AwsError::from_sdk("ecr:BatchGetImage", Some(repository), error))
+            })?;
+        if let Some(image) = output.images.unwrap_or_default().into_iter().next() {
+            let digest = image
+                .image_id
+                .as_ref()
+                .and_then(|id| id.image_digest.clone())
+                .unwrap_or_default();
+            return Ok(PulledImage {
+                repository_name: repository.to_owned(),
+                tag: tag.to_owned(),
+                digest,
+                media_type: image.image_manifest_media_type,
+            });
+        }
+        let failure = output.failures.unwrap_or_default().into_iter().next();
+        Err(PullFailure::Image {
+            code: failure
+                .as_ref()
+                .and_then(|failure| failure.failure_code.as_ref())
+                .map(|code| code.as_str().to_owned())
+                .unwrap_or_else(|| "ImageNotFound".to_owned()),
+            reason: failure
+                .and_then(|failure| failure.failure_reason)
+                .unwrap_or_else(|| "ECR returned neither an image nor a failure".to_owned()),
+        })
+    }
+}
+
+fn to_chrono(time: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
+    time.and_then(|time| DateTime::from_timestamp(time.secs(), time.subsec_nanos()))
+}
+
+fn cache_rule_from_sdk(rule: PullThroughCacheRule) -> Option<CacheRule> {
+    let prefix = rule.ecr_repository_prefix()?.to_owned();
+    let upstream_registry_url = rule.upstream_registry_url().unwrap_or_default().to_owned();
+    let upstream = match rule.upstream_registry() {
+        Some(kind) => UpstreamKind::from_raw(kind.as_str()),
+        None => UpstreamKind::from_upstream_url(&upstream_registry_url),
+    };
+    Some(CacheRule {
+        prefix,
+        upstream,
+        credential_arn: rule.credential_arn().filter(|arn| !arn.is_empty()).map(str::to_owned),
+        custom_role_arn: rule.custom_role_arn().filter(|arn| !arn.is_empty()).map(str::to_owned),
+        upstream_repository_prefix: rule
+            .upstream_repository_prefix()
+            .filter(|prefix| !prefix.is_empty())
+            .unwrap_or(ROOT_PREFIX)
+            .to_owned(),
+        registry_id: rule.registry_id().map(str::to_owned),
+        created_at: to_chrono(rule.created_at()),
+        updated_at: to_chrono(rule.updated_at()),
+        upstream_registry_url,
+    })
+}
+
+fn repository_from_sdk(repository: aws_sdk_ecr::types::Repository) -> Option<Repository> {
+    Some(Repository {
+        name: repository.repository_name()?.to_owned(),
+        arn: repository.repository_arn().unwrap_or_default().to_owned(),
+        uri: repository.repository_uri().unwrap_or_default().to_owned(),
+        registry_id: repository.registry_id().unwrap_or_default().to_owned(),
+        tag_mutability: repository
+            .image_tag_mutability()
+            .map(|mutability| mutability.as_str().to_owned())
+            .unwrap_or_else(|| "MUTABLE".to_owned()),
+        tag_mutability_exclusions: repository
+            .image_tag_mutability_exclusion_filters()
+            .iter()
+            .map(|filter| filter.filter().to_owned())
+            .collect(),
+        scan_on_push: repository
+            .image_scanning_configuration()
+            .is_some_and(|scanning| scanning.scan_on_push()),
+        encryption_type: repository
+            .encryption_configuration()
+            .map(|encryption| encryption.encryption_type().as_str().to_owned())
+            .unwrap_or_else(|| "AES256".to_owned()),
+        kms_key: repository
+            .encryption_configuration()
+            .and_then(|encryption| encryption.kms_key())
+            .map(str::to_owned),
+        created_at: to_chrono(repository.created_at()),
+    })
+}

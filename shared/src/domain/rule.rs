@@ -1,0 +1,208 @@
+//! Pull-through cache rules as the product reasons about them.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Serialize, Serializer};
+
+/// The `ROOT` prefix: a rule (or upstream prefix) that covers the whole namespace.
+pub const ROOT_PREFIX: &str = "ROOT";
+
+/// The upstream registry kind of a rule (`upstreamRegistry`). New kinds appear over time; an
+/// unknown one keeps its raw value and is reported as such, never a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UpstreamKind {
+    Ecr,
+    EcrPublic,
+    DockerHub,
+    GithubContainerRegistry,
+    GitlabContainerRegistry,
+    K8s,
+    Quay,
+    AzureContainerRegistry,
+    Chainguard,
+    Other(String),
+}
+
+impl UpstreamKind {
+    pub fn from_raw(raw: &str) -> Self {
+        match raw {
+            "ecr" => UpstreamKind::Ecr,
+            "ecr-public" => UpstreamKind::EcrPublic,
+            "docker-hub" => UpstreamKind::DockerHub,
+            "github-container-registry" => UpstreamKind::GithubContainerRegistry,
+            "gitlab-container-registry" => UpstreamKind::GitlabContainerRegistry,
+            "k8s" => UpstreamKind::K8s,
+            "quay" => UpstreamKind::Quay,
+            "azure-container-registry" => UpstreamKind::AzureContainerRegistry,
+            "chainguard" => UpstreamKind::Chainguard,
+            other => UpstreamKind::Other(other.to_owned()),
+        }
+    }
+
+    /// The API's value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            UpstreamKind::Ecr => "ecr",
+            UpstreamKind::EcrPublic => "ecr-public",
+            UpstreamKind::DockerHub => "docker-hub",
+            UpstreamKind::GithubContainerRegistry => "github-container-registry",
+            UpstreamKind::GitlabContainerRegistry => "gitlab-container-registry",
+            UpstreamKind::K8s => "k8s",
+            UpstreamKind::Quay => "quay",
+            UpstreamKind::AzureContainerRegistry => "azure-container-registry",
+            UpstreamKind::Chainguard => "chainguard",
+            UpstreamKind::Other(raw) => raw,
+        }
+    }
+
+    /// Infers the kind from an upstream URL when the API did not say (older rules).
+    pub fn from_upstream_url(url: &str) -> Self {
+        let host = url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        match host {
+            "registry-1.docker.io" | "docker.io" | "index.docker.io" => UpstreamKind::DockerHub,
+            "public.ecr.aws" => UpstreamKind::EcrPublic,
+            "ghcr.io" => UpstreamKind::GithubContainerRegistry,
+            "registry.gitlab.com" => UpstreamKind::GitlabContainerRegistry,
+            "registry.k8s.io" => UpstreamKind::K8s,
+            "quay.io" => UpstreamKind::Quay,
+            "cgr.dev" => UpstreamKind::Chainguard,
+            host if host.ends_with(".azurecr.io") => UpstreamKind::AzureContainerRegistry,
+            host if host.contains(".dkr.ecr.") && host.ends_with(".amazonaws.com") => UpstreamKind::Ecr,
+            _ => UpstreamKind::Other(String::new()),
+        }
+    }
+}
+
+impl fmt::Display for UpstreamKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for UpstreamKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A pull-through cache rule (`DescribePullThroughCacheRules`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CacheRule {
+    /// `ecrRepositoryPrefix`; may be `ROOT`.
+    pub prefix: String,
+    pub upstream_registry_url: String,
+    pub upstream: UpstreamKind,
+    pub credential_arn: Option<String>,
+    pub custom_role_arn: Option<String>,
+    /// `upstreamRepositoryPrefix`; `ROOT` (the default) when absent.
+    pub upstream_repository_prefix: String,
+    pub registry_id: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl CacheRule {
+    pub fn is_root(&self) -> bool {
+        self.prefix == ROOT_PREFIX
+    }
+
+    /// Whether ECR authenticates to the upstream for this rule (a credential secret or a
+    /// cross-account role): only such rules have something to validate.
+    pub fn authenticates(&self) -> bool {
+        self.credential_arn.is_some() || self.custom_role_arn.is_some()
+    }
+
+    /// Whether a repository named `repository_name` belongs to this rule's namespace.
+    pub fn covers(&self, repository_name: &str) -> bool {
+        self.is_root() || under_prefix(repository_name, &self.prefix)
+    }
+}
+
+/// Whether `name` equals `prefix` or lies under it at a `/` boundary (`docker-hub/x` is under
+/// `docker-hub`, `docker-hubx/y` is not).
+pub fn under_prefix(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The rule a repository belongs to: the longest prefix that covers it, `ROOT` last.
+pub fn rule_for_repository<'rules>(rules: &'rules [CacheRule], repository_name: &str) -> Option<&'rules CacheRule> {
+    rules
+        .iter()
+        .filter(|rule| !rule.is_root() && rule.covers(repository_name))
+        .max_by_key(|rule| rule.prefix.len())
+        .or_else(|| rules.iter().find(|rule| rule.is_root()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(prefix: &str) -> CacheRule {
+        CacheRule {
+            prefix: prefix.into(),
+            upstream_registry_url: "registry-1.docker.io".into(),
+            upstream: UpstreamKind::DockerHub,
+            credential_arn: None,
+            custom_role_arn: None,
+            upstream_repository_prefix: ROOT_PREFIX.into(),
+            registry_id: None,
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn finds_the_rule_of_a_repository() {
+        let rules = vec![rule("docker-hub"), rule("docker-hub/team"), rule("ghcr"), rule(ROOT_PREFIX)];
+        for (repository, expected) in [
+            ("docker-hub/library/nginx", Some("docker-hub")),
+            ("docker-hub/team/app", Some("docker-hub/team")),
+            ("docker-hubx/nginx", Some(ROOT_PREFIX)),
+            ("ghcr/fluxcd/source-controller", Some("ghcr")),
+            ("anything/else", Some(ROOT_PREFIX)),
+        ] {
+            assert_eq!(
+                rule_for_repository(&rules, repository).map(|rule| rule.prefix.as_str()),
+                expected,
+                "repository {repository}"
+            );
+        }
+        let without_root = vec![rule("docker-hub")];
+        assert_eq!(rule_for_repository(&without_root, "quay/prometheus/node-exporter"), None);
+    }
+
+    #[test]
+    fn upstream_kinds_round_trip_and_keep_unknown_values() {
+        for raw in [
+            "ecr",
+            "ecr-public",
+            "docker-hub",
+            "github-container-registry",
+            "gitlab-container-registry",
+            "k8s",
+            "quay",
+            "azure-container-registry",
+            "chainguard",
+            "future-registry",
+        ] {
+            assert_eq!(UpstreamKind::from_raw(raw).as_str(), raw);
+        }
+        assert_eq!(UpstreamKind::from_raw("future-registry"), UpstreamKind::Other("future-registry".into()));
+        for (url, expected) in [
+            ("registry-1.docker.io", UpstreamKind::DockerHub),
+            ("https://ghcr.io", UpstreamKind::GithubContainerRegistry),
+            ("myregistry.azurecr.io", UpstreamKind::AzureContainerRegistry),
+            ("210987654321.dkr.ecr.us-east-1.amazonaws.com", UpstreamKind::Ecr),
+            ("registry.example.com", UpstreamKind::Other(String::new())),
+        ] {
+            assert_eq!(UpstreamKind::from_upstream_url(url), expected, "url {url}");
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Plumbing every function binary shares: state built once before the first event, the
+//! invocation deadline, and the end of a run (alerts, metrics, one summary log line).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_config::SdkConfig;
+use lambda_runtime::{service_fn, Context, LambdaEvent};
+use serde_json::Value;
+use tracing::{error, info};
+
+use crate::alerts::{build_alerts, AlertSource};
+use crate::aws::sns::AlertTopic;
+use crate::aws::{self, Clients};
+use crate::config::Config;
+use crate::domain::{Check, Finding, Report, Severity};
+use crate::error::Error;
+use crate::metrics::{Metrics, MetricsSink};
+
+/// What an invocation needs, built once per process and shared by every invocation.
+#[derive(Debug)]
+pub struct FunctionContext {
+    pub function: &'static str,
+    pub config: Config,
+    pub clients: Clients,
+    alert_topic: Option<AlertTopic>,
+    metrics_sink: MetricsSink,
+}
+
+impl FunctionContext {
+    /// Production set-up: configuration from `PTC_CONFIG` (all errors at once, at init) and the
+    /// one `SdkConfig` of the process.
+    pub async fn from_env(function: &'static str) -> Result<Self, Error> {
+        let config = Config::load_from_env()?;
+        let sdk_config = aws::load_sdk_config().await;
+        Ok(FunctionContext::new(function, config, &sdk_config))
+    }
+
+    pub fn new(function: &'static str, config: Config, sdk_config: &SdkConfig) -> Self {
+        let clients = Clients::new(sdk_config);
+        let alert_topic = config
+            .alerts
+            .topic_arn
+            .as_ref()
+            .map(|arn| AlertTopic::new(clients.sns.clone(), arn.as_str()));
+        FunctionContext {
+            function,
+            config,
+            clients,
+            alert_topic,
+            metrics_sink: MetricsSink::Stdout,
+        }
+    }
+
+    /// Sends EMF lines somewhere else than stdout (tests).
+    pub fn with_metrics_sink(mut self, sink: MetricsSink) -> Self {
+        self.metrics_sink = sink;
+        self
+    }
+
+    pub fn metrics_sink(&self) -> &MetricsSink {
+        &self.metrics_sink
+    }
+
+    /// Ends a run: publishes the alerts of its findings (one per resource), writes its metrics,
+    /// logs one summary line, and returns the report with the alert outcome in its summary.
+    /// A topic that cannot be reached becomes a finding: the report still tells everything.
+    pub async fn finish(&self, mut report: Report, metrics: Metrics) -> Report {
+        report.scrub_secrets();
+        let source = AlertSource {
+            function: self.function.to_owned(),
+            region: self.clients.region().map(str::to_owned),
+        };
+        let alerts = build_alerts(&source, &report.findings, self.config.alerts.min_severity);
+        match (&self.alert_topic, alerts.is_empty()) {
+            (_, true) => report.count("alerts_published", 0),
+            (None, false) => {
+                info!(n_alerts = alerts.len(), "no alert topic configured; alerts stay in the report");
+                report.count("alerts_published", 0);
+            }
+            (Some(topic), false) => {
+                let delivery = topic.publish_all(&alerts).await;
+                report.count("alerts_published", delivery.published as u64);
+                for (resource, failure) in delivery.failed {
+                    report.push_finding(
+                        Finding::new(
+                            Severity::Critical,
+                            Check::AlertDelivery,
+                            topic.arn(),
+                            format!("alert for `{resource}` could not be published"),
+                            failure.to_string(),
+                        )
+                        .with_next_step(format!(
+                            "check that the function's role may call `sns:Publish` on `{}` and that the topic exists",
+                            topic.arn()
+                        )),
+                    );
+                }
+            }
+        }
+        self.metrics_sink.emit(&metrics);
+        info!(
+            function = self.function,
+            dry_run = report.dry_run,
+            n_findings = report.findings.len(),
+            highest_severity = report.highest_severity().map(Severity::as_str).unwrap_or("none"),
+            summary = ?report.summary,
+            "run finished"
+        );
+        report
+    }
+}
+
+/// The invocation's deadline. Long runs (sweeps, pre-warm) stop starting new work when the
+/// time left falls under their reserve, and hand the rest on.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    at: Option<SystemTime>,
+}
+
+impl Deadline {
+    /// From the Lambda context; a context without a deadline (direct calls in tests, the CLI)
+    /// means no deadline.
+    pub fn from_context(context: &Context) -> Self {
+        if context.deadline == 0 {
+            Deadline::none()
+        } else {
+            Deadline {
+                at: Some(context.deadline()),
+            }
+        }
+    }
+
+    pub fn none() -> Self {
+        Deadline { at: None }
+    }
+
+    pub fn after(duration: Duration) -> Self {
+        Deadline {
+            at: Some(SystemTime::now() + duration),
+        }
+    }
+
+    /// Time left, `None` without a deadline.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.at
+            .map(|at| at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    }
+
+    /// Whether less than `reserve` is left.
+    pub fn is_within(&self, reserve: Duration) -> bool {
+        self.remaining().is_some_and(|left| left < reserve)
+    }
+}
+
+/// The whole `main` of a function: logging, state built once, then the Lambda runtime loop.
+/// An init failure (bad configuration) is logged once and ends the process, so Lambda reports
+/// an init error before any event is taken.
+pub async fn run<Handler, HandlerFuture>(
+    function: &'static str,
+    handler: Handler,
+) -> Result<(), lambda_runtime::Error>
+where
+    Handler: Fn(Arc<FunctionContext>, LambdaEvent<Value>) -> HandlerFuture,
+    HandlerFuture: Future<Output = Result<Report, Error>>,
+{
+    crate::logging::init_lambda();
+    let context = match FunctionContext::from_env(function).await {
+        Ok(context) => Arc::new(context),
+        Err(init_error) => {
+            error!(
+                function,
+                error_type = init_error.error_type(),
+                error = %init_error.full_message(),
+                "initialisation failed"
+            );
+            return Err(Box::new(init_error));
+        }
+    };
+    let handler = &handler;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let invocation = handler(Arc::clone(&context), event);
+        async move {
+            invocation.await.inspect_err(|invocation_error| {
+                error!(
+                    function,
+                    error_type = invocation_error.error_type(),
+                    error = %invocation_error.full_message(),
+                    "invocation failed"
+                );
+            })
+        }
+    }))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadline_from_context() {
+        let no_deadline = Deadline::from_context(&Context::default());
+        assert_eq!(no_deadline.remaining(), None);
+        assert!(!no_deadline.is_within(Duration::from_secs(3600)));
+
+        let soon = Deadline::after(Duration::from_millis(500));
+        assert!(soon.is_within(Duration::from_secs(1)));
+        assert!(!soon.is_within(Duration::from_millis(1)));
+
+        let past = Deadline { at: Some(SystemTime::UNIX_EPOCH) };
+        assert_eq!(past.remaining(), Some(Duration::ZERO));
+    }
+}

@@ -1,0 +1,305 @@
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use ptc_ops::aws::Clients;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::emulator::Emulator;
+use crate::inbox::AlertInbox;
+
+/// Regions handed out round-robin; together with a per-test account they keep tests that
+/// share one emulator out of each other's way.
+const REGIONS: &[&str] = &[
+    "eu-west-1",
+    "eu-west-2",
+    "eu-central-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "ap-southeast-1",
+    "ap-northeast-1",
+    "eu-north-1",
+    "ca-central-1",
+    "sa-east-1",
+    "ap-south-1",
+];
+
+static NEXT_TEST: AtomicU64 = AtomicU64::new(0);
+
+/// One test's slice of the emulator: its own account (the emulator maps a 12-digit access key
+/// id to that account) and region, clients built with the product's own timeouts and retry.
+pub struct TestEnv {
+    pub emulator: &'static Emulator,
+    pub account_id: String,
+    pub region: String,
+    pub sdk_config: SdkConfig,
+    pub clients: Clients,
+    http: reqwest::Client,
+}
+
+/// One AWS call as the emulator saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Call {
+    pub seq: u64,
+    pub service: String,
+    pub operation: String,
+    pub region: Option<String>,
+    #[serde(default)]
+    pub account: Option<String>,
+    pub resource: Option<String>,
+    pub status: u16,
+    pub fault: Option<String>,
+}
+
+impl Call {
+    /// Calls that change state. Reads are `Describe*`, `Get*`, `List*`, `BatchGet*`,
+    /// `Validate*`; everything else writes.
+    pub fn is_write(&self) -> bool {
+        const READ_PREFIXES: &[&str] =
+            &["Describe", "Get", "List", "BatchGet", "Validate", "Receive"];
+        !READ_PREFIXES
+            .iter()
+            .any(|prefix| self.operation.starts_with(prefix))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    Throttle,
+    ServerError,
+    AccessDenied,
+    Latency,
+}
+
+/// A fault for the next `count` matching calls (every call when `None`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Fault {
+    pub operation: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    pub kind: FaultKind,
+    pub count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// Request fields that must equal these values (`{"repositoryName": "…"}`).
+    #[serde(rename = "match", skip_serializing_if = "Option::is_none")]
+    pub match_fields: Option<Value>,
+}
+
+impl Fault {
+    pub fn new(operation: &str, kind: FaultKind, count: Option<u32>) -> Self {
+        Fault {
+            operation: operation.to_owned(),
+            service: None,
+            kind,
+            count,
+            latency_ms: None,
+            match_fields: None,
+        }
+    }
+
+    pub fn matching(mut self, fields: Value) -> Self {
+        self.match_fields = Some(fields);
+        self
+    }
+
+    pub fn latency(mut self, milliseconds: u64) -> Self {
+        self.latency_ms = Some(milliseconds);
+        self
+    }
+}
+
+impl TestEnv {
+    pub async fn new() -> TestEnv {
+        let emulator = Emulator::shared();
+        let test_number = NEXT_TEST.fetch_add(1, Ordering::SeqCst);
+        // Unique per test and per test process: processes of one `cargo test` run never share
+        // an emulator, but keep accounts distinct anyway for readable logs.
+        let account_id = format!(
+            "{:06}{:06}",
+            std::process::id() % 1_000_000,
+            100_000 + test_number
+        );
+        let region = REGIONS[(test_number as usize) % REGIONS.len()].to_owned();
+        let credentials = Credentials::new(
+            account_id.clone(),
+            "emulator-secret-key",
+            None,
+            None,
+            "ptc-ops-tests",
+        );
+        let loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.clone()))
+            .credentials_provider(credentials)
+            .endpoint_url(emulator.endpoint());
+        let sdk_config = ptc_ops::aws::configure(loader).load().await;
+        let clients = Clients::new(&sdk_config);
+        TestEnv {
+            emulator,
+            account_id,
+            region,
+            sdk_config,
+            clients,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.sdk_config)
+    }
+
+    /// Environment variables that point a child process (the CLI, a function binary) at this
+    /// test's slice of the emulator.
+    pub fn process_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.emulator.endpoint().to_owned()),
+            ("AWS_REGION", self.region.clone()),
+            ("AWS_DEFAULT_REGION", self.region.clone()),
+            ("AWS_ACCESS_KEY_ID", self.account_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", "emulator-secret-key".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ]
+    }
+
+    fn control_url(&self, path: &str) -> String {
+        format!("{}/_ptc/{path}", self.emulator.endpoint())
+    }
+
+    /// The calls this test made so far, oldest first.
+    pub async fn calls(&self) -> Vec<Call> {
+        #[derive(Deserialize)]
+        struct Calls {
+            calls: Vec<Call>,
+        }
+        let response = self
+            .http
+            .get(self.control_url("calls"))
+            .query(&[
+                ("region", self.region.as_str()),
+                ("account", self.account_id.as_str()),
+            ])
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .unwrap_or_else(|error| panic!("cannot read the emulator's call log: {error}"));
+        let calls: Calls = response.json().await.unwrap_or_else(|error| {
+            panic!("the emulator's call log is not what was expected: {error}")
+        });
+        calls
+            .calls
+            .into_iter()
+            .filter(|call| {
+                call.account
+                    .as_deref()
+                    .is_none_or(|account| account == self.account_id)
+            })
+            .collect()
+    }
+
+    /// Forgets this test's calls so far (e.g. after seeding).
+    pub async fn clear_calls(&self) {
+        self.http
+            .delete(self.control_url("calls"))
+            .query(&[
+                ("region", self.region.as_str()),
+                ("account", self.account_id.as_str()),
+            ])
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .unwrap_or_else(|error| panic!("cannot clear the emulator's call log: {error}"));
+    }
+
+    /// Write calls made by the product (seeding excluded when `clear_calls` ran after it).
+    pub async fn write_calls(&self) -> Vec<Call> {
+        self.calls()
+            .await
+            .into_iter()
+            .filter(Call::is_write)
+            .collect()
+    }
+
+    /// Injects a fault for this test's account and region.
+    pub async fn inject(&self, fault: Fault) {
+        let mut body =
+            serde_json::to_value(&fault).unwrap_or_else(|error| panic!("fault: {error}"));
+        body["region"] = json!(self.region);
+        body["account"] = json!(self.account_id);
+        self.http
+            .post(self.control_url("faults"))
+            .json(&body)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .unwrap_or_else(|error| panic!("cannot inject a fault: {error}"));
+    }
+
+    /// Changes an emulator-wide setting (`rule_limit`, `anonymous_validation`,
+    /// `upstream_latency_ms`).
+    pub async fn set_emulator(&self, settings: Value) {
+        self.http
+            .post(self.control_url("settings"))
+            .json(&settings)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .unwrap_or_else(|error| panic!("cannot change emulator settings: {error}"));
+    }
+
+    /// Creates a Secrets Manager secret and returns its ARN.
+    pub async fn create_secret(&self, name: &str, secret_string: &str) -> String {
+        let output = self
+            .clients
+            .secrets
+            .create_secret()
+            .name(name)
+            .secret_string(secret_string)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("cannot create secret `{name}`: {error:?}"));
+        output
+            .arn
+            .unwrap_or_else(|| panic!("secret `{name}` has no ARN"))
+    }
+
+    /// The JSON a PTC credential secret holds, for the emulator's authenticated upstream.
+    pub fn valid_credential_json(&self) -> String {
+        let credentials = &self.emulator.info.upstream_credentials;
+        json!({"username": credentials.username, "accessToken": credentials.access_token})
+            .to_string()
+    }
+
+    /// Creates a pull-through cache rule.
+    pub async fn create_rule(
+        &self,
+        prefix: &str,
+        upstream_registry_url: &str,
+        credential_arn: Option<&str>,
+    ) -> aws_sdk_ecr::operation::create_pull_through_cache_rule::CreatePullThroughCacheRuleOutput
+    {
+        self.clients
+            .ecr
+            .create_pull_through_cache_rule()
+            .ecr_repository_prefix(prefix)
+            .upstream_registry_url(upstream_registry_url)
+            .set_credential_arn(credential_arn.map(str::to_owned))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("cannot create rule `{prefix}`: {error:?}"))
+    }
+
+    /// A topic with an SQS subscription that collects what the product publishes.
+    pub async fn alert_inbox(&self) -> AlertInbox {
+        AlertInbox::create(self).await
+    }
+
+    /// A validated configuration from TOML text; relative paths resolve in `infra/config/`.
+    pub fn config(&self, toml_text: &str) -> ptc_ops::config::Config {
+        let base = crate::repo_root().join("infra/config");
+        ptc_ops::config::Config::from_toml_str(toml_text, &base, "test config")
+            .unwrap_or_else(|error| panic!("test configuration is invalid: {error}"))
+    }
+}
