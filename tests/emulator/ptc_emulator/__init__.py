@@ -1,0 +1,1 @@
+"""Local AWS emulator for ecr-ptc-ops: moto server plus pull-through cache support."""
