@@ -496,13 +496,13 @@ impl Checker<'_> {
                 json_child(path, "countUnit"),
                 "missing, expected `days` with a `since*` `countType`".into(),
             ),
-            (Some(count_type), Some(unit)) if count_type.counts_days() => {
-                if unit.as_str() != Some("days") {
-                    self.report(
-                        json_child(path, "countUnit"),
-                        format!("expected `days`, found {}", describe_json(unit)),
-                    );
-                }
+            (Some(count_type), Some(unit))
+                if count_type.counts_days() && unit.as_str() != Some("days") =>
+            {
+                self.report(
+                    json_child(path, "countUnit"),
+                    format!("expected `days`, found {}", describe_json(unit)),
+                );
             }
             (Some(CountType::ImageCountMoreThan), Some(_)) => self.report(
                 json_child(path, "countUnit"),

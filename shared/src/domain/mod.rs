@@ -1,13 +1,26 @@
 //! The pure domain: no I/O, no SDK types.
 
+mod credential;
+mod finding;
 mod lifecycle;
+mod report;
+mod repository;
 mod repository_policy;
+mod rule;
+pub mod secret;
 mod severity;
+pub mod upstream_guidance;
 
+pub use credential::{SecretArn, SecretMetadata, CREDENTIAL_SECRET_PREFIX};
+pub use finding::{Check, Finding};
 pub use lifecycle::{
     canonical_json_text, CountType, LifecycleAction, LifecyclePolicy, LifecycleProblem,
     LifecycleRule, PolicyProblem, TagStatus, MAX_LIFECYCLE_POLICY_CHARS, MAX_LIFECYCLE_RULES,
     MAX_WILDCARDS_PER_TAG_PATTERN,
 };
+pub use report::Report;
+pub use repository::{PulledImage, Repository, ACCEPTED_MANIFEST_MEDIA_TYPES};
 pub use repository_policy::{PublicStatement, RepositoryPolicy};
+pub use rule::{rule_for_repository, under_prefix, CacheRule, UpstreamKind, ROOT_PREFIX};
+pub use secret::SecretValue;
 pub use severity::Severity;

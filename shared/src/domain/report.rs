@@ -109,7 +109,9 @@ mod tests {
                 "pull-through cache rule `docker-hub` is invalid",
                 "authentication to the upstream registry failed",
             )
-            .with_next_step("aws ecr validate-pull-through-cache-rule --ecr-repository-prefix docker-hub"),
+            .with_next_step(
+                "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix docker-hub",
+            ),
         );
         report.set_detail("rules", serde_json::json!([{"prefix": "docker-hub"}]));
         let value = serde_json::to_value(&report).expect("report serializes");

@@ -254,8 +254,10 @@ mod tests {
         format!(r#"{{"Version":"2012-10-17","Statement":{statements}}}"#)
     }
 
-    /// `expected`: `Ok(indexes of public statements)` or `Err(JSON paths reported)`.
-    fn check(name: &str, text: &str, expected: Result<&[usize], &[&str]>) {
+    /// `Ok(indexes of public statements)` or `Err(JSON paths reported)`.
+    type Expected = Result<&'static [usize], &'static [&'static str]>;
+
+    fn check(name: &str, text: &str, expected: Expected) {
         match (RepositoryPolicy::parse(text), expected) {
             (Ok(policy), Ok(expected_public)) => {
                 let public: Vec<usize> =
@@ -276,7 +278,7 @@ mod tests {
     #[test]
     fn finds_statements_open_to_anyone() {
         let pull = r#""Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]"#;
-        let cases: Vec<(&str, String, Result<&[usize], &[&str]>)> = vec![
+        let cases: Vec<(&str, String, Expected)> = vec![
             (
                 "principal star",
                 statement_policy(&format!(r#"[{{"Effect":"Allow","Principal":"*",{pull}}}]"#)),

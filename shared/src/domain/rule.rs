@@ -73,7 +73,9 @@ impl UpstreamKind {
             "quay.io" => UpstreamKind::Quay,
             "cgr.dev" => UpstreamKind::Chainguard,
             host if host.ends_with(".azurecr.io") => UpstreamKind::AzureContainerRegistry,
-            host if host.contains(".dkr.ecr.") && host.ends_with(".amazonaws.com") => UpstreamKind::Ecr,
+            host if host.contains(".dkr.ecr.") && host.ends_with(".amazonaws.com") => {
+                UpstreamKind::Ecr
+            }
             _ => UpstreamKind::Other(String::new()),
         }
     }
@@ -132,7 +134,10 @@ pub fn under_prefix(name: &str, prefix: &str) -> bool {
 }
 
 /// The rule a repository belongs to: the longest prefix that covers it, `ROOT` last.
-pub fn rule_for_repository<'rules>(rules: &'rules [CacheRule], repository_name: &str) -> Option<&'rules CacheRule> {
+pub fn rule_for_repository<'rules>(
+    rules: &'rules [CacheRule],
+    repository_name: &str,
+) -> Option<&'rules CacheRule> {
     rules
         .iter()
         .filter(|rule| !rule.is_root() && rule.covers(repository_name))
@@ -160,7 +165,12 @@ mod tests {
 
     #[test]
     fn finds_the_rule_of_a_repository() {
-        let rules = vec![rule("docker-hub"), rule("docker-hub/team"), rule("ghcr"), rule(ROOT_PREFIX)];
+        let rules = vec![
+            rule("docker-hub"),
+            rule("docker-hub/team"),
+            rule("ghcr"),
+            rule(ROOT_PREFIX),
+        ];
         for (repository, expected) in [
             ("docker-hub/library/nginx", Some("docker-hub")),
             ("docker-hub/team/app", Some("docker-hub/team")),
@@ -175,7 +185,10 @@ mod tests {
             );
         }
         let without_root = vec![rule("docker-hub")];
-        assert_eq!(rule_for_repository(&without_root, "quay/prometheus/node-exporter"), None);
+        assert_eq!(
+            rule_for_repository(&without_root, "quay/prometheus/node-exporter"),
+            None
+        );
     }
 
     #[test]
@@ -194,12 +207,21 @@ mod tests {
         ] {
             assert_eq!(UpstreamKind::from_raw(raw).as_str(), raw);
         }
-        assert_eq!(UpstreamKind::from_raw("future-registry"), UpstreamKind::Other("future-registry".into()));
+        assert_eq!(
+            UpstreamKind::from_raw("future-registry"),
+            UpstreamKind::Other("future-registry".into())
+        );
         for (url, expected) in [
             ("registry-1.docker.io", UpstreamKind::DockerHub),
             ("https://ghcr.io", UpstreamKind::GithubContainerRegistry),
-            ("myregistry.azurecr.io", UpstreamKind::AzureContainerRegistry),
-            ("210987654321.dkr.ecr.us-east-1.amazonaws.com", UpstreamKind::Ecr),
+            (
+                "myregistry.azurecr.io",
+                UpstreamKind::AzureContainerRegistry,
+            ),
+            (
+                "210987654321.dkr.ecr.us-east-1.amazonaws.com",
+                UpstreamKind::Ecr,
+            ),
             ("registry.example.com", UpstreamKind::Other(String::new())),
         ] {
             assert_eq!(UpstreamKind::from_upstream_url(url), expected, "url {url}");

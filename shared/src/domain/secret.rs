@@ -72,7 +72,10 @@ pub fn scrub(text: &str) -> String {
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     // Longest first, so a secret that contains another is replaced whole.
-    let mut by_length: Vec<&String> = known.iter().filter(|value| text.contains(value.as_str())).collect();
+    let mut by_length: Vec<&String> = known
+        .iter()
+        .filter(|value| text.contains(value.as_str()))
+        .collect();
     if by_length.is_empty() {
         return text.to_owned();
     }
@@ -112,7 +115,10 @@ mod tests {
         let _padded = SecretValue::new("  glpat-with-spaces-77\n");
         for (input, expected) in [
             ("token ghp_scrub-me-please-0123 leaked", "token *** leaked"),
-            ("abc stays: too short to scrub", "abc stays: too short to scrub"),
+            (
+                "abc stays: too short to scrub",
+                "abc stays: too short to scrub",
+            ),
             ("pasted glpat-with-spaces-77 here", "pasted *** here"),
             ("nothing to hide", "nothing to hide"),
         ] {

@@ -1,0 +1,219 @@
+//! The `ptc-ops.toml` contract (design.md, "Configuration contract").
+//!
+//! Two layers: the file is parsed into a `toml::Table`, then a small typed reader walks it and
+//! collects *every* problem (unknown key, wrong type, value out of range, unreadable policy file,
+//! invalid policy…) with its key path, so one failed deploy shows all mistakes at once. Only a
+//! file without problems becomes a [`Config`]: typed values, defaults filled in, profile
+//! inheritance resolved, policies validated. There is deliberately no `Default` for [`Config`]:
+//! every running configuration comes from a file someone reviewed.
+//!
+//! Lambdas call [`Config::load_from_env`] during init, so a bad file fails the cold start rather
+//! than the first event; the `ptc` command line calls [`Config::load`] with `--config`.
+
+mod alerts;
+mod credentials;
+mod error;
+mod hardening;
+mod prewarm;
+mod profile;
+mod reader;
+mod rules;
+#[cfg(test)]
+mod tests;
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use toml::Table;
+
+use crate::env;
+
+pub use alerts::{AlertsConfig, SnsTopicArn};
+pub use credentials::{CredentialsConfig, HttpBaseUrl};
+pub use error::{ConfigError, ConfigProblem};
+pub use hardening::{HardeningConfig, MAX_HARDENING_CONCURRENCY};
+pub use prewarm::{PrewarmConfig, MAX_PREWARM_CONCURRENCY};
+pub use profile::{
+    ConfiguredPolicy, EncryptionType, PolicyOrigin, Profile, TagMutability, TagMutabilitySetting,
+    MAX_REPOSITORY_TAGS, MAX_TAG_MUTABILITY_EXCLUSIONS, MAX_TAG_MUTABILITY_FILTER_CHARS,
+};
+pub use rules::RulesConfig;
+
+use reader::{KeyPath, Problems, Section};
+
+/// A validated `ptc-ops.toml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub alerts: AlertsConfig,
+    pub hardening: HardeningConfig,
+    pub rules: RulesConfig,
+    pub credentials: CredentialsConfig,
+    pub prewarm: PrewarmConfig,
+}
+
+/// Values from the environment that take precedence over the file.
+#[derive(Debug, Default)]
+struct Overrides<'a> {
+    /// `PTC_ALERT_TOPIC_ARN`: SAM injects the topic it creates.
+    alert_topic_arn: Option<&'a OsStr>,
+}
+
+impl Config {
+    /// Validates configuration text. Relative policy paths resolve against `base_dir`;
+    /// `source_name` names the text in the error (usually the file path).
+    pub fn from_toml_str(
+        text: &str,
+        base_dir: &Path,
+        source_name: &str,
+    ) -> Result<Config, ConfigError> {
+        Config::parse(text, base_dir, source_name, &Overrides::default())
+    }
+
+    /// Reads and validates a configuration file; relative policy paths resolve against the
+    /// file's folder.
+    pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
+        Config::load_with(path.as_ref(), &Overrides::default())
+    }
+
+    /// What a Lambda calls at init: the file named by `PTC_CONFIG` (default
+    /// `/opt/ptc-ops/ptc-ops.toml`, the configuration layer), with `PTC_ALERT_TOPIC_ARN`
+    /// overriding `alerts.topic_arn`.
+    pub fn load_from_env() -> Result<Config, ConfigError> {
+        Config::load_from_env_values(
+            std::env::var_os(env::PTC_CONFIG).as_deref(),
+            std::env::var_os(env::PTC_ALERT_TOPIC_ARN).as_deref(),
+        )
+    }
+
+    /// [`Config::load_from_env`] with the two variables passed in, so tests need not change the
+    /// process environment. An empty value counts as unset (templates often pass `""`).
+    pub fn load_from_env_values(
+        config_path: Option<&OsStr>,
+        alert_topic_arn: Option<&OsStr>,
+    ) -> Result<Config, ConfigError> {
+        let config_path = config_path
+            .filter(|path| !path.is_empty())
+            .map_or_else(|| Path::new(env::DEFAULT_CONFIG_PATH), Path::new);
+        let overrides = Overrides {
+            alert_topic_arn: alert_topic_arn.filter(|arn| !arn.is_empty()),
+        };
+        Config::load_with(config_path, &overrides)
+    }
+
+    fn load_with(path: &Path, overrides: &Overrides<'_>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base_dir = path.parent().unwrap_or(Path::new(""));
+        Config::parse(&text, base_dir, &path.display().to_string(), overrides)
+    }
+
+    fn parse(
+        text: &str,
+        base_dir: &Path,
+        source_name: &str,
+        overrides: &Overrides<'_>,
+    ) -> Result<Config, ConfigError> {
+        let mut problems = Problems::default();
+        let config = match text.parse::<Table>() {
+            Ok(table) => read_config(&table, base_dir, overrides, &mut problems),
+            Err(error) => {
+                problems.report(&KeyPath::default(), describe_toml_error(text, &error));
+                None
+            }
+        };
+        match config {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => Err(ConfigError::Invalid {
+                source_name: source_name.to_owned(),
+                problems: problems.into_vec(),
+            }),
+        }
+    }
+}
+
+fn read_config(
+    table: &Table,
+    base_dir: &Path,
+    overrides: &Overrides<'_>,
+    problems: &mut Problems,
+) -> Option<Config> {
+    let mut root = Section::new(Some(table), KeyPath::default());
+    let alerts = root
+        .table_or_empty("alerts", problems)
+        .and_then(|section| alerts::read_alerts(section, problems));
+    let hardening = root
+        .table_or_empty("hardening", problems)
+        .and_then(|section| hardening::read_hardening(section, base_dir, problems));
+    let rules = root
+        .table_or_empty("rules", problems)
+        .and_then(|section| rules::read_rules(section, problems));
+    let credentials = root
+        .table_or_empty("credentials", problems)
+        .and_then(|section| credentials::read_credentials(section, problems));
+    let prewarm = root
+        .table_or_empty("prewarm", problems)
+        .and_then(|section| prewarm::read_prewarm(section, problems));
+    root.finish(problems);
+
+    let topic_arn_override = overrides
+        .alert_topic_arn
+        .map(|raw| parse_topic_arn_override(raw, problems));
+    let mut alerts = alerts?;
+    if let Some(topic_arn) = topic_arn_override {
+        alerts.topic_arn = Some(topic_arn?);
+    }
+    Some(Config {
+        alerts,
+        hardening: hardening?,
+        rules: rules?,
+        credentials: credentials?,
+        prewarm: prewarm?,
+    })
+}
+
+fn parse_topic_arn_override(raw: &OsStr, problems: &mut Problems) -> Option<SnsTopicArn> {
+    let path = KeyPath::default().key("alerts").key("topic_arn");
+    let parsed = raw
+        .to_str()
+        .ok_or_else(|| "expected UTF-8 text".to_owned())
+        .and_then(SnsTopicArn::parse);
+    match parsed {
+        Ok(topic_arn) => Some(topic_arn),
+        Err(expected) => {
+            problems.report_in(
+                &path,
+                env::PTC_ALERT_TOPIC_ARN,
+                format!("{expected}, found {:?}", raw.to_string_lossy()),
+            );
+            None
+        }
+    }
+}
+
+/// `invalid TOML at line 3, column 7: …`, on one line.
+fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    match error.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before
+                .rsplit('\n')
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .count()
+                + 1;
+            format!("invalid TOML at line {line}, column {column}: {message}")
+        }
+        None => format!("invalid TOML: {message}"),
+    }
+}

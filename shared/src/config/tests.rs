@@ -1,0 +1,742 @@
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use super::*;
+use crate::domain::{CountType, Severity, TagStatus};
+
+/// The shipped example folder: its policy files double as fixtures.
+fn shipped_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/config")
+}
+
+fn parse_shipped_dir(text: &str) -> Result<Config, ConfigError> {
+    Config::from_toml_str(text, &shipped_dir(), "test.toml")
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+fn lifecycle_file(profile: &Profile) -> Option<&str> {
+    match &profile.lifecycle_policy.as_ref()?.origin {
+        PolicyOrigin::File { written, .. } => Some(written),
+        PolicyOrigin::Inline => None,
+    }
+}
+
+const DESIGN_EXAMPLE: &str = r#"
+[alerts]
+topic_arn = "arn:aws:sns:eu-west-1:111111111111:ptc-ops-alerts"
+min_severity = "warning"
+
+[hardening]
+prefixes = ["docker-hub", "ghcr", "k8s"]
+concurrency = 8
+dry_run = false
+
+[hardening.default]
+scan_on_push = true
+tag_mutability = "MUTABLE"
+tag_mutability_exclusions = []
+lifecycle_policy = "lifecycle/default.json"
+repository_policy = "policies/org-pull.json"
+tags = { managed-by = "ecr-ptc-ops", cost-center = "platform" }
+encryption = "AES256"
+allow_public = false
+
+[hardening.profiles."docker-hub"]
+lifecycle_policy = "lifecycle/docker-hub.json"
+
+[rules]
+skip_prefixes = []
+
+[credentials]
+expiry_tag = "ptc-ops:expires-at"
+warn_days = 30
+critical_days = 7
+max_age_days = 365
+discover_expiry = false
+write_back = false
+github_api_url = "https://api.github.com"
+gitlab_url = "https://gitlab.com"
+dockerhub_api_url = "https://hub.docker.com"
+
+[prewarm]
+concurrency = 4
+images = ["nginx:1.27", "ghcr.io/fluxcd/source-controller:v1.4.1", "registry.k8s.io/pause:3.10"]
+"#;
+
+/// A valid file must load, and `expect` asserts what it resolved to.
+fn check_good(name: &str, text: &str, expect: fn(&Config)) {
+    match parse_shipped_dir(text) {
+        Ok(config) => expect(&config),
+        Err(error) => panic!("{name}: {error}"),
+    }
+}
+
+#[test]
+fn good_files_resolve_to_the_expected_values() {
+    /// Name, file text, assertions on what it resolved to.
+    type Case = (&'static str, &'static str, fn(&Config));
+    let cases: [Case; 6] = [
+        ("minimal empty file", "", |config| {
+            assert_eq!(config.alerts.topic_arn, None);
+            assert_eq!(config.alerts.min_severity, Severity::Warning);
+            let hardening = &config.hardening;
+            assert_eq!(hardening.prefixes, None);
+            assert_eq!((hardening.concurrency, hardening.dry_run), (8, false));
+            assert!(hardening.profiles.is_empty());
+            let nothing_managed = Profile {
+                scan_on_push: None,
+                tag_mutability: None,
+                lifecycle_policy: None,
+                repository_policy: None,
+                tags: None,
+                encryption: None,
+                allow_public: false,
+            };
+            assert_eq!(hardening.default_profile, nothing_managed);
+            assert!(config.rules.skip_prefixes.is_empty());
+            let credentials = &config.credentials;
+            assert_eq!(credentials.expiry_tag, "ptc-ops:expires-at");
+            assert_eq!(
+                (
+                    credentials.warn_days,
+                    credentials.critical_days,
+                    credentials.max_age_days
+                ),
+                (30, 7, 365)
+            );
+            assert!(!credentials.discover_expiry && !credentials.write_back);
+            assert_eq!(
+                credentials.github_api_url.as_str(),
+                "https://api.github.com"
+            );
+            assert_eq!(credentials.gitlab_url.as_str(), "https://gitlab.com");
+            assert_eq!(
+                credentials.dockerhub_api_url.as_str(),
+                "https://hub.docker.com"
+            );
+            assert_eq!(config.prewarm.concurrency, 4);
+            assert!(config.prewarm.images.is_empty());
+        }),
+        ("design example", DESIGN_EXAMPLE, |config| {
+            let topic = config.alerts.topic_arn.as_ref().map(SnsTopicArn::as_str);
+            assert_eq!(
+                topic,
+                Some("arn:aws:sns:eu-west-1:111111111111:ptc-ops-alerts")
+            );
+            assert_eq!(
+                config.alerts.topic_arn.as_ref().map(SnsTopicArn::region),
+                Some("eu-west-1")
+            );
+            assert_eq!(
+                config.hardening.prefixes.as_deref(),
+                Some(&["docker-hub".to_owned(), "ghcr".to_owned(), "k8s".to_owned()][..])
+            );
+            let default = &config.hardening.default_profile;
+            assert_eq!(default.scan_on_push, Some(true));
+            assert_eq!(
+                default.tag_mutability,
+                Some(TagMutabilitySetting {
+                    mutability: TagMutability::Mutable,
+                    exclusion_filters: vec![]
+                })
+            );
+            assert_eq!(lifecycle_file(default), Some("lifecycle/default.json"));
+            assert_eq!(
+                default.tags,
+                tags(&[("cost-center", "platform"), ("managed-by", "ecr-ptc-ops")])
+            );
+            assert_eq!(default.encryption, Some(EncryptionType::Aes256));
+            assert!(!default.allow_public);
+            let org_pull = default
+                .repository_policy
+                .as_ref()
+                .map(|p| p.policy.public_statements());
+            assert_eq!(org_pull, Some(vec![]));
+            // The docker-hub profile changes only its lifecycle policy.
+            let docker_hub = &config.hardening.profiles["docker-hub"];
+            assert_eq!(
+                lifecycle_file(docker_hub),
+                Some("lifecycle/docker-hub.json")
+            );
+            let inherited = Profile {
+                lifecycle_policy: docker_hub.lifecycle_policy.clone(),
+                ..default.clone()
+            };
+            assert_eq!(docker_hub, &inherited);
+            assert_eq!(config.prewarm.images.len(), 3);
+        }),
+        (
+            "inline JSON policies",
+            r#"
+            [hardening.default]
+            lifecycle_policy = '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":20},"action":{"type":"expire"}}]}'
+            repository_policy = """
+              {"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+                             "Action": "ecr:BatchGetImage"}}
+            """
+            "#,
+            |config| {
+                let default = &config.hardening.default_profile;
+                let lifecycle = default
+                    .lifecycle_policy
+                    .as_ref()
+                    .map(|p| (&p.origin, p.policy.rules().len()));
+                assert_eq!(lifecycle, Some((&PolicyOrigin::Inline, 1)));
+                let rule = default
+                    .lifecycle_policy
+                    .as_ref()
+                    .map(|p| p.policy.rules()[0].clone());
+                assert_eq!(
+                    rule.map(|r| (r.tag_status, r.count_type, r.count_number)),
+                    Some((TagStatus::Any, CountType::ImageCountMoreThan, 20))
+                );
+                let repository = default.repository_policy.as_ref().map(|p| &p.origin);
+                assert_eq!(repository, Some(&PolicyOrigin::Inline));
+            },
+        ),
+        (
+            "profiles inherit unset keys",
+            r#"
+            [hardening]
+            prefixes = ["docker-hub", "ghcr", "k8s"]
+            [hardening.default]
+            scan_on_push = true
+            tag_mutability = "IMMUTABLE_WITH_EXCLUSION"
+            tag_mutability_exclusions = ["latest"]
+            tags = { team = "platform" }
+            encryption = "KMS"
+            [hardening.profiles.ghcr]
+            tag_mutability = "MUTABLE"           # brings its own (empty) filters
+            scan_on_push = false
+            [hardening.profiles.k8s]
+            tag_mutability_exclusions = ["latest", "stable-*"]   # keeps the inherited mode
+            [hardening.profiles."docker-hub/library"]
+            tags = { team = "images" }            # replaces the default's tags
+            encryption = "KMS_DSSE"
+            "#,
+            |config| {
+                let profiles = &config.hardening.profiles;
+                let ghcr = &profiles["ghcr"];
+                assert_eq!(ghcr.scan_on_push, Some(false));
+                assert_eq!(
+                    ghcr.tag_mutability,
+                    Some(TagMutabilitySetting {
+                        mutability: TagMutability::Mutable,
+                        exclusion_filters: vec![]
+                    })
+                );
+                assert_eq!(ghcr.tags, tags(&[("team", "platform")]));
+                assert_eq!(ghcr.encryption, Some(EncryptionType::Kms));
+                let k8s = &profiles["k8s"];
+                assert_eq!(
+                    k8s.tag_mutability,
+                    Some(TagMutabilitySetting {
+                        mutability: TagMutability::ImmutableWithExclusion,
+                        exclusion_filters: vec!["latest".into(), "stable-*".into()]
+                    })
+                );
+                assert_eq!(k8s.scan_on_push, Some(true));
+                let library = &profiles["docker-hub/library"];
+                assert_eq!(library.tags, tags(&[("team", "images")]));
+                assert_eq!(library.encryption, Some(EncryptionType::KmsDsse));
+                assert_eq!(
+                    library.tag_mutability,
+                    config.hardening.default_profile.tag_mutability
+                );
+            },
+        ),
+        (
+            "public policy allowed explicitly",
+            r#"
+            [hardening.default]
+            repository_policy = '{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"}]}'
+            allow_public = true
+            [hardening.profiles.ghcr]
+            scan_on_push = true
+            "#,
+            |config| {
+                let ghcr = &config.hardening.profiles["ghcr"];
+                assert!(ghcr.allow_public);
+                assert_eq!(
+                    ghcr.repository_policy
+                        .as_ref()
+                        .map(|p| p.policy.public_statements().len()),
+                    Some(1)
+                );
+            },
+        ),
+        (
+            "credentials, alerts and prewarm variants",
+            r#"
+            [alerts]
+            topic_arn = "arn:aws-cn:sns:cn-north-1:123456789012:alerts.fifo"
+            min_severity = "critical"
+            [credentials]
+            discover_expiry = true
+            write_back = true
+            critical_days = 30
+            github_api_url = "https://ghe.example.com/api/v3/"
+            gitlab_url = "http://gitlab.internal:8080//"
+            [rules]
+            skip_prefixes = ["ROOT", "ecr-public"]
+            [prewarm]
+            concurrency = 64
+            "#,
+            |config| {
+                assert_eq!(config.alerts.min_severity, Severity::Critical);
+                assert_eq!(
+                    config.alerts.topic_arn.as_ref().map(SnsTopicArn::region),
+                    Some("cn-north-1")
+                );
+                let credentials = &config.credentials;
+                assert!(credentials.discover_expiry && credentials.write_back);
+                assert_eq!((credentials.warn_days, credentials.critical_days), (30, 30));
+                assert_eq!(
+                    credentials.github_api_url.as_str(),
+                    "https://ghe.example.com/api/v3"
+                );
+                assert_eq!(
+                    credentials.gitlab_url.as_str(),
+                    "http://gitlab.internal:8080"
+                );
+                assert_eq!(config.rules.skip_prefixes, ["ROOT", "ecr-public"]);
+                assert_eq!(config.prewarm.concurrency, 64);
+            },
+        ),
+    ];
+    for (name, text, expect) in cases {
+        check_good(name, text, expect);
+    }
+}
+
+/// Writes the policy files the bad-file table points to; returns the folder.
+fn bad_fixtures() -> tempfile::TempDir {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}"));
+    let lifecycle = folder.path().join("lifecycle");
+    std::fs::create_dir(&lifecycle).unwrap_or_else(|error| panic!("mkdir: {error}"));
+    let files = [
+        ("broken.json", r#"{"rules": ["#),
+        (
+            "bad-unit.json",
+            r#"{"rules":[
+                {"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":3},"action":{"type":"expire"}},
+                {"rulePriority":2,"selection":{"tagStatus":"any","countType":"sinceImagePushed","countUnit":"hours","countNumber":3},"action":{"type":"expire"}}
+            ]}"#,
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(lifecycle.join(name), text)
+            .unwrap_or_else(|error| panic!("write {name}: {error}"));
+    }
+    folder
+}
+
+fn problems_of(text: &str, base_dir: &Path) -> Vec<ConfigProblem> {
+    match Config::from_toml_str(text, base_dir, "bad.toml") {
+        Ok(config) => panic!("accepted: {config:#?}"),
+        Err(error) => error.problems().to_vec(),
+    }
+}
+
+/// A wrong file must be refused with exactly these key paths (in any order).
+fn check_bad(name: &str, text: &str, base_dir: &Path, expected_paths: &[&str]) {
+    let problems = match Config::from_toml_str(text, base_dir, "bad.toml") {
+        Ok(_) => panic!("{name}: accepted, expected problems at {expected_paths:?}"),
+        Err(error) => error.problems().to_vec(),
+    };
+    let mut paths: Vec<&str> = problems.iter().map(ConfigProblem::key_path).collect();
+    paths.sort_unstable();
+    let mut expected = expected_paths.to_vec();
+    expected.sort_unstable();
+    assert_eq!(paths, expected, "{name}: {problems:#?}");
+    for problem in &problems {
+        // A policy problem starts with its JSON path (`Statement[0].Effect: …`), spelled as in the JSON.
+        let message = problem.message();
+        let text = message
+            .split_once(": ")
+            .filter(|(head, _)| !head.contains(' '))
+            .map_or(message, |(_, rest)| rest);
+        let starts_lowercase = !text.starts_with(char::is_uppercase);
+        assert!(starts_lowercase, "{name}: message not lowercase: {problem}");
+    }
+}
+
+#[test]
+fn bad_files_report_every_key_path() {
+    let fixtures = bad_fixtures();
+    let public = r#"'{"Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":"ecr:BatchGetImage"}]}'"#;
+    let fifty_one_tags = (0..51)
+        .map(|i| format!("t{i} = \"v\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        ("TOML syntax error", "[alerts\nmin_severity = 1".into(), vec![""]),
+        ("unknown section", "[alert]\nmin_severity = \"info\"".into(), vec!["alert"]),
+        ("unknown key", "[hardening]\nconcurency = 8".into(), vec!["hardening.concurency"]),
+        ("section not a table", "hardening = 3".into(), vec!["hardening"]),
+        ("integer as a word", "[hardening]\nconcurrency = \"eight\"".into(), vec!["hardening.concurrency"]),
+        (
+            "integers out of range",
+            "[hardening]\nconcurrency = 0\n[prewarm]\nconcurrency = 65".into(),
+            vec!["hardening.concurrency", "prewarm.concurrency"],
+        ),
+        ("bool as a word", "[hardening]\ndry_run = \"yes\"".into(), vec!["hardening.dry_run"]),
+        ("bad severity", "[alerts]\nmin_severity = \"error\"".into(), vec!["alerts.min_severity"]),
+        (
+            "bad topic ARN",
+            "[alerts]\ntopic_arn = \"arn:aws:sns:eu-west-1:1234:alerts\"".into(),
+            vec!["alerts.topic_arn"],
+        ),
+        ("no prefixes", "[hardening]\nprefixes = []".into(), vec!["hardening.prefixes"]),
+        (
+            "invalid prefix",
+            "[hardening]\nprefixes = [\"ghcr\", \"Docker_Hub\", \"k8s/\"]".into(),
+            vec!["hardening.prefixes[1]", "hardening.prefixes[2]"],
+        ),
+        (
+            "duplicate prefix",
+            "[hardening]\nprefixes = [\"ghcr\", \"k8s\", \"ghcr\"]".into(),
+            vec!["hardening.prefixes[2]"],
+        ),
+        (
+            "bad tag mutability",
+            "[hardening.default]\ntag_mutability = \"mutable\"".into(),
+            vec!["hardening.default.tag_mutability"],
+        ),
+        (
+            "exclusion mode without filters",
+            "[hardening.default]\ntag_mutability = \"IMMUTABLE_WITH_EXCLUSION\"".into(),
+            vec!["hardening.default.tag_mutability_exclusions"],
+        ),
+        (
+            "filters without exclusion mode",
+            "[hardening.default]\ntag_mutability = \"MUTABLE\"\ntag_mutability_exclusions = [\"latest\"]".into(),
+            vec!["hardening.default.tag_mutability_exclusions"],
+        ),
+        (
+            "filters without any mode",
+            "[hardening.default]\ntag_mutability_exclusions = [\"latest\"]".into(),
+            vec!["hardening.default.tag_mutability_exclusions"],
+        ),
+        (
+            "six filters",
+            "[hardening.default]\ntag_mutability = \"MUTABLE_WITH_EXCLUSION\"\ntag_mutability_exclusions = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]".into(),
+            vec!["hardening.default.tag_mutability_exclusions"],
+        ),
+        (
+            "bad filter characters",
+            "[hardening.default]\ntag_mutability = \"MUTABLE_WITH_EXCLUSION\"\ntag_mutability_exclusions = [\"v1/2\", \"ok-*\"]".into(),
+            vec!["hardening.default.tag_mutability_exclusions[0]"],
+        ),
+        (
+            "profile filters under an inherited mode that takes none",
+            "[hardening.default]\ntag_mutability = \"MUTABLE\"\n[hardening.profiles.ghcr]\ntag_mutability_exclusions = [\"latest\"]".into(),
+            vec!["hardening.profiles.\"ghcr\".tag_mutability_exclusions"],
+        ),
+        (
+            "missing lifecycle file",
+            "[hardening.default]\nlifecycle_policy = \"lifecycle/missing.json\"".into(),
+            vec!["hardening.default.lifecycle_policy"],
+        ),
+        (
+            "invalid JSON file",
+            "[hardening.default]\nlifecycle_policy = \"lifecycle/broken.json\"".into(),
+            vec!["hardening.default.lifecycle_policy"],
+        ),
+        (
+            "invalid inline JSON",
+            "[hardening.default]\nlifecycle_policy = '{\"rules\": [}'".into(),
+            vec!["hardening.default.lifecycle_policy"],
+        ),
+        (
+            "lifecycle rule violation in a profile",
+            "[hardening.profiles.\"docker-hub\"]\nlifecycle_policy = \"lifecycle/bad-unit.json\"".into(),
+            vec!["hardening.profiles.\"docker-hub\".lifecycle_policy"],
+        ),
+        (
+            "empty policy reference",
+            "[hardening.default]\nrepository_policy = \"\"".into(),
+            vec!["hardening.default.repository_policy"],
+        ),
+        (
+            "repository policy without Statement",
+            "[hardening.default]\nrepository_policy = '{\"Version\": \"2012-10-17\"}'".into(),
+            vec!["hardening.default.repository_policy"],
+        ),
+        (
+            "public policy refused",
+            format!("[hardening.default]\nrepository_policy = {public}"),
+            vec!["hardening.default.repository_policy"],
+        ),
+        (
+            "profile turns allow_public off under an inherited public policy",
+            format!(
+                "[hardening.default]\nrepository_policy = {public}\nallow_public = true\n[hardening.profiles.ghcr]\nallow_public = false"
+            ),
+            vec!["hardening.profiles.\"ghcr\".allow_public"],
+        ),
+        (
+            "bad tags",
+            format!(
+                "[hardening.default]\ntags = {{ \"aws:owner\" = \"me\", long = \"{}\", count = 3 }}",
+                "x".repeat(257)
+            ),
+            vec![
+                "hardening.default.tags.\"aws:owner\"",
+                "hardening.default.tags.\"count\"",
+                "hardening.default.tags.\"long\"",
+            ],
+        ),
+        (
+            "too many tags",
+            format!("[hardening.default]\ntags = {{ {fifty_one_tags} }}"),
+            vec!["hardening.default.tags"],
+        ),
+        ("bad encryption", "[hardening.default]\nencryption = \"KMS-DSSE\"".into(), vec!["hardening.default.encryption"]),
+        (
+            "bad profile name",
+            "[hardening.profiles.\"Docker_Hub\"]\nscan_on_push = true".into(),
+            vec!["hardening.profiles.\"Docker_Hub\""],
+        ),
+        (
+            "profile outside the managed prefixes",
+            "[hardening]\nprefixes = [\"docker-hub\"]\n[hardening.profiles.\"docker-hubby\"]\nscan_on_push = true".into(),
+            vec!["hardening.profiles.\"docker-hubby\""],
+        ),
+        ("profile not a table", "[hardening.profiles]\nghcr = 3".into(), vec!["hardening.profiles.\"ghcr\""]),
+        (
+            "bad default and a profile with an unknown key",
+            "[hardening.default]\nscan_on_push = 1\n[hardening.profiles.ghcr]\nscan_on_pull = true".into(),
+            vec!["hardening.default.scan_on_push", "hardening.profiles.\"ghcr\".scan_on_pull"],
+        ),
+        ("critical after warn", "[credentials]\ncritical_days = 40".into(), vec!["credentials.critical_days"]),
+        (
+            "no spurious cross-check on an invalid value",
+            "[credentials]\nwarn_days = \"x\"\ncritical_days = 40".into(),
+            vec!["credentials.warn_days"],
+        ),
+        ("write back without discovery", "[credentials]\nwrite_back = true".into(), vec!["credentials.write_back"]),
+        (
+            "bad expiry tag and URL",
+            "[credentials]\nexpiry_tag = \"aws:expires\"\ngitlab_url = \"ftp://gitlab.com\"\ngithub_api_url = \"https://\"".into(),
+            vec!["credentials.expiry_tag", "credentials.github_api_url", "credentials.gitlab_url"],
+        ),
+        ("empty image", "[prewarm]\nimages = [\"nginx:1.27\", \"\"]".into(), vec!["prewarm.images[1]"]),
+        ("skip prefixes not a list", "[rules]\nskip_prefixes = \"ghcr\"".into(), vec!["rules.skip_prefixes"]),
+    ];
+    for (name, text, expected_paths) in &cases {
+        check_bad(name, text, fixtures.path(), expected_paths);
+    }
+}
+
+#[test]
+fn one_file_with_many_problems_reports_them_all() {
+    let fixtures = bad_fixtures();
+    let text = r#"
+        [alerts]
+        min_severity = "loud"
+        colour = "red"
+
+        [hardening]
+        concurrency = "eight"
+
+        [hardening.default]
+        tag_mutability = "IMMUTABLE_WITH_EXCLUSION"
+        lifecycle_policy = "lifecycle/bad-unit.json"
+
+        [credentials]
+        warn_days = 5
+        critical_days = 7
+
+        [prewarm]
+        images = [42]
+    "#;
+    let rendered: Vec<String> = problems_of(text, fixtures.path())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        rendered,
+        [
+            "alerts.min_severity: expected one of `info`, `warning`, `critical`, found \"loud\"",
+            "alerts.colour: unknown key, expected one of `topic_arn`, `min_severity`",
+            "hardening.concurrency: expected an integer from 1 to 64, found \"eight\"",
+            "hardening.default.lifecycle_policy (lifecycle/bad-unit.json): rules[1].selection.countUnit: expected `days`, found \"hours\"",
+            "hardening.default.tag_mutability_exclusions: expected 1 to 5 wildcard filters with `tag_mutability` `IMMUTABLE_WITH_EXCLUSION`, found 0",
+            "credentials.critical_days: expected at most `warn_days` (5), found 7",
+            "prewarm.images[0]: expected a string, found 42",
+        ],
+        "{rendered:#?}"
+    );
+}
+
+#[test]
+fn error_display_lists_every_problem() {
+    let error =
+        parse_shipped_dir("[hardening]\nconcurrency = 100\n[credentials]\nwrite_back = true\n")
+            .err()
+            .map(|error| error.to_string());
+    assert_eq!(
+        error.as_deref(),
+        Some(
+            "invalid configuration `test.toml`, 2 problems:\n  \
+             - hardening.concurrency: expected an integer from 1 to 64, found 100\n  \
+             - credentials.write_back: `write_back = true` needs `discover_expiry = true` (only a discovered expiry is written back)"
+        )
+    );
+}
+
+#[test]
+fn profile_for_picks_the_longest_matching_prefix() {
+    let config = parse_shipped_dir(
+        r#"
+        [hardening.default]
+        scan_on_push = false
+        [hardening.profiles."docker-hub"]
+        scan_on_push = true
+        [hardening.profiles."docker-hub/library"]
+        scan_on_push = true
+        [hardening.profiles.ghcr]
+        scan_on_push = true
+        "#,
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let check = |repository_name: &str, expected: Option<&str>| {
+        let (prefix, profile) = config.hardening.profile_for(repository_name);
+        assert_eq!(prefix, expected, "{repository_name}");
+        let expected_profile = match expected {
+            Some(prefix) => &config.hardening.profiles[prefix],
+            None => &config.hardening.default_profile,
+        };
+        assert_eq!(profile, expected_profile, "{repository_name}");
+    };
+    for (repository_name, expected) in [
+        ("docker-hub/library/nginx", Some("docker-hub/library")),
+        ("docker-hub/library", Some("docker-hub/library")),
+        ("docker-hub/bitnami/redis", Some("docker-hub")),
+        ("docker-hub", Some("docker-hub")),
+        ("docker-hubby/x", None),
+        ("docker-hub-mirror/library/nginx", None),
+        ("ghcr/fluxcd/source-controller", Some("ghcr")),
+        ("k8s/pause", None),
+        ("", None),
+    ] {
+        check(repository_name, expected);
+    }
+}
+
+#[test]
+fn environment_selects_the_file_and_overrides_the_topic() {
+    let shipped = shipped_dir().join("ptc-ops.toml");
+    let topic = "arn:aws:sns:us-east-1:222222222222:from-sam";
+    let check = |config_path: Option<&OsStr>,
+                 topic_arn: Option<&str>,
+                 expected: Result<Option<&str>, &[&str]>| {
+        let outcome = Config::load_from_env_values(config_path, topic_arn.map(OsStr::new));
+        match (outcome, expected) {
+            (Ok(config), Ok(expected_topic)) => {
+                assert_eq!(
+                    config.alerts.topic_arn.as_ref().map(SnsTopicArn::as_str),
+                    expected_topic
+                );
+            }
+            (Err(error), Err(expected_paths)) => {
+                let paths: Vec<&str> = error
+                    .problems()
+                    .iter()
+                    .map(ConfigProblem::key_path)
+                    .collect();
+                assert_eq!(paths, expected_paths, "{error}");
+            }
+            (outcome, _) => panic!("unexpected {outcome:?} for {config_path:?}, {topic_arn:?}"),
+        }
+    };
+    check(Some(shipped.as_os_str()), None, Ok(None));
+    check(Some(shipped.as_os_str()), Some(topic), Ok(Some(topic)));
+    check(Some(shipped.as_os_str()), Some(""), Ok(None));
+    check(
+        Some(shipped.as_os_str()),
+        Some("not-an-arn"),
+        Err(&["alerts.topic_arn"]),
+    );
+
+    let missing = Config::load_from_env_values(Some(OsStr::new("/nonexistent/ptc-ops.toml")), None);
+    assert!(
+        matches!(&missing, Err(ConfigError::Unreadable { path, .. }) if path == Path::new("/nonexistent/ptc-ops.toml")),
+        "{missing:?}"
+    );
+    // Unset and empty both mean the layer's default path (absent on a development machine).
+    for unset in [None, Some(OsStr::new(""))] {
+        let default = Config::load_from_env_values(unset, None);
+        let expected_path = Path::new(crate::env::DEFAULT_CONFIG_PATH);
+        assert!(
+            matches!(&default, Err(ConfigError::Unreadable { path, .. }) if path == expected_path),
+            "{default:?}"
+        );
+    }
+
+    let bad_override = Config::load_from_env_values(
+        Some(shipped.as_os_str()),
+        Some(OsStr::new("arn:aws:sqs:eu-west-1:111111111111:q")),
+    )
+    .err()
+    .map(|error| {
+        error
+            .problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(
+        bad_override,
+        Some(vec![
+            "alerts.topic_arn (PTC_ALERT_TOPIC_ARN): expected an SNS topic ARN `arn:<partition>:sns:<region>:<12-digit account id>:<topic name>`, found \"arn:aws:sqs:eu-west-1:111111111111:q\"".to_owned()
+        ])
+    );
+}
+
+#[test]
+fn shipped_example_loads() {
+    let config =
+        Config::load(shipped_dir().join("ptc-ops.toml")).unwrap_or_else(|error| panic!("{error}"));
+    let hardening = &config.hardening;
+    assert_eq!(hardening.prefixes.as_ref().map(Vec::len), Some(3));
+    let (prefix, docker_hub) = hardening.profile_for("docker-hub/library/nginx");
+    assert_eq!(prefix, Some("docker-hub"));
+    assert_eq!(
+        lifecycle_file(docker_hub),
+        Some("lifecycle/docker-hub.json")
+    );
+    let (prefix, ghcr) = hardening.profile_for("ghcr/fluxcd/source-controller");
+    assert_eq!(prefix, None);
+    assert_eq!(lifecycle_file(ghcr), Some("lifecycle/default.json"));
+    let policy = ghcr
+        .repository_policy
+        .as_ref()
+        .map(|configured| &configured.policy);
+    assert_eq!(
+        policy.map(|policy| policy.public_statements().is_empty()),
+        Some(true)
+    );
+    // The default lifecycle expires on pull age: the pre-warmer must not refresh pull times.
+    let count_types: Vec<CountType> = ghcr
+        .lifecycle_policy
+        .iter()
+        .flat_map(|configured| configured.policy.rules())
+        .map(|rule| rule.count_type)
+        .collect();
+    assert_eq!(
+        count_types,
+        [CountType::SinceImagePushed, CountType::SinceImagePulled]
+    );
+    assert_eq!(config.prewarm.images.len(), 3);
+}
