@@ -1,0 +1,253 @@
+//! Invocation payloads, parsed once for every function.
+//!
+//! A Lambda gets a `serde_json::Value`: an EventBridge event (CloudTrail `CreateRepository`,
+//! `ECR Pull Through Cache Action`, `Scheduled Event`) or a direct invoke. Each function has one
+//! entry point that turns it into what that function can do, or an [`EventError`] that names what
+//! arrived and what would have been accepted:
+//!
+//! | function | entry point |
+//! |---|---|
+//! | `harden-repository` | [`HardenInvocation::from_payload`] |
+//! | `validate-cache-rules` | [`ValidateRulesInvocation::from_payload`] |
+//! | `check-credentials` | [`CheckCredentialsInvocation::from_payload`] |
+//! | `prewarm-images` | [`PrewarmInvocation::from_payload`] |
+//!
+//! Pure: no I/O, no SDK types. Samples of every shape live in `events/` at the workspace root.
+
+mod aws;
+mod direct;
+mod error;
+mod payload;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use serde_json::Value;
+
+pub use aws::{CreatedVia, PullThroughCacheAction, RepositoryCreated, Scheduled, SyncStatus};
+pub use direct::{
+    CheckCredentialsRequest, HardenRequest, HardenTarget, PrewarmRequest, ValidateRulesRequest,
+};
+pub use error::{CloudTrailCall, EventError, Received};
+
+use aws::Creation;
+use payload::{EventKind, Payload};
+
+/// The four functions, as named in reports and messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FunctionKind {
+    HardenRepository,
+    ValidateCacheRules,
+    CheckCredentials,
+    PrewarmImages,
+}
+
+impl FunctionKind {
+    pub const ALL: [FunctionKind; 4] = [
+        FunctionKind::HardenRepository,
+        FunctionKind::ValidateCacheRules,
+        FunctionKind::CheckCredentials,
+        FunctionKind::PrewarmImages,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionKind::HardenRepository => "harden-repository",
+            FunctionKind::ValidateCacheRules => "validate-cache-rules",
+            FunctionKind::CheckCredentials => "check-credentials",
+            FunctionKind::PrewarmImages => "prewarm-images",
+        }
+    }
+
+    /// The shapes the function accepts, as error messages list them.
+    pub fn accepted(self) -> &'static str {
+        match self {
+            FunctionKind::HardenRepository => {
+                r#"a CloudTrail CreateRepository event, an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#
+            }
+            FunctionKind::ValidateCacheRules => r#"a "Scheduled Event", {} or {"prefixes": [...]}"#,
+            FunctionKind::CheckCredentials => r#"a "Scheduled Event", {} or {"secrets": [...]}"#,
+            FunctionKind::PrewarmImages => {
+                r#"a "Scheduled Event", {} or {"images": [...], "dry_run": false}"#
+            }
+        }
+    }
+}
+
+impl fmt::Display for FunctionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What `harden-repository` was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HardenInvocation {
+    /// CloudTrail `CreateRepository` (service event or API call) from `ecr.amazonaws.com`.
+    RepositoryCreated(RepositoryCreated),
+    /// ECR attempted a pull-through sync; a failed one is a finding of its own.
+    PullThroughCacheAction(PullThroughCacheAction),
+    /// A `Scheduled Event`: sweep every managed repository.
+    Scheduled(Scheduled),
+    Direct(HardenRequest),
+    /// A CloudTrail `CreateRepository` record that created nothing the cache owns: a failed call
+    /// (`errorCode`), or another `eventSource` such as `replication.ecr.amazonaws.com` or
+    /// `ecr-public.amazonaws.com`.
+    ///
+    /// Not an [`EventError`]: these are well-formed AWS events that a working subscription can
+    /// deliver (a rule widened beyond `eventSource`, a replayed archive, a failed Terraform
+    /// apply). An error would make Lambda retry the asynchronous event, then count it on the
+    /// failure alarm and the dead-letter queue, for an event no retry can ever make valid. The
+    /// handler reports the reason and makes no AWS call, which is also what an at-least-once
+    /// duplicate needs. Shapes the function does not know stay errors: they mean a wrong
+    /// subscription, which someone should fix.
+    Ignored {
+        reason: String,
+    },
+}
+
+impl HardenInvocation {
+    pub fn from_payload(payload: &Value) -> Result<Self, EventError> {
+        let function = FunctionKind::HardenRepository;
+        match Payload::classify(function, payload)? {
+            Payload::Event(envelope) => match envelope.kind() {
+                EventKind::CloudTrail(via) => {
+                    Ok(match RepositoryCreated::from_envelope(&envelope, via)? {
+                        Creation::Created(created) => HardenInvocation::RepositoryCreated(created),
+                        Creation::Ignored { reason } => HardenInvocation::Ignored { reason },
+                    })
+                }
+                EventKind::PullThroughCacheAction => {
+                    PullThroughCacheAction::from_envelope(&envelope)
+                        .map(HardenInvocation::PullThroughCacheAction)
+                }
+                EventKind::Scheduled => {
+                    Scheduled::from_envelope(&envelope).map(HardenInvocation::Scheduled)
+                }
+                EventKind::Other => Err(envelope.unsupported()),
+            },
+            Payload::Direct(object) => {
+                direct::parse(function, object).map(HardenInvocation::Direct)
+            }
+        }
+    }
+
+    /// The run's `dry_run` override, when the payload sets one.
+    pub fn dry_run(&self) -> Option<bool> {
+        match self {
+            HardenInvocation::Direct(request) => request.dry_run,
+            _ => None,
+        }
+    }
+}
+
+/// What `validate-cache-rules` was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValidateRulesInvocation {
+    Scheduled(Scheduled),
+    Direct(ValidateRulesRequest),
+}
+
+impl ValidateRulesInvocation {
+    pub fn from_payload(payload: &Value) -> Result<Self, EventError> {
+        let function = FunctionKind::ValidateCacheRules;
+        match Payload::classify(function, payload)? {
+            Payload::Event(envelope) => match envelope.kind() {
+                EventKind::Scheduled => {
+                    Scheduled::from_envelope(&envelope).map(ValidateRulesInvocation::Scheduled)
+                }
+                _ => Err(envelope.unsupported()),
+            },
+            Payload::Direct(object) => {
+                direct::parse(function, object).map(ValidateRulesInvocation::Direct)
+            }
+        }
+    }
+
+    /// The rule prefixes to validate; `None` means every rule.
+    pub fn prefixes(&self) -> Option<&[String]> {
+        match self {
+            ValidateRulesInvocation::Direct(request) => request.prefixes.as_deref(),
+            ValidateRulesInvocation::Scheduled(_) => None,
+        }
+    }
+}
+
+/// What `check-credentials` was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckCredentialsInvocation {
+    Scheduled(Scheduled),
+    Direct(CheckCredentialsRequest),
+}
+
+impl CheckCredentialsInvocation {
+    pub fn from_payload(payload: &Value) -> Result<Self, EventError> {
+        let function = FunctionKind::CheckCredentials;
+        match Payload::classify(function, payload)? {
+            Payload::Event(envelope) => match envelope.kind() {
+                EventKind::Scheduled => {
+                    Scheduled::from_envelope(&envelope).map(CheckCredentialsInvocation::Scheduled)
+                }
+                _ => Err(envelope.unsupported()),
+            },
+            Payload::Direct(object) => {
+                direct::parse(function, object).map(CheckCredentialsInvocation::Direct)
+            }
+        }
+    }
+
+    /// The secrets to check; `None` means every `ecr-pullthroughcache/` secret.
+    pub fn secrets(&self) -> Option<&[String]> {
+        match self {
+            CheckCredentialsInvocation::Direct(request) => request.secrets.as_deref(),
+            CheckCredentialsInvocation::Scheduled(_) => None,
+        }
+    }
+}
+
+/// What `prewarm-images` was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrewarmInvocation {
+    /// A `Scheduled Event`: its `detail.images`, else `prewarm.images`.
+    Scheduled(Scheduled),
+    /// `{}`: `prewarm.images`.
+    Configured,
+    Direct(PrewarmRequest),
+}
+
+impl PrewarmInvocation {
+    pub fn from_payload(payload: &Value) -> Result<Self, EventError> {
+        let function = FunctionKind::PrewarmImages;
+        match Payload::classify(function, payload)? {
+            Payload::Event(envelope) => match envelope.kind() {
+                EventKind::Scheduled => {
+                    Scheduled::from_envelope(&envelope).map(PrewarmInvocation::Scheduled)
+                }
+                _ => Err(envelope.unsupported()),
+            },
+            Payload::Direct(object) if object.is_empty() => Ok(PrewarmInvocation::Configured),
+            Payload::Direct(object) => {
+                direct::parse(function, object).map(PrewarmInvocation::Direct)
+            }
+        }
+    }
+
+    /// The images the payload names; `None` means `prewarm.images`.
+    pub fn images(&self) -> Option<&[String]> {
+        match self {
+            PrewarmInvocation::Scheduled(scheduled) => scheduled.images.as_deref(),
+            PrewarmInvocation::Configured => None,
+            PrewarmInvocation::Direct(request) => Some(&request.images),
+        }
+    }
+
+    /// The run's `dry_run` override, when the payload sets one.
+    pub fn dry_run(&self) -> Option<bool> {
+        match self {
+            PrewarmInvocation::Direct(request) => request.dry_run,
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,770 @@
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use super::error::without_values;
+use super::*;
+
+/// Every file of `events/`, compiled in so a renamed or broken sample fails the build or a test.
+macro_rules! sample {
+    ($file:literal) => {
+        (
+            $file,
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/", $file)),
+        )
+    };
+}
+
+const SAMPLES: [(&str, &str); 13] = [
+    sample!("create-repository-service-event.json"),
+    sample!("create-repository-api-call.json"),
+    sample!("pull-through-cache-action-success.json"),
+    sample!("pull-through-cache-action-failure.json"),
+    sample!("scheduled-event.json"),
+    sample!("prewarm-scheduled-event.json"),
+    sample!("harden-repositories.json"),
+    sample!("harden-sweep.json"),
+    sample!("validate-cache-rules.json"),
+    sample!("validate-cache-rules-prefixes.json"),
+    sample!("check-credentials.json"),
+    sample!("check-credentials-secrets.json"),
+    sample!("prewarm-images.json"),
+];
+
+use FunctionKind::{
+    CheckCredentials as Check, HardenRepository as Harden, PrewarmImages as Prewarm,
+    ValidateCacheRules as Validate,
+};
+
+/// What one function made of one payload.
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Harden(HardenInvocation),
+    Validate(ValidateRulesInvocation),
+    Check(CheckCredentialsInvocation),
+    Prewarm(PrewarmInvocation),
+}
+
+enum Expected {
+    Parsed(Outcome),
+    /// The error's `error_type`, fragments its message must contain, and fragments (values from
+    /// the payload) it must not.
+    Error {
+        error_type: &'static str,
+        contains: Vec<&'static str>,
+        absent: Vec<&'static str>,
+    },
+}
+
+fn parse(function: FunctionKind, payload: &Value) -> Result<Outcome, EventError> {
+    match function {
+        Harden => HardenInvocation::from_payload(payload).map(Outcome::Harden),
+        Validate => ValidateRulesInvocation::from_payload(payload).map(Outcome::Validate),
+        Check => CheckCredentialsInvocation::from_payload(payload).map(Outcome::Check),
+        Prewarm => PrewarmInvocation::from_payload(payload).map(Outcome::Prewarm),
+    }
+}
+
+fn check(case: &str, function: FunctionKind, payload: &Value, expected: Expected) {
+    let actual = parse(function, payload);
+    match (actual, expected) {
+        (Ok(actual), Expected::Parsed(expected)) => {
+            assert_eq!(actual, expected, "case {case:?} for {function}");
+        }
+        (
+            Err(error),
+            Expected::Error {
+                error_type,
+                contains,
+                absent,
+            },
+        ) => {
+            let message = error.to_string();
+            assert_eq!(
+                error.error_type(),
+                error_type,
+                "case {case:?} for {function}: {message}"
+            );
+            assert_eq!(error.function(), function, "case {case:?}");
+            assert!(
+                message.starts_with(char::is_lowercase),
+                "case {case:?}: {message}"
+            );
+            assert!(!message.ends_with('.'), "case {case:?}: {message}");
+            for fragment in contains {
+                assert!(
+                    message.contains(fragment),
+                    "case {case:?} for {function}: {message:?} lacks {fragment:?}"
+                );
+            }
+            for fragment in absent {
+                assert!(
+                    !message.contains(fragment),
+                    "case {case:?} for {function}: {message:?} leaks {fragment:?}"
+                );
+            }
+        }
+        (actual, _) => panic!("case {case:?} for {function}: unexpected {actual:?}"),
+    }
+}
+
+fn sample(file: &str) -> Value {
+    let (_, text) = SAMPLES
+        .iter()
+        .find(|(name, _)| *name == file)
+        .unwrap_or_else(|| panic!("no sample {file}"));
+    serde_json::from_str(text).unwrap_or_else(|error| panic!("{file} is not JSON: {error}"))
+}
+
+/// `file` with each JSON pointer set to a value, or removed for `None`.
+fn edited(file: &str, edits: &[(&str, Option<Value>)]) -> Value {
+    let mut payload = sample(file);
+    for (pointer, value) in edits {
+        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+        let object = payload
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .unwrap_or_else(|| panic!("{file}: no object at {parent:?}"));
+        match value {
+            Some(value) => object.insert(key.to_owned(), value.clone()),
+            None => object.remove(key),
+        };
+    }
+    payload
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|item| (*item).to_owned()).collect()
+}
+
+fn error(error_type: &'static str, contains: &[&'static str]) -> Expected {
+    Expected::Error {
+        error_type,
+        contains: contains.to_vec(),
+        absent: Vec::new(),
+    }
+}
+
+fn created(repository_name: &str, via: CreatedVia, invoked_by: Option<&str>) -> Expected {
+    Expected::Parsed(Outcome::Harden(HardenInvocation::RepositoryCreated(
+        RepositoryCreated {
+            repository_name: repository_name.to_owned(),
+            via,
+            invoked_by: invoked_by.map(str::to_owned),
+            event_source: "ecr.amazonaws.com".to_owned(),
+        },
+    )))
+}
+
+fn scheduled(rule: &str, images: Option<&[&str]>) -> Scheduled {
+    Scheduled {
+        rule_arn: Some(format!("arn:aws:events:eu-west-1:123456789012:rule/{rule}")),
+        images: images.map(strings),
+    }
+}
+
+fn harden(target: HardenTarget, dry_run: Option<bool>, cursor: Option<Value>) -> Expected {
+    Expected::Parsed(Outcome::Harden(HardenInvocation::Direct(HardenRequest {
+        target,
+        dry_run,
+        cursor,
+    })))
+}
+
+fn ignored(payload: &Value) -> String {
+    match HardenInvocation::from_payload(payload) {
+        Ok(HardenInvocation::Ignored { reason }) => reason,
+        other => panic!("expected `Ignored`, got {other:?}"),
+    }
+}
+
+fn success_action() -> PullThroughCacheAction {
+    PullThroughCacheAction {
+        repository_name: "docker-hub/library/nginx".to_owned(),
+        ecr_repository_prefix: "docker-hub".to_owned(),
+        upstream_registry_url: "registry-1.docker.io".to_owned(),
+        image_tag: Some("1.27".to_owned()),
+        image_digest: Some(
+            "sha256:2d9e41c6d9c484e3c41ed71c1a10d007e0186aa8846e25ca0086358a7709999c".to_owned(),
+        ),
+        rule_version: Some("1".to_owned()),
+        sync: SyncStatus::Success,
+        repository_arn: Some(
+            "arn:aws:ecr:eu-west-1:123456789012:repository/docker-hub/library/nginx".to_owned(),
+        ),
+    }
+}
+
+const EC2_EVENT: &str = r#"{"version":"0","id":"1d6b0c2e-7a51-4f0e-9f39-5b2f9c4e8a11","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","account":"123456789012","time":"2025-06-04T07:00:00Z","region":"eu-west-1","resources":["arn:aws:ec2:eu-west-1:123456789012:instance/i-0abcd1234ef567890"],"detail":{"instance-id":"i-0abcd1234ef567890","state":"running"}}"#;
+
+#[test]
+fn samples_cover_the_events_folder() {
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../events");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(folder)
+        .expect("events/ folder")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    let compiled: BTreeSet<String> = SAMPLES.iter().map(|(name, _)| (*name).to_owned()).collect();
+    assert_eq!(on_disk, compiled, "every events/*.json is a sample here");
+    for (name, _) in SAMPLES {
+        sample(name);
+    }
+}
+
+#[test]
+fn samples() {
+    let api_call = created("ghcr/fluxcd/source-controller", CreatedVia::ApiCall, None);
+    let failed_action = PullThroughCacheAction {
+        repository_name: "ghcr/fluxcd/source-controller".to_owned(),
+        ecr_repository_prefix: "ghcr".to_owned(),
+        upstream_registry_url: "ghcr.io".to_owned(),
+        image_tag: Some("v1.4.1".to_owned()),
+        image_digest: Some("sha256:da458536be285c44720e3e887bdc7288df217cd852cb078535bf0f30b491946a".to_owned()),
+        rule_version: Some("3".to_owned()),
+        sync: SyncStatus::Failed {
+            status: "FAILED".to_owned(),
+            failure_code: Some("UPSTREAM_AUTHENTICATION_FAILED".to_owned()),
+            failure_reason: Some("Authentication to the upstream registry ghcr.io failed. Check the credentials stored in the Secrets Manager secret of the pull through cache rule.".to_owned()),
+        },
+        repository_arn: Some("arn:aws:ecr:eu-west-1:123456789012:repository/ghcr/fluxcd/source-controller".to_owned()),
+    };
+    let daily = || scheduled("ptc-ops-daily", None);
+    let prewarm_images = [
+        "nginx:1.27",
+        "ghcr.io/fluxcd/source-controller:v1.4.1",
+        "registry.k8s.io/pause:3.10",
+    ];
+    let cases = [
+        (
+            "create-repository-service-event.json",
+            Harden,
+            created("docker-hub/library/nginx", CreatedVia::ServiceEvent, Some("ecr.amazonaws.com")),
+        ),
+        (
+            "create-repository-service-event.json",
+            Validate,
+            error("UnsupportedEvent", &[r#"unsupported event for validate-cache-rules: got detail-type "AWS Service Event via CloudTrail" from "aws.ecr" (CloudTrail "CreateRepository" from "ecr.amazonaws.com"); expected a "Scheduled Event", {} or {"prefixes": [...]}"#]),
+        ),
+        ("create-repository-api-call.json", Harden, api_call),
+        ("create-repository-api-call.json", Check, error("UnsupportedEvent", &[r#"got detail-type "AWS API Call via CloudTrail""#])),
+        (
+            "pull-through-cache-action-success.json",
+            Harden,
+            Expected::Parsed(Outcome::Harden(HardenInvocation::PullThroughCacheAction(success_action()))),
+        ),
+        (
+            "pull-through-cache-action-success.json",
+            Prewarm,
+            error("UnsupportedEvent", &[r#"got detail-type "ECR Pull Through Cache Action" from "aws.ecr"; expected a "Scheduled Event", {} or {"images": [...], "dry_run": false}"#]),
+        ),
+        (
+            "pull-through-cache-action-failure.json",
+            Harden,
+            Expected::Parsed(Outcome::Harden(HardenInvocation::PullThroughCacheAction(failed_action))),
+        ),
+        ("scheduled-event.json", Harden, Expected::Parsed(Outcome::Harden(HardenInvocation::Scheduled(daily())))),
+        ("scheduled-event.json", Validate, Expected::Parsed(Outcome::Validate(ValidateRulesInvocation::Scheduled(daily())))),
+        ("scheduled-event.json", Check, Expected::Parsed(Outcome::Check(CheckCredentialsInvocation::Scheduled(daily())))),
+        ("scheduled-event.json", Prewarm, Expected::Parsed(Outcome::Prewarm(PrewarmInvocation::Scheduled(daily())))),
+        (
+            "prewarm-scheduled-event.json",
+            Prewarm,
+            Expected::Parsed(Outcome::Prewarm(PrewarmInvocation::Scheduled(scheduled("ptc-ops-prewarm-images", Some(&prewarm_images))))),
+        ),
+        (
+            "harden-repositories.json",
+            Harden,
+            harden(HardenTarget::Repositories(strings(&["docker-hub/library/nginx"])), Some(true), None),
+        ),
+        ("harden-sweep.json", Harden, harden(HardenTarget::Sweep, None, None)),
+        (
+            "harden-sweep.json",
+            Validate,
+            error("InvalidRequest", &["invalid direct invoke for validate-cache-rules: unknown field `sweep`, expected `prefixes` (got an object with key \"sweep\")"]),
+        ),
+        (
+            "validate-cache-rules.json",
+            Validate,
+            Expected::Parsed(Outcome::Validate(ValidateRulesInvocation::Direct(ValidateRulesRequest { prefixes: None }))),
+        ),
+        (
+            "validate-cache-rules-prefixes.json",
+            Validate,
+            Expected::Parsed(Outcome::Validate(ValidateRulesInvocation::Direct(ValidateRulesRequest {
+                prefixes: Some(strings(&["docker-hub", "ghcr"])),
+            }))),
+        ),
+        (
+            "check-credentials.json",
+            Check,
+            Expected::Parsed(Outcome::Check(CheckCredentialsInvocation::Direct(CheckCredentialsRequest { secrets: None }))),
+        ),
+        (
+            "check-credentials-secrets.json",
+            Check,
+            Expected::Parsed(Outcome::Check(CheckCredentialsInvocation::Direct(CheckCredentialsRequest {
+                secrets: Some(strings(&["ecr-pullthroughcache/docker-hub", "ecr-pullthroughcache/ghcr"])),
+            }))),
+        ),
+        (
+            "check-credentials.json",
+            Harden,
+            error("InvalidRequest", &["name `repositories` or set `sweep` to `true` (got an empty object)"]),
+        ),
+        ("check-credentials.json", Prewarm, Expected::Parsed(Outcome::Prewarm(PrewarmInvocation::Configured))),
+        (
+            "prewarm-images.json",
+            Prewarm,
+            Expected::Parsed(Outcome::Prewarm(PrewarmInvocation::Direct(PrewarmRequest {
+                images: strings(&[
+                    "nginx:1.27",
+                    "ghcr.io/fluxcd/source-controller:v1.4.1",
+                    "registry.k8s.io/pause:3.10",
+                    "quay.io/prometheus/node-exporter:v1.8.2",
+                ]),
+                dry_run: Some(false),
+            }))),
+        ),
+    ];
+    for (file, function, expected) in cases {
+        check(file, function, &sample(file), expected);
+    }
+}
+
+#[test]
+fn variants() {
+    const SERVICE: &str = "create-repository-service-event.json";
+    const API_CALL: &str = "create-repository-api-call.json";
+    const ACTION: &str = "pull-through-cache-action-success.json";
+    const SCHEDULED: &str = "scheduled-event.json";
+    let many_keys: Value = (0..12)
+        .map(|index| (format!("key{index:02}"), json!(index)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    let cases: Vec<(&str, FunctionKind, Value, Expected)> = vec![
+        (
+            "service event with only `responseElements`",
+            Harden,
+            edited(
+                SERVICE,
+                &[
+                    ("/detail/serviceEventDetails", None),
+                    (
+                        "/detail/responseElements",
+                        Some(json!({"repository": {"repositoryName": "docker-hub/library/nginx"}})),
+                    ),
+                ],
+            ),
+            created(
+                "docker-hub/library/nginx",
+                CreatedVia::ServiceEvent,
+                Some("ecr.amazonaws.com"),
+            ),
+        ),
+        (
+            "service event with only `requestParameters`",
+            Harden,
+            edited(
+                SERVICE,
+                &[
+                    ("/detail/serviceEventDetails", None),
+                    ("/detail/responseElements", None),
+                    (
+                        "/detail/requestParameters",
+                        Some(json!({"repositoryName": "docker-hub/library/nginx"})),
+                    ),
+                ],
+            ),
+            created(
+                "docker-hub/library/nginx",
+                CreatedVia::ServiceEvent,
+                Some("ecr.amazonaws.com"),
+            ),
+        ),
+        (
+            "API call without `responseElements`",
+            Harden,
+            edited(API_CALL, &[("/detail/responseElements", Some(Value::Null))]),
+            created("ghcr/fluxcd/source-controller", CreatedVia::ApiCall, None),
+        ),
+        (
+            "no repository name anywhere",
+            Harden,
+            edited(
+                SERVICE,
+                &[(
+                    "/detail/serviceEventDetails",
+                    Some(json!({"repositoryName": ""})),
+                )],
+            ),
+            error(
+                "MalformedEvent",
+                &[
+                    r#"malformed "AWS Service Event via CloudTrail" event for harden-repository: no repository name in `detail.serviceEventDetails.repositoryName`, `detail.responseElements.repository.repositoryName`, `detail.requestParameters.repositoryName`"#,
+                ],
+            ),
+        ),
+        (
+            "CloudTrail call other than `CreateRepository`",
+            Harden,
+            edited(
+                API_CALL,
+                &[("/detail/eventName", Some(json!("DeleteRepository")))],
+            ),
+            error(
+                "UnsupportedEvent",
+                &[
+                    r#"got detail-type "AWS API Call via CloudTrail" from "aws.ecr" (CloudTrail "DeleteRepository" from "ecr.amazonaws.com"); expected a CloudTrail CreateRepository event"#,
+                ],
+            ),
+        ),
+        (
+            "`ECR Pull Through Cache Action` with an unknown sync status",
+            Harden,
+            edited(
+                ACTION,
+                &[
+                    ("/detail/sync-status", Some(json!("IN_PROGRESS"))),
+                    ("/detail/rule-version", Some(json!(2))),
+                ],
+            ),
+            Expected::Parsed(Outcome::Harden(HardenInvocation::PullThroughCacheAction(
+                PullThroughCacheAction {
+                    rule_version: Some("2".to_owned()),
+                    sync: SyncStatus::Failed {
+                        status: "IN_PROGRESS".to_owned(),
+                        failure_code: None,
+                        failure_reason: None,
+                    },
+                    ..success_action()
+                },
+            ))),
+        ),
+        (
+            "`ECR Pull Through Cache Action` without a repository name",
+            Harden,
+            edited(ACTION, &[("/detail/repository-name", None)]),
+            error(
+                "MalformedEvent",
+                &[
+                    r#"malformed "ECR Pull Through Cache Action" event for harden-repository: `detail.repository-name` is missing"#,
+                ],
+            ),
+        ),
+        (
+            "`ECR Pull Through Cache Action` from a source AWS does not own",
+            Harden,
+            edited(ACTION, &[("/source", Some(json!("com.example.ecr")))]),
+            error(
+                "UnsupportedEvent",
+                &[r#"got detail-type "ECR Pull Through Cache Action" from "com.example.ecr""#],
+            ),
+        ),
+        (
+            "unknown detail-type",
+            Harden,
+            serde_json::from_str(EC2_EVENT).expect("JSON"),
+            error(
+                "UnsupportedEvent",
+                &[
+                    r#"unsupported event for harden-repository: got detail-type "EC2 Instance State-change Notification" from "aws.ec2"; expected a CloudTrail CreateRepository event, an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#,
+                ],
+            ),
+        ),
+        (
+            "a very long detail-type is cut",
+            Check,
+            edited(SCHEDULED, &[("/detail-type", Some(json!("x".repeat(500))))]),
+            error("UnsupportedEvent", &["x…\" from \"aws.events\""]),
+        ),
+        (
+            "envelope keys of the wrong type",
+            Validate,
+            json!({"detail-type": 7, "source": "aws.events", "detail": {}}),
+            error(
+                "UnsupportedEvent",
+                &[r#"got an object with keys "detail", "detail-type", "source""#],
+            ),
+        ),
+        (
+            "a JSON array",
+            Prewarm,
+            json!(["nginx:1.27"]),
+            error(
+                "UnsupportedEvent",
+                &["unsupported event for prewarm-images: got a JSON array; expected"],
+            ),
+        ),
+        (
+            "`null`",
+            Check,
+            Value::Null,
+            error("UnsupportedEvent", &["got `null`"]),
+        ),
+        (
+            "a JSON string",
+            Harden,
+            json!("docker-hub/library/nginx"),
+            Expected::Error {
+                error_type: "UnsupportedEvent",
+                contains: vec!["got a JSON string"],
+                absent: vec!["docker-hub/library/nginx"],
+            },
+        ),
+        (
+            "`Scheduled Event` whose images are not a list",
+            Prewarm,
+            edited(SCHEDULED, &[("/detail/images", Some(json!("nginx:1.27")))]),
+            error(
+                "MalformedEvent",
+                &[
+                    r#"malformed "Scheduled Event" event for prewarm-images: `detail.images` must be a list of strings"#,
+                ],
+            ),
+        ),
+        (
+            "`Scheduled Event` with an empty image list",
+            Prewarm,
+            edited(SCHEDULED, &[("/detail/images", Some(json!([])))]),
+            error(
+                "MalformedEvent",
+                &["`detail.images` is empty; leave it out to use the configured default"],
+            ),
+        ),
+        (
+            "direct payload with an unknown key",
+            Harden,
+            json!({"repositories": ["docker-hub/library/nginx"], "dryrun": true}),
+            error(
+                "InvalidRequest",
+                &[
+                    r#"invalid direct invoke for harden-repository: unknown field `dryrun`, expected one of `repositories`, `sweep`, `dry_run`, `cursor` (got an object with keys "dryrun", "repositories"); expected a CloudTrail"#,
+                ],
+            ),
+        ),
+        (
+            "`sweep: false`",
+            Harden,
+            json!({"sweep": false}),
+            error("InvalidRequest", &["`sweep` is `false`"]),
+        ),
+        (
+            "`repositories` and `sweep`",
+            Harden,
+            json!({"sweep": true, "repositories": ["ghcr/fluxcd/source-controller"]}),
+            error(
+                "InvalidRequest",
+                &["`repositories` and `sweep` exclude each other"],
+            ),
+        ),
+        (
+            "empty `repositories`",
+            Harden,
+            json!({"repositories": []}),
+            error("InvalidRequest", &["`repositories` is empty"]),
+        ),
+        (
+            "sweep handing on with a cursor",
+            Harden,
+            json!({"sweep": true, "dry_run": false, "cursor": {"after": "docker-hub/library/nginx", "n_done": 812}}),
+            harden(
+                HardenTarget::Sweep,
+                Some(false),
+                Some(json!({"after": "docker-hub/library/nginx", "n_done": 812})),
+            ),
+        ),
+        (
+            "cursor that is not an object",
+            Harden,
+            json!({"sweep": true, "cursor": "abc"}),
+            error("InvalidRequest", &["`cursor` must be an object"]),
+        ),
+        (
+            "a wrong type names no value",
+            Harden,
+            json!({"sweep": true, "dry_run": "hunter2-\"quoted\"-value"}),
+            Expected::Error {
+                error_type: "InvalidRequest",
+                contains: vec!["invalid type: a string, expected a boolean"],
+                absent: vec!["hunter2"],
+            },
+        ),
+        (
+            "many keys are counted, not listed",
+            Check,
+            many_keys,
+            error(
+                "InvalidRequest",
+                &[r#"unknown field `key00`"#, r#""key07" and 4 more)"#],
+            ),
+        ),
+        (
+            "empty `prefixes`",
+            Validate,
+            json!({"prefixes": []}),
+            error("InvalidRequest", &["`prefixes` is empty"]),
+        ),
+        (
+            "blank secret",
+            Check,
+            json!({"secrets": ["ecr-pullthroughcache/ghcr", " "]}),
+            error("InvalidRequest", &["`secrets[1]` is blank"]),
+        ),
+        (
+            "`images` missing",
+            Prewarm,
+            json!({"dry_run": true}),
+            error("InvalidRequest", &["missing field `images`"]),
+        ),
+        (
+            "empty `images`",
+            Prewarm,
+            json!({"images": [], "dry_run": false}),
+            error("InvalidRequest", &["`images` is empty"]),
+        ),
+    ];
+    for (case, function, payload, expected) in cases {
+        check(case, function, &payload, expected);
+    }
+}
+
+#[test]
+fn ignored_creations_say_why() {
+    let failed = edited(
+        "create-repository-api-call.json",
+        &[
+            (
+                "/detail/errorCode",
+                Some(json!("RepositoryAlreadyExistsException")),
+            ),
+            (
+                "/detail/errorMessage",
+                Some(json!(
+                    "The repository with name 'ghcr/fluxcd/source-controller' already exists"
+                )),
+            ),
+            ("/detail/responseElements", Some(Value::Null)),
+        ],
+    );
+    let replicated = edited(
+        "create-repository-service-event.json",
+        &[
+            (
+                "/detail/eventSource",
+                Some(json!("replication.ecr.amazonaws.com")),
+            ),
+            (
+                "/detail/userIdentity/invokedBy",
+                Some(json!("replication.ecr.amazonaws.com")),
+            ),
+        ],
+    );
+    for (payload, expected) in [
+        (
+            failed,
+            r#"the `CreateRepository` call failed with "RepositoryAlreadyExistsException": no repository was created"#,
+        ),
+        (
+            replicated,
+            r#"`CreateRepository` from "replication.ecr.amazonaws.com" is not a private registry creation"#,
+        ),
+    ] {
+        let reason = ignored(&payload);
+        assert!(reason.contains(expected), "{reason:?} lacks {expected:?}");
+    }
+}
+
+#[test]
+fn accessors_need_no_match_in_handlers() {
+    let prewarm = |payload: Value| PrewarmInvocation::from_payload(&payload).expect("accepted");
+    assert_eq!(prewarm(json!({})).images(), None);
+    assert_eq!(prewarm(sample("scheduled-event.json")).images(), None);
+    assert_eq!(
+        prewarm(sample("prewarm-scheduled-event.json"))
+            .images()
+            .map(<[String]>::len),
+        Some(3)
+    );
+    assert_eq!(
+        prewarm(sample("prewarm-images.json")).dry_run(),
+        Some(false)
+    );
+    let harden =
+        HardenInvocation::from_payload(&sample("harden-repositories.json")).expect("accepted");
+    assert_eq!(harden.dry_run(), Some(true));
+    let validate =
+        ValidateRulesInvocation::from_payload(&sample("validate-cache-rules-prefixes.json"))
+            .expect("accepted");
+    assert_eq!(
+        validate.prefixes(),
+        Some(&strings(&["docker-hub", "ghcr"])[..])
+    );
+    let check = CheckCredentialsInvocation::from_payload(&sample("scheduled-event.json"))
+        .expect("accepted");
+    assert_eq!(check.secrets(), None);
+}
+
+#[test]
+fn harden_requests_round_trip() {
+    for payload in [
+        sample("harden-repositories.json"),
+        sample("harden-sweep.json"),
+        json!({"sweep": true, "cursor": {"after": "ghcr/fluxcd/source-controller"}}),
+    ] {
+        let request: HardenRequest = serde_json::from_value(payload.clone()).expect("valid");
+        assert_eq!(
+            serde_json::to_value(&request).expect("serializable"),
+            payload
+        );
+    }
+}
+
+#[test]
+fn serde_messages_lose_their_values() {
+    for (message, expected) in [
+        (
+            r#"invalid type: string "s3cr\"et", expected a boolean"#,
+            "invalid type: a string, expected a boolean",
+        ),
+        (
+            "invalid type: integer `42`, expected a sequence",
+            "invalid type: an integer, expected a sequence",
+        ),
+        (
+            "invalid type: boolean `true`, expected a string",
+            "invalid type: a boolean, expected a string",
+        ),
+        (
+            "invalid type: map, expected a boolean",
+            "invalid type: map, expected a boolean",
+        ),
+        (
+            "unknown field `dryrun`, expected `prefixes`",
+            "unknown field `dryrun`, expected `prefixes`",
+        ),
+    ] {
+        assert_eq!(without_values(message), expected, "message {message:?}");
+    }
+}
+
+#[test]
+fn every_function_names_itself_and_its_shapes() {
+    for function in FunctionKind::ALL {
+        let error = parse(function, &json!(42)).expect_err("a number is no payload");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "unsupported event for {}: got a JSON number; expected {}",
+                function.as_str(),
+                function.accepted()
+            )
+        );
+    }
+}
