@@ -6,3 +6,5 @@ pub const PTC_CONFIG: &str = "PTC_CONFIG";
 pub const DEFAULT_CONFIG_PATH: &str = "/opt/ptc-ops/ptc-ops.toml";
 /// Overrides `alerts.topic_arn` (SAM injects the topic it creates).
 pub const PTC_ALERT_TOPIC_ARN: &str = "PTC_ALERT_TOPIC_ARN";
+/// The AWS SDKs' standard retry-mode variable; `adaptive` turns on client-side rate limiting.
+pub const AWS_RETRY_MODE: &str = "AWS_RETRY_MODE";

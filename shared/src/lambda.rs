@@ -76,7 +76,10 @@ impl FunctionContext {
         match (&self.alert_topic, alerts.is_empty()) {
             (_, true) => report.count("alerts_published", 0),
             (None, false) => {
-                info!(n_alerts = alerts.len(), "no alert topic configured; alerts stay in the report");
+                info!(
+                    n_alerts = alerts.len(),
+                    "no alert topic configured; alerts stay in the report"
+                );
                 report.count("alerts_published", 0);
             }
             (Some(topic), false) => {
@@ -144,8 +147,10 @@ impl Deadline {
 
     /// Time left, `None` without a deadline.
     pub fn remaining(&self) -> Option<Duration> {
-        self.at
-            .map(|at| at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+        self.at.map(|at| {
+            at.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        })
     }
 
     /// Whether less than `reserve` is left.
@@ -209,7 +214,9 @@ mod tests {
         assert!(soon.is_within(Duration::from_secs(1)));
         assert!(!soon.is_within(Duration::from_millis(1)));
 
-        let past = Deadline { at: Some(SystemTime::UNIX_EPOCH) };
+        let past = Deadline {
+            at: Some(SystemTime::UNIX_EPOCH),
+        };
         assert_eq!(past.remaining(), Some(Duration::ZERO));
     }
 }

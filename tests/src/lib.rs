@@ -7,10 +7,12 @@
 
 mod emulator;
 mod inbox;
+mod logs;
 mod test_env;
 
 pub use emulator::{Emulator, ReadyInfo, UpstreamImage};
 pub use inbox::{AlertInbox, DeliveredAlert};
+pub use logs::CapturedLogs;
 pub use test_env::{Call, Fault, FaultKind, TestEnv};
 
 use std::path::PathBuf;

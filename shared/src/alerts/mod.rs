@@ -290,9 +290,9 @@ mod tests {
             "token expires in 20 days",
         );
         check(&[], Info, &[]);
-        check(&[orphan.clone()], Warning, &[]);
+        check(std::slice::from_ref(&orphan), Warning, &[]);
         check(
-            &[orphan.clone()],
+            std::slice::from_ref(&orphan),
             Info,
             &[("ecr-pullthroughcache/old", Info, CredentialUse)],
         );
@@ -309,7 +309,7 @@ mod tests {
                 ("ecr-pullthroughcache/ghcr", Warning, CredentialExpiry),
             ],
         );
-        check(&[expiring.clone()], Critical, &[]);
+        check(std::slice::from_ref(&expiring), Critical, &[]);
         // The most severe finding leads its group, whatever the order found.
         let warning_first = finding(
             Warning,

@@ -1,12 +1,10 @@
 //! Amazon ECR: pull-through cache rules, repositories, pulls. SDK types stop here.
 
-use aws_sdk_ecr::types::{ImageIdentifier, PullThroughCacheRule};
-use chrono::{DateTime, Utc};
-
-use super::AwsError;
+use super::{to_chrono, AwsError};
 use crate::domain::{
     CacheRule, PulledImage, Repository, UpstreamKind, ACCEPTED_MANIFEST_MEDIA_TYPES, ROOT_PREFIX,
 };
+use aws_sdk_ecr::types::{ImageIdentifier, PullThroughCacheRule};
 
 /// Largest page `DescribeRepositories` and `DescribePullThroughCacheRules` accept.
 pub const MAX_PAGE_SIZE: i32 = 1000;
@@ -47,7 +45,10 @@ impl Registry {
     }
 
     /// Every pull-through cache rule, all pages; `prefixes` narrows to those prefixes.
-    pub async fn cache_rules(&self, prefixes: Option<&[String]>) -> Result<Vec<CacheRule>, AwsError> {
+    pub async fn cache_rules(
+        &self,
+        prefixes: Option<&[String]>,
+    ) -> Result<Vec<CacheRule>, AwsError> {
         let pages = self
             .client
             .describe_pull_through_cache_rules()
@@ -55,10 +56,9 @@ impl Registry {
             .max_results(MAX_PAGE_SIZE)
             .into_paginator()
             .send();
-        let outputs: Vec<_> = pages
-            .try_collect()
-            .await
-            .map_err(|error| AwsError::from_sdk("ecr:DescribePullThroughCacheRules", None, error))?;
+        let outputs: Vec<_> = pages.try_collect().await.map_err(|error| {
+            AwsError::from_sdk("ecr:DescribePullThroughCacheRules", None, error)
+        })?;
         Ok(outputs
             .into_iter()
             .flat_map(|output| output.pull_through_cache_rules.unwrap_or_default())
@@ -73,10 +73,15 @@ impl Registry {
             .ecr_repository_prefix(prefix)
             .send()
             .await
-            .map_err(|error| AwsError::from_sdk("ecr:ValidatePullThroughCacheRule", Some(prefix), error))?;
+            .map_err(|error| {
+                AwsError::from_sdk("ecr:ValidatePullThroughCacheRule", Some(prefix), error)
+            })?;
         Ok(RuleValidation {
             is_valid: output.is_valid(),
-            failure: output.failure().filter(|text| !text.is_empty()).map(str::to_owned),
+            failure: output
+                .failure()
+                .filter(|text| !text.is_empty())
+                .map(str::to_owned),
         })
     }
 
@@ -107,7 +112,13 @@ impl Registry {
 
     /// Named repositories; `None` when it does not exist (deleted since it was listed).
     pub async fn repository(&self, name: &str) -> Result<Option<Repository>, AwsError> {
-        match self.client.describe_repositories().repository_names(name).send().await {
+        match self
+            .client
+            .describe_repositories()
+            .repository_names(name)
+            .send()
+            .await
+        {
             Ok(output) => Ok(output
                 .repositories
                 .unwrap_or_default()
@@ -127,19 +138,30 @@ impl Registry {
 
     /// Pulls the manifest of `repository:tag`. On a repository under a pull-through cache rule
     /// this is what makes ECR fetch the image from the upstream and cache it.
-    pub async fn pull_by_tag(&self, repository: &str, tag: &str) -> Result<PulledImage, PullFailure> {
+    pub async fn pull_by_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<PulledImage, PullFailure> {
         let output = self
             .client
             .batch_get_image()
             .repository_name(repository)
             .image_ids(ImageIdentifier::builder().image_tag(tag).build())
             .set_accepted_media_types(Some(
-                ACCEPTED_MANIFEST_MEDIA_TYPES.iter().map(|media| (*media).to_owned()).collect(),
+                ACCEPTED_MANIFEST_MEDIA_TYPES
+                    .iter()
+                    .map(|media| (*media).to_owned())
+                    .collect(),
             ))
             .send()
             .await
             .map_err(|error| {
-                PullFailure::Call(AwsError::from_sdk("ecr:BatchGetImage", Some(repository), error))
+                PullFailure::Call(AwsError::from_sdk(
+                    "ecr:BatchGetImage",
+                    Some(repository),
+                    error,
+                ))
             })?;
         if let Some(image) = output.images.unwrap_or_default().into_iter().next() {
             let digest = image
@@ -168,10 +190,6 @@ impl Registry {
     }
 }
 
-fn to_chrono(time: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
-    time.and_then(|time| DateTime::from_timestamp(time.secs(), time.subsec_nanos()))
-}
-
 fn cache_rule_from_sdk(rule: PullThroughCacheRule) -> Option<CacheRule> {
     let prefix = rule.ecr_repository_prefix()?.to_owned();
     let upstream_registry_url = rule.upstream_registry_url().unwrap_or_default().to_owned();
@@ -182,8 +200,14 @@ fn cache_rule_from_sdk(rule: PullThroughCacheRule) -> Option<CacheRule> {
     Some(CacheRule {
         prefix,
         upstream,
-        credential_arn: rule.credential_arn().filter(|arn| !arn.is_empty()).map(str::to_owned),
-        custom_role_arn: rule.custom_role_arn().filter(|arn| !arn.is_empty()).map(str::to_owned),
+        credential_arn: rule
+            .credential_arn()
+            .filter(|arn| !arn.is_empty())
+            .map(str::to_owned),
+        custom_role_arn: rule
+            .custom_role_arn()
+            .filter(|arn| !arn.is_empty())
+            .map(str::to_owned),
         upstream_repository_prefix: rule
             .upstream_repository_prefix()
             .filter(|prefix| !prefix.is_empty())

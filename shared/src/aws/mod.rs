@@ -3,6 +3,7 @@
 
 pub mod ecr;
 mod error;
+pub mod secrets;
 pub mod sns;
 
 use std::time::Duration;
@@ -20,13 +21,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// One call including retries and their back-off.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(45);
-/// Attempts per call. Throttling is expected on large sweeps; adaptive retry also slows the
-/// whole client down when the service pushes back, so five attempts are rarely all used.
+/// Attempts per call: with exponential back-off from 200 ms, a call that keeps being
+/// throttled gives up after about 3 s with a clear `ThrottlingException`.
 const MAX_ATTEMPTS: u32 = 5;
 const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
 
 /// Loads the process's one `SdkConfig`: the standard credential and region chain, the endpoint
-/// from `AWS_ENDPOINT_URL` (the local emulator), explicit timeouts and adaptive retry.
+/// from `AWS_ENDPOINT_URL` (the local emulator), explicit timeouts and bounded retry.
 pub async fn load_sdk_config() -> SdkConfig {
     configure(aws_config::defaults(BehaviorVersion::latest()))
         .load()
@@ -44,11 +45,27 @@ pub fn configure(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
                 .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         )
-        .retry_config(
-            RetryConfig::adaptive()
-                .with_max_attempts(MAX_ATTEMPTS)
-                .with_initial_backoff(INITIAL_BACKOFF),
-        )
+        .retry_config(retry_config(
+            std::env::var(crate::env::AWS_RETRY_MODE).ok().as_deref(),
+        ))
+}
+
+/// Standard retry unless `AWS_RETRY_MODE=adaptive` asks otherwise.
+///
+/// Adaptive mode adds a process-wide client-side rate limiter: once the service throttles, a
+/// retry costs 5 tokens refilled at as little as 0.5 per second, so under sustained throttling
+/// each retry waits about 10 s and a single call outlives its timeout, ending as an opaque
+/// timeout instead of a `ThrottlingException`. The functions already cap their own concurrency
+/// (`hardening.concurrency`, `prewarm.concurrency`), which is the back-pressure that matters
+/// here, so the predictable standard mode is the default.
+fn retry_config(mode: Option<&str>) -> RetryConfig {
+    let config = match mode {
+        Some(mode) if mode.eq_ignore_ascii_case("adaptive") => RetryConfig::adaptive(),
+        _ => RetryConfig::standard(),
+    };
+    config
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(INITIAL_BACKOFF)
 }
 
 /// The clients of one process, built once from one `SdkConfig` and shared by every invocation.
@@ -76,8 +93,18 @@ impl Clients {
         ecr::Registry::new(self.ecr.clone())
     }
 
+    /// Secrets Manager, for credential secrets.
+    pub fn secret_store(&self) -> secrets::SecretStore {
+        secrets::SecretStore::new(self.secrets.clone())
+    }
+
     /// The region the clients talk to, when one was resolved.
     pub fn region(&self) -> Option<&str> {
         self.region.as_deref()
     }
+}
+
+/// SDK timestamps to `chrono`, once for every adapter.
+fn to_chrono(time: Option<&aws_smithy_types::DateTime>) -> Option<chrono::DateTime<chrono::Utc>> {
+    time.and_then(|time| chrono::DateTime::from_timestamp(time.secs(), time.subsec_nanos()))
 }

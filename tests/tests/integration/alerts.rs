@@ -1,21 +1,18 @@
 //! Alerts travel through the emulated SNS to an SQS subscription, as chat would get them.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ptc_ops::domain::{Check, Finding, Report, SecretValue, Severity};
 use ptc_ops::lambda::FunctionContext;
-use ptc_ops::logging::ScrubbingWriter;
 use ptc_ops::metrics::{Metrics, MetricsSink};
-use ptc_ops_tests::TestEnv;
-use tracing_subscriber::fmt::MakeWriter;
+use ptc_ops_tests::{CapturedLogs, TestEnv};
 
 fn context(env: &TestEnv, topic_arn: &str, min_severity: &str) -> FunctionContext {
     let config = env.config(&format!(
         "[alerts]\ntopic_arn = \"{topic_arn}\"\nmin_severity = \"{min_severity}\"\n"
     ));
-    FunctionContext::new("validate-cache-rules", config, &env.sdk_config).with_metrics_sink(MetricsSink::captured())
+    FunctionContext::new("validate-cache-rules", config, &env.sdk_config)
+        .with_metrics_sink(MetricsSink::captured())
 }
 
 #[tokio::test]
@@ -62,35 +59,35 @@ async fn a_critical_finding_arrives_as_a_chatbot_notification() {
     assert!(alert.message["content"]["description"]
         .as_str()
         .is_some_and(|text| text.contains("registry-1.docker.io")));
-    assert_eq!(alert.message["content"]["nextSteps"].as_array().map(Vec::len), Some(2));
-    assert_eq!(alert.message["metadata"]["threadId"], "ecr-ptc-ops/docker-hub");
-    assert_eq!(alert.attributes.get("severity").map(String::as_str), Some("critical"));
-    assert_eq!(alert.attributes.get("check").map(String::as_str), Some("rule-validation"));
-    assert!(alert.subject.as_deref().is_some_and(|subject| subject.len() <= 100 && subject.is_ascii()));
+    assert_eq!(
+        alert.message["content"]["nextSteps"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        alert.message["metadata"]["threadId"],
+        "ecr-ptc-ops/docker-hub"
+    );
+    assert_eq!(
+        alert.attributes.get("severity").map(String::as_str),
+        Some("critical")
+    );
+    assert_eq!(
+        alert.attributes.get("check").map(String::as_str),
+        Some("rule-validation")
+    );
+    assert!(alert
+        .subject
+        .as_deref()
+        .is_some_and(|subject| subject.len() <= 100 && subject.is_ascii()));
 
     let no_more = inbox.drain(Duration::from_secs(1)).await;
-    assert!(no_more.is_empty(), "the info finding must not be published: {no_more:?}");
+    assert!(
+        no_more.is_empty(),
+        "the info finding must not be published: {no_more:?}"
+    );
     assert_eq!(context.metrics_sink().captured_lines().len(), 1);
-}
-
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CapturedLogs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for CapturedLogs {
-    type Writer = CapturedLogs;
-    fn make_writer(&'a self) -> CapturedLogs {
-        self.clone()
-    }
 }
 
 #[tokio::test]
@@ -99,12 +96,7 @@ async fn a_finding_built_around_a_secret_leaks_nothing() {
     let inbox = env.alert_inbox().await;
     let context = context(&env, &inbox.topic_arn, "info");
     let token = SecretValue::new("ghp_IntegrationSecretValue0001");
-    let logs = CapturedLogs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(ScrubbingWriter::new(logs.clone()))
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = CapturedLogs::install();
 
     // Every text field carries the value, as a careless check could produce.
     let mut report = Report::new("check-credentials", false);
@@ -114,21 +106,43 @@ async fn a_finding_built_around_a_secret_leaks_nothing() {
             Check::CredentialFormat,
             "ecr-pullthroughcache/ghcr",
             format!("token `{}` ends with a newline", token.expose()),
-            format!("the secret holds {} followed by \\n; secret = {token:?}", token.expose()),
+            format!(
+                "the secret holds {} followed by \\n; secret = {token:?}",
+                token.expose()
+            ),
         )
-        .with_next_step(format!("aws secretsmanager put-secret-value --secret-string '{}'", token.expose())),
+        .with_next_step(format!(
+            "aws secretsmanager put-secret-value --secret-string '{}'",
+            token.expose()
+        )),
     );
     tracing::info!(token = token.expose(), "about to publish");
-    let report = context.finish(report, Metrics::new("check-credentials")).await;
+    let report = context
+        .finish(report, Metrics::new("check-credentials"))
+        .await;
 
     let delivered = inbox.receive(1, Duration::from_secs(10)).await;
     assert_eq!(delivered.len(), 1);
-    assert!(!delivered[0].raw_message.contains(token.expose()), "{}", delivered[0].raw_message);
+    assert!(
+        !delivered[0].raw_message.contains(token.expose()),
+        "{}",
+        delivered[0].raw_message
+    );
     assert!(delivered[0].raw_message.contains("***"));
-    assert!(!delivered[0].subject.clone().unwrap_or_default().contains(token.expose()));
-    let captured = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("utf8");
-    assert!(captured.contains("alert published"), "{captured}");
-    assert!(!captured.contains(token.expose()), "{captured}");
+    assert!(!delivered[0]
+        .subject
+        .clone()
+        .unwrap_or_default()
+        .contains(token.expose()));
+    let published = logs.lines_with("ecr-pullthroughcache/ghcr");
+    assert!(
+        published
+            .iter()
+            .any(|line| line.contains("alert published")),
+        "the publish decision is logged: {published:?}"
+    );
+    assert!(logs.text().contains("about to publish"));
+    assert!(!logs.text().contains(token.expose()), "{}", logs.text());
     // The report is the product's output too: `finish` scrubs it before it is returned.
     let report_text = serde_json::to_string(&report).expect("json");
     assert!(!report_text.contains(token.expose()), "{report_text}");

@@ -11,12 +11,15 @@ async fn rules_crud_and_pagination_over_sixty_rules() {
     let env = TestEnv::new().await;
     env.set_emulator(json!({"rule_limit": 60})).await;
     for index in 0..60 {
-        env.create_rule(&format!("quay-{index:02}"), "quay.io", None).await;
+        env.create_rule(&format!("quay-{index:02}"), "quay.io", None)
+            .await;
     }
     let registry = env.clients.registry();
     let rules = registry.cache_rules(None).await.expect("rules listed");
     assert_eq!(rules.len(), 60);
-    assert!(rules.iter().all(|rule| rule.upstream.as_str() == "quay" && !rule.authenticates()));
+    assert!(rules
+        .iter()
+        .all(|rule| rule.upstream.as_str() == "quay" && !rule.authenticates()));
 
     // The emulator pages like ECR: small pages, opaque tokens, every rule exactly once.
     let pages: Vec<_> = env
@@ -31,7 +34,11 @@ async fn rules_crud_and_pagination_over_sixty_rules() {
     assert_eq!(pages.len(), 3);
     let mut prefixes: Vec<String> = pages
         .into_iter()
-        .flat_map(|page| page.expect("page").pull_through_cache_rules.unwrap_or_default())
+        .flat_map(|page| {
+            page.expect("page")
+                .pull_through_cache_rules
+                .unwrap_or_default()
+        })
         .filter_map(|rule| rule.ecr_repository_prefix)
         .collect();
     prefixes.sort();
@@ -60,7 +67,10 @@ async fn rules_crud_and_pagination_over_sixty_rules() {
         .cache_rules(Some(&["quay-07".to_owned()]))
         .await
         .expect("listed");
-    assert_eq!(updated[0].credential_arn.as_deref(), Some(secret_arn.as_str()));
+    assert_eq!(
+        updated[0].credential_arn.as_deref(),
+        Some(secret_arn.as_str())
+    );
 
     env.clients
         .ecr
@@ -73,7 +83,10 @@ async fn rules_crud_and_pagination_over_sixty_rules() {
         .cache_rules(Some(&["quay-07".to_owned()]))
         .await
         .expect_err("deleted rule is not found");
-    assert!(missing.is_code("PullThroughCacheRuleNotFoundException"), "{missing}");
+    assert!(
+        missing.is_code("PullThroughCacheRuleNotFoundException"),
+        "{missing}"
+    );
     assert_eq!(registry.cache_rules(None).await.expect("listed").len(), 59);
 }
 
@@ -82,7 +95,10 @@ async fn validation_logs_in_to_the_real_upstream() {
     let env = TestEnv::new().await;
     let credentials = env.emulator.info.upstream_credentials.clone();
     let good = env
-        .create_secret("ecr-pullthroughcache/docker-hub", &env.valid_credential_json())
+        .create_secret(
+            "ecr-pullthroughcache/docker-hub",
+            &env.valid_credential_json(),
+        )
         .await;
     let wrong_token = env
         .create_secret(
@@ -93,27 +109,40 @@ async fn validation_logs_in_to_the_real_upstream() {
     let password_key = env
         .create_secret(
             "ecr-pullthroughcache/gitlab",
-            &json!({"username": credentials.username, "password": credentials.access_token}).to_string(),
+            &json!({"username": credentials.username, "password": credentials.access_token})
+                .to_string(),
         )
         .await;
     let missing = format!(
         "arn:aws:secretsmanager:{}:{}:secret:ecr-pullthroughcache/deleted-AbCdEf",
         env.region, env.account_id
     );
-    env.create_rule("docker-hub", "registry-1.docker.io", Some(&good)).await;
+    env.create_rule("docker-hub", "registry-1.docker.io", Some(&good))
+        .await;
     env.create_rule("ghcr", "ghcr.io", Some(&wrong_token)).await;
-    env.create_rule("gitlab", "registry.gitlab.com", Some(&password_key)).await;
-    env.create_rule("azure", "myregistry.azurecr.io", Some(&missing)).await;
+    env.create_rule("gitlab", "registry.gitlab.com", Some(&password_key))
+        .await;
+    env.create_rule("azure", "myregistry.azurecr.io", Some(&missing))
+        .await;
 
     let registry = env.clients.registry();
-    let valid = registry.validate_cache_rule("docker-hub").await.expect("validated");
+    let valid = registry
+        .validate_cache_rule("docker-hub")
+        .await
+        .expect("validated");
     assert!(valid.is_valid, "{valid:?}\n{}", env.emulator.log());
     for prefix in ["ghcr", "gitlab", "azure"] {
-        let answer = registry.validate_cache_rule(prefix).await.expect("validated");
+        let answer = registry
+            .validate_cache_rule(prefix)
+            .await
+            .expect("validated");
         assert!(!answer.is_valid, "rule {prefix} should be invalid");
         let failure = answer.failure.unwrap_or_default();
         assert!(!failure.is_empty(), "rule {prefix} has a failure text");
-        assert!(!failure.contains(&credentials.access_token), "failure text leaks the token");
+        assert!(
+            !failure.contains(&credentials.access_token),
+            "failure text leaks the token"
+        );
     }
 }
 
@@ -121,12 +150,22 @@ async fn validation_logs_in_to_the_real_upstream() {
 async fn first_pull_by_tag_caches_the_image_from_the_upstream() {
     let env = TestEnv::new().await;
     let secret = env
-        .create_secret("ecr-pullthroughcache/docker-hub", &env.valid_credential_json())
+        .create_secret(
+            "ecr-pullthroughcache/docker-hub",
+            &env.valid_credential_json(),
+        )
         .await;
-    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret)).await;
+    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
+        .await;
     env.create_rule("k8s", "registry.k8s.io", None).await;
     let registry = env.clients.registry();
-    assert_eq!(registry.repository("docker-hub/library/nginx").await.expect("described"), None);
+    assert_eq!(
+        registry
+            .repository("docker-hub/library/nginx")
+            .await
+            .expect("described"),
+        None
+    );
 
     let single = registry
         .pull_by_tag("docker-hub/library/nginx", "1.27")
@@ -146,7 +185,10 @@ async fn first_pull_by_tag_caches_the_image_from_the_upstream() {
         .await
         .unwrap_or_else(|failure| panic!("multi-arch pull failed: {failure:?}"));
     assert!(
-        index.media_type.as_deref().is_some_and(|media| media.contains("index") || media.contains("list")),
+        index
+            .media_type
+            .as_deref()
+            .is_some_and(|media| media.contains("index") || media.contains("list")),
         "{index:?}"
     );
     let upstream = env
@@ -156,13 +198,19 @@ async fn first_pull_by_tag_caches_the_image_from_the_upstream() {
         .iter()
         .find(|image| image.repository == "library/alpine" && image.tag == "3.20")
         .expect("seeded image");
-    assert_eq!(index.digest, upstream.digest, "the cached digest is the upstream's");
+    assert_eq!(
+        index.digest, upstream.digest,
+        "the cached digest is the upstream's"
+    );
 
     let anonymous = registry.pull_by_tag("k8s/pause", "3.10").await;
     assert!(anonymous.is_ok(), "{anonymous:?}");
 
     // A second pull is a cache hit: no new repository, same digest.
-    let again = registry.pull_by_tag("docker-hub/library/nginx", "1.27").await.expect("hit");
+    let again = registry
+        .pull_by_tag("docker-hub/library/nginx", "1.27")
+        .await
+        .expect("hit");
     assert_eq!(again.digest, single.digest);
 }
 
@@ -172,13 +220,25 @@ async fn missing_upstream_images_and_digest_pulls_do_not_populate() {
     env.create_rule("quay", "quay.io", None).await;
     let registry = env.clients.registry();
 
-    match registry.pull_by_tag("quay/prometheus/does-not-exist", "v1").await {
+    match registry
+        .pull_by_tag("quay/prometheus/does-not-exist", "v1")
+        .await
+    {
         Err(PullFailure::Call(error)) => {
-            assert!(error.is_code("UnableToGetUpstreamImageException"), "{error}");
+            assert!(
+                error.is_code("UnableToGetUpstreamImageException"),
+                "{error}"
+            );
         }
         other => panic!("expected UnableToGetUpstreamImageException, got {other:?}"),
     }
-    assert_eq!(registry.repository("quay/prometheus/does-not-exist").await.expect("described"), None);
+    assert_eq!(
+        registry
+            .repository("quay/prometheus/does-not-exist")
+            .await
+            .expect("described"),
+        None
+    );
 
     let upstream = env
         .emulator
@@ -192,16 +252,26 @@ async fn missing_upstream_images_and_digest_pulls_do_not_populate() {
         .ecr
         .batch_get_image()
         .repository_name("quay/prometheus/node-exporter")
-        .image_ids(ImageIdentifier::builder().image_digest(&upstream.digest).build())
+        .image_ids(
+            ImageIdentifier::builder()
+                .image_digest(&upstream.digest)
+                .build(),
+        )
         .send()
         .await;
     let populated = by_digest
         .as_ref()
         .map(|output| !output.images().is_empty())
         .unwrap_or(false);
-    assert!(!populated, "a first pull by digest must not populate: {by_digest:?}");
+    assert!(
+        !populated,
+        "a first pull by digest must not populate: {by_digest:?}"
+    );
     assert_eq!(
-        registry.repository("quay/prometheus/node-exporter").await.expect("described"),
+        registry
+            .repository("quay/prometheus/node-exporter")
+            .await
+            .expect("described"),
         None
     );
 }
@@ -223,10 +293,17 @@ async fn describe_repositories_pages_over_250_repositories() {
     let mut next_token = None;
     let mut n_pages = 0;
     loop {
-        let page = registry.repositories_page(next_token, 100).await.expect("page");
+        let page = registry
+            .repositories_page(next_token, 100)
+            .await
+            .expect("page");
         n_pages += 1;
         assert!(page.repositories.len() <= 100);
-        names.extend(page.repositories.into_iter().map(|repository| repository.name));
+        names.extend(
+            page.repositories
+                .into_iter()
+                .map(|repository| repository.name),
+        );
         next_token = page.next_token;
         if next_token.is_none() {
             break;
@@ -243,9 +320,18 @@ async fn injected_throttling_is_retried_and_logged() {
     let env = TestEnv::new().await;
     env.create_rule("k8s", "registry.k8s.io", None).await;
     env.clear_calls().await;
-    env.inject(Fault::new("DescribePullThroughCacheRules", FaultKind::Throttle, Some(2)))
-        .await;
-    let rules = env.clients.registry().cache_rules(None).await.expect("retried past throttling");
+    env.inject(Fault::new(
+        "DescribePullThroughCacheRules",
+        FaultKind::Throttle,
+        Some(2),
+    ))
+    .await;
+    let rules = env
+        .clients
+        .registry()
+        .cache_rules(None)
+        .await
+        .expect("retried past throttling");
     assert_eq!(rules.len(), 1);
     let calls: Vec<_> = env
         .calls()
@@ -254,11 +340,24 @@ async fn injected_throttling_is_retried_and_logged() {
         .filter(|call| call.operation == "DescribePullThroughCacheRules")
         .collect();
     let faults: Vec<Option<&str>> = calls.iter().map(|call| call.fault.as_deref()).collect();
-    assert_eq!(faults, vec![Some("throttle"), Some("throttle"), None], "{calls:?}");
+    assert_eq!(
+        faults,
+        vec![Some("throttle"), Some("throttle"), None],
+        "{calls:?}"
+    );
 
     // Past the retry budget the adapter reports throttling, not a generic failure.
-    env.inject(Fault::new("DescribePullThroughCacheRules", FaultKind::Throttle, None))
-        .await;
-    let error = env.clients.registry().cache_rules(None).await.expect_err("throttled");
+    env.inject(Fault::new(
+        "DescribePullThroughCacheRules",
+        FaultKind::Throttle,
+        None,
+    ))
+    .await;
+    let error = env
+        .clients
+        .registry()
+        .cache_rules(None)
+        .await
+        .expect_err("throttled");
     assert_eq!(error.kind, AwsErrorKind::Throttled, "{error}");
 }

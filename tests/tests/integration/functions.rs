@@ -11,7 +11,10 @@ use ptc_ops_tests::{sample_event, TestEnv};
 use serde_json::{json, Value};
 
 fn context(env: &TestEnv, function: &'static str) -> Arc<FunctionContext> {
-    Arc::new(FunctionContext::new(function, env.config(""), &env.sdk_config).with_metrics_sink(MetricsSink::captured()))
+    Arc::new(
+        FunctionContext::new(function, env.config(""), &env.sdk_config)
+            .with_metrics_sink(MetricsSink::captured()),
+    )
 }
 
 fn event(payload: Value) -> LambdaEvent<Value> {
@@ -32,7 +35,10 @@ fn assert_rejected(result: Result<ptc_ops::domain::Report, Error>, function: &st
     let error = result.expect_err("an unknown event must be refused");
     let message = error.full_message();
     assert!(message.contains(function), "{message}");
-    assert!(message.contains("EC2 Instance State-change Notification"), "{message}");
+    assert!(
+        message.contains("EC2 Instance State-change Notification"),
+        "{message}"
+    );
     assert!(message.contains("expected"), "{message}");
     assert_eq!(error.error_type(), "UnsupportedEvent");
 }
@@ -41,43 +47,81 @@ fn assert_rejected(result: Result<ptc_ops::domain::Report, Error>, function: &st
 async fn unknown_events_are_refused_without_any_aws_call() {
     let env = TestEnv::new().await;
     assert_rejected(
-        harden_repository::handler::handle(context(&env, "harden-repository"), event(ec2_state_change())).await,
+        harden_repository::handler::handle(
+            context(&env, "harden-repository"),
+            event(ec2_state_change()),
+        )
+        .await,
         "harden-repository",
     );
     assert_rejected(
-        validate_cache_rules::handler::handle(context(&env, "validate-cache-rules"), event(ec2_state_change())).await,
+        validate_cache_rules::handler::handle(
+            context(&env, "validate-cache-rules"),
+            event(ec2_state_change()),
+        )
+        .await,
         "validate-cache-rules",
     );
     assert_rejected(
-        check_credentials::handler::handle(context(&env, "check-credentials"), event(ec2_state_change())).await,
+        check_credentials::handler::handle(
+            context(&env, "check-credentials"),
+            event(ec2_state_change()),
+        )
+        .await,
         "check-credentials",
     );
     assert_rejected(
-        prewarm_images::handler::handle(context(&env, "prewarm-images"), event(ec2_state_change())).await,
+        prewarm_images::handler::handle(context(&env, "prewarm-images"), event(ec2_state_change()))
+            .await,
         "prewarm-images",
     );
-    assert_eq!(env.calls().await, vec![], "no AWS call may be made for an unknown event");
+    assert_eq!(
+        env.calls().await,
+        vec![],
+        "no AWS call may be made for an unknown event"
+    );
 }
 
 #[tokio::test]
 async fn sample_events_are_accepted() {
     let env = TestEnv::new().await;
-    for name in ["validate-cache-rules.json", "validate-cache-rules-prefixes.json", "scheduled-event.json"] {
-        let report = validate_cache_rules::handler::handle(context(&env, "validate-cache-rules"), event(sample_event(name)))
-            .await
-            .unwrap_or_else(|error| panic!("{name}: {error}"));
+    for name in [
+        "validate-cache-rules.json",
+        "validate-cache-rules-prefixes.json",
+        "scheduled-event.json",
+    ] {
+        let report = validate_cache_rules::handler::handle(
+            context(&env, "validate-cache-rules"),
+            event(sample_event(name)),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
         assert_eq!(report.function, "validate-cache-rules");
     }
-    for name in ["check-credentials.json", "check-credentials-secrets.json", "scheduled-event.json"] {
-        let report = check_credentials::handler::handle(context(&env, "check-credentials"), event(sample_event(name)))
-            .await
-            .unwrap_or_else(|error| panic!("{name}: {error}"));
+    for name in [
+        "check-credentials.json",
+        "check-credentials-secrets.json",
+        "scheduled-event.json",
+    ] {
+        let report = check_credentials::handler::handle(
+            context(&env, "check-credentials"),
+            event(sample_event(name)),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
         assert_eq!(report.function, "check-credentials");
     }
-    for name in ["prewarm-images.json", "prewarm-scheduled-event.json", "scheduled-event.json"] {
-        let report = prewarm_images::handler::handle(context(&env, "prewarm-images"), event(sample_event(name)))
-            .await
-            .unwrap_or_else(|error| panic!("{name}: {error}"));
+    for name in [
+        "prewarm-images.json",
+        "prewarm-scheduled-event.json",
+        "scheduled-event.json",
+    ] {
+        let report = prewarm_images::handler::handle(
+            context(&env, "prewarm-images"),
+            event(sample_event(name)),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
         assert_eq!(report.function, "prewarm-images");
     }
     for name in [
@@ -89,9 +133,12 @@ async fn sample_events_are_accepted() {
         "harden-repositories.json",
         "harden-sweep.json",
     ] {
-        let report = harden_repository::handler::handle(context(&env, "harden-repository"), event(sample_event(name)))
-            .await
-            .unwrap_or_else(|error| panic!("{name}: {error}"));
+        let report = harden_repository::handler::handle(
+            context(&env, "harden-repository"),
+            event(sample_event(name)),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{name}: {error}"));
         assert_eq!(report.function, "harden-repository");
     }
 }
