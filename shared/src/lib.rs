@@ -1,6 +1,9 @@
 //! Core library of ecr-ptc-ops.
 //!
 //! - [`config`]: the `ptc-ops.toml` contract, raw then validated.
+//! - [`events`]: every payload a function accepts, parsed once.
+//! - [`hardening`], [`rule_validation`], [`credentials`], [`prewarm`]: what each function does,
+//!   callable from a Lambda handler and from the `ptc` CLI alike.
 //! - [`domain`]: pure types and rules (no I/O): severities, findings, reports, policies.
 //! - [`aws`]: the only place that builds SDK clients and converts SDK types.
 //! - [`alerts`], [`metrics`], [`logging`]: what a run tells the outside world.
@@ -9,10 +12,14 @@
 pub mod alerts;
 pub mod aws;
 pub mod config;
+pub mod credentials;
 pub mod domain;
 pub mod env;
 pub mod error;
 pub mod events;
+pub mod hardening;
 pub mod lambda;
 pub mod logging;
 pub mod metrics;
+pub mod prewarm;
+pub mod rule_validation;

@@ -7,7 +7,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::error::Error;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops_tests::{sample_event, TestEnv};
+use ptc_ops_tests::TestEnv;
 use serde_json::{json, Value};
 
 fn context(env: &TestEnv, function: &'static str) -> Arc<FunctionContext> {
@@ -80,65 +80,4 @@ async fn unknown_events_are_refused_without_any_aws_call() {
         vec![],
         "no AWS call may be made for an unknown event"
     );
-}
-
-#[tokio::test]
-async fn sample_events_are_accepted() {
-    let env = TestEnv::new().await;
-    for name in [
-        "validate-cache-rules.json",
-        "validate-cache-rules-prefixes.json",
-        "scheduled-event.json",
-    ] {
-        let report = validate_cache_rules::handler::handle(
-            context(&env, "validate-cache-rules"),
-            event(sample_event(name)),
-        )
-        .await
-        .unwrap_or_else(|error| panic!("{name}: {error}"));
-        assert_eq!(report.function, "validate-cache-rules");
-    }
-    for name in [
-        "check-credentials.json",
-        "check-credentials-secrets.json",
-        "scheduled-event.json",
-    ] {
-        let report = check_credentials::handler::handle(
-            context(&env, "check-credentials"),
-            event(sample_event(name)),
-        )
-        .await
-        .unwrap_or_else(|error| panic!("{name}: {error}"));
-        assert_eq!(report.function, "check-credentials");
-    }
-    for name in [
-        "prewarm-images.json",
-        "prewarm-scheduled-event.json",
-        "scheduled-event.json",
-    ] {
-        let report = prewarm_images::handler::handle(
-            context(&env, "prewarm-images"),
-            event(sample_event(name)),
-        )
-        .await
-        .unwrap_or_else(|error| panic!("{name}: {error}"));
-        assert_eq!(report.function, "prewarm-images");
-    }
-    for name in [
-        "create-repository-service-event.json",
-        "create-repository-api-call.json",
-        "pull-through-cache-action-success.json",
-        "pull-through-cache-action-failure.json",
-        "scheduled-event.json",
-        "harden-repositories.json",
-        "harden-sweep.json",
-    ] {
-        let report = harden_repository::handler::handle(
-            context(&env, "harden-repository"),
-            event(sample_event(name)),
-        )
-        .await
-        .unwrap_or_else(|error| panic!("{name}: {error}"));
-        assert_eq!(report.function, "harden-repository");
-    }
 }

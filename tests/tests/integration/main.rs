@@ -2,5 +2,9 @@
 //! upstream registries on loopback. One binary, one module per area.
 
 mod alerts;
+mod check_credentials;
 mod emulator;
 mod functions;
+mod harden_repository;
+mod prewarm_images;
+mod validate_cache_rules;

@@ -1,0 +1,1 @@
+//! check-credentials: format, expiry, age and use of the upstream credential secrets.

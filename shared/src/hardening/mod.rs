@@ -1,0 +1,1 @@
+//! harden-repository: bring cached repositories to the desired state of their profile.

@@ -1,0 +1,1 @@
+//! prewarm-images: pull images through the cache ahead of need.

@@ -1,0 +1,1 @@
+//! check-credentials end to end on the emulator.

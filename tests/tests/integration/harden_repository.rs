@@ -1,0 +1,1 @@
+//! harden-repository end to end on the emulator.

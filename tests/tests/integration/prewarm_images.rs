@@ -1,0 +1,1 @@
+//! prewarm-images end to end on the emulator.

@@ -1,0 +1,1 @@
+//! validate-cache-rules end to end on the emulator.
