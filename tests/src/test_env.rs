@@ -237,9 +237,10 @@ impl TestEnv {
             .unwrap_or_else(|error| panic!("cannot inject a fault: {error}"));
     }
 
-    /// Changes an emulator-wide setting (`rule_limit`, `anonymous_validation`,
-    /// `upstream_latency_ms`).
-    pub async fn set_emulator(&self, settings: Value) {
+    /// Changes emulator behaviour for this test's account only (`rule_limit`,
+    /// `anonymous_validation`, `upstream_latency_ms`).
+    pub async fn set_emulator(&self, mut settings: Value) {
+        settings["account"] = json!(self.account_id);
         self.http
             .post(self.control_url("settings"))
             .json(&settings)

@@ -255,8 +255,8 @@ def resolve_credentials(account: str, region: str, credential_arn: str):
     return (data["username"], data["accessToken"]), None
 
 
-def _upstream_sleep() -> None:
-    ms = settings.upstream_latency_ms
+def _upstream_sleep(account: str) -> None:
+    ms = settings.get("upstream_latency_ms", account)
     if ms:
         time.sleep(ms / 1000.0)
 
@@ -302,9 +302,9 @@ def create_pull_through_cache_rule(self: ECRResponse):
                 f"The pull-through cache rule with prefix '{prefix}' already exists "
                 f"in the registry with id '{account}'"
             )
-        if len(rules) >= settings.rule_limit:
+        if len(rules) >= settings.get('rule_limit', account):
             raise LimitExceededException(
-                f"The maximum number of pull through cache rules ({settings.rule_limit}) "
+                f"The maximum number of pull through cache rules ({settings.get('rule_limit', account)}) "
                 f"for registry '{account}' has been reached."
             )
         rules[prefix] = rule
@@ -381,7 +381,7 @@ def validate_pull_through_cache_rule(self: ECRResponse):
                                "customRoleArn", "upstreamRepositoryPrefix"))
     credential_arn = rule.get("credentialArn")
     if not credential_arn:
-        if rule.get("customRoleArn") or settings.anonymous_validation == "valid":
+        if rule.get("customRoleArn") or settings.get("anonymous_validation", account) == "valid":
             result["isValid"] = True
             return ActionResult(result)
         raise ValidationException(
@@ -396,7 +396,7 @@ def validate_pull_through_cache_rule(self: ECRResponse):
         if addr is None:
             failure = f"Unable to connect to the upstream registry '{url}'."
         else:
-            _upstream_sleep()
+            _upstream_sleep(account)
             try:
                 status = upstream_mod.login(addr, creds)
             except OSError:
@@ -453,7 +453,7 @@ def _pull_through(self: ECRResponse, rule: dict, name: str, tag: str, accepted) 
     addr = UPSTREAMS.resolve(url) if UPSTREAMS else None
     if addr is None:
         raise UnableToGetUpstreamImageException(f"{what}: the upstream registry could not be reached.")
-    _upstream_sleep()
+    _upstream_sleep(account)
     try:
         body, media_type, _ = upstream_mod.fetch_manifest(
             addr, path, tag, accepted or upstream_mod.DEFAULT_ACCEPT, creds)

@@ -11,7 +11,11 @@ CALL_LOG_MAX = 200_000
 
 
 class Settings:
+    """Emulator behaviour. One global set, plus overrides per account: tests that share the
+    emulator each run in an account of their own and must not change each other's behaviour."""
+
     def __init__(self) -> None:
+        self._overrides: dict[str, dict] = {}
         self.rule_limit = DEFAULT_RULE_LIMIT
         self.anonymous_validation = "error"  # or "valid"
         self.upstream_latency_ms = 0
@@ -23,8 +27,18 @@ class Settings:
             "upstream_latency_ms": self.upstream_latency_ms,
         }
 
+    def get(self, name: str, account: str | None = None):
+        """A setting as seen by `account` (its override, else the global value)."""
+        override = self._overrides.get(account or "", {})
+        return override.get(name, getattr(self, name))
+
     def update(self, data: dict) -> None:
-        """Apply a partial settings document; raises ValueError on bad input."""
+        """Apply a partial settings document; raises ValueError on bad input. With an `account`
+        key the values apply to that account only."""
+        data = dict(data)
+        account = data.pop("account", None)
+        if account is not None and not isinstance(account, str):
+            raise ValueError("account must be a string")
         unknown = set(data) - {"rule_limit", "anonymous_validation", "upstream_latency_ms"}
         if unknown:
             raise ValueError(f"unknown settings: {sorted(unknown)}")
@@ -38,6 +52,9 @@ class Settings:
             v = data["upstream_latency_ms"]
             if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
                 raise ValueError("upstream_latency_ms must be a non-negative number")
+        if account is not None:
+            self._overrides.setdefault(account, {}).update(data)
+            return
         for k, v in data.items():
             setattr(self, k, v)
 
