@@ -1,0 +1,3 @@
+//! Benchmark: prewarm (see the module docs once written).
+
+fn main() {}

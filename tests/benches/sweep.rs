@@ -1,0 +1,3 @@
+//! Benchmark: sweep (see the module docs once written).
+
+fn main() {}
