@@ -5,19 +5,23 @@ use ptc_ops::domain::Report;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, ValidateRulesInvocation};
 use ptc_ops::lambda::FunctionContext;
-use ptc_ops::metrics::Metrics;
+use ptc_ops::rule_validation;
 use serde_json::Value;
 
 pub const FUNCTION: FunctionKind = FunctionKind::ValidateCacheRules;
 
-/// Maps one invocation to a report. An event this function does not accept is an error that
-/// names the accepted shapes; nothing is written to AWS before the event is understood.
+/// A `Scheduled Event`, `{}` or `{"prefixes": [...]}` → a report of every rule's health.
 pub async fn handle(
     context: Arc<FunctionContext>,
     event: LambdaEvent<Value>,
 ) -> Result<Report, Error> {
-    let _invocation = ValidateRulesInvocation::from_payload(&event.payload)?;
-    let report = Report::new(FUNCTION.as_str(), false);
-    let metrics = Metrics::new(FUNCTION.as_str());
+    let invocation = ValidateRulesInvocation::from_payload(&event.payload)?;
+    let (report, metrics) = rule_validation::run(
+        &context.clients,
+        &context.config,
+        invocation.prefixes(),
+        chrono::Utc::now(),
+    )
+    .await?;
     Ok(context.finish(report, metrics).await)
 }

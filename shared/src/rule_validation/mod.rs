@@ -1,1 +1,315 @@
 //! validate-cache-rules: validate every pull-through cache rule and cross-check its secret.
+//!
+//! Observe (list rules; per rule, `ValidatePullThroughCacheRule` and `DescribeSecret`, with
+//! bounded concurrency) → assess ([`assess`], pure) → report. Nothing is written: the only
+//! output is the report, its alerts and its metrics.
+
+pub mod assess;
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use futures::stream::{self, StreamExt};
+use tracing::info;
+
+pub use assess::{
+    assess, RegistryContext, RuleObservation, RuleResult, RuleStatus, SecretLookup,
+    ValidationAnswer,
+};
+
+use crate::aws::ecr::Registry;
+use crate::aws::secrets::SecretStore;
+use crate::aws::{AwsErrorKind, Clients};
+use crate::config::Config;
+use crate::domain::{CacheRule, Check, Finding, Report, SecretArn, Severity};
+use crate::error::Error;
+use crate::events::FunctionKind;
+use crate::metrics::{Metrics, Unit};
+
+/// Rules validated at once. A registry holds at most 50 rules (adjustable quota) and
+/// `ValidatePullThroughCacheRule` logs in to the upstream, so a few at a time is plenty and
+/// stays clear of upstream rate limits.
+const RULE_CONCURRENCY: usize = 5;
+
+/// Validates the rules of the registry (`prefixes` narrows; `rules.skip_prefixes` skips).
+/// Only listing the rules can fail the run; every per-rule problem is a finding.
+pub async fn run(
+    clients: &Clients,
+    config: &Config,
+    prefixes: Option<&[String]>,
+    now: DateTime<Utc>,
+) -> Result<(Report, Metrics), Error> {
+    let function = FunctionKind::ValidateCacheRules.as_str();
+    let registry = clients.registry();
+    let secret_store = clients.secret_store();
+    let rules = registry
+        .cache_rules(None)
+        .await
+        .map_err(|error| Error::aws("cannot list the pull-through cache rules", error))?;
+    let mut report = Report::new(function, false);
+    let selection = select_rules(rules, prefixes, &config.rules.skip_prefixes);
+    for unknown in &selection.unknown_prefixes {
+        report.push_finding(Finding::new(
+            Severity::Warning,
+            Check::RuleValidation,
+            unknown,
+            format!("no pull-through cache rule has the prefix `{unknown}`"),
+            format!(
+                "the invocation asked for `{unknown}`; the registry has {}",
+                list_prefixes(&selection.existing_prefixes)
+            ),
+        ));
+    }
+
+    let context = RegistryContext {
+        account_id: None,
+        region: clients.region().map(str::to_owned),
+    };
+    let mut results: Vec<RuleResult> = stream::iter(selection.in_scope)
+        .map(|rule| {
+            let registry = &registry;
+            let secret_store = &secret_store;
+            let context = &context;
+            async move {
+                assess(
+                    &observe(registry, secret_store, rule, context).await,
+                    context,
+                    now,
+                )
+            }
+        })
+        .buffer_unordered(RULE_CONCURRENCY)
+        .collect()
+        .await;
+    results.sort_by(|left, right| left.prefix.cmp(&right.prefix));
+
+    let mut metrics = Metrics::new(function);
+    let mut count = |name: &str, value: usize| report.count(name, value as u64);
+    count("rules_checked", results.len());
+    count("rules_skipped", selection.skipped);
+    count(
+        "rules_valid",
+        results
+            .iter()
+            .filter(|result| result.status == RuleStatus::Valid)
+            .count(),
+    );
+    count(
+        "rules_invalid",
+        results.iter().filter(|result| is_broken(result)).count(),
+    );
+    count(
+        "rules_not_validated",
+        results
+            .iter()
+            .filter(|result| result.status == RuleStatus::NotValidated)
+            .count(),
+    );
+    count(
+        "rules_anonymous",
+        results
+            .iter()
+            .filter(|result| result.status == RuleStatus::NothingToValidate)
+            .count(),
+    );
+    metrics.count("RulesChecked", results.len() as u64);
+    metrics.count(
+        "RulesInvalid",
+        results.iter().filter(|result| is_broken(result)).count() as u64,
+    );
+    for result in &results {
+        // One 0/1 series per rule with a verdict, so an alarm can name the broken rule.
+        if matches!(result.status, RuleStatus::Valid | RuleStatus::Invalid)
+            || result.secret_problems > 0
+        {
+            let healthy = if is_broken(result) { 0.0 } else { 1.0 };
+            metrics.put(
+                "RuleValid",
+                Unit::None,
+                healthy,
+                &[("Prefix", &result.prefix)],
+            );
+        }
+        for finding in &result.findings {
+            report.push_finding(finding.clone());
+        }
+    }
+    report.set_detail(
+        "rules",
+        serde_json::to_value(&results).unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
+    );
+    Ok((report, metrics))
+}
+
+/// Broken: ECR said invalid, or the secret it needs is missing, misplaced or being deleted.
+fn is_broken(result: &RuleResult) -> bool {
+    result.status == RuleStatus::Invalid
+        || result.findings.iter().any(|finding| {
+            finding.check == Check::RuleSecret && finding.severity == Severity::Critical
+        })
+}
+
+struct RuleSelection {
+    in_scope: Vec<CacheRule>,
+    skipped: usize,
+    unknown_prefixes: Vec<String>,
+    existing_prefixes: Vec<String>,
+}
+
+/// Narrows locally rather than with `ecrRepositoryPrefixes`: ECR fails the whole call when one
+/// asked-for prefix does not exist, and an unknown prefix deserves a finding, not an outage.
+fn select_rules(
+    rules: Vec<CacheRule>,
+    wanted: Option<&[String]>,
+    skip: &[String],
+) -> RuleSelection {
+    let existing_prefixes: Vec<String> = rules.iter().map(|rule| rule.prefix.clone()).collect();
+    let unknown_prefixes = wanted
+        .unwrap_or_default()
+        .iter()
+        .filter(|prefix| !existing_prefixes.contains(prefix))
+        .cloned()
+        .collect();
+    let wanted_rules: Vec<CacheRule> = rules
+        .into_iter()
+        .filter(|rule| wanted.is_none_or(|wanted| wanted.contains(&rule.prefix)))
+        .collect();
+    let n_wanted = wanted_rules.len();
+    let in_scope: Vec<CacheRule> = wanted_rules
+        .into_iter()
+        .filter(|rule| !skip.contains(&rule.prefix))
+        .collect();
+    RuleSelection {
+        skipped: n_wanted - in_scope.len(),
+        in_scope,
+        unknown_prefixes,
+        existing_prefixes,
+    }
+}
+
+fn list_prefixes(prefixes: &[String]) -> String {
+    if prefixes.is_empty() {
+        "no rules at all".to_owned()
+    } else {
+        prefixes
+            .iter()
+            .map(|prefix| format!("`{prefix}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Asks ECR and Secrets Manager about one rule, both at once.
+async fn observe(
+    registry: &Registry,
+    secret_store: &SecretStore,
+    rule: CacheRule,
+    context: &RegistryContext,
+) -> RuleObservation {
+    let started = Instant::now();
+    let validation = async {
+        if !rule.authenticates() {
+            return ValidationAnswer::NotAsked;
+        }
+        match registry.validate_cache_rule(&rule.prefix).await {
+            Ok(answer) => ValidationAnswer::Answered {
+                is_valid: answer.is_valid,
+                failure: answer.failure,
+            },
+            Err(error) => ValidationAnswer::CallFailed {
+                access_denied: error.kind == AwsErrorKind::AccessDenied,
+                error: error.to_string(),
+            },
+        }
+    };
+    let secret = async {
+        let Some(arn) = rule.credential_arn.as_deref() else {
+            return SecretLookup::NotApplicable;
+        };
+        let readable_here = SecretArn::parse(arn).is_some_and(|parsed| {
+            rule.registry_id
+                .as_deref()
+                .is_none_or(|account| account == parsed.account_id)
+                && context
+                    .region
+                    .as_deref()
+                    .is_none_or(|region| region == parsed.region)
+        });
+        if !readable_here {
+            return SecretLookup::NotLookedUp;
+        }
+        match secret_store.describe(arn).await {
+            Ok(Some(secret)) => SecretLookup::Found(secret),
+            Ok(None) => SecretLookup::Missing,
+            Err(error) => SecretLookup::CallFailed {
+                error: error.to_string(),
+            },
+        }
+    };
+    let (validation, secret) = tokio::join!(validation, secret);
+    let duration_ms = started.elapsed().as_millis() as u64;
+    info!(
+        prefix = %rule.prefix,
+        upstream = %rule.upstream,
+        validation = ?validation,
+        secret_found = matches!(secret, SecretLookup::Found(_)),
+        duration_ms,
+        "rule observed"
+    );
+    RuleObservation {
+        rule,
+        validation,
+        secret,
+        duration_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{UpstreamKind, ROOT_PREFIX};
+
+    fn rule(prefix: &str) -> CacheRule {
+        CacheRule {
+            prefix: prefix.into(),
+            upstream_registry_url: "quay.io".into(),
+            upstream: UpstreamKind::Quay,
+            credential_arn: None,
+            custom_role_arn: None,
+            upstream_repository_prefix: ROOT_PREFIX.into(),
+            registry_id: None,
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    fn check(
+        wanted: Option<&[&str]>,
+        skip: &[&str],
+        in_scope: &[&str],
+        skipped: usize,
+        unknown: &[&str],
+    ) {
+        let rules = vec![rule("docker-hub"), rule("ghcr"), rule("k8s")];
+        let wanted: Option<Vec<String>> =
+            wanted.map(|wanted| wanted.iter().map(|p| (*p).to_owned()).collect());
+        let skip: Vec<String> = skip.iter().map(|p| (*p).to_owned()).collect();
+        let selection = select_rules(rules, wanted.as_deref(), &skip);
+        let got: Vec<&str> = selection
+            .in_scope
+            .iter()
+            .map(|rule| rule.prefix.as_str())
+            .collect();
+        assert_eq!(got, in_scope);
+        assert_eq!(selection.skipped, skipped);
+        assert_eq!(selection.unknown_prefixes, unknown);
+    }
+
+    #[test]
+    fn selects_rules() {
+        check(None, &[], &["docker-hub", "ghcr", "k8s"], 0, &[]);
+        check(None, &["k8s"], &["docker-hub", "ghcr"], 1, &[]);
+        check(Some(&["ghcr"]), &[], &["ghcr"], 0, &[]);
+        check(Some(&["ghcr", "quay"]), &["ghcr"], &[], 1, &["quay"]);
+    }
+}

@@ -1,0 +1,606 @@
+//! What a rule's observations mean: its status and the findings, with what to do. Pure.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::domain::upstream_guidance::{
+    put_secret_value_command, token_instructions, validate_rule_command,
+};
+use crate::domain::{
+    CacheRule, Check, Finding, SecretArn, SecretMetadata, Severity, UpstreamKind,
+    CREDENTIAL_SECRET_PREFIX,
+};
+
+/// Where the rules live: the account and region the clients talk to. Either may be unknown
+/// (then the checks that need it are skipped, never guessed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryContext {
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+}
+
+/// What `ValidatePullThroughCacheRule` said, or why it could not be asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValidationAnswer {
+    /// The rule authenticates with nothing: there is nothing to validate, so it was not asked.
+    NotAsked,
+    Answered {
+        is_valid: bool,
+        failure: Option<String>,
+    },
+    /// The call failed after retries (access denied, throttling, `ServerException`).
+    CallFailed { error: String, access_denied: bool },
+}
+
+/// What Secrets Manager said about the rule's credential secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretLookup {
+    /// The rule has no credential secret.
+    NotApplicable,
+    /// Not looked up: the ARN is malformed or points at another account or region.
+    NotLookedUp,
+    Found(SecretMetadata),
+    Missing,
+    CallFailed {
+        error: String,
+    },
+}
+
+/// Everything observed about one rule.
+#[derive(Debug, Clone)]
+pub struct RuleObservation {
+    pub rule: CacheRule,
+    pub validation: ValidationAnswer,
+    pub secret: SecretLookup,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleStatus {
+    Valid,
+    Invalid,
+    /// Anonymous upstream: no credential, no role.
+    NothingToValidate,
+    /// Validation could not run; the rule's health is unknown.
+    NotValidated,
+}
+
+/// One rule in the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleResult {
+    pub prefix: String,
+    pub upstream_registry_url: String,
+    pub upstream: UpstreamKind,
+    pub credential_secret: Option<String>,
+    pub custom_role_arn: Option<String>,
+    pub status: RuleStatus,
+    /// ECR's failure text, verbatim.
+    pub failure: Option<String>,
+    pub secret_problems: usize,
+    pub duration_ms: u64,
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+}
+
+/// Judges one rule.
+pub fn assess(
+    observation: &RuleObservation,
+    registry: &RegistryContext,
+    now: DateTime<Utc>,
+) -> RuleResult {
+    let rule = &observation.rule;
+    let secret_arn = rule
+        .credential_arn
+        .as_deref()
+        .map(|arn| (arn, SecretArn::parse(arn)));
+    let secret_name = secret_arn.as_ref().map(|(arn, parsed)| {
+        parsed
+            .as_ref()
+            .map(|parsed| parsed.name.clone())
+            .unwrap_or_else(|| (*arn).to_owned())
+    });
+    let mut findings = secret_findings(
+        rule,
+        secret_arn.as_ref(),
+        &observation.secret,
+        registry,
+        now,
+    );
+    let secret_problems = findings.len();
+
+    let (status, failure) = match &observation.validation {
+        ValidationAnswer::NotAsked => {
+            findings.push(Finding::new(
+                Severity::Info,
+                Check::RuleValidation,
+                &rule.prefix,
+                format!("rule `{}` needs no credentials", rule.prefix),
+                format!(
+                    "`{}` ({}) is pulled anonymously: there is nothing to validate",
+                    rule.upstream_registry_url, rule.upstream
+                ),
+            ));
+            (RuleStatus::NothingToValidate, None)
+        }
+        ValidationAnswer::Answered { is_valid: true, .. } => (RuleStatus::Valid, None),
+        ValidationAnswer::Answered {
+            is_valid: false,
+            failure,
+        } => {
+            findings.push(invalid_rule_finding(
+                rule,
+                secret_name.as_deref(),
+                failure.as_deref(),
+                registry,
+            ));
+            (RuleStatus::Invalid, failure.clone())
+        }
+        ValidationAnswer::CallFailed {
+            error,
+            access_denied,
+        } => {
+            let next_step = if *access_denied {
+                "allow `ecr:ValidatePullThroughCacheRule` on the registry for this function's role"
+                    .to_owned()
+            } else {
+                format!(
+                    "nothing to do if it passes on the next run; to check now: {}",
+                    validate_rule_command(&rule.prefix, registry.region.as_deref())
+                )
+            };
+            findings.push(
+                Finding::new(
+                    Severity::Warning,
+                    Check::RuleValidation,
+                    &rule.prefix,
+                    format!("rule `{}` could not be validated", rule.prefix),
+                    format!("`ValidatePullThroughCacheRule` failed: {error}; the rule's health is unknown this run"),
+                )
+                .with_next_step(next_step),
+            );
+            (RuleStatus::NotValidated, None)
+        }
+    };
+
+    RuleResult {
+        prefix: rule.prefix.clone(),
+        upstream_registry_url: rule.upstream_registry_url.clone(),
+        upstream: rule.upstream.clone(),
+        credential_secret: secret_name,
+        custom_role_arn: rule.custom_role_arn.clone(),
+        status,
+        failure,
+        secret_problems,
+        duration_ms: observation.duration_ms,
+        findings,
+    }
+}
+
+fn invalid_rule_finding(
+    rule: &CacheRule,
+    secret_name: Option<&str>,
+    failure: Option<&str>,
+    registry: &RegistryContext,
+) -> Finding {
+    let region = registry.region.as_deref();
+    let reason = failure.unwrap_or("ECR gave no reason");
+    let finding = Finding::new(
+        Severity::Critical,
+        Check::RuleValidation,
+        &rule.prefix,
+        format!("pull-through cache rule `{}` fails validation", rule.prefix),
+        format!(
+            "ECR cannot use the rule to reach `{}` ({}): \"{reason}\". Images already cached still pull; \
+             anything not cached yet under `{}/` (new images, new tags, the daily refresh) fails until it is fixed",
+            rule.upstream_registry_url,
+            rule.upstream,
+            rule.prefix
+        ),
+    );
+    match secret_name {
+        Some(secret_name) => finding
+            .with_next_step(capitalise(token_instructions(&rule.upstream)))
+            .with_next_step(format!(
+                "store it in the same secret, so the rule and its ARN stay unchanged: {}",
+                put_secret_value_command(secret_name, region)
+            ))
+            .with_next_step(format!("confirm: {}", validate_rule_command(&rule.prefix, region))),
+        None => finding
+            .with_next_step(
+                "check the rule's custom role: ECR must be allowed to assume it, and it must allow pulls from the upstream registry",
+            )
+            .with_next_step(format!("confirm: {}", validate_rule_command(&rule.prefix, region))),
+    }
+}
+
+/// Problems with the secret the rule points at, each a critical finding: every one of them
+/// stops ECR from authenticating, whatever validation says.
+fn secret_findings(
+    rule: &CacheRule,
+    secret_arn: Option<&(&str, Option<SecretArn>)>,
+    lookup: &SecretLookup,
+    registry: &RegistryContext,
+    now: DateTime<Utc>,
+) -> Vec<Finding> {
+    let Some((raw_arn, parsed)) = secret_arn else {
+        return Vec::new();
+    };
+    let region = registry.region.as_deref();
+    let prefix = &rule.prefix;
+    let critical = |title: String, message: String| {
+        Finding::new(
+            Severity::Critical,
+            Check::RuleSecret,
+            prefix,
+            title,
+            message,
+        )
+    };
+    let recreate_steps = |name: &str| {
+        vec![
+            format!(
+                "aws secretsmanager create-secret --name {CREDENTIAL_SECRET_PREFIX}{}{} --secret-string '{{\"username\":\"<user name>\",\"accessToken\":\"<token>\"}}'",
+                name.trim_start_matches(CREDENTIAL_SECRET_PREFIX),
+                region.map(|region| format!(" --region {region}")).unwrap_or_default()
+            ),
+            format!(
+                "aws ecr update-pull-through-cache-rule --ecr-repository-prefix {prefix} --credential-arn <ARN printed by create-secret>{}",
+                region.map(|region| format!(" --region {region}")).unwrap_or_default()
+            ),
+            validate_rule_command(prefix, region),
+        ]
+    };
+
+    let Some(arn) = parsed else {
+        return vec![critical(
+            format!("rule `{prefix}` points at something that is not a secret"),
+            format!("`{raw_arn}` is not a Secrets Manager secret ARN: ECR cannot read credentials from it"),
+        )
+        .with_next_steps(recreate_steps(&rule.prefix))];
+    };
+
+    let mut findings = Vec::new();
+    if !arn.has_credential_prefix() {
+        findings.push(
+            critical(
+                format!("secret of rule `{prefix}` is not named `{CREDENTIAL_SECRET_PREFIX}…`"),
+                format!(
+                    "ECR only reads credential secrets whose name starts with `{CREDENTIAL_SECRET_PREFIX}`; `{}` is refused, so authentication to `{}` fails",
+                    arn.name, rule.upstream_registry_url
+                ),
+            )
+            .with_next_steps(recreate_steps(&arn.name)),
+        );
+    }
+    let other_account = rule
+        .registry_id
+        .as_deref()
+        .or(registry.account_id.as_deref())
+        .filter(|account| *account != arn.account_id);
+    let other_region = region.filter(|region| *region != arn.region);
+    if other_account.is_some() || other_region.is_some() {
+        findings.push(
+            critical(
+                format!("secret of rule `{prefix}` is in another account or region"),
+                format!(
+                    "ECR reads credential secrets only from the rule's own account and region ({}/{}); `{}` is in {}/{}",
+                    rule.registry_id.as_deref().or(registry.account_id.as_deref()).unwrap_or("?"),
+                    region.unwrap_or("?"),
+                    arn.name,
+                    arn.account_id,
+                    arn.region
+                ),
+            )
+            .with_next_steps(recreate_steps(&arn.name)),
+        );
+    }
+
+    match lookup {
+        SecretLookup::Missing => findings.push(
+            critical(
+                format!("secret of rule `{prefix}` does not exist"),
+                format!(
+                    "the rule points at `{raw_arn}`, which Secrets Manager does not know: ECR cannot authenticate to `{}`, so images not cached yet fail to pull",
+                    rule.upstream_registry_url
+                ),
+            )
+            .with_next_steps(recreate_steps(&arn.name)),
+        ),
+        SecretLookup::Found(secret) => {
+            if let Some(deletion_date) = secret.deletion_date {
+                let days = (deletion_date - now).num_days();
+                let when = if days > 0 {
+                    format!("on {} (in {days} days)", deletion_date.format("%Y-%m-%d"))
+                } else {
+                    format!("on {}", deletion_date.format("%Y-%m-%d"))
+                };
+                findings.push(
+                    critical(
+                        format!("secret of rule `{prefix}` is scheduled for deletion"),
+                        format!(
+                            "Secrets Manager deletes `{}` {when}. It already refuses reads while the deletion is pending, so ECR cannot authenticate to `{}` now; after that date the secret is gone for good",
+                            secret.name, rule.upstream_registry_url
+                        ),
+                    )
+                    .with_next_step(format!(
+                        "aws secretsmanager restore-secret --secret-id {}{}",
+                        secret.name,
+                        region.map(|region| format!(" --region {region}")).unwrap_or_default()
+                    ))
+                    .with_next_step(validate_rule_command(prefix, region)),
+                );
+            }
+        }
+        SecretLookup::CallFailed { error } => findings.push(
+            Finding::new(
+                Severity::Warning,
+                Check::RuleSecret,
+                prefix,
+                format!("secret of rule `{prefix}` could not be checked"),
+                format!("`DescribeSecret` failed: {error}"),
+            )
+            .with_next_step(format!(
+                "allow `secretsmanager:DescribeSecret` on `{raw_arn}` for this function's role"
+            )),
+        ),
+        SecretLookup::NotApplicable | SecretLookup::NotLookedUp => {}
+    }
+    findings
+}
+
+fn capitalise(text: &str) -> String {
+    let mut characters = text.chars();
+    match characters.next() {
+        Some(first) => first.to_uppercase().chain(characters).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::domain::ROOT_PREFIX;
+
+    const ACCOUNT: &str = "123456789012";
+    const GOOD_ARN: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf";
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0)
+            .single()
+            .expect("valid date")
+    }
+
+    fn registry() -> RegistryContext {
+        RegistryContext {
+            account_id: Some(ACCOUNT.into()),
+            region: Some("eu-west-1".into()),
+        }
+    }
+
+    fn rule(prefix: &str, upstream: &str, credential_arn: Option<&str>) -> CacheRule {
+        CacheRule {
+            prefix: prefix.into(),
+            upstream_registry_url: upstream.into(),
+            upstream: UpstreamKind::from_upstream_url(upstream),
+            credential_arn: credential_arn.map(Into::into),
+            custom_role_arn: None,
+            upstream_repository_prefix: ROOT_PREFIX.into(),
+            registry_id: Some(ACCOUNT.into()),
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    fn secret(deletion_date: Option<DateTime<Utc>>) -> SecretMetadata {
+        SecretMetadata {
+            name: "ecr-pullthroughcache/docker-hub".into(),
+            arn: GOOD_ARN.into(),
+            created_at: None,
+            last_changed_at: None,
+            last_rotated_at: None,
+            last_accessed_at: None,
+            deletion_date,
+            rotation_enabled: false,
+            next_rotation_at: None,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    fn valid() -> ValidationAnswer {
+        ValidationAnswer::Answered {
+            is_valid: true,
+            failure: None,
+        }
+    }
+
+    /// (observation) → expected status and the (severity, check, title fragment) of each finding.
+    fn check(
+        rule: CacheRule,
+        validation: ValidationAnswer,
+        secret: SecretLookup,
+        expected_status: RuleStatus,
+        expected: &[(Severity, Check, &str)],
+    ) {
+        let observation = RuleObservation {
+            rule,
+            validation,
+            secret,
+            duration_ms: 12,
+        };
+        let result = assess(&observation, &registry(), now());
+        assert_eq!(result.status, expected_status, "{result:#?}");
+        assert_eq!(
+            result.findings.len(),
+            expected.len(),
+            "{:#?}",
+            result.findings
+        );
+        for (finding, (severity, check, fragment)) in result.findings.iter().zip(expected) {
+            assert_eq!(
+                (finding.severity, finding.check),
+                (*severity, *check),
+                "{finding:#?}"
+            );
+            assert!(
+                finding.title.contains(fragment),
+                "{:?} lacks {fragment:?}",
+                finding.title
+            );
+            assert_eq!(
+                finding.resource, observation.rule.prefix,
+                "alerts group by rule"
+            );
+            if finding.severity == Severity::Critical {
+                assert!(
+                    !finding.next_steps.is_empty(),
+                    "a critical finding says what to do: {finding:#?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn judges_rules() {
+        use Check::{RuleSecret, RuleValidation};
+        use Severity::{Critical, Info, Warning};
+        let hub = |arn: &str| rule("docker-hub", "registry-1.docker.io", Some(arn));
+        let found = || SecretLookup::Found(secret(None));
+
+        check(hub(GOOD_ARN), valid(), found(), RuleStatus::Valid, &[]);
+        check(
+            hub(GOOD_ARN),
+            ValidationAnswer::Answered {
+                is_valid: false,
+                failure: Some("Authentication to the upstream registry failed".into()),
+            },
+            found(),
+            RuleStatus::Invalid,
+            &[(Critical, RuleValidation, "fails validation")],
+        );
+        check(
+            rule("k8s", "registry.k8s.io", None),
+            ValidationAnswer::NotAsked,
+            SecretLookup::NotApplicable,
+            RuleStatus::NothingToValidate,
+            &[(Info, RuleValidation, "needs no credentials")],
+        );
+        check(
+            hub(GOOD_ARN),
+            ValidationAnswer::CallFailed {
+                error: "throttled".into(),
+                access_denied: false,
+            },
+            found(),
+            RuleStatus::NotValidated,
+            &[(Warning, RuleValidation, "could not be validated")],
+        );
+        check(
+            hub(GOOD_ARN),
+            ValidationAnswer::Answered {
+                is_valid: false,
+                failure: Some("secret not found".into()),
+            },
+            SecretLookup::Missing,
+            RuleStatus::Invalid,
+            &[
+                (Critical, RuleSecret, "does not exist"),
+                (Critical, RuleValidation, "fails validation"),
+            ],
+        );
+        let in_ten_days = now() + chrono::Duration::days(10);
+        check(
+            hub(GOOD_ARN),
+            valid(),
+            SecretLookup::Found(secret(Some(in_ten_days))),
+            RuleStatus::Valid,
+            &[(Critical, RuleSecret, "scheduled for deletion")],
+        );
+        check(
+            hub("arn:aws:secretsmanager:eu-west-1:123456789012:secret:dockerhub-token-AbCdEf"),
+            valid(),
+            found(),
+            RuleStatus::Valid,
+            &[(Critical, RuleSecret, "is not named")],
+        );
+        check(
+            hub("arn:aws:secretsmanager:us-east-1:210987654321:secret:ecr-pullthroughcache/docker-hub-AbCdEf"),
+            valid(),
+            SecretLookup::NotLookedUp,
+            RuleStatus::Valid,
+            &[(Critical, RuleSecret, "another account or region")],
+        );
+        check(
+            hub("arn:aws:ssm:eu-west-1:123456789012:parameter/token"),
+            valid(),
+            SecretLookup::NotLookedUp,
+            RuleStatus::Valid,
+            &[(Critical, RuleSecret, "not a secret")],
+        );
+        check(
+            hub(GOOD_ARN),
+            valid(),
+            SecretLookup::CallFailed {
+                error: "access denied".into(),
+            },
+            RuleStatus::Valid,
+            &[(Warning, RuleSecret, "could not be checked")],
+        );
+    }
+
+    #[test]
+    fn next_steps_name_the_exact_fix() {
+        let mut ghcr = rule(
+            "ghcr",
+            "ghcr.io",
+            Some("arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/ghcr-x1Y2z3"),
+        );
+        ghcr.upstream = UpstreamKind::GithubContainerRegistry;
+        let observation = RuleObservation {
+            rule: ghcr,
+            validation: ValidationAnswer::Answered {
+                is_valid: false,
+                failure: Some("Authentication to the upstream registry failed".into()),
+            },
+            secret: SecretLookup::NotApplicable,
+            duration_ms: 5,
+        };
+        let result = assess(&observation, &registry(), now());
+        let steps = &result.findings[0].next_steps;
+        assert!(
+            steps[0].starts_with("Create a new classic personal access token"),
+            "{steps:?}"
+        );
+        assert!(steps[1].contains(
+            "aws secretsmanager put-secret-value --secret-id ecr-pullthroughcache/ghcr --region eu-west-1 --secret-string"
+        ));
+        assert!(steps[2].contains("aws ecr validate-pull-through-cache-rule --ecr-repository-prefix ghcr --region eu-west-1"));
+        assert_eq!(
+            result.credential_secret.as_deref(),
+            Some("ecr-pullthroughcache/ghcr")
+        );
+        assert!(result.findings[0]
+            .message
+            .contains("Authentication to the upstream registry failed"));
+    }
+
+    #[test]
+    fn unknown_upstream_kinds_are_reported_by_their_raw_value() {
+        let mut future = rule("future", "registry.example.com", None);
+        future.upstream = UpstreamKind::from_raw("future-registry");
+        let observation = RuleObservation {
+            rule: future,
+            validation: ValidationAnswer::NotAsked,
+            secret: SecretLookup::NotApplicable,
+            duration_ms: 0,
+        };
+        let result = assess(&observation, &registry(), now());
+        let json = serde_json::to_value(&result).expect("serializes");
+        assert_eq!(json["upstream"], "future-registry");
+        assert!(result.findings[0].message.contains("future-registry"));
+    }
+}
