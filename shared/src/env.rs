@@ -8,3 +8,6 @@ pub const DEFAULT_CONFIG_PATH: &str = "/opt/ptc-ops/ptc-ops.toml";
 pub const PTC_ALERT_TOPIC_ARN: &str = "PTC_ALERT_TOPIC_ARN";
 /// The AWS SDKs' standard retry-mode variable; `adaptive` turns on client-side rate limiting.
 pub const AWS_RETRY_MODE: &str = "AWS_RETRY_MODE";
+/// Set by the Lambda runtime environment: its presence means the code runs in Lambda, where a
+/// sweep that runs short of time can invoke its own function to carry on.
+pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";

@@ -8,8 +8,10 @@
 //! - [`aws`]: the only place that builds SDK clients and converts SDK types.
 //! - [`alerts`], [`metrics`], [`logging`]: what a run tells the outside world.
 //! - [`lambda`]: plumbing every function binary shares.
+//! - [`audit`]: which images of a cluster bypass the cache (`ptc audit`).
 
 pub mod alerts;
+pub mod audit;
 pub mod aws;
 pub mod config;
 pub mod credentials;

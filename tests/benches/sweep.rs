@@ -1,3 +1,209 @@
-//! Benchmark: sweep (see the module docs once written).
+//! Benchmark: a hardening sweep of 2,000 repositories on the local emulator.
+//!
+//! `cargo bench -p ptc-ops-tests --bench sweep` (release profile). Prints, for a first pass
+//! (every repository bare, five writes each) and a second pass (everything compliant):
+//! repositories per second, API calls per repository and writes, from the emulator's call log;
+//! then the emulator's own rate for single `DescribeRepositories` and `GetLifecyclePolicy` calls
+//! at the same concurrency, as the ceiling a sweep is compared with (design.md: within 80%), and
+//! the peak resident memory of this process (`VmHWM`), which runs the sweep in-process.
+//!
+//! `PTC_BENCH_REPOSITORIES` changes the registry size (default 2000).
 
-fn main() {}
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ptc_ops::hardening;
+use ptc_ops::lambda::Deadline;
+use ptc_ops_tests::{Call, TestEnv};
+
+const CONCURRENCY: usize = 8;
+
+fn config_text() -> String {
+    format!(
+        r#"
+[hardening]
+prefixes = ["ghcr"]
+concurrency = {CONCURRENCY}
+
+[hardening.default]
+scan_on_push = true
+tag_mutability = "IMMUTABLE_WITH_EXCLUSION"
+tag_mutability_exclusions = ["latest"]
+lifecycle_policy = '''{{"rules": [{{"rulePriority": 1, "selection": {{"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7}}, "action": {{"type": "expire"}}}}]}}'''
+repository_policy = "policies/org-pull.json"
+tags = {{ managed-by = "ecr-ptc-ops", cost-center = "platform" }}
+encryption = "AES256"
+"#
+    )
+}
+
+/// Peak resident set size of this process, in MiB.
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+struct Pass {
+    elapsed: Duration,
+    calls: Vec<Call>,
+    checked: u64,
+    changed: u64,
+}
+
+async fn sweep_pass(env: &TestEnv, config: &ptc_ops::config::Config) -> Pass {
+    env.clear_calls().await;
+    let started = Instant::now();
+    let swept = hardening::sweep(&env.clients, config, None, false, Deadline::none())
+        .await
+        .unwrap_or_else(|error| panic!("sweep failed: {}", error.full_message()));
+    let elapsed = started.elapsed();
+    assert!(swept.rest.is_none(), "the sweep finished");
+    let summary = &swept.report.summary;
+    Pass {
+        elapsed,
+        calls: env.calls().await,
+        checked: summary.get("repositories_checked").copied().unwrap_or(0),
+        changed: summary.get("repositories_changed").copied().unwrap_or(0),
+    }
+}
+
+fn print_pass(label: &str, pass: &Pass, n_repositories: usize) {
+    let n_writes = pass.calls.iter().filter(|call| call.is_write()).count();
+    let seconds = pass.elapsed.as_secs_f64();
+    println!(
+        "{label}: {n_repositories} repositories in {seconds:.2} s = {:.0} repositories/s; {} API calls = {:.2} per repository, {:.0} calls/s; writes {n_writes}; checked {}, changed {}",
+        n_repositories as f64 / seconds,
+        pass.calls.len(),
+        pass.calls.len() as f64 / n_repositories as f64,
+        pass.calls.len() as f64 / seconds,
+        pass.checked,
+        pass.changed,
+    );
+}
+
+/// Runs `call` once per name, `concurrency` at a time; returns how long that took.
+async fn for_each_name<F, Fut>(names: &Arc<Vec<String>>, concurrency: usize, call: F) -> Duration
+where
+    F: Fn(String) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (names, next, call) = (Arc::clone(names), Arc::clone(&next), call.clone());
+        workers.spawn(async move {
+            while let Some(name) = names.get(next.fetch_add(1, Ordering::Relaxed)) {
+                call(name.clone()).await;
+            }
+        });
+    }
+    while let Some(joined) = workers.join_next().await {
+        joined.unwrap_or_else(|error| panic!("worker: {error}"));
+    }
+    started.elapsed()
+}
+
+/// Calls per second of `call` over every name, `concurrency` at a time.
+async fn raw_rate<F, Fut>(names: &Arc<Vec<String>>, concurrency: usize, call: F) -> f64
+where
+    F: Fn(String) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let elapsed = for_each_name(names, concurrency, call).await;
+    names.len() as f64 / elapsed.as_secs_f64()
+}
+
+fn main() {
+    let n_repositories: usize = std::env::var("PTC_BENCH_REPOSITORIES")
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(2000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|error| panic!("tokio runtime: {error}"));
+    runtime.block_on(async move {
+        let env = TestEnv::new().await;
+        let names: Arc<Vec<String>> = Arc::new(
+            (0..n_repositories)
+                .map(|index| format!("ghcr/bench/repository-{index:05}"))
+                .collect(),
+        );
+        let ecr = env.clients.ecr.clone();
+        let setup = for_each_name(&names, 16, move |name| {
+            let ecr = ecr.clone();
+            async move {
+                ecr.create_repository()
+                    .repository_name(&name)
+                    .send()
+                    .await
+                    .unwrap_or_else(|error| panic!("cannot create `{name}`: {error:?}"));
+            }
+        })
+        .await;
+        println!(
+            "setup: {n_repositories} repositories created in {:.1} s",
+            setup.as_secs_f64()
+        );
+
+        let config = env.config(&config_text());
+        let first = sweep_pass(&env, &config).await;
+        print_pass("first pass (bare repositories)", &first, n_repositories);
+        let second = sweep_pass(&env, &config).await;
+        print_pass("second pass (compliant)", &second, n_repositories);
+        let second_writes = second.calls.iter().filter(|call| call.is_write()).count();
+
+        for concurrency in [CONCURRENCY, CONCURRENCY * 3] {
+            let ecr = env.clients.ecr.clone();
+            let describe = raw_rate(&names, concurrency, move |name| {
+                let ecr = ecr.clone();
+                async move {
+                    ecr.describe_repositories()
+                        .repository_names(name)
+                        .send()
+                        .await
+                        .map(drop)
+                        .unwrap_or_else(|error| panic!("describe: {error:?}"));
+                }
+            })
+            .await;
+            let ecr = env.clients.ecr.clone();
+            let lifecycle = raw_rate(&names, concurrency, move |name| {
+                let ecr = ecr.clone();
+                async move {
+                    ecr.get_lifecycle_policy()
+                        .repository_name(name)
+                        .send()
+                        .await
+                        .map(drop)
+                        .unwrap_or_else(|error| panic!("get lifecycle: {error:?}"));
+                }
+            })
+            .await;
+            println!(
+                "emulator raw rate at concurrency {concurrency}: DescribeRepositories {describe:.0} calls/s, GetLifecyclePolicy {lifecycle:.0} calls/s"
+            );
+            if concurrency == CONCURRENCY {
+                let sweep_rate = second.calls.len() as f64 / second.elapsed.as_secs_f64();
+                let raw = (describe + lifecycle) / 2.0;
+                println!(
+                    "second pass call rate vs raw at the same concurrency: {sweep_rate:.0} / {raw:.0} = {:.0}%",
+                    100.0 * sweep_rate / raw
+                );
+            }
+        }
+        println!("peak RSS of this process (VmHWM): {:.1} MiB", peak_rss_mib());
+        assert_eq!(second_writes, 0, "a second pass writes nothing");
+    });
+}

@@ -1,3 +1,7 @@
+// The sweep's future (paging, bounded concurrency, per-repository observe/plan/apply) nests
+// deeper than rustc's default query depth when laid out inside the runtime loop.
+#![recursion_limit = "256"]
+
 use harden_repository::handler;
 
 #[tokio::main]

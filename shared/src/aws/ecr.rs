@@ -1,10 +1,20 @@
 //! Amazon ECR: pull-through cache rules, repositories, pulls. SDK types stop here.
 
+use std::collections::BTreeMap;
+
 use super::{to_chrono, AwsError};
+use crate::config::TagMutabilitySetting;
 use crate::domain::{
     CacheRule, PulledImage, Repository, UpstreamKind, ACCEPTED_MANIFEST_MEDIA_TYPES, ROOT_PREFIX,
 };
-use aws_sdk_ecr::types::{ImageIdentifier, PullThroughCacheRule};
+use aws_sdk_ecr::types::{
+    ImageIdentifier, ImageScanningConfiguration, ImageTagMutability,
+    ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType, PullThroughCacheRule,
+    Tag,
+};
+
+/// The error code of a call on a repository that does not exist (deleted since it was listed).
+pub const REPOSITORY_NOT_FOUND: &str = "RepositoryNotFoundException";
 
 /// Largest page `DescribeRepositories` and `DescribePullThroughCacheRules` accept.
 pub const MAX_PAGE_SIZE: i32 = 1000;
@@ -127,7 +137,7 @@ impl Registry {
                 .next()),
             Err(error) => {
                 let error = AwsError::from_sdk("ecr:DescribeRepositories", Some(name), error);
-                if error.is_code("RepositoryNotFoundException") {
+                if error.is_code(REPOSITORY_NOT_FOUND) {
                     Ok(None)
                 } else {
                     Err(error)
@@ -187,6 +197,181 @@ impl Registry {
                 .and_then(|failure| failure.failure_reason)
                 .unwrap_or_else(|| "ECR returned neither an image nor a failure".to_owned()),
         })
+    }
+}
+
+/// Repository settings: read, and written one setting per call. A repository that does not exist
+/// is an error with code [`REPOSITORY_NOT_FOUND`]; a setting that is absent is `None`, not an
+/// error.
+impl Registry {
+    /// The repository's lifecycle policy text, `None` when it has none.
+    pub async fn lifecycle_policy(&self, repository: &str) -> Result<Option<String>, AwsError> {
+        match self
+            .client
+            .get_lifecycle_policy()
+            .repository_name(repository)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(output.lifecycle_policy_text),
+            Err(error) => {
+                let error = AwsError::from_sdk("ecr:GetLifecyclePolicy", Some(repository), error);
+                if error.is_code("LifecyclePolicyNotFoundException") {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    /// Replaces the repository's lifecycle policy with `policy_text`.
+    pub async fn put_lifecycle_policy(
+        &self,
+        repository: &str,
+        policy_text: &str,
+    ) -> Result<(), AwsError> {
+        self.client
+            .put_lifecycle_policy()
+            .repository_name(repository)
+            .lifecycle_policy_text(policy_text)
+            .send()
+            .await
+            .map_err(|error| {
+                AwsError::from_sdk("ecr:PutLifecyclePolicy", Some(repository), error)
+            })?;
+        Ok(())
+    }
+
+    /// The repository policy text, `None` when the repository has none.
+    pub async fn repository_policy(&self, repository: &str) -> Result<Option<String>, AwsError> {
+        match self
+            .client
+            .get_repository_policy()
+            .repository_name(repository)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(output.policy_text),
+            Err(error) => {
+                let error = AwsError::from_sdk("ecr:GetRepositoryPolicy", Some(repository), error);
+                if error.is_code("RepositoryPolicyNotFoundException") {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    /// Replaces the repository policy with `policy_text`.
+    pub async fn set_repository_policy(
+        &self,
+        repository: &str,
+        policy_text: &str,
+    ) -> Result<(), AwsError> {
+        self.client
+            .set_repository_policy()
+            .repository_name(repository)
+            .policy_text(policy_text)
+            .send()
+            .await
+            .map_err(|error| {
+                AwsError::from_sdk("ecr:SetRepositoryPolicy", Some(repository), error)
+            })?;
+        Ok(())
+    }
+
+    /// The tags of a repository, by its ARN.
+    pub async fn tags(&self, repository_arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
+        let output = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(repository_arn)
+            .send()
+            .await
+            .map_err(|error| {
+                AwsError::from_sdk("ecr:ListTagsForResource", Some(repository_arn), error)
+            })?;
+        Ok(output
+            .tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|tag| (tag.key, tag.value))
+            .collect())
+    }
+
+    /// Adds or updates `tags` on a repository; tags not named are left alone (a merge).
+    pub async fn tag(
+        &self,
+        repository_arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<(), AwsError> {
+        let operation = "ecr:TagResource";
+        let tags = tags
+            .iter()
+            .map(|(key, value)| Tag::builder().key(key).value(value).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| AwsError::invalid_request(operation, Some(repository_arn), error))?;
+        self.client
+            .tag_resource()
+            .resource_arn(repository_arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|error| AwsError::from_sdk(operation, Some(repository_arn), error))?;
+        Ok(())
+    }
+
+    /// Turns scan on push on or off.
+    pub async fn put_scan_on_push(
+        &self,
+        repository: &str,
+        scan_on_push: bool,
+    ) -> Result<(), AwsError> {
+        self.client
+            .put_image_scanning_configuration()
+            .repository_name(repository)
+            .image_scanning_configuration(
+                ImageScanningConfiguration::builder()
+                    .scan_on_push(scan_on_push)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|error| {
+                AwsError::from_sdk("ecr:PutImageScanningConfiguration", Some(repository), error)
+            })?;
+        Ok(())
+    }
+
+    /// Sets the tag mutability mode together with its wildcard exclusion filters.
+    pub async fn put_tag_mutability(
+        &self,
+        repository: &str,
+        setting: &TagMutabilitySetting,
+    ) -> Result<(), AwsError> {
+        let operation = "ecr:PutImageTagMutability";
+        let filters = setting
+            .exclusion_filters
+            .iter()
+            .map(|filter| {
+                ImageTagMutabilityExclusionFilter::builder()
+                    .filter(filter)
+                    .filter_type(ImageTagMutabilityExclusionFilterType::Wildcard)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| AwsError::invalid_request(operation, Some(repository), error))?;
+        self.client
+            .put_image_tag_mutability()
+            .repository_name(repository)
+            .image_tag_mutability(ImageTagMutability::from(setting.mutability.as_str()))
+            .set_image_tag_mutability_exclusion_filters((!filters.is_empty()).then_some(filters))
+            .send()
+            .await
+            .map_err(|error| AwsError::from_sdk(operation, Some(repository), error))?;
+        Ok(())
     }
 }
 

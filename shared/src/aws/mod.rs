@@ -3,6 +3,9 @@
 
 pub mod ecr;
 mod error;
+pub mod lambda;
+pub mod permissions;
+pub mod registry_api;
 pub mod secrets;
 pub mod sns;
 
@@ -75,6 +78,7 @@ pub struct Clients {
     pub ecr: aws_sdk_ecr::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sns: aws_sdk_sns::Client,
+    pub lambda: aws_sdk_lambda::Client,
     region: Option<String>,
 }
 
@@ -84,6 +88,7 @@ impl Clients {
             ecr: aws_sdk_ecr::Client::new(sdk_config),
             secrets: aws_sdk_secretsmanager::Client::new(sdk_config),
             sns: aws_sdk_sns::Client::new(sdk_config),
+            lambda: aws_sdk_lambda::Client::new(sdk_config),
             region: sdk_config.region().map(|region| region.to_string()),
         }
     }
@@ -96,6 +101,11 @@ impl Clients {
     /// Secrets Manager, for credential secrets.
     pub fn secret_store(&self) -> secrets::SecretStore {
         secrets::SecretStore::new(self.secrets.clone())
+    }
+
+    /// AWS Lambda, for a function that hands the rest of its work to a new invocation of itself.
+    pub fn functions(&self) -> lambda::Functions {
+        lambda::Functions::new(self.lambda.clone())
     }
 
     /// The region the clients talk to, when one was resolved.

@@ -1,1 +1,532 @@
 //! harden-repository: bring cached repositories to the desired state of their profile.
+//!
+//! Every run reconciles: observe (only what the profile manages) → plan (pure, [`plan`]) →
+//! stop here in a dry run → apply only what differs, one write per setting → report each change
+//! with its old and new value. A repository already in shape costs reads only, so a second run
+//! writes nothing; repositories outside the managed prefixes are never touched.
+//!
+//! Entry points, shared by the Lambda and the `ptc` command line:
+//! - [`run`]: whatever a [`HardenInvocation`] asks for, with the sweep's hand-off;
+//! - [`harden_repositories`]: named repositories (creation events, direct invokes);
+//! - [`sweep`]: every managed repository from a cursor, until done or out of time.
+
+pub mod apply;
+pub mod desired;
+pub mod observe;
+pub mod outcome;
+pub mod permissions;
+pub mod plan;
+pub mod sweep;
+
+use std::future::Future;
+
+use futures::stream::{self, StreamExt};
+use serde_json::{json, Value};
+use tracing::{debug, info, warn};
+
+use crate::aws::ecr::Registry;
+use crate::aws::{AwsError, Clients};
+use crate::config::{Config, HardeningConfig};
+use crate::domain::{Check, Finding, Report, Repository, Severity};
+use crate::error::Error;
+use crate::events::{
+    EventError, FunctionKind, HardenInvocation, HardenRequest, HardenTarget,
+    PullThroughCacheAction, Received, SyncStatus,
+};
+use crate::lambda::Deadline;
+use crate::metrics::Metrics;
+
+use desired::{Desired, ManagedPrefixes};
+use observe::Observation;
+use outcome::{Outcome, Tally};
+
+pub use sweep::{HandOff, SelfInvoke, SweepCursor, FINISH_RESERVE, START_RESERVE};
+
+const FUNCTION: FunctionKind = FunctionKind::HardenRepository;
+
+/// What a sweep invocation achieved.
+#[derive(Debug)]
+pub struct Swept {
+    pub report: Report,
+    pub metrics: Metrics,
+    /// Where the next invocation carries on; `None` when the sweep is complete.
+    pub rest: Option<SweepCursor>,
+    /// Repositories taken from the listing by this invocation (zero: no progress at all).
+    pub n_started: u64,
+    /// The listing itself failed (so carrying on at once would fail again).
+    pub listing_failed: bool,
+}
+
+/// Does what `invocation` asks. Run-level failures (the managed prefixes cannot be found, a
+/// malformed cursor) are errors; per-repository failures are findings and the run goes on.
+/// `hand_off` continues a sweep that ran out of time; without one, the report carries the
+/// payload to continue with.
+pub async fn run(
+    clients: &Clients,
+    config: &Config,
+    invocation: &HardenInvocation,
+    deadline: Deadline,
+    hand_off: Option<&dyn HandOff>,
+) -> Result<(Report, Metrics), Error> {
+    let dry_run = invocation.dry_run().unwrap_or(config.hardening.dry_run);
+    match invocation {
+        HardenInvocation::Ignored { reason } => {
+            info!(reason = %reason, "event ignored");
+            let mut report = Report::new(FUNCTION.as_str(), dry_run);
+            let mut metrics = Metrics::new(FUNCTION.as_str());
+            Tally::new(dry_run, true).finish(&mut report, &mut metrics);
+            report.set_detail("trigger", json!({"event": "ignored", "reason": reason}));
+            Ok((report, metrics))
+        }
+        HardenInvocation::RepositoryCreated(created) => {
+            let names = [created.repository_name.clone()];
+            let (mut report, metrics) =
+                harden_repositories(clients, config, &names, dry_run, deadline).await?;
+            report.set_detail(
+                "trigger",
+                json!({"event": "repository-created", "via": created.via, "repository": created.repository_name}),
+            );
+            Ok((report, metrics))
+        }
+        HardenInvocation::PullThroughCacheAction(action) => {
+            let names = [action.repository_name.clone()];
+            let pull_failure = pull_failure_finding(action);
+            let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
+            let mut tally = Tally::new(dry_run, true);
+            if let Some(finding) = pull_failure {
+                tally.add_pull_failure(finding);
+            }
+            let (mut report, metrics) = hardener.harden_names(&names, tally).await;
+            report.set_detail(
+                "trigger",
+                json!({"event": "pull-through-cache-action", "repository": action.repository_name, "sync": action.sync, "image_tag": action.image_tag}),
+            );
+            Ok((report, metrics))
+        }
+        HardenInvocation::Scheduled(_) => {
+            sweep_and_hand_on(
+                clients,
+                config,
+                None,
+                dry_run,
+                deadline,
+                hand_off,
+                "scheduled",
+            )
+            .await
+        }
+        HardenInvocation::Direct(request) => match &request.target {
+            HardenTarget::Repositories(names) => {
+                if request.cursor.is_some() {
+                    return Err(invalid_request(
+                        request,
+                        "`cursor` continues a sweep; it cannot go with `repositories`",
+                    ));
+                }
+                let (mut report, metrics) =
+                    harden_repositories(clients, config, names, dry_run, deadline).await?;
+                report.set_detail("trigger", json!({"event": "direct", "repositories": names}));
+                Ok((report, metrics))
+            }
+            HardenTarget::Sweep => {
+                let cursor = request
+                    .cursor
+                    .as_ref()
+                    .map(SweepCursor::from_value)
+                    .transpose()
+                    .map_err(|problem| invalid_request(request, &problem))?;
+                sweep_and_hand_on(
+                    clients, config, cursor, dry_run, deadline, hand_off, "direct",
+                )
+                .await
+            }
+        },
+    }
+}
+
+/// Hardens the named repositories (those outside the managed prefixes are skipped).
+pub async fn harden_repositories(
+    clients: &Clients,
+    config: &Config,
+    names: &[String],
+    dry_run: bool,
+    deadline: Deadline,
+) -> Result<(Report, Metrics), Error> {
+    let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
+    Ok(hardener
+        .harden_names(names, Tally::new(dry_run, true))
+        .await)
+}
+
+/// Sweeps every managed repository from `cursor` (the start when `None`) until done or until
+/// the deadline's reserve; [`Swept::rest`] says where to carry on.
+pub async fn sweep(
+    clients: &Clients,
+    config: &Config,
+    cursor: Option<SweepCursor>,
+    dry_run: bool,
+    deadline: Deadline,
+) -> Result<Swept, Error> {
+    let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
+    let start = cursor.unwrap_or_default();
+    let mut tally = Tally::new(dry_run, false);
+    let progress = sweep::sweep_repositories(
+        &hardener.registry,
+        start.clone(),
+        config.hardening.concurrency,
+        deadline,
+        &mut tally,
+        |repository| hardener.harden_listed(repository),
+    )
+    .await;
+    if let Some(error) = &progress.listing_error {
+        tally.push_finding(
+            Finding::new(
+                Severity::Critical,
+                Check::HardeningFailure,
+                "harden-repository/listing",
+                "the sweep could not list repositories",
+                format!("{error}; repositories from the cursor on were not checked"),
+            )
+            .with_next_step(
+                "allow `ecr:DescribeRepositories` in the function's role; the next scheduled sweep starts over",
+            ),
+        );
+    }
+    let mut report = Report::new(FUNCTION.as_str(), dry_run);
+    let mut metrics = Metrics::new(FUNCTION.as_str());
+    tally.finish(&mut report, &mut metrics);
+    report.set_detail("managed_prefixes", json!(hardener.managed.as_slice()));
+    report.set_detail(
+        "sweep",
+        json!({
+            "started_at": start.to_value(),
+            "complete": progress.rest.is_none(),
+            "repositories_started": progress.n_started,
+        }),
+    );
+    info!(
+        n_started = progress.n_started,
+        complete = progress.rest.is_none(),
+        "sweep finished its part"
+    );
+    Ok(Swept {
+        report,
+        metrics,
+        rest: progress.rest,
+        n_started: progress.n_started,
+        listing_failed: progress.listing_error.is_some(),
+    })
+}
+
+/// A sweep, then, when it stopped early, the hand-off of the rest.
+async fn sweep_and_hand_on(
+    clients: &Clients,
+    config: &Config,
+    cursor: Option<SweepCursor>,
+    dry_run: bool,
+    deadline: Deadline,
+    hand_off: Option<&dyn HandOff>,
+    trigger: &str,
+) -> Result<(Report, Metrics), Error> {
+    let Swept {
+        mut report,
+        metrics,
+        rest,
+        n_started,
+        listing_failed,
+    } = sweep(clients, config, cursor, dry_run, deadline).await?;
+    report.set_detail("trigger", json!({"event": trigger, "sweep": true}));
+    let Some(rest) = rest else {
+        return Ok((report, metrics));
+    };
+    let continuation = HardenRequest {
+        target: HardenTarget::Sweep,
+        dry_run: Some(dry_run),
+        cursor: Some(rest.to_value()),
+    };
+    let payload = serde_json::to_value(&continuation).unwrap_or(Value::Null);
+    report.set_detail("cursor", rest.to_value());
+    let handed_to = match hand_off {
+        // A failed listing would fail again at once; a run that started nothing would hand on
+        // forever. Both wait for the next schedule, with the cursor in the report.
+        Some(_) if listing_failed => None,
+        Some(_) if n_started == 0 => {
+            report.push_finding(
+                Finding::new(
+                    Severity::Warning,
+                    Check::HardeningFailure,
+                    "harden-repository/sweep",
+                    "the sweep made no progress before the deadline",
+                    format!(
+                        "less than {} s were left when it started, so no repository was started and the rest was not handed on",
+                        START_RESERVE.as_secs()
+                    ),
+                )
+                .with_next_step(format!(
+                    "raise the function's timeout well above {} s; continue by hand with the payload `{payload}`",
+                    START_RESERVE.as_secs()
+                )),
+            );
+            None
+        }
+        Some(hand_off) => match hand_off.hand_off(&continuation).await {
+            Ok(target) => {
+                info!(target = %target, cursor = %rest.to_value(), "sweep handed on");
+                Some(target)
+            }
+            Err(error) => {
+                warn!(error = %error, "sweep could not be handed on");
+                report.push_finding(
+                    Finding::new(
+                        Severity::Critical,
+                        Check::HardeningFailure,
+                        "harden-repository/sweep",
+                        "the sweep could not hand the rest of its work on",
+                        format!("{error}; repositories from the cursor on were not checked"),
+                    )
+                    .with_next_step(
+                        "allow `lambda:InvokeFunction` on the function itself in its role",
+                    )
+                    .with_next_step(format!("continue by hand with the payload `{payload}`")),
+                );
+                None
+            }
+        },
+        None => {
+            info!(cursor = %rest.to_value(), "sweep stopped early; continue with the reported payload");
+            None
+        }
+    };
+    report.set_detail(
+        "hand_off",
+        json!({"handed_to": handed_to, "continue_with": payload}),
+    );
+    Ok((report, metrics))
+}
+
+/// One run's view of the registry and the configuration.
+struct Hardener<'a> {
+    registry: Registry,
+    config: &'a HardeningConfig,
+    managed: ManagedPrefixes,
+    dry_run: bool,
+    deadline: Deadline,
+}
+
+impl<'a> Hardener<'a> {
+    async fn new(
+        clients: &Clients,
+        config: &'a Config,
+        dry_run: bool,
+        deadline: Deadline,
+    ) -> Result<Hardener<'a>, Error> {
+        let registry = clients.registry();
+        let rules = match &config.hardening.prefixes {
+            Some(_) => Vec::new(),
+            None => registry.cache_rules(None).await.map_err(|error| {
+                Error::aws(
+                    "cannot list the pull-through cache rules that define the managed prefixes",
+                    error,
+                )
+            })?,
+        };
+        let managed = ManagedPrefixes::resolve(config.hardening.prefixes.as_deref(), &rules);
+        Ok(Hardener {
+            registry,
+            config: &config.hardening,
+            managed,
+            dry_run,
+            deadline,
+        })
+    }
+
+    async fn harden_names(&self, names: &[String], mut tally: Tally) -> (Report, Metrics) {
+        let mut outcomes = stream::iter(names.iter().cloned())
+            .map(|name| self.harden_named(name))
+            .buffer_unordered(self.config.concurrency.max(1));
+        while let Some(outcome) = outcomes.next().await {
+            tally.record(outcome);
+        }
+        drop(outcomes);
+        let mut report = Report::new(FUNCTION.as_str(), self.dry_run);
+        let mut metrics = Metrics::new(FUNCTION.as_str());
+        tally.finish(&mut report, &mut metrics);
+        report.set_detail("managed_prefixes", json!(self.managed.as_slice()));
+        (report, metrics)
+    }
+
+    async fn harden_named(&self, name: String) -> Outcome {
+        if !self.managed.covers(&name) {
+            debug!(repository = %name, "outside the managed prefixes; skipped");
+            return Outcome::Skipped { name };
+        }
+        let desired = Desired::for_repository(self.config, &name);
+        self.within_budget(name.clone(), async {
+            let observation = observe::describe(&self.registry, &name, desired.reads()).await;
+            self.conclude(name.clone(), desired, observation).await
+        })
+        .await
+    }
+
+    async fn harden_listed(&self, repository: Repository) -> Outcome {
+        let name = repository.name.clone();
+        if !self.managed.covers(&name) {
+            debug!(repository = %name, "outside the managed prefixes; skipped");
+            return Outcome::Skipped { name };
+        }
+        let desired = Desired::for_repository(self.config, &name);
+        self.within_budget(name.clone(), async {
+            let observation = observe::observe(&self.registry, repository, desired.reads()).await;
+            self.conclude(name.clone(), desired, observation).await
+        })
+        .await
+    }
+
+    /// Cuts the work on one repository short of the deadline, so the run still reports.
+    async fn within_budget(&self, name: String, work: impl Future<Output = Outcome>) -> Outcome {
+        match self.deadline.remaining() {
+            None => work.await,
+            Some(left) => {
+                let budget = left.saturating_sub(FINISH_RESERVE);
+                match tokio::time::timeout(budget, work).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => {
+                        warn!(repository = %name, "out of time while hardening");
+                        Outcome::OutOfTime { name }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn conclude(
+        &self,
+        name: String,
+        desired: Desired<'_>,
+        observation: Result<Observation, AwsError>,
+    ) -> Outcome {
+        let profile = desired.profile_name().to_owned();
+        let observed = match observation {
+            Ok(Observation::Found(observed)) => observed,
+            Ok(Observation::Gone) => {
+                info!(repository = %name, "repository does not exist; nothing to harden");
+                return Outcome::Gone { name };
+            }
+            Err(error) => {
+                warn!(repository = %name, error = %error, "repository could not be observed");
+                return Outcome::Failed {
+                    name,
+                    profile,
+                    error,
+                };
+            }
+        };
+        let plan = plan::plan(&desired, &observed);
+        let arn = observed.repository.arn.clone();
+        let settings: Vec<&str> = plan.changes.iter().map(|c| c.setting.as_str()).collect();
+        if plan.is_compliant() {
+            debug!(repository = %name, profile = %profile, "compliant");
+        } else {
+            info!(
+                repository = %name,
+                profile = %profile,
+                dry_run = self.dry_run,
+                settings = ?settings,
+                n_findings = plan.findings.len(),
+                "drift found"
+            );
+        }
+        let applied = if self.dry_run {
+            None
+        } else if plan.changes.is_empty() {
+            Some(Vec::new())
+        } else {
+            let (applied, gone) = apply::apply(&self.registry, &name, &arn, &plan.changes).await;
+            for (change, result) in plan.changes.iter().zip(&applied) {
+                match result {
+                    apply::Applied::Written => info!(
+                        repository = %name,
+                        setting = change.setting.as_str(),
+                        "setting changed"
+                    ),
+                    apply::Applied::Failed(error) => warn!(
+                        repository = %name,
+                        setting = change.setting.as_str(),
+                        error = %error,
+                        "setting could not be changed"
+                    ),
+                    apply::Applied::NotAttempted => {}
+                }
+            }
+            if gone {
+                info!(repository = %name, "repository disappeared while it was being hardened");
+                return Outcome::Gone { name };
+            }
+            Some(applied)
+        };
+        Outcome::Hardened {
+            name,
+            arn,
+            profile,
+            plan,
+            applied,
+        }
+    }
+}
+
+/// A failed pull-through sync (`sync-status` other than `SUCCESS`): the image could not be
+/// fetched from the upstream, so whoever pulls it gets an error or a stale copy.
+fn pull_failure_finding(action: &PullThroughCacheAction) -> Option<Finding> {
+    let SyncStatus::Failed {
+        status,
+        failure_code,
+        failure_reason,
+    } = &action.sync
+    else {
+        return None;
+    };
+    let name = &action.repository_name;
+    let image = match (&action.image_tag, &action.image_digest) {
+        (Some(tag), _) => format!("{name}:{tag}"),
+        (None, Some(digest)) => format!("{name}@{digest}"),
+        (None, None) => name.clone(),
+    };
+    let code = failure_code.as_deref().unwrap_or(status);
+    let reason = failure_reason.as_deref().unwrap_or("ECR gave no reason");
+    let upstream = &action.upstream_registry_url;
+    let prefix = &action.ecr_repository_prefix;
+    let mut finding = Finding::new(
+        Severity::Warning,
+        Check::UpstreamPull,
+        name,
+        format!("upstream pull failed for `{image}` from `{upstream}`"),
+        format!(
+            "ECR could not sync `{image}` through cache rule `{prefix}` from `{upstream}`: {code}: {reason}; pulls of it fail, or get the copy cached before"
+        ),
+    )
+    .with_next_steps([
+        format!("validate the rule: `aws ecr validate-pull-through-cache-rule --ecr-repository-prefix {prefix}`"),
+        format!("check that the image exists upstream and that the rule's credential can read it (path under `{upstream}` as `{name}` maps it)"),
+    ]);
+    if let Some(arn) = &action.repository_arn {
+        finding = finding.with_resource_arn(arn);
+    }
+    Some(finding)
+}
+
+fn invalid_request(request: &HardenRequest, problem: &str) -> Error {
+    let mut keys = vec![match request.target {
+        HardenTarget::Repositories(_) => "repositories".to_owned(),
+        HardenTarget::Sweep => "sweep".to_owned(),
+    }];
+    if request.cursor.is_some() {
+        keys.push("cursor".to_owned());
+    }
+    let n_keys = keys.len();
+    Error::InvalidEvent(EventError::InvalidRequest {
+        function: FUNCTION,
+        received: Received::Object { keys, n_keys },
+        problem: problem.to_owned(),
+    })
+}

@@ -1,0 +1,86 @@
+//! Reading what a repository has: only what its profile manages, the reads of one repository in
+//! parallel.
+
+use std::collections::BTreeMap;
+
+use crate::aws::ecr::{Registry, REPOSITORY_NOT_FOUND};
+use crate::aws::AwsError;
+use crate::domain::Repository;
+
+use super::desired::Reads;
+use super::plan::Observed;
+
+/// What observing one repository came to.
+#[derive(Debug)]
+pub enum Observation {
+    Found(Box<Observed>),
+    /// The repository does not exist (deleted since it was listed, or never created because the
+    /// first pull failed): nothing to harden, and not an error.
+    Gone,
+}
+
+/// Reads the settings `reads` asks for of a repository already described (a sweep's listing or
+/// [`describe`]).
+pub async fn observe(
+    registry: &Registry,
+    repository: Repository,
+    reads: Reads,
+) -> Result<Observation, AwsError> {
+    let name = repository.name.as_str();
+    let lifecycle = async {
+        if reads.lifecycle_policy {
+            registry.lifecycle_policy(name).await
+        } else {
+            Ok(None)
+        }
+    };
+    let policy = async {
+        if reads.repository_policy {
+            registry.repository_policy(name).await
+        } else {
+            Ok(None)
+        }
+    };
+    let tags = async {
+        if reads.tags {
+            registry.tags(&repository.arn).await
+        } else {
+            Ok(BTreeMap::new())
+        }
+    };
+    let (lifecycle, policy, tags) = futures::join!(lifecycle, policy, tags);
+    match (lifecycle, policy, tags) {
+        (Ok(lifecycle_policy), Ok(repository_policy), Ok(tags)) => {
+            Ok(Observation::Found(Box::new(Observed {
+                repository,
+                lifecycle_policy,
+                repository_policy,
+                tags,
+            })))
+        }
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {
+            if is_gone(&error) {
+                Ok(Observation::Gone)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Describes one repository by name, then observes it.
+pub async fn describe(
+    registry: &Registry,
+    name: &str,
+    reads: Reads,
+) -> Result<Observation, AwsError> {
+    match registry.repository(name).await? {
+        Some(repository) => observe(registry, repository, reads).await,
+        None => Ok(Observation::Gone),
+    }
+}
+
+/// A call on a repository that no longer exists.
+pub fn is_gone(error: &AwsError) -> bool {
+    error.is_code(REPOSITORY_NOT_FOUND)
+}

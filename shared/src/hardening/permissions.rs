@@ -1,0 +1,64 @@
+//! What `harden-repository` may call: read the rules (managed prefixes), list and read
+//! repositories, write the settings of managed repositories only, and hand a sweep that runs
+//! short of time to a new invocation of itself.
+
+use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS};
+
+pub const PERMISSIONS: &[Permission] = &[
+    Permission::new(
+        "ecr:DescribePullThroughCacheRules",
+        Scope::AnyResource,
+        "managed prefixes when `hardening.prefixes` is not set; rules have no resource type",
+    ),
+    Permission::new(
+        "ecr:DescribeRepositories",
+        Scope::Registry,
+        "the sweep lists every repository, which IAM authorises on `repository/*`",
+    ),
+    Permission::new(
+        "ecr:GetLifecyclePolicy",
+        Scope::ManagedRepositories,
+        "observe the lifecycle policy",
+    ),
+    Permission::new(
+        "ecr:GetRepositoryPolicy",
+        Scope::ManagedRepositories,
+        "observe the repository policy",
+    ),
+    Permission::new(
+        "ecr:ListTagsForResource",
+        Scope::ManagedRepositories,
+        "observe the tags",
+    ),
+    Permission::new(
+        "ecr:PutLifecyclePolicy",
+        Scope::ManagedRepositories,
+        "apply the profile's lifecycle policy",
+    ),
+    Permission::new(
+        "ecr:SetRepositoryPolicy",
+        Scope::ManagedRepositories,
+        "apply the profile's repository policy",
+    ),
+    Permission::new(
+        "ecr:TagResource",
+        Scope::ManagedRepositories,
+        "apply the profile's tags",
+    ),
+    Permission::new(
+        "ecr:PutImageScanningConfiguration",
+        Scope::ManagedRepositories,
+        "apply the profile's scan on push",
+    ),
+    Permission::new(
+        "ecr:PutImageTagMutability",
+        Scope::ManagedRepositories,
+        "apply the profile's tag mutability",
+    ),
+    Permission::new(
+        "lambda:InvokeFunction",
+        Scope::OwnFunction,
+        "a sweep short of time hands its cursor to a new invocation of itself",
+    ),
+    PUBLISH_ALERTS,
+];

@@ -1,0 +1,713 @@
+//! The difference between a repository and its profile: the writes that close it, and findings
+//! for what cannot or must not be written. Pure: no I/O.
+//!
+//! JSON documents are compared by meaning: key order, whitespace, the order of lifecycle rules
+//! (ECR applies them by `rulePriority`) and a lone `Statement` object do not count as drift.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::config::{TagMutability, TagMutabilitySetting};
+use crate::domain::{canonical_json_text, Check, Finding, Repository, RepositoryPolicy, Severity};
+
+use super::desired::Desired;
+
+/// A repository as observed: `DescribeRepositories` plus what [`super::desired::Reads`] asked
+/// for. Fields that were not read are empty and never looked at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub repository: Repository,
+    /// Lifecycle policy text, `None` when the repository has none.
+    pub lifecycle_policy: Option<String>,
+    /// Repository policy text, `None` when the repository has none.
+    pub repository_policy: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A setting this product writes, named as in the profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Setting {
+    LifecyclePolicy,
+    Tags,
+    ScanOnPush,
+    TagMutability,
+    RepositoryPolicy,
+}
+
+impl Setting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Setting::LifecyclePolicy => "lifecycle_policy",
+            Setting::Tags => "tags",
+            Setting::ScanOnPush => "scan_on_push",
+            Setting::TagMutability => "tag_mutability",
+            Setting::RepositoryPolicy => "repository_policy",
+        }
+    }
+}
+
+/// One write: exactly one API call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// `PutLifecyclePolicy` with this text (replaces the whole policy).
+    LifecyclePolicy(String),
+    /// `TagResource` with only the tags that are missing or differ (a merge).
+    Tags(BTreeMap<String, String>),
+    /// `PutImageScanningConfiguration`.
+    ScanOnPush(bool),
+    /// `PutImageTagMutability`, mode and exclusion filters together.
+    TagMutability(TagMutabilitySetting),
+    /// `SetRepositoryPolicy` with this text (replaces the whole policy).
+    RepositoryPolicy(String),
+}
+
+/// A setting that differs from the profile, with what it is and what it will be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub setting: Setting,
+    pub old: Value,
+    pub new: Value,
+    /// Where the new value comes from when it is a policy (`lifecycle/default.json`).
+    pub source: Option<String>,
+    /// Something worth knowing about this change (e.g. the policy replaced was public).
+    pub note: Option<String>,
+    pub write: Write,
+}
+
+/// Why a finding was raised, so a run with many alike can report them as one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FindingKind {
+    EncryptionDrift,
+    ImmutableTags,
+    PublicPolicyRefused,
+    PublicPolicyFound,
+}
+
+impl FindingKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FindingKind::EncryptionDrift => "encryption-drift",
+            FindingKind::ImmutableTags => "immutable-tags",
+            FindingKind::PublicPolicyRefused => "public-policy-refused",
+            FindingKind::PublicPolicyFound => "public-policy-found",
+        }
+    }
+}
+
+/// What to do with one repository.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// At most one per setting, in the order they are applied.
+    pub changes: Vec<Change>,
+    pub findings: Vec<(FindingKind, Finding)>,
+}
+
+impl Plan {
+    pub fn is_compliant(&self) -> bool {
+        self.changes.is_empty() && self.findings.is_empty()
+    }
+}
+
+/// Compares `observed` with `desired`. Only settings the profile manages are looked at.
+pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
+    let profile = desired.profile;
+    let repository = &observed.repository;
+    let mut plan = Plan::default();
+
+    if let Some(configured) = &profile.lifecycle_policy {
+        let wanted = configured.policy.canonical_text();
+        let current = observed.lifecycle_policy.as_deref();
+        if current.map(normalized_lifecycle_text).as_deref() != Some(wanted) {
+            plan.changes.push(Change {
+                setting: Setting::LifecyclePolicy,
+                old: current.map_or(Value::Null, json_or_text),
+                new: configured.policy.normalized().clone(),
+                source: Some(configured.origin.to_string()),
+                note: current.is_some().then(|| {
+                    "the whole policy is replaced; rules added by hand are lost".to_owned()
+                }),
+                write: Write::LifecyclePolicy(wanted.to_owned()),
+            });
+        }
+    }
+
+    if let Some(wanted_tags) = &profile.tags {
+        let differing: BTreeMap<String, String> = wanted_tags
+            .iter()
+            .filter(|(key, value)| observed.tags.get(*key) != Some(*value))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        if !differing.is_empty() {
+            let old: serde_json::Map<String, Value> = differing
+                .keys()
+                .map(|key| (key.clone(), json!(observed.tags.get(key))))
+                .collect();
+            plan.changes.push(Change {
+                setting: Setting::Tags,
+                old: Value::Object(old),
+                new: json!(differing),
+                source: None,
+                note: None,
+                write: Write::Tags(differing),
+            });
+        }
+    }
+
+    if let Some(scan_on_push) = profile.scan_on_push {
+        if repository.scan_on_push != scan_on_push {
+            plan.changes.push(Change {
+                setting: Setting::ScanOnPush,
+                old: json!(repository.scan_on_push),
+                new: json!(scan_on_push),
+                source: None,
+                note: None,
+                write: Write::ScanOnPush(scan_on_push),
+            });
+        }
+    }
+
+    if let Some(wanted) = &profile.tag_mutability {
+        if !mutability_matches(repository, wanted) {
+            plan.changes.push(Change {
+                setting: Setting::TagMutability,
+                old: mutability_json(
+                    &repository.tag_mutability,
+                    &repository.tag_mutability_exclusions,
+                ),
+                new: mutability_json(wanted.mutability.as_str(), &wanted.exclusion_filters),
+                source: None,
+                note: None,
+                write: Write::TagMutability(wanted.clone()),
+            });
+            if wanted.mutability == TagMutability::Immutable {
+                plan.findings.push((
+                    FindingKind::ImmutableTags,
+                    immutable_tags_finding(repository),
+                ));
+            }
+        }
+    }
+
+    plan_repository_policy(desired, observed, &mut plan);
+
+    if let Some(expected) = profile.encryption {
+        if repository.encryption_type != expected.as_str() {
+            plan.findings.push((
+                FindingKind::EncryptionDrift,
+                encryption_finding(desired, repository, expected.as_str()),
+            ));
+        }
+    }
+    plan
+}
+
+fn plan_repository_policy(desired: &Desired<'_>, observed: &Observed, plan: &mut Plan) {
+    let profile = desired.profile;
+    let repository = &observed.repository;
+    let current = observed.repository_policy.as_deref();
+    let current_public = current
+        .and_then(|text| RepositoryPolicy::parse(text).ok())
+        .map(|policy| policy.public_statements())
+        .unwrap_or_default();
+    let Some(configured) = &profile.repository_policy else {
+        if !profile.allow_public && !current_public.is_empty() {
+            plan.findings.push((
+                FindingKind::PublicPolicyFound,
+                public_policy_found_finding(desired, repository, &current_public),
+            ));
+        }
+        return;
+    };
+    let wanted = configured.policy.canonical_text();
+    if current.map(normalized_policy_text).as_deref() == Some(wanted) {
+        return;
+    }
+    // The configuration refuses such a policy at load; checked again here because writing one
+    // opens every cached image to the world, and nothing else stands in the way.
+    let wanted_public = configured.policy.public_statements();
+    if !profile.allow_public && !wanted_public.is_empty() {
+        let statements: Vec<String> = wanted_public.iter().map(ToString::to_string).collect();
+        plan.findings.push((
+            FindingKind::PublicPolicyRefused,
+            Finding::new(
+                Severity::Critical,
+                Check::RepositoryHardening,
+                &repository.name,
+                format!("repository policy for `{}` refused: it lets anyone in", repository.name),
+                format!(
+                    "{} of `{}` allow the `*` principal without a `Condition`, and profile `{}` does not set `allow_public = true`; the repository policy was left as it is",
+                    statements.join(", "),
+                    configured.origin,
+                    desired.profile_name()
+                ),
+            )
+            .with_next_step("add a `Condition` such as `aws:PrincipalOrgID` to the statement, or set `allow_public = true` in the profile if the cache is meant to be public")
+            .with_resource_arn(&repository.arn),
+        ));
+        return;
+    }
+    let note = if current_public.is_empty() {
+        current.map(|_| "the whole policy is replaced".to_owned())
+    } else {
+        let statements: Vec<String> = current_public.iter().map(ToString::to_string).collect();
+        Some(format!(
+            "replaces a policy that let anyone in ({})",
+            statements.join(", ")
+        ))
+    };
+    plan.changes.push(Change {
+        setting: Setting::RepositoryPolicy,
+        old: current.map_or(Value::Null, json_or_text),
+        new: configured.policy.normalized().clone(),
+        source: Some(configured.origin.to_string()),
+        note,
+        write: Write::RepositoryPolicy(wanted.to_owned()),
+    });
+}
+
+/// A lifecycle policy read from a repository, in the canonical form of
+/// [`crate::domain::LifecyclePolicy::canonical_text`]: rules ordered by `rulePriority`, keys
+/// sorted, no whitespace. Text that is not JSON is kept as it is (and so differs).
+pub fn normalized_lifecycle_text(text: &str) -> String {
+    match serde_json::from_str::<Value>(text) {
+        Ok(mut document) => {
+            if let Some(Value::Array(rules)) = document.get_mut("rules") {
+                rules.sort_by_key(|rule| rule.get("rulePriority").and_then(Value::as_u64));
+            }
+            canonical_json_text(&document)
+        }
+        Err(_) => text.to_owned(),
+    }
+}
+
+/// A repository policy read from a repository, in the canonical form of
+/// [`RepositoryPolicy::canonical_text`] when it parses, else as canonical JSON or as it is.
+pub fn normalized_policy_text(text: &str) -> String {
+    match RepositoryPolicy::parse(text) {
+        Ok(policy) => policy.canonical_text().to_owned(),
+        Err(_) => serde_json::from_str::<Value>(text)
+            .map(|document| canonical_json_text(&document))
+            .unwrap_or_else(|_| text.to_owned()),
+    }
+}
+
+fn json_or_text(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+}
+
+/// Same mode and the same exclusion filters, in any order.
+fn mutability_matches(repository: &Repository, wanted: &TagMutabilitySetting) -> bool {
+    let mut current = repository.tag_mutability_exclusions.clone();
+    let mut desired = wanted.exclusion_filters.clone();
+    current.sort();
+    desired.sort();
+    repository.tag_mutability == wanted.mutability.as_str() && current == desired
+}
+
+fn mutability_json(mode: &str, exclusion_filters: &[String]) -> Value {
+    json!({"mutability": mode, "exclusion_filters": exclusion_filters})
+}
+
+fn immutable_tags_finding(repository: &Repository) -> Finding {
+    Finding::new(
+        Severity::Warning,
+        Check::RepositoryHardening,
+        &repository.name,
+        format!("cache repository `{}` gets immutable tags", repository.name),
+        "with plain `IMMUTABLE`, ECR can no longer refresh a cached tag when the upstream moves it, so pulls keep getting the first image cached under that tag",
+    )
+    .with_next_step("set `tag_mutability = \"IMMUTABLE_WITH_EXCLUSION\"` with `tag_mutability_exclusions` naming the tags that move (such as `latest`) in the profile")
+    .with_resource_arn(&repository.arn)
+}
+
+fn encryption_finding(desired: &Desired<'_>, repository: &Repository, expected: &str) -> Finding {
+    let name = &repository.name;
+    let template_prefix = desired
+        .profile_prefix
+        .or_else(|| name.split('/').next())
+        .unwrap_or(name);
+    let key = if expected.starts_with("KMS") {
+        ",kmsKey=<key ARN>"
+    } else {
+        ""
+    };
+    let actual = match &repository.kms_key {
+        Some(key) => format!("`{}` (key `{key}`)", repository.encryption_type),
+        None => format!("`{}`", repository.encryption_type),
+    };
+    Finding::new(
+        Severity::Warning,
+        Check::RepositoryHardening,
+        name,
+        format!("repository `{name}` is encrypted with {actual}, profile `{}` expects `{expected}`", desired.profile_name()),
+        "ECR sets encryption when it creates a repository and cannot change it afterwards; this repository keeps its encryption until it is recreated",
+    )
+    .with_next_steps([
+        format!("make new cache repositories get `{expected}`: `aws ecr create-repository-creation-template --prefix {template_prefix} --applied-for PULL_THROUGH_CACHE --encryption-configuration encryptionType={expected}{key} --custom-role-arn <role ECR may assume>`"),
+        format!("then recreate this one: `aws ecr delete-repository --repository-name {name} --force`; the next pull through the cache creates it again from the upstream"),
+    ])
+    .with_resource_arn(&repository.arn)
+}
+
+fn public_policy_found_finding(
+    desired: &Desired<'_>,
+    repository: &Repository,
+    statements: &[crate::domain::PublicStatement],
+) -> Finding {
+    let name = &repository.name;
+    let statements: Vec<String> = statements.iter().map(ToString::to_string).collect();
+    Finding::new(
+        Severity::Critical,
+        Check::RepositoryHardening,
+        name,
+        format!("repository `{name}` lets anyone in"),
+        format!(
+            "its repository policy allows the `*` principal without a `Condition` ({}), so any AWS account can use it; profile `{}` does not allow public repositories but sets no `repository_policy` to replace it, so it was left as it is",
+            statements.join(", "),
+            desired.profile_name()
+        ),
+    )
+    .with_next_steps([
+        format!("review it: `aws ecr get-repository-policy --repository-name {name}`"),
+        format!("remove it: `aws ecr delete-repository-policy --repository-name {name}`, or set `repository_policy` in the profile so the next run replaces it"),
+        "if the repository is meant to be public, set `allow_public = true` in its profile".to_owned(),
+    ])
+    .with_resource_arn(&repository.arn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{
+        ConfiguredPolicy, EncryptionType, PolicyOrigin, Profile, TagMutabilitySetting,
+    };
+    use crate::domain::LifecyclePolicy;
+
+    const LIFECYCLE: &str = r#"{"rules":[
+        {"rulePriority":2,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":50},"action":{"type":"expire"}},
+        {"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}}]}"#;
+    /// The same policy: other rule order, key order and whitespace.
+    const LIFECYCLE_REORDERED: &str = r#"{ "rules": [
+        { "action": {"type": "expire"}, "rulePriority": 1, "selection": {"countNumber": 7, "countUnit": "days", "countType": "sinceImagePushed", "tagStatus": "untagged"} },
+        { "selection": {"countNumber": 50, "countType": "imageCountMoreThan", "tagStatus": "any"}, "rulePriority": 2, "action": {"type": "expire"} } ] }"#;
+    const OTHER_LIFECYCLE: &str = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
+    const ORG_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Org","Effect":"Allow","Principal":"*","Action":["ecr:BatchGetImage"],"Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123"}}}]}"#;
+    const ORG_POLICY_SINGLE: &str = r#"{"Statement":{"Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123"}},"Action":["ecr:BatchGetImage"],"Principal":"*","Effect":"Allow","Sid":"Org"},"Version":"2012-10-17"}"#;
+    const PUBLIC_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Anyone","Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"}]}"#;
+
+    fn lifecycle(text: &str) -> ConfiguredPolicy<LifecyclePolicy> {
+        ConfiguredPolicy {
+            policy: LifecyclePolicy::parse(text).expect("valid lifecycle policy"),
+            origin: PolicyOrigin::Inline,
+        }
+    }
+
+    fn policy(text: &str) -> ConfiguredPolicy<RepositoryPolicy> {
+        ConfiguredPolicy {
+            policy: RepositoryPolicy::parse(text).expect("valid repository policy"),
+            origin: PolicyOrigin::Inline,
+        }
+    }
+
+    fn unmanaged() -> Profile {
+        Profile {
+            scan_on_push: None,
+            tag_mutability: None,
+            lifecycle_policy: None,
+            repository_policy: None,
+            tags: None,
+            encryption: None,
+            allow_public: false,
+        }
+    }
+
+    fn full_profile() -> Profile {
+        Profile {
+            scan_on_push: Some(true),
+            tag_mutability: Some(TagMutabilitySetting {
+                mutability: TagMutability::ImmutableWithExclusion,
+                exclusion_filters: vec!["latest".into(), "v*".into()],
+            }),
+            lifecycle_policy: Some(lifecycle(LIFECYCLE)),
+            repository_policy: Some(policy(ORG_POLICY)),
+            tags: Some(BTreeMap::from([
+                ("managed-by".into(), "ecr-ptc-ops".into()),
+                ("cost-center".into(), "platform".into()),
+            ])),
+            encryption: Some(EncryptionType::Aes256),
+            allow_public: false,
+        }
+    }
+
+    /// A repository that already matches [`full_profile`].
+    fn compliant() -> Observed {
+        Observed {
+            repository: Repository {
+                name: "docker-hub/library/nginx".into(),
+                arn: "arn:aws:ecr:eu-west-1:123456789012:repository/docker-hub/library/nginx"
+                    .into(),
+                uri: String::new(),
+                registry_id: "123456789012".into(),
+                tag_mutability: "IMMUTABLE_WITH_EXCLUSION".into(),
+                tag_mutability_exclusions: vec!["v*".into(), "latest".into()],
+                scan_on_push: true,
+                encryption_type: "AES256".into(),
+                kms_key: None,
+                created_at: None,
+            },
+            lifecycle_policy: Some(LIFECYCLE_REORDERED.into()),
+            repository_policy: Some(ORG_POLICY_SINGLE.into()),
+            tags: BTreeMap::from([
+                ("managed-by".into(), "ecr-ptc-ops".into()),
+                ("cost-center".into(), "platform".into()),
+                ("team".into(), "payments".into()),
+            ]),
+        }
+    }
+
+    /// (writes as `setting`, findings as kinds) expected from a plan.
+    type Expected<'a> = (&'a [Setting], &'a [FindingKind]);
+
+    fn check(name: &str, profile: &Profile, observed: &Observed, expected: Expected<'_>) -> Plan {
+        let desired = Desired {
+            profile_prefix: Some("docker-hub"),
+            profile,
+        };
+        let plan = plan(&desired, observed);
+        let settings: Vec<Setting> = plan.changes.iter().map(|change| change.setting).collect();
+        let kinds: Vec<FindingKind> = plan.findings.iter().map(|(kind, _)| kind.clone()).collect();
+        assert_eq!(settings, expected.0, "{name}: changes {:#?}", plan.changes);
+        assert_eq!(kinds, expected.1, "{name}: findings {:#?}", plan.findings);
+        plan
+    }
+
+    #[test]
+    fn plans_only_what_differs() {
+        let profile = full_profile();
+        let mut cases: Vec<(&str, Observed, Expected<'_>)> = Vec::new();
+        cases.push(("compliant, written differently", compliant(), (&[], &[])));
+
+        let mut no_lifecycle = compliant();
+        no_lifecycle.lifecycle_policy = None;
+        cases.push((
+            "no lifecycle",
+            no_lifecycle,
+            (&[Setting::LifecyclePolicy], &[]),
+        ));
+
+        let mut other_lifecycle = compliant();
+        other_lifecycle.lifecycle_policy = Some(OTHER_LIFECYCLE.into());
+        cases.push((
+            "other lifecycle",
+            other_lifecycle,
+            (&[Setting::LifecyclePolicy], &[]),
+        ));
+
+        let mut missing_tag = compliant();
+        missing_tag.tags.remove("cost-center");
+        cases.push(("missing tag", missing_tag, (&[Setting::Tags], &[])));
+
+        let mut scan_off = compliant();
+        scan_off.repository.scan_on_push = false;
+        cases.push(("scan off", scan_off, (&[Setting::ScanOnPush], &[])));
+
+        let mut mutable = compliant();
+        mutable.repository.tag_mutability = "MUTABLE".into();
+        mutable.repository.tag_mutability_exclusions.clear();
+        cases.push(("mutable", mutable, (&[Setting::TagMutability], &[])));
+
+        let mut other_filters = compliant();
+        other_filters.repository.tag_mutability_exclusions = vec!["latest".into()];
+        cases.push((
+            "other filters",
+            other_filters,
+            (&[Setting::TagMutability], &[]),
+        ));
+
+        let mut no_policy = compliant();
+        no_policy.repository_policy = None;
+        cases.push(("no policy", no_policy, (&[Setting::RepositoryPolicy], &[])));
+
+        let mut public_policy = compliant();
+        public_policy.repository_policy = Some(PUBLIC_POLICY.into());
+        cases.push((
+            "public policy replaced",
+            public_policy,
+            (&[Setting::RepositoryPolicy], &[]),
+        ));
+
+        let mut kms = compliant();
+        kms.repository.encryption_type = "KMS".into();
+        kms.repository.kms_key = Some("arn:aws:kms:eu-west-1:123456789012:key/k".into());
+        cases.push(("kms", kms, (&[], &[FindingKind::EncryptionDrift])));
+
+        let mut bare = compliant();
+        bare.repository.tag_mutability = "MUTABLE".into();
+        bare.repository.tag_mutability_exclusions.clear();
+        bare.repository.scan_on_push = false;
+        bare.lifecycle_policy = None;
+        bare.repository_policy = None;
+        bare.tags.clear();
+        cases.push((
+            "bare cache repository",
+            bare,
+            (
+                &[
+                    Setting::LifecyclePolicy,
+                    Setting::Tags,
+                    Setting::ScanOnPush,
+                    Setting::TagMutability,
+                    Setting::RepositoryPolicy,
+                ],
+                &[],
+            ),
+        ));
+
+        for (name, observed, expected) in &cases {
+            check(name, &profile, observed, *expected);
+        }
+    }
+
+    #[test]
+    fn unmanaged_settings_are_left_alone() {
+        let mut anything = compliant();
+        anything.repository.scan_on_push = false;
+        anything.repository.encryption_type = "KMS".into();
+        anything.lifecycle_policy = Some(OTHER_LIFECYCLE.into());
+        anything.tags.clear();
+        check("nothing managed", &unmanaged(), &anything, (&[], &[]));
+    }
+
+    #[test]
+    fn tags_are_merged() {
+        let mut observed = compliant();
+        observed
+            .tags
+            .insert("managed-by".into(), "terraform".into());
+        observed.tags.remove("cost-center");
+        let plan = check("tags", &full_profile(), &observed, (&[Setting::Tags], &[]));
+        let change = &plan.changes[0];
+        assert_eq!(
+            change.write,
+            Write::Tags(BTreeMap::from([
+                ("cost-center".into(), "platform".into()),
+                ("managed-by".into(), "ecr-ptc-ops".into()),
+            ]))
+        );
+        assert_eq!(
+            change.old,
+            json!({"cost-center": null, "managed-by": "terraform"})
+        );
+    }
+
+    #[test]
+    fn public_policies_are_refused_or_reported() {
+        // The configuration refuses this at load; a profile built by hand still must not write it.
+        let mut public_profile = unmanaged();
+        public_profile.repository_policy = Some(policy(PUBLIC_POLICY));
+        let mut observed = compliant();
+        observed.repository_policy = None;
+        let plan = check(
+            "public policy refused",
+            &public_profile,
+            &observed,
+            (&[], &[FindingKind::PublicPolicyRefused]),
+        );
+        assert_eq!(plan.findings[0].1.severity, Severity::Critical);
+
+        public_profile.allow_public = true;
+        check(
+            "public policy allowed",
+            &public_profile,
+            &observed,
+            (&[Setting::RepositoryPolicy], &[]),
+        );
+
+        let mut open = compliant();
+        open.repository_policy = Some(PUBLIC_POLICY.into());
+        check(
+            "existing public policy, policy unmanaged",
+            &unmanaged(),
+            &open,
+            (&[], &[FindingKind::PublicPolicyFound]),
+        );
+        let mut allowing = unmanaged();
+        allowing.allow_public = true;
+        check(
+            "existing public policy, allowed",
+            &allowing,
+            &open,
+            (&[], &[]),
+        );
+
+        let plan = check(
+            "existing public policy, replaced",
+            &full_profile(),
+            &open,
+            (&[Setting::RepositoryPolicy], &[]),
+        );
+        let note = plan.changes[0].note.as_deref().unwrap_or_default();
+        assert!(note.contains("Statement[0] (`Anyone`)"), "{note}");
+    }
+
+    #[test]
+    fn plain_immutable_is_applied_with_a_warning() {
+        let mut profile = unmanaged();
+        profile.tag_mutability = Some(TagMutabilitySetting {
+            mutability: TagMutability::Immutable,
+            exclusion_filters: Vec::new(),
+        });
+        let mut observed = compliant();
+        observed.repository.tag_mutability = "MUTABLE".into();
+        observed.repository.tag_mutability_exclusions.clear();
+        let plan = check(
+            "immutable",
+            &profile,
+            &observed,
+            (&[Setting::TagMutability], &[FindingKind::ImmutableTags]),
+        );
+        assert_eq!(
+            plan.changes[0].old,
+            json!({"mutability": "MUTABLE", "exclusion_filters": []})
+        );
+        observed.repository.tag_mutability = "IMMUTABLE".into();
+        check("already immutable", &profile, &observed, (&[], &[]));
+    }
+
+    #[test]
+    fn encryption_drift_says_how_to_recreate() {
+        let mut profile = unmanaged();
+        profile.encryption = Some(EncryptionType::Kms);
+        let plan = check(
+            "aes instead of kms",
+            &profile,
+            &compliant(),
+            (&[], &[FindingKind::EncryptionDrift]),
+        );
+        let finding = &plan.findings[0].1;
+        assert!(finding.title.contains("`AES256`"), "{}", finding.title);
+        assert!(
+            finding.next_steps[0].contains("--prefix docker-hub --applied-for PULL_THROUGH_CACHE"),
+            "{:?}",
+            finding.next_steps
+        );
+        assert!(finding.next_steps[1]
+            .contains("delete-repository --repository-name docker-hub/library/nginx"));
+    }
+
+    #[test]
+    fn normalizes_documents_read_back() {
+        assert_eq!(
+            normalized_lifecycle_text(LIFECYCLE_REORDERED),
+            lifecycle(LIFECYCLE).policy.canonical_text()
+        );
+        assert_eq!(
+            normalized_policy_text(ORG_POLICY_SINGLE),
+            policy(ORG_POLICY).policy.canonical_text()
+        );
+        assert_eq!(normalized_lifecycle_text("not json"), "not json");
+    }
+}
