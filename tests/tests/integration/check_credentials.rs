@@ -1,1 +1,1115 @@
-//! check-credentials end to end on the emulator.
+//! check-credentials end to end on the emulator, and expiry discovery against local stand-ins
+//! for the GitHub, GitLab and Docker Hub APIs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_secretsmanager::types::Tag;
+use chrono::Utc;
+use lambda_runtime::{Context, LambdaEvent};
+use ptc_ops::credentials::{self, HttpTimeouts, UpstreamHttp};
+use ptc_ops::domain::{Check, Finding, Report, Severity};
+use ptc_ops::lambda::{Deadline, FunctionContext};
+use ptc_ops::metrics::MetricsSink;
+use ptc_ops_tests::{sample_event, CapturedLogs, Fault, FaultKind, TestEnv};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const EXPIRY_TAG: &str = "ptc-ops:expires-at";
+
+/// `YYYY-MM-DD` of today (UTC) plus `days`.
+fn today_plus(days: i64) -> String {
+    (Utc::now() + chrono::Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+fn context(env: &TestEnv, config: &str) -> Arc<FunctionContext> {
+    Arc::new(
+        FunctionContext::new("check-credentials", env.config(config), &env.sdk_config)
+            .with_metrics_sink(MetricsSink::captured()),
+    )
+}
+
+async fn create_secret(env: &TestEnv, name: &str, value: &str, tags: &[(&str, &str)]) -> String {
+    let tags: Vec<Tag> = tags
+        .iter()
+        .map(|(key, value)| Tag::builder().key(*key).value(*value).build())
+        .collect();
+    env.clients
+        .secrets
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .set_tags((!tags.is_empty()).then_some(tags))
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("cannot create secret `{name}`: {error:?}"))
+        .arn
+        .unwrap_or_else(|| panic!("secret `{name}` has no ARN"))
+}
+
+fn credential(token: &str) -> String {
+    json!({"username": "ptc-user", "accessToken": token}).to_string()
+}
+
+fn findings_of<'a>(report: &'a Report, secret: &str) -> Vec<&'a Finding> {
+    report
+        .findings
+        .iter()
+        .filter(|finding| finding.resource == secret)
+        .collect()
+}
+
+fn highest(report: &Report, secret: &str) -> Option<Severity> {
+    findings_of(report, secret)
+        .iter()
+        .map(|finding| finding.severity)
+        .max()
+}
+
+fn assert_no_secret(text: &str, secrets: &[String], what: &str) {
+    for secret in secrets {
+        let trimmed = secret.trim();
+        assert!(
+            !text.contains(trimmed),
+            "{what} contains a secret value ({} characters)",
+            trimmed.len()
+        );
+    }
+}
+
+/// One row of the table: the secret's value and tags, whether a rule uses it, what is expected.
+struct Case {
+    name: &'static str,
+    value: String,
+    tags: Vec<(&'static str, String)>,
+    with_rule: bool,
+    delete: bool,
+    highest: Option<Severity>,
+    checks: &'static [(Severity, Check)],
+}
+
+#[tokio::test]
+async fn judges_every_kind_of_secret_and_never_leaks_a_value() {
+    let logs = CapturedLogs::install();
+    let env = TestEnv::new().await;
+    let inbox = env.alert_inbox().await;
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let token = |case: &str| format!("tok-{case}-{unique}");
+    // Shorter than the scrubber's minimum: a leak of this one would show even through it.
+    let short_token = "Zq9#x".to_owned();
+    use Check::*;
+    use Severity::*;
+    let tag = |days: i64| vec![(EXPIRY_TAG, today_plus(days))];
+    let cases = vec![
+        Case {
+            name: "in-3-days",
+            value: credential(&token("a")),
+            tags: tag(3),
+            with_rule: true,
+            delete: false,
+            highest: Some(Critical),
+            checks: &[(Critical, CredentialExpiry)],
+        },
+        Case {
+            name: "in-20-days",
+            value: credential(&token("b")),
+            tags: tag(20),
+            with_rule: true,
+            delete: false,
+            highest: Some(Warning),
+            checks: &[(Warning, CredentialExpiry)],
+        },
+        Case {
+            name: "in-200-days",
+            value: credential(&token("c")),
+            tags: tag(200),
+            with_rule: true,
+            delete: false,
+            highest: None,
+            checks: &[],
+        },
+        Case {
+            name: "expired",
+            value: credential(&token("d")),
+            tags: tag(-3),
+            with_rule: true,
+            delete: false,
+            highest: Some(Critical),
+            checks: &[(Critical, CredentialExpiry)],
+        },
+        Case {
+            name: "bad-tag",
+            value: credential(&token("e")),
+            tags: vec![(EXPIRY_TAG, "end of May".into())],
+            with_rule: true,
+            delete: false,
+            highest: Some(Warning),
+            checks: &[(Warning, CredentialExpiry), (Info, CredentialExpiry)],
+        },
+        Case {
+            name: "no-tag",
+            value: credential(&token("f")),
+            tags: vec![],
+            with_rule: true,
+            delete: false,
+            highest: Some(Info),
+            checks: &[(Info, CredentialExpiry)],
+        },
+        Case {
+            name: "password-key",
+            value: json!({"username": "ptc-user", "password": token("g")}).to_string(),
+            tags: tag(200),
+            with_rule: true,
+            delete: false,
+            highest: Some(Critical),
+            checks: &[(Critical, CredentialFormat), (Critical, CredentialFormat)],
+        },
+        Case {
+            name: "whitespace",
+            value: credential(&format!("{}\n", token("h"))),
+            tags: tag(200),
+            with_rule: true,
+            delete: false,
+            highest: Some(Critical),
+            checks: &[(Critical, CredentialFormat)],
+        },
+        Case {
+            name: "not-json",
+            value: token("i"),
+            tags: tag(200),
+            with_rule: true,
+            delete: false,
+            highest: Some(Critical),
+            checks: &[(Critical, CredentialFormat)],
+        },
+        Case {
+            name: "orphan",
+            value: credential(&token("j")),
+            tags: tag(200),
+            with_rule: false,
+            delete: false,
+            highest: Some(Info),
+            checks: &[(Info, CredentialUse)],
+        },
+        Case {
+            name: "deleting",
+            value: credential(&token("k")),
+            tags: tag(200),
+            with_rule: true,
+            delete: true,
+            highest: Some(Critical),
+            checks: &[(Critical, CredentialUse)],
+        },
+        Case {
+            name: "short",
+            value: credential(&short_token),
+            tags: tag(200),
+            with_rule: true,
+            delete: false,
+            highest: None,
+            checks: &[],
+        },
+    ];
+    let values: Vec<String> = cases
+        .iter()
+        .map(|case| case.value.clone())
+        .chain([token("a"), token("g"), token("h"), short_token.clone()])
+        .collect();
+    for case in &cases {
+        let name = format!("ecr-pullthroughcache/{}", case.name);
+        let tags: Vec<(&str, &str)> = case
+            .tags
+            .iter()
+            .map(|(key, value)| (*key, value.as_str()))
+            .collect();
+        let arn = create_secret(&env, &name, &case.value, &tags).await;
+        if case.with_rule {
+            env.create_rule(
+                &format!("hub-{}", case.name),
+                "registry-1.docker.io",
+                Some(&arn),
+            )
+            .await;
+        }
+        if case.delete {
+            env.clients
+                .secrets
+                .delete_secret()
+                .secret_id(&arn)
+                .recovery_window_in_days(7)
+                .send()
+                .await
+                .unwrap_or_else(|error| panic!("cannot schedule deletion: {error:?}"));
+        }
+    }
+    env.clear_calls().await;
+
+    let config = format!(
+        "[alerts]\ntopic_arn = \"{}\"\nmin_severity = \"info\"\n[credentials]\nexpiry_tag = \"{EXPIRY_TAG}\"\n",
+        inbox.topic_arn
+    );
+    let context = context(&env, &config);
+
+    // The library's own report, before the scrubber at the end of a Lambda run sees it.
+    let (raw_report, _) = credentials::run(
+        &context.clients,
+        &context.config,
+        None,
+        Deadline::none(),
+        Utc::now(),
+        &UpstreamHttp::new(HttpTimeouts::default()),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    assert_no_secret(
+        &serde_json::to_string(&raw_report).unwrap_or_default(),
+        &values,
+        "the library report",
+    );
+
+    let report = check_credentials::handler::handle(
+        Arc::clone(&context),
+        LambdaEvent::new(sample_event("check-credentials.json"), Context::default()),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("check-credentials failed: {}", error.full_message()));
+
+    for case in &cases {
+        let secret = format!("ecr-pullthroughcache/{}", case.name);
+        let got: BTreeSet<(Severity, Check)> = findings_of(&report, &secret)
+            .iter()
+            .map(|finding| (finding.severity, finding.check))
+            .collect();
+        let expected: BTreeSet<(Severity, Check)> = case.checks.iter().copied().collect();
+        assert_eq!(
+            got,
+            expected,
+            "{secret}: {:#?}",
+            findings_of(&report, &secret)
+        );
+        assert_eq!(highest(&report, &secret), case.highest, "{secret}");
+        for finding in findings_of(&report, &secret) {
+            assert!(!finding.next_steps.is_empty(), "{finding:?}");
+            assert!(finding.resource_arn.is_some(), "{finding:?}");
+        }
+    }
+    // Every rotation advice keeps the ARN: `put-secret-value` on the same secret.
+    let expiring = findings_of(&report, "ecr-pullthroughcache/in-3-days");
+    assert!(
+        expiring[0].title.contains("expires in 3 days"),
+        "{}",
+        expiring[0].title
+    );
+    let steps = expiring[0].next_steps.join("\n");
+    assert!(steps.contains("Personal access tokens"), "{steps}");
+    assert!(
+        steps.contains(
+            "aws secretsmanager put-secret-value --secret-id ecr-pullthroughcache/in-3-days"
+        ),
+        "{steps}"
+    );
+    assert!(
+        steps.contains(&format!("--tags Key={EXPIRY_TAG},Value=YYYY-MM-DD")),
+        "{steps}"
+    );
+    let unknown = findings_of(&report, "ecr-pullthroughcache/no-tag");
+    assert!(unknown[0].next_steps[0].contains(&format!(
+        "aws secretsmanager tag-resource --secret-id ecr-pullthroughcache/no-tag --region {} --tags Key={EXPIRY_TAG},Value=YYYY-MM-DD",
+        env.region
+    )), "{:?}", unknown[0].next_steps);
+
+    // Report detail and summary.
+    let value = serde_json::to_value(&report).unwrap_or_default();
+    let detail = &value["secrets"]["ecr-pullthroughcache/in-20-days"];
+    assert_eq!(detail["rules"], json!(["hub-in-20-days"]), "{detail}");
+    assert_eq!(detail["upstreams"], json!(["docker-hub"]), "{detail}");
+    assert_eq!(detail["expiry_source"], "tag", "{detail}");
+    assert_eq!(detail["days_left"], 20, "{detail}");
+    assert_eq!(detail["age_days"], 0, "{detail}");
+    assert_eq!(detail["findings"], 1, "{detail}");
+    assert_eq!(
+        value["secrets"]["ecr-pullthroughcache/expired"]["days_left"],
+        -3
+    );
+    assert!(
+        value["secrets"]["ecr-pullthroughcache/deleting"]["scheduled_for_deletion_at"].is_string()
+    );
+    assert_eq!(
+        value["secrets"]["ecr-pullthroughcache/orphan"]["rules"],
+        json!([])
+    );
+    assert_eq!(
+        value["secrets"].as_object().map(|secrets| secrets.len()),
+        Some(cases.len())
+    );
+    let summary = |name: &str| report.summary.get(name).copied();
+    assert_eq!(summary("secrets_checked"), Some(cases.len() as u64));
+    assert_eq!(summary("secrets_expiring_soon"), Some(3));
+    assert_eq!(summary("secrets_invalid"), Some(3));
+    assert_eq!(summary("secrets_orphaned"), Some(1));
+    assert_eq!(summary("secrets_scheduled_for_deletion"), Some(1));
+    assert_eq!(summary("secrets_without_expiry"), Some(2));
+
+    // EMF: counts, and days left per secret.
+    let metrics: Vec<Value> = context
+        .metrics_sink()
+        .captured_lines()
+        .iter()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let counts = metrics
+        .iter()
+        .find(|line| line.get("CredentialsChecked").is_some())
+        .unwrap_or_else(|| panic!("no count line: {metrics:?}"));
+    assert_eq!(counts["CredentialsChecked"], json!(cases.len() as f64));
+    assert_eq!(counts["CredentialsExpiringSoon"], json!(3.0));
+    assert_eq!(counts["CredentialsInvalid"], json!(3.0));
+    let days = metrics
+        .iter()
+        .find(|line| line["Secret"] == "ecr-pullthroughcache/in-3-days")
+        .unwrap_or_else(|| panic!("no DaysUntilExpiry line: {metrics:?}"));
+    assert_eq!(days["DaysUntilExpiry"], json!(3.0));
+    assert_eq!(
+        days["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["Function", "Secret"]])
+    );
+
+    // One chat message per secret with findings, none carrying a value.
+    let with_findings = cases.iter().filter(|case| case.highest.is_some()).count();
+    assert_eq!(summary("alerts_published"), Some(with_findings as u64));
+    let delivered = inbox.receive(with_findings, Duration::from_secs(20)).await;
+    assert_eq!(delivered.len(), with_findings);
+    let threads: BTreeSet<String> = delivered
+        .iter()
+        .map(|alert| {
+            alert.message["metadata"]["threadId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(threads.len(), with_findings, "{threads:?}");
+    for alert in &delivered {
+        assert_no_secret(&alert.raw_message, &values, "an SNS message");
+        assert_no_secret(
+            alert.subject.as_deref().unwrap_or_default(),
+            &values,
+            "an SNS subject",
+        );
+    }
+    assert_no_secret(
+        &serde_json::to_string(&report).unwrap_or_default(),
+        &values,
+        "the report",
+    );
+    let log_lines = logs.lines_with("ecr-pullthroughcache/in-3-days");
+    assert!(!log_lines.is_empty(), "the per-secret decision is logged");
+    assert_no_secret(&logs.text(), &values, "the logs");
+
+    // Checking reads: no write to a secret or a rule.
+    let writes: Vec<String> = env
+        .write_calls()
+        .await
+        .into_iter()
+        .filter(|call| call.service == "secretsmanager" || call.service == "ecr")
+        .map(|call| call.operation)
+        .collect();
+    assert_eq!(writes, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_old_value_without_expiry_warns_once_it_passes_max_age() {
+    let env = TestEnv::new().await;
+    let arn = create_secret(
+        &env,
+        "ecr-pullthroughcache/aging",
+        &credential("tok-aging-0001"),
+        &[],
+    )
+    .await;
+    env.create_rule("hub-aging", "registry-1.docker.io", Some(&arn))
+        .await;
+    let context = context(&env, "[credentials]\nmax_age_days = 365\n");
+    let request = vec!["ecr-pullthroughcache/aging".to_owned()];
+    // The emulator stamps LastChangedDate with the creation time: look from 400 days ahead.
+    let later = Utc::now() + chrono::Duration::days(400);
+    let (report, _) = credentials::run(
+        &context.clients,
+        &context.config,
+        Some(&request),
+        Deadline::none(),
+        later,
+        &UpstreamHttp::default(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    let got: Vec<(Severity, Check)> = report
+        .findings
+        .iter()
+        .map(|finding| (finding.severity, finding.check))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Severity::Info, Check::CredentialExpiry),
+            (Severity::Warning, Check::CredentialAge)
+        ],
+        "{:#?}",
+        report.findings
+    );
+    assert!(
+        report.findings[1].title.contains("400 days"),
+        "{}",
+        report.findings[1].title
+    );
+    let value = serde_json::to_value(&report).unwrap_or_default();
+    assert_eq!(
+        value["secrets"]["ecr-pullthroughcache/aging"]["age_days"],
+        400
+    );
+
+    // Today the same secret is young: no age finding.
+    let (today, _) = credentials::run(
+        &context.clients,
+        &context.config,
+        Some(&request),
+        Deadline::none(),
+        Utc::now(),
+        &UpstreamHttp::default(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    assert!(today
+        .findings
+        .iter()
+        .all(|finding| finding.check != Check::CredentialAge));
+}
+
+/// One request as a stand-in upstream saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    /// Path and query.
+    target: String,
+    /// Lower-case names.
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+/// A canned answer; `None` from a route keeps the connection open without answering.
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn json(status: u16, body: Value) -> Option<Reply> {
+        Some(Reply {
+            status,
+            headers: vec![("content-type", "application/json".to_owned())],
+            body: body.to_string(),
+        })
+    }
+}
+
+/// A minimal HTTP/1.1 server on loopback standing in for an upstream API: one request per
+/// connection, answers from `route`. Hand-written on tokio so that the exact bytes on the
+/// wire (header names, body) are what the tests assert, without another dev dependency.
+struct StandIn {
+    base: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl StandIn {
+    async fn start(route: fn(&Seen) -> Option<Reply>) -> StandIn {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|error| panic!("cannot listen on loopback: {error}"));
+        let base = format!(
+            "http://{}",
+            listener
+                .local_addr()
+                .unwrap_or_else(|error| panic!("no local address: {error}"))
+        );
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let log = Arc::clone(&log);
+                tokio::spawn(async move {
+                    let Some(request) = read_request(&mut stream).await else {
+                        return;
+                    };
+                    log.lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .push(request.clone());
+                    let Some(reply) = route(&request) else {
+                        // Never answer: hold the connection until the test ends.
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        return;
+                    };
+                    let mut head = format!(
+                        "HTTP/1.1 {} Stand-in\r\ncontent-length: {}\r\nconnection: close\r\n",
+                        reply.status,
+                        reply.body.len()
+                    );
+                    for (name, value) in &reply.headers {
+                        head.push_str(&format!("{name}: {value}\r\n"));
+                    }
+                    head.push_str("\r\n");
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    let _ = stream.write_all(reply.body.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        StandIn { base, seen }
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<Seen> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    let head_end = loop {
+        if let Some(end) = buffer.windows(4).position(|window| window == b"\r\n\r\n") {
+            break end;
+        }
+        let read = stream.read(&mut chunk).await.ok()?;
+        if read == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next()?.split(' ');
+    let method = request_line.next()?.to_owned();
+    let target = request_line.next()?.to_owned();
+    let headers: BTreeMap<String, String> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|length| length.parse().ok())
+        .unwrap_or(0);
+    let mut body = buffer[head_end + 4..].to_vec();
+    while body.len() < length {
+        let read = stream.read(&mut chunk).await.ok()?;
+        if read == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..read]);
+    }
+    Some(Seen {
+        method,
+        target,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+const GH_EXPIRING: &str = "ghp_standin-expiring-0001";
+const GH_NEVER: &str = "ghp_standin-never-0002";
+const GH_DEAD: &str = "ghp_standin-dead-0003";
+const GL_EXPIRING: &str = "glpat-standin-expiring-04";
+const GL_REVOKED: &str = "glpat-standin-revoked-05";
+const HUB_TOKEN: &str = "dckr_pat_standin-hub-0006";
+const HUB_SESSION: &str = "hub-session-standin-jwt-0007";
+
+/// The documented answers of GitHub, GitLab and Docker Hub, keyed on the token presented.
+fn upstream_apis(request: &Seen) -> Option<Reply> {
+    let header = |name: &str| request.headers.get(name).map(String::as_str);
+    match (request.method.as_str(), request.target.as_str()) {
+        ("GET", "/github/user") => match header("authorization") {
+            Some(value) if value == format!("token {GH_EXPIRING}") => Some(Reply {
+                status: 200,
+                headers: vec![(
+                    "github-authentication-token-expiration",
+                    (Utc::now() + chrono::Duration::days(5))
+                        .format("%Y-%m-%d %H:%M:%S UTC")
+                        .to_string(),
+                )],
+                body: json!({"login": "ptc-bot"}).to_string(),
+            }),
+            Some(value) if value == format!("token {GH_NEVER}") => {
+                Reply::json(200, json!({"login": "ptc-bot"}))
+            }
+            _ => Reply::json(
+                401,
+                json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}),
+            ),
+        },
+        ("GET", "/gitlab/api/v4/personal_access_tokens/self") => match header("private-token") {
+            Some(GL_EXPIRING) => Reply::json(
+                200,
+                json!({"id": 42, "name": "ptc-cache", "revoked": false, "active": true,
+                       "scopes": ["read_registry"], "user_id": 7, "expires_at": today_plus(20)}),
+            ),
+            Some(GL_REVOKED) => Reply::json(
+                200,
+                json!({"id": 43, "name": "old", "revoked": true, "active": false,
+                       "scopes": ["read_registry"], "user_id": 7, "expires_at": today_plus(90)}),
+            ),
+            _ => Reply::json(401, json!({"message": "401 Unauthorized"})),
+        },
+        ("POST", "/hub/v2/auth/token") => {
+            let body: Value = serde_json::from_str(&request.body).unwrap_or_default();
+            if body["identifier"] == "hub-user" && body["secret"] == HUB_TOKEN {
+                Reply::json(200, json!({"access_token": HUB_SESSION}))
+            } else {
+                Reply::json(401, json!({"message": "incorrect username or password"}))
+            }
+        }
+        ("GET", "/hub/v2/access-tokens?page_size=100") => {
+            if header("authorization") == Some(&format!("Bearer {HUB_SESSION}")) {
+                Reply::json(
+                    200,
+                    json!({"count": 2, "next": null, "previous": null, "active_count": 2, "results": [
+                        {"uuid": "b30bbf97-506c-4ecd-aabc-842f3cb484fb", "client_id": "HUB", "creator_ip": "127.0.0.1",
+                         "creator_ua": "some user agent", "created_at": "2025-07-29T09:28:37Z", "last_used": null,
+                         "generated_by": "manual", "is_active": true, "token": "", "token_label": "laptop",
+                         "scopes": ["repo:read"], "expires_at": null},
+                        {"uuid": "c41ccf97-506c-4ecd-aabc-842f3cb48500", "client_id": "HUB", "creator_ip": "127.0.0.1",
+                         "creator_ua": "some user agent", "created_at": "2025-07-29T09:28:37Z", "last_used": null,
+                         "generated_by": "manual", "is_active": true, "token": "", "token_label": "ecr-cache",
+                         "scopes": ["repo:public_read"], "expires_at": format!("{}T00:00:00Z", today_plus(200))}
+                    ]}),
+                )
+            } else {
+                Reply::json(401, json!({"detail": "unauthorized"}))
+            }
+        }
+        _ => Reply::json(404, json!({"message": "Not Found"})),
+    }
+}
+
+fn discovery_config(base: &str, write_back: bool) -> String {
+    format!(
+        "[credentials]\nexpiry_tag = \"{EXPIRY_TAG}\"\ndiscover_expiry = true\nwrite_back = {write_back}\n\
+         github_api_url = \"{base}/github\"\ngitlab_url = \"{base}/gitlab\"\ndockerhub_api_url = \"{base}/hub\"\n"
+    )
+}
+
+#[tokio::test]
+async fn discovers_expiry_from_github_gitlab_and_docker_hub() {
+    let env = TestEnv::new().await;
+    let upstream = StandIn::start(upstream_apis).await;
+    for (name, upstream_url, value, tags) in [
+        ("gh-expiring", "ghcr.io", credential(GH_EXPIRING), vec![]),
+        ("gh-never", "ghcr.io", credential(GH_NEVER), vec![]),
+        ("gh-dead", "ghcr.io", credential(GH_DEAD), vec![]),
+        (
+            "gl-expiring",
+            "registry.gitlab.com",
+            credential(GL_EXPIRING),
+            vec![],
+        ),
+        (
+            "gl-revoked",
+            "registry.gitlab.com",
+            credential(GL_REVOKED),
+            vec![],
+        ),
+        (
+            "hub",
+            "registry-1.docker.io",
+            json!({"username": "hub-user", "accessToken": HUB_TOKEN}).to_string(),
+            vec![(credentials::TOKEN_LABEL_TAG, "ecr-cache")],
+        ),
+    ] {
+        let arn = create_secret(&env, &format!("ecr-pullthroughcache/{name}"), &value, &tags).await;
+        env.create_rule(name, upstream_url, Some(&arn)).await;
+    }
+    env.clear_calls().await;
+    let context = context(&env, &discovery_config(&upstream.base, true));
+    let report = check_credentials::handler::handle(
+        Arc::clone(&context),
+        LambdaEvent::new(sample_event("check-credentials.json"), Context::default()),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("check-credentials failed: {}", error.full_message()));
+    let value = serde_json::to_value(&report).unwrap_or_default();
+    let detail = |name: &str| value["secrets"][format!("ecr-pullthroughcache/{name}")].clone();
+
+    for (name, highest_severity, source, days_left) in [
+        (
+            "gh-expiring",
+            Some(Severity::Critical),
+            Some("github"),
+            Some(5),
+        ),
+        ("gh-never", None, Some("github"), None),
+        ("gh-dead", Some(Severity::Critical), None, None),
+        (
+            "gl-expiring",
+            Some(Severity::Warning),
+            Some("gitlab"),
+            Some(20),
+        ),
+        ("gl-revoked", Some(Severity::Critical), None, None),
+        ("hub", None, Some("docker-hub"), Some(200)),
+    ] {
+        let secret = format!("ecr-pullthroughcache/{name}");
+        assert_eq!(
+            highest(&report, &secret),
+            highest_severity,
+            "{secret}: {:#?}",
+            findings_of(&report, &secret)
+        );
+        assert_eq!(detail(name)["expiry_source"].as_str(), source, "{secret}");
+        assert_eq!(detail(name)["days_left"].as_i64(), days_left, "{secret}");
+        assert!(findings_of(&report, &secret)
+            .iter()
+            .all(|finding| finding.check == Check::CredentialExpiry));
+    }
+    assert_eq!(detail("gh-never")["never_expires"], true);
+    let dead = findings_of(&report, "ecr-pullthroughcache/gh-dead");
+    assert!(dead[0].title.contains("refuses"), "{}", dead[0].title);
+    assert!(dead[0].message.contains("401"), "{}", dead[0].message);
+    assert!(
+        dead[0]
+            .next_steps
+            .iter()
+            .any(|step| step.contains("read:packages")),
+        "{:?}",
+        dead[0].next_steps
+    );
+    let revoked = findings_of(&report, "ecr-pullthroughcache/gl-revoked");
+    assert!(
+        revoked[0].message.contains("revoked"),
+        "{}",
+        revoked[0].message
+    );
+    assert_eq!(report.summary.get("secrets_invalid"), Some(&2));
+
+    // What went over the wire: each API in its documented form.
+    let seen = upstream.seen();
+    let github: Vec<&Seen> = seen
+        .iter()
+        .filter(|request| request.target == "/github/user")
+        .collect();
+    assert_eq!(github.len(), 3);
+    assert!(github
+        .iter()
+        .all(|request| request.headers.contains_key("user-agent")));
+    let gitlab: Vec<&Seen> = seen
+        .iter()
+        .filter(|request| request.target.starts_with("/gitlab/"))
+        .collect();
+    assert_eq!(gitlab.len(), 2);
+    assert!(gitlab
+        .iter()
+        .all(|request| request.headers.contains_key("private-token")
+            && !request.headers.contains_key("authorization")));
+    let login = seen
+        .iter()
+        .find(|request| request.target == "/hub/v2/auth/token")
+        .unwrap_or_else(|| panic!("no Docker Hub login: {seen:?}"));
+    assert_eq!(login.method, "POST");
+    assert_eq!(
+        login.headers.get("content-type").map(String::as_str),
+        Some("application/json")
+    );
+
+    // Write-back: the discovered dates are now on the secrets, and only those.
+    let tagged: Vec<String> = env
+        .write_calls()
+        .await
+        .into_iter()
+        .filter(|call| call.operation == "TagResource")
+        .filter_map(|call| call.resource)
+        .collect();
+    assert_eq!(tagged.len(), 3, "{tagged:?}");
+    let described = env
+        .clients
+        .secret_store()
+        .describe("ecr-pullthroughcache/gl-expiring")
+        .await
+        .unwrap_or_else(|error| panic!("{error}"))
+        .unwrap_or_else(|| panic!("secret gone"));
+    assert_eq!(described.tags.get(EXPIRY_TAG), Some(&today_plus(20)));
+    assert_eq!(
+        detail("gl-expiring")["expiry_written_back"].as_str(),
+        Some(today_plus(20).as_str())
+    );
+
+    // Next run: the tag answers first, the upstream is not asked again for those secrets.
+    let before = upstream.seen().len();
+    let again = check_credentials::handler::handle(
+        Arc::clone(&context),
+        LambdaEvent::new(
+            sample_event("check-credentials-secrets.json"),
+            Context::default(),
+        ),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("check-credentials failed: {}", error.full_message()));
+    assert_eq!(upstream.seen().len(), before);
+    // The sample names secrets this account does not have: each is a finding of its own.
+    assert_eq!(again.summary.get("secrets_checked"), Some(&0));
+    assert_eq!(again.findings.len(), 2, "{:#?}", again.findings);
+
+    let narrowed = vec![
+        "ecr-pullthroughcache/gh-expiring".to_owned(),
+        "ecr-pullthroughcache/hub".to_owned(),
+    ];
+    let (tagged_run, _) = credentials::run(
+        &context.clients,
+        &context.config,
+        Some(&narrowed),
+        Deadline::none(),
+        Utc::now(),
+        &UpstreamHttp::default(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    assert_eq!(upstream.seen().len(), before, "the tag must answer first");
+    let tagged_value = serde_json::to_value(&tagged_run).unwrap_or_default();
+    assert_eq!(
+        tagged_value["secrets"]["ecr-pullthroughcache/hub"]["expiry_source"],
+        "tag"
+    );
+    assert_eq!(
+        tagged_value["secrets"]["ecr-pullthroughcache/hub"]["days_left"],
+        200
+    );
+
+    let tokens: Vec<String> = [
+        GH_EXPIRING,
+        GH_NEVER,
+        GH_DEAD,
+        GL_EXPIRING,
+        GL_REVOKED,
+        HUB_TOKEN,
+        HUB_SESSION,
+    ]
+    .iter()
+    .map(|token| (*token).to_owned())
+    .collect();
+    assert_no_secret(&value.to_string(), &tokens, "the report");
+}
+
+#[tokio::test]
+async fn a_silent_or_unreachable_upstream_is_a_finding_within_the_deadline() {
+    let env = TestEnv::new().await;
+    let silent = StandIn::start(|_| None).await;
+    // A port that was free a moment ago: nothing listens there any more.
+    let closed = {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|error| panic!("{error}"));
+        format!(
+            "http://{}",
+            listener
+                .local_addr()
+                .unwrap_or_else(|error| panic!("{error}"))
+        )
+    };
+    let arn = create_secret(
+        &env,
+        "ecr-pullthroughcache/gh-silent",
+        &credential(GH_EXPIRING),
+        &[],
+    )
+    .await;
+    env.create_rule("gh-silent", "ghcr.io", Some(&arn)).await;
+    let arn = create_secret(
+        &env,
+        "ecr-pullthroughcache/gl-closed",
+        &credential(GL_EXPIRING),
+        &[],
+    )
+    .await;
+    env.create_rule("gl-closed", "registry.gitlab.com", Some(&arn))
+        .await;
+    let config = format!(
+        "[credentials]\ndiscover_expiry = true\ngithub_api_url = \"{}/github\"\ngitlab_url = \"{closed}/gitlab\"\n",
+        silent.base
+    );
+    let context = context(&env, &config);
+    let mut lambda_context = Context::default();
+    let allowed = Duration::from_secs(6);
+    lambda_context.deadline = (Utc::now().timestamp_millis() as u64) + allowed.as_millis() as u64;
+    let started = Instant::now();
+    let report = check_credentials::handler::handle(
+        Arc::clone(&context),
+        LambdaEvent::new(sample_event("check-credentials.json"), lambda_context),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("check-credentials failed: {}", error.full_message()));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < allowed - Duration::from_secs(1),
+        "took {elapsed:?}"
+    );
+    assert_eq!(silent.seen().len(), 1, "the silent upstream was asked");
+
+    for (secret, upstream, reason) in [
+        (
+            "ecr-pullthroughcache/gh-silent",
+            "GitHub",
+            "no answer within",
+        ),
+        (
+            "ecr-pullthroughcache/gl-closed",
+            "GitLab",
+            "connection failed",
+        ),
+    ] {
+        let findings = findings_of(&report, secret);
+        let unreachable = findings
+            .iter()
+            .find(|finding| {
+                finding
+                    .title
+                    .contains(&format!("could not be read from {upstream}"))
+            })
+            .unwrap_or_else(|| panic!("{secret}: {findings:#?}"));
+        assert_eq!(unreachable.severity, Severity::Warning);
+        assert!(
+            unreachable.message.contains(reason),
+            "{}",
+            unreachable.message
+        );
+        // Unknown expiry: how to record it by hand.
+        assert!(findings
+            .iter()
+            .any(|finding| finding.severity == Severity::Info
+                && finding
+                    .next_steps
+                    .iter()
+                    .any(|step| step.contains("tag-resource"))));
+    }
+}
+
+#[tokio::test]
+async fn one_unreadable_secret_does_not_stop_the_others() {
+    let env = TestEnv::new().await;
+    let denied = create_secret(
+        &env,
+        "ecr-pullthroughcache/denied",
+        &credential("tok-denied-0001"),
+        &[(EXPIRY_TAG, &today_plus(200))],
+    )
+    .await;
+    env.create_rule("denied", "registry-1.docker.io", Some(&denied))
+        .await;
+    let fine = create_secret(
+        &env,
+        "ecr-pullthroughcache/fine",
+        &credential("tok-fine-0002"),
+        &[(EXPIRY_TAG, &today_plus(20))],
+    )
+    .await;
+    env.create_rule("fine", "registry-1.docker.io", Some(&fine))
+        .await;
+    env.inject(
+        Fault::new("GetSecretValue", FaultKind::AccessDenied, None)
+            .matching(json!({"SecretId": denied})),
+    )
+    .await;
+    let context = context(&env, "");
+    let report = check_credentials::handler::handle(
+        Arc::clone(&context),
+        LambdaEvent::new(
+            json!({"secrets": ["ecr-pullthroughcache/denied", fine]}),
+            Context::default(),
+        ),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("check-credentials failed: {}", error.full_message()));
+    let denied_findings = findings_of(&report, "ecr-pullthroughcache/denied");
+    assert_eq!(denied_findings.len(), 1, "{denied_findings:#?}");
+    assert_eq!(denied_findings[0].severity, Severity::Warning);
+    assert!(
+        denied_findings[0].message.contains("access-denied"),
+        "{}",
+        denied_findings[0].message
+    );
+    assert!(denied_findings[0].next_steps[0].contains("secretsmanager:GetSecretValue"));
+    assert_eq!(
+        highest(&report, "ecr-pullthroughcache/fine"),
+        Some(Severity::Warning)
+    );
+    assert_eq!(report.summary.get("secrets_checked"), Some(&2));
+    assert_eq!(report.summary.get("secrets_unreadable"), Some(&1));
+}
+
+#[tokio::test]
+async fn unknown_rules_degrade_the_checks_and_unlisted_secrets_fail_the_run() {
+    let env = TestEnv::new().await;
+    create_secret(
+        &env,
+        "ecr-pullthroughcache/lonely",
+        &credential("tok-lonely-0001"),
+        &[(EXPIRY_TAG, &today_plus(10))],
+    )
+    .await;
+    let context = context(&env, "");
+    env.inject(Fault::new(
+        "DescribePullThroughCacheRules",
+        FaultKind::AccessDenied,
+        Some(1),
+    ))
+    .await;
+    let report = check_credentials::handler::handle(
+        Arc::clone(&context),
+        LambdaEvent::new(sample_event("check-credentials.json"), Context::default()),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("check-credentials failed: {}", error.full_message()));
+    let got: BTreeSet<(String, Severity, Check)> = report
+        .findings
+        .iter()
+        .map(|finding| (finding.resource.clone(), finding.severity, finding.check))
+        .collect();
+    // Without the rules nobody can say the secret is orphaned; its expiry is still judged.
+    assert_eq!(
+        got,
+        BTreeSet::from([
+            (
+                "ecr-pullthroughcache/".to_owned(),
+                Severity::Warning,
+                Check::CredentialUse
+            ),
+            (
+                "ecr-pullthroughcache/lonely".to_owned(),
+                Severity::Warning,
+                Check::CredentialExpiry
+            ),
+        ]),
+        "{:#?}",
+        report.findings
+    );
+
+    env.inject(Fault::new("ListSecrets", FaultKind::AccessDenied, None))
+        .await;
+    let error = check_credentials::handler::handle(
+        Arc::clone(&context),
+        LambdaEvent::new(sample_event("check-credentials.json"), Context::default()),
+    )
+    .await
+    .err()
+    .unwrap_or_else(|| panic!("a run that cannot list the secrets must fail"));
+    assert_eq!(error.error_type(), "AwsAccessDenied");
+    assert!(
+        error
+            .full_message()
+            .contains("cannot list the credential secrets"),
+        "{}",
+        error.full_message()
+    );
+}

@@ -1,0 +1,576 @@
+//! Asking the upstream itself when a token expires, with the secret's own credentials.
+//!
+//! - GitHub: any authenticated REST call answers with `GitHub-Authentication-Token-Expiration`
+//!   for an expiring token (`GET {github_api_url}/user`); no header means no expiry.
+//! - GitLab (15.5+): `GET {gitlab_url}/api/v4/personal_access_tokens/self` with `PRIVATE-TOKEN`
+//!   gives `expires_at` (a date or null), `active` and `revoked`.
+//! - Docker Hub: `POST {dockerhub_api_url}/v2/auth/token` with `{"identifier", "secret"}` gives
+//!   an `access_token`; `GET /v2/access-tokens` with it lists every token of the account with
+//!   its `token_label` and `expires_at`, never the value. The token in the secret is the one
+//!   whose label is in the secret's [`TOKEN_LABEL_TAG`] tag, or the only token listed. Whether
+//!   a read-only token may do this is not documented, so every failure there is information,
+//!   never an alarm.
+//!
+//! A `401` from GitHub or GitLab means the token no longer works at all. Everything else that
+//! prevents an answer (timeouts, refusals, unexpected documents) says "unknown", with why.
+
+use hyper::StatusCode;
+use serde_json::{json, Value};
+
+use super::expiry::{parse_api_expiry, parse_github_expiration, ExpirySource, KnownExpiry};
+use super::http::{HttpFailure, UpstreamHttp, UpstreamRequest, UpstreamResponse};
+use crate::config::CredentialsConfig;
+use crate::domain::{SecretValue, Severity, UpstreamKind};
+use crate::lambda::Deadline;
+
+/// The secret tag naming which Docker Hub access token the secret holds (its description at
+/// hub.docker.com). Not needed when the account has a single token.
+pub const TOKEN_LABEL_TAG: &str = "ptc-ops:token-label";
+
+const GITHUB_EXPIRATION_HEADER: &str = "github-authentication-token-expiration";
+
+/// What the upstream said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Discovered {
+    /// A date, or "never" (`at: None`).
+    Expiry(KnownExpiry),
+    /// The upstream refused the token (`401`): it is expired, revoked or wrong.
+    Rejected { source: ExpirySource },
+    /// The upstream knows the token but says it no longer works (`revoked`, `active: false`).
+    Inactive {
+        source: ExpirySource,
+        reason: &'static str,
+    },
+    /// No answer that tells; `severity` says how much that matters.
+    Unknown {
+        source: ExpirySource,
+        severity: Severity,
+        reason: String,
+    },
+}
+
+/// Which upstream API can tell a token's expiry for this kind of rule, if any.
+pub fn source_for(kind: &UpstreamKind) -> Option<ExpirySource> {
+    match kind {
+        UpstreamKind::GithubContainerRegistry => Some(ExpirySource::Github),
+        UpstreamKind::GitlabContainerRegistry => Some(ExpirySource::Gitlab),
+        UpstreamKind::DockerHub => Some(ExpirySource::DockerHub),
+        _ => None,
+    }
+}
+
+/// The secret's credentials, as discovery needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct Credentials<'a> {
+    pub username: &'a SecretValue,
+    pub access_token: &'a SecretValue,
+    /// The secret's [`TOKEN_LABEL_TAG`] tag.
+    pub token_label: Option<&'a str>,
+}
+
+/// Asks the upstream behind `source`.
+pub async fn discover(
+    http: &UpstreamHttp,
+    config: &CredentialsConfig,
+    source: ExpirySource,
+    credentials: Credentials<'_>,
+    deadline: Deadline,
+) -> Discovered {
+    match source {
+        ExpirySource::Github => github(http, config, credentials, deadline).await,
+        ExpirySource::Gitlab => gitlab(http, config, credentials, deadline).await,
+        ExpirySource::DockerHub => docker_hub(http, config, credentials, deadline).await,
+        ExpirySource::Tag => Discovered::Unknown {
+            source,
+            severity: Severity::Info,
+            reason: "the tag is not an upstream".to_owned(),
+        },
+    }
+}
+
+async fn github(
+    http: &UpstreamHttp,
+    config: &CredentialsConfig,
+    credentials: Credentials<'_>,
+    deadline: Deadline,
+) -> Discovered {
+    let source = ExpirySource::Github;
+    let url = format!("{}/user", config.github_api_url);
+    let request = UpstreamRequest::get(&url)
+        .header("accept", "application/vnd.github+json")
+        .header("x-github-api-version", "2022-11-28")
+        .secret_header("authorization", "token ", credentials.access_token);
+    match send(http, &url, request, deadline).await {
+        Ok(response) => read_github(&url, &response),
+        Err(failure) => unanswered(source, &url, &failure),
+    }
+}
+
+/// GitHub's answer to an authenticated call.
+pub fn read_github(url: &str, response: &UpstreamResponse) -> Discovered {
+    let source = ExpirySource::Github;
+    if response.status == StatusCode::UNAUTHORIZED {
+        return Discovered::Rejected { source };
+    }
+    if !response.status.is_success() {
+        return refused(source, url, response.status);
+    }
+    match response.header_text(GITHUB_EXPIRATION_HEADER) {
+        None => Discovered::Expiry(KnownExpiry { at: None, source }),
+        Some(text) => match parse_github_expiration(text) {
+            Some(at) => Discovered::Expiry(KnownExpiry {
+                at: Some(at),
+                source,
+            }),
+            None => Discovered::Unknown {
+                source,
+                severity: Severity::Info,
+                reason: format!(
+                    "`{url}` answered with a `GitHub-Authentication-Token-Expiration` header that is not a date"
+                ),
+            },
+        },
+    }
+}
+
+async fn gitlab(
+    http: &UpstreamHttp,
+    config: &CredentialsConfig,
+    credentials: Credentials<'_>,
+    deadline: Deadline,
+) -> Discovered {
+    let source = ExpirySource::Gitlab;
+    let url = format!("{}/api/v4/personal_access_tokens/self", config.gitlab_url);
+    let request =
+        UpstreamRequest::get(&url).secret_header("private-token", "", credentials.access_token);
+    match send(http, &url, request, deadline).await {
+        Ok(response) => read_gitlab(&url, &response),
+        Err(failure) => unanswered(source, &url, &failure),
+    }
+}
+
+/// GitLab's `personal_access_tokens/self` document.
+pub fn read_gitlab(url: &str, response: &UpstreamResponse) -> Discovered {
+    let source = ExpirySource::Gitlab;
+    if response.status == StatusCode::UNAUTHORIZED {
+        return Discovered::Rejected { source };
+    }
+    if !response.status.is_success() {
+        return refused(source, url, response.status);
+    }
+    let Ok(document) = serde_json::from_slice::<Value>(&response.body) else {
+        return unreadable(source, url, "is not JSON");
+    };
+    if document["revoked"].as_bool() == Some(true) {
+        return Discovered::Inactive {
+            source,
+            reason: "GitLab reports the token as revoked",
+        };
+    }
+    if document["active"].as_bool() == Some(false) {
+        return Discovered::Inactive {
+            source,
+            reason: "GitLab reports the token as no longer active (expired or revoked)",
+        };
+    }
+    match &document["expires_at"] {
+        Value::Null => Discovered::Expiry(KnownExpiry { at: None, source }),
+        Value::String(text) => match parse_api_expiry(text) {
+            Some(at) => Discovered::Expiry(KnownExpiry {
+                at: Some(at),
+                source,
+            }),
+            None => unreadable(source, url, "has an `expires_at` that is not a date"),
+        },
+        _ => unreadable(source, url, "has no `expires_at`"),
+    }
+}
+
+async fn docker_hub(
+    http: &UpstreamHttp,
+    config: &CredentialsConfig,
+    credentials: Credentials<'_>,
+    deadline: Deadline,
+) -> Discovered {
+    let source = ExpirySource::DockerHub;
+    let login_url = format!("{}/v2/auth/token", config.dockerhub_api_url);
+    // The body carries the token: it is built here, sent, and never logged.
+    let login = UpstreamRequest::post_json(
+        &login_url,
+        &json!({
+            "identifier": credentials.username.expose(),
+            "secret": credentials.access_token.expose(),
+        }),
+    );
+    let session = match send(http, &login_url, Ok(login), deadline).await {
+        Ok(response) => match read_docker_hub_login(&login_url, &response) {
+            Ok(session) => session,
+            Err(unknown) => return unknown,
+        },
+        Err(failure) => return as_info(unanswered(source, &login_url, &failure)),
+    };
+    let list_url = format!(
+        "{}/v2/access-tokens?page_size=100",
+        config.dockerhub_api_url
+    );
+    let request =
+        UpstreamRequest::get(&list_url).secret_header("authorization", "Bearer ", &session);
+    match send(http, &list_url, request, deadline).await {
+        Ok(response) => read_docker_hub_tokens(&list_url, &response, credentials.token_label),
+        Err(failure) => as_info(unanswered(source, &list_url, &failure)),
+    }
+}
+
+/// Docker Hub's login answer: the session token, or why there is none.
+pub fn read_docker_hub_login(
+    url: &str,
+    response: &UpstreamResponse,
+) -> Result<SecretValue, Discovered> {
+    let source = ExpirySource::DockerHub;
+    if !response.status.is_success() {
+        return Err(as_info(refused(source, url, response.status)));
+    }
+    serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .and_then(|document| document["access_token"].as_str().map(SecretValue::new))
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| unreadable(source, url, "has no `access_token`"))
+}
+
+/// Docker Hub's access-token list: the expiry of the secret's token.
+pub fn read_docker_hub_tokens(
+    url: &str,
+    response: &UpstreamResponse,
+    token_label: Option<&str>,
+) -> Discovered {
+    let source = ExpirySource::DockerHub;
+    if !response.status.is_success() {
+        return as_info(refused(source, url, response.status));
+    }
+    let Some(tokens) = serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .and_then(|document| document["results"].as_array().cloned())
+    else {
+        return unreadable(source, url, "has no `results` list");
+    };
+    let token = match token_label {
+        Some(label) => tokens
+            .iter()
+            .find(|token| token["token_label"].as_str() == Some(label)),
+        None if tokens.len() == 1 => tokens.first(),
+        None => {
+            return Discovered::Unknown {
+                source,
+                severity: Severity::Info,
+                reason: format!(
+                    "the account has {} access tokens and the secret does not say which one it holds: tag it with `{TOKEN_LABEL_TAG}` set to the token's description at hub.docker.com",
+                    tokens.len()
+                ),
+            }
+        }
+    };
+    let Some(token) = token else {
+        return Discovered::Unknown {
+            source,
+            severity: Severity::Info,
+            reason: format!(
+                "no access token of the account has the description given in the `{TOKEN_LABEL_TAG}` tag"
+            ),
+        };
+    };
+    match &token["expires_at"] {
+        Value::Null => Discovered::Expiry(KnownExpiry { at: None, source }),
+        Value::String(text) => match parse_api_expiry(text) {
+            Some(at) => Discovered::Expiry(KnownExpiry {
+                at: Some(at),
+                source,
+            }),
+            None => unreadable(source, url, "has an `expires_at` that is not a date"),
+        },
+        _ => Discovered::Expiry(KnownExpiry { at: None, source }),
+    }
+}
+
+async fn send(
+    http: &UpstreamHttp,
+    url: &str,
+    request: Result<UpstreamRequest, HttpFailure>,
+    deadline: Deadline,
+) -> Result<UpstreamResponse, HttpFailure> {
+    if let Some(reason) = refuses_plain_http(url) {
+        return Err(HttpFailure::InvalidRequest(reason));
+    }
+    http.send(request?, deadline).await
+}
+
+/// Tokens travel over TLS only; plain `http://` is accepted for loopback addresses (local
+/// test doubles and tunnels), where nothing crosses a network.
+pub fn refuses_plain_http(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("http://")?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    (!loopback).then(|| {
+        format!("`{url}` is plain `http://` to a host that is not loopback: a token is only sent over `https://`")
+    })
+}
+
+fn unanswered(source: ExpirySource, url: &str, failure: &HttpFailure) -> Discovered {
+    // An unreachable upstream, a slow one or a set-up problem (plain http, trust roots) needs
+    // someone to look; an oversized answer is the upstream's oddity.
+    let severity = match failure {
+        HttpFailure::TooLarge => Severity::Info,
+        _ => Severity::Warning,
+    };
+    Discovered::Unknown {
+        source,
+        severity,
+        reason: format!("`{url}`: {failure}"),
+    }
+}
+
+fn refused(source: ExpirySource, url: &str, status: StatusCode) -> Discovered {
+    let severity = if status.is_server_error() {
+        Severity::Warning
+    } else {
+        // 403 (scope, SSO, rate limit) and 404 (older GitLab) say nothing about the token's life.
+        Severity::Info
+    };
+    Discovered::Unknown {
+        source,
+        severity,
+        reason: format!("`{url}` answered HTTP {}", status.as_u16()),
+    }
+}
+
+fn unreadable(source: ExpirySource, url: &str, what: &str) -> Discovered {
+    Discovered::Unknown {
+        source,
+        severity: Severity::Info,
+        reason: format!("the answer of `{url}` {what}"),
+    }
+}
+
+fn as_info(discovered: Discovered) -> Discovered {
+    match discovered {
+        Discovered::Unknown { source, reason, .. } => Discovered::Unknown {
+            source,
+            severity: Severity::Info,
+            reason,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Utc};
+    use hyper::body::Bytes;
+    use hyper::HeaderMap;
+
+    fn response(status: u16, headers: &[(&'static str, &str)], body: &str) -> UpstreamResponse {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(
+                *name,
+                value.parse().unwrap_or_else(|_| panic!("header {value}")),
+            );
+        }
+        UpstreamResponse {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT),
+            headers: map,
+            body: Bytes::from(body.to_owned()),
+        }
+    }
+
+    fn at(text: &str) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|time| time.with_timezone(&Utc))
+    }
+
+    fn expiry(source: ExpirySource, text: Option<&str>) -> Discovered {
+        Discovered::Expiry(KnownExpiry {
+            at: text.and_then(at),
+            source,
+        })
+    }
+
+    fn severity_of(discovered: &Discovered) -> Option<Severity> {
+        match discovered {
+            Discovered::Unknown { severity, .. } => Some(*severity),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn reads_github_answers() {
+        let url = "https://api.github.com/user";
+        let github = ExpirySource::Github;
+        for (answer, expected) in [
+            (
+                response(
+                    200,
+                    &[(GITHUB_EXPIRATION_HEADER, "2027-10-07 19:07:53 UTC")],
+                    "{}",
+                ),
+                expiry(github, Some("2027-10-07T19:07:53Z")),
+            ),
+            (response(200, &[], "{}"), expiry(github, None)),
+            (
+                response(401, &[], r#"{"message":"Bad credentials"}"#),
+                Discovered::Rejected { source: github },
+            ),
+        ] {
+            assert_eq!(read_github(url, &answer), expected);
+        }
+        let odd = read_github(
+            url,
+            &response(200, &[(GITHUB_EXPIRATION_HEADER, "whenever")], "{}"),
+        );
+        assert_eq!(severity_of(&odd), Some(Severity::Info));
+        assert_eq!(
+            severity_of(&read_github(url, &response(403, &[], "{}"))),
+            Some(Severity::Info)
+        );
+        assert_eq!(
+            severity_of(&read_github(url, &response(503, &[], ""))),
+            Some(Severity::Warning)
+        );
+    }
+
+    #[test]
+    fn reads_gitlab_answers() {
+        let url = "https://gitlab.com/api/v4/personal_access_tokens/self";
+        let gitlab = ExpirySource::Gitlab;
+        for (body, status, expected) in [
+            (
+                r#"{"id":4,"name":"ptc","revoked":false,"active":true,"scopes":["read_registry"],"expires_at":"2026-12-01"}"#,
+                200,
+                expiry(gitlab, Some("2026-12-01T00:00:00Z")),
+            ),
+            (
+                r#"{"id":4,"revoked":false,"active":true,"expires_at":null}"#,
+                200,
+                expiry(gitlab, None),
+            ),
+            (
+                r#"{"id":4,"revoked":true,"active":false,"expires_at":"2026-12-01"}"#,
+                200,
+                Discovered::Inactive {
+                    source: gitlab,
+                    reason: "GitLab reports the token as revoked",
+                },
+            ),
+            (
+                r#"{"id":4,"revoked":false,"active":false,"expires_at":"2024-01-01"}"#,
+                200,
+                Discovered::Inactive {
+                    source: gitlab,
+                    reason: "GitLab reports the token as no longer active (expired or revoked)",
+                },
+            ),
+            (
+                r#"{"message":"401 Unauthorized"}"#,
+                401,
+                Discovered::Rejected { source: gitlab },
+            ),
+        ] {
+            assert_eq!(
+                read_gitlab(url, &response(status, &[], body)),
+                expected,
+                "{body}"
+            );
+        }
+        for (body, status, severity) in [
+            (r#"{"message":"403 Forbidden"}"#, 403, Severity::Info),
+            ("<html>", 200, Severity::Info),
+            (r#"{"expires_at":"someday"}"#, 200, Severity::Info),
+            ("", 502, Severity::Warning),
+        ] {
+            assert_eq!(
+                severity_of(&read_gitlab(url, &response(status, &[], body))),
+                Some(severity),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_docker_hub_answers() {
+        let url = "https://hub.docker.com/v2/access-tokens";
+        let hub = ExpirySource::DockerHub;
+        let two = r#"{"count":2,"next":null,"results":[
+            {"uuid":"a","token_label":"ecr-cache","is_active":true,"expires_at":"2026-09-01T00:00:00Z"},
+            {"uuid":"b","token_label":"laptop","is_active":true,"expires_at":null}]}"#;
+        let one = r#"{"count":1,"next":null,"results":[
+            {"uuid":"a","token_label":"ecr-cache","is_active":true,"expires_at":"2026-09-01T10:00:00Z"}]}"#;
+        for (body, label, expected) in [
+            (
+                two,
+                Some("ecr-cache"),
+                expiry(hub, Some("2026-09-01T00:00:00Z")),
+            ),
+            (two, Some("laptop"), expiry(hub, None)),
+            (one, None, expiry(hub, Some("2026-09-01T10:00:00Z"))),
+        ] {
+            assert_eq!(
+                read_docker_hub_tokens(url, &response(200, &[], body), label),
+                expected
+            );
+        }
+        for (body, status, label) in [
+            (two, 200, None),
+            (two, 200, Some("elsewhere")),
+            ("{}", 200, None),
+            ("", 401, None),
+            ("", 500, None),
+        ] {
+            assert_eq!(
+                severity_of(&read_docker_hub_tokens(
+                    url,
+                    &response(status, &[], body),
+                    label
+                )),
+                Some(Severity::Info),
+                "{body} {label:?}"
+            );
+        }
+        let login = read_docker_hub_login(
+            url,
+            &response(200, &[], r#"{"access_token":"hub-session-jwt-123"}"#),
+        );
+        assert_eq!(
+            login.map(|token| token.expose().to_owned()),
+            Ok("hub-session-jwt-123".to_owned())
+        );
+        for (status, body) in [(401, "{}"), (200, "{}"), (200, "nope")] {
+            let refused = read_docker_hub_login(url, &response(status, &[], body));
+            assert_eq!(
+                refused.err().as_ref().and_then(severity_of),
+                Some(Severity::Info)
+            );
+        }
+    }
+
+    #[test]
+    fn sends_tokens_over_tls_or_loopback_only() {
+        for (url, refused) in [
+            ("https://api.github.com/user", false),
+            ("http://127.0.0.1:8080/user", false),
+            ("http://localhost/user", false),
+            ("http://[::1]:9000/user", false),
+            ("http://api.github.com/user", true),
+            ("http://10.0.0.8/api/v4", true),
+        ] {
+            assert_eq!(refuses_plain_http(url).is_some(), refused, "{url}");
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The HTTP client that asks upstreams (GitHub, GitLab, Docker Hub) about a token.
+//!
+//! Built on the hyper, rustls and aws-lc-rs stack the AWS SDK already links, with the same
+//! source of trust roots (the system store), so discovery adds no second TLS or crypto library
+//! to the Lambda. The crypto provider is passed explicitly: nothing process-wide is installed,
+//! so no other HTTP client of the process changes behaviour.
+//!
+//! Every request is bounded three ways: a connect timeout, a total timeout, and the
+//! invocation's deadline (less a reserve to finish the run), whichever comes first.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::OnceCell;
+
+use crate::domain::SecretValue;
+use crate::lambda::Deadline;
+
+/// Upstream APIs answer in well under a second; a slow TCP handshake means a network problem.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// One request, from connect to the last byte of the body.
+pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time kept back from the invocation deadline: more than the run keeps for itself, so a slow
+/// upstream is cut by this client (a finding that names the upstream) before the run has to
+/// give up on the whole secret.
+pub const DEADLINE_RESERVE: Duration = Duration::from_secs(3);
+/// The documents read here are a few KiB; anything much larger is not what was asked for.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+const USER_AGENT: &str = concat!("ecr-ptc-ops/", env!("CARGO_PKG_VERSION"));
+
+type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Timeouts of [`UpstreamHttp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpTimeouts {
+    pub connect: Duration,
+    pub total: Duration,
+    /// Kept back from the deadline: a request never runs into it.
+    pub deadline_reserve: Duration,
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        HttpTimeouts {
+            connect: DEFAULT_CONNECT_TIMEOUT,
+            total: DEFAULT_TOTAL_TIMEOUT,
+            deadline_reserve: DEADLINE_RESERVE,
+        }
+    }
+}
+
+/// An HTTP(S) client for upstream APIs. Cheap to create: the TLS set-up (reading the system's
+/// trust roots) happens on the first request, so a run without discovery never pays for it.
+/// Connections are not pooled: a run makes a handful of requests, and a pooled connection
+/// must not outlive the runtime that opened it.
+#[derive(Clone, Default)]
+pub struct UpstreamHttp {
+    timeouts: HttpTimeouts,
+    client: Arc<OnceCell<Result<HyperClient, String>>>,
+}
+
+impl std::fmt::Debug for UpstreamHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamHttp")
+            .field("timeouts", &self.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request. Header values given as [`SecretValue`] are marked sensitive, so hyper never
+/// prints them either.
+#[derive(Debug)]
+pub struct UpstreamRequest {
+    method: Method,
+    url: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Option<Bytes>,
+}
+
+impl UpstreamRequest {
+    pub fn get(url: impl Into<String>) -> Self {
+        UpstreamRequest {
+            method: Method::GET,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// A POST with a JSON body. The body may carry a credential: it is never logged.
+    pub fn post_json(url: impl Into<String>, body: &serde_json::Value) -> Self {
+        UpstreamRequest {
+            method: Method::POST,
+            url: url.into(),
+            headers: vec![(
+                hyper::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body: Some(Bytes::from(body.to_string())),
+        }
+    }
+
+    pub fn header(mut self, name: &'static str, value: &'static str) -> Self {
+        self.headers.push((
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
+        self
+    }
+
+    /// A header that carries a credential, e.g. `authorization` with `Bearer ` and a token.
+    pub fn secret_header(
+        mut self,
+        name: &'static str,
+        prefix: &str,
+        value: &SecretValue,
+    ) -> Result<Self, HttpFailure> {
+        let mut header =
+            HeaderValue::from_str(&format!("{prefix}{}", value.expose())).map_err(|_| {
+                HttpFailure::InvalidRequest(
+                    "the token cannot be sent in an HTTP header (it holds control characters)"
+                        .to_owned(),
+                )
+            })?;
+        header.set_sensitive(true);
+        self.headers.push((HeaderName::from_static(name), header));
+        Ok(self)
+    }
+}
+
+/// What came back: status, the headers asked for, the body.
+#[derive(Debug, Clone)]
+pub struct UpstreamResponse {
+    pub status: StatusCode,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl UpstreamResponse {
+    pub fn header_text(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+/// Why no response came back. Messages never hold request headers or bodies.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpFailure {
+    #[error("no answer within {} s", .0.as_secs_f64())]
+    Timeout(Duration),
+    #[error("not asked: the invocation deadline leaves no time for it")]
+    NoTimeLeft,
+    #[error("the request could not be made: {0}")]
+    InvalidRequest(String),
+    #[error("connection failed: {0}")]
+    Transport(String),
+    #[error("the answer is larger than {} KiB", MAX_BODY_BYTES / 1024)]
+    TooLarge,
+    #[error("TLS set-up failed: {0}")]
+    Tls(String),
+}
+
+impl HttpFailure {
+    /// Whether the upstream did not answer in time (or could not be asked in time).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, HttpFailure::Timeout(_) | HttpFailure::NoTimeLeft)
+    }
+}
+
+impl UpstreamHttp {
+    pub fn new(timeouts: HttpTimeouts) -> Self {
+        UpstreamHttp {
+            timeouts,
+            client: Arc::default(),
+        }
+    }
+
+    pub fn timeouts(&self) -> HttpTimeouts {
+        self.timeouts
+    }
+
+    /// Sends one request, bounded by the total timeout and by `deadline` less the reserve.
+    pub async fn send(
+        &self,
+        request: UpstreamRequest,
+        deadline: Deadline,
+    ) -> Result<UpstreamResponse, HttpFailure> {
+        let budget = match deadline.remaining() {
+            Some(left) => {
+                let left = left.saturating_sub(self.timeouts.deadline_reserve);
+                if left.is_zero() {
+                    return Err(HttpFailure::NoTimeLeft);
+                }
+                left.min(self.timeouts.total)
+            }
+            None => self.timeouts.total,
+        };
+        let uri: hyper::Uri =
+            request
+                .url
+                .parse()
+                .map_err(|error: hyper::http::uri::InvalidUri| {
+                    HttpFailure::InvalidRequest(format!("`{}` is not a URL: {error}", request.url))
+                })?;
+        let mut builder = Request::builder()
+            .method(request.method)
+            .uri(uri)
+            .header(hyper::header::USER_AGENT, USER_AGENT);
+        for (name, value) in request.headers {
+            builder = builder.header(name, value);
+        }
+        let mut http_request = builder
+            .body(Full::new(request.body.unwrap_or_default()))
+            .map_err(|error| HttpFailure::InvalidRequest(error.to_string()))?;
+        http_request
+            .headers_mut()
+            .entry(hyper::header::ACCEPT)
+            .or_insert(HeaderValue::from_static("application/json"));
+        let exchange = async {
+            let client = self.client().await?;
+            let response = client
+                .request(http_request)
+                .await
+                .map_err(|error| HttpFailure::Transport(error_chain(&error)))?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, MAX_BODY_BYTES)
+                .collect()
+                .await
+                .map_err(|error| {
+                    if error.is::<http_body_util::LengthLimitError>() {
+                        HttpFailure::TooLarge
+                    } else {
+                        HttpFailure::Transport(error.to_string())
+                    }
+                })?
+                .to_bytes();
+            Ok(UpstreamResponse {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
+        };
+        tokio::time::timeout(budget, exchange)
+            .await
+            .unwrap_or(Err(HttpFailure::Timeout(budget)))
+    }
+
+    /// The client, built on first use. Reading the system's trust roots is blocking file I/O:
+    /// it runs off the async threads, and inside the request's time budget.
+    async fn client(&self) -> Result<&HyperClient, HttpFailure> {
+        let connect_timeout = self.timeouts.connect;
+        self.client
+            .get_or_init(|| async move {
+                tokio::task::spawn_blocking(move || build_client(connect_timeout))
+                    .await
+                    .unwrap_or_else(|error| Err(format!("TLS set-up did not finish: {error}")))
+            })
+            .await
+            .as_ref()
+            .map_err(|message| HttpFailure::Tls(message.clone()))
+    }
+}
+
+fn build_client(connect_timeout: Duration) -> Result<HyperClient, String> {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(connect_timeout));
+    http.set_nodelay(true);
+    // The HTTPS connector below decides the scheme; the TCP connector must accept both.
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::aws_lc_rs::default_provider())
+        .map_err(|error| format!("no usable trust roots in the system store: {error}"))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(https))
+}
+
+/// hyper's top-level error says little ("client error (Connect)"); the cause says what failed.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}

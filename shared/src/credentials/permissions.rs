@@ -1,0 +1,28 @@
+//! What `check-credentials` may call: list and read the credential secrets, read the rules that
+//! use them, and (with `credentials.write_back`) tag a secret with its discovered expiry.
+
+use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS};
+
+pub const PERMISSIONS: &[Permission] = &[
+    Permission::new(
+        "secretsmanager:ListSecrets",
+        Scope::AnyResource,
+        "find the `ecr-pullthroughcache/` secrets; listing has no resource-level permission",
+    ),
+    Permission::new(
+        "secretsmanager:GetSecretValue",
+        Scope::CredentialSecrets,
+        "check each secret's format and ask its upstream for the token's expiry",
+    ),
+    Permission::new(
+        "secretsmanager:TagResource",
+        Scope::CredentialSecrets,
+        "write a discovered expiry back to the expiry tag (`credentials.write_back`)",
+    ),
+    Permission::new(
+        "ecr:DescribePullThroughCacheRules",
+        Scope::AnyResource,
+        "which rules use each secret; IAM has no resource type for rules",
+    ),
+    PUBLISH_ALERTS,
+];
