@@ -1,11 +1,12 @@
+//! prewarm-images: pull images through the cache ahead of need.
 use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
 use ptc_ops::domain::Report;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, PrewarmInvocation};
-use ptc_ops::lambda::FunctionContext;
-use ptc_ops::metrics::Metrics;
+use ptc_ops::lambda::{Deadline, FunctionContext};
+use ptc_ops::prewarm;
 use serde_json::Value;
 
 pub const FUNCTION: FunctionKind = FunctionKind::PrewarmImages;
@@ -16,8 +17,13 @@ pub async fn handle(
     context: Arc<FunctionContext>,
     event: LambdaEvent<Value>,
 ) -> Result<Report, Error> {
-    let _invocation = PrewarmInvocation::from_payload(&event.payload)?;
-    let report = Report::new(FUNCTION.as_str(), false);
-    let metrics = Metrics::new(FUNCTION.as_str());
+    let invocation = PrewarmInvocation::from_payload(&event.payload)?;
+    let (report, metrics) = prewarm::run(
+        &context.clients,
+        &context.config,
+        prewarm::Request::from_invocation(&invocation),
+        Deadline::from_context(&event.context),
+    )
+    .await;
     Ok(context.finish(report, metrics).await)
 }

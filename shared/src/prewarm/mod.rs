@@ -1,1 +1,343 @@
-//! prewarm-images: pull images through the cache ahead of need.
+//! prewarm-images: pull a list of upstream images through the cache before anyone needs them,
+//! so that the first real pull is a hit.
+//!
+//! - [`reference`]: Docker reference grammar and Docker Hub normalisation.
+//! - [`mapping`]: image → pull-through cache rule → cache repository and URI (also for
+//!   `ptc rewrite`).
+//! - [`plan`]: what a run does with each listed image; [`schedule`]: which pull starts next;
+//!   [`outcome`]: statuses, failure reasons, findings. All pure.
+//! - [`run`]: observe (rules), plan, pull (unless dry run), report. Callable from the Lambda
+//!   and from the `ptc` CLI.
+//!
+//! A pull is `BatchGetImage` by tag on the cache repository with every manifest media type
+//! accepted (aws-facts.md §3); `DescribeImages` before it tells whether the tag was cached
+//! already, in which case nothing is pulled.
+
+pub mod mapping;
+pub mod outcome;
+pub mod permissions;
+pub mod plan;
+pub mod reference;
+pub mod schedule;
+
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde_json::json;
+use tracing::{error, info, warn};
+
+pub use mapping::{cache_uri_for, map_to_cache, registry_host, CacheTarget, Unmapped};
+pub use outcome::{FailureReason, ImageResult, ImageStatus, PullError, PullOutcome};
+pub use plan::{plan, Action, PlannedImage, SkipReason};
+pub use reference::{parse_reference, ImageReference, ReferenceError};
+
+use crate::aws::ecr::{PullFailure, Registry};
+use crate::aws::registry_api::CachedImages;
+use crate::aws::Clients;
+use crate::config::Config;
+use crate::domain::{Check, Finding, Report, Severity};
+use crate::events::{FunctionKind, PrewarmInvocation};
+use crate::lambda::Deadline;
+use crate::metrics::{Metrics, Unit};
+
+/// Time kept after the last pull to publish the alert, write metrics and return. Pulls still
+/// under way when only this much is left are cut and reported `not-attempted`.
+pub const FINISH_RESERVE: Duration = Duration::from_secs(1);
+
+/// What to pre-warm.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Request {
+    /// References as listed; `None` means `prewarm.images`.
+    pub images: Option<Vec<String>>,
+    /// Plan only: parse, map, report the cache URIs; pull nothing.
+    pub dry_run: bool,
+}
+
+impl Request {
+    pub fn from_invocation(invocation: &PrewarmInvocation) -> Self {
+        Request {
+            images: invocation.images().map(<[String]>::to_vec),
+            dry_run: invocation.dry_run().unwrap_or(false),
+        }
+    }
+}
+
+/// Pre-warms the requested images and reports each one.
+///
+/// Reads the registry's pull-through cache rules, plans every image (invalid, digest-only and
+/// unmapped references are findings, never errors), then pulls at most `prewarm.concurrency`
+/// images at once, at most half of them from one upstream while others wait. It stops starting
+/// pulls when the deadline is nearer than [`FINISH_RESERVE`] plus the longest pull so far;
+/// the images left are reported `not-attempted`.
+pub async fn run(
+    clients: &Clients,
+    config: &Config,
+    request: Request,
+    deadline: Deadline,
+) -> (Report, Metrics) {
+    let function = FunctionKind::PrewarmImages.as_str();
+    let started = Instant::now();
+    let mut report = Report::new(function, request.dry_run);
+    let mut metrics = Metrics::new(function);
+    let images = request
+        .images
+        .unwrap_or_else(|| config.prewarm.images.clone());
+    let region = clients.region();
+    let registry = clients.registry();
+
+    let rules = if images.is_empty() {
+        info!("no images to pre-warm: the event names none and `prewarm.images` is empty");
+        Vec::new()
+    } else {
+        match registry.cache_rules(None).await {
+            Ok(rules) => rules,
+            Err(rules_error) => {
+                error!(error = %rules_error, "pull-through cache rules could not be read");
+                let why = format!("the pull-through cache rules could not be read: {rules_error}");
+                report.push_finding(
+                    Finding::new(
+                        Severity::Critical,
+                        Check::Prewarm,
+                        outcome::ALERT_RESOURCE,
+                        "pull-through cache rules could not be read; nothing was pre-warmed",
+                        rules_error.to_string(),
+                    )
+                    .with_next_step(
+                        "allow the function's role `ecr:DescribePullThroughCacheRules`",
+                    ),
+                );
+                let results: Vec<ImageResult> = plan(&images, &[], region)
+                    .iter()
+                    .map(|planned| {
+                        let mut result = ImageResult::from_plan(planned);
+                        if result.status == ImageStatus::Skipped && planned.reference.is_some() {
+                            result.not_attempted(&why);
+                        }
+                        result
+                    })
+                    .collect();
+                finish_report(&mut report, &mut metrics, &results, started);
+                return (report, metrics);
+            }
+        }
+    };
+
+    let planned = plan(&images, &rules, region);
+    for image in &planned {
+        match &image.action {
+            Action::Warm => info!(
+                image = %image.input,
+                cache_uri = image.cache_uri.as_deref().unwrap_or_default(),
+                dry_run = request.dry_run,
+                "image planned"
+            ),
+            Action::Skip(reason) => {
+                info!(image = %image.input, reason = %reason.describe(), "image skipped");
+            }
+        }
+    }
+    let mut results: Vec<ImageResult> = planned.iter().map(ImageResult::from_plan).collect();
+    if !request.dry_run {
+        warm(
+            &registry,
+            &CachedImages::new(clients),
+            &planned,
+            &mut results,
+            config.prewarm.concurrency,
+            deadline,
+        )
+        .await;
+    }
+
+    for finding in outcome::findings(&planned, &results, region) {
+        report.push_finding(finding);
+    }
+    finish_report(&mut report, &mut metrics, &results, started);
+    (report, metrics)
+}
+
+/// Pulls the planned images and records each outcome in `results`.
+async fn warm(
+    registry: &Registry,
+    cached: &CachedImages,
+    planned: &[PlannedImage],
+    results: &mut [ImageResult],
+    concurrency: usize,
+    deadline: Deadline,
+) {
+    let jobs = planned
+        .iter()
+        .enumerate()
+        .filter(|(_, image)| image.action == Action::Warm)
+        .filter_map(|(index, image)| Some((index, image.target.as_ref()?.upstream.clone())));
+    let mut scheduler = schedule::Scheduler::new(concurrency, jobs);
+    // In-flight pulls are cut here so the run can still finish before the deadline.
+    let hard_stop = deadline
+        .remaining()
+        .map(|left| tokio::time::Instant::now() + left.saturating_sub(FINISH_RESERVE));
+    let mut in_flight = FuturesUnordered::new();
+    let mut longest_pull = Duration::ZERO;
+    let mut stopped = false;
+    loop {
+        while !stopped && scheduler.has_waiting() {
+            if deadline.is_within(FINISH_RESERVE + longest_pull) {
+                stopped = true;
+                warn!(
+                    remaining_ms = deadline.remaining().unwrap_or_default().as_millis() as u64,
+                    longest_pull_ms = longest_pull.as_millis() as u64,
+                    "deadline near: no more pulls are started"
+                );
+                break;
+            }
+            let Some((index, upstream)) = scheduler.next() else {
+                break;
+            };
+            let Some(target) = planned[index].target.as_ref() else {
+                scheduler.finished(&upstream);
+                continue;
+            };
+            let tag = target
+                .tag
+                .as_deref()
+                .unwrap_or(reference::DEFAULT_TAG)
+                .to_owned();
+            let repository = target.repository.clone();
+            in_flight.push(async move {
+                let pull_started = Instant::now();
+                let pull = pull_one(registry, cached, &repository, &tag);
+                let outcome = match hard_stop {
+                    Some(at) => tokio::time::timeout_at(at, pull)
+                        .await
+                        .unwrap_or(PullOutcome::Interrupted),
+                    None => pull.await,
+                };
+                (index, upstream, outcome, pull_started.elapsed())
+            });
+        }
+        let Some((index, upstream, outcome, elapsed)) = in_flight.next().await else {
+            break;
+        };
+        scheduler.finished(&upstream);
+        longest_pull = longest_pull.max(elapsed);
+        log_outcome(&results[index], &outcome, elapsed);
+        results[index].record(outcome, elapsed);
+    }
+    let left = scheduler.drain_waiting();
+    if !left.is_empty() {
+        warn!(
+            n_images = left.len(),
+            "images not attempted before the deadline"
+        );
+    }
+    for index in left {
+        results[index].not_attempted(
+            "not started: the deadline was too near to pull it and still finish the run",
+        );
+    }
+}
+
+/// One image: nothing to do when the tag is cached, else `BatchGetImage` by tag.
+async fn pull_one(
+    registry: &Registry,
+    cached: &CachedImages,
+    repository: &str,
+    tag: &str,
+) -> PullOutcome {
+    let mut note = None;
+    match cached.by_tag(repository, tag).await {
+        Ok(Some(image)) => {
+            return PullOutcome::AlreadyCached {
+                digest: image.digest,
+            }
+        }
+        Ok(None) => {}
+        // The pull tells whether the image can be had; only "was it cached before" is lost.
+        Err(lookup_error) => {
+            note = Some(format!(
+                "could not tell whether the image was cached before: {lookup_error}"
+            ));
+        }
+    }
+    match registry.pull_by_tag(repository, tag).await {
+        Ok(image) => PullOutcome::Warmed {
+            digest: Some(image.digest).filter(|digest| !digest.is_empty()),
+            note,
+        },
+        Err(PullFailure::Call(call_error)) => PullOutcome::Failed(PullError {
+            kind: Some(call_error.kind),
+            code: call_error.code.clone(),
+            text: call_error.to_string(),
+        }),
+        Err(PullFailure::Image { code, reason }) => PullOutcome::Failed(PullError {
+            kind: None,
+            text: format!(
+                "`ecr:BatchGetImage` on `{repository}` returned no image: {code}: {reason}"
+            ),
+            code: Some(code),
+        }),
+    }
+}
+
+/// One log event per image decision; a failure is logged here, once.
+fn log_outcome(result: &ImageResult, outcome: &PullOutcome, elapsed: Duration) {
+    let duration_ms = elapsed.as_millis() as u64;
+    let cache_uri = result.cache_uri.as_deref().unwrap_or_default();
+    match outcome {
+        PullOutcome::AlreadyCached { .. } => {
+            info!(image = %result.input, cache_uri, duration_ms, "image already cached");
+        }
+        PullOutcome::Warmed { note, .. } => info!(
+            image = %result.input,
+            cache_uri,
+            duration_ms,
+            note = note.as_deref().unwrap_or_default(),
+            "image warmed"
+        ),
+        PullOutcome::Failed(pull_error) => warn!(
+            image = %result.input,
+            cache_uri,
+            duration_ms,
+            reason = FailureReason::classify(pull_error).describe(),
+            error = %pull_error.text,
+            "image could not be pre-warmed"
+        ),
+        PullOutcome::Interrupted => warn!(
+            image = %result.input,
+            cache_uri,
+            duration_ms,
+            "pull cut at the deadline"
+        ),
+    }
+}
+
+/// Counts, metrics and the `images` detail.
+fn finish_report(
+    report: &mut Report,
+    metrics: &mut Metrics,
+    results: &[ImageResult],
+    started: Instant,
+) {
+    let count = |status: ImageStatus| -> u64 {
+        results
+            .iter()
+            .filter(|result| result.status == status)
+            .count() as u64
+    };
+    report.count("images_requested", results.len() as u64);
+    for status in ImageStatus::ALL {
+        report.count(&status.summary_key(), count(status));
+    }
+    metrics.count("ImagesRequested", results.len() as u64);
+    metrics.count("ImagesWarmed", count(ImageStatus::Warmed));
+    metrics.count("ImagesAlreadyCached", count(ImageStatus::AlreadyCached));
+    metrics.count("ImagesFailed", count(ImageStatus::Failed));
+    metrics.count("ImagesNotAttempted", count(ImageStatus::NotAttempted));
+    metrics.count("ImagesSkipped", count(ImageStatus::Skipped));
+    metrics.put(
+        "WarmSeconds",
+        Unit::Seconds,
+        started.elapsed().as_secs_f64(),
+        &[],
+    );
+    report.set_detail("images", json!(results));
+}

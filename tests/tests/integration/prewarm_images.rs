@@ -1,1 +1,589 @@
-//! prewarm-images end to end on the emulator.
+//! prewarm-images end to end on the emulator: real pull-through to the loopback upstream
+//! registries (htpasswd and anonymous), real-shaped events, alerts through SNS into SQS.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Context, LambdaEvent};
+use ptc_ops::domain::Report;
+use ptc_ops::lambda::FunctionContext;
+use ptc_ops::metrics::MetricsSink;
+use ptc_ops_tests::{sample_event, Fault, FaultKind, TestEnv};
+use serde_json::{json, Value};
+
+fn context(env: &TestEnv, toml: &str) -> Arc<FunctionContext> {
+    Arc::new(
+        FunctionContext::new("prewarm-images", env.config(toml), &env.sdk_config)
+            .with_metrics_sink(MetricsSink::captured()),
+    )
+}
+
+async fn prewarm_with(context: &Arc<FunctionContext>, payload: Value, lambda: Context) -> Report {
+    prewarm_images::handler::handle(Arc::clone(context), LambdaEvent::new(payload, lambda))
+        .await
+        .unwrap_or_else(|error| panic!("pre-warm run failed: {}", error.full_message()))
+}
+
+async fn prewarm(context: &Arc<FunctionContext>, payload: Value) -> Report {
+    prewarm_with(context, payload, Context::default()).await
+}
+
+/// input → the report's entry for it.
+fn entries(report: &Report) -> BTreeMap<String, Value> {
+    report.details["images"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `images` in the report: {:#?}", report.details))
+        .iter()
+        .map(|entry| {
+            (
+                entry["input"].as_str().unwrap_or_default().to_owned(),
+                entry.clone(),
+            )
+        })
+        .collect()
+}
+
+fn statuses(report: &Report) -> BTreeMap<String, String> {
+    entries(report)
+        .into_iter()
+        .map(|(input, entry)| {
+            (
+                input,
+                entry["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn repository_names(env: &TestEnv) -> Vec<String> {
+    let mut names: Vec<String> = env
+        .clients
+        .ecr
+        .describe_repositories()
+        .max_results(1000)
+        .send()
+        .await
+        .expect("repositories listed")
+        .repositories
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|repository| repository.repository_name)
+        .collect();
+    names.sort();
+    names
+}
+
+fn digest_of(env: &TestEnv, repository: &str, tag: &str) -> String {
+    env.emulator
+        .info
+        .images
+        .iter()
+        .find(|image| image.repository == repository && image.tag == tag)
+        .map(|image| image.digest.clone())
+        .unwrap_or_else(|| panic!("the emulator seeds no `{repository}:{tag}`"))
+}
+
+/// The rules of a typical platform: Docker Hub and ghcr.io with a working token, registry.k8s.io
+/// anonymous, GitLab with a token the upstream refuses.
+async fn typical_rules(env: &TestEnv) {
+    let good = env
+        .create_secret(
+            "ecr-pullthroughcache/docker-hub",
+            &env.valid_credential_json(),
+        )
+        .await;
+    let credentials = env.emulator.info.upstream_credentials.clone();
+    let wrong = env
+        .create_secret(
+            "ecr-pullthroughcache/gitlab",
+            &json!({"username": credentials.username, "accessToken": "glpat-WrongTokenValue1234"})
+                .to_string(),
+        )
+        .await;
+    env.create_rule("docker-hub", "registry-1.docker.io", Some(&good))
+        .await;
+    env.create_rule("ghcr", "ghcr.io", Some(&good)).await;
+    env.create_rule("k8s", "registry.k8s.io", None).await;
+    env.create_rule("gitlab", "registry.gitlab.com", Some(&wrong))
+        .await;
+}
+
+#[tokio::test]
+async fn a_mixed_list_warms_what_it_can_and_tells_why_not_for_the_rest() {
+    let env = TestEnv::new().await;
+    typical_rules(&env).await;
+    let inbox = env.alert_inbox().await;
+    let context = context(
+        &env,
+        &format!("[alerts]\ntopic_arn = \"{}\"\n", inbox.topic_arn),
+    );
+    let pause_digest = digest_of(&env, "pause", "3.10");
+    let digest_only = format!("registry.k8s.io/pause@{pause_digest}");
+    let images = vec![
+        "nginx:1.27".to_owned(),
+        "busybox:1.36".to_owned(),
+        "docker.io/library/alpine:3.20".to_owned(),
+        "ghcr.io/fluxcd/source-controller:v1.4.1".to_owned(),
+        "registry.k8s.io/pause:3.10".to_owned(),
+        "nginx:9.99".to_owned(),
+        "registry.k8s.io/no-such-image:1.0".to_owned(),
+        "gcr.io/distroless/static:nonroot".to_owned(),
+        digest_only.clone(),
+        "Not/A:Valid:Reference".to_owned(),
+        "registry.gitlab.com/grafana/grafana:11.3.0".to_owned(),
+    ];
+    env.clear_calls().await;
+
+    let report = prewarm(&context, json!({"images": images, "dry_run": false})).await;
+
+    let host = format!("{}.dkr.ecr.{}.amazonaws.com", env.account_id, env.region);
+    let first = entries(&report);
+    let expected: Vec<(&str, &str, Option<String>)> = vec![
+        (
+            "nginx:1.27",
+            "warmed",
+            Some(format!("{host}/docker-hub/library/nginx:1.27")),
+        ),
+        (
+            "busybox:1.36",
+            "warmed",
+            Some(format!("{host}/docker-hub/library/busybox:1.36")),
+        ),
+        (
+            "docker.io/library/alpine:3.20",
+            "warmed",
+            Some(format!("{host}/docker-hub/library/alpine:3.20")),
+        ),
+        (
+            "ghcr.io/fluxcd/source-controller:v1.4.1",
+            "warmed",
+            Some(format!("{host}/ghcr/fluxcd/source-controller:v1.4.1")),
+        ),
+        (
+            "registry.k8s.io/pause:3.10",
+            "warmed",
+            Some(format!("{host}/k8s/pause:3.10")),
+        ),
+        (
+            "nginx:9.99",
+            "failed",
+            Some(format!("{host}/docker-hub/library/nginx:9.99")),
+        ),
+        (
+            "registry.k8s.io/no-such-image:1.0",
+            "failed",
+            Some(format!("{host}/k8s/no-such-image:1.0")),
+        ),
+        ("gcr.io/distroless/static:nonroot", "skipped", None),
+        (
+            &digest_only,
+            "skipped",
+            Some(format!("{host}/k8s/pause@{pause_digest}")),
+        ),
+        ("Not/A:Valid:Reference", "skipped", None),
+        (
+            "registry.gitlab.com/grafana/grafana:11.3.0",
+            "failed",
+            Some(format!("{host}/gitlab/grafana/grafana:11.3.0")),
+        ),
+    ];
+    for (input, status, cache_uri) in &expected {
+        let entry = &first[*input];
+        assert_eq!(entry["status"], *status, "{input}: {entry:#}");
+        assert_eq!(
+            entry["cache_uri"].as_str().map(str::to_owned),
+            *cache_uri,
+            "{input}: {entry:#}"
+        );
+    }
+    assert_eq!(first.len(), expected.len());
+
+    // Normalised references, rules and digests of what was pulled.
+    assert_eq!(
+        first["nginx:1.27"]["reference"],
+        "docker.io/library/nginx:1.27"
+    );
+    assert_eq!(first["nginx:1.27"]["rule_prefix"], "docker-hub");
+    assert_eq!(
+        first["nginx:1.27"]["digest"],
+        json!(digest_of(&env, "library/nginx", "1.27"))
+    );
+    assert_eq!(
+        first["busybox:1.36"]["digest"],
+        json!(digest_of(&env, "library/busybox", "1.36"))
+    );
+    assert_eq!(
+        first["registry.k8s.io/pause:3.10"]["digest"],
+        json!(pause_digest)
+    );
+    assert!(first["nginx:1.27"]["duration_ms"].is_u64());
+
+    // Failures carry the raw error and a reason; skips carry theirs.
+    let reason = |input: &str| {
+        first[input]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let error = |input: &str| {
+        first[input]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(reason("nginx:9.99"), "no such image upstream");
+    assert!(
+        error("nginx:9.99").contains("UnableToGetUpstreamImageException"),
+        "{}",
+        error("nginx:9.99")
+    );
+    assert_eq!(
+        reason("registry.k8s.io/no-such-image:1.0"),
+        "no such image upstream"
+    );
+    assert_eq!(
+        reason("registry.gitlab.com/grafana/grafana:11.3.0"),
+        "upstream authentication failed"
+    );
+    assert!(error("gcr.io/distroless/static:nonroot").contains("`gcr.io`"));
+    assert!(
+        error("gcr.io/distroless/static:nonroot").contains("`docker-hub` → `registry-1.docker.io`")
+    );
+    assert_eq!(
+        error(&digest_only),
+        "a first pull by digest does not populate the cache; add a tag"
+    );
+    assert_eq!(
+        error("Not/A:Valid:Reference"),
+        "repository names must be lowercase"
+    );
+
+    // What the pull-through created, and nothing for failures or skips.
+    assert_eq!(
+        repository_names(&env).await,
+        vec![
+            "docker-hub/library/alpine",
+            "docker-hub/library/busybox",
+            "docker-hub/library/nginx",
+            "ghcr/fluxcd/source-controller",
+            "k8s/pause",
+        ]
+    );
+    let pulled: Vec<String> = env
+        .calls()
+        .await
+        .into_iter()
+        .filter(|call| call.operation == "BatchGetImage")
+        .filter_map(|call| call.resource)
+        .collect();
+    assert_eq!(pulled.len(), 8, "one pull per pullable image: {pulled:?}");
+
+    for (key, value) in [
+        ("images_requested", 11),
+        ("images_warmed", 5),
+        ("images_already_cached", 0),
+        ("images_failed", 3),
+        ("images_skipped", 3),
+        ("images_not_attempted", 0),
+    ] {
+        assert_eq!(report.summary[key], value, "{key}: {:?}", report.summary);
+    }
+    let lines = context.metrics_sink().captured_lines();
+    for metric in [
+        "\"ImagesRequested\":11.0",
+        "\"ImagesWarmed\":5.0",
+        "\"ImagesAlreadyCached\":0.0",
+        "\"ImagesFailed\":3.0",
+        "\"WarmSeconds\"",
+    ] {
+        assert!(
+            lines.iter().any(|line| line.contains(metric)),
+            "{metric} missing in {lines:?}"
+        );
+    }
+
+    // One message for the whole run, listing the failed images and why.
+    assert_eq!(report.summary["alerts_published"], 1);
+    let alerts = inbox.receive(1, Duration::from_secs(10)).await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let description = alerts[0].message["content"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    for needle in [
+        "3 of 8 images could not be pre-warmed",
+        "`nginx:9.99`",
+        "`registry.gitlab.com/grafana/grafana:11.3.0`",
+        "upstream authentication failed",
+        "no such image upstream",
+        "no pull-through cache rule serves `gcr.io`",
+        "names a digest and no tag",
+    ] {
+        assert!(
+            description.contains(needle),
+            "`{needle}` missing in {description}"
+        );
+    }
+    assert_eq!(
+        alerts[0].message["metadata"]["threadId"],
+        "ecr-ptc-ops/prewarm"
+    );
+    assert!(!alerts[0].raw_message.contains("glpat-WrongTokenValue1234"));
+    assert_eq!(
+        inbox.drain(Duration::from_millis(500)).await.len(),
+        0,
+        "a second message"
+    );
+
+    // Second run: what is cached is reported so, with one read and no pull.
+    env.clear_calls().await;
+    let again = prewarm(&context, json!({"images": images})).await;
+    let statuses = statuses(&again);
+    for (input, first_status, _) in &expected {
+        let second = if *first_status == "warmed" {
+            "already-cached"
+        } else {
+            first_status
+        };
+        assert_eq!(statuses[*input], second, "{input}");
+    }
+    assert_eq!(
+        entries(&again)["nginx:1.27"]["digest"],
+        json!(digest_of(&env, "library/nginx", "1.27"))
+    );
+    let pulled_again: Vec<String> = env
+        .calls()
+        .await
+        .into_iter()
+        .filter(|call| call.operation == "BatchGetImage")
+        .filter_map(|call| call.resource)
+        .collect();
+    assert_eq!(
+        pulled_again.len(),
+        3,
+        "only the failed images are pulled again: {pulled_again:?}"
+    );
+    assert_eq!(again.summary["images_already_cached"], 5);
+}
+
+#[tokio::test]
+async fn scheduled_events_and_direct_invokes_choose_the_list() {
+    let env = TestEnv::new().await;
+    typical_rules(&env).await;
+    env.create_rule("quay", "quay.io", None).await;
+    let context = context(
+        &env,
+        "[prewarm]\nconcurrency = 2\nimages = [\"registry.k8s.io/coredns/coredns:v1.11.3\", \"karpenter/controller:1.0.6\"]\n",
+    );
+
+    // A schedule with its own list.
+    let scheduled = prewarm(&context, sample_event("prewarm-scheduled-event.json")).await;
+    assert_eq!(
+        statuses(&scheduled),
+        BTreeMap::from([
+            (
+                "ghcr.io/fluxcd/source-controller:v1.4.1".to_owned(),
+                "warmed".to_owned()
+            ),
+            ("nginx:1.27".to_owned(), "warmed".to_owned()),
+            ("registry.k8s.io/pause:3.10".to_owned(), "warmed".to_owned()),
+        ])
+    );
+    assert!(scheduled.findings.is_empty(), "{:#?}", scheduled.findings);
+
+    // A schedule without one falls back to `prewarm.images`; Docker Hub has no karpenter image.
+    let daily = prewarm(&context, sample_event("scheduled-event.json")).await;
+    assert_eq!(
+        statuses(&daily),
+        BTreeMap::from([
+            ("karpenter/controller:1.0.6".to_owned(), "failed".to_owned()),
+            (
+                "registry.k8s.io/coredns/coredns:v1.11.3".to_owned(),
+                "warmed".to_owned()
+            ),
+        ])
+    );
+
+    // The sample direct invoke, first as a dry run: a plan, no pull, no write.
+    env.clear_calls().await;
+    let mut dry = sample_event("prewarm-images.json");
+    dry["dry_run"] = json!(true);
+    let planned = prewarm(&context, dry).await;
+    assert!(planned.dry_run);
+    let host = format!("{}.dkr.ecr.{}.amazonaws.com", env.account_id, env.region);
+    assert_eq!(
+        entries(&planned)["quay.io/prometheus/node-exporter:v1.8.2"]["cache_uri"],
+        json!(format!("{host}/quay/prometheus/node-exporter:v1.8.2"))
+    );
+    assert!(
+        statuses(&planned)
+            .values()
+            .all(|status| status == "planned"),
+        "{:?}",
+        statuses(&planned)
+    );
+    let calls = env.calls().await;
+    assert!(
+        calls
+            .iter()
+            .all(|call| call.operation == "DescribePullThroughCacheRules"),
+        "{calls:?}"
+    );
+
+    let direct = prewarm(&context, sample_event("prewarm-images.json")).await;
+    assert_eq!(
+        statuses(&direct),
+        BTreeMap::from([
+            (
+                "ghcr.io/fluxcd/source-controller:v1.4.1".to_owned(),
+                "already-cached".to_owned()
+            ),
+            ("nginx:1.27".to_owned(), "already-cached".to_owned()),
+            (
+                "quay.io/prometheus/node-exporter:v1.8.2".to_owned(),
+                "warmed".to_owned()
+            ),
+            (
+                "registry.k8s.io/pause:3.10".to_owned(),
+                "already-cached".to_owned()
+            ),
+        ])
+    );
+
+    // A payload the function does not understand is an error, with no AWS call.
+    env.clear_calls().await;
+    let refused = prewarm_images::handler::handle(
+        Arc::clone(&context),
+        LambdaEvent::new(json!({"image": ["nginx:1.27"]}), Context::default()),
+    )
+    .await;
+    assert!(refused.is_err());
+    assert_eq!(env.calls().await, vec![]);
+}
+
+#[tokio::test]
+async fn a_deadline_shorter_than_the_list_leaves_the_rest_not_attempted() {
+    let env = TestEnv::new().await;
+    typical_rules(&env).await;
+    let inbox = env.alert_inbox().await;
+    let context = context(
+        &env,
+        &format!(
+            "[alerts]\ntopic_arn = \"{}\"\n[prewarm]\nconcurrency = 1\n",
+            inbox.topic_arn
+        ),
+    );
+    // Every pull answers after 300 ms: eight pulls need 2.4 s, the invocation has 2.5 s of
+    // which the run keeps 1 s to finish.
+    env.inject(Fault::new("BatchGetImage", FaultKind::Latency, None).latency(300))
+        .await;
+    let images = [
+        "nginx:1.27",
+        "alpine:3.20",
+        "busybox:1.36",
+        "grafana/grafana:11.3.0",
+        "fluxcd/source-controller:v1.4.1",
+        "registry.k8s.io/pause:3.10",
+        "registry.k8s.io/coredns/coredns:v1.11.3",
+        "registry.k8s.io/prometheus/node-exporter:v1.8.2",
+    ];
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    let mut lambda = Context::default();
+    lambda.deadline = now_ms + 2_500;
+    let started = Instant::now();
+
+    let report = prewarm_with(&context, json!({"images": images}), lambda).await;
+
+    assert!(
+        started.elapsed() < Duration::from_millis(2_500),
+        "the run outlived its deadline: {:?}",
+        started.elapsed()
+    );
+    let statuses = statuses(&report);
+    assert_eq!(
+        statuses.len(),
+        images.len(),
+        "every image is in the report: {statuses:?}"
+    );
+    let n_warmed = statuses
+        .values()
+        .filter(|status| *status == "warmed")
+        .count();
+    let n_left = statuses
+        .values()
+        .filter(|status| *status == "not-attempted")
+        .count();
+    assert!(n_warmed >= 1, "{statuses:?}");
+    assert!(n_left >= 1, "{statuses:?}");
+    assert_eq!(n_warmed + n_left, images.len(), "{statuses:?}");
+    // List order: what was warmed comes before what was left.
+    let first_left = images
+        .iter()
+        .position(|image| statuses[*image] == "not-attempted")
+        .expect("one left");
+    assert!(
+        images[first_left..]
+            .iter()
+            .all(|image| statuses[*image] == "not-attempted"),
+        "{statuses:?}"
+    );
+    for (input, entry) in entries(&report) {
+        assert!(entry["cache_uri"].is_string(), "{input}: {entry:#}");
+    }
+    assert_eq!(report.summary["images_not_attempted"], n_left as u64);
+
+    let alerts = inbox.receive(1, Duration::from_secs(10)).await;
+    assert_eq!(alerts.len(), 1);
+    let title = alerts[0].message["content"]["title"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        title.contains("were not attempted before the deadline"),
+        "{title}"
+    );
+
+    // The next run, without the hurry, picks up the rest.
+    let rest = prewarm(&context, json!({"images": images})).await;
+    assert_eq!(rest.summary["images_warmed"], n_left as u64);
+    assert_eq!(rest.summary["images_already_cached"], n_warmed as u64);
+}
+
+#[tokio::test]
+async fn a_throttled_pull_fails_that_image_only() {
+    let env = TestEnv::new().await;
+    typical_rules(&env).await;
+    let context = context(&env, "[prewarm]\nconcurrency = 4\n");
+    env.inject(
+        Fault::new("BatchGetImage", FaultKind::Throttle, None)
+            .matching(json!({"repositoryName": "docker-hub/library/alpine"})),
+    )
+    .await;
+
+    let report = prewarm(
+        &context,
+        json!({"images": ["alpine:3.20", "nginx:1.27", "registry.k8s.io/pause:3.10"]}),
+    )
+    .await;
+
+    let entries = entries(&report);
+    assert_eq!(entries["alpine:3.20"]["status"], "failed");
+    assert_eq!(entries["alpine:3.20"]["reason"], "throttled after retries");
+    assert!(entries["alpine:3.20"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("ThrottlingException"));
+    assert_eq!(entries["nginx:1.27"]["status"], "warmed");
+    assert_eq!(entries["registry.k8s.io/pause:3.10"]["status"], "warmed");
+    let finding = report
+        .findings
+        .iter()
+        .find(|finding| finding.title == "1 of 3 images could not be pre-warmed")
+        .unwrap_or_else(|| panic!("{:#?}", report.findings));
+    assert!(finding
+        .next_steps
+        .iter()
+        .any(|step| step.contains("prewarm.concurrency")));
+}

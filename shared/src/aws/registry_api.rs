@@ -1,0 +1,71 @@
+//! What the pre-warmer asks of the registry beyond [`super::ecr::Registry`]: whether a tag is
+//! in the cache already, before pulling it.
+//!
+//! `DescribeImages` answers that for one tag without taking part in the pull-through (it never
+//! reaches the upstream and does not touch `lastRecordedPullTime`), so a cached image costs one
+//! read and no pull. `DescribeRepositories` would cost the same call but only tell whether the
+//! repository exists, which calls a new tag of a cached repository cached.
+
+use aws_sdk_ecr::types::ImageIdentifier;
+use chrono::{DateTime, Utc};
+
+use super::{to_chrono, AwsError, Clients};
+
+/// An image found in a cache repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedImage {
+    pub digest: Option<String>,
+    pub media_type: Option<String>,
+    pub pushed_at: Option<DateTime<Utc>>,
+}
+
+/// Looks up images in the private registry.
+#[derive(Clone, Debug)]
+pub struct CachedImages {
+    client: aws_sdk_ecr::Client,
+}
+
+impl CachedImages {
+    pub fn new(clients: &Clients) -> Self {
+        CachedImages {
+            client: clients.ecr.clone(),
+        }
+    }
+
+    /// The image `repository:tag`, `None` when the repository or the tag is not there.
+    pub async fn by_tag(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<CachedImage>, AwsError> {
+        let output = match self
+            .client
+            .describe_images()
+            .repository_name(repository)
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(error) => {
+                let error = AwsError::from_sdk("ecr:DescribeImages", Some(repository), error);
+                // `RepositoryNotFoundException` and `ImageNotFoundException`.
+                return if error.is_not_found() {
+                    Ok(None)
+                } else {
+                    Err(error)
+                };
+            }
+        };
+        Ok(output
+            .image_details
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(|detail| CachedImage {
+                digest: detail.image_digest,
+                media_type: detail.image_manifest_media_type,
+                pushed_at: to_chrono(detail.image_pushed_at.as_ref()),
+            }))
+    }
+}

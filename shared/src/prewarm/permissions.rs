@@ -1,0 +1,35 @@
+//! What `prewarm-images` may call: read the rules (to map images to cache repositories), look up
+//! a tag in the cache and pull it through. ECR also checks the puller for the import and the
+//! repository creation that a first pull through the cache performs (aws-facts.md §3): those
+//! two are never called by the code, so the emulator's call log never shows them.
+
+use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS};
+
+pub const PERMISSIONS: &[Permission] = &[
+    Permission::new(
+        "ecr:DescribePullThroughCacheRules",
+        Scope::AnyResource,
+        "map each image to its rule; IAM has no resource type for rules",
+    ),
+    Permission::new(
+        "ecr:DescribeImages",
+        Scope::ManagedRepositories,
+        "skip a tag that is cached already",
+    ),
+    Permission::new(
+        "ecr:BatchGetImage",
+        Scope::ManagedRepositories,
+        "pull the manifest by tag, which makes ECR fetch it from the upstream",
+    ),
+    Permission::new(
+        "ecr:BatchImportUpstreamImage",
+        Scope::ManagedRepositories,
+        "checked by ECR when a pull imports the image from the upstream",
+    ),
+    Permission::new(
+        "ecr:CreateRepository",
+        Scope::ManagedRepositories,
+        "checked by ECR when the first pull creates the cache repository",
+    ),
+    PUBLISH_ALERTS,
+];
