@@ -2,15 +2,20 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup test lint emulator
+.PHONY: help setup demo test lint emulator package infra-check
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 setup: ## install the local AWS emulator (venv, docker-registry, skopeo); idempotent
 	@scripts/setup-emulator.sh
 
-test: setup ## run every test (unit, emulator-backed integration, CLI)
+demo: setup ## the whole product on the local emulator: seed, run the four Lambdas, show what happened
+	cargo build --workspace --bins --locked
+	target/debug/demo
+
+test: setup ## run every test (unit, emulator-backed integration, CLI, the demo)
+	cargo build --workspace --bins --locked
 	cargo test --workspace --locked
 
 lint: ## formatting and clippy, warnings are errors
@@ -19,3 +24,11 @@ lint: ## formatting and clippy, warnings are errors
 
 emulator: ## run the local AWS emulator in the foreground (Ctrl-C stops it)
 	@scripts/emulator.sh
+
+package: ## build the four functions as arm64 Lambda zips (cargo lambda) and print their sizes
+	@scripts/package.sh
+
+infra-check: ## cfn-lint and `sam validate --lint` on infra/template.yaml (offline)
+	@scripts/setup-infra.sh
+	cd infra && ../.venv/infra/bin/cfn-lint template.yaml
+	cd infra && SAM_CLI_TELEMETRY=0 ../.venv/infra/bin/sam validate --lint --region eu-west-1

@@ -8,11 +8,14 @@
 mod emulator;
 mod inbox;
 mod logs;
+pub mod permissions;
+pub mod runtime_api;
 mod test_env;
 
 pub use emulator::{Emulator, ReadyInfo, UpstreamImage};
 pub use inbox::{AlertInbox, DeliveredAlert};
 pub use logs::CapturedLogs;
+pub use permissions::assert_calls_permitted;
 pub use test_env::{Call, Fault, FaultKind, TestEnv};
 
 use std::path::PathBuf;

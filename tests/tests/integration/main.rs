@@ -3,8 +3,10 @@
 
 mod alerts;
 mod check_credentials;
+mod demo;
 mod emulator;
 mod functions;
 mod harden_repository;
+mod infra;
 mod prewarm_images;
 mod validate_cache_rules;

@@ -1,0 +1,976 @@
+//! The SAM template against the code: each function's role grants exactly its `PERMISSIONS`
+//! (plus what the Lambda platform needs), the triggers match real-shaped events and feed the
+//! parsers what they expect, alarms and the dashboard watch metrics the functions emit, and the
+//! config layer ships a configuration that loads.
+//!
+//! The template is read as CloudFormation reads it: YAML with short tags, `Fn::ForEach`
+//! expanded, intrinsic functions evaluated for one set of parameter values.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use lambda_runtime::{Context, LambdaEvent};
+use ptc_ops::aws::permissions::{Deployment, Permission, LAMBDA_PLATFORM};
+use ptc_ops::events::PrewarmInvocation;
+use ptc_ops::lambda::FunctionContext;
+use ptc_ops::metrics::MetricsSink;
+use ptc_ops_tests::permissions::unpermitted_calls;
+use ptc_ops_tests::{assert_calls_permitted, repo_root, sample_event, TestEnv};
+use serde_json::{json, Map, Value};
+
+const PARTITION: &str = "aws";
+const REGION: &str = "eu-west-1";
+const ACCOUNT: &str = "111111111111";
+const STACK: &str = "ptc-ops";
+
+/// One function of the template and what the code says about it.
+struct Function {
+    logical_id: &'static str,
+    role: &'static str,
+    binary: &'static str,
+    permissions: &'static [Permission],
+}
+
+const FUNCTIONS: &[Function] = &[
+    Function {
+        logical_id: "HardenRepositoryFunction",
+        role: "HardenRepositoryRole",
+        binary: "harden-repository",
+        permissions: ptc_ops::hardening::permissions::PERMISSIONS,
+    },
+    Function {
+        logical_id: "ValidateCacheRulesFunction",
+        role: "ValidateCacheRulesRole",
+        binary: "validate-cache-rules",
+        permissions: ptc_ops::rule_validation::permissions::PERMISSIONS,
+    },
+    Function {
+        logical_id: "CheckCredentialsFunction",
+        role: "CheckCredentialsRole",
+        binary: "check-credentials",
+        permissions: ptc_ops::credentials::permissions::PERMISSIONS,
+    },
+    Function {
+        logical_id: "PrewarmImagesFunction",
+        role: "PrewarmImagesRole",
+        binary: "prewarm-images",
+        permissions: ptc_ops::prewarm::permissions::PERMISSIONS,
+    },
+];
+
+// ---- reading the template ----------------------------------------------------------------------
+
+/// YAML → JSON with the short tags in their long form (`!Ref X` → `{"Ref": "X"}`).
+fn to_json(yaml: serde_norway::Value) -> Value {
+    use serde_norway::Value as Yaml;
+    match yaml {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(flag) => Value::Bool(flag),
+        Yaml::Number(number) => serde_json::from_str(&number.to_string())
+            .unwrap_or_else(|_| Value::String(number.to_string())),
+        Yaml::String(text) => Value::String(text),
+        Yaml::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Yaml::Mapping(mapping) => Value::Object(
+            mapping
+                .into_iter()
+                .map(|(key, value)| {
+                    let key = match to_json(key) {
+                        Value::String(key) => key,
+                        other => other.to_string(),
+                    };
+                    (key, to_json(value))
+                })
+                .collect(),
+        ),
+        Yaml::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let tag = tag.trim_start_matches('!');
+            let value = to_json(tagged.value);
+            match tag {
+                "Ref" | "Condition" => json!({ tag: value }),
+                "GetAtt" => match value {
+                    Value::String(text) => {
+                        let (resource, attribute) = text.split_once('.').unwrap_or((&text, ""));
+                        json!({"Fn::GetAtt": [resource, attribute]})
+                    }
+                    other => json!({"Fn::GetAtt": other}),
+                },
+                other => json!({ format!("Fn::{other}"): value }),
+            }
+        }
+    }
+}
+
+fn template() -> Value {
+    let path = repo_root().join("infra/template.yaml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    let yaml: serde_norway::Value = serde_norway::from_str(&text)
+        .unwrap_or_else(|error| panic!("{} is not YAML: {error}", path.display()));
+    to_json(yaml)
+}
+
+/// The template evaluated for one set of parameter values.
+struct Stack {
+    template: Value,
+    parameters: BTreeMap<String, Value>,
+    /// Resources after `Fn::ForEach`, each with the loop variables it was made with.
+    resources: BTreeMap<String, (Value, BTreeMap<String, Value>)>,
+}
+
+impl Stack {
+    fn new(overrides: &[(&str, &str)]) -> Stack {
+        let template = template();
+        let mut parameters = BTreeMap::new();
+        for (name, declaration) in template["Parameters"].as_object().into_iter().flatten() {
+            let raw = overrides
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| (*value).to_owned())
+                .or_else(|| match &declaration["Default"] {
+                    Value::String(text) => Some(text.clone()),
+                    Value::Null => None,
+                    other => Some(other.to_string()),
+                })
+                .unwrap_or_else(|| panic!("parameter `{name}` has no default and no value"));
+            let value = if declaration["Type"] == "CommaDelimitedList" {
+                json!(raw.split(',').map(str::trim).collect::<Vec<_>>())
+            } else {
+                json!(raw)
+            };
+            parameters.insert(name.clone(), value);
+        }
+        let mut stack = Stack {
+            template,
+            parameters,
+            resources: BTreeMap::new(),
+        };
+        stack.expand_resources();
+        stack
+    }
+
+    fn expand_resources(&mut self) {
+        let declared = self.template["Resources"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (key, body) in declared {
+            if !key.starts_with("Fn::ForEach::") {
+                self.resources.insert(key, (body, BTreeMap::new()));
+                continue;
+            }
+            let [identifier, collection, outputs] = body
+                .as_array()
+                .and_then(|items| <[Value; 3]>::try_from(items.clone()).ok())
+                .unwrap_or_else(|| panic!("`{key}` is not [identifier, collection, outputs]"));
+            let identifier = identifier.as_str().expect("loop identifier").to_owned();
+            let values = self.eval(&collection, &BTreeMap::new());
+            for value in values.as_array().expect("loop collection is a list") {
+                let text = value.as_str().expect("loop values are strings");
+                let scope = BTreeMap::from([(identifier.clone(), value.clone())]);
+                for (template_key, resource) in outputs.as_object().expect("loop outputs") {
+                    let alphanumeric: String =
+                        text.chars().filter(char::is_ascii_alphanumeric).collect();
+                    let logical_id = template_key
+                        .replace(&format!("&{{{identifier}}}"), &alphanumeric)
+                        .replace(&format!("${{{identifier}}}"), text);
+                    self.resources
+                        .insert(logical_id, (resource.clone(), scope.clone()));
+                }
+            }
+        }
+    }
+
+    fn resource(&self, logical_id: &str) -> &Value {
+        &self
+            .resources
+            .get(logical_id)
+            .unwrap_or_else(|| panic!("the template has no resource `{logical_id}`"))
+            .0
+    }
+
+    fn resource_type(&self, logical_id: &str) -> Option<&str> {
+        self.resources
+            .get(logical_id)
+            .and_then(|(resource, _)| resource["Type"].as_str())
+    }
+
+    /// A value with every intrinsic function evaluated. Resources the evaluation cannot name
+    /// stay symbolic: `{{Logical}}` for a `Ref`, `{{Logical.Attribute}}` for a `GetAtt`.
+    fn eval(&self, value: &Value, scope: &BTreeMap<String, Value>) -> Value {
+        match value {
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|item| self.eval(item, scope)).collect())
+            }
+            Value::Object(object) if object.len() == 1 => {
+                let (key, argument) = object.iter().next().expect("one key");
+                match key.as_str() {
+                    "Ref" => self.reference(argument.as_str().expect("Ref name"), scope),
+                    "Fn::GetAtt" => {
+                        let parts = argument.as_array().expect("GetAtt [resource, attribute]");
+                        self.attribute(
+                            parts[0].as_str().expect("GetAtt resource"),
+                            parts[1].as_str().expect("GetAtt attribute"),
+                        )
+                    }
+                    "Fn::Sub" => self.substitute(argument, scope),
+                    "Fn::Join" => {
+                        let parts = argument.as_array().expect("Join [delimiter, list]");
+                        let delimiter = parts[0].as_str().expect("Join delimiter is literal");
+                        let items = self.eval(&parts[1], scope);
+                        let texts: Vec<String> = items
+                            .as_array()
+                            .expect("Join list")
+                            .iter()
+                            .map(|item| item.as_str().expect("Join items").to_owned())
+                            .collect();
+                        json!(texts.join(delimiter))
+                    }
+                    "Fn::If" => {
+                        let parts = argument.as_array().expect("If [condition, then, else]");
+                        let name = parts[0].as_str().expect("If condition name");
+                        if self.condition(name) {
+                            self.eval(&parts[1], scope)
+                        } else {
+                            self.eval(&parts[2], scope)
+                        }
+                    }
+                    _ => Value::Object(
+                        object
+                            .iter()
+                            .map(|(key, value)| (key.clone(), self.eval(value, scope)))
+                            .collect(),
+                    ),
+                }
+            }
+            Value::Object(object) => Value::Object(
+                object
+                    .iter()
+                    .map(|(key, value)| (key.clone(), self.eval(value, scope)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+
+    fn reference(&self, name: &str, scope: &BTreeMap<String, Value>) -> Value {
+        if let Some(value) = scope.get(name) {
+            return value.clone();
+        }
+        match name {
+            "AWS::Partition" => return json!(PARTITION),
+            "AWS::Region" => return json!(REGION),
+            "AWS::AccountId" => return json!(ACCOUNT),
+            "AWS::StackName" => return json!(STACK),
+            _ => {}
+        }
+        if let Some(value) = self.parameters.get(name) {
+            return value.clone();
+        }
+        match self.resource_type(name) {
+            Some("AWS::Serverless::Function") => self.property(name, "FunctionName"),
+            Some("AWS::Logs::LogGroup") => self.property(name, "LogGroupName"),
+            Some(_) => json!(format!("{{{{{name}}}}}")),
+            None => panic!("`Ref {name}` names nothing in the template"),
+        }
+    }
+
+    fn attribute(&self, name: &str, attribute: &str) -> Value {
+        match (self.resource_type(name), attribute) {
+            (Some("AWS::Logs::LogGroup"), "Arn") => json!(format!(
+                "arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:{}:*",
+                self.property(name, "LogGroupName")
+                    .as_str()
+                    .expect("log group name")
+            )),
+            (Some("AWS::Serverless::Function"), "Arn") => json!(format!(
+                "arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{}",
+                self.property(name, "FunctionName")
+                    .as_str()
+                    .expect("function name")
+            )),
+            (Some(_), _) => json!(format!("{{{{{name}.{attribute}}}}}")),
+            (None, _) => panic!("`GetAtt {name}.{attribute}` names nothing in the template"),
+        }
+    }
+
+    fn property(&self, logical_id: &str, property: &str) -> Value {
+        let (resource, scope) = &self.resources[logical_id];
+        self.eval(&resource["Properties"][property], scope)
+    }
+
+    fn substitute(&self, argument: &Value, scope: &BTreeMap<String, Value>) -> Value {
+        let (text, variables) = match argument {
+            Value::String(text) => (text.as_str(), Map::new()),
+            Value::Array(parts) => (
+                parts[0].as_str().expect("Sub text is literal"),
+                parts[1].as_object().cloned().unwrap_or_default(),
+            ),
+            other => panic!("unexpected Fn::Sub argument {other}"),
+        };
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').expect("unclosed ${") + start;
+            let name = &rest[start + 2..end];
+            let value = if let Some(value) = variables.get(name) {
+                self.eval(value, scope)
+            } else if let Some((resource, attribute)) =
+                name.split_once('.').filter(|_| !name.starts_with("AWS::"))
+            {
+                self.attribute(resource, attribute)
+            } else {
+                self.reference(name, scope)
+            };
+            out.push_str(
+                value
+                    .as_str()
+                    .unwrap_or_else(|| panic!("`${{{name}}}` is not text")),
+            );
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        json!(out)
+    }
+
+    fn condition(&self, name: &str) -> bool {
+        let definition = &self.template["Conditions"][name];
+        assert!(!definition.is_null(), "no condition `{name}`");
+        self.truth(definition)
+    }
+
+    fn truth(&self, value: &Value) -> bool {
+        let (key, argument) = value
+            .as_object()
+            .and_then(|object| object.iter().next())
+            .unwrap_or_else(|| panic!("not a condition: {value}"));
+        let empty = BTreeMap::new();
+        match key.as_str() {
+            "Fn::Not" => !self.truth(&argument[0]),
+            "Fn::And" => argument
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|item| self.truth(item)),
+            "Fn::Or" => argument
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|item| self.truth(item)),
+            "Fn::Equals" => self.eval(&argument[0], &empty) == self.eval(&argument[1], &empty),
+            "Condition" => self.condition(argument.as_str().expect("condition name")),
+            other => panic!("unknown condition function `{other}`"),
+        }
+    }
+
+    /// Every `(action, resource)` a role's policies allow: its inline policies and the role
+    /// policies attached to it.
+    fn grants_of_role(&self, role: &str) -> BTreeSet<(String, String)> {
+        let mut documents = Vec::new();
+        let (role_resource, role_scope) = &self.resources[role];
+        for policy in role_resource["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            documents.push(self.eval(&policy["PolicyDocument"], role_scope));
+        }
+        for (logical_id, (resource, scope)) in &self.resources {
+            let attached = resource["Type"] == "AWS::IAM::RolePolicy"
+                && resource["Properties"]["RoleName"] == json!({"Ref": role});
+            if attached {
+                documents.push(self.eval(&resource["Properties"]["PolicyDocument"], scope));
+                assert!(
+                    self.property(logical_id, "PolicyName").is_string(),
+                    "{logical_id}"
+                );
+            }
+        }
+        let mut grants = BTreeSet::new();
+        for document in documents {
+            for statement in document["Statement"].as_array().into_iter().flatten() {
+                assert_eq!(statement["Effect"], "Allow", "{role}: {statement}");
+                assert!(
+                    statement.get("NotAction").is_none() && statement.get("NotResource").is_none(),
+                    "{role}: {statement}"
+                );
+                assert!(statement.get("Condition").is_none(), "{role}: {statement}");
+                for action in one_or_many(&statement["Action"]) {
+                    for resource in one_or_many(&statement["Resource"]) {
+                        grants.insert((action.clone(), resource));
+                    }
+                }
+            }
+        }
+        grants
+    }
+}
+
+fn one_or_many(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(text) => vec![text.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|item| item.as_str().expect("text").to_owned())
+            .collect(),
+        other => panic!("expected text or a list of text, got {other}"),
+    }
+}
+
+// ---- IAM ---------------------------------------------------------------------------------------
+
+fn check_grants(stack: &Stack, prefixes: &[&str]) {
+    for function in FUNCTIONS {
+        let function_name = stack.property(function.logical_id, "FunctionName");
+        let deployment = Deployment {
+            partition: PARTITION.into(),
+            region: REGION.into(),
+            account_id: ACCOUNT.into(),
+            managed_prefixes: prefixes.iter().map(|prefix| (*prefix).to_owned()).collect(),
+            alert_topic_arn: "{{AlertTopic}}".into(),
+            failure_queue_arn: "{{FailureQueue.Arn}}".into(),
+            function_name: function_name.as_str().expect("function name").to_owned(),
+        };
+        let declared: Vec<Permission> = function
+            .permissions
+            .iter()
+            .chain(LAMBDA_PLATFORM)
+            .copied()
+            .collect();
+        let expected: BTreeSet<(String, String)> =
+            deployment.grants(&declared).into_iter().collect();
+        let granted = stack.grants_of_role(function.role);
+        let missing: Vec<_> = expected.difference(&granted).collect();
+        let extra: Vec<_> = granted.difference(&expected).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{} ({}): the template must grant exactly its PERMISSIONS\n  missing: {missing:#?}\n  extra: {extra:#?}",
+            function.binary,
+            function.role,
+        );
+        assert_eq!(
+            stack.resource(function.logical_id)["Properties"]["Role"],
+            json!({"Fn::GetAtt": [function.role, "Arn"]}),
+            "{} must run with its own role",
+            function.binary
+        );
+    }
+}
+
+#[test]
+fn the_template_grants_each_function_exactly_its_permissions() {
+    check_grants(&Stack::new(&[]), &["docker-hub", "ghcr", "k8s"]);
+    check_grants(
+        &Stack::new(&[("ManagedPrefixes", "docker-hub,quay,team")]),
+        &["docker-hub", "quay", "team"],
+    );
+}
+
+#[test]
+fn no_statement_anywhere_grants_a_wildcard_action() {
+    fn walk(value: &Value, path: &str, found: &mut Vec<String>) {
+        match value {
+            Value::Object(object) => {
+                for (key, child) in object {
+                    if key == "Action" || key == "NotAction" {
+                        for action in one_or_many(child) {
+                            if action.contains('*') || key == "NotAction" {
+                                found.push(format!("{path}: {key} {action}"));
+                            }
+                        }
+                    }
+                    walk(child, &format!("{path}/{key}"), found);
+                }
+            }
+            Value::Array(items) => {
+                for (index, child) in items.iter().enumerate() {
+                    walk(child, &format!("{path}/{index}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(&template(), "", &mut found);
+    assert!(found.is_empty(), "wildcard actions: {found:#?}");
+}
+
+#[test]
+fn declared_actions_are_plain_iam_actions() {
+    for function in FUNCTIONS {
+        for permission in function.permissions.iter().chain(LAMBDA_PLATFORM) {
+            assert!(
+                !permission.action.contains('*')
+                    && !permission.service().is_empty()
+                    && permission
+                        .operation()
+                        .chars()
+                        .next()
+                        .is_some_and(char::is_uppercase),
+                "{}: `{}` is not `service:Operation`",
+                function.binary,
+                permission.action
+            );
+        }
+    }
+}
+
+// ---- functions ---------------------------------------------------------------------------------
+
+#[test]
+fn functions_are_the_workspace_binaries_on_arm64_with_json_logs() {
+    let stack = Stack::new(&[]);
+    let globals = &stack.template["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Architectures"], json!(["arm64"]));
+    assert_eq!(globals["Handler"], "bootstrap");
+    assert_eq!(
+        globals["Environment"]["Variables"][ptc_ops::env::PTC_CONFIG],
+        ptc_ops::env::DEFAULT_CONFIG_PATH
+    );
+    assert_eq!(
+        globals["Environment"]["Variables"][ptc_ops::env::PTC_ALERT_TOPIC_ARN],
+        json!({"Ref": "AlertTopic"})
+    );
+    assert_eq!(globals["Layers"], json!([{"Ref": "ConfigLayer"}]));
+    for function in FUNCTIONS {
+        let resource = stack.resource(function.logical_id);
+        let properties = &resource["Properties"];
+        assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
+        assert_eq!(
+            resource["Metadata"]["BuildProperties"]["Binary"],
+            function.binary
+        );
+        let manifest = repo_root()
+            .join("functions")
+            .join(function.binary)
+            .join("Cargo.toml");
+        let manifest = std::fs::read_to_string(&manifest)
+            .unwrap_or_else(|error| panic!("{}: {error}", manifest.display()));
+        assert!(
+            manifest.contains(&format!("name = \"{}\"", function.binary)),
+            "the binary `{}` is the crate of functions/{}",
+            function.binary,
+            function.binary
+        );
+        assert_eq!(
+            properties["CodeUri"], "..",
+            "cargo lambda builds from the workspace"
+        );
+        assert_eq!(
+            stack.property(function.logical_id, "FunctionName"),
+            json!(format!("{STACK}-{}", function.binary))
+        );
+        let logging = &properties["LoggingConfig"];
+        assert_eq!(logging["LogFormat"], "JSON", "{}", function.binary);
+        assert_eq!(logging["ApplicationLogLevel"], json!({"Ref": "LogLevel"}));
+        let log_group = logging["LogGroup"]["Ref"].as_str().expect("own log group");
+        assert_eq!(
+            stack.property(log_group, "LogGroupName"),
+            json!(format!("/aws/lambda/{STACK}-{}", function.binary))
+        );
+        assert_eq!(
+            stack.resource(log_group)["Properties"]["RetentionInDays"],
+            json!({"Ref": "LogRetentionDays"})
+        );
+        let timeout = properties["Timeout"].as_u64().expect("timeout");
+        let memory = properties["MemorySize"].as_u64().expect("memory");
+        assert!((3..=900).contains(&timeout) && (128..=1024).contains(&memory));
+        let invoke = &properties["EventInvokeConfig"];
+        assert!(invoke["MaximumRetryAttempts"].as_u64().is_some());
+        assert_eq!(invoke["DestinationConfig"]["OnFailure"]["Type"], "SQS");
+        assert_eq!(
+            invoke["DestinationConfig"]["OnFailure"]["Destination"],
+            json!({"Fn::GetAtt": ["FailureQueue", "Arn"]})
+        );
+    }
+    let harden = &stack.resource("HardenRepositoryFunction")["Properties"];
+    assert_eq!(
+        harden["ReservedConcurrentExecutions"], 1,
+        "one sweep at a time"
+    );
+    let timeout = harden["Timeout"].as_u64().expect("timeout");
+    assert!(
+        timeout > ptc_ops::hardening::START_RESERVE.as_secs() * 10,
+        "the sweep's timeout leaves room for work before its start reserve"
+    );
+    let queue = &stack.resource("FailureQueue")["Properties"];
+    assert_eq!(
+        queue["SqsManagedSseEnabled"], true,
+        "dead letters are encrypted"
+    );
+    assert_eq!(
+        stack.resource("AlertTopic")["Properties"]["KmsMasterKeyId"],
+        json!({"Ref": "AlertKey"}),
+        "the alert topic is encrypted with a key CloudWatch alarms may use"
+    );
+}
+
+// ---- triggers ----------------------------------------------------------------------------------
+
+/// EventBridge pattern matching, for the pattern features the template uses: a list of values
+/// matches when the event's value is one of them; an object matches field by field.
+fn matches(pattern: &Value, event: &Value) -> bool {
+    match pattern {
+        Value::Object(fields) => fields
+            .iter()
+            .all(|(key, sub)| matches(sub, event.get(key).unwrap_or(&Value::Null))),
+        Value::Array(allowed) => match event {
+            Value::Array(values) => values.iter().any(|value| allowed.contains(value)),
+            value => allowed.contains(value),
+        },
+        other => panic!("pattern feature not modelled: {other}"),
+    }
+}
+
+fn event_pattern(stack: &Stack, event: &str) -> Value {
+    let events = &stack.resource("HardenRepositoryFunction")["Properties"]["Events"];
+    assert_eq!(events[event]["Type"], "EventBridgeRule", "{event}");
+    events[event]["Properties"]["Pattern"].clone()
+}
+
+#[test]
+fn harden_repository_rules_match_the_real_event_shapes() {
+    let stack = Stack::new(&[]);
+    let created = event_pattern(&stack, "RepositoryCreated");
+    let cache_action = event_pattern(&stack, "PullThroughCacheAction");
+    for sample in [
+        "create-repository-service-event.json",
+        "create-repository-api-call.json",
+    ] {
+        let event = sample_event(sample);
+        assert!(
+            matches(&created, &event),
+            "RepositoryCreated misses {sample}"
+        );
+        assert!(
+            !matches(&cache_action, &event),
+            "PullThroughCacheAction takes {sample}"
+        );
+    }
+    for sample in [
+        "pull-through-cache-action-success.json",
+        "pull-through-cache-action-failure.json",
+    ] {
+        let event = sample_event(sample);
+        assert!(
+            matches(&cache_action, &event),
+            "PullThroughCacheAction misses {sample}"
+        );
+        assert!(
+            !matches(&created, &event),
+            "RepositoryCreated takes {sample}"
+        );
+    }
+    let mut deleted = sample_event("create-repository-api-call.json");
+    deleted["detail"]["eventName"] = json!("DeleteRepository");
+    assert!(!matches(&created, &deleted));
+
+    let events = &stack.resource("HardenRepositoryFunction")["Properties"]["Events"];
+    assert_eq!(events["Sweep"]["Type"], "Schedule");
+    assert_eq!(
+        events["Sweep"]["Properties"]["Schedule"],
+        json!({"Ref": "SweepSchedule"})
+    );
+    for (function, parameter) in [
+        ("ValidateCacheRulesFunction", "RuleValidationSchedule"),
+        ("CheckCredentialsFunction", "CredentialCheckSchedule"),
+    ] {
+        let schedule = &stack.resource(function)["Properties"]["Events"]["Schedule"];
+        assert_eq!(schedule["Type"], "Schedule", "{function}");
+        assert_eq!(
+            schedule["Properties"]["Schedule"],
+            json!({ "Ref": parameter })
+        );
+        assert!(schedule["Properties"].get("Input").is_none(), "{function}");
+    }
+}
+
+/// What EventBridge sends the pre-warm function when the schedule fires.
+fn prewarm_payload(stack: &Stack, fired: &Value) -> Value {
+    let rule = stack.resource("PrewarmImagesSchedule");
+    assert_eq!(
+        rule["Properties"]["ScheduleExpression"],
+        json!({"Ref": "PrewarmSchedule"})
+    );
+    let target = &rule["Properties"]["Targets"][0];
+    assert_eq!(
+        target["Arn"],
+        json!({"Fn::GetAtt": ["PrewarmImagesFunction", "Arn"]})
+    );
+    let transformer = stack.eval(&target["InputTransformer"], &BTreeMap::new());
+    let mut text = transformer["InputTemplate"]
+        .as_str()
+        .expect("input template")
+        .to_owned();
+    for (name, path) in transformer["InputPathsMap"].as_object().expect("paths") {
+        let key = path
+            .as_str()
+            .and_then(|path| path.strip_prefix("$."))
+            .expect("top-level JSON path");
+        let value = match &fired[key] {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        text = text.replace(&format!("<{name}>"), &value);
+    }
+    serde_json::from_str(&text)
+        .unwrap_or_else(|error| panic!("the transformed input is not JSON ({error}): {text}"))
+}
+
+#[test]
+fn the_prewarm_schedule_delivers_a_scheduled_event_with_its_images() {
+    let fired = sample_event("scheduled-event.json");
+
+    let listed = Stack::new(&[(
+        "PrewarmImages",
+        "nginx:1.27,ghcr.io/fluxcd/source-controller:v1.4.1,registry.k8s.io/pause:3.10",
+    )]);
+    let payload = prewarm_payload(&listed, &fired);
+    assert_eq!(payload["id"], fired["id"]);
+    assert_eq!(payload["time"], fired["time"]);
+    assert_eq!(payload["resources"], fired["resources"]);
+    let invocation = PrewarmInvocation::from_payload(&payload)
+        .unwrap_or_else(|error| panic!("prewarm-images refuses its schedule: {error}"));
+    assert!(matches!(invocation, PrewarmInvocation::Scheduled(_)));
+    assert_eq!(
+        invocation.images(),
+        Some(
+            &[
+                "nginx:1.27".to_owned(),
+                "ghcr.io/fluxcd/source-controller:v1.4.1".to_owned(),
+                "registry.k8s.io/pause:3.10".to_owned(),
+            ][..]
+        )
+    );
+
+    let configured = Stack::new(&[]);
+    let payload = prewarm_payload(&configured, &fired);
+    assert_eq!(payload["detail"], json!({}));
+    let invocation = PrewarmInvocation::from_payload(&payload)
+        .unwrap_or_else(|error| panic!("prewarm-images refuses its schedule: {error}"));
+    assert_eq!(
+        invocation.images(),
+        None,
+        "no list: `prewarm.images` applies"
+    );
+
+    let permission = configured.resource("PrewarmImagesSchedulePermission");
+    assert_eq!(
+        permission["Properties"]["SourceArn"],
+        json!({"Fn::GetAtt": ["PrewarmImagesSchedule", "Arn"]})
+    );
+    assert_eq!(
+        permission["Properties"]["Principal"],
+        "events.amazonaws.com"
+    );
+}
+
+// ---- alarms and dashboard ----------------------------------------------------------------------
+
+/// Every Rust source of the library, as one text, to find metric names in.
+fn library_source() -> String {
+    fn collect(dir: &Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                collect(&path, out);
+            } else if path.extension().is_some_and(|extension| extension == "rs") {
+                out.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    let mut out = String::new();
+    collect(&repo_root().join("shared/src"), &mut out);
+    out
+}
+
+const FUNCTION_DIMENSIONS: &[&str] = &[
+    "harden-repository",
+    "validate-cache-rules",
+    "check-credentials",
+    "prewarm-images",
+];
+
+#[test]
+fn alarms_and_dashboard_watch_metrics_the_functions_emit() {
+    let stack = Stack::new(&[]);
+    let source = library_source();
+    let emitted = |name: &str| source.contains(&format!("\"{name}\""));
+    let mut product_alarms = BTreeSet::new();
+    for (logical_id, (resource, _)) in &stack.resources {
+        if resource["Type"] != "AWS::CloudWatch::Alarm" {
+            continue;
+        }
+        let properties = &resource["Properties"];
+        for actions in ["AlarmActions", "OKActions"] {
+            assert_eq!(
+                properties[actions],
+                json!([{"Ref": "AlertTopic"}]),
+                "{logical_id} notifies the topic"
+            );
+        }
+        if properties["Namespace"] == ptc_ops::metrics::NAMESPACE {
+            let name = properties["MetricName"].as_str().expect("metric name");
+            assert!(emitted(name), "{logical_id}: no function emits `{name}`");
+            let dimensions = properties["Dimensions"].as_array().expect("dimensions");
+            assert_eq!(
+                dimensions.len(),
+                1,
+                "{logical_id}: EMF lines carry `Function` alone"
+            );
+            assert_eq!(dimensions[0]["Name"], "Function");
+            let function = dimensions[0]["Value"].as_str().expect("function");
+            assert!(
+                FUNCTION_DIMENSIONS.contains(&function),
+                "{logical_id}: {function}"
+            );
+            product_alarms.insert(name.to_owned());
+        }
+    }
+    for required in [
+        "RulesInvalid",
+        "CredentialsExpiringSoon",
+        "CredentialsInvalid",
+        "HardeningFailures",
+        "ImagesFailed",
+    ] {
+        assert!(
+            product_alarms.contains(required),
+            "no alarm on `{required}`"
+        );
+    }
+    let lambda_errors = stack
+        .resources
+        .values()
+        .filter(|(resource, _)| {
+            resource["Type"] == "AWS::CloudWatch::Alarm"
+                && resource["Properties"]["Namespace"] == "AWS/Lambda"
+                && resource["Properties"]["MetricName"] == "Errors"
+        })
+        .count();
+    assert_eq!(
+        lambda_errors,
+        FUNCTIONS.len(),
+        "one error alarm per function"
+    );
+    assert_eq!(
+        stack.resource("DeadLettersAlarm")["Properties"]["Dimensions"][0]["Value"],
+        json!({"Fn::GetAtt": ["FailureQueue", "QueueName"]})
+    );
+
+    let body = stack.property("Dashboard", "DashboardBody");
+    let body: Value = serde_json::from_str(body.as_str().expect("dashboard body"))
+        .unwrap_or_else(|error| panic!("the dashboard body is not JSON: {error}"));
+    let mut shown = BTreeSet::new();
+    for widget in body["widgets"].as_array().expect("widgets") {
+        for metric in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            if metric[0] == ptc_ops::metrics::NAMESPACE {
+                shown.insert(metric[1].as_str().expect("metric name").to_owned());
+                assert!(FUNCTION_DIMENSIONS.contains(&metric[3].as_str().expect("function")));
+            }
+            if let Some(expression) = metric[0]["expression"].as_str() {
+                let name = expression
+                    .split("MetricName=\"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .expect("SEARCH names its metric");
+                shown.insert(name.to_owned());
+            }
+        }
+    }
+    for name in &shown {
+        assert!(
+            emitted(name),
+            "the dashboard shows `{name}`, which no function emits"
+        );
+    }
+    for required in [
+        "RuleValid",
+        "DaysUntilExpiry",
+        "SettingsChanged",
+        "ImagesWarmed",
+    ] {
+        assert!(shown.contains(required), "the dashboard lacks `{required}`");
+    }
+}
+
+// ---- configuration layer -----------------------------------------------------------------------
+
+#[test]
+fn the_config_layer_puts_a_loadable_config_where_ptc_config_points() {
+    let stack = Stack::new(&[]);
+    let layer = stack.resource("ConfigLayer");
+    assert_eq!(layer["Properties"]["ContentUri"], "config/");
+    assert_eq!(layer["Metadata"]["BuildMethod"], "makefile");
+
+    let artifacts = tempfile::tempdir().expect("temporary folder");
+    let status = std::process::Command::new("make")
+        .arg("--silent")
+        .arg("-C")
+        .arg(repo_root().join("infra/config"))
+        .arg("build-ConfigLayer")
+        .arg(format!("ARTIFACTS_DIR={}", artifacts.path().display()))
+        .status()
+        .expect("make runs");
+    assert!(status.success(), "building the config layer failed");
+    // Lambda extracts the layer under /opt.
+    let relative = ptc_ops::env::DEFAULT_CONFIG_PATH
+        .strip_prefix("/opt/")
+        .expect("the default config path is in a layer");
+    let config = artifacts.path().join(relative);
+    ptc_ops::config::Config::load(&config)
+        .unwrap_or_else(|error| panic!("the shipped configuration does not load: {error}"));
+    assert!(!artifacts.path().join("ptc-ops/Makefile").exists());
+}
+
+// ---- the call-log side ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn calls_are_judged_against_the_declared_permissions() {
+    let env = TestEnv::new().await;
+    let secret = env
+        .create_secret(
+            "ecr-pullthroughcache/docker-hub",
+            &env.valid_credential_json(),
+        )
+        .await;
+    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
+        .await;
+    env.create_rule("k8s", "registry.k8s.io", None).await;
+    env.clear_calls().await;
+
+    let context = Arc::new(
+        FunctionContext::new("validate-cache-rules", env.config(""), &env.sdk_config)
+            .with_metrics_sink(MetricsSink::captured()),
+    );
+    validate_cache_rules::handler::handle(
+        context,
+        LambdaEvent::new(sample_event("scheduled-event.json"), Context::default()),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("validation run failed: {}", error.full_message()));
+
+    let permissions = ptc_ops::rule_validation::permissions::PERMISSIONS;
+    assert_calls_permitted(&env, permissions).await;
+
+    let without_validation: Vec<Permission> = permissions
+        .iter()
+        .filter(|permission| permission.action != "ecr:ValidatePullThroughCacheRule")
+        .copied()
+        .collect();
+    let refused = unpermitted_calls(&env, &without_validation).await;
+    assert!(
+        !refused.is_empty()
+            && refused
+                .iter()
+                .all(|(call, _)| call.operation == "ValidatePullThroughCacheRule"),
+        "a call outside the list must be reported, and only that one: {refused:#?}"
+    );
+}
