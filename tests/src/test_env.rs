@@ -114,7 +114,6 @@ impl Fault {
 
 impl TestEnv {
     pub async fn new() -> TestEnv {
-        let emulator = Emulator::shared();
         let test_number = NEXT_TEST.fetch_add(1, Ordering::SeqCst);
         // Unique per test and per test process: processes of one `cargo test` run never share
         // an emulator, but keep accounts distinct anyway for readable logs.
@@ -123,24 +122,30 @@ impl TestEnv {
             std::process::id() % 1_000_000,
             100_000 + test_number
         );
-        let region = REGIONS[(test_number as usize) % REGIONS.len()].to_owned();
+        let region = REGIONS[(test_number as usize) % REGIONS.len()];
+        TestEnv::for_account(&account_id, region).await
+    }
+
+    /// A fixed account and region (the demo shows stable ARNs).
+    pub async fn for_account(account_id: &str, region: &str) -> TestEnv {
+        let emulator = Emulator::shared();
         let credentials = Credentials::new(
-            account_id.clone(),
+            account_id,
             "emulator-secret-key",
             None,
             None,
             "ptc-ops-tests",
         );
         let loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(region.clone()))
+            .region(Region::new(region.to_owned()))
             .credentials_provider(credentials)
             .endpoint_url(emulator.endpoint());
         let sdk_config = ptc_ops::aws::configure(loader).load().await;
         let clients = Clients::new(&sdk_config);
         TestEnv {
             emulator,
-            account_id,
-            region,
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
             sdk_config,
             clients,
             http: reqwest::Client::new(),

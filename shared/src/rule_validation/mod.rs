@@ -5,6 +5,7 @@
 //! output is the report, its alerts and its metrics.
 
 pub mod assess;
+pub mod permissions;
 
 use std::time::Instant;
 

@@ -521,7 +521,26 @@ def batch_get_image(self: ECRResponse):
     return ActionResult({"images": images, "failures": failures})
 
 
+def put_image_scanning_configuration(self: ECRResponse):
+    """`scanOnPush` is a boolean with a default of false: SDKs leave `false` out of the request,
+    so ECR reads a missing value as false. moto ignores an empty configuration and keeps the
+    old one, which would make turning scanning off impossible here."""
+    account, region = self.current_account, self.region
+    requested = self._get_param("imageScanningConfiguration") or {}
+    configuration = {"scanOnPush": bool(requested.get("scanOnPush", False))}
+    backend = ecr_backends[account][region]
+    repository_name = self._get_param("repositoryName")
+    repository = backend._get_repository(repository_name, self._get_param("registryId"))
+    repository.image_scanning_configuration = configuration
+    return ActionResult({
+        "registryId": repository.registry_id,
+        "repositoryName": repository_name,
+        "imageScanningConfiguration": configuration,
+    })
+
+
 _ACTIONS = {
+    "put_image_scanning_configuration": put_image_scanning_configuration,
     "create_pull_through_cache_rule": create_pull_through_cache_rule,
     "describe_pull_through_cache_rules": describe_pull_through_cache_rules,
     "update_pull_through_cache_rule": update_pull_through_cache_rule,
@@ -541,6 +560,24 @@ def _image_create_digest(self: Image) -> None:
     self._image_digest = "sha256:" + hashlib.sha256(self.image_manifest.encode("utf-8")).hexdigest()
 
 
+def _accept_current_lifecycle_schema() -> None:
+    """moto's lifecycle validator predates parts of ECR's schema: the `sinceImagePulled` and
+    `sinceImageTransitioned` count types, the `transition` action with `targetStorageClass`,
+    and `selection.storageClass`. ECR accepts them, so the emulator must too. The validator reads
+    these module globals when it runs, so rebinding them (not mutating: two of them are the same
+    set object) is enough."""
+    from moto.ecr import policy_validation as schema
+
+    schema.VALID_SELECTION_COUNT_TYPE_VALUES = {
+        "imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned",
+    }
+    schema.VALID_ACTION_TYPE_VALUES = {"expire", "transition"}
+    schema.VALID_ACTION_PROPERTIES = {"type", "targetStorageClass"}
+    schema.VALID_SELECTION_PROPERTIES = {
+        "tagPatternList", "tagPrefixList", "countUnit", "storageClass", *schema.REQUIRED_SELECTION_PROPERTIES,
+    }
+
+
 def install(upstreams: upstream_mod.Upstreams) -> None:
     """Patch moto's ECR; call before the moto server starts serving."""
     global UPSTREAMS
@@ -548,3 +585,4 @@ def install(upstreams: upstream_mod.Upstreams) -> None:
     for name, func in _ACTIONS.items():
         setattr(ECRResponse, name, func)
     Image._create_digest = _image_create_digest
+    _accept_current_lifecycle_schema()

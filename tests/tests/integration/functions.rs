@@ -81,3 +81,91 @@ async fn unknown_events_are_refused_without_any_aws_call() {
         "no AWS call may be made for an unknown event"
     );
 }
+
+/// A registry with something for every function to do: rules with and without credentials, a
+/// cached repository with ECR's defaults, an alert topic.
+async fn seeded(env: &TestEnv) -> String {
+    let secret = env
+        .create_secret(
+            "ecr-pullthroughcache/docker-hub",
+            &env.valid_credential_json(),
+        )
+        .await;
+    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
+        .await;
+    env.create_rule("k8s", "registry.k8s.io", None).await;
+    env.clients
+        .registry()
+        .pull_by_tag("docker-hub/library/alpine", "3.20")
+        .await
+        .unwrap_or_else(|failure| panic!("seeding pull failed: {failure:?}"));
+    let inbox = env.alert_inbox().await;
+    env.clear_calls().await;
+    inbox.topic_arn
+}
+
+fn configured(env: &TestEnv, function: &'static str, topic_arn: &str) -> Arc<FunctionContext> {
+    let config = env.config(&format!(
+        "[alerts]\ntopic_arn = \"{topic_arn}\"\nmin_severity = \"info\"\n\
+         [hardening.default]\nscan_on_push = true\nlifecycle_policy = \"lifecycle/default.json\"\n\
+         tags = {{ managed-by = \"ecr-ptc-ops\" }}\n\
+         [prewarm]\nimages = [\"nginx:1.27\", \"registry.k8s.io/pause:3.10\"]\n"
+    ));
+    Arc::new(
+        FunctionContext::new(function, config, &env.sdk_config)
+            .with_metrics_sink(MetricsSink::captured()),
+    )
+}
+
+/// Every AWS call a function makes is one its IAM policy grants: the `PERMISSIONS` declared next
+/// to its code, which the SAM template test holds the template to. A call added to the code
+/// without its permission fails here before it fails in an account.
+#[tokio::test]
+async fn every_call_a_function_makes_is_granted_by_its_declared_permissions() {
+    let env = TestEnv::new().await;
+    let topic = seeded(&env).await;
+    validate_cache_rules::handler::handle(
+        configured(&env, "validate-cache-rules", &topic),
+        event(json!({})),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::rule_validation::permissions::PERMISSIONS)
+        .await;
+
+    let env = TestEnv::new().await;
+    let topic = seeded(&env).await;
+    check_credentials::handler::handle(
+        configured(&env, "check-credentials", &topic),
+        event(json!({})),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::credentials::permissions::PERMISSIONS)
+        .await;
+
+    let env = TestEnv::new().await;
+    let topic = seeded(&env).await;
+    let report = harden_repository::handler::handle(
+        configured(&env, "harden-repository", &topic),
+        event(json!({"sweep": true})),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    assert!(
+        report
+            .summary
+            .get("settings_changed")
+            .is_some_and(|changed| *changed > 0),
+        "{:?}",
+        report.summary
+    );
+    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::hardening::permissions::PERMISSIONS).await;
+
+    let env = TestEnv::new().await;
+    let topic = seeded(&env).await;
+    prewarm_images::handler::handle(configured(&env, "prewarm-images", &topic), event(json!({})))
+        .await
+        .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::prewarm::permissions::PERMISSIONS).await;
+}

@@ -1,0 +1,152 @@
+//! The command line, as `ptc --help` shows it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ptc",
+    version,
+    about = "Operate an Amazon ECR pull-through cache: validate rules, check credentials, harden repositories, pre-warm images, audit a cluster",
+    after_help = "Exit codes: 0 clean; 1 findings at or above --fail-on; 2 usage or configuration error; 3 the run could not complete (AWS unreachable, access denied on a listing call).\nAWS access uses the standard chain (AWS_PROFILE, AWS_REGION, ...); AWS_ENDPOINT_URL points it at the local emulator."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalOptions {
+    /// Configuration file (`ptc-ops.toml`); default: `$PTC_CONFIG`, then `./ptc-ops.toml`, then built-in defaults
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Exit 1 when a finding is at least this severe
+    #[arg(long, global = true, value_enum, default_value_t = FailOn::Critical)]
+    pub fail_on: FailOn,
+    /// Log decisions to stderr (`-vv` for debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Info,
+    Warning,
+    Critical,
+    /// Never exit 1 for findings
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with the configuration file
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Pull-through cache rules
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Upstream credential secrets
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+    /// Bring cached repositories to their profile (lifecycle, tags, scanning, mutability, policy)
+    Harden(HardenArgs),
+    /// Pull images through the cache ahead of need
+    Prewarm(PrewarmArgs),
+    /// Print the cache URI of upstream image references
+    Rewrite(RewriteArgs),
+    /// Classify a cluster's images: via cache, exempt, or pulled directly from upstream
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file and print every problem with its key path
+    Check {
+        /// The file to check (default: the `--config` resolution)
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate every rule (ValidatePullThroughCacheRule) and cross-check its secret
+    Validate {
+        /// Only these rule prefixes (repeatable)
+        #[arg(long = "prefix", value_name = "PREFIX")]
+        prefixes: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// Check format, expiry, age and use of every `ecr-pullthroughcache/` secret
+    Check {
+        /// Only these secrets, by name (repeatable)
+        #[arg(long = "secret", value_name = "NAME")]
+        secrets: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct HardenArgs {
+    /// Plan and report; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Every repository under the managed prefixes
+    #[arg(long, conflicts_with = "repositories")]
+    pub all: bool,
+    /// Repositories by full name (`docker-hub/library/nginx`)
+    #[arg(required_unless_present = "all")]
+    pub repositories: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PrewarmArgs {
+    /// Image references (`nginx:1.27`, `ghcr.io/fluxcd/source-controller:v1.4.1`)
+    pub images: Vec<String>,
+    /// Read references from a file, one per line (`#` comments); `-` reads stdin
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Plan only: print the cache URIs, pull nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesSource {
+    /// Read the rules from `aws ecr describe-pull-through-cache-rules` output instead of asking AWS
+    #[arg(long, value_name = "FILE")]
+    pub rules_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RewriteArgs {
+    /// Upstream image references
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// The private registry host (`<account>.dkr.ecr.<region>.amazonaws.com`); default: from the rules and region
+    #[arg(long, value_name = "HOST")]
+    pub registry: Option<String>,
+    #[command(flatten)]
+    pub rules: RulesSource,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The private registry host (`<account>.dkr.ecr.<region>.amazonaws.com`)
+    #[arg(long, value_name = "HOST")]
+    pub registry: String,
+    /// `kubectl get pods -A -o json` output or a plain list of references; `-` or nothing reads stdin
+    pub input: Option<PathBuf>,
+    /// Direct images matching this pattern (`*` wildcards) do not fail the audit (repeatable)
+    #[arg(long = "allow", value_name = "PATTERN")]
+    pub allow: Vec<String>,
+    #[command(flatten)]
+    pub rules: RulesSource,
+}

@@ -1,0 +1,136 @@
+//! `ptc audit`: which images of a cluster bypass the cache.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use ptc_ops::audit::{audit, read_image_uses, AuditedImage, ImageSource};
+use serde_json::json;
+
+use super::{clients, load_rules, read_input, CliError, EXIT_CLEAN, EXIT_FINDINGS};
+use crate::args::{AuditArgs, GlobalOptions};
+use crate::output::{table, Style};
+
+pub async fn run(global: &GlobalOptions, arguments: &AuditArgs) -> Result<ExitCode, CliError> {
+    let text = read_input(arguments.input.as_deref())?;
+    let uses = read_image_uses(&text).map_err(|error| CliError::Usage(error.to_string()))?;
+    let clients = match arguments.rules.rules_file {
+        Some(_) => None,
+        None => Some(clients().await),
+    };
+    let rules = load_rules(&arguments.rules, clients.as_ref()).await?;
+    let audited = audit(uses, &arguments.registry, &rules, &arguments.allow);
+
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for image in &audited {
+        *counts.entry(image.source.label()).or_default() += 1;
+    }
+    let n_allowed = audited.iter().filter(|image| image.allowed).count();
+    let failing: Vec<&AuditedImage> = audited
+        .iter()
+        .filter(|image| {
+            !image.allowed
+                && matches!(
+                    image.source,
+                    ImageSource::Direct { .. } | ImageSource::Invalid { .. }
+                )
+        })
+        .collect();
+
+    if global.json {
+        let summary = json!({
+            "images": audited.len(),
+            "via_cache": counts.get("via cache").copied().unwrap_or(0),
+            "exempt": counts.get("exempt").copied().unwrap_or(0),
+            "direct": counts.get("direct").copied().unwrap_or(0),
+            "direct_allowed": n_allowed,
+            "invalid": counts.get("invalid").copied().unwrap_or(0),
+            "failing": failing.len(),
+        });
+        println!(
+            "{}",
+            json!({"registry": arguments.registry, "summary": summary, "images": audited})
+        );
+    } else {
+        let style = Style::for_stdout();
+        let rows: Vec<Vec<String>> = audited.iter().map(|image| row(image, style)).collect();
+        print!(
+            "{}",
+            table(
+                &[
+                    "NAMESPACE",
+                    "WORKLOAD",
+                    "CONTAINER",
+                    "KIND",
+                    "IMAGE",
+                    "SOURCE",
+                    "SHOULD USE / NOTE"
+                ],
+                &rows
+            )
+        );
+        println!(
+            "\n{} images: {} via cache, {} exempt, {} direct ({} allowed), {} invalid",
+            audited.len(),
+            counts.get("via cache").copied().unwrap_or(0),
+            counts.get("exempt").copied().unwrap_or(0),
+            counts.get("direct").copied().unwrap_or(0),
+            n_allowed,
+            counts.get("invalid").copied().unwrap_or(0),
+        );
+        if !failing.is_empty() {
+            println!(
+                "{}",
+                style.bad(&format!("{} image(s) bypass the cache", failing.len()))
+            );
+        }
+    }
+    Ok(ExitCode::from(if failing.is_empty() {
+        EXIT_CLEAN
+    } else {
+        EXIT_FINDINGS
+    }))
+}
+
+fn row(image: &AuditedImage, style: Style) -> Vec<String> {
+    let image_use = &image.image_use;
+    let (source, note) = match &image.source {
+        ImageSource::ViaCache { rule_prefix } => {
+            (style.good("via cache"), format!("rule `{rule_prefix}`"))
+        }
+        ImageSource::Exempt { reason } => (style.dim("exempt"), reason.clone()),
+        ImageSource::Direct {
+            cache_uri,
+            no_cache_uri_because,
+        } => (
+            if image.allowed {
+                style.dim("direct (allowed)")
+            } else {
+                style.bad("direct")
+            },
+            cache_uri
+                .clone()
+                .or_else(|| no_cache_uri_because.clone())
+                .unwrap_or_default(),
+        ),
+        ImageSource::Invalid { error } => (style.bad("invalid"), error.clone()),
+    };
+    let kind = serde_json::to_value(image_use.kind)
+        .ok()
+        .and_then(|value| value.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    vec![
+        image_use
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "-".to_owned()),
+        image_use.workload.clone().unwrap_or_else(|| "-".to_owned()),
+        image_use
+            .container
+            .clone()
+            .unwrap_or_else(|| "-".to_owned()),
+        kind,
+        image_use.image.clone(),
+        source,
+        note,
+    ]
+}

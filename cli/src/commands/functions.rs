@@ -1,0 +1,152 @@
+//! The four functions' library code, run from a laptop or a CI job: `ptc rules validate`,
+//! `ptc credentials check`, `ptc harden`, `ptc prewarm`. No deadline and no alerts: the
+//! operator reads the output, and the exit code carries the verdict.
+
+use std::process::ExitCode;
+use std::sync::LazyLock;
+
+use ptc_ops::credentials::{self, HttpTimeouts, UpstreamHttp};
+use ptc_ops::events::{HardenInvocation, HardenRequest, HardenTarget};
+use ptc_ops::lambda::Deadline;
+use ptc_ops::{hardening, prewarm, rule_validation};
+
+use super::{clients, finish_report, load_config, read_input, CliError};
+use crate::args::{CredentialsCommand, GlobalOptions, HardenArgs, PrewarmArgs, RulesCommand};
+use crate::output::{detail_table, with_spinner};
+
+static UPSTREAM_HTTP: LazyLock<UpstreamHttp> =
+    LazyLock::new(|| UpstreamHttp::new(HttpTimeouts::default()));
+
+pub async fn rules(global: &GlobalOptions, command: &RulesCommand) -> Result<ExitCode, CliError> {
+    let RulesCommand::Validate { prefixes } = command;
+    let config = load_config(global)?;
+    let clients = clients().await;
+    let prefixes = (!prefixes.is_empty()).then_some(prefixes.as_slice());
+    let (report, _metrics) = with_spinner(
+        "validating pull-through cache rules",
+        global.json,
+        rule_validation::run(&clients, &config, prefixes, chrono::Utc::now()),
+    )
+    .await?;
+    let detail = detail_table(
+        &report,
+        "rules",
+        &[
+            ("PREFIX", "prefix"),
+            ("UPSTREAM", "upstream_registry_url"),
+            ("KIND", "upstream"),
+            ("SECRET", "credential_secret"),
+            ("STATUS", "status"),
+            ("FAILURE", "failure"),
+        ],
+    );
+    finish_report(global, &report, detail)
+}
+
+pub async fn credentials(
+    global: &GlobalOptions,
+    command: &CredentialsCommand,
+) -> Result<ExitCode, CliError> {
+    let CredentialsCommand::Check { secrets } = command;
+    let config = load_config(global)?;
+    let clients = clients().await;
+    let secrets = (!secrets.is_empty()).then_some(secrets.as_slice());
+    let (report, _metrics) = with_spinner(
+        "checking credential secrets",
+        global.json,
+        credentials::run(
+            &clients,
+            &config,
+            secrets,
+            Deadline::none(),
+            chrono::Utc::now(),
+            &UPSTREAM_HTTP,
+        ),
+    )
+    .await?;
+    let detail = detail_table(
+        &report,
+        "secrets",
+        &[
+            ("SECRET", "name"),
+            ("RULES", "rules"),
+            ("EXPIRES", "expires_at"),
+            ("SOURCE", "expiry_source"),
+            ("DAYS LEFT", "days_left"),
+            ("AGE (DAYS)", "age_days"),
+        ],
+    );
+    finish_report(global, &report, detail)
+}
+
+pub async fn harden(global: &GlobalOptions, arguments: &HardenArgs) -> Result<ExitCode, CliError> {
+    let config = load_config(global)?;
+    let clients = clients().await;
+    let target = if arguments.all {
+        HardenTarget::Sweep
+    } else {
+        HardenTarget::Repositories(arguments.repositories.clone())
+    };
+    let invocation = HardenInvocation::Direct(HardenRequest {
+        target,
+        dry_run: arguments.dry_run.then_some(true),
+        cursor: None,
+    });
+    let (report, _metrics) = with_spinner(
+        "hardening repositories",
+        global.json,
+        hardening::run(&clients, &config, &invocation, Deadline::none(), None),
+    )
+    .await?;
+    let detail = detail_table(
+        &report,
+        "changes",
+        &[
+            ("REPOSITORY", "repository"),
+            ("SETTING", "setting"),
+            ("FROM", "old"),
+            ("TO", "new"),
+            ("APPLIED", "applied"),
+        ],
+    );
+    finish_report(global, &report, detail)
+}
+
+pub async fn prewarm(
+    global: &GlobalOptions,
+    arguments: &PrewarmArgs,
+) -> Result<ExitCode, CliError> {
+    let config = load_config(global)?;
+    let mut images = arguments.images.clone();
+    if let Some(file) = &arguments.file {
+        let text = read_input(Some(file))?;
+        images.extend(
+            text.lines()
+                .map(|line| line.split('#').next().unwrap_or_default().trim())
+                .filter(|line| !line.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    let request = prewarm::Request {
+        images: (!images.is_empty()).then_some(images),
+        dry_run: arguments.dry_run,
+    };
+    let clients = clients().await;
+    let (report, _metrics) = with_spinner(
+        "pulling images through the cache",
+        global.json,
+        prewarm::run(&clients, &config, request, Deadline::none()),
+    )
+    .await;
+    let detail = detail_table(
+        &report,
+        "images",
+        &[
+            ("IMAGE", "input"),
+            ("STATUS", "status"),
+            ("CACHE URI", "cache_uri"),
+            ("ERROR", "error"),
+        ],
+    );
+    finish_report(global, &report, detail)
+}

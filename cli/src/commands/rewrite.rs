@@ -1,0 +1,85 @@
+//! `ptc rewrite IMAGE…`: the cache URI of each upstream reference.
+
+use std::process::ExitCode;
+
+use ptc_ops::prewarm::mapping::{cache_uri_for, registry_host};
+use ptc_ops::prewarm::reference::parse_reference;
+use serde_json::json;
+
+use super::{clients, load_rules, CliError, EXIT_CLEAN, EXIT_FINDINGS};
+use crate::args::{GlobalOptions, RewriteArgs};
+use crate::output::{table, Style};
+
+pub async fn run(global: &GlobalOptions, arguments: &RewriteArgs) -> Result<ExitCode, CliError> {
+    let clients = match arguments.rules.rules_file {
+        Some(_) => None,
+        None => Some(clients().await),
+    };
+    let rules = load_rules(&arguments.rules, clients.as_ref()).await?;
+    let host = match &arguments.registry {
+        Some(host) => host.clone(),
+        None => {
+            let registry_id = rules.iter().find_map(|rule| rule.registry_id.clone());
+            let region = clients
+                .as_ref()
+                .and_then(|clients| clients.region().map(str::to_owned));
+            match (registry_id, region) {
+                (Some(registry_id), Some(region)) => registry_host(&registry_id, &region),
+                _ => {
+                    return Err(CliError::Usage(
+                        "cannot tell the registry host: give `--registry`".to_owned(),
+                    ))
+                }
+            }
+        }
+    };
+    let results: Vec<(String, Result<String, String>)> = arguments
+        .images
+        .iter()
+        .map(|image| {
+            let uri = parse_reference(image)
+                .map_err(|error| error.to_string())
+                .and_then(|reference| {
+                    cache_uri_for(&reference, &rules, &host)
+                        .map_err(|unmapped| unmapped.to_string())
+                });
+            (image.clone(), uri)
+        })
+        .collect();
+    let n_failed = results.iter().filter(|(_, uri)| uri.is_err()).count();
+    if global.json {
+        let images: Vec<_> = results
+            .iter()
+            .map(|(image, uri)| match uri {
+                Ok(uri) => json!({"image": image, "cache_uri": uri}),
+                Err(problem) => json!({"image": image, "cache_uri": null, "problem": problem}),
+            })
+            .collect();
+        println!("{}", json!({"registry": host, "images": images}));
+    } else if results.len() == 1 && n_failed == 0 {
+        // One image: just the URI, for `$(ptc rewrite nginx:1.27)`.
+        if let Some((_, Ok(uri))) = results.first() {
+            println!("{uri}");
+        }
+    } else {
+        let style = Style::for_stdout();
+        let rows: Vec<Vec<String>> = results
+            .iter()
+            .map(|(image, uri)| match uri {
+                Ok(uri) => vec![image.clone(), uri.clone()],
+                Err(problem) => vec![image.clone(), style.bad(problem)],
+            })
+            .collect();
+        print!("{}", table(&["IMAGE", "CACHE URI"], &rows));
+    }
+    if n_failed > 0 && !global.json && results.len() == 1 {
+        if let Some((_, Err(problem))) = results.first() {
+            eprintln!("{problem}");
+        }
+    }
+    Ok(ExitCode::from(if n_failed > 0 {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    }))
+}

@@ -1,0 +1,358 @@
+//! `ptc` end to end: the real binary against the local emulator and real upstream registries.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use ptc_ops_tests::{repo_root, TestEnv};
+use serde_json::{json, Value};
+
+/// Runs `ptc` with this test's slice of the emulator as its AWS account.
+fn ptc(env: &TestEnv, args: &[&str], stdin: Option<&str>) -> Output {
+    let workdir = tempfile::tempdir().expect("temporary folder");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ptc"));
+    command
+        .args(args)
+        .current_dir(workdir.path())
+        .env_remove("PTC_CONFIG")
+        .env("NO_COLOR", "1")
+        .envs(env.process_env())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("ptc starts");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("stdin written");
+    }
+    child.wait_with_output().expect("ptc finishes")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json_stdout(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "not JSON ({error}): {}\nstderr: {}",
+            stdout(output),
+            stderr(output)
+        )
+    })
+}
+
+fn registry_host(env: &TestEnv) -> String {
+    format!("{}.dkr.ecr.{}.amazonaws.com", env.account_id, env.region)
+}
+
+#[tokio::test]
+async fn config_check_reports_every_problem_with_exit_two() {
+    let env = TestEnv::new().await;
+    let shipped = repo_root().join("infra/config/ptc-ops.toml");
+    let good = ptc(
+        &env,
+        &["config", "check", shipped.to_str().expect("utf8 path")],
+        None,
+    );
+    assert_eq!(good.status.code(), Some(0), "{}", stderr(&good));
+    assert!(stdout(&good).starts_with("valid: "), "{}", stdout(&good));
+
+    let folder = tempfile::tempdir().expect("folder");
+    let bad = folder.path().join("ptc-ops.toml");
+    std::fs::write(
+        &bad,
+        "[alerts]\nmin_severity = \"loud\"\n[hardening]\nconcurrency = 0\n[prewarm]\nimages = \"nginx\"\n",
+    )
+    .expect("written");
+    let output = ptc(
+        &env,
+        &["config", "check", bad.to_str().expect("utf8 path")],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    for key in [
+        "alerts.min_severity",
+        "hardening.concurrency",
+        "prewarm.images",
+    ] {
+        assert!(message.contains(key), "{key} missing from: {message}");
+    }
+    let usage = ptc(&env, &["harden"], None);
+    assert_eq!(
+        usage.status.code(),
+        Some(2),
+        "a usage error: {}",
+        stderr(&usage)
+    );
+}
+
+#[tokio::test]
+async fn rules_validate_tables_json_and_exit_codes() {
+    let env = TestEnv::new().await;
+    let credentials = env.emulator.info.upstream_credentials.clone();
+    let good = env
+        .create_secret(
+            "ecr-pullthroughcache/docker-hub",
+            &env.valid_credential_json(),
+        )
+        .await;
+    env.create_rule("docker-hub", "registry-1.docker.io", Some(&good))
+        .await;
+    env.create_rule("k8s", "registry.k8s.io", None).await;
+
+    let clean = ptc(&env, &["rules", "validate"], None);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&clean),
+        stderr(&clean)
+    );
+    let table = stdout(&clean);
+    assert!(
+        table
+            .lines()
+            .next()
+            .is_some_and(|header| header.starts_with("PREFIX")),
+        "{table}"
+    );
+    assert!(
+        table.contains("docker-hub") && table.contains("valid"),
+        "{table}"
+    );
+    assert!(table.contains("nothing-to-validate"), "{table}");
+
+    let wrong = env
+        .create_secret(
+            "ecr-pullthroughcache/ghcr",
+            &json!({"username": credentials.username, "accessToken": "wrong"}).to_string(),
+        )
+        .await;
+    env.create_rule("ghcr", "ghcr.io", Some(&wrong)).await;
+    let broken = ptc(&env, &["rules", "validate", "--json"], None);
+    assert_eq!(broken.status.code(), Some(1), "{}", stderr(&broken));
+    let report = json_stdout(&broken);
+    assert_eq!(report["function"], "validate-cache-rules");
+    assert_eq!(report["summary"]["rules_invalid"], 1);
+    let ghcr = report["rules"]
+        .as_array()
+        .and_then(|rules| rules.iter().find(|rule| rule["prefix"] == "ghcr"))
+        .expect("ghcr rule");
+    assert_eq!(ghcr["status"], "invalid");
+
+    let tolerant = ptc(
+        &env,
+        &[
+            "rules",
+            "validate",
+            "--fail-on",
+            "never",
+            "--prefix",
+            "ghcr",
+        ],
+        None,
+    );
+    assert_eq!(tolerant.status.code(), Some(0));
+    assert!(
+        stdout(&tolerant).contains("CRITICAL"),
+        "{}",
+        stdout(&tolerant)
+    );
+}
+
+#[tokio::test]
+async fn rewrite_prints_cache_uris() {
+    let env = TestEnv::new().await;
+    env.create_rule("docker-hub", "registry-1.docker.io", None)
+        .await;
+    env.create_rule("k8s", "registry.k8s.io", None).await;
+    let host = registry_host(&env);
+
+    let one = ptc(&env, &["rewrite", "nginx:1.27"], None);
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    assert_eq!(
+        stdout(&one).trim(),
+        format!("{host}/docker-hub/library/nginx:1.27")
+    );
+
+    let many = ptc(
+        &env,
+        &[
+            "rewrite",
+            "--json",
+            "registry.k8s.io/pause:3.10",
+            "quay.io/org/app:1",
+        ],
+        None,
+    );
+    assert_eq!(many.status.code(), Some(1), "an image without a rule fails");
+    let result = json_stdout(&many);
+    assert_eq!(
+        result["images"][0]["cache_uri"],
+        format!("{host}/k8s/pause:3.10")
+    );
+    assert!(result["images"][1]["cache_uri"].is_null());
+    assert!(result["images"][1]["problem"]
+        .as_str()
+        .is_some_and(|problem| problem.contains("quay.io")));
+}
+
+fn pods_document(env: &TestEnv) -> String {
+    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/kubectl-get-pods.json"))
+        .expect("fixture");
+    text.replace("ACCOUNT", &env.account_id)
+        .replace("REGION", &env.region)
+}
+
+#[tokio::test]
+async fn audit_classifies_every_container_of_a_cluster() {
+    let env = TestEnv::new().await;
+    env.create_rule("docker-hub", "registry-1.docker.io", None)
+        .await;
+    env.create_rule("ghcr", "ghcr.io", None).await;
+    env.create_rule("k8s", "registry.k8s.io", None).await;
+    let host = registry_host(&env);
+    let pods = pods_document(&env);
+
+    let output = ptc(
+        &env,
+        &["audit", "--registry", &host, "--json", "-"],
+        Some(&pods),
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "direct images fail the audit: {}",
+        stderr(&output)
+    );
+    let result = json_stdout(&output);
+    let by_image: Vec<(String, String, String)> = result["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|image| {
+            (
+                image["kind"].as_str().unwrap_or_default().to_owned(),
+                image["image"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace(&host, "<registry>"),
+                image["source"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(&str, &str, &str)> = vec![
+        ("container", "<registry>/ghcr/fluxcd/source-controller:v1.4.1", "via-cache"),
+        ("container", "docker.io/grafana/grafana:11.3.0", "direct"),
+        ("container", "quay.io/kiwigrid/k8s-sidecar:1.28.0", "direct"),
+        ("init", "busybox:1.36", "direct"),
+        (
+            "container",
+            "registry.k8s.io/coredns/coredns:v1.11.3@sha256:9caabbf6238b189a65d0d6e6ac138de60d6a1c419e5a341fbbb7c78382559c6e",
+            "direct",
+        ),
+        ("ephemeral", "nginx", "direct"),
+        ("container", "public.ecr.aws/karpenter/controller:1.0.6", "exempt"),
+        ("container", "602401143452.dkr.ecr.eu-west-1.amazonaws.com/amazon-k8s-cni:v1.18.5-eksbuild.1", "exempt"),
+        ("container", "<registry>/shop/api:2026.11.20", "exempt"),
+    ];
+    let got: Vec<(&str, &str, &str)> = by_image
+        .iter()
+        .map(|(kind, image, source)| (kind.as_str(), image.as_str(), source.as_str()))
+        .collect();
+    assert_eq!(got, expected);
+    let uri_of = |needle: &str| {
+        result["images"]
+            .as_array()
+            .and_then(|images| {
+                images
+                    .iter()
+                    .find(|image| image["image"].as_str().is_some_and(|i| i.contains(needle)))
+            })
+            .map(|image| image["cache_uri"].clone())
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        uri_of("busybox"),
+        json!(format!("{host}/docker-hub/library/busybox:1.36"))
+    );
+    assert_eq!(
+        uri_of("nginx"),
+        json!(format!("{host}/docker-hub/library/nginx:latest"))
+    );
+    assert_eq!(uri_of("kiwigrid"), Value::Null, "no rule serves quay.io");
+    assert_eq!(result["summary"]["direct"], 5);
+    assert_eq!(result["summary"]["via_cache"], 1);
+    assert_eq!(result["summary"]["exempt"], 3);
+
+    // Allowing what remains makes the audit pass; the table is for humans.
+    let folder = tempfile::tempdir().expect("folder");
+    let pods_file = folder.path().join("pods.json");
+    std::fs::write(&pods_file, &pods).expect("written");
+    let allowed = ptc(
+        &env,
+        &[
+            "audit",
+            "--registry",
+            &host,
+            "--allow",
+            "quay.io/*",
+            "--allow",
+            "docker.io/*",
+            "--allow",
+            "registry.k8s.io/*",
+            pods_file.to_str().expect("utf8 path"),
+        ],
+        None,
+    );
+    assert_eq!(allowed.status.code(), Some(0), "{}", stdout(&allowed));
+    let table = stdout(&allowed);
+    assert!(table.starts_with("NAMESPACE"), "{table}");
+    assert!(table.contains("direct (allowed)"), "{table}");
+    assert!(
+        table.contains("9 images: 1 via cache, 3 exempt, 5 direct (5 allowed), 0 invalid"),
+        "{table}"
+    );
+
+    // Offline: the rules from the AWS CLI's output, no AWS call.
+    let rules_file = folder.path().join("rules.json");
+    std::fs::write(
+        &rules_file,
+        json!({"pullThroughCacheRules": [{"ecrRepositoryPrefix": "docker-hub", "upstreamRegistryUrl": "registry-1.docker.io", "registryId": env.account_id}]})
+            .to_string(),
+    )
+    .expect("written");
+    env.clear_calls().await;
+    let offline = ptc(
+        &env,
+        &[
+            "audit",
+            "--registry",
+            &host,
+            "--rules-file",
+            rules_file.to_str().expect("utf8"),
+            "--json",
+        ],
+        Some("nginx:1.27\n"),
+    );
+    assert_eq!(
+        json_stdout(&offline)["images"][0]["cache_uri"],
+        format!("{host}/docker-hub/library/nginx:1.27")
+    );
+    assert_eq!(env.calls().await, vec![], "offline audit makes no AWS call");
+    assert!(Path::new(&rules_file).exists());
+}

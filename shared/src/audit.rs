@@ -1,0 +1,486 @@
+//! `ptc audit`: which images of a cluster come through the pull-through cache, which are
+//! exempt, and which still go straight to their upstream (with the URI they should use). Pure.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::domain::CacheRule;
+use crate::prewarm::mapping::cache_uri_for;
+use crate::prewarm::reference::parse_reference;
+
+/// ECR Public: pulled from AWS, neither rate-limited like Docker Hub nor a third party.
+const ECR_PUBLIC: &str = "public.ecr.aws";
+
+/// Where one container's image comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "source", rename_all = "kebab-case")]
+pub enum ImageSource {
+    /// `<registry>/<rule prefix>/…`: served by the cache.
+    ViaCache { rule_prefix: String },
+    /// ECR Public or an ECR registry (this one outside the rule prefixes, or another one).
+    Exempt { reason: String },
+    /// Pulled straight from the upstream. `cache_uri` is what it should use, when a rule serves it.
+    Direct {
+        cache_uri: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        no_cache_uri_because: Option<String>,
+    },
+    /// Not an image reference at all.
+    Invalid { error: String },
+}
+
+impl ImageSource {
+    pub fn label(&self) -> &'static str {
+        match self {
+            ImageSource::ViaCache { .. } => "via cache",
+            ImageSource::Exempt { .. } => "exempt",
+            ImageSource::Direct { .. } => "direct",
+            ImageSource::Invalid { .. } => "invalid",
+        }
+    }
+}
+
+/// Which list of a pod spec a container came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContainerKind {
+    Container,
+    Init,
+    Ephemeral,
+    /// A line of a plain list of references.
+    Listed,
+}
+
+/// One container image as it is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageUse {
+    pub namespace: Option<String>,
+    /// `Pod/name`, `Deployment/name`…
+    pub workload: Option<String>,
+    pub container: Option<String>,
+    pub kind: ContainerKind,
+    pub image: String,
+}
+
+/// One image use and its verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditedImage {
+    #[serde(flatten)]
+    pub image_use: ImageUse,
+    #[serde(flatten)]
+    pub source: ImageSource,
+    /// A direct image that matches an `--allow` pattern.
+    pub allowed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditInputError {
+    #[error("the input is JSON but not a Kubernetes object or list (expected `items` or a `spec` with containers)")]
+    NotKubernetes,
+    #[error("the input holds no image reference")]
+    Empty,
+}
+
+/// Reads `kubectl get pods -A -o json` (a `List` of pods, a single pod, or workloads with a
+/// pod template) or a plain list of references, one per line (`#` starts a comment).
+pub fn read_image_uses(text: &str) -> Result<Vec<ImageUse>, AuditInputError> {
+    let trimmed = text.trim_start();
+    let uses = if trimmed.starts_with('{') {
+        let document: Value =
+            serde_json::from_str(trimmed).map_err(|_| AuditInputError::NotKubernetes)?;
+        let objects: Vec<&Value> = match document.get("items").and_then(Value::as_array) {
+            Some(items) => items.iter().collect(),
+            None => vec![&document],
+        };
+        let mut uses = Vec::new();
+        let mut recognised = false;
+        for object in objects {
+            if let Some(spec) = pod_spec(object) {
+                recognised = true;
+                uses.extend(containers_of(object, spec));
+            }
+        }
+        if !recognised {
+            return Err(AuditInputError::NotKubernetes);
+        }
+        uses
+    } else {
+        text.lines()
+            .map(|line| line.split('#').next().unwrap_or_default().trim())
+            .filter(|line| !line.is_empty())
+            .map(|image| ImageUse {
+                namespace: None,
+                workload: None,
+                container: None,
+                kind: ContainerKind::Listed,
+                image: image.to_owned(),
+            })
+            .collect()
+    };
+    if uses.is_empty() {
+        return Err(AuditInputError::Empty);
+    }
+    Ok(uses)
+}
+
+/// The pod spec of a pod, a workload (`spec.template.spec`) or a CronJob.
+fn pod_spec(object: &Value) -> Option<&Value> {
+    let spec = object.get("spec")?;
+    [
+        Some(spec),
+        spec.pointer("/template/spec"),
+        spec.pointer("/jobTemplate/spec/template/spec"),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|candidate| candidate.get("containers").is_some_and(Value::is_array))
+}
+
+fn containers_of(object: &Value, spec: &Value) -> Vec<ImageUse> {
+    let namespace = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let workload = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .map(|name| {
+            let kind = object.get("kind").and_then(Value::as_str).unwrap_or("Pod");
+            format!("{kind}/{name}")
+        });
+    [
+        ("containers", ContainerKind::Container),
+        ("initContainers", ContainerKind::Init),
+        ("ephemeralContainers", ContainerKind::Ephemeral),
+    ]
+    .into_iter()
+    .flat_map(|(key, kind)| {
+        spec.get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(move |container| {
+                Some((
+                    kind,
+                    container
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    container.get("image").and_then(Value::as_str)?.to_owned(),
+                ))
+            })
+    })
+    .map(|(kind, container, image)| ImageUse {
+        namespace: namespace.clone(),
+        workload: workload.clone(),
+        container,
+        kind,
+        image,
+    })
+    .collect()
+}
+
+/// Classifies one image for the private registry `registry_host`
+/// (`<account>.dkr.ecr.<region>.amazonaws.com`) and its pull-through cache rules.
+pub fn classify(image: &str, registry_host: &str, rules: &[CacheRule]) -> ImageSource {
+    let reference = match parse_reference(image) {
+        Ok(reference) => reference,
+        Err(error) => {
+            return ImageSource::Invalid {
+                error: error.to_string(),
+            }
+        }
+    };
+    let registry_host = registry_host.to_ascii_lowercase();
+    if reference.registry == registry_host {
+        let rule = rules
+            .iter()
+            .filter(|rule| !rule.is_root() && rule.covers(&reference.path))
+            .max_by_key(|rule| rule.prefix.len())
+            .or_else(|| rules.iter().find(|rule| rule.is_root()));
+        return match rule {
+            Some(rule) => ImageSource::ViaCache {
+                rule_prefix: rule.prefix.clone(),
+            },
+            None => ImageSource::Exempt {
+                reason: "a private repository of this registry".to_owned(),
+            },
+        };
+    }
+    if reference.registry == ECR_PUBLIC {
+        return ImageSource::Exempt {
+            reason: "ECR Public".to_owned(),
+        };
+    }
+    if is_ecr_registry(&reference.registry) {
+        return ImageSource::Exempt {
+            reason: "another ECR registry".to_owned(),
+        };
+    }
+    match cache_uri_for(&reference, rules, &registry_host) {
+        Ok(uri) => ImageSource::Direct {
+            cache_uri: Some(uri),
+            no_cache_uri_because: None,
+        },
+        Err(unmapped) => ImageSource::Direct {
+            cache_uri: None,
+            no_cache_uri_because: Some(unmapped.to_string()),
+        },
+    }
+}
+
+/// `<account>.dkr.ecr.<region>.amazonaws.com` (or `.com.cn`), also FIPS (`dkr.ecr-fips`).
+fn is_ecr_registry(host: &str) -> bool {
+    let host = host.split(':').next().unwrap_or_default();
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.len() >= 6
+        && labels[0].len() == 12
+        && labels[0].bytes().all(|byte| byte.is_ascii_digit())
+        && labels[1] == "dkr"
+        && (labels[2] == "ecr" || labels[2] == "ecr-fips")
+        && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"))
+}
+
+/// Audits every image use; a direct image matching an `allow` pattern (`*` wildcards, matched
+/// against the reference as written and as normalised) is marked allowed.
+pub fn audit(
+    uses: Vec<ImageUse>,
+    registry_host: &str,
+    rules: &[CacheRule],
+    allow: &[String],
+) -> Vec<AuditedImage> {
+    uses.into_iter()
+        .map(|image_use| {
+            let source = classify(&image_use.image, registry_host, rules);
+            let allowed =
+                matches!(source, ImageSource::Direct { .. }) && is_allowed(&image_use.image, allow);
+            AuditedImage {
+                image_use,
+                source,
+                allowed,
+            }
+        })
+        .collect()
+}
+
+fn is_allowed(image: &str, patterns: &[String]) -> bool {
+    let normalised = parse_reference(image)
+        .map(|reference| reference.to_string())
+        .ok();
+    patterns.iter().any(|pattern| {
+        wildcard_match(pattern, image)
+            || normalised
+                .as_deref()
+                .is_some_and(|text| wildcard_match(pattern, text))
+    })
+}
+
+/// `*` matches any run of characters (including `/`); everything else matches itself.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(position) => rest = &rest[position + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{UpstreamKind, ROOT_PREFIX};
+
+    const REGISTRY: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+
+    fn rule(prefix: &str, upstream: &str) -> CacheRule {
+        CacheRule {
+            prefix: prefix.into(),
+            upstream_registry_url: upstream.into(),
+            upstream: UpstreamKind::from_upstream_url(upstream),
+            credential_arn: None,
+            custom_role_arn: None,
+            upstream_repository_prefix: ROOT_PREFIX.into(),
+            registry_id: Some("123456789012".into()),
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    fn rules() -> Vec<CacheRule> {
+        vec![
+            rule("docker-hub", "registry-1.docker.io"),
+            rule("ghcr", "ghcr.io"),
+            rule("k8s", "registry.k8s.io"),
+        ]
+    }
+
+    fn check(image: &str, expected: ImageSource) {
+        assert_eq!(
+            classify(image, REGISTRY, &rules()),
+            expected,
+            "image {image}"
+        );
+    }
+
+    fn direct(uri: &str) -> ImageSource {
+        ImageSource::Direct {
+            cache_uri: Some(uri.to_owned()),
+            no_cache_uri_because: None,
+        }
+    }
+
+    #[test]
+    fn classifies_images() {
+        check(
+            &format!("{REGISTRY}/docker-hub/library/nginx:1.27"),
+            ImageSource::ViaCache {
+                rule_prefix: "docker-hub".into(),
+            },
+        );
+        check(
+            &format!("{REGISTRY}/team/app:v3"),
+            ImageSource::Exempt {
+                reason: "a private repository of this registry".into(),
+            },
+        );
+        check(
+            "public.ecr.aws/karpenter/controller:1.0.6",
+            ImageSource::Exempt {
+                reason: "ECR Public".into(),
+            },
+        );
+        check(
+            "210987654321.dkr.ecr.us-east-1.amazonaws.com/base/python:3.12",
+            ImageSource::Exempt {
+                reason: "another ECR registry".into(),
+            },
+        );
+        check(
+            "nginx",
+            direct(&format!("{REGISTRY}/docker-hub/library/nginx:latest")),
+        );
+        check(
+            "docker.io/grafana/grafana:11.3.0",
+            direct(&format!("{REGISTRY}/docker-hub/grafana/grafana:11.3.0")),
+        );
+        check(
+            "ghcr.io/fluxcd/source-controller:v1.4.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            direct(&format!(
+                "{REGISTRY}/ghcr/fluxcd/source-controller:v1.4.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+            )),
+        );
+        check(
+            "registry.k8s.io/pause:3.10",
+            direct(&format!("{REGISTRY}/k8s/pause:3.10")),
+        );
+        assert!(matches!(
+            classify("quay.io/prometheus/node-exporter:v1.8.2", REGISTRY, &rules()),
+            ImageSource::Direct { cache_uri: None, no_cache_uri_because: Some(reason) } if reason.contains("quay.io")
+        ));
+        assert!(matches!(
+            classify("Not A Reference!", REGISTRY, &rules()),
+            ImageSource::Invalid { .. }
+        ));
+    }
+
+    #[test]
+    fn reads_kubectl_output_and_plain_lists() {
+        let pods = serde_json::json!({
+            "apiVersion": "v1", "kind": "List",
+            "items": [{
+                "kind": "Pod",
+                "metadata": {"name": "web-0", "namespace": "shop"},
+                "spec": {
+                    "initContainers": [{"name": "migrate", "image": "ghcr.io/shop/migrate:v2"}],
+                    "containers": [{"name": "web", "image": "nginx:1.27"}, {"name": "sidecar", "image": "busybox"}],
+                    "ephemeralContainers": [{"name": "debugger", "image": "busybox:1.36"}]
+                }
+            }]
+        });
+        let uses = read_image_uses(&pods.to_string()).expect("pods read");
+        let got: Vec<(ContainerKind, &str)> = uses
+            .iter()
+            .map(|image_use| (image_use.kind, image_use.image.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (ContainerKind::Container, "nginx:1.27"),
+                (ContainerKind::Container, "busybox"),
+                (ContainerKind::Init, "ghcr.io/shop/migrate:v2"),
+                (ContainerKind::Ephemeral, "busybox:1.36"),
+            ]
+        );
+        assert_eq!(uses[0].workload.as_deref(), Some("Pod/web-0"));
+        assert_eq!(uses[0].namespace.as_deref(), Some("shop"));
+
+        let deployment = serde_json::json!({"kind": "Deployment", "metadata": {"name": "api"},
+            "spec": {"template": {"spec": {"containers": [{"name": "api", "image": "quay.io/org/api:1"}]}}}});
+        assert_eq!(
+            read_image_uses(&deployment.to_string()).expect("workload")[0].image,
+            "quay.io/org/api:1"
+        );
+
+        let list = "# system images\nnginx:1.27\n\n  registry.k8s.io/pause:3.10  # sandbox\n";
+        let listed = read_image_uses(list).expect("list read");
+        assert_eq!(
+            listed
+                .iter()
+                .map(|image_use| image_use.image.as_str())
+                .collect::<Vec<_>>(),
+            ["nginx:1.27", "registry.k8s.io/pause:3.10"]
+        );
+
+        assert_eq!(
+            read_image_uses("{\"kind\": \"Service\", \"spec\": {}}"),
+            Err(AuditInputError::NotKubernetes)
+        );
+        assert_eq!(read_image_uses("# nothing\n"), Err(AuditInputError::Empty));
+    }
+
+    #[test]
+    fn allow_patterns_match_written_or_normalised_references() {
+        for (pattern, image, expected) in [
+            ("docker.io/library/*", "nginx:1.27", true),
+            ("nginx:*", "nginx:1.27", true),
+            ("quay.io/*", "nginx:1.27", false),
+            (
+                "*node-exporter*",
+                "quay.io/prometheus/node-exporter:v1.8.2",
+                true,
+            ),
+            ("exact", "exact", true),
+            ("a*b*c", "abc", true),
+            ("a*b*c", "acb", false),
+        ] {
+            assert_eq!(
+                is_allowed(image, &[pattern.to_owned()]),
+                expected,
+                "{pattern} vs {image}"
+            );
+        }
+        let audited = audit(
+            read_image_uses("nginx:1.27\nquay.io/prometheus/node-exporter:v1.8.2\n").expect("list"),
+            REGISTRY,
+            &rules(),
+            &["quay.io/*".to_owned()],
+        );
+        assert_eq!(
+            audited
+                .iter()
+                .map(|image| image.allowed)
+                .collect::<Vec<_>>(),
+            [false, true]
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! The demo: the whole product on this machine, no AWS account.
+//!
+//! Starts the local AWS emulator and the upstream registries, seeds a realistic registry
+//! (rules for Docker Hub, ghcr.io, GitLab, registry.k8s.io, Quay and ECR Public; a credential
+//! with a wrong token; tokens expiring in 5 days, 25 days and next year; cached repositories
+//! with the bare defaults ECR gives them), then runs each of the four Lambda binaries through
+//! the Lambda Runtime API with the sample events of `events/`, and shows what they reported,
+//! what reached chat, and what changed. Everything it started stops when it ends.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{Days, Utc};
+use ptc_ops_tests::runtime_api::{FunctionProcess, DEFAULT_INVOCATION_TIMEOUT};
+use ptc_ops_tests::{repo_root, sample_event, TestEnv};
+use serde_json::{json, Value};
+
+const ACCOUNT: &str = "111122223333";
+const REGION: &str = "eu-west-1";
+
+type DemoResult<T> = Result<T, String>;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("demo failed: {problem}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn heading(text: &str) {
+    println!("\n\x1b[1m== {text} ==\x1b[0m");
+}
+
+async fn run() -> DemoResult<()> {
+    let binaries = function_binaries()?;
+    heading("starting the local AWS emulator and upstream registries");
+    let env = TestEnv::for_account(ACCOUNT, REGION).await;
+    println!(
+        "emulator {} (started in {:.1}s); upstream registries {}",
+        env.emulator.endpoint(),
+        env.emulator.info.startup_seconds.unwrap_or_default(),
+        env.emulator
+            .info
+            .upstreams
+            .values()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    heading("seeding a registry the way platform teams run it");
+    let inbox = env.alert_inbox().await;
+    seed(&env).await?;
+    let folder = tempfile::tempdir().map_err(|error| format!("temporary folder: {error}"))?;
+    let config_path = write_config(folder.path(), &inbox.topic_arn)?;
+    println!("configuration: {}", config_path.display());
+
+    heading("cached repositories before hardening");
+    print_repositories(&env).await?;
+
+    let process_env: Vec<(String, String)> = env
+        .process_env()
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .chain([
+            ("PTC_CONFIG".to_owned(), config_path.display().to_string()),
+            ("PTC_ALERT_TOPIC_ARN".to_owned(), inbox.topic_arn.clone()),
+        ])
+        .collect();
+    let mut prewarm_report = Value::Null;
+    for (function, event_file) in [
+        ("validate-cache-rules", "scheduled-event.json"),
+        ("check-credentials", "scheduled-event.json"),
+        ("harden-repository", "scheduled-event.json"),
+        ("prewarm-images", "prewarm-images.json"),
+    ] {
+        heading(&format!("{function}, invoked with events/{event_file}"));
+        let binary = binaries.join(function);
+        let mut process = FunctionProcess::start(&binary, function, &process_env).await?;
+        let invocation = process
+            .invoke(sample_event(event_file), DEFAULT_INVOCATION_TIMEOUT)
+            .await;
+        let metric_lines = process
+            .output()
+            .into_iter()
+            .filter(|line| line.contains("\"_aws\""))
+            .count();
+        process.stop();
+        let invocation = invocation?;
+        match invocation.result {
+            Ok(report) => {
+                print_report(&report);
+                println!(
+                    "  ({} ms, {metric_lines} EMF metric line(s) on stdout)",
+                    invocation.duration.as_millis()
+                );
+                if function == "prewarm-images" {
+                    prewarm_report = report;
+                }
+            }
+            Err(error) => return Err(format!("{function} failed: {error}")),
+        }
+    }
+
+    heading("cached repositories after hardening");
+    print_repositories(&env).await?;
+
+    heading("chat alerts, as they arrived through SNS in SQS");
+    let alerts = inbox.drain(Duration::from_secs(2)).await;
+    for alert in &alerts {
+        println!(
+            "  {}\n      thread {}, next: {}",
+            alert.message["content"]["title"]
+                .as_str()
+                .unwrap_or_default(),
+            alert.message["metadata"]["threadId"]
+                .as_str()
+                .unwrap_or_default(),
+            alert.message["content"]["nextSteps"][0]
+                .as_str()
+                .unwrap_or("-"),
+        );
+    }
+    println!("  {} alert(s)", alerts.len());
+
+    heading("pre-warmed images and the URIs to pull them from");
+    for image in prewarm_report["images"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<45} {:<15} {}",
+            image["input"].as_str().unwrap_or_default(),
+            image["status"].as_str().unwrap_or_default(),
+            image["cache_uri"].as_str().unwrap_or("-")
+        );
+    }
+    heading("done: every process the demo started is stopped");
+    Ok(())
+}
+
+/// The function binaries sit beside this one (`target/debug/` or `target/release/`).
+fn function_binaries() -> DemoResult<PathBuf> {
+    let folder = std::env::current_exe()
+        .map_err(|error| format!("cannot locate the demo binary: {error}"))?
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or("the demo binary has no folder")?;
+    for function in [
+        "harden-repository",
+        "validate-cache-rules",
+        "check-credentials",
+        "prewarm-images",
+    ] {
+        if !folder.join(function).exists() {
+            return Err(format!(
+                "`{}` is missing: build the functions first (`cargo build --workspace --bins`, or `make demo`)",
+                folder.join(function).display()
+            ));
+        }
+    }
+    Ok(folder)
+}
+
+async fn seed(env: &TestEnv) -> DemoResult<()> {
+    let credentials = env.emulator.info.upstream_credentials.clone();
+    let today = Utc::now().date_naive();
+    let in_days = |days: u64| {
+        today
+            .checked_add_days(Days::new(days))
+            .map(|date| date.to_string())
+            .unwrap_or_default()
+    };
+    let valid = env.valid_credential_json();
+    let wrong = json!({"username": credentials.username, "accessToken": "ghp_revokedTokenFromLastYear0001"}).to_string();
+    let mut secrets = Vec::new();
+    for (name, value, expires) in [
+        (
+            "ecr-pullthroughcache/docker-hub",
+            valid.as_str(),
+            in_days(5),
+        ),
+        ("ecr-pullthroughcache/ghcr", wrong.as_str(), in_days(25)),
+        ("ecr-pullthroughcache/gitlab", valid.as_str(), in_days(365)),
+    ] {
+        let arn = env.create_secret(name, value).await;
+        env.clients
+            .secrets
+            .tag_resource()
+            .secret_id(&arn)
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key("ptc-ops:expires-at")
+                    .value(&expires)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|error| format!("tagging {name}: {error}"))?;
+        println!("  secret {name:<35} token expires {expires}");
+        secrets.push(arn);
+    }
+    for (prefix, upstream, secret) in [
+        ("docker-hub", "registry-1.docker.io", Some(&secrets[0])),
+        ("ghcr", "ghcr.io", Some(&secrets[1])),
+        ("gitlab", "registry.gitlab.com", Some(&secrets[2])),
+        ("k8s", "registry.k8s.io", None),
+        ("quay", "quay.io", None),
+        ("ecr-public", "public.ecr.aws", None),
+    ] {
+        env.create_rule(prefix, upstream, secret.map(String::as_str))
+            .await;
+        println!(
+            "  rule   {prefix:<12} → {upstream}{}",
+            if secret.is_some() {
+                " (with credentials)"
+            } else {
+                ""
+            }
+        );
+    }
+    let registry = env.clients.registry();
+    for (repository, tag) in [
+        ("docker-hub/library/alpine", "3.20"),
+        ("k8s/coredns/coredns", "v1.11.3"),
+        ("quay/prometheus/node-exporter", "v1.8.2"),
+    ] {
+        registry
+            .pull_by_tag(repository, tag)
+            .await
+            .map_err(|failure| format!("seeding {repository}:{tag}: {failure:?}"))?;
+        println!("  cached {repository}:{tag} (ECR created the repository with its defaults)");
+    }
+    env.clients
+        .ecr
+        .create_repository()
+        .repository_name("team/payments-api")
+        .send()
+        .await
+        .map_err(|error| format!("creating team/payments-api: {error}"))?;
+    println!("  repository team/payments-api (not a cache: must stay untouched)");
+    Ok(())
+}
+
+fn write_config(folder: &Path, topic_arn: &str) -> DemoResult<PathBuf> {
+    let shipped = repo_root().join("infra/config");
+    let text = format!(
+        r#"[alerts]
+topic_arn = "{topic_arn}"
+min_severity = "warning"
+
+[hardening]
+prefixes = ["docker-hub", "ghcr", "gitlab", "k8s", "quay", "ecr-public"]
+concurrency = 4
+
+[hardening.default]
+scan_on_push = true
+tag_mutability = "IMMUTABLE_WITH_EXCLUSION"
+tag_mutability_exclusions = ["latest"]
+lifecycle_policy = "{default_lifecycle}"
+tags = {{ managed-by = "ecr-ptc-ops", cost-center = "platform" }}
+
+[hardening.profiles."docker-hub"]
+lifecycle_policy = "{hub_lifecycle}"
+
+[credentials]
+warn_days = 30
+critical_days = 7
+
+[prewarm]
+concurrency = 4
+images = ["nginx:1.27"]
+"#,
+        default_lifecycle = shipped.join("lifecycle/default.json").display(),
+        hub_lifecycle = shipped.join("lifecycle/docker-hub.json").display(),
+    );
+    let path = folder.join("ptc-ops.toml");
+    std::fs::write(&path, text).map_err(|error| format!("writing {}: {error}", path.display()))?;
+    Ok(path)
+}
+
+async fn print_repositories(env: &TestEnv) -> DemoResult<()> {
+    let repositories = env
+        .clients
+        .ecr
+        .describe_repositories()
+        .send()
+        .await
+        .map_err(|error| format!("listing repositories: {error}"))?
+        .repositories
+        .unwrap_or_default();
+    println!(
+        "  {:<34} {:<26} {:<6} {:<10} TAGS",
+        "REPOSITORY", "TAG MUTABILITY", "SCAN", "LIFECYCLE"
+    );
+    let mut repositories: Vec<_> = repositories.into_iter().collect();
+    repositories.sort_by(|left, right| left.repository_name.cmp(&right.repository_name));
+    for repository in repositories {
+        let name = repository.repository_name.clone().unwrap_or_default();
+        let lifecycle = env
+            .clients
+            .ecr
+            .get_lifecycle_policy()
+            .repository_name(&name)
+            .send()
+            .await
+            .is_ok();
+        let tags = env
+            .clients
+            .ecr
+            .list_tags_for_resource()
+            .resource_arn(repository.repository_arn.clone().unwrap_or_default())
+            .send()
+            .await
+            .map(|output| {
+                output
+                    .tags
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|tag| format!("{}={}", tag.key, tag.value))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default();
+        println!(
+            "  {:<34} {:<26} {:<6} {:<10} {}",
+            name,
+            repository
+                .image_tag_mutability
+                .map(|mutability| mutability.as_str().to_owned())
+                .unwrap_or_default(),
+            repository
+                .image_scanning_configuration
+                .map(|scanning| scanning.scan_on_push)
+                .unwrap_or(false),
+            if lifecycle { "set" } else { "none" },
+            if tags.is_empty() {
+                "-".to_owned()
+            } else {
+                tags
+            }
+        );
+    }
+    Ok(())
+}
+
+fn print_report(report: &Value) {
+    println!(
+        "  report of {}{}: {}",
+        report["function"].as_str().unwrap_or("?"),
+        if report["dry_run"] == json!(true) {
+            " (dry run)"
+        } else {
+            ""
+        },
+        report["summary"]
+            .as_object()
+            .map(|summary| summary
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default()
+    );
+    for finding in report["findings"].as_array().into_iter().flatten() {
+        println!(
+            "    {:<8} {}",
+            finding["severity"]
+                .as_str()
+                .unwrap_or_default()
+                .to_uppercase(),
+            finding["title"].as_str().unwrap_or_default()
+        );
+    }
+}

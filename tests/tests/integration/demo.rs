@@ -1,0 +1,48 @@
+//! The README's main command: the demo runs the four real Lambda binaries through the Runtime
+//! API and shows each report, the chat alerts and the hardened repositories.
+
+use std::process::Command;
+
+#[test]
+fn the_demo_shows_every_function_at_work() {
+    let output = Command::new(env!("CARGO_BIN_EXE_demo"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the demo starts");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the demo failed:\n{text}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for function in [
+        "validate-cache-rules",
+        "check-credentials",
+        "harden-repository",
+        "prewarm-images",
+    ] {
+        assert!(
+            text.contains(&format!("report of {function}")),
+            "no report of {function}:\n{text}"
+        );
+    }
+    // The wrong ghcr token, the token expiring in 5 days, the hardened defaults, the warmed image.
+    for expected in [
+        "pull-through cache rule `ghcr` fails validation",
+        "`ecr-pullthroughcache/docker-hub` expires in 5 days",
+        "IMMUTABLE_WITH_EXCLUSION   true   set",
+        "docker-hub/library/nginx:1.27",
+        "warmed",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?}:\n{text}");
+    }
+    let after = text.split("after hardening").nth(1).unwrap_or_default();
+    let untouched = after
+        .lines()
+        .find(|line| line.contains("team/payments-api"))
+        .unwrap_or_default();
+    assert!(
+        untouched.contains("MUTABLE ") && untouched.ends_with('-'),
+        "a repository outside the managed prefixes changed: {untouched}"
+    );
+}
