@@ -189,7 +189,7 @@ async fn warm(
                 );
                 break;
             }
-            let Some((index, upstream)) = scheduler.next() else {
+            let Some((index, upstream)) = scheduler.next_job() else {
                 break;
             };
             let Some(target) = planned[index].target.as_ref() else {

@@ -46,7 +46,7 @@ impl Scheduler {
 
     /// The next job to start, if a slot is free and some upstream may take it: the upstream
     /// with the fewest pulls under way, ties broken by list order.
-    pub fn next(&mut self) -> Option<(usize, String)> {
+    pub fn next_job(&mut self) -> Option<(usize, String)> {
         if self.n_running >= self.concurrency {
             return None;
         }
@@ -109,7 +109,7 @@ mod tests {
 
     /// Starts jobs until the scheduler refuses; returns their indices.
     fn start_all(scheduler: &mut Scheduler) -> Vec<usize> {
-        std::iter::from_fn(|| scheduler.next())
+        std::iter::from_fn(|| scheduler.next_job())
             .map(|(index, _)| index)
             .collect()
     }
@@ -156,8 +156,8 @@ mod tests {
     fn concurrency_one_keeps_list_order() {
         let mut scheduler = Scheduler::new(1, jobs(&["hub", "hub", "quay", "k8s"]));
         let mut order = Vec::new();
-        while let Some((index, upstream)) = scheduler.next() {
-            assert_eq!(scheduler.next(), None, "only one slot");
+        while let Some((index, upstream)) = scheduler.next_job() {
+            assert_eq!(scheduler.next_job(), None, "only one slot");
             order.push(index);
             scheduler.finished(&upstream);
         }
