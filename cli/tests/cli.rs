@@ -356,3 +356,134 @@ async fn audit_classifies_every_container_of_a_cluster() {
     assert_eq!(env.calls().await, vec![], "offline audit makes no AWS call");
     assert!(Path::new(&rules_file).exists());
 }
+
+#[tokio::test]
+async fn credentials_harden_and_prewarm_from_the_command_line() {
+    let env = TestEnv::new().await;
+    let secret = env
+        .create_secret(
+            "ecr-pullthroughcache/docker-hub",
+            &env.valid_credential_json(),
+        )
+        .await;
+    env.clients
+        .secrets
+        .tag_resource()
+        .secret_id(&secret)
+        .tags(
+            aws_sdk_secretsmanager::types::Tag::builder()
+                .key("ptc-ops:expires-at")
+                .value(
+                    (chrono::Utc::now() + chrono::Duration::days(3))
+                        .format("%Y-%m-%d")
+                        .to_string(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("tagged");
+    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
+        .await;
+    env.create_rule("k8s", "registry.k8s.io", None).await;
+    let folder = tempfile::tempdir().expect("folder");
+    let config = folder.path().join("ptc-ops.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hardening.default]\nscan_on_push = true\nlifecycle_policy = \"{}\"\ntags = {{ managed-by = \"ecr-ptc-ops\" }}\n",
+            repo_root().join("infra/config/lifecycle/default.json").display()
+        ),
+    )
+    .expect("config written");
+    let config = config.to_str().expect("utf8 path");
+
+    // A token expiring in 3 days is critical: exit 1, and the table names the secret.
+    let credentials = ptc(&env, &["--config", config, "credentials", "check"], None);
+    assert_eq!(
+        credentials.status.code(),
+        Some(1),
+        "{}",
+        stderr(&credentials)
+    );
+    let table = stdout(&credentials);
+    assert!(table.starts_with("SECRET"), "{table}");
+    assert!(table.contains("ecr-pullthroughcache/docker-hub"), "{table}");
+    let credentials_json = json_stdout(&ptc(
+        &env,
+        &["--config", config, "--json", "credentials", "check"],
+        None,
+    ));
+    assert_eq!(credentials_json["function"], "check-credentials");
+
+    // Pre-warm: nginx through Docker Hub, pause through registry.k8s.io.
+    let list = folder.path().join("images.txt");
+    std::fs::write(&list, "# system images\nregistry.k8s.io/pause:3.10\n").expect("list written");
+    let prewarm = ptc(
+        &env,
+        &[
+            "--config",
+            config,
+            "--json",
+            "prewarm",
+            "nginx:1.27",
+            "-f",
+            list.to_str().expect("utf8"),
+        ],
+        None,
+    );
+    assert_eq!(prewarm.status.code(), Some(0), "{}", stderr(&prewarm));
+    let warmed = json_stdout(&prewarm);
+    let statuses: Vec<&str> = warmed["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .filter_map(|image| image["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["warmed", "warmed"], "{warmed:#}");
+
+    // Harden: the dry run plans and writes nothing; the real run changes; the next is compliant.
+    env.clear_calls().await;
+    let plan = ptc(
+        &env,
+        &["--config", config, "harden", "--all", "--dry-run"],
+        None,
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    assert!(
+        stdout(&plan).starts_with("dry run") || stdout(&plan).contains("dry run"),
+        "{}",
+        stdout(&plan)
+    );
+    assert_eq!(env.write_calls().await, vec![], "a dry run writes nothing");
+    let applied = json_stdout(&ptc(
+        &env,
+        &["--config", config, "--json", "harden", "--all"],
+        None,
+    ));
+    assert!(
+        applied["summary"]["settings_changed"]
+            .as_u64()
+            .is_some_and(|changed| changed > 0),
+        "{applied:#}"
+    );
+    env.clear_calls().await;
+    let again = json_stdout(&ptc(
+        &env,
+        &[
+            "--config",
+            config,
+            "--json",
+            "harden",
+            "docker-hub/library/nginx",
+            "k8s/pause",
+        ],
+        None,
+    ));
+    assert_eq!(again["summary"]["settings_changed"], 0, "{again:#}");
+    assert_eq!(
+        env.write_calls().await,
+        vec![],
+        "a compliant registry costs reads only"
+    );
+}
