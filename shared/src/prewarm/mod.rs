@@ -10,8 +10,9 @@
 //!   and from the `ptc` CLI.
 //!
 //! A pull is `BatchGetImage` by tag on the cache repository with every manifest media type
-//! accepted (aws-facts.md §3); `DescribeImages` before it tells whether the tag was cached
-//! already, in which case nothing is pulled.
+//! accepted (aws-facts.md §3). Before it, `DescribeImages` tells whether the tag is cached
+//! already, in which case nothing is pulled; one listing of the registry's repositories at the
+//! start spares that read for repositories that do not exist yet (a first warm).
 
 pub mod mapping;
 pub mod outcome;
@@ -20,6 +21,7 @@ pub mod plan;
 pub mod reference;
 pub mod schedule;
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -31,7 +33,7 @@ pub use outcome::{FailureReason, ImageResult, ImageStatus, PullError, PullOutcom
 pub use plan::{plan, Action, PlannedImage, SkipReason};
 pub use reference::{parse_reference, ImageReference, ReferenceError};
 
-use crate::aws::ecr::{PullFailure, Registry};
+use crate::aws::ecr::{PullFailure, Registry, MAX_PAGE_SIZE};
 use crate::aws::registry_api::CachedImages;
 use crate::aws::Clients;
 use crate::config::Config;
@@ -39,6 +41,11 @@ use crate::domain::{Check, Finding, Report, Severity};
 use crate::events::{FunctionKind, PrewarmInvocation};
 use crate::lambda::Deadline;
 use crate::metrics::{Metrics, Unit};
+
+/// Pages of `DescribeRepositories` (1,000 repositories each) read to learn which cache
+/// repositories exist. Beyond that the registry is large enough that asking per image is
+/// cheaper than listing it.
+const MAX_LISTING_PAGES: usize = 10;
 
 /// Time kept after the last pull to publish the alert, write metrics and return. Pulls still
 /// under way when only this much is left are cut and reported `not-attempted`.
@@ -137,10 +144,14 @@ pub async fn run(
         }
     }
     let mut results: Vec<ImageResult> = planned.iter().map(ImageResult::from_plan).collect();
-    if !request.dry_run {
+    if !request.dry_run && planned.iter().any(|image| image.action == Action::Warm) {
+        let existing = existing_repositories(&registry).await;
         warm(
-            &registry,
-            &CachedImages::new(clients),
+            &Pullers {
+                registry: &registry,
+                cached: &CachedImages::new(clients),
+                existing: existing.as_ref(),
+            },
             &planned,
             &mut results,
             config.prewarm.concurrency,
@@ -156,10 +167,51 @@ pub async fn run(
     (report, metrics)
 }
 
+/// Every repository name of the registry, when it has at most [`MAX_LISTING_PAGES`] pages.
+///
+/// An image whose repository does not exist cannot be cached, so its `DescribeImages` can be
+/// skipped: a first warm of N images then costs a page or two instead of N reads. `None` (too
+/// many repositories, or the listing failed) means asking per image.
+async fn existing_repositories(registry: &Registry) -> Option<HashSet<String>> {
+    let mut names = HashSet::new();
+    let mut next_token = None;
+    for _ in 0..MAX_LISTING_PAGES {
+        match registry.repositories_page(next_token, MAX_PAGE_SIZE).await {
+            Ok(page) => {
+                names.extend(
+                    page.repositories
+                        .into_iter()
+                        .map(|repository| repository.name),
+                );
+                match page.next_token {
+                    Some(token) => next_token = Some(token),
+                    None => return Some(names),
+                }
+            }
+            Err(listing_error) => {
+                warn!(error = %listing_error, "repositories could not be listed; each image is looked up instead");
+                return None;
+            }
+        }
+    }
+    info!(
+        n_pages = MAX_LISTING_PAGES,
+        "the registry has more repositories than are listed; each image is looked up instead"
+    );
+    None
+}
+
+/// What a pull needs from the registry.
+struct Pullers<'run> {
+    registry: &'run Registry,
+    cached: &'run CachedImages,
+    /// Repositories that existed before the run, when known.
+    existing: Option<&'run HashSet<String>>,
+}
+
 /// Pulls the planned images and records each outcome in `results`.
 async fn warm(
-    registry: &Registry,
-    cached: &CachedImages,
+    pullers: &Pullers<'_>,
     planned: &[PlannedImage],
     results: &mut [ImageResult],
     concurrency: usize,
@@ -204,7 +256,7 @@ async fn warm(
             let repository = target.repository.clone();
             in_flight.push(async move {
                 let pull_started = Instant::now();
-                let pull = pull_one(registry, cached, &repository, &tag);
+                let pull = pull_one(pullers, &repository, &tag);
                 let outcome = match hard_stop {
                     Some(at) => tokio::time::timeout_at(at, pull)
                         .await
@@ -237,14 +289,17 @@ async fn warm(
 }
 
 /// One image: nothing to do when the tag is cached, else `BatchGetImage` by tag.
-async fn pull_one(
-    registry: &Registry,
-    cached: &CachedImages,
-    repository: &str,
-    tag: &str,
-) -> PullOutcome {
+async fn pull_one(pullers: &Pullers<'_>, repository: &str, tag: &str) -> PullOutcome {
     let mut note = None;
-    match cached.by_tag(repository, tag).await {
+    let known_absent = pullers
+        .existing
+        .is_some_and(|existing| !existing.contains(repository));
+    let lookup = if known_absent {
+        Ok(None)
+    } else {
+        pullers.cached.by_tag(repository, tag).await
+    };
+    match lookup {
         Ok(Some(image)) => {
             return PullOutcome::AlreadyCached {
                 digest: image.digest,
@@ -258,7 +313,7 @@ async fn pull_one(
             ));
         }
     }
-    match registry.pull_by_tag(repository, tag).await {
+    match pullers.registry.pull_by_tag(repository, tag).await {
         Ok(image) => PullOutcome::Warmed {
             digest: Some(image.digest).filter(|digest| !digest.is_empty()),
             note,

@@ -12,6 +12,11 @@ pub const PERMISSIONS: &[Permission] = &[
         "map each image to its rule; IAM has no resource type for rules",
     ),
     Permission::new(
+        "ecr:DescribeRepositories",
+        Scope::Registry,
+        "one listing per run tells which cache repositories exist; IAM authorises it on `repository/*`",
+    ),
+    Permission::new(
         "ecr:DescribeImages",
         Scope::ManagedRepositories,
         "skip a tag that is cached already",

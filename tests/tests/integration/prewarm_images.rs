@@ -278,6 +278,29 @@ async fn a_mixed_list_warms_what_it_can_and_tells_why_not_for_the_rest() {
         .filter_map(|call| call.resource)
         .collect();
     assert_eq!(pulled.len(), 8, "one pull per pullable image: {pulled:?}");
+    // Fresh repositories are known absent from one listing: no per-image lookup.
+    let operations: Vec<String> = env
+        .calls()
+        .await
+        .into_iter()
+        .map(|call| call.operation)
+        .collect();
+    assert_eq!(
+        operations
+            .iter()
+            .filter(|operation| *operation == "DescribeImages")
+            .count(),
+        0,
+        "{operations:?}"
+    );
+    assert_eq!(
+        operations
+            .iter()
+            .filter(|operation| *operation == "DescribeRepositories")
+            .count(),
+        2, // the run's listing, then this test's own
+        "{operations:?}"
+    );
 
     for (key, value) in [
         ("images_requested", 11),
@@ -364,6 +387,16 @@ async fn a_mixed_list_warms_what_it_can_and_tells_why_not_for_the_rest() {
         "only the failed images are pulled again: {pulled_again:?}"
     );
     assert_eq!(again.summary["images_already_cached"], 5);
+    let lookups = env
+        .calls()
+        .await
+        .into_iter()
+        .filter(|call| call.operation == "DescribeImages")
+        .count();
+    assert_eq!(
+        lookups, 6,
+        "one lookup per image whose repository exists now"
+    );
 }
 
 #[tokio::test]
