@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::CacheRule;
+use crate::domain::{rule_for_repository, CacheRule};
 use crate::prewarm::mapping::cache_uri_for;
 use crate::prewarm::reference::parse_reference;
 
@@ -193,12 +193,7 @@ pub fn classify(image: &str, registry_host: &str, rules: &[CacheRule]) -> ImageS
     };
     let registry_host = registry_host.to_ascii_lowercase();
     if reference.registry == registry_host {
-        let rule = rules
-            .iter()
-            .filter(|rule| !rule.is_root() && rule.covers(&reference.path))
-            .max_by_key(|rule| rule.prefix.len())
-            .or_else(|| rules.iter().find(|rule| rule.is_root()));
-        return match rule {
+        return match rule_for_repository(rules, &reference.path) {
             Some(rule) => ImageSource::ViaCache {
                 rule_prefix: rule.prefix.clone(),
             },

@@ -110,6 +110,23 @@ pub struct CacheRule {
 }
 
 impl CacheRule {
+    /// A rule as created with only a prefix and an upstream URL: kind inferred from the URL, no
+    /// credential, no role, the whole upstream namespace (`ROOT`).
+    pub fn new(prefix: impl Into<String>, upstream_registry_url: impl Into<String>) -> Self {
+        let upstream_registry_url = upstream_registry_url.into();
+        CacheRule {
+            prefix: prefix.into(),
+            upstream: UpstreamKind::from_upstream_url(&upstream_registry_url),
+            upstream_registry_url,
+            credential_arn: None,
+            custom_role_arn: None,
+            upstream_repository_prefix: ROOT_PREFIX.to_owned(),
+            registry_id: None,
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
     pub fn is_root(&self) -> bool {
         self.prefix == ROOT_PREFIX
     }
@@ -150,17 +167,7 @@ mod tests {
     use super::*;
 
     fn rule(prefix: &str) -> CacheRule {
-        CacheRule {
-            prefix: prefix.into(),
-            upstream_registry_url: "registry-1.docker.io".into(),
-            upstream: UpstreamKind::DockerHub,
-            credential_arn: None,
-            custom_role_arn: None,
-            upstream_repository_prefix: ROOT_PREFIX.into(),
-            registry_id: None,
-            created_at: None,
-            updated_at: None,
-        }
+        CacheRule::new(prefix, "registry-1.docker.io")
     }
 
     #[test]

@@ -85,20 +85,9 @@ impl<'c> Desired<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::UpstreamKind;
 
     fn rule(prefix: &str) -> CacheRule {
-        CacheRule {
-            prefix: prefix.into(),
-            upstream_registry_url: "registry-1.docker.io".into(),
-            upstream: UpstreamKind::DockerHub,
-            credential_arn: None,
-            custom_role_arn: None,
-            upstream_repository_prefix: ROOT_PREFIX.into(),
-            registry_id: None,
-            created_at: None,
-            updated_at: None,
-        }
+        CacheRule::new(prefix, "registry-1.docker.io")
     }
 
     fn check(configured: Option<&[&str]>, rules: &[&str], name: &str, expected: bool) {

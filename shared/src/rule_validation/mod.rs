@@ -268,20 +268,9 @@ async fn observe(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{UpstreamKind, ROOT_PREFIX};
 
     fn rule(prefix: &str) -> CacheRule {
-        CacheRule {
-            prefix: prefix.into(),
-            upstream_registry_url: "quay.io".into(),
-            upstream: UpstreamKind::Quay,
-            credential_arn: None,
-            custom_role_arn: None,
-            upstream_repository_prefix: ROOT_PREFIX.into(),
-            registry_id: None,
-            created_at: None,
-            updated_at: None,
-        }
+        CacheRule::new(prefix, "quay.io")
     }
 
     fn check(
