@@ -32,7 +32,12 @@ async fn main() -> std::process::ExitCode {
 }
 
 fn heading(text: &str) {
-    println!("\n\x1b[1m== {text} ==\x1b[0m");
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        println!("\n\x1b[1m== {text} ==\x1b[0m");
+    } else {
+        println!("\n== {text} ==");
+    }
 }
 
 async fn run() -> DemoResult<()> {
