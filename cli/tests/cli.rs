@@ -103,7 +103,6 @@ async fn config_check_reports_every_problem_with_exit_two() {
 #[tokio::test]
 async fn rules_validate_tables_json_and_exit_codes() {
     let env = TestEnv::new().await;
-    let credentials = env.emulator.info.upstream_credentials.clone();
     let good = env
         .create_secret(
             "ecr-pullthroughcache/docker-hub",
@@ -139,7 +138,7 @@ async fn rules_validate_tables_json_and_exit_codes() {
     let wrong = env
         .create_secret(
             "ecr-pullthroughcache/ghcr",
-            &json!({"username": credentials.username, "accessToken": "wrong"}).to_string(),
+            &env.credential_json_with_token("wrong"),
         )
         .await;
     env.create_rule("ghcr", "ghcr.io", Some(&wrong)).await;

@@ -273,9 +273,12 @@ impl TestEnv {
 
     /// The JSON a PTC credential secret holds, for the emulator's authenticated upstream.
     pub fn valid_credential_json(&self) -> String {
-        let credentials = &self.emulator.info.upstream_credentials;
-        json!({"username": credentials.username, "accessToken": credentials.access_token})
-            .to_string()
+        self.credential_json_with_token(&self.emulator.info.upstream_credentials.access_token)
+    }
+
+    /// The same user with another token: what a revoked or mistyped credential looks like.
+    pub fn credential_json_with_token(&self, access_token: &str) -> String {
+        json!({"username": self.emulator.info.upstream_credentials.username, "accessToken": access_token}).to_string()
     }
 
     /// Creates a pull-through cache rule.

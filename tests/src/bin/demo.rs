@@ -169,7 +169,6 @@ fn function_binaries() -> DemoResult<PathBuf> {
 }
 
 async fn seed(env: &TestEnv) -> DemoResult<()> {
-    let credentials = env.emulator.info.upstream_credentials.clone();
     let today = Utc::now().date_naive();
     let in_days = |days: u64| {
         today
@@ -178,7 +177,7 @@ async fn seed(env: &TestEnv) -> DemoResult<()> {
             .unwrap_or_default()
     };
     let valid = env.valid_credential_json();
-    let wrong = json!({"username": credentials.username, "accessToken": "ghp_revokedTokenFromLastYear0001"}).to_string();
+    let wrong = env.credential_json_with_token("ghp_revokedTokenFromLastYear0001");
     let mut secrets = Vec::new();
     for (name, value, expires) in [
         (

@@ -103,7 +103,7 @@ async fn validation_logs_in_to_the_real_upstream() {
     let wrong_token = env
         .create_secret(
             "ecr-pullthroughcache/ghcr",
-            &json!({"username": credentials.username, "accessToken": "not-the-token"}).to_string(),
+            &env.credential_json_with_token("not-the-token"),
         )
         .await;
     let password_key = env

@@ -93,12 +93,10 @@ async fn typical_rules(env: &TestEnv) {
             &env.valid_credential_json(),
         )
         .await;
-    let credentials = env.emulator.info.upstream_credentials.clone();
     let wrong = env
         .create_secret(
             "ecr-pullthroughcache/gitlab",
-            &json!({"username": credentials.username, "accessToken": "glpat-WrongTokenValue1234"})
-                .to_string(),
+            &env.credential_json_with_token("glpat-WrongTokenValue1234"),
         )
         .await;
     env.create_rule("docker-hub", "registry-1.docker.io", Some(&good))

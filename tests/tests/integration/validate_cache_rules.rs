@@ -61,8 +61,7 @@ async fn every_kind_of_broken_rule_is_found_and_told_how_to_fix() {
     let wrong_token = env
         .create_secret(
             "ecr-pullthroughcache/ghcr",
-            &json!({"username": credentials.username, "accessToken": "ghp_WrongTokenValue1234"})
-                .to_string(),
+            &env.credential_json_with_token("ghp_WrongTokenValue1234"),
         )
         .await;
     let password_key = env
@@ -235,12 +234,11 @@ async fn a_wrong_token_reaches_chat_with_the_fix_and_without_the_token() {
     let env = TestEnv::new().await;
     let logs = CapturedLogs::install();
     let inbox = env.alert_inbox().await;
-    let credentials = env.emulator.info.upstream_credentials.clone();
     let wrong_token = "ghp_ThisTokenIsWrongAndSecret42";
     let secret = env
         .create_secret(
             "ecr-pullthroughcache/docker-hub",
-            &json!({"username": credentials.username, "accessToken": wrong_token}).to_string(),
+            &env.credential_json_with_token(wrong_token),
         )
         .await;
     env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
