@@ -719,15 +719,10 @@ fn shipped_example_loads() {
     let (prefix, ghcr) = hardening.profile_for("ghcr/fluxcd/source-controller");
     assert_eq!(prefix, None);
     assert_eq!(lifecycle_file(ghcr), Some("lifecycle/default.json"));
-    let policy = ghcr
-        .repository_policy
-        .as_ref()
-        .map(|configured| &configured.policy);
-    assert_eq!(
-        policy.map(|policy| policy.public_statements().is_empty()),
-        Some(true)
-    );
-    // The default lifecycle expires on pull age: the pre-warmer must not refresh pull times.
+    // A repository policy replaces a repository's own grants: none is shipped, the user writes one.
+    assert!(ghcr.repository_policy.is_none());
+    // The default lifecycle only expires, by push age and count: ECR accepts it, and it does not
+    // depend on pull times (which a pre-warmer refreshes).
     let count_types: Vec<CountType> = ghcr
         .lifecycle_policy
         .iter()
@@ -736,7 +731,35 @@ fn shipped_example_loads() {
         .collect();
     assert_eq!(
         count_types,
-        [CountType::SinceImagePushed, CountType::SinceImagePulled]
+        [CountType::SinceImagePushed, CountType::ImageCountMoreThan]
     );
     assert_eq!(config.prewarm.images.len(), 3);
+}
+
+/// Every lifecycle policy shipped in `infra/config/lifecycle/`, the opt-in examples included,
+/// is one ECR accepts.
+#[test]
+fn shipped_lifecycle_policies_are_valid() {
+    let folder = shipped_dir().join("lifecycle");
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&folder).expect("lifecycle folder") {
+        let path = entry.expect("entry").path();
+        if path.extension() != Some(OsStr::new("json")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable");
+        if let Err(problems) = crate::domain::LifecyclePolicy::parse(&text) {
+            panic!("{}: {problems:?}", path.display());
+        }
+        checked.push(path.file_name().map(|name| name.to_string_lossy().into_owned()));
+    }
+    checked.sort();
+    assert_eq!(
+        checked,
+        [
+            Some("archive-unpulled.json".to_owned()),
+            Some("default.json".to_owned()),
+            Some("docker-hub.json".to_owned())
+        ]
+    );
 }

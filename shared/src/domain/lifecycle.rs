@@ -1,9 +1,24 @@
 //! ECR lifecycle policies: validated before they are ever sent.
 //!
 //! `PutLifecyclePolicy` rejects an invalid policy with one terse message at apply time, on the
-//! first repository that needs it. Checking the rules of the ECR user guide
-//! (lifecycle_policy_parameters) when the configuration loads turns that into a precise error,
-//! with the JSON path of every mistake, before any repository is touched.
+//! first repository that needs it. Checking the rules of the ECR user guide when the
+//! configuration loads turns that into a precise error, with the JSON path of every mistake,
+//! before any repository is touched.
+//!
+//! The rules (ECR user guide: LifecyclePolicies.html, lifecycle_policy_parameters.html,
+//! lifecycle_policy_examples.html, archive-image.html):
+//! - since the archive storage class, the count type decides the action: `sinceImagePulled`
+//!   only `transition`s to `archive`, `sinceImageTransitioned` only `expire`s and only selects
+//!   `storageClass: archive`, `imageCountMoreThan` and `sinceImagePushed` do either;
+//! - an image must stay 90 days in archive before a rule may delete it;
+//! - `countUnit: days` with the `since*` types and never with `imageCountMoreThan`;
+//! - `tagged` takes `tagPrefixList` or `tagPatternList` (one, not both), `untagged` neither;
+//! - per storage class: one rule for untagged images, unique tag lists, and the `any` rule has
+//!   the highest priority (a standard `any` rule and an archive `any` rule may coexist);
+//! - priorities unique and at least 1, 1 to 50 rules, at most 30,720 characters.
+//!
+//! The same cases, with ECR's answer, are a fixture table (`tests/fixtures/lifecycle-policies.json`)
+//! run against this validator and against the local emulator, so the two cannot drift apart.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,6 +31,9 @@ pub const MAX_LIFECYCLE_RULES: usize = 50;
 pub const MAX_LIFECYCLE_POLICY_CHARS: usize = 30_720;
 /// ECR accepts at most this many `*` in one `tagPatternList` entry.
 pub const MAX_WILDCARDS_PER_TAG_PATTERN: usize = 4;
+/// Images must stay this many days in the archive storage class before a rule may delete them
+/// (ECR user guide, archive-image.html: archived images have a 90-day minimum storage duration).
+pub const MIN_DAYS_IN_ARCHIVE: u64 = 90;
 
 /// One mistake in a JSON policy document, located by its JSON path (`rules[1].selection.countUnit`).
 ///
@@ -78,6 +96,56 @@ impl CountType {
     pub fn counts_days(self) -> bool {
         !matches!(self, CountType::ImageCountMoreThan)
     }
+
+    /// The name ECR uses, for messages.
+    pub fn as_str(self) -> &'static str {
+        Self::CHOICES
+            .iter()
+            .find(|(_, count_type)| *count_type == self)
+            .map_or("", |(name, _)| name)
+    }
+
+    /// The actions ECR pairs with this count type since the archive storage class:
+    /// `sinceImagePulled` only archives (AWS closed containers-roadmap#921 saying so on purpose),
+    /// `sinceImageTransitioned` only deletes what is archived.
+    pub fn allows(self, action: LifecycleAction) -> bool {
+        match self {
+            CountType::ImageCountMoreThan | CountType::SinceImagePushed => true,
+            CountType::SinceImagePulled => action == LifecycleAction::TransitionToArchive,
+            CountType::SinceImageTransitioned => action == LifecycleAction::Expire,
+        }
+    }
+
+    /// The storage class a rule of this count type selects from: only `sinceImageTransitioned`
+    /// looks at archived images, and it must say so.
+    pub fn storage_class(self) -> StorageClass {
+        match self {
+            CountType::SinceImageTransitioned => StorageClass::Archive,
+            _ => StorageClass::Standard,
+        }
+    }
+}
+
+/// Where the images a rule selects are stored (`selection.storageClass`, `standard` by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StorageClass {
+    Standard,
+    Archive,
+}
+
+impl StorageClass {
+    const CHOICES: [(&'static str, StorageClass); 2] = [
+        ("standard", StorageClass::Standard),
+        ("archive", StorageClass::Archive),
+    ];
+
+    /// The name ECR uses, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageClass::Standard => "standard",
+            StorageClass::Archive => "archive",
+        }
+    }
 }
 
 /// What happens to the selected images.
@@ -88,12 +156,23 @@ pub enum LifecycleAction {
     TransitionToArchive,
 }
 
+impl LifecycleAction {
+    /// The `action.type` ECR uses, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleAction::Expire => "expire",
+            LifecycleAction::TransitionToArchive => "transition",
+        }
+    }
+}
+
 /// The typed summary of one rule, for checks that reason about a policy (e.g. a pre-warmer
 /// defeating `sinceImagePulled`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LifecycleRule {
     pub priority: u32,
     pub tag_status: TagStatus,
+    pub storage_class: StorageClass,
     pub count_type: CountType,
     pub count_number: u64,
     pub action: LifecycleAction,
@@ -284,6 +363,11 @@ struct RuleFields {
     path: String,
     priority: Option<u32>,
     tag_status: Option<TagStatus>,
+    /// `Some` once `storageClass` was absent (standard) or valid.
+    storage_class: Option<StorageClass>,
+    /// The tag list the rule selects by (`tagPrefixList` or `tagPatternList`), sorted, for the
+    /// uniqueness check; `None` without one.
+    tag_list: Option<(&'static str, Vec<String>)>,
     count_type: Option<CountType>,
     count_number: Option<u64>,
     action: Option<LifecycleAction>,
@@ -328,12 +412,14 @@ impl Checker<'_> {
             .map(|(index, rule)| self.rule(format!("rules[{index}]"), rule))
             .collect();
         self.check_priorities(&fields);
+        self.check_storage_class_groups(&fields);
 
         let mut rules = Vec::with_capacity(fields.len());
         for rule in fields {
             rules.push(LifecycleRule {
                 priority: rule.priority?,
                 tag_status: rule.tag_status?,
+                storage_class: rule.storage_class?,
                 count_type: rule.count_type?,
                 count_number: rule.count_number?,
                 action: rule.action?,
@@ -342,7 +428,7 @@ impl Checker<'_> {
         Some(rules)
     }
 
-    /// Priorities are unique, and an `any` rule comes last (it would otherwise shadow the rest).
+    /// Priorities are unique across the policy.
     fn check_priorities(&mut self, fields: &[RuleFields]) {
         let mut first_use: BTreeMap<u32, &str> = BTreeMap::new();
         for rule in fields {
@@ -358,22 +444,64 @@ impl Checker<'_> {
                 first_use.insert(priority, &rule.path);
             }
         }
-        for rule in fields {
-            let (Some(TagStatus::Any), Some(priority)) = (rule.tag_status, rule.priority) else {
-                continue;
-            };
-            let higher = fields.iter().find(|other| {
-                !std::ptr::eq(*other, rule) && other.priority.is_some_and(|p| p >= priority)
-            });
-            if let Some(other) = higher {
-                self.report(
-                    json_child(&rule.path, "rulePriority"),
-                    format!(
-                        "a rule with `tagStatus` `any` must have the highest `rulePriority`, but {} has {}",
-                        other.path,
-                        other.priority.unwrap_or_default()
-                    ),
-                );
+    }
+
+    /// Within one storage class: one rule for untagged images, no two rules with the same tag
+    /// list, and the `any` rule last (it would otherwise shadow the rest). Rules of the two
+    /// storage classes see different images, so a standard `any` rule that archives and an
+    /// archive `any` rule that deletes may both exist (the archive example of the ECR user guide,
+    /// archive-image.html, does exactly that).
+    fn check_storage_class_groups(&mut self, fields: &[RuleFields]) {
+        for class in [StorageClass::Standard, StorageClass::Archive] {
+            let group: Vec<&RuleFields> = fields
+                .iter()
+                .filter(|rule| rule.storage_class == Some(class))
+                .collect();
+            let in_class = format!("in storage class `{}`", class.as_str());
+            let mut first_untagged: Option<&str> = None;
+            let mut first_list: BTreeMap<(&str, &[String]), &str> = BTreeMap::new();
+            for rule in &group {
+                if rule.tag_status == Some(TagStatus::Untagged) {
+                    match first_untagged {
+                        Some(first) => self.report(
+                            json_child(&rule.path, "selection.tagStatus"),
+                            format!(
+                                "only one rule {in_class} may select `untagged` images, {first} already does"
+                            ),
+                        ),
+                        None => first_untagged = Some(&rule.path),
+                    }
+                }
+                if let Some((key, list)) = &rule.tag_list {
+                    match first_list.get(&(*key, list.as_slice())) {
+                        Some(first) => self.report(
+                            json_child(&rule.path, &format!("selection.{key}")),
+                            format!("the same `{key}` as {first} {in_class}; tag lists must be unique"),
+                        ),
+                        None => {
+                            first_list.insert((*key, list.as_slice()), &rule.path);
+                        }
+                    }
+                }
+            }
+            for rule in &group {
+                let (Some(TagStatus::Any), Some(priority)) = (rule.tag_status, rule.priority)
+                else {
+                    continue;
+                };
+                let higher = group.iter().find(|other| {
+                    !std::ptr::eq(**other, *rule) && other.priority.is_some_and(|p| p >= priority)
+                });
+                if let Some(other) = higher {
+                    self.report(
+                        json_child(&rule.path, "rulePriority"),
+                        format!(
+                            "a rule with `tagStatus` `any` must have the highest `rulePriority` {in_class}, but {} has {}",
+                            other.path,
+                            other.priority.unwrap_or_default()
+                        ),
+                    );
+                }
             }
         }
     }
@@ -382,6 +510,8 @@ impl Checker<'_> {
         let mut fields = RuleFields {
             priority: None,
             tag_status: None,
+            storage_class: None,
+            tag_list: None,
             count_type: None,
             count_number: None,
             action: None,
@@ -426,7 +556,62 @@ impl Checker<'_> {
         if let Some(action) = self.required_object(object, &path, "action") {
             fields.action = self.action(action, &json_child(&path, "action"));
         }
+        self.check_pairings(&mut fields);
         fields
+    }
+
+    /// The count type decides the action and the storage class (archive storage class, Nov
+    /// 2025); a rule that breaks a pairing is reported once, at the field that breaks it, and
+    /// kept out of the typed policy.
+    fn check_pairings(&mut self, fields: &mut RuleFields) {
+        let Some(count_type) = fields.count_type else {
+            return;
+        };
+        let name = count_type.as_str();
+        if let Some(action) = fields.action {
+            if !count_type.allows(action) {
+                let expected = match count_type {
+                    CountType::SinceImagePulled => "`transition` (to `archive`)",
+                    _ => "`expire`",
+                };
+                self.report(
+                    json_child(&fields.path, "action.type"),
+                    format!(
+                        "`countType` `{name}` only pairs with `type` {expected}, found `{}`",
+                        action.as_str()
+                    ),
+                );
+                fields.action = None;
+            }
+        }
+        if let Some(class) = fields.storage_class {
+            let expected = count_type.storage_class();
+            if class != expected {
+                let message = match expected {
+                    StorageClass::Archive => format!(
+                        "`countType` `{name}` counts days in archive and needs `storageClass` `archive`, found `{}`",
+                        class.as_str()
+                    ),
+                    StorageClass::Standard => format!(
+                        "`storageClass` `archive` only pairs with `countType` `sinceImageTransitioned`, found `{name}`"
+                    ),
+                };
+                self.report(json_child(&fields.path, "selection.storageClass"), message);
+                fields.storage_class = None;
+            }
+        }
+        if let (CountType::SinceImageTransitioned, Some(days)) = (count_type, fields.count_number)
+        {
+            if days < MIN_DAYS_IN_ARCHIVE {
+                self.report(
+                    json_child(&fields.path, "selection.countNumber"),
+                    format!(
+                        "archived images must stay at least {MIN_DAYS_IN_ARCHIVE} days before a rule deletes them, found `{days}`"
+                    ),
+                );
+                fields.count_number = None;
+            }
+        }
     }
 
     fn selection(&mut self, selection: &Map<String, Value>, path: &str, fields: &mut RuleFields) {
@@ -460,27 +645,50 @@ impl Checker<'_> {
                 }
             }
         }
+        let has_prefixes = selection.contains_key("tagPrefixList");
+        let has_patterns = selection.contains_key("tagPatternList");
         match fields.tag_status {
-            Some(TagStatus::Tagged)
-                if !selection.contains_key("tagPrefixList")
-                    && !selection.contains_key("tagPatternList") =>
-            {
+            Some(TagStatus::Tagged) if !has_prefixes && !has_patterns => {
                 self.report(
                     json_child(path, "tagStatus"),
                     "`tagged` needs `tagPrefixList` or `tagPatternList`".into(),
                 );
             }
-            Some(TagStatus::Untagged) => {
+            Some(TagStatus::Tagged) if has_prefixes && has_patterns => {
+                self.report(
+                    json_child(path, "tagPatternList"),
+                    "`tagged` takes `tagPrefixList` or `tagPatternList`, not both".into(),
+                );
+            }
+            Some(TagStatus::Tagged) => {
+                let (key, list) = if has_patterns {
+                    ("tagPatternList", &patterns)
+                } else {
+                    ("tagPrefixList", &prefixes)
+                };
+                if let Some(list) = list {
+                    let mut sorted: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+                    sorted.sort_unstable();
+                    sorted.dedup();
+                    fields.tag_list = Some((key, sorted));
+                }
+            }
+            Some(status @ (TagStatus::Untagged | TagStatus::Any)) => {
+                let name = if status == TagStatus::Any {
+                    "any"
+                } else {
+                    "untagged"
+                };
                 for key in ["tagPrefixList", "tagPatternList"] {
                     if selection.contains_key(key) {
                         self.report(
                             json_child(path, key),
-                            format!("not allowed with `tagStatus` `untagged`, remove `{key}`"),
+                            format!("not allowed with `tagStatus` `{name}`, remove `{key}`"),
                         );
                     }
                 }
             }
-            _ => {}
+            None => {}
         }
         // Lists given but empty select nothing for `tagged`; ECR refuses them.
         for (key, list) in [("tagPrefixList", &prefixes), ("tagPatternList", &patterns)] {
@@ -512,17 +720,10 @@ impl Checker<'_> {
         }
         fields.count_number = self.positive_integer(selection, path, "countNumber");
 
-        if let Some(storage_class) = selection.get("storageClass") {
-            if !matches!(storage_class.as_str(), Some("standard" | "archive")) {
-                self.report(
-                    json_child(path, "storageClass"),
-                    format!(
-                        "expected one of `standard`, `archive`, found {}",
-                        describe_json(storage_class)
-                    ),
-                );
-            }
-        }
+        fields.storage_class = match selection.get("storageClass") {
+            None => Some(StorageClass::Standard),
+            Some(_) => self.choice(selection, path, "storageClass", &StorageClass::CHOICES),
+        };
     }
 
     fn action(&mut self, action: &Map<String, Value>, path: &str) -> Option<LifecycleAction> {
@@ -722,7 +923,7 @@ mod tests {
             let rules: Vec<String> = (1..=51)
                 .map(|priority| {
                     format!(
-                        r#"{{"rulePriority":{priority},"selection":{{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1}},"action":{{"type":"expire"}}}}"#
+                        r#"{{"rulePriority":{priority},"selection":{{"tagStatus":"tagged","tagPrefixList":["v{priority}"],"countType":"imageCountMoreThan","countNumber":1}},"action":{{"type":"expire"}}}}"#
                     )
                 })
                 .collect();
@@ -882,6 +1083,89 @@ mod tests {
         for (name, text, expected_paths) in &cases {
             check(name, text, expected_paths);
         }
+    }
+
+    /// The table of `tests/fixtures/lifecycle-policies.json` is also run against the emulator
+    /// and, on demand, a real account (`make conformance`): the validator answers as ECR does.
+    #[test]
+    fn agrees_with_ecr_on_the_fixture_table() {
+        let table: Value = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/lifecycle-policies.json"
+        ))
+        .expect("the fixture table is JSON");
+        let cases = table["cases"].as_array().expect("`cases` is a list");
+        assert!(cases.len() >= 40, "the table lost cases: {}", cases.len());
+        let mut disagreements = Vec::new();
+        for case in cases {
+            let name = case["name"].as_str().expect("every case has a name");
+            let text = match case.get("policy_text").and_then(Value::as_str) {
+                Some(text) => text.to_owned(),
+                None => case["policy"].to_string(),
+            };
+            let accepted = case["accepted"].as_bool().expect("`accepted` is a boolean");
+            match (LifecyclePolicy::parse(&text), accepted) {
+                (Ok(_), true) => {}
+                (Ok(_), false) => disagreements.push(format!("{name}: accepted, ECR refuses it")),
+                (Err(problems), true) => {
+                    disagreements.push(format!("{name}: refused ({problems:?}), ECR accepts it"))
+                }
+                (Err(problems), false) => {
+                    let path = case["path"].as_str().expect("a refused case names its path");
+                    if !problems.iter().any(|problem| problem.json_path == path) {
+                        disagreements.push(format!(
+                            "{name}: expected a problem at `{path}`, found {problems:?}"
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(disagreements.is_empty(), "{disagreements:#?}");
+    }
+
+    #[test]
+    fn a_broken_pairing_names_rule_field_and_pairing() {
+        let problems = LifecyclePolicy::parse(&one_rule(
+            r#"{"tagStatus":"any","countType":"sinceImagePulled","countUnit":"days","countNumber":90}"#,
+            EXPIRE,
+        ))
+        .err()
+        .unwrap_or_default();
+        let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            rendered,
+            ["rules[0].action.type: `countType` `sinceImagePulled` only pairs with `type` `transition` (to `archive`), found `expire`"]
+        );
+    }
+
+    #[test]
+    fn typed_rules_carry_their_storage_class() {
+        let policy = LifecyclePolicy::parse(
+            r#"{"rules":[
+                {"rulePriority":1,"selection":{"tagStatus":"any","countType":"sinceImagePulled","countUnit":"days","countNumber":30},"action":{"type":"transition","targetStorageClass":"archive"}},
+                {"rulePriority":2,"selection":{"tagStatus":"any","storageClass":"archive","countType":"sinceImageTransitioned","countUnit":"days","countNumber":90},"action":{"type":"expire"}}
+            ]}"#,
+        )
+        .unwrap_or_else(|problems| panic!("{problems:?}"));
+        let summary: Vec<_> = policy
+            .rules()
+            .iter()
+            .map(|rule| (rule.storage_class, rule.count_type, rule.action))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    StorageClass::Standard,
+                    CountType::SinceImagePulled,
+                    LifecycleAction::TransitionToArchive
+                ),
+                (
+                    StorageClass::Archive,
+                    CountType::SinceImageTransitioned,
+                    LifecycleAction::Expire
+                ),
+            ]
+        );
     }
 
     #[test]

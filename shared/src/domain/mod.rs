@@ -15,8 +15,8 @@ pub use credential::{SecretArn, SecretMetadata, CREDENTIAL_SECRET_PREFIX};
 pub use finding::{Check, Finding};
 pub use lifecycle::{
     canonical_json_text, CountType, LifecycleAction, LifecyclePolicy, LifecycleProblem,
-    LifecycleRule, PolicyProblem, TagStatus, MAX_LIFECYCLE_POLICY_CHARS, MAX_LIFECYCLE_RULES,
-    MAX_WILDCARDS_PER_TAG_PATTERN,
+    LifecycleRule, PolicyProblem, StorageClass, TagStatus, MAX_LIFECYCLE_POLICY_CHARS,
+    MAX_LIFECYCLE_RULES, MAX_WILDCARDS_PER_TAG_PATTERN, MIN_DAYS_IN_ARCHIVE,
 };
 pub use report::Report;
 pub use repository::{PulledImage, Repository, ACCEPTED_MANIFEST_MEDIA_TYPES};

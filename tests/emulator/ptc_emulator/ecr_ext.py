@@ -24,6 +24,7 @@ from moto.ecr.exceptions import RepositoryNotFoundException
 from moto.ecr.models import Image, ecr_backends
 from moto.ecr.responses import ECRResponse
 
+from . import lifecycle
 from . import upstream as upstream_mod
 from .state import settings
 
@@ -560,24 +561,6 @@ def _image_create_digest(self: Image) -> None:
     self._image_digest = "sha256:" + hashlib.sha256(self.image_manifest.encode("utf-8")).hexdigest()
 
 
-def _accept_current_lifecycle_schema() -> None:
-    """moto's lifecycle validator predates parts of ECR's schema: the `sinceImagePulled` and
-    `sinceImageTransitioned` count types, the `transition` action with `targetStorageClass`,
-    and `selection.storageClass`. ECR accepts them, so the emulator must too. The validator reads
-    these module globals when it runs, so rebinding them (not mutating: two of them are the same
-    set object) is enough."""
-    from moto.ecr import policy_validation as schema
-
-    schema.VALID_SELECTION_COUNT_TYPE_VALUES = {
-        "imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned",
-    }
-    schema.VALID_ACTION_TYPE_VALUES = {"expire", "transition"}
-    schema.VALID_ACTION_PROPERTIES = {"type", "targetStorageClass"}
-    schema.VALID_SELECTION_PROPERTIES = {
-        "tagPatternList", "tagPrefixList", "countUnit", "storageClass", *schema.REQUIRED_SELECTION_PROPERTIES,
-    }
-
-
 def install(upstreams: upstream_mod.Upstreams) -> None:
     """Patch moto's ECR; call before the moto server starts serving."""
     global UPSTREAMS
@@ -585,4 +568,4 @@ def install(upstreams: upstream_mod.Upstreams) -> None:
     for name, func in _ACTIONS.items():
         setattr(ECRResponse, name, func)
     Image._create_digest = _image_create_digest
-    _accept_current_lifecycle_schema()
+    lifecycle.install()

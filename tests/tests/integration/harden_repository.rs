@@ -24,9 +24,8 @@ const FUNCTION: &str = "harden-repository";
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Every setting managed. The default lifecycle policy is inline because the emulator's schema
-/// (moto) knows only the `imageCountMoreThan` and `sinceImagePushed` count types, and the shipped
-/// `lifecycle/default.json` uses `sinceImagePulled`; `docker-hub` uses the shipped file.
+/// Every setting managed. The default lifecycle policy is inline (tests read it back by meaning);
+/// `docker-hub` uses the shipped file, which the strict emulator must accept.
 const PROFILE: &str = r#"
 [hardening]
 prefixes = ["docker-hub", "ghcr"]
