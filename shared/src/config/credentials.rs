@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use super::reader::{Problems, Section};
+use url::{Host, Url};
+
+use super::reader::{describe, Field, Problems, Section};
 
 /// The longest horizon accepted for day counts: ten years.
 const MAX_DAYS: i64 = 3_650;
@@ -29,38 +31,123 @@ pub struct CredentialsConfig {
     pub dockerhub_api_url: HttpBaseUrl,
 }
 
-/// An `http`/`https` URL without a trailing slash, so paths can be appended with `/…`.
+/// The base URL of an upstream API that receives a token: parsed by a URL parser (WHATWG
+/// rules, the same the HTTP client applies), `https://`, or `http://` to a loopback host only,
+/// and never with a user name or password before the host (`http://localhost:x@other.host/`
+/// is a request to `other.host`). Paths are appended to it, so it has no query or fragment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpBaseUrl(String);
+pub struct HttpBaseUrl {
+    url: Url,
+    /// The URL as shown in messages: without the trailing `/`.
+    text: String,
+}
+
+/// What every upstream URL must look like.
+const EXPECTED_URL: &str = "expected an `https://` URL with a host (or `http://` to `localhost`, `127.0.0.0/8` or `::1`), without user name, password, query or fragment";
 
 impl HttpBaseUrl {
-    /// Checks the scheme and host; the error says what was expected.
+    /// Parses and checks a configured URL. The error says what was expected and shows what was
+    /// found, with anything before an `@` in it hidden (it may be a password).
     pub fn parse(text: &str) -> Result<HttpBaseUrl, String> {
-        const EXPECTED: &str = "expected an `http://` or `https://` URL without query or fragment";
-        let rest = text
-            .strip_prefix("https://")
-            .or_else(|| text.strip_prefix("http://"))
-            .ok_or_else(|| EXPECTED.to_owned())?;
-        let host = rest.split('/').next().unwrap_or_default();
-        let valid = !host.is_empty()
-            && !text
-                .chars()
-                .any(|c| c.is_whitespace() || c == '?' || c == '#');
-        if valid {
-            Ok(HttpBaseUrl(text.trim_end_matches('/').to_owned()))
-        } else {
-            Err(EXPECTED.to_owned())
+        let found = shown_url(text);
+        // The URL parser forgives what a reviewer would misread (`https:host`, `https:///host`,
+        // `\` as `/`, surrounding spaces): only the plain spelling is accepted.
+        let lowercase = text.to_ascii_lowercase();
+        let authority_start = ["https://", "http://"]
+            .iter()
+            .find(|scheme| lowercase.starts_with(*scheme))
+            .map(|scheme| scheme.len());
+        let plain = authority_start.is_some_and(|start| {
+            !text[start..].starts_with('/')
+                && !text
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+        });
+        if !plain {
+            return Err(format!("{EXPECTED_URL}, found {found}"));
         }
+        let url =
+            Url::parse(text).map_err(|error| format!("{EXPECTED_URL}, found {found} ({error})"))?;
+        if let Some(problem) = token_destination_problem(&url) {
+            return Err(format!("{problem}, found {found}"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!(
+                "expected no query or fragment (paths are appended to this URL), found {found}"
+            ));
+        }
+        let text = url.as_str().trim_end_matches('/').to_owned();
+        Ok(HttpBaseUrl { url, text })
     }
 
+    /// The URL as configured, without the trailing `/`.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
+    }
+
+    /// The host requests go to (`[::1]` for an IPv6 address).
+    pub fn host(&self) -> &str {
+        self.url.host_str().unwrap_or_default()
+    }
+
+    /// `path` (starting with `/`, possibly with `?query`) under this URL. Only the path and the
+    /// query change: scheme, host and port are the ones checked when the configuration loaded.
+    pub fn endpoint(&self, path: &str) -> Url {
+        let (path, query) = match path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path, None),
+        };
+        let mut url = self.url.clone();
+        url.set_path(&format!("{}{path}", self.url.path().trim_end_matches('/')));
+        url.set_query(query);
+        url
     }
 }
 
 impl fmt::Display for HttpBaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
+    }
+}
+
+/// Why a token must not be sent to `url`, if it must not: not `http`/`https`, no host, a user
+/// name or password before the host, or plain `http://` to a host that is not loopback.
+pub fn token_destination_problem(url: &Url) -> Option<&'static str> {
+    let loopback = match url.host() {
+        None => return Some("expected a URL with a host"),
+        Some(Host::Domain(name)) => name == "localhost",
+        Some(Host::Ipv4(address)) => address.is_loopback(),
+        Some(Host::Ipv6(address)) => address.is_loopback(),
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some("expected no user name or password before the host (`user:password@host`): the request would go to the host after the `@`");
+    }
+    match url.scheme() {
+        "https" => None,
+        "http" if loopback => None,
+        "http" => Some("expected `https://`: plain `http://` is accepted only for a loopback host (`localhost`, `127.0.0.0/8`, `::1`), where the token crosses no network"),
+        _ => Some("expected an `https://` URL"),
+    }
+}
+
+/// A configured URL as shown in a message: quoted, at most 80 characters, and with whatever
+/// stands before an `@` in its authority replaced by `…` (a user name or a password).
+fn shown_url(text: &str) -> String {
+    let (scheme, rest) = match text.find("://") {
+        Some(at) => text.split_at(at + 3),
+        None => ("", text),
+    };
+    let authority_end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let shown = match authority.rfind('@') {
+        Some(at) => format!("{scheme}…{}{tail}", &authority[at..]),
+        None => text.to_owned(),
+    };
+    let cut: String = shown.chars().take(80).collect();
+    if cut.len() < shown.len() {
+        format!("{cut:?}…")
+    } else {
+        format!("{shown:?}")
     }
 }
 
@@ -90,9 +177,9 @@ pub(crate) fn read_credentials(
     let max_age_days = section.integer_in("max_age_days", 1..=MAX_DAYS, problems);
     let discover_expiry = section.bool("discover_expiry", problems);
     let write_back = section.bool("write_back", problems);
-    let github_api_url = section.string("github_api_url", problems, HttpBaseUrl::parse);
-    let gitlab_url = section.string("gitlab_url", problems, HttpBaseUrl::parse);
-    let dockerhub_api_url = section.string("dockerhub_api_url", problems, HttpBaseUrl::parse);
+    let github_api_url = read_url(&mut section, "github_api_url", problems);
+    let gitlab_url = read_url(&mut section, "gitlab_url", problems);
+    let dockerhub_api_url = read_url(&mut section, "dockerhub_api_url", problems);
 
     // Checks across keys run only on values that are themselves valid, to report each mistake once.
     let mut consistent = true;
@@ -117,7 +204,6 @@ pub(crate) fn read_credentials(
         );
     }
     section.finish(problems);
-    let default_url = |url: &str| HttpBaseUrl(url.to_owned());
     let credentials = CredentialsConfig {
         expiry_tag: expiry_tag.or("ptc-ops:expires-at".to_owned())?,
         warn_days: warn_days?,
@@ -125,9 +211,32 @@ pub(crate) fn read_credentials(
         max_age_days: max_age_days.or(365)?,
         discover_expiry: discover_expiry?,
         write_back: write_back?,
-        github_api_url: github_api_url.or(default_url("https://api.github.com"))?,
-        gitlab_url: gitlab_url.or(default_url("https://gitlab.com"))?,
-        dockerhub_api_url: dockerhub_api_url.or(default_url("https://hub.docker.com"))?,
+        github_api_url: default_url(github_api_url, "https://api.github.com")?,
+        gitlab_url: default_url(gitlab_url, "https://gitlab.com")?,
+        dockerhub_api_url: default_url(dockerhub_api_url, "https://hub.docker.com")?,
     };
     consistent.then_some(credentials)
+}
+
+/// An upstream URL. Read without the reader's usual `found …` echo: [`HttpBaseUrl::parse`]
+/// shows the value itself, with a password hidden.
+fn read_url(
+    section: &mut Section<'_>,
+    key: &'static str,
+    problems: &mut Problems,
+) -> Field<HttpBaseUrl> {
+    section.read(key, problems, |value| match value.as_str() {
+        Some(text) => HttpBaseUrl::parse(text),
+        None => Err(format!("expected a string, found {}", describe(value))),
+    })
+}
+
+/// The configured URL, or the public service's. `None` only when the configured one is invalid
+/// (already reported); the defaults are checked by a unit test.
+fn default_url(configured: Field<HttpBaseUrl>, public: &str) -> Option<HttpBaseUrl> {
+    match configured {
+        Field::Absent => HttpBaseUrl::parse(public).ok(),
+        Field::Invalid => None,
+        Field::Present(url) => Some(url),
+    }
 }

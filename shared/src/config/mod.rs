@@ -29,7 +29,7 @@ use toml::Table;
 use crate::env;
 
 pub use alerts::{AlertsConfig, SnsTopicArn};
-pub use credentials::{CredentialsConfig, HttpBaseUrl};
+pub use credentials::{token_destination_problem, CredentialsConfig, HttpBaseUrl};
 pub use error::{ConfigError, ConfigProblem};
 pub use hardening::{HardeningConfig, MAX_HARDENING_CONCURRENCY};
 pub use prewarm::{PrewarmConfig, MAX_PREWARM_CONCURRENCY};

@@ -285,7 +285,8 @@ fn good_files_resolve_to_the_expected_values() {
             write_back = true
             critical_days = 30
             github_api_url = "https://ghe.example.com/api/v3/"
-            gitlab_url = "http://gitlab.internal:8080//"
+            gitlab_url = "https://gitlab.internal:8443//"
+            dockerhub_api_url = "http://127.0.0.1:5000/hub/"
             [rules]
             skip_prefixes = ["ROOT", "ecr-public"]
             [prewarm]
@@ -306,7 +307,11 @@ fn good_files_resolve_to_the_expected_values() {
                 );
                 assert_eq!(
                     credentials.gitlab_url.as_str(),
-                    "http://gitlab.internal:8080"
+                    "https://gitlab.internal:8443"
+                );
+                assert_eq!(
+                    credentials.dockerhub_api_url.as_str(),
+                    "http://127.0.0.1:5000/hub"
                 );
                 assert_eq!(config.rules.skip_prefixes, ["ROOT", "ecr-public"]);
                 assert_eq!(config.prewarm.concurrency, 64);
@@ -530,6 +535,17 @@ fn bad_files_report_every_key_path() {
             "[credentials]\nexpiry_tag = \"aws:expires\"\ngitlab_url = \"ftp://gitlab.com\"\ngithub_api_url = \"https://\"".into(),
             vec!["credentials.expiry_tag", "credentials.github_api_url", "credentials.gitlab_url"],
         ),
+        (
+            "URL with a password before another host",
+            "[credentials]\ngithub_api_url = \"http://localhost:x@other.host/\"".into(),
+            vec!["credentials.github_api_url"],
+        ),
+        (
+            "plain http to public hosts",
+            "[credentials]\ngitlab_url = \"http://gitlab.internal:8080\"\ndockerhub_api_url = \"http://localhost.evil.com\"".into(),
+            vec!["credentials.dockerhub_api_url", "credentials.gitlab_url"],
+        ),
+        ("URL not a string", "[credentials]\ndockerhub_api_url = 443".into(), vec!["credentials.dockerhub_api_url"]),
         ("empty image", "[prewarm]\nimages = [\"nginx:1.27\", \"\"]".into(), vec!["prewarm.images[1]"]),
         ("skip prefixes not a list", "[rules]\nskip_prefixes = \"ghcr\"".into(), vec!["rules.skip_prefixes"]),
     ];
@@ -736,6 +752,193 @@ fn shipped_example_loads() {
     assert_eq!(config.prewarm.images.len(), 3);
 }
 
+#[test]
+fn upstream_urls_go_where_they_say_over_tls() {
+    /// Name, configured value, `Ok((shown, host))` or `Err(part of the message)`.
+    type Case = (
+        &'static str,
+        &'static str,
+        Result<(&'static str, &'static str), &'static str>,
+    );
+    let cases: [Case; 24] = [
+        (
+            "public API",
+            "https://api.github.com",
+            Ok(("https://api.github.com", "api.github.com")),
+        ),
+        (
+            "enterprise path, slashes trimmed",
+            "https://ghe.example.com/api/v3//",
+            Ok(("https://ghe.example.com/api/v3", "ghe.example.com")),
+        ),
+        (
+            "uppercase scheme and host",
+            "HTTPS://GitLab.Example.com",
+            Ok(("https://gitlab.example.com", "gitlab.example.com")),
+        ),
+        (
+            "loopback IPv4 with port",
+            "http://127.0.0.1:8080/github",
+            Ok(("http://127.0.0.1:8080/github", "127.0.0.1")),
+        ),
+        (
+            "loopback range",
+            "http://127.20.0.3",
+            Ok(("http://127.20.0.3", "127.20.0.3")),
+        ),
+        (
+            "localhost",
+            "http://localhost:9000",
+            Ok(("http://localhost:9000", "localhost")),
+        ),
+        (
+            "IPv6 loopback",
+            "http://[::1]:9000/hub",
+            Ok(("http://[::1]:9000/hub", "[::1]")),
+        ),
+        (
+            "password before another host",
+            "http://localhost:x@other.host/",
+            Err("user name or password"),
+        ),
+        (
+            "loopback as a user name",
+            "http://127.0.0.1@evil.com",
+            Err("user name or password"),
+        ),
+        (
+            "user name over https",
+            "https://token@api.github.com",
+            Err("user name or password"),
+        ),
+        (
+            "lookalike of localhost",
+            "http://localhost.evil.com",
+            Err("plain `http://`"),
+        ),
+        (
+            "lookalike of a loopback address",
+            "http://127.0.0.1.evil.com",
+            Err("plain `http://`"),
+        ),
+        (
+            "plain http to a private host",
+            "http://10.0.0.8/api/v4",
+            Err("plain `http://`"),
+        ),
+        (
+            "plain http, public host",
+            "http://api.github.com",
+            Err("plain `http://`"),
+        ),
+        ("ftp", "ftp://gitlab.com", Err("expected an `https://` URL")),
+        (
+            "file",
+            "file:///etc/passwd",
+            Err("expected an `https://` URL"),
+        ),
+        (
+            "javascript",
+            "javascript:alert(1)",
+            Err("expected an `https://` URL"),
+        ),
+        (
+            "no scheme",
+            "api.github.com",
+            Err("expected an `https://` URL"),
+        ),
+        (
+            "missing host",
+            "https://",
+            Err("expected an `https://` URL"),
+        ),
+        (
+            "missing host, port only",
+            "http://:8080/",
+            Err("expected an `https://` URL"),
+        ),
+        (
+            "host after three slashes",
+            "https:///api.github.com",
+            Err("expected an `https://` URL"),
+        ),
+        (
+            "backslash",
+            "https://evil.com\\@api.github.com",
+            Err("expected an `https://` URL"),
+        ),
+        (
+            "query",
+            "https://api.github.com?per_page=1",
+            Err("no query or fragment"),
+        ),
+        (
+            "fragment",
+            "https://api.github.com/#top",
+            Err("no query or fragment"),
+        ),
+    ];
+    for (name, text, expected) in cases {
+        match (HttpBaseUrl::parse(text), expected) {
+            (Ok(url), Ok((shown, host))) => {
+                assert_eq!((url.as_str(), url.host()), (shown, host), "{name}");
+                assert_eq!(url.endpoint("/user").host_str(), Some(host), "{name}");
+            }
+            (Err(message), Err(reason)) => {
+                assert!(message.contains(reason), "{name}: {message}");
+                assert!(message.starts_with("expected "), "{name}: {message}");
+                assert!(
+                    !message.contains(":x@"),
+                    "{name}: shows the password: {message}"
+                );
+            }
+            (outcome, expected) => panic!("{name}: got {outcome:?}, expected {expected:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_url_with_a_password_is_refused_without_showing_it() {
+    let text = "[credentials]\ngithub_api_url = \"http://localhost:s3cr3t-t0ken@other.host/\"\n";
+    let error = match Config::from_toml_str(text, Path::new("."), "bad.toml") {
+        Ok(_) => panic!("accepted a URL with a password"),
+        Err(error) => error,
+    };
+    let message = error.to_string();
+    assert!(message.contains("credentials.github_api_url"), "{message}");
+    assert!(message.contains("user name or password"), "{message}");
+    assert!(message.contains("…@other.host/"), "{message}");
+    assert!(!message.contains("s3cr3t-t0ken"), "{message}");
+}
+
+#[test]
+fn endpoints_keep_the_configured_host() {
+    let cases = [
+        (
+            "under a path",
+            "https://ghe.example.com/api/v3",
+            "/user",
+            "https://ghe.example.com/api/v3/user",
+        ),
+        (
+            "with a query",
+            "https://hub.docker.com",
+            "/v2/access-tokens?page_size=100",
+            "https://hub.docker.com/v2/access-tokens?page_size=100",
+        ),
+        (
+            "path that looks like a host",
+            "http://127.0.0.1:5000",
+            "//evil.com/x",
+            "http://127.0.0.1:5000//evil.com/x",
+        ),
+    ];
+    for (name, base, path, expected) in cases {
+        let base = HttpBaseUrl::parse(base).unwrap_or_else(|error| panic!("{name}: {error}"));
+        assert_eq!(base.endpoint(path).as_str(), expected, "{name}");
+    }
+}
+
 /// Every lifecycle policy shipped in `infra/config/lifecycle/`, the opt-in examples included,
 /// is one ECR accepts.
 #[test]
@@ -751,7 +954,10 @@ fn shipped_lifecycle_policies_are_valid() {
         if let Err(problems) = crate::domain::LifecyclePolicy::parse(&text) {
             panic!("{}: {problems:?}", path.display());
         }
-        checked.push(path.file_name().map(|name| name.to_string_lossy().into_owned()));
+        checked.push(
+            path.file_name()
+                .map(|name| name.to_string_lossy().into_owned()),
+        );
     }
     checked.sort();
     assert_eq!(

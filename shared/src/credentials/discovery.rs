@@ -95,12 +95,13 @@ async fn github(
     deadline: Deadline,
 ) -> Discovered {
     let source = ExpirySource::Github;
-    let url = format!("{}/user", config.github_api_url);
-    let request = UpstreamRequest::get(&url)
+    let endpoint = config.github_api_url.endpoint("/user");
+    let url = endpoint.to_string();
+    let request = UpstreamRequest::get(endpoint)
         .header("accept", "application/vnd.github+json")
         .header("x-github-api-version", "2022-11-28")
         .secret_header("authorization", "token ", credentials.access_token);
-    match send(http, &url, request, deadline).await {
+    match send(http, request, deadline).await {
         Ok(response) => read_github(&url, &response),
         Err(failure) => unanswered(source, &url, &failure),
     }
@@ -140,10 +141,13 @@ async fn gitlab(
     deadline: Deadline,
 ) -> Discovered {
     let source = ExpirySource::Gitlab;
-    let url = format!("{}/api/v4/personal_access_tokens/self", config.gitlab_url);
+    let endpoint = config
+        .gitlab_url
+        .endpoint("/api/v4/personal_access_tokens/self");
+    let url = endpoint.to_string();
     let request =
-        UpstreamRequest::get(&url).secret_header("private-token", "", credentials.access_token);
-    match send(http, &url, request, deadline).await {
+        UpstreamRequest::get(endpoint).secret_header("private-token", "", credentials.access_token);
+    match send(http, request, deadline).await {
         Ok(response) => read_gitlab(&url, &response),
         Err(failure) => unanswered(source, &url, &failure),
     }
@@ -193,29 +197,30 @@ async fn docker_hub(
     deadline: Deadline,
 ) -> Discovered {
     let source = ExpirySource::DockerHub;
-    let login_url = format!("{}/v2/auth/token", config.dockerhub_api_url);
+    let login_endpoint = config.dockerhub_api_url.endpoint("/v2/auth/token");
+    let login_url = login_endpoint.to_string();
     // The body carries the token: it is built here, sent, and never logged.
     let login = UpstreamRequest::post_json(
-        &login_url,
+        login_endpoint,
         &json!({
             "identifier": credentials.username.expose(),
             "secret": credentials.access_token.expose(),
         }),
     );
-    let session = match send(http, &login_url, Ok(login), deadline).await {
+    let session = match send(http, Ok(login), deadline).await {
         Ok(response) => match read_docker_hub_login(&login_url, &response) {
             Ok(session) => session,
             Err(unknown) => return unknown,
         },
         Err(failure) => return as_info(unanswered(source, &login_url, &failure)),
     };
-    let list_url = format!(
-        "{}/v2/access-tokens?page_size=100",
-        config.dockerhub_api_url
-    );
+    let list_endpoint = config
+        .dockerhub_api_url
+        .endpoint("/v2/access-tokens?page_size=100");
+    let list_url = list_endpoint.to_string();
     let request =
-        UpstreamRequest::get(&list_url).secret_header("authorization", "Bearer ", &session);
-    match send(http, &list_url, request, deadline).await {
+        UpstreamRequest::get(list_endpoint).secret_header("authorization", "Bearer ", &session);
+    match send(http, request, deadline).await {
         Ok(response) => read_docker_hub_tokens(&list_url, &response, credentials.token_label),
         Err(failure) => as_info(unanswered(source, &list_url, &failure)),
     }
@@ -291,34 +296,14 @@ pub fn read_docker_hub_tokens(
     }
 }
 
+/// Sends a request that carries a credential. The client refuses any destination a token may
+/// not go to (plain `http://` off loopback, a user name or password in the URL).
 async fn send(
     http: &UpstreamHttp,
-    url: &str,
     request: Result<UpstreamRequest, HttpFailure>,
     deadline: Deadline,
 ) -> Result<UpstreamResponse, HttpFailure> {
-    if let Some(reason) = refuses_plain_http(url) {
-        return Err(HttpFailure::InvalidRequest(reason));
-    }
     http.send(request?, deadline).await
-}
-
-/// Tokens travel over TLS only; plain `http://` is accepted for loopback addresses (local
-/// test doubles and tunnels), where nothing crosses a network.
-pub fn refuses_plain_http(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("http://")?;
-    let authority = rest.split('/').next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    let loopback = host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|address| address.is_loopback());
-    (!loopback).then(|| {
-        format!("`{url}` is plain `http://` to a host that is not loopback: a token is only sent over `https://`")
-    })
 }
 
 fn unanswered(source: ExpirySource, url: &str, failure: &HttpFailure) -> Discovered {
@@ -557,20 +542,6 @@ mod tests {
                 refused.err().as_ref().and_then(severity_of),
                 Some(Severity::Info)
             );
-        }
-    }
-
-    #[test]
-    fn sends_tokens_over_tls_or_loopback_only() {
-        for (url, refused) in [
-            ("https://api.github.com/user", false),
-            ("http://127.0.0.1:8080/user", false),
-            ("http://localhost/user", false),
-            ("http://[::1]:9000/user", false),
-            ("http://api.github.com/user", true),
-            ("http://10.0.0.8/api/v4", true),
-        ] {
-            assert_eq!(refuses_plain_http(url).is_some(), refused, "{url}");
         }
     }
 }

@@ -20,7 +20,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::OnceCell;
+use url::Url;
 
+use crate::config::token_destination_problem;
 use crate::domain::SecretValue;
 use crate::lambda::Deadline;
 
@@ -80,26 +82,26 @@ impl std::fmt::Debug for UpstreamHttp {
 #[derive(Debug)]
 pub struct UpstreamRequest {
     method: Method,
-    url: String,
+    url: Url,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Option<Bytes>,
 }
 
 impl UpstreamRequest {
-    pub fn get(url: impl Into<String>) -> Self {
+    pub fn get(url: Url) -> Self {
         UpstreamRequest {
             method: Method::GET,
-            url: url.into(),
+            url,
             headers: Vec::new(),
             body: None,
         }
     }
 
     /// A POST with a JSON body. The body may carry a credential: it is never logged.
-    pub fn post_json(url: impl Into<String>, body: &serde_json::Value) -> Self {
+    pub fn post_json(url: Url, body: &serde_json::Value) -> Self {
         UpstreamRequest {
             method: Method::POST,
-            url: url.into(),
+            url,
             headers: vec![(
                 hyper::header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
@@ -187,6 +189,8 @@ impl UpstreamHttp {
     }
 
     /// Sends one request, bounded by the total timeout and by `deadline` less the reserve.
+    /// Every request here carries a credential: it goes over `https://` (plain `http://` to
+    /// loopback only), to the host the URL parser found, or not at all.
     pub async fn send(
         &self,
         request: UpstreamRequest,
@@ -202,13 +206,7 @@ impl UpstreamHttp {
             }
             None => self.timeouts.total,
         };
-        let uri: hyper::Uri =
-            request
-                .url
-                .parse()
-                .map_err(|error: hyper::http::uri::InvalidUri| {
-                    HttpFailure::InvalidRequest(format!("`{}` is not a URL: {error}", request.url))
-                })?;
+        let uri = request_uri(&request.url)?;
         let mut builder = Request::builder()
             .method(request.method)
             .uri(uri)
@@ -268,6 +266,36 @@ impl UpstreamHttp {
     }
 }
 
+/// The URI hyper connects to, checked against the parsed URL: same host, a destination a
+/// token may go to. A mismatch means the two parsers read the URL differently; nothing is sent.
+fn request_uri(url: &Url) -> Result<hyper::Uri, HttpFailure> {
+    if let Some(problem) = token_destination_problem(url) {
+        return Err(HttpFailure::InvalidRequest(format!(
+            "`{}` is not where a token may be sent: {problem}",
+            shown(url)
+        )));
+    }
+    let uri: hyper::Uri = url.as_str().parse().map_err(|error| {
+        HttpFailure::InvalidRequest(format!("`{}` is not a URL: {error}", shown(url)))
+    })?;
+    if uri.host() != url.host_str() || uri.port_u16() != url.port() {
+        return Err(HttpFailure::InvalidRequest(format!(
+            "`{}`: the HTTP client reads another host than `{}`",
+            shown(url),
+            url.host_str().unwrap_or_default()
+        )));
+    }
+    Ok(uri)
+}
+
+/// A URL as messages show it: never with a user name or password.
+fn shown(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
 fn build_client(connect_timeout: Duration) -> Result<HyperClient, String> {
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(connect_timeout));
@@ -298,4 +326,62 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sends_tokens_only_to_the_parsed_host_over_tls_or_loopback() {
+        let cases: [(&str, &str, Result<&str, &str>); 9] = [
+            (
+                "public API",
+                "https://api.github.com/user",
+                Ok("api.github.com"),
+            ),
+            (
+                "loopback address",
+                "http://127.0.0.1:8080/user",
+                Ok("127.0.0.1"),
+            ),
+            ("loopback range", "http://127.8.9.10/user", Ok("127.8.9.10")),
+            ("localhost", "http://localhost/user", Ok("localhost")),
+            ("IPv6 loopback", "http://[::1]:9000/user", Ok("[::1]")),
+            (
+                "plain http to a public host",
+                "http://api.github.com/user",
+                Err("plain `http://`"),
+            ),
+            (
+                "lookalike of localhost",
+                "http://localhost.evil.com/user",
+                Err("plain `http://`"),
+            ),
+            (
+                "userinfo hiding the host",
+                "http://localhost:x@other.host/user",
+                Err("user name or password"),
+            ),
+            (
+                "userinfo over https",
+                "https://127.0.0.1@evil.com/user",
+                Err("user name or password"),
+            ),
+        ];
+        for (name, text, expected) in cases {
+            let url = Url::parse(text).unwrap_or_else(|error| panic!("{name}: {error}"));
+            match (request_uri(&url), expected) {
+                (Ok(uri), Ok(host)) => assert_eq!(uri.host(), Some(host), "{name}"),
+                (Err(HttpFailure::InvalidRequest(message)), Err(reason)) => {
+                    assert!(message.contains(reason), "{name}: {message}");
+                    assert!(
+                        !message.contains("x@"),
+                        "{name}: shows the password: {message}"
+                    );
+                }
+                (outcome, expected) => panic!("{name}: got {outcome:?}, expected {expected:?}"),
+            }
+        }
+    }
 }
