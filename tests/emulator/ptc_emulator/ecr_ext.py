@@ -469,10 +469,9 @@ def _pull_through(self: ECRResponse, rule: dict, name: str, tag: str, accepted) 
         if _has_tag(backend, name, tag):
             return
         if name not in backend.repositories:
-            backend.create_repository(
-                repository_name=name, registry_id=None, encryption_config=None,
-                image_scan_config=None, image_tag_mutability=None, tags=[],
-            )
+            from .templates import create_cache_repository
+
+            create_cache_repository(account, region, name, what)
         backend.put_image(name, manifest, tag, media_type, digest)
 
 
@@ -568,4 +567,9 @@ def install(upstreams: upstream_mod.Upstreams) -> None:
     for name, func in _ACTIONS.items():
         setattr(ECRResponse, name, func)
     Image._create_digest = _image_create_digest
+    from . import events, registry, templates
+
+    templates.install()
+    registry.install()
+    events.install()
     lifecycle.install()
