@@ -9,4 +9,5 @@ mod functions;
 mod harden_repository;
 mod infra;
 mod prewarm_images;
+mod registry;
 mod validate_cache_rules;
