@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test lint emulator package infra-check
+.PHONY: help setup demo test conformance lint emulator package infra-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -17,6 +17,10 @@ demo: setup ## the whole product on the local emulator: seed, run the four Lambd
 test: setup ## run every test (unit, emulator-backed integration, CLI, the demo)
 	cargo build --workspace --bins --locked
 	cargo test --workspace --locked
+
+conformance: ## the AWS behaviours the product relies on; a real account with PTC_CONFORMANCE_REAL=1 (README)
+	@if [ "$${PTC_CONFORMANCE_REAL:-}" != 1 ]; then scripts/setup-emulator.sh; fi
+	cargo test -p ptc-ops-tests --test conformance --locked -- --nocapture
 
 lint: ## formatting and clippy, warnings are errors
 	cargo fmt --all -- --check
