@@ -476,7 +476,9 @@ impl Checker<'_> {
                     match first_list.get(&(*key, list.as_slice())) {
                         Some(first) => self.report(
                             json_child(&rule.path, &format!("selection.{key}")),
-                            format!("the same `{key}` as {first} {in_class}; tag lists must be unique"),
+                            format!(
+                                "the same `{key}` as {first} {in_class}; tag lists must be unique"
+                            ),
                         ),
                         None => {
                             first_list.insert((*key, list.as_slice()), &rule.path);
@@ -600,8 +602,7 @@ impl Checker<'_> {
                 fields.storage_class = None;
             }
         }
-        if let (CountType::SinceImageTransitioned, Some(days)) = (count_type, fields.count_number)
-        {
+        if let (CountType::SinceImageTransitioned, Some(days)) = (count_type, fields.count_number) {
             if days < MIN_DAYS_IN_ARCHIVE {
                 self.report(
                     json_child(&fields.path, "selection.countNumber"),
@@ -1110,7 +1111,9 @@ mod tests {
                     disagreements.push(format!("{name}: refused ({problems:?}), ECR accepts it"))
                 }
                 (Err(problems), false) => {
-                    let path = case["path"].as_str().expect("a refused case names its path");
+                    let path = case["path"]
+                        .as_str()
+                        .expect("a refused case names its path");
                     if !problems.iter().any(|problem| problem.json_path == path) {
                         disagreements.push(format!(
                             "{name}: expected a problem at `{path}`, found {problems:?}"

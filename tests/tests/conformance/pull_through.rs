@@ -109,10 +109,7 @@ async fn pull(target: &Target, repository: &str, tag: &str) -> bool {
             true
         }
         Err(failure) => {
-            assert!(
-                target.real(),
-                "the emulator must pull through: {failure:?}"
-            );
+            assert!(target.real(), "the emulator must pull through: {failure:?}");
             target.record(
                 "BatchGetImage by tag pulls through the cache",
                 &format!("no: {failure:?}"),
@@ -350,7 +347,10 @@ async fn pull_through_applies_the_most_specific_template() {
                     .await
                     .unwrap_or_else(|error| panic!("lifecycle: {}", refusal(error)));
                 assert!(
-                    same_json(applied.lifecycle_policy_text().unwrap_or_default(), &lifecycle),
+                    same_json(
+                        applied.lifecycle_policy_text().unwrap_or_default(),
+                        &lifecycle
+                    ),
                     "{applied:?}"
                 );
             },
@@ -392,8 +392,14 @@ async fn template_with_tags_but_no_role_fails_the_pull() {
                     .await
                     .map_err(refusal);
                 if let Err(refused) = created {
-                    assert!(target.real(), "the emulator accepts the template: {refused}");
-                    target.record("template with tags and no role", &format!("refused ({refused})"));
+                    assert!(
+                        target.real(),
+                        "the emulator accepts the template: {refused}"
+                    );
+                    target.record(
+                        "template with tags and no role",
+                        &format!("refused ({refused})"),
+                    );
                     return;
                 }
                 let pulled = Registry::new(target.ecr.clone())

@@ -38,7 +38,10 @@ async fn registry_policy_round_trip_grants_the_cache_actions() {
     let existing = target.ecr.get_registry_policy().send().await;
     match existing {
         Ok(output) if output.policy_text().is_some() => {
-            assert!(target.real(), "a new emulator account has no registry policy");
+            assert!(
+                target.real(),
+                "a new emulator account has no registry policy"
+            );
             target.record(
                 "registry policy round trip",
                 "skipped: the registry has a policy of its own, left untouched",
@@ -127,10 +130,7 @@ async fn effective_scanning_configuration_per_repository() {
                     .and_then(|configuration| configuration.scan_type())
                     .map(|scan_type| scan_type.as_str().to_owned());
                 if target.real() {
-                    target.record(
-                        "registry scan type",
-                        scan_type.as_deref().unwrap_or("none"),
-                    );
+                    target.record("registry scan type", scan_type.as_deref().unwrap_or("none"));
                 } else {
                     let filter = ScanningRepositoryFilter::builder()
                         .filter(format!("{repository}*"))
@@ -185,10 +185,13 @@ async fn effective_scanning_configuration_per_repository() {
                     .send()
                     .await
                     .unwrap_or_else(|error| panic!("effective scanning: {}", refusal(error)));
-                let configuration = effective
-                    .scanning_configurations()
-                    .first()
-                    .unwrap_or_else(|| panic!("no configuration for `{repository}`: {effective:?}"));
+                let configuration =
+                    effective
+                        .scanning_configurations()
+                        .first()
+                        .unwrap_or_else(|| {
+                            panic!("no configuration for `{repository}`: {effective:?}")
+                        });
                 assert_eq!(configuration.repository_name(), Some(repository.as_str()));
                 let frequency = configuration
                     .scan_frequency()
@@ -234,7 +237,10 @@ async fn pull_time_update_exclusions_register_list_deregister() {
                     .map_err(refusal);
                 if let Err(refused) = registered {
                     // Whether ECR checks that the role exists is not documented.
-                    assert!(target.real(), "the emulator registers any role ARN: {refused}");
+                    assert!(
+                        target.real(),
+                        "the emulator registers any role ARN: {refused}"
+                    );
                     target.record(
                         "register an exclusion for a role that does not exist",
                         &format!("refused ({refused})"),

@@ -147,7 +147,10 @@ impl Target {
 
     /// Creates a repository of the suite's namespace.
     pub async fn create_repository(&self, name: &str) {
-        assert!(name.starts_with(RESOURCE_PREFIX), "not a suite name: {name}");
+        assert!(
+            name.starts_with(RESOURCE_PREFIX),
+            "not a suite name: {name}"
+        );
         self.ecr
             .create_repository()
             .repository_name(name)
@@ -158,7 +161,10 @@ impl Target {
 
     /// Deletes a repository of the suite's namespace with its images; gone already is fine.
     pub async fn delete_repository(&self, name: &str) {
-        assert!(name.starts_with(RESOURCE_PREFIX), "not a suite name: {name}");
+        assert!(
+            name.starts_with(RESOURCE_PREFIX),
+            "not a suite name: {name}"
+        );
         if let Err(error) = self
             .ecr
             .delete_repository()
