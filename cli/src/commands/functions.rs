@@ -25,7 +25,13 @@ pub async fn rules(global: &GlobalOptions, command: &RulesCommand) -> Result<Exi
     let (report, _metrics) = with_spinner(
         "validating pull-through cache rules",
         global.json,
-        rule_validation::run(&clients, &config, prefixes, chrono::Utc::now()),
+        rule_validation::run(
+            &clients,
+            &config,
+            prefixes,
+            chrono::Utc::now(),
+            Deadline::none(),
+        ),
     )
     .await?;
     let detail = detail_table(

@@ -4,7 +4,7 @@ use lambda_runtime::LambdaEvent;
 use ptc_ops::domain::Report;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, ValidateRulesInvocation};
-use ptc_ops::lambda::FunctionContext;
+use ptc_ops::lambda::{Deadline, FunctionContext};
 use ptc_ops::rule_validation;
 use serde_json::Value;
 
@@ -21,6 +21,7 @@ pub async fn handle(
         &context.config,
         invocation.prefixes(),
         chrono::Utc::now(),
+        Deadline::from_context(&event.context),
     )
     .await?;
     Ok(context.finish(report, metrics).await)

@@ -62,8 +62,29 @@ pub enum RuleStatus {
     Invalid,
     /// Anonymous upstream: no credential, no role.
     NothingToValidate,
-    /// Validation could not run; the rule's health is unknown.
+    /// Validation could not run, or the deadline came first; the rule's health is unknown.
     NotValidated,
+}
+
+/// Why a rule has no verdict because of the invocation's deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutOfTime {
+    /// Not started: too little time was left to validate it and still finish the run.
+    NotStarted,
+    /// Started, and cut at the deadline before ECR answered.
+    Cut,
+}
+
+impl OutOfTime {
+    pub fn describe(self) -> &'static str {
+        match self {
+            OutOfTime::NotStarted => {
+                "not started: the deadline was too near to validate it and still finish the run"
+            }
+            OutOfTime::Cut => "cut at the deadline before ECR answered",
+        }
+    }
 }
 
 /// One rule in the report.
@@ -79,6 +100,12 @@ pub struct RuleResult {
     pub failure: Option<String>,
     pub secret_problems: usize,
     pub duration_ms: u64,
+    /// Set when the deadline came before the rule had a verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out_of_time: Option<OutOfTime>,
+    /// Why the rule has no verdict (`not-validated` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     #[serde(skip)]
     pub findings: Vec<Finding>,
 }
@@ -109,6 +136,7 @@ pub fn assess(
     );
     let secret_problems = findings.len();
 
+    let mut reason = None;
     let (status, failure) = match &observation.validation {
         ValidationAnswer::NotAsked => {
             findings.push(Finding::new(
@@ -159,6 +187,7 @@ pub fn assess(
                 )
                 .with_next_step(next_step),
             );
+            reason = Some(format!("`ValidatePullThroughCacheRule` failed: {error}"));
             (RuleStatus::NotValidated, None)
         }
     };
@@ -173,8 +202,80 @@ pub fn assess(
         failure,
         secret_problems,
         duration_ms: observation.duration_ms,
+        out_of_time: None,
+        reason,
         findings,
     }
+}
+
+/// A rule the deadline left without a verdict: `not-validated`, and no finding of its own (one
+/// finding for the run names them all: [`out_of_time_finding`]).
+pub fn out_of_time(rule: &CacheRule, why: OutOfTime, duration_ms: u64) -> RuleResult {
+    RuleResult {
+        prefix: rule.prefix.clone(),
+        upstream_registry_url: rule.upstream_registry_url.clone(),
+        upstream: rule.upstream.clone(),
+        credential_secret: rule
+            .credential_arn
+            .as_deref()
+            .map(|arn| SecretArn::parse(arn).map_or_else(|| arn.to_owned(), |parsed| parsed.name)),
+        custom_role_arn: rule.custom_role_arn.clone(),
+        status: RuleStatus::NotValidated,
+        failure: None,
+        secret_problems: 0,
+        duration_ms,
+        out_of_time: Some(why),
+        reason: Some(why.describe().to_owned()),
+        findings: Vec::new(),
+    }
+}
+
+/// The resource of the run-wide finding about rules left without a verdict (alerts group by
+/// resource: one alert, not one per rule).
+pub const RUN_RESOURCE: &str = "pull-through-cache-rules";
+
+/// One warning naming every rule the deadline left without a verdict, if any.
+pub fn out_of_time_finding(results: &[RuleResult], region: Option<&str>) -> Option<Finding> {
+    let left: Vec<&RuleResult> = results
+        .iter()
+        .filter(|result| result.out_of_time.is_some())
+        .collect();
+    if left.is_empty() {
+        return None;
+    }
+    let prefixes = left
+        .iter()
+        .map(|result| format!("`{}`", result.prefix))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let n_cut = left
+        .iter()
+        .filter(|result| result.out_of_time == Some(OutOfTime::Cut))
+        .count();
+    let cut = match n_cut {
+        0 => String::new(),
+        n => format!(" ({n} cut while ECR was still answering)"),
+    };
+    Some(
+        Finding::new(
+            Severity::Warning,
+            Check::RuleValidation,
+            RUN_RESOURCE,
+            format!(
+                "{} of {} rules were not validated before the deadline",
+                left.len(),
+                results.len()
+            ),
+            format!(
+                "their health is unknown this run{cut}: {prefixes}. The next run validates them again"
+            ),
+        )
+        .with_next_step("raise the function's timeout: validation logs in to each upstream, and a slow upstream takes seconds per rule")
+        .with_next_step(format!(
+            "to check them now, without a deadline: `ptc rules validate` (or per rule: {})",
+            validate_rule_command("<prefix>", region)
+        )),
+    )
 }
 
 fn invalid_rule_finding(
@@ -602,5 +703,80 @@ mod tests {
         let json = serde_json::to_value(&result).expect("serializes");
         assert_eq!(json["upstream"], "future-registry");
         assert!(result.findings[0].message.contains("future-registry"));
+    }
+
+    #[test]
+    fn rules_left_by_the_deadline_make_one_finding() {
+        let valid_rule = assess(
+            &RuleObservation {
+                rule: rule("docker-hub", "registry-1.docker.io", Some(GOOD_ARN)),
+                validation: valid(),
+                secret: SecretLookup::Found(secret(None)),
+                duration_ms: 30,
+            },
+            &registry(),
+            now(),
+        );
+        let not_started = out_of_time(
+            &rule("ghcr", "ghcr.io", Some(GOOD_ARN)),
+            OutOfTime::NotStarted,
+            0,
+        );
+        let cut = out_of_time(&rule("quay", "quay.io", None), OutOfTime::Cut, 4_000);
+        /// Name, the run's results, `None` or `Some((title, fragments of the message))`.
+        type Case = (
+            &'static str,
+            Vec<RuleResult>,
+            Option<(&'static str, &'static [&'static str])>,
+        );
+        let cases: [Case; 4] = [
+            ("nothing left", vec![valid_rule.clone()], None),
+            ("no rules", vec![], None),
+            (
+                "one not started",
+                vec![valid_rule.clone(), not_started.clone()],
+                Some((
+                    "1 of 2 rules were not validated before the deadline",
+                    &["`ghcr`"],
+                )),
+            ),
+            (
+                "not started and cut",
+                vec![valid_rule, not_started.clone(), cut.clone()],
+                Some((
+                    "2 of 3 rules were not validated before the deadline",
+                    &["`ghcr`", "`quay`", "1 cut while ECR was still answering"],
+                )),
+            ),
+        ];
+        for (name, results, expected) in cases {
+            let finding = out_of_time_finding(&results, Some("eu-west-1"));
+            match (finding, expected) {
+                (None, None) => {}
+                (Some(finding), Some((title, fragments))) => {
+                    assert_eq!(finding.title, title, "{name}");
+                    assert_eq!(finding.severity, Severity::Warning, "{name}");
+                    assert_eq!(finding.resource, RUN_RESOURCE, "{name}");
+                    for fragment in fragments {
+                        assert!(
+                            finding.message.contains(fragment),
+                            "{name}: {}",
+                            finding.message
+                        );
+                    }
+                }
+                (finding, expected) => panic!("{name}: got {finding:?}, expected {expected:?}"),
+            }
+        }
+        assert_eq!(not_started.status, RuleStatus::NotValidated);
+        assert!(not_started.findings.is_empty());
+        assert_eq!(
+            not_started.credential_secret.as_deref(),
+            Some("ecr-pullthroughcache/docker-hub")
+        );
+        let shown = serde_json::to_value(&cut).unwrap_or_default();
+        assert_eq!(shown["status"], "not-validated");
+        assert_eq!(shown["out_of_time"], "cut");
+        assert_eq!(shown["reason"], "cut at the deadline before ECR answered");
     }
 }

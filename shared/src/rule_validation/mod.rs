@@ -7,15 +7,16 @@
 pub mod assess;
 pub mod permissions;
 
-use std::time::Instant;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use futures::stream::{self, StreamExt};
-use tracing::info;
+use futures::stream::{FuturesUnordered, StreamExt};
+use tracing::{info, warn};
 
 pub use assess::{
-    assess, RegistryContext, RuleObservation, RuleResult, RuleStatus, SecretLookup,
-    ValidationAnswer,
+    assess, out_of_time, out_of_time_finding, OutOfTime, RegistryContext, RuleObservation,
+    RuleResult, RuleStatus, SecretLookup, ValidationAnswer, RUN_RESOURCE,
 };
 
 use crate::aws::ecr::Registry;
@@ -25,20 +26,29 @@ use crate::config::Config;
 use crate::domain::{CacheRule, Check, Finding, Report, SecretArn, Severity};
 use crate::error::Error;
 use crate::events::FunctionKind;
+use crate::lambda::Deadline;
 use crate::metrics::{Metrics, Unit};
 
 /// Rules validated at once. A registry holds at most 50 rules (adjustable quota) and
 /// `ValidatePullThroughCacheRule` logs in to the upstream, so a few at a time is plenty and
 /// stays clear of upstream rate limits.
 const RULE_CONCURRENCY: usize = 5;
+/// Time kept after the last validation to sort, report, publish the alerts and write metrics.
+/// Validations still under way when only this much is left are cut.
+pub const FINISH_RESERVE: Duration = Duration::from_secs(2);
 
 /// Validates the rules of the registry (`prefixes` narrows; `rules.skip_prefixes` skips).
 /// Only listing the rules can fail the run; every per-rule problem is a finding.
+///
+/// No validation is started once the deadline is nearer than [`FINISH_RESERVE`] plus the
+/// longest validation so far, and the ones under way are cut at [`FINISH_RESERVE`]: the rules
+/// left are reported `not-validated` (`out_of_time`), counted, and named in one finding.
 pub async fn run(
     clients: &Clients,
     config: &Config,
     prefixes: Option<&[String]>,
     now: DateTime<Utc>,
+    deadline: Deadline,
 ) -> Result<(Report, Metrics), Error> {
     let function = FunctionKind::ValidateCacheRules.as_str();
     let registry = clients.registry();
@@ -66,23 +76,15 @@ pub async fn run(
         account_id: None,
         region: clients.region().map(str::to_owned),
     };
-    let mut results: Vec<RuleResult> = stream::iter(selection.in_scope)
-        .map(|rule| {
-            let registry = &registry;
-            let secret_store = &secret_store;
-            let context = &context;
-            async move {
-                assess(
-                    &observe(registry, secret_store, rule, context).await,
-                    context,
-                    now,
-                )
-            }
-        })
-        .buffer_unordered(RULE_CONCURRENCY)
-        .collect()
-        .await;
+    let observer = Observer {
+        registry: &registry,
+        secret_store: &secret_store,
+        context: &context,
+        now,
+    };
+    let mut results = observer.validate_all(selection.in_scope, deadline).await;
     results.sort_by(|left, right| left.prefix.cmp(&right.prefix));
+    let out_of_time_finding = out_of_time_finding(&results, context.region.as_deref());
 
     let mut metrics = Metrics::new(function);
     let mut count = |name: &str, value: usize| report.count(name, value as u64);
@@ -104,6 +106,13 @@ pub async fn run(
         results
             .iter()
             .filter(|result| result.status == RuleStatus::NotValidated)
+            .count(),
+    );
+    count(
+        "rules_out_of_time",
+        results
+            .iter()
+            .filter(|result| result.out_of_time.is_some())
             .count(),
     );
     count(
@@ -135,11 +144,98 @@ pub async fn run(
             report.push_finding(finding.clone());
         }
     }
+    if let Some(finding) = out_of_time_finding {
+        report.push_finding(finding);
+    }
     report.set_detail(
         "rules",
         serde_json::to_value(&results).unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
     );
     Ok((report, metrics))
+}
+
+/// What validating one rule needs, shared by every rule of the run.
+struct Observer<'run> {
+    registry: &'run Registry,
+    secret_store: &'run SecretStore,
+    context: &'run RegistryContext,
+    now: DateTime<Utc>,
+}
+
+impl Observer<'_> {
+    /// Validates `rules`, [`RULE_CONCURRENCY`] at a time, within the deadline (see [`run`]).
+    async fn validate_all(&self, rules: Vec<CacheRule>, deadline: Deadline) -> Vec<RuleResult> {
+        let n_rules = rules.len();
+        let mut waiting: VecDeque<CacheRule> = rules.into();
+        let mut results = Vec::with_capacity(n_rules);
+        // Validations under way are cut here, so the run still ends with a report and alerts.
+        let hard_stop = deadline
+            .remaining()
+            .map(|left| tokio::time::Instant::now() + left.saturating_sub(FINISH_RESERVE));
+        let mut in_flight = FuturesUnordered::new();
+        let mut longest = Duration::ZERO;
+        loop {
+            while in_flight.len() < RULE_CONCURRENCY && !waiting.is_empty() {
+                if deadline.is_within(FINISH_RESERVE + longest) {
+                    warn!(
+                        remaining_ms = deadline.remaining().unwrap_or_default().as_millis() as u64,
+                        longest_validation_ms = longest.as_millis() as u64,
+                        n_rules_left = waiting.len(),
+                        "deadline near: no more rule validations are started"
+                    );
+                    results.extend(
+                        waiting
+                            .drain(..)
+                            .map(|rule| out_of_time(&rule, OutOfTime::NotStarted, 0)),
+                    );
+                    break;
+                }
+                let Some(rule) = waiting.pop_front() else {
+                    break;
+                };
+                in_flight.push(self.bounded(rule, hard_stop));
+            }
+            let Some((result, elapsed)) = in_flight.next().await else {
+                break;
+            };
+            longest = longest.max(elapsed);
+            results.push(result);
+        }
+        results
+    }
+
+    /// One rule, cut at `hard_stop`.
+    async fn bounded(
+        &self,
+        rule: CacheRule,
+        hard_stop: Option<tokio::time::Instant>,
+    ) -> (RuleResult, Duration) {
+        let started = Instant::now();
+        let result = match hard_stop {
+            None => self.validate(rule).await,
+            Some(at) => {
+                let cut = rule.clone();
+                match tokio::time::timeout_at(at, self.validate(rule)).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        let elapsed_ms = started.elapsed().as_millis() as u64;
+                        warn!(
+                            prefix = %cut.prefix,
+                            duration_ms = elapsed_ms,
+                            "rule validation cut at the deadline"
+                        );
+                        out_of_time(&cut, OutOfTime::Cut, elapsed_ms)
+                    }
+                }
+            }
+        };
+        (result, started.elapsed())
+    }
+
+    async fn validate(&self, rule: CacheRule) -> RuleResult {
+        let observation = observe(self.registry, self.secret_store, rule, self.context).await;
+        assess(&observation, self.context, self.now)
+    }
 }
 
 /// Broken: ECR said invalid, or the secret it needs is missing, misplaced or being deleted.

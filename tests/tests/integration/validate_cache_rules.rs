@@ -1,8 +1,9 @@
 //! validate-cache-rules end to end on the emulator, against the real htpasswd upstream.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use chrono::Utc;
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::domain::Report;
 use ptc_ops::lambda::FunctionContext;
@@ -286,4 +287,90 @@ async fn a_wrong_token_reaches_chat_with_the_fix_and_without_the_token() {
     ] {
         assert!(!text.contains(wrong_token), "the token leaked: {text}");
     }
+}
+
+#[tokio::test]
+async fn fifty_slow_rules_stop_at_the_deadline_with_a_report_and_an_alert() {
+    let env = TestEnv::new().await;
+    let inbox = env.alert_inbox().await;
+    // Every login to the upstream takes a second: 50 rules, 5 at a time, need about 10 s.
+    env.set_emulator(json!({"upstream_latency_ms": 1000})).await;
+    let secret = env
+        .create_secret("ecr-pullthroughcache/ghcr", &env.valid_credential_json())
+        .await;
+    for index in 0..50 {
+        env.create_rule(&format!("ghcr-{index:02}"), "ghcr.io", Some(&secret))
+            .await;
+    }
+    let context = context(
+        &env,
+        &format!("[alerts]\ntopic_arn = \"{}\"\n", inbox.topic_arn),
+    );
+    let allowed = Duration::from_secs(5);
+    let mut lambda_context = Context::default();
+    lambda_context.deadline = (Utc::now().timestamp_millis() as u64) + allowed.as_millis() as u64;
+
+    let started = Instant::now();
+    let report = validate_cache_rules::handler::handle(
+        Arc::clone(&context),
+        LambdaEvent::new(sample_event("scheduled-event.json"), lambda_context),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("validation run failed: {}", error.full_message()));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < allowed,
+        "the run overran its deadline: {elapsed:?}"
+    );
+
+    // A report of every rule: some validated, the rest `not-validated` because time ran out.
+    let summary = &report.summary;
+    assert_eq!(summary["rules_checked"], 50, "{summary:?}");
+    let valid = summary["rules_valid"];
+    let out_of_time = summary["rules_out_of_time"];
+    assert!(valid >= 5, "{summary:?}");
+    assert!(out_of_time >= 20, "{summary:?}");
+    assert_eq!(valid + out_of_time, 50, "{summary:?}");
+    assert_eq!(summary["rules_not_validated"], out_of_time);
+    let rules = report.details["rules"].as_array().expect("rules");
+    let left: Vec<&Value> = rules
+        .iter()
+        .filter(|rule| rule["status"] == "not-validated")
+        .collect();
+    assert_eq!(left.len() as u64, out_of_time);
+    assert!(left.iter().all(|rule| rule["out_of_time"].is_string()
+        && rule["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("deadline"))));
+    // No per-rule warning for each rule left: one finding for the run.
+    let title = format!("{out_of_time} of 50 rules were not validated before the deadline");
+    let run_findings = findings_for(&report, ptc_ops::rule_validation::RUN_RESOURCE);
+    assert_eq!(
+        run_findings,
+        vec![(
+            "warning".to_owned(),
+            "rule-validation".to_owned(),
+            title.clone()
+        )]
+    );
+    assert_eq!(report.findings.len(), 1, "{:#?}", report.findings);
+
+    // The alert says so.
+    assert_eq!(summary["alerts_published"], 1);
+    let delivered = inbox.receive(1, Duration::from_secs(10)).await;
+    assert_eq!(delivered.len(), 1);
+    let alert = &delivered[0];
+    assert_eq!(alert.attributes["severity"], "warning");
+    let alert_title = alert.message["content"]["title"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(alert_title.contains(&title), "{alert_title}");
+    let description = alert.message["content"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    let first_left = left[0]["prefix"].as_str().unwrap_or_default();
+    assert!(
+        description.contains(&format!("`{first_left}`")),
+        "{description}"
+    );
 }
