@@ -100,6 +100,86 @@ async fn config_check_reports_every_problem_with_exit_two() {
     );
 }
 
+/// The shipped default of the first release: ECR refuses `sinceImagePulled` with `expire`.
+#[tokio::test]
+async fn config_check_refuses_a_lifecycle_policy_ecr_would_refuse() {
+    let env = TestEnv::new().await;
+    let folder = tempfile::tempdir().expect("folder");
+    std::fs::write(
+        folder.path().join("expire-unpulled.json"),
+        r#"{"rules":[
+            {"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}},
+            {"rulePriority":100,"selection":{"tagStatus":"any","countType":"sinceImagePulled","countUnit":"days","countNumber":90},"action":{"type":"expire"}}
+        ]}"#,
+    )
+    .expect("written");
+    let config = folder.path().join("ptc-ops.toml");
+    std::fs::write(
+        &config,
+        "[hardening.default]\nlifecycle_policy = \"expire-unpulled.json\"\n",
+    )
+    .expect("written");
+    let output = ptc(
+        &env,
+        &["config", "check", config.to_str().expect("utf8 path")],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    let message = stderr(&output);
+    for part in [
+        "hardening.default.lifecycle_policy",
+        "expire-unpulled.json",
+        "rules[1].action.type",
+        "`sinceImagePulled` only pairs with `type` `transition`",
+    ] {
+        assert!(message.contains(part), "{part:?} missing from: {message}");
+    }
+    assert_eq!(
+        env.write_calls().await,
+        vec![],
+        "a refused configuration makes no AWS call"
+    );
+}
+
+/// The operator's broad credentials change nothing: `ptc harden --all` under a `ROOT` rule
+/// writes to no application repository.
+#[tokio::test]
+async fn harden_all_under_a_root_rule_spares_application_repositories() {
+    let env = TestEnv::new().await;
+    env.create_rule("ROOT", "999999999999.dkr.ecr.eu-west-1.amazonaws.com", None)
+        .await;
+    env.clients
+        .ecr
+        .create_repository()
+        .repository_name("team/payments-api")
+        .send()
+        .await
+        .expect("application repository");
+    let folder = tempfile::tempdir().expect("folder");
+    let config = folder.path().join("ptc-ops.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hardening.default]\nscan_on_push = true\nlifecycle_policy = \"{}\"\n",
+            repo_root()
+                .join("infra/config/lifecycle/default.json")
+                .display()
+        ),
+    )
+    .expect("config written");
+    let config = config.to_str().expect("utf8 path");
+    env.clear_calls().await;
+    for extra in [&["--dry-run"][..], &[]] {
+        let mut args = vec!["--config", config, "--json", "harden", "--all"];
+        args.extend_from_slice(extra);
+        let report = json_stdout(&ptc(&env, &args, None));
+        assert_eq!(report["summary"]["repositories_skipped"], 1, "{report:#}");
+        assert_eq!(report["summary"]["settings_planned"], 0, "{report:#}");
+        assert_eq!(report["managed_prefixes"], json!([]), "{report:#}");
+    }
+    assert_eq!(env.write_calls().await, vec![], "nothing is written");
+}
+
 #[tokio::test]
 async fn rules_validate_tables_json_and_exit_codes() {
     let env = TestEnv::new().await;

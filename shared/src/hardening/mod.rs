@@ -30,15 +30,15 @@ use crate::config::{Config, HardeningConfig};
 use crate::domain::{Check, Finding, Report, Repository, Severity};
 use crate::error::Error;
 use crate::events::{
-    EventError, FunctionKind, HardenInvocation, HardenRequest, HardenTarget,
-    PullThroughCacheAction, Received, SyncStatus,
+    CreatedVia, EventError, FunctionKind, HardenInvocation, HardenRequest, HardenTarget,
+    PullThroughCacheAction, Received, RepositoryCreated, SyncStatus,
 };
 use crate::lambda::Deadline;
 use crate::metrics::Metrics;
 
-use desired::{Desired, ManagedPrefixes};
+use desired::{tagged_as_cache_created, Coverage, Desired, ManagedPrefixes, Provenance};
 use observe::Observation;
-use outcome::{Outcome, Tally};
+use outcome::{Outcome, SkipReason, Tally};
 
 pub use sweep::{HandOff, SelfInvoke, SweepCursor, FINISH_RESERVE, START_RESERVE};
 
@@ -80,8 +80,10 @@ pub async fn run(
         }
         HardenInvocation::RepositoryCreated(created) => {
             let names = [created.repository_name.clone()];
-            let (mut report, metrics) =
-                harden_repositories(clients, config, &names, dry_run, deadline).await?;
+            let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
+            let (mut report, metrics) = hardener
+                .harden_names(&names, provenance(created), Tally::new(dry_run, true))
+                .await;
             report.set_detail(
                 "trigger",
                 json!({"event": "repository-created", "via": created.via, "repository": created.repository_name}),
@@ -96,7 +98,10 @@ pub async fn run(
             if let Some(finding) = pull_failure {
                 tally.add_pull_failure(finding);
             }
-            let (mut report, metrics) = hardener.harden_names(&names, tally).await;
+            // ECR only syncs repositories of its cache.
+            let (mut report, metrics) = hardener
+                .harden_names(&names, Provenance::CacheCreated, tally)
+                .await;
             report.set_detail(
                 "trigger",
                 json!({"event": "pull-through-cache-action", "repository": action.repository_name, "sync": action.sync, "image_tag": action.image_tag}),
@@ -154,8 +159,19 @@ pub async fn harden_repositories(
 ) -> Result<(Report, Metrics), Error> {
     let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
     Ok(hardener
-        .harden_names(names, Tally::new(dry_run, true))
+        .harden_names(names, Provenance::Unknown, Tally::new(dry_run, true))
         .await)
+}
+
+/// ECR's own `CreateRepository` (a service event invoked by `ecr.amazonaws.com`) is a creation
+/// by the pull-through cache; a person's or IaC's call is not.
+fn provenance(created: &RepositoryCreated) -> Provenance {
+    let by_ecr = created.invoked_by.as_deref() == Some("ecr.amazonaws.com");
+    if created.via == CreatedVia::ServiceEvent && by_ecr {
+        Provenance::CacheCreated
+    } else {
+        Provenance::Unknown
+    }
 }
 
 /// Sweeps every managed repository from `cursor` (the start when `None`) until done or until
@@ -196,7 +212,7 @@ pub async fn sweep(
     let mut report = Report::new(FUNCTION.as_str(), dry_run);
     let mut metrics = Metrics::new(FUNCTION.as_str());
     tally.finish(&mut report, &mut metrics);
-    report.set_detail("managed_prefixes", json!(hardener.managed.as_slice()));
+    hardener.describe_scope(&mut report);
     report.set_detail(
         "sweep",
         json!({
@@ -341,9 +357,14 @@ impl<'a> Hardener<'a> {
         })
     }
 
-    async fn harden_names(&self, names: &[String], mut tally: Tally) -> (Report, Metrics) {
+    async fn harden_names(
+        &self,
+        names: &[String],
+        provenance: Provenance,
+        mut tally: Tally,
+    ) -> (Report, Metrics) {
         let mut outcomes = stream::iter(names.iter().cloned())
-            .map(|name| self.harden_named(name))
+            .map(|name| self.harden_named(name, provenance))
             .buffer_unordered(self.config.concurrency.max(1));
         while let Some(outcome) = outcomes.next().await {
             tally.record(outcome);
@@ -352,35 +373,93 @@ impl<'a> Hardener<'a> {
         let mut report = Report::new(FUNCTION.as_str(), self.dry_run);
         let mut metrics = Metrics::new(FUNCTION.as_str());
         tally.finish(&mut report, &mut metrics);
-        report.set_detail("managed_prefixes", json!(self.managed.as_slice()));
+        self.describe_scope(&mut report);
         (report, metrics)
     }
 
-    async fn harden_named(&self, name: String) -> Outcome {
-        if !self.managed.covers(&name) {
-            debug!(repository = %name, "outside the managed prefixes; skipped");
-            return Outcome::Skipped { name };
+    /// The managed prefixes in the report, and why a `ROOT` rule manages nothing.
+    fn describe_scope(&self, report: &mut Report) {
+        report.set_detail("managed_prefixes", json!(self.managed.as_slice()));
+        if self.managed.root_rule_not_managed() {
+            report.set_detail(
+                "root_rule",
+                json!("a `ROOT` pull-through cache rule manages no repository unless `hardening.prefixes` names `ROOT`; then only repositories the cache created are written"),
+            );
+        }
+    }
+
+    async fn harden_named(&self, name: String, provenance: Provenance) -> Outcome {
+        let coverage = self.managed.coverage(&name);
+        if coverage == Coverage::NotManaged {
+            return skipped(name, SkipReason::OutsideManagedPrefixes);
         }
         let desired = Desired::for_repository(self.config, &name);
         self.within_budget(name.clone(), async {
-            let observation = observe::describe(&self.registry, &name, desired.reads()).await;
-            self.conclude(name.clone(), desired, observation).await
+            match (coverage, provenance) {
+                (Coverage::IfCacheCreated, Provenance::Unknown) => {
+                    match self.registry.repository(&name).await {
+                        Ok(Some(repository)) => {
+                            self.harden_if_cache_created(repository, desired).await
+                        }
+                        Ok(None) => Outcome::Gone { name },
+                        Err(error) => self.conclude(name, desired, Err(error)).await,
+                    }
+                }
+                (Coverage::IfCacheCreated, Provenance::CacheCreated) => {
+                    info!(repository = %name, "created by the pull-through cache under `ROOT`; marked as the cache's");
+                    let desired = desired.marking_origin();
+                    let observation =
+                        observe::describe(&self.registry, &name, desired.reads()).await;
+                    self.conclude(name.clone(), desired, observation).await
+                }
+                _ => {
+                    let observation =
+                        observe::describe(&self.registry, &name, desired.reads()).await;
+                    self.conclude(name.clone(), desired, observation).await
+                }
+            }
         })
         .await
     }
 
     async fn harden_listed(&self, repository: Repository) -> Outcome {
         let name = repository.name.clone();
-        if !self.managed.covers(&name) {
-            debug!(repository = %name, "outside the managed prefixes; skipped");
-            return Outcome::Skipped { name };
+        let coverage = self.managed.coverage(&name);
+        if coverage == Coverage::NotManaged {
+            return skipped(name, SkipReason::OutsideManagedPrefixes);
         }
         let desired = Desired::for_repository(self.config, &name);
         self.within_budget(name.clone(), async {
+            if coverage == Coverage::IfCacheCreated {
+                return self.harden_if_cache_created(repository, desired).await;
+            }
             let observation = observe::observe(&self.registry, repository, desired.reads()).await;
             self.conclude(name.clone(), desired, observation).await
         })
         .await
+    }
+
+    /// Under an opted-in `ROOT` only: hardens the repository if its tags show the cache created
+    /// it, else leaves it alone (an application repository of the same registry).
+    async fn harden_if_cache_created(
+        &self,
+        repository: Repository,
+        desired: Desired<'_>,
+    ) -> Outcome {
+        let name = repository.name.clone();
+        let tags = match self.registry.tags(&repository.arn).await {
+            Ok(tags) => tags,
+            Err(error) if observe::is_gone(&error) => return Outcome::Gone { name },
+            Err(error) => return self.conclude(name, desired, Err(error)).await,
+        };
+        if !tagged_as_cache_created(&tags) {
+            return skipped(name, SkipReason::NotCreatedByTheCache);
+        }
+        let desired = desired.marking_origin();
+        let observation =
+            observe::observe_knowing_tags(&self.registry, repository, desired.reads(), Some(tags))
+                .await;
+        self.conclude(name, desired, observation).await
     }
 
     /// Cuts the work on one repository short of the deadline, so the run still reports.
@@ -473,6 +552,11 @@ impl<'a> Hardener<'a> {
             applied,
         }
     }
+}
+
+fn skipped(name: String, reason: SkipReason) -> Outcome {
+    debug!(repository = %name, reason = reason.describe(), "not ours; skipped");
+    Outcome::Skipped { name, reason }
 }
 
 /// A failed pull-through sync (`sync-status` other than `SUCCESS`): the image could not be

@@ -26,6 +26,16 @@ pub async fn observe(
     repository: Repository,
     reads: Reads,
 ) -> Result<Observation, AwsError> {
+    observe_knowing_tags(registry, repository, reads, None).await
+}
+
+/// [`observe`], with the tags already read (`Some`) when deciding whether it is ours needed them.
+pub async fn observe_knowing_tags(
+    registry: &Registry,
+    repository: Repository,
+    reads: Reads,
+    known_tags: Option<BTreeMap<String, String>>,
+) -> Result<Observation, AwsError> {
     let name = repository.name.as_str();
     let lifecycle = async {
         if reads.lifecycle_policy {
@@ -42,10 +52,10 @@ pub async fn observe(
         }
     };
     let tags = async {
-        if reads.tags {
-            registry.tags(&repository.arn).await
-        } else {
-            Ok(BTreeMap::new())
+        match known_tags {
+            Some(tags) => Ok(tags),
+            None if reads.tags => registry.tags(&repository.arn).await,
+            None => Ok(BTreeMap::new()),
         }
     };
     let (lifecycle, policy, tags) = futures::join!(lifecycle, policy, tags);

@@ -24,8 +24,8 @@ const MAX_NAMES_IN_GROUP: usize = 20;
 /// What became of one repository.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Outside every managed prefix: never touched.
-    Skipped { name: String },
+    /// Not ours to touch, and never touched.
+    Skipped { name: String, reason: SkipReason },
     /// Does not exist (any more): nothing to do.
     Gone { name: String },
     /// Observed and planned; `applied` is `None` in a dry run.
@@ -44,6 +44,25 @@ pub enum Outcome {
     },
     /// Still running when the invocation had to stop.
     OutOfTime { name: String },
+}
+
+/// Why a repository was left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    OutsideManagedPrefixes,
+    /// Only under an opted-in `ROOT`, and nothing shows that the pull-through cache created it.
+    NotCreatedByTheCache,
+}
+
+impl SkipReason {
+    pub fn describe(self) -> &'static str {
+        match self {
+            SkipReason::OutsideManagedPrefixes => "outside the managed prefixes",
+            SkipReason::NotCreatedByTheCache => {
+                "under `ROOT` only, and not created by the pull-through cache (no `ptc-ops:origin` tag)"
+            }
+        }
+    }
 }
 
 /// Why a repository's finding was raised: a plan's own kind, or a failed call.
@@ -173,10 +192,10 @@ impl Tally {
 
     pub fn record(&mut self, outcome: Outcome) {
         match outcome {
-            Outcome::Skipped { name } => {
+            Outcome::Skipped { name, reason } => {
                 self.add(REPOSITORIES_SKIPPED, 1);
                 if self.list_compliant {
-                    self.entry(json!({"repository": name, "outcome": "skipped", "reason": "outside the managed prefixes"}));
+                    self.entry(json!({"repository": name, "outcome": "skipped", "reason": reason.describe()}));
                 }
             }
             Outcome::Gone { name } => {
@@ -469,6 +488,7 @@ mod tests {
         }
         tally.record(Outcome::Skipped {
             name: "team/app".into(),
+            reason: SkipReason::OutsideManagedPrefixes,
         });
         let mut report = Report::new("harden-repository", false);
         let mut metrics = Metrics::new("harden-repository");

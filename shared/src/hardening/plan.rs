@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::{TagMutability, TagMutabilitySetting};
-use crate::domain::{canonical_json_text, Check, Finding, Repository, RepositoryPolicy, Severity};
+use crate::domain::{
+    canonical_json_text, Check, Finding, PublicStatement, Repository, RepositoryPolicy, Severity,
+};
 
 use super::desired::Desired;
 
@@ -134,7 +136,7 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
         }
     }
 
-    if let Some(wanted_tags) = &profile.tags {
+    if let Some(wanted_tags) = &desired.tags() {
         let differing: BTreeMap<String, String> = wanted_tags
             .iter()
             .filter(|(key, value)| observed.tags.get(*key) != Some(*value))
@@ -208,9 +210,9 @@ fn plan_repository_policy(desired: &Desired<'_>, observed: &Observed, plan: &mut
     let profile = desired.profile;
     let repository = &observed.repository;
     let current = observed.repository_policy.as_deref();
+    // Read leniently: a key this product does not write must not hide a public statement.
     let current_public = current
-        .and_then(|text| RepositoryPolicy::parse(text).ok())
-        .map(|policy| policy.public_statements())
+        .and_then(RepositoryPolicy::public_statements_of)
         .unwrap_or_default();
     let Some(configured) = &profile.repository_policy else {
         if !profile.allow_public && !current_public.is_empty() {
@@ -229,7 +231,6 @@ fn plan_repository_policy(desired: &Desired<'_>, observed: &Observed, plan: &mut
     // opens every cached image to the world, and nothing else stands in the way.
     let wanted_public = configured.policy.public_statements();
     if !profile.allow_public && !wanted_public.is_empty() {
-        let statements: Vec<String> = wanted_public.iter().map(ToString::to_string).collect();
         plan.findings.push((
             FindingKind::PublicPolicyRefused,
             Finding::new(
@@ -238,13 +239,14 @@ fn plan_repository_policy(desired: &Desired<'_>, observed: &Observed, plan: &mut
                 &repository.name,
                 format!("repository policy for `{}` refused: it lets anyone in", repository.name),
                 format!(
-                    "{} of `{}` allow the `*` principal without a `Condition`, and profile `{}` does not set `allow_public = true`; the repository policy was left as it is",
-                    statements.join(", "),
+                    "`{}` is public ({}), and profile `{}` does not set `allow_public = true`; the repository policy was left as it is",
                     configured.origin,
+                    describe_public(&wanted_public),
                     desired.profile_name()
                 ),
             )
-            .with_next_step("add a `Condition` such as `aws:PrincipalOrgID` to the statement, or set `allow_public = true` in the profile if the cache is meant to be public")
+            .with_next_step(PIN_STEP)
+            .with_next_step("if the cache is meant to be public, set `allow_public = true` in the profile")
             .with_resource_arn(&repository.arn),
         ));
         return;
@@ -252,10 +254,9 @@ fn plan_repository_policy(desired: &Desired<'_>, observed: &Observed, plan: &mut
     let note = if current_public.is_empty() {
         current.map(|_| "the whole policy is replaced".to_owned())
     } else {
-        let statements: Vec<String> = current_public.iter().map(ToString::to_string).collect();
         Some(format!(
-            "replaces a policy that let anyone in ({})",
-            statements.join(", ")
+            "replaces a public policy ({})",
+            describe_public(&current_public)
         ))
     };
     plan.changes.push(Change {
@@ -352,26 +353,38 @@ fn encryption_finding(desired: &Desired<'_>, repository: &Repository, expected: 
     .with_resource_arn(&repository.arn)
 }
 
+/// How to make a statement that reaches `*` private.
+const PIN_STEP: &str = "pin every `Allow` statement that reaches `*` with a condition on the caller and a concrete value, e.g. `\"Condition\": {\"StringEquals\": {\"aws:PrincipalOrgID\": \"o-…\"}}` (or `aws:PrincipalAccount`, `aws:PrincipalOrgPaths`, `aws:SourceVpce`, `aws:PrincipalArn`), and replace `NotPrincipal` with `Principal`";
+
+/// `Statement[0] (`Sid`): why; Statement[2]: why`.
+fn describe_public(statements: &[PublicStatement]) -> String {
+    statements
+        .iter()
+        .map(|statement| format!("{statement}: {}", statement.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn public_policy_found_finding(
     desired: &Desired<'_>,
     repository: &Repository,
-    statements: &[crate::domain::PublicStatement],
+    statements: &[PublicStatement],
 ) -> Finding {
     let name = &repository.name;
-    let statements: Vec<String> = statements.iter().map(ToString::to_string).collect();
     Finding::new(
         Severity::Critical,
         Check::RepositoryHardening,
         name,
         format!("repository `{name}` lets anyone in"),
         format!(
-            "its repository policy allows the `*` principal without a `Condition` ({}), so any AWS account can use it; profile `{}` does not allow public repositories but sets no `repository_policy` to replace it, so it was left as it is",
-            statements.join(", "),
+            "its repository policy is public ({}), so any AWS account can use it; profile `{}` does not allow public repositories but sets no `repository_policy` to replace it, so it was left as it is",
+            describe_public(statements),
             desired.profile_name()
         ),
     )
     .with_next_steps([
         format!("review it: `aws ecr get-repository-policy --repository-name {name}`"),
+        PIN_STEP.to_owned(),
         format!("remove it: `aws ecr delete-repository-policy --repository-name {name}`, or set `repository_policy` in the profile so the next run replaces it"),
         "if the repository is meant to be public, set `allow_public = true` in its profile".to_owned(),
     ])
@@ -475,6 +488,7 @@ mod tests {
         let desired = Desired {
             profile_prefix: Some("docker-hub"),
             profile,
+            mark_origin: false,
         };
         let plan = plan(&desired, observed);
         let settings: Vec<Setting> = plan.changes.iter().map(|change| change.setting).collect();
@@ -582,6 +596,30 @@ mod tests {
     }
 
     #[test]
+    fn the_origin_tag_is_added_to_the_profile_tags() {
+        let profile = full_profile();
+        let mut observed = compliant();
+        let desired = Desired {
+            profile_prefix: None,
+            profile: &profile,
+            mark_origin: true,
+        };
+        let marked = plan(&desired, &observed);
+        let writes: Vec<&Write> = marked.changes.iter().map(|change| &change.write).collect();
+        assert_eq!(
+            writes,
+            [&Write::Tags(BTreeMap::from([(
+                "ptc-ops:origin".to_owned(),
+                "pull-through-cache".to_owned()
+            )]))]
+        );
+        observed
+            .tags
+            .insert("ptc-ops:origin".into(), "pull-through-cache".into());
+        assert!(plan(&desired, &observed).is_compliant());
+    }
+
+    #[test]
     fn tags_are_merged() {
         let mut observed = compliant();
         observed
@@ -651,6 +689,37 @@ mod tests {
         );
         let note = plan.changes[0].note.as_deref().unwrap_or_default();
         assert!(note.contains("Statement[0] (`Anyone`)"), "{note}");
+
+        // Public in disguise, set by hand: found with the reason, whatever the conditions say.
+        for (name, current, reason) in [
+            (
+                "NotPrincipal",
+                r#"{"Version":"2012-10-17","Statement":[{"Sid":"AllButOne","Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"ecr:BatchGetImage"}]}"#,
+                "`NotPrincipal`",
+            ),
+            (
+                "secure transport only",
+                r#"{"Version":"2012-10-17","Statement":[{"Sid":"Tls","Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#,
+                "`aws:SecureTransport` does not name the caller",
+            ),
+            (
+                "org id like o-*, key this product does not write",
+                r#"{"Statement":[{"Sid":"Org","Effect":"Allow","Principal":{"AWS":"*"},"Action":"ecr:*","Resources":"*","Condition":{"StringLike":{"aws:PrincipalOrgID":"o-*"}}}]}"#,
+                "the value `o-*`",
+            ),
+        ] {
+            let mut disguised = compliant();
+            disguised.repository_policy = Some(current.into());
+            let plan = check(name, &unmanaged(), &disguised, (&[], &[FindingKind::PublicPolicyFound]));
+            let finding = &plan.findings[0].1;
+            assert_eq!(finding.severity, Severity::Critical, "{name}");
+            assert!(finding.message.contains(reason), "{name}: {}", finding.message);
+        }
+        let mut pinned = compliant();
+        pinned.repository_policy = Some(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123def4"}}}]}"#.into(),
+        );
+        check("pinned to an organisation", &unmanaged(), &pinned, (&[], &[]));
     }
 
     #[test]

@@ -987,3 +987,152 @@ async fn a_sweep_short_of_time_hands_the_rest_on_and_the_next_invocation_finishe
     assert_eq!(requests[0].cursor.as_ref(), Some(&report.details["cursor"]));
     assert_eq!(report.details["hand_off"]["handed_to"], "recorder");
 }
+
+/// The configuration as shipped (`infra/config/ptc-ops.toml` and the files it names) hardens
+/// cache repositories on the emulator, which refuses what ECR refuses, without one failure.
+#[tokio::test]
+async fn the_shipped_configuration_hardens_a_registry_without_failures() {
+    let env = TestEnv::new().await;
+    let secret = env
+        .create_secret(
+            "ecr-pullthroughcache/docker-hub",
+            &env.valid_credential_json(),
+        )
+        .await;
+    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
+        .await;
+    env.create_rule("k8s", "registry.k8s.io", None).await;
+    for (repository, tag) in [("docker-hub/library/nginx", "1.27"), ("k8s/pause", "3.10")] {
+        env.clients
+            .registry()
+            .pull_by_tag(repository, tag)
+            .await
+            .unwrap_or_else(|failure| panic!("pull of {repository}:{tag} failed: {failure:?}"));
+    }
+    let shipped =
+        std::fs::read_to_string(ptc_ops_tests::repo_root().join("infra/config/ptc-ops.toml"))
+            .expect("shipped configuration");
+    let context = context(&env, env.config(&shipped));
+    let report = invoke(&context, json!({"sweep": true})).await;
+    assert_eq!(count(&report, "repositories_checked"), 2, "{report:#?}");
+    assert_eq!(count(&report, "repositories_changed"), 2, "{report:#?}");
+    assert_eq!(
+        report.summary.get("hardening_failures"),
+        Some(&0),
+        "{report:#?}"
+    );
+    for (repository, lifecycle) in [
+        ("docker-hub/library/nginx", "lifecycle/docker-hub.json"),
+        ("k8s/pause", "lifecycle/default.json"),
+    ] {
+        let state = state(&env, repository).await;
+        assert_eq!(
+            state.lifecycle.as_ref().map(rules_by_priority),
+            Some(rules_by_priority(&config_file(lifecycle))),
+            "{repository}"
+        );
+        assert_eq!(state.policy, None, "no repository policy is shipped");
+        assert!(state.scan_on_push, "{repository}");
+    }
+}
+
+/// The writes since the last `clear_calls` that named `repository`.
+async fn writes_naming(env: &TestEnv, repository: &str) -> Vec<Call> {
+    env.write_calls()
+        .await
+        .into_iter()
+        .filter(|call| {
+            call.resource
+                .as_deref()
+                .is_some_and(|resource| resource.contains(repository))
+        })
+        .collect()
+}
+
+/// A `ROOT` rule never makes every repository the cache's: without an opt-in it manages
+/// nothing, and with `ROOT` in `hardening.prefixes` only repositories the cache created (proved by
+/// ECR's creation event, remembered by the origin tag) are written.
+#[tokio::test]
+async fn a_root_rule_never_reaches_application_repositories() {
+    let env = TestEnv::new().await;
+    env.create_rule("ROOT", "999999999999.dkr.ecr.eu-west-1.amazonaws.com", None)
+        .await;
+    let application = "team/payments-api";
+    create_repository(&env, application).await;
+    let keep_500 = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":500},"action":{"type":"expire"}}]}"#;
+    env.clients
+        .ecr
+        .put_lifecycle_policy()
+        .repository_name(application)
+        .lifecycle_policy_text(keep_500)
+        .send()
+        .await
+        .expect("application lifecycle policy");
+    let cached = "coredns/coredns";
+    env.clients
+        .registry()
+        .pull_by_tag(cached, "v1.11.3")
+        .await
+        .unwrap_or_else(|failure| panic!("pull through the ROOT rule failed: {failure:?}"));
+    env.clear_calls().await;
+
+    // Without an opt-in: the ROOT rule manages nothing, even when a sweep lists everything.
+    let by_rules = PROFILE.replace("prefixes = [\"docker-hub\", \"ghcr\"]\n", "");
+    let by_rules_context = context(&env, config_text(&env, &by_rules, None));
+    let report = invoke(&by_rules_context, json!({"sweep": true})).await;
+    assert_eq!(count(&report, "repositories_skipped"), 2, "{report:#?}");
+    assert_eq!(report.details["managed_prefixes"], json!([]));
+    assert!(report.details["root_rule"].is_string(), "{report:#?}");
+    assert_eq!(env.write_calls().await, vec![], "nothing is written");
+
+    // Opted in: the sweep cannot tell the cache's repository from the application's yet.
+    let opted_in = PROFILE.replace(
+        "prefixes = [\"docker-hub\", \"ghcr\"]",
+        "prefixes = [\"ROOT\"]",
+    );
+    let opted_in = context(&env, config_text(&env, &opted_in, None));
+    let report = invoke(&opted_in, json!({"sweep": true})).await;
+    assert_eq!(count(&report, "repositories_skipped"), 2, "{report:#?}");
+    assert_eq!(
+        env.write_calls().await,
+        vec![],
+        "nothing proves either is the cache's"
+    );
+
+    // ECR's creation event proves the origin: hardened, and the origin tag remembers it.
+    let mut created = sample_event("create-repository-service-event.json");
+    created["detail"]["serviceEventDetails"]["repositoryName"] = json!(cached);
+    let report = invoke(&opted_in, created).await;
+    assert_eq!(count(&report, "repositories_changed"), 1, "{report:#?}");
+    let marked = state(&env, cached).await;
+    assert_eq!(
+        marked.tags.get("ptc-ops:origin").map(String::as_str),
+        Some("pull-through-cache")
+    );
+    // A person's `CreateRepository` of the application proves nothing.
+    let mut by_hand = sample_event("create-repository-api-call.json");
+    by_hand["detail"]["requestParameters"]["repositoryName"] = json!(application);
+    by_hand["detail"]["responseElements"]["repository"]["repositoryName"] = json!(application);
+    let report = invoke(&opted_in, by_hand).await;
+    assert_eq!(count(&report, "repositories_skipped"), 1, "{report:#?}");
+
+    let n_writes = env.write_calls().await.len();
+    let sweep = invoke(&opted_in, json!({"sweep": true})).await;
+    assert_eq!(count(&sweep, "repositories_compliant"), 1, "{sweep:#?}");
+    assert_eq!(count(&sweep, "repositories_skipped"), 1, "{sweep:#?}");
+    let direct = invoke(&opted_in, json!({"repositories": [application]})).await;
+    assert_eq!(count(&direct, "repositories_skipped"), 1, "{direct:#?}");
+    assert_eq!(
+        env.write_calls().await.len(),
+        n_writes,
+        "the second sweep writes nothing"
+    );
+
+    assert_eq!(writes_naming(&env, application).await, vec![]);
+    let untouched = state(&env, application).await;
+    assert_eq!(
+        untouched.lifecycle,
+        Some(serde_json::from_str::<Value>(keep_500).expect("JSON"))
+    );
+    assert!(untouched.tags.is_empty() && untouched.policy.is_none());
+}
