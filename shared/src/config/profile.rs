@@ -324,7 +324,8 @@ fn resolve_tag_mutability(
     }
 }
 
-/// Refuses a policy that lets anyone in, unless the profile says so with `allow_public = true`.
+/// Refuses a public policy (see [`RepositoryPolicy::public_statements`]), unless the profile
+/// says so with `allow_public = true`.
 /// Runs when the layer sets either key; `false` when the policy is refused (reported).
 fn check_public_policy(
     layer_path: &KeyPath,
@@ -349,11 +350,11 @@ fn check_public_policy(
     }
     let statements = public_statements
         .iter()
-        .map(ToString::to_string)
+        .map(|statement| format!("{statement}: {}", statement.reason))
         .collect::<Vec<_>>()
-        .join(", ");
+        .join("; ");
     let message = format!(
-        "makes the repository public: {statements} allows principal `*` without a `Condition`; add a `Condition` or set `allow_public = true`"
+        "makes the repository public: {statements}; expected every `Allow` statement that reaches `*` to be pinned to its callers by a condition with a concrete value on `aws:PrincipalOrgID`, `aws:PrincipalOrgPaths`, `aws:PrincipalAccount`, `aws:PrincipalArn`, `aws:SourceVpc` or `aws:SourceVpce` (or `allow_public = true`)"
     );
     let key = if own_policy.is_some() {
         "repository_policy"

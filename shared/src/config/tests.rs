@@ -969,3 +969,118 @@ fn shipped_lifecycle_policies_are_valid() {
         ]
     );
 }
+
+#[test]
+fn public_in_disguise_is_refused_at_load_and_pinned_policies_load() {
+    let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}"));
+    let policy =
+        |statement: &str| format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#);
+    let pull = r#""Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]"#;
+    // (name, statement, `None` = loads or `Some(part of the reason)`)
+    let cases: Vec<(&str, String, Option<&str>)> = vec![
+        (
+            "NotPrincipal with Allow",
+            format!(
+                r#"{{"Sid":"AllButOne","Effect":"Allow","NotPrincipal":{{"AWS":"arn:aws:iam::111111111111:root"}},{pull}}}"#
+            ),
+            Some("`NotPrincipal`"),
+        ),
+        (
+            "SecureTransport only",
+            format!(
+                r#"{{"Sid":"Tls","Effect":"Allow","Principal":"*",{pull},"Condition":{{"Bool":{{"aws:SecureTransport":"true"}}}}}}"#
+            ),
+            Some("`aws:SecureTransport` does not name the caller"),
+        ),
+        (
+            "PrincipalOrgID star",
+            format!(
+                r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{pull},"Condition":{{"StringEquals":{{"aws:PrincipalOrgID":"*"}}}}}}"#
+            ),
+            Some("the value `*`"),
+        ),
+        (
+            "StringLike o-*",
+            format!(
+                r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{pull},"Condition":{{"StringLike":{{"aws:PrincipalOrgID":"o-*"}}}}}}"#
+            ),
+            Some("the value `o-*`"),
+        ),
+        (
+            "IfExists",
+            format!(
+                r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{pull},"Condition":{{"StringEqualsIfExists":{{"aws:PrincipalOrgID":"o-abc123def4"}}}}}}"#
+            ),
+            Some("without the key"),
+        ),
+        (
+            "AWS list holding a star",
+            format!(
+                r#"{{"Sid":"Mixed","Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::111111111111:root","*"]}},{pull}}}"#
+            ),
+            Some("without a `Condition`"),
+        ),
+        (
+            "pinned to an organisation",
+            format!(
+                r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{pull},"Condition":{{"StringEquals":{{"aws:PrincipalOrgID":"o-abc123def4"}}}}}}"#
+            ),
+            None,
+        ),
+        (
+            "pinned to a VPC endpoint",
+            format!(
+                r#"{{"Sid":"Vpce","Effect":"Allow","Principal":{{"AWS":"*"}},{pull},"Condition":{{"StringEquals":{{"aws:SourceVpce":"vpce-0123456789abcdef0"}}}}}}"#
+            ),
+            None,
+        ),
+        (
+            "named account",
+            format!(
+                r#"{{"Sid":"Account","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111111111111:root"}},{pull}}}"#
+            ),
+            None,
+        ),
+    ];
+    for (name, statement, expected) in cases {
+        std::fs::write(folder.path().join("policy.json"), policy(&statement))
+            .unwrap_or_else(|error| panic!("write: {error}"));
+        let text = "[hardening.default]\nrepository_policy = \"policy.json\"\n";
+        match (
+            Config::from_toml_str(text, folder.path(), "ptc-ops.toml"),
+            expected,
+        ) {
+            (Ok(_), None) => {}
+            (Err(error), Some(reason)) => {
+                let problems = error.problems();
+                assert_eq!(problems.len(), 1, "{name}: {error}");
+                let problem = &problems[0];
+                assert_eq!(
+                    problem.key_path(),
+                    "hardening.default.repository_policy",
+                    "{name}"
+                );
+                assert_eq!(
+                    problem.context(),
+                    Some("policy.json"),
+                    "{name}: names the file"
+                );
+                let message = problem.message();
+                assert!(
+                    message.starts_with("makes the repository public: Statement[0] (`"),
+                    "{name}: {message}"
+                );
+                assert!(message.contains(reason), "{name}: {message}");
+                assert!(message.contains("allow_public = true"), "{name}: {message}");
+            }
+            (outcome, expected) => panic!("{name}: got {outcome:?}, expected {expected:?}"),
+        }
+        // `allow_public = true` is the explicit way to publish such a policy.
+        let allowed =
+            "[hardening.default]\nrepository_policy = \"policy.json\"\nallow_public = true\n";
+        assert!(
+            Config::from_toml_str(allowed, folder.path(), "ptc-ops.toml").is_ok(),
+            "{name}: refused with allow_public = true"
+        );
+    }
+}

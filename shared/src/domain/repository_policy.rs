@@ -1,9 +1,22 @@
 //! ECR repository policies (IAM resource policies on a repository).
 //!
 //! The product sets one policy per profile. Before doing so it must be sure the policy does not
-//! open the cache to the world: a statement that allows the `*` principal without any `Condition`
-//! makes every image pullable by anyone with an AWS account, and that is refused unless the profile
-//! says `allow_public = true`.
+//! open the cache to the world, and it reports a repository whose policy already does. A policy
+//! is public unless every `Allow` statement that reaches everyone is pinned to the caller:
+//!
+//! - a statement reaches everyone when its principal is `*`, `{"AWS": "*"}`, a list holding `*`,
+//!   or any principal with a wildcard (`*`, `?`) in it; `Allow` with `NotPrincipal` is public
+//!   whatever its conditions (it lets in everyone not listed);
+//! - it is pinned when one of its conditions (they all must hold) names the caller's account,
+//!   organisation, organisational unit, source VPC or endpoint, or ARN ([`PINNING_KEYS`], any
+//!   case) with a positive operator (`StringEquals`, `StringEqualsIgnoreCase`, `StringLike`,
+//!   `ArnEquals`, `ArnLike`, optionally `ForAnyValue:`), and every value is concrete: no `*`,
+//!   no `?`, no `${…}` policy variable, not empty. `…IfExists`, `ForAllValues:` (both pass when
+//!   the key is absent), `Null` and the negated operators pin nothing, nor do conditions on
+//!   other keys (`aws:SecureTransport`, `aws:SourceIp`…);
+//! - `Deny` statements never make a policy public.
+//!
+//! IAM Access Analyzer cannot check ECR repository policies, so this is done here.
 
 use std::fmt;
 
@@ -36,12 +49,39 @@ pub struct RepositoryPolicy {
     canonical_text: String,
 }
 
-/// A statement that lets anyone in: `Allow`, principal `*`, no `Condition`.
+/// Condition keys that pin a statement to its callers: their account, organisation,
+/// organisational unit, network (VPC, VPC endpoint) or ARN; for service principals, the
+/// account, organisation or ARN they act for. Compared without regard to case, as IAM does.
+pub const PINNING_KEYS: [&str; 10] = [
+    "aws:PrincipalAccount",
+    "aws:PrincipalOrgID",
+    "aws:PrincipalOrgPaths",
+    "aws:PrincipalArn",
+    "aws:SourceVpc",
+    "aws:SourceVpce",
+    "aws:SourceAccount",
+    "aws:SourceArn",
+    "aws:SourceOrgID",
+    "aws:SourceOrgPaths",
+];
+
+/// Operators that let a call in only when the key is present and matches one of the values.
+const PINNING_OPERATORS: [&str; 5] = [
+    "StringEquals",
+    "StringEqualsIgnoreCase",
+    "StringLike",
+    "ArnEquals",
+    "ArnLike",
+];
+
+/// A statement that lets anyone in, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicStatement {
     /// Position in `Statement` (0 when the policy has a single statement object).
     pub index: usize,
     pub sid: Option<String>,
+    /// Why it is public, e.g. "`Allow` with `NotPrincipal` lets in every principal not listed".
+    pub reason: String,
 }
 
 impl fmt::Display for PublicStatement {
@@ -148,30 +188,42 @@ impl RepositoryPolicy {
         &self.canonical_text
     }
 
-    /// Statements that allow the `*` principal (`"Principal": "*"`, `{"AWS": "*"}` or
-    /// `{"AWS": ["*", …]}`) with no `Condition` to narrow them down.
+    /// Statements that make the policy public (see the module's rule), in order.
     pub fn public_statements(&self) -> Vec<PublicStatement> {
-        self.statements()
-            .enumerate()
-            .filter(|(_, statement)| is_public(statement))
-            .map(|(index, statement)| PublicStatement {
+        public_statements_in(&self.normalized)
+    }
+
+    /// The public statements of a policy someone else wrote (a repository's current policy):
+    /// read leniently, so a key this product does not write cannot hide a public statement.
+    /// `None` when the text is not a JSON object.
+    pub fn public_statements_of(text: &str) -> Option<Vec<PublicStatement>> {
+        let document: Value = serde_json::from_str(text).ok()?;
+        document
+            .is_object()
+            .then(|| public_statements_in(&normalize(&document)))
+    }
+}
+
+fn public_statements_in(normalized: &Value) -> Vec<PublicStatement> {
+    normalized
+        .get("Statement")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(index, statement)| {
+            let statement = statement.as_object()?;
+            let reason = public_reason(statement)?;
+            Some(PublicStatement {
                 index,
                 sid: statement
                     .get("Sid")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
+                reason,
             })
-            .collect()
-    }
-
-    fn statements(&self) -> impl Iterator<Item = &Map<String, Value>> {
-        self.normalized
-            .get("Statement")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_object)
-    }
+        })
+        .collect()
 }
 
 fn check_statement(path: &str, statement: &Value, problems: &mut Vec<PolicyProblem>) {
@@ -223,27 +275,128 @@ fn normalize(document: &Value) -> Value {
     normalized
 }
 
-fn is_public(statement: &Map<String, Value>) -> bool {
-    let allows = statement.get("Effect").and_then(Value::as_str) == Some("Allow");
-    let unconditional = match statement.get("Condition") {
-        None | Some(Value::Null) => true,
-        Some(Value::Object(conditions)) => conditions.is_empty(),
-        Some(_) => false,
+/// Why `statement` makes the policy public, or `None` when it does not.
+fn public_reason(statement: &Map<String, Value>) -> Option<String> {
+    if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+        return None;
+    }
+    if statement.contains_key("NotPrincipal") {
+        return Some(
+            "`Allow` with `NotPrincipal` lets in every principal not listed, anonymous callers included"
+                .to_owned(),
+        );
+    }
+    let everyone = statement.get("Principal").and_then(reaches_everyone)?;
+    let conditions = match statement.get("Condition") {
+        None | Some(Value::Null) => {
+            return Some(format!("lets {everyone} in without a `Condition`"))
+        }
+        Some(Value::Object(conditions)) if conditions.is_empty() => {
+            return Some(format!("lets {everyone} in with an empty `Condition`"))
+        }
+        Some(Value::Object(conditions)) => conditions,
+        Some(_) => {
+            return Some(format!(
+                "lets {everyone} in: its `Condition` is not an object"
+            ))
+        }
     };
-    allows && unconditional && statement.get("Principal").is_some_and(principal_is_anyone)
+    let mut why_not = Vec::new();
+    for (operator, keys) in conditions {
+        let Some(keys) = keys.as_object() else {
+            why_not.push(format!("`{operator}` is not an object of keys"));
+            continue;
+        };
+        for (key, values) in keys {
+            match condition_pins(operator, key, values) {
+                Ok(()) => return None,
+                Err(why) => why_not.push(why),
+            }
+        }
+    }
+    Some(format!(
+        "lets {everyone} in: no condition pins the caller's account, organisation, organisational unit, source VPC or endpoint, or ARN to a concrete value ({})",
+        why_not.join("; ")
+    ))
 }
 
-fn principal_is_anyone(principal: &Value) -> bool {
-    let is_star = |value: &Value| value.as_str() == Some("*");
+/// How the principal reaches everyone (`principal `*``, a wildcard ARN…), if it does.
+fn reaches_everyone(principal: &Value) -> Option<String> {
+    let wildcard = |value: &Value| value.as_str().is_some_and(has_wildcard);
     match principal {
-        Value::String(_) => is_star(principal),
-        Value::Object(by_kind) => match by_kind.get("AWS") {
-            Some(Value::Array(principals)) => principals.iter().any(is_star),
-            Some(single) => is_star(single),
-            None => false,
-        },
-        _ => false,
+        Value::String(text) if text == "*" => Some("principal `*`".to_owned()),
+        Value::String(text) if has_wildcard(text) => Some(format!("principal `{text}`")),
+        Value::Object(by_kind) => by_kind.iter().find_map(|(kind, values)| {
+            let values: Vec<&Value> = match values {
+                Value::Array(items) => items.iter().collect(),
+                single => vec![single],
+            };
+            values
+                .into_iter()
+                .find(|value| wildcard(value))
+                .map(|value| {
+                    format!(
+                        "principal `{{\"{kind}\": {}}}`",
+                        value
+                            .as_str()
+                            .map_or_else(String::new, |text| format!("\"{text}\""))
+                    )
+                })
+        }),
+        _ => None,
     }
+}
+
+fn has_wildcard(text: &str) -> bool {
+    text.contains(['*', '?'])
+}
+
+/// `Ok` when the condition `operator: {key: values}` admits only callers named by a concrete
+/// value of a [`PINNING_KEYS`] key; otherwise why not.
+fn condition_pins(operator: &str, key: &str, values: &Value) -> Result<(), String> {
+    let Some(pinning_key) = PINNING_KEYS
+        .iter()
+        .find(|pinning| pinning.eq_ignore_ascii_case(key))
+    else {
+        return Err(format!("`{key}` does not name the caller"));
+    };
+    let said = format!("`{operator}` on `{pinning_key}`");
+    if operator.ends_with("IfExists") {
+        return Err(format!("{said} also lets in callers without the key"));
+    }
+    if operator.starts_with("ForAllValues:") {
+        return Err(format!("{said} also lets in callers without the key"));
+    }
+    let base = operator.strip_prefix("ForAnyValue:").unwrap_or(operator);
+    if !PINNING_OPERATORS.contains(&base) {
+        return Err(format!(
+            "{said} does not require a match (expected one of {})",
+            backticked(&PINNING_OPERATORS)
+        ));
+    }
+    let values: Vec<&Value> = match values {
+        Value::Array(items) => items.iter().collect(),
+        single => vec![single],
+    };
+    if values.is_empty() {
+        return Err(format!("{said} lists no value"));
+    }
+    for value in values {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            Value::Number(number) => number.to_string(),
+            other => return Err(format!("{said} has the value {}", describe_json(other))),
+        };
+        if text.trim().is_empty() {
+            return Err(format!("{said} has an empty value"));
+        }
+        if has_wildcard(&text) || text.contains("${") {
+            return Err(format!(
+                "{said} has the value `{text}`, a wildcard or policy variable that matches any caller"
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -366,12 +519,312 @@ mod tests {
             single.public_statements(),
             [PublicStatement {
                 index: 0,
-                sid: Some("Pull".into())
+                sid: Some("Pull".into()),
+                reason: "lets principal `*` in without a `Condition`".into(),
             }]
         );
         assert_eq!(
             single.public_statements()[0].to_string(),
             "Statement[0] (`Pull`)"
         );
+    }
+
+    /// A statement pulling images, with `principal` and `condition` spliced in.
+    fn pull_statement(effect: &str, principal: &str, condition: &str) -> String {
+        let condition = if condition.is_empty() {
+            String::new()
+        } else {
+            format!(r#","Condition":{condition}"#)
+        };
+        format!(
+            r#"{{"Sid":"Pull","Effect":"{effect}",{principal},"Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]{condition}}}"#
+        )
+    }
+
+    #[test]
+    fn public_in_disguise_is_public_and_pinned_policies_are_not() {
+        const STAR: &str = r#""Principal":"*""#;
+        const AWS_STAR: &str = r#""Principal":{"AWS":"*"}"#;
+        const ORG: &str = r#"{"StringEquals":{"aws:PrincipalOrgID":"o-abc123def4"}}"#;
+        // (name, principal, condition, effect, `None` = not public or `Some(part of the reason)`)
+        let cases: [(&str, &str, &str, &str, Option<&str>); 34] = [
+            // Public in disguise.
+            (
+                "NotPrincipal with Allow",
+                r#""NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"}"#,
+                "",
+                "Allow",
+                Some("`NotPrincipal`"),
+            ),
+            (
+                "NotPrincipal with Allow and an org condition",
+                r#""NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"}"#,
+                ORG,
+                "Allow",
+                Some("`NotPrincipal`"),
+            ),
+            (
+                "star, no condition",
+                STAR,
+                "",
+                "Allow",
+                Some("without a `Condition`"),
+            ),
+            (
+                "star, empty condition",
+                STAR,
+                "{}",
+                "Allow",
+                Some("empty `Condition`"),
+            ),
+            (
+                "secure transport only",
+                STAR,
+                r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
+                "Allow",
+                Some("`aws:SecureTransport` does not name the caller"),
+            ),
+            (
+                "source IP anywhere",
+                AWS_STAR,
+                r#"{"IpAddress":{"aws:SourceIp":"0.0.0.0/0"}}"#,
+                "Allow",
+                Some("`aws:SourceIp` does not name the caller"),
+            ),
+            (
+                "org id star",
+                STAR,
+                r#"{"StringEquals":{"aws:PrincipalOrgID":"*"}}"#,
+                "Allow",
+                Some("the value `*`"),
+            ),
+            (
+                "org id like o-*",
+                STAR,
+                r#"{"StringLike":{"aws:PrincipalOrgID":"o-*"}}"#,
+                "Allow",
+                Some("the value `o-*`"),
+            ),
+            (
+                "org id with ?",
+                STAR,
+                r#"{"StringLike":{"aws:PrincipalOrgID":"o-abc12?def4"}}"#,
+                "Allow",
+                Some("the value `o-abc12?def4`"),
+            ),
+            (
+                "one wildcard among concrete values",
+                STAR,
+                r#"{"StringEquals":{"aws:PrincipalAccount":["111111111111","*"]}}"#,
+                "Allow",
+                Some("the value `*`"),
+            ),
+            (
+                "IfExists",
+                STAR,
+                r#"{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-abc123def4"}}"#,
+                "Allow",
+                Some("without the key"),
+            ),
+            (
+                "ForAllValues",
+                STAR,
+                r#"{"ForAllValues:StringEquals":{"aws:PrincipalOrgPaths":["o-abc123def4/r-ab12/ou-ab12-11111111/"]}}"#,
+                "Allow",
+                Some("without the key"),
+            ),
+            (
+                "Null operator",
+                STAR,
+                r#"{"Null":{"aws:PrincipalOrgID":"false"}}"#,
+                "Allow",
+                Some("does not require a match"),
+            ),
+            (
+                "negated operator",
+                STAR,
+                r#"{"StringNotEquals":{"aws:PrincipalAccount":"111111111111"}}"#,
+                "Allow",
+                Some("does not require a match"),
+            ),
+            (
+                "policy variable",
+                STAR,
+                r#"{"StringEquals":{"aws:PrincipalAccount":"${aws:PrincipalAccount}"}}"#,
+                "Allow",
+                Some("policy variable"),
+            ),
+            (
+                "empty value list",
+                STAR,
+                r#"{"StringEquals":{"aws:PrincipalOrgID":[]}}"#,
+                "Allow",
+                Some("no value"),
+            ),
+            (
+                "empty value",
+                STAR,
+                r#"{"StringEquals":{"aws:PrincipalOrgID":""}}"#,
+                "Allow",
+                Some("empty value"),
+            ),
+            (
+                "boolean value",
+                STAR,
+                r#"{"StringEquals":{"aws:PrincipalOrgID":true}}"#,
+                "Allow",
+                Some("the value `true`"),
+            ),
+            (
+                "AWS star",
+                AWS_STAR,
+                r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
+                "Allow",
+                Some("principal `{\"AWS\": \"*\"}`"),
+            ),
+            (
+                "AWS list hiding a star",
+                r#""Principal":{"AWS":["arn:aws:iam::111111111111:root","*"]}"#,
+                "",
+                "Allow",
+                Some("principal `{\"AWS\": \"*\"}`"),
+            ),
+            (
+                "wildcard account ARN",
+                r#""Principal":{"AWS":"arn:aws:iam::*:root"}"#,
+                "",
+                "Allow",
+                Some("arn:aws:iam::*:root"),
+            ),
+            (
+                "condition not an object",
+                STAR,
+                r#"["aws:PrincipalOrgID"]"#,
+                "Allow",
+                Some("not an object"),
+            ),
+            // Pinned: accepted.
+            ("org id", STAR, ORG, "Allow", None),
+            (
+                "org id, key in lower case",
+                AWS_STAR,
+                r#"{"StringEquals":{"aws:principalorgid":"o-abc123def4"}}"#,
+                "Allow",
+                None,
+            ),
+            (
+                "account list",
+                STAR,
+                r#"{"StringEquals":{"aws:PrincipalAccount":["111111111111","222222222222"]}}"#,
+                "Allow",
+                None,
+            ),
+            (
+                "org path with StringLike, no wildcard",
+                STAR,
+                r#"{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":["o-abc123def4/r-ab12/ou-ab12-11111111/"]}}"#,
+                "Allow",
+                None,
+            ),
+            (
+                "source VPC endpoint",
+                STAR,
+                r#"{"StringEquals":{"aws:SourceVpce":"vpce-0123456789abcdef0"}}"#,
+                "Allow",
+                None,
+            ),
+            (
+                "source VPC",
+                STAR,
+                r#"{"StringEquals":{"aws:SourceVpc":"vpc-0123456789abcdef0"}}"#,
+                "Allow",
+                None,
+            ),
+            (
+                "principal ARN",
+                STAR,
+                r#"{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111111111111:role/puller"}}"#,
+                "Allow",
+                None,
+            ),
+            (
+                "secure transport and org id",
+                STAR,
+                r#"{"Bool":{"aws:SecureTransport":"true"},"StringEquals":{"aws:PrincipalOrgID":"o-abc123def4"}}"#,
+                "Allow",
+                None,
+            ),
+            (
+                "account as a number",
+                STAR,
+                r#"{"StringEquals":{"aws:PrincipalAccount":111111111111}}"#,
+                "Allow",
+                None,
+            ),
+            (
+                "named account, no condition",
+                r#""Principal":{"AWS":"arn:aws:iam::111111111111:root"}"#,
+                "",
+                "Allow",
+                None,
+            ),
+            ("deny star", STAR, "", "Deny", None),
+            (
+                "deny with NotPrincipal",
+                r#""NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"}"#,
+                "",
+                "Deny",
+                None,
+            ),
+        ];
+        for (name, principal, condition, effect, expected) in cases {
+            let text = statement_policy(&format!(
+                "[{}]",
+                pull_statement(effect, principal, condition)
+            ));
+            let policy = RepositoryPolicy::parse(&text)
+                .unwrap_or_else(|problems| panic!("{name}: {problems:?}"));
+            let public = policy.public_statements();
+            match expected {
+                None => assert_eq!(public, [], "{name}"),
+                Some(fragment) => {
+                    assert_eq!(public.len(), 1, "{name}");
+                    assert_eq!(public[0].sid.as_deref(), Some("Pull"), "{name}");
+                    assert!(
+                        public[0].reason.contains(fragment),
+                        "{name}: {}",
+                        public[0].reason
+                    );
+                }
+            }
+            // A repository's current policy is judged the same way.
+            let lenient = RepositoryPolicy::public_statements_of(&text).unwrap_or_default();
+            assert_eq!(lenient, public, "{name}");
+        }
+    }
+
+    #[test]
+    fn a_current_policy_is_judged_even_with_keys_this_product_does_not_write() {
+        let cases: [(&str, &str, Option<usize>); 4] = [
+            (
+                "unknown statement key",
+                r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Resources":"*"}]}"#,
+                Some(1),
+            ),
+            (
+                "pinned, second statement public",
+                r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123def4"}}},{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"ecr:*"}]}"#,
+                Some(1),
+            ),
+            ("not JSON", "{", None),
+            ("not an object", "[]", None),
+        ];
+        for (name, text, expected) in cases {
+            assert_eq!(
+                RepositoryPolicy::public_statements_of(text).map(|public| public.len()),
+                expected,
+                "{name}"
+            );
+        }
     }
 }

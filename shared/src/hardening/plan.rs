@@ -710,16 +710,30 @@ mod tests {
         ] {
             let mut disguised = compliant();
             disguised.repository_policy = Some(current.into());
-            let plan = check(name, &unmanaged(), &disguised, (&[], &[FindingKind::PublicPolicyFound]));
+            let plan = check(
+                name,
+                &unmanaged(),
+                &disguised,
+                (&[], &[FindingKind::PublicPolicyFound]),
+            );
             let finding = &plan.findings[0].1;
             assert_eq!(finding.severity, Severity::Critical, "{name}");
-            assert!(finding.message.contains(reason), "{name}: {}", finding.message);
+            assert!(
+                finding.message.contains(reason),
+                "{name}: {}",
+                finding.message
+            );
         }
         let mut pinned = compliant();
         pinned.repository_policy = Some(
             r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123def4"}}}]}"#.into(),
         );
-        check("pinned to an organisation", &unmanaged(), &pinned, (&[], &[]));
+        check(
+            "pinned to an organisation",
+            &unmanaged(),
+            &pinned,
+            (&[], &[]),
+        );
     }
 
     #[test]
