@@ -113,6 +113,28 @@ impl FunctionContext {
         );
         report
     }
+
+    /// Alerts on a finding that arose after [`FunctionContext::finish`] (a sweep's hand-off,
+    /// the invocation's last step) and adds it to the finished report.
+    pub async fn alert_late(&self, report: &mut Report, finding: Finding) {
+        let source = AlertSource {
+            function: self.function.to_owned(),
+            region: self.clients.region().map(str::to_owned),
+        };
+        let alerts = build_alerts(
+            &source,
+            std::slice::from_ref(&finding),
+            self.config.alerts.min_severity,
+        );
+        report.push_finding(finding);
+        if let (Some(topic), false) = (&self.alert_topic, alerts.is_empty()) {
+            let delivery = topic.publish_all(&alerts).await;
+            report.add_to_count("alerts_published", delivery.published as u64);
+            for (resource, failure) in delivery.failed {
+                error!(resource = %resource, error = %failure, "late alert could not be published");
+            }
+        }
+    }
 }
 
 /// The invocation's deadline. Long runs (sweeps, pre-warm) stop starting new work when the

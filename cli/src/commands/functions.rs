@@ -98,12 +98,13 @@ pub async fn harden(global: &GlobalOptions, arguments: &HardenArgs) -> Result<Ex
         dry_run: arguments.dry_run.then_some(true),
         cursor: None,
     });
-    let (report, _metrics) = with_spinner(
+    let report = with_spinner(
         "hardening repositories",
         global.json,
-        hardening::run(&clients, &config, &invocation, Deadline::none(), None),
+        hardening::run(&clients, &config, &invocation, Deadline::none(), false),
     )
-    .await?;
+    .await?
+    .report;
     let detail = detail_table(
         &report,
         "changes",

@@ -12,8 +12,9 @@ pub const FUNCTION: FunctionKind = FunctionKind::HardenRepository;
 
 /// Maps one invocation to a report. An event this function does not accept is an error that
 /// names the accepted shapes; nothing is written to AWS before the event is understood.
-/// In Lambda a sweep that runs short of time invokes this function again with its cursor;
-/// elsewhere the report carries the payload to continue with.
+/// In Lambda a sweep that runs short of time invokes this function again with its cursor, as
+/// the very last step, after its alerts and metrics are out (a retry of an invocation that had
+/// already handed on would start a second chain); elsewhere the report carries the payload.
 pub async fn handle(
     context: Arc<FunctionContext>,
     event: LambdaEvent<Value>,
@@ -21,15 +22,35 @@ pub async fn handle(
     let invocation = HardenInvocation::from_payload(&event.payload)?;
     let deadline = Deadline::from_context(&event.context);
     let self_invoke = SelfInvoke::from_env(&context.clients, &event.context.invoked_function_arn);
-    let (report, metrics) = hardening::run(
-        &context.clients,
-        &context.config,
+    handle_with(
+        &context,
         &invocation,
         deadline,
-        self_invoke
-            .as_ref()
-            .map(|hand_off| hand_off as &dyn HandOff),
+        self_invoke.as_ref().map(|s| s as &dyn HandOff),
+    )
+    .await
+}
+
+/// [`handle`] with the hand-off injected (tests record it instead of invoking Lambda).
+pub async fn handle_with(
+    context: &FunctionContext,
+    invocation: &HardenInvocation,
+    deadline: Deadline,
+    hand_off: Option<&dyn HandOff>,
+) -> Result<Report, Error> {
+    let ran = hardening::run(
+        &context.clients,
+        &context.config,
+        invocation,
+        deadline,
+        hand_off.is_some(),
     )
     .await?;
-    Ok(context.finish(report, metrics).await)
+    let mut report = context.finish(ran.report, ran.metrics).await;
+    if let (Some(continuation), Some(hand_off)) = (&ran.continuation, hand_off) {
+        if let Some(failure) = hardening::hand_on(&mut report, continuation, hand_off).await {
+            context.alert_late(&mut report, failure).await;
+        }
+    }
+    Ok(report)
 }

@@ -6,7 +6,8 @@
 //! writes nothing; repositories outside the managed prefixes are never touched.
 //!
 //! Entry points, shared by the Lambda and the `ptc` command line:
-//! - [`run`]: whatever a [`HardenInvocation`] asks for, with the sweep's hand-off;
+//! - [`run`]: whatever a [`HardenInvocation`] asks for; a sweep short of time returns the
+//!   continuation, which [`hand_on`] starts once the run's report, alerts and metrics are done;
 //! - [`harden_repositories`]: named repositories (creation events, direct invokes);
 //! - [`sweep`]: every managed repository from a cursor, until done or out of time.
 
@@ -57,18 +58,32 @@ pub struct Swept {
     pub listing_failed: bool,
 }
 
+/// What one invocation did.
+#[derive(Debug)]
+pub struct Ran {
+    pub report: Report,
+    pub metrics: Metrics,
+    /// The rest of a sweep that stopped early and may be handed on at once (see [`hand_on`]).
+    pub continuation: Option<HardenRequest>,
+}
+
 /// Does what `invocation` asks. Run-level failures (the managed prefixes cannot be found, a
 /// malformed cursor) are errors; per-repository failures are findings and the run goes on.
-/// `hand_off` continues a sweep that ran out of time; without one, the report carries the
-/// payload to continue with.
+/// A sweep that ran out of time reports the payload to continue with; with `can_hand_off`
+/// (in Lambda) it is also [`Ran::continuation`], unless carrying on at once would be pointless.
 pub async fn run(
     clients: &Clients,
     config: &Config,
     invocation: &HardenInvocation,
     deadline: Deadline,
-    hand_off: Option<&dyn HandOff>,
-) -> Result<(Report, Metrics), Error> {
+    can_hand_off: bool,
+) -> Result<Ran, Error> {
     let dry_run = invocation.dry_run().unwrap_or(config.hardening.dry_run);
+    let done = |(report, metrics): (Report, Metrics)| Ran {
+        report,
+        metrics,
+        continuation: None,
+    };
     match invocation {
         HardenInvocation::Ignored { reason } => {
             info!(reason = %reason, "event ignored");
@@ -76,7 +91,7 @@ pub async fn run(
             let mut metrics = Metrics::new(FUNCTION.as_str());
             Tally::new(dry_run, true).finish(&mut report, &mut metrics);
             report.set_detail("trigger", json!({"event": "ignored", "reason": reason}));
-            Ok((report, metrics))
+            Ok(done((report, metrics)))
         }
         HardenInvocation::RepositoryCreated(created) => {
             let names = [created.repository_name.clone()];
@@ -88,7 +103,7 @@ pub async fn run(
                 "trigger",
                 json!({"event": "repository-created", "via": created.via, "repository": created.repository_name}),
             );
-            Ok((report, metrics))
+            Ok(done((report, metrics)))
         }
         HardenInvocation::PullThroughCacheAction(action) => {
             let names = [action.repository_name.clone()];
@@ -106,16 +121,16 @@ pub async fn run(
                 "trigger",
                 json!({"event": "pull-through-cache-action", "repository": action.repository_name, "sync": action.sync, "image_tag": action.image_tag}),
             );
-            Ok((report, metrics))
+            Ok(done((report, metrics)))
         }
         HardenInvocation::Scheduled(_) => {
-            sweep_and_hand_on(
+            sweep_with_continuation(
                 clients,
                 config,
                 None,
                 dry_run,
                 deadline,
-                hand_off,
+                can_hand_off,
                 "scheduled",
             )
             .await
@@ -131,7 +146,7 @@ pub async fn run(
                 let (mut report, metrics) =
                     harden_repositories(clients, config, names, dry_run, deadline).await?;
                 report.set_detail("trigger", json!({"event": "direct", "repositories": names}));
-                Ok((report, metrics))
+                Ok(done((report, metrics)))
             }
             HardenTarget::Sweep => {
                 let cursor = request
@@ -140,8 +155,14 @@ pub async fn run(
                     .map(SweepCursor::from_value)
                     .transpose()
                     .map_err(|problem| invalid_request(request, &problem))?;
-                sweep_and_hand_on(
-                    clients, config, cursor, dry_run, deadline, hand_off, "direct",
+                sweep_with_continuation(
+                    clients,
+                    config,
+                    cursor,
+                    dry_run,
+                    deadline,
+                    can_hand_off,
+                    "direct",
                 )
                 .await
             }
@@ -184,7 +205,10 @@ pub async fn sweep(
     deadline: Deadline,
 ) -> Result<Swept, Error> {
     let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
-    let start = cursor.unwrap_or_default();
+    let mut start = cursor.unwrap_or_default();
+    if start.sweep_id.is_none() {
+        start.sweep_id = Some(uuid::Uuid::new_v4().to_string());
+    }
     let mut tally = Tally::new(dry_run, false);
     let progress = sweep::sweep_repositories(
         &hardener.registry,
@@ -216,12 +240,16 @@ pub async fn sweep(
     report.set_detail(
         "sweep",
         json!({
+            "sweep_id": start.sweep_id,
+            "link": start.link,
             "started_at": start.to_value(),
             "complete": progress.rest.is_none(),
             "repositories_started": progress.n_started,
         }),
     );
     info!(
+        sweep_id = start.sweep_id.as_deref().unwrap_or_default(),
+        link = start.link,
         n_started = progress.n_started,
         complete = progress.rest.is_none(),
         "sweep finished its part"
@@ -235,16 +263,17 @@ pub async fn sweep(
     })
 }
 
-/// A sweep, then, when it stopped early, the hand-off of the rest.
-async fn sweep_and_hand_on(
+/// A sweep, and when it stopped early, the payload to continue with (in the report) and, when
+/// carrying on at once makes sense, the continuation to hand on.
+async fn sweep_with_continuation(
     clients: &Clients,
     config: &Config,
     cursor: Option<SweepCursor>,
     dry_run: bool,
     deadline: Deadline,
-    hand_off: Option<&dyn HandOff>,
+    can_hand_off: bool,
     trigger: &str,
-) -> Result<(Report, Metrics), Error> {
+) -> Result<Ran, Error> {
     let Swept {
         mut report,
         metrics,
@@ -253,9 +282,14 @@ async fn sweep_and_hand_on(
         listing_failed,
     } = sweep(clients, config, cursor, dry_run, deadline).await?;
     report.set_detail("trigger", json!({"event": trigger, "sweep": true}));
-    let Some(rest) = rest else {
-        return Ok((report, metrics));
+    let Some(mut rest) = rest else {
+        return Ok(Ran {
+            report,
+            metrics,
+            continuation: None,
+        });
     };
+    rest.link += 1;
     let continuation = HardenRequest {
         target: HardenTarget::Sweep,
         dry_run: Some(dry_run),
@@ -263,62 +297,74 @@ async fn sweep_and_hand_on(
     };
     let payload = serde_json::to_value(&continuation).unwrap_or(Value::Null);
     report.set_detail("cursor", rest.to_value());
-    let handed_to = match hand_off {
-        // A failed listing would fail again at once; a run that started nothing would hand on
-        // forever. Both wait for the next schedule, with the cursor in the report.
-        Some(_) if listing_failed => None,
-        Some(_) if n_started == 0 => {
-            report.push_finding(
-                Finding::new(
-                    Severity::Warning,
-                    Check::HardeningFailure,
-                    "harden-repository/sweep",
-                    "the sweep made no progress before the deadline",
-                    format!(
-                        "less than {} s were left when it started, so no repository was started and the rest was not handed on",
-                        START_RESERVE.as_secs()
-                    ),
-                )
-                .with_next_step(format!(
-                    "raise the function's timeout well above {} s; continue by hand with the payload `{payload}`",
+    report.set_detail(
+        "hand_off",
+        json!({"handed_to": Value::Null, "continue_with": payload}),
+    );
+    // A failed listing would fail again at once; a run that started nothing would hand on
+    // forever. Both wait for the next schedule, with the cursor in the report.
+    let hand_on_now = can_hand_off && !listing_failed && n_started > 0;
+    if !can_hand_off {
+        info!(cursor = %rest.to_value(), "sweep stopped early; continue with the reported payload");
+    } else if n_started == 0 && !listing_failed {
+        report.push_finding(
+            Finding::new(
+                Severity::Warning,
+                Check::HardeningFailure,
+                "harden-repository/sweep",
+                "the sweep made no progress before the deadline",
+                format!(
+                    "less than {} s were left when it started, so no repository was started and the rest was not handed on",
                     START_RESERVE.as_secs()
-                )),
+                ),
+            )
+            .with_next_step(format!(
+                "raise the function's timeout well above {} s; continue by hand with the payload `{payload}`",
+                START_RESERVE.as_secs()
+            )),
+        );
+    }
+    Ok(Ran {
+        report,
+        metrics,
+        continuation: hand_on_now.then_some(continuation),
+    })
+}
+
+/// Starts the next invocation of a sweep. Called once the run's report, alerts and metrics are
+/// finished, as the invocation's last step: nothing after it can fail, so Lambda never retries
+/// an invocation that already handed on (a retry would start a second chain and alert twice).
+/// Records where it went in `report`; a failure is returned as a finding to alert on.
+pub async fn hand_on(
+    report: &mut Report,
+    continuation: &HardenRequest,
+    hand_off: &dyn HandOff,
+) -> Option<Finding> {
+    let payload = serde_json::to_value(continuation).unwrap_or(Value::Null);
+    match hand_off.hand_off(continuation).await {
+        Ok(target) => {
+            info!(target = %target, continuation = %payload, "sweep handed on");
+            report.set_detail(
+                "hand_off",
+                json!({"handed_to": target, "continue_with": payload}),
             );
             None
         }
-        Some(hand_off) => match hand_off.hand_off(&continuation).await {
-            Ok(target) => {
-                info!(target = %target, cursor = %rest.to_value(), "sweep handed on");
-                Some(target)
-            }
-            Err(error) => {
-                warn!(error = %error, "sweep could not be handed on");
-                report.push_finding(
-                    Finding::new(
-                        Severity::Critical,
-                        Check::HardeningFailure,
-                        "harden-repository/sweep",
-                        "the sweep could not hand the rest of its work on",
-                        format!("{error}; repositories from the cursor on were not checked"),
-                    )
-                    .with_next_step(
-                        "allow `lambda:InvokeFunction` on the function itself in its role",
-                    )
-                    .with_next_step(format!("continue by hand with the payload `{payload}`")),
-                );
-                None
-            }
-        },
-        None => {
-            info!(cursor = %rest.to_value(), "sweep stopped early; continue with the reported payload");
-            None
+        Err(error) => {
+            warn!(error = %error, "sweep could not be handed on");
+            Some(
+                Finding::new(
+                    Severity::Critical,
+                    Check::HardeningFailure,
+                    "harden-repository/sweep",
+                    "the sweep could not hand the rest of its work on",
+                    format!("{error}; repositories from the cursor on were not checked"),
+                )
+                .with_next_step("allow `lambda:InvokeFunction` on the function itself in its role")
+                .with_next_step(format!("continue by hand with the payload `{payload}`")),
+            )
         }
-    };
-    report.set_detail(
-        "hand_off",
-        json!({"handed_to": handed_to, "continue_with": payload}),
-    );
-    Ok((report, metrics))
+    }
 }
 
 /// One run's view of the registry and the configuration.

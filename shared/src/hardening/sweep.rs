@@ -31,27 +31,57 @@ pub const START_RESERVE: Duration = Duration::from_secs(20);
 /// report (and a hand-off) instead of being killed by Lambda half-way.
 pub const FINISH_RESERVE: Duration = Duration::from_secs(5);
 
-/// Where a sweep stopped: the page (the `nextToken` that lists it; none for the first page) and
-/// the position in that page of the first repository not started. Pages keep their order, so
-/// the next invocation lists the same page again and starts there.
+/// Where a sweep stopped, and which sweep it is.
+///
+/// `next_token` lists the page the sweep stopped in (none for the first page); `after` is the
+/// last repository handled in that page, so the next invocation starts after that *name*:
+/// repositories created or deleted between two invocations do not shift it (a position would
+/// skip or repeat some). `sweep_id` and `link` name the chain of invocations of one sweep in
+/// logs and reports, so a duplicate chain would show.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepCursor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
-    pub position: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Cursors of the first release counted positions; read for one release, never written.
+    #[serde(default, skip_serializing)]
+    pub position: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep_id: Option<String>,
+    /// 0 for the invocation that started the sweep, +1 per hand-off.
+    #[serde(default)]
+    pub link: u32,
 }
 
 impl SweepCursor {
     /// Reads the `cursor` of a direct invoke.
     pub fn from_value(value: &Value) -> Result<Self, String> {
         SweepCursor::deserialize(value).map_err(|error| {
-            format!("`cursor` is not one a sweep wrote (`next_token`, `position`): {error}")
+            format!(
+                "`cursor` is not one a sweep wrote (`next_token`, `after`, `sweep_id`, `link`): {error}"
+            )
         })
     }
 
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// Whether the sweep already handled `repository` of this cursor's page.
+    fn handled(&self, index: usize, page: &[Repository]) -> bool {
+        match (&self.after, self.position) {
+            // The last one handled is gone (deleted since): ECR documents no order for its
+            // pages, so the page is handled again rather than guessed at. Hardening is
+            // idempotent: a repository seen twice costs reads only.
+            (Some(after), _) => page
+                .iter()
+                .position(|listed| &listed.name == after)
+                .is_some_and(|last| index <= last),
+            (None, Some(position)) => index < position,
+            (None, None) => false,
+        }
     }
 }
 
@@ -92,23 +122,38 @@ where
                 .await
             {
                 Ok(page) => {
-                    let token = cursor.next_token;
-                    let listed: Vec<(SweepCursor, Repository)> = page
-                        .repositories
-                        .into_iter()
+                    let token = cursor.next_token.clone();
+                    let identity = (cursor.sweep_id.clone(), cursor.link);
+                    let repositories = page.repositories;
+                    let handled: Vec<bool> = repositories
+                        .iter()
                         .enumerate()
-                        .skip(cursor.position)
-                        .map(|(position, repository)| {
-                            let at = SweepCursor {
-                                next_token: token.clone(),
-                                position,
-                            };
-                            (at, repository)
-                        })
+                        .map(|(index, _)| cursor.handled(index, &repositories))
                         .collect();
+                    // Each repository carries the cursor that resumes *at* it: after the one
+                    // before it in the page (none for the first of a page).
+                    let mut previous: Option<String> = cursor.after.clone();
+                    let mut listed: Vec<(SweepCursor, Repository)> = Vec::new();
+                    for (repository, handled) in repositories.into_iter().zip(handled) {
+                        if handled {
+                            previous = Some(repository.name.clone());
+                            continue;
+                        }
+                        let at = SweepCursor {
+                            next_token: token.clone(),
+                            after: previous.replace(repository.name.clone()),
+                            position: None,
+                            sweep_id: identity.0.clone(),
+                            link: identity.1,
+                        };
+                        listed.push((at, repository));
+                    }
                     let next = page.next_token.map(|next_token| SweepCursor {
                         next_token: Some(next_token),
-                        position: 0,
+                        after: None,
+                        position: None,
+                        sweep_id: identity.0.clone(),
+                        link: identity.1,
                     });
                     Some((stream::iter(listed), next))
                 }
@@ -223,23 +268,95 @@ mod tests {
     fn cursors_round_trip_and_refuse_foreign_shapes() {
         let cursor = SweepCursor {
             next_token: Some("abc".into()),
-            position: 7,
+            after: Some("ghcr/app-07".into()),
+            position: None,
+            sweep_id: Some("sweep-1".into()),
+            link: 3,
         };
         assert_eq!(
             cursor.to_value(),
-            json!({"next_token": "abc", "position": 7})
+            json!({"next_token": "abc", "after": "ghcr/app-07", "sweep_id": "sweep-1", "link": 3})
         );
         assert_eq!(SweepCursor::from_value(&cursor.to_value()), Ok(cursor));
         assert_eq!(
-            SweepCursor::from_value(&json!({"position": 0})),
+            SweepCursor::from_value(&json!({})),
             Ok(SweepCursor::default())
         );
+        let legacy = SweepCursor::from_value(&json!({"position": 2})).expect("first release");
+        assert_eq!(legacy.position, Some(2));
+        assert_eq!(
+            legacy.to_value(),
+            json!({"link": 0}),
+            "positions are never written"
+        );
         for bad in [
-            json!({}),
             json!({"position": -1}),
             json!({"position": 1, "page": 2}),
+            json!({"after": 7}),
         ] {
             assert!(SweepCursor::from_value(&bad).is_err(), "{bad}");
+        }
+    }
+
+    fn page(names: &[&str]) -> Vec<Repository> {
+        names
+            .iter()
+            .map(|name| Repository {
+                name: (*name).to_owned(),
+                arn: String::new(),
+                uri: String::new(),
+                registry_id: String::new(),
+                tag_mutability: String::new(),
+                tag_mutability_exclusions: Vec::new(),
+                scan_on_push: false,
+                encryption_type: String::new(),
+                kms_key: None,
+                created_at: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cursor_resumes_after_a_name_whatever_was_created_or_deleted() {
+        let resume = |after: Option<&str>, names: &[&str]| -> Vec<String> {
+            let cursor = SweepCursor {
+                after: after.map(str::to_owned),
+                ..SweepCursor::default()
+            };
+            let listed = page(names);
+            listed
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| !cursor.handled(*index, &listed))
+                .map(|(_, repository)| repository.name.clone())
+                .collect()
+        };
+        /// (case, `after`, the page listed, the names still to handle)
+        type Case<'a> = (&'a str, Option<&'a str>, &'a [&'a str], &'a [&'a str]);
+        let cases: [Case<'_>; 5] = [
+            (
+                "start of the page",
+                None,
+                &["a", "b", "c"],
+                &["a", "b", "c"],
+            ),
+            ("after b", Some("b"), &["a", "b", "c"], &["c"]),
+            (
+                "one created before b",
+                Some("b"),
+                &["a", "aa", "b", "c"],
+                &["c"],
+            ),
+            (
+                "b deleted since: the page again",
+                Some("b"),
+                &["a", "c"],
+                &["a", "c"],
+            ),
+            ("after the last", Some("c"), &["a", "b", "c"], &[]),
+        ];
+        for (case, after, names, expected) in cases {
+            assert_eq!(resume(after, names), expected, "{case}");
         }
     }
 }

@@ -14,7 +14,7 @@ use ptc_ops::config::Config;
 use ptc_ops::domain::Report;
 use ptc_ops::error::Error;
 use ptc_ops::events::{HardenInvocation, HardenRequest};
-use ptc_ops::hardening::{self, HandOff, START_RESERVE};
+use ptc_ops::hardening::{HandOff, START_RESERVE};
 use ptc_ops::lambda::{Deadline, FunctionContext};
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops_tests::{sample_event, Call, Fault, FaultKind, TestEnv};
@@ -615,7 +615,7 @@ async fn drift_is_planned_and_corrected_setting_by_setting() {
             assert!(
                 change["note"]
                     .as_str()
-                    .is_some_and(|note| note.contains("let anyone in")),
+                    .is_some_and(|note| note.contains("replaces a public policy")),
                 "{change}"
             );
             assert_eq!(
@@ -890,10 +890,22 @@ async fn a_failed_pull_through_the_cache_raises_an_alert() {
     );
 }
 
-/// Remembers what a sweep handed on instead of invoking Lambda.
-#[derive(Default)]
+/// Remembers what a sweep handed on instead of invoking Lambda, and how many metric lines the
+/// run had written by then (the hand-off must come after the run's metrics and alerts).
 struct RecordingHandOff {
-    requests: Mutex<Vec<HardenRequest>>,
+    context: Arc<FunctionContext>,
+    fail: bool,
+    requests: Mutex<Vec<(HardenRequest, usize)>>,
+}
+
+impl RecordingHandOff {
+    fn new(context: &Arc<FunctionContext>, fail: bool) -> Self {
+        RecordingHandOff {
+            context: Arc::clone(context),
+            fail,
+            requests: Mutex::new(Vec::new()),
+        }
+    }
 }
 
 impl HandOff for RecordingHandOff {
@@ -901,8 +913,23 @@ impl HandOff for RecordingHandOff {
         &'a self,
         request: &'a HardenRequest,
     ) -> BoxFuture<'a, Result<String, AwsError>> {
-        self.requests.lock().expect("lock").push(request.clone());
-        Box::pin(async { Ok("recorder".to_owned()) })
+        let n_metric_lines = self.context.metrics_sink().captured_lines().len();
+        self.requests
+            .lock()
+            .expect("lock")
+            .push((request.clone(), n_metric_lines));
+        let fail = self.fail;
+        Box::pin(async move {
+            if fail {
+                Err(AwsError::invalid_request(
+                    "lambda:InvokeFunction",
+                    None,
+                    std::io::Error::other("not authorized to perform `lambda:InvokeFunction`"),
+                ))
+            } else {
+                Ok("recorder".to_owned())
+            }
+        })
     }
 }
 
@@ -943,7 +970,14 @@ async fn a_sweep_short_of_time_hands_the_rest_on_and_the_next_invocation_finishe
     );
     assert_eq!(first.details["sweep"]["complete"], false);
     let cursor = first.details["cursor"].clone();
-    assert_eq!(cursor["position"], json!(first_checked), "{cursor}");
+    let last_handled = format!("ghcr/sweep/app-{:02}", first_checked - 1);
+    assert_eq!(cursor["after"], json!(last_handled), "{cursor}");
+    assert_eq!(cursor["link"], 1, "{cursor}");
+    assert_eq!(cursor["sweep_id"], first.details["sweep"]["sweep_id"]);
+    assert!(cursor["sweep_id"].is_string(), "{cursor}");
+    // Created between two invocations, before the cursor: a position would now point one
+    // repository early and check one twice; the name does not move.
+    create_repository(&env, "ghcr/sweep/app-00a").await;
     let continuation = first.details["hand_off"]["continue_with"].clone();
     assert_eq!(
         continuation,
@@ -957,9 +991,11 @@ async fn a_sweep_short_of_time_hands_the_rest_on_and_the_next_invocation_finishe
 
     let second = invoke(&context, continuation).await;
     assert_eq!(second.details["sweep"]["complete"], true, "{second:#?}");
+    assert_eq!(second.details["sweep"]["link"], 1, "{second:#?}");
     assert_eq!(
         first_checked + count(&second, "repositories_checked"),
-        n_repositories
+        n_repositories,
+        "each repository exactly once: {second:#?}"
     );
     env.clear_calls().await;
     let third = invoke(&context, json!({"sweep": true})).await;
@@ -968,14 +1004,20 @@ async fn a_sweep_short_of_time_hands_the_rest_on_and_the_next_invocation_finishe
         n_repositories,
         "nothing was lost"
     );
-    assert_eq!(env.write_calls().await, vec![]);
+    assert_eq!(
+        count(&third, "repositories_changed"),
+        1,
+        "the one created mid-sweep"
+    );
 
-    // In Lambda the same run hands on by itself: the hand-off gets the same continuation.
-    let recorder = RecordingHandOff::default();
+    // In Lambda the same run hands on by itself, as its last step: after its metrics (and
+    // alerts) are out, so an invocation that handed on has nothing left that could fail and be
+    // retried into a second chain.
+    let recorder = RecordingHandOff::new(&context, false);
     let invocation = HardenInvocation::from_payload(&json!({"sweep": true})).expect("sweep");
-    let (report, _) = hardening::run(
-        &env.clients,
-        &context.config,
+    let n_lines_before = context.metrics_sink().captured_lines().len();
+    let report = harden_repository::handler::handle_with(
+        &context,
         &invocation,
         Deadline::after(START_RESERVE + Duration::from_millis(900)),
         Some(&recorder),
@@ -984,8 +1026,58 @@ async fn a_sweep_short_of_time_hands_the_rest_on_and_the_next_invocation_finishe
     .expect("sweep with hand-off");
     let requests = recorder.requests.lock().expect("lock").clone();
     assert_eq!(requests.len(), 1, "{report:#?}");
-    assert_eq!(requests[0].cursor.as_ref(), Some(&report.details["cursor"]));
+    assert_eq!(
+        requests[0].0.cursor.as_ref(),
+        Some(&report.details["cursor"])
+    );
+    assert_eq!(
+        requests[0].1,
+        n_lines_before + 1,
+        "the run's metrics were written before the hand-off"
+    );
     assert_eq!(report.details["hand_off"]["handed_to"], "recorder");
+}
+
+/// A hand-off that fails does not fail the invocation (Lambda would retry it, alerting twice
+/// and perhaps starting a second chain): it is a critical finding, alerted on its own.
+#[tokio::test]
+async fn a_failed_hand_off_is_alerted_without_failing_the_invocation() {
+    let env = TestEnv::new().await;
+    for index in 0..12 {
+        create_repository(&env, &format!("ghcr/handoff/app-{index:02}")).await;
+    }
+    env.inject(Fault::new("GetLifecyclePolicy", FaultKind::Latency, None).latency(200))
+        .await;
+    let inbox = env.alert_inbox().await;
+    let profile = PROFILE.replace("concurrency = 4", "concurrency = 1");
+    let context = context(&env, config_text(&env, &profile, Some(&inbox.topic_arn)));
+    let recorder = RecordingHandOff::new(&context, true);
+    let invocation = HardenInvocation::from_payload(&json!({"sweep": true})).expect("sweep");
+    let report = harden_repository::handler::handle_with(
+        &context,
+        &invocation,
+        Deadline::after(START_RESERVE + Duration::from_millis(700)),
+        Some(&recorder),
+    )
+    .await
+    .expect("a failed hand-off is not an invocation error");
+    assert_eq!(recorder.requests.lock().expect("lock").len(), 1);
+    assert_eq!(report.details["hand_off"]["handed_to"], Value::Null);
+    assert!(report.details["hand_off"]["continue_with"]["cursor"].is_object());
+    let handoff: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|finding| finding.resource == "harden-repository/sweep")
+        .collect();
+    assert_eq!(handoff.len(), 1, "{report:#?}");
+    assert_eq!(handoff[0].severity, ptc_ops::domain::Severity::Critical);
+    let alerts = inbox.receive(1, Duration::from_secs(10)).await;
+    assert!(
+        alerts.iter().any(|alert| alert.message["content"]["title"]
+            .as_str()
+            .is_some_and(|title| title.contains("could not hand"))),
+        "{alerts:#?}"
+    );
 }
 
 /// The configuration as shipped (`infra/config/ptc-ops.toml` and the files it names) hardens
