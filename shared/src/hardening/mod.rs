@@ -105,10 +105,28 @@ pub async fn run(
             );
             Ok(done((report, metrics)))
         }
+        HardenInvocation::PullThroughCacheAction(action) if action.sync.is_success() => {
+            // The template's rule only sends failures; a success that arrives anyway (a rule
+            // without the filter) costs no AWS call: creation events and the sweep harden.
+            info!(repository = %action.repository_name, "successful sync; nothing to do");
+            let mut report = Report::new(FUNCTION.as_str(), dry_run);
+            let mut metrics = Metrics::new(FUNCTION.as_str());
+            Tally::new(dry_run, true).finish(&mut report, &mut metrics);
+            report.set_detail(
+                "trigger",
+                json!({"event": "pull-through-cache-action", "repository": action.repository_name, "sync": action.sync, "image_tag": action.image_tag}),
+            );
+            Ok(done((report, metrics)))
+        }
         HardenInvocation::PullThroughCacheAction(action) => {
             let names = [action.repository_name.clone()];
             let pull_failure = pull_failure_finding(action);
-            let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
+            // ECR sends a failed sync on every pull that tries it: findings no hardening can
+            // change (encryption, the profile's own choices) wait for the daily sweep instead of
+            // coming back with each event.
+            let hardener = Hardener::new(clients, config, dry_run, deadline)
+                .await?
+                .without_repeats();
             let mut tally = Tally::new(dry_run, true);
             if let Some(finding) = pull_failure {
                 tally.add_pull_failure(finding);
@@ -374,6 +392,9 @@ struct Hardener<'a> {
     managed: ManagedPrefixes,
     dry_run: bool,
     deadline: Deadline,
+    /// Report findings only a person can resolve (see [`FindingKind::resolved_by_hand`]);
+    /// `false` for runs that recur with every sync of the cache.
+    report_unresolvable: bool,
 }
 
 impl<'a> Hardener<'a> {
@@ -400,7 +421,16 @@ impl<'a> Hardener<'a> {
             managed,
             dry_run,
             deadline,
+            report_unresolvable: true,
         })
+    }
+
+    /// Leaves out findings hardening can never resolve (reported by the sweep instead).
+    fn without_repeats(self) -> Self {
+        Hardener {
+            report_unresolvable: false,
+            ..self
+        }
     }
 
     async fn harden_names(
@@ -547,7 +577,10 @@ impl<'a> Hardener<'a> {
                 };
             }
         };
-        let plan = plan::plan(&desired, &observed);
+        let mut plan = plan::plan(&desired, &observed);
+        if !self.report_unresolvable {
+            plan.findings.retain(|(kind, _)| !kind.resolved_by_hand());
+        }
         let arn = observed.repository.arn.clone();
         let settings: Vec<&str> = plan.changes.iter().map(|c| c.setting.as_str()).collect();
         if plan.is_compliant() {

@@ -89,6 +89,16 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
+    /// Findings no run of hardening resolves, so they come back unchanged every time the
+    /// repository is looked at: encryption cannot change in place, and an `IMMUTABLE` profile is
+    /// the configuration's own choice. (A public policy is never in this set.)
+    pub fn resolved_by_hand(&self) -> bool {
+        matches!(
+            self,
+            FindingKind::EncryptionDrift | FindingKind::ImmutableTags
+        )
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             FindingKind::EncryptionDrift => "encryption-drift",

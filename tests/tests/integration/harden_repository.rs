@@ -280,11 +280,6 @@ async fn each_event_shape_hardens_the_repository_it_names() {
             expected_findings: &[],
         },
         Case {
-            event: "pull-through-cache-action-success.json",
-            repository: "docker-hub/library/nginx",
-            expected_findings: &[],
-        },
-        Case {
             event: "pull-through-cache-action-failure.json",
             repository: "ghcr/fluxcd/source-controller",
             expected_findings: &["upstream-pull"],
@@ -371,7 +366,7 @@ async fn a_repository_created_by_a_pull_through_the_cache_is_hardened() {
     env.clear_calls().await;
     let again = invoke(
         &context,
-        sample_event("pull-through-cache-action-success.json"),
+        sample_event("create-repository-service-event.json"),
     )
     .await;
     assert_eq!(count(&again, "repositories_compliant"), 1, "{again:#?}");
@@ -379,6 +374,62 @@ async fn a_repository_created_by_a_pull_through_the_cache_is_hardened() {
         env.write_calls().await,
         vec![],
         "an at-least-once repeat writes nothing"
+    );
+}
+
+/// A successful sync needs nothing: no AWS call at all (the template's rule does not even send
+/// it; a rule without the filter would).
+#[tokio::test]
+async fn a_successful_sync_costs_no_call() {
+    let env = TestEnv::new().await;
+    create_repository(&env, "docker-hub/library/nginx").await;
+    env.clear_calls().await;
+    let by_rules = PROFILE.replace("prefixes = [\"docker-hub\", \"ghcr\"]\n", "");
+    let context = context(&env, config_text(&env, &by_rules, None));
+    let report = invoke(
+        &context,
+        sample_event("pull-through-cache-action-success.json"),
+    )
+    .await;
+    assert_eq!(count(&report, "repositories_checked"), 0, "{report:#?}");
+    assert_eq!(report.findings, vec![]);
+    assert_eq!(env.calls().await, vec![], "not one AWS call");
+}
+
+/// A storm of failed syncs of one repository: each raises the pull failure, none repeats the
+/// encryption drift no hardening can fix; the sweep reports that once.
+#[tokio::test]
+async fn a_sync_storm_does_not_repeat_what_cannot_change() {
+    let env = TestEnv::new().await;
+    let name = "ghcr/fluxcd/source-controller";
+    env.clients
+        .ecr
+        .create_repository()
+        .repository_name(name)
+        .encryption_configuration(
+            EncryptionConfiguration::builder()
+                .encryption_type(EncryptionType::Kms)
+                .build()
+                .expect("encryption"),
+        )
+        .send()
+        .await
+        .expect("KMS repository");
+    let context = context(&env, config_text(&env, PROFILE, None));
+    for attempt in 0..20 {
+        let report = invoke(
+            &context,
+            sample_event("pull-through-cache-action-failure.json"),
+        )
+        .await;
+        let checks: Vec<String> = findings(&report).into_iter().map(|(c, _)| c).collect();
+        assert_eq!(checks, ["upstream-pull"], "attempt {attempt}: {report:#?}");
+    }
+    let sweep = invoke(&context, json!({"sweep": true})).await;
+    assert_eq!(sweep.findings.len(), 1, "{sweep:#?}");
+    assert!(
+        sweep.findings[0].title.contains("is encrypted with `KMS`"),
+        "{sweep:#?}"
     );
 }
 

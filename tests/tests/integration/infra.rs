@@ -611,16 +611,30 @@ fn functions_are_the_workspace_binaries_on_arm64_with_json_logs() {
 // ---- triggers ----------------------------------------------------------------------------------
 
 /// EventBridge pattern matching, for the pattern features the template uses: a list of values
-/// matches when the event's value is one of them; an object matches field by field.
+/// matches when the event's value is one of them (or, for `{"anything-but": [...]}`, a present
+/// value that is none of those); an object matches field by field.
 fn matches(pattern: &Value, event: &Value) -> bool {
     match pattern {
         Value::Object(fields) => fields
             .iter()
             .all(|(key, sub)| matches(sub, event.get(key).unwrap_or(&Value::Null))),
-        Value::Array(allowed) => match event {
-            Value::Array(values) => values.iter().any(|value| allowed.contains(value)),
-            value => allowed.contains(value),
-        },
+        Value::Array(allowed) => {
+            let one = |value: &Value| {
+                allowed
+                    .iter()
+                    .any(|choice| match choice.get("anything-but") {
+                        Some(Value::Array(excluded)) => {
+                            !value.is_null() && !excluded.contains(value)
+                        }
+                        Some(other) => panic!("pattern feature not modelled: {other}"),
+                        None => choice == value,
+                    })
+            };
+            match event {
+                Value::Array(values) => values.iter().any(one),
+                value => one(value),
+            }
+        }
         other => panic!("pattern feature not modelled: {other}"),
     }
 }
@@ -650,20 +664,28 @@ fn harden_repository_rules_match_the_real_event_shapes() {
             "PullThroughCacheAction takes {sample}"
         );
     }
-    for sample in [
-        "pull-through-cache-action-success.json",
-        "pull-through-cache-action-failure.json",
+    // Only syncs that did not succeed invoke the function.
+    for (sample, invokes) in [
+        ("pull-through-cache-action-success.json", false),
+        ("pull-through-cache-action-failure.json", true),
     ] {
         let event = sample_event(sample);
-        assert!(
+        assert_eq!(
             matches(&cache_action, &event),
-            "PullThroughCacheAction misses {sample}"
+            invokes,
+            "PullThroughCacheAction and {sample}"
         );
         assert!(
             !matches(&created, &event),
             "RepositoryCreated takes {sample}"
         );
     }
+    let mut unknown_status = sample_event("pull-through-cache-action-failure.json");
+    unknown_status["detail"]["sync-status"] = json!("PARTIAL");
+    assert!(
+        matches(&cache_action, &unknown_status),
+        "a status other than SUCCESS is a failure"
+    );
     let mut deleted = sample_event("create-repository-api-call.json");
     deleted["detail"]["eventName"] = json!("DeleteRepository");
     assert!(!matches(&created, &deleted));
