@@ -99,6 +99,9 @@ impl GroupKey {
             GroupKey::Plan(FindingKind::PublicPolicyFound) => {
                 format!("{n_repositories} repositories let anyone in")
             }
+            GroupKey::Plan(FindingKind::PolicyReplaced) => format!(
+                "policies of {n_repositories} repositories replaced: rules or statements removed"
+            ),
             GroupKey::Failure { operation, kind } => format!(
                 "{n_repositories} repositories could not be hardened: `{operation}` failed ({kind})"
             ),
@@ -273,6 +276,9 @@ impl Tally {
             });
             if let Some(source) = &change.source {
                 entry["source"] = json!(source);
+            }
+            if !change.removed.is_empty() {
+                entry["removed"] = json!(change.removed);
             }
             if let Some(note) = &change.note {
                 entry["note"] = json!(note);

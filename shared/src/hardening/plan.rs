@@ -76,6 +76,8 @@ pub struct Change {
     pub source: Option<String>,
     /// Something worth knowing about this change (e.g. the policy replaced was public).
     pub note: Option<String>,
+    /// Lifecycle rules or policy statements the repository had that the new value drops.
+    pub removed: Vec<Value>,
     pub write: Write,
 }
 
@@ -86,6 +88,8 @@ pub enum FindingKind {
     ImmutableTags,
     PublicPolicyRefused,
     PublicPolicyFound,
+    /// A policy the repository had is replaced, and rules or statements of it are lost.
+    PolicyReplaced,
 }
 
 impl FindingKind {
@@ -105,6 +109,7 @@ impl FindingKind {
             FindingKind::ImmutableTags => "immutable-tags",
             FindingKind::PublicPolicyRefused => "public-policy-refused",
             FindingKind::PublicPolicyFound => "public-policy-found",
+            FindingKind::PolicyReplaced => "policy-replaced",
         }
     }
 }
@@ -133,14 +138,24 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
         let wanted = configured.policy.canonical_text();
         let current = observed.lifecycle_policy.as_deref();
         if current.map(normalized_lifecycle_text).as_deref() != Some(wanted) {
+            let old = current.map_or(Value::Null, json_or_text);
+            let new = configured.policy.normalized().clone();
+            let removed = removed_entries(&old, &new, "rules");
+            if !removed.is_empty() {
+                plan.findings.push((
+                    FindingKind::PolicyReplaced,
+                    replaced_finding(desired, repository, "lifecycle policy", "rule", &removed),
+                ));
+            }
             plan.changes.push(Change {
                 setting: Setting::LifecyclePolicy,
-                old: current.map_or(Value::Null, json_or_text),
-                new: configured.policy.normalized().clone(),
+                old,
+                new,
                 source: Some(configured.origin.to_string()),
                 note: current.is_some().then(|| {
                     "the whole policy is replaced; rules added by hand are lost".to_owned()
                 }),
+                removed,
                 write: Write::LifecyclePolicy(wanted.to_owned()),
             });
         }
@@ -163,6 +178,7 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
                 new: json!(differing),
                 source: None,
                 note: None,
+                removed: Vec::new(),
                 write: Write::Tags(differing),
             });
         }
@@ -176,6 +192,7 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
                 new: json!(scan_on_push),
                 source: None,
                 note: None,
+                removed: Vec::new(),
                 write: Write::ScanOnPush(scan_on_push),
             });
         }
@@ -192,6 +209,7 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
                 new: mutability_json(wanted.mutability.as_str(), &wanted.exclusion_filters),
                 source: None,
                 note: None,
+                removed: Vec::new(),
                 write: Write::TagMutability(wanted.clone()),
             });
             if wanted.mutability == TagMutability::Immutable {
@@ -269,14 +287,103 @@ fn plan_repository_policy(desired: &Desired<'_>, observed: &Observed, plan: &mut
             describe_public(&current_public)
         ))
     };
+    let old = current.map_or(Value::Null, json_or_text);
+    let new = configured.policy.normalized().clone();
+    let removed = removed_entries(&old, &new, "Statement");
+    if !removed.is_empty() {
+        plan.findings.push((
+            FindingKind::PolicyReplaced,
+            replaced_finding(
+                desired,
+                repository,
+                "repository policy",
+                "statement",
+                &removed,
+            ),
+        ));
+    }
     plan.changes.push(Change {
         setting: Setting::RepositoryPolicy,
-        old: current.map_or(Value::Null, json_or_text),
-        new: configured.policy.normalized().clone(),
+        old,
+        new,
         source: Some(configured.origin.to_string()),
         note,
+        removed,
         write: Write::RepositoryPolicy(wanted.to_owned()),
     });
+}
+
+/// The entries of `old[key]` (lifecycle `rules`, policy `Statement`, a lone object counting as a
+/// list of one) that `new[key]` does not have, compared by meaning (key order aside).
+pub fn removed_entries(old: &Value, new: &Value, key: &str) -> Vec<Value> {
+    let entries = |document: &Value| -> Vec<Value> {
+        match document.get(key) {
+            Some(Value::Array(items)) => items.clone(),
+            Some(item @ Value::Object(_)) => vec![item.clone()],
+            _ => Vec::new(),
+        }
+    };
+    let kept: Vec<String> = entries(new).iter().map(canonical_json_text).collect();
+    entries(old)
+        .into_iter()
+        .filter(|entry| !kept.contains(&canonical_json_text(entry)))
+        .collect()
+}
+
+/// A replaced policy loses what someone put there: say what, so the replacement is never silent.
+fn replaced_finding(
+    desired: &Desired<'_>,
+    repository: &Repository,
+    what: &str,
+    entry: &str,
+    removed: &[Value],
+) -> Finding {
+    let shown: Vec<String> = removed.iter().map(describe_entry).collect();
+    let plural = if removed.len() == 1 { "" } else { "s" };
+    Finding::new(
+        Severity::Warning,
+        Check::RepositoryHardening,
+        &repository.name,
+        format!(
+            "{what} of `{}` replaced: {} {entry}{plural} removed",
+            repository.name,
+            removed.len()
+        ),
+        format!(
+            "profile `{}` replaces the whole {what}; removed: {}",
+            desired.profile_name(),
+            shown.join("; ")
+        ),
+    )
+    .with_next_step(format!(
+        "if a removed {entry} is needed, add it to the profile's {what} (the report's `changes` keep the old one)"
+    ))
+    .with_resource_arn(&repository.arn)
+}
+
+/// One rule or statement in a few words: its priority or `Sid` and its description, else its
+/// compact JSON (cut at 160 characters).
+fn describe_entry(entry: &Value) -> String {
+    let text = |key: &str| entry.get(key).and_then(Value::as_str);
+    if let Some(priority) = entry.get("rulePriority").and_then(Value::as_u64) {
+        return match text("description") {
+            Some(description) => format!("rule {priority} ({description})"),
+            None => format!("rule {priority} {}", short_json(entry.get("selection"))),
+        };
+    }
+    match text("Sid") {
+        Some(sid) => format!("statement `{sid}`"),
+        None => format!("statement {}", short_json(Some(entry))),
+    }
+}
+
+fn short_json(value: Option<&Value>) -> String {
+    let text = value.map(canonical_json_text).unwrap_or_default();
+    if text.chars().count() > 160 {
+        format!("{}…", text.chars().take(160).collect::<String>())
+    } else {
+        text
+    }
 }
 
 /// A lifecycle policy read from a repository, in the canonical form of
@@ -527,7 +634,7 @@ mod tests {
         cases.push((
             "other lifecycle",
             other_lifecycle,
-            (&[Setting::LifecyclePolicy], &[]),
+            (&[Setting::LifecyclePolicy], &[FindingKind::PolicyReplaced]),
         ));
 
         let mut missing_tag = compliant();
@@ -560,7 +667,7 @@ mod tests {
         cases.push((
             "public policy replaced",
             public_policy,
-            (&[Setting::RepositoryPolicy], &[]),
+            (&[Setting::RepositoryPolicy], &[FindingKind::PolicyReplaced]),
         ));
 
         let mut kms = compliant();
@@ -630,6 +737,64 @@ mod tests {
     }
 
     #[test]
+    fn a_replaced_policy_says_what_it_removes() {
+        let mut observed = compliant();
+        observed.lifecycle_policy = Some(
+            r#"{"rules":[{"rulePriority":1,"description":"keep 500","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":500},"action":{"type":"expire"}}]}"#.into(),
+        );
+        observed.repository_policy = Some(
+            r#"{"Version":"2012-10-17","Statement":{"Sid":"CiPush","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:role/ci"},"Action":"ecr:PutImage"}}"#.into(),
+        );
+        let plan = check(
+            "replaced",
+            &full_profile(),
+            &observed,
+            (
+                &[Setting::LifecyclePolicy, Setting::RepositoryPolicy],
+                &[FindingKind::PolicyReplaced, FindingKind::PolicyReplaced],
+            ),
+        );
+        let removed: Vec<usize> = plan.changes.iter().map(|c| c.removed.len()).collect();
+        assert_eq!(removed, [1, 1]);
+        let titles: Vec<&str> = plan
+            .findings
+            .iter()
+            .map(|(_, f)| f.title.as_str())
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "lifecycle policy of `docker-hub/library/nginx` replaced: 1 rule removed",
+                "repository policy of `docker-hub/library/nginx` replaced: 1 statement removed"
+            ]
+        );
+        assert!(plan.findings[0].1.message.contains("rule 1 (keep 500)"));
+        assert!(plan.findings[1]
+            .1
+            .message
+            .contains("statement `CiPush`"));
+    }
+
+    #[test]
+    fn removed_entries_compare_by_meaning() {
+        let old = json!({"rules": [{"rulePriority": 1, "action": {"type": "expire"}}, {"rulePriority": 2}]});
+        let new = json!({"rules": [{"action": {"type": "expire"}, "rulePriority": 1}]});
+        assert_eq!(
+            removed_entries(&old, &new, "rules"),
+            [json!({"rulePriority": 2})]
+        );
+        let lone = json!({"Statement": {"Sid": "A"}});
+        assert_eq!(
+            removed_entries(&lone, &json!({"Statement": [{"Sid": "A"}]}), "Statement"),
+            Vec::<Value>::new()
+        );
+        assert_eq!(
+            removed_entries(&Value::Null, &new, "rules"),
+            Vec::<Value>::new()
+        );
+    }
+
+    #[test]
     fn tags_are_merged() {
         let mut observed = compliant();
         observed
@@ -695,7 +860,7 @@ mod tests {
             "existing public policy, replaced",
             &full_profile(),
             &open,
-            (&[Setting::RepositoryPolicy], &[]),
+            (&[Setting::RepositoryPolicy], &[FindingKind::PolicyReplaced]),
         );
         let note = plan.changes[0].note.as_deref().unwrap_or_default();
         assert!(note.contains("Statement[0] (`Anyone`)"), "{note}");

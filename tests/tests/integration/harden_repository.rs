@@ -649,7 +649,29 @@ async fn drift_is_planned_and_corrected_setting_by_setting() {
             "{}",
             case.name
         );
-        assert_eq!(findings(&report), vec![], "{}", case.name);
+        // Replacing a policy someone set says what it removed, in the change and a finding.
+        let replaces = ["other-lifecycle", "other-policy", "public-policy"].contains(&case.name);
+        let expected: Vec<(String, String)> = if replaces {
+            vec![("repository-hardening".to_owned(), name.clone())]
+        } else {
+            vec![]
+        };
+        assert_eq!(findings(&report), expected, "{}", case.name);
+        if replaces {
+            assert!(
+                report.findings[0].title.contains("replaced"),
+                "{}: {report:#?}",
+                case.name
+            );
+            assert_eq!(
+                report.details["changes"][0]["removed"]
+                    .as_array()
+                    .map(Vec::len),
+                Some(1),
+                "{}: {report:#?}",
+                case.name
+            );
+        }
         assert_hardened(&env, &name).await;
         if case.name == "foreign-tag" {
             assert_eq!(
