@@ -1,6 +1,36 @@
 //! `ptc`: the operator command line of ecr-ptc-ops. Runs the same library code as the
 //! Lambdas against the account in the environment, and audits a cluster's image references.
 
+// Everything `ptc` prints goes through the scrubber: these shadow the standard printing macros
+// for the whole crate (a `macro_rules!` defined before the modules is in scope in all of them,
+// ahead of the prelude), so no table, JSON document or message can bypass it.
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::output::print_scrubbed($crate::output::Stream::Stdout, format_args!($($arg)*))
+    };
+}
+macro_rules! println {
+    () => {
+        print!("\n")
+    };
+    ($($arg:tt)*) => {
+        print!("{}\n", format_args!($($arg)*))
+    };
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => {
+        $crate::output::print_scrubbed($crate::output::Stream::Stderr, format_args!($($arg)*))
+    };
+}
+macro_rules! eprintln {
+    () => {
+        eprint!("\n")
+    };
+    ($($arg:tt)*) => {
+        eprint!("{}\n", format_args!($($arg)*))
+    };
+}
+
 mod args;
 mod commands;
 mod output;
@@ -21,10 +51,7 @@ async fn main() -> ExitCode {
     match commands::dispatch(cli).await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!(
-                "ptc: {}",
-                ptc_ops::domain::secret::scrub(&error.to_string())
-            );
+            eprintln!("ptc: {error}");
             error.exit_code()
         }
     }

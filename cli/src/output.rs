@@ -5,8 +5,40 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use ptc_ops::domain::secret::scrub;
 use ptc_ops::domain::{Report, Severity};
 use serde_json::Value;
+
+/// Where [`print_scrubbed`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// What `print!`, `println!`, `eprint!` and `eprintln!` do in this crate (see `main.rs`): the
+/// text with every known secret value replaced by `***`. A closed pipe (`ptc … | head`) ends
+/// the output quietly; any other write failure panics, as the standard macros do.
+pub fn print_scrubbed(stream: Stream, text: std::fmt::Arguments<'_>) {
+    let written = match stream {
+        Stream::Stdout => write_scrubbed(&mut std::io::stdout().lock(), text),
+        Stream::Stderr => write_scrubbed(&mut std::io::stderr().lock(), text),
+    };
+    match written {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            panic!("failed printing to {stream:?}: {error}")
+        }
+        _ => {}
+    }
+}
+
+fn write_scrubbed(
+    out: &mut impl std::io::Write,
+    text: std::fmt::Arguments<'_>,
+) -> std::io::Result<()> {
+    out.write_all(scrub(&text.to_string()).as_bytes())?;
+    out.flush()
+}
 
 /// Colours for stdout, decided once.
 #[derive(Debug, Clone, Copy)]
@@ -230,6 +262,29 @@ mod tests {
             table(&["SEVERITY", "RULE"], &rows),
             "SEVERITY  RULE\n\x1b[31mCRITICAL\x1b[0m  docker-hub\nINFO      k8s\n"
         );
+    }
+
+    #[test]
+    fn printed_text_is_scrubbed() {
+        let token = ptc_ops::domain::SecretValue::new("tok\"en\\wïth-ünïcode-printed");
+        let cases: [(&str, String); 3] = [
+            (
+                "table cell",
+                table(&["SECRET"], &[vec![token.expose().to_owned()]]),
+            ),
+            (
+                "json document",
+                serde_json::json!({"message": token.expose()}).to_string(),
+            ),
+            ("debug", format!("{:?}", token.expose())),
+        ];
+        for (case, text) in cases {
+            let mut out = Vec::new();
+            write_scrubbed(&mut out, format_args!("{text}")).expect("written");
+            let printed = String::from_utf8(out).expect("utf8");
+            assert!(!printed.contains("wïth-ünïcode"), "{case}: {printed}");
+            assert!(printed.contains("***"), "{case}: {printed}");
+        }
     }
 
     #[test]

@@ -4,11 +4,21 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use ptc_ops_tests::{repo_root, TestEnv};
+use ptc_ops_tests::{assert_no_token, hostile_token, repo_root, TestEnv};
 use serde_json::{json, Value};
 
 /// Runs `ptc` with this test's slice of the emulator as its AWS account.
 fn ptc(env: &TestEnv, args: &[&str], stdin: Option<&str>) -> Output {
+    ptc_with_env(env, args, stdin, &[])
+}
+
+/// [`ptc`] with more environment variables.
+fn ptc_with_env(
+    env: &TestEnv,
+    args: &[&str],
+    stdin: Option<&str>,
+    extra_env: &[(&str, &str)],
+) -> Output {
     let workdir = tempfile::tempdir().expect("temporary folder");
     let mut command = Command::new(env!("CARGO_BIN_EXE_ptc"));
     command
@@ -17,6 +27,7 @@ fn ptc(env: &TestEnv, args: &[&str], stdin: Option<&str>) -> Output {
         .env_remove("PTC_CONFIG")
         .env("NO_COLOR", "1")
         .envs(env.process_env())
+        .envs(extra_env.iter().copied())
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
@@ -565,4 +576,74 @@ async fn credentials_harden_and_prewarm_from_the_command_line() {
         vec![],
         "a compliant registry costs reads only"
     );
+}
+
+/// Tokens no writer prints as they are (a quote, a backslash, non-ASCII), in a secret that
+/// parses and in secrets that do not, with every log switch a user could turn on: `RUST_LOG` at
+/// `trace`, the SDK's `LOG_SENSITIVE_BODIES`, `-vv`. Nothing `ptc` prints, table or JSON, stdout
+/// or stderr, holds any form of any of them.
+#[tokio::test]
+async fn credentials_check_prints_no_token_in_any_form() {
+    let env = TestEnv::new().await;
+    let unique = env.account_id.clone();
+    let token = |case: &str| hostile_token(&format!("{case}-{unique}"));
+    let cases = [
+        (
+            "valid-json",
+            json!({"username": "ptc-user", "accessToken": token("valid-json")}).to_string(),
+        ),
+        (
+            "unescaped-quote",
+            format!(
+                r#"{{"username":"ptc-user","accessToken":"{}"}}"#,
+                token("unescaped-quote")
+            ),
+        ),
+        (
+            "yaml-like",
+            format!("username: ptc-user\naccessToken: {}\n", token("yaml-like")),
+        ),
+        ("bare-token", token("bare-token")),
+        (
+            "misspelled-key",
+            json!({"username": "ptc-user", "access_token": token("misspelled-key")}).to_string(),
+        ),
+    ];
+    let tokens: Vec<String> = cases.iter().map(|(case, _)| token(case)).collect();
+    for (case, value) in &cases {
+        let arn = env
+            .create_secret(&format!("ecr-pullthroughcache/{case}"), value)
+            .await;
+        env.create_rule(case, "ghcr.io", Some(&arn)).await;
+    }
+    // Discovery on, towards a closed loopback port: the token is handed to the HTTP client.
+    let folder = tempfile::tempdir().expect("folder");
+    let config = folder.path().join("ptc-ops.toml");
+    std::fs::write(
+        &config,
+        "[credentials]\ndiscover_expiry = true\ngithub_api_url = \"http://127.0.0.1:9\"\n",
+    )
+    .expect("config written");
+    let config = config.to_str().expect("utf8 path");
+    let noisy = [("RUST_LOG", "trace"), ("LOG_SENSITIVE_BODIES", "true")];
+    for args in [
+        vec!["--config", config, "-vv", "credentials", "check"],
+        vec!["--config", config, "-vv", "--json", "credentials", "check"],
+    ] {
+        let output = ptc_with_env(&env, &args, None, &noisy);
+        let (out, err) = (stdout(&output), stderr(&output));
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {err}");
+        for (case, _) in &cases {
+            assert!(
+                out.contains(&format!("ecr-pullthroughcache/{case}")),
+                "{args:?}"
+            );
+        }
+        assert!(
+            err.contains("credential secret checked"),
+            "{args:?}: the decisions are logged on stderr"
+        );
+        assert_no_token(&out, &tokens, &format!("stdout of {args:?}"));
+        assert_no_token(&err, &tokens, &format!("stderr of {args:?}"));
+    }
 }

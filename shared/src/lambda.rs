@@ -2,11 +2,13 @@
 //! invocation deadline, and the end of a run (alerts, metrics, one summary log line).
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
-use lambda_runtime::{service_fn, Context, LambdaEvent};
+use futures::FutureExt;
+use lambda_runtime::{service_fn, Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tracing::{error, info};
 
@@ -14,6 +16,7 @@ use crate::alerts::{build_alerts, AlertSource};
 use crate::aws::sns::AlertTopic;
 use crate::aws::{self, Clients};
 use crate::config::Config;
+use crate::domain::secret::scrub;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::error::Error;
 use crate::metrics::{Metrics, MetricsSink};
@@ -209,17 +212,45 @@ where
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let invocation = handler(Arc::clone(&context), event);
         async move {
-            invocation.await.inspect_err(|invocation_error| {
-                error!(
-                    function,
-                    error_type = invocation_error.error_type(),
-                    error = %invocation_error.full_message(),
-                    "invocation failed"
-                );
-            })
+            // A panic is answered here, scrubbed, rather than by the runtime, which would send
+            // the panic's message to Lambda as it is. (Release builds abort on panic; the panic
+            // hook scrubs what they print.)
+            match AssertUnwindSafe(invocation).catch_unwind().await {
+                Ok(Ok(report)) => Ok(report),
+                Ok(Err(invocation_error)) => {
+                    error!(
+                        function,
+                        error_type = invocation_error.error_type(),
+                        error = %invocation_error.full_message(),
+                        "invocation failed"
+                    );
+                    Err(Diagnostic::from(invocation_error))
+                }
+                Err(payload) => {
+                    let diagnostic = panic_diagnostic(payload.as_ref());
+                    error!(
+                        function,
+                        error_type = diagnostic.error_type,
+                        error = %diagnostic.error_message,
+                        "invocation panicked"
+                    );
+                    Err(diagnostic)
+                }
+            }
         }
     }))
     .await
+}
+
+/// The answer to Lambda for a handler that panicked: the message, scrubbed.
+fn panic_diagnostic(payload: &(dyn std::any::Any + Send)) -> Diagnostic {
+    Diagnostic {
+        error_type: "Panic".to_owned(),
+        error_message: scrub(&format!(
+            "the handler panicked: {}",
+            crate::logging::panic_message(payload)
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -240,5 +271,18 @@ mod tests {
             at: Some(SystemTime::UNIX_EPOCH),
         };
         assert_eq!(past.remaining(), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_panic_answers_lambda_scrubbed() {
+        let token = crate::domain::SecretValue::new("tok\"en\\wïth-ünïcode-diagnostic");
+        let payload: Box<dyn std::any::Any + Send> =
+            Box::new(format!("unexpected secret {:?}", token.expose()));
+        let diagnostic = panic_diagnostic(payload.as_ref());
+        assert_eq!(diagnostic.error_type, "Panic");
+        assert_eq!(
+            diagnostic.error_message,
+            "the handler panicked: unexpected secret \"***\""
+        );
     }
 }

@@ -7,6 +7,7 @@
 
 mod emulator;
 mod inbox;
+mod leaks;
 mod logs;
 pub mod permissions;
 pub mod runtime_api;
@@ -14,6 +15,7 @@ mod test_env;
 
 pub use emulator::{Emulator, ReadyInfo, UpstreamImage};
 pub use inbox::{AlertInbox, DeliveredAlert};
+pub use leaks::{assert_no_token, hostile_token, leaked_forms};
 pub use logs::CapturedLogs;
 pub use permissions::assert_calls_permitted;
 pub use test_env::{Call, Fault, FaultKind, TestEnv};

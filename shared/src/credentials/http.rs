@@ -78,13 +78,56 @@ impl std::fmt::Debug for UpstreamHttp {
 }
 
 /// One request. Header values given as [`SecretValue`] are marked sensitive, so hyper never
-/// prints them either.
-#[derive(Debug)]
+/// prints them either; `Debug` shows header names and the body's length only (a login body
+/// holds the token).
 pub struct UpstreamRequest {
     method: Method,
     url: Url,
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Option<Bytes>,
+}
+
+impl std::fmt::Debug for UpstreamRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamRequest")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("headers", &HeaderNames(&self.headers))
+            .field("body", &BodyLength(self.body.as_ref().map(Bytes::len)))
+            .finish()
+    }
+}
+
+/// Header names, each value printed as `***`.
+struct HeaderNames<'a>(&'a [(HeaderName, HeaderValue)]);
+
+impl std::fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, _)| (name.as_str(), Redacted)))
+            .finish()
+    }
+}
+
+/// A body as its length: `<n bytes>`.
+struct BodyLength(Option<usize>);
+
+impl std::fmt::Debug for BodyLength {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(length) => write!(f, "<{length} bytes>"),
+            None => f.write_str("None"),
+        }
+    }
+}
+
+/// A value that is not shown.
+struct Redacted;
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 impl UpstreamRequest {
@@ -138,12 +181,24 @@ impl UpstreamRequest {
     }
 }
 
-/// What came back: status, the headers asked for, the body.
-#[derive(Debug, Clone)]
+/// What came back: status, the headers asked for, the body. `Debug` shows the status, header
+/// names and the body's length only (Docker Hub's login answer holds a session token).
+#[derive(Clone)]
 pub struct UpstreamResponse {
     pub status: StatusCode,
     pub headers: hyper::HeaderMap,
     pub body: Bytes,
+}
+
+impl std::fmt::Debug for UpstreamResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<&str> = self.headers.keys().map(HeaderName::as_str).collect();
+        f.debug_struct("UpstreamResponse")
+            .field("status", &self.status)
+            .field("headers", &headers)
+            .field("body", &BodyLength(Some(self.body.len())))
+            .finish()
+    }
 }
 
 impl UpstreamResponse {
@@ -331,6 +386,65 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_prints_a_token() {
+        let token = SecretValue::new("tok\"en\\wïth-ünïcode-debug-http");
+        let url = Url::parse("https://hub.docker.com/v2/auth/token").expect("url");
+        let cases: [(&str, String); 3] = [
+            (
+                "secret header",
+                format!(
+                    "{:?}",
+                    UpstreamRequest::get(url.clone())
+                        .secret_header(
+                            "authorization",
+                            "Bearer ",
+                            &SecretValue::new("plain-bearer-token-42")
+                        )
+                        .expect("header")
+                ),
+            ),
+            (
+                "json body",
+                format!(
+                    "{:?}",
+                    UpstreamRequest::post_json(
+                        url.clone(),
+                        &serde_json::json!({"identifier": "ptc-user", "secret": token.expose()})
+                    )
+                ),
+            ),
+            (
+                "response body",
+                format!(
+                    "{:?}",
+                    UpstreamResponse {
+                        status: StatusCode::OK,
+                        headers: hyper::HeaderMap::new(),
+                        body: Bytes::from(
+                            serde_json::json!({"access_token": "session-jwt-abc123"}).to_string()
+                        ),
+                    }
+                ),
+            ),
+        ];
+        for (case, text) in cases {
+            for leaked in [
+                "wïth-ünïcode",
+                "w\\u00efth",
+                "plain-bearer",
+                "session-jwt",
+                "identifier",
+            ] {
+                assert!(!text.contains(leaked), "{case}: {text}");
+            }
+            assert!(
+                text.contains("bytes>") || text.contains("***"),
+                "{case}: {text}"
+            );
+        }
+    }
 
     #[test]
     fn sends_tokens_only_to_the_parsed_host_over_tls_or_loopback() {

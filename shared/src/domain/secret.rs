@@ -19,7 +19,8 @@ static KNOWN_SECRET_VALUES: LazyLock<RwLock<BTreeSet<String>>> =
 /// exactly where the value must go (an HTTP `Authorization` header, a JSON parse).
 ///
 /// Creating one registers the value with [`scrub`], the last line of defence for texts that
-/// leave the process.
+/// leave the process: the value, its parts (the strings of a JSON value, the fields and lines of
+/// a malformed one) and each of them JSON- and `Debug`-escaped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretValue(String);
 
@@ -52,18 +53,200 @@ impl fmt::Display for SecretValue {
 }
 
 fn remember(value: &str) {
-    // Register the value and its trimmed form: a token pasted with a trailing newline is
-    // still the same token when it shows up in a message.
-    for candidate in [value, value.trim()] {
-        if candidate.len() >= MIN_SCRUBBED_LEN {
-            let mut known = KNOWN_SECRET_VALUES
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if !known.contains(candidate) {
-                known.insert(candidate.to_owned());
+    let forms: BTreeSet<String> = fragments(value)
+        .iter()
+        .flat_map(|fragment| escaped_forms(fragment))
+        .filter(|form| form.len() >= MIN_SCRUBBED_LEN)
+        .collect();
+    KNOWN_SECRET_VALUES
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .extend(forms);
+}
+
+/// Key names of credential secrets: never registered on their own, or every message that names
+/// a key (`has no accessToken key`) would lose it.
+const KEY_NAMES: [&str; 6] = [
+    "username",
+    "accesstoken",
+    "password",
+    "token",
+    "secret",
+    "user",
+];
+
+/// The parts of a value that may show up in a text on their own: the value and its trimmed
+/// form (a token pasted with a trailing newline is still the same token), every string of a JSON
+/// value, and, when the value is not valid JSON (a quote in a token, a missing brace), every
+/// line, every `key: value` or `key=value` value, and every word that looks like a token.
+fn fragments(value: &str) -> BTreeSet<String> {
+    let mut parts = BTreeSet::new();
+    parts.insert(value.to_owned());
+    let mut add = |part: &str| {
+        let part = part.trim();
+        if part.len() >= MIN_SCRUBBED_LEN && !is_key_name(part) {
+            parts.insert(part.to_owned());
+        }
+    };
+    add(value);
+    match serde_json::from_str::<serde_json::Value>(value) {
+        Ok(document) => string_leaves(&document, &mut add),
+        Err(_) => loose_fields(value, &mut add),
+    }
+    parts
+}
+
+fn is_key_name(text: &str) -> bool {
+    let normalised: String = text
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    KEY_NAMES.contains(&normalised.as_str())
+}
+
+/// Every string in a JSON document, keys excepted.
+fn string_leaves(document: &serde_json::Value, add: &mut impl FnMut(&str)) {
+    match document {
+        serde_json::Value::String(text) => add(text),
+        serde_json::Value::Array(items) => items.iter().for_each(|item| string_leaves(item, add)),
+        serde_json::Value::Object(fields) => {
+            fields.values().for_each(|field| string_leaves(field, add))
+        }
+        _ => {}
+    }
+}
+
+/// What a malformed secret holds, found without a parser: `{"username":"u","accessToken":"a"b"}`,
+/// `accessToken: …` lines, a bare token.
+fn loose_fields(value: &str, add: &mut impl FnMut(&str)) {
+    for line in value.split(['\n', '\r']) {
+        let line = strip_framing(line);
+        add(line);
+        let segments: Vec<&str> = line.split(',').collect();
+        for (index, segment) in segments.iter().enumerate() {
+            if let Some(field) = field_value(segment) {
+                add(field);
+            }
+            // The rest of the line from this segment on: a token may hold a comma.
+            let tail = segments[index..].join(",");
+            if let Some(field) = field_value(&tail) {
+                add(field);
+            }
+        }
+        for word in line.split(|c: char| c.is_whitespace() || "\"',;{}".contains(c)) {
+            if looks_like_a_token(word) {
+                add(word);
             }
         }
     }
+}
+
+/// A line without the braces and trailing comma of a JSON object around it.
+fn strip_framing(line: &str) -> &str {
+    line.trim()
+        .trim_start_matches('{')
+        .trim_end_matches(',')
+        .trim_end_matches('}')
+        .trim()
+}
+
+/// The value of `key: value`, `"key": "value"` or `key=value`, quotes removed.
+fn field_value(segment: &str) -> Option<&str> {
+    let segment = segment.trim_start();
+    let key_part = segment.strip_prefix('"').unwrap_or(segment);
+    let key_length = key_part
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "_-.".contains(c)))
+        .unwrap_or(key_part.len());
+    if key_length == 0 {
+        return None;
+    }
+    let rest = key_part[key_length..]
+        .strip_prefix('"')
+        .unwrap_or(&key_part[key_length..]);
+    let rest = rest.trim_start();
+    let value = rest.strip_prefix([':', '='])?.trim();
+    let value = value.trim_end_matches(',').trim_end_matches('}').trim_end();
+    let value = value.strip_prefix('"').unwrap_or(value);
+    Some(value.strip_suffix('"').unwrap_or(value))
+}
+
+/// A word long enough and mixed enough to be a credential rather than prose.
+fn looks_like_a_token(word: &str) -> bool {
+    word.chars().count() >= 12
+        && word.chars().any(|c| c.is_ascii_digit())
+        && word.chars().any(char::is_alphabetic)
+}
+
+/// The forms a text takes once escaped, as it appears in a JSON document (a JSON log line, a
+/// report), in Rust's `Debug` output (a `?field` of a log line), in the `Debug` of a byte buffer
+/// (an HTTP body in an SDK error), ASCII-only escapes, and one escape inside another (a `Debug`
+/// field written into a JSON log line).
+fn escaped_forms(text: &str) -> BTreeSet<String> {
+    let mut forms = BTreeSet::from([text.to_owned()]);
+    for first in [
+        json_escaped(text),
+        debug_escaped(text),
+        bytes_debug_escaped(text),
+    ] {
+        forms.insert(json_escaped(&first));
+        forms.insert(debug_escaped(&first));
+        forms.insert(first);
+    }
+    forms.insert(ascii_only(&json_escaped(text)));
+    forms.insert(text.escape_default().to_string());
+    forms
+}
+
+fn json_escaped(text: &str) -> String {
+    unquote(&serde_json::Value::String(text.to_owned()).to_string())
+}
+
+fn debug_escaped(text: &str) -> String {
+    unquote(&format!("{text:?}"))
+}
+
+/// As `Bytes` and `b"…"` print: printable ASCII as is, `\\xNN` for every other byte.
+fn bytes_debug_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'\n' => escaped.push_str("\\n"),
+            b'\r' => escaped.push_str("\\r"),
+            b'\t' => escaped.push_str("\\t"),
+            b'\\' | b'"' => {
+                escaped.push('\\');
+                escaped.push(char::from(byte));
+            }
+            0x20..=0x7e => escaped.push(char::from(byte)),
+            _ => escaped.push_str(&format!("\\x{byte:02x}")),
+        }
+    }
+    escaped
+}
+
+fn unquote(quoted: &str) -> String {
+    quoted
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or(quoted)
+        .to_owned()
+}
+
+/// JSON with every non-ASCII character as `\uXXXX` (UTF-16), as other JSON writers emit it.
+fn ascii_only(json: &str) -> String {
+    let mut escaped = String::with_capacity(json.len());
+    for character in json.chars() {
+        if character.is_ascii() {
+            escaped.push(character);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in character.encode_utf16(&mut units) {
+                escaped.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    escaped
 }
 
 /// Replaces every known secret value in `text` with `***`.
@@ -126,5 +309,115 @@ mod tests {
         }
         assert!(contains_secret("x ghp_scrub-me-please-0123 y"));
         assert!(!contains_secret("nothing to hide"));
+    }
+
+    /// A token a JSON or `Debug` writer has to escape: quotes, backslashes, non-ASCII.
+    fn hostile(name: &str) -> String {
+        format!("tok\"en\\wïth-ünïcode-{name}")
+    }
+
+    fn assert_scrubbed(case: &str, token: &str, text: &str) {
+        let scrubbed = scrub(text);
+        assert!(
+            scrubbed.contains(REDACTED),
+            "{case}: nothing scrubbed in {scrubbed:?}"
+        );
+        for form in escaped_forms(token) {
+            assert!(
+                !scrubbed.contains(&form),
+                "{case}: {form:?} left in {scrubbed:?}"
+            );
+        }
+        // Not even a recognisable piece of it.
+        assert!(!scrubbed.contains("wïth-ünïcode"), "{case}: {scrubbed:?}");
+        assert!(!scrubbed.contains("with-\\u00fcn"), "{case}: {scrubbed:?}");
+        assert!(!contains_secret(&scrubbed), "{case}: {scrubbed:?}");
+    }
+
+    #[test]
+    fn scrubs_every_escaped_form_of_a_hostile_token() {
+        let token = hostile("forms");
+        let _secret = SecretValue::new(
+            serde_json::json!({"username": "ptc-user", "accessToken": token}).to_string(),
+        );
+        let cases: [(&str, String); 9] = [
+            ("raw", format!("token {token} leaked")),
+            ("json", serde_json::json!({ "message": token }).to_string()),
+            ("debug", format!("value: {token:?}")),
+            (
+                "debug inside json",
+                serde_json::json!({ "field": format!("{token:?}") }).to_string(),
+            ),
+            (
+                "json inside debug",
+                format!("{:?}", serde_json::json!({ "t": token }).to_string()),
+            ),
+            (
+                "json inside json",
+                serde_json::json!({ "body": serde_json::json!({ "t": token }).to_string() })
+                    .to_string(),
+            ),
+            ("ascii-only json", ascii_only(&json_escaped(&token))),
+            ("escape_default", token.escape_default().to_string()),
+            (
+                "http body in an sdk error",
+                format!(
+                    "{:?}",
+                    aws_smithy_types::body::SdkBody::from(format!("{{\"t\":\"{token}\"}}"))
+                ),
+            ),
+        ];
+        for (case, text) in cases {
+            assert_scrubbed(case, &token, &text);
+        }
+    }
+
+    #[test]
+    fn scrubs_the_token_inside_a_malformed_secret() {
+        let cases: [(&str, fn(&str) -> String); 6] = [
+            ("unescaped quote in json", |token| {
+                format!(r#"{{"username":"ptc-user","accessToken":"{token}"}}"#)
+            }),
+            ("missing closing brace", |token| {
+                format!(r#"{{"username": "ptc-user", "accessToken": "{token}""#)
+            }),
+            ("one field per line", |token| {
+                format!("{{\n  \"username\": \"ptc-user\",\n  \"accessToken\": \"{token}\"\n")
+            }),
+            ("yaml-like", |token| {
+                format!("username: ptc-user\naccessToken: {token}\n")
+            }),
+            ("env-like", |token| {
+                format!("USERNAME=ptc-user\nACCESS_TOKEN={token}")
+            }),
+            ("valid json, misspelled key", |token| {
+                serde_json::json!({"user": "ptc-user", "access_token": token}).to_string()
+            }),
+        ];
+        for (case, secret) in cases {
+            let token = hostile(case);
+            let _secret = SecretValue::new(secret(&token));
+            assert_scrubbed(case, &token, &format!("token {token} leaked"));
+            assert_scrubbed(case, &token, &format!("{:?}", format!("in debug {token}")));
+            assert_scrubbed(
+                case,
+                &token,
+                &serde_json::json!({ "message": format!("in json {token}") }).to_string(),
+            );
+        }
+    }
+
+    #[test]
+    fn key_names_and_prose_stay_readable() {
+        let _secret = SecretValue::new(
+            "{\"username\": \"ptc-user\",\n\"accessToken\": tok\"en-unquoted-77\n\"password\": x}",
+        );
+        for text in [
+            "the value has no `accessToken` key",
+            "ECR rejects a credential secret with a `password` key",
+            "`username` must be a JSON string",
+        ] {
+            assert_eq!(scrub(text), text);
+        }
     }
 }

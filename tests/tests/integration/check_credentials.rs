@@ -12,7 +12,9 @@ use ptc_ops::credentials::{self, HttpTimeouts, UpstreamHttp};
 use ptc_ops::domain::{Check, Finding, Report, Severity};
 use ptc_ops::lambda::{Deadline, FunctionContext};
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops_tests::{sample_event, CapturedLogs, Fault, FaultKind, TestEnv};
+use ptc_ops_tests::{
+    assert_no_token, hostile_token, sample_event, CapturedLogs, Fault, FaultKind, TestEnv,
+};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -1112,4 +1114,140 @@ async fn unknown_rules_degrade_the_checks_and_unlisted_secrets_fail_the_run() {
         "{}",
         error.full_message()
     );
+}
+
+/// An upstream that echoes what it was sent (headers and body) in its error answers.
+fn echoing_upstream(request: &Seen) -> Option<Reply> {
+    Reply::json(
+        401,
+        json!({"message": "bad credentials", "headers": request.headers, "body": request.body}),
+    )
+}
+
+/// Tokens no writer prints as they are (a quote, a backslash, non-ASCII) in a secret that
+/// parses and in secrets that do not, sent to upstreams that echo them back: no form of any of
+/// them in the logs, the report (the library's and the handler's), the alerts or the metrics.
+#[tokio::test]
+async fn hostile_tokens_leak_in_no_form() {
+    let logs = CapturedLogs::install();
+    let env = TestEnv::new().await;
+    let inbox = env.alert_inbox().await;
+    let upstream = StandIn::start(echoing_upstream).await;
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let token = |case: &str| hostile_token(&format!("{case}-{unique}"));
+    // (case, upstream, secret value)
+    let cases = [
+        (
+            "valid-json-github",
+            "ghcr.io",
+            credential(&token("valid-json-github")),
+        ),
+        (
+            "valid-json-hub",
+            "registry-1.docker.io",
+            credential(&token("valid-json-hub")),
+        ),
+        (
+            "unescaped-quote",
+            "ghcr.io",
+            format!(
+                r#"{{"username":"ptc-user","accessToken":"{}"}}"#,
+                token("unescaped-quote")
+            ),
+        ),
+        (
+            "missing-brace",
+            "registry.gitlab.com",
+            format!(
+                "{{\n  \"username\": \"ptc-user\",\n  \"accessToken\": \"{}\"\n",
+                token("missing-brace")
+            ),
+        ),
+        (
+            "yaml-like",
+            "ghcr.io",
+            format!("username: ptc-user\naccessToken: {}\n", token("yaml-like")),
+        ),
+        ("bare-token", "ghcr.io", token("bare-token")),
+        (
+            "misspelled-key",
+            "registry-1.docker.io",
+            json!({"username": "ptc-user", "access_token": token("misspelled-key")}).to_string(),
+        ),
+    ];
+    let tokens: Vec<String> = cases.iter().map(|(case, ..)| token(case)).collect();
+    for (case, upstream_url, value) in &cases {
+        let arn = create_secret(&env, &format!("ecr-pullthroughcache/{case}"), value, &[]).await;
+        env.create_rule(case, upstream_url, Some(&arn)).await;
+    }
+    let config = format!(
+        "[alerts]\ntopic_arn = \"{}\"\nmin_severity = \"info\"\n{}",
+        inbox.topic_arn,
+        discovery_config(&upstream.base, false)
+    );
+    let context = context(&env, &config);
+
+    let (library_report, _) = credentials::run(
+        &context.clients,
+        &context.config,
+        None,
+        Deadline::none(),
+        Utc::now(),
+        &UpstreamHttp::new(HttpTimeouts::default()),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    let report = check_credentials::handler::handle(
+        Arc::clone(&context),
+        LambdaEvent::new(sample_event("check-credentials.json"), Context::default()),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("check-credentials failed: {}", error.full_message()));
+
+    // The run really judged each secret, and asked the echoing upstreams.
+    for (case, ..) in &cases {
+        let secret = format!("ecr-pullthroughcache/{case}");
+        assert!(highest(&report, &secret).is_some(), "{secret} has findings");
+    }
+    assert!(
+        upstream
+            .seen()
+            .iter()
+            .any(|seen| seen.target.ends_with("/auth/token")),
+        "the docker hub login was attempted"
+    );
+    let delivered = inbox.receive(cases.len(), Duration::from_secs(20)).await;
+    assert_eq!(delivered.len(), cases.len());
+
+    assert_no_token(
+        &serde_json::to_string(&library_report).unwrap_or_default(),
+        &tokens,
+        "the library report",
+    );
+    assert_no_token(
+        &serde_json::to_string(&report).unwrap_or_default(),
+        &tokens,
+        "the report",
+    );
+    assert_no_token(&format!("{report:?}"), &tokens, "the report's debug");
+    for alert in &delivered {
+        assert_no_token(&alert.raw_message, &tokens, "an SNS message");
+        assert_no_token(
+            alert.subject.as_deref().unwrap_or_default(),
+            &tokens,
+            "an SNS subject",
+        );
+    }
+    assert_no_token(
+        &context.metrics_sink().captured_lines().join("\n"),
+        &tokens,
+        "the metrics",
+    );
+    assert!(
+        !logs
+            .lines_with("ecr-pullthroughcache/unescaped-quote")
+            .is_empty(),
+        "the per-secret decision is logged"
+    );
+    assert_no_token(&logs.text(), &tokens, "the logs");
 }
