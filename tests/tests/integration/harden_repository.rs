@@ -1301,3 +1301,84 @@ async fn a_root_rule_never_reaches_application_repositories() {
     );
     assert!(untouched.tags.is_empty() && untouched.policy.is_none());
 }
+
+/// Policies set by hand that look narrowed but let anyone in are critical findings with the
+/// reason; a policy pinned to an organisation is not. Nothing is written.
+#[tokio::test]
+async fn public_policies_in_disguise_are_critical_findings() {
+    let env = TestEnv::new().await;
+    let pull = r#""Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]"#;
+    let cases = [
+        (
+            "ghcr/not-principal/app",
+            format!(
+                r#"{{"Sid":"AllButOne","Effect":"Allow","NotPrincipal":{{"AWS":"arn:aws:iam::111111111111:root"}},{pull}}}"#
+            ),
+            Some("`NotPrincipal`"),
+        ),
+        (
+            "ghcr/tls-only/app",
+            format!(
+                r#"{{"Sid":"Tls","Effect":"Allow","Principal":"*",{pull},"Condition":{{"Bool":{{"aws:SecureTransport":"true"}}}}}}"#
+            ),
+            Some("`aws:SecureTransport` does not name the caller"),
+        ),
+        (
+            "ghcr/any-org/app",
+            format!(
+                r#"{{"Sid":"AnyOrg","Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::111111111111:root","*"]}},{pull},"Condition":{{"StringLike":{{"aws:PrincipalOrgID":"o-*"}}}}}}"#
+            ),
+            Some("the value `o-*`"),
+        ),
+        (
+            "ghcr/org/app",
+            format!(
+                r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{pull},"Condition":{{"StringEquals":{{"aws:PrincipalOrgID":"o-abc123def4"}}}}}}"#
+            ),
+            None,
+        ),
+    ];
+    for (repository, statement, _) in &cases {
+        create_repository(&env, repository).await;
+        env.clients
+            .ecr
+            .set_repository_policy()
+            .repository_name(*repository)
+            .policy_text(format!(
+                r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#
+            ))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("policy of {repository}: {error:?}"));
+    }
+    let context = context(&env, config_text(&env, PROFILE_WITHOUT_POLICY, None));
+    let names: Vec<&str> = cases.iter().map(|(name, _, _)| *name).collect();
+    invoke(&context, json!({ "repositories": names })).await;
+    env.clear_calls().await;
+    let report = invoke(&context, json!({ "repositories": names })).await;
+    assert_eq!(env.write_calls().await, vec![]);
+    for (repository, _, reason) in &cases {
+        let found: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|finding| finding.resource == *repository)
+            .collect();
+        match reason {
+            None => assert_eq!(found.len(), 0, "{repository}: {found:#?}"),
+            Some(reason) => {
+                assert_eq!(found.len(), 1, "{repository}: {:#?}", report.findings);
+                assert_eq!(found[0].severity, ptc_ops::domain::Severity::Critical);
+                assert!(
+                    found[0].title.contains("lets anyone in"),
+                    "{}",
+                    found[0].title
+                );
+                assert!(
+                    found[0].message.contains(reason),
+                    "{repository}: {}",
+                    found[0].message
+                );
+            }
+        }
+    }
+}
