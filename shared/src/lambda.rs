@@ -41,7 +41,8 @@ impl FunctionContext {
     }
 
     pub fn new(function: &'static str, config: Config, sdk_config: &SdkConfig) -> Self {
-        let clients = Clients::new(sdk_config);
+        let clients =
+            Clients::new(sdk_config).with_ecr_pacing(config.hardening.ecr_calls_per_second);
         let alert_topic = config
             .alerts
             .topic_arn

@@ -87,7 +87,9 @@ pub async fn credentials(
 
 pub async fn harden(global: &GlobalOptions, arguments: &HardenArgs) -> Result<ExitCode, CliError> {
     let config = load_config(global)?;
-    let clients = clients().await;
+    let clients = clients()
+        .await
+        .with_ecr_pacing(config.hardening.ecr_calls_per_second);
     let target = if arguments.all {
         HardenTarget::Sweep
     } else {

@@ -1,7 +1,9 @@
 //! Amazon ECR: pull-through cache rules, repositories, pulls. SDK types stop here.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use super::pacing::Pacer;
 use super::{to_chrono, AwsError};
 use crate::config::TagMutabilitySetting;
 use crate::domain::{
@@ -23,6 +25,8 @@ pub const MAX_PAGE_SIZE: i32 = 1000;
 #[derive(Clone, Debug)]
 pub struct Registry {
     client: aws_sdk_ecr::Client,
+    /// Shared by every `Registry` of the process: ECR's rates are per account and region.
+    pacer: Arc<Pacer>,
 }
 
 /// What `ValidatePullThroughCacheRule` said.
@@ -51,7 +55,17 @@ pub enum PullFailure {
 
 impl Registry {
     pub fn new(client: aws_sdk_ecr::Client) -> Self {
-        Registry { client }
+        Registry::paced_by(client, Arc::new(Pacer::default()))
+    }
+
+    pub fn paced_by(client: aws_sdk_ecr::Client, pacer: Arc<Pacer>) -> Self {
+        Registry { client, pacer }
+    }
+
+    /// The client, once the pacing of `api` lets the call go.
+    async fn paced(&self, api: &'static str) -> &aws_sdk_ecr::Client {
+        self.pacer.acquire(api).await;
+        &self.client
     }
 
     /// Every pull-through cache rule, all pages; `prefixes` narrows to those prefixes.
@@ -60,7 +74,8 @@ impl Registry {
         prefixes: Option<&[String]>,
     ) -> Result<Vec<CacheRule>, AwsError> {
         let pages = self
-            .client
+            .paced("DescribePullThroughCacheRules")
+            .await
             .describe_pull_through_cache_rules()
             .set_ecr_repository_prefixes(prefixes.map(<[String]>::to_vec))
             .max_results(MAX_PAGE_SIZE)
@@ -78,7 +93,8 @@ impl Registry {
 
     pub async fn validate_cache_rule(&self, prefix: &str) -> Result<RuleValidation, AwsError> {
         let output = self
-            .client
+            .paced("ValidatePullThroughCacheRule")
+            .await
             .validate_pull_through_cache_rule()
             .ecr_repository_prefix(prefix)
             .send()
@@ -102,7 +118,8 @@ impl Registry {
         page_size: i32,
     ) -> Result<RepositoryPage, AwsError> {
         let output = self
-            .client
+            .paced("DescribeRepositories")
+            .await
             .describe_repositories()
             .set_next_token(next_token)
             .max_results(page_size.clamp(1, MAX_PAGE_SIZE))
@@ -123,7 +140,8 @@ impl Registry {
     /// Named repositories; `None` when it does not exist (deleted since it was listed).
     pub async fn repository(&self, name: &str) -> Result<Option<Repository>, AwsError> {
         match self
-            .client
+            .paced("DescribeRepositories")
+            .await
             .describe_repositories()
             .repository_names(name)
             .send()
@@ -154,7 +172,8 @@ impl Registry {
         tag: &str,
     ) -> Result<PulledImage, PullFailure> {
         let output = self
-            .client
+            .paced("BatchGetImage")
+            .await
             .batch_get_image()
             .repository_name(repository)
             .image_ids(ImageIdentifier::builder().image_tag(tag).build())
@@ -207,7 +226,8 @@ impl Registry {
     /// The repository's lifecycle policy text, `None` when it has none.
     pub async fn lifecycle_policy(&self, repository: &str) -> Result<Option<String>, AwsError> {
         match self
-            .client
+            .paced("GetLifecyclePolicy")
+            .await
             .get_lifecycle_policy()
             .repository_name(repository)
             .send()
@@ -231,7 +251,8 @@ impl Registry {
         repository: &str,
         policy_text: &str,
     ) -> Result<(), AwsError> {
-        self.client
+        self.paced("PutLifecyclePolicy")
+            .await
             .put_lifecycle_policy()
             .repository_name(repository)
             .lifecycle_policy_text(policy_text)
@@ -246,7 +267,8 @@ impl Registry {
     /// The repository policy text, `None` when the repository has none.
     pub async fn repository_policy(&self, repository: &str) -> Result<Option<String>, AwsError> {
         match self
-            .client
+            .paced("GetRepositoryPolicy")
+            .await
             .get_repository_policy()
             .repository_name(repository)
             .send()
@@ -270,7 +292,8 @@ impl Registry {
         repository: &str,
         policy_text: &str,
     ) -> Result<(), AwsError> {
-        self.client
+        self.paced("SetRepositoryPolicy")
+            .await
             .set_repository_policy()
             .repository_name(repository)
             .policy_text(policy_text)
@@ -285,7 +308,8 @@ impl Registry {
     /// The tags of a repository, by its ARN.
     pub async fn tags(&self, repository_arn: &str) -> Result<BTreeMap<String, String>, AwsError> {
         let output = self
-            .client
+            .paced("ListTagsForResource")
+            .await
             .list_tags_for_resource()
             .resource_arn(repository_arn)
             .send()
@@ -313,7 +337,8 @@ impl Registry {
             .map(|(key, value)| Tag::builder().key(key).value(value).build())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| AwsError::invalid_request(operation, Some(repository_arn), error))?;
-        self.client
+        self.paced("TagResource")
+            .await
             .tag_resource()
             .resource_arn(repository_arn)
             .set_tags(Some(tags))
@@ -329,7 +354,8 @@ impl Registry {
         repository: &str,
         scan_on_push: bool,
     ) -> Result<(), AwsError> {
-        self.client
+        self.paced("PutImageScanningConfiguration")
+            .await
             .put_image_scanning_configuration()
             .repository_name(repository)
             .image_scanning_configuration(
@@ -363,7 +389,8 @@ impl Registry {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|error| AwsError::invalid_request(operation, Some(repository), error))?;
-        self.client
+        self.paced("PutImageTagMutability")
+            .await
             .put_image_tag_mutability()
             .repository_name(repository)
             .image_tag_mutability(ImageTagMutability::from(setting.mutability.as_str()))

@@ -4,11 +4,13 @@
 pub mod ecr;
 mod error;
 pub mod lambda;
+pub mod pacing;
 pub mod permissions;
 pub mod registry_api;
 pub mod secrets;
 pub mod sns;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -80,6 +82,8 @@ pub struct Clients {
     pub sns: aws_sdk_sns::Client,
     pub lambda: aws_sdk_lambda::Client,
     region: Option<String>,
+    /// Every ECR call of the process goes through it.
+    ecr_pacer: Arc<pacing::Pacer>,
 }
 
 impl Clients {
@@ -90,12 +94,19 @@ impl Clients {
             sns: aws_sdk_sns::Client::new(sdk_config),
             lambda: aws_sdk_lambda::Client::new(sdk_config),
             region: sdk_config.region().map(|region| region.to_string()),
+            ecr_pacer: Arc::new(pacing::Pacer::default()),
         }
     }
 
-    /// The private registry (pull-through cache rules, repositories, pulls).
+    /// The same clients with ECR calls paced at `calls_per_second` per API.
+    pub fn with_ecr_pacing(mut self, calls_per_second: u32) -> Self {
+        self.ecr_pacer = Arc::new(pacing::Pacer::new(calls_per_second));
+        self
+    }
+
+    /// The private registry (pull-through cache rules, repositories, pulls), paced.
     pub fn registry(&self) -> ecr::Registry {
-        ecr::Registry::new(self.ecr.clone())
+        ecr::Registry::paced_by(self.ecr.clone(), Arc::clone(&self.ecr_pacer))
     }
 
     /// Secrets Manager, for credential secrets.

@@ -10,6 +10,8 @@ use super::reader::{backticked, describe, Field, KeyPath, Problems, Section};
 
 /// The most parallel repository updates a sweep may run (ECR publishes no rate for them).
 pub const MAX_HARDENING_CONCURRENCY: i64 = 64;
+/// The fastest pacing of ECR calls the configuration accepts, per API.
+pub const MAX_ECR_CALLS_PER_SECOND: i64 = 1000;
 
 /// Settings of `[hardening]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +21,8 @@ pub struct HardeningConfig {
     pub prefixes: Option<Vec<String>>,
     /// Repositories hardened in parallel during a sweep.
     pub concurrency: usize,
+    /// ECR calls per second and API, for every ECR call of the process (a token bucket each).
+    pub ecr_calls_per_second: u32,
     /// Plan and report, but write nothing.
     pub dry_run: bool,
     /// `[hardening.default]`: the profile of a repository no other profile matches.
@@ -112,6 +116,11 @@ pub(crate) fn read_hardening(
     }
     let concurrency = section.integer_in("concurrency", 1..=MAX_HARDENING_CONCURRENCY, problems);
     let dry_run = section.bool("dry_run", problems);
+    let ecr_calls_per_second: Field<u32> = section.integer_in(
+        "ecr_calls_per_second",
+        1..=MAX_ECR_CALLS_PER_SECOND,
+        problems,
+    );
 
     let default_profile = section
         .table_or_empty("default", problems)
@@ -132,6 +141,8 @@ pub(crate) fn read_hardening(
         prefixes: prefixes.optional()?,
         concurrency: concurrency.or(8)?,
         dry_run: dry_run.or(false)?,
+        ecr_calls_per_second: ecr_calls_per_second
+            .or(crate::aws::pacing::DEFAULT_CALLS_PER_SECOND)?,
         default_profile: default_profile?,
         profiles: profiles?,
     })

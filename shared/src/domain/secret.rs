@@ -374,7 +374,9 @@ mod tests {
 
     #[test]
     fn scrubs_the_token_inside_a_malformed_secret() {
-        let cases: [(&str, fn(&str) -> String); 6] = [
+        /// (case, the secret's text built around a token)
+        type Case = (&'static str, fn(&str) -> String);
+        let cases: [Case; 6] = [
             ("unescaped quote in json", |token| {
                 format!(r#"{{"username":"ptc-user","accessToken":"{token}"}}"#)
             }),

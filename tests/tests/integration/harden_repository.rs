@@ -1382,3 +1382,42 @@ async fn public_policies_in_disguise_are_critical_findings() {
         }
     }
 }
+
+/// A throttling storm slows the sweep down instead of failing repositories: ECR calls are paced
+/// per API (`hardening.ecr_calls_per_second`), and what ECR still throttles is retried.
+#[tokio::test]
+async fn a_throttling_storm_slows_the_sweep_without_failures() {
+    let env = TestEnv::new().await;
+    for index in 0..8 {
+        create_repository(&env, &format!("ghcr/storm/app-{index:02}")).await;
+    }
+    env.inject(Fault::new(
+        "GetLifecyclePolicy",
+        FaultKind::Throttle,
+        Some(12),
+    ))
+    .await;
+    env.inject(Fault::new(
+        "ListTagsForResource",
+        FaultKind::Throttle,
+        Some(12),
+    ))
+    .await;
+    let profile = PROFILE.replace(
+        "concurrency = 4",
+        "concurrency = 8\necr_calls_per_second = 10",
+    );
+    let config = config_text(&env, &profile, None);
+    assert_eq!(config.hardening.ecr_calls_per_second, 10);
+    let context = context(&env, config);
+    let report = invoke(&context, json!({"sweep": true})).await;
+    assert_eq!(count(&report, "repositories_changed"), 8, "{report:#?}");
+    assert_eq!(count(&report, "hardening_failures"), 0, "{report:#?}");
+    let throttled = env
+        .calls()
+        .await
+        .into_iter()
+        .filter(|call| call.fault.as_deref() == Some("throttle"))
+        .count();
+    assert_eq!(throttled, 24, "every injected throttle was met and retried");
+}
