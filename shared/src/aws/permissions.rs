@@ -30,11 +30,42 @@ pub enum Scope {
     OwnLogGroup,
     /// The queue that receives the events of failed asynchronous invocations.
     FailureQueue,
+    /// The KMS keys that encrypt credential secrets, as the deployment lists them (none by
+    /// default: secrets under the AWS managed key need no KMS permission).
+    SecretKeys,
     /// The action supports no resource-level permission: IAM accepts only `*` for it.
     AnyResource,
 }
 
-/// One action a function needs, on one scope.
+/// A condition a grant carries; [`Deployment`] fills in its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Condition {
+    /// `ForAllValues:StringEquals` on `aws:TagKeys`: a request may set only the tag keys the
+    /// product writes with this permission.
+    TagKeys(TagKeys),
+    /// `StringEquals` on `kms:ViaService`: the key serves only calls this service makes in the
+    /// deployment's region (`secretsmanager` → `secretsmanager.<region>.amazonaws.com`).
+    ViaService(&'static str),
+}
+
+/// Which tag keys a [`Condition::TagKeys`] allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TagKeys {
+    /// `credentials.expiry_tag`: the expiry written back to a secret.
+    CredentialExpiry,
+    /// The keys of the hardening profiles' `tags`.
+    Hardening,
+}
+
+/// A deployment choice that decides whether a permission is granted at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Switch {
+    /// `credentials.write_back`: check-credentials tags secrets with a discovered expiry.
+    CredentialWriteBack,
+}
+
+/// One action a function needs, on one scope, with the condition that narrows it and the
+/// deployment choice it depends on, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Permission {
     /// `service:Operation`, as IAM spells it (`ecr:PutLifecyclePolicy`). Never a wildcard.
@@ -42,6 +73,9 @@ pub struct Permission {
     pub scope: Scope,
     /// What needs it, for the reader of a policy review.
     pub reason: &'static str,
+    pub condition: Option<Condition>,
+    /// Granted only when this is on in the deployment.
+    pub only_with: Option<Switch>,
 }
 
 impl Permission {
@@ -50,7 +84,21 @@ impl Permission {
             action,
             scope,
             reason,
+            condition: None,
+            only_with: None,
         }
+    }
+
+    /// The same permission, narrowed by `condition`.
+    pub const fn on_condition(mut self, condition: Condition) -> Self {
+        self.condition = Some(condition);
+        self
+    }
+
+    /// The same permission, granted only when `switch` is on.
+    pub const fn only_with(mut self, switch: Switch) -> Self {
+        self.only_with = Some(switch);
+        self
     }
 
     /// The IAM service prefix (`ecr`).
@@ -114,6 +162,24 @@ pub struct Deployment {
     pub alert_topic_arn: String,
     pub failure_queue_arn: String,
     pub function_name: String,
+    /// KMS keys of credential secrets (customer managed keys); empty for none.
+    pub secret_kms_key_arns: Vec<String>,
+    /// `credentials.write_back`.
+    pub credential_write_back: bool,
+    /// `credentials.expiry_tag`.
+    pub credential_expiry_tag: String,
+    /// Every tag key the hardening profiles set.
+    pub hardening_tag_keys: Vec<String>,
+}
+
+/// One statement's worth of a grant: an action on one resource, with its IAM condition block
+/// (`Value::Null` for none).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Grant {
+    pub action: String,
+    pub resource: String,
+    /// The condition block as compact JSON (`""` for none), so grants compare and sort.
+    pub condition: String,
 }
 
 impl Deployment {
@@ -152,18 +218,52 @@ impl Deployment {
                 vec![format!("{group}:*")]
             }
             Scope::FailureQueue => vec![self.failure_queue_arn.clone()],
+            Scope::SecretKeys => self.secret_kms_key_arns.clone(),
             Scope::AnyResource => vec!["*".to_owned()],
         }
     }
 
-    /// Every `(action, resource)` pair `permissions` grant in this deployment.
-    pub fn grants(&self, permissions: &[Permission]) -> Vec<(String, String)> {
-        let mut grants: Vec<(String, String)> = permissions
+    /// The IAM condition block `condition` stands for in this deployment.
+    pub fn condition(&self, condition: Condition) -> serde_json::Value {
+        match condition {
+            Condition::TagKeys(keys) => {
+                let keys = match keys {
+                    TagKeys::CredentialExpiry => vec![self.credential_expiry_tag.clone()],
+                    TagKeys::Hardening => self.hardening_tag_keys.clone(),
+                };
+                serde_json::json!({"ForAllValues:StringEquals": {"aws:TagKeys": keys}})
+            }
+            Condition::ViaService(service) => serde_json::json!({
+                "StringEquals": {"kms:ViaService": format!("{service}.{}.amazonaws.com", self.region)}
+            }),
+        }
+    }
+
+    /// Whether `switch` is on in this deployment.
+    pub fn is_on(&self, switch: Switch) -> bool {
+        match switch {
+            Switch::CredentialWriteBack => self.credential_write_back,
+        }
+    }
+
+    /// Every grant `permissions` make in this deployment: one per action and resource, with its
+    /// condition; permissions whose switch is off, and scopes with no resource, grant nothing.
+    pub fn grants(&self, permissions: &[Permission]) -> Vec<Grant> {
+        let mut grants: Vec<Grant> = permissions
             .iter()
+            .filter(|permission| permission.only_with.is_none_or(|switch| self.is_on(switch)))
             .flat_map(|permission| {
+                let condition = permission
+                    .condition
+                    .map(|condition| self.condition(condition).to_string())
+                    .unwrap_or_default();
                 self.resources(permission.scope)
                     .into_iter()
-                    .map(|resource| (permission.action.to_owned(), resource))
+                    .map(move |resource| Grant {
+                        action: permission.action.to_owned(),
+                        resource,
+                        condition: condition.clone(),
+                    })
             })
             .collect();
         grants.sort();
@@ -194,6 +294,13 @@ mod tests {
             alert_topic_arn: "arn:aws:sns:eu-west-1:111111111111:alerts".into(),
             failure_queue_arn: "arn:aws:sqs:eu-west-1:111111111111:failed".into(),
             function_name: "ptc-ops-harden-repository".into(),
+            secret_kms_key_arns: vec![
+                "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+                    .into(),
+            ],
+            credential_write_back: false,
+            credential_expiry_tag: "ptc-ops:expires-at".into(),
+            hardening_tag_keys: vec!["managed-by".into(), "cost-center".into()],
         }
     }
 
@@ -237,7 +344,101 @@ mod tests {
             Scope::FailureQueue,
             &["arn:aws:sqs:eu-west-1:111111111111:failed"],
         );
+        check(
+            Scope::SecretKeys,
+            &["arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+        );
         check(Scope::AnyResource, &["*"]);
+    }
+
+    #[test]
+    fn conditions_and_switches_shape_the_grants() {
+        const TAG_SECRET: Permission = Permission::new(
+            "secretsmanager:TagResource",
+            Scope::CredentialSecrets,
+            "expiry",
+        )
+        .on_condition(Condition::TagKeys(TagKeys::CredentialExpiry))
+        .only_with(Switch::CredentialWriteBack);
+        const DECRYPT: Permission = Permission::new("kms:Decrypt", Scope::SecretKeys, "read")
+            .on_condition(Condition::ViaService("secretsmanager"));
+        const TAG_REPOSITORY: Permission =
+            Permission::new("ecr:TagResource", Scope::ManagedRepositories, "tags")
+                .on_condition(Condition::TagKeys(TagKeys::Hardening));
+        let secrets = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:ecr-pullthroughcache/*";
+        let key = "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let grant = |action: &str, resource: &str, condition: &str| Grant {
+            action: action.into(),
+            resource: resource.into(),
+            condition: condition.into(),
+        };
+        let write_back = Deployment {
+            credential_write_back: true,
+            ..deployment()
+        };
+        let no_keys = Deployment {
+            secret_kms_key_arns: vec![],
+            ..deployment()
+        };
+        let cases: [(&str, &Deployment, &[Permission], Vec<Grant>); 6] = [
+            (
+                "write-back off: no tagging",
+                &deployment(),
+                &[TAG_SECRET],
+                vec![],
+            ),
+            (
+                "write-back on: the expiry tag only",
+                &write_back,
+                &[TAG_SECRET],
+                vec![grant(
+                    "secretsmanager:TagResource",
+                    secrets,
+                    r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["ptc-ops:expires-at"]}}"#,
+                )],
+            ),
+            (
+                "listed keys: through secrets manager only",
+                &deployment(),
+                &[DECRYPT],
+                vec![grant(
+                    "kms:Decrypt",
+                    key,
+                    r#"{"StringEquals":{"kms:ViaService":"secretsmanager.eu-west-1.amazonaws.com"}}"#,
+                )],
+            ),
+            ("no keys listed: no decrypt", &no_keys, &[DECRYPT], vec![]),
+            (
+                "repository tags: the profiles' keys only",
+                &deployment(),
+                &[TAG_REPOSITORY],
+                vec![
+                    grant(
+                        "ecr:TagResource",
+                        "arn:aws:ecr:eu-west-1:111111111111:repository/docker-hub/*",
+                        r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["managed-by","cost-center"]}}"#,
+                    ),
+                    grant(
+                        "ecr:TagResource",
+                        "arn:aws:ecr:eu-west-1:111111111111:repository/ghcr/*",
+                        r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["managed-by","cost-center"]}}"#,
+                    ),
+                ],
+            ),
+            (
+                "no condition",
+                &deployment(),
+                &[PUBLISH_ALERTS],
+                vec![grant(
+                    "sns:Publish",
+                    "arn:aws:sns:eu-west-1:111111111111:alerts",
+                    "",
+                )],
+            ),
+        ];
+        for (case, deployment, permissions, expected) in cases {
+            assert_eq!(deployment.grants(permissions), expected, "{case}");
+        }
     }
 
     #[test]

@@ -226,7 +226,7 @@ pub fn assess(
             assessment.unreadable = true;
             let step = match kind {
                 AwsErrorKind::AccessDenied => format!(
-                    "allow `secretsmanager:GetSecretValue` on `{}` in the function's role (and `kms:Decrypt` on its key when it uses a customer managed key)",
+                    "allow `secretsmanager:GetSecretValue` on `{}` in the function's role; a secret under a customer managed key also needs `kms:Decrypt` on that key: list its ARN in the stack parameter `SecretKmsKeyArns`",
                     secret.arn
                 ),
                 AwsErrorKind::Throttled | AwsErrorKind::Timeout | AwsErrorKind::Transport => {

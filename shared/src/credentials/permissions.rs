@@ -1,7 +1,9 @@
-//! What `check-credentials` may call: list and read the credential secrets, read the rules that
-//! use them, and (with `credentials.write_back`) tag a secret with its discovered expiry.
+//! What `check-credentials` may call: list and read the credential secrets (and decrypt them,
+//! through Secrets Manager only, when a customer managed key encrypts them), read the rules that
+//! use them, and (with `credentials.write_back`) tag a secret with its discovered expiry, that
+//! tag key only.
 
-use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS};
+use crate::aws::permissions::{Condition, Permission, Scope, Switch, TagKeys, PUBLISH_ALERTS};
 
 pub const PERMISSIONS: &[Permission] = &[
     Permission::new(
@@ -15,10 +17,18 @@ pub const PERMISSIONS: &[Permission] = &[
         "check each secret's format and ask its upstream for the token's expiry",
     ),
     Permission::new(
+        "kms:Decrypt",
+        Scope::SecretKeys,
+        "`GetSecretValue` on a secret encrypted with a customer managed key",
+    )
+    .on_condition(Condition::ViaService("secretsmanager")),
+    Permission::new(
         "secretsmanager:TagResource",
         Scope::CredentialSecrets,
         "write a discovered expiry back to the expiry tag (`credentials.write_back`)",
-    ),
+    )
+    .on_condition(Condition::TagKeys(TagKeys::CredentialExpiry))
+    .only_with(Switch::CredentialWriteBack),
     Permission::new(
         "ecr:DescribePullThroughCacheRules",
         Scope::AnyResource,

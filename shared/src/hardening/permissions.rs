@@ -2,7 +2,7 @@
 //! repositories, write the settings of managed repositories only, and hand a sweep that runs
 //! short of time to a new invocation of itself.
 
-use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS};
+use crate::aws::permissions::{Condition, Permission, Scope, TagKeys, PUBLISH_ALERTS};
 
 pub const PERMISSIONS: &[Permission] = &[
     Permission::new(
@@ -43,8 +43,9 @@ pub const PERMISSIONS: &[Permission] = &[
     Permission::new(
         "ecr:TagResource",
         Scope::ManagedRepositories,
-        "apply the profile's tags",
-    ),
+        "apply the profile's tags, those keys only",
+    )
+    .on_condition(Condition::TagKeys(TagKeys::Hardening)),
     Permission::new(
         "ecr:PutImageScanningConfiguration",
         Scope::ManagedRepositories,

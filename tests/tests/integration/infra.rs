@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use lambda_runtime::{Context, LambdaEvent};
-use ptc_ops::aws::permissions::{Deployment, Permission, LAMBDA_PLATFORM};
+use ptc_ops::aws::permissions::{Deployment, Grant, Permission, LAMBDA_PLATFORM};
 use ptc_ops::events::PrewarmInvocation;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
@@ -200,9 +200,13 @@ impl Stack {
     /// stay symbolic: `{{Logical}}` for a `Ref`, `{{Logical.Attribute}}` for a `GetAtt`.
     fn eval(&self, value: &Value, scope: &BTreeMap<String, Value>) -> Value {
         match value {
-            Value::Array(items) => {
-                Value::Array(items.iter().map(|item| self.eval(item, scope)).collect())
-            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| self.eval(item, scope))
+                    .filter(|item| *item != no_value())
+                    .collect(),
+            ),
             Value::Object(object) if object.len() == 1 => {
                 let (key, argument) = object.iter().next().expect("one key");
                 match key.as_str() {
@@ -227,6 +231,16 @@ impl Stack {
                             .collect();
                         json!(texts.join(delimiter))
                     }
+                    "Fn::Split" => {
+                        let parts = argument.as_array().expect("Split [delimiter, text]");
+                        let delimiter = parts[0].as_str().expect("Split delimiter is literal");
+                        let text = self.eval(&parts[1], scope);
+                        json!(text
+                            .as_str()
+                            .expect("Split text")
+                            .split(delimiter)
+                            .collect::<Vec<_>>())
+                    }
                     "Fn::If" => {
                         let parts = argument.as_array().expect("If [condition, then, else]");
                         let name = parts[0].as_str().expect("If condition name");
@@ -248,6 +262,7 @@ impl Stack {
                 object
                     .iter()
                     .map(|(key, value)| (key.clone(), self.eval(value, scope)))
+                    .filter(|(_, value)| *value != no_value())
                     .collect(),
             ),
             other => other.clone(),
@@ -263,6 +278,7 @@ impl Stack {
             "AWS::Region" => return json!(REGION),
             "AWS::AccountId" => return json!(ACCOUNT),
             "AWS::StackName" => return json!(STACK),
+            "AWS::NoValue" => return no_value(),
             _ => {}
         }
         if let Some(value) = self.parameters.get(name) {
@@ -365,9 +381,35 @@ impl Stack {
         }
     }
 
-    /// Every `(action, resource)` a role's policies allow: its inline policies and the role
-    /// policies attached to it.
-    fn grants_of_role(&self, role: &str) -> BTreeSet<(String, String)> {
+    /// The names of a role's inline policies and of the role policies attached to it.
+    fn policy_names_of_role(&self, role: &str) -> Vec<String> {
+        let (role_resource, role_scope) = &self.resources[role];
+        let inline = role_resource["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|policy| self.eval(&policy["PolicyName"], role_scope));
+        let attached = self
+            .resources
+            .iter()
+            .filter(|(_, (resource, _))| {
+                resource["Type"] == "AWS::IAM::RolePolicy"
+                    && resource["Properties"]["RoleName"] == json!({"Ref": role})
+            })
+            .map(|(logical_id, _)| self.property(logical_id, "PolicyName"));
+        inline
+            .chain(attached)
+            .map(|name| {
+                name.as_str()
+                    .unwrap_or_else(|| panic!("{role}: a policy name is not text: {name}"))
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// Every grant a role's policies make (its inline policies and the role policies attached
+    /// to it): action, resource and the statement's condition.
+    fn grants_of_role(&self, role: &str) -> BTreeSet<Grant> {
         let mut documents = Vec::new();
         let (role_resource, role_scope) = &self.resources[role];
         for policy in role_resource["Properties"]["Policies"]
@@ -377,15 +419,11 @@ impl Stack {
         {
             documents.push(self.eval(&policy["PolicyDocument"], role_scope));
         }
-        for (logical_id, (resource, scope)) in &self.resources {
+        for (resource, scope) in self.resources.values() {
             let attached = resource["Type"] == "AWS::IAM::RolePolicy"
                 && resource["Properties"]["RoleName"] == json!({"Ref": role});
             if attached {
                 documents.push(self.eval(&resource["Properties"]["PolicyDocument"], scope));
-                assert!(
-                    self.property(logical_id, "PolicyName").is_string(),
-                    "{logical_id}"
-                );
             }
         }
         let mut grants = BTreeSet::new();
@@ -396,16 +434,58 @@ impl Stack {
                     statement.get("NotAction").is_none() && statement.get("NotResource").is_none(),
                     "{role}: {statement}"
                 );
-                assert!(statement.get("Condition").is_none(), "{role}: {statement}");
+                let condition = statement
+                    .get("Condition")
+                    .map(|condition| condition_with_lists(condition).to_string())
+                    .unwrap_or_default();
                 for action in one_or_many(&statement["Action"]) {
                     for resource in one_or_many(&statement["Resource"]) {
-                        grants.insert((action.clone(), resource));
+                        grants.insert(Grant {
+                            action: action.clone(),
+                            resource,
+                            condition: condition.clone(),
+                        });
                     }
                 }
             }
         }
         grants
     }
+}
+
+/// What `Ref AWS::NoValue` evaluates to: removed from the list or object holding it.
+fn no_value() -> Value {
+    json!({"AWS::NoValue": true})
+}
+
+/// A condition as compact JSON with every value a list (`""` stays `""`).
+fn normalised_condition(condition: &str) -> String {
+    if condition.is_empty() {
+        return String::new();
+    }
+    let parsed: Value = serde_json::from_str(condition).expect("condition JSON");
+    condition_with_lists(&parsed).to_string()
+}
+
+/// A condition block with every value a list, as IAM reads a single value.
+fn condition_with_lists(condition: &Value) -> Value {
+    let Some(operators) = condition.as_object() else {
+        return condition.clone();
+    };
+    Value::Object(
+        operators
+            .iter()
+            .map(|(operator, keys)| {
+                let keys = keys
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(key, value)| (key.clone(), json!(one_or_many(value))))
+                    .collect();
+                (operator.clone(), Value::Object(keys))
+            })
+            .collect(),
+    )
 }
 
 fn one_or_many(value: &Value) -> Vec<String> {
@@ -421,32 +501,59 @@ fn one_or_many(value: &Value) -> Vec<String> {
 
 // ---- IAM ---------------------------------------------------------------------------------------
 
-fn check_grants(stack: &Stack, prefixes: &[&str]) {
+/// What the deployment settings of a stack are, as its parameters say.
+fn deployment_of(stack: &Stack, function_name: &str) -> Deployment {
+    let list = |name: &str| -> Vec<String> {
+        one_or_many(&stack.parameters[name])
+            .into_iter()
+            .filter(|item| !item.is_empty())
+            .collect()
+    };
+    Deployment {
+        partition: PARTITION.into(),
+        region: REGION.into(),
+        account_id: ACCOUNT.into(),
+        managed_prefixes: list("ManagedPrefixes"),
+        alert_topic_arn: "{{AlertTopic}}".into(),
+        failure_queue_arn: "{{FailureQueue.Arn}}".into(),
+        function_name: function_name.to_owned(),
+        secret_kms_key_arns: list("SecretKmsKeyArns"),
+        credential_write_back: stack.parameters["CredentialWriteBack"] == "true",
+        credential_expiry_tag: stack.parameters["CredentialExpiryTag"]
+            .as_str()
+            .expect("CredentialExpiryTag")
+            .to_owned(),
+        hardening_tag_keys: one_or_many(&stack.parameters["HardeningTagKeys"]),
+    }
+}
+
+/// Each role grants exactly its function's declared permissions, conditions included, for
+/// the stack's parameters; `expected_prefixes` double-checks how the prefixes were read.
+fn check_grants(stack: &Stack, expected_prefixes: &[&str]) {
     for function in FUNCTIONS {
         let function_name = stack.property(function.logical_id, "FunctionName");
-        let deployment = Deployment {
-            partition: PARTITION.into(),
-            region: REGION.into(),
-            account_id: ACCOUNT.into(),
-            managed_prefixes: prefixes.iter().map(|prefix| (*prefix).to_owned()).collect(),
-            alert_topic_arn: "{{AlertTopic}}".into(),
-            failure_queue_arn: "{{FailureQueue.Arn}}".into(),
-            function_name: function_name.as_str().expect("function name").to_owned(),
-        };
+        let deployment = deployment_of(stack, function_name.as_str().expect("function name"));
+        assert_eq!(deployment.managed_prefixes, expected_prefixes);
         let declared: Vec<Permission> = function
             .permissions
             .iter()
             .chain(LAMBDA_PLATFORM)
             .copied()
             .collect();
-        let expected: BTreeSet<(String, String)> =
-            deployment.grants(&declared).into_iter().collect();
+        let expected: BTreeSet<Grant> = deployment
+            .grants(&declared)
+            .into_iter()
+            .map(|grant| Grant {
+                condition: normalised_condition(&grant.condition),
+                ..grant
+            })
+            .collect();
         let granted = stack.grants_of_role(function.role);
         let missing: Vec<_> = expected.difference(&granted).collect();
         let extra: Vec<_> = granted.difference(&expected).collect();
         assert!(
             missing.is_empty() && extra.is_empty(),
-            "{} ({}): the template must grant exactly its PERMISSIONS\n  missing: {missing:#?}\n  extra: {extra:#?}",
+            "{} ({}): the template must grant exactly its PERMISSIONS, conditions included\n  missing: {missing:#?}\n  extra: {extra:#?}",
             function.binary,
             function.role,
         );
@@ -456,6 +563,18 @@ fn check_grants(stack: &Stack, prefixes: &[&str]) {
             "{} must run with its own role",
             function.binary
         );
+        // IAM: 1–128 characters of `[A-Za-z0-9+=,.@_-]`.
+        for name in stack.policy_names_of_role(function.role) {
+            assert!(
+                !name.is_empty()
+                    && name.len() <= 128
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)),
+                "{}: `{name}` is not a valid IAM policy name",
+                function.role
+            );
+        }
     }
 }
 
@@ -465,6 +584,123 @@ fn the_template_grants_each_function_exactly_its_permissions() {
     check_grants(
         &Stack::new(&[("ManagedPrefixes", "docker-hub,quay,team")]),
         &["docker-hub", "quay", "team"],
+    );
+    // A prefix with `/` still makes valid policy names.
+    check_grants(
+        &Stack::new(&[("ManagedPrefixes", "docker-hub,team/app,a/b/c")]),
+        &["docker-hub", "team/app", "a/b/c"],
+    );
+    // Write-back on, two customer managed keys, other tag keys.
+    check_grants(
+        &Stack::new(&[
+            ("CredentialWriteBack", "true"),
+            ("CredentialExpiryTag", "team:token-expiry"),
+            (
+                "SecretKmsKeyArns",
+                "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab,arn:aws:kms:eu-west-1:111111111111:key/abcd1234-12ab-34cd-56ef-1234567890ab",
+            ),
+            ("HardeningTagKeys", "owner,team"),
+        ]),
+        &["docker-hub", "ghcr", "k8s"],
+    );
+}
+
+/// The grants that write tags or decrypt secrets are narrowed; a template that drops a
+/// condition, or grants them when nothing asks for them, is caught.
+#[test]
+fn tagging_and_decrypting_are_conditioned_and_off_by_default() {
+    let defaults = Stack::new(&[]);
+    let credentials = defaults.grants_of_role("CheckCredentialsRole");
+    for (case, action) in [
+        ("write-back is off by default", "secretsmanager:TagResource"),
+        ("no key is listed by default", "kms:Decrypt"),
+    ] {
+        assert!(
+            credentials.iter().all(|grant| grant.action != action),
+            "{case}: {credentials:#?}"
+        );
+    }
+    let tagging = defaults.grants_of_role("HardenRepositoryRole");
+    let tag_grants: Vec<&Grant> = tagging
+        .iter()
+        .filter(|grant| grant.action == "ecr:TagResource")
+        .collect();
+    assert_eq!(
+        tag_grants.len(),
+        3,
+        "one per managed prefix: {tag_grants:#?}"
+    );
+    for grant in tag_grants {
+        assert_eq!(
+            grant.condition,
+            r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["managed-by","cost-center"]}}"#
+        );
+    }
+
+    let everything_on = Stack::new(&[
+        ("CredentialWriteBack", "true"),
+        (
+            "SecretKmsKeyArns",
+            "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ),
+    ]);
+    let credentials = everything_on.grants_of_role("CheckCredentialsRole");
+    for (case, action, condition) in [
+        (
+            "the expiry tag key only",
+            "secretsmanager:TagResource",
+            r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["ptc-ops:expires-at"]}}"#,
+        ),
+        (
+            "through secrets manager only",
+            "kms:Decrypt",
+            r#"{"StringEquals":{"kms:ViaService":["secretsmanager.eu-west-1.amazonaws.com"]}}"#,
+        ),
+    ] {
+        let grants: Vec<&Grant> = credentials
+            .iter()
+            .filter(|grant| grant.action == action)
+            .collect();
+        assert_eq!(grants.len(), 1, "{case}: {grants:#?}");
+        assert_eq!(grants[0].condition, condition, "{case}");
+    }
+    // Each function that reads a secret's value can decrypt it; no other role can.
+    for function in FUNCTIONS {
+        let reads = function
+            .permissions
+            .iter()
+            .any(|permission| permission.action == "secretsmanager:GetSecretValue");
+        let decrypts = everything_on
+            .grants_of_role(function.role)
+            .iter()
+            .any(|grant| grant.action == "kms:Decrypt");
+        assert_eq!(reads, decrypts, "{}", function.binary);
+    }
+}
+
+/// The defaults of the parameters that narrow the grants are what the shipped configuration
+/// needs: its tag keys, its expiry tag, its write-back setting.
+#[test]
+fn tag_and_write_back_parameters_match_the_shipped_configuration() {
+    let config = ptc_ops::config::Config::load(repo_root().join("infra/config/ptc-ops.toml"))
+        .unwrap_or_else(|error| panic!("the shipped configuration does not load: {error}"));
+    let stack = Stack::new(&[]);
+    let deployment = deployment_of(&stack, "any");
+    let shipped_tag_keys: BTreeSet<String> = std::iter::once(&config.hardening.default_profile)
+        .chain(config.hardening.profiles.values())
+        .flat_map(|profile| profile.tags.iter().flatten())
+        .map(|(key, _)| key.clone())
+        .collect();
+    let granted_tag_keys: BTreeSet<String> =
+        deployment.hardening_tag_keys.iter().cloned().collect();
+    assert_eq!(shipped_tag_keys, granted_tag_keys, "HardeningTagKeys");
+    assert_eq!(
+        deployment.credential_expiry_tag, config.credentials.expiry_tag,
+        "CredentialExpiryTag"
+    );
+    assert_eq!(
+        deployment.credential_write_back, config.credentials.write_back,
+        "CredentialWriteBack"
     );
 }
 
