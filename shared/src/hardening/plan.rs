@@ -769,10 +769,7 @@ mod tests {
             ]
         );
         assert!(plan.findings[0].1.message.contains("rule 1 (keep 500)"));
-        assert!(plan.findings[1]
-            .1
-            .message
-            .contains("statement `CiPush`"));
+        assert!(plan.findings[1].1.message.contains("statement `CiPush`"));
     }
 
     #[test]
