@@ -704,6 +704,39 @@ fn tag_and_write_back_parameters_match_the_shipped_configuration() {
     );
 }
 
+/// `ManagedPrefixes` scopes every write: a value that widens it must be refused by
+/// CloudFormation itself (`AllowedPattern` applies to each value of a `CommaDelimitedList`).
+#[test]
+fn managed_prefixes_refuse_what_would_widen_the_scope() {
+    let declaration = &template()["Parameters"]["ManagedPrefixes"];
+    let pattern = declaration["AllowedPattern"]
+        .as_str()
+        .expect("ManagedPrefixes has an AllowedPattern");
+    // CloudFormation matches the whole value.
+    let whole = regex::Regex::new(&format!("^(?:{pattern})$")).expect("a valid pattern");
+    for (value, allowed) in [
+        ("docker-hub", true),
+        ("ghcr", true),
+        ("k8s", true),
+        ("team/app", true),
+        ("a.b_c-d/e", true),
+        ("*", false),
+        ("ROOT", false),
+        ("ghcr/*", false),
+        ("Docker-Hub", false),
+        ("", false),
+        ("/ghcr", false),
+        ("ghcr/", false),
+        ("a//b", false),
+        ("-ghcr", false),
+    ] {
+        assert_eq!(whole.is_match(value), allowed, "{value:?}");
+    }
+    for default in declaration["Default"].as_str().expect("default").split(',') {
+        assert!(whole.is_match(default), "default {default:?}");
+    }
+}
+
 #[test]
 fn no_statement_anywhere_grants_a_wildcard_action() {
     fn walk(value: &Value, path: &str, found: &mut Vec<String>) {
