@@ -53,9 +53,8 @@ def _iso(moment: datetime) -> str:
 
 
 def repository_created_by_pull_through(account: str, region: str, repository: Repository) -> None:
-    """The CloudTrail service event of a repository that ECR created for a pull. Beyond the
-    fields the pages above name, the record is unconfirmed; `responseElements.repository`
-    mirrors what CreateRepository answers."""
+    """The CloudTrail service event of a repository that ECR created for a pull, as sparse as the
+    published record: beyond the fields the pages above name, it is unconfirmed."""
     now = _iso(datetime.now(timezone.utc))
     detail = {
         "eventVersion": "1.09",
@@ -67,17 +66,10 @@ def repository_created_by_pull_through(account: str, region: str, repository: Re
         "sourceIPAddress": "ecr.amazonaws.com",
         "userAgent": "ecr.amazonaws.com",
         "requestParameters": None,
-        "responseElements": {
-            "repository": {
-                "repositoryArn": repository.arn,
-                "registryId": repository.registry_id,
-                "repositoryName": repository.name,
-                "repositoryUri": repository.uri,
-                "createdAt": _iso(repository.created_at),
-                "imageTagMutability": repository.image_tag_mutability,
-                "encryptionConfiguration": dict(repository.encryption_configuration),
-            },
-        },
+        # The published record of a pull-through creation (cloud-custodian#8736) has no
+        # response elements: only `serviceEventDetails.repositoryName` names the repository.
+        # Sending more would let code that reads anything else pass here and fail on AWS.
+        "responseElements": None,
         "eventID": str(uuid.uuid4()),
         "readOnly": False,
         "resources": [{"accountId": account, "type": "AWS::ECR::Repository", "ARN": repository.arn}],

@@ -1127,8 +1127,11 @@ async fn ecr_events_reach_a_queue_through_an_eventbridge_rule() {
         detail["serviceEventDetails"]["repositoryName"],
         "quay/prometheus/node-exporter"
     );
+    // As sparse as the published record: the repository is named in `serviceEventDetails` and
+    // in `resources`, nowhere else.
+    assert_eq!(detail["responseElements"], Value::Null);
     assert_eq!(
-        detail["responseElements"]["repository"]["repositoryArn"],
+        detail["resources"][0]["ARN"],
         arn("quay/prometheus/node-exporter").as_str()
     );
 
