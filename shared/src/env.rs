@@ -11,3 +11,8 @@ pub const AWS_RETRY_MODE: &str = "AWS_RETRY_MODE";
 /// Set by the Lambda runtime environment: its presence means the code runs in Lambda, where a
 /// sweep that runs short of time can invoke its own function to carry on.
 pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+/// The ARN of `harden-repository`'s own execution role (SAM sets it; Lambda sets no variable
+/// for it): a setting change whose CloudTrail record shows this role as the caller was made by
+/// the function itself and is acknowledged without work. Unset, every change is checked (with
+/// reads only when it was the function's own, since the repository is then in shape).
+pub const PTC_FUNCTION_ROLE_ARN: &str = "PTC_FUNCTION_ROLE_ARN";

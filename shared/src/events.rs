@@ -16,6 +16,7 @@
 
 mod aws;
 mod direct;
+mod drift;
 mod error;
 mod payload;
 
@@ -30,10 +31,12 @@ pub use aws::{CreatedVia, PullThroughCacheAction, RepositoryCreated, Scheduled, 
 pub use direct::{
     CheckCredentialsRequest, HardenRequest, HardenTarget, PrewarmRequest, ValidateRulesRequest,
 };
+pub use drift::{repository_of_arn, Caller, SettingCall, SettingChanged};
 pub use error::{CloudTrailCall, EventError, Received};
 
 use aws::Creation;
-use payload::{EventKind, Payload};
+use drift::Drift;
+use payload::{Envelope, EventKind, Payload};
 
 /// The four functions, as named in reports and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,7 +68,7 @@ impl FunctionKind {
     pub fn accepted(self) -> &'static str {
         match self {
             FunctionKind::HardenRepository => {
-                r#"a CloudTrail CreateRepository event, an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#
+                r#"a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#
             }
             FunctionKind::ValidateCacheRules => r#"a "Scheduled Event", {} or {"prefixes": [...]}"#,
             FunctionKind::CheckCredentials => r#"a "Scheduled Event", {} or {"secrets": [...]}"#,
@@ -87,14 +90,18 @@ impl fmt::Display for FunctionKind {
 pub enum HardenInvocation {
     /// CloudTrail `CreateRepository` (service event or API call) from `ecr.amazonaws.com`.
     RepositoryCreated(RepositoryCreated),
+    /// Someone changed a setting of a repository (CloudTrail API call from `ecr.amazonaws.com`,
+    /// one of [`SettingCall::ALL`], successful): drift to correct if the repository is managed.
+    SettingChanged(SettingChanged),
     /// ECR attempted a pull-through sync; a failed one is a finding of its own.
     PullThroughCacheAction(PullThroughCacheAction),
     /// A `Scheduled Event`: sweep every managed repository.
     Scheduled(Scheduled),
     Direct(HardenRequest),
-    /// A CloudTrail `CreateRepository` record that created nothing the cache owns: a failed call
-    /// (`errorCode`), or another `eventSource` such as `replication.ecr.amazonaws.com` or
-    /// `ecr-public.amazonaws.com`.
+    /// A CloudTrail record that asks for nothing: a `CreateRepository` that created nothing the
+    /// cache owns (a failed call, `errorCode`, or another `eventSource` such as
+    /// `replication.ecr.amazonaws.com` or `ecr-public.amazonaws.com`); a setting call that
+    /// failed or names no repository; another call of `ecr.amazonaws.com`.
     ///
     /// Not an [`EventError`]: these are well-formed AWS events that a working subscription can
     /// deliver (a rule widened beyond `eventSource`, a replayed archive, a failed Terraform
@@ -113,12 +120,7 @@ impl HardenInvocation {
         let function = FunctionKind::HardenRepository;
         match Payload::classify(function, payload)? {
             Payload::Event(envelope) => match envelope.kind() {
-                EventKind::CloudTrail(via) => {
-                    Ok(match RepositoryCreated::from_envelope(&envelope, via)? {
-                        Creation::Created(created) => HardenInvocation::RepositoryCreated(created),
-                        Creation::Ignored { reason } => HardenInvocation::Ignored { reason },
-                    })
-                }
+                EventKind::CloudTrail(via) => HardenInvocation::from_cloudtrail(&envelope, via),
                 EventKind::PullThroughCacheAction => {
                     PullThroughCacheAction::from_envelope(&envelope)
                         .map(HardenInvocation::PullThroughCacheAction)
@@ -131,6 +133,39 @@ impl HardenInvocation {
             Payload::Direct(object) => {
                 direct::parse(function, object).map(HardenInvocation::Direct)
             }
+        }
+    }
+
+    /// A CloudTrail record: a setting call (API calls only), a `CreateRepository`, another call
+    /// of ECR's (acknowledged), or a record of another service (refused).
+    fn from_cloudtrail(envelope: &Envelope<'_>, via: CreatedVia) -> Result<Self, EventError> {
+        let event_name = envelope.text(&["eventName"]).ok().flatten();
+        let event_source = envelope.text(&["eventSource"]).ok().flatten();
+        let setting_call = event_name.and_then(SettingCall::from_event_name);
+        if let (CreatedVia::ApiCall, Some(call)) = (via, setting_call) {
+            return Ok(match SettingChanged::from_envelope(envelope, call) {
+                Drift::Changed(changed) => HardenInvocation::SettingChanged(changed),
+                Drift::Ignored { reason } => HardenInvocation::Ignored { reason },
+            });
+        }
+        match (event_source, event_name) {
+            (Some(aws::ECR_EVENT_SOURCE), Some(name)) if name != aws::CREATE_REPOSITORY => {
+                let calls: Vec<&str> = SettingCall::ALL.iter().map(|call| call.as_str()).collect();
+                Ok(HardenInvocation::Ignored {
+                    reason: format!(
+                        "{:?} {:?} is not an event harden-repository acts on: it takes \
+                         `{}` and the API calls {}",
+                        via.detail_type(),
+                        error::bounded(name),
+                        aws::CREATE_REPOSITORY,
+                        calls.join(", ")
+                    ),
+                })
+            }
+            _ => Ok(match RepositoryCreated::from_envelope(envelope, via)? {
+                Creation::Created(created) => HardenInvocation::RepositoryCreated(created),
+                Creation::Ignored { reason } => HardenInvocation::Ignored { reason },
+            }),
         }
     }
 

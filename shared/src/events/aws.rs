@@ -11,8 +11,8 @@ use super::payload::{
 };
 
 /// The only `eventSource` whose `CreateRepository` makes a repository this product manages.
-const ECR_EVENT_SOURCE: &str = "ecr.amazonaws.com";
-const CREATE_REPOSITORY: &str = "CreateRepository";
+pub(super) const ECR_EVENT_SOURCE: &str = "ecr.amazonaws.com";
+pub(super) const CREATE_REPOSITORY: &str = "CreateRepository";
 /// Where a CloudTrail `CreateRepository` record may carry the name, most specific first: service
 /// events (pull through cache) use the first, API calls the other two (aws-facts.md §1).
 const REPOSITORY_NAME_PATHS: [&[&str]; 3] = [

@@ -15,9 +15,13 @@ macro_rules! sample {
     };
 }
 
-const SAMPLES: [(&str, &str); 13] = [
+const SAMPLES: [(&str, &str); 17] = [
     sample!("create-repository-service-event.json"),
     sample!("create-repository-api-call.json"),
+    sample!("setting-changed-put-lifecycle-policy.json"),
+    sample!("setting-changed-put-lifecycle-policy-failed.json"),
+    sample!("setting-changed-delete-repository-policy.json"),
+    sample!("setting-changed-untag-resource.json"),
     sample!("pull-through-cache-action-success.json"),
     sample!("pull-through-cache-action-failure.json"),
     sample!("scheduled-event.json"),
@@ -412,16 +416,19 @@ fn variants() {
             ),
         ),
         (
-            "CloudTrail call other than `CreateRepository`",
+            "CloudTrail call of another service",
             Harden,
             edited(
                 API_CALL,
-                &[("/detail/eventName", Some(json!("DeleteRepository")))],
+                &[
+                    ("/detail/eventName", Some(json!("PutObject"))),
+                    ("/detail/eventSource", Some(json!("s3.amazonaws.com"))),
+                ],
             ),
             error(
                 "UnsupportedEvent",
                 &[
-                    r#"got detail-type "AWS API Call via CloudTrail" from "aws.ecr" (CloudTrail "DeleteRepository" from "ecr.amazonaws.com"); expected a CloudTrail CreateRepository event"#,
+                    r#"got detail-type "AWS API Call via CloudTrail" from "aws.ecr" (CloudTrail "PutObject" from "s3.amazonaws.com"); expected a CloudTrail CreateRepository event, a CloudTrail repository setting call"#,
                 ],
             ),
         ),
@@ -474,7 +481,7 @@ fn variants() {
             error(
                 "UnsupportedEvent",
                 &[
-                    r#"unsupported event for harden-repository: got detail-type "EC2 Instance State-change Notification" from "aws.ec2"; expected a CloudTrail CreateRepository event, an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#,
+                    r#"unsupported event for harden-repository: got detail-type "EC2 Instance State-change Notification" from "aws.ec2"; expected a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#,
                 ],
             ),
         ),
@@ -766,5 +773,277 @@ fn every_function_names_itself_and_its_shapes() {
                 function.accepted()
             )
         );
+    }
+}
+
+fn setting_changed(
+    call: SettingCall,
+    repository_name: &str,
+    caller: Caller,
+    event_time: &str,
+    event_id: &str,
+) -> Expected {
+    Expected::Parsed(Outcome::Harden(HardenInvocation::SettingChanged(
+        SettingChanged {
+            call,
+            repository_name: repository_name.to_owned(),
+            caller,
+            event_time: Some(event_time.to_owned()),
+            event_id: Some(event_id.to_owned()),
+        },
+    )))
+}
+
+#[test]
+fn setting_change_samples() {
+    let alice = Caller {
+        arn: Some("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_PlatformAdmin_5f2b7c9e1a3d4e6f/alice@example.com".to_owned()),
+        role_arn: Some("arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_PlatformAdmin_5f2b7c9e1a3d4e6f".to_owned()),
+        identity_type: Some("AssumedRole".to_owned()),
+        invoked_by: None,
+    };
+    let bob = Caller {
+        arn: Some("arn:aws:iam::123456789012:user/bob".to_owned()),
+        role_arn: None,
+        identity_type: Some("IAMUser".to_owned()),
+        invoked_by: None,
+    };
+    let terraform = Caller {
+        arn: Some(
+            "arn:aws:sts::123456789012:assumed-role/platform-terraform/terraform-apply".to_owned(),
+        ),
+        role_arn: Some("arn:aws:iam::123456789012:role/platform-terraform".to_owned()),
+        identity_type: Some("AssumedRole".to_owned()),
+        invoked_by: None,
+    };
+    let cases = [
+        (
+            "setting-changed-put-lifecycle-policy.json",
+            setting_changed(
+                SettingCall::PutLifecyclePolicy,
+                "docker-hub/library/nginx",
+                alice,
+                "2025-06-04T14:02:31Z",
+                "0b6f1d3c-2a8e-4c57-b9d4-6e1f0a2c3b58",
+            ),
+        ),
+        (
+            "setting-changed-delete-repository-policy.json",
+            setting_changed(
+                SettingCall::DeleteRepositoryPolicy,
+                "ghcr/fluxcd/source-controller",
+                bob,
+                "2025-06-04T16:45:09Z",
+                "c9e3a1f7-4b2d-4c68-9f05-7d1e8b3a2c64",
+            ),
+        ),
+        (
+            "setting-changed-untag-resource.json",
+            setting_changed(
+                SettingCall::UntagResource,
+                "k8s/pause",
+                terraform,
+                "2025-06-04T15:21:47Z",
+                "6b1e9d3f-8a2c-4f57-a4e0-b9c3d7f1e268",
+            ),
+        ),
+    ];
+    for (file, expected) in cases {
+        check(file, Harden, &sample(file), expected);
+        for other in [Validate, Check, Prewarm] {
+            check(
+                file,
+                other,
+                &sample(file),
+                error(
+                    "UnsupportedEvent",
+                    &[r#"got detail-type "AWS API Call via CloudTrail""#],
+                ),
+            );
+        }
+    }
+    let reason = ignored(&sample("setting-changed-put-lifecycle-policy-failed.json"));
+    assert_eq!(
+        reason,
+        r#"the `PutLifecyclePolicy` call failed with "InvalidParameterException": nothing was changed"#
+    );
+    let report = serde_json::to_value(SettingCall::TagResource).expect("serializable");
+    assert_eq!(report, json!("TagResource"));
+}
+
+/// Every setting call parses from its own record, tag calls by ARN, the others by name.
+#[test]
+fn every_setting_call_names_its_repository() {
+    for call in SettingCall::ALL {
+        assert_eq!(SettingCall::from_event_name(call.as_str()), Some(call));
+        let parameters = match call {
+            SettingCall::TagResource | SettingCall::UntagResource => json!({
+                "resourceArn": "arn:aws-cn:ecr:cn-north-1:123456789012:repository/quay/team/app",
+                "tags": [{"key": "cost-center", "value": "1234"}],
+            }),
+            _ => json!({"repositoryName": "quay/team/app", "registryId": "123456789012"}),
+        };
+        let payload = edited(
+            "setting-changed-put-lifecycle-policy.json",
+            &[
+                ("/detail/eventName", Some(json!(call.as_str()))),
+                ("/detail/requestParameters", Some(parameters)),
+            ],
+        );
+        match HardenInvocation::from_payload(&payload) {
+            Ok(HardenInvocation::SettingChanged(changed)) => {
+                assert_eq!(changed.call, call);
+                assert_eq!(changed.repository_name, "quay/team/app", "{call:?}");
+            }
+            other => panic!("{call:?}: {other:?}"),
+        }
+    }
+    assert_eq!(SettingCall::from_event_name("putLifecyclePolicy"), None);
+}
+
+/// Setting-call records that cannot be acted on are acknowledged with the reason, never an
+/// error (EventBridge would retry them for nothing); only other services' records are refused.
+#[test]
+fn unusable_setting_changes_say_why() {
+    const PUT: &str = "setting-changed-put-lifecycle-policy.json";
+    const UNTAG: &str = "setting-changed-untag-resource.json";
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "no `requestParameters`",
+            edited(PUT, &[("/detail/requestParameters", None)]),
+            "`PutLifecyclePolicy` names no repository: `detail.requestParameters` is missing; the next sweep checks every managed repository",
+        ),
+        (
+            "`requestParameters` null (CloudTrail leaves it out for some calls)",
+            edited(PUT, &[("/detail/requestParameters", Some(Value::Null))]),
+            "`detail.requestParameters` is missing",
+        ),
+        (
+            "`requestParameters` not an object",
+            edited(PUT, &[("/detail/requestParameters", Some(json!("HIDDEN_DUE_TO_SECURITY_REASONS")))]),
+            "`detail.requestParameters` is not an object",
+        ),
+        (
+            "no `repositoryName`",
+            edited(PUT, &[("/detail/requestParameters/repositoryName", None)]),
+            "`detail.requestParameters.repositoryName` is missing",
+        ),
+        (
+            "empty `repositoryName`",
+            edited(PUT, &[("/detail/requestParameters/repositoryName", Some(json!("")))]),
+            "`detail.requestParameters.repositoryName` is missing",
+        ),
+        (
+            "`repositoryName` not a string",
+            edited(PUT, &[("/detail/requestParameters/repositoryName", Some(json!(["a"])))]),
+            "`detail.requestParameters.repositoryName` must be a string",
+        ),
+        (
+            "tag call with a repository name only",
+            edited(
+                UNTAG,
+                &[
+                    ("/detail/requestParameters/resourceArn", None),
+                    ("/detail/requestParameters/repositoryName", Some(json!("k8s/pause"))),
+                ],
+            ),
+            "`UntagResource` names no repository: `detail.requestParameters.resourceArn` is missing",
+        ),
+        (
+            "tag call on a resource that is not a repository",
+            edited(
+                UNTAG,
+                &[(
+                    "/detail/requestParameters/resourceArn",
+                    Some(json!("arn:aws:ecr:eu-west-1:123456789012:repository-creation-template/k8s")),
+                )],
+            ),
+            "`detail.requestParameters.resourceArn` is not an ECR repository ARN",
+        ),
+        (
+            "tag call on another service's resource",
+            edited(
+                UNTAG,
+                &[(
+                    "/detail/requestParameters/resourceArn",
+                    Some(json!("arn:aws:s3:::repository/k8s/pause")),
+                )],
+            ),
+            "is not an ECR repository ARN",
+        ),
+        (
+            "failed call without a code string",
+            edited(PUT, &[("/detail/errorCode", Some(json!(403)))]),
+            "the `PutLifecyclePolicy` call failed with an error: nothing was changed",
+        ),
+        (
+            "same call on ECR Public",
+            edited(PUT, &[("/detail/eventSource", Some(json!("ecr-public.amazonaws.com")))]),
+            r#"`PutLifecyclePolicy` from "ecr-public.amazonaws.com" is not a change to a private repository"#,
+        ),
+        (
+            "no `eventSource`",
+            edited(PUT, &[("/detail/eventSource", None)]),
+            "`PutLifecyclePolicy` without a string `detail.eventSource`",
+        ),
+        (
+            "another ECR call",
+            edited(PUT, &[("/detail/eventName", Some(json!("DeleteRepository")))]),
+            r#""AWS API Call via CloudTrail" "DeleteRepository" is not an event harden-repository acts on: it takes `CreateRepository` and the API calls PutLifecyclePolicy, DeleteLifecyclePolicy"#,
+        ),
+        (
+            "a read of ECR",
+            edited(PUT, &[("/detail/eventName", Some(json!("GetLifecyclePolicy")))]),
+            r#""GetLifecyclePolicy" is not an event harden-repository acts on"#,
+        ),
+        (
+            "a setting call as a service event",
+            edited(
+                PUT,
+                &[("/detail-type", Some(json!("AWS Service Event via CloudTrail")))],
+            ),
+            r#""AWS Service Event via CloudTrail" "PutLifecyclePolicy" is not an event harden-repository acts on"#,
+        ),
+    ];
+    for (case, payload, expected) in cases {
+        let reason = ignored(&payload);
+        assert!(
+            reason.contains(expected),
+            "case {case:?}: {reason:?} lacks {expected:?}"
+        );
+        assert!(!reason.ends_with('.'), "case {case:?}: {reason:?}");
+        assert!(
+            !reason.contains("ASIA4EXAMPLE"),
+            "case {case:?}: {reason:?}"
+        );
+    }
+}
+
+#[test]
+fn repository_arns() {
+    for (arn, expected) in [
+        (
+            "arn:aws:ecr:eu-west-1:123456789012:repository/k8s/pause",
+            Some("k8s/pause"),
+        ),
+        (
+            "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/a",
+            Some("a"),
+        ),
+        ("arn:aws:ecr:eu-west-1:123456789012:repository/", None),
+        ("arn:aws:ecr:eu-west-1:123456789012:repository", None),
+        (
+            "arn:aws:ecr:eu-west-1:123456789012:repository-creation-template/k8s",
+            None,
+        ),
+        (
+            "arn:aws:ecr-public::123456789012:repository/k8s/pause",
+            None,
+        ),
+        ("arn:aws:ecr::123456789012:repository/k8s/pause", None),
+        ("k8s/pause", None),
+        ("", None),
+    ] {
+        assert_eq!(repository_of_arn(arn), expected, "{arn:?}");
     }
 }

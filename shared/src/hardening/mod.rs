@@ -29,17 +29,18 @@ use crate::aws::ecr::Registry;
 use crate::aws::{AwsError, Clients};
 use crate::config::{Config, HardeningConfig};
 use crate::domain::{Check, Finding, Report, Repository, Severity};
+use crate::env;
 use crate::error::Error;
 use crate::events::{
     CreatedVia, EventError, FunctionKind, HardenInvocation, HardenRequest, HardenTarget,
-    PullThroughCacheAction, Received, RepositoryCreated, SyncStatus,
+    PullThroughCacheAction, Received, RepositoryCreated, SettingChanged, SyncStatus,
 };
 use crate::lambda::Deadline;
 use crate::metrics::Metrics;
 
 use desired::{tagged_as_cache_created, Coverage, Desired, ManagedPrefixes, Provenance};
 use observe::Observation;
-use outcome::{Outcome, SkipReason, Tally};
+use outcome::{ChangedBy, Outcome, SkipReason, Tally};
 
 pub use sweep::{HandOff, SelfInvoke, SweepCursor, FINISH_RESERVE, START_RESERVE};
 
@@ -104,6 +105,11 @@ pub async fn run(
                 json!({"event": "repository-created", "via": created.via, "repository": created.repository_name}),
             );
             Ok(done((report, metrics)))
+        }
+        HardenInvocation::SettingChanged(changed) => {
+            drift(clients, config, changed, dry_run, deadline)
+                .await
+                .map(done)
         }
         HardenInvocation::PullThroughCacheAction(action) if action.sync.is_success() => {
             // The template's rule only sends failures; a success that arrives anyway (a rule
@@ -186,6 +192,65 @@ pub async fn run(
             }
         },
     }
+}
+
+/// Someone changed a setting of a repository: re-harden it when it is managed (the ownership
+/// rules of any named repository apply), and alert on every setting put back. A change made by
+/// the function's own role is acknowledged without a call; without that role known, the run
+/// finds the repository in shape and writes nothing, so no change loops.
+async fn drift(
+    clients: &Clients,
+    config: &Config,
+    changed: &SettingChanged,
+    dry_run: bool,
+    deadline: Deadline,
+) -> Result<(Report, Metrics), Error> {
+    let caller = &changed.caller;
+    let mut trigger = json!({
+        "event": "setting-changed",
+        "call": changed.call.as_str(),
+        "setting": changed.call.setting(),
+        "repository": changed.repository_name,
+        "changed_by": caller.principal(),
+        "role": caller.role_arn,
+        "event_time": changed.event_time,
+        "event_id": changed.event_id,
+    });
+    let own_role = std::env::var(env::PTC_FUNCTION_ROLE_ARN)
+        .ok()
+        .filter(|arn| !arn.is_empty());
+    if own_role.is_some() && caller.role_arn == own_role {
+        info!(
+            repository = %changed.repository_name,
+            call = changed.call.as_str(),
+            "change made by this function's own role; nothing to do"
+        );
+        let mut report = Report::new(FUNCTION.as_str(), dry_run);
+        let mut metrics = Metrics::new(FUNCTION.as_str());
+        Tally::new(dry_run, true).finish(&mut report, &mut metrics);
+        trigger["acknowledged"] =
+            json!("made by this function's own role: the repository is as hardening left it");
+        report.set_detail("trigger", trigger);
+        return Ok((report, metrics));
+    }
+    info!(
+        repository = %changed.repository_name,
+        call = changed.call.as_str(),
+        changed_by = caller.principal(),
+        "setting changed; checking the repository"
+    );
+    let names = [changed.repository_name.clone()];
+    let tally = Tally::new(dry_run, true).alerting_reverts(ChangedBy {
+        call: changed.call.as_str(),
+        principal: caller.principal().to_owned(),
+        event_time: changed.event_time.clone(),
+    });
+    let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
+    let (mut report, metrics) = hardener
+        .harden_names(&names, Provenance::Unknown, tally)
+        .await;
+    report.set_detail("trigger", trigger);
+    Ok((report, metrics))
 }
 
 /// Hardens the named repositories (those outside the managed prefixes are skipped).

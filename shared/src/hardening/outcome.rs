@@ -10,7 +10,7 @@ use crate::domain::{Check, Finding, Report, Severity};
 use crate::metrics::Metrics;
 
 use super::apply::Applied;
-use super::plan::{FindingKind, Plan};
+use super::plan::{Change, FindingKind, Plan};
 
 /// Entries of the `repositories` and `changes` sections kept in a report; past this, only the
 /// counts grow (a Lambda response is at most 6 MB, and nobody reads 2,000 entries).
@@ -126,6 +126,19 @@ pub struct Tally {
     findings: Vec<(GroupKey, Finding)>,
     /// Findings that are never grouped (an upstream pull failure, a run-level problem).
     own_findings: Vec<Finding>,
+    /// The change that woke the run, when someone changed a setting: each setting the run then
+    /// restores is an alert naming them.
+    changed_by: Option<ChangedBy>,
+}
+
+/// Someone's call that changed a repository setting (from its CloudTrail record).
+#[derive(Debug, Clone)]
+pub struct ChangedBy {
+    /// The CloudTrail `eventName` (`DeleteLifecyclePolicy`).
+    pub call: &'static str,
+    /// The caller's ARN (user or role session), or the role's, or the invoking service.
+    pub principal: String,
+    pub event_time: Option<String>,
 }
 
 pub const REPOSITORIES_CHECKED: &str = "repositories_checked";
@@ -164,6 +177,15 @@ impl Tally {
             n_changes_omitted: 0,
             findings: Vec::new(),
             own_findings: Vec::new(),
+            changed_by: None,
+        }
+    }
+
+    /// Turns every setting the run restores into a warning that names who changed it.
+    pub fn alerting_reverts(self, changed_by: ChangedBy) -> Self {
+        Tally {
+            changed_by: Some(changed_by),
+            ..self
         }
     }
 
@@ -284,7 +306,13 @@ impl Tally {
                 entry["note"] = json!(note);
             }
             match result {
-                Some(Applied::Written) => n_written += 1,
+                Some(Applied::Written) => {
+                    n_written += 1;
+                    if let Some(changed_by) = &self.changed_by {
+                        self.own_findings
+                            .push(revert_finding(&name, &arn, &profile, change, changed_by));
+                    }
+                }
                 Some(Applied::Failed(error)) => {
                     entry["error"] = json!(error.to_string());
                     errors.push(error.to_string());
@@ -432,6 +460,57 @@ fn failure_key(error: &AwsError) -> GroupKey {
     GroupKey::Failure {
         operation: error.operation,
         kind: error.kind.as_str(),
+    }
+}
+
+/// Longest rendering of a restored value in an alert; the report's `changes` has it whole.
+const MAX_VALUE_CHARS: usize = 160;
+
+/// A person changed a managed setting and the run put the profile's value back.
+fn revert_finding(
+    name: &str,
+    arn: &str,
+    profile: &str,
+    change: &Change,
+    changed_by: &ChangedBy,
+) -> Finding {
+    let setting = change.setting.as_str();
+    let principal = &changed_by.principal;
+    let call = changed_by.call;
+    let when = changed_by
+        .event_time
+        .as_deref()
+        .map(|time| format!(" at {time}"))
+        .unwrap_or_default();
+    let restored = match &change.source {
+        Some(source) => format!("`{}` (from {source})", shortened(&change.new)),
+        None => format!("`{}`", shortened(&change.new)),
+    };
+    Finding::new(
+        Severity::Warning,
+        Check::RepositoryHardening,
+        name,
+        format!("`{setting}` of `{name}` changed by `{principal}` was restored"),
+        format!(
+            "`{principal}` called `{call}` on managed repository `{name}`{when}; `{setting}` was `{}` afterwards and is back to profile `{profile}`: {restored}",
+            shortened(&change.old)
+        ),
+    )
+    .with_next_step(format!(
+        "settings of repositories under the managed prefixes belong to profile `{profile}`: change the profile in the configuration, not the repository, or the change is undone again"
+    ))
+    .with_resource_arn(arn)
+}
+
+fn shortened(value: &Value) -> String {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Null => "none".to_owned(),
+        other => other.to_string(),
+    };
+    match text.char_indices().nth(MAX_VALUE_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
     }
 }
 

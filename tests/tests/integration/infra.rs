@@ -895,6 +895,9 @@ fn matches(pattern: &Value, event: &Value) -> bool {
                         Some(Value::Array(excluded)) => {
                             !value.is_null() && !excluded.contains(value)
                         }
+                        _ if choice.get("exists").is_some() => {
+                            choice["exists"] == Value::Bool(!value.is_null())
+                        }
                         Some(other) => panic!("pattern feature not modelled: {other}"),
                         None => choice == value,
                     })

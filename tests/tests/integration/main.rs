@@ -4,6 +4,7 @@
 mod alerts;
 mod check_credentials;
 mod demo;
+mod drift_events;
 mod emulator;
 mod functions;
 mod harden_repository;

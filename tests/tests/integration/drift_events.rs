@@ -1,0 +1,306 @@
+//! Drift events end to end on the emulator: a CloudTrail record of someone's setting call
+//! reaches harden-repository's real entry point, which re-hardens the repository when it is
+//! managed, alerts on what it restores, and acknowledges everything else without a write.
+
+use std::sync::{Arc, Once};
+
+use lambda_runtime::{Context, LambdaEvent};
+use ptc_ops::domain::{Report, Severity};
+use ptc_ops::lambda::FunctionContext;
+use ptc_ops::metrics::MetricsSink;
+use ptc_ops_tests::{sample_event, TestEnv};
+use serde_json::{json, Value};
+
+const PROFILE: &str = r#"
+[hardening]
+prefixes = ["docker-hub", "k8s"]
+
+[hardening.default]
+scan_on_push = true
+lifecycle_policy = '''{"rules": [{"rulePriority": 1, "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7}, "action": {"type": "expire"}}]}'''
+tags = { managed-by = "ecr-ptc-ops", cost-center = "platform" }
+"#;
+
+const HAND_MADE_LIFECYCLE: &str = r#"{"rules":[{"rulePriority":1,"description":"keep 5 images","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
+
+const ALICE: &str = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_PlatformAdmin_5f2b7c9e1a3d4e6f/alice@example.com";
+/// The role the tests give the function (`PTC_FUNCTION_ROLE_ARN`), in an account no test uses.
+const OWN_ROLE: &str = "arn:aws:iam::999999999999:role/ptc-ops-harden-repository-role";
+
+/// One value for the whole test binary: the variable is process-wide, and only events whose
+/// caller is this role are affected by it.
+fn own_role_is_known() {
+    static SET: Once = Once::new();
+    SET.call_once(|| std::env::set_var(ptc_ops::env::PTC_FUNCTION_ROLE_ARN, OWN_ROLE));
+}
+
+fn context(env: &TestEnv) -> Arc<FunctionContext> {
+    own_role_is_known();
+    Arc::new(
+        FunctionContext::new("harden-repository", env.config(PROFILE), &env.sdk_config)
+            .with_metrics_sink(MetricsSink::captured()),
+    )
+}
+
+async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> Report {
+    harden_repository::handler::handle(
+        Arc::clone(context),
+        LambdaEvent::new(payload.clone(), Context::default()),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{payload} failed: {}", error.full_message()))
+}
+
+/// The sample record of `file` about `repository` (by name, or by ARN for the tag calls).
+fn drift_event(env: &TestEnv, file: &str, repository: &str) -> Value {
+    let mut event = sample_event(file);
+    event["account"] = json!(env.account_id);
+    event["region"] = json!(env.region);
+    let parameters = &mut event["detail"]["requestParameters"];
+    if parameters.get("resourceArn").is_some() {
+        parameters["resourceArn"] = json!(format!(
+            "arn:aws:ecr:{}:{}:repository/{repository}",
+            env.region, env.account_id
+        ));
+    } else {
+        parameters["repositoryName"] = json!(repository);
+    }
+    event
+}
+
+async fn create_repository(env: &TestEnv, name: &str) {
+    env.clients
+        .ecr
+        .create_repository()
+        .repository_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("cannot create `{name}`: {error:?}"));
+}
+
+async fn lifecycle(env: &TestEnv, name: &str) -> Option<Value> {
+    env.clients
+        .ecr
+        .get_lifecycle_policy()
+        .repository_name(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|output| output.lifecycle_policy_text)
+        .map(|text| serde_json::from_str(&text).expect("lifecycle policy is JSON"))
+}
+
+fn operations(calls: &[ptc_ops_tests::Call]) -> Vec<&str> {
+    calls.iter().map(|call| call.operation.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_hand_made_lifecycle_policy_is_restored_and_the_person_named() {
+    let env = TestEnv::new().await;
+    let context = context(&env);
+    let name = "docker-hub/library/nginx";
+    create_repository(&env, name).await;
+    invoke(&context, json!({"repositories": [name]})).await;
+    let hardened = lifecycle(&env, name).await.expect("hardened");
+
+    env.clients
+        .ecr
+        .put_lifecycle_policy()
+        .repository_name(name)
+        .lifecycle_policy_text(HAND_MADE_LIFECYCLE)
+        .send()
+        .await
+        .expect("a person's change");
+    env.clear_calls().await;
+    let report = invoke(
+        &context,
+        drift_event(&env, "setting-changed-put-lifecycle-policy.json", name),
+    )
+    .await;
+
+    assert_eq!(lifecycle(&env, name).await, Some(hardened), "restored");
+    let writes = env.write_calls().await;
+    assert_eq!(
+        operations(&writes),
+        ["PutLifecyclePolicy"],
+        "only what differs"
+    );
+    let trigger = &report.details["trigger"];
+    assert_eq!(trigger["event"], "setting-changed", "{trigger:#}");
+    assert_eq!(trigger["call"], "PutLifecyclePolicy");
+    assert_eq!(trigger["setting"], "lifecycle_policy");
+    assert_eq!(trigger["repository"], name);
+    assert_eq!(trigger["changed_by"], ALICE);
+    assert!(!serde_json::to_string(&report)
+        .expect("report JSON")
+        .contains("ASIA4EXAMPLE"));
+    assert_eq!(report.summary["settings_changed"], 1);
+    let alerts: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|finding| finding.title.contains("was restored"))
+        .collect();
+    assert_eq!(alerts.len(), 1, "{:#?}", report.findings);
+    let alert = alerts[0];
+    assert_eq!(alert.severity, Severity::Warning);
+    assert_eq!(alert.resource, name);
+    assert_eq!(
+        alert.title,
+        format!("`lifecycle_policy` of `{name}` changed by `{ALICE}` was restored")
+    );
+    assert!(
+        alert.message.contains("called `PutLifecyclePolicy`")
+            && alert.message.contains("keep 5 images")
+            && alert.message.contains("untagged"),
+        "{}",
+        alert.message
+    );
+
+    // The function's own write comes back as a record too: it finds the repository in shape.
+    env.clear_calls().await;
+    let mut own = drift_event(&env, "setting-changed-put-lifecycle-policy.json", name);
+    own["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+        json!("arn:aws:iam::123456789012:role/another-deployment-of-ptc-ops");
+    let report = invoke(&context, own).await;
+    assert!(env.write_calls().await.is_empty(), "no loop");
+    assert_eq!(report.summary["repositories_compliant"], 1);
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+}
+
+#[tokio::test]
+async fn untagging_by_arn_is_undone() {
+    let env = TestEnv::new().await;
+    let context = context(&env);
+    let name = "k8s/pause";
+    create_repository(&env, name).await;
+    invoke(&context, json!({"repositories": [name]})).await;
+    let arn = format!(
+        "arn:aws:ecr:{}:{}:repository/{name}",
+        env.region, env.account_id
+    );
+    env.clients
+        .ecr
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("cost-center")
+        .send()
+        .await
+        .expect("untagged");
+    env.clear_calls().await;
+    let report = invoke(
+        &context,
+        drift_event(&env, "setting-changed-untag-resource.json", name),
+    )
+    .await;
+    assert_eq!(operations(&env.write_calls().await), ["TagResource"]);
+    let alert = report
+        .findings
+        .iter()
+        .find(|finding| finding.title.contains("was restored"))
+        .expect("an alert");
+    assert!(
+        alert
+            .title
+            .contains("`tags` of `k8s/pause` changed by `arn:aws:sts::123456789012:assumed-role/platform-terraform/terraform-apply`"),
+        "{}",
+        alert.title
+    );
+    assert_eq!(alert.resource_arn.as_deref(), Some(arn.as_str()));
+}
+
+/// Every case is answered with a report saying why, makes no write and is not an error.
+#[tokio::test]
+async fn drift_events_that_ask_for_nothing_are_acknowledged() {
+    let env = TestEnv::new().await;
+    let context = context(&env);
+    let managed = "docker-hub/library/nginx";
+    let unmanaged = "team/payments-api";
+    create_repository(&env, managed).await;
+    create_repository(&env, unmanaged).await;
+    env.clients
+        .ecr
+        .put_lifecycle_policy()
+        .repository_name(unmanaged)
+        .lifecycle_policy_text(HAND_MADE_LIFECYCLE)
+        .send()
+        .await
+        .expect("the team's own policy");
+    let put = "setting-changed-put-lifecycle-policy.json";
+    let mut own_role = drift_event(&env, put, managed);
+    own_role["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = json!(OWN_ROLE);
+    let mut no_parameters = drift_event(&env, put, managed);
+    no_parameters["detail"]["requestParameters"] = Value::Null;
+    let mut other_call = drift_event(&env, put, managed);
+    other_call["detail"]["eventName"] = json!("DeleteRepository");
+    let cases = [
+        (
+            "the function's own role",
+            own_role,
+            "made by this function's own role",
+            false,
+        ),
+        (
+            "a failed call",
+            drift_event(
+                &env,
+                "setting-changed-put-lifecycle-policy-failed.json",
+                managed,
+            ),
+            "call failed with",
+            false,
+        ),
+        (
+            "no requestParameters",
+            no_parameters,
+            "`detail.requestParameters` is missing",
+            false,
+        ),
+        (
+            "a call outside the list",
+            other_call,
+            "is not an event harden-repository acts on",
+            false,
+        ),
+        (
+            "an unmanaged repository",
+            drift_event(&env, put, unmanaged),
+            "outside the managed prefixes",
+            false,
+        ),
+        (
+            "a repository that no longer exists",
+            drift_event(
+                &env,
+                "setting-changed-delete-repository-policy.json",
+                "k8s/gone",
+            ),
+            "not-found",
+            true,
+        ),
+    ];
+    for (case, event, why, reads) in cases {
+        env.clear_calls().await;
+        let report = invoke(&context, event).await;
+        let calls = env.calls().await;
+        assert!(
+            calls.iter().all(|call| !call.is_write()),
+            "{case}: {calls:?}"
+        );
+        assert_eq!(!calls.is_empty(), reads, "{case}: {calls:?}");
+        let text = serde_json::to_string(&report).expect("report JSON");
+        assert!(text.contains(why), "{case}: {why:?} not in {text}");
+        assert!(
+            report
+                .findings
+                .iter()
+                .all(|f| f.severity < Severity::Warning),
+            "{case}: {:#?}",
+            report.findings
+        );
+    }
+    assert_eq!(
+        lifecycle(&env, unmanaged).await,
+        Some(serde_json::from_str(HAND_MADE_LIFECYCLE).expect("JSON")),
+        "an unmanaged repository keeps its own policy"
+    );
+}
