@@ -6,6 +6,7 @@
 //! by a signal) the pipe closes and the emulator stops everything it started.
 
 mod emulator;
+pub mod eventbridge;
 mod inbox;
 mod leaks;
 mod logs;

@@ -46,6 +46,59 @@ def put_event(account: str, region: str, detail_type: str, detail: dict, resourc
         log.exception("cannot deliver the %s event", detail_type)
 
 
+def emit(account: str, region: str, events: list) -> list[dict]:
+    """Events as the AWS service named in their `source` emits them (the control API's
+    `POST /_ptc/events`): tests and the demo use it for events the emulator cannot cause itself,
+    because `PutEvents` refuses `aws.` sources, as EventBridge does. Each event is
+    `{"source", "detail-type", "detail", "resources"}`; the answer is PutEvents' entries, whose
+    `EventId` is the `id` the rules' targets receive."""
+    from moto.events.models import events_backends
+
+    entries = []
+    for index, event in enumerate(events):
+        if not isinstance(event, dict) or not isinstance(event.get("detail"), dict):
+            raise ValueError(f"events[{index}] must be an object with an object `detail`")
+        for key in ("source", "detail-type"):
+            if not isinstance(event.get(key), str) or not event[key]:
+                raise ValueError(f"events[{index}].{key} must be a non-empty string")
+        entries.append({
+            "Source": event["source"],
+            "DetailType": event["detail-type"],
+            "Detail": json.dumps(event["detail"]),
+            "Resources": list(event.get("resources") or []),
+        })
+    backend = events_backends[account][region]
+    answered = []
+    for start in range(0, len(entries), 10):  # PutEvents takes at most 10 entries
+        answered.extend(backend.put_events(entries[start:start + 10]))
+    return answered
+
+
+def _put_events_refusing_aws_sources(original):
+    """EventBridge refuses `PutEvents` entries whose `Source` starts with `aws.` (only AWS
+    services emit those): the entry fails with `NotAuthorizedForSourceException` (EventBridge API
+    reference, PutEvents and PutEventsResultEntry; EventBridge user guide, eb-putevents.html).
+    moto delivers them; the emulator must not, or a test could forge ECR's events unnoticed."""
+    def put_events(self):
+        requested = self._get_param("Entries") or []
+        refused = {index for index, entry in enumerate(requested)
+                   if isinstance(entry, dict) and str(entry.get("Source", "")).startswith("aws.")}
+        if not refused:
+            return original(self)
+        allowed = [entry for index, entry in enumerate(requested) if index not in refused]
+        delivered = iter(self.events_backend.put_events(allowed) if allowed else [])
+        entries = [
+            {"ErrorCode": "NotAuthorizedForSourceException", "ErrorMessage": "Not authorized for the source."}
+            if index in refused else next(delivered)
+            for index in range(len(requested))
+        ]
+        return json.dumps({"FailedEntryCount": len([e for e in entries if "ErrorCode" in e]),
+                           "Entries": entries})
+
+    put_events.__wrapped__ = original
+    return put_events
+
+
 def _iso(moment: datetime) -> str:
     if moment.tzinfo is None:  # moto keeps UTC without a zone
         moment = moment.replace(tzinfo=timezone.utc)
@@ -153,8 +206,11 @@ def _deliver_whole_events() -> None:
 
 def install() -> None:
     from moto.ecr.responses import ECRResponse
+    from moto.events.responses import EventsHandler
 
     _deliver_whole_events()
+    if not hasattr(EventsHandler.put_events, "__wrapped__"):
+        EventsHandler.put_events = _put_events_refusing_aws_sources(EventsHandler.put_events)
 
     if not hasattr(ecr_ext._pull_through, "__wrapped__"):
         ecr_ext._pull_through = _pull_through_with_events(ecr_ext._pull_through)

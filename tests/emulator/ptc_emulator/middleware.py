@@ -245,6 +245,12 @@ class PtcMiddleware:
                 return 200, {"id": fault["id"], "fault": fault}
             if method == "DELETE":
                 return 200, {"deleted": faults.clear(region, account)}
+        if path == "/_ptc/events" and method == "POST":
+            from . import events
+
+            if not account or not region:
+                raise ValueError("`account` and `region` are required query parameters")
+            return 200, {"entries": events.emit(account, region, data.get("events") or [])}
         if path == "/_ptc/settings":
             if method == "GET":
                 return 200, settings.as_dict()

@@ -89,6 +89,9 @@ impl Target {
             .region(aws_config::Region::new(region.clone()));
         let sdk_config = ptc_ops::aws::configure(loader).load().await;
         let ecr = aws_sdk_ecr::Client::new(&sdk_config);
+        // Once per run, before any check creates anything: what a killed run left behind.
+        static LEFTOVERS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+        LEFTOVERS.get_or_init(|| delete_leftovers(&ecr)).await;
         let registry = ecr
             .describe_registry()
             .send()
@@ -183,4 +186,70 @@ impl Target {
 
 fn answers_file() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance-answers.jsonl")
+}
+
+/// Resources of the suite's namespace older than this are a killed run's leftovers; younger ones
+/// may belong to a run going on beside this one.
+const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn is_leftover(created_at: Option<&aws_sdk_ecr::primitives::DateTime>) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or_default();
+    created_at.is_some_and(|created| now - created.secs() > LEFTOVER_AGE.as_secs() as i64)
+}
+
+/// Deletes repositories, creation templates and pull-through cache rules named
+/// `ptc-conformance-*` that are over an hour old: a run killed before it could clean up leaves
+/// them. Nothing outside the suite's namespace is listed for deletion.
+async fn delete_leftovers(ecr: &aws_sdk_ecr::Client) {
+    let mut deleted = Vec::new();
+    let mut pages = ecr.describe_repositories().into_paginator().send();
+    while let Some(Ok(page)) = pages.next().await {
+        for repository in page.repositories() {
+            let name = repository.repository_name().unwrap_or_default();
+            if name.starts_with(RESOURCE_PREFIX) && is_leftover(repository.created_at()) {
+                let _ = ecr
+                    .delete_repository()
+                    .repository_name(name)
+                    .force(true)
+                    .send()
+                    .await;
+                deleted.push(format!("repository {name}"));
+            }
+        }
+    }
+    if let Ok(templates) = ecr.describe_repository_creation_templates().send().await {
+        for template in templates.repository_creation_templates() {
+            let prefix = template.prefix().unwrap_or_default();
+            if prefix.starts_with(RESOURCE_PREFIX) && is_leftover(template.created_at()) {
+                let _ = ecr
+                    .delete_repository_creation_template()
+                    .prefix(prefix)
+                    .send()
+                    .await;
+                deleted.push(format!("template {prefix}"));
+            }
+        }
+    }
+    if let Ok(rules) = ecr.describe_pull_through_cache_rules().send().await {
+        for rule in rules.pull_through_cache_rules() {
+            let prefix = rule.ecr_repository_prefix().unwrap_or_default();
+            if prefix.starts_with(RESOURCE_PREFIX) && is_leftover(rule.created_at()) {
+                let _ = ecr
+                    .delete_pull_through_cache_rule()
+                    .ecr_repository_prefix(prefix)
+                    .send()
+                    .await;
+                deleted.push(format!("rule {prefix}"));
+            }
+        }
+    }
+    if !deleted.is_empty() {
+        println!(
+            "conformance: deleted leftovers of an earlier run: {}",
+            deleted.join(", ")
+        );
+    }
 }

@@ -9,12 +9,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::aws::permissions::{Deployment, Grant, Permission, LAMBDA_PLATFORM};
-use ptc_ops::events::PrewarmInvocation;
+use ptc_ops::events::{HardenInvocation, PrewarmInvocation, SettingCall};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
+use ptc_ops_tests::eventbridge::{emit, eventbridge, template_rules, Router, TemplateRule};
 use ptc_ops_tests::permissions::unpermitted_calls;
 use ptc_ops_tests::{assert_calls_permitted, repo_root, sample_event, TestEnv};
 use serde_json::{json, Map, Value};
@@ -879,94 +881,284 @@ fn functions_are_the_workspace_binaries_on_arm64_with_json_logs() {
 
 // ---- triggers ----------------------------------------------------------------------------------
 
-/// EventBridge pattern matching, for the pattern features the template uses: a list of values
-/// matches when the event's value is one of them (or, for `{"anything-but": [...]}`, a present
-/// value that is none of those); an object matches field by field.
-fn matches(pattern: &Value, event: &Value) -> bool {
-    match pattern {
-        Value::Object(fields) => fields
-            .iter()
-            .all(|(key, sub)| matches(sub, event.get(key).unwrap_or(&Value::Null))),
-        Value::Array(allowed) => {
-            let one = |value: &Value| {
-                allowed
-                    .iter()
-                    .any(|choice| match choice.get("anything-but") {
-                        Some(Value::Array(excluded)) => {
-                            !value.is_null() && !excluded.contains(value)
-                        }
-                        _ if choice.get("exists").is_some() => {
-                            choice["exists"] == Value::Bool(!value.is_null())
-                        }
-                        Some(other) => panic!("pattern feature not modelled: {other}"),
-                        None => choice == value,
-                    })
-            };
-            match event {
-                Value::Array(values) => values.iter().any(one),
-                value => one(value),
-            }
+/// `event` (a sample) with each JSON pointer set to a value, or removed for `None`.
+fn edited(mut event: Value, edits: &[(&str, Option<Value>)]) -> Value {
+    for (pointer, value) in edits {
+        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+        let object = event
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .unwrap_or_else(|| panic!("no object at {parent:?}"));
+        match value {
+            Some(value) => object.insert(key.to_owned(), value.clone()),
+            None => object.remove(key),
+        };
+    }
+    event
+}
+
+/// The event contract of harden-repository: its template rules, created as they are in the
+/// emulator's EventBridge, select exactly the events the function acts on. Each case is an
+/// event and the rules that must deliver it (none for a near miss).
+#[tokio::test]
+async fn harden_repository_rules_select_the_events_it_acts_on() {
+    const CREATED: &str = "RepositoryCreated";
+    const SETTING: &str = "SettingChanged";
+    const SYNC: &str = "PullThroughCacheAction";
+    let rules: Vec<TemplateRule> = template_rules()
+        .into_iter()
+        .filter(|rule| rule.function == "HardenRepositoryFunction")
+        .collect();
+    let names: BTreeSet<&str> = rules.iter().map(|rule| rule.name.as_str()).collect();
+    assert_eq!(names, BTreeSet::from([CREATED, SETTING, SYNC]));
+    let setting_rule = rules
+        .iter()
+        .find(|rule| rule.name == SETTING)
+        .expect("rule");
+    let calls: Vec<&str> = SettingCall::ALL.iter().map(|call| call.as_str()).collect();
+    assert_eq!(
+        setting_rule.pattern["detail"]["eventName"],
+        json!(calls),
+        "the rule carries exactly the calls the code acts on"
+    );
+
+    let put = || sample_event("setting-changed-put-lifecycle-policy.json");
+    let api_create = || sample_event("create-repository-api-call.json");
+    let failed_sync = || sample_event("pull-through-cache-action-failure.json");
+    let mut cases: Vec<(String, Value, &[&str])> = vec![
+        (
+            "service-event creation".into(),
+            sample_event("create-repository-service-event.json"),
+            &[CREATED],
+        ),
+        ("API-call creation".into(), api_create(), &[CREATED]),
+        (
+            "failed creation".into(),
+            edited(
+                api_create(),
+                &[
+                    (
+                        "/detail/errorCode",
+                        Some(json!("RepositoryAlreadyExistsException")),
+                    ),
+                    ("/detail/responseElements", Some(Value::Null)),
+                ],
+            ),
+            &[],
+        ),
+        (
+            "deletion".into(),
+            edited(
+                api_create(),
+                &[("/detail/eventName", Some(json!("DeleteRepository")))],
+            ),
+            &[],
+        ),
+        (
+            "replication creation".into(),
+            edited(
+                sample_event("create-repository-service-event.json"),
+                &[(
+                    "/detail/eventSource",
+                    Some(json!("replication.ecr.amazonaws.com")),
+                )],
+            ),
+            &[],
+        ),
+        (
+            "creation from another source".into(),
+            edited(api_create(), &[("/source", Some(json!("aws.ecr-public")))]),
+            &[],
+        ),
+        ("lifecycle policy put".into(), put(), &[SETTING]),
+        (
+            "repository policy deleted".into(),
+            sample_event("setting-changed-delete-repository-policy.json"),
+            &[SETTING],
+        ),
+        (
+            "tag removed".into(),
+            sample_event("setting-changed-untag-resource.json"),
+            &[SETTING],
+        ),
+        (
+            "failed lifecycle policy put".into(),
+            sample_event("setting-changed-put-lifecycle-policy-failed.json"),
+            &[],
+        ),
+        (
+            "a read".into(),
+            edited(
+                put(),
+                &[("/detail/eventName", Some(json!("GetLifecyclePolicy")))],
+            ),
+            &[],
+        ),
+        (
+            "an image pushed".into(),
+            edited(put(), &[("/detail/eventName", Some(json!("PutImage")))]),
+            &[],
+        ),
+        (
+            "ECR Public".into(),
+            edited(
+                put(),
+                &[(
+                    "/detail/eventSource",
+                    Some(json!("ecr-public.amazonaws.com")),
+                )],
+            ),
+            &[],
+        ),
+        (
+            "as a service event".into(),
+            edited(
+                put(),
+                &[(
+                    "/detail-type",
+                    Some(json!("AWS Service Event via CloudTrail")),
+                )],
+            ),
+            &[],
+        ),
+        (
+            "another source".into(),
+            edited(put(), &[("/source", Some(json!("aws.s3")))]),
+            &[],
+        ),
+        ("failed sync".into(), failed_sync(), &[SYNC]),
+        (
+            "sync with an unknown status".into(),
+            edited(
+                failed_sync(),
+                &[("/detail/sync-status", Some(json!("PARTIAL")))],
+            ),
+            &[SYNC],
+        ),
+        (
+            "successful sync".into(),
+            sample_event("pull-through-cache-action-success.json"),
+            &[],
+        ),
+        (
+            "sync without a status".into(),
+            edited(failed_sync(), &[("/detail/sync-status", None)]),
+            &[],
+        ),
+        (
+            "sync from another source".into(),
+            edited(failed_sync(), &[("/source", Some(json!("aws.ecr-public")))]),
+            &[],
+        ),
+        (
+            "a schedule".into(),
+            sample_event("scheduled-event.json"),
+            &[],
+        ),
+    ];
+    let untag = || sample_event("setting-changed-untag-resource.json");
+    for call in SettingCall::ALL {
+        let name = call.as_str();
+        let sample = match call {
+            SettingCall::TagResource | SettingCall::UntagResource => untag(),
+            _ => put(),
+        };
+        cases.push((
+            format!("{name} call"),
+            edited(sample, &[("/detail/eventName", Some(json!(name)))]),
+            &[SETTING],
+        ));
+    }
+    for rule in [CREATED, SETTING, SYNC] {
+        assert!(
+            cases
+                .iter()
+                .any(|(_, _, expected)| expected.contains(&rule)),
+            "{rule} has a case that matches"
+        );
+    }
+
+    let env = TestEnv::new().await;
+    let router = Router::create(&env, &rules).await;
+    let events: Vec<Value> = cases.iter().map(|(_, event, _)| event.clone()).collect();
+    let ids = emit(&env, &events).await;
+    let delivered = router
+        .receive(Duration::from_secs(2), Duration::from_secs(30))
+        .await;
+    let mut selected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (rule, event) in &delivered {
+        let id = event["id"]
+            .as_str()
+            .expect("delivered events have an id")
+            .to_owned();
+        assert!(
+            selected.entry(id).or_default().insert(rule.clone()),
+            "{rule} delivered one event twice"
+        );
+    }
+    let mut wrong = Vec::new();
+    for ((case, _, expected), id) in cases.iter().zip(&ids) {
+        let actual: BTreeSet<String> = selected.remove(id).unwrap_or_default();
+        let expected: BTreeSet<String> = expected.iter().map(|rule| (*rule).to_owned()).collect();
+        if actual != expected {
+            wrong.push(format!(
+                "{case}: selected by {actual:?}, expected {expected:?}"
+            ));
         }
-        other => panic!("pattern feature not modelled: {other}"),
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(selected.is_empty(), "events nobody emitted: {selected:?}");
+
+    // Every event a rule delivers is one the function parses to work or an acknowledgement.
+    for (rule, event) in &delivered {
+        let invocation = HardenInvocation::from_payload(event).unwrap_or_else(|error| {
+            panic!("{rule} delivered an event the function refuses: {error}")
+        });
+        let acts = match rule.as_str() {
+            CREATED => matches!(invocation, HardenInvocation::RepositoryCreated(_)),
+            SETTING => matches!(invocation, HardenInvocation::SettingChanged(_)),
+            _ => matches!(invocation, HardenInvocation::PullThroughCacheAction(_)),
+        };
+        assert!(acts, "{rule}: {invocation:?}");
     }
 }
 
-fn event_pattern(stack: &Stack, event: &str) -> Value {
-    let events = &stack.resource("HardenRepositoryFunction")["Properties"]["Events"];
-    assert_eq!(events[event]["Type"], "EventBridgeRule", "{event}");
-    events[event]["Properties"]["Pattern"].clone()
+/// `PutEvents` cannot forge an AWS service's event: EventBridge refuses `aws.` sources.
+#[tokio::test]
+async fn put_events_refuses_aws_sources() {
+    let env = TestEnv::new().await;
+    let event = sample_event("setting-changed-put-lifecycle-policy.json");
+    let answer = eventbridge(
+        &env,
+        "PutEvents",
+        json!({"Entries": [
+            {"Source": "aws.ecr", "DetailType": event["detail-type"], "Detail": event["detail"].to_string()},
+            {"Source": "com.example.platform", "DetailType": "Drill", "Detail": "{}"},
+        ]}),
+    )
+    .await;
+    assert_eq!(answer["FailedEntryCount"], 1, "{answer}");
+    assert_eq!(
+        answer["Entries"][0]["ErrorCode"],
+        "NotAuthorizedForSourceException"
+    );
+    assert!(answer["Entries"][1]["EventId"].is_string(), "{answer}");
 }
 
 #[test]
-fn harden_repository_rules_match_the_real_event_shapes() {
+fn schedules_are_the_parameters() {
     let stack = Stack::new(&[]);
-    let created = event_pattern(&stack, "RepositoryCreated");
-    let cache_action = event_pattern(&stack, "PullThroughCacheAction");
-    for sample in [
-        "create-repository-service-event.json",
-        "create-repository-api-call.json",
-    ] {
-        let event = sample_event(sample);
-        assert!(
-            matches(&created, &event),
-            "RepositoryCreated misses {sample}"
-        );
-        assert!(
-            !matches(&cache_action, &event),
-            "PullThroughCacheAction takes {sample}"
-        );
-    }
-    // Only syncs that did not succeed invoke the function.
-    for (sample, invokes) in [
-        ("pull-through-cache-action-success.json", false),
-        ("pull-through-cache-action-failure.json", true),
-    ] {
-        let event = sample_event(sample);
-        assert_eq!(
-            matches(&cache_action, &event),
-            invokes,
-            "PullThroughCacheAction and {sample}"
-        );
-        assert!(
-            !matches(&created, &event),
-            "RepositoryCreated takes {sample}"
-        );
-    }
-    let mut unknown_status = sample_event("pull-through-cache-action-failure.json");
-    unknown_status["detail"]["sync-status"] = json!("PARTIAL");
-    assert!(
-        matches(&cache_action, &unknown_status),
-        "a status other than SUCCESS is a failure"
-    );
-    let mut deleted = sample_event("create-repository-api-call.json");
-    deleted["detail"]["eventName"] = json!("DeleteRepository");
-    assert!(!matches(&created, &deleted));
-
     let events = &stack.resource("HardenRepositoryFunction")["Properties"]["Events"];
     assert_eq!(events["Sweep"]["Type"], "Schedule");
     assert_eq!(
         events["Sweep"]["Properties"]["Schedule"],
         json!({"Ref": "SweepSchedule"})
+    );
+    assert_eq!(
+        stack.resource("HardenRepositoryFunction")["Properties"]["Environment"]["Variables"]
+            [ptc_ops::env::PTC_FUNCTION_ROLE_ARN],
+        json!({"Fn::GetAtt": ["HardenRepositoryRole", "Arn"]}),
+        "the function knows its own role"
     );
     for (function, parameter) in [
         ("ValidateCacheRulesFunction", "RuleValidationSchedule"),
