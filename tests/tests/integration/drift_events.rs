@@ -304,3 +304,71 @@ async fn drift_events_that_ask_for_nothing_are_acknowledged() {
         "an unmanaged repository keeps its own policy"
     );
 }
+
+/// Event to compliant, measured (not asserted): a hand-made lifecycle policy, its CloudTrail
+/// record routed by the template's `SettingChanged` rule through the emulator's EventBridge to a
+/// queue, handed to the function, the repository compliant again. Prints the median of 20 and
+/// the calls each event cost. `cargo test -p ptc-ops-tests --test integration -- --ignored
+/// --nocapture drift_events::measure`.
+#[tokio::test]
+#[ignore = "a measurement, run on demand"]
+async fn measure_event_to_compliant() {
+    use ptc_ops_tests::eventbridge::{emit, template_rules, Router};
+    use std::time::{Duration, Instant};
+
+    let env = TestEnv::new().await;
+    let context = context(&env);
+    let name = "docker-hub/library/nginx";
+    create_repository(&env, name).await;
+    invoke(&context, json!({"repositories": [name]})).await;
+    let hardened = lifecycle(&env, name).await;
+    let rules: Vec<_> = template_rules()
+        .into_iter()
+        .filter(|rule| rule.function == "HardenRepositoryFunction")
+        .collect();
+    let router = Router::create(&env, &rules).await;
+    let mut elapsed = Vec::new();
+    let mut calls_per_event = Vec::new();
+    for _ in 0..20 {
+        env.clients
+            .ecr
+            .put_lifecycle_policy()
+            .repository_name(name)
+            .lifecycle_policy_text(HAND_MADE_LIFECYCLE)
+            .send()
+            .await
+            .expect("a person's change");
+        env.clear_calls().await;
+        let record = drift_event(&env, "setting-changed-put-lifecycle-policy.json", name);
+        let started = Instant::now();
+        emit(&env, &[record]).await;
+        let delivered = router
+            .receive(Duration::from_millis(1), Duration::from_secs(10))
+            .await;
+        let (rule, event) = delivered.into_iter().next().expect("delivered");
+        assert_eq!(rule, "SettingChanged");
+        let report = invoke(&context, event).await;
+        elapsed.push(started.elapsed());
+        assert_eq!(report.summary["settings_changed"], 1);
+        let calls: Vec<_> = env
+            .calls()
+            .await
+            .into_iter()
+            .filter(|call| call.service == "ecr")
+            .collect();
+        calls_per_event.push((
+            calls.iter().filter(|call| !call.is_write()).count(),
+            calls.iter().filter(|call| call.is_write()).count(),
+        ));
+        assert_eq!(lifecycle(&env, name).await, hardened);
+    }
+    elapsed.sort();
+    println!(
+        "event to compliant over {} events: median {:?}, min {:?}, max {:?}; ECR calls per event (reads, writes): {:?}",
+        elapsed.len(),
+        elapsed[elapsed.len() / 2],
+        elapsed[0],
+        elapsed[elapsed.len() - 1],
+        calls_per_event.iter().collect::<std::collections::BTreeSet<_>>()
+    );
+}
