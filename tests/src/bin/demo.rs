@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{Days, Utc};
+use ptc_ops_tests::eventbridge::{emit, template_rules, Router};
 use ptc_ops_tests::runtime_api::{FunctionProcess, DEFAULT_INVOCATION_TIMEOUT};
 use ptc_ops_tests::{repo_root, sample_event, TestEnv};
 use serde_json::{json, Value};
@@ -76,6 +77,13 @@ async fn run() -> DemoResult<()> {
             ("PTC_ALERT_TOPIC_ARN".to_owned(), inbox.topic_arn.clone()),
         ])
         .collect();
+    // harden-repository's EventBridge rules, as infra/template.yaml declares them, in the
+    // emulator's EventBridge: from here on they select the events ECR emits.
+    let harden_rules: Vec<_> = template_rules()
+        .into_iter()
+        .filter(|rule| rule.function == "HardenRepositoryFunction")
+        .collect();
+    let router = Router::create(&env, &harden_rules).await;
     let mut prewarm_report = Value::Null;
     for (function, event_file) in [
         ("validate-cache-rules", "scheduled-event.json"),
@@ -110,6 +118,49 @@ async fn run() -> DemoResult<()> {
             Err(error) => return Err(format!("{function} failed: {error}")),
         }
     }
+
+    heading("events the pre-warm's pulls caused, selected by the template's rules");
+    let delivered = router
+        .receive(Duration::from_secs(2), Duration::from_secs(30))
+        .await;
+    let binary = binaries.join("harden-repository");
+    let mut harden = FunctionProcess::start(&binary, "harden-repository", &process_env).await?;
+    for (rule, event) in &delivered {
+        wake(&mut harden, rule, event.clone()).await?;
+    }
+    println!(
+        "  {} event(s) delivered; no sweep ran since the pre-warm",
+        delivered.len()
+    );
+
+    heading("drift: a person changes a managed repository's lifecycle policy by hand");
+    let drifted = "docker-hub/library/nginx";
+    let hand_made = r#"{"rules":[{"rulePriority":1,"description":"keep 5 images","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
+    env.clients
+        .ecr
+        .put_lifecycle_policy()
+        .repository_name(drifted)
+        .lifecycle_policy_text(hand_made)
+        .send()
+        .await
+        .map_err(|error| format!("changing {drifted} by hand: {error}"))?;
+    println!("  PutLifecyclePolicy on {drifted}: keep 5 images");
+    println!(
+        "  the emulator records no CloudTrail API calls, so the demo puts the record a trail would \
+         deliver (events/setting-changed-put-lifecycle-policy.json, for this repository) into \
+         EventBridge as AWS would; the template's rule selects it"
+    );
+    let mut record = sample_event("setting-changed-put-lifecycle-policy.json");
+    record["detail"]["requestParameters"]["repositoryName"] = json!(drifted);
+    record["detail"]["requestParameters"]["lifecyclePolicyText"] = json!(hand_made);
+    emit(&env, &[record]).await;
+    let delivered = router
+        .receive(Duration::from_secs(1), Duration::from_secs(30))
+        .await;
+    for (rule, event) in &delivered {
+        wake(&mut harden, rule, event.clone()).await?;
+    }
+    harden.stop();
 
     heading("cached repositories after hardening");
     print_repositories(&env).await?;
@@ -347,6 +398,36 @@ async fn print_repositories(env: &TestEnv) -> DemoResult<()> {
         );
     }
     Ok(())
+}
+
+/// Delivers one event a template rule selected to harden-repository, and says what it did.
+async fn wake(harden: &mut FunctionProcess, rule: &str, event: Value) -> DemoResult<()> {
+    let detail = &event["detail"];
+    let what = match event["detail-type"].as_str().unwrap_or_default() {
+        "ECR Pull Through Cache Action" => format!(
+            "sync {} of {}:{}",
+            detail["sync-status"].as_str().unwrap_or("?"),
+            detail["repository-name"].as_str().unwrap_or("?"),
+            detail["image-tag"].as_str().unwrap_or("?")
+        ),
+        detail_type => format!(
+            "{detail_type} {} of {}",
+            detail["eventName"].as_str().unwrap_or("?"),
+            detail["serviceEventDetails"]["repositoryName"]
+                .as_str()
+                .or(detail["requestParameters"]["repositoryName"].as_str())
+                .unwrap_or("?")
+        ),
+    };
+    println!("  rule {rule} → harden-repository: {what}");
+    let invocation = harden.invoke(event, DEFAULT_INVOCATION_TIMEOUT).await?;
+    match invocation.result {
+        Ok(report) => {
+            print_report(&report);
+            Ok(())
+        }
+        Err(error) => Err(format!("harden-repository failed on {what}: {error}")),
+    }
 }
 
 fn print_report(report: &Value) {
