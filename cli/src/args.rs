@@ -56,6 +56,9 @@ pub enum Command {
     Credentials(CredentialsCommand),
     /// Bring cached repositories to their profile (lifecycle, tags, scanning, mutability, policy)
     Harden(HardenArgs),
+    /// Repository creation templates of the managed prefixes, from the profiles
+    #[command(subcommand)]
+    Templates(TemplatesCommand),
     /// Pull images through the cache ahead of need
     Prewarm(PrewarmArgs),
     /// Print the cache URI of upstream image references
@@ -91,6 +94,14 @@ pub enum CredentialsCommand {
         #[arg(long = "secret", value_name = "NAME")]
         secrets: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCommand {
+    /// Show how each template differs from its profile, and the hazards; change nothing
+    Plan,
+    /// Create and update the templates (unless `hardening.creation_templates` is `check` or `off`)
+    Apply,
 }
 
 #[derive(Debug, Args)]

@@ -647,3 +647,52 @@ async fn credentials_check_prints_no_token_in_any_form() {
         assert_no_token(&err, &tokens, &format!("stderr of {args:?}"));
     }
 }
+
+#[tokio::test]
+async fn templates_plan_then_apply_then_nothing_to_do() {
+    let env = TestEnv::new().await;
+    let folder = tempfile::tempdir().expect("folder");
+    let config = folder.path().join("ptc-ops.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hardening]\nprefixes = [\"docker-hub\"]\n\n[hardening.default]\ntag_mutability = \"MUTABLE\"\nlifecycle_policy = \"{}\"\n",
+            repo_root().join("infra/config/lifecycle/default.json").display()
+        ),
+    )
+    .expect("config written");
+    let config = config.to_str().expect("utf8 path");
+
+    let plan = ptc(&env, &["--config", config, "templates", "plan"], None);
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    let table = stdout(&plan);
+    assert!(
+        table.contains("docker-hub") && table.contains("would-create"),
+        "{table}"
+    );
+    assert_eq!(
+        env.write_calls().await,
+        vec![],
+        "`templates plan` writes nothing"
+    );
+
+    let apply = ptc(
+        &env,
+        &["--config", config, "--json", "templates", "apply"],
+        None,
+    );
+    assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
+    let report = json_stdout(&apply);
+    assert_eq!(report["templates"]["templates"][0]["outcome"], "created");
+    assert_eq!(report["summary"]["templates_created"], 1);
+
+    env.clear_calls().await;
+    let again = ptc(
+        &env,
+        &["--config", config, "--json", "templates", "apply"],
+        None,
+    );
+    let report = json_stdout(&again);
+    assert_eq!(report["templates"]["templates"][0]["outcome"], "in-sync");
+    assert_eq!(env.write_calls().await, vec![]);
+}

@@ -6,6 +6,9 @@ pub const PTC_CONFIG: &str = "PTC_CONFIG";
 pub const DEFAULT_CONFIG_PATH: &str = "/opt/ptc-ops/ptc-ops.toml";
 /// Overrides `alerts.topic_arn` (SAM injects the topic it creates).
 pub const PTC_ALERT_TOPIC_ARN: &str = "PTC_ALERT_TOPIC_ARN";
+/// Overrides `hardening.creation_template_role_arn` (SAM injects the role it creates for
+/// repository creation templates).
+pub const PTC_TEMPLATE_ROLE_ARN: &str = "PTC_TEMPLATE_ROLE_ARN";
 /// The AWS SDKs' standard retry-mode variable; `adaptive` turns on client-side rate limiting.
 pub const AWS_RETRY_MODE: &str = "AWS_RETRY_MODE";
 /// Set by the Lambda runtime environment: its presence means the code runs in Lambda, where a

@@ -4,6 +4,7 @@
 //! - [`events`]: every payload a function accepts, parsed once.
 //! - [`hardening`], [`rule_validation`], [`credentials`], [`prewarm`]: what each function does,
 //!   callable from a Lambda handler and from the `ptc` CLI alike.
+//! - [`templates`]: repository creation templates from the hardening profiles.
 //! - [`domain`]: pure types and rules (no I/O): severities, findings, reports, policies.
 //! - [`aws`]: the only place that builds SDK clients and converts SDK types.
 //! - [`alerts`], [`metrics`], [`logging`]: what a run tells the outside world.
@@ -25,3 +26,4 @@ pub mod logging;
 pub mod metrics;
 pub mod prewarm;
 pub mod rule_validation;
+pub mod templates;

@@ -6,6 +6,7 @@ mod config;
 mod functions;
 mod rewrite;
 mod rules_file;
+mod templates;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -59,6 +60,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Rules(command) => functions::rules(global, command).await,
         Command::Credentials(command) => functions::credentials(global, command).await,
         Command::Harden(arguments) => functions::harden(global, arguments).await,
+        Command::Templates(command) => templates::run(global, command).await,
         Command::Prewarm(arguments) => functions::prewarm(global, arguments).await,
         Command::Rewrite(arguments) => rewrite::run(global, arguments).await,
         Command::Audit(arguments) => audit::run(global, arguments).await,

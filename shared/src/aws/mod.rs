@@ -1,6 +1,7 @@
 //! The AWS edge. Everything that knows an SDK type lives below this module: client setup (once
 //! per process), calls, and the conversion of SDK types and errors into domain types.
 
+pub mod creation_templates;
 pub mod ecr;
 mod error;
 pub mod lambda;
@@ -107,6 +108,14 @@ impl Clients {
     /// The private registry (pull-through cache rules, repositories, pulls), paced.
     pub fn registry(&self) -> ecr::Registry {
         ecr::Registry::paced_by(self.ecr.clone(), Arc::clone(&self.ecr_pacer))
+    }
+
+    /// The registry's repository creation templates, paced with every other ECR call.
+    pub fn creation_templates(&self) -> creation_templates::CreationTemplates {
+        creation_templates::CreationTemplates::paced_by(
+            self.ecr.clone(),
+            Arc::clone(&self.ecr_pacer),
+        )
     }
 
     /// Secrets Manager, for credential secrets.

@@ -35,6 +35,8 @@ pub enum Scope {
     SecretKeys,
     /// The action supports no resource-level permission: IAM accepts only `*` for it.
     AnyResource,
+    /// The role ECR assumes to create repositories from the creation templates.
+    TemplateRole,
 }
 
 /// A condition a grant carries; [`Deployment`] fills in its values.
@@ -46,6 +48,8 @@ pub enum Condition {
     /// `StringEquals` on `kms:ViaService`: the key serves only calls this service makes in the
     /// deployment's region (`secretsmanager` → `secretsmanager.<region>.amazonaws.com`).
     ViaService(&'static str),
+    /// `StringEquals` on `iam:PassedToService`: the role may be passed to this service only.
+    PassedToService(&'static str),
 }
 
 /// Which tag keys a [`Condition::TagKeys`] allows.
@@ -170,6 +174,8 @@ pub struct Deployment {
     pub credential_expiry_tag: String,
     /// Every tag key the hardening profiles set.
     pub hardening_tag_keys: Vec<String>,
+    /// The role of the repository creation templates.
+    pub template_role_arn: String,
 }
 
 /// One statement's worth of a grant: an action on one resource, with its IAM condition block
@@ -220,6 +226,7 @@ impl Deployment {
             Scope::FailureQueue => vec![self.failure_queue_arn.clone()],
             Scope::SecretKeys => self.secret_kms_key_arns.clone(),
             Scope::AnyResource => vec!["*".to_owned()],
+            Scope::TemplateRole => vec![self.template_role_arn.clone()],
         }
     }
 
@@ -235,6 +242,9 @@ impl Deployment {
             }
             Condition::ViaService(service) => serde_json::json!({
                 "StringEquals": {"kms:ViaService": format!("{service}.{}.amazonaws.com", self.region)}
+            }),
+            Condition::PassedToService(service) => serde_json::json!({
+                "StringEquals": {"iam:PassedToService": service}
             }),
         }
     }
@@ -301,6 +311,7 @@ mod tests {
             credential_write_back: false,
             credential_expiry_tag: "ptc-ops:expires-at".into(),
             hardening_tag_keys: vec!["managed-by".into(), "cost-center".into()],
+            template_role_arn: "arn:aws:iam::111111111111:role/templates".into(),
         }
     }
 

@@ -13,6 +13,57 @@ pub const MAX_HARDENING_CONCURRENCY: i64 = 64;
 /// The fastest pacing of ECR calls the configuration accepts, per API.
 pub const MAX_ECR_CALLS_PER_SECOND: i64 = 1000;
 
+/// What the product does with the repository creation templates of the managed prefixes
+/// (`hardening.creation_templates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TemplateMode {
+    /// Create and update them from the profiles (the default).
+    Manage,
+    /// Report how they differ from the profiles; write nothing.
+    Check,
+    /// Leave them alone: the sweep neither reads nor writes them.
+    Off,
+}
+
+impl TemplateMode {
+    pub const ALL: [TemplateMode; 3] =
+        [TemplateMode::Manage, TemplateMode::Check, TemplateMode::Off];
+
+    /// The spelling of the configuration file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TemplateMode::Manage => "manage",
+            TemplateMode::Check => "check",
+            TemplateMode::Off => "off",
+        }
+    }
+}
+
+/// An IAM role of the registry's account that ECR assumes to create repositories from a
+/// template (`customRoleArn`): needed for tags and KMS encryption.
+pub(crate) fn parse_role_arn(text: &str) -> Result<String, String> {
+    let valid = text
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":iam::"))
+        .and_then(|(partition, rest)| {
+            partition.starts_with("aws").then_some(())?;
+            let (account, role) = rest.split_once(":role/")?;
+            (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())).then_some(role)
+        })
+        .is_some_and(|role| {
+            !role.is_empty()
+                && text.len() <= 2048
+                && role
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+        });
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err("expected an IAM role ARN (`arn:aws:iam::111122223333:role/ptc-ops-creation-templates`)".to_owned())
+    }
+}
+
 /// Settings of `[hardening]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HardeningConfig {
@@ -29,6 +80,11 @@ pub struct HardeningConfig {
     pub default_profile: Profile,
     /// `[hardening.profiles."<prefix>"]`, resolved against the default.
     pub profiles: BTreeMap<String, Profile>,
+    /// `hardening.creation_templates`.
+    pub creation_templates: TemplateMode,
+    /// `hardening.creation_template_role_arn` (or `PTC_TEMPLATE_ROLE_ARN`): the `customRoleArn`
+    /// of the templates; without it, templates carry neither tags nor KMS encryption.
+    pub creation_template_role_arn: Option<String>,
 }
 
 impl HardeningConfig {
@@ -122,6 +178,11 @@ pub(crate) fn read_hardening(
         problems,
     );
 
+    let template_modes = TemplateMode::ALL.map(|mode| (mode.as_str(), mode));
+    let creation_templates = section.choice("creation_templates", &template_modes, problems);
+    let creation_template_role_arn =
+        section.string("creation_template_role_arn", problems, parse_role_arn);
+
     let default_profile = section
         .table_or_empty("default", problems)
         .and_then(|default_section| read_profile(default_section, None, base_dir, problems));
@@ -145,6 +206,8 @@ pub(crate) fn read_hardening(
             .or(crate::aws::pacing::DEFAULT_CALLS_PER_SECOND)?,
         default_profile: default_profile?,
         profiles: profiles?,
+        creation_templates: creation_templates.or(TemplateMode::Manage)?,
+        creation_template_role_arn: creation_template_role_arn.optional()?,
     })
 }
 

@@ -31,7 +31,7 @@ use crate::env;
 pub use alerts::{AlertsConfig, SnsTopicArn};
 pub use credentials::{token_destination_problem, CredentialsConfig, HttpBaseUrl};
 pub use error::{ConfigError, ConfigProblem};
-pub use hardening::{HardeningConfig, MAX_HARDENING_CONCURRENCY};
+pub use hardening::{HardeningConfig, TemplateMode, MAX_HARDENING_CONCURRENCY};
 pub use prewarm::{PrewarmConfig, MAX_PREWARM_CONCURRENCY};
 pub use profile::{
     ConfiguredPolicy, EncryptionType, PolicyOrigin, Profile, TagMutability, TagMutabilitySetting,
@@ -56,6 +56,8 @@ pub struct Config {
 struct Overrides<'a> {
     /// `PTC_ALERT_TOPIC_ARN`: SAM injects the topic it creates.
     alert_topic_arn: Option<&'a OsStr>,
+    /// `PTC_TEMPLATE_ROLE_ARN`: SAM injects the role it creates for creation templates.
+    template_role_arn: Option<&'a OsStr>,
 }
 
 impl Config {
@@ -77,11 +79,13 @@ impl Config {
 
     /// What a Lambda calls at init: the file named by `PTC_CONFIG` (default
     /// `/opt/ptc-ops/ptc-ops.toml`, the configuration layer), with `PTC_ALERT_TOPIC_ARN`
-    /// overriding `alerts.topic_arn`.
+    /// overriding `alerts.topic_arn` and `PTC_TEMPLATE_ROLE_ARN`
+    /// `hardening.creation_template_role_arn`.
     pub fn load_from_env() -> Result<Config, ConfigError> {
-        Config::load_from_env_values(
+        Config::load_from_environment(
             std::env::var_os(env::PTC_CONFIG).as_deref(),
             std::env::var_os(env::PTC_ALERT_TOPIC_ARN).as_deref(),
+            std::env::var_os(env::PTC_TEMPLATE_ROLE_ARN).as_deref(),
         )
     }
 
@@ -91,11 +95,21 @@ impl Config {
         config_path: Option<&OsStr>,
         alert_topic_arn: Option<&OsStr>,
     ) -> Result<Config, ConfigError> {
+        Config::load_from_environment(config_path, alert_topic_arn, None)
+    }
+
+    /// [`Config::load_from_env`] with the three variables passed in.
+    pub fn load_from_environment(
+        config_path: Option<&OsStr>,
+        alert_topic_arn: Option<&OsStr>,
+        template_role_arn: Option<&OsStr>,
+    ) -> Result<Config, ConfigError> {
         let config_path = config_path
             .filter(|path| !path.is_empty())
             .map_or_else(|| Path::new(env::DEFAULT_CONFIG_PATH), Path::new);
         let overrides = Overrides {
             alert_topic_arn: alert_topic_arn.filter(|arn| !arn.is_empty()),
+            template_role_arn: template_role_arn.filter(|arn| !arn.is_empty()),
         };
         Config::load_with(config_path, &overrides)
     }
@@ -160,13 +174,20 @@ fn read_config(
     let topic_arn_override = overrides
         .alert_topic_arn
         .map(|raw| parse_topic_arn_override(raw, problems));
+    let role_arn_override = overrides
+        .template_role_arn
+        .map(|raw| parse_role_arn_override(raw, problems));
     let mut alerts = alerts?;
     if let Some(topic_arn) = topic_arn_override {
         alerts.topic_arn = Some(topic_arn?);
     }
+    let mut hardening = hardening?;
+    if let Some(role_arn) = role_arn_override {
+        hardening.creation_template_role_arn = Some(role_arn?);
+    }
     Some(Config {
         alerts,
-        hardening: hardening?,
+        hardening,
         rules: rules?,
         credentials: credentials?,
         prewarm: prewarm?,
@@ -185,6 +206,27 @@ fn parse_topic_arn_override(raw: &OsStr, problems: &mut Problems) -> Option<SnsT
             problems.report_in(
                 &path,
                 env::PTC_ALERT_TOPIC_ARN,
+                format!("{expected}, found {:?}", raw.to_string_lossy()),
+            );
+            None
+        }
+    }
+}
+
+fn parse_role_arn_override(raw: &OsStr, problems: &mut Problems) -> Option<String> {
+    let path = KeyPath::default()
+        .key("hardening")
+        .key("creation_template_role_arn");
+    let parsed = raw
+        .to_str()
+        .ok_or_else(|| "expected UTF-8 text".to_owned())
+        .and_then(hardening::parse_role_arn);
+    match parsed {
+        Ok(role_arn) => Some(role_arn),
+        Err(expected) => {
+            problems.report_in(
+                &path,
+                env::PTC_TEMPLATE_ROLE_ARN,
                 format!("{expected}, found {:?}", raw.to_string_lossy()),
             );
             None

@@ -1084,3 +1084,70 @@ fn public_in_disguise_is_refused_at_load_and_pinned_policies_load() {
         );
     }
 }
+
+#[test]
+fn creation_templates_mode_and_role_are_checked_at_load() {
+    use crate::config::TemplateMode;
+    let parse = |text: &str| Config::from_toml_str(text, Path::new("."), "test");
+    let paths = |text: &str| -> Vec<String> {
+        parse(text)
+            .err()
+            .map(|error| {
+                error
+                    .problems()
+                    .iter()
+                    .map(|p| p.key_path().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let defaults = parse("").expect("defaults");
+    assert_eq!(defaults.hardening.creation_templates, TemplateMode::Manage);
+    assert_eq!(defaults.hardening.creation_template_role_arn, None);
+    let set = parse(
+        "[hardening]\ncreation_templates = \"check\"\ncreation_template_role_arn = \"arn:aws:iam::111122223333:role/templates\"\n",
+    )
+    .expect("valid");
+    assert_eq!(set.hardening.creation_templates, TemplateMode::Check);
+    for (case, text, expected) in [
+        (
+            "unknown mode",
+            "[hardening]\ncreation_templates = \"sometimes\"\n",
+            "hardening.creation_templates",
+        ),
+        (
+            "not a role",
+            "[hardening]\ncreation_template_role_arn = \"arn:aws:iam::111122223333:user/me\"\n",
+            "hardening.creation_template_role_arn",
+        ),
+        (
+            "short account",
+            "[hardening]\ncreation_template_role_arn = \"arn:aws:iam::1111:role/x\"\n",
+            "hardening.creation_template_role_arn",
+        ),
+    ] {
+        assert_eq!(paths(text), [expected], "{case}");
+    }
+
+    let shipped = shipped_dir().join("ptc-ops.toml");
+    let role = "arn:aws:iam::222222222222:role/from-sam";
+    let overridden =
+        Config::load_from_environment(Some(shipped.as_os_str()), None, Some(OsStr::new(role)))
+            .expect("override");
+    assert_eq!(
+        overridden.hardening.creation_template_role_arn.as_deref(),
+        Some(role)
+    );
+    let bad = Config::load_from_environment(
+        Some(shipped.as_os_str()),
+        None,
+        Some(OsStr::new("not-a-role")),
+    )
+    .err()
+    .map(|error| error.problems()[0].to_string())
+    .unwrap_or_default();
+    assert!(
+        bad.starts_with("hardening.creation_template_role_arn (PTC_TEMPLATE_ROLE_ARN):"),
+        "{bad}"
+    );
+}

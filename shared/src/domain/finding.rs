@@ -25,6 +25,8 @@ pub enum Check {
     RepositoryHardening,
     /// A repository could not be observed or changed.
     HardeningFailure,
+    /// A repository creation template of a managed prefix: drift, hazards, failed calls.
+    CreationTemplate,
     /// ECR failed to pull an image from the upstream registry.
     UpstreamPull,
     /// An image could not be pulled through the cache ahead of need.
@@ -46,6 +48,7 @@ impl Check {
             Check::CredentialUse => "credential-use",
             Check::RepositoryHardening => "repository-hardening",
             Check::HardeningFailure => "hardening-failure",
+            Check::CreationTemplate => "creation-template",
             Check::UpstreamPull => "upstream-pull",
             Check::Prewarm => "prewarm",
             Check::ImageReference => "image-reference",

@@ -1,5 +1,6 @@
 //! The pure domain: no I/O, no SDK types.
 
+mod creation_template;
 mod credential;
 mod finding;
 mod lifecycle;
@@ -11,6 +12,9 @@ pub mod secret;
 mod severity;
 pub mod upstream_guidance;
 
+pub use creation_template::{
+    CreationTemplate, APPLIED_FOR_PULL_THROUGH_CACHE, DEFAULT_TEMPLATE_ENCRYPTION,
+};
 pub use credential::{SecretArn, SecretMetadata, CREDENTIAL_SECRET_PREFIX};
 pub use finding::{Check, Finding};
 pub use lifecycle::{

@@ -100,10 +100,11 @@ pub async fn run(
             let (mut report, metrics) = hardener
                 .harden_names(&names, provenance(created), Tally::new(dry_run, true))
                 .await;
-            report.set_detail(
-                "trigger",
-                json!({"event": "repository-created", "via": created.via, "repository": created.repository_name}),
-            );
+            let mut trigger = json!({"event": "repository-created", "via": created.via, "repository": created.repository_name});
+            if let Some(birth) = crate::templates::birth(&report) {
+                trigger["birth"] = birth;
+            }
+            report.set_detail("trigger", trigger);
             Ok(done((report, metrics)))
         }
         HardenInvocation::SettingChanged(changed) => {
@@ -292,6 +293,16 @@ pub async fn sweep(
     if start.sweep_id.is_none() {
         start.sweep_id = Some(uuid::Uuid::new_v4().to_string());
     }
+    // Templates first, once per sweep (its first link): repositories the cache creates while
+    // the sweep runs are then born with their profile's settings.
+    let templates = if start.link == 0 && start.next_token.is_none() && start.after.is_none() {
+        Some(
+            crate::templates::reconcile(clients, &config.hardening, &hardener.managed, dry_run)
+                .await,
+        )
+    } else {
+        None
+    };
     let mut tally = Tally::new(dry_run, false);
     let progress = sweep::sweep_repositories(
         &hardener.registry,
@@ -320,6 +331,9 @@ pub async fn sweep(
     let mut metrics = Metrics::new(FUNCTION.as_str());
     tally.finish(&mut report, &mut metrics);
     hardener.describe_scope(&mut report);
+    if let Some(templates) = templates {
+        templates.write_into(&mut report);
+    }
     report.set_detail(
         "sweep",
         json!({

@@ -1,8 +1,13 @@
 //! What `harden-repository` may call: read the rules (managed prefixes), list and read
 //! repositories, write the settings of managed repositories only, and hand a sweep that runs
-//! short of time to a new invocation of itself.
+//! short of time to a new invocation of itself. A sweep reconciles the creation templates
+//! first ([`crate::templates::permissions`]).
 
 use crate::aws::permissions::{Condition, Permission, Scope, TagKeys, PUBLISH_ALERTS};
+use crate::templates::permissions::{
+    CREATE_REPOSITORY_BY_TEMPLATE, CREATE_TEMPLATE, DESCRIBE_TEMPLATES, PASS_TEMPLATE_ROLE,
+    UPDATE_TEMPLATE,
+};
 
 pub const PERMISSIONS: &[Permission] = &[
     Permission::new(
@@ -61,5 +66,10 @@ pub const PERMISSIONS: &[Permission] = &[
         Scope::OwnFunction,
         "a sweep short of time hands its cursor to a new invocation of itself",
     ),
+    DESCRIBE_TEMPLATES,
+    CREATE_TEMPLATE,
+    UPDATE_TEMPLATE,
+    CREATE_REPOSITORY_BY_TEMPLATE,
+    PASS_TEMPLATE_ROLE,
     PUBLISH_ALERTS,
 ];

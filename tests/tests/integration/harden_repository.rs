@@ -30,6 +30,8 @@ const PROFILE: &str = r#"
 [hardening]
 prefixes = ["docker-hub", "ghcr"]
 concurrency = 4
+# Repositories alone: creation templates have their own tests (creation_templates.rs).
+creation_templates = "off"
 
 [hardening.default]
 scan_on_push = true

@@ -526,6 +526,7 @@ fn deployment_of(stack: &Stack, function_name: &str) -> Deployment {
             .expect("CredentialExpiryTag")
             .to_owned(),
         hardening_tag_keys: one_or_many(&stack.parameters["HardeningTagKeys"]),
+        template_role_arn: "{{CreationTemplateRole.Arn}}".into(),
     }
 }
 
@@ -604,6 +605,43 @@ fn the_template_grants_each_function_exactly_its_permissions() {
             ("HardeningTagKeys", "owner,team"),
         ]),
         &["docker-hub", "ghcr", "k8s"],
+    );
+}
+
+/// ECR assumes the creation templates' role: it trusts `ecr.amazonaws.com` alone, grants exactly
+/// `TEMPLATE_ROLE_PERMISSIONS` on the managed prefixes, and reaches the functions as
+/// `PTC_TEMPLATE_ROLE_ARN`.
+#[test]
+fn the_creation_template_role_grants_exactly_what_ecr_needs() {
+    use ptc_ops::templates::permissions::TEMPLATE_ROLE_PERMISSIONS;
+    for stack in [
+        Stack::new(&[]),
+        Stack::new(&[("ManagedPrefixes", "docker-hub,team/app")]),
+    ] {
+        let deployment = deployment_of(&stack, "any");
+        let expected: BTreeSet<Grant> = deployment
+            .grants(TEMPLATE_ROLE_PERMISSIONS)
+            .into_iter()
+            .collect();
+        let granted = stack.grants_of_role("CreationTemplateRole");
+        assert_eq!(granted, expected, "CreationTemplateRole");
+        let trust = stack.property("CreationTemplateRole", "AssumeRolePolicyDocument");
+        assert_eq!(
+            trust["Statement"],
+            json!([{"Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+        );
+        for name in stack.policy_names_of_role("CreationTemplateRole") {
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)),
+                "`{name}` is not a valid IAM policy name"
+            );
+        }
+    }
+    let globals = &Stack::new(&[]).template["Globals"]["Function"];
+    assert_eq!(
+        globals["Environment"]["Variables"][ptc_ops::env::PTC_TEMPLATE_ROLE_ARN],
+        json!({"Fn::GetAtt": ["CreationTemplateRole", "Arn"]})
     );
 }
 

@@ -3,6 +3,7 @@
 
 mod alerts;
 mod check_credentials;
+mod creation_templates;
 mod demo;
 mod drift_events;
 mod emulator;

@@ -1,0 +1,851 @@
+//! The difference between the registry's creation templates and the profiles: what to create
+//! or update, and the hazards a template poses to the cache. Pure: no I/O.
+//!
+//! A template is compared field by field, JSON documents by meaning (key order, whitespace,
+//! the order of lifecycle rules). Settings the profile leaves unset keep whatever the template
+//! has, and so do `appliedFor` values and tags someone else put there.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::config::{EncryptionType, TemplateMode};
+use crate::domain::{
+    Check, CreationTemplate, Finding, LifecyclePolicy, Severity, APPLIED_FOR_PULL_THROUGH_CACHE,
+    ROOT_PREFIX,
+};
+use crate::hardening::plan::{normalized_lifecycle_text, normalized_policy_text};
+
+use super::desired::DesiredTemplate;
+
+/// ECR's limit on a template's description.
+const MAX_DESCRIPTION_CHARS: usize = 256;
+
+/// What to do with the template of one prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// No template yet: create one.
+    Create,
+    /// The template differs from the profile: update it.
+    Update,
+    /// Nothing differs.
+    InSync,
+    /// The profile sets nothing a template can carry (with or without the custom role): no
+    /// template is created, an existing one is left alone.
+    NothingToCarry,
+}
+
+/// One field of a template that differs, with what it is and what it becomes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub old: Value,
+    pub new: Value,
+}
+
+/// Why a template finding was raised (decided here, worded in [`Hazard::finding`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hazard {
+    /// The profile sets tags or KMS encryption, and no custom role is configured: the template
+    /// leaves them out.
+    NoRole { left_out: Vec<&'static str> },
+    /// The template sets tags or KMS encryption without a custom role: ECR cannot create
+    /// repositories from it, so first pulls under the prefix fail.
+    CreationFails { needs: Vec<&'static str> },
+    /// The template's lifecycle policy is one ECR refuses.
+    InvalidLifecycle { problem: String },
+    /// Plain `IMMUTABLE`: ECR cannot refresh a cached tag.
+    ImmutableTags,
+    /// `"check"` mode: the template differs from the profile and was left as it is.
+    Drift { fields: Vec<&'static str> },
+    /// A `ROOT` template applies to cache repositories of managed prefixes without a template.
+    RootTemplate { prefixes: Vec<String> },
+}
+
+/// What to do with one prefix's template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplatePlan {
+    pub prefix: String,
+    pub profile: String,
+    pub action: Action,
+    /// Empty unless `action` is `Create` or `Update`.
+    pub changes: Vec<FieldChange>,
+    /// The whole template as it should be (what `Create` or `Update` sends).
+    pub target: CreationTemplate,
+    pub hazards: Vec<Hazard>,
+}
+
+impl TemplatePlan {
+    pub fn writes(&self) -> bool {
+        matches!(self.action, Action::Create | Action::Update)
+    }
+}
+
+/// Every template's plan, and what the run leaves alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plans {
+    pub plans: Vec<TemplatePlan>,
+    /// Hazards of the registry as a whole (a `ROOT` template).
+    pub hazards: Vec<Hazard>,
+    /// Prefixes of templates that are not the product's: never written.
+    pub left_alone: Vec<String>,
+}
+
+/// Plans every desired template against the registry's templates.
+pub fn plan_all(
+    desired: &[DesiredTemplate<'_>],
+    observed: &[CreationTemplate],
+    mode: TemplateMode,
+    role_arn: Option<&str>,
+) -> Plans {
+    let plans: Vec<TemplatePlan> = desired
+        .iter()
+        .map(|wanted| {
+            let existing = observed
+                .iter()
+                .find(|template| template.prefix_key() == wanted.prefix);
+            plan(wanted, existing, mode, role_arn)
+        })
+        .collect();
+    let left_alone: Vec<String> = observed
+        .iter()
+        .filter(|template| {
+            !desired
+                .iter()
+                .any(|wanted| wanted.prefix == template.prefix_key())
+        })
+        .map(|template| template.prefix.clone())
+        .collect();
+    let mut hazards = Vec::new();
+    let root_for_cache = observed
+        .iter()
+        .any(|template| template.prefix == ROOT_PREFIX && template.applies_to_the_cache());
+    if root_for_cache {
+        let uncovered: Vec<String> = plans
+            .iter()
+            .filter(|plan| {
+                let has_template = observed
+                    .iter()
+                    .any(|template| template.prefix_key() == plan.prefix);
+                let will_have = plan.action == Action::Create && mode == TemplateMode::Manage;
+                !has_template && !will_have
+            })
+            .map(|plan| plan.prefix.clone())
+            .collect();
+        if !uncovered.is_empty() {
+            hazards.push(Hazard::RootTemplate {
+                prefixes: uncovered,
+            });
+        }
+    }
+    Plans {
+        plans,
+        hazards,
+        left_alone,
+    }
+}
+
+/// Plans the template of one prefix. `existing` is the registry's template of exactly that
+/// prefix, if any.
+pub fn plan(
+    desired: &DesiredTemplate<'_>,
+    existing: Option<&CreationTemplate>,
+    mode: TemplateMode,
+    role_arn: Option<&str>,
+) -> TemplatePlan {
+    let profile = desired.profile;
+    let wants_tags = profile.tags.as_ref().is_some_and(|tags| !tags.is_empty());
+    let wants_kms = profile
+        .encryption
+        .is_some_and(|encryption| encryption != EncryptionType::Aes256);
+    let mut hazards = Vec::new();
+    if role_arn.is_none() && (wants_tags || wants_kms) {
+        let mut left_out = Vec::new();
+        if wants_tags {
+            left_out.push("tags");
+        }
+        if wants_kms {
+            left_out.push("KMS encryption");
+        }
+        hazards.push(Hazard::NoRole { left_out });
+    }
+    let carries_anything = profile.lifecycle_policy.is_some()
+        || profile.repository_policy.is_some()
+        || profile.tag_mutability.is_some()
+        || profile.encryption == Some(EncryptionType::Aes256)
+        || (role_arn.is_some() && (wants_tags || wants_kms));
+    let base = existing
+        .cloned()
+        .unwrap_or_else(|| CreationTemplate::empty(desired.prefix));
+    if !carries_anything {
+        return TemplatePlan {
+            prefix: desired.prefix.to_owned(),
+            profile: desired.profile_name().to_owned(),
+            action: Action::NothingToCarry,
+            changes: Vec::new(),
+            target: base,
+            hazards: effective_hazards(existing, hazards),
+        };
+    }
+
+    let mut target = base.clone();
+    if !target.applies_to_the_cache() {
+        target
+            .applied_for
+            .push(APPLIED_FOR_PULL_THROUGH_CACHE.to_owned());
+    }
+    if existing.is_none() {
+        let description = format!(
+            "ecr-ptc-ops: profile `{}` for repositories the pull-through cache creates",
+            desired.profile_name()
+        );
+        target.description = Some(description.chars().take(MAX_DESCRIPTION_CHARS).collect());
+    }
+    if let Some(configured) = &profile.lifecycle_policy {
+        let wanted = configured.policy.canonical_text();
+        let current = base
+            .lifecycle_policy
+            .as_deref()
+            .map(normalized_lifecycle_text);
+        if current.as_deref() != Some(wanted) {
+            target.lifecycle_policy = Some(wanted.to_owned());
+        }
+    }
+    if let Some(configured) = &profile.repository_policy {
+        let wanted = configured.policy.canonical_text();
+        let current = base
+            .repository_policy
+            .as_deref()
+            .map(normalized_policy_text);
+        if current.as_deref() != Some(wanted) {
+            target.repository_policy = Some(wanted.to_owned());
+        }
+    }
+    if let (Some(tags), Some(_)) = (&profile.tags, role_arn) {
+        // A merge, as on repositories: tags someone else put on the template stay.
+        for (key, value) in tags {
+            target.resource_tags.insert(key.clone(), value.clone());
+        }
+    }
+    if let Some(wanted) = &profile.tag_mutability {
+        let current_mode = base.tag_mutability.as_deref().unwrap_or("MUTABLE");
+        let mut current_filters = base.tag_mutability_exclusions.clone();
+        let mut wanted_filters = wanted.exclusion_filters.clone();
+        current_filters.sort();
+        wanted_filters.sort();
+        if current_mode != wanted.mutability.as_str() || current_filters != wanted_filters {
+            target.tag_mutability = Some(wanted.mutability.as_str().to_owned());
+            target.tag_mutability_exclusions = wanted.exclusion_filters.clone();
+        }
+    }
+    if let Some(encryption) = profile.encryption {
+        let allowed = encryption == EncryptionType::Aes256 || role_arn.is_some();
+        if allowed && base.effective_encryption() != encryption.as_str() {
+            target.encryption_type = Some(encryption.as_str().to_owned());
+            target.kms_key = None;
+        }
+    }
+    if let Some(role_arn) = role_arn {
+        if !target.needs_custom_role().is_empty()
+            && target.custom_role_arn.as_deref() != Some(role_arn)
+        {
+            target.custom_role_arn = Some(role_arn.to_owned());
+        }
+    }
+
+    let changes = diff(&base, &target);
+    let action = match (existing, changes.is_empty()) {
+        (None, _) => Action::Create,
+        (Some(_), false) => Action::Update,
+        (Some(_), true) => Action::InSync,
+    };
+    // What the registry holds once the run is over: the target, unless nothing is written.
+    let effective = if mode == TemplateMode::Manage {
+        Some(&target)
+    } else {
+        existing
+    };
+    let mut hazards = effective_hazards(effective, hazards);
+    if mode != TemplateMode::Manage && action != Action::InSync {
+        hazards.push(Hazard::Drift {
+            fields: changes.iter().map(|change| change.field).collect(),
+        });
+    }
+    TemplatePlan {
+        prefix: desired.prefix.to_owned(),
+        profile: desired.profile_name().to_owned(),
+        action,
+        changes,
+        target,
+        hazards,
+    }
+}
+
+/// The hazards of the template the cache will use.
+fn effective_hazards(
+    effective: Option<&CreationTemplate>,
+    mut hazards: Vec<Hazard>,
+) -> Vec<Hazard> {
+    let Some(template) = effective.filter(|template| template.applies_to_the_cache()) else {
+        return hazards;
+    };
+    let needs = template.needs_custom_role();
+    if !needs.is_empty() && template.custom_role_arn.is_none() {
+        hazards.push(Hazard::CreationFails { needs });
+    }
+    if let Some(text) = &template.lifecycle_policy {
+        if let Err(problems) = LifecyclePolicy::parse(text) {
+            let problem = problems
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| "refused".to_owned());
+            hazards.push(Hazard::InvalidLifecycle { problem });
+        }
+    }
+    if template.tag_mutability.as_deref() == Some("IMMUTABLE") {
+        hazards.push(Hazard::ImmutableTags);
+    }
+    hazards
+}
+
+/// A template's fields as reports show them.
+fn fields(template: &CreationTemplate) -> [(&'static str, Value); 8] {
+    let document = |text: &Option<String>| match text {
+        Some(text) => serde_json::from_str(text).unwrap_or_else(|_| json!(text)),
+        None => Value::Null,
+    };
+    let mut applied_for = template.applied_for.clone();
+    applied_for.sort();
+    let mut exclusions = template.tag_mutability_exclusions.clone();
+    exclusions.sort();
+    [
+        ("description", json!(template.description)),
+        ("applied_for", json!(applied_for)),
+        ("lifecycle_policy", document(&template.lifecycle_policy)),
+        ("repository_policy", document(&template.repository_policy)),
+        (
+            "resource_tags",
+            if template.resource_tags.is_empty() {
+                Value::Null
+            } else {
+                json!(template.resource_tags)
+            },
+        ),
+        (
+            "tag_mutability",
+            match &template.tag_mutability {
+                None => Value::Null,
+                Some(mode) => json!({"mutability": mode, "exclusion_filters": exclusions}),
+            },
+        ),
+        (
+            "encryption",
+            match &template.encryption_type {
+                None => Value::Null,
+                Some(kind) => json!({"encryption_type": kind, "kms_key": template.kms_key}),
+            },
+        ),
+        ("custom_role_arn", json!(template.custom_role_arn)),
+    ]
+}
+
+fn diff(old: &CreationTemplate, new: &CreationTemplate) -> Vec<FieldChange> {
+    fields(old)
+        .into_iter()
+        .zip(fields(new))
+        .filter(|((_, old), (_, new))| old != new)
+        .map(|((field, old), (_, new))| FieldChange { field, old, new })
+        .collect()
+}
+
+impl Hazard {
+    /// The hazard as a finding about the template of `prefix`.
+    pub fn finding(&self, prefix: &str) -> Finding {
+        match self {
+            Hazard::NoRole { left_out } => no_role_finding(&[prefix], left_out),
+            Hazard::CreationFails { needs } => {
+                let what = needs.join(" and ");
+                Finding::new(
+                    Severity::Critical,
+                    Check::CreationTemplate,
+                    prefix,
+                    format!("first pulls under `{prefix}/` fail: its creation template sets {what} without a custom role"),
+                    format!("ECR creates a repository from a template with {what} only through `customRoleArn`; without it the creation fails, and with it every pull of an image not cached yet under `{prefix}/`"),
+                )
+                .with_next_steps([
+                    format!("give the template a role: `aws ecr update-repository-creation-template --prefix {prefix} --custom-role-arn <role ARN>` (or set `hardening.creation_template_role_arn`, and the next sweep does it)"),
+                    format!("or remove the tags and KMS encryption from it: `aws ecr describe-repository-creation-templates --prefixes {prefix}`"),
+                ])
+            }
+            Hazard::InvalidLifecycle { problem } => Finding::new(
+                Severity::Warning,
+                Check::CreationTemplate,
+                prefix,
+                format!("creation template `{prefix}` has a lifecycle policy ECR refuses"),
+                format!("{problem}; repositories created from it may get no lifecycle policy, or the creation fails"),
+            )
+            .with_next_step("set `lifecycle_policy` in the profile of the prefix, so the next sweep replaces it, or fix the template's policy"),
+            Hazard::ImmutableTags => Finding::new(
+                Severity::Warning,
+                Check::CreationTemplate,
+                prefix,
+                format!("creation template `{prefix}` makes cache tags immutable"),
+                "with plain `IMMUTABLE`, ECR can no longer refresh a cached tag when the upstream moves it; AWS recommends `MUTABLE` for cache templates",
+            )
+            .with_next_step("set `tag_mutability = \"IMMUTABLE_WITH_EXCLUSION\"` with `tag_mutability_exclusions` naming the tags that move (such as `latest`) in the profile"),
+            Hazard::Drift { fields } => Finding::new(
+                Severity::Warning,
+                Check::CreationTemplate,
+                prefix,
+                format!("creation template `{prefix}` differs from its profile"),
+                format!("`hardening.creation_templates` is `check`, so it was left as it is; differing: {}", fields.join(", ")),
+            )
+            .with_next_steps([
+                "review the `templates` section of the report (old and new value per field)".to_owned(),
+                "set `hardening.creation_templates = \"manage\"` and run `ptc templates apply`, or change the template or the profile until they agree".to_owned(),
+            ]),
+            Hazard::RootTemplate { prefixes } => {
+                let listed: Vec<String> = prefixes.iter().map(|p| format!("`{p}/`")).collect();
+                Finding::new(
+                    Severity::Warning,
+                    Check::CreationTemplate,
+                    ROOT_PREFIX,
+                    "a `ROOT` creation template applies to cache repositories",
+                    format!("no template of their own covers {}, so repositories the pull-through cache creates there get the `ROOT` template's settings instead of their profile's", listed.join(", ")),
+                )
+                .with_next_steps([
+                    "set `hardening.creation_templates = \"manage\"` so each managed prefix gets its own template (the most specific template wins)".to_owned(),
+                    "or leave `PULL_THROUGH_CACHE` out of the `ROOT` template's `appliedFor`".to_owned(),
+                ])
+            }
+        }
+    }
+}
+
+/// Templates that leave tags or KMS encryption out for want of a custom role, as one finding.
+pub fn no_role_finding(prefixes: &[&str], left_out: &[&str]) -> Finding {
+    let what = left_out.join(" and ");
+    let listed: Vec<String> = prefixes
+        .iter()
+        .map(|prefix| format!("`{prefix}`"))
+        .collect();
+    Finding::new(
+        Severity::Warning,
+        Check::CreationTemplate,
+        "creation-templates",
+        format!("creation templates carry no {what}: no custom role is configured"),
+        format!("ECR can only create repositories with {what} through a custom role (`customRoleArn`), or the first pull fails; without `hardening.creation_template_role_arn` the templates of {} leave {what} out, and the creation event adds them to each new repository", listed.join(", ")),
+    )
+    .with_next_steps([
+        "deploy with SAM: it creates the role and passes it as `PTC_TEMPLATE_ROLE_ARN`".to_owned(),
+        "or set `hardening.creation_template_role_arn` to a role trusted by `ecr.amazonaws.com` that may `ecr:CreateRepository`, `ecr:ReplicateImage` and `ecr:TagResource` on the managed prefixes".to_owned(),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::{
+        ConfiguredPolicy, PolicyOrigin, Profile, TagMutability, TagMutabilitySetting,
+    };
+    use crate::domain::RepositoryPolicy;
+
+    const LIFECYCLE: &str = r#"{"rules":[{"rulePriority":2,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":50},"action":{"type":"expire"}},{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}}]}"#;
+    /// The same policy: other rule order, key order and whitespace.
+    const LIFECYCLE_REORDERED: &str = r#"{ "rules": [
+        { "action": {"type": "expire"}, "rulePriority": 1, "selection": {"countNumber": 7, "countUnit": "days", "countType": "sinceImagePushed", "tagStatus": "untagged"} },
+        { "selection": {"countNumber": 50, "countType": "imageCountMoreThan", "tagStatus": "any"}, "rulePriority": 2, "action": {"type": "expire"} } ] }"#;
+    const OTHER_LIFECYCLE: &str = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
+    const REFUSED_LIFECYCLE: &str = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"sinceImagePulled","countUnit":"days","countNumber":5},"action":{"type":"expire"}}]}"#;
+    const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Org","Effect":"Allow","Principal":"*","Action":["ecr:BatchGetImage"],"Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123"}}}]}"#;
+    const FOREIGN_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"One","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"ecr:BatchGetImage"}]}"#;
+    const ROLE: &str = "arn:aws:iam::111122223333:role/ptc-ops-creation-templates";
+
+    fn profile() -> Profile {
+        Profile {
+            scan_on_push: Some(true),
+            tag_mutability: Some(TagMutabilitySetting {
+                mutability: TagMutability::ImmutableWithExclusion,
+                exclusion_filters: vec!["latest".into(), "v*".into()],
+            }),
+            lifecycle_policy: Some(ConfiguredPolicy {
+                policy: LifecyclePolicy::parse(LIFECYCLE).expect("valid lifecycle policy"),
+                origin: PolicyOrigin::Inline,
+            }),
+            repository_policy: Some(ConfiguredPolicy {
+                policy: RepositoryPolicy::parse(POLICY).expect("valid policy"),
+                origin: PolicyOrigin::Inline,
+            }),
+            tags: Some(BTreeMap::from([(
+                "managed-by".into(),
+                "ecr-ptc-ops".into(),
+            )])),
+            encryption: Some(EncryptionType::Aes256),
+            allow_public: false,
+        }
+    }
+
+    fn only_scanning() -> Profile {
+        Profile {
+            tag_mutability: None,
+            lifecycle_policy: None,
+            repository_policy: None,
+            tags: None,
+            encryption: None,
+            ..profile()
+        }
+    }
+
+    fn with_kms() -> Profile {
+        Profile {
+            encryption: Some(EncryptionType::Kms),
+            ..profile()
+        }
+    }
+
+    fn immutable() -> Profile {
+        Profile {
+            tag_mutability: Some(TagMutabilitySetting {
+                mutability: TagMutability::Immutable,
+                exclusion_filters: vec![],
+            }),
+            ..profile()
+        }
+    }
+
+    /// The template `plan` creates for [`profile`] with the role, field by field as ECR keeps it.
+    fn in_sync(prefix: &str) -> CreationTemplate {
+        CreationTemplate {
+            prefix: prefix.into(),
+            description: Some("someone's words".into()),
+            applied_for: vec![APPLIED_FOR_PULL_THROUGH_CACHE.into()],
+            lifecycle_policy: Some(LIFECYCLE_REORDERED.into()),
+            repository_policy: Some(POLICY.replace(',', ", ")),
+            resource_tags: BTreeMap::from([("managed-by".into(), "ecr-ptc-ops".into())]),
+            tag_mutability: Some("IMMUTABLE_WITH_EXCLUSION".into()),
+            tag_mutability_exclusions: vec!["v*".into(), "latest".into()],
+            encryption_type: Some("AES256".into()),
+            kms_key: None,
+            custom_role_arn: Some(ROLE.into()),
+        }
+    }
+
+    struct Case {
+        name: &'static str,
+        profile: Profile,
+        existing: Option<CreationTemplate>,
+        role: Option<&'static str>,
+        mode: TemplateMode,
+        action: Action,
+        changed: &'static [&'static str],
+        hazards: &'static [&'static str],
+        /// Checks on the template the plan would write.
+        target: fn(&CreationTemplate) -> bool,
+    }
+
+    fn hazard_name(hazard: &Hazard) -> &'static str {
+        match hazard {
+            Hazard::NoRole { .. } => "no-role",
+            Hazard::CreationFails { .. } => "creation-fails",
+            Hazard::InvalidLifecycle { .. } => "invalid-lifecycle",
+            Hazard::ImmutableTags => "immutable-tags",
+            Hazard::Drift { .. } => "drift",
+            Hazard::RootTemplate { .. } => "root-template",
+        }
+    }
+
+    fn check(case: Case) {
+        let desired = DesiredTemplate {
+            prefix: "docker-hub",
+            profile_prefix: None,
+            profile: &case.profile,
+        };
+        let plan = plan(&desired, case.existing.as_ref(), case.mode, case.role);
+        let name = case.name;
+        assert_eq!(plan.action, case.action, "{name}: action");
+        let changed: Vec<&str> = plan.changes.iter().map(|change| change.field).collect();
+        assert_eq!(changed, case.changed, "{name}: changed fields");
+        let hazards: Vec<&str> = plan.hazards.iter().map(hazard_name).collect();
+        assert_eq!(hazards, case.hazards, "{name}: hazards");
+        assert!(
+            (case.target)(&plan.target),
+            "{name}: target {:#?}",
+            plan.target
+        );
+    }
+
+    #[test]
+    fn templates_are_planned_from_the_profiles() {
+        use Action::*;
+        use TemplateMode::*;
+        let with_foreign = |mut template: CreationTemplate| {
+            template.applied_for = vec!["REPLICATION".into()];
+            template
+                .resource_tags
+                .insert("team".into(), "platform".into());
+            template
+        };
+        let cases = [
+            Case {
+                name:
+                    "new prefix: created with everything the profile sets (AES256 is the default)",
+                profile: profile(),
+                existing: None,
+                role: Some(ROLE),
+                mode: Manage,
+                action: Create,
+                changed: &[
+                    "description",
+                    "applied_for",
+                    "lifecycle_policy",
+                    "repository_policy",
+                    "resource_tags",
+                    "tag_mutability",
+                    "custom_role_arn",
+                ],
+                hazards: &[],
+                target: |t| {
+                    t.applied_for == [APPLIED_FOR_PULL_THROUGH_CACHE]
+                        && t.custom_role_arn.as_deref() == Some(ROLE)
+                },
+            },
+            Case {
+                name: "same meaning, other spelling: nothing to write",
+                profile: profile(),
+                existing: Some(in_sync("docker-hub")),
+                role: Some(ROLE),
+                mode: Manage,
+                action: InSync,
+                changed: &[],
+                hazards: &[],
+                target: |t| t == &in_sync("docker-hub"),
+            },
+            Case {
+                name: "foreign appliedFor and tags are kept, the cache is added",
+                profile: profile(),
+                existing: Some(with_foreign(in_sync("docker-hub"))),
+                role: Some(ROLE),
+                mode: Manage,
+                action: Update,
+                changed: &["applied_for"],
+                hazards: &[],
+                target: |t| {
+                    t.applied_for == ["REPLICATION", APPLIED_FOR_PULL_THROUGH_CACHE]
+                        && t.resource_tags.len() == 2
+                },
+            },
+            Case {
+                name: "settings the profile leaves unset keep the template's",
+                profile: Profile {
+                    repository_policy: None,
+                    ..profile()
+                },
+                existing: Some(CreationTemplate {
+                    repository_policy: Some(FOREIGN_POLICY.into()),
+                    ..in_sync("docker-hub")
+                }),
+                role: Some(ROLE),
+                mode: Manage,
+                action: InSync,
+                changed: &[],
+                hazards: &[],
+                target: |t| t.repository_policy.as_deref() == Some(FOREIGN_POLICY),
+            },
+            Case {
+                name: "a different lifecycle policy is replaced",
+                profile: profile(),
+                existing: Some(CreationTemplate {
+                    lifecycle_policy: Some(OTHER_LIFECYCLE.into()),
+                    ..in_sync("docker-hub")
+                }),
+                role: Some(ROLE),
+                mode: Manage,
+                action: Update,
+                changed: &["lifecycle_policy"],
+                hazards: &[],
+                target: |t| {
+                    t.lifecycle_policy.as_deref().is_some_and(|text| {
+                        normalized_lifecycle_text(text) == normalized_lifecycle_text(LIFECYCLE)
+                    })
+                },
+            },
+            Case {
+                name: "no role: tags and KMS left out, with a warning",
+                profile: with_kms(),
+                existing: None,
+                role: None,
+                mode: Manage,
+                action: Create,
+                changed: &[
+                    "description",
+                    "applied_for",
+                    "lifecycle_policy",
+                    "repository_policy",
+                    "tag_mutability",
+                ],
+                hazards: &["no-role"],
+                target: |t| {
+                    t.resource_tags.is_empty()
+                        && t.encryption_type.is_none()
+                        && t.custom_role_arn.is_none()
+                },
+            },
+            Case {
+                name: "role: KMS carried, with the role",
+                profile: with_kms(),
+                existing: Some(in_sync("docker-hub")),
+                role: Some(ROLE),
+                mode: Manage,
+                action: Update,
+                changed: &["encryption"],
+                hazards: &[],
+                target: |t| {
+                    t.encryption_type.as_deref() == Some("KMS")
+                        && t.custom_role_arn.as_deref() == Some(ROLE)
+                },
+            },
+            Case {
+                name: "check mode: drift reported, the existing template judged",
+                profile: profile(),
+                existing: Some(CreationTemplate {
+                    tag_mutability: Some("IMMUTABLE".into()),
+                    tag_mutability_exclusions: vec![],
+                    ..in_sync("docker-hub")
+                }),
+                role: Some(ROLE),
+                mode: Check,
+                action: Update,
+                changed: &["tag_mutability"],
+                hazards: &["immutable-tags", "drift"],
+                target: |t| t.tag_mutability.as_deref() == Some("IMMUTABLE_WITH_EXCLUSION"),
+            },
+            Case {
+                name: "check mode, no template: drift",
+                profile: profile(),
+                existing: None,
+                role: Some(ROLE),
+                mode: Check,
+                action: Create,
+                changed: &[
+                    "description",
+                    "applied_for",
+                    "lifecycle_policy",
+                    "repository_policy",
+                    "resource_tags",
+                    "tag_mutability",
+                    "custom_role_arn",
+                ],
+                hazards: &["drift"],
+                target: |_| true,
+            },
+            Case {
+                name: "nothing a template carries: no template",
+                profile: only_scanning(),
+                existing: None,
+                role: Some(ROLE),
+                mode: Manage,
+                action: NothingToCarry,
+                changed: &[],
+                hazards: &[],
+                target: |_| true,
+            },
+            Case {
+                name: "foreign tags without a role: first pulls fail",
+                profile: Profile {
+                    tags: None,
+                    ..profile()
+                },
+                existing: Some(CreationTemplate {
+                    custom_role_arn: None,
+                    ..in_sync("docker-hub")
+                }),
+                role: None,
+                mode: Manage,
+                action: InSync,
+                changed: &[],
+                hazards: &["creation-fails"],
+                target: |t| t.custom_role_arn.is_none(),
+            },
+            Case {
+                name: "a kept lifecycle policy ECR refuses",
+                profile: Profile {
+                    lifecycle_policy: None,
+                    ..profile()
+                },
+                existing: Some(CreationTemplate {
+                    lifecycle_policy: Some(REFUSED_LIFECYCLE.into()),
+                    ..in_sync("docker-hub")
+                }),
+                role: Some(ROLE),
+                mode: Manage,
+                action: InSync,
+                changed: &[],
+                hazards: &["invalid-lifecycle"],
+                target: |_| true,
+            },
+            Case {
+                name: "an IMMUTABLE profile is carried, with a warning",
+                profile: immutable(),
+                existing: Some(in_sync("docker-hub")),
+                role: Some(ROLE),
+                mode: Manage,
+                action: Update,
+                changed: &["tag_mutability"],
+                hazards: &["immutable-tags"],
+                target: |t| {
+                    t.tag_mutability.as_deref() == Some("IMMUTABLE")
+                        && t.tag_mutability_exclusions.is_empty()
+                },
+            },
+        ];
+        for case in cases {
+            check(case);
+        }
+    }
+
+    #[test]
+    fn foreign_templates_are_left_alone_and_root_is_a_hazard() {
+        let profile = profile();
+        let desired = [
+            DesiredTemplate {
+                prefix: "docker-hub",
+                profile_prefix: None,
+                profile: &profile,
+            },
+            DesiredTemplate {
+                prefix: "ghcr",
+                profile_prefix: None,
+                profile: &profile,
+            },
+        ];
+        let root = CreationTemplate {
+            applied_for: vec![APPLIED_FOR_PULL_THROUGH_CACHE.into()],
+            ..CreationTemplate::empty(ROOT_PREFIX)
+        };
+        let foreign = CreationTemplate {
+            applied_for: vec![APPLIED_FOR_PULL_THROUGH_CACHE.into()],
+            ..CreationTemplate::empty("team/")
+        };
+        let observed = [in_sync("docker-hub/"), foreign, root];
+        let managed = plan_all(&desired, &observed, TemplateMode::Manage, Some(ROLE));
+        assert_eq!(managed.left_alone, ["team/", "ROOT"]);
+        let actions: Vec<Action> = managed.plans.iter().map(|plan| plan.action).collect();
+        assert_eq!(
+            actions,
+            [Action::InSync, Action::Create],
+            "a trailing `/` is implied"
+        );
+        assert!(managed.hazards.is_empty(), "ghcr gets its own template");
+
+        let checked = plan_all(&desired, &observed, TemplateMode::Check, Some(ROLE));
+        assert_eq!(
+            checked.hazards,
+            [Hazard::RootTemplate {
+                prefixes: vec!["ghcr".into()]
+            }],
+            "in check mode ghcr stays under ROOT"
+        );
+    }
+}
