@@ -75,6 +75,15 @@ async fn run() -> DemoResult<()> {
         .chain([
             ("PTC_CONFIG".to_owned(), config_path.display().to_string()),
             ("PTC_ALERT_TOPIC_ARN".to_owned(), inbox.topic_arn.clone()),
+            // The creation templates' role, as SAM passes it: templates then carry tags too,
+            // so the repositories the pre-warm creates are born compliant.
+            (
+                ptc_ops::env::PTC_TEMPLATE_ROLE_ARN.to_owned(),
+                format!(
+                    "arn:aws:iam::{}:role/ptc-ops-creation-templates",
+                    env.account_id
+                ),
+            ),
         ])
         .collect();
     // harden-repository's EventBridge rules, as infra/template.yaml declares them, in the
@@ -424,6 +433,13 @@ async fn wake(harden: &mut FunctionProcess, rule: &str, event: Value) -> DemoRes
     match invocation.result {
         Ok(report) => {
             print_report(&report);
+            let birth = &report["trigger"]["birth"];
+            if let Some(born_compliant) = birth["born_compliant"].as_bool() {
+                println!(
+                    "  born compliant from its creation template: {born_compliant} (written after birth: {})",
+                    birth["not_carried_by_templates"]
+                );
+            }
             Ok(())
         }
         Err(error) => Err(format!("harden-repository failed on {what}: {error}")),
