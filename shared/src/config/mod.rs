@@ -11,6 +11,7 @@
 //! than the first event; the `ptc` command line calls [`Config::load`] with `--config`.
 
 mod alerts;
+mod consumers;
 mod credentials;
 mod error;
 mod hardening;
@@ -29,6 +30,7 @@ use toml::Table;
 use crate::env;
 
 pub use alerts::{AlertsConfig, SnsTopicArn};
+pub use consumers::{Consumer, ConsumersConfig};
 pub use credentials::{token_destination_problem, CredentialsConfig, HttpBaseUrl};
 pub use error::{ConfigError, ConfigProblem};
 pub use hardening::{HardeningConfig, TemplateMode, MAX_HARDENING_CONCURRENCY};
@@ -49,6 +51,7 @@ pub struct Config {
     pub rules: RulesConfig,
     pub credentials: CredentialsConfig,
     pub prewarm: PrewarmConfig,
+    pub consumers: ConsumersConfig,
 }
 
 /// Values from the environment that take precedence over the file.
@@ -169,6 +172,9 @@ fn read_config(
     let prewarm = root
         .table_or_empty("prewarm", problems)
         .and_then(|section| prewarm::read_prewarm(section, problems));
+    let consumers = root
+        .table_or_empty("consumers", problems)
+        .and_then(|section| consumers::read_consumers(section, problems));
     root.finish(problems);
 
     let topic_arn_override = overrides
@@ -191,6 +197,7 @@ fn read_config(
         rules: rules?,
         credentials: credentials?,
         prewarm: prewarm?,
+        consumers: consumers?,
     })
 }
 

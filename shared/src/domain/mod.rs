@@ -4,6 +4,7 @@ mod creation_template;
 mod credential;
 mod finding;
 mod lifecycle;
+pub mod policy_eval;
 mod report;
 mod repository;
 mod repository_policy;

@@ -1,0 +1,1120 @@
+//! Does a resource policy let a given caller do a given action on every repository under a
+//! prefix? Pure, and three-valued: `ok`, `missing` (with the action and resource) or `unknown`
+//! (with why), never `ok` on a guess.
+//!
+//! What it evaluates, as IAM does for resource policies:
+//! - `Allow` and `Deny`, a matching `Deny` always winning;
+//! - `Principal` / `NotPrincipal`: `*`, `{"AWS": "*"}`, account ids, `arn:…:iam::<account>:root`
+//!   and role or user ARNs, single values or lists;
+//! - `Action` / `NotAction` with `*` and `?` (case-insensitive), `Resource` / `NotResource` with
+//!   `*` and `?` (case-sensitive); an `Allow` counts only when it covers *every* repository under
+//!   the prefix, a `Deny` counts as soon as it reaches *any* of them;
+//! - conditions on `aws:PrincipalAccount`, `aws:PrincipalArn` (known for a role, not for a whole
+//!   account) and `aws:PrincipalOrgID` (when the organisation is configured), with the string,
+//!   ARN and `Null` operators, `…IfExists` and `ForAnyValue:`/`ForAllValues:`. Any other condition
+//!   makes the statement undecidable: an `Allow` then grants nothing certain and a `Deny` may
+//!   apply, so the answer is `unknown`.
+//!
+//! A caller is either a whole account (the policy must name the account or its `root`, or `*`)
+//! or one IAM role or user (its ARN, its account or `*`). A grant to one role of an account does
+//! not grant the account.
+//!
+//! No maintained crate answers in three values: `unknown` for what cannot be decided here is the
+//! point of the check, so the evaluation is written out.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Who is asking: a whole account or one principal in it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Caller {
+    /// Every principal of the account (cluster accounts): the policy must trust the account.
+    Account { account_id: String },
+    /// One IAM role or user, `arn:<partition>:iam::<account>:role/<path><name>`.
+    Principal {
+        arn: String,
+        account_id: String,
+        partition: String,
+    },
+}
+
+impl Caller {
+    /// A 12-digit account id, or an IAM role or user ARN; the error says what was expected.
+    pub fn parse(text: &str) -> Result<Caller, String> {
+        if is_account_id(text) {
+            return Ok(Caller::Account {
+                account_id: text.to_owned(),
+            });
+        }
+        Caller::parse_principal(text)
+    }
+
+    /// An IAM role or user ARN (`arn:aws:iam::111122223333:role/node`); `…:root` is accepted as
+    /// the account. Session ARNs (`sts::…:assumed-role/…`) and other forms are refused.
+    pub fn parse_principal(text: &str) -> Result<Caller, String> {
+        const SHAPE: &str = "expected a 12-digit account id or an IAM role or user ARN (`arn:aws:iam::111122223333:role/eks-node`)";
+        let parts: Vec<&str> = text.splitn(6, ':').collect();
+        let [arn, partition, service, region, account_id, resource] = parts.as_slice() else {
+            return Err(SHAPE.to_owned());
+        };
+        if *arn != "arn" || !partition.starts_with("aws") || !is_account_id(account_id) {
+            return Err(SHAPE.to_owned());
+        }
+        if *service == "sts" {
+            return Err(format!(
+                "{SHAPE}; a session ARN (`sts::…:assumed-role/…`) changes with every session, name its role instead"
+            ));
+        }
+        if *service != "iam" || !region.is_empty() {
+            return Err(SHAPE.to_owned());
+        }
+        if *resource == "root" {
+            return Ok(Caller::Account {
+                account_id: (*account_id).to_owned(),
+            });
+        }
+        let name_ok = |rest: &str| {
+            let name = rest.rsplit('/').next().unwrap_or_default();
+            !name.is_empty()
+                && (1..=512).contains(&rest.len())
+                && rest
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+                && !rest.contains('*')
+        };
+        let principal_ok = ["role/", "user/"].iter().any(|kind| {
+            resource
+                .strip_prefix(kind)
+                .is_some_and(|rest| name_ok(rest) && !rest.starts_with('/'))
+        });
+        if !principal_ok {
+            return Err(SHAPE.to_owned());
+        }
+        Ok(Caller::Principal {
+            arn: text.to_owned(),
+            account_id: (*account_id).to_owned(),
+            partition: (*partition).to_owned(),
+        })
+    }
+
+    pub fn account_id(&self) -> &str {
+        match self {
+            Caller::Account { account_id } | Caller::Principal { account_id, .. } => account_id,
+        }
+    }
+
+    /// How a policy names this caller in `Principal.AWS`.
+    pub fn policy_principal(&self, partition: &str) -> String {
+        match self {
+            Caller::Account { account_id } => format!("arn:{partition}:iam::{account_id}:root"),
+            Caller::Principal { arn, .. } => arn.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Caller::Account { account_id } => f.write_str(account_id),
+            Caller::Principal { arn, .. } => f.write_str(arn),
+        }
+    }
+}
+
+pub(crate) fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.chars().all(|c| c.is_ascii_digit())
+}
+
+/// What the evaluation knows about the caller beyond its identity.
+#[derive(Debug, Clone, Copy)]
+pub struct CallerContext<'a> {
+    pub caller: &'a Caller,
+    /// `consumers.organization_id`: the organisation every consumer belongs to, if configured.
+    pub organization_id: Option<&'a str>,
+}
+
+/// The question: may the caller do `action` on every resource matching `resource` (a pattern
+/// like `arn:aws:ecr:eu-west-1:111122223333:repository/docker-hub/*`)?
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub action: &'a str,
+    pub resource: &'a str,
+}
+
+/// The answer for one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "answer", rename_all = "kebab-case")]
+pub enum Answer {
+    Ok,
+    Missing {
+        action: String,
+        resource: String,
+        /// The `Deny` statement that takes it away; `None` when nothing grants it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        denied_by: Option<String>,
+    },
+    Unknown {
+        why: String,
+    },
+}
+
+impl Answer {
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Answer::Missing { .. })
+    }
+}
+
+/// Three-valued truth: `None` is "cannot tell here".
+type Maybe = Option<bool>;
+
+/// A statement's verdict for the request, with why it could not be decided.
+enum Applies {
+    Yes,
+    No,
+    Perhaps(String),
+}
+
+/// Evaluates `policy` (a JSON policy document, `Statement` a list or one object) for one request.
+/// A statement whose shape cannot be read makes the answer `unknown`, naming it.
+pub fn evaluate(policy: &Value, context: CallerContext<'_>, request: Request<'_>) -> Answer {
+    let statements: Vec<&Value> = match policy.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(single @ Value::Object(_)) => vec![single],
+        _ => {
+            return Answer::Unknown {
+                why: "the policy has no readable `Statement`".to_owned(),
+            }
+        }
+    };
+    let mut granted = false;
+    let mut doubts: Vec<String> = Vec::new();
+    for (index, statement) in statements.iter().enumerate() {
+        let label = statement_label(index, statement);
+        let Some(statement) = statement.as_object() else {
+            doubts.push(format!("{label} is not an object"));
+            continue;
+        };
+        let is_deny = match statement.get("Effect").and_then(Value::as_str) {
+            Some("Allow") => false,
+            Some("Deny") => true,
+            _ => {
+                doubts.push(format!("{label} has no `Effect` of `Allow` or `Deny`"));
+                continue;
+            }
+        };
+        match statement_applies(statement, is_deny, context, request) {
+            Ok(Applies::Yes) if is_deny => {
+                return Answer::Missing {
+                    action: request.action.to_owned(),
+                    resource: request.resource.to_owned(),
+                    denied_by: Some(label),
+                }
+            }
+            Ok(Applies::Yes) => granted = true,
+            Ok(Applies::No) => {}
+            Ok(Applies::Perhaps(why)) if is_deny => {
+                doubts.push(format!("the `Deny` {label} may apply: {why}"))
+            }
+            Ok(Applies::Perhaps(why)) => {
+                doubts.push(format!("the `Allow` {label} grants it only if: {why}"))
+            }
+            Err(why) => doubts.push(format!("{label}: {why}")),
+        }
+    }
+    // A doubtful `Deny` spoils a grant; a doubtful `Allow` only matters without a grant.
+    let deny_doubts: Vec<&String> = doubts
+        .iter()
+        .filter(|doubt| !doubt.starts_with("the `Allow`"))
+        .collect();
+    if granted && deny_doubts.is_empty() {
+        return Answer::Ok;
+    }
+    if granted {
+        return Answer::Unknown {
+            why: join(deny_doubts),
+        };
+    }
+    if doubts.is_empty() {
+        Answer::Missing {
+            action: request.action.to_owned(),
+            resource: request.resource.to_owned(),
+            denied_by: None,
+        }
+    } else {
+        Answer::Unknown {
+            why: join(doubts.iter()),
+        }
+    }
+}
+
+fn join<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+    items
+        .into_iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `Statement[2]`, or `Statement[2] (`Sid`)`.
+pub fn statement_label(index: usize, statement: &Value) -> String {
+    match statement.get("Sid").and_then(Value::as_str) {
+        Some(sid) if !sid.is_empty() => format!("Statement[{index}] (`{sid}`)"),
+        _ => format!("Statement[{index}]"),
+    }
+}
+
+fn statement_applies(
+    statement: &Map<String, Value>,
+    is_deny: bool,
+    context: CallerContext<'_>,
+    request: Request<'_>,
+) -> Result<Applies, String> {
+    // Principal.
+    let principal = match (statement.get("Principal"), statement.get("NotPrincipal")) {
+        (Some(principal), None) => principal_matches(principal, context.caller)?,
+        (None, Some(not_principal)) => !principal_matches(not_principal, context.caller)?,
+        _ => return Err("expected exactly one of `Principal` and `NotPrincipal`".to_owned()),
+    };
+    if !principal {
+        return Ok(Applies::No);
+    }
+    // Action.
+    let action = match (statement.get("Action"), statement.get("NotAction")) {
+        (Some(actions), None) => any_action_matches(actions, request.action)?,
+        (None, Some(actions)) => !any_action_matches(actions, request.action)?,
+        _ => return Err("expected exactly one of `Action` and `NotAction`".to_owned()),
+    };
+    if !action {
+        return Ok(Applies::No);
+    }
+    // Resource: an `Allow` must cover every repository of the prefix, a `Deny` reach one.
+    let resource = match (statement.get("Resource"), statement.get("NotResource")) {
+        // A repository policy may leave `Resource` out: it is the repository itself.
+        (None, None) => true,
+        (Some(patterns), None) => {
+            let patterns = strings(patterns, "Resource")?;
+            if is_deny {
+                patterns
+                    .iter()
+                    .any(|pattern| glob_intersects(pattern, request.resource, false))
+            } else {
+                patterns
+                    .iter()
+                    .any(|pattern| glob_covers(pattern, request.resource, false))
+            }
+        }
+        (None, Some(patterns)) => {
+            let patterns = strings(patterns, "NotResource")?;
+            if is_deny {
+                // Applies to what no pattern covers: reaches the prefix unless one covers it.
+                !patterns
+                    .iter()
+                    .any(|pattern| glob_covers(pattern, request.resource, false))
+            } else {
+                // Grants what no pattern matches: all of the prefix only if none reaches it.
+                !patterns
+                    .iter()
+                    .any(|pattern| glob_intersects(pattern, request.resource, false))
+            }
+        }
+        _ => return Err("both `Resource` and `NotResource`".to_owned()),
+    };
+    if !resource {
+        return Ok(Applies::No);
+    }
+    match statement.get("Condition") {
+        None => Ok(Applies::Yes),
+        Some(condition) => conditions_hold(condition, context),
+    }
+}
+
+/// Whether `principal` (a `Principal` or `NotPrincipal` value) names the caller.
+fn principal_matches(principal: &Value, caller: &Caller) -> Result<bool, String> {
+    let aws_entries = match principal {
+        Value::String(star) if star == "*" => return Ok(true),
+        Value::String(other) => {
+            return Err(format!(
+                "`Principal` {other:?} is neither `*` nor an object"
+            ))
+        }
+        Value::Object(kinds) => match kinds.get("AWS") {
+            None => return Ok(false),
+            Some(entries) => strings(entries, "Principal.AWS")?,
+        },
+        _ => return Err("`Principal` is neither `*` nor an object".to_owned()),
+    };
+    Ok(aws_entries
+        .iter()
+        .any(|entry| aws_principal_names(entry, caller)))
+}
+
+/// Whether one `Principal.AWS` entry names the caller: `*`, its account id, its account's
+/// `root`, or (for a principal) its exact ARN.
+fn aws_principal_names(entry: &str, caller: &Caller) -> bool {
+    if entry == "*" || entry == caller.account_id() {
+        return true;
+    }
+    let names_account = entry
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":iam::"))
+        .is_some_and(|(_, rest)| rest == format!("{}:root", caller.account_id()));
+    if names_account {
+        return true;
+    }
+    match caller {
+        Caller::Account { .. } => false,
+        Caller::Principal { arn, .. } => entry == arn,
+    }
+}
+
+fn any_action_matches(actions: &Value, action: &str) -> Result<bool, String> {
+    Ok(strings(actions, "Action")?
+        .iter()
+        .any(|pattern| glob_matches(pattern, action, true)))
+}
+
+/// A string or a list of strings.
+fn strings<'v>(value: &'v Value, key: &str) -> Result<Vec<&'v str>, String> {
+    match value {
+        Value::String(text) => Ok(vec![text]),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .ok_or_else(|| format!("`{key}` holds something other than strings"))
+            })
+            .collect(),
+        _ => Err(format!("`{key}` is neither a string nor a list of strings")),
+    }
+}
+
+/// Every operator and key must hold (`Yes`); one that cannot be told makes it `Perhaps`.
+fn conditions_hold(condition: &Value, context: CallerContext<'_>) -> Result<Applies, String> {
+    let Some(operators) = condition.as_object() else {
+        return Err("`Condition` is not an object".to_owned());
+    };
+    let mut doubts = Vec::new();
+    for (operator, keys) in operators {
+        let Some(keys) = keys.as_object() else {
+            return Err(format!("`Condition.{operator}` is not an object"));
+        };
+        for (key, values) in keys {
+            let values = strings(values, &format!("Condition.{operator}.{key}"))?;
+            match condition_holds(operator, key, &values, context) {
+                Some(false) => return Ok(Applies::No),
+                Some(true) => {}
+                None => doubts.push(format!("`{operator}` on `{key}`")),
+            }
+        }
+    }
+    if doubts.is_empty() {
+        Ok(Applies::Yes)
+    } else {
+        Ok(Applies::Perhaps(format!(
+            "the condition {} cannot be evaluated here",
+            doubts.join(" and ")
+        )))
+    }
+}
+
+/// The value of a condition key for the caller: `Some(Some(v))` known, `Some(None)` known to be
+/// absent, `None` unknown here.
+fn key_value(key: &str, context: CallerContext<'_>) -> Option<Option<String>> {
+    match key.to_ascii_lowercase().as_str() {
+        "aws:principalaccount" => Some(Some(context.caller.account_id().to_owned())),
+        "aws:principalarn" => match context.caller {
+            Caller::Principal { arn, .. } => Some(Some(arn.clone())),
+            // Which principal of the account calls is not known.
+            Caller::Account { .. } => None,
+        },
+        "aws:principalorgid" => context.organization_id.map(|id| Some(id.to_owned())),
+        _ => None,
+    }
+}
+
+fn condition_holds(
+    operator: &str,
+    key: &str,
+    values: &[&str],
+    context: CallerContext<'_>,
+) -> Maybe {
+    let value = key_value(key, context)?;
+    // Single-valued keys: `ForAnyValue:` and `ForAllValues:` compare the one value.
+    let (set_operator, base) = match operator.split_once(':') {
+        Some((qualifier @ ("ForAnyValue" | "ForAllValues"), base)) => (Some(qualifier), base),
+        Some(_) => return None,
+        None => (None, operator),
+    };
+    let (base, if_exists) = match base.strip_suffix("IfExists") {
+        Some(base) => (base, true),
+        None => (base, false),
+    };
+    if base == "Null" {
+        // `"true"`: the key must be absent; `"false"`: present.
+        let absent = value.is_none();
+        return Some(values.iter().any(|wanted| match *wanted {
+            "true" => absent,
+            "false" => !absent,
+            _ => false,
+        }));
+    }
+    let Some(value) = value else {
+        // An absent key: `…IfExists` and `ForAllValues:` hold, the rest do not.
+        return Some(if_exists || set_operator == Some("ForAllValues"));
+    };
+    let positive = |compare: &dyn Fn(&str) -> bool| values.iter().any(|wanted| compare(wanted));
+    let holds = match base {
+        "StringEquals" | "ArnEquals" => positive(&|wanted| wanted == value),
+        "StringNotEquals" | "ArnNotEquals" => !positive(&|wanted| wanted == value),
+        "StringEqualsIgnoreCase" => positive(&|wanted| wanted.eq_ignore_ascii_case(&value)),
+        "StringNotEqualsIgnoreCase" => !positive(&|wanted| wanted.eq_ignore_ascii_case(&value)),
+        "StringLike" | "ArnLike" => positive(&|wanted| glob_matches(wanted, &value, false)),
+        "StringNotLike" | "ArnNotLike" => !positive(&|wanted| glob_matches(wanted, &value, false)),
+        _ => return None,
+    };
+    // A policy variable (`${aws:username}`) in a value cannot be resolved here.
+    if values.iter().any(|wanted| wanted.contains("${")) {
+        return None;
+    }
+    Some(holds)
+}
+
+// ---- IAM wildcards: `*` any run of characters, `?` one character ----------------------------
+
+fn chars_of(text: &str, ignore_case: bool) -> Vec<char> {
+    if ignore_case {
+        text.to_lowercase().chars().collect()
+    } else {
+        text.chars().collect()
+    }
+}
+
+/// Positions of `pattern` reachable after reading `text`, `*` steps taken for free.
+fn reachable(pattern: &[char], text: &[char]) -> BTreeSet<usize> {
+    let close = |mut states: BTreeSet<usize>| {
+        let mut frontier: Vec<usize> = states.iter().copied().collect();
+        while let Some(state) = frontier.pop() {
+            if pattern.get(state) == Some(&'*') && states.insert(state + 1) {
+                frontier.push(state + 1);
+            }
+        }
+        states
+    };
+    let mut states = close(BTreeSet::from([0]));
+    for c in text {
+        let next: BTreeSet<usize> = states
+            .iter()
+            .filter_map(|&state| match pattern.get(state) {
+                Some('*') => Some(state),
+                Some('?') => Some(state + 1),
+                Some(p) if p == c => Some(state + 1),
+                _ => None,
+            })
+            .collect();
+        states = close(next);
+        if states.is_empty() {
+            break;
+        }
+    }
+    states
+}
+
+/// Whether the concrete `text` matches `pattern`.
+pub fn glob_matches(pattern: &str, text: &str, ignore_case: bool) -> bool {
+    let pattern = chars_of(pattern, ignore_case);
+    reachable(&pattern, &chars_of(text, ignore_case)).contains(&pattern.len())
+}
+
+/// Whether `pattern` matches every string `target` matches, `target` being a literal prefix
+/// followed by `*` (`…:repository/docker-hub/*`) or a literal.
+pub fn glob_covers(pattern: &str, target: &str, ignore_case: bool) -> bool {
+    let Some(literal) = target.strip_suffix('*') else {
+        return glob_matches(pattern, target, ignore_case);
+    };
+    if literal.contains(['*', '?']) {
+        return false;
+    }
+    let pattern = chars_of(pattern, ignore_case);
+    // After the literal part, the pattern must accept anything: what is left is only `*`.
+    reachable(&pattern, &chars_of(literal, ignore_case))
+        .iter()
+        .any(|&state| state < pattern.len() && pattern[state..].iter().all(|c| *c == '*'))
+}
+
+/// Whether some string matches both patterns.
+pub fn glob_intersects(left: &str, right: &str, ignore_case: bool) -> bool {
+    let left = chars_of(left, ignore_case);
+    let right = chars_of(right, ignore_case);
+    let mut memo = vec![vec![None; right.len() + 1]; left.len() + 1];
+    intersects_from(&left, &right, 0, 0, &mut memo)
+}
+
+fn intersects_from(
+    left: &[char],
+    right: &[char],
+    i: usize,
+    j: usize,
+    memo: &mut Vec<Vec<Option<bool>>>,
+) -> bool {
+    if let Some(known) = memo[i][j] {
+        return known;
+    }
+    let answer = match (left.get(i), right.get(j)) {
+        (None, None) => true,
+        (Some('*'), _) => {
+            intersects_from(left, right, i + 1, j, memo)
+                || (j < right.len() && intersects_from(left, right, i, j + 1, memo))
+        }
+        (_, Some('*')) => {
+            intersects_from(left, right, i, j + 1, memo)
+                || (i < left.len() && intersects_from(left, right, i + 1, j, memo))
+        }
+        (Some(a), Some(b)) => {
+            (*a == '?' || *b == '?' || a == b) && intersects_from(left, right, i + 1, j + 1, memo)
+        }
+        _ => false,
+    };
+    memo[i][j] = Some(answer);
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    const RESOURCE: &str = "arn:aws:ecr:eu-west-1:999999999999:repository/docker-hub/*";
+    const NODE_ROLE: &str = "arn:aws:iam::111111111111:role/eks-node";
+
+    fn account() -> Caller {
+        Caller::parse("111111111111").expect("an account")
+    }
+
+    fn role() -> Caller {
+        Caller::parse(NODE_ROLE).expect("a role")
+    }
+
+    fn allow(principal: Value, action: Value, resource: Value) -> Value {
+        json!({"Effect": "Allow", "Principal": principal, "Action": action, "Resource": resource})
+    }
+
+    fn root() -> Value {
+        json!({"AWS": "arn:aws:iam::111111111111:root"})
+    }
+
+    /// `expected`: `ok`, `missing`, `denied` (missing because of a Deny) or `unknown`.
+    fn check(name: &str, statements: Value, caller: Caller, org: Option<&str>, expected: &str) {
+        check_action(
+            name,
+            statements,
+            caller,
+            org,
+            "ecr:BatchImportUpstreamImage",
+            expected,
+        );
+    }
+
+    fn check_action(
+        name: &str,
+        statements: Value,
+        caller: Caller,
+        org: Option<&str>,
+        action: &str,
+        expected: &str,
+    ) {
+        let policy = json!({"Version": "2012-10-17", "Statement": statements});
+        let answer = evaluate(
+            &policy,
+            CallerContext {
+                caller: &caller,
+                organization_id: org,
+            },
+            Request {
+                action,
+                resource: RESOURCE,
+            },
+        );
+        let got = match &answer {
+            Answer::Ok => "ok",
+            Answer::Missing {
+                denied_by: Some(_), ..
+            } => "denied",
+            Answer::Missing { .. } => "missing",
+            Answer::Unknown { .. } => "unknown",
+        };
+        assert_eq!(got, expected, "case `{name}`: {answer:?}");
+    }
+
+    #[test]
+    fn principals() {
+        let action = json!("ecr:BatchImportUpstreamImage");
+        let cases = [
+            ("root grants the account", root(), account(), "ok"),
+            ("root grants a role of the account", root(), role(), "ok"),
+            (
+                "account id grants a role",
+                json!({"AWS": "111111111111"}),
+                role(),
+                "ok",
+            ),
+            (
+                "role grants that role",
+                json!({"AWS": NODE_ROLE}),
+                role(),
+                "ok",
+            ),
+            (
+                "a role does not grant the whole account",
+                json!({"AWS": NODE_ROLE}),
+                account(),
+                "missing",
+            ),
+            (
+                "another role grants nothing",
+                json!({"AWS": "arn:aws:iam::111111111111:role/ci"}),
+                role(),
+                "missing",
+            ),
+            (
+                "another account grants nothing",
+                json!({"AWS": ["arn:aws:iam::222222222222:root", "333333333333"]}),
+                account(),
+                "missing",
+            ),
+            (
+                "a list holding the account",
+                json!({"AWS": ["222222222222", "arn:aws:iam::111111111111:root"]}),
+                account(),
+                "ok",
+            ),
+            ("star", json!("*"), account(), "ok"),
+            ("AWS star", json!({"AWS": "*"}), role(), "ok"),
+            (
+                "a service principal is not the caller",
+                json!({"Service": "ecr.amazonaws.com"}),
+                role(),
+                "missing",
+            ),
+        ];
+        for (name, principal, caller, expected) in cases {
+            check(
+                name,
+                json!([allow(principal, action.clone(), json!(RESOURCE))]),
+                caller,
+                None,
+                expected,
+            );
+        }
+    }
+
+    #[test]
+    fn actions() {
+        let cases = [
+            ("exact", json!("ecr:BatchImportUpstreamImage"), "ok"),
+            (
+                "case does not count",
+                json!("ECR:batchimportupstreamimage"),
+                "ok",
+            ),
+            ("ecr star", json!("ecr:*"), "ok"),
+            ("ecr Batch star", json!("ecr:Batch*"), "ok"),
+            (
+                "question marks",
+                json!("ecr:BatchImportUpstreamImag?"),
+                "ok",
+            ),
+            (
+                "a list",
+                json!(["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"]),
+                "ok",
+            ),
+            ("another action", json!("ecr:CreateRepository"), "missing"),
+            ("ecr Get star", json!("ecr:Get*"), "missing"),
+            ("star", json!("*"), "ok"),
+        ];
+        for (name, action, expected) in cases {
+            check(
+                name,
+                json!([allow(root(), action, json!(RESOURCE))]),
+                account(),
+                None,
+                expected,
+            );
+        }
+    }
+
+    #[test]
+    fn not_action() {
+        let statement = |not_action: Value| json!([{"Effect": "Allow", "Principal": root(), "NotAction": not_action, "Resource": "*"}]);
+        check(
+            "NotAction of others grants",
+            statement(json!(["ecr:Delete*"])),
+            account(),
+            None,
+            "ok",
+        );
+        check(
+            "NotAction naming it grants nothing",
+            statement(json!("ecr:BatchImport*")),
+            account(),
+            None,
+            "missing",
+        );
+        check(
+            "Deny with NotAction of others takes it away",
+            json!([
+                allow(root(), json!("ecr:*"), json!("*")),
+                {"Effect": "Deny", "Principal": "*", "NotAction": ["ecr:BatchGetImage"], "Resource": "*"}
+            ]),
+            account(),
+            None,
+            "denied",
+        );
+    }
+
+    #[test]
+    fn resources() {
+        let base = "arn:aws:ecr:eu-west-1:999999999999:repository/";
+        let cases = [
+            ("the prefix", format!("{base}docker-hub/*"), "ok"),
+            ("every repository", format!("{base}*"), "ok"),
+            ("star", "*".to_owned(), "ok"),
+            (
+                "any region",
+                "arn:aws:ecr:*:999999999999:repository/docker-hub/*".to_owned(),
+                "ok",
+            ),
+            ("prefix star", format!("{base}docker-*"), "ok"),
+            (
+                "only below a sub-path",
+                format!("{base}docker-hub/library/*"),
+                "missing",
+            ),
+            ("another prefix", format!("{base}ghcr/*"), "missing"),
+            (
+                "the bare prefix only",
+                format!("{base}docker-hub"),
+                "missing",
+            ),
+            (
+                "one character names only",
+                format!("{base}docker-hub/?"),
+                "missing",
+            ),
+            (
+                "another account",
+                "arn:aws:ecr:eu-west-1:888888888888:repository/*".to_owned(),
+                "missing",
+            ),
+        ];
+        for (name, resource, expected) in cases {
+            check(
+                name,
+                json!([allow(root(), json!("ecr:*"), json!(resource))]),
+                account(),
+                None,
+                expected,
+            );
+        }
+        check(
+            "a list with one covering",
+            json!([allow(
+                root(),
+                json!("ecr:*"),
+                json!([format!("{base}ghcr/*"), format!("{base}docker-hub/*")])
+            )]),
+            account(),
+            None,
+            "ok",
+        );
+        check(
+            "NotResource elsewhere grants",
+            json!([{"Effect": "Allow", "Principal": root(), "Action": "ecr:*", "NotResource": format!("{base}ghcr/*")}]),
+            account(),
+            None,
+            "ok",
+        );
+        check(
+            "NotResource reaching the prefix grants nothing certain",
+            json!([{"Effect": "Allow", "Principal": root(), "Action": "ecr:*", "NotResource": format!("{base}docker-hub/private/*")}]),
+            account(),
+            None,
+            "missing",
+        );
+    }
+
+    #[test]
+    fn denies() {
+        let base = "arn:aws:ecr:eu-west-1:999999999999:repository/";
+        let grant = allow(root(), json!("ecr:*"), json!("*"));
+        let deny = |principal: Value, resource: String| json!({"Sid": "NoImport", "Effect": "Deny", "Principal": principal, "Action": "ecr:BatchImport*", "Resource": resource});
+        check(
+            "Deny overrides Allow",
+            json!([grant.clone(), deny(json!("*"), format!("{base}*"))]),
+            account(),
+            None,
+            "denied",
+        );
+        check(
+            "Deny on a part of the prefix",
+            json!([
+                grant.clone(),
+                deny(json!("*"), format!("{base}docker-hub/private/*"))
+            ]),
+            account(),
+            None,
+            "denied",
+        );
+        check(
+            "Deny on another prefix",
+            json!([grant.clone(), deny(json!("*"), format!("{base}ghcr/*"))]),
+            account(),
+            None,
+            "ok",
+        );
+        check(
+            "Deny to another account",
+            json!([
+                grant.clone(),
+                deny(json!({"AWS": "222222222222"}), format!("{base}*"))
+            ]),
+            account(),
+            None,
+            "ok",
+        );
+        check(
+            "Deny before Allow",
+            json!([deny(root(), "*".to_owned()), grant.clone()]),
+            role(),
+            None,
+            "denied",
+        );
+        check(
+            "Deny NotPrincipal excluding the caller",
+            json!([grant.clone(), {"Effect": "Deny", "NotPrincipal": root(), "Action": "ecr:*", "Resource": "*"}]),
+            account(),
+            None,
+            "ok",
+        );
+        check(
+            "Deny NotPrincipal not excluding the caller",
+            json!([grant.clone(), {"Effect": "Deny", "NotPrincipal": {"AWS": "222222222222"}, "Action": "ecr:*", "Resource": "*"}]),
+            account(),
+            None,
+            "denied",
+        );
+        check(
+            "Deny NotResource covering the prefix",
+            json!([grant.clone(), {"Effect": "Deny", "Principal": "*", "Action": "ecr:*", "NotResource": format!("{base}docker-hub/*")}]),
+            account(),
+            None,
+            "ok",
+        );
+        check(
+            "Deny with a condition it cannot evaluate",
+            json!([grant, {"Effect": "Deny", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]),
+            account(),
+            None,
+            "unknown",
+        );
+    }
+
+    #[test]
+    fn conditions() {
+        let star_with = |condition: Value| json!([{"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": condition}]);
+        let org = Some("o-abc123def4");
+        let cases = [
+            (
+                "org id, organisation configured",
+                json!({"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}),
+                account(),
+                org,
+                "ok",
+            ),
+            (
+                "another org id",
+                json!({"StringEquals": {"aws:PrincipalOrgID": "o-other00000"}}),
+                account(),
+                org,
+                "missing",
+            ),
+            (
+                "org id, organisation not configured",
+                json!({"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}),
+                account(),
+                None,
+                "unknown",
+            ),
+            (
+                "org id, ForAnyValue",
+                json!({"ForAnyValue:StringLike": {"aws:PrincipalOrgID": ["o-abc*"]}}),
+                account(),
+                org,
+                "ok",
+            ),
+            (
+                "account",
+                json!({"StringEquals": {"aws:PrincipalAccount": ["111111111111"]}}),
+                role(),
+                None,
+                "ok",
+            ),
+            (
+                "account key in any case",
+                json!({"StringEquals": {"AWS:principalaccount": "111111111111"}}),
+                role(),
+                None,
+                "ok",
+            ),
+            (
+                "another account",
+                json!({"StringEquals": {"aws:PrincipalAccount": "222222222222"}}),
+                role(),
+                None,
+                "missing",
+            ),
+            (
+                "role arn for the role",
+                json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/eks-*"}}),
+                role(),
+                None,
+                "ok",
+            ),
+            (
+                "role arn not matching",
+                json!({"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/ci"}}),
+                role(),
+                None,
+                "missing",
+            ),
+            (
+                "role arn for a whole account",
+                json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/*"}}),
+                account(),
+                None,
+                "unknown",
+            ),
+            (
+                "other key",
+                json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}),
+                account(),
+                org,
+                "unknown",
+            ),
+            (
+                "two keys, one unknown",
+                json!({"StringEquals": {"aws:PrincipalAccount": "111111111111", "aws:SourceVpce": "vpce-1"}}),
+                account(),
+                None,
+                "unknown",
+            ),
+            (
+                "two keys, one false",
+                json!({"StringEquals": {"aws:PrincipalAccount": "222222222222", "aws:SourceVpce": "vpce-1"}}),
+                account(),
+                None,
+                "missing",
+            ),
+            (
+                "Null false on a known key",
+                json!({"Null": {"aws:PrincipalAccount": "false"}}),
+                account(),
+                None,
+                "ok",
+            ),
+            (
+                "policy variable",
+                json!({"StringEquals": {"aws:PrincipalAccount": "${aws:username}"}}),
+                account(),
+                None,
+                "unknown",
+            ),
+        ];
+        for (name, condition, caller, org, expected) in cases {
+            check(name, star_with(condition), caller, org, expected);
+        }
+    }
+
+    #[test]
+    fn shapes() {
+        let single = json!({"Effect": "Allow", "Principal": root(), "Action": "ecr:*", "Resource": RESOURCE});
+        check("a single statement object", single, account(), None, "ok");
+        check(
+            "no statements granting",
+            json!([]),
+            account(),
+            None,
+            "missing",
+        );
+        check(
+            "a statement that is not an object",
+            json!(["x"]),
+            account(),
+            None,
+            "unknown",
+        );
+        check_action(
+            "the pull actions",
+            json!([allow(
+                root(),
+                json!(["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]),
+                json!("*")
+            )]),
+            account(),
+            None,
+            "ecr:GetDownloadUrlForLayer",
+            "ok",
+        );
+    }
+
+    #[test]
+    fn callers_parse() {
+        assert!(matches!(
+            Caller::parse("111111111111"),
+            Ok(Caller::Account { .. })
+        ));
+        assert!(matches!(
+            Caller::parse("arn:aws:iam::111111111111:root"),
+            Ok(Caller::Account { .. })
+        ));
+        assert!(matches!(
+            Caller::parse(NODE_ROLE),
+            Ok(Caller::Principal { .. })
+        ));
+        assert!(matches!(
+            Caller::parse("arn:aws-cn:iam::111111111111:role/path/ci"),
+            Ok(Caller::Principal { .. })
+        ));
+        assert!(matches!(
+            Caller::parse("arn:aws:iam::111111111111:user/alice"),
+            Ok(Caller::Principal { .. })
+        ));
+        for bad in [
+            "11111111111",
+            "arn:aws:sts::111111111111:assumed-role/node/i-0abc",
+            "arn:aws:iam::111111111111:group/admins",
+            "arn:aws:iam::111111111111:role/",
+            "arn:aws:iam::111111111111:role/eks-*",
+            "arn:aws:s3:::bucket",
+            "eks-node",
+        ] {
+            assert!(Caller::parse(bad).is_err(), "{bad} parsed");
+        }
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_covers("a/*", "a/b/*", false));
+        assert!(glob_covers("a/b*", "a/b/*", false));
+        assert!(!glob_covers("a/b/c*", "a/b/*", false));
+        assert!(glob_intersects("a/b/c*", "a/b/*", false));
+        assert!(!glob_intersects("a/c*", "a/b/*", false));
+        assert!(glob_intersects("*x", "a/*", false));
+        assert!(glob_matches("ecr:batch*", "ecr:BatchGetImage", true));
+    }
+}
