@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test conformance lint emulator package infra-check
+.PHONY: help setup demo test conformance lint emulator package infra-check cdk-synth cdk-permissions
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,3 +36,10 @@ infra-check: ## cfn-lint and `sam validate --lint` on infra/template.yaml (offli
 	@scripts/setup-infra.sh
 	cd infra && ../.venv/infra/bin/cfn-lint template.yaml
 	cd infra && SAM_CLI_TELEMETRY=0 ../.venv/infra/bin/sam validate --lint --region eu-west-1
+
+cdk-synth: ## the CDK construct (infra/cdk): npm ci, synth to infra/cdk/cdk.out, no Transform, cfn-lint, CDK tests
+	@scripts/cdk-synth.sh
+
+cdk-permissions: ## write infra/cdk/permissions.json from the code (`ptc permissions --json`)
+	cargo run --quiet --locked -p ptc-cli --bin ptc -- permissions --json > infra/cdk/permissions.json.new
+	mv infra/cdk/permissions.json.new infra/cdk/permissions.json

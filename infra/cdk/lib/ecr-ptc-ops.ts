@@ -1,0 +1,675 @@
+// EcrPtcOps: the stack of infra/template.yaml as one CDK construct. The same four arm64
+// functions, rules and schedules (the same event patterns), encrypted alert topic and its key,
+// dead-letter queue, alarms, dashboard, configuration layer and roles; the roles grant exactly
+// what permissions.json (`ptc permissions --json`) lists. The synthesized template has no
+// transform, so service-managed StackSets take it.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+import { Deployment, roleEntry, statements } from './permissions';
+import {
+  LOG_LEVELS,
+  LOG_RETENTION_DAYS,
+  Problems,
+  checkEmail,
+  checkImages,
+  checkKmsKeyArns,
+  checkNamePrefix,
+  checkNonEmptyList,
+  checkOneOf,
+  checkPrefixes,
+  checkSchedule,
+  checkTagKey,
+} from './validation';
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Where the functions' code and the configuration layer come from in S3 (StackSets). */
+export interface EcrPtcOpsCodeBucket {
+  /** A bucket in the stack's region the deploying account can read. */
+  readonly bucketName: string;
+  /** Prepended to `<function>.zip` and `config-layer.zip`; default none. */
+  readonly keyPrefix?: string;
+}
+
+/** The props mirror the SAM template's parameters, with the same defaults. */
+export interface EcrPtcOpsProps {
+  /** ManagedPrefixes: rule prefixes whose repositories the functions may change and pull. */
+  readonly managedPrefixes?: string[];
+  /** HardeningTagKeys: every tag key the hardening profiles set. */
+  readonly hardeningTagKeys?: string[];
+  /** CredentialWriteBack: `credentials.write_back` (check-credentials may tag its secrets). */
+  readonly credentialWriteBack?: boolean;
+  /** CredentialExpiryTag: `credentials.expiry_tag`, the only tag key the write-back sets. */
+  readonly credentialExpiryTag?: string;
+  /** SecretKmsKeyArns: customer managed keys of the `ecr-pullthroughcache/` secrets. */
+  readonly secretKmsKeyArns?: string[];
+  /** AlertEmail: an e-mail address subscribed to the alert topic; empty for none. */
+  readonly alertEmail?: string;
+  /** SweepSchedule: when harden-repository sweeps (EventBridge expression, UTC). */
+  readonly sweepSchedule?: string;
+  /** RuleValidationSchedule: when validate-cache-rules runs. */
+  readonly ruleValidationSchedule?: string;
+  /** CredentialCheckSchedule: when check-credentials runs. */
+  readonly credentialCheckSchedule?: string;
+  /** PrewarmSchedule: when prewarm-images runs. */
+  readonly prewarmSchedule?: string;
+  /** PrewarmImages: images the schedule pulls; empty means `prewarm.images`. */
+  readonly prewarmImages?: string[];
+  /** LogLevel: application log level of every function. */
+  readonly logLevel?: LogLevel;
+  /** LogRetentionDays: days CloudWatch Logs keeps each function's logs. */
+  readonly logRetentionDays?: number;
+  /** The configuration folder shipped as the layer (infra/config); its Makefile is left out. */
+  readonly configDirectory?: string;
+  /**
+   * A folder with `<function>/bootstrap.zip` for each function (target/lambda after
+   * `make package`), or `<function>/bootstrap` (unzipped). Default: the repository's
+   * target/lambda. Ignored when `codeBucket` is set.
+   */
+  readonly functionCodeDirectory?: string;
+  /** Take the code and the configuration layer from S3 instead of CDK assets (StackSets). */
+  readonly codeBucket?: EcrPtcOpsCodeBucket;
+  /** Functions are `<namePrefix>-<function>`, as SAM names them after the stack; default the stack name. */
+  readonly namePrefix?: string;
+}
+
+/** The SAM template's parameter defaults (a test compares them with infra/template.yaml). */
+export const DEFAULTS = {
+  managedPrefixes: ['docker-hub', 'ghcr', 'k8s'],
+  hardeningTagKeys: ['managed-by', 'cost-center'],
+  credentialWriteBack: false,
+  credentialExpiryTag: 'ptc-ops:expires-at',
+  secretKmsKeyArns: [] as string[],
+  alertEmail: '',
+  sweepSchedule: 'cron(15 3 * * ? *)',
+  ruleValidationSchedule: 'rate(6 hours)',
+  credentialCheckSchedule: 'cron(0 7 * * ? *)',
+  prewarmSchedule: 'cron(30 5 ? * MON-FRI *)',
+  prewarmImages: [] as string[],
+  logLevel: 'INFO' as LogLevel,
+  logRetentionDays: 30,
+};
+
+/** The repository this package lives in (dist/lib → infra/cdk → repository). */
+const REPOSITORY = path.resolve(__dirname, '..', '..', '..', '..');
+
+export const FUNCTION_NAMES = ['harden-repository', 'validate-cache-rules', 'check-credentials', 'prewarm-images'] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/** Where Lambda extracts the layer's `ptc-ops/` folder (infra/config/Makefile). */
+const CONFIG_PATH = '/opt/ptc-ops/ptc-ops.toml';
+const NAMESPACE = 'EcrPtcOps';
+
+interface FunctionSpec {
+  readonly id: string;
+  readonly description: string;
+  readonly memorySize: number;
+  readonly timeout: number;
+  readonly maxEventAge: number;
+  readonly reservedConcurrency?: number;
+}
+
+const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
+  // 256 MB: Lambda allots CPU by memory, and a sweep runs `hardening.concurrency` repositories
+  // at once over TLS; 900 s so a large sweep needs few hand-offs; one at a time so two sweeps
+  // never race on a repository; six hours of event age to wait for that slot.
+  'harden-repository': {
+    id: 'HardenRepository',
+    description: 'Brings each cached repository to its profile; sweeps on a schedule',
+    memorySize: 256,
+    timeout: 900,
+    maxEventAge: 21600,
+    reservedConcurrency: 1,
+  },
+  'validate-cache-rules': {
+    id: 'ValidateCacheRules',
+    description: 'Validates every pull-through cache rule and cross-checks its secret',
+    memorySize: 128,
+    timeout: 120,
+    maxEventAge: 3600,
+  },
+  'check-credentials': {
+    id: 'CheckCredentials',
+    description: 'Checks format, expiry, age and use of the ecr-pullthroughcache/ secrets',
+    memorySize: 128,
+    timeout: 120,
+    maxEventAge: 3600,
+  },
+  'prewarm-images': {
+    id: 'PrewarmImages',
+    description: 'Pulls a list of upstream images through the cache before anyone needs them',
+    memorySize: 256,
+    timeout: 300,
+    maxEventAge: 3600,
+  },
+};
+
+/** The SAM template's EventBridge patterns for harden-repository (a test compares them). */
+export const EVENT_PATTERNS: Record<string, { description: string; pattern: Record<string, unknown> }> = {
+  RepositoryCreated: {
+    description: 'harden-repository hardens a repository as it is created',
+    pattern: {
+      source: ['aws.ecr'],
+      'detail-type': ['AWS Service Event via CloudTrail', 'AWS API Call via CloudTrail'],
+      detail: {
+        eventSource: ['ecr.amazonaws.com'],
+        eventName: ['CreateRepository'],
+        errorCode: [{ exists: false }],
+      },
+    },
+  },
+  SettingChanged: {
+    description: 'harden-repository restores a managed setting someone changed',
+    pattern: {
+      source: ['aws.ecr'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      detail: {
+        eventSource: ['ecr.amazonaws.com'],
+        eventName: [
+          'PutLifecyclePolicy',
+          'DeleteLifecyclePolicy',
+          'SetRepositoryPolicy',
+          'DeleteRepositoryPolicy',
+          'PutImageTagMutability',
+          'PutImageScanningConfiguration',
+          'TagResource',
+          'UntagResource',
+        ],
+        errorCode: [{ exists: false }],
+      },
+    },
+  },
+  PullThroughCacheAction: {
+    description: 'harden-repository reports pull-through cache syncs that did not succeed',
+    pattern: {
+      source: ['aws.ecr'],
+      'detail-type': ['ECR Pull Through Cache Action'],
+      detail: { 'sync-status': [{ 'anything-but': ['SUCCESS'] }] },
+    },
+  },
+};
+
+/** Copies the configuration folder (without its Makefile) under `ptc-ops/`, as the layer needs it. */
+function stageConfigLayer(configDirectory: string): string {
+  const source = path.resolve(configDirectory);
+  if (!fs.existsSync(path.join(source, 'ptc-ops.toml'))) {
+    throw new Error(`EcrPtcOps: invalid props\n  configDirectory: ${source} has no ptc-ops.toml`);
+  }
+  const digest = crypto.createHash('sha256').update(source).digest('hex').slice(0, 16);
+  const staged = path.join(os.tmpdir(), `ecr-ptc-ops-config-layer-${digest}`);
+  fs.rmSync(staged, { recursive: true, force: true });
+  fs.cpSync(source, path.join(staged, 'ptc-ops'), {
+    recursive: true,
+    filter: (file) => path.relative(source, file) !== 'Makefile',
+  });
+  return staged;
+}
+
+/** The function's code: `<dir>/<function>/bootstrap.zip`, else the folder `<dir>/<function>/`. */
+function functionAsset(directory: string, name: FunctionName): lambda.Code {
+  const zip = path.join(directory, name, 'bootstrap.zip');
+  if (fs.existsSync(zip)) {
+    return lambda.Code.fromAsset(zip);
+  }
+  if (fs.existsSync(path.join(directory, name, 'bootstrap'))) {
+    return lambda.Code.fromAsset(path.join(directory, name));
+  }
+  throw new Error(
+    `EcrPtcOps: invalid props\n  functionCodeDirectory: ${directory} has neither ${name}/bootstrap.zip nor ${name}/bootstrap (run \`make package\`)`,
+  );
+}
+
+export class EcrPtcOps extends Construct {
+  public readonly alertTopicArn: string;
+  public readonly failureQueue: sqs.Queue;
+  public readonly functions: Record<FunctionName, lambda.Function>;
+  public readonly roles: Record<FunctionName | 'creation-template', iam.Role>;
+
+  constructor(scope: Construct, id: string, props: EcrPtcOpsProps = {}) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const settings = { ...DEFAULTS, ...withoutUndefined(props) };
+    const namePrefix = props.namePrefix ?? stack.stackName;
+
+    const problems = new Problems();
+    checkPrefixes(problems, 'managedPrefixes', settings.managedPrefixes);
+    checkNonEmptyList(problems, 'hardeningTagKeys', settings.hardeningTagKeys, 'tag key');
+    settings.hardeningTagKeys.forEach((key) => checkTagKey(problems, 'hardeningTagKeys', key));
+    checkTagKey(problems, 'credentialExpiryTag', settings.credentialExpiryTag);
+    checkKmsKeyArns(problems, 'secretKmsKeyArns', settings.secretKmsKeyArns);
+    checkEmail(problems, 'alertEmail', settings.alertEmail);
+    checkSchedule(problems, 'sweepSchedule', settings.sweepSchedule);
+    checkSchedule(problems, 'ruleValidationSchedule', settings.ruleValidationSchedule);
+    checkSchedule(problems, 'credentialCheckSchedule', settings.credentialCheckSchedule);
+    checkSchedule(problems, 'prewarmSchedule', settings.prewarmSchedule);
+    checkImages(problems, 'prewarmImages', settings.prewarmImages);
+    checkOneOf(problems, 'logLevel', settings.logLevel, LOG_LEVELS);
+    checkOneOf(problems, 'logRetentionDays', settings.logRetentionDays, LOG_RETENTION_DAYS as readonly number[]);
+    checkNamePrefix(problems, 'namePrefix', namePrefix);
+    if (props.codeBucket !== undefined && props.functionCodeDirectory !== undefined) {
+      problems.add('codeBucket', 'and functionCodeDirectory are exclusive: give one');
+    }
+    problems.throwIfAny('EcrPtcOps');
+
+    const functionName = (name: FunctionName): string => `${namePrefix}-${name}`;
+    const arn = (service: string, resource: string): string =>
+      `arn:${stack.partition}:${service}:${stack.region}:${stack.account}:${resource}`;
+
+    // ---- configuration layer ------------------------------------------------------------------
+    const bucket = props.codeBucket && s3.Bucket.fromBucketName(this, 'CodeBucket', props.codeBucket.bucketName);
+    const key = (file: string): string => `${props.codeBucket?.keyPrefix ?? ''}${file}`;
+    const configLayer = new lambda.LayerVersion(this, 'ConfigLayer', {
+      description: 'ptc-ops.toml and the lifecycle and repository policies it names',
+      code: bucket
+        ? lambda.Code.fromBucket(bucket, key('config-layer.zip'))
+        : lambda.Code.fromAsset(stageConfigLayer(props.configDirectory ?? path.join(REPOSITORY, 'infra', 'config'))),
+      compatibleRuntimes: [lambda.Runtime.PROVIDED_AL2023],
+      compatibleArchitectures: [lambda.Architecture.ARM_64],
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    // ---- alerts: a customer managed key, so CloudWatch alarms can publish to the topic ------
+    const alertKey = new kms.CfnKey(this, 'AlertKey', {
+      description: 'Encrypts the ecr-ptc-ops alert topic',
+      enableKeyRotation: true,
+      keyPolicy: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'KeyAdministration',
+            Effect: 'Allow',
+            Principal: { AWS: `arn:${stack.partition}:iam::${stack.account}:root` },
+            Action: [
+              'kms:CancelKeyDeletion',
+              'kms:CreateAlias',
+              'kms:DeleteAlias',
+              'kms:DescribeKey',
+              'kms:DisableKey',
+              'kms:DisableKeyRotation',
+              'kms:EnableKey',
+              'kms:EnableKeyRotation',
+              'kms:GetKeyPolicy',
+              'kms:GetKeyRotationStatus',
+              'kms:ListResourceTags',
+              'kms:PutKeyPolicy',
+              'kms:ScheduleKeyDeletion',
+              'kms:TagResource',
+              'kms:UntagResource',
+              'kms:UpdateAlias',
+              'kms:UpdateKeyDescription',
+            ],
+            Resource: '*',
+          },
+          {
+            Sid: 'PublishThroughSns',
+            Effect: 'Allow',
+            Principal: { AWS: '*' },
+            Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+            Resource: '*',
+            Condition: {
+              StringEquals: {
+                'kms:CallerAccount': stack.account,
+                'kms:ViaService': `sns.${stack.region}.amazonaws.com`,
+              },
+            },
+          },
+          {
+            Sid: 'CloudWatchAlarms',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+            Resource: '*',
+            Condition: { StringEquals: { 'aws:SourceAccount': stack.account } },
+          },
+        ],
+      },
+    });
+    alertKey.applyRemovalPolicy(RemovalPolicy.DESTROY, { default: RemovalPolicy.DESTROY });
+    new kms.CfnAlias(this, 'AlertKeyAlias', {
+      aliasName: `alias/${namePrefix}-alerts`,
+      targetKeyId: alertKey.ref,
+    });
+    const alertTopic = new sns.CfnTopic(this, 'AlertTopic', {
+      displayName: 'ecr-ptc-ops alerts',
+      kmsMasterKeyId: alertKey.ref,
+    });
+    this.alertTopicArn = alertTopic.ref;
+    if (settings.alertEmail !== '') {
+      new sns.CfnSubscription(this, 'AlertEmailSubscription', {
+        topicArn: alertTopic.ref,
+        protocol: 'email',
+        endpoint: settings.alertEmail,
+      });
+    }
+
+    // ---- dead letters: SQS-managed encryption, so Lambda needs no KMS permission to send -----
+    this.failureQueue = new sqs.Queue(this, 'FailureQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      retentionPeriod: Duration.days(14),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    // ---- log groups: created here so they have a retention and the roles need no CreateLogGroup
+    const logGroups = {} as Record<FunctionName, logs.LogGroup>;
+    for (const name of FUNCTION_NAMES) {
+      logGroups[name] = new logs.LogGroup(this, `${FUNCTIONS[name].id}LogGroup`, {
+        logGroupName: `/aws/lambda/${functionName(name)}`,
+        retention: settings.logRetentionDays as logs.RetentionDays,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+    }
+
+    // ---- roles: exactly permissions.json ------------------------------------------------------
+    const templateEntry = roleEntry('creation-template');
+    const templateRole = new iam.Role(this, 'CreationTemplateRole', {
+      description: 'Assumed by Amazon ECR to create cache repositories from creation templates',
+      assumedBy: new iam.ServicePrincipal(templateEntry['trusted-by']),
+    });
+    const deployment = (name: FunctionName | null): Deployment => ({
+      resources: (scope) => {
+        switch (scope) {
+          case 'managed-repositories':
+            return settings.managedPrefixes.map((prefix) => arn('ecr', `repository/${prefix}/*`));
+          case 'registry':
+            return [arn('ecr', 'repository/*')];
+          case 'credential-secrets':
+            return [arn('secretsmanager', 'secret:ecr-pullthroughcache/*')];
+          case 'alert-topic':
+            return [alertTopic.ref];
+          case 'own-function':
+            return name === null ? [] : [arn('lambda', `function:${functionName(name)}`), arn('lambda', `function:${functionName(name)}:*`)];
+          case 'own-log-group':
+            return name === null ? [] : [logGroups[name].logGroupArn];
+          case 'failure-queue':
+            return [this.failureQueue.queueArn];
+          case 'secret-keys':
+            return [...settings.secretKmsKeyArns];
+          case 'any-resource':
+            return ['*'];
+          case 'template-role':
+            return [templateRole.roleArn];
+          default:
+            throw new Error(`permissions.json: scope "${scope}" is unknown to EcrPtcOps: teach lib/ecr-ptc-ops.ts its ARNs`);
+        }
+      },
+      condition: (condition) => {
+        const [kind, value] = Object.entries(condition)[0];
+        switch (kind) {
+          case 'tag-keys':
+            return {
+              'ForAllValues:StringEquals': {
+                'aws:TagKeys': value === 'hardening' ? [...settings.hardeningTagKeys] : [settings.credentialExpiryTag],
+              },
+            };
+          case 'via-service':
+            return { StringEquals: { 'kms:ViaService': `${value}.${stack.region}.amazonaws.com` } };
+          case 'passed-to-service':
+            return { StringEquals: { 'iam:PassedToService': value } };
+          default:
+            throw new Error(`permissions.json: condition "${kind}" is unknown to EcrPtcOps`);
+        }
+      },
+      switchOn: (switchName) => {
+        if (switchName === 'credential-write-back') {
+          return settings.credentialWriteBack;
+        }
+        throw new Error(`permissions.json: switch "${switchName}" is unknown to EcrPtcOps`);
+      },
+    });
+    templateRole.attachInlinePolicy(
+      new iam.Policy(this, 'CreationTemplatePolicy', {
+        policyName: 'template-repositories',
+        statements: statements(templateEntry, deployment(null)),
+      }),
+    );
+
+    const roles = { 'creation-template': templateRole } as Record<FunctionName | 'creation-template', iam.Role>;
+    for (const name of FUNCTION_NAMES) {
+      const entry = roleEntry(name);
+      roles[name] = new iam.Role(this, `${FUNCTIONS[name].id}Role`, {
+        assumedBy: new iam.ServicePrincipal(entry['trusted-by']),
+        inlinePolicies: {
+          [name]: new iam.PolicyDocument({ statements: statements(entry, deployment(name)) }),
+        },
+      });
+    }
+    this.roles = roles;
+
+    // ---- functions ----------------------------------------------------------------------------
+    const codeDirectory = props.functionCodeDirectory ?? path.join(REPOSITORY, 'target', 'lambda');
+    const functions = {} as Record<FunctionName, lambda.Function>;
+    for (const name of FUNCTION_NAMES) {
+      const spec = FUNCTIONS[name];
+      const environment: Record<string, string> = {
+        PTC_CONFIG: CONFIG_PATH,
+        PTC_ALERT_TOPIC_ARN: alertTopic.ref,
+        PTC_TEMPLATE_ROLE_ARN: templateRole.roleArn,
+      };
+      if (name === 'harden-repository') {
+        // Lambda sets no variable with the execution role: a change made by this role is the
+        // function's own and is acknowledged without work.
+        environment.PTC_FUNCTION_ROLE_ARN = roles[name].roleArn;
+      }
+      functions[name] = new lambda.Function(this, `${spec.id}Function`, {
+        functionName: functionName(name),
+        description: spec.description,
+        runtime: lambda.Runtime.PROVIDED_AL2023,
+        architecture: lambda.Architecture.ARM_64,
+        handler: 'bootstrap',
+        code: bucket ? lambda.Code.fromBucket(bucket, key(`${name}.zip`)) : functionAsset(codeDirectory, name),
+        // The role grants exactly permissions.json: nothing CDK would add on its own.
+        role: roles[name].withoutPolicyUpdates(),
+        memorySize: spec.memorySize,
+        timeout: Duration.seconds(spec.timeout),
+        reservedConcurrentExecutions: spec.reservedConcurrency,
+        layers: [configLayer],
+        environment,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        applicationLogLevelV2: settings.logLevel as lambda.ApplicationLogLevel,
+        systemLogLevelV2: lambda.SystemLogLevel.WARN,
+        logGroup: logGroups[name],
+        retryAttempts: 2,
+        maxEventAge: Duration.seconds(spec.maxEventAge),
+        onFailure: new destinations.SqsDestination(this.failureQueue),
+      });
+    }
+    this.functions = functions;
+
+    // ---- rules and schedules ------------------------------------------------------------------
+    const harden = functions['harden-repository'];
+    for (const [id, { description, pattern }] of Object.entries(EVENT_PATTERNS)) {
+      const { source, 'detail-type': detailType, detail } = pattern as { source: string[]; 'detail-type': string[]; detail: Record<string, unknown> };
+      new events.Rule(this, `HardenRepository${id}`, {
+        description,
+        eventPattern: { source, detailType, detail },
+        targets: [new targets.LambdaFunction(harden)],
+      });
+    }
+    const schedules: [FunctionName, string, string][] = [
+      ['harden-repository', settings.sweepSchedule, 'harden-repository sweeps every managed repository'],
+      ['validate-cache-rules', settings.ruleValidationSchedule, 'validate-cache-rules checks every rule'],
+      ['check-credentials', settings.credentialCheckSchedule, 'check-credentials checks every credential secret'],
+    ];
+    for (const [name, expression, description] of schedules) {
+      new events.Rule(this, `${FUNCTIONS[name].id}Schedule`, {
+        description,
+        schedule: events.Schedule.expression(expression),
+        targets: [new targets.LambdaFunction(functions[name])],
+      });
+    }
+    // The pre-warm schedule rebuilds the real `Scheduled Event` and adds `detail.images`.
+    const prewarm = functions['prewarm-images'];
+    const detail = settings.prewarmImages.length > 0 ? JSON.stringify({ images: settings.prewarmImages }) : '{}';
+    const prewarmSchedule = new events.CfnRule(this, 'PrewarmImagesSchedule', {
+      description: 'prewarm-images pulls its image list through the cache',
+      scheduleExpression: settings.prewarmSchedule,
+      state: 'ENABLED',
+      targets: [
+        {
+          id: 'prewarm-images',
+          arn: prewarm.functionArn,
+          inputTransformer: {
+            inputPathsMap: { id: '$.id', account: '$.account', time: '$.time', region: '$.region', resources: '$.resources' },
+            inputTemplate: `{"version":"0","id":"<id>","detail-type":"Scheduled Event","source":"aws.events","account":"<account>","time":"<time>","region":"<region>","resources":<resources>,"detail":${detail}}`,
+          },
+        },
+      ],
+    });
+    new lambda.CfnPermission(this, 'PrewarmImagesSchedulePermission', {
+      action: 'lambda:InvokeFunction',
+      functionName: prewarm.functionName,
+      principal: 'events.amazonaws.com',
+      sourceArn: prewarmSchedule.attrArn,
+    });
+
+    // ---- alarms: every one notifies the topic on ALARM and on OK ------------------------------
+    const alarm = (
+      id: string,
+      description: string,
+      metric: { namespace: string; name: string; dimension: [string, string]; statistic: string; period: number },
+      treatMissingData: string,
+    ): cloudwatch.CfnAlarm =>
+      new cloudwatch.CfnAlarm(this, id, {
+        alarmDescription: description,
+        namespace: metric.namespace,
+        metricName: metric.name,
+        dimensions: [{ name: metric.dimension[0], value: metric.dimension[1] }],
+        statistic: metric.statistic,
+        period: metric.period,
+        evaluationPeriods: 1,
+        threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+        treatMissingData,
+        alarmActions: [alertTopic.ref],
+        okActions: [alertTopic.ref],
+      });
+    const product = (name: string, fn: FunctionName, statistic: string) => ({
+      namespace: NAMESPACE,
+      name,
+      dimension: ['Function', fn] as [string, string],
+      statistic,
+      period: 3600,
+    });
+    const alarms = [
+      alarm('RulesInvalidAlarm', 'A pull-through cache rule failed validation or its secret is broken (see the validate-cache-rules alert)', product('RulesInvalid', 'validate-cache-rules', 'Maximum'), 'ignore'),
+      alarm('CredentialsExpiringSoonAlarm', 'An upstream credential expires within credentials.warn_days', product('CredentialsExpiringSoon', 'check-credentials', 'Maximum'), 'ignore'),
+      alarm('CredentialsInvalidAlarm', 'An upstream credential secret is malformed, expired or refused', product('CredentialsInvalid', 'check-credentials', 'Maximum'), 'ignore'),
+      alarm('HardeningFailuresAlarm', 'harden-repository could not bring a repository to its profile', product('HardeningFailures', 'harden-repository', 'Sum'), 'notBreaching'),
+      alarm('CacheSyncFailuresAlarm', 'ECR reported failed pull-through cache syncs (ECR Pull Through Cache Action)', product('PullFailures', 'harden-repository', 'Sum'), 'notBreaching'),
+      alarm('PrewarmFailuresAlarm', 'prewarm-images could not pull an image through the cache', product('ImagesFailed', 'prewarm-images', 'Maximum'), 'ignore'),
+      ...FUNCTION_NAMES.map((name) =>
+        alarm(
+          `${FUNCTIONS[name].id}ErrorsAlarm`,
+          name === 'harden-repository'
+            ? 'harden-repository invocations failed (bad event, configuration, or the rules could not be listed)'
+            : `${name} invocations failed`,
+          { namespace: 'AWS/Lambda', name: 'Errors', dimension: ['FunctionName', functions[name].functionName], statistic: 'Sum', period: 300 },
+          'notBreaching',
+        ),
+      ),
+      alarm(
+        'DeadLettersAlarm',
+        'An event failed every retry and waits in the dead-letter queue (FailureQueueUrl output)',
+        { namespace: 'AWS/SQS', name: 'ApproximateNumberOfMessagesVisible', dimension: ['QueueName', this.failureQueue.queueName], statistic: 'Maximum', period: 300 },
+        'notBreaching',
+      ),
+    ];
+
+    // ---- dashboard ----------------------------------------------------------------------------
+    const region = stack.region;
+    const series = (fn: FunctionName, ...names: string[]) => names.map((name) => [NAMESPACE, name, 'Function', fn]);
+    const body = {
+      widgets: [
+        { type: 'alarm', x: 0, y: 0, width: 24, height: 3, properties: { title: 'Alarms', alarms: alarms.map((a) => a.attrArn) } },
+        {
+          type: 'metric', x: 0, y: 3, width: 12, height: 6,
+          properties: {
+            title: 'Rule health (1 valid, 0 broken) per prefix', region, view: 'timeSeries', stat: 'Minimum', period: 3600,
+            yAxis: { left: { min: 0, max: 1 } },
+            metrics: [[{ expression: `SEARCH('{${NAMESPACE},Function,Prefix} MetricName="RuleValid"', 'Minimum', 3600)`, id: 'rules' }]],
+          },
+        },
+        {
+          type: 'metric', x: 12, y: 3, width: 12, height: 6,
+          properties: {
+            title: 'Days until credential expiry per secret', region, view: 'timeSeries', stat: 'Minimum', period: 86400,
+            metrics: [[{ expression: `SEARCH('{${NAMESPACE},Function,Secret} MetricName="DaysUntilExpiry"', 'Minimum', 86400)`, id: 'expiry' }]],
+          },
+        },
+        {
+          type: 'metric', x: 0, y: 9, width: 12, height: 6,
+          properties: {
+            title: 'Hardening', region, view: 'timeSeries', stat: 'Sum', period: 3600,
+            metrics: series('harden-repository', 'RepositoriesChecked', 'RepositoriesChanged', 'SettingsChanged', 'HardeningFailures', 'PullFailures'),
+          },
+        },
+        {
+          type: 'metric', x: 12, y: 9, width: 12, height: 6,
+          properties: {
+            title: 'Pre-warm', region, view: 'timeSeries', stat: 'Sum', period: 3600,
+            metrics: [
+              ...series('prewarm-images', 'ImagesRequested', 'ImagesWarmed', 'ImagesAlreadyCached', 'ImagesFailed'),
+              [NAMESPACE, 'WarmSeconds', 'Function', 'prewarm-images', { stat: 'Maximum', yAxis: 'right' }],
+            ],
+          },
+        },
+        {
+          type: 'metric', x: 0, y: 15, width: 12, height: 6,
+          properties: {
+            title: 'Rules and credentials', region, view: 'timeSeries', stat: 'Maximum', period: 3600,
+            metrics: [
+              ...series('validate-cache-rules', 'RulesChecked', 'RulesInvalid'),
+              ...series('check-credentials', 'CredentialsExpiringSoon', 'CredentialsInvalid'),
+            ],
+          },
+        },
+        {
+          type: 'metric', x: 12, y: 15, width: 12, height: 6,
+          properties: {
+            title: 'Function errors and dead letters', region, view: 'timeSeries', stat: 'Sum', period: 300,
+            metrics: [
+              ...FUNCTION_NAMES.map((name) => ['AWS/Lambda', 'Errors', 'FunctionName', functions[name].functionName]),
+              ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', this.failureQueue.queueName, { stat: 'Maximum' }],
+            ],
+          },
+        },
+      ],
+    };
+    const dashboard = new cloudwatch.CfnDashboard(this, 'Dashboard', {
+      dashboardName: namePrefix,
+      dashboardBody: stack.toJsonString(body),
+    });
+
+    // ---- outputs, named as the SAM template's ---------------------------------------------------
+    const output = (name: string, value: string, description?: string): void => {
+      new CfnOutput(this, name, { value, description }).overrideLogicalId(name);
+    };
+    output('AlertTopicArn', alertTopic.ref, 'Subscribe AWS Chatbot / Amazon Q Developer in chat applications (or anything else) here');
+    output('FailureQueueUrl', this.failureQueue.queueUrl, 'Events whose asynchronous invocation failed after every retry');
+    output('DashboardName', dashboard.ref, 'The CloudWatch dashboard');
+    for (const name of FUNCTION_NAMES) {
+      output(`${FUNCTIONS[name].id}FunctionName`, functions[name].functionName);
+    }
+  }
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
