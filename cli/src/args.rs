@@ -65,6 +65,8 @@ pub enum Command {
     Rewrite(RewriteArgs),
     /// Classify a cluster's images: via cache, exempt, or pulled directly from upstream
     Audit(AuditArgs),
+    /// Every role the deployment creates and the permissions it grants (`--json`: what infra/cdk/permissions.json holds)
+    Permissions,
 }
 
 #[derive(Debug, Subcommand)]

@@ -696,3 +696,67 @@ async fn templates_plan_then_apply_then_nothing_to_do() {
     assert_eq!(report["templates"]["templates"][0]["outcome"], "in-sync");
     assert_eq!(env.write_calls().await, vec![]);
 }
+
+/// `infra/cdk/permissions.json` is what `ptc permissions --json` prints: the CDK roles are built
+/// from that file, so a permission added to the code but not to the file fails here.
+#[test]
+fn the_cdk_permissions_file_is_what_ptc_permissions_prints() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ptc"))
+        .args(["permissions", "--json"])
+        .env_remove("PTC_CONFIG")
+        .output()
+        .expect("ptc runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = json_stdout(&output);
+    let path = repo_root().join("infra/cdk/permissions.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    let checked_in: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|error| panic!("{} is not JSON: {error}", path.display()));
+    assert!(
+        printed == checked_in,
+        "infra/cdk/permissions.json is stale: run `make cdk-permissions` and commit it"
+    );
+
+    let roles: Vec<&str> = printed["roles"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .map(|role| role["role"].as_str().expect("role name"))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "harden-repository",
+            "validate-cache-rules",
+            "check-credentials",
+            "prewarm-images",
+            "creation-template"
+        ]
+    );
+    let harden = &printed["roles"][0]["permissions"];
+    for (action, scope) in [
+        ("ecr:PutLifecyclePolicy", "managed-repositories"),
+        ("logs:PutLogEvents", "own-log-group"),
+        ("sqs:SendMessage", "failure-queue"),
+    ] {
+        assert!(
+            harden
+                .as_array()
+                .expect("permissions")
+                .iter()
+                .any(|permission| permission["action"] == action && permission["scope"] == scope),
+            "harden-repository lacks {action} on {scope}: {harden}"
+        );
+    }
+
+    let table = Command::new(env!("CARGO_BIN_EXE_ptc"))
+        .arg("permissions")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("ptc runs");
+    assert!(table.status.success(), "{}", stderr(&table));
+    let table = stdout(&table);
+    assert!(table.starts_with("ROLE"), "{table}");
+    assert!(table.contains("only with credential-write-back"), "{table}");
+}

@@ -4,6 +4,7 @@
 mod audit;
 mod config;
 mod functions;
+mod permissions;
 mod rewrite;
 mod rules_file;
 mod templates;
@@ -64,6 +65,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Prewarm(arguments) => functions::prewarm(global, arguments).await,
         Command::Rewrite(arguments) => rewrite::run(global, arguments).await,
         Command::Audit(arguments) => audit::run(global, arguments).await,
+        Command::Permissions => permissions::run(global),
     }
 }
 
