@@ -65,6 +65,8 @@ pub enum Command {
     Rewrite(RewriteArgs),
     /// Classify a cluster's images: via cache, exempt, or pulled directly from upstream
     Audit(AuditArgs),
+    /// Will the first pull through each rule work for each consumer (`[consumers]`)? Exit 1 when one would fail
+    Doctor(DoctorArgs),
     /// Every role the deployment creates and the permissions it grants (`--json`: what infra/cdk/permissions.json holds)
     Permissions,
 }
@@ -148,6 +150,13 @@ pub struct RewriteArgs {
     pub registry: Option<String>,
     #[command(flatten)]
     pub rules: RulesSource,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Answer for this role, user or account only (`arn:aws:iam::111122223333:role/eks-node`)
+    #[arg(long, value_name = "ARN")]
+    pub principal: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 //! - [`events`]: every payload a function accepts, parsed once.
 //! - [`hardening`], [`rule_validation`], [`credentials`], [`prewarm`]: what each function does,
 //!   callable from a Lambda handler and from the `ptc` CLI alike.
+//! - [`consumers`]: will each consumer's first pull through each rule work (`ptc doctor`).
 //! - [`templates`]: repository creation templates from the hardening profiles.
 //! - [`domain`]: pure types and rules (no I/O): severities, findings, reports, policies.
 //! - [`aws`]: the only place that builds SDK clients and converts SDK types.
@@ -15,6 +16,7 @@ pub mod alerts;
 pub mod audit;
 pub mod aws;
 pub mod config;
+pub mod consumers;
 pub mod credentials;
 pub mod domain;
 pub mod env;

@@ -3,6 +3,7 @@
 
 mod audit;
 mod config;
+mod doctor;
 mod functions;
 mod permissions;
 mod rewrite;
@@ -65,6 +66,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Prewarm(arguments) => functions::prewarm(global, arguments).await,
         Command::Rewrite(arguments) => rewrite::run(global, arguments).await,
         Command::Audit(arguments) => audit::run(global, arguments).await,
+        Command::Doctor(arguments) => doctor::run(global, arguments).await,
         Command::Permissions => permissions::run(global),
     }
 }

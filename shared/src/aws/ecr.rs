@@ -37,6 +37,14 @@ pub struct RuleValidation {
     pub failure: Option<String>,
 }
 
+/// What `GetRegistryPolicy` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryPolicyText {
+    pub registry_id: Option<String>,
+    /// `None`: the registry has no permissions policy.
+    pub policy_text: Option<String>,
+}
+
 /// One page of repositories and where the next starts.
 #[derive(Debug, Clone)]
 pub struct RepositoryPage {
@@ -279,6 +287,34 @@ impl Registry {
                 let error = AwsError::from_sdk("ecr:GetRepositoryPolicy", Some(repository), error);
                 if error.is_code("RepositoryPolicyNotFoundException") {
                     Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    /// The registry permissions policy and the registry's account id; the text is `None` when
+    /// the registry has no policy.
+    pub async fn registry_policy(&self) -> Result<RegistryPolicyText, AwsError> {
+        match self
+            .paced("GetRegistryPolicy")
+            .await
+            .get_registry_policy()
+            .send()
+            .await
+        {
+            Ok(output) => Ok(RegistryPolicyText {
+                registry_id: output.registry_id,
+                policy_text: output.policy_text,
+            }),
+            Err(error) => {
+                let error = AwsError::from_sdk("ecr:GetRegistryPolicy", None, error);
+                if error.is_code("RegistryPolicyNotFoundException") {
+                    Ok(RegistryPolicyText {
+                        registry_id: None,
+                        policy_text: None,
+                    })
                 } else {
                     Err(error)
                 }

@@ -35,6 +35,9 @@ pub enum Check {
     ImageReference,
     /// The alert topic could not be reached; the report still carries the findings.
     AlertDelivery,
+    /// A consumer account or role whose first pull through a rule would fail (registry or
+    /// repository policy), or a policy the check cannot read.
+    ConsumerAccess,
 }
 
 impl Check {
@@ -53,6 +56,7 @@ impl Check {
             Check::Prewarm => "prewarm",
             Check::ImageReference => "image-reference",
             Check::AlertDelivery => "alert-delivery",
+            Check::ConsumerAccess => "consumer-access",
         }
     }
 }

@@ -1,8 +1,9 @@
 //! validate-cache-rules: validate every pull-through cache rule and cross-check its secret.
 //!
 //! Observe (list rules; per rule, `ValidatePullThroughCacheRule` and `DescribeSecret`, with
-//! bounded concurrency) → assess ([`assess`], pure) → report. Nothing is written: the only
-//! output is the report, its alerts and its metrics.
+//! bounded concurrency) → assess ([`assess`], pure) → report; then the consumer checks
+//! ([`crate::consumers`]) on the same rules. Nothing is written: the only output is the report,
+//! its alerts and its metrics.
 
 pub mod assess;
 pub mod permissions;
@@ -76,6 +77,7 @@ pub async fn run(
         account_id: None,
         region: clients.region().map(str::to_owned),
     };
+    let consumer_rules = selection.in_scope.clone();
     let observer = Observer {
         registry: &registry,
         secret_store: &secret_store,
@@ -151,6 +153,13 @@ pub async fn run(
         "rules",
         serde_json::to_value(&results).unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
     );
+    // Whether each consumer's first pull through these rules would work (`[consumers]`).
+    let consumers = crate::consumers::check(clients, config, &consumer_rules, None).await;
+    metrics.count(
+        "ConsumerPullsFailing",
+        consumers.count(crate::consumers::Status::Missing) as u64,
+    );
+    consumers.write_into(&mut report);
     Ok((report, metrics))
 }
 

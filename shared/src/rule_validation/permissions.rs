@@ -1,5 +1,6 @@
 //! What `validate-cache-rules` may call: read the rules, validate each, read each rule's secret
-//! metadata. It writes nothing.
+//! metadata, and read the registry permissions policy for the consumer checks. It writes
+//! nothing.
 
 use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS};
 
@@ -19,5 +20,6 @@ pub const PERMISSIONS: &[Permission] = &[
         Scope::CredentialSecrets,
         "cross-check each rule's secret: exists, not scheduled for deletion",
     ),
+    crate::consumers::permissions::READ_REGISTRY_POLICY,
     PUBLISH_ALERTS,
 ];

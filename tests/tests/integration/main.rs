@@ -3,6 +3,7 @@
 
 mod alerts;
 mod check_credentials;
+mod consumers;
 mod creation_templates;
 mod demo;
 mod drift_events;

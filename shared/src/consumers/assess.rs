@@ -1,0 +1,784 @@
+//! Will each consumer's first pull through each rule work? Pure: decides per consumer and
+//! prefix, then words the findings, one per broken policy.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::config::{Consumer, EncryptionType};
+use crate::domain::policy_eval::{evaluate, Answer, Caller, CallerContext, Request};
+use crate::domain::{Check, Finding, RepositoryPolicy, Severity, ROOT_PREFIX};
+
+/// What a first pull needs from the registry permissions policy (only IAM can grant it
+/// otherwise, and IAM in another account cannot).
+pub const REGISTRY_ACTIONS: [&str; 2] = ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"];
+/// What a pull needs from the repository policy of the cache repository.
+pub const PULL_ACTIONS: [&str; 3] = [
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchCheckLayerAvailability",
+];
+/// The resource of alerts about the registry permissions policy.
+pub const REGISTRY_POLICY_RESOURCE: &str = "registry-policy";
+
+/// The registry the cache lives in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryFacts {
+    /// `None` when neither the registry policy nor the rules named it.
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+}
+
+impl RegistryFacts {
+    fn partition(&self) -> &'static str {
+        match self.region.as_deref() {
+            Some(region) if region.starts_with("cn-") => "aws-cn",
+            Some(region) if region.starts_with("us-gov-") => "aws-us-gov",
+            _ => "aws",
+        }
+    }
+
+    /// `arn:aws:ecr:<region>:<account>:repository/<prefix>/*`, `repository/*` for `ROOT`.
+    fn repositories_arn(&self, prefix: &str) -> Option<String> {
+        let account_id = self.account_id.as_deref()?;
+        let region = self.region.as_deref()?;
+        let repositories = if prefix == ROOT_PREFIX {
+            "*".to_owned()
+        } else {
+            format!("{prefix}/*")
+        };
+        Some(format!(
+            "arn:{}:ecr:{region}:{account_id}:repository/{repositories}",
+            self.partition()
+        ))
+    }
+}
+
+/// What `GetRegistryPolicy` said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryPolicyLookup {
+    Found(String),
+    Absent,
+    CallFailed { error: String },
+}
+
+/// What the repositories of one rule prefix get at creation: the policy and encryption of the
+/// profile (the creation template carries the same).
+#[derive(Debug, Clone)]
+pub struct PrefixFacts<'c> {
+    pub prefix: String,
+    /// The profile's name: its prefix, or `default`.
+    pub profile: String,
+    pub repository_policy: Option<&'c RepositoryPolicy>,
+    pub encryption: Option<EncryptionType>,
+}
+
+/// One answer: `ok`, `missing` or `unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Ok,
+    Unknown,
+    Missing,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Unknown => "unknown",
+            Status::Missing => "missing",
+        }
+    }
+}
+
+/// A grant a first pull lacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissingGrant {
+    pub action: String,
+    pub resource: String,
+    /// The `Deny` statement that takes it away.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub denied_by: Option<String>,
+}
+
+/// One check of one consumer and prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub status: Status,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<MissingGrant>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<String>,
+}
+
+impl CheckResult {
+    fn ok() -> CheckResult {
+        CheckResult {
+            status: Status::Ok,
+            missing: Vec::new(),
+            why: Vec::new(),
+        }
+    }
+
+    fn unknown(why: impl Into<String>) -> CheckResult {
+        CheckResult {
+            status: Status::Unknown,
+            missing: Vec::new(),
+            why: vec![why.into()],
+        }
+    }
+
+    /// Combines the answers for several actions: missing wins, then unknown.
+    fn from_answers(answers: Vec<Answer>) -> CheckResult {
+        let mut result = CheckResult::ok();
+        for answer in answers {
+            match answer {
+                Answer::Ok => {}
+                Answer::Missing {
+                    action,
+                    resource,
+                    denied_by,
+                } => result.missing.push(MissingGrant {
+                    action,
+                    resource,
+                    denied_by,
+                }),
+                Answer::Unknown { why } => result.why.push(why),
+            }
+        }
+        result.status = if !result.missing.is_empty() {
+            Status::Missing
+        } else if !result.why.is_empty() {
+            Status::Unknown
+        } else {
+            Status::Ok
+        };
+        result
+    }
+}
+
+/// A consumer and a rule prefix: will its first pull of a new image work?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    pub consumer: String,
+    pub prefix: String,
+    /// The worst of `registry_policy`, `repository_policy` and `kms`: the cache account's side.
+    pub status: Status,
+    pub registry_policy: CheckResult,
+    pub repository_policy: CheckResult,
+    pub kms: CheckResult,
+    /// The consumer's own IAM policies: never read, so always `unknown` with what they need.
+    pub identity: CheckResult,
+    #[serde(skip)]
+    pub caller: Caller,
+    #[serde(skip)]
+    pub profile: String,
+}
+
+/// Everything the checks need, observed.
+pub struct Inputs<'c> {
+    pub registry: RegistryFacts,
+    pub registry_policy: RegistryPolicyLookup,
+    pub prefixes: Vec<PrefixFacts<'c>>,
+    pub consumers: &'c [Consumer],
+    pub organization_id: Option<&'c str>,
+}
+
+/// The matrix and its findings.
+#[derive(Debug, Clone, Default)]
+pub struct Assessment {
+    pub cells: Vec<Cell>,
+    pub findings: Vec<Finding>,
+}
+
+impl Assessment {
+    /// Whether some consumer's first pull through some rule would fail.
+    pub fn any_missing(&self) -> bool {
+        self.cells.iter().any(|cell| cell.status == Status::Missing)
+    }
+
+    pub fn count(&self, status: Status) -> usize {
+        self.cells
+            .iter()
+            .filter(|cell| cell.status == status)
+            .count()
+    }
+}
+
+enum ParsedRegistryPolicy {
+    Policy(Value),
+    Absent,
+    Unreadable(String),
+}
+
+/// Checks every consumer against every prefix it uses.
+pub fn assess(inputs: &Inputs<'_>) -> Assessment {
+    let mut findings = Vec::new();
+    let registry_policy = match &inputs.registry_policy {
+        RegistryPolicyLookup::Absent => ParsedRegistryPolicy::Absent,
+        RegistryPolicyLookup::CallFailed { error } => {
+            findings.push(
+                Finding::new(
+                    Severity::Warning,
+                    Check::ConsumerAccess,
+                    REGISTRY_POLICY_RESOURCE,
+                    "the registry permissions policy could not be read",
+                    format!("`GetRegistryPolicy` failed: {error}; whether consumers can make a first pull is unknown this run"),
+                )
+                .with_next_step("allow `ecr:GetRegistryPolicy` on `*` for this function's role, or nothing to do if it passes on the next run"),
+            );
+            ParsedRegistryPolicy::Unreadable(format!(
+                "the registry permissions policy could not be read: {error}"
+            ))
+        }
+        RegistryPolicyLookup::Found(text) => match RepositoryPolicy::parse(text) {
+            Ok(policy) => ParsedRegistryPolicy::Policy(policy.normalized().clone()),
+            Err(problems) => {
+                let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
+                findings.push(
+                    Finding::new(
+                        Severity::Warning,
+                        Check::ConsumerAccess,
+                        REGISTRY_POLICY_RESOURCE,
+                        "the registry permissions policy is malformed",
+                        format!(
+                            "the policy cannot be evaluated: {}; whether consumers can make a first pull is unknown",
+                            listed.join("; ")
+                        ),
+                    )
+                    .with_next_step("fix the policy (`aws ecr get-registry-policy` shows it) and put it back with `aws ecr put-registry-policy`"),
+                );
+                ParsedRegistryPolicy::Unreadable(format!(
+                    "the registry permissions policy is malformed: {}",
+                    listed.join("; ")
+                ))
+            }
+        },
+    };
+
+    let mut cells = Vec::new();
+    for consumer in inputs.consumers {
+        for facts in &inputs.prefixes {
+            if consumer.uses(&facts.prefix) {
+                cells.push(assess_cell(inputs, &registry_policy, consumer, facts));
+            }
+        }
+    }
+    findings.extend(registry_finding(inputs, &registry_policy, &cells));
+    findings.extend(repository_findings(inputs, &cells));
+    Assessment { cells, findings }
+}
+
+fn assess_cell(
+    inputs: &Inputs<'_>,
+    registry_policy: &ParsedRegistryPolicy,
+    consumer: &Consumer,
+    facts: &PrefixFacts<'_>,
+) -> Cell {
+    let caller = &consumer.caller;
+    let context = CallerContext {
+        caller,
+        organization_id: inputs.organization_id,
+    };
+    let same_account = inputs.registry.account_id.as_deref() == Some(caller.account_id());
+    let same_account_why = "the consumer is in the registry's account: its own IAM policies can grant this, and they are not read";
+    let resource = inputs.registry.repositories_arn(&facts.prefix);
+
+    let ask = |policy: &Value, actions: &[&str], resource: &str| {
+        let answers = actions
+            .iter()
+            .map(|action| evaluate(policy, context, Request { action, resource }))
+            .collect();
+        let result = CheckResult::from_answers(answers);
+        if same_account && result.status != Status::Ok {
+            CheckResult::unknown(same_account_why)
+        } else {
+            result
+        }
+    };
+
+    let (registry_result, repository_result) = match &resource {
+        None => {
+            let why = "the registry's account id or region is not known";
+            (CheckResult::unknown(why), CheckResult::unknown(why))
+        }
+        Some(resource) => {
+            let registry_result = match registry_policy {
+                ParsedRegistryPolicy::Policy(policy) => ask(policy, &REGISTRY_ACTIONS, resource),
+                ParsedRegistryPolicy::Absent if same_account => {
+                    CheckResult::unknown(same_account_why)
+                }
+                ParsedRegistryPolicy::Absent => CheckResult {
+                    status: Status::Missing,
+                    missing: REGISTRY_ACTIONS
+                        .iter()
+                        .map(|action| MissingGrant {
+                            action: (*action).to_owned(),
+                            resource: resource.clone(),
+                            denied_by: None,
+                        })
+                        .collect(),
+                    why: vec!["the registry has no permissions policy".to_owned()],
+                },
+                ParsedRegistryPolicy::Unreadable(why) => CheckResult::unknown(why.clone()),
+            };
+            let repository_result = match facts.repository_policy {
+                Some(policy) => ask(policy.normalized(), &PULL_ACTIONS, resource),
+                None if same_account => CheckResult::unknown(same_account_why),
+                None => CheckResult {
+                    status: Status::Missing,
+                    missing: PULL_ACTIONS
+                        .iter()
+                        .map(|action| MissingGrant {
+                            action: (*action).to_owned(),
+                            resource: resource.clone(),
+                            denied_by: None,
+                        })
+                        .collect(),
+                    why: vec![format!(
+                        "the profile `{}` sets no repository policy, so cache repositories under `{}` get none",
+                        facts.profile, facts.prefix
+                    )],
+                },
+            };
+            (registry_result, repository_result)
+        }
+    };
+    let kms = match facts.encryption {
+        Some(EncryptionType::Kms | EncryptionType::KmsDsse) => CheckResult::unknown(format!(
+            "repositories under `{}` are encrypted with a KMS key: the consumer needs `kms:Decrypt` on it, and the key policy is not read",
+            facts.prefix
+        )),
+        _ => CheckResult::ok(),
+    };
+    let identity = CheckResult::unknown(format!(
+        "the consumer's own IAM policies are not read: they must allow `ecr:GetAuthorizationToken` on `*` and {} on `{}`",
+        REGISTRY_ACTIONS
+            .iter()
+            .chain(&PULL_ACTIONS)
+            .map(|action| format!("`{action}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        resource.as_deref().unwrap_or("the cache repositories")
+    ));
+    let status = [registry_result.status, repository_result.status, kms.status]
+        .into_iter()
+        .max()
+        .unwrap_or(Status::Ok);
+    Cell {
+        consumer: caller.to_string(),
+        prefix: facts.prefix.clone(),
+        status,
+        registry_policy: registry_result,
+        repository_policy: repository_result,
+        kms,
+        identity,
+        caller: caller.clone(),
+        profile: facts.profile.clone(),
+    }
+}
+
+/// `PtcFirstPullDockerhub`: a `Sid` is alphanumeric.
+fn sid(base: &str, prefix: &str) -> String {
+    let mut sid = base.to_owned();
+    let mut upper = true;
+    for c in prefix.chars() {
+        if c.is_ascii_alphanumeric() {
+            if upper {
+                sid.push(c.to_ascii_uppercase());
+            } else {
+                sid.push(c);
+            }
+            upper = false;
+        } else {
+            upper = true;
+        }
+    }
+    sid
+}
+
+/// The principals of `cells`, as a policy names them, without repeats.
+fn principals(cells: &[&Cell], partition: &str) -> Value {
+    let mut names: Vec<String> = cells
+        .iter()
+        .map(|cell| cell.caller.policy_principal(partition))
+        .collect();
+    names.sort();
+    names.dedup();
+    match names.as_slice() {
+        [one] => json!(one),
+        _ => json!(names),
+    }
+}
+
+/// The registry policy statement that lets `cells` (all of one prefix) make a first pull.
+fn registry_statement(prefix: &str, resource: &str, cells: &[&Cell], partition: &str) -> Value {
+    json!({
+        "Sid": sid("PtcFirstPull", prefix),
+        "Effect": "Allow",
+        "Principal": {"AWS": principals(cells, partition)},
+        "Action": REGISTRY_ACTIONS,
+        "Resource": resource,
+    })
+}
+
+/// One finding for the registry policy, whatever the number of consumers and prefixes it fails.
+fn registry_finding(
+    inputs: &Inputs<'_>,
+    registry_policy: &ParsedRegistryPolicy,
+    cells: &[Cell],
+) -> Option<Finding> {
+    let failing: Vec<&Cell> = cells
+        .iter()
+        .filter(|cell| cell.registry_policy.status == Status::Missing)
+        .collect();
+    if failing.is_empty() {
+        return None;
+    }
+    let partition = inputs.registry.partition();
+    let mut by_prefix: BTreeMap<&str, Vec<&Cell>> = BTreeMap::new();
+    for cell in &failing {
+        if cell
+            .registry_policy
+            .missing
+            .iter()
+            .any(|grant| grant.denied_by.is_none())
+        {
+            by_prefix.entry(&cell.prefix).or_default().push(cell);
+        }
+    }
+    let statements: Vec<Value> = by_prefix
+        .iter()
+        .filter_map(|(prefix, cells)| {
+            let resource = cells
+                .first()?
+                .registry_policy
+                .missing
+                .first()?
+                .resource
+                .clone();
+            Some(registry_statement(prefix, &resource, cells, partition))
+        })
+        .collect();
+    let mut next_steps = Vec::new();
+    let absent = matches!(registry_policy, ParsedRegistryPolicy::Absent);
+    if absent {
+        let policy = json!({"Version": "2012-10-17", "Statement": statements});
+        next_steps.push(format!(
+            "create the registry permissions policy: aws ecr put-registry-policy --policy-text '{}'",
+            policy
+        ));
+    } else {
+        for statement in &statements {
+            next_steps.push(format!(
+                "add this statement to the registry permissions policy (`aws ecr get-registry-policy`, then `aws ecr put-registry-policy`): {statement}"
+            ));
+        }
+    }
+    let mut denials: Vec<String> = failing
+        .iter()
+        .flat_map(|cell| {
+            cell.registry_policy.missing.iter().filter_map(|grant| {
+                grant.denied_by.as_ref().map(|statement| {
+                    format!(
+                        "narrow the `Deny` {statement} of the registry permissions policy: it takes `{}` on `{}` away from `{}`",
+                        grant.action, grant.resource, cell.consumer
+                    )
+                })
+            })
+        })
+        .collect();
+    denials.sort();
+    denials.dedup();
+    next_steps.extend(denials);
+    let pairs: Vec<String> = failing
+        .iter()
+        .map(|cell| format!("`{}` through `{}`", cell.consumer, cell.prefix))
+        .collect();
+    let why = if absent {
+        "the registry has no permissions policy".to_owned()
+    } else {
+        "the registry permissions policy does not grant them `ecr:CreateRepository` and `ecr:BatchImportUpstreamImage` on the rule's repositories, or a `Deny` takes it away".to_owned()
+    };
+    Some(
+        Finding::new(
+            Severity::Critical,
+            Check::ConsumerAccess,
+            REGISTRY_POLICY_RESOURCE,
+            format!(
+                "{} consumer pull{} of a new image would fail: the registry permissions policy",
+                pairs.len(),
+                if pairs.len() == 1 { "" } else { "s" }
+            ),
+            format!(
+                "{why}: the first pull of an image not yet cached fails (`ImagePullBackOff`, \"not found\") for {}; cached images keep working",
+                pairs.join(", ")
+            ),
+        )
+        .with_next_steps(next_steps),
+    )
+}
+
+/// One finding per profile whose repository policy keeps consumers from pulling.
+fn repository_findings(inputs: &Inputs<'_>, cells: &[Cell]) -> Vec<Finding> {
+    let partition = inputs.registry.partition();
+    let mut by_profile: BTreeMap<&str, Vec<&Cell>> = BTreeMap::new();
+    for cell in cells {
+        if cell.repository_policy.status == Status::Missing {
+            by_profile.entry(&cell.profile).or_default().push(cell);
+        }
+    }
+    by_profile
+        .into_iter()
+        .map(|(profile, failing)| {
+            let undenied: Vec<&Cell> = failing
+                .iter()
+                .copied()
+                .filter(|cell| {
+                    cell.repository_policy
+                        .missing
+                        .iter()
+                        .any(|grant| grant.denied_by.is_none())
+                })
+                .collect();
+            let statement = json!({
+                "Sid": "PtcConsumersPull",
+                "Effect": "Allow",
+                "Principal": {"AWS": principals(&undenied, partition)},
+                "Action": PULL_ACTIONS,
+            });
+            let key = if profile == "default" {
+                "hardening.default.repository_policy".to_owned()
+            } else {
+                format!("hardening.profiles.\"{profile}\".repository_policy")
+            };
+            let mut next_steps = Vec::new();
+            if !undenied.is_empty() {
+                next_steps.push(format!(
+                    "add this statement to the policy of `{key}`: {statement}"
+                ));
+            }
+            let mut denials: Vec<String> = failing
+                .iter()
+                .flat_map(|cell| {
+                    cell.repository_policy.missing.iter().filter_map(|grant| {
+                        grant.denied_by.as_ref().map(|statement| {
+                            format!(
+                                "narrow the `Deny` {statement} of `{key}`: it takes `{}` away from `{}`",
+                                grant.action, cell.consumer
+                            )
+                        })
+                    })
+                })
+                .collect();
+            denials.sort();
+            denials.dedup();
+            next_steps.extend(denials);
+            next_steps.push("then `ptc templates` and `ptc harden` bring the creation templates and the existing repositories to the profile".to_owned());
+            let pairs: Vec<String> = failing
+                .iter()
+                .map(|cell| format!("`{}` through `{}`", cell.consumer, cell.prefix))
+                .collect();
+            Finding::new(
+                Severity::Critical,
+                Check::ConsumerAccess,
+                format!("profile:{profile}"),
+                format!(
+                    "{} consumer pull{} would fail: the repository policy of profile `{profile}`",
+                    pairs.len(),
+                    if pairs.len() == 1 { "" } else { "s" }
+                ),
+                format!(
+                    "cache repositories get the profile's repository policy, which does not let {} pull (`ecr:BatchGetImage`, `ecr:GetDownloadUrlForLayer`, `ecr:BatchCheckLayerAvailability`)",
+                    pairs.join(", ")
+                ),
+            )
+            .with_next_steps(next_steps)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Consumer;
+
+    const ACCOUNT: &str = "999999999999";
+
+    fn consumer(text: &str, prefixes: Option<&[&str]>) -> Consumer {
+        Consumer {
+            caller: Caller::parse(text).expect("a consumer"),
+            prefixes: prefixes.map(|list| list.iter().map(|p| (*p).to_owned()).collect()),
+        }
+    }
+
+    fn pull_policy(principal: &str) -> RepositoryPolicy {
+        RepositoryPolicy::parse(
+            &json!({"Version": "2012-10-17", "Statement": [{"Sid": "Pull", "Effect": "Allow", "Principal": {"AWS": principal}, "Action": PULL_ACTIONS}]}).to_string(),
+        )
+        .expect("a valid policy")
+    }
+
+    fn run(
+        registry_policy: RegistryPolicyLookup,
+        repository_policy: Option<&RepositoryPolicy>,
+        consumers: &[Consumer],
+    ) -> Assessment {
+        let prefixes = ["docker-hub", "ghcr"]
+            .iter()
+            .map(|prefix| PrefixFacts {
+                prefix: (*prefix).to_owned(),
+                profile: "default".to_owned(),
+                repository_policy,
+                encryption: None,
+            })
+            .collect();
+        assess(&Inputs {
+            registry: RegistryFacts {
+                account_id: Some(ACCOUNT.to_owned()),
+                region: Some("eu-west-1".to_owned()),
+            },
+            registry_policy,
+            prefixes,
+            consumers,
+            organization_id: None,
+        })
+    }
+
+    fn statuses(assessment: &Assessment) -> Vec<String> {
+        assessment
+            .cells
+            .iter()
+            .map(|cell| format!("{} {} {}", cell.consumer, cell.prefix, cell.status.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn no_registry_policy_means_every_cross_account_consumer_is_missing() {
+        let pull = pull_policy("arn:aws:iam::111111111111:root");
+        let consumers = [
+            consumer("111111111111", None),
+            consumer(&format!("arn:aws:iam::{ACCOUNT}:role/ci"), Some(&["ghcr"])),
+        ];
+        let assessment = run(RegistryPolicyLookup::Absent, Some(&pull), &consumers);
+        assert_eq!(
+            statuses(&assessment),
+            [
+                "111111111111 docker-hub missing",
+                "111111111111 ghcr missing",
+                "arn:aws:iam::999999999999:role/ci ghcr unknown"
+            ]
+        );
+        let registry: Vec<&Finding> = assessment
+            .findings
+            .iter()
+            .filter(|finding| finding.resource == REGISTRY_POLICY_RESOURCE)
+            .collect();
+        assert_eq!(registry.len(), 1, "{:#?}", assessment.findings);
+        let step = &registry[0].next_steps[0];
+        assert!(step.contains("put-registry-policy"), "{step}");
+        assert!(step.contains("repository/docker-hub/*") && step.contains("repository/ghcr/*"));
+        assert!(assessment.any_missing());
+    }
+
+    #[test]
+    fn a_granting_registry_policy_and_repository_policy_are_ok() {
+        let registry = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"], "Resource": format!("arn:aws:ecr:eu-west-1:{ACCOUNT}:repository/*")}]});
+        let pull = pull_policy("111111111111");
+        let consumers = [consumer("111111111111", Some(&["docker-hub"]))];
+        let assessment = run(
+            RegistryPolicyLookup::Found(registry.to_string()),
+            Some(&pull),
+            &consumers,
+        );
+        assert_eq!(statuses(&assessment), ["111111111111 docker-hub ok"]);
+        assert!(assessment.findings.is_empty(), "{:#?}", assessment.findings);
+    }
+
+    #[test]
+    fn a_missing_repository_policy_is_one_finding_per_profile() {
+        let registry = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalAccount": ["111111111111", "222222222222"]}}}]});
+        let consumers = [
+            consumer("111111111111", None),
+            consumer("222222222222", None),
+        ];
+        let assessment = run(
+            RegistryPolicyLookup::Found(registry.to_string()),
+            None,
+            &consumers,
+        );
+        assert_eq!(assessment.count(Status::Missing), 4);
+        assert_eq!(assessment.findings.len(), 1, "{:#?}", assessment.findings);
+        let finding = &assessment.findings[0];
+        assert_eq!(finding.resource, "profile:default");
+        assert!(finding.next_steps[0].contains("arn:aws:iam::222222222222:root"));
+    }
+
+    #[test]
+    fn a_malformed_registry_policy_is_a_finding_naming_where() {
+        let consumers = [consumer("111111111111", None)];
+        for (text, where_) in [
+            ("not json", "invalid JSON"),
+            (r#"{"Version": "2020-01-01", "Statement": []}"#, "Version"),
+        ] {
+            let assessment = run(
+                RegistryPolicyLookup::Found(text.to_owned()),
+                None,
+                &consumers,
+            );
+            assert_eq!(assessment.cells[0].registry_policy.status, Status::Unknown);
+            let finding = &assessment.findings[0];
+            assert_eq!(
+                finding.title,
+                "the registry permissions policy is malformed"
+            );
+            assert!(finding.message.contains(where_), "{}", finding.message);
+        }
+    }
+
+    #[test]
+    fn a_deny_is_named_in_the_next_steps() {
+        let registry = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "ecr:*", "Resource": "*"},
+            {"Sid": "NoCreate", "Effect": "Deny", "Principal": "*", "Action": "ecr:CreateRepository", "Resource": "*"}
+        ]});
+        let pull = pull_policy("111111111111");
+        let consumers = [consumer("111111111111", Some(&["ghcr"]))];
+        let assessment = run(
+            RegistryPolicyLookup::Found(registry.to_string()),
+            Some(&pull),
+            &consumers,
+        );
+        assert_eq!(statuses(&assessment), ["111111111111 ghcr missing"]);
+        let steps = &assessment.findings[0].next_steps;
+        assert_eq!(steps.len(), 1, "{steps:#?}");
+        assert!(steps[0].contains("`NoCreate`"), "{}", steps[0]);
+    }
+
+    #[test]
+    fn kms_encryption_is_unknown() {
+        let registry = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "ecr:*", "Resource": "*"}]});
+        let pull = pull_policy("111111111111");
+        let consumers = [consumer("111111111111", Some(&["ghcr"]))];
+        let prefixes = vec![PrefixFacts {
+            prefix: "ghcr".to_owned(),
+            profile: "ghcr".to_owned(),
+            repository_policy: Some(&pull),
+            encryption: Some(EncryptionType::Kms),
+        }];
+        let assessment = assess(&Inputs {
+            registry: RegistryFacts {
+                account_id: Some(ACCOUNT.to_owned()),
+                region: Some("eu-west-1".to_owned()),
+            },
+            registry_policy: RegistryPolicyLookup::Found(registry.to_string()),
+            prefixes,
+            consumers: &consumers,
+            organization_id: None,
+        });
+        assert_eq!(statuses(&assessment), ["111111111111 ghcr unknown"]);
+        assert_eq!(assessment.cells[0].kms.status, Status::Unknown);
+    }
+}

@@ -1,0 +1,339 @@
+//! The consumer doctor end to end on the emulator: `validate-cache-rules` on its schedule and
+//! the `ptc doctor` binary, against a real registry permissions policy.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use lambda_runtime::{Context, LambdaEvent};
+use ptc_ops::domain::{Check, Report};
+use ptc_ops::lambda::FunctionContext;
+use ptc_ops::metrics::MetricsSink;
+use ptc_ops_tests::{repo_root, sample_event, TestEnv};
+use serde_json::{json, Value};
+
+const CLUSTER_ACCOUNT: &str = "111111111111";
+const CI_ROLE: &str = "arn:aws:iam::222222222222:role/ci-runner";
+
+/// A default profile whose repository policy lets both consumers pull: only the registry
+/// policy is left to break.
+fn consumers_toml(extra: &str) -> String {
+    let pull = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ConsumersPull",
+            "Effect": "Allow",
+            "Principal": {"AWS": [format!("arn:aws:iam::{CLUSTER_ACCOUNT}:root"), CI_ROLE]},
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+        }]
+    });
+    format!(
+        "{extra}\n[hardening.default]\nrepository_policy = '{pull}'\n\n[consumers]\naccounts = [\"{CLUSTER_ACCOUNT}\"]\nprincipals = [\"{CI_ROLE}\"]\n"
+    )
+}
+
+async fn put_registry_policy(env: &TestEnv, policy: &Value) {
+    env.clients
+        .ecr
+        .put_registry_policy()
+        .policy_text(policy.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("cannot put the registry policy: {error:?}"));
+}
+
+async fn validate(env: &TestEnv, toml: &str) -> Report {
+    let context = Arc::new(
+        FunctionContext::new("validate-cache-rules", env.config(toml), &env.sdk_config)
+            .with_metrics_sink(MetricsSink::captured()),
+    );
+    validate_cache_rules::handler::handle(
+        context,
+        LambdaEvent::new(
+            sample_event("validate-cache-rules.json"),
+            Context::default(),
+        ),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("validation run failed: {}", error.full_message()))
+}
+
+fn cell_statuses(consumers: &Value) -> Vec<String> {
+    let mut cells: Vec<String> = consumers
+        .as_array()
+        .unwrap_or_else(|| panic!("no consumer matrix: {consumers:#}"))
+        .iter()
+        .map(|cell| {
+            format!(
+                "{} {} {}",
+                cell["consumer"].as_str().unwrap_or_default(),
+                cell["prefix"].as_str().unwrap_or_default(),
+                cell["status"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    cells.sort();
+    cells
+}
+
+/// The JSON at the end of a next step (`… put-registry-policy`): {…}`).
+fn trailing_json(step: &str) -> Value {
+    let start = step
+        .find('{')
+        .unwrap_or_else(|| panic!("no JSON in the step: {step}"));
+    let text = step[start..].trim_end_matches('\'');
+    serde_json::from_str(text).unwrap_or_else(|error| panic!("{error}: {text}"))
+}
+
+#[tokio::test]
+async fn one_broken_registry_policy_is_one_alert_whose_statements_fix_it() {
+    let env = TestEnv::new().await;
+    let inbox = env.alert_inbox().await;
+    env.create_rule("quay", "quay.io", None).await;
+    env.create_rule("ecr-public", "public.ecr.aws", None).await;
+    // The cluster account may use `quay` only; the CI role nothing.
+    let quay_only = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ClusterQuay",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{CLUSTER_ACCOUNT}:root")},
+            "Action": ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"],
+            "Resource": format!("arn:aws:ecr:{}:{}:repository/quay/*", env.region, env.account_id)
+        }]
+    });
+    put_registry_policy(&env, &quay_only).await;
+    let toml = consumers_toml(&format!("[alerts]\ntopic_arn = \"{}\"\n", inbox.topic_arn));
+
+    let report = validate(&env, &toml).await;
+    assert_eq!(
+        cell_statuses(&report.details["consumers"]),
+        [
+            format!("{CLUSTER_ACCOUNT} ecr-public missing"),
+            format!("{CLUSTER_ACCOUNT} quay ok"),
+            format!("{CI_ROLE} ecr-public missing"),
+            format!("{CI_ROLE} quay missing"),
+        ]
+    );
+    let consumer_findings: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|finding| finding.check == Check::ConsumerAccess)
+        .collect();
+    assert_eq!(consumer_findings.len(), 1, "{consumer_findings:#?}");
+    assert_eq!(report.summary["consumer_checks_missing"], 3);
+
+    let delivered = inbox.receive(1, Duration::from_secs(10)).await;
+    let alerts: Vec<_> = delivered
+        .iter()
+        .filter(|alert| alert.attributes["check"] == "consumer-access")
+        .collect();
+    assert_eq!(alerts.len(), 1, "{delivered:#?}");
+    assert_eq!(alerts[0].attributes["severity"], "critical");
+    let steps: Vec<&str> = alerts[0].message["content"]["nextSteps"]
+        .as_array()
+        .expect("next steps")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(steps.len(), 2, "one statement per prefix: {steps:#?}");
+
+    // The statements the alert names are exactly what is missing.
+    let mut fixed = quay_only.clone();
+    for step in steps {
+        fixed["Statement"]
+            .as_array_mut()
+            .expect("statements")
+            .push(trailing_json(step));
+    }
+    put_registry_policy(&env, &fixed).await;
+    let report = validate(&env, &toml).await;
+    assert_eq!(
+        report.summary["consumer_checks_ok"], 4,
+        "{:#}",
+        report.details["consumers"]
+    );
+    assert!(!report
+        .findings
+        .iter()
+        .any(|finding| finding.check == Check::ConsumerAccess));
+}
+
+#[tokio::test]
+async fn a_deny_in_the_registry_policy_is_found_by_the_scheduled_run() {
+    let env = TestEnv::new().await;
+    env.create_rule("quay", "quay.io", None).await;
+    put_registry_policy(
+        &env,
+        &json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "All", "Effect": "Allow", "Principal": {"AWS": [CLUSTER_ACCOUNT, CI_ROLE]}, "Action": "ecr:*", "Resource": "*"},
+                {"Sid": "NoNewRepositories", "Effect": "Deny", "Principal": "*", "Action": "ecr:Create*", "Resource": "*"}
+            ]
+        }),
+    )
+    .await;
+    let report = validate(&env, &consumers_toml("")).await;
+    let finding = report
+        .findings
+        .iter()
+        .find(|finding| finding.check == Check::ConsumerAccess)
+        .expect("a consumer finding");
+    assert!(
+        finding
+            .next_steps
+            .iter()
+            .any(|step| step.contains("`NoNewRepositories`")),
+        "{finding:#?}"
+    );
+    assert_eq!(report.summary["consumer_checks_missing"], 2);
+}
+
+#[tokio::test]
+async fn without_consumers_the_scheduled_run_reads_no_registry_policy() {
+    let env = TestEnv::new().await;
+    env.create_rule("quay", "quay.io", None).await;
+    let report = validate(&env, "").await;
+    assert!(
+        report.details.get("consumers").is_none(),
+        "{:#?}",
+        report.details
+    );
+    assert!(!report.summary.contains_key("consumer_checks"));
+}
+
+/// The `ptc` binary, built once.
+fn ptc_binary() -> &'static PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = Command::new(cargo)
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "ptc-cli",
+                "--bin",
+                "ptc",
+                "--message-format=json",
+            ])
+            .current_dir(repo_root())
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("cargo runs");
+        assert!(output.status.success(), "cannot build ptc");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find_map(|message| {
+                (message["target"]["name"] == "ptc")
+                    .then(|| message["executable"].as_str().map(PathBuf::from))
+                    .flatten()
+            })
+            .expect("the ptc executable")
+    })
+}
+
+fn ptc(env: &TestEnv, toml: &str, args: &[&str]) -> Output {
+    let workdir = tempfile::tempdir().expect("temporary folder");
+    let config = workdir.path().join("ptc-ops.toml");
+    std::fs::write(&config, toml).expect("configuration written");
+    Command::new(ptc_binary())
+        .arg("--config")
+        .arg(&config)
+        .args(args)
+        .current_dir(workdir.path())
+        .env_remove("PTC_CONFIG")
+        .env("NO_COLOR", "1")
+        .envs(env.process_env())
+        .stdin(Stdio::null())
+        .output()
+        .expect("ptc runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn ptc_doctor_prints_the_matrix_and_fails_until_the_policy_it_prints_is_created() {
+    let env = TestEnv::new().await;
+    env.create_rule("quay", "quay.io", None).await;
+    env.create_rule("ecr-public", "public.ecr.aws", None).await;
+    let toml = format!(
+        "{}\n[consumers.prefixes]\n\"{CI_ROLE}\" = [\"quay\"]\n",
+        consumers_toml("")
+    );
+
+    // No registry policy at all: every cross-account consumer is missing.
+    let output = ptc(&env, &toml, &["doctor", "--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        cell_statuses(&report["consumers"]),
+        [
+            format!("{CLUSTER_ACCOUNT} ecr-public missing"),
+            format!("{CLUSTER_ACCOUNT} quay missing"),
+            format!("{CI_ROLE} quay missing"),
+        ]
+    );
+    let step = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .flat_map(|finding| {
+            finding["next_steps"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|step| step.as_str().map(str::to_owned))
+        .find(|step| step.contains("put-registry-policy --policy-text"))
+        .expect("the policy to create");
+
+    let human = ptc(&env, &toml, &["doctor"]);
+    assert_eq!(human.status.code(), Some(1));
+    let text = stdout(&human);
+    assert!(text.contains("CONSUMER"), "{text}");
+    assert!(
+        text.contains("ecr-public") && text.contains("missing"),
+        "{text}"
+    );
+
+    // Creating the policy the finding prints is enough.
+    put_registry_policy(&env, &trailing_json(&step)).await;
+    let output = ptc(&env, &toml, &["doctor", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+    // One role, configured or not: a role of the cluster account is covered through `root`.
+    let node_role = format!("arn:aws:iam::{CLUSTER_ACCOUNT}:role/eks-node");
+    let output = ptc(
+        &env,
+        &toml,
+        &["doctor", "--json", "--principal", &node_role],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        cell_statuses(&report["consumers"]),
+        [
+            format!("{node_role} ecr-public ok"),
+            format!("{node_role} quay ok")
+        ]
+    );
+    let stranger = "arn:aws:iam::333333333333:role/other";
+    let output = ptc(&env, &toml, &["doctor", "--principal", stranger]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let output = ptc(
+        &env,
+        &toml,
+        &[
+            "doctor",
+            "--principal",
+            "arn:aws:sts::333333333333:assumed-role/x/y",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+}
