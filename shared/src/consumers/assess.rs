@@ -67,7 +67,11 @@ pub enum RegistryPolicyLookup {
 /// profile (the creation template carries the same).
 #[derive(Debug, Clone)]
 pub struct PrefixFacts<'c> {
+    /// The repository prefix checked: a rule's prefix, or a profile's prefix below it (its
+    /// repositories get that profile's template).
     pub prefix: String,
+    /// The rule the repositories come through; `[consumers.prefixes]` names rules.
+    pub rule_prefix: String,
     /// The profile's name: its prefix, or `default`.
     pub profile: String,
     pub repository_policy: Option<&'c RepositoryPolicy>,
@@ -164,6 +168,9 @@ impl CheckResult {
 pub struct Cell {
     pub consumer: String,
     pub prefix: String,
+    /// The rule's prefix, when `prefix` is a profile's prefix below it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// The worst of `registry_policy`, `repository_policy` and `kms`: the cache account's side.
     pub status: Status,
     pub registry_policy: CheckResult,
@@ -261,7 +268,7 @@ pub fn assess(inputs: &Inputs<'_>) -> Assessment {
     let mut cells = Vec::new();
     for consumer in inputs.consumers {
         for facts in &inputs.prefixes {
-            if consumer.uses(&facts.prefix) {
+            if consumer.uses(&facts.rule_prefix) {
                 cells.push(assess_cell(inputs, &registry_policy, consumer, facts));
             }
         }
@@ -370,6 +377,7 @@ fn assess_cell(
     Cell {
         consumer: caller.to_string(),
         prefix: facts.prefix.clone(),
+        rule: (facts.rule_prefix != facts.prefix).then(|| facts.rule_prefix.clone()),
         status,
         registry_policy: registry_result,
         repository_policy: repository_result,
@@ -430,9 +438,11 @@ fn registry_finding(
     registry_policy: &ParsedRegistryPolicy,
     cells: &[Cell],
 ) -> Option<Finding> {
+    // A profile's prefix below a rule is covered by the rule's statement (and reached by any
+    // `Deny` that reaches it): only the rules' own cells make the finding.
     let failing: Vec<&Cell> = cells
         .iter()
-        .filter(|cell| cell.registry_policy.status == Status::Missing)
+        .filter(|cell| cell.registry_policy.status == Status::Missing && cell.rule.is_none())
         .collect();
     if failing.is_empty() {
         return None;
@@ -630,6 +640,7 @@ mod tests {
             .iter()
             .map(|prefix| PrefixFacts {
                 prefix: (*prefix).to_owned(),
+                rule_prefix: (*prefix).to_owned(),
                 profile: "default".to_owned(),
                 repository_policy,
                 encryption: None,
@@ -764,6 +775,7 @@ mod tests {
         let consumers = [consumer("111111111111", Some(&["ghcr"]))];
         let prefixes = vec![PrefixFacts {
             prefix: "ghcr".to_owned(),
+            rule_prefix: "ghcr".to_owned(),
             profile: "ghcr".to_owned(),
             repository_policy: Some(&pull),
             encryption: Some(EncryptionType::Kms),

@@ -1,7 +1,8 @@
 //! The consumer doctor: will the first pull of a new image through each rule work for each
 //! configured account and role (`[consumers]`)?
 //!
-//! Observe (`GetRegistryPolicy`; the rules and the profiles are given) → assess ([`assess`],
+//! Observe (`GetRegistryPolicy`; the rules and the profiles are given; a profile prefix below a
+//! rule is checked as its own prefix, as its template applies there) → assess ([`assess`],
 //! pure) → report. Run by `validate-cache-rules` on its schedule and by `ptc doctor`. Nothing
 //! is written.
 
@@ -17,7 +18,7 @@ pub use assess::{
 
 use crate::aws::Clients;
 use crate::config::{Config, Consumer};
-use crate::domain::{CacheRule, Report};
+use crate::domain::{under_prefix, CacheRule, Report};
 
 /// Checks `consumers` (the configured ones when `None`) against the rules' prefixes: the
 /// registry permissions policy is read, the repository policy and encryption come from the
@@ -49,12 +50,22 @@ pub async fn check(
         ),
     };
     let account_id = registry_id.or_else(|| rules.iter().find_map(|rule| rule.registry_id.clone()));
-    let mut prefixes: Vec<String> = rules.iter().map(|rule| rule.prefix.clone()).collect();
+    // Each rule's prefix, and each profile prefix below it: ECR gives the repositories there
+    // the more specific template, so they may get another repository policy.
+    let mut prefixes: Vec<(String, String)> = Vec::new();
+    for rule in rules {
+        prefixes.push((rule.prefix.clone(), rule.prefix.clone()));
+        for profile_prefix in config.hardening.profiles.keys() {
+            if profile_prefix != &rule.prefix && under_prefix(profile_prefix, &rule.prefix) {
+                prefixes.push((profile_prefix.clone(), rule.prefix.clone()));
+            }
+        }
+    }
     prefixes.sort();
-    prefixes.dedup();
+    prefixes.dedup_by(|later, earlier| later.0 == earlier.0);
     let prefixes = prefixes
         .into_iter()
-        .map(|prefix| {
+        .map(|(prefix, rule_prefix)| {
             let (profile_prefix, profile) = config.hardening.profile_for(&prefix);
             assess::PrefixFacts {
                 profile: profile_prefix.unwrap_or("default").to_owned(),
@@ -64,6 +75,7 @@ pub async fn check(
                     .map(|configured| &configured.policy),
                 encryption: profile.encryption,
                 prefix,
+                rule_prefix,
             }
         })
         .collect();

@@ -337,3 +337,48 @@ async fn ptc_doctor_prints_the_matrix_and_fails_until_the_policy_it_prints_is_cr
     );
     assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
 }
+
+#[tokio::test]
+async fn a_profile_below_a_rule_is_checked_with_its_own_repository_policy() {
+    let env = TestEnv::new().await;
+    env.create_rule("quay", "quay.io", None).await;
+    put_registry_policy(
+        &env,
+        &json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": [CLUSTER_ACCOUNT, CI_ROLE]}, "Action": ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"], "Resource": "*"}]
+        }),
+    )
+    .await;
+    // Repositories under `quay/internal` get the cluster account's pulls only.
+    let internal = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": CLUSTER_ACCOUNT}, "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]
+    });
+    let toml = format!(
+        "{}\n[hardening.profiles.\"quay/internal\"]\nrepository_policy = '{internal}'\n",
+        consumers_toml("")
+    );
+    let report = validate(&env, &toml).await;
+    assert_eq!(
+        cell_statuses(&report.details["consumers"]),
+        [
+            format!("{CLUSTER_ACCOUNT} quay ok"),
+            format!("{CLUSTER_ACCOUNT} quay/internal ok"),
+            format!("{CI_ROLE} quay ok"),
+            format!("{CI_ROLE} quay/internal missing"),
+        ]
+    );
+    let findings: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|finding| finding.check == Check::ConsumerAccess)
+        .collect();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0].resource, "profile:quay/internal");
+    assert!(
+        findings[0].next_steps[0].contains(CI_ROLE),
+        "{:#?}",
+        findings[0]
+    );
+}
