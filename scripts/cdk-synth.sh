@@ -54,9 +54,16 @@ else
     echo "cdk-synth: function code from ${lambda_dir#"$repo/"}"
 fi
 
-node node_modules/typescript/bin/tsc -p .
+# Compile only when a source, the lockfile or the permissions file changed since the last build.
+sources="$(cat package-lock.json tsconfig.json permissions.json lib/*.ts bin/*.ts test/*.ts | sha256sum | cut -d' ' -f1)"
+built="dist/.ptc-sources.sha256"
+if [ "$sources" != "$(cat "$built" 2>/dev/null || true)" ]; then
+    node node_modules/typescript/bin/tsc -p .
+    echo "$sources" >"$built"
+fi
 rm -rf cdk.out
-PTC_CDK_LAMBDA_DIR="$lambda_dir" node dist/bin/app.js
+# CDK's own template validation is skipped: cfn-lint below checks the same templates.
+CDK_VALIDATION=false PTC_CDK_LAMBDA_DIR="$lambda_dir" node dist/bin/app.js
 
 templates=(cdk.out/*.template.json)
 node -e '
