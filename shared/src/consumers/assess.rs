@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::config::{Consumer, EncryptionType};
 use crate::domain::policy_eval::{evaluate, Answer, Caller, CallerContext, Request};
-use crate::domain::{Check, Finding, RepositoryPolicy, Severity, ROOT_PREFIX};
+use crate::domain::{CacheRule, Check, Finding, RepositoryPolicy, Severity, ROOT_PREFIX};
 
 /// What a first pull needs from the registry permissions policy (only IAM can grant it
 /// otherwise, and IAM in another account cannot).
@@ -191,6 +191,8 @@ pub struct Inputs<'c> {
     pub prefixes: Vec<PrefixFacts<'c>>,
     pub consumers: &'c [Consumer],
     pub organization_id: Option<&'c str>,
+    /// The rules whose upstream is another ECR registry: its policy must let the cache in.
+    pub ecr_upstreams: Vec<&'c CacheRule>,
 }
 
 /// The matrix and its findings.
@@ -275,6 +277,12 @@ pub fn assess(inputs: &Inputs<'_>) -> Assessment {
     }
     findings.extend(registry_finding(inputs, &registry_policy, &cells));
     findings.extend(repository_findings(inputs, &cells));
+    findings.extend(
+        inputs
+            .ecr_upstreams
+            .iter()
+            .filter_map(|rule| source_registry_finding(&inputs.registry, rule)),
+    );
     Assessment { cells, findings }
 }
 
@@ -386,6 +394,52 @@ fn assess_cell(
         caller: caller.clone(),
         profile: facts.profile.clone(),
     }
+}
+
+/// What the source registry of an ECR-to-ECR rule must grant the cache (its registry policy
+/// lives in the other account, so it cannot be read from here): printed for its owner.
+fn source_registry_finding(registry: &RegistryFacts, rule: &CacheRule) -> Option<Finding> {
+    let host = rule
+        .upstream_registry_url
+        .trim_start_matches("https://")
+        .split('/')
+        .next()?;
+    // `<account>.dkr.ecr.<region>.amazonaws.com`
+    let mut parts = host.split('.');
+    let source_account = parts.next()?;
+    let source_region = host.split(".dkr.ecr.").nth(1)?.split('.').next()?;
+    let principal = match (&rule.custom_role_arn, &registry.account_id) {
+        (Some(role), _) => role.clone(),
+        (None, Some(account_id)) => format!("arn:{}:iam::{account_id}:root", registry.partition()),
+        (None, None) => return None,
+    };
+    let repositories = if rule.upstream_repository_prefix == ROOT_PREFIX {
+        "*".to_owned()
+    } else {
+        format!("{}/*", rule.upstream_repository_prefix)
+    };
+    let statement = json!({
+        "Sid": sid("PtcCacheFrom", &rule.prefix),
+        "Effect": "Allow",
+        "Principal": {"AWS": principal},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"],
+        "Resource": format!("arn:{}:ecr:{source_region}:{source_account}:repository/{repositories}", registry.partition()),
+    });
+    Some(
+        Finding::new(
+            Severity::Info,
+            Check::ConsumerAccess,
+            &rule.prefix,
+            format!("rule `{}` pulls from the ECR registry of account {source_account}: its registry policy is not checked", rule.prefix),
+            format!(
+                "first pulls through `{}` work only if the registry `{host}` lets the cache in; that policy lives in account {source_account} and cannot be read from here",
+                rule.prefix
+            ),
+        )
+        .with_next_step(format!(
+            "ask the owner of account {source_account} to have this statement in its registry permissions policy (region {source_region}): {statement}"
+        )),
+    )
 }
 
 /// `PtcFirstPullDockerhub`: a `Sid` is alphanumeric.
@@ -655,6 +709,7 @@ mod tests {
             prefixes,
             consumers,
             organization_id: None,
+            ecr_upstreams: Vec::new(),
         })
     }
 
@@ -789,8 +844,40 @@ mod tests {
             prefixes,
             consumers: &consumers,
             organization_id: None,
+            ecr_upstreams: Vec::new(),
         });
         assert_eq!(statuses(&assessment), ["111111111111 ghcr unknown"]);
         assert_eq!(assessment.cells[0].kms.status, Status::Unknown);
+    }
+}
+
+#[cfg(test)]
+mod source_registry_tests {
+    use super::*;
+    use crate::domain::UpstreamKind;
+
+    #[test]
+    fn an_ecr_upstream_gets_the_statement_its_owner_must_add() {
+        let mut rule = CacheRule::new("central", "444455556666.dkr.ecr.us-east-1.amazonaws.com");
+        assert_eq!(rule.upstream, UpstreamKind::Ecr);
+        rule.custom_role_arn = Some("arn:aws:iam::999999999999:role/ptc-upstream".to_owned());
+        rule.upstream_repository_prefix = "base-images".to_owned();
+        let registry = RegistryFacts {
+            account_id: Some("999999999999".to_owned()),
+            region: Some("eu-west-1".to_owned()),
+        };
+        let finding = source_registry_finding(&registry, &rule).expect("a finding");
+        assert_eq!(finding.severity, Severity::Info);
+        let step = &finding.next_steps[0];
+        let statement: Value =
+            serde_json::from_str(&step[step.find('{').expect("JSON")..]).expect("a statement");
+        assert_eq!(
+            statement["Principal"]["AWS"],
+            "arn:aws:iam::999999999999:role/ptc-upstream"
+        );
+        assert_eq!(
+            statement["Resource"],
+            "arn:aws:ecr:us-east-1:444455556666:repository/base-images/*"
+        );
     }
 }

@@ -18,7 +18,7 @@ pub use assess::{
 
 use crate::aws::Clients;
 use crate::config::{Config, Consumer};
-use crate::domain::{under_prefix, CacheRule, Report};
+use crate::domain::{under_prefix, CacheRule, Report, UpstreamKind};
 
 /// Checks `consumers` (the configured ones when `None`) against the rules' prefixes: the
 /// registry permissions policy is read, the repository policy and encryption come from the
@@ -88,6 +88,10 @@ pub async fn check(
         prefixes,
         consumers,
         organization_id: config.consumers.organization_id.as_deref(),
+        ecr_upstreams: rules
+            .iter()
+            .filter(|rule| rule.upstream == UpstreamKind::Ecr)
+            .collect(),
     });
     for cell in &assessment.cells {
         info!(
