@@ -62,6 +62,10 @@ pub fn run(global: &GlobalOptions, command: &ConfigCommand) -> Result<ExitCode, 
             config.prewarm.images.len(),
             config.prewarm.concurrency
         );
+        println!(
+            "  consumers: {} account(s) and role(s) checked by `ptc doctor`",
+            config.consumers.consumers.len()
+        );
     }
     Ok(ExitCode::from(EXIT_CLEAN))
 }
