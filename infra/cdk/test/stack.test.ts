@@ -119,6 +119,10 @@ describe('EcrPtcOps', () => {
     assert.match(none[1].Properties?.Targets[0].InputTransformer.InputTemplate, /"detail":\{\}\}$/);
   });
 
+  it('synthesizes the same template every time (assets are hashed by content)', () => {
+    assert.deepEqual(synth().toJSON(), template.toJSON());
+  });
+
   it('synthesizes for StackSets: no transform, no asset, nothing from the CDK bootstrap', () => {
     const app = new App({ analyticsReporting: false });
     const stack = new Stack(app, 'stackset', { synthesizer: new BootstraplessSynthesizer() });
