@@ -530,9 +530,14 @@ fn registry_finding(
     let absent = matches!(registry_policy, ParsedRegistryPolicy::Absent);
     if absent {
         let policy = json!({"Version": "2012-10-17", "Statement": statements});
+        let region = inputs
+            .registry
+            .region
+            .as_deref()
+            .map(|region| format!(" --region {region}"))
+            .unwrap_or_default();
         next_steps.push(format!(
-            "create the registry permissions policy: aws ecr put-registry-policy --policy-text '{}'",
-            policy
+            "create the registry permissions policy: aws ecr put-registry-policy{region} --policy-text '{policy}'"
         ));
     } else {
         for statement in &statements {

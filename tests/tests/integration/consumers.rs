@@ -290,7 +290,12 @@ async fn ptc_doctor_prints_the_matrix_and_fails_until_the_policy_it_prints_is_cr
                 .unwrap_or_default()
         })
         .filter_map(|step| step.as_str().map(str::to_owned))
-        .find(|step| step.contains("put-registry-policy --policy-text"))
+        .find(|step| {
+            step.contains(&format!(
+                "put-registry-policy --region {} --policy-text",
+                env.region
+            ))
+        })
         .expect("the policy to create");
 
     let human = ptc(&env, &toml, &["doctor"]);
