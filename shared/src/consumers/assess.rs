@@ -307,7 +307,9 @@ fn assess_cell(
             .map(|action| evaluate(policy, context, Request { action, resource }))
             .collect();
         let result = CheckResult::from_answers(answers);
-        if same_account && result.status != Status::Ok {
+        // IAM may grant what the policy does not, but not what a `Deny` takes away.
+        let denied = result.missing.iter().any(|grant| grant.denied_by.is_some());
+        if same_account && result.status != Status::Ok && !denied {
             CheckResult::unknown(same_account_why)
         } else {
             result
@@ -826,6 +828,27 @@ mod tests {
         let steps = &assessment.findings[0].next_steps;
         assert_eq!(steps.len(), 1, "{steps:#?}");
         assert!(steps[0].contains("`NoCreate`"), "{}", steps[0]);
+    }
+
+    #[test]
+    fn the_registry_account_is_unknown_unless_a_deny_decides() {
+        let role = format!("arn:aws:iam::{ACCOUNT}:role/ci");
+        let consumers = [consumer(&role, Some(&["ghcr"]))];
+        let pull = pull_policy("111111111111");
+        let nothing = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "ecr:*", "Resource": "*"}]});
+        let assessment = run(
+            RegistryPolicyLookup::Found(nothing.to_string()),
+            Some(&pull),
+            &consumers,
+        );
+        assert_eq!(statuses(&assessment), [format!("{role} ghcr unknown")]);
+        let denying = json!({"Version": "2012-10-17", "Statement": [{"Sid": "NoImports", "Effect": "Deny", "Principal": "*", "Action": "ecr:BatchImportUpstreamImage", "Resource": "*"}]});
+        let assessment = run(
+            RegistryPolicyLookup::Found(denying.to_string()),
+            Some(&pull),
+            &consumers,
+        );
+        assert_eq!(statuses(&assessment), [format!("{role} ghcr missing")]);
     }
 
     #[test]

@@ -273,10 +273,21 @@ fn statement_applies(
     context: CallerContext<'_>,
     request: Request<'_>,
 ) -> Result<Applies, String> {
-    // Principal.
+    // Principal. A `Deny` with `NotPrincipal` spares a role's sessions only when their exact
+    // session ARN is listed with the account: naming the caller there is no proof it is spared.
+    let mut principal_doubt = None;
     let principal = match (statement.get("Principal"), statement.get("NotPrincipal")) {
         (Some(principal), None) => principal_matches(principal, context.caller)?,
-        (None, Some(not_principal)) => !principal_matches(not_principal, context.caller)?,
+        (None, Some(not_principal)) => {
+            let listed = principal_matches(not_principal, context.caller)?;
+            if listed && is_deny {
+                principal_doubt = Some(
+                    "`NotPrincipal` names the caller, but spares a role only by its exact session ARN, which cannot be told here"
+                        .to_owned(),
+                );
+            }
+            !listed || is_deny
+        }
         _ => return Err("expected exactly one of `Principal` and `NotPrincipal`".to_owned()),
     };
     if !principal {
@@ -326,10 +337,15 @@ fn statement_applies(
     if !resource {
         return Ok(Applies::No);
     }
-    match statement.get("Condition") {
-        None => Ok(Applies::Yes),
-        Some(condition) => conditions_hold(condition, context),
-    }
+    let applies = match statement.get("Condition") {
+        None => Applies::Yes,
+        Some(condition) => conditions_hold(condition, context)?,
+    };
+    Ok(match (applies, principal_doubt) {
+        (Applies::Yes, Some(doubt)) => Applies::Perhaps(doubt),
+        (Applies::Perhaps(why), Some(doubt)) => Applies::Perhaps(format!("{doubt}; {why}")),
+        (applies, _) => applies,
+    })
 }
 
 /// Whether `principal` (a `Principal` or `NotPrincipal` value) names the caller.
@@ -895,11 +911,25 @@ mod tests {
             "denied",
         );
         check(
-            "Deny NotPrincipal excluding the caller",
+            "Deny NotPrincipal naming the caller may still reach its sessions",
             json!([grant.clone(), {"Effect": "Deny", "NotPrincipal": root(), "Action": "ecr:*", "Resource": "*"}]),
             account(),
             None,
+            "unknown",
+        );
+        check(
+            "Deny NotPrincipal naming the caller, on other actions",
+            json!([grant.clone(), {"Effect": "Deny", "NotPrincipal": root(), "Action": "ecr:Delete*", "Resource": "*"}]),
+            account(),
+            None,
             "ok",
+        );
+        check(
+            "Allow NotPrincipal naming the caller grants nothing",
+            json!([{"Effect": "Allow", "NotPrincipal": root(), "Action": "ecr:*", "Resource": "*"}]),
+            account(),
+            None,
+            "missing",
         );
         check(
             "Deny NotPrincipal not excluding the caller",
