@@ -7,6 +7,10 @@
 //! at the same concurrency, as the ceiling a sweep is compared with (design.md: within 80%), and
 //! the peak resident memory of this process (`VmHWM`), which runs the sweep in-process.
 //!
+//! The creation templates of the prefixes are in place (with their custom role): the sweep's
+//! template calls are counted apart. Last, the writes a new cached repository costs on its
+//! creation event, born without a matching template and with one.
+//!
 //! `PTC_BENCH_REPOSITORIES` changes the registry size (default 2000).
 
 use std::future::Future;
@@ -20,12 +24,14 @@ use ptc_ops_tests::{Call, TestEnv};
 
 const CONCURRENCY: usize = 8;
 
-fn config_text() -> String {
+fn config_text(prefixes: &str, templates: &str, role_arn: &str) -> String {
     format!(
         r#"
 [hardening]
-prefixes = ["ghcr"]
+prefixes = [{prefixes}]
 concurrency = {CONCURRENCY}
+creation_templates = "{templates}"
+creation_template_role_arn = "{role_arn}"
 # The product's own speed, not the pacing's: at the default 20 calls per second and API, a
 # compliant sweep of 2,000 repositories takes at least 100 s by design.
 ecr_calls_per_second = 1000
@@ -131,6 +137,74 @@ where
     names.len() as f64 / elapsed.as_secs_f64()
 }
 
+/// Writes the creation event of a new cached repository costs: born with ECR's defaults (no
+/// template), then born from the template of its prefix.
+async fn new_repository_writes(env: &TestEnv, role_arn: &str) {
+    let secret = env
+        .create_secret(
+            "ecr-pullthroughcache/docker-hub",
+            &env.valid_credential_json(),
+        )
+        .await;
+    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
+        .await;
+    let upstream = env.emulator.info.upstream_map["registry-1.docker.io"].clone();
+    let mut images = env
+        .emulator
+        .info
+        .images
+        .iter()
+        .filter(|image| image.upstream == upstream);
+    let mut writes_for = |templates: &'static str| {
+        let image = images
+            .next()
+            .expect("two images on the Docker Hub upstream");
+        let name = format!("docker-hub/{}", image.repository);
+        let tag = image.tag.clone();
+        let config = env.config(&config_text("\"docker-hub\"", templates, role_arn));
+        async move {
+            if templates == "manage" {
+                ptc_ops::templates::run(&env.clients, &config, false)
+                    .await
+                    .unwrap_or_else(|error| panic!("templates: {}", error.full_message()));
+            }
+            env.clients
+                .registry()
+                .pull_by_tag(&name, &tag)
+                .await
+                .unwrap_or_else(|failure| panic!("pull of {name}:{tag} failed: {failure:?}"));
+            env.clear_calls().await;
+            hardening::harden_repositories(
+                &env.clients,
+                &config,
+                std::slice::from_ref(&name),
+                false,
+                Deadline::none(),
+            )
+            .await
+            .unwrap_or_else(|error| panic!("hardening: {}", error.full_message()));
+            let writes: Vec<String> = env
+                .calls()
+                .await
+                .into_iter()
+                .filter(Call::is_write)
+                .map(|call| call.operation)
+                .collect();
+            (name, writes)
+        }
+    };
+    let (bare, without) = writes_for("off").await;
+    let (born, with) = writes_for("manage").await;
+    println!(
+        "new cached repository, no template ({bare}): {} writes {without:?}",
+        without.len()
+    );
+    println!(
+        "new cached repository, born from its template ({born}): {} writes {with:?}",
+        with.len()
+    );
+}
+
 fn main() {
     let n_repositories: usize = std::env::var("PTC_BENCH_REPOSITORIES")
         .ok()
@@ -164,11 +238,22 @@ fn main() {
             setup.as_secs_f64()
         );
 
-        let config = env.config(&config_text());
+        let role_arn = format!("arn:aws:iam::{}:role/ptc-ops-templates", env.account_id);
+        let config = env.config(&config_text("\"ghcr\"", "manage", &role_arn));
         let first = sweep_pass(&env, &config).await;
         print_pass("first pass (bare repositories)", &first, n_repositories);
         let second = sweep_pass(&env, &config).await;
-        print_pass("second pass (compliant)", &second, n_repositories);
+        print_pass("second pass (compliant, templates in place)", &second, n_repositories);
+        let template_calls: Vec<&str> = second
+            .calls
+            .iter()
+            .filter(|call| call.operation.contains("RepositoryCreationTemplate"))
+            .map(|call| call.operation.as_str())
+            .collect();
+        println!(
+            "  of which creation template calls: {} ({template_calls:?})",
+            template_calls.len()
+        );
         let second_writes = second.calls.iter().filter(|call| call.is_write()).count();
 
         for concurrency in [CONCURRENCY, CONCURRENCY * 3] {
@@ -210,6 +295,7 @@ fn main() {
                 );
             }
         }
+        new_repository_writes(&env, &role_arn).await;
         println!("peak RSS of this process (VmHWM): {:.1} MiB", peak_rss_mib());
         assert_eq!(second_writes, 0, "a second pass writes nothing");
     });
