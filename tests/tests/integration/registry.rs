@@ -12,6 +12,7 @@ use aws_sdk_ecr::types::{
     ScanType, ScanningConfigurationFailureCode, ScanningRepositoryFilter,
     ScanningRepositoryFilterType, Tag,
 };
+use ptc_ops_tests::eventbridge::eventbridge;
 use ptc_ops_tests::TestEnv;
 use serde_json::{json, Value};
 
@@ -973,34 +974,6 @@ async fn pull_time_update_exclusions_up_to_one_hundred() {
         );
         assert_eq!(actual, "ValidationException", "{principal}: {message}");
     }
-}
-
-/// Calls the emulated EventBridge (JSON protocol; the emulator reads account and region from
-/// the credential scope and checks no signature).
-async fn eventbridge(env: &TestEnv, operation: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(env.emulator.endpoint())
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .header("X-Amz-Target", format!("AWSEvents.{operation}"))
-        .header(
-            "Authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential={}/20250101/{}/events/aws4_request, \
-                 SignedHeaders=host, Signature=0",
-                env.account_id, env.region
-            ),
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap_or_else(|error| panic!("EventBridge {operation}: {error}"));
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    assert!(
-        status.is_success(),
-        "EventBridge {operation}: {status} {text}"
-    );
-    serde_json::from_str(&text).unwrap_or(Value::Null)
 }
 
 async fn receive_events(
