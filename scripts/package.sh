@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the four Lambda functions as arm64 zips (cargo lambda, release profile) into
 # target/lambda/<function>/bootstrap.zip, prints each zip's size and fails when one is over the
-# budget (6 MB: design.md, Budgets). Works from any directory.
+# budget (6 MB). Works from any directory.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,4 +1,4 @@
-//! CloudWatch Embedded Metric Format (aws-facts.md §6): metrics written as JSON log lines on
+//! CloudWatch Embedded Metric Format (CloudWatch user guide, the EMF specification): metrics written as JSON log lines on
 //! stdout, turned into metrics by CloudWatch Logs without any API call or extra permission.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! Benchmark: pre-warm throughput against the design budget (design.md "Budgets"): N images at
+//! Benchmark: pre-warm throughput against its budget: N images at
 //! concurrency c finish within 1.3 × (N / c × per-image upstream latency).
 //!
 //! `cargo bench -p ptc-ops-tests --bench prewarm` starts the emulator, tags one upstream image

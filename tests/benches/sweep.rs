@@ -4,7 +4,7 @@
 //! (every repository bare, five writes each) and a second pass (everything compliant):
 //! repositories per second, API calls per repository and writes, from the emulator's call log;
 //! then the emulator's own rate for single `DescribeRepositories` and `GetLifecyclePolicy` calls
-//! at the same concurrency, as the ceiling a sweep is compared with (design.md: within 80%), and
+//! at the same concurrency, as the ceiling a sweep is compared with (the budget: within 80%), and
 //! the peak resident memory of this process (`VmHWM`), which runs the sweep in-process.
 //!
 //! The creation templates of the prefixes are in place (with their custom role): the sweep's

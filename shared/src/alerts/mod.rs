@@ -1,5 +1,5 @@
 //! Chat-ready alerts: findings at or above the configured severity become AWS Chatbot custom
-//! notifications (aws-facts.md §6), one message per resource per run.
+//! notifications (Chatbot admin guide, custom-notifs.html), one message per resource per run.
 //!
 //! Pure: this module builds messages; [`crate::aws::sns`] sends them.
 

@@ -1,4 +1,4 @@
-//! The `ptc-ops.toml` contract (design.md, "Configuration contract").
+//! The `ptc-ops.toml` contract (README, "Configuration").
 //!
 //! Two layers: the file is parsed into a `toml::Table`, then a small typed reader walks it and
 //! collects *every* problem (unknown key, wrong type, value out of range, unreadable policy file,

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::secret::scrub;
 use super::{Finding, Severity};
 
-/// What every function returns (design.md "Event and invoke contract").
+/// What every function returns (README: each function returns a JSON report).
 ///
 /// `summary` holds counts; `details` holds the function's own sections (per-rule, per-secret,
 /// per-repository, per-image results), flattened into the top-level JSON object.

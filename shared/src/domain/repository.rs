@@ -31,7 +31,7 @@ pub struct PulledImage {
 }
 
 /// Manifest media types a puller accepts: without the list and index types, ECR answers a
-/// multi-architecture image with an error instead of the image (aws-facts.md §3).
+/// multi-architecture image with an error instead of the image (ECR API reference, BatchGetImage).
 pub const ACCEPTED_MANIFEST_MEDIA_TYPES: [&str; 4] = [
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",

@@ -14,7 +14,8 @@ use super::payload::{
 pub(super) const ECR_EVENT_SOURCE: &str = "ecr.amazonaws.com";
 pub(super) const CREATE_REPOSITORY: &str = "CreateRepository";
 /// Where a CloudTrail `CreateRepository` record may carry the name, most specific first: service
-/// events (pull through cache) use the first, API calls the other two (aws-facts.md §1).
+/// events (pull through cache) use the first, API calls the other two (EventBridge user guide,
+/// eb-service-event-cloudtrail.html).
 const REPOSITORY_NAME_PATHS: [&[&str]; 3] = [
     &["serviceEventDetails", "repositoryName"],
     &["responseElements", "repository", "repositoryName"],

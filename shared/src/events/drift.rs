@@ -12,7 +12,7 @@ use super::aws::ECR_EVENT_SOURCE;
 use super::error::bounded;
 use super::payload::{dotted, Envelope};
 
-/// The ECR calls that change a setting hardening manages (aws-facts.md §9).
+/// The ECR calls that change a setting hardening manages (CloudTrail user guide, logging ECR API calls).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum SettingCall {
     PutLifecyclePolicy,

@@ -10,7 +10,7 @@
 //!   and from the `ptc` CLI.
 //!
 //! A pull is `BatchGetImage` by tag on the cache repository with every manifest media type
-//! accepted (aws-facts.md §3). Before it, `DescribeImages` tells whether the tag is cached
+//! accepted (ECR API reference, BatchGetImage). Before it, `DescribeImages` tells whether the tag is cached
 //! already, in which case nothing is pulled; one listing of the registry's repositories at the
 //! start spares that read for repositories that do not exist yet (a first warm).
 

@@ -91,7 +91,7 @@ pub enum FailureReason {
     UpstreamAuthentication,
     NotFoundUpstream,
     /// ECR listed the image as not found: no such tag, or the role lacks
-    /// `ecr:BatchImportUpstreamImage` (aws-facts.md §3).
+    /// `ecr:BatchImportUpstreamImage` (ECR user guide, pull-through-cache-iam.html).
     ImageNotFound,
     Throttled,
     AccessDenied,

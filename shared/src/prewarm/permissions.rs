@@ -1,6 +1,6 @@
 //! What `prewarm-images` may call: read the rules (to map images to cache repositories), look up
 //! a tag in the cache and pull it through. ECR also checks the puller for the import and the
-//! repository creation that a first pull through the cache performs (aws-facts.md §3): those
+//! repository creation that a first pull through the cache performs (ECR user guide, pull-through-cache-iam.html): those
 //! two are never called by the code, so the emulator's call log never shows them.
 
 use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS};
