@@ -4,9 +4,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::domain::{rule_for_repository, CacheRule};
-use crate::prewarm::mapping::cache_uri_for;
-use crate::prewarm::reference::parse_reference;
+use crate::domain::{rule_for_repository, CacheRule, ROOT_PREFIX};
+use crate::prewarm::mapping::{cache_uri_for, map_to_cache};
+use crate::prewarm::reference::{normalise_registry_host, parse_reference, ImageReference};
 
 /// ECR Public: pulled from AWS, neither rate-limited like Docker Hub nor a third party.
 const ECR_PUBLIC: &str = "public.ecr.aws";
@@ -17,7 +17,16 @@ const ECR_PUBLIC: &str = "public.ecr.aws";
 pub enum ImageSource {
     /// `<registry>/<rule prefix>/…`: served by the cache.
     ViaCache { rule_prefix: String },
-    /// ECR Public or an ECR registry (this one outside the rule prefixes, or another one).
+    /// Points at the cache, under a rule's prefix, but not at the repository that rule makes
+    /// for the upstream image (Docker Hub's `library/` left out, the upstream prefix doubled…):
+    /// the first pull fails. `cache_uri` is the right one.
+    Broken {
+        rule_prefix: String,
+        cache_uri: String,
+        reason: String,
+    },
+    /// ECR Public or an ECR registry that no rule has as its upstream (this one outside the
+    /// rule prefixes, or another one).
     Exempt { reason: String },
     /// Pulled straight from the upstream. `cache_uri` is what it should use, when a rule serves it.
     Direct {
@@ -25,17 +34,52 @@ pub enum ImageSource {
         #[serde(skip_serializing_if = "Option::is_none")]
         no_cache_uri_because: Option<String>,
     },
+    /// A digest without a tag, served (or to be served) by the cache: a first pull by digest
+    /// does not populate a pull-through cache. `cache_uri` is where it would live.
+    DigestOnly {
+        cache_uri: Option<String>,
+        reason: String,
+    },
     /// Not an image reference at all.
     Invalid { error: String },
 }
+
+/// What an audit says about a digest-only reference.
+pub const DIGEST_ONLY_REASON: &str =
+    "a first pull by digest does not populate the cache: add the tag, or pre-warm by tag";
 
 impl ImageSource {
     pub fn label(&self) -> &'static str {
         match self {
             ImageSource::ViaCache { .. } => "via cache",
+            ImageSource::Broken { .. } => "broken",
             ImageSource::Exempt { .. } => "exempt",
             ImageSource::Direct { .. } => "direct",
+            ImageSource::DigestOnly { .. } => "digest-only",
             ImageSource::Invalid { .. } => "invalid",
+        }
+    }
+
+    /// Whether the image does not (or, on a first pull, cannot) come through the cache: what
+    /// fails an audit unless allowed.
+    pub fn bypasses_cache(&self) -> bool {
+        matches!(
+            self,
+            ImageSource::Broken { .. }
+                | ImageSource::Direct { .. }
+                | ImageSource::DigestOnly { .. }
+                | ImageSource::Invalid { .. }
+        )
+    }
+
+    /// The URI to use instead, when there is one.
+    pub fn cache_uri(&self) -> Option<&str> {
+        match self {
+            ImageSource::Broken { cache_uri, .. } => Some(cache_uri),
+            ImageSource::Direct { cache_uri, .. } | ImageSource::DigestOnly { cache_uri, .. } => {
+                cache_uri.as_deref()
+            }
+            _ => None,
         }
     }
 }
@@ -182,6 +226,12 @@ fn containers_of(object: &Value, spec: &Value) -> Vec<ImageUse> {
 
 /// Classifies one image for the private registry `registry_host`
 /// (`<account>.dkr.ecr.<region>.amazonaws.com`) and its pull-through cache rules.
+///
+/// Rules decide before registries: an ECR registry or ECR Public that some rule has as its
+/// upstream is `direct` (a pull that should go through that rule), not exempt. A reference to
+/// the cache is checked against the repository its rule makes for the upstream image, so
+/// `docker-hub/nginx` (for `docker-hub/library/nginx`) is `broken`. A digest-only reference
+/// that the cache serves or should serve is `digest-only`.
 pub fn classify(image: &str, registry_host: &str, rules: &[CacheRule]) -> ImageSource {
     let reference = match parse_reference(image) {
         Ok(reference) => reference,
@@ -191,37 +241,120 @@ pub fn classify(image: &str, registry_host: &str, rules: &[CacheRule]) -> ImageS
             }
         }
     };
+    let source = classify_reference(&reference, registry_host, rules);
+    match source {
+        ImageSource::ViaCache { .. }
+        | ImageSource::Broken { .. }
+        | ImageSource::Direct {
+            cache_uri: Some(_), ..
+        } if reference.is_digest_only() => ImageSource::DigestOnly {
+            cache_uri: source.cache_uri().map(str::to_owned).or_else(|| {
+                (reference.registry == registry_host.to_ascii_lowercase())
+                    .then(|| image.trim().to_owned())
+            }),
+            reason: DIGEST_ONLY_REASON.to_owned(),
+        },
+        source => source,
+    }
+}
+
+fn classify_reference(
+    reference: &ImageReference,
+    registry_host: &str,
+    rules: &[CacheRule],
+) -> ImageSource {
     let registry_host = registry_host.to_ascii_lowercase();
     if reference.registry == registry_host {
         return match rule_for_repository(rules, &reference.path) {
-            Some(rule) => ImageSource::ViaCache {
-                rule_prefix: rule.prefix.clone(),
+            Some(rule) => match expected_in_cache(reference, rule, rules, &registry_host) {
+                Some((cache_uri, repository)) if repository != reference.path => {
+                    ImageSource::Broken {
+                        rule_prefix: rule.prefix.clone(),
+                        reason: format!(
+                            "rule `{}` caches this image as `{repository}`, not `{}`",
+                            rule.prefix, reference.path
+                        ),
+                        cache_uri,
+                    }
+                }
+                _ => ImageSource::ViaCache {
+                    rule_prefix: rule.prefix.clone(),
+                },
             },
             None => ImageSource::Exempt {
                 reason: "a private repository of this registry".to_owned(),
             },
         };
     }
-    if reference.registry == ECR_PUBLIC {
-        return ImageSource::Exempt {
-            reason: "ECR Public".to_owned(),
-        };
-    }
-    if is_ecr_registry(&reference.registry) {
-        return ImageSource::Exempt {
-            reason: "another ECR registry".to_owned(),
-        };
-    }
-    match cache_uri_for(&reference, rules, &registry_host) {
+    let has_rule = rules
+        .iter()
+        .any(|rule| normalise_registry_host(&rule.upstream_registry_url) == reference.registry);
+    match cache_uri_for(reference, rules, &registry_host) {
         Ok(uri) => ImageSource::Direct {
             cache_uri: Some(uri),
             no_cache_uri_because: None,
+        },
+        Err(unmapped) if reference.registry == ECR_PUBLIC => ImageSource::Exempt {
+            reason: if has_rule {
+                format!("ECR Public, outside the rules: {unmapped}")
+            } else {
+                "ECR Public".to_owned()
+            },
+        },
+        Err(unmapped) if is_ecr_registry(&reference.registry) => ImageSource::Exempt {
+            reason: if has_rule {
+                format!("another ECR registry, outside the rules: {unmapped}")
+            } else {
+                "another ECR registry".to_owned()
+            },
         },
         Err(unmapped) => ImageSource::Direct {
             cache_uri: None,
             no_cache_uri_because: Some(unmapped.to_string()),
         },
     }
+}
+
+/// The URI and repository that `rule` makes for the upstream image a cache reference names:
+/// the upstream is the rule's registry, its upstream prefix and the path below the rule prefix
+/// (Docker Hub normalised, so `nginx` is `library/nginx`), mapped back through the rules.
+fn expected_in_cache(
+    reference: &ImageReference,
+    rule: &CacheRule,
+    rules: &[CacheRule],
+    registry_host: &str,
+) -> Option<(String, String)> {
+    let below = if rule.is_root() {
+        reference.path.as_str()
+    } else {
+        reference
+            .path
+            .strip_prefix(&rule.prefix)?
+            .strip_prefix('/')?
+    };
+    let upstream_path = if rule.upstream_repository_prefix == ROOT_PREFIX {
+        below.to_owned()
+    } else {
+        format!(
+            "{}/{below}",
+            rule.upstream_repository_prefix.trim_end_matches('/')
+        )
+    };
+    let mut upstream = format!(
+        "{}/{upstream_path}",
+        normalise_registry_host(&rule.upstream_registry_url)
+    );
+    if let Some(tag) = &reference.tag {
+        upstream.push(':');
+        upstream.push_str(tag);
+    }
+    if let Some(digest) = &reference.digest {
+        upstream.push('@');
+        upstream.push_str(digest);
+    }
+    let upstream = parse_reference(&upstream).ok()?;
+    let target = map_to_cache(&upstream, rules).ok()?;
+    Some((target.uri(registry_host), target.repository))
 }
 
 /// `<account>.dkr.ecr.<region>.amazonaws.com` (or `.com.cn`), also FIPS (`dkr.ecr-fips`).
@@ -236,7 +369,7 @@ fn is_ecr_registry(host: &str) -> bool {
         && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"))
 }
 
-/// Audits every image use; a direct image matching an `allow` pattern (`*` wildcards, matched
+/// Audits every image use; an image that bypasses the cache (not an invalid one) and matches an `allow` pattern (`*` wildcards, matched
 /// against the reference as written and as normalised) is marked allowed.
 pub fn audit(
     uses: Vec<ImageUse>,
@@ -247,8 +380,9 @@ pub fn audit(
     uses.into_iter()
         .map(|image_use| {
             let source = classify(&image_use.image, registry_host, rules);
-            let allowed =
-                matches!(source, ImageSource::Direct { .. }) && is_allowed(&image_use.image, allow);
+            let allowed = source.bypasses_cache()
+                && !matches!(source, ImageSource::Invalid { .. })
+                && is_allowed(&image_use.image, allow);
             AuditedImage {
                 image_use,
                 source,
@@ -386,6 +520,156 @@ mod tests {
             classify("Not A Reference!", REGISTRY, &rules()),
             ImageSource::Invalid { .. }
         ));
+    }
+
+    fn ecr_rule(prefix: &str, upstream: &str, upstream_prefix: &str) -> CacheRule {
+        CacheRule {
+            upstream: UpstreamKind::Ecr,
+            upstream_repository_prefix: upstream_prefix.into(),
+            ..rule(prefix, upstream)
+        }
+    }
+
+    const UPSTREAM_ECR: &str = "999999999999.dkr.ecr.eu-west-1.amazonaws.com";
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// Named cases: (name, rules, image, expected label, expected cache URI).
+    #[test]
+    fn rules_decide_before_registries() {
+        let ecr_to_ecr = vec![ecr_rule("base-cache", UPSTREAM_ECR, ROOT_PREFIX)];
+        let ecr_root = vec![ecr_rule(ROOT_PREFIX, UPSTREAM_ECR, ROOT_PREFIX)];
+        let ecr_upstream_prefix = vec![ecr_rule("team", UPSTREAM_ECR, "base")];
+        let with_public = {
+            let mut rules = rules();
+            rules.push(rule("ecr-public", "public.ecr.aws"));
+            rules
+        };
+        let docker_root = vec![rule(ROOT_PREFIX, "registry-1.docker.io")];
+        let cases: Vec<(&str, Vec<CacheRule>, String, &str, Option<String>)> = vec![
+            (
+                "ECR-to-ECR rule: the upstream registry pulled directly is direct",
+                ecr_to_ecr.clone(),
+                format!("{UPSTREAM_ECR}/base/app:v1"),
+                "direct",
+                Some(format!("{REGISTRY}/base-cache/base/app:v1")),
+            ),
+            (
+                "ECR-to-ECR ROOT rule",
+                ecr_root,
+                format!("{UPSTREAM_ECR}/base/app:v1"),
+                "direct",
+                Some(format!("{REGISTRY}/base/app:v1")),
+            ),
+            (
+                "ECR-to-ECR rule with an upstream prefix",
+                ecr_upstream_prefix.clone(),
+                format!("{UPSTREAM_ECR}/base/app:v1"),
+                "direct",
+                Some(format!("{REGISTRY}/team/app:v1")),
+            ),
+            (
+                "ECR upstream outside the rule's upstream prefix stays exempt",
+                ecr_upstream_prefix,
+                format!("{UPSTREAM_ECR}/other/app:v1"),
+                "exempt",
+                None,
+            ),
+            (
+                "another ECR registry without a rule is exempt",
+                ecr_to_ecr,
+                "210987654321.dkr.ecr.us-east-1.amazonaws.com/base/python:3.12".to_owned(),
+                "exempt",
+                None,
+            ),
+            (
+                "ECR Public with an ecr-public rule is direct",
+                with_public.clone(),
+                "public.ecr.aws/karpenter/controller:1.0.6".to_owned(),
+                "direct",
+                Some(format!("{REGISTRY}/ecr-public/karpenter/controller:1.0.6")),
+            ),
+            (
+                "ECR Public without a rule is exempt",
+                rules(),
+                "public.ecr.aws/karpenter/controller:1.0.6".to_owned(),
+                "exempt",
+                None,
+            ),
+            (
+                "cache reference missing library/ is broken",
+                rules(),
+                format!("{REGISTRY}/docker-hub/nginx:1.27"),
+                "broken",
+                Some(format!("{REGISTRY}/docker-hub/library/nginx:1.27")),
+            ),
+            (
+                "cache reference with library/ is via cache",
+                rules(),
+                format!("{REGISTRY}/docker-hub/library/nginx:1.27"),
+                "via cache",
+                None,
+            ),
+            (
+                "ROOT Docker Hub rule: a one-segment path is broken",
+                docker_root.clone(),
+                format!("{REGISTRY}/nginx:1.27"),
+                "broken",
+                Some(format!("{REGISTRY}/library/nginx:1.27")),
+            ),
+            (
+                "ROOT Docker Hub rule: an organisation's image is via cache",
+                docker_root,
+                format!("{REGISTRY}/bitnami/redis:7.4"),
+                "via cache",
+                None,
+            ),
+            (
+                "digest-only upstream reference",
+                rules(),
+                format!("ghcr.io/fluxcd/source-controller@{DIGEST}"),
+                "digest-only",
+                Some(format!("{REGISTRY}/ghcr/fluxcd/source-controller@{DIGEST}")),
+            ),
+            (
+                "digest-only cache reference",
+                rules(),
+                format!("{REGISTRY}/ghcr/fluxcd/source-controller@{DIGEST}"),
+                "digest-only",
+                Some(format!("{REGISTRY}/ghcr/fluxcd/source-controller@{DIGEST}")),
+            ),
+            (
+                "tag and digest is direct with the pin kept",
+                rules(),
+                format!("ghcr.io/fluxcd/source-controller:v1.4.1@{DIGEST}"),
+                "direct",
+                Some(format!(
+                    "{REGISTRY}/ghcr/fluxcd/source-controller:v1.4.1@{DIGEST}"
+                )),
+            ),
+            (
+                "digest-only without a rule stays direct without a URI",
+                rules(),
+                format!("quay.io/org/app@{DIGEST}"),
+                "direct",
+                None,
+            ),
+            (
+                "digest-only in a private repository is exempt",
+                rules(),
+                format!("{REGISTRY}/team/app@{DIGEST}"),
+                "exempt",
+                None,
+            ),
+        ];
+        for (name, rules, image, label, uri) in cases {
+            let source = classify(&image, REGISTRY, &rules);
+            assert_eq!(source.label(), label, "{name}: {source:?}");
+            assert_eq!(
+                source.cache_uri().map(str::to_owned),
+                uri,
+                "{name}: {source:?}"
+            );
+        }
     }
 
     #[test]

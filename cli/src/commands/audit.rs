@@ -27,13 +27,7 @@ pub async fn run(global: &GlobalOptions, arguments: &AuditArgs) -> Result<ExitCo
     let n_allowed = audited.iter().filter(|image| image.allowed).count();
     let failing: Vec<&AuditedImage> = audited
         .iter()
-        .filter(|image| {
-            !image.allowed
-                && matches!(
-                    image.source,
-                    ImageSource::Direct { .. } | ImageSource::Invalid { .. }
-                )
-        })
+        .filter(|image| !image.allowed && image.source.bypasses_cache())
         .collect();
 
     if global.json {
@@ -43,6 +37,8 @@ pub async fn run(global: &GlobalOptions, arguments: &AuditArgs) -> Result<ExitCo
             "exempt": counts.get("exempt").copied().unwrap_or(0),
             "direct": counts.get("direct").copied().unwrap_or(0),
             "direct_allowed": n_allowed,
+            "broken": counts.get("broken").copied().unwrap_or(0),
+            "digest_only": counts.get("digest-only").copied().unwrap_or(0),
             "invalid": counts.get("invalid").copied().unwrap_or(0),
             "failing": failing.len(),
         });
@@ -77,6 +73,11 @@ pub async fn run(global: &GlobalOptions, arguments: &AuditArgs) -> Result<ExitCo
             n_allowed,
             counts.get("invalid").copied().unwrap_or(0),
         );
+        let n_broken = counts.get("broken").copied().unwrap_or(0);
+        let n_digest_only = counts.get("digest-only").copied().unwrap_or(0);
+        if n_broken + n_digest_only > 0 {
+            println!("{n_broken} broken cache reference(s), {n_digest_only} digest-only");
+        }
         if !failing.is_empty() {
             println!(
                 "{}",
@@ -97,16 +98,25 @@ fn row(image: &AuditedImage, style: Style) -> Vec<String> {
         ImageSource::ViaCache { rule_prefix } => {
             (style.good("via cache"), format!("rule `{rule_prefix}`"))
         }
+        ImageSource::Broken {
+            cache_uri, reason, ..
+        } => (
+            allowed_or(image.allowed, "broken", style),
+            format!("{cache_uri} ({reason})"),
+        ),
+        ImageSource::DigestOnly { cache_uri, reason } => (
+            allowed_or(image.allowed, "digest-only", style),
+            match cache_uri {
+                Some(uri) => format!("{reason}; cache URI by digest: {uri}"),
+                None => reason.clone(),
+            },
+        ),
         ImageSource::Exempt { reason } => (style.dim("exempt"), reason.clone()),
         ImageSource::Direct {
             cache_uri,
             no_cache_uri_because,
         } => (
-            if image.allowed {
-                style.dim("direct (allowed)")
-            } else {
-                style.bad("direct")
-            },
+            allowed_or(image.allowed, "direct", style),
             cache_uri
                 .clone()
                 .or_else(|| no_cache_uri_because.clone())
@@ -133,4 +143,12 @@ fn row(image: &AuditedImage, style: Style) -> Vec<String> {
         source,
         note,
     ]
+}
+
+fn allowed_or(allowed: bool, label: &str, style: Style) -> String {
+    if allowed {
+        style.dim(&format!("{label} (allowed)"))
+    } else {
+        style.bad(label)
+    }
 }
