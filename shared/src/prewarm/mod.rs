@@ -13,6 +13,13 @@
 //! accepted (ECR API reference, BatchGetImage). Before it, `DescribeImages` tells whether the tag is cached
 //! already, in which case nothing is pulled; one listing of the registry's repositories at the
 //! start spares that read for repositories that do not exist yet (a first warm).
+//!
+//! Digest pins: `repo:tag@sha256:…` is pulled by its tag (a first pull by digest does not
+//! populate the cache, containers-roadmap#2837), then the digest ECR gives for the tag is
+//! compared with the pin. The pull accepts the manifest list and OCI index media types, so for a
+//! multi-architecture image both sides are the index digest, the one charts pin. A mismatch is a
+//! failure with reason `digest-mismatch`. A digest-only reference is skipped with a finding,
+//! never pulled by digest.
 
 pub mod mapping;
 pub mod outcome;
@@ -273,6 +280,14 @@ async fn warm(
         longest_pull = longest_pull.max(elapsed);
         log_outcome(&results[index], &outcome, elapsed);
         results[index].record(outcome, elapsed);
+        if results[index].reason == Some(FailureReason::DigestMismatch) {
+            warn!(
+                image = %results[index].input,
+                cache_digest = results[index].digest.as_deref().unwrap_or_default(),
+                pinned_digest = results[index].pinned_digest.as_deref().unwrap_or_default(),
+                "the tag's digest in the cache is not the pinned one"
+            );
+        }
     }
     let left = scheduler.drain_waiting();
     if !left.is_empty() {

@@ -98,6 +98,10 @@ pub enum FailureReason {
     /// `RepositoryNotFoundException`: ECR did not pull through (the rule is gone, or the
     /// repository is outside every rule).
     NotPulledThrough,
+    /// The reference pins a digest (`repo:tag@sha256:…`) and the tag in the cache has another
+    /// one: the upstream tag moved, or the pin is stale. A node pulling the pinned digest
+    /// through the cache would not find it.
+    DigestMismatch,
     Other,
 }
 
@@ -141,6 +145,7 @@ impl FailureReason {
             FailureReason::Throttled => "throttled after retries",
             FailureReason::AccessDenied => "access denied",
             FailureReason::NotPulledThrough => "ECR did not pull through the cache",
+            FailureReason::DigestMismatch => "digest-mismatch",
             FailureReason::Other => "the pull failed",
         }
     }
@@ -171,6 +176,9 @@ impl FailureReason {
             FailureReason::NotPulledThrough => {
                 "check that the pull-through cache rule still exists (`aws ecr describe-pull-through-cache-rules`)".to_owned()
             }
+            FailureReason::DigestMismatch => {
+                "check which image the tag holds upstream now (`skopeo inspect --format '{{.Digest}}' docker://<image>:<tag>`); if it is the one you want, update the pin to the digest in the report, otherwise ask the upstream why the tag moved and keep the old image by another tag; pin a multi-architecture image by its index digest, not by one platform's manifest".to_owned()
+            }
             FailureReason::Other => "read the error in the report and run again".to_owned(),
         }
     }
@@ -191,7 +199,18 @@ pub struct ImageResult {
     /// Why a pull failed, in short words (`upstream authentication failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<FailureReason>,
+    /// The digest of the tag in the cache (for a multi-architecture image, its index or
+    /// manifest list).
     pub digest: Option<String>,
+    /// The digest the reference pins (`repo:tag@sha256:…`); the tag is pulled and its digest
+    /// compared with this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned_digest: Option<String>,
+    /// For a pinned reference that was pulled or found cached: whether the tag's digest in
+    /// the cache is the pinned one. `false` comes with status `failed` and reason
+    /// `digest-mismatch`, or with a note when ECR returned no digest to compare.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest_verified: Option<bool>,
     pub duration_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -220,6 +239,12 @@ impl ImageResult {
             error,
             reason: None,
             digest: None,
+            pinned_digest: planned
+                .reference
+                .as_ref()
+                .filter(|reference| reference.tag.is_some())
+                .and_then(|reference| reference.digest.clone()),
+            digest_verified: None,
             duration_ms: None,
             note: None,
         }
@@ -231,11 +256,13 @@ impl ImageResult {
             PullOutcome::AlreadyCached { digest } => {
                 self.status = ImageStatus::AlreadyCached;
                 self.digest = digest;
+                self.verify_pin();
             }
             PullOutcome::Warmed { digest, note } => {
                 self.status = ImageStatus::Warmed;
                 self.digest = digest;
                 self.note = note;
+                self.verify_pin();
             }
             PullOutcome::Failed(error) => {
                 self.status = ImageStatus::Failed;
@@ -247,6 +274,46 @@ impl ImageResult {
                 self.error = Some(
                     "the deadline came while ECR was still answering; the image may be cached by now, the next run tells".to_owned(),
                 );
+            }
+        }
+    }
+
+    /// Compares the tag's digest in the cache with the pinned one, after a pull or a lookup.
+    ///
+    /// Both sides are the digest of what the tag names: the pull accepts the manifest list and
+    /// index media types, so ECR answers a multi-architecture tag with its index, whose digest
+    /// is the one charts pin (`docker buildx imagetools inspect` prints it as `Digest:`).
+    fn verify_pin(&mut self) {
+        let Some(pinned) = self.pinned_digest.as_deref() else {
+            return;
+        };
+        match self.digest.as_deref() {
+            Some(cached) if cached == pinned => self.digest_verified = Some(true),
+            Some(cached) => {
+                let tag = self
+                    .reference
+                    .as_deref()
+                    .and_then(|reference| reference.split('@').next())
+                    .unwrap_or(&self.input);
+                let how = if self.status == ImageStatus::AlreadyCached {
+                    "was cached before this run; the cache looks for a newer image of a tag at most once every 24 hours"
+                } else {
+                    "was pulled from the upstream now"
+                };
+                self.error = Some(format!(
+                    "`{tag}` is `{cached}` in the cache ({how}), the reference pins `{pinned}`: the upstream tag moved, or the pin is stale; a pull of the pinned digest through the cache would not find it"
+                ));
+                self.status = ImageStatus::Failed;
+                self.reason = Some(FailureReason::DigestMismatch);
+                self.digest_verified = Some(false);
+            }
+            None => {
+                self.digest_verified = Some(false);
+                let why = "ECR returned no digest for the tag, so the pin could not be checked";
+                self.note = Some(match self.note.take() {
+                    Some(note) => format!("{note}; {why}"),
+                    None => why.to_owned(),
+                });
             }
         }
     }
@@ -446,6 +513,192 @@ mod tests {
             (Some(AwsErrorKind::Timeout), None, "timed out", FailureReason::Other),
         ] {
             check(kind, code, text, expected);
+        }
+    }
+
+    const PINNED: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const MOVED: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn planned(input: &str) -> Vec<PlannedImage> {
+        let rule = crate::domain::CacheRule {
+            prefix: "k8s".into(),
+            upstream_registry_url: "registry.k8s.io".into(),
+            upstream: crate::domain::UpstreamKind::from_upstream_url("registry.k8s.io"),
+            credential_arn: None,
+            custom_role_arn: None,
+            upstream_repository_prefix: crate::domain::ROOT_PREFIX.into(),
+            registry_id: Some("123456789012".into()),
+            created_at: None,
+            updated_at: None,
+        };
+        super::super::plan::plan(&[input.to_owned()], &[rule], Some("eu-west-1"))
+    }
+
+    struct PinCase {
+        name: &'static str,
+        input: String,
+        outcome: PullOutcome,
+        status: ImageStatus,
+        reason: Option<FailureReason>,
+        verified: Option<bool>,
+        /// Texts the error (or, without error, the note) must contain.
+        says: Vec<&'static str>,
+    }
+
+    #[test]
+    fn pinned_digests_are_checked_against_the_cached_tag() {
+        let pinned = format!("registry.k8s.io/pause:3.10@{PINNED}");
+        let cases = [
+            PinCase {
+                name: "pin matches a fresh pull",
+                input: pinned.clone(),
+                outcome: PullOutcome::Warmed {
+                    digest: Some(PINNED.into()),
+                    note: None,
+                },
+                status: ImageStatus::Warmed,
+                reason: None,
+                verified: Some(true),
+                says: vec![],
+            },
+            PinCase {
+                name: "pin matches the tag cached before",
+                input: pinned.clone(),
+                outcome: PullOutcome::AlreadyCached {
+                    digest: Some(PINNED.into()),
+                },
+                status: ImageStatus::AlreadyCached,
+                reason: None,
+                verified: Some(true),
+                says: vec![],
+            },
+            PinCase {
+                name: "upstream tag moved before the first pull",
+                input: pinned.clone(),
+                outcome: PullOutcome::Warmed {
+                    digest: Some(MOVED.into()),
+                    note: None,
+                },
+                status: ImageStatus::Failed,
+                reason: Some(FailureReason::DigestMismatch),
+                verified: Some(false),
+                says: vec![
+                    PINNED,
+                    MOVED,
+                    "pulled from the upstream now",
+                    "`registry.k8s.io/pause:3.10` is",
+                ],
+            },
+            PinCase {
+                name: "cached tag older than the pin",
+                input: pinned.clone(),
+                outcome: PullOutcome::AlreadyCached {
+                    digest: Some(MOVED.into()),
+                },
+                status: ImageStatus::Failed,
+                reason: Some(FailureReason::DigestMismatch),
+                verified: Some(false),
+                says: vec![
+                    PINNED,
+                    MOVED,
+                    "cached before this run",
+                    "at most once every 24 hours",
+                ],
+            },
+            PinCase {
+                name: "ECR returned no digest",
+                input: pinned.clone(),
+                outcome: PullOutcome::Warmed {
+                    digest: None,
+                    note: Some("lookup failed".into()),
+                },
+                status: ImageStatus::Warmed,
+                reason: None,
+                verified: Some(false),
+                says: vec!["lookup failed; ", "the pin could not be checked"],
+            },
+            PinCase {
+                name: "failed pull of a pinned tag is not a mismatch",
+                input: pinned.clone(),
+                outcome: PullOutcome::Failed(PullError {
+                    kind: Some(AwsErrorKind::Service),
+                    code: Some("UnableToGetUpstreamImageException".into()),
+                    text: "the image pause:3.10 was not found in the upstream registry".into(),
+                }),
+                status: ImageStatus::Failed,
+                reason: Some(FailureReason::NotFoundUpstream),
+                verified: None,
+                says: vec!["not found"],
+            },
+            PinCase {
+                name: "a tag without pin is not checked",
+                input: "registry.k8s.io/pause:3.10".into(),
+                outcome: PullOutcome::Warmed {
+                    digest: Some(MOVED.into()),
+                    note: None,
+                },
+                status: ImageStatus::Warmed,
+                reason: None,
+                verified: None,
+                says: vec![],
+            },
+        ];
+        for case in cases {
+            let planned = planned(&case.input);
+            let mut result = ImageResult::from_plan(&planned[0]);
+            result.record(case.outcome, Duration::from_millis(5));
+            assert_eq!(result.status, case.status, "{}", case.name);
+            assert_eq!(result.reason, case.reason, "{}", case.name);
+            assert_eq!(result.digest_verified, case.verified, "{}", case.name);
+            let text = result
+                .error
+                .clone()
+                .or(result.note.clone())
+                .unwrap_or_default();
+            for needle in &case.says {
+                assert!(
+                    text.contains(needle),
+                    "{}: `{needle}` missing in {text}",
+                    case.name
+                );
+            }
+            let json = serde_json::to_value(&result).expect("serialises");
+            match case.verified {
+                Some(verified) => {
+                    assert_eq!(json["digest_verified"], verified, "{}", case.name);
+                    assert_eq!(json["pinned_digest"], PINNED, "{}", case.name);
+                }
+                None if case.input.contains('@') => {
+                    assert!(json.get("digest_verified").is_none(), "{}", case.name);
+                }
+                None => {
+                    assert!(json.get("pinned_digest").is_none(), "{}", case.name);
+                    assert!(json.get("digest_verified").is_none(), "{}", case.name);
+                }
+            }
+            if case.reason == Some(FailureReason::DigestMismatch) {
+                assert_eq!(json["reason"], "digest-mismatch", "{}", case.name);
+                let findings = findings(&planned, &[result], Some("eu-west-1"));
+                let finding = findings
+                    .iter()
+                    .find(|finding| finding.title.contains("could not be pre-warmed"))
+                    .unwrap_or_else(|| panic!("{}: no failure finding in {findings:?}", case.name));
+                assert!(
+                    finding.message.contains(MOVED),
+                    "{}: {}",
+                    case.name,
+                    finding.message
+                );
+                assert!(
+                    finding
+                        .next_steps
+                        .iter()
+                        .any(|step| step.contains("update the pin")),
+                    "{}: {:?}",
+                    case.name,
+                    finding.next_steps
+                );
+            }
         }
     }
 

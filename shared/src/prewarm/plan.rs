@@ -21,7 +21,8 @@ pub struct PlannedImage {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Pull by tag through the cache.
+    /// Pull by tag through the cache; a reference that also pins a digest (`repo:tag@sha256:…`)
+    /// then has the tag's digest compared with the pin.
     Warm,
     Skip(SkipReason),
 }
@@ -56,8 +57,9 @@ impl SkipReason {
 
 /// Plans every listed image against the registry's rules. `region` builds cache URIs.
 pub fn plan(inputs: &[String], rules: &[CacheRule], region: Option<&str>) -> Vec<PlannedImage> {
-    // Cache image (repository and tag) → the input that first named it.
-    let mut seen: HashMap<(String, Option<String>), String> = HashMap::new();
+    // Cache image (repository, tag and pinned digest) → the input that first named it. A pin
+    // is part of the key: two pins of one tag are two checks, each reported.
+    let mut seen: HashMap<(String, Option<String>, Option<String>), String> = HashMap::new();
     inputs
         .iter()
         .map(|input| {
@@ -82,7 +84,11 @@ pub fn plan(inputs: &[String], rules: &[CacheRule], region: Option<&str>) -> Vec
                 (Err(unmapped), _) => Action::Skip(SkipReason::Unmapped(unmapped.clone())),
                 (Ok(_), _) if reference.is_digest_only() => Action::Skip(SkipReason::DigestOnly),
                 (Ok(_), Some(target)) => {
-                    let key = (target.repository.clone(), target.tag.clone());
+                    let key = (
+                        target.repository.clone(),
+                        target.tag.clone(),
+                        target.digest.clone(),
+                    );
                     match seen.get(&key) {
                         Some(first) => Action::Skip(SkipReason::Duplicate {
                             first: first.clone(),
@@ -180,6 +186,18 @@ mod tests {
             "nginx:1.28",
             "warm",
             Some(&format!("{host}/docker-hub/library/nginx:1.28")),
+        );
+        // A tag with a pinned digest is pulled by tag, then checked against the pin.
+        check(
+            &format!("registry.k8s.io/pause:3.10@{digest}"),
+            "warm",
+            Some(&format!("{host}/k8s/pause:3.10@{digest}")),
+        );
+        // The same tag with a pin is another check than the bare tag listed first.
+        check(
+            &format!("nginx:1.27@{digest}"),
+            "warm",
+            Some(&format!("{host}/docker-hub/library/nginx:1.27@{digest}")),
         );
     }
 }

@@ -618,3 +618,222 @@ async fn a_throttled_pull_fails_that_image_only() {
         .iter()
         .any(|step| step.contains("prewarm.concurrency")));
 }
+
+/// The manifest the anonymous upstream serves for a single-platform seeded image.
+const SEED_REPOSITORY: &str = "karpenter/controller";
+const SEED_TAG: &str = "1.0.6";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// Pushes an image to the anonymous upstream registry (a real CNCF Distribution) as
+/// `repository:tag`: the blobs of a seeded image, mounted across repositories, under a manifest
+/// whose annotation carries `marker`, so two markers are two images with two digests. Returns
+/// the digest the registry computed for the manifest (`Docker-Content-Digest`).
+async fn push_upstream(env: &TestEnv, repository: &str, tag: &str, marker: &str) -> String {
+    let base = format!("http://{}", env.emulator.upstream("anonymous"));
+    let http = reqwest::Client::new();
+    let seed: Value = http
+        .get(format!("{base}/v2/{SEED_REPOSITORY}/manifests/{SEED_TAG}"))
+        .header("Accept", OCI_MANIFEST)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("the seeded manifest is served")
+        .json()
+        .await
+        .expect("the seeded manifest is JSON");
+    assert_eq!(seed["mediaType"], OCI_MANIFEST, "{seed:#}");
+    let mut blobs = vec![seed["config"]["digest"].clone()];
+    blobs.extend(
+        seed["layers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|layer| layer["digest"].clone()),
+    );
+    for blob in blobs {
+        let blob = blob.as_str().expect("blob digests are strings");
+        let mounted = http
+            .post(format!(
+                "{base}/v2/{repository}/blobs/uploads/?mount={blob}&from={SEED_REPOSITORY}"
+            ))
+            .send()
+            .await
+            .expect("the upstream answers a blob mount");
+        assert_eq!(
+            mounted.status().as_u16(),
+            201,
+            "mount of {blob} into {repository}"
+        );
+    }
+    let mut manifest = seed.clone();
+    manifest["annotations"] = json!({"org.opencontainers.image.description": marker});
+    let pushed = http
+        .put(format!("{base}/v2/{repository}/manifests/{tag}"))
+        .header("Content-Type", OCI_MANIFEST)
+        .body(serde_json::to_vec(&manifest).expect("manifest serialises"))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("the upstream accepts the manifest");
+    pushed
+        .headers()
+        .get("Docker-Content-Digest")
+        .and_then(|value| value.to_str().ok())
+        .expect("the upstream names the manifest's digest")
+        .to_owned()
+}
+
+fn text(entry: &Value, key: &str) -> String {
+    entry[key].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn digest_pins_are_pulled_by_tag_and_checked_against_the_cached_digest() {
+    let env = TestEnv::new().await;
+    typical_rules(&env).await;
+    let inbox = env.alert_inbox().await;
+    let context = context(
+        &env,
+        &format!("[alerts]\ntopic_arn = \"{}\"\n", inbox.topic_arn),
+    );
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    // Pinned, then the upstream tag moves after the cache took it.
+    let stays = format!("ptc-test/stays-{unique}");
+    // The upstream tag moves between the pin and the first pull.
+    let moved = format!("ptc-test/moved-{unique}");
+    let stays_first = push_upstream(&env, &stays, "1.0", "first").await;
+    let moved_first = push_upstream(&env, &moved, "2.0", "first").await;
+    let moved_now = push_upstream(&env, &moved, "2.0", "second").await;
+    assert_ne!(moved_first, moved_now, "two markers, two images");
+
+    // Multi-architecture images: charts pin the index (OCI) or manifest list (Docker) digest.
+    let pause_index = digest_of(&env, "pause", "3.10");
+    let busybox_list = digest_of(&env, "library/busybox", "1.36");
+    let pinned_index = format!("registry.k8s.io/pause:3.10@{pause_index}");
+    let pinned_list = format!("busybox:1.36@{busybox_list}");
+    let pinned_stays = format!("registry.k8s.io/{stays}:1.0@{stays_first}");
+    let pinned_moved = format!("registry.k8s.io/{moved}:2.0@{moved_first}");
+    let digest_only = format!("registry.k8s.io/pause@{pause_index}");
+    let images = vec![
+        pinned_index.clone(),
+        pinned_list.clone(),
+        pinned_stays.clone(),
+        pinned_moved.clone(),
+        digest_only.clone(),
+    ];
+    env.clear_calls().await;
+
+    let report = prewarm(&context, json!({"images": images})).await;
+
+    let first = entries(&report);
+    for (input, status, verified, digest) in [
+        (&pinned_index, "warmed", true, &pause_index),
+        (&pinned_list, "warmed", true, &busybox_list),
+        (&pinned_stays, "warmed", true, &stays_first),
+        (&pinned_moved, "failed", false, &moved_now),
+    ] {
+        let entry = &first[input.as_str()];
+        assert_eq!(text(entry, "status"), status, "{input}: {entry:#}");
+        assert_eq!(entry["digest_verified"], verified, "{input}: {entry:#}");
+        // The digest is the one the upstream registry computed: the cache invents none.
+        assert_eq!(&text(entry, "digest"), digest, "{input}: {entry:#}");
+        assert_eq!(
+            text(entry, "pinned_digest"),
+            input.split('@').nth(1).unwrap_or_default(),
+            "{input}"
+        );
+    }
+    let mismatch = &first[pinned_moved.as_str()];
+    assert_eq!(text(mismatch, "reason"), "digest-mismatch", "{mismatch:#}");
+    for needle in [
+        moved_first.as_str(),
+        moved_now.as_str(),
+        "pulled from the upstream now",
+    ] {
+        assert!(
+            text(mismatch, "error").contains(needle),
+            "`{needle}` missing in {mismatch:#}"
+        );
+    }
+    // Digest-only: skipped with the reason, never pulled.
+    let skipped = &first[digest_only.as_str()];
+    assert_eq!(text(skipped, "status"), "skipped", "{skipped:#}");
+    assert_eq!(
+        text(skipped, "error"),
+        "a first pull by digest does not populate the cache; add a tag"
+    );
+    assert!(skipped.get("digest_verified").is_none(), "{skipped:#}");
+    let pulled: Vec<String> = env
+        .calls()
+        .await
+        .into_iter()
+        .filter(|call| call.operation == "BatchGetImage")
+        .filter_map(|call| call.resource)
+        .collect();
+    assert_eq!(
+        pulled.len(),
+        4,
+        "one pull by tag per pinned tag, none for the digest-only reference: {pulled:?}"
+    );
+    assert_eq!(report.summary["images_failed"], 1, "{:?}", report.summary);
+    assert_eq!(report.summary["images_warmed"], 3, "{:?}", report.summary);
+    assert_eq!(report.summary["images_skipped"], 1, "{:?}", report.summary);
+
+    // One alert names both digests and says what to do.
+    let alerts = inbox.receive(1, Duration::from_secs(10)).await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let description = alerts[0].message["content"]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let alert_text = alerts[0].raw_message.clone();
+    for needle in [
+        "1 of 4 images could not be pre-warmed",
+        "digest-mismatch",
+        moved_first.as_str(),
+        moved_now.as_str(),
+        "names a digest and no tag",
+    ] {
+        assert!(
+            description.contains(needle),
+            "`{needle}` missing in {description}"
+        );
+    }
+    assert!(alert_text.contains("update the pin"), "{alert_text}");
+
+    // The upstream tag moves after the cache took it; the pin follows the upstream. The cache
+    // still holds the first image (it looks for a newer one at most once a day): the pin is
+    // not what a node would get, so the check fails without pulling again.
+    let stays_second = push_upstream(&env, &stays, "1.0", "second").await;
+    let repinned = format!("registry.k8s.io/{stays}:1.0@{stays_second}");
+    env.clear_calls().await;
+    let again = prewarm(&context, json!({"images": [pinned_index, repinned]})).await;
+    let second = entries(&again);
+    assert_eq!(
+        text(&second[pinned_index.as_str()], "status"),
+        "already-cached"
+    );
+    assert_eq!(second[pinned_index.as_str()]["digest_verified"], true);
+    let stale = &second[repinned.as_str()];
+    assert_eq!(text(stale, "status"), "failed", "{stale:#}");
+    assert_eq!(text(stale, "reason"), "digest-mismatch", "{stale:#}");
+    assert_eq!(text(stale, "digest"), stays_first, "{stale:#}");
+    for needle in [
+        stays_first.as_str(),
+        stays_second.as_str(),
+        "cached before this run",
+    ] {
+        assert!(
+            text(stale, "error").contains(needle),
+            "`{needle}` missing in {stale:#}"
+        );
+    }
+    let pulled_again = env
+        .calls()
+        .await
+        .into_iter()
+        .filter(|call| call.operation == "BatchGetImage")
+        .count();
+    assert_eq!(pulled_again, 0, "cached tags are looked up, not pulled");
+}
