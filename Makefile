@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test conformance lint emulator package infra-check cdk-synth cdk-permissions
+.PHONY: help setup demo test conformance lint emulator package infra-check cdk-synth cdk-permissions schemas
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,3 +43,11 @@ cdk-synth: ## the CDK construct (infra/cdk): npm ci, synth to infra/cdk/cdk.out,
 cdk-permissions: ## write infra/cdk/permissions.json from the code (`ptc permissions --json`)
 	cargo run --quiet --locked -p ptc-cli --bin ptc -- permissions --json > infra/cdk/permissions.json.new
 	mv infra/cdk/permissions.json.new infra/cdk/permissions.json
+
+schemas: ## write schemas/<function>-report.schema.json from the report types (`ptc schema`)
+	cargo build --quiet --locked -p ptc-cli --bin ptc
+	@mkdir -p schemas
+	@for function in harden-repository validate-cache-rules check-credentials prewarm-images; do \
+		target/debug/ptc schema $$function > schemas/$$function-report.schema.json.new && \
+		mv schemas/$$function-report.schema.json.new schemas/$$function-report.schema.json; \
+	done

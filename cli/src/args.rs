@@ -69,6 +69,24 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Every role the deployment creates and the permissions it grants (`--json`: what infra/cdk/permissions.json holds)
     Permissions,
+    /// Print the JSON Schema of a function's report (what `--json` prints and the function returns)
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The function whose report schema to print
+    #[arg(value_enum)]
+    pub function: ReportFunction,
+}
+
+/// A function that returns a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFunction {
+    HardenRepository,
+    ValidateCacheRules,
+    CheckCredentials,
+    PrewarmImages,
 }
 
 #[derive(Debug, Subcommand)]

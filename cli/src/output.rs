@@ -151,6 +151,28 @@ pub fn cell(value: Option<&Value>) -> String {
     }
 }
 
+/// A table cell for an optional value: the value, or `-`.
+pub fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| value.to_string())
+}
+
+/// A table cell for a list: its items joined, or `-` when empty.
+pub fn joined<T: std::fmt::Display>(items: &[T]) -> String {
+    if items.is_empty() {
+        return "-".to_owned();
+    }
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A table of typed rows, or nothing when there is no row.
+pub fn rows_table(headers: &[&str], rows: Vec<Vec<String>>) -> Option<String> {
+    (!rows.is_empty()).then(|| table(headers, &rows))
+}
+
 /// A table of a report detail, with the named columns: an array of objects, or an object keyed
 /// by name (the key fills the `name` column when the entry has none).
 pub fn detail_table(report: &Report, key: &str, columns: &[(&str, &str)]) -> Option<String> {
@@ -187,7 +209,7 @@ pub fn detail_table(report: &Report, key: &str, columns: &[(&str, &str)]) -> Opt
 }
 
 /// The findings of a report, most severe first, each with its next steps.
-pub fn findings(report: &Report, style: Style) -> String {
+pub fn findings<D>(report: &Report<D>, style: Style) -> String {
     if report.findings.is_empty() {
         return format!("{}\n", style.good("no findings"));
     }
@@ -210,7 +232,7 @@ pub fn findings(report: &Report, style: Style) -> String {
 }
 
 /// `key=value` pairs of the summary on one line.
-pub fn summary(report: &Report) -> String {
+pub fn summary<D>(report: &Report<D>) -> String {
     let pairs: Vec<String> = report
         .summary
         .iter()

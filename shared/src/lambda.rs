@@ -70,7 +70,7 @@ impl FunctionContext {
     /// Ends a run: publishes the alerts of its findings (one per resource), writes its metrics,
     /// logs one summary line, and returns the report with the alert outcome in its summary.
     /// A topic that cannot be reached becomes a finding: the report still tells everything.
-    pub async fn finish(&self, mut report: Report, metrics: Metrics) -> Report {
+    pub async fn finish<D>(&self, mut report: Report<D>, metrics: Metrics) -> Report<D> {
         report.scrub_secrets();
         let source = AlertSource {
             function: self.function.to_owned(),

@@ -11,6 +11,7 @@
 //! - [`alerts`], [`metrics`], [`logging`]: what a run tells the outside world.
 //! - [`lambda`]: plumbing every function binary shares.
 //! - [`audit`]: which images of a cluster bypass the cache (`ptc audit`).
+//! - [`report_schema`]: the JSON Schema of each function's report (`schemas/`, `ptc schema`).
 
 pub mod alerts;
 pub mod audit;
@@ -27,5 +28,6 @@ pub mod lambda;
 pub mod logging;
 pub mod metrics;
 pub mod prewarm;
+pub mod report_schema;
 pub mod rule_validation;
 pub mod templates;

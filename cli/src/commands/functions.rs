@@ -12,7 +12,7 @@ use ptc_ops::{hardening, prewarm, rule_validation};
 
 use super::{clients, finish_report, load_config, read_input, CliError};
 use crate::args::{CredentialsCommand, GlobalOptions, HardenArgs, PrewarmArgs, RulesCommand};
-use crate::output::{detail_table, with_spinner};
+use crate::output::{detail_table, joined, or_dash, rows_table, with_spinner};
 
 static UPSTREAM_HTTP: LazyLock<UpstreamHttp> =
     LazyLock::new(|| UpstreamHttp::new(HttpTimeouts::default()));
@@ -70,18 +70,7 @@ pub async fn credentials(
         ),
     )
     .await?;
-    let detail = detail_table(
-        &report,
-        "secrets",
-        &[
-            ("SECRET", "name"),
-            ("RULES", "rules"),
-            ("EXPIRES", "expires_at"),
-            ("SOURCE", "expiry_source"),
-            ("DAYS LEFT", "days_left"),
-            ("AGE (DAYS)", "age_days"),
-        ],
-    );
+    let detail = secrets_table(&report.details);
     finish_report(global, &report, detail)
 }
 
@@ -158,4 +147,26 @@ pub async fn prewarm(
         ],
     );
     finish_report(global, &report, detail)
+}
+
+/// One line per credential secret checked.
+fn secrets_table(details: &credentials::CredentialsDetails) -> Option<String> {
+    let rows = details
+        .secrets
+        .iter()
+        .map(|(name, secret)| {
+            vec![
+                name.clone(),
+                joined(&secret.rules),
+                or_dash(secret.expires_at.as_deref()),
+                or_dash(secret.expiry_source.map(credentials::ExpirySource::as_str)),
+                or_dash(secret.days_left),
+                or_dash(secret.age_days),
+            ]
+        })
+        .collect();
+    rows_table(
+        &["SECRET", "RULES", "EXPIRES", "SOURCE", "DAYS LEFT", "AGE (DAYS)"],
+        rows,
+    )
 }

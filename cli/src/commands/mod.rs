@@ -8,6 +8,7 @@ mod functions;
 mod permissions;
 mod rewrite;
 mod rules_file;
+mod schema;
 mod templates;
 
 use std::path::{Path, PathBuf};
@@ -68,6 +69,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Audit(arguments) => audit::run(global, arguments).await,
         Command::Doctor(arguments) => doctor::run(global, arguments).await,
         Command::Permissions => permissions::run(global),
+        Command::Schema(arguments) => schema::run(arguments),
     }
 }
 
@@ -132,9 +134,9 @@ pub fn read_input(path: Option<&Path>) -> Result<String, CliError> {
 
 /// Prints a report (JSON, or findings and summary with `human_detail` before them) and turns
 /// its findings into the exit code.
-pub fn finish_report(
+pub fn finish_report<D: serde::Serialize>(
     global: &GlobalOptions,
-    report: &Report,
+    report: &Report<D>,
     human_detail: Option<String>,
 ) -> Result<ExitCode, CliError> {
     if global.json {
@@ -152,7 +154,7 @@ pub fn finish_report(
     Ok(exit_for(report, global.fail_on))
 }
 
-pub fn exit_for(report: &Report, fail_on: FailOn) -> ExitCode {
+pub fn exit_for<D>(report: &Report<D>, fail_on: FailOn) -> ExitCode {
     let threshold = match fail_on {
         FailOn::Info => Some(Severity::Info),
         FailOn::Warning => Some(Severity::Warning),

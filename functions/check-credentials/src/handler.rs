@@ -2,8 +2,7 @@
 use std::sync::{Arc, LazyLock};
 
 use lambda_runtime::LambdaEvent;
-use ptc_ops::credentials::{self, HttpTimeouts, UpstreamHttp};
-use ptc_ops::domain::Report;
+use ptc_ops::credentials::{self, CredentialsReport, HttpTimeouts, UpstreamHttp};
 use ptc_ops::error::Error;
 use ptc_ops::events::{CheckCredentialsInvocation, FunctionKind};
 use ptc_ops::lambda::{Deadline, FunctionContext};
@@ -20,7 +19,7 @@ static UPSTREAM_HTTP: LazyLock<UpstreamHttp> =
 pub async fn handle(
     context: Arc<FunctionContext>,
     event: LambdaEvent<Value>,
-) -> Result<Report, Error> {
+) -> Result<CredentialsReport, Error> {
     let invocation = CheckCredentialsInvocation::from_payload(&event.payload)?;
     let (report, metrics) = credentials::run(
         &context.clients,

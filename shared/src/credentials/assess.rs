@@ -109,7 +109,7 @@ pub struct Guidance<'a> {
 }
 
 /// One secret's line of the report's `secrets` section.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SecretDetail {
     pub arn: String,
     /// Prefixes of the rules that use it.

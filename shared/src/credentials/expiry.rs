@@ -9,7 +9,7 @@ use crate::domain::Severity;
 const SECONDS_PER_DAY: i64 = 86_400;
 
 /// Where a known expiry comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExpirySource {
     /// The secret's expiry tag.

@@ -26,7 +26,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
-use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::aws::secrets::SecretStore;
@@ -57,6 +56,16 @@ pub const CONCURRENCY: usize = 4;
 /// Time kept back from the invocation deadline to finish the run (report, alerts, metrics).
 const FINISH_RESERVE: Duration = Duration::from_secs(2);
 
+/// The `check-credentials` report (`schemas/check-credentials-report.schema.json`).
+pub type CredentialsReport = Report<CredentialsDetails>;
+
+/// The sections of the `check-credentials` report beyond the common fields.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct CredentialsDetails {
+    /// Every credential secret checked, by name.
+    pub secrets: BTreeMap<String, SecretDetail>,
+}
+
 /// Checks the credential secrets: all of them, or those `secrets` names (names, full or
 /// partial ARNs). Fails only when the secrets cannot be listed; what else could not be
 /// observed (the rules, one secret's value, an upstream) becomes a finding and the run goes on.
@@ -67,8 +76,8 @@ pub async fn run(
     deadline: Deadline,
     now: DateTime<Utc>,
     http: &UpstreamHttp,
-) -> Result<(Report, Metrics), Error> {
-    let mut report = Report::new(FUNCTION, false);
+) -> Result<(CredentialsReport, Metrics), Error> {
+    let mut report = CredentialsReport::new(FUNCTION, false);
     let mut metrics = Metrics::new(FUNCTION);
     let store = clients.secret_store();
     let registry = clients.registry();
@@ -145,10 +154,7 @@ pub async fn run(
         details.insert(assessment.name, assessment.detail);
     }
     counts.write(&mut report, &mut metrics);
-    report.set_detail(
-        "secrets",
-        serde_json::to_value(&details).unwrap_or(Value::Null),
-    );
+    report.details.secrets = details;
     Ok((report, metrics))
 }
 
@@ -376,7 +382,7 @@ impl Counts {
         self.expiry_written_back += flag(assessment.detail.expiry_written_back.is_some());
     }
 
-    fn write(&self, report: &mut Report, metrics: &mut Metrics) {
+    fn write<D>(&self, report: &mut Report<D>, metrics: &mut Metrics) {
         for (name, value) in [
             ("secrets_checked", self.checked),
             ("secrets_expiring_soon", self.expiring_soon),

@@ -6,7 +6,7 @@ use super::Severity;
 
 /// What a finding is about. A stable, closed list: it is the `check` message attribute that SNS
 /// subscription filter policies and alarms key on, so names never change once shipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Check {
     /// `ValidatePullThroughCacheRule` answered, or could not be asked.
@@ -71,7 +71,7 @@ impl fmt::Display for Check {
 ///
 /// `title` says what broke and where (the chat headline); `message` says why and what it
 /// costs; `next_steps` are commands or actions, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     pub severity: Severity,
     pub check: Check,

@@ -1,33 +1,62 @@
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use schemars::JsonSchema;
+use serde::ser::{Error as _, SerializeMap};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::secret::scrub;
 use super::{Finding, Severity};
 
+/// Sections of a report not typed yet: a JSON map, filled with [`Report::set_detail`].
+pub type UntypedDetails = Map<String, Value>;
+
 /// What every function returns (README: each function returns a JSON report).
 ///
 /// `summary` holds counts; `details` holds the function's own sections (per-rule, per-secret,
-/// per-repository, per-image results), flattened into the top-level JSON object.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
+/// per-repository, per-image results), a typed struct per function whose fields are flattened
+/// into the top-level JSON object. The JSON Schema of each function's report is derived from
+/// these types (`schemas/`, `ptc schema`).
+///
+/// Serialization scrubs: every string of the JSON written (Lambda response, `--json`) goes
+/// through [`scrub`], whatever the details hold.
+#[derive(Debug, Clone, PartialEq, JsonSchema)]
+pub struct Report<D = UntypedDetails> {
+    /// The function that ran (`harden-repository`, `validate-cache-rules`, `check-credentials`,
+    /// `prewarm-images`).
     pub function: String,
+    /// Nothing was written (harden-repository and prewarm-images honour it; the checks never
+    /// write).
     pub dry_run: bool,
+    /// Counts by name (`rules_checked`, `secrets_expiring`, `alerts_published`…).
     pub summary: BTreeMap<String, u64>,
+    /// What the run noticed, each with what to do about it; alerts are built from these.
     pub findings: Vec<Finding>,
     #[serde(flatten)]
-    pub details: Map<String, Value>,
+    pub details: D,
 }
 
-impl Report {
+impl<D: Default> Report<D> {
     pub fn new(function: impl Into<String>, dry_run: bool) -> Self {
         Report {
             function: function.into(),
             dry_run,
             summary: BTreeMap::new(),
             findings: Vec::new(),
-            details: Map::new(),
+            details: D::default(),
+        }
+    }
+}
+
+impl<D> Report<D> {
+    /// The same report with other details (the common fields are kept).
+    pub fn with_details<E>(self, details: E) -> Report<E> {
+        Report {
+            function: self.function,
+            dry_run: self.dry_run,
+            summary: self.summary,
+            findings: self.findings,
+            details,
         }
     }
 
@@ -45,17 +74,9 @@ impl Report {
         self.findings.push(finding);
     }
 
-    /// Stores a function-specific section; keys of the report itself cannot be shadowed.
-    pub fn set_detail(&mut self, key: &str, value: Value) {
-        debug_assert!(
-            !matches!(key, "function" | "dry_run" | "summary" | "findings"),
-            "detail key `{key}` would shadow a report field"
-        );
-        self.details.insert(key.to_owned(), value);
-    }
-
-    /// Replaces every known secret value in the report's texts with `***` (the last line of
-    /// defence: no check should put one there in the first place).
+    /// Replaces every known secret value in the findings' texts with `***` (the last line of
+    /// defence: no check should put one there in the first place). The details are scrubbed
+    /// when the report is serialized.
     pub fn scrub_secrets(&mut self) {
         for finding in &mut self.findings {
             finding.title = scrub(&finding.title);
@@ -64,9 +85,6 @@ impl Report {
                 *step = scrub(step);
             }
             finding.resource = scrub(&finding.resource);
-        }
-        for value in self.details.values_mut() {
-            scrub_value(value);
         }
     }
 
@@ -79,6 +97,65 @@ impl Report {
             .iter()
             .filter(|finding| finding.severity >= severity)
             .count()
+    }
+}
+
+impl Report<UntypedDetails> {
+    /// Stores a function-specific section; keys of the report itself cannot be shadowed.
+    pub fn set_detail(&mut self, key: &str, value: Value) {
+        debug_assert!(
+            !matches!(key, "function" | "dry_run" | "summary" | "findings"),
+            "detail key `{key}` would shadow a report field"
+        );
+        self.details.insert(key.to_owned(), value);
+    }
+}
+
+/// The common fields, then the details' fields, every string scrubbed. Details that do not
+/// serialize to a JSON object (a programming error) fail the serialization with a message.
+impl<D: Serialize> Serialize for Report<D> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let details = match serde_json::to_value(&self.details).map_err(S::Error::custom)? {
+            Value::Object(fields) => fields,
+            Value::Null => Map::new(),
+            other => {
+                return Err(S::Error::custom(format!(
+                    "report details must serialize to a JSON object, found `{}`",
+                    json_kind(&other)
+                )))
+            }
+        };
+        let mut findings = serde_json::to_value(&self.findings).map_err(S::Error::custom)?;
+        scrub_value(&mut findings);
+        let mut map = serializer.serialize_map(Some(4 + details.len()))?;
+        map.serialize_entry("function", &self.function)?;
+        map.serialize_entry("dry_run", &self.dry_run)?;
+        map.serialize_entry("summary", &self.summary)?;
+        map.serialize_entry("findings", &findings)?;
+        for (key, mut value) in details {
+            if matches!(
+                key.as_str(),
+                "function" | "dry_run" | "summary" | "findings"
+            ) {
+                return Err(S::Error::custom(format!(
+                    "report detail `{key}` would shadow a report field"
+                )));
+            }
+            scrub_value(&mut value);
+            map.serialize_entry(&key, &value)?;
+        }
+        map.end()
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 
@@ -98,7 +175,7 @@ mod tests {
 
     #[test]
     fn serializes_to_the_contract_shape() {
-        let mut report = Report::new("validate-cache-rules", false);
+        let mut report: Report = Report::new("validate-cache-rules", false);
         report.count("rules_checked", 2);
         report.add_to_count("rules_invalid", 1);
         report.push_finding(
@@ -134,5 +211,40 @@ mod tests {
         );
         assert_eq!(report.highest_severity(), Some(Severity::Critical));
         assert_eq!(report.count_at_or_above(Severity::Warning), 1);
+    }
+
+    #[derive(Debug, Default, Serialize)]
+    struct TypedDetails {
+        secrets: Vec<String>,
+    }
+
+    #[test]
+    fn serialized_details_are_scrubbed_whatever_their_type() {
+        let token = crate::domain::SecretValue::new("report-token-abc123");
+        let mut report: Report<TypedDetails> = Report::new("check-credentials", false);
+        report.details.secrets = vec![format!("leaked {}", token.expose())];
+        let text = serde_json::to_string(&report).expect("report serializes");
+        assert!(!text.contains("report-token-abc123"), "{text}");
+        assert!(text.contains("leaked ***"), "{text}");
+    }
+
+    #[derive(Debug, Default, Serialize)]
+    struct Shadowing {
+        summary: u64,
+    }
+
+    #[test]
+    fn details_cannot_shadow_the_common_fields() {
+        let report: Report<Shadowing> = Report::new("prewarm-images", false);
+        let error = serde_json::to_string(&report).expect_err("a shadowing detail is refused");
+        assert!(error.to_string().contains("`summary`"), "{error}");
+    }
+
+    #[test]
+    fn details_must_be_an_object() {
+        let report: Report<Vec<u8>> =
+            Report::<UntypedDetails>::new("prewarm-images", false).with_details(vec![1]);
+        let error = serde_json::to_string(&report).expect_err("an array detail is refused");
+        assert!(error.to_string().contains("found `array`"), "{error}");
     }
 }

@@ -57,7 +57,7 @@ fn credential(token: &str) -> String {
     json!({"username": "ptc-user", "accessToken": token}).to_string()
 }
 
-fn findings_of<'a>(report: &'a Report, secret: &str) -> Vec<&'a Finding> {
+fn findings_of<'a, D>(report: &'a Report<D>, secret: &str) -> Vec<&'a Finding> {
     report
         .findings
         .iter()
@@ -65,7 +65,7 @@ fn findings_of<'a>(report: &'a Report, secret: &str) -> Vec<&'a Finding> {
         .collect()
 }
 
-fn highest(report: &Report, secret: &str) -> Option<Severity> {
+fn highest<D>(report: &Report<D>, secret: &str) -> Option<Severity> {
     findings_of(report, secret)
         .iter()
         .map(|finding| finding.severity)

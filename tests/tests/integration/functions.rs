@@ -31,7 +31,10 @@ fn ec2_state_change() -> Value {
     })
 }
 
-fn assert_rejected(result: Result<ptc_ops::domain::Report, Error>, function: &str) {
+fn assert_rejected<D: std::fmt::Debug>(
+    result: Result<ptc_ops::domain::Report<D>, Error>,
+    function: &str,
+) {
     let error = result.expect_err("an unknown event must be refused");
     let message = error.full_message();
     assert!(message.contains(function), "{message}");
