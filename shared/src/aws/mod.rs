@@ -8,6 +8,7 @@ pub mod lambda;
 pub mod pacing;
 pub mod permissions;
 pub mod registry_api;
+pub mod registry_scanning;
 pub mod secrets;
 pub mod sns;
 
@@ -116,6 +117,12 @@ impl Clients {
             self.ecr.clone(),
             Arc::clone(&self.ecr_pacer),
         )
+    }
+
+    /// The registry scanning configuration and the effective scanning of repositories, paced
+    /// with every other ECR call.
+    pub fn scanning(&self) -> registry_scanning::Scanning {
+        registry_scanning::Scanning::paced_by(self.ecr.clone(), Arc::clone(&self.ecr_pacer))
     }
 
     /// Secrets Manager, for credential secrets.

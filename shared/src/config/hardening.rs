@@ -5,6 +5,8 @@ use std::path::Path;
 
 use toml::Value;
 
+use crate::domain::scanning::ScanType;
+
 use super::profile::{check_profile, read_profile, Profile};
 use super::reader::{backticked, describe, Field, KeyPath, Problems, Section};
 
@@ -14,7 +16,8 @@ pub const MAX_HARDENING_CONCURRENCY: i64 = 64;
 pub const MAX_ECR_CALLS_PER_SECOND: i64 = 1000;
 
 /// What the product does with the repository creation templates of the managed prefixes
-/// (`hardening.creation_templates`).
+/// (`hardening.creation_templates`), and with the registry scanning configuration
+/// (`hardening.registry_scanning`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TemplateMode {
     /// Create and update them from the profiles (the default).
@@ -85,6 +88,11 @@ pub struct HardeningConfig {
     /// `hardening.creation_template_role_arn` (or `PTC_TEMPLATE_ROLE_ARN`): the `customRoleArn`
     /// of the templates; without it, templates carry neither tags nor KMS encryption.
     pub creation_template_role_arn: Option<String>,
+    /// `hardening.registry_scanning`: whether the sweep writes the registry scanning
+    /// configuration (`manage`), only reports how it differs (`check`), or leaves it alone.
+    pub registry_scanning: TemplateMode,
+    /// `hardening.registry_scan_type`: the scan type to set; `None` keeps the registry's.
+    pub registry_scan_type: Option<ScanType>,
 }
 
 impl HardeningConfig {
@@ -182,6 +190,9 @@ pub(crate) fn read_hardening(
     let creation_templates = section.choice("creation_templates", &template_modes, problems);
     let creation_template_role_arn =
         section.string("creation_template_role_arn", problems, parse_role_arn);
+    let registry_scanning = section.choice("registry_scanning", &template_modes, problems);
+    let scan_types = ScanType::ALL.map(|scan_type| (scan_type.as_str(), scan_type));
+    let registry_scan_type = section.choice("registry_scan_type", &scan_types, problems);
 
     let default_profile = section
         .table_or_empty("default", problems)
@@ -208,6 +219,8 @@ pub(crate) fn read_hardening(
         profiles: profiles?,
         creation_templates: creation_templates.or(TemplateMode::Manage)?,
         creation_template_role_arn: creation_template_role_arn.optional()?,
+        registry_scanning: registry_scanning.or(TemplateMode::Manage)?,
+        registry_scan_type: registry_scan_type.optional()?,
     })
 }
 

@@ -1151,3 +1151,45 @@ fn creation_templates_mode_and_role_are_checked_at_load() {
         "{bad}"
     );
 }
+
+#[test]
+fn registry_scanning_mode_and_scan_type_are_checked_at_load() {
+    use crate::config::TemplateMode;
+    use crate::domain::scanning::ScanType;
+    let parse = |text: &str| Config::from_toml_str(text, Path::new("."), "test");
+    let defaults = parse("").expect("defaults");
+    assert_eq!(defaults.hardening.registry_scanning, TemplateMode::Manage);
+    assert_eq!(
+        defaults.hardening.registry_scan_type, None,
+        "unset keeps the registry's"
+    );
+    let set =
+        parse("[hardening]\nregistry_scanning = \"check\"\nregistry_scan_type = \"ENHANCED\"\n")
+            .expect("valid");
+    assert_eq!(set.hardening.registry_scanning, TemplateMode::Check);
+    assert_eq!(set.hardening.registry_scan_type, Some(ScanType::Enhanced));
+    for (case, text, key) in [
+        (
+            "unknown mode",
+            "[hardening]\nregistry_scanning = \"always\"\n",
+            "hardening.registry_scanning",
+        ),
+        (
+            "lowercase scan type",
+            "[hardening]\nregistry_scan_type = \"basic\"\n",
+            "hardening.registry_scan_type",
+        ),
+        (
+            "not a string",
+            "[hardening]\nregistry_scan_type = 1\n",
+            "hardening.registry_scan_type",
+        ),
+    ] {
+        let problems: Vec<String> = parse(text)
+            .err()
+            .map(|error| error.problems().iter().map(|p| p.to_string()).collect())
+            .unwrap_or_default();
+        assert_eq!(problems.len(), 1, "{case}: {problems:?}");
+        assert!(problems[0].starts_with(key), "{case}: {problems:?}");
+    }
+}

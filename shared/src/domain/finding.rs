@@ -27,6 +27,8 @@ pub enum Check {
     HardeningFailure,
     /// A repository creation template of a managed prefix: drift, hazards, failed calls.
     CreationTemplate,
+    /// The registry scanning configuration and scan-on-push coverage of managed repositories.
+    RegistryScanning,
     /// ECR failed to pull an image from the upstream registry.
     UpstreamPull,
     /// An image could not be pulled through the cache ahead of need.
@@ -52,6 +54,7 @@ impl Check {
             Check::RepositoryHardening => "repository-hardening",
             Check::HardeningFailure => "hardening-failure",
             Check::CreationTemplate => "creation-template",
+            Check::RegistryScanning => "registry-scanning",
             Check::UpstreamPull => "upstream-pull",
             Check::Prewarm => "prewarm",
             Check::ImageReference => "image-reference",

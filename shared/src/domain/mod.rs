@@ -9,6 +9,7 @@ mod report;
 mod repository;
 mod repository_policy;
 mod rule;
+pub mod scanning;
 pub mod secret;
 mod severity;
 pub mod upstream_guidance;

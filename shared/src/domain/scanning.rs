@@ -1,0 +1,413 @@
+//! Image scanning as ECR configures it: the registry scanning configuration (scan type and up to
+//! two rules of wildcard repository filters) and the effective scanning of one repository. Pure.
+//!
+//! Sources: ECR API reference, `PutRegistryScanningConfiguration`
+//! (<https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutRegistryScanningConfiguration.html>:
+//! 0 to 2 rules), `RegistryScanningRule` (up to 100 filters per rule),
+//! `ScanningRepositoryFilter`
+//! (<https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ScanningRepositoryFilter.html>:
+//! pattern, 1 to 255 characters, `WILDCARD` only); ECR user guide, image-scanning-enhanced-enabling.html
+//! (<https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-scanning-enhanced-enabling.html>:
+//! "Filters with no wildcard will match all repository names that contain the filter. Filters
+//! with wildcards (*) match on a repository name where the wildcard replaces zero or more
+//! characters in the repository name").
+
+use serde::Serialize;
+
+/// `scanType` `BASIC`: ECR's own scanning, on push or by hand.
+pub const BASIC: &str = "BASIC";
+/// `scanType` `ENHANCED`: Amazon Inspector, on push or continuously.
+pub const ENHANCED: &str = "ENHANCED";
+pub const SCAN_ON_PUSH: &str = "SCAN_ON_PUSH";
+pub const CONTINUOUS_SCAN: &str = "CONTINUOUS_SCAN";
+pub const MANUAL: &str = "MANUAL";
+/// Rules a registry scanning configuration holds at most.
+pub const MAX_SCANNING_RULES: usize = 2;
+/// Filters one rule holds at most.
+pub const MAX_FILTERS_PER_RULE: usize = 100;
+/// Longest filter ECR accepts.
+pub const MAX_FILTER_LENGTH: usize = 255;
+
+/// The scan type a configuration may set (`hardening.registry_scan_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ScanType {
+    #[serde(rename = "BASIC")]
+    Basic,
+    #[serde(rename = "ENHANCED")]
+    Enhanced,
+}
+
+impl ScanType {
+    pub const ALL: [ScanType; 2] = [ScanType::Basic, ScanType::Enhanced];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanType::Basic => BASIC,
+            ScanType::Enhanced => ENHANCED,
+        }
+    }
+}
+
+/// One rule: a frequency and the filters it applies to. Values are kept as ECR spells them, so
+/// a rule this product does not write is written back exactly as it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScanningRule {
+    #[serde(rename = "scanFrequency")]
+    pub frequency: String,
+    /// The `filter` of each `WILDCARD` repository filter, in ECR's order.
+    #[serde(rename = "repositoryFilters", serialize_with = "wildcard_filters")]
+    pub filters: Vec<String>,
+}
+
+fn wildcard_filters<S: serde::Serializer>(
+    filters: &[String],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = serializer.serialize_seq(Some(filters.len()))?;
+    for filter in filters {
+        seq.serialize_element(&serde_json::json!({"filter": filter, "filterType": "WILDCARD"}))?;
+    }
+    seq.end()
+}
+
+impl ScanningRule {
+    pub fn new(frequency: &str, filters: &[&str]) -> Self {
+        ScanningRule {
+            frequency: frequency.to_owned(),
+            filters: filters.iter().map(|filter| (*filter).to_owned()).collect(),
+        }
+    }
+
+    /// Whether images pushed to a repository this rule applies to are scanned on push
+    /// (continuous scanning scans on push too).
+    pub fn scans_on_push(&self) -> bool {
+        self.frequency == SCAN_ON_PUSH || self.frequency == CONTINUOUS_SCAN
+    }
+}
+
+/// The registry scanning configuration (`GetRegistryScanningConfiguration`). A registry that
+/// never set one answers `BASIC` without rules.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegistryScanning {
+    #[serde(rename = "scanType")]
+    pub scan_type: String,
+    pub rules: Vec<ScanningRule>,
+}
+
+impl RegistryScanning {
+    /// What a registry without a configuration has.
+    pub fn unset() -> Self {
+        RegistryScanning {
+            scan_type: BASIC.to_owned(),
+            rules: Vec::new(),
+        }
+    }
+
+    /// The filters of rules that scan on push which match `repository_name`; empty when the
+    /// registry configuration does not scan it on push.
+    pub fn scanning_on_push(&self, repository_name: &str) -> Vec<&str> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.scans_on_push())
+            .flat_map(|rule| rule.filters.iter())
+            .filter(|filter| filter_matches(filter, repository_name))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// The first filter of a rule that scans on push covering every name `filter` matches.
+    pub fn covering(&self, filter: &str) -> Option<&str> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.scans_on_push())
+            .flat_map(|rule| rule.filters.iter())
+            .find(|general| filter_covers(general, filter))
+            .map(String::as_str)
+    }
+
+    /// Same scan type and, rule by rule, the same frequency and the same set of filters (order
+    /// and repeats aside): ECR applies filters as a set.
+    pub fn same_as(&self, other: &RegistryScanning) -> bool {
+        fn normalized(configuration: &RegistryScanning) -> Vec<(String, Vec<String>)> {
+            let mut rules: Vec<(String, Vec<String>)> = configuration
+                .rules
+                .iter()
+                .map(|rule| {
+                    let mut filters = rule.filters.clone();
+                    filters.sort();
+                    filters.dedup();
+                    (rule.frequency.clone(), filters)
+                })
+                .collect();
+            rules.sort();
+            rules
+        }
+        self.scan_type == other.scan_type && normalized(self) == normalized(other)
+    }
+}
+
+/// What `BatchGetRepositoryScanningConfiguration` says of one repository, or what the registry
+/// configuration proves of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EffectiveScanning {
+    pub scan_on_push: bool,
+    pub scan_frequency: String,
+    /// The registry filters that apply; empty when none does.
+    pub applied_filters: Vec<String>,
+}
+
+impl EffectiveScanning {
+    /// What a matching registry rule gives a repository: `None` when no rule that scans on
+    /// push matches it. Continuous scanning wins when both match (it scans on push as well).
+    pub fn from_registry(configuration: &RegistryScanning, repository_name: &str) -> Option<Self> {
+        let matched = |frequency: &str| -> Vec<String> {
+            configuration
+                .rules
+                .iter()
+                .filter(|rule| rule.frequency == frequency)
+                .flat_map(|rule| rule.filters.iter())
+                .filter(|filter| filter_matches(filter, repository_name))
+                .cloned()
+                .collect()
+        };
+        [CONTINUOUS_SCAN, SCAN_ON_PUSH]
+            .into_iter()
+            .map(|frequency| (frequency, matched(frequency)))
+            .find(|(_, filters)| !filters.is_empty())
+            .map(|(frequency, applied_filters)| EffectiveScanning {
+                scan_on_push: frequency == SCAN_ON_PUSH,
+                scan_frequency: frequency.to_owned(),
+                applied_filters,
+            })
+    }
+
+    /// Images pushed (or pulled through the cache) are scanned as they arrive.
+    pub fn scanned_on_push(&self) -> bool {
+        self.scan_on_push
+            || self.scan_frequency == SCAN_ON_PUSH
+            || self.scan_frequency == CONTINUOUS_SCAN
+    }
+
+    /// A registry filter decides this repository's scanning (not its own deprecated flag).
+    pub fn by_registry(&self) -> bool {
+        !self.applied_filters.is_empty()
+    }
+}
+
+/// Whether a registry filter matches a repository name: without `*`, any name containing the
+/// filter; with it, the whole name, each `*` standing for zero or more characters (`/`
+/// included).
+pub fn filter_matches(filter: &str, repository_name: &str) -> bool {
+    if !filter.contains('*') {
+        return repository_name.contains(filter);
+    }
+    wildcard_match(filter.as_bytes(), repository_name.as_bytes())
+}
+
+fn wildcard_match(pattern: &[u8], name: &[u8]) -> bool {
+    // Classic greedy matching with backtracking to the last `*`.
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, n));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == name[n] {
+            p += 1;
+            n += 1;
+        } else if let Some((star_p, star_n)) = star {
+            p = star_p + 1;
+            n = star_n + 1;
+            star = Some((star_p, star_n + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// Whether every name `specific` matches is matched by `general` too. Sound, not complete: a
+/// `true` is always right (so a prefix is never wrongly taken as covered); a rare `false` for
+/// an exotic pair only costs a redundant filter.
+pub fn filter_covers(general: &str, specific: &str) -> bool {
+    // A filter without `*` means "contains": `*filter*`.
+    let as_pattern = |filter: &str| -> Vec<u8> {
+        if filter.contains('*') {
+            filter.as_bytes().to_vec()
+        } else {
+            [b"*", filter.as_bytes(), b"*"].concat()
+        }
+    };
+    let general = as_pattern(general);
+    let specific = as_pattern(specific);
+    // `specific`'s `*` can become any text, so only a `*` of `general` may absorb it; literal
+    // characters must meet equal literals or a `*` of `general`.
+    let (g_len, s_len) = (general.len(), specific.len());
+    // covers[i][j]: general[i..] covers specific[j..].
+    let mut covers = vec![vec![false; s_len + 1]; g_len + 1];
+    covers[g_len][s_len] = true;
+    for i in (0..g_len).rev() {
+        for j in (0..=s_len).rev() {
+            covers[i][j] = if general[i] == b'*' {
+                // Absorb nothing, or absorb specific[j] (literal or `*`) and stay.
+                covers[i + 1][j] || (j < s_len && covers[i][j + 1])
+            } else {
+                j < s_len
+                    && specific[j] != b'*'
+                    && specific[j] == general[i]
+                    && covers[i + 1][j + 1]
+            };
+        }
+    }
+    covers[0][0]
+}
+
+/// Whether ECR would take `filter` (`ScanningRepositoryFilter.filter`): 1 to 255 characters of
+/// `^[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*$`.
+pub fn valid_filter(filter: &str) -> bool {
+    let bytes = filter.as_bytes();
+    let word = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'*';
+    let separator = |c: u8| matches!(c, b'.' | b'_' | b'-' | b'/');
+    if bytes.is_empty() || bytes.len() > MAX_FILTER_LENGTH || !word(bytes[0]) {
+        return false;
+    }
+    // After the first character: groups of an optional separator then one or more word
+    // characters, so a separator never ends the filter nor follows another one.
+    let mut previous_separator = false;
+    for &c in &bytes[1..] {
+        if separator(c) {
+            if previous_separator {
+                return false;
+            }
+            previous_separator = true;
+        } else if word(c) {
+            previous_separator = false;
+        } else {
+            return false;
+        }
+    }
+    !previous_separator
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_match_as_ecr_documents() {
+        /// (case, filter, repository, matches)
+        let cases: [(&str, &str, &str, bool); 10] = [
+            (
+                "prefix wildcard",
+                "docker-hub/*",
+                "docker-hub/library/nginx",
+                true,
+            ),
+            (
+                "wildcard crosses `/`",
+                "docker-hub*",
+                "docker-hub/library/nginx",
+                true,
+            ),
+            (
+                "prefix is a path segment",
+                "docker-hub/*",
+                "docker-hubby/x",
+                false,
+            ),
+            ("the prefix alone", "docker-hub/*", "docker-hub", false),
+            (
+                "no wildcard: contains",
+                "hub",
+                "docker-hub/library/nginx",
+                true,
+            ),
+            (
+                "no wildcard: not contained",
+                "quay",
+                "docker-hub/library/nginx",
+                false,
+            ),
+            ("everything", "*", "any/name", true),
+            ("inner wildcard", "ghcr/*/app", "ghcr/team/x/app", true),
+            (
+                "inner wildcard, wrong end",
+                "ghcr/*/app",
+                "ghcr/team/apps",
+                false,
+            ),
+            ("exact with wildcard", "app*", "app", true),
+        ];
+        for (case, filter, name, expected) in cases {
+            assert_eq!(filter_matches(filter, name), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_filter_covers_another_only_when_every_name_of_it_matches() {
+        /// (case, general, specific, covers)
+        let cases: [(&str, &str, &str, bool); 11] = [
+            ("same", "docker-hub/*", "docker-hub/*", true),
+            ("everything", "*", "docker-hub/*", true),
+            ("shorter prefix", "docker*", "docker-hub/*", true),
+            ("parent prefix", "ghcr/*", "ghcr/fluxcd/*", true),
+            ("narrower does not cover", "ghcr/fluxcd/*", "ghcr/*", false),
+            ("sibling", "quay/*", "docker-hub/*", false),
+            ("contains covers its prefix", "hub", "docker-hub/*", true),
+            ("contains elsewhere", "lib", "docker-hub/*", false),
+            (
+                "exact name is not a prefix",
+                "docker-hub/nginx",
+                "docker-hub/*",
+                false,
+            ),
+            ("wildcard in the middle", "docker-*/*", "docker-hub/*", true),
+            ("suffix wildcard", "*/nginx", "docker-hub/*", false),
+        ];
+        for (case, general, specific, expected) in cases {
+            assert_eq!(filter_covers(general, specific), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn filters_follow_ecr_pattern() {
+        for good in ["docker-hub/*", "*", "a", "ghcr/fluxcd/*", "a.b_c-d/e*"] {
+            assert!(valid_filter(good), "{good}");
+        }
+        let long = "a".repeat(256);
+        for bad in ["", "Docker/*", "a//b", "a/", "-a", "a b", long.as_str()] {
+            assert!(!valid_filter(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_registry_configuration_proves_scan_on_push() {
+        let configuration = RegistryScanning {
+            scan_type: ENHANCED.to_owned(),
+            rules: vec![
+                ScanningRule::new(SCAN_ON_PUSH, &["docker-hub/*"]),
+                ScanningRule::new(CONTINUOUS_SCAN, &["docker-hub/library/*"]),
+            ],
+        };
+        let nginx = EffectiveScanning::from_registry(&configuration, "docker-hub/library/nginx")
+            .expect("covered");
+        assert_eq!(nginx.scan_frequency, CONTINUOUS_SCAN);
+        assert!(nginx.scanned_on_push());
+        let app = EffectiveScanning::from_registry(&configuration, "docker-hub/team/app")
+            .expect("covered");
+        assert_eq!(app.scan_frequency, SCAN_ON_PUSH);
+        assert_eq!(app.applied_filters, ["docker-hub/*"]);
+        assert_eq!(
+            EffectiveScanning::from_registry(&configuration, "ghcr/app"),
+            None
+        );
+        assert!(configuration.same_as(&RegistryScanning {
+            scan_type: ENHANCED.to_owned(),
+            rules: vec![
+                ScanningRule::new(CONTINUOUS_SCAN, &["docker-hub/library/*"]),
+                ScanningRule::new(SCAN_ON_PUSH, &["docker-hub/*", "docker-hub/*"]),
+            ],
+        }));
+    }
+}
