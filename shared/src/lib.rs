@@ -30,4 +30,5 @@ pub mod metrics;
 pub mod prewarm;
 pub mod report_schema;
 pub mod rule_validation;
+pub mod scanning;
 pub mod templates;

@@ -138,6 +138,9 @@ pub struct Reads {
     pub lifecycle_policy: bool,
     pub tags: bool,
     pub repository_policy: bool,
+    /// The effective scanning, when the profile manages `scan_on_push` (read in batches by a
+    /// sweep, or proved by a registry filter without a read).
+    pub scanning: bool,
 }
 
 impl<'c> Desired<'c> {
@@ -181,6 +184,7 @@ impl<'c> Desired<'c> {
             tags: self.tags().is_some(),
             repository_policy: self.profile.repository_policy.is_some()
                 || !self.profile.allow_public,
+            scanning: self.profile.scan_on_push.is_some(),
         }
     }
 }

@@ -19,15 +19,19 @@ pub mod permissions;
 pub mod plan;
 pub mod sweep;
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Mutex;
 
 use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use tracing::{debug, info, warn};
 
 use crate::aws::ecr::Registry;
+use crate::aws::registry_scanning::{Scanning, MAX_NAMES_PER_BATCH};
 use crate::aws::{AwsError, Clients};
 use crate::config::{Config, HardeningConfig};
+use crate::domain::scanning::{EffectiveScanning, RegistryScanning};
 use crate::domain::{Check, Finding, Report, Repository, Severity};
 use crate::env;
 use crate::error::Error;
@@ -37,6 +41,7 @@ use crate::events::{
 };
 use crate::lambda::Deadline;
 use crate::metrics::Metrics;
+use crate::scanning::{Covered, ScanCoverage};
 
 use desired::{tagged_as_cache_created, Coverage, Desired, ManagedPrefixes, Provenance};
 use observe::Observation;
@@ -303,6 +308,22 @@ pub async fn sweep(
     } else {
         None
     };
+    // Then the registry scanning configuration, once per sweep: repositories it scans on push
+    // need no read of their own. Later links only read it.
+    let first_link = templates.is_some();
+    let scanning = if first_link {
+        let reconciled =
+            crate::scanning::reconcile(clients, &config.hardening, &hardener.managed, dry_run)
+                .await;
+        let in_effect = reconciled.in_effect.clone();
+        (Some(reconciled), in_effect)
+    } else {
+        (
+            None,
+            crate::scanning::in_effect(clients, &config.hardening).await,
+        )
+    };
+    let hardener = hardener.with_registry_scanning(scanning.1);
     let mut tally = Tally::new(dry_run, false);
     let progress = sweep::sweep_repositories(
         &hardener.registry,
@@ -310,6 +331,7 @@ pub async fn sweep(
         config.hardening.concurrency,
         deadline,
         &mut tally,
+        |page| hardener.read_scanning(page),
         |repository| hardener.harden_listed(repository),
     )
     .await;
@@ -334,6 +356,10 @@ pub async fn sweep(
     if let Some(templates) = templates {
         templates.write_into(&mut report);
     }
+    if let Some(reconciled) = scanning.0 {
+        reconciled.write_into(&mut report);
+    }
+    hardener.write_coverage(&mut report);
     report.set_detail(
         "sweep",
         json!({
@@ -474,6 +500,23 @@ struct Hardener<'a> {
     /// Report findings only a person can resolve (see [`FindingKind::resolved_by_hand`]);
     /// `false` for runs that recur with every sync of the cache.
     report_unresolvable: bool,
+    scanning: ScanningView,
+}
+
+/// What a run knows of scanning: the registry configuration in effect (a sweep), the effective
+/// scanning read in batches, and the coverage of the repositories seen.
+struct ScanningView {
+    api: Scanning,
+    /// `None`: not known (event paths, `off`, unreadable); every repository is read.
+    in_effect: Option<RegistryScanning>,
+    read: Mutex<HashMap<String, EffectiveScanning>>,
+    coverage: Mutex<ScanCoverage>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<'a> Hardener<'a> {
@@ -501,7 +544,81 @@ impl<'a> Hardener<'a> {
             dry_run,
             deadline,
             report_unresolvable: true,
+            scanning: ScanningView {
+                api: clients.scanning(),
+                in_effect: None,
+                read: Mutex::new(HashMap::new()),
+                coverage: Mutex::new(ScanCoverage::default()),
+            },
         })
+    }
+
+    /// Compares repositories against this registry scanning configuration: those it scans on
+    /// push are not read one by one.
+    fn with_registry_scanning(mut self, in_effect: Option<RegistryScanning>) -> Self {
+        self.scanning.in_effect = in_effect;
+        self
+    }
+
+    /// Reads, 25 per call, the effective scanning of the page's managed repositories whose
+    /// profile manages `scan_on_push` and that no registry filter scans on push. A failed
+    /// batch is left to each repository's own read (which reports the failure).
+    async fn read_scanning(&self, page: Vec<Repository>) {
+        let names: Vec<String> = page
+            .into_iter()
+            .map(|repository| repository.name)
+            .filter(|name| self.managed.coverage(name) == Coverage::Managed)
+            .filter(|name| {
+                Desired::for_repository(self.config, name).reads().scanning
+                    && self.registry_scanning_of(name).is_none()
+            })
+            .collect();
+        for batch in names.chunks(MAX_NAMES_PER_BATCH) {
+            match self.scanning.api.repositories(batch).await {
+                Ok(answered) => lock(&self.scanning.read).extend(answered.found),
+                Err(error) => {
+                    warn!(error = %error, n_repositories = batch.len(), "scanning of a batch could not be read")
+                }
+            }
+        }
+    }
+
+    /// What the registry configuration in effect proves: scanned on push by a filter.
+    fn registry_scanning_of(&self, name: &str) -> Option<EffectiveScanning> {
+        self.scanning
+            .in_effect
+            .as_ref()
+            .and_then(|configuration| EffectiveScanning::from_registry(configuration, name))
+    }
+
+    /// The effective scanning of a repository when its profile manages it: proved by the
+    /// registry filters in effect, read in its page's batch, or read alone.
+    async fn scanning_of(
+        &self,
+        name: &str,
+        reads: desired::Reads,
+    ) -> Result<Option<EffectiveScanning>, AwsError> {
+        if let Some(effective) = self.registry_scanning_of(name) {
+            return Ok(Some(effective));
+        }
+        if !reads.scanning {
+            return Ok(None);
+        }
+        if let Some(effective) = lock(&self.scanning.read).remove(name) {
+            return Ok(Some(effective));
+        }
+        let mut answered = self
+            .scanning
+            .api
+            .repositories(std::slice::from_ref(&name.to_owned()))
+            .await?;
+        Ok(answered.found.remove(name))
+    }
+
+    /// The `scan_coverage` section (and its finding) of the repositories this run saw.
+    fn write_coverage(&self, report: &mut Report) {
+        let coverage = std::mem::take(&mut *lock(&self.scanning.coverage));
+        coverage.write_into(report, self.dry_run);
     }
 
     /// Leaves out findings hardening can never resolve (reported by the sweep instead).
@@ -529,6 +646,7 @@ impl<'a> Hardener<'a> {
         let mut metrics = Metrics::new(FUNCTION.as_str());
         tally.finish(&mut report, &mut metrics);
         self.describe_scope(&mut report);
+        self.write_coverage(&mut report);
         (report, metrics)
     }
 
@@ -642,7 +760,21 @@ impl<'a> Hardener<'a> {
     ) -> Outcome {
         let profile = desired.profile_name().to_owned();
         let observed = match observation {
-            Ok(Observation::Found(observed)) => observed,
+            Ok(Observation::Found(mut observed)) => {
+                match self.scanning_of(&name, desired.reads()).await {
+                    Ok(scanning) => observed.scanning = scanning,
+                    Err(error) if observe::is_gone(&error) => return Outcome::Gone { name },
+                    Err(error) => {
+                        warn!(repository = %name, error = %error, "scanning could not be read");
+                        return Outcome::Failed {
+                            name,
+                            profile,
+                            error,
+                        };
+                    }
+                }
+                observed
+            }
             Ok(Observation::Gone) => {
                 info!(repository = %name, "repository does not exist; nothing to harden");
                 return Outcome::Gone { name };
@@ -702,6 +834,16 @@ impl<'a> Hardener<'a> {
             }
             Some(applied)
         };
+        let verified = self
+            .verify_scan_on_push(&name, &desired, &observed, &mut plan, applied.as_deref())
+            .await;
+        self.record_coverage(
+            &name,
+            &desired,
+            verified.as_ref().or(observed.scanning.as_ref()),
+            &plan,
+            applied.as_deref(),
+        );
         Outcome::Hardened {
             name,
             arn,
@@ -709,6 +851,85 @@ impl<'a> Hardener<'a> {
             plan,
             applied,
         }
+    }
+}
+
+impl Hardener<'_> {
+    /// After the deprecated per-repository scan on push was written, reads the effective
+    /// scanning again: whether a repository's own flag still counts beside a registry
+    /// configuration is not something AWS documents, so the run says when it did not.
+    async fn verify_scan_on_push(
+        &self,
+        name: &str,
+        desired: &Desired<'_>,
+        observed: &plan::Observed,
+        plan: &mut plan::Plan,
+        applied: Option<&[apply::Applied]>,
+    ) -> Option<EffectiveScanning> {
+        let written = plan
+            .changes
+            .iter()
+            .zip(applied.unwrap_or_default())
+            .find_map(|(change, result)| match (&change.write, result) {
+                (plan::Write::ScanOnPush(value), apply::Applied::Written) => Some(*value),
+                _ => None,
+            })?;
+        let mut answered = match self
+            .scanning
+            .api
+            .repositories(std::slice::from_ref(&name.to_owned()))
+            .await
+        {
+            Ok(answered) => answered,
+            Err(error) => {
+                warn!(repository = %name, error = %error, "scanning could not be read back");
+                return None;
+            }
+        };
+        let effective = answered.found.remove(name)?;
+        if effective.scanned_on_push() != written {
+            plan.findings.push((
+                plan::FindingKind::ScanSettingIgnored,
+                plan::scan_setting_ignored_finding(desired, &observed.repository, &effective),
+            ));
+        }
+        Some(effective)
+    }
+
+    /// How the repository is scanned on push after this run's writes.
+    fn record_coverage(
+        &self,
+        name: &str,
+        desired: &Desired<'_>,
+        scanning: Option<&EffectiveScanning>,
+        plan: &plan::Plan,
+        applied: Option<&[apply::Applied]>,
+    ) {
+        let wanted = desired.profile.scan_on_push;
+        let written = plan
+            .changes
+            .iter()
+            .zip(applied.unwrap_or_default())
+            .find_map(|(change, result)| match (&change.write, result) {
+                (plan::Write::ScanOnPush(value), apply::Applied::Written) => Some(*value),
+                _ => None,
+            });
+        let covered = match (scanning, written) {
+            (Some(effective), _) if effective.by_registry() && effective.scanned_on_push() => {
+                Covered::ByRegistry
+            }
+            // Read back after the write (or not readable: the write is taken at its word).
+            (Some(effective), _) if effective.scanned_on_push() => Covered::ByRepositorySetting,
+            (Some(effective), _) => Covered::No {
+                scan_frequency: effective.scan_frequency.clone(),
+            },
+            (None, Some(true)) => Covered::ByRepositorySetting,
+            (None, Some(false)) => Covered::No {
+                scan_frequency: crate::domain::scanning::MANUAL.to_owned(),
+            },
+            (None, None) => Covered::NotChecked,
+        };
+        lock(&self.scanning.coverage).record(name, desired.profile_name(), wanted, covered);
     }
 }
 

@@ -66,6 +66,7 @@ pub async fn observe_knowing_tags(
                 lifecycle_policy,
                 repository_policy,
                 tags,
+                scanning: None,
             })))
         }
         (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => {

@@ -102,6 +102,12 @@ impl GroupKey {
             GroupKey::Plan(FindingKind::PolicyReplaced) => format!(
                 "policies of {n_repositories} repositories replaced: rules or statements removed"
             ),
+            GroupKey::Plan(FindingKind::ScanSettingIgnored) => format!(
+                "{n_repositories} repositories are still not scanned on push after their own setting was changed"
+            ),
+            GroupKey::Plan(FindingKind::ScannedByRegistry) => format!(
+                "{n_repositories} repositories are scanned on push by the registry although their profile says no"
+            ),
             GroupKey::Failure { operation, kind } => format!(
                 "{n_repositories} repositories could not be hardened: `{operation}` failed ({kind})"
             ),

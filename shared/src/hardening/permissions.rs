@@ -1,9 +1,13 @@
 //! What `harden-repository` may call: read the rules (managed prefixes), list and read
 //! repositories, write the settings of managed repositories only, and hand a sweep that runs
 //! short of time to a new invocation of itself. A sweep reconciles the creation templates
-//! first ([`crate::templates::permissions`]).
+//! first ([`crate::templates::permissions`]), then the registry scanning configuration
+//! ([`crate::scanning::permissions`]).
 
 use crate::aws::permissions::{Condition, Permission, Scope, TagKeys, PUBLISH_ALERTS};
+use crate::scanning::permissions::{
+    GET_REGISTRY_SCANNING, PUT_REGISTRY_SCANNING, READ_REPOSITORY_SCANNING,
+};
 use crate::templates::permissions::{
     CREATE_REPOSITORY_BY_TEMPLATE, CREATE_TEMPLATE, DESCRIBE_TEMPLATES, PASS_TEMPLATE_ROLE,
     UPDATE_TEMPLATE,
@@ -54,7 +58,7 @@ pub const PERMISSIONS: &[Permission] = &[
     Permission::new(
         "ecr:PutImageScanningConfiguration",
         Scope::ManagedRepositories,
-        "apply the profile's scan on push",
+        "apply the profile's scan on push where the registry scanning configuration does not",
     ),
     Permission::new(
         "ecr:PutImageTagMutability",
@@ -71,5 +75,8 @@ pub const PERMISSIONS: &[Permission] = &[
     UPDATE_TEMPLATE,
     CREATE_REPOSITORY_BY_TEMPLATE,
     PASS_TEMPLATE_ROLE,
+    GET_REGISTRY_SCANNING,
+    PUT_REGISTRY_SCANNING,
+    READ_REPOSITORY_SCANNING,
     PUBLISH_ALERTS,
 ];

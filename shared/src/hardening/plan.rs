@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::{TagMutability, TagMutabilitySetting};
+use crate::domain::scanning::EffectiveScanning;
 use crate::domain::{
     canonical_json_text, Check, Finding, PublicStatement, Repository, RepositoryPolicy, Severity,
 };
@@ -26,6 +27,9 @@ pub struct Observed {
     /// Repository policy text, `None` when the repository has none.
     pub repository_policy: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// The effective scanning (`BatchGetRepositoryScanningConfiguration`, or what a registry
+    /// filter proves); `None` when not read, and then the repository's own flag is compared.
+    pub scanning: Option<EffectiveScanning>,
 }
 
 /// A setting this product writes, named as in the profile.
@@ -90,6 +94,11 @@ pub enum FindingKind {
     PublicPolicyFound,
     /// A policy the repository had is replaced, and rules or statements of it are lost.
     PolicyReplaced,
+    /// The profile turns scan on push off, but a registry scanning filter scans it on push.
+    ScannedByRegistry,
+    /// The per-repository scan on push was written, and the effective scanning read back
+    /// did not change (the registry configuration decides).
+    ScanSettingIgnored,
 }
 
 impl FindingKind {
@@ -99,7 +108,9 @@ impl FindingKind {
     pub fn resolved_by_hand(&self) -> bool {
         matches!(
             self,
-            FindingKind::EncryptionDrift | FindingKind::ImmutableTags
+            FindingKind::EncryptionDrift
+                | FindingKind::ImmutableTags
+                | FindingKind::ScannedByRegistry
         )
     }
 
@@ -110,6 +121,8 @@ impl FindingKind {
             FindingKind::PublicPolicyRefused => "public-policy-refused",
             FindingKind::PublicPolicyFound => "public-policy-found",
             FindingKind::PolicyReplaced => "policy-replaced",
+            FindingKind::ScannedByRegistry => "scanned-by-registry",
+            FindingKind::ScanSettingIgnored => "scan-setting-ignored",
         }
     }
 }
@@ -185,16 +198,29 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
     }
 
     if let Some(scan_on_push) = profile.scan_on_push {
-        if repository.scan_on_push != scan_on_push {
-            plan.changes.push(Change {
-                setting: Setting::ScanOnPush,
-                old: json!(repository.scan_on_push),
-                new: json!(scan_on_push),
-                source: None,
-                note: None,
-                removed: Vec::new(),
-                write: Write::ScanOnPush(scan_on_push),
-            });
+        let (current, by_registry) = match &observed.scanning {
+            Some(effective) => (effective.scanned_on_push(), effective.by_registry()),
+            None => (repository.scan_on_push, false),
+        };
+        if current != scan_on_push {
+            if by_registry {
+                // A registry filter scans it on push; the repository's own setting cannot turn
+                // that off (the sweep reports the profile once, see `crate::scanning`).
+                plan.findings.push((
+                    FindingKind::ScannedByRegistry,
+                    scanned_by_registry_finding(desired, repository, observed.scanning.as_ref()),
+                ));
+            } else {
+                plan.changes.push(Change {
+                    setting: Setting::ScanOnPush,
+                    old: json!(current),
+                    new: json!(scan_on_push),
+                    source: None,
+                    note: Some("deprecated per-repository setting: no registry scanning filter covers this repository".to_owned()),
+                    removed: Vec::new(),
+                    write: Write::ScanOnPush(scan_on_push),
+                });
+            }
         }
     }
 
@@ -429,6 +455,60 @@ fn mutability_json(mode: &str, exclusion_filters: &[String]) -> Value {
     json!({"mutability": mode, "exclusion_filters": exclusion_filters})
 }
 
+/// The per-repository setting was written but the effective scanning did not follow.
+pub fn scan_setting_ignored_finding(
+    desired: &Desired<'_>,
+    repository: &Repository,
+    effective: &EffectiveScanning,
+) -> Finding {
+    let name = &repository.name;
+    let prefix = desired
+        .profile_prefix
+        .or_else(|| name.split('/').next())
+        .unwrap_or(name);
+    Finding::new(
+        Severity::Warning,
+        Check::RepositoryHardening,
+        name,
+        format!("`{name}` is still not scanned on push after its own setting was changed"),
+        format!(
+            "`PutImageScanningConfiguration` succeeded, but ECR reports the repository's scanning as `{}`: the registry scanning configuration decides, and no filter of it covers this repository",
+            effective.scan_frequency
+        ),
+    )
+    .with_next_step(format!("add `{prefix}/*` to the registry's `SCAN_ON_PUSH` rule (`hardening.registry_scanning = \"manage\"` does it when the registry has room; see the `registry_scanning` section of the sweep's report)"))
+    .with_resource_arn(&repository.arn)
+}
+
+fn scanned_by_registry_finding(
+    desired: &Desired<'_>,
+    repository: &Repository,
+    scanning: Option<&EffectiveScanning>,
+) -> Finding {
+    let filters = scanning
+        .map(|scanning| {
+            scanning
+                .applied_filters
+                .iter()
+                .map(|filter| format!("`{filter}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    Finding::new(
+        Severity::Info,
+        Check::RepositoryHardening,
+        &repository.name,
+        format!("`{}` is scanned on push by the registry", repository.name),
+        format!(
+            "profile `{}` sets `scan_on_push = false`, but the registry scanning filter {filters} scans it on push, and a repository's own setting does not override the registry's",
+            desired.profile_name()
+        ),
+    )
+    .with_next_step("narrow the registry filter by hand if scanning there is unwanted, or drop `scan_on_push = false` from the profile")
+    .with_resource_arn(&repository.arn)
+}
+
 fn immutable_tags_finding(repository: &Repository) -> Finding {
     Finding::new(
         Severity::Warning,
@@ -595,6 +675,7 @@ mod tests {
                 ("cost-center".into(), "platform".into()),
                 ("team".into(), "payments".into()),
             ]),
+            scanning: None,
         }
     }
 

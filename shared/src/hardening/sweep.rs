@@ -97,22 +97,27 @@ pub struct SweepProgress {
 }
 
 /// Lists repositories from `start` and runs `harden` on each, at most `concurrency` at a time,
-/// recording every outcome in `tally`.
-pub async fn sweep_repositories<Harden, HardenFuture>(
+/// recording every outcome in `tally`. `prepare` sees each page before its repositories are
+/// started (to read what can be read for many repositories in one call).
+pub async fn sweep_repositories<Prepare, PrepareFuture, Harden, HardenFuture>(
     registry: &Registry,
     start: SweepCursor,
     concurrency: usize,
     deadline: Deadline,
     tally: &mut Tally,
+    prepare: Prepare,
     harden: Harden,
 ) -> SweepProgress
 where
+    Prepare: Fn(Vec<Repository>) -> PrepareFuture,
+    PrepareFuture: Future<Output = ()>,
     Harden: Fn(Repository) -> HardenFuture,
     HardenFuture: Future<Output = Outcome>,
 {
     let listing_failure: Mutex<Option<(SweepCursor, AwsError)>> = Mutex::new(None);
     let stopped_at: Mutex<Option<SweepCursor>> = Mutex::new(None);
 
+    let prepare = &prepare;
     let pages = stream::unfold(Some(start), |cursor| {
         let listing_failure = &listing_failure;
         async move {
@@ -148,6 +153,13 @@ where
                         };
                         listed.push((at, repository));
                     }
+                    prepare(
+                        listed
+                            .iter()
+                            .map(|(_, repository)| repository.clone())
+                            .collect(),
+                    )
+                    .await;
                     let next = page.next_token.map(|next_token| SweepCursor {
                         next_token: Some(next_token),
                         after: None,

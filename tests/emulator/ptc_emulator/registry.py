@@ -64,6 +64,17 @@ def put_registry_policy(self: ECRResponse):
 
 
 # ---- registry scanning configuration ------------------------------------------------------------
+# ECR API reference, PutRegistryScanningConfiguration (0 to 2 rules):
+#   https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_PutRegistryScanningConfiguration.html
+# RegistryScanningRule (scanFrequency, 1 to 100 repositoryFilters):
+#   https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_RegistryScanningRule.html
+# ScanningRepositoryFilter (pattern, 1 to 255 characters, WILDCARD only):
+#   https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ScanningRepositoryFilter.html
+# Filter semantics (no wildcard: "contains"; '*' zero or more characters):
+#   https://docs.aws.amazon.com/AmazonECR/latest/userguide/image-scanning-enhanced-enabling.html
+# BatchGetRepositoryScanningConfiguration (1 to 25 names; scanOnPush, scanFrequency,
+# appliedScanFilters; failures REPOSITORY_NOT_FOUND):
+#   https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_BatchGetRepositoryScanningConfiguration.html
 
 SCAN_TYPES = ("BASIC", "ENHANCED")
 SCAN_FREQUENCIES = ("SCAN_ON_PUSH", "CONTINUOUS_SCAN", "MANUAL")

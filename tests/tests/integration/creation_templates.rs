@@ -225,17 +225,19 @@ async fn a_repository_born_from_its_template_costs_no_write_on_its_creation_even
         sample_event("create-repository-service-event.json"),
     )
     .await;
-    // Templates carry no scanning: that one setting is still written by the event.
+    // Templates carry no scanning; the registry scanning configuration the sweep wrote
+    // scans the new repository on push: the event only reads.
     assert_eq!(
         write_operations(&env.calls().await),
-        ["PutImageScanningConfiguration"],
+        Vec::<String>::new(),
         "{report:#?}"
     );
     assert_eq!(
         report.details["trigger"]["birth"],
-        json!({"born_compliant": true, "fixed_after_birth": [], "not_carried_by_templates": ["scan_on_push"]}),
+        json!({"born_compliant": true, "fixed_after_birth": [], "not_carried_by_templates": []}),
         "{report:#?}"
     );
+    assert_eq!(report.details["scan_coverage"]["by_registry"], 1);
 }
 
 #[tokio::test]
@@ -265,7 +267,7 @@ async fn without_a_role_templates_leave_tags_out_and_the_event_adds_them() {
     .await;
     let mut writes = write_operations(&env.calls().await);
     writes.sort();
-    assert_eq!(writes, ["PutImageScanningConfiguration", "TagResource"]);
+    assert_eq!(writes, ["TagResource"], "scanning comes from the registry");
     assert_eq!(report.details["trigger"]["birth"]["born_compliant"], false);
 }
 

@@ -13,4 +13,5 @@ mod harden_repository;
 mod infra;
 mod prewarm_images;
 mod registry;
+mod registry_scanning;
 mod validate_cache_rules;
