@@ -188,13 +188,14 @@ impl Deadline {
 /// The whole `main` of a function: logging, state built once, then the Lambda runtime loop.
 /// An init failure (bad configuration) is logged once and ends the process, so Lambda reports
 /// an init error before any event is taken.
-pub async fn run<Handler, HandlerFuture>(
+pub async fn run<Handler, HandlerFuture, Details>(
     function: &'static str,
     handler: Handler,
 ) -> Result<(), lambda_runtime::Error>
 where
     Handler: Fn(Arc<FunctionContext>, LambdaEvent<Value>) -> HandlerFuture,
-    HandlerFuture: Future<Output = Result<Report, Error>>,
+    HandlerFuture: Future<Output = Result<Report<Details>, Error>>,
+    Details: serde::Serialize,
 {
     crate::logging::init_lambda();
     let context = match FunctionContext::from_env(function).await {

@@ -11,14 +11,16 @@ use serde_json::Value;
 use crate::credentials::CredentialsDetails;
 use crate::domain::{Report, UntypedDetails};
 use crate::events::FunctionKind;
+use crate::prewarm::PrewarmDetails;
 
 /// The schema of `function`'s report (JSON Schema 2020-12), with a title and a description.
 pub fn report_schema(function: FunctionKind) -> Value {
     let schema = match function {
         FunctionKind::CheckCredentials => schemars::schema_for!(Report<CredentialsDetails>),
-        FunctionKind::HardenRepository
-        | FunctionKind::ValidateCacheRules
-        | FunctionKind::PrewarmImages => schemars::schema_for!(Report<UntypedDetails>),
+        FunctionKind::PrewarmImages => schemars::schema_for!(Report<PrewarmDetails>),
+        FunctionKind::HardenRepository | FunctionKind::ValidateCacheRules => {
+            schemars::schema_for!(Report<UntypedDetails>)
+        }
     };
     let mut value = schema.to_value();
     if let Some(field) = value.pointer_mut("/properties/function") {

@@ -136,16 +136,7 @@ pub async fn prewarm(
         prewarm::run(&clients, &config, request, Deadline::none()),
     )
     .await;
-    let detail = detail_table(
-        &report,
-        "images",
-        &[
-            ("IMAGE", "input"),
-            ("STATUS", "status"),
-            ("CACHE URI", "cache_uri"),
-            ("ERROR", "error"),
-        ],
-    );
+    let detail = images_table(&report.details);
     finish_report(global, &report, detail)
 }
 
@@ -166,7 +157,31 @@ fn secrets_table(details: &credentials::CredentialsDetails) -> Option<String> {
         })
         .collect();
     rows_table(
-        &["SECRET", "RULES", "EXPIRES", "SOURCE", "DAYS LEFT", "AGE (DAYS)"],
+        &[
+            "SECRET",
+            "RULES",
+            "EXPIRES",
+            "SOURCE",
+            "DAYS LEFT",
+            "AGE (DAYS)",
+        ],
         rows,
     )
+}
+
+/// One line per image requested.
+fn images_table(details: &prewarm::PrewarmDetails) -> Option<String> {
+    let rows = details
+        .images
+        .iter()
+        .map(|image| {
+            vec![
+                image.input.clone(),
+                image.status.as_str().to_owned(),
+                or_dash(image.cache_uri.as_deref()),
+                or_dash(image.error.as_deref()),
+            ]
+        })
+        .collect();
+    rows_table(&["IMAGE", "STATUS", "CACHE URI", "ERROR"], rows)
 }

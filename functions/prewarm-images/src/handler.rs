@@ -2,7 +2,6 @@
 use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
-use ptc_ops::domain::Report;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, PrewarmInvocation};
 use ptc_ops::lambda::{Deadline, FunctionContext};
@@ -16,7 +15,7 @@ pub const FUNCTION: FunctionKind = FunctionKind::PrewarmImages;
 pub async fn handle(
     context: Arc<FunctionContext>,
     event: LambdaEvent<Value>,
-) -> Result<Report, Error> {
+) -> Result<prewarm::PrewarmReport, Error> {
     let invocation = PrewarmInvocation::from_payload(&event.payload)?;
     let (report, metrics) = prewarm::run(
         &context.clients,

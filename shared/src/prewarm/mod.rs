@@ -32,7 +32,6 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use serde_json::json;
 use tracing::{error, info, warn};
 
 pub use mapping::{cache_uri_for, map_to_cache, registry_host, CacheTarget, Unmapped};
@@ -57,6 +56,16 @@ const MAX_LISTING_PAGES: usize = 10;
 /// Time kept after the last pull to publish the alert, write metrics and return. Pulls still
 /// under way when only this much is left are cut and reported `not-attempted`.
 pub const FINISH_RESERVE: Duration = Duration::from_secs(1);
+
+/// The `prewarm-images` report (`schemas/prewarm-images-report.schema.json`).
+pub type PrewarmReport = Report<PrewarmDetails>;
+
+/// The sections of the `prewarm-images` report beyond the common fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct PrewarmDetails {
+    /// Every image requested, in the order given, with what happened to it.
+    pub images: Vec<ImageResult>,
+}
 
 /// What to pre-warm.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -88,10 +97,10 @@ pub async fn run(
     config: &Config,
     request: Request,
     deadline: Deadline,
-) -> (Report, Metrics) {
+) -> (PrewarmReport, Metrics) {
     let function = FunctionKind::PrewarmImages.as_str();
     let started = Instant::now();
-    let mut report = Report::new(function, request.dry_run);
+    let mut report = PrewarmReport::new(function, request.dry_run);
     let mut metrics = Metrics::new(function);
     let images = request
         .images
@@ -130,7 +139,7 @@ pub async fn run(
                         result
                     })
                     .collect();
-                finish_report(&mut report, &mut metrics, &results, started);
+                finish_report(&mut report, &mut metrics, results, started);
                 return (report, metrics);
             }
         }
@@ -170,7 +179,7 @@ pub async fn run(
     for finding in outcome::findings(&planned, &results, region) {
         report.push_finding(finding);
     }
-    finish_report(&mut report, &mut metrics, &results, started);
+    finish_report(&mut report, &mut metrics, results, started);
     (report, metrics)
 }
 
@@ -382,9 +391,9 @@ fn log_outcome(result: &ImageResult, outcome: &PullOutcome, elapsed: Duration) {
 
 /// Counts, metrics and the `images` detail.
 fn finish_report(
-    report: &mut Report,
+    report: &mut PrewarmReport,
     metrics: &mut Metrics,
-    results: &[ImageResult],
+    results: Vec<ImageResult>,
     started: Instant,
 ) {
     let count = |status: ImageStatus| -> u64 {
@@ -409,5 +418,5 @@ fn finish_report(
         started.elapsed().as_secs_f64(),
         &[],
     );
-    report.set_detail("images", json!(results));
+    report.details.images = results;
 }

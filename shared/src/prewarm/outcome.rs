@@ -16,7 +16,9 @@ use crate::domain::{Check, Finding, Severity};
 pub const ALERT_RESOURCE: &str = "prewarm";
 
 /// Status of one image in the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ImageStatus {
     /// Pulled through the cache; it was not cached before.
@@ -105,6 +107,25 @@ pub enum FailureReason {
     Other,
 }
 
+/// The schema of the serialized form: one of the [`FailureReason::describe`] texts.
+impl schemars::JsonSchema for FailureReason {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FailureReason".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let texts: Vec<&str> = FailureReason::ALL
+            .iter()
+            .map(|reason| reason.describe())
+            .collect();
+        schemars::json_schema!({
+            "description": "Why a pull failed, in short words.",
+            "type": "string",
+            "enum": texts,
+        })
+    }
+}
+
 impl Serialize for FailureReason {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.describe())
@@ -112,6 +133,17 @@ impl Serialize for FailureReason {
 }
 
 impl FailureReason {
+    pub const ALL: [FailureReason; 8] = [
+        FailureReason::UpstreamAuthentication,
+        FailureReason::NotFoundUpstream,
+        FailureReason::ImageNotFound,
+        FailureReason::Throttled,
+        FailureReason::AccessDenied,
+        FailureReason::NotPulledThrough,
+        FailureReason::DigestMismatch,
+        FailureReason::Other,
+    ];
+
     pub fn classify(error: &PullError) -> Self {
         let text = error.text.to_ascii_lowercase();
         match (error.kind, error.code.as_deref()) {
@@ -185,7 +217,7 @@ impl FailureReason {
 }
 
 /// One image in the report (`images` detail).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ImageResult {
     pub input: String,
     /// Normalised reference (`docker.io/library/nginx:1.27`).

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Context, LambdaEvent};
-use ptc_ops::domain::Report;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
+use ptc_ops::prewarm::PrewarmReport;
 use ptc_ops_tests::{sample_event, Fault, FaultKind, TestEnv};
 use serde_json::{json, Value};
 
@@ -19,32 +19,34 @@ fn context(env: &TestEnv, toml: &str) -> Arc<FunctionContext> {
     )
 }
 
-async fn prewarm_with(context: &Arc<FunctionContext>, payload: Value, lambda: Context) -> Report {
+async fn prewarm_with(
+    context: &Arc<FunctionContext>,
+    payload: Value,
+    lambda: Context,
+) -> PrewarmReport {
     prewarm_images::handler::handle(Arc::clone(context), LambdaEvent::new(payload, lambda))
         .await
         .unwrap_or_else(|error| panic!("pre-warm run failed: {}", error.full_message()))
 }
 
-async fn prewarm(context: &Arc<FunctionContext>, payload: Value) -> Report {
+async fn prewarm(context: &Arc<FunctionContext>, payload: Value) -> PrewarmReport {
     prewarm_with(context, payload, Context::default()).await
 }
 
 /// input → the report's entry for it.
-fn entries(report: &Report) -> BTreeMap<String, Value> {
-    report.details["images"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no `images` in the report: {:#?}", report.details))
+fn entries(report: &PrewarmReport) -> BTreeMap<String, Value> {
+    report
+        .details
+        .images
         .iter()
-        .map(|entry| {
-            (
-                entry["input"].as_str().unwrap_or_default().to_owned(),
-                entry.clone(),
-            )
+        .map(|image| {
+            let entry = serde_json::to_value(image).expect("an image result serializes");
+            (image.input.clone(), entry)
         })
         .collect()
 }
 
-fn statuses(report: &Report) -> BTreeMap<String, String> {
+fn statuses(report: &PrewarmReport) -> BTreeMap<String, String> {
     entries(report)
         .into_iter()
         .map(|(input, entry)| {
