@@ -14,9 +14,10 @@ demo: setup ## the whole product on the local emulator: seed, run the four Lambd
 	cargo build --workspace --bins --locked
 	target/debug/demo
 
-test: setup ## run every test (unit, emulator-backed integration, CLI, the demo)
+test: setup ## run every test (unit, emulator-backed integration, CLI, the demo, the emulator's own smoke test)
 	cargo build --workspace --bins --locked
 	cargo test --workspace --locked
+	.venv/bin/python tests/emulator/smoke.py
 
 conformance: ## the AWS behaviours the product relies on; a real account with PTC_CONFORMANCE_REAL=1 (README)
 	@if [ "$${PTC_CONFORMANCE_REAL:-}" != 1 ]; then scripts/setup-emulator.sh; fi
