@@ -161,13 +161,22 @@ pub struct RulesSource {
 #[derive(Debug, Args)]
 pub struct RewriteArgs {
     /// Upstream image references
-    #[arg(required = true)]
+    #[arg(required_unless_present = "emit")]
     pub images: Vec<String>,
     /// The private registry host (`<account>.dkr.ecr.<region>.amazonaws.com`); default: from the rules and region
     #[arg(long, value_name = "HOST")]
     pub registry: Option<String>,
     #[command(flatten)]
     pub rules: RulesSource,
+    /// Print a policy that rewrites at admission instead: `kyverno`, a Kyverno ClusterPolicy built from the rules
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "images")]
+    pub emit: Option<Emit>,
+}
+
+/// What `ptc rewrite --emit` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Emit {
+    Kyverno,
 }
 
 #[derive(Debug, Args)]

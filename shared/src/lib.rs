@@ -11,6 +11,7 @@
 //! - [`alerts`], [`metrics`], [`logging`]: what a run tells the outside world.
 //! - [`lambda`]: plumbing every function binary shares.
 //! - [`audit`]: which images of a cluster bypass the cache (`ptc audit`).
+//! - [`kyverno`]: a Kyverno policy that rewrites Pod images to the cache, from the rules.
 //! - [`report_schema`]: the JSON Schema of each function's report (`schemas/`, `ptc schema`).
 
 pub mod alerts;
@@ -24,6 +25,7 @@ pub mod env;
 pub mod error;
 pub mod events;
 pub mod hardening;
+pub mod kyverno;
 pub mod lambda;
 pub mod logging;
 pub mod metrics;

@@ -5,6 +5,7 @@ mod audit;
 mod config;
 mod doctor;
 mod functions;
+mod kyverno;
 mod permissions;
 mod rewrite;
 mod rules_file;

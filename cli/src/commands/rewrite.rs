@@ -7,10 +7,13 @@ use ptc_ops::prewarm::reference::parse_reference;
 use serde_json::json;
 
 use super::{clients, load_rules, CliError, EXIT_CLEAN, EXIT_FINDINGS};
-use crate::args::{GlobalOptions, RewriteArgs};
+use crate::args::{Emit, GlobalOptions, RewriteArgs};
 use crate::output::{table, Style};
 
 pub async fn run(global: &GlobalOptions, arguments: &RewriteArgs) -> Result<ExitCode, CliError> {
+    if arguments.emit == Some(Emit::Kyverno) {
+        return super::kyverno::run(global, arguments).await;
+    }
     let clients = match arguments.rules.rules_file {
         Some(_) => None,
         None => Some(clients().await),

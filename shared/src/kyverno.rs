@@ -1,0 +1,652 @@
+//! A Kyverno `ClusterPolicy` that rewrites Pod image references to the pull-through cache, built
+//! from the registry's rules (`ptc rewrite --emit kyverno`). Pure.
+//!
+//! Regex-only admission webhooks know nothing about the rules: they forget Docker Hub's
+//! `library/`, `upstreamRepositoryPrefix`, `ROOT` rules and ECR's longest-prefix routing. This
+//! policy is generated from the same rules, with the same decisions as
+//! [`crate::prewarm::mapping::map_to_cache`]:
+//!
+//! 1. Each image is first brought to one spelling (a context variable per container): Docker
+//!    Hub's implicit registry and its aliases (`index.docker.io`, `registry-1.docker.io`) become
+//!    `docker.io`, and a one-segment Docker Hub path gets `library/`, as the Docker reference
+//!    grammar reads them.
+//! 2. One `foreach` entry per rule rewrites the references that rule serves: the registry is the
+//!    rule's upstream (host compared case-insensitively), the path lies under its
+//!    `upstreamRepositoryPrefix`, ECR would not route the cache repository to a rule with a
+//!    longer ECR prefix, and no more specific rule for the same upstream takes it. The
+//!    conditions are exclusive, so the order of the entries does not matter.
+//! 3. Digest-only references (`repo@sha256:…`) are left alone: a first pull by digest does not
+//!    populate a pull-through cache.
+//!
+//! Kyverno documents `foreach` over `request.object.spec.containers` with a
+//! `patchStrategicMerge` keyed by `{{ element.name }}`, per-iteration `context` and
+//! `preconditions`, in its mutate rules page: <https://kyverno.io/docs/writing-policies/mutate/#foreach>.
+//! `regex_match` and `regex_replace_all` are Kyverno's JMESPath functions
+//! (<https://kyverno.io/docs/writing-policies/jmespath/>); their patterns are Go RE2, so the
+//! patterns here use no look-around and no backslash (a `.` is written `[.]`), which keeps
+//! them intact through YAML and JMESPath quoting. Subresources such as
+//! `Pod/ephemeralcontainers` are matched as documented in
+//! <https://kyverno.io/docs/writing-policies/match-exclude/>.
+//!
+//! The [`Policy`] model is public so that tests can evaluate the routes with any RE2-compatible
+//! engine and compare them with the mapping the rest of the product uses.
+
+use std::fmt::Write as _;
+
+use crate::domain::{CacheRule, ROOT_PREFIX};
+use crate::prewarm::reference::{normalise_registry_host, DOCKER_HUB};
+
+/// The policy's default name.
+pub const DEFAULT_POLICY_NAME: &str = "ecr-pull-through-cache";
+
+/// The context variable holding the normalised reference of the current container.
+pub const IMAGE_VARIABLE: &str = "ptcImage";
+
+/// Canonical references whose last path segment names a digest and no tag.
+pub const DIGEST_ONLY_PATTERN: &str = "^[^@]*/[^/:@]+@";
+
+/// What the generator needs besides the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyOptions {
+    pub name: String,
+    /// `<account>.dkr.ecr.<region>.amazonaws.com`.
+    pub registry_host: String,
+}
+
+/// One `regex_replace_all(pattern, …, replacement)` of the normalisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    pub pattern: String,
+    pub replacement: String,
+}
+
+/// How one pull-through cache rule rewrites a normalised reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub rule_prefix: String,
+    pub upstream_registry_url: String,
+    pub upstream_repository_prefix: String,
+    /// Matches the references the rule can serve: its upstream host, then its upstream prefix.
+    pub serves: String,
+    /// References `serves` matches whose cache repository ECR routes to another rule (one with
+    /// a longer ECR prefix): the rule does not take them.
+    pub routed_elsewhere: Vec<String>,
+    /// Routes (indices into [`Policy::routes`]) for the same upstream that win when they can
+    /// serve the reference: a more specific upstream prefix, then a rule that authenticates,
+    /// then the prefix in name order.
+    pub yields_to: Vec<usize>,
+    /// `regex_replace_all(rewrite.pattern, image, rewrite.replacement)` gives the cache URI.
+    pub rewrite: Replacement,
+}
+
+/// The policy as data: normalisation steps, then one route per rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub name: String,
+    pub registry_host: String,
+    /// Applied in order to the container's `image`.
+    pub normalise: Vec<Replacement>,
+    pub routes: Vec<Route>,
+}
+
+/// Where containers live in a Pod, and the Kyverno rule that rewrites each list.
+const CONTAINER_LISTS: [(&str, &str, &str); 3] = [
+    ("containers", "rewrite-containers", "Pod"),
+    ("initContainers", "rewrite-init-containers", "Pod"),
+    (
+        "ephemeralContainers",
+        "rewrite-ephemeral-containers",
+        "Pod/ephemeralcontainers",
+    ),
+];
+
+impl Policy {
+    /// The routes of `rules`, in the order of the rules.
+    pub fn from_rules(rules: &[CacheRule], options: &PolicyOptions) -> Policy {
+        let routes: Vec<Route> = rules
+            .iter()
+            .map(|rule| route(rule, rules, &options.registry_host))
+            .collect();
+        let mut policy = Policy {
+            name: options.name.clone(),
+            registry_host: options.registry_host.clone(),
+            normalise: normalisation(),
+            routes,
+        };
+        for index in 0..rules.len() {
+            policy.routes[index].yields_to = (0..rules.len())
+                .filter(|&other| other != index && wins_over(&rules[other], &rules[index]))
+                .collect();
+        }
+        policy
+    }
+
+    /// The normalisation as one JMESPath expression over `element.image`.
+    pub fn normalise_expression(&self) -> String {
+        self.normalise
+            .iter()
+            .fold("element.image".to_owned(), |inner, step| {
+                format!(
+                    "regex_replace_all({}, {inner}, {})",
+                    raw(&step.pattern),
+                    raw(&step.replacement)
+                )
+            })
+    }
+
+    /// Whether route `index` takes the normalised reference in [`IMAGE_VARIABLE`], as a
+    /// JMESPath boolean.
+    pub fn condition_expression(&self, index: usize) -> String {
+        let route = &self.routes[index];
+        let mut terms = vec![format!(
+            "!regex_match({}, {IMAGE_VARIABLE})",
+            raw(DIGEST_ONLY_PATTERN)
+        )];
+        terms.push(usable_expression(route));
+        for &other in &route.yields_to {
+            terms.push(format!("!({})", usable_expression(&self.routes[other])));
+        }
+        terms.join(" && ")
+    }
+
+    /// The `ClusterPolicy` as YAML, with a header saying what it does and where it came from.
+    pub fn to_yaml(&self) -> String {
+        let mut out = String::new();
+        let line = |out: &mut String, text: &str| {
+            out.push_str(text);
+            out.push('\n');
+        };
+        line(
+            &mut out,
+            "# Rewrites Pod images to the ECR pull-through cache, per the registry's rules.",
+        );
+        line(
+            &mut out,
+            "# Generated by `ptc rewrite --emit kyverno`: generate it again when the rules change.",
+        );
+        line(
+            &mut out,
+            "# Kyverno mutate rules with foreach: https://kyverno.io/docs/writing-policies/mutate/#foreach",
+        );
+        let _ = writeln!(out, "# Cache registry: {}", self.registry_host);
+        if self.routes.is_empty() {
+            line(
+                &mut out,
+                "# No pull-through cache rules: the policy rewrites nothing.",
+            );
+        }
+        for route in &self.routes {
+            let mut from = normalise_registry_host(&route.upstream_registry_url);
+            if route.upstream_repository_prefix != ROOT_PREFIX {
+                let _ = write!(from, "/{}", route.upstream_repository_prefix);
+            }
+            let _ = writeln!(
+                out,
+                "# Rule `{}`: {from}/… → {}",
+                route.rule_prefix, route.rewrite.replacement
+            );
+        }
+        line(
+            &mut out,
+            "# Left alone: digest-only references (a first pull by digest does not populate the",
+        );
+        line(
+            &mut out,
+            "# cache) and images of registries no rule serves.",
+        );
+        line(&mut out, "apiVersion: kyverno.io/v1");
+        line(&mut out, "kind: ClusterPolicy");
+        line(&mut out, "metadata:");
+        let _ = writeln!(out, "  name: {}", quote(&self.name));
+        line(&mut out, "  annotations:");
+        line(
+            &mut out,
+            "    policies.kyverno.io/title: \"Pull images through the ECR pull-through cache\"",
+        );
+        line(&mut out, "    policies.kyverno.io/subject: Pod");
+        let _ = writeln!(
+            out,
+            "    policies.kyverno.io/description: {}",
+            quote(&format!(
+                "Rewrites the images of containers, init containers and ephemeral containers that a pull-through cache rule serves to {}, following the rules' prefixes, upstream repository prefixes, ROOT rules and ECR's longest-prefix routing. Docker Hub official images get library/. Digest-only references are left alone.",
+                self.registry_host
+            ))
+        );
+        // Pods only: rewriting Deployments and other controllers would fight GitOps tools.
+        line(
+            &mut out,
+            "    pod-policies.kyverno.io/autogen-controllers: none",
+        );
+        line(&mut out, "spec:");
+        line(&mut out, "  background: false");
+        line(&mut out, "  rules:");
+        for (list, rule_name, kind) in CONTAINER_LISTS {
+            let _ = writeln!(out, "  - name: {rule_name}");
+            line(&mut out, "    match:");
+            line(&mut out, "      any:");
+            line(&mut out, "      - resources:");
+            line(&mut out, "          kinds:");
+            let _ = writeln!(out, "          - {kind}");
+            line(&mut out, "          operations:");
+            line(&mut out, "          - CREATE");
+            line(&mut out, "          - UPDATE");
+            if list != "containers" {
+                line(&mut out, "    preconditions:");
+                line(&mut out, "      all:");
+                let _ = writeln!(
+                    out,
+                    "      - key: {}",
+                    quote(&format!(
+                        "{{{{ request.object.spec.{list}[] || `[]` | length(@) }}}}"
+                    ))
+                );
+                line(&mut out, "        operator: GreaterThanOrEquals");
+                line(&mut out, "        value: 1");
+            }
+            line(&mut out, "    mutate:");
+            if self.routes.is_empty() {
+                line(&mut out, "      foreach: []");
+                continue;
+            }
+            line(&mut out, "      foreach:");
+            for (index, route) in self.routes.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "      # rule `{}` ({})",
+                    route.rule_prefix, route.upstream_registry_url
+                );
+                let _ = writeln!(
+                    out,
+                    "      - list: {}",
+                    quote(&format!("request.object.spec.{list}"))
+                );
+                line(&mut out, "        context:");
+                let _ = writeln!(out, "        - name: {IMAGE_VARIABLE}");
+                line(&mut out, "          variable:");
+                let _ = writeln!(
+                    out,
+                    "            jmesPath: {}",
+                    quote(&self.normalise_expression())
+                );
+                line(&mut out, "        preconditions:");
+                line(&mut out, "          all:");
+                let _ = writeln!(
+                    out,
+                    "          - key: {}",
+                    quote(&format!("{{{{ {} }}}}", self.condition_expression(index)))
+                );
+                line(&mut out, "            operator: Equals");
+                line(&mut out, "            value: true");
+                line(&mut out, "        patchStrategicMerge:");
+                line(&mut out, "          spec:");
+                let _ = writeln!(out, "            {list}:");
+                line(&mut out, "            - name: \"{{ element.name }}\"");
+                let _ = writeln!(
+                    out,
+                    "              image: {}",
+                    quote(&format!(
+                        "{{{{ regex_replace_all({}, {IMAGE_VARIABLE}, {}) }}}}",
+                        raw(&route.rewrite.pattern),
+                        raw(&route.rewrite.replacement)
+                    ))
+                );
+            }
+        }
+        out
+    }
+}
+
+/// The rule that takes a reference both can serve, as `map_to_cache` orders candidates.
+fn wins_over(winner: &CacheRule, other: &CacheRule) -> bool {
+    if normalise_registry_host(&winner.upstream_registry_url)
+        != normalise_registry_host(&other.upstream_registry_url)
+    {
+        return false;
+    }
+    let key = |rule: &CacheRule| {
+        (
+            std::cmp::Reverse(specificity(rule)),
+            std::cmp::Reverse(rule.authenticates()),
+            rule.prefix.clone(),
+        )
+    };
+    key(winner) < key(other)
+}
+
+fn specificity(rule: &CacheRule) -> usize {
+    let prefix = rule.upstream_repository_prefix.trim_end_matches('/');
+    if prefix == ROOT_PREFIX || prefix.is_empty() {
+        0
+    } else {
+        prefix.len()
+    }
+}
+
+/// `serves && !routed_elsewhere…` as JMESPath.
+fn usable_expression(route: &Route) -> String {
+    let mut terms = vec![format!(
+        "regex_match({}, {IMAGE_VARIABLE})",
+        raw(&route.serves)
+    )];
+    for blocked in &route.routed_elsewhere {
+        terms.push(format!("!regex_match({}, {IMAGE_VARIABLE})", raw(blocked)));
+    }
+    terms.join(" && ")
+}
+
+/// Docker's reading of a reference, as RE2 replacements on the raw `image` string.
+fn normalisation() -> Vec<Replacement> {
+    vec![
+        // No `/`: an official Docker Hub image (`nginx:1.27`; `localhost:5000` is `localhost`
+        // tagged `5000` in the grammar, so it goes here too).
+        Replacement {
+            pattern: "^([^/]+)$".to_owned(),
+            replacement: format!("{DOCKER_HUB}/${{1}}"),
+        },
+        // A first segment without `.` or `:`, lowercase and not `localhost`, is a Docker Hub
+        // namespace (`bitnami/redis`), not a registry host.
+        Replacement {
+            pattern: format!("^({}/.+)$", namespace_not_host()),
+            replacement: format!("{DOCKER_HUB}/${{1}}"),
+        },
+        // Docker Hub's aliases, in any case.
+        Replacement {
+            pattern: "^(?i:index[.]docker[.]io|registry-1[.]docker[.]io|docker[.]io)/".to_owned(),
+            replacement: format!("{DOCKER_HUB}/"),
+        },
+        // Official images live under `library/`.
+        Replacement {
+            pattern: "^docker[.]io/([^/]+)$".to_owned(),
+            replacement: format!("{DOCKER_HUB}/library/${{1}}"),
+        },
+    ]
+}
+
+/// RE2 for a first path segment that the grammar reads as a Docker Hub namespace: no `.`, `:`
+/// or uppercase letter, and not `localhost`. RE2 has no look-ahead, so "not `localhost`" is
+/// spelled out: a proper prefix of it, a segment that leaves it at some letter, or a longer one.
+fn namespace_not_host() -> String {
+    const WORD: &str = "localhost";
+    const OTHER: &str = "[^./:A-Z";
+    let any = format!("{OTHER}]");
+    let mut alternatives: Vec<String> = (1..WORD.len()).map(|end| WORD[..end].to_owned()).collect();
+    for (position, letter) in WORD.char_indices() {
+        alternatives.push(format!("{}{OTHER}{letter}]{any}*", &WORD[..position]));
+    }
+    alternatives.push(format!("{WORD}{any}+"));
+    format!("(?:{})", alternatives.join("|"))
+}
+
+/// The route of `rule` among `rules`.
+fn route(rule: &CacheRule, rules: &[CacheRule], registry_host: &str) -> Route {
+    let host = normalise_registry_host(&rule.upstream_registry_url);
+    let upstream_prefix = rule.upstream_repository_prefix.trim_end_matches('/');
+    let below = if upstream_prefix == ROOT_PREFIX || upstream_prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", literal(upstream_prefix))
+    };
+    let head = format!("^(?i:{})/{below}", literal(&host));
+    // The start of the cache repository below the rule: `<prefix>/` (nothing for ROOT).
+    let own = if rule.is_root() {
+        String::new()
+    } else {
+        format!("{}/", rule.prefix)
+    };
+    // Other rules whose ECR prefix lies below this rule's repositories take those repositories
+    // (ECR routes a repository to the longest matching prefix; ROOT only takes what no other
+    // prefix covers).
+    let routed_elsewhere = rules
+        .iter()
+        .filter(|other| !other.is_root() && other.prefix != rule.prefix)
+        .filter_map(|other| other.prefix.strip_prefix(&own).map(str::to_owned))
+        .filter(|rest| !rest.is_empty())
+        .map(|rest| format!("{head}{}(?:[/:@]|$)", literal(&rest)))
+        .collect();
+    Route {
+        rule_prefix: rule.prefix.clone(),
+        upstream_registry_url: rule.upstream_registry_url.clone(),
+        upstream_repository_prefix: rule.upstream_repository_prefix.clone(),
+        serves: format!("{head}[^/:@]"),
+        routed_elsewhere,
+        yields_to: Vec::new(),
+        rewrite: Replacement {
+            pattern: head,
+            replacement: format!("{registry_host}/{own}"),
+        },
+    }
+}
+
+/// `text` as an RE2 literal: a `.` becomes `[.]`; host names and repository paths have no
+/// other metacharacter (letters, digits, `-`, `_`, `:`, `/`).
+fn literal(text: &str) -> String {
+    text.replace('.', "[.]")
+}
+
+/// A JMESPath raw string literal (`'…'`), `'` escaped.
+fn raw(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "\\'"))
+}
+
+/// A YAML double-quoted scalar.
+fn quote(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::UpstreamKind;
+
+    fn rule(prefix: &str, url: &str, upstream_prefix: &str, credential: bool) -> CacheRule {
+        CacheRule {
+            prefix: prefix.into(),
+            upstream_registry_url: url.into(),
+            upstream: UpstreamKind::from_upstream_url(url),
+            credential_arn: credential.then(|| {
+                "arn:aws:secretsmanager:eu-west-1:111122223333:secret:ecr-pullthroughcache/x"
+                    .to_owned()
+            }),
+            custom_role_arn: None,
+            upstream_repository_prefix: upstream_prefix.into(),
+            registry_id: Some("111122223333".into()),
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    /// Docker Hub, ghcr.io, registry.k8s.io, ECR Public, an ECR-to-ECR rule and a ROOT rule.
+    pub(crate) fn golden_rules() -> Vec<CacheRule> {
+        vec![
+            rule("docker-hub", "registry-1.docker.io", ROOT_PREFIX, true),
+            rule("ghcr", "ghcr.io", ROOT_PREFIX, true),
+            rule("k8s", "registry.k8s.io", ROOT_PREFIX, false),
+            rule("ecr-public", "public.ecr.aws", ROOT_PREFIX, false),
+            rule(
+                "shared",
+                "210987654321.dkr.ecr.us-east-1.amazonaws.com",
+                "base",
+                false,
+            ),
+            rule(ROOT_PREFIX, "quay.io", ROOT_PREFIX, false),
+        ]
+    }
+
+    fn options() -> PolicyOptions {
+        PolicyOptions {
+            name: DEFAULT_POLICY_NAME.to_owned(),
+            registry_host: "111122223333.dkr.ecr.eu-west-1.amazonaws.com".to_owned(),
+        }
+    }
+
+    #[test]
+    fn golden_policy_for_typical_rules() {
+        let yaml = Policy::from_rules(&golden_rules(), &options()).to_yaml();
+        let golden = include_str!("../../tests/fixtures/kyverno/cluster-policy.yaml");
+        if yaml != golden {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/kyverno-cluster-policy.actual.yaml");
+            let _ = std::fs::write(&path, &yaml);
+            panic!(
+                "the generated policy differs from tests/fixtures/kyverno/cluster-policy.yaml; actual written to {}",
+                path.display()
+            );
+        }
+    }
+
+    #[test]
+    fn routes_follow_specificity_and_ecr_routing() {
+        struct Case {
+            name: &'static str,
+            rules: Vec<CacheRule>,
+            rule: &'static str,
+            serves: &'static str,
+            routed_elsewhere: Vec<&'static str>,
+            yields_to: Vec<&'static str>,
+            rewrite: (&'static str, &'static str),
+        }
+        let host = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";
+        let cases = [
+            Case {
+                name: "docker hub rule: normalised host, library added by normalisation",
+                rules: vec![rule(
+                    "docker-hub",
+                    "registry-1.docker.io",
+                    ROOT_PREFIX,
+                    true,
+                )],
+                rule: "docker-hub",
+                serves: "^(?i:docker[.]io)/[^/:@]",
+                routed_elsewhere: vec![],
+                yields_to: vec![],
+                rewrite: ("^(?i:docker[.]io)/", "docker-hub/"),
+            },
+            Case {
+                name: "upstream repository prefix",
+                rules: vec![
+                    rule("ghcr", "ghcr.io", ROOT_PREFIX, true),
+                    rule("flux", "ghcr.io", "fluxcd", true),
+                ],
+                rule: "flux",
+                serves: "^(?i:ghcr[.]io)/fluxcd/[^/:@]",
+                routed_elsewhere: vec![],
+                yields_to: vec![],
+                rewrite: ("^(?i:ghcr[.]io)/fluxcd/", "flux/"),
+            },
+            Case {
+                name: "a broader rule yields to the more specific upstream prefix",
+                rules: vec![
+                    rule("ghcr", "ghcr.io", ROOT_PREFIX, true),
+                    rule("flux", "ghcr.io", "fluxcd", true),
+                ],
+                rule: "ghcr",
+                serves: "^(?i:ghcr[.]io)/[^/:@]",
+                routed_elsewhere: vec![],
+                yields_to: vec!["flux"],
+                rewrite: ("^(?i:ghcr[.]io)/", "ghcr/"),
+            },
+            Case {
+                name: "a longer ECR prefix takes the repositories below it",
+                rules: vec![
+                    rule("docker-hub", "registry-1.docker.io", ROOT_PREFIX, true),
+                    rule(
+                        "docker-hub/team",
+                        "registry-1.docker.io",
+                        ROOT_PREFIX,
+                        false,
+                    ),
+                ],
+                rule: "docker-hub",
+                serves: "^(?i:docker[.]io)/[^/:@]",
+                routed_elsewhere: vec!["^(?i:docker[.]io)/team(?:[/:@]|$)"],
+                yields_to: vec![],
+                rewrite: ("^(?i:docker[.]io)/", "docker-hub/"),
+            },
+            Case {
+                name: "ROOT takes only what no other prefix covers",
+                rules: vec![
+                    rule(ROOT_PREFIX, "quay.io", ROOT_PREFIX, false),
+                    rule("k8s", "registry.k8s.io", ROOT_PREFIX, false),
+                ],
+                rule: ROOT_PREFIX,
+                serves: "^(?i:quay[.]io)/[^/:@]",
+                routed_elsewhere: vec!["^(?i:quay[.]io)/k8s(?:[/:@]|$)"],
+                yields_to: vec![],
+                rewrite: ("^(?i:quay[.]io)/", ""),
+            },
+            Case {
+                name: "ECR to ECR with an upstream prefix",
+                rules: vec![rule(
+                    "shared",
+                    "210987654321.dkr.ecr.us-east-1.amazonaws.com",
+                    "base",
+                    false,
+                )],
+                rule: "shared",
+                serves: "^(?i:210987654321[.]dkr[.]ecr[.]us-east-1[.]amazonaws[.]com)/base/[^/:@]",
+                routed_elsewhere: vec![],
+                yields_to: vec![],
+                rewrite: (
+                    "^(?i:210987654321[.]dkr[.]ecr[.]us-east-1[.]amazonaws[.]com)/base/",
+                    "shared/",
+                ),
+            },
+            Case {
+                name: "of two ROOT-upstream rules the authenticated one wins",
+                rules: vec![
+                    rule("hub-anonymous", "docker.io", ROOT_PREFIX, false),
+                    rule("hub", "registry-1.docker.io", ROOT_PREFIX, true),
+                ],
+                rule: "hub-anonymous",
+                serves: "^(?i:docker[.]io)/[^/:@]",
+                routed_elsewhere: vec![],
+                yields_to: vec!["hub"],
+                rewrite: ("^(?i:docker[.]io)/", "hub-anonymous/"),
+            },
+        ];
+        for case in cases {
+            let policy = Policy::from_rules(&case.rules, &options());
+            let route = policy
+                .routes
+                .iter()
+                .find(|route| route.rule_prefix == case.rule)
+                .unwrap_or_else(|| panic!("{}: no route", case.name));
+            assert_eq!(route.serves, case.serves, "{}", case.name);
+            assert_eq!(
+                route.routed_elsewhere, case.routed_elsewhere,
+                "{}",
+                case.name
+            );
+            let yields: Vec<&str> = route
+                .yields_to
+                .iter()
+                .map(|&index| policy.routes[index].rule_prefix.as_str())
+                .collect();
+            assert_eq!(yields, case.yields_to, "{}", case.name);
+            assert_eq!(route.rewrite.pattern, case.rewrite.0, "{}", case.name);
+            assert_eq!(
+                route.rewrite.replacement,
+                format!("{host}/{}", case.rewrite.1),
+                "{}",
+                case.name
+            );
+        }
+    }
+
+    #[test]
+    fn the_localhost_exclusion_spells_out_every_other_segment() {
+        let pattern = namespace_not_host();
+        assert!(pattern.starts_with("(?:l|lo|loc|"), "{pattern}");
+        assert!(pattern.contains("|localhost[^./:A-Z]+"), "{pattern}");
+        assert!(!pattern.contains('\\'), "no backslash: {pattern}");
+        // One alternative per proper prefix (8), per letter left (9), and the longer segment.
+        assert_eq!(pattern.matches('|').count() + 1, 18, "{pattern}");
+    }
+
+    #[test]
+    fn no_rules_rewrite_nothing() {
+        let yaml = Policy::from_rules(&[], &options()).to_yaml();
+        assert!(yaml.contains("# No pull-through cache rules"), "{yaml}");
+        assert_eq!(yaml.matches("foreach: []").count(), 3, "{yaml}");
+    }
+}
