@@ -9,7 +9,8 @@
 //!
 //! The creation templates of the prefixes are in place (with their custom role): the sweep's
 //! template calls are counted apart. Last, the writes a new cached repository costs on its
-//! creation event, born without a matching template and with one.
+//! creation event, born without a matching template and with one (and its prefix in the
+//! registry scanning configuration).
 //!
 //! `PTC_BENCH_REPOSITORIES` changes the registry size (default 2000).
 
@@ -138,7 +139,8 @@ where
 }
 
 /// Writes the creation event of a new cached repository costs: born with ECR's defaults (no
-/// template), then born from the template of its prefix.
+/// template, no registry scanning filter for its prefix), then born from the template of its
+/// prefix with the prefix in the registry scanning configuration.
 async fn new_repository_writes(env: &TestEnv, role_arn: &str) {
     let secret = env
         .create_secret(
@@ -167,6 +169,13 @@ async fn new_repository_writes(env: &TestEnv, role_arn: &str) {
                 ptc_ops::templates::run(&env.clients, &config, false)
                     .await
                     .unwrap_or_else(|error| panic!("templates: {}", error.full_message()));
+                // What a sweep does next: the prefix joins the registry scanning configuration.
+                let managed = ptc_ops::hardening::desired::ManagedPrefixes::resolve(
+                    config.hardening.prefixes.as_deref(),
+                    &[],
+                );
+                ptc_ops::scanning::reconcile(&env.clients, &config.hardening, &managed, false)
+                    .await;
             }
             env.clients
                 .registry()
@@ -253,6 +262,16 @@ fn main() {
         println!(
             "  of which creation template calls: {} ({template_calls:?})",
             template_calls.len()
+        );
+        let scanning_calls: Vec<&str> = second
+            .calls
+            .iter()
+            .filter(|call| call.operation.contains("ScanningConfiguration"))
+            .map(|call| call.operation.as_str())
+            .collect();
+        println!(
+            "  of which scanning calls: {} ({scanning_calls:?})",
+            scanning_calls.len()
         );
         let second_writes = second.calls.iter().filter(|call| call.is_write()).count();
 

@@ -29,6 +29,7 @@ fn iam_prefix(service: &str) -> Option<&'static str> {
         "lambda" => "lambda",
         "kms" => "kms",
         "logs" => "logs",
+        "iam" => "iam",
         _ => return None,
     })
 }

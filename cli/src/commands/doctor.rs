@@ -131,7 +131,7 @@ fn human_detail(assessment: &Assessment, style: Style) -> String {
         text.push_str(&explain(cell));
     }
     text.push_str(
-        "\nthe consumers' own IAM policies are not read: they must allow `ecr:GetAuthorizationToken` and the pull actions\n",
+        "\nIAM policies are simulated for the roles and users of the registry's account; those of other accounts cannot be read: they must allow `ecr:GetAuthorizationToken` and the pull actions\n",
     );
     text
 }
@@ -142,8 +142,9 @@ fn explain(cell: &Cell) -> String {
         ("registry policy", &cell.registry_policy),
         ("repository policy", &cell.repository_policy),
         ("kms", &cell.kms),
+        ("identity", &cell.identity),
     ] {
-        if check.status == Status::Ok {
+        if check.status == Status::Ok || (name == "identity" && !cell.simulated) {
             continue;
         }
         for grant in &check.missing {

@@ -66,6 +66,8 @@ fn scope_name(scope: Scope) -> &'static str {
         Scope::SecretKeys => "secret-keys",
         Scope::AnyResource => "any-resource",
         Scope::TemplateRole => "template-role",
+        Scope::ConsumerPrincipals => "consumer-principals",
+        Scope::UpstreamRoles => "upstream-roles",
     }
 }
 

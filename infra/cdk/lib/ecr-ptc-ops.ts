@@ -30,6 +30,7 @@ import {
   checkEmail,
   checkImages,
   checkKmsKeyArns,
+  checkPrincipalArns,
   checkNamePrefix,
   checkNonEmptyList,
   checkOneOf,
@@ -60,6 +61,10 @@ export interface EcrPtcOpsProps {
   readonly credentialExpiryTag?: string;
   /** SecretKmsKeyArns: customer managed keys of the `ecr-pullthroughcache/` secrets. */
   readonly secretKmsKeyArns?: string[];
+  /** ConsumerPrincipalArns: roles and users of `consumers.principals` whose IAM policies validate-cache-rules may simulate. */
+  readonly consumerPrincipalArns?: string[];
+  /** UpstreamRoleArns: custom roles of the ECR-to-ECR rules, which validate-cache-rules may read and simulate. */
+  readonly upstreamRoleArns?: string[];
   /** AlertEmail: an e-mail address subscribed to the alert topic; empty for none. */
   readonly alertEmail?: string;
   /** SweepSchedule: when harden-repository sweeps (EventBridge expression, UTC). */
@@ -97,6 +102,8 @@ export const DEFAULTS = {
   credentialWriteBack: false,
   credentialExpiryTag: 'ptc-ops:expires-at',
   secretKmsKeyArns: [] as string[],
+  consumerPrincipalArns: [] as string[],
+  upstreamRoleArns: [] as string[],
   alertEmail: '',
   sweepSchedule: 'cron(15 3 * * ? *)',
   ruleValidationSchedule: 'rate(6 hours)',
@@ -254,6 +261,8 @@ export class EcrPtcOps extends Construct {
     settings.hardeningTagKeys.forEach((key) => checkTagKey(problems, 'hardeningTagKeys', key));
     checkTagKey(problems, 'credentialExpiryTag', settings.credentialExpiryTag);
     checkKmsKeyArns(problems, 'secretKmsKeyArns', settings.secretKmsKeyArns);
+    checkPrincipalArns(problems, 'consumerPrincipalArns', settings.consumerPrincipalArns, ['role', 'user']);
+    checkPrincipalArns(problems, 'upstreamRoleArns', settings.upstreamRoleArns, ['role']);
     checkEmail(problems, 'alertEmail', settings.alertEmail);
     checkSchedule(problems, 'sweepSchedule', settings.sweepSchedule);
     checkSchedule(problems, 'ruleValidationSchedule', settings.ruleValidationSchedule);
@@ -405,6 +414,10 @@ export class EcrPtcOps extends Construct {
             return ['*'];
           case 'template-role':
             return [templateRole.roleArn];
+          case 'consumer-principals':
+            return [...settings.consumerPrincipalArns];
+          case 'upstream-roles':
+            return [...settings.upstreamRoleArns];
           default:
             throw new Error(`permissions.json: scope "${scope}" is unknown to EcrPtcOps: teach lib/ecr-ptc-ops.ts its ARNs`);
         }

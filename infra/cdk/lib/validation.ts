@@ -101,6 +101,16 @@ export function checkKmsKeyArns(problems: Problems, prop: string, arns: readonly
   }
 }
 
+/** A role or user ARN without wildcards: the SAM template's AllowedPattern of the principal parameters. */
+export function checkPrincipalArns(problems: Problems, prop: string, arns: readonly string[], kinds: readonly ('role' | 'user')[]): void {
+  const pattern = new RegExp(`^arn:aws(?:-cn|-us-gov)?:iam::[0-9]{12}:(?:${kinds.join('|')})/[A-Za-z0-9+=,.@_/-]+$`);
+  for (const arn of arns) {
+    if (literal(arn) && !pattern.test(arn)) {
+      problems.add(prop, `"${arn}" is not an IAM ${kinds.join(' or ')} ARN without wildcards (arn:aws:iam::<account>:${kinds[0]}/<name>)`);
+    }
+  }
+}
+
 export function checkEmail(problems: Problems, prop: string, email: string): void {
   if (literal(email) && email !== '' && !/^[^@\s]+@[^@\s]+$/.test(email)) {
     problems.add(prop, `"${email}" is not an e-mail address (leave it empty for none)`);

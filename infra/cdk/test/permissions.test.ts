@@ -68,6 +68,8 @@ function expected(template: Template, entry: RoleEntry, props: EcrPtcOpsProps): 
     'secret-keys': props.secretKmsKeyArns ?? [],
     'any-resource': ['*'],
     'template-role': [`{{${templateRole}.Arn}}`],
+    'consumer-principals': props.consumerPrincipalArns ?? [],
+    'upstream-roles': props.upstreamRoleArns ?? [],
   };
   const conditions = (condition: Record<string, string>): unknown => {
     const [[kind, value]] = Object.entries(condition);
@@ -121,6 +123,13 @@ describe('roles from permissions.json', () => {
     [
       'write-back on, a customer managed key, other tag keys',
       { credentialWriteBack: true, credentialExpiryTag: 'team:token-expiry', secretKmsKeyArns: [KEY], hardeningTagKeys: ['owner', 'team'] },
+    ],
+    [
+      'consumers to simulate and ECR-to-ECR custom roles',
+      {
+        consumerPrincipalArns: ['arn:aws:iam::111111111111:role/eks-node', 'arn:aws:iam::111111111111:user/ci'],
+        upstreamRoleArns: ['arn:aws:iam::111111111111:role/ptc-upstream'],
+      },
     ],
   ];
 

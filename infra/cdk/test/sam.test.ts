@@ -13,6 +13,8 @@ const PARAMETERS: Record<keyof typeof DEFAULTS, string> = {
   credentialWriteBack: 'CredentialWriteBack',
   credentialExpiryTag: 'CredentialExpiryTag',
   secretKmsKeyArns: 'SecretKmsKeyArns',
+  consumerPrincipalArns: 'ConsumerPrincipalArns',
+  upstreamRoleArns: 'UpstreamRoleArns',
   alertEmail: 'AlertEmail',
   sweepSchedule: 'SweepSchedule',
   ruleValidationSchedule: 'RuleValidationSchedule',
@@ -140,6 +142,8 @@ describe('EcrPtcOps and infra/template.yaml', () => {
     const everything = synth({
       credentialWriteBack: true,
       secretKmsKeyArns: ['arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
+      consumerPrincipalArns: ['arn:aws:iam::111111111111:role/eks-node'],
+      upstreamRoleArns: ['arn:aws:iam::111111111111:role/ptc-upstream'],
     });
     const samActions = (role: string): string[] => {
       const documents: any[] = (samResources()[role].Properties.Policies ?? []).map((p: any) => p.PolicyDocument);

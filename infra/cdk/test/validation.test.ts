@@ -57,6 +57,8 @@ describe('props validated at synth', () => {
   it('refuses other props CloudFormation or IAM would refuse', () => {
     refused({ hardeningTagKeys: [] }, /hardeningTagKeys: is empty/);
     refused({ secretKmsKeyArns: ['alias/secrets'] }, /secretKmsKeyArns: "alias\/secrets" is not a KMS key ARN/);
+    refused({ consumerPrincipalArns: ['arn:aws:iam::111111111111:role/*'] }, /consumerPrincipalArns: "arn:aws:iam::111111111111:role\/\*" is not an IAM role or user ARN/);
+    refused({ upstreamRoleArns: ['arn:aws:iam::111111111111:user/ci'] }, /upstreamRoleArns: "arn:aws:iam::111111111111:user\/ci" is not an IAM role ARN/);
     refused({ prewarmImages: ['nginx:1.27,redis:7'] }, /prewarmImages: "nginx:1.27,redis:7" is not an image reference/);
     refused({ namePrefix: 'a-stack-name-much-too-long-for-lambda-function-names' }, /namePrefix: .* must be 1 to 43/);
     refused({ codeBucket: { bucketName: 'code' }, functionCodeDirectory: '/tmp' }, /codeBucket: and functionCodeDirectory are exclusive/);

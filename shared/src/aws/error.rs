@@ -127,7 +127,12 @@ fn classify_code(code: Option<&str>) -> AwsErrorKind {
             | "AuthorizationError"
             | "UnauthorizedOperation",
         ) => AwsErrorKind::AccessDenied,
-        Some(code) if code.ends_with("NotFoundException") || code == "NotFound" => {
+        // IAM's query protocol says `NoSuchEntity`.
+        Some(code)
+            if code.ends_with("NotFoundException")
+                || code == "NotFound"
+                || code == "NoSuchEntity" =>
+        {
             AwsErrorKind::NotFound
         }
         _ => AwsErrorKind::Service,
@@ -172,6 +177,7 @@ mod tests {
                 AwsErrorKind::NotFound,
             ),
             (Some("ResourceNotFoundException"), AwsErrorKind::NotFound),
+            (Some("NoSuchEntity"), AwsErrorKind::NotFound),
             (Some("ServerException"), AwsErrorKind::Service),
             (None, AwsErrorKind::Service),
         ] {

@@ -4,6 +4,7 @@
 pub mod creation_templates;
 pub mod ecr;
 mod error;
+pub mod iam;
 pub mod lambda;
 pub mod pacing;
 pub mod permissions;
@@ -83,6 +84,8 @@ pub struct Clients {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub sns: aws_sdk_sns::Client,
     pub lambda: aws_sdk_lambda::Client,
+    /// Read only: the consumer doctor's policy simulation and role lookups.
+    pub iam: aws_sdk_iam::Client,
     region: Option<String>,
     /// Every ECR call of the process goes through it.
     ecr_pacer: Arc<pacing::Pacer>,
@@ -95,6 +98,7 @@ impl Clients {
             secrets: aws_sdk_secretsmanager::Client::new(sdk_config),
             sns: aws_sdk_sns::Client::new(sdk_config),
             lambda: aws_sdk_lambda::Client::new(sdk_config),
+            iam: aws_sdk_iam::Client::new(sdk_config),
             region: sdk_config.region().map(|region| region.to_string()),
             ecr_pacer: Arc::new(pacing::Pacer::default()),
         }
@@ -133,6 +137,11 @@ impl Clients {
     /// AWS Lambda, for a function that hands the rest of its work to a new invocation of itself.
     pub fn functions(&self) -> lambda::Functions {
         lambda::Functions::new(self.lambda.clone())
+    }
+
+    /// IAM of the clients' account: policy simulation and role lookups, read only.
+    pub fn iam(&self) -> iam::Iam {
+        iam::Iam::new(self.iam.clone())
     }
 
     /// The region the clients talk to, when one was resolved.

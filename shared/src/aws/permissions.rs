@@ -37,6 +37,13 @@ pub enum Scope {
     AnyResource,
     /// The role ECR assumes to create repositories from the creation templates.
     TemplateRole,
+    /// The roles and users of `consumers.principals` in the deployment's account, as the
+    /// deployment lists them (none by default): the only principals whose IAM policies the
+    /// consumer checks may simulate.
+    ConsumerPrincipals,
+    /// The custom roles (`customRoleArn`) of the ECR-to-ECR pull-through cache rules, as the
+    /// deployment lists them (none by default).
+    UpstreamRoles,
 }
 
 /// A condition a grant carries; [`Deployment`] fills in its values.
@@ -176,6 +183,10 @@ pub struct Deployment {
     pub hardening_tag_keys: Vec<String>,
     /// The role of the repository creation templates.
     pub template_role_arn: String,
+    /// Roles and users of `consumers.principals` in this account; empty for none.
+    pub consumer_principal_arns: Vec<String>,
+    /// Custom roles of the ECR-to-ECR rules; empty for none.
+    pub upstream_role_arns: Vec<String>,
 }
 
 /// One statement's worth of a grant: an action on one resource, with its IAM condition block
@@ -227,6 +238,8 @@ impl Deployment {
             Scope::SecretKeys => self.secret_kms_key_arns.clone(),
             Scope::AnyResource => vec!["*".to_owned()],
             Scope::TemplateRole => vec![self.template_role_arn.clone()],
+            Scope::ConsumerPrincipals => self.consumer_principal_arns.clone(),
+            Scope::UpstreamRoles => self.upstream_role_arns.clone(),
         }
     }
 
@@ -312,6 +325,8 @@ mod tests {
             credential_expiry_tag: "ptc-ops:expires-at".into(),
             hardening_tag_keys: vec!["managed-by".into(), "cost-center".into()],
             template_role_arn: "arn:aws:iam::111111111111:role/templates".into(),
+            consumer_principal_arns: vec!["arn:aws:iam::111111111111:role/eks-node".into()],
+            upstream_role_arns: vec![],
         }
     }
 
@@ -360,6 +375,11 @@ mod tests {
             &["arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
         );
         check(Scope::AnyResource, &["*"]);
+        check(
+            Scope::ConsumerPrincipals,
+            &["arn:aws:iam::111111111111:role/eks-node"],
+        );
+        check(Scope::UpstreamRoles, &[]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::{Consumer, EncryptionType};
+use crate::domain::iam::{answer_for, SimulatedDecision};
 use crate::domain::policy_eval::{evaluate, Answer, Caller, CallerContext, Request};
 use crate::domain::{CacheRule, Check, Finding, RepositoryPolicy, Severity, ROOT_PREFIX};
 
@@ -21,6 +22,15 @@ pub const PULL_ACTIONS: [&str; 3] = [
 ];
 /// The resource of alerts about the registry permissions policy.
 pub const REGISTRY_POLICY_RESOURCE: &str = "registry-policy";
+/// What a consumer's own IAM policies must allow on `*` to log in to the registry.
+pub const TOKEN_ACTION: &str = "ecr:GetAuthorizationToken";
+/// The resource of the alert about IAM simulations that could not run.
+pub const IAM_SIMULATION_RESOURCE: &str = "iam-simulation";
+/// The repository name below a prefix that the IAM simulation asks about: a repository a first
+/// pull would create. `ResourceArns` takes resource ARNs, so one concrete repository stands for
+/// every repository under the prefix; a policy that treats some repositories under the prefix
+/// differently (a `Deny` on `docker-hub/library/*`) is not seen.
+pub const SAMPLE_REPOSITORY: &str = "ptc-doctor-sample";
 
 /// The registry the cache lives in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +47,22 @@ impl RegistryFacts {
             Some(region) if region.starts_with("us-gov-") => "aws-us-gov",
             _ => "aws",
         }
+    }
+
+    /// `arn:aws:ecr:<region>:<account>:repository/<prefix>/ptc-doctor-sample`: the repository
+    /// the IAM simulation asks about for `prefix`.
+    pub fn sample_repository_arn(&self, prefix: &str) -> Option<String> {
+        let account_id = self.account_id.as_deref()?;
+        let region = self.region.as_deref()?;
+        let repository = if prefix == ROOT_PREFIX {
+            SAMPLE_REPOSITORY.to_owned()
+        } else {
+            format!("{prefix}/{SAMPLE_REPOSITORY}")
+        };
+        Some(format!(
+            "arn:{}:ecr:{region}:{account_id}:repository/{repository}",
+            self.partition()
+        ))
     }
 
     /// `arn:aws:ecr:<region>:<account>:repository/<prefix>/*`, `repository/*` for `ROOT`.
@@ -63,8 +89,9 @@ pub enum RegistryPolicyLookup {
     CallFailed { error: String },
 }
 
-/// What the repositories of one rule prefix get at creation: the policy and encryption of the
-/// profile (the creation template carries the same).
+/// What the repositories of one rule prefix get at creation: the repository policy of the
+/// creation template ECR applies there, or without one the profile's (hardening sets it when the
+/// repository is created), and the profile's encryption.
 #[derive(Debug, Clone)]
 pub struct PrefixFacts<'c> {
     /// The repository prefix checked: a rule's prefix, or a profile's prefix below it (its
@@ -75,7 +102,69 @@ pub struct PrefixFacts<'c> {
     /// The profile's name: its prefix, or `default`.
     pub profile: String,
     pub repository_policy: Option<&'c RepositoryPolicy>,
+    /// Where `repository_policy` comes from.
+    pub policy_source: PolicySource,
     pub encryption: Option<EncryptionType>,
+}
+
+/// Where the repository policy of new cache repositories comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    /// The profile (no creation template applies to the prefix, or they could not be read: why).
+    Profile { templates_unread: Option<String> },
+    /// The creation template with this prefix, which ECR applies to new repositories there.
+    Template { prefix: String },
+    /// That template's repository policy cannot be evaluated: where it is malformed.
+    MalformedTemplate { prefix: String, problem: String },
+}
+
+impl PolicySource {
+    /// `profile `default``, `creation template `ghcr``, for the cell.
+    pub fn describe(&self, profile: &str) -> String {
+        match self {
+            PolicySource::Profile {
+                templates_unread: None,
+            } => format!("profile `{profile}`"),
+            PolicySource::Profile {
+                templates_unread: Some(why),
+            } => format!("profile `{profile}` (the creation templates could not be read: {why})"),
+            PolicySource::Template { prefix } | PolicySource::MalformedTemplate { prefix, .. } => {
+                format!("creation template `{prefix}`")
+            }
+        }
+    }
+}
+
+/// The creation template ECR applies to new pull-through cache repositories under `prefix`: the
+/// one with the longest prefix that `prefix` lies under, `ROOT` last
+/// (<https://docs.aws.amazon.com/AmazonECR/latest/userguide/repository-creation-templates.html>).
+pub fn governing_template<'t>(
+    templates: &'t [crate::domain::CreationTemplate],
+    prefix: &str,
+) -> Option<&'t crate::domain::CreationTemplate> {
+    let applying = || {
+        templates
+            .iter()
+            .filter(|template| template.applies_to_the_cache())
+    };
+    applying()
+        .filter(|template| template.prefix != ROOT_PREFIX)
+        .filter(|template| {
+            prefix != ROOT_PREFIX && crate::domain::under_prefix(prefix, template.prefix_key())
+        })
+        .max_by_key(|template| template.prefix_key().len())
+        .or_else(|| applying().find(|template| template.prefix == ROOT_PREFIX))
+}
+
+/// What IAM answered for one principal of the registry's account (`iam:SimulatePrincipalPolicy`).
+/// An `Err` says why a simulation could not run.
+#[derive(Debug, Clone)]
+pub struct IdentityFacts {
+    /// Per prefix checked: `REGISTRY_ACTIONS` and `PULL_ACTIONS` on
+    /// [`RegistryFacts::sample_repository_arn`].
+    pub repositories: BTreeMap<String, Result<Vec<SimulatedDecision>, String>>,
+    /// `ecr:GetAuthorizationToken` on `*`.
+    pub authorization_token: Result<Vec<SimulatedDecision>, String>,
 }
 
 /// One answer: `ok`, `missing` or `unknown`.
@@ -175,9 +264,19 @@ pub struct Cell {
     pub status: Status,
     pub registry_policy: CheckResult,
     pub repository_policy: CheckResult,
+    /// Where the repository policy checked comes from: `profile `default`` or
+    /// `creation template `ghcr``.
+    pub repository_policy_source: String,
     pub kms: CheckResult,
-    /// The consumer's own IAM policies: never read, so always `unknown` with what they need.
+    /// The consumer's own IAM policies. For a role or user of the registry's account, the IAM
+    /// policy simulation combined with the resource policies (either may grant, a `Deny` in
+    /// either takes away), which then decides the cell; otherwise `unknown` (IAM of another
+    /// account cannot be read) with what they need.
     pub identity: CheckResult,
+    /// Whether `identity` comes from an IAM simulation and decides the cell with the resource
+    /// policies (a role or user of the registry's account).
+    #[serde(skip)]
+    pub simulated: bool,
     #[serde(skip)]
     pub caller: Caller,
     #[serde(skip)]
@@ -193,6 +292,9 @@ pub struct Inputs<'c> {
     pub organization_id: Option<&'c str>,
     /// The rules whose upstream is another ECR registry: its policy must let the cache in.
     pub ecr_upstreams: Vec<&'c CacheRule>,
+    /// The IAM simulation of each principal (by ARN) of the registry's account; a principal
+    /// absent here was not simulated.
+    pub identities: BTreeMap<String, IdentityFacts>,
 }
 
 /// The matrix and its findings.
@@ -277,6 +379,8 @@ pub fn assess(inputs: &Inputs<'_>) -> Assessment {
     }
     findings.extend(registry_finding(inputs, &registry_policy, &cells));
     findings.extend(repository_findings(inputs, &cells));
+    findings.extend(identity_findings(inputs, &cells));
+    findings.extend(simulation_failures_finding(inputs));
     findings.extend(
         inputs
             .ecr_upstreams
@@ -298,7 +402,7 @@ fn assess_cell(
         organization_id: inputs.organization_id,
     };
     let same_account = inputs.registry.account_id.as_deref() == Some(caller.account_id());
-    let same_account_why = "the consumer is in the registry's account: its own IAM policies can grant this, and they are not read";
+    let same_account_why = "the consumer is in the registry's account: its own IAM policies can grant this (see `identity`)";
     let resource = inputs.registry.repositories_arn(&facts.prefix);
 
     let ask = |policy: &Value, actions: &[&str], resource: &str| {
@@ -341,10 +445,15 @@ fn assess_cell(
                 },
                 ParsedRegistryPolicy::Unreadable(why) => CheckResult::unknown(why.clone()),
             };
-            let repository_result = match facts.repository_policy {
-                Some(policy) => ask(policy.normalized(), &PULL_ACTIONS, resource),
-                None if same_account => CheckResult::unknown(same_account_why),
-                None => CheckResult {
+            let repository_result = match (&facts.policy_source, facts.repository_policy) {
+                (PolicySource::MalformedTemplate { prefix, problem }, _) => {
+                    CheckResult::unknown(format!(
+                        "the repository policy of creation template `{prefix}` is malformed: {problem}"
+                    ))
+                }
+                (_, Some(policy)) => ask(policy.normalized(), &PULL_ACTIONS, resource),
+                (_, None) if same_account => CheckResult::unknown(same_account_why),
+                (_, None) => CheckResult {
                     status: Status::Missing,
                     missing: PULL_ACTIONS
                         .iter()
@@ -355,8 +464,9 @@ fn assess_cell(
                         })
                         .collect(),
                     why: vec![format!(
-                        "the profile `{}` sets no repository policy, so cache repositories under `{}` get none",
-                        facts.profile, facts.prefix
+                        "the {} sets no repository policy, so cache repositories under `{}` get none",
+                        facts.policy_source.describe(&facts.profile),
+                        facts.prefix
                     )],
                 },
             };
@@ -370,8 +480,8 @@ fn assess_cell(
         )),
         _ => CheckResult::ok(),
     };
-    let identity = CheckResult::unknown(format!(
-        "the consumer's own IAM policies are not read: they must allow `ecr:GetAuthorizationToken` on `*` and {} on `{}`",
+    let needs = format!(
+        "they must allow `{TOKEN_ACTION}` on `*` and {} on `{}`",
         REGISTRY_ACTIONS
             .iter()
             .chain(&PULL_ACTIONS)
@@ -379,11 +489,61 @@ fn assess_cell(
             .collect::<Vec<_>>()
             .join(", "),
         resource.as_deref().unwrap_or("the cache repositories")
-    ));
-    let status = [registry_result.status, repository_result.status, kms.status]
-        .into_iter()
-        .max()
-        .unwrap_or(Status::Ok);
+    );
+    let simulated = match caller {
+        Caller::Principal { arn, .. } if same_account => inputs.identities.get(arn),
+        _ => None,
+    };
+    let sample = inputs.registry.sample_repository_arn(&facts.prefix);
+    let identity = if !same_account {
+        CheckResult::unknown(format!("IAM of another account cannot be read: {needs}"))
+    } else {
+        match (caller, simulated, &sample, &resource) {
+            (Caller::Account { .. }, _, _, _) => CheckResult::unknown(format!(
+                "the registry's own account: each of its roles and users has its own IAM policies, simulated only for those listed in `consumers.principals`; {needs}"
+            )),
+            (Caller::Principal { .. }, Some(iam), Some(sample), Some(resource)) => {
+                let repositories = iam
+                    .repositories
+                    .get(&facts.prefix)
+                    .cloned()
+                    .unwrap_or_else(|| Err("it was not simulated for this prefix".to_owned()));
+                identity_check(
+                    &IdentityInputs {
+                        registry_policy,
+                        repository_policy: match &facts.policy_source {
+                            PolicySource::MalformedTemplate { prefix, problem } => Err(format!(
+                                "the repository policy of creation template `{prefix}` is malformed: {problem}"
+                            )),
+                            _ => Ok(facts.repository_policy),
+                        },
+                        context,
+                        resource,
+                        sample,
+                    },
+                    &repositories,
+                    &iam.authorization_token,
+                )
+            }
+            (Caller::Principal { .. }, _, _, _) => CheckResult::unknown(format!(
+                "the consumer's own IAM policies were not simulated: {needs}"
+            )),
+        }
+    };
+    let decided_by_iam = simulated.is_some() && sample.is_some() && resource.is_some();
+    let status = if decided_by_iam {
+        // The simulation combined with the resource policies answers for both; an IAM answer
+        // that is `unknown` (a failed simulation) leaves the cell `unknown`.
+        [identity.status, kms.status]
+            .into_iter()
+            .max()
+            .unwrap_or(Status::Ok)
+    } else {
+        [registry_result.status, repository_result.status, kms.status]
+            .into_iter()
+            .max()
+            .unwrap_or(Status::Ok)
+    };
     Cell {
         consumer: caller.to_string(),
         prefix: facts.prefix.clone(),
@@ -391,11 +551,311 @@ fn assess_cell(
         status,
         registry_policy: registry_result,
         repository_policy: repository_result,
+        repository_policy_source: facts.policy_source.describe(&facts.profile),
         kms,
         identity,
+        simulated: decided_by_iam,
         caller: caller.clone(),
         profile: facts.profile.clone(),
     }
+}
+
+/// What the identity check of a principal of the registry's account combines.
+struct IdentityInputs<'a, 'c> {
+    registry_policy: &'a ParsedRegistryPolicy,
+    repository_policy: Result<Option<&'c RepositoryPolicy>, String>,
+    context: CallerContext<'a>,
+    /// `repository/<prefix>/*`: what the resource policies are asked about.
+    resource: &'a str,
+    /// `repository/<prefix>/ptc-doctor-sample`: what IAM was asked about.
+    sample: &'a str,
+}
+
+/// A resource policy's side of one action, for a principal of the registry's own account.
+struct ResourceSide {
+    /// Whether the policy grants it (`Missing` without `denied_by` when it does not).
+    grant: Answer,
+    /// Whether a `Deny` of the policy takes it away: `Ok` when none does.
+    deny: Answer,
+}
+
+/// Evaluates `policy` for `action`: its grant, and its `Deny` statements alone.
+fn resource_side(
+    policy: Option<&Value>,
+    context: CallerContext<'_>,
+    action: &str,
+    resource: &str,
+) -> ResourceSide {
+    let request = Request { action, resource };
+    match policy {
+        None => ResourceSide {
+            grant: Answer::Missing {
+                action: action.to_owned(),
+                resource: resource.to_owned(),
+                denied_by: None,
+            },
+            deny: Answer::Ok,
+        },
+        Some(policy) => ResourceSide {
+            grant: evaluate(policy, context, request),
+            deny: evaluate(&denials_only(policy), context, request),
+        },
+    }
+}
+
+/// The policy with every `Allow` turned into an allow-all (statement indices and `Sid`s kept,
+/// so a `Deny` is named as in the original): evaluating it answers whether a `Deny` applies.
+fn denials_only(policy: &Value) -> Value {
+    let allow_all = |sid: Option<&Value>| {
+        let mut statement =
+            json!({"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"});
+        if let Some(sid) = sid {
+            statement["Sid"] = sid.clone();
+        }
+        statement
+    };
+    let statements: Vec<Value> = match policy.get("Statement") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(single @ Value::Object(_)) => vec![single.clone()],
+        _ => return policy.clone(),
+    };
+    let mut kept: Vec<Value> = statements
+        .into_iter()
+        .map(|statement| {
+            if statement.get("Effect").and_then(Value::as_str) == Some("Allow") {
+                allow_all(statement.get("Sid"))
+            } else {
+                statement
+            }
+        })
+        .collect();
+    kept.push(allow_all(None));
+    let mut policy = policy.clone();
+    policy["Statement"] = Value::Array(kept);
+    policy
+}
+
+/// One action for a principal of the registry's account: its IAM policies or the resource
+/// policy may grant it, a `Deny` in either takes it away
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>).
+/// A resource policy alone is not taken as enough: in the same account it grants on its own
+/// only when it names the role or user itself, not when it names the account (`root`), which
+/// leaves the decision to IAM
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html>).
+fn combine(side: ResourceSide, iam: Answer, where_: &str) -> Answer {
+    if let Answer::Missing {
+        denied_by: Some(_), ..
+    } = &side.deny
+    {
+        return side.deny;
+    }
+    if let Answer::Missing {
+        denied_by: Some(_), ..
+    } = &iam
+    {
+        return iam;
+    }
+    if let Answer::Unknown { why } = &side.deny {
+        return Answer::Unknown {
+            why: format!("{where_}: {why}"),
+        };
+    }
+    match (iam, side.grant) {
+        (Answer::Ok, _) => Answer::Ok,
+        (missing @ Answer::Missing { .. }, Answer::Missing { .. }) => missing,
+        (Answer::Missing { action, .. }, Answer::Ok) => Answer::Unknown {
+            why: format!(
+                "IAM does not allow `{action}`, only {where_} does: enough only if it names the role or user itself rather than the account"
+            ),
+        },
+        (Answer::Missing { .. }, Answer::Unknown { why }) => Answer::Unknown {
+            why: format!("IAM does not allow it, and {where_} grants it only perhaps: {why}"),
+        },
+        (Answer::Unknown { why }, _) => Answer::Unknown { why },
+    }
+}
+
+/// The identity check of a principal of the registry's account, from its simulation.
+fn identity_check(
+    inputs: &IdentityInputs<'_, '_>,
+    repositories: &Result<Vec<SimulatedDecision>, String>,
+    authorization_token: &Result<Vec<SimulatedDecision>, String>,
+) -> CheckResult {
+    let mut answers = Vec::new();
+    let registry_policy = match inputs.registry_policy {
+        ParsedRegistryPolicy::Policy(policy) => Ok(Some(policy)),
+        ParsedRegistryPolicy::Absent => Ok(None),
+        ParsedRegistryPolicy::Unreadable(why) => Err(why.clone()),
+    };
+    let checks = REGISTRY_ACTIONS
+        .iter()
+        .map(|action| {
+            (
+                *action,
+                "the registry permissions policy",
+                registry_policy.clone(),
+            )
+        })
+        .chain(PULL_ACTIONS.iter().map(|action| {
+            (
+                *action,
+                "the repository policy",
+                inputs
+                    .repository_policy
+                    .clone()
+                    .map(|policy| policy.map(RepositoryPolicy::normalized)),
+            )
+        }));
+    for (action, where_, policy) in checks {
+        let iam = match repositories {
+            Ok(decisions) => answer_for(decisions, action, inputs.sample),
+            Err(why) => Answer::Unknown {
+                why: format!("the IAM simulation failed: {why}"),
+            },
+        };
+        let side = match policy {
+            Ok(policy) => resource_side(policy, inputs.context, action, inputs.resource),
+            Err(why) => ResourceSide {
+                grant: Answer::Unknown { why: why.clone() },
+                deny: Answer::Unknown { why },
+            },
+        };
+        answers.push(combine(side, iam, where_));
+    }
+    answers.push(match authorization_token {
+        Ok(decisions) => answer_for(decisions, TOKEN_ACTION, "*"),
+        Err(why) => Answer::Unknown {
+            why: format!("the IAM simulation failed: {why}"),
+        },
+    });
+    CheckResult::from_answers(answers)
+}
+
+/// One finding per principal of the registry's account whose IAM policies keep its first pull
+/// from working, with the statement to add to them.
+fn identity_findings(inputs: &Inputs<'_>, cells: &[Cell]) -> Vec<Finding> {
+    let mut by_consumer: BTreeMap<&str, Vec<&Cell>> = BTreeMap::new();
+    for cell in cells {
+        if cell.identity.status == Status::Missing {
+            by_consumer.entry(&cell.consumer).or_default().push(cell);
+        }
+    }
+    by_consumer
+        .into_iter()
+        .map(|(consumer, failing)| {
+            let mut repository_actions: Vec<&str> = Vec::new();
+            let mut resources: Vec<String> = Vec::new();
+            let mut token = false;
+            let mut denials: Vec<String> = Vec::new();
+            for cell in &failing {
+                for grant in &cell.identity.missing {
+                    if let Some(by) = &grant.denied_by {
+                        denials.push(format!(
+                            "narrow the `Deny` of {by}: it takes `{}` on `{}` away",
+                            grant.action, grant.resource
+                        ));
+                    } else if grant.action == TOKEN_ACTION {
+                        token = true;
+                    } else {
+                        if !repository_actions.contains(&grant.action.as_str()) {
+                            repository_actions.push(&grant.action);
+                        }
+                        if let Some(pattern) = inputs.registry.repositories_arn(&cell.prefix) {
+                            if !resources.contains(&pattern) {
+                                resources.push(pattern);
+                            }
+                        }
+                    }
+                }
+            }
+            let mut statements = Vec::new();
+            if !repository_actions.is_empty() {
+                statements.push(json!({
+                    "Sid": "PtcFirstPull",
+                    "Effect": "Allow",
+                    "Action": repository_actions,
+                    "Resource": if resources.len() == 1 { json!(resources[0]) } else { json!(resources) },
+                }));
+            }
+            if token {
+                statements.push(json!({
+                    "Sid": "PtcRegistryLogin",
+                    "Effect": "Allow",
+                    "Action": TOKEN_ACTION,
+                    "Resource": "*",
+                }));
+            }
+            let mut next_steps = Vec::new();
+            if !statements.is_empty() {
+                next_steps.push(format!(
+                    "add to an IAM policy of `{consumer}` (or let the registry or repository policy name it): {}",
+                    json!({"Version": "2012-10-17", "Statement": statements})
+                ));
+            }
+            denials.sort();
+            denials.dedup();
+            next_steps.extend(denials);
+            let prefixes: Vec<String> = failing
+                .iter()
+                .map(|cell| format!("`{}`", cell.prefix))
+                .collect();
+            Finding::new(
+                Severity::Critical,
+                Check::ConsumerAccess,
+                consumer,
+                format!(
+                    "{} consumer pull{} of a new image would fail: the IAM policies of `{consumer}`",
+                    failing.len(),
+                    if failing.len() == 1 { "" } else { "s" }
+                ),
+                format!(
+                    "the IAM policy simulation of `{consumer}` (with the registry and repository policies) does not allow what a first pull through {} needs, or a `Deny` takes it away",
+                    prefixes.join(", ")
+                ),
+            )
+            .with_next_steps(next_steps)
+        })
+        .collect()
+}
+
+/// One warning when some IAM simulations could not run: those consumers stay `unknown`.
+fn simulation_failures_finding(inputs: &Inputs<'_>) -> Option<Finding> {
+    let mut failures: Vec<String> = Vec::new();
+    for (principal, facts) in &inputs.identities {
+        let mut whys: Vec<&String> = facts
+            .repositories
+            .values()
+            .filter_map(|r| r.as_ref().err())
+            .collect();
+        if let Err(why) = &facts.authorization_token {
+            whys.push(why);
+        }
+        whys.sort();
+        whys.dedup();
+        if let Some(why) = whys.first() {
+            failures.push(format!("`{principal}`: {why}"));
+        }
+    }
+    if failures.is_empty() {
+        return None;
+    }
+    Some(
+        Finding::new(
+            Severity::Warning,
+            Check::ConsumerAccess,
+            IAM_SIMULATION_RESOURCE,
+            format!(
+                "the IAM policies of {} consumer{} could not be simulated",
+                failures.len(),
+                if failures.len() == 1 { "" } else { "s" }
+            ),
+            format!(
+                "whether their first pulls work is unknown: {}",
+                failures.join("; ")
+            ),
+        )
+        .with_next_step("allow this function's role `iam:SimulatePrincipalPolicy` on each principal of `consumers.principals` in this account (the stack parameter `ConsumerPrincipalArns`)"),
+    )
 }
 
 /// What the source registry of an ECR-to-ECR rule must grant the cache (its registry policy
@@ -592,6 +1052,17 @@ fn registry_finding(
     )
 }
 
+/// The sources of the repository policies of `cells`, without repeats.
+fn sources(cells: &[&Cell]) -> String {
+    let mut sources: Vec<&str> = cells
+        .iter()
+        .map(|cell| cell.repository_policy_source.as_str())
+        .collect();
+    sources.sort_unstable();
+    sources.dedup();
+    sources.join(", ")
+}
+
 /// One finding per profile whose repository policy keeps consumers from pulling.
 fn repository_findings(inputs: &Inputs<'_>, cells: &[Cell]) -> Vec<Finding> {
     let partition = inputs.registry.partition();
@@ -662,7 +1133,8 @@ fn repository_findings(inputs: &Inputs<'_>, cells: &[Cell]) -> Vec<Finding> {
                     if pairs.len() == 1 { "" } else { "s" }
                 ),
                 format!(
-                    "cache repositories get the profile's repository policy, which does not let {} pull (`ecr:BatchGetImage`, `ecr:GetDownloadUrlForLayer`, `ecr:BatchCheckLayerAvailability`)",
+                    "cache repositories get the repository policy of {}, which does not let {} pull (`ecr:BatchGetImage`, `ecr:GetDownloadUrlForLayer`, `ecr:BatchCheckLayerAvailability`)",
+                    sources(&failing),
                     pairs.join(", ")
                 ),
             )
@@ -704,6 +1176,9 @@ mod tests {
                 rule_prefix: (*prefix).to_owned(),
                 profile: "default".to_owned(),
                 repository_policy,
+                policy_source: PolicySource::Profile {
+                    templates_unread: None,
+                },
                 encryption: None,
             })
             .collect();
@@ -717,6 +1192,7 @@ mod tests {
             consumers,
             organization_id: None,
             ecr_upstreams: Vec::new(),
+            identities: BTreeMap::new(),
         })
     }
 
@@ -861,6 +1337,9 @@ mod tests {
             rule_prefix: "ghcr".to_owned(),
             profile: "ghcr".to_owned(),
             repository_policy: Some(&pull),
+            policy_source: PolicySource::Profile {
+                templates_unread: None,
+            },
             encryption: Some(EncryptionType::Kms),
         }];
         let assessment = assess(&Inputs {
@@ -873,6 +1352,7 @@ mod tests {
             consumers: &consumers,
             organization_id: None,
             ecr_upstreams: Vec::new(),
+            identities: BTreeMap::new(),
         });
         assert_eq!(statuses(&assessment), ["111111111111 ghcr unknown"]);
         assert_eq!(assessment.cells[0].kms.status, Status::Unknown);
@@ -907,5 +1387,315 @@ mod source_registry_tests {
             statement["Resource"],
             "arn:aws:ecr:us-east-1:444455556666:repository/base-images/*"
         );
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::*;
+    use crate::config::Consumer;
+    use crate::domain::iam::EvalDecision;
+
+    const ACCOUNT: &str = "999999999999";
+    const ROLE: &str = "arn:aws:iam::999999999999:role/eks-node";
+    const SAMPLE: &str = "arn:aws:ecr:eu-west-1:999999999999:repository/ghcr/ptc-doctor-sample";
+
+    /// Every action `allowed`, but those in `decisions` (action, decision, missing context).
+    fn simulation(decisions: &[(&str, &str, &[&str])]) -> IdentityFacts {
+        let decide = |action: &str, resource: &str| {
+            let (decision, missing) = decisions
+                .iter()
+                .find(|(named, _, _)| *named == action)
+                .map_or(("allowed", &[][..]), |(_, decision, missing)| {
+                    (*decision, *missing)
+                });
+            SimulatedDecision {
+                action: action.to_owned(),
+                resource: resource.to_owned(),
+                decision: EvalDecision::parse(decision),
+                matched_policies: if decision == "explicitDeny" {
+                    vec!["`no-imports` (role)".to_owned()]
+                } else {
+                    Vec::new()
+                },
+                missing_context_values: missing.iter().map(|key| (*key).to_owned()).collect(),
+            }
+        };
+        IdentityFacts {
+            repositories: BTreeMap::from([(
+                "ghcr".to_owned(),
+                Ok(REGISTRY_ACTIONS
+                    .iter()
+                    .chain(&PULL_ACTIONS)
+                    .map(|action| decide(action, SAMPLE))
+                    .collect()),
+            )]),
+            authorization_token: Ok(vec![decide(TOKEN_ACTION, "*")]),
+        }
+    }
+
+    fn run(registry: Option<Value>, identity: IdentityFacts) -> Assessment {
+        let pull = RepositoryPolicy::parse(
+            &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": PULL_ACTIONS}]}).to_string(),
+        )
+        .expect("a valid policy");
+        let consumers = [Consumer {
+            caller: Caller::parse(ROLE).expect("a role"),
+            prefixes: None,
+        }];
+        assess(&Inputs {
+            registry: RegistryFacts {
+                account_id: Some(ACCOUNT.to_owned()),
+                region: Some("eu-west-1".to_owned()),
+            },
+            registry_policy: match registry {
+                Some(policy) => RegistryPolicyLookup::Found(policy.to_string()),
+                None => RegistryPolicyLookup::Absent,
+            },
+            prefixes: vec![PrefixFacts {
+                prefix: "ghcr".to_owned(),
+                rule_prefix: "ghcr".to_owned(),
+                profile: "default".to_owned(),
+                repository_policy: Some(&pull),
+                policy_source: PolicySource::Profile {
+                    templates_unread: None,
+                },
+                encryption: None,
+            }],
+            consumers: &consumers,
+            organization_id: None,
+            ecr_upstreams: Vec::new(),
+            identities: BTreeMap::from([(ROLE.to_owned(), identity)]),
+        })
+    }
+
+    fn registry(statements: Value) -> Option<Value> {
+        Some(json!({"Version": "2012-10-17", "Statement": statements}))
+    }
+
+    #[test]
+    fn the_simulation_and_the_resource_policies_decide_together() {
+        let failed = IdentityFacts {
+            repositories: BTreeMap::from([(
+                "ghcr".to_owned(),
+                Err("`iam:SimulatePrincipalPolicy` failed (access-denied)".to_owned()),
+            )]),
+            authorization_token: Ok(Vec::new()),
+        };
+        let cases: [(&str, Option<Value>, IdentityFacts, Status); 11] = [
+            (
+                "IAM allows everything, no registry policy",
+                None,
+                simulation(&[]),
+                Status::Ok,
+            ),
+            (
+                "IAM lacks the import, nothing else grants it",
+                None,
+                simulation(&[("ecr:BatchImportUpstreamImage", "implicitDeny", &[])]),
+                Status::Missing,
+            ),
+            (
+                "an IAM Deny on CreateRepository",
+                None,
+                simulation(&[("ecr:CreateRepository", "explicitDeny", &[])]),
+                Status::Missing,
+            ),
+            (
+                "IAM lacks the login",
+                None,
+                simulation(&[("ecr:GetAuthorizationToken", "implicitDeny", &[])]),
+                Status::Missing,
+            ),
+            (
+                "IAM allows, a registry Deny takes the import away",
+                registry(
+                    json!([{"Sid": "NoImports", "Effect": "Deny", "Principal": "*", "Action": "ecr:BatchImportUpstreamImage", "Resource": "*"}]),
+                ),
+                simulation(&[]),
+                Status::Missing,
+            ),
+            (
+                "IAM allows, a registry Deny under a condition not evaluated here",
+                registry(
+                    json!([{"Effect": "Deny", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]),
+                ),
+                simulation(&[]),
+                Status::Unknown,
+            ),
+            (
+                "IAM allows, a registry Allow under a condition not evaluated here",
+                registry(
+                    json!([{"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]),
+                ),
+                simulation(&[]),
+                Status::Ok,
+            ),
+            (
+                "IAM lacks the import, the registry policy names the account",
+                registry(
+                    json!([{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": REGISTRY_ACTIONS, "Resource": "*"}]),
+                ),
+                simulation(&[("ecr:BatchImportUpstreamImage", "implicitDeny", &[])]),
+                Status::Unknown,
+            ),
+            (
+                "IAM allowed without a context value",
+                None,
+                simulation(&[("ecr:BatchGetImage", "allowed", &["aws:SourceVpce"])]),
+                Status::Unknown,
+            ),
+            ("the simulation failed", None, failed, Status::Unknown),
+            (
+                "an IAM Deny wins over a doubtful registry Deny",
+                registry(
+                    json!([{"Effect": "Deny", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]),
+                ),
+                simulation(&[("ecr:CreateRepository", "explicitDeny", &[])]),
+                Status::Missing,
+            ),
+        ];
+        for (name, registry, identity, expected) in cases {
+            let assessment = run(registry, identity);
+            let cell = &assessment.cells[0];
+            assert_eq!(cell.status, expected, "{name}: {cell:#?}");
+            assert_eq!(cell.identity.status, expected, "{name}: {cell:#?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_iam_grant_is_one_finding_with_the_statement_to_add() {
+        let assessment = run(
+            None,
+            simulation(&[
+                ("ecr:BatchImportUpstreamImage", "implicitDeny", &[]),
+                ("ecr:GetAuthorizationToken", "implicitDeny", &[]),
+                ("ecr:CreateRepository", "explicitDeny", &[]),
+            ]),
+        );
+        let cell = &assessment.cells[0];
+        let missing: Vec<(&str, &str, Option<&str>)> = cell
+            .identity
+            .missing
+            .iter()
+            .map(|grant| {
+                (
+                    grant.action.as_str(),
+                    grant.resource.as_str(),
+                    grant.denied_by.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            missing,
+            [
+                (
+                    "ecr:CreateRepository",
+                    SAMPLE,
+                    Some("IAM policy `no-imports` (role)")
+                ),
+                ("ecr:BatchImportUpstreamImage", SAMPLE, None),
+                ("ecr:GetAuthorizationToken", "*", None),
+            ]
+        );
+        let findings: Vec<&Finding> = assessment
+            .findings
+            .iter()
+            .filter(|finding| finding.resource == ROLE)
+            .collect();
+        assert_eq!(findings.len(), 1, "{:#?}", assessment.findings);
+        let steps = &findings[0].next_steps;
+        let add = &steps[0];
+        let policy: Value =
+            serde_json::from_str(&add[add.find('{').expect("JSON")..]).expect("a policy");
+        assert_eq!(
+            policy["Statement"][0]["Action"],
+            json!(["ecr:BatchImportUpstreamImage"])
+        );
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            "arn:aws:ecr:eu-west-1:999999999999:repository/ghcr/*"
+        );
+        assert_eq!(policy["Statement"][1]["Action"], TOKEN_ACTION);
+        assert!(steps[1].contains("`no-imports`"), "{steps:#?}");
+    }
+
+    #[test]
+    fn a_failed_simulation_is_a_warning_naming_the_principal() {
+        let failed = IdentityFacts {
+            repositories: BTreeMap::new(),
+            authorization_token: Err(
+                "`iam:SimulatePrincipalPolicy` failed (access-denied)".to_owned()
+            ),
+        };
+        let assessment = run(None, failed);
+        let finding = assessment
+            .findings
+            .iter()
+            .find(|finding| finding.resource == IAM_SIMULATION_RESOURCE)
+            .expect("a finding");
+        assert_eq!(finding.severity, Severity::Warning);
+        assert!(finding.message.contains(ROLE), "{}", finding.message);
+        assert_eq!(assessment.cells[0].status, Status::Unknown);
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+    use crate::domain::{CreationTemplate, APPLIED_FOR_PULL_THROUGH_CACHE};
+
+    fn template(prefix: &str, applied_for: &str) -> CreationTemplate {
+        CreationTemplate {
+            applied_for: vec![applied_for.to_owned()],
+            ..CreationTemplate::empty(prefix)
+        }
+    }
+
+    #[test]
+    fn the_most_specific_template_for_the_cache_governs_a_prefix() {
+        let with_root = [
+            template("ROOT", APPLIED_FOR_PULL_THROUGH_CACHE),
+            template("ghcr", APPLIED_FOR_PULL_THROUGH_CACHE),
+            template("ghcr/team", APPLIED_FOR_PULL_THROUGH_CACHE),
+            template("quay", "REPLICATION"),
+        ];
+        let without_root = [template("ghcr", APPLIED_FOR_PULL_THROUGH_CACHE)];
+        let cases: [(&str, &[CreationTemplate], &str, Option<&str>); 7] = [
+            ("its own template", &with_root, "ghcr", Some("ghcr")),
+            (
+                "a deeper template",
+                &with_root,
+                "ghcr/team",
+                Some("ghcr/team"),
+            ),
+            (
+                "a prefix below a template",
+                &with_root,
+                "ghcr/team/app",
+                Some("ghcr/team"),
+            ),
+            (
+                "not at a `/` boundary",
+                &with_root,
+                "ghcr/teamx",
+                Some("ghcr"),
+            ),
+            (
+                "a template not for the cache",
+                &with_root,
+                "quay",
+                Some("ROOT"),
+            ),
+            ("ROOT last", &with_root, "docker-hub", Some("ROOT")),
+            ("none", &without_root, "docker-hub", None),
+        ];
+        for (name, templates, prefix, expected) in cases {
+            assert_eq!(
+                governing_template(templates, prefix).map(|template| template.prefix.as_str()),
+                expected,
+                "{name}"
+            );
+        }
     }
 }

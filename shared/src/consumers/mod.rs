@@ -1,9 +1,9 @@
 //! The consumer doctor: will the first pull of a new image through each rule work for each
 //! configured account and role (`[consumers]`)?
 //!
-//! Observe (`GetRegistryPolicy`; the rules and the profiles are given; a profile prefix below a
-//! rule is checked as its own prefix, as its template applies there) → assess ([`assess`],
-//! pure) → report. Run by `validate-cache-rules` on its schedule and by `ptc doctor`. Nothing
+//! Observe (`GetRegistryPolicy`, the creation templates, IAM simulations of the principals of
+//! this account; the rules and the profiles are given; a profile prefix below a rule is checked
+//! as its own prefix, as its template applies there) → assess ([`assess`], pure) → report. Run by `validate-cache-rules` on its schedule and by `ptc doctor`. Nothing
 //! is written.
 
 pub mod assess;
@@ -12,13 +12,17 @@ pub mod permissions;
 use tracing::info;
 
 pub use assess::{
-    Assessment, Cell, CheckResult, MissingGrant, RegistryFacts, RegistryPolicyLookup, Status,
-    PULL_ACTIONS, REGISTRY_ACTIONS, REGISTRY_POLICY_RESOURCE,
+    governing_template, Assessment, Cell, CheckResult, IdentityFacts, MissingGrant, PolicySource,
+    RegistryFacts, RegistryPolicyLookup, Status, IAM_SIMULATION_RESOURCE, PULL_ACTIONS,
+    REGISTRY_ACTIONS, REGISTRY_POLICY_RESOURCE, SAMPLE_REPOSITORY, TOKEN_ACTION,
 };
+
+use std::collections::BTreeMap;
 
 use crate::aws::Clients;
 use crate::config::{Config, Consumer};
-use crate::domain::{under_prefix, CacheRule, Report, UpstreamKind};
+use crate::domain::policy_eval::Caller;
+use crate::domain::{under_prefix, CacheRule, Report, RepositoryPolicy, UpstreamKind};
 
 /// Checks `consumers` (the configured ones when `None`) against the rules' prefixes: the
 /// registry permissions policy is read, the repository policy and encryption come from the
@@ -63,27 +67,83 @@ pub async fn check(
     }
     prefixes.sort();
     prefixes.dedup_by(|later, earlier| later.0 == earlier.0);
-    let prefixes = prefixes
+    // What new cache repositories actually get: the creation template's repository policy.
+    let templates = clients
+        .creation_templates()
+        .all()
+        .await
+        .map_err(|error| error.to_string());
+    let template_policies: BTreeMap<String, Result<Option<RepositoryPolicy>, String>> =
+        match &templates {
+            Ok(templates) => templates
+                .iter()
+                .map(|template| {
+                    let policy = match template.repository_policy.as_deref() {
+                        None => Ok(None),
+                        Some(text) => RepositoryPolicy::parse(text).map(Some).map_err(|problems| {
+                            problems
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        }),
+                    };
+                    (template.prefix.clone(), policy)
+                })
+                .collect(),
+            Err(_) => BTreeMap::new(),
+        };
+    let prefixes: Vec<assess::PrefixFacts<'_>> = prefixes
         .into_iter()
         .map(|(prefix, rule_prefix)| {
             let (profile_prefix, profile) = config.hardening.profile_for(&prefix);
+            let from_profile = profile
+                .repository_policy
+                .as_ref()
+                .map(|configured| &configured.policy);
+            let governing = match &templates {
+                Ok(templates) => {
+                    assess::governing_template(templates, &prefix).and_then(|template| {
+                        template_policies
+                            .get(&template.prefix)
+                            .map(|policy| (template.prefix_key().to_owned(), policy))
+                    })
+                }
+                Err(_) => None,
+            };
+            let (repository_policy, policy_source) = match governing {
+                Some((prefix, Ok(policy))) => (policy.as_ref(), PolicySource::Template { prefix }),
+                Some((prefix, Err(problem))) => (
+                    None,
+                    PolicySource::MalformedTemplate {
+                        prefix,
+                        problem: problem.clone(),
+                    },
+                ),
+                None => (
+                    from_profile,
+                    PolicySource::Profile {
+                        templates_unread: templates.as_ref().err().cloned(),
+                    },
+                ),
+            };
             assess::PrefixFacts {
                 profile: profile_prefix.unwrap_or("default").to_owned(),
-                repository_policy: profile
-                    .repository_policy
-                    .as_ref()
-                    .map(|configured| &configured.policy),
+                repository_policy,
+                policy_source,
                 encryption: profile.encryption,
                 prefix,
                 rule_prefix,
             }
         })
         .collect();
+    let registry = RegistryFacts {
+        account_id,
+        region: clients.region().map(str::to_owned),
+    };
+    let identities = simulate_identities(clients, &registry, consumers, &prefixes).await;
     let assessment = assess::assess(&assess::Inputs {
-        registry: RegistryFacts {
-            account_id,
-            region: clients.region().map(str::to_owned),
-        },
+        registry,
         registry_policy,
         prefixes,
         consumers,
@@ -92,6 +152,7 @@ pub async fn check(
             .iter()
             .filter(|rule| rule.upstream == UpstreamKind::Ecr)
             .collect(),
+        identities,
     });
     for cell in &assessment.cells {
         info!(
@@ -104,6 +165,67 @@ pub async fn check(
         );
     }
     assessment
+}
+
+/// Simulates the IAM policies of each role or user of the registry's account among `consumers`
+/// (`iam:SimulatePrincipalPolicy`): the repository actions on a repository under each prefix it
+/// uses, and `ecr:GetAuthorizationToken` on `*`. One call per principal and prefix, plus one;
+/// a failed call is kept as why, for an `unknown` answer.
+async fn simulate_identities(
+    clients: &Clients,
+    registry: &RegistryFacts,
+    consumers: &[Consumer],
+    prefixes: &[assess::PrefixFacts<'_>],
+) -> BTreeMap<String, IdentityFacts> {
+    let mut identities = BTreeMap::new();
+    let Some(account_id) = registry.account_id.as_deref() else {
+        return identities;
+    };
+    let iam = clients.iam();
+    let repository_actions: Vec<&str> = REGISTRY_ACTIONS
+        .iter()
+        .chain(&PULL_ACTIONS)
+        .copied()
+        .collect();
+    for consumer in consumers {
+        let Caller::Principal {
+            arn,
+            account_id: principal_account,
+            ..
+        } = &consumer.caller
+        else {
+            continue;
+        };
+        if principal_account != account_id || identities.contains_key(arn) {
+            continue;
+        }
+        let mut repositories = BTreeMap::new();
+        for facts in prefixes
+            .iter()
+            .filter(|facts| consumer.uses(&facts.rule_prefix))
+        {
+            let Some(sample) = registry.sample_repository_arn(&facts.prefix) else {
+                continue;
+            };
+            let answer = iam
+                .simulate(arn, &repository_actions, std::slice::from_ref(&sample))
+                .await
+                .map_err(|error| error.to_string());
+            repositories.insert(facts.prefix.clone(), answer);
+        }
+        let authorization_token = iam
+            .simulate(arn, &[TOKEN_ACTION], &["*".to_owned()])
+            .await
+            .map_err(|error| error.to_string());
+        identities.insert(
+            arn.clone(),
+            IdentityFacts {
+                repositories,
+                authorization_token,
+            },
+        );
+    }
+    identities
 }
 
 impl Assessment {

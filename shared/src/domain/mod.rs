@@ -3,6 +3,7 @@
 mod creation_template;
 mod credential;
 mod finding;
+pub mod iam;
 mod lifecycle;
 pub mod policy_eval;
 mod report;

@@ -1,6 +1,6 @@
 //! What `validate-cache-rules` may call: read the rules, validate each, read each rule's secret
-//! metadata, and read the registry permissions policy for the consumer checks. It writes
-//! nothing.
+//! metadata, and what the consumer checks read (the registry permissions policy, the creation
+//! templates, IAM simulations and the custom roles of ECR-to-ECR rules). It writes nothing.
 
 use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS};
 
@@ -21,5 +21,9 @@ pub const PERMISSIONS: &[Permission] = &[
         "cross-check each rule's secret: exists, not scheduled for deletion",
     ),
     crate::consumers::permissions::READ_REGISTRY_POLICY,
+    crate::consumers::permissions::READ_CREATION_TEMPLATES,
+    crate::consumers::permissions::SIMULATE_CONSUMERS,
+    crate::consumers::permissions::SIMULATE_UPSTREAM_ROLES,
+    crate::consumers::permissions::READ_UPSTREAM_ROLES,
     PUBLISH_ALERTS,
 ];

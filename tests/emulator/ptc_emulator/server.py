@@ -95,10 +95,11 @@ def serve(host: str = "127.0.0.1", port: int = 0, state_dir: str | None = None,
         with ThreadPoolExecutor(max_workers=1) as pool:
             seeding = pool.submit(upstreams.seed, state_dir)
             # import moto while skopeo pushes the test images
-            from . import ecr_ext
+            from . import ecr_ext, iam_ext
             from .middleware import PtcMiddleware
 
             ecr_ext.install(upstreams)
+            iam_ext.install()
             info: dict = {}
             server = _make_moto_server(host, port, lambda app: PtcMiddleware(app, ACCOUNT_ID, lambda: info))
             server.start()

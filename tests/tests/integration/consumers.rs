@@ -387,3 +387,247 @@ async fn a_profile_below_a_rule_is_checked_with_its_own_repository_policy() {
         findings[0]
     );
 }
+
+/// Creates `name` in the test's account with one inline policy (`None` for none), trusted by
+/// EKS nodes; its ARN.
+async fn create_role(env: &TestEnv, name: &str, policy: Option<&Value>) -> String {
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    create_role_trusting(env, name, &trust, policy).await
+}
+
+async fn create_role_trusting(
+    env: &TestEnv,
+    name: &str,
+    trust: &Value,
+    policy: Option<&Value>,
+) -> String {
+    let role = env
+        .clients
+        .iam
+        .create_role()
+        .role_name(name)
+        .assume_role_policy_document(trust.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("cannot create role {name}: {error:?}"));
+    if let Some(policy) = policy {
+        put_role_policy(env, name, "ecr", policy).await;
+    }
+    role.role().expect("a role").arn().to_owned()
+}
+
+async fn put_role_policy(env: &TestEnv, role: &str, policy_name: &str, policy: &Value) {
+    env.clients
+        .iam
+        .put_role_policy()
+        .role_name(role)
+        .policy_name(policy_name)
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("cannot put {policy_name} on {role}: {error:?}"));
+}
+
+fn principals_toml(principals: &[&str]) -> String {
+    let listed: Vec<String> = principals.iter().map(|arn| format!("\"{arn}\"")).collect();
+    format!("[consumers]\nprincipals = [{}]\n", listed.join(", "))
+}
+
+fn cell<'r>(report: &'r Value, consumer: &str) -> &'r Value {
+    report
+        .as_array()
+        .and_then(|cells| cells.iter().find(|cell| cell["consumer"] == consumer))
+        .unwrap_or_else(|| panic!("no cell for {consumer}: {report:#}"))
+}
+
+/// Roles of the cache account: their IAM policies decide, simulated by the emulator.
+#[tokio::test]
+async fn the_iam_policies_of_roles_in_the_cache_account_are_simulated() {
+    let env = TestEnv::new().await;
+    env.create_rule("quay", "quay.io", None).await;
+    let everything = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]});
+    let no_import = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ecr:CreateRepository", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], "Resource": format!("arn:aws:ecr:{}:{}:repository/quay/*", env.region, env.account_id)},
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}
+    ]});
+    let denied = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecr:*", "Resource": "*"},
+        {"Sid": "NoNewRepositories", "Effect": "Deny", "Action": "ecr:CreateRepository", "Resource": "*"}
+    ]});
+    let ok = create_role(&env, "node-ok", Some(&everything)).await;
+    let lacking = create_role(&env, "node-no-import", Some(&no_import)).await;
+    let denying = create_role(&env, "node-denied", Some(&denied)).await;
+    let unknown = format!("arn:aws:iam::{}:role/never-created", env.account_id);
+    let toml = principals_toml(&[&ok, &lacking, &denying, &unknown]);
+
+    env.clear_calls().await;
+    let report = validate(&env, &toml).await;
+    let consumers = &report.details["consumers"];
+    assert_eq!(
+        cell_statuses(consumers),
+        [
+            format!("{unknown} quay unknown"),
+            format!("{denying} quay missing"),
+            format!("{lacking} quay missing"),
+            format!("{ok} quay ok"),
+        ]
+    );
+    let missing = &cell(consumers, &lacking)["identity"]["missing"];
+    assert_eq!(
+        missing,
+        &json!([{"action": "ecr:BatchImportUpstreamImage", "resource": format!("arn:aws:ecr:{}:{}:repository/quay/ptc-doctor-sample", env.region, env.account_id)}]),
+        "{consumers:#}"
+    );
+    let denied_by = &cell(consumers, &denying)["identity"]["missing"][0]["denied_by"];
+    assert!(
+        denied_by.as_str().is_some_and(|by| by.contains("`ecr`")),
+        "{consumers:#}"
+    );
+    let why = cell(consumers, &unknown)["identity"]["why"].to_string();
+    assert!(why.contains("NoSuchEntity"), "{why}");
+    // One call per principal and prefix, one for the login; the IAM calls are declared.
+    let simulations = env
+        .calls()
+        .await
+        .iter()
+        .filter(|call| call.operation == "SimulatePrincipalPolicy")
+        .count();
+    assert_eq!(simulations, 8);
+    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::rule_validation::permissions::PERMISSIONS)
+        .await;
+
+    let findings: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|finding| finding.check == Check::ConsumerAccess)
+        .collect();
+    let warning = findings
+        .iter()
+        .find(|finding| finding.resource == "iam-simulation")
+        .expect("a warning for the principal that could not be simulated");
+    assert!(warning.message.contains(&unknown), "{warning:#?}");
+    let lacking_finding = findings
+        .iter()
+        .find(|finding| finding.resource == lacking)
+        .expect("a finding for the role without the import");
+    assert!(findings.iter().any(|finding| finding.resource == denying
+        && finding
+            .next_steps
+            .iter()
+            .any(|step| step.contains("narrow the `Deny`"))));
+
+    // The statement the finding prints is what the role lacks.
+    let add = &lacking_finding.next_steps[0];
+    let policy: Value =
+        serde_json::from_str(&add[add.find('{').expect("JSON")..]).expect("a policy");
+    put_role_policy(&env, "node-no-import", "ptc-doctor", &policy).await;
+    let report = validate(&env, &toml).await;
+    assert_eq!(
+        cell(&report.details["consumers"], &lacking)["status"],
+        "ok",
+        "{:#}",
+        report.details["consumers"]
+    );
+}
+
+#[tokio::test]
+async fn ptc_doctor_answers_for_one_role_of_the_cache_account() {
+    let env = TestEnv::new().await;
+    env.create_rule("quay", "quay.io", None).await;
+    let pull_only = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], "Resource": "*"}]});
+    let everything = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]});
+    let pulling = create_role(&env, "pull-only", Some(&pull_only)).await;
+    let complete = create_role(&env, "complete", Some(&everything)).await;
+
+    // Not configured at all: `--principal` alone.
+    let output = ptc(&env, "", &["doctor", "--json", "--principal", &pulling]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let identity = &cell(&report["consumers"], &pulling)["identity"];
+    let actions: Vec<&str> = identity["missing"]
+        .as_array()
+        .expect("missing grants")
+        .iter()
+        .filter_map(|grant| grant["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"]
+    );
+
+    let output = ptc(&env, "", &["doctor", "--principal", &complete]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("ok"), "{}", stdout(&output));
+}
+
+/// New cache repositories get the creation template's repository policy, not the profile's:
+/// the template is what is checked, and the cell says so.
+#[tokio::test]
+async fn the_creation_templates_repository_policy_is_what_is_checked() {
+    let env = TestEnv::new().await;
+    env.create_rule("quay", "quay.io", None).await;
+    put_registry_policy(
+        &env,
+        &json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": [CLUSTER_ACCOUNT, CI_ROLE]}, "Action": ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"], "Resource": "*"}]
+        }),
+    )
+    .await;
+    // The profile lets both pull; the template in place lets the cluster account only.
+    let cluster_only = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "ClusterPull", "Effect": "Allow", "Principal": {"AWS": CLUSTER_ACCOUNT}, "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]}]
+    });
+    let template = ptc_ops::domain::CreationTemplate {
+        applied_for: vec![ptc_ops::domain::APPLIED_FOR_PULL_THROUGH_CACHE.to_owned()],
+        repository_policy: Some(cluster_only.to_string()),
+        ..ptc_ops::domain::CreationTemplate::empty("quay")
+    };
+    env.clients
+        .creation_templates()
+        .create(&template)
+        .await
+        .unwrap_or_else(|error| panic!("cannot create the template: {error}"));
+    let report = validate(&env, &consumers_toml("")).await;
+    let consumers = &report.details["consumers"];
+    assert_eq!(
+        cell_statuses(consumers),
+        [
+            format!("{CLUSTER_ACCOUNT} quay ok"),
+            format!("{CI_ROLE} quay missing"),
+        ]
+    );
+    assert_eq!(
+        cell(consumers, CI_ROLE)["repository_policy_source"],
+        "creation template `quay`",
+        "{consumers:#}"
+    );
+    let finding = report
+        .findings
+        .iter()
+        .find(|finding| finding.check == Check::ConsumerAccess)
+        .expect("a finding");
+    assert!(
+        finding.message.contains("creation template `quay`"),
+        "{finding:#?}"
+    );
+
+    // Without a template, the profile's policy is what hardening gives the repositories.
+    let other = TestEnv::new().await;
+    other.create_rule("quay", "quay.io", None).await;
+    put_registry_policy(
+        &other,
+        &json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": [CLUSTER_ACCOUNT, CI_ROLE]}, "Action": ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"], "Resource": "*"}]
+        }),
+    )
+    .await;
+    let report = validate(&other, &consumers_toml("")).await;
+    assert_eq!(
+        cell(&report.details["consumers"], CI_ROLE)["repository_policy_source"],
+        "profile `default`"
+    );
+    assert_eq!(report.summary["consumer_checks_ok"], 2);
+}

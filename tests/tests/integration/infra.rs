@@ -527,6 +527,8 @@ fn deployment_of(stack: &Stack, function_name: &str) -> Deployment {
             .to_owned(),
         hardening_tag_keys: one_or_many(&stack.parameters["HardeningTagKeys"]),
         template_role_arn: "{{CreationTemplateRole.Arn}}".into(),
+        consumer_principal_arns: list("ConsumerPrincipalArns"),
+        upstream_role_arns: list("UpstreamRoleArns"),
     }
 }
 
@@ -606,6 +608,62 @@ fn the_template_grants_each_function_exactly_its_permissions() {
         ]),
         &["docker-hub", "ghcr", "k8s"],
     );
+    // Consumers to simulate and the custom roles of ECR-to-ECR rules.
+    check_grants(
+        &Stack::new(&[
+            (
+                "ConsumerPrincipalArns",
+                "arn:aws:iam::111111111111:role/eks-node,arn:aws:iam::111111111111:user/ci",
+            ),
+            (
+                "UpstreamRoleArns",
+                "arn:aws:iam::111111111111:role/ptc-upstream",
+            ),
+        ]),
+        &["docker-hub", "ghcr", "k8s"],
+    );
+}
+
+/// `ConsumerPrincipalArns` and `UpstreamRoleArns` are the resources of IAM grants: a wildcard
+/// would widen them to every principal of the account, so CloudFormation must refuse it.
+#[test]
+fn principal_parameters_refuse_wildcards() {
+    for (parameter, cases) in [
+        (
+            "ConsumerPrincipalArns",
+            &[
+                ("arn:aws:iam::111111111111:role/eks-node", true),
+                ("arn:aws:iam::111111111111:role/path/eks-node", true),
+                ("arn:aws:iam::111111111111:user/ci", true),
+                ("arn:aws-cn:iam::111111111111:role/eks-node", true),
+                ("", true),
+                ("arn:aws:iam::111111111111:role/*", false),
+                ("arn:aws:iam::111111111111:role/eks-?", false),
+                ("arn:aws:iam::111111111111:root", false),
+                ("arn:aws:iam::*:role/eks-node", false),
+                ("111111111111", false),
+            ][..],
+        ),
+        (
+            "UpstreamRoleArns",
+            &[
+                ("arn:aws:iam::111111111111:role/ptc-upstream", true),
+                ("", true),
+                ("arn:aws:iam::111111111111:user/ci", false),
+                ("arn:aws:iam::111111111111:role/ptc-*", false),
+            ][..],
+        ),
+    ] {
+        let declaration = &template()["Parameters"][parameter];
+        let pattern = declaration["AllowedPattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{parameter} has an AllowedPattern"));
+        let whole = regex::Regex::new(&format!("^(?:{pattern})$")).expect("a valid pattern");
+        for (value, allowed) in cases {
+            assert_eq!(whole.is_match(value), *allowed, "{parameter}: {value:?}");
+        }
+        assert_eq!(declaration["Default"], "", "{parameter}: none by default");
+    }
 }
 
 /// ECR assumes the creation templates' role: it trusts `ecr.amazonaws.com` alone, grants exactly

@@ -1,0 +1,437 @@
+//! What IAM says about a principal of the cache account: the answers of
+//! `iam:SimulatePrincipalPolicy` and a role's trust policy, as domain values. Pure: the
+//! adapter (`crate::aws::iam`) fills them in, the consumer doctor reads them.
+//!
+//! `SimulatePrincipalPolicy` evaluates the principal's identity-based policies (inline and
+//! attached; for a user also its groups' policies) and its permissions boundary; it answers per
+//! action and resource `allowed`, `explicitDeny` or `implicitDeny`
+//! (<https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html>,
+//! <https://docs.aws.amazon.com/IAM/latest/APIReference/API_EvaluationResult.html>).
+
+use serde_json::Value;
+
+use super::policy_eval::{statement_label, Answer};
+
+/// `EvalDecision` (`PolicyEvaluationDecisionType`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvalDecision {
+    Allowed,
+    ExplicitDeny,
+    ImplicitDeny,
+    /// A value this version does not know.
+    Other(String),
+}
+
+impl EvalDecision {
+    pub fn parse(text: &str) -> EvalDecision {
+        match text {
+            "allowed" => EvalDecision::Allowed,
+            "explicitDeny" => EvalDecision::ExplicitDeny,
+            "implicitDeny" => EvalDecision::ImplicitDeny,
+            other => EvalDecision::Other(other.to_owned()),
+        }
+    }
+}
+
+/// One `EvaluationResult` of a simulation: one action on one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulatedDecision {
+    /// `EvalActionName`, `ecr:BatchGetImage`.
+    pub action: String,
+    /// `EvalResourceName`; `*` when the simulation had no resource.
+    pub resource: String,
+    pub decision: EvalDecision,
+    /// `MatchedStatements`: the policies whose statements decided (`SourcePolicyId`, with its
+    /// `SourcePolicyType` when given). For an `explicitDeny`, only the denying statement.
+    pub matched_policies: Vec<String>,
+    /// `MissingContextValues`, of the result and of its `ResourceSpecificResults`: condition
+    /// keys the simulation had no value for, so the conditions on them were not evaluated.
+    pub missing_context_values: Vec<String>,
+}
+
+impl SimulatedDecision {
+    /// The doctor's answer for this decision. Strict: a decision resting on context keys the
+    /// simulation lacked is `unknown`, never `ok` (a condition on a key that is absent does not
+    /// match, so an `Allow` or a `Deny` under it was skipped:
+    /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html>).
+    pub fn answer(&self) -> Answer {
+        if !self.missing_context_values.is_empty() {
+            return Answer::Unknown {
+                why: format!(
+                    "the IAM simulation of `{}` on `{}` answered `{}` without values for {}: a condition on them may decide otherwise",
+                    self.action,
+                    self.resource,
+                    self.decision_text(),
+                    self.missing_context_values
+                        .iter()
+                        .map(|key| format!("`{key}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+        }
+        match &self.decision {
+            EvalDecision::Allowed => Answer::Ok,
+            EvalDecision::ExplicitDeny => Answer::Missing {
+                action: self.action.clone(),
+                resource: self.resource.clone(),
+                denied_by: Some(if self.matched_policies.is_empty() {
+                    "an IAM policy of the principal".to_owned()
+                } else {
+                    format!("IAM policy {}", self.matched_policies.join(", "))
+                }),
+            },
+            EvalDecision::ImplicitDeny => Answer::Missing {
+                action: self.action.clone(),
+                resource: self.resource.clone(),
+                denied_by: None,
+            },
+            EvalDecision::Other(text) => Answer::Unknown {
+                why: format!(
+                    "the IAM simulation of `{}` on `{}` answered `{text}`, which this version does not know",
+                    self.action, self.resource
+                ),
+            },
+        }
+    }
+
+    fn decision_text(&self) -> &str {
+        match &self.decision {
+            EvalDecision::Allowed => "allowed",
+            EvalDecision::ExplicitDeny => "explicitDeny",
+            EvalDecision::ImplicitDeny => "implicitDeny",
+            EvalDecision::Other(text) => text,
+        }
+    }
+}
+
+/// The answer for `action` on `resource` among `decisions`: `unknown` when the simulation said
+/// nothing about it.
+pub fn answer_for(decisions: &[SimulatedDecision], action: &str, resource: &str) -> Answer {
+    let matching: Vec<&SimulatedDecision> = decisions
+        .iter()
+        .filter(|decision| decision.action.eq_ignore_ascii_case(action))
+        .filter(|decision| decision.resource == resource)
+        .collect();
+    match matching.as_slice() {
+        [] => Answer::Unknown {
+            why: format!("the IAM simulation returned no result for `{action}` on `{resource}`"),
+        },
+        // Several results for one pair would be a service oddity: the strictest counts.
+        several => several
+            .iter()
+            .map(|decision| decision.answer())
+            .max_by_key(|answer| match answer {
+                Answer::Ok => 0,
+                Answer::Unknown { .. } => 1,
+                Answer::Missing { .. } => 2,
+            })
+            .unwrap_or(Answer::Ok),
+    }
+}
+
+/// A role as `iam:GetRole` describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleFacts {
+    pub arn: String,
+    /// `AssumeRolePolicyDocument`, decoded (IAM sends it URL-encoded).
+    pub trust_policy: Option<String>,
+}
+
+/// Whether a trust policy lets `service` (`pullthroughcache.ecr.amazonaws.com`) assume the
+/// role: `Ok` with nothing to say, or the problem. Strict like the rest of the doctor: an
+/// `Allow` under a condition is not proof (conditions are not evaluated), a `Deny` naming the
+/// service (or `*`) for `sts:AssumeRole` is a problem, and anything unreadable is a problem.
+pub fn trust_problem(trust_policy: Option<&str>, service: &str) -> Option<TrustProblem> {
+    let Some(text) = trust_policy else {
+        return Some(TrustProblem::Unreadable(
+            "`GetRole` returned no trust policy".to_owned(),
+        ));
+    };
+    let policy: Value = match serde_json::from_str(text) {
+        Ok(policy) => policy,
+        Err(error) => {
+            return Some(TrustProblem::Unreadable(format!(
+                "the trust policy is not JSON: {error}"
+            )))
+        }
+    };
+    let statements: Vec<&Value> = match policy.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(single @ Value::Object(_)) => vec![single],
+        _ => {
+            return Some(TrustProblem::Unreadable(
+                "the trust policy has no `Statement`".to_owned(),
+            ))
+        }
+    };
+    let mut allowed = false;
+    let mut conditional = Vec::new();
+    for (index, statement) in statements.iter().enumerate() {
+        let label = statement_label(index, statement);
+        let names_service = statement
+            .get("Principal")
+            .is_some_and(|principal| principal_names_service(principal, service));
+        let assumes = statement.get("Action").is_some_and(|actions| {
+            one_or_many(actions).iter().any(|action| {
+                ["sts:AssumeRole", "sts:*", "*"]
+                    .iter()
+                    .any(|granting| action.eq_ignore_ascii_case(granting))
+            })
+        });
+        if !names_service || !assumes {
+            continue;
+        }
+        match statement.get("Effect").and_then(Value::as_str) {
+            Some("Deny") => return Some(TrustProblem::Denied(label)),
+            Some("Allow") if statement.get("Condition").is_some() => conditional.push(label),
+            Some("Allow") => allowed = true,
+            _ => {}
+        }
+    }
+    if allowed {
+        None
+    } else if !conditional.is_empty() {
+        Some(TrustProblem::Conditional(conditional.join(", ")))
+    } else {
+        Some(TrustProblem::NotTrusted)
+    }
+}
+
+/// Why a trust policy does not (certainly) let the service assume the role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustProblem {
+    /// No statement allows the service `sts:AssumeRole`.
+    NotTrusted,
+    /// Only statements with conditions do (named), which are not evaluated here.
+    Conditional(String),
+    /// This `Deny` statement takes it away.
+    Denied(String),
+    Unreadable(String),
+}
+
+fn principal_names_service(principal: &Value, service: &str) -> bool {
+    match principal {
+        Value::String(star) => star == "*",
+        Value::Object(kinds) => kinds
+            .get("Service")
+            .is_some_and(|services| one_or_many(services).contains(&service)),
+        _ => false,
+    }
+}
+
+fn one_or_many(value: &Value) -> Vec<&str> {
+    match value {
+        Value::String(text) => vec![text.as_str()],
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Decodes `%XX` escapes (RFC 3986), as IAM sends policy documents in query answers
+/// (<https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html>: "The policy is
+/// URL-encoded compliant with RFC 3986"). Text that is already JSON is returned as it is.
+pub fn decode_policy_document(text: &str) -> String {
+    if text.trim_start().starts_with('{') {
+        return text.to_owned();
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' && index + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[index + 1..index + 3])
+                .ok()
+                .filter(|hex| hex.bytes().all(|byte| byte.is_ascii_hexdigit()));
+            if let Some(byte) = hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+                out.push(byte);
+                index += 3;
+                continue;
+            }
+        }
+        out.push(bytes[index]);
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(decision: &str, matched: &[&str], missing: &[&str]) -> SimulatedDecision {
+        SimulatedDecision {
+            action: "ecr:BatchImportUpstreamImage".to_owned(),
+            resource: "arn:aws:ecr:eu-west-1:999999999999:repository/ghcr/ptc-doctor-sample"
+                .to_owned(),
+            decision: EvalDecision::parse(decision),
+            matched_policies: matched.iter().map(|p| (*p).to_owned()).collect(),
+            missing_context_values: missing.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn simulation_answers_map_to_ok_missing_or_unknown() {
+        let cases: [(&str, SimulatedDecision, &str); 7] = [
+            ("allowed", decision("allowed", &["node-ecr"], &[]), "ok"),
+            (
+                "implicit deny: nothing grants it",
+                decision("implicitDeny", &[], &[]),
+                "missing",
+            ),
+            (
+                "explicit deny names the policy",
+                decision("explicitDeny", &["no-imports (role)"], &[]),
+                "missing by IAM policy no-imports (role)",
+            ),
+            (
+                "explicit deny without matched statements",
+                decision("explicitDeny", &[], &[]),
+                "missing by an IAM policy of the principal",
+            ),
+            (
+                "allowed without a context key: a Deny under a condition may apply",
+                decision("allowed", &[], &["aws:SourceVpc"]),
+                "unknown",
+            ),
+            (
+                "implicit deny without a context key: an Allow under a condition may apply",
+                decision("implicitDeny", &[], &["aws:PrincipalTag/team"]),
+                "unknown",
+            ),
+            (
+                "a decision this version does not know",
+                decision("maybe", &[], &[]),
+                "unknown",
+            ),
+        ];
+        for (name, decision, expected) in cases {
+            let got = match decision.answer() {
+                Answer::Ok => "ok".to_owned(),
+                Answer::Unknown { .. } => "unknown".to_owned(),
+                Answer::Missing {
+                    denied_by: None, ..
+                } => "missing".to_owned(),
+                Answer::Missing {
+                    denied_by: Some(by),
+                    ..
+                } => format!("missing by {by}"),
+            };
+            assert_eq!(got, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_action_the_simulation_did_not_answer_is_unknown() {
+        let decisions = [decision("allowed", &[], &[])];
+        let resource = "arn:aws:ecr:eu-west-1:999999999999:repository/ghcr/ptc-doctor-sample";
+        assert_eq!(
+            answer_for(&decisions, "ecr:batchimportupstreamimage", resource),
+            Answer::Ok
+        );
+        assert!(matches!(
+            answer_for(&decisions, "ecr:CreateRepository", resource),
+            Answer::Unknown { .. }
+        ));
+        assert!(matches!(
+            answer_for(&decisions, "ecr:BatchImportUpstreamImage", "*"),
+            Answer::Unknown { .. }
+        ));
+    }
+
+    #[test]
+    fn trust_policies_are_checked_for_the_service() {
+        const SERVICE: &str = "pullthroughcache.ecr.amazonaws.com";
+        let trust = |statements: Value| {
+            serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+        };
+        let cases: [(&str, Option<String>, Option<TrustProblem>); 9] = [
+            (
+                "the service, as the ECR user guide shows it",
+                Some(trust(
+                    serde_json::json!([{"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"}]),
+                )),
+                None,
+            ),
+            (
+                "the service in a list, one statement object",
+                Some(
+                    serde_json::json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": {"Service": ["ecr.amazonaws.com", SERVICE]}, "Action": ["sts:AssumeRole", "sts:TagSession"]}})
+                        .to_string(),
+                ),
+                None,
+            ),
+            (
+                "another service only (the creation templates' principal)",
+                Some(trust(
+                    serde_json::json!([{"Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+                )),
+                Some(TrustProblem::NotTrusted),
+            ),
+            (
+                "the service, but another action",
+                Some(trust(
+                    serde_json::json!([{"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:TagSession"}]),
+                )),
+                Some(TrustProblem::NotTrusted),
+            ),
+            (
+                "under a condition",
+                Some(trust(
+                    serde_json::json!([{"Sid": "Ptc", "Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": "999999999999"}}}]),
+                )),
+                Some(TrustProblem::Conditional("Statement[0] (`Ptc`)".to_owned())),
+            ),
+            (
+                "a Deny takes it away",
+                Some(trust(serde_json::json!([
+                    {"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"},
+                    {"Sid": "NoOne", "Effect": "Deny", "Principal": "*", "Action": "sts:*"}
+                ]))),
+                Some(TrustProblem::Denied("Statement[1] (`NoOne`)".to_owned())),
+            ),
+            ("no document", None, Some(TrustProblem::Unreadable("`GetRole` returned no trust policy".to_owned()))),
+            (
+                "not JSON",
+                Some("{nope".to_owned()),
+                Some(TrustProblem::Unreadable(String::new())),
+            ),
+            (
+                "an account, not the service",
+                Some(trust(
+                    serde_json::json!([{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"}]),
+                )),
+                Some(TrustProblem::NotTrusted),
+            ),
+        ];
+        for (name, policy, expected) in cases {
+            let got = trust_problem(policy.as_deref(), SERVICE);
+            match (&got, &expected) {
+                (Some(TrustProblem::Unreadable(_)), Some(TrustProblem::Unreadable(_))) => {}
+                _ => assert_eq!(got, expected, "{name}"),
+            }
+        }
+    }
+
+    #[test]
+    fn policy_documents_are_url_decoded() {
+        for (name, text, expected) in [
+            ("plain JSON", r#"{"a": "b+c"}"#, r#"{"a": "b+c"}"#),
+            (
+                "RFC 3986 escapes",
+                "%7B%22Version%22%3A%222012-10-17%22%7D",
+                r#"{"Version":"2012-10-17"}"#,
+            ),
+            ("a stray percent", "%7B%ZZ%7D", "{%ZZ}"),
+            ("a sign is not a hex digit", "%+1", "%+1"),
+            ("a trailing percent", "%7B%", "{%"),
+            (
+                "a percent before a multi-byte character",
+                "%7B%é%7D",
+                "{%é}",
+            ),
+        ] {
+            assert_eq!(decode_policy_document(text), expected, "{name}");
+        }
+    }
+}
