@@ -12,6 +12,7 @@
 //! - [`lambda`]: plumbing every function binary shares.
 //! - [`audit`]: which images of a cluster bypass the cache (`ptc audit`).
 //! - [`kyverno`]: a Kyverno policy that rewrites Pod images to the cache, from the rules.
+//! - [`remedies`]: every command and instruction the findings' next steps print.
 //! - [`report_schema`]: the JSON Schema of each function's report (`schemas/`, `ptc schema`).
 
 pub mod alerts;
@@ -30,6 +31,7 @@ pub mod lambda;
 pub mod logging;
 pub mod metrics;
 pub mod prewarm;
+pub mod remedies;
 pub mod report_schema;
 pub mod rule_validation;
 pub mod scanning;

@@ -1,6 +1,17 @@
-//! Where a platform engineer gets a new token for each upstream, in the words its UI uses.
+//! Remedies: every command and instruction the findings' next steps print, in one place, so
+//! the wording (and the `--region` flag) is decided once and the assessors only decide what is
+//! wrong. Pure: text in, text out.
+//!
+//! Commands are complete and copyable; `<placeholders>` mark what only the operator knows.
 
-use super::UpstreamKind;
+use crate::domain::{UpstreamKind, CREDENTIAL_SECRET_PREFIX};
+
+/// ` --region <region>` when the region is known, nothing otherwise.
+pub fn region_flag(region: Option<&str>) -> String {
+    region
+        .map(|region| format!(" --region {region}"))
+        .unwrap_or_default()
+}
 
 /// One sentence: where to create a replacement token and with which scope.
 pub fn token_instructions(kind: &UpstreamKind) -> &'static str {
@@ -31,9 +42,7 @@ pub fn token_instructions(kind: &UpstreamKind) -> &'static str {
 /// The `put-secret-value` command that replaces a credential in place: the ARN stays, so the
 /// rule and every IAM policy keep working without a redeploy.
 pub fn put_secret_value_command(secret_id: &str, region: Option<&str>) -> String {
-    let region = region
-        .map(|region| format!(" --region {region}"))
-        .unwrap_or_default();
+    let region = region_flag(region);
     format!(
         "aws secretsmanager put-secret-value --secret-id {secret_id}{region} --secret-string '{{\"username\":\"<user name>\",\"accessToken\":\"<new token>\"}}'"
     )
@@ -41,8 +50,138 @@ pub fn put_secret_value_command(secret_id: &str, region: Option<&str>) -> String
 
 /// The command that confirms a rule works again.
 pub fn validate_rule_command(prefix: &str, region: Option<&str>) -> String {
-    let region = region
-        .map(|region| format!(" --region {region}"))
-        .unwrap_or_default();
-    format!("aws ecr validate-pull-through-cache-rule --ecr-repository-prefix {prefix}{region}")
+    format!(
+        "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix {prefix}{}",
+        region_flag(region)
+    )
+}
+
+/// Creates the credential secret of a rule, under the prefix ECR requires.
+pub fn create_secret_command(name: &str, region: Option<&str>) -> String {
+    format!(
+        "aws secretsmanager create-secret --name {CREDENTIAL_SECRET_PREFIX}{}{} --secret-string '{{\"username\":\"<user name>\",\"accessToken\":\"<token>\"}}'",
+        name.trim_start_matches(CREDENTIAL_SECRET_PREFIX),
+        region_flag(region)
+    )
+}
+
+/// Points a rule at another credential secret (`credential_arn` may be a placeholder).
+pub fn update_rule_credential_command(
+    prefix: &str,
+    credential_arn: &str,
+    region: Option<&str>,
+) -> String {
+    format!(
+        "aws ecr update-pull-through-cache-rule --ecr-repository-prefix {prefix} --credential-arn {credential_arn}{}",
+        region_flag(region)
+    )
+}
+
+/// Cancels a scheduled deletion of a secret.
+pub fn restore_secret_command(secret_id: &str, region: Option<&str>) -> String {
+    format!(
+        "aws secretsmanager restore-secret --secret-id {secret_id}{}",
+        region_flag(region)
+    )
+}
+
+/// Deletes a secret (with the usual recovery window).
+pub fn delete_secret_command(secret_id: &str, region: Option<&str>) -> String {
+    format!(
+        "aws secretsmanager delete-secret --secret-id {secret_id}{}",
+        region_flag(region)
+    )
+}
+
+/// Shows a secret's metadata (never its value).
+pub fn describe_secret_command(secret_id: &str, region: Option<&str>) -> String {
+    format!(
+        "aws secretsmanager describe-secret --secret-id {secret_id}{}",
+        region_flag(region)
+    )
+}
+
+/// Records a token's expiry on its secret as the tag `expiry_tag`.
+pub fn tag_secret_expiry_command(
+    secret_id: &str,
+    expiry_tag: &str,
+    region: Option<&str>,
+) -> String {
+    let tag = format!("Key={expiry_tag},Value=YYYY-MM-DD");
+    let tag = if tag.contains(' ') {
+        format!("'{tag}'")
+    } else {
+        tag
+    };
+    format!(
+        "aws secretsmanager tag-resource --secret-id {secret_id}{} --tags {tag}",
+        region_flag(region)
+    )
+}
+
+/// Writes the registry permissions policy (`policy` is the whole JSON document).
+pub fn put_registry_policy_command(policy: &str, region: Option<&str>) -> String {
+    format!(
+        "aws ecr put-registry-policy{} --policy-text '{policy}'",
+        region_flag(region)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_carry_the_region_when_known() {
+        let cases: [(&str, String, &str); 9] = [
+            (
+                "validate",
+                validate_rule_command("ghcr", Some("eu-west-1")),
+                "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix ghcr --region eu-west-1",
+            ),
+            (
+                "validate without region",
+                validate_rule_command("ghcr", None),
+                "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix ghcr",
+            ),
+            (
+                "create secret adds the prefix once",
+                create_secret_command("ecr-pullthroughcache/ghcr", Some("eu-west-1")),
+                r#"aws secretsmanager create-secret --name ecr-pullthroughcache/ghcr --region eu-west-1 --secret-string '{"username":"<user name>","accessToken":"<token>"}'"#,
+            ),
+            (
+                "update rule",
+                update_rule_credential_command("ghcr", "<new secret ARN>", None),
+                "aws ecr update-pull-through-cache-rule --ecr-repository-prefix ghcr --credential-arn <new secret ARN>",
+            ),
+            (
+                "restore",
+                restore_secret_command("ecr-pullthroughcache/hub", Some("us-east-1")),
+                "aws secretsmanager restore-secret --secret-id ecr-pullthroughcache/hub --region us-east-1",
+            ),
+            (
+                "delete",
+                delete_secret_command("ecr-pullthroughcache/hub", None),
+                "aws secretsmanager delete-secret --secret-id ecr-pullthroughcache/hub",
+            ),
+            (
+                "describe",
+                describe_secret_command("ecr-pullthroughcache/hub", None),
+                "aws secretsmanager describe-secret --secret-id ecr-pullthroughcache/hub",
+            ),
+            (
+                "tag with a space is quoted",
+                tag_secret_expiry_command("ecr-pullthroughcache/hub", "expires at", None),
+                "aws secretsmanager tag-resource --secret-id ecr-pullthroughcache/hub --tags 'Key=expires at,Value=YYYY-MM-DD'",
+            ),
+            (
+                "registry policy",
+                put_registry_policy_command("{}", Some("eu-west-1")),
+                "aws ecr put-registry-policy --region eu-west-1 --policy-text '{}'",
+            ),
+        ];
+        for (case, got, expected) in cases {
+            assert_eq!(got, expected, "{case}");
+        }
+    }
 }

@@ -10,8 +10,12 @@ use super::expiry::{
 };
 use super::format::{FormatAssessment, FormatProblem};
 use crate::aws::AwsErrorKind;
-use crate::domain::upstream_guidance::{put_secret_value_command, token_instructions};
 use crate::domain::{CacheRule, Check, Finding, SecretMetadata, Severity, UpstreamKind};
+use crate::remedies::{
+    delete_secret_command, describe_secret_command, put_secret_value_command,
+    restore_secret_command, tag_secret_expiry_command, token_instructions,
+    update_rule_credential_command,
+};
 
 /// Whether a rule's `credentialArn` names this secret. Full ARNs end with `-` and six random
 /// characters; a partial ARN (without them) names the secret too.
@@ -187,13 +191,14 @@ pub fn assess(
                     ),
                 )
                 .with_next_step(format!(
-                    "to keep it: `aws secretsmanager restore-secret --secret-id {name}{}`",
-                    region_flag(guidance.region)
+                    "to keep it: `{}`",
+                    restore_secret_command(name, guidance.region)
                 ))
                 .with_next_steps(rules.iter().map(|rule| {
                     format!(
-                        "or point rule `{}` at another secret: `aws ecr update-pull-through-cache-rule --ecr-repository-prefix {} --credential-arn <new secret ARN>{}`",
-                        rule.prefix, rule.prefix, region_flag(guidance.region)
+                        "or point rule `{}` at another secret: `{}`",
+                        rule.prefix,
+                        update_rule_credential_command(&rule.prefix, "<new secret ARN>", guidance.region)
                     )
                 })),
             );
@@ -211,10 +216,13 @@ pub fn assess(
                 format!("credential secret `{name}` is not used by any pull-through cache rule"),
                 "no rule's `credentialArn` names it; a secret costs money every month and an unused token is one more credential that can leak",
             )
-            .with_next_step("if a rule should use it: `aws ecr update-pull-through-cache-rule --ecr-repository-prefix <prefix> --credential-arn ".to_owned() + &secret.arn + "`")
             .with_next_step(format!(
-                "otherwise revoke the token at the upstream and delete the secret: `aws secretsmanager delete-secret --secret-id {name}{}`",
-                region_flag(guidance.region)
+                "if a rule should use it: `{}`",
+                update_rule_credential_command("<prefix>", &secret.arn, guidance.region)
+            ))
+            .with_next_step(format!(
+                "otherwise revoke the token at the upstream and delete the secret: `{}`",
+                delete_secret_command(name, guidance.region)
             )),
         );
     }
@@ -233,8 +241,8 @@ pub fn assess(
                     "nothing to do when it is rare: the next run checks the secret again".to_owned()
                 }
                 _ => format!(
-                    "check the secret: `aws secretsmanager describe-secret --secret-id {name}{}`",
-                    region_flag(guidance.region)
+                    "check the secret: `{}`",
+                    describe_secret_command(name, guidance.region)
                 ),
             };
             findings.push(
@@ -591,22 +599,7 @@ impl Steps<'_> {
 
 /// The exact command that records a token's expiry on its secret.
 pub fn tag_command(secret_name: &str, guidance: Guidance<'_>) -> String {
-    let tag = format!("Key={},Value=YYYY-MM-DD", guidance.expiry_tag);
-    let tag = if tag.contains(' ') {
-        format!("'{tag}'")
-    } else {
-        tag
-    };
-    format!(
-        "aws secretsmanager tag-resource --secret-id {secret_name}{} --tags {tag}",
-        region_flag(guidance.region)
-    )
-}
-
-fn region_flag(region: Option<&str>) -> String {
-    region
-        .map(|region| format!(" --region {region}"))
-        .unwrap_or_default()
+    tag_secret_expiry_command(secret_name, guidance.expiry_tag, guidance.region)
 }
 
 fn upstream_kinds(rules: &[&CacheRule]) -> Vec<UpstreamKind> {

@@ -13,7 +13,6 @@ mod rule;
 pub mod scanning;
 pub mod secret;
 mod severity;
-pub mod upstream_guidance;
 
 pub use creation_template::{
     CreationTemplate, APPLIED_FOR_PULL_THROUGH_CACHE, DEFAULT_TEMPLATE_ENCRYPTION,

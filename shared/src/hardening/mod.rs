@@ -959,6 +959,12 @@ fn pull_failure_finding(action: &PullThroughCacheAction) -> Option<Finding> {
     let reason = failure_reason.as_deref().unwrap_or("ECR gave no reason");
     let upstream = &action.upstream_registry_url;
     let prefix = &action.ecr_repository_prefix;
+    // `arn:aws:ecr:<region>:<account>:repository/<name>`: the region the rule lives in.
+    let region = action
+        .repository_arn
+        .as_deref()
+        .and_then(|arn| arn.split(':').nth(3))
+        .filter(|region| !region.is_empty());
     let mut finding = Finding::new(
         Severity::Warning,
         Check::UpstreamPull,
@@ -969,7 +975,10 @@ fn pull_failure_finding(action: &PullThroughCacheAction) -> Option<Finding> {
         ),
     )
     .with_next_steps([
-        format!("validate the rule: `aws ecr validate-pull-through-cache-rule --ecr-repository-prefix {prefix}`"),
+        format!(
+            "validate the rule: `{}`",
+            crate::remedies::validate_rule_command(prefix, region)
+        ),
         format!("check that the image exists upstream and that the rule's credential can read it (path under `{upstream}` as `{name}` maps it)"),
     ]);
     if let Some(arn) = &action.repository_arn {

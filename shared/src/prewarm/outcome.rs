@@ -9,8 +9,8 @@ use serde::Serialize;
 use super::mapping::Unmapped;
 use super::plan::{Action, PlannedImage, SkipReason};
 use crate::aws::AwsErrorKind;
-use crate::domain::upstream_guidance::validate_rule_command;
 use crate::domain::{Check, Finding, Severity};
+use crate::remedies::validate_rule_command;
 
 /// The resource every finding of a run names, so that a run publishes one alert at most.
 pub const ALERT_RESOURCE: &str = "prewarm";

@@ -3,12 +3,13 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::upstream_guidance::{
-    put_secret_value_command, token_instructions, validate_rule_command,
-};
 use crate::domain::{
     CacheRule, Check, Finding, SecretArn, SecretMetadata, Severity, UpstreamKind,
     CREDENTIAL_SECRET_PREFIX,
+};
+use crate::remedies::{
+    create_secret_command, put_secret_value_command, restore_secret_command, token_instructions,
+    update_rule_credential_command, validate_rule_command,
 };
 
 /// Where the rules live: the account and region the clients talk to. Either may be unknown
@@ -340,15 +341,8 @@ fn secret_findings(
     };
     let recreate_steps = |name: &str| {
         vec![
-            format!(
-                "aws secretsmanager create-secret --name {CREDENTIAL_SECRET_PREFIX}{}{} --secret-string '{{\"username\":\"<user name>\",\"accessToken\":\"<token>\"}}'",
-                name.trim_start_matches(CREDENTIAL_SECRET_PREFIX),
-                region.map(|region| format!(" --region {region}")).unwrap_or_default()
-            ),
-            format!(
-                "aws ecr update-pull-through-cache-rule --ecr-repository-prefix {prefix} --credential-arn <ARN printed by create-secret>{}",
-                region.map(|region| format!(" --region {region}")).unwrap_or_default()
-            ),
+            create_secret_command(name, region),
+            update_rule_credential_command(prefix, "<ARN printed by create-secret>", region),
             validate_rule_command(prefix, region),
         ]
     };
@@ -424,11 +418,7 @@ fn secret_findings(
                             secret.name, rule.upstream_registry_url
                         ),
                     )
-                    .with_next_step(format!(
-                        "aws secretsmanager restore-secret --secret-id {}{}",
-                        secret.name,
-                        region.map(|region| format!(" --region {region}")).unwrap_or_default()
-                    ))
+                    .with_next_step(restore_secret_command(&secret.name, region))
                     .with_next_step(validate_rule_command(prefix, region)),
                 );
             }
