@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn filters_match_as_ecr_documents() {
-        /// (case, filter, repository, matches)
+        // (case, filter, repository, matches)
         let cases: [(&str, &str, &str, bool); 10] = [
             (
                 "prefix wildcard",
@@ -346,7 +346,7 @@ mod tests {
 
     #[test]
     fn a_filter_covers_another_only_when_every_name_of_it_matches() {
-        /// (case, general, specific, covers)
+        // (case, general, specific, covers)
         let cases: [(&str, &str, &str, bool); 11] = [
             ("same", "docker-hub/*", "docker-hub/*", true),
             ("everything", "*", "docker-hub/*", true),
