@@ -1,10 +1,10 @@
 //! Plumbing every function binary shares: state built once before the first event, the
-//! invocation deadline, and the end of a run (alerts, metrics, one summary log line).
+//! invocation deadline from the Lambda context, and the end of a run (alerts, metrics, one
+//! summary log line).
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use futures::FutureExt;
@@ -16,6 +16,7 @@ use crate::alerts::{build_alerts, AlertSource};
 use crate::aws::sns::AlertTopic;
 use crate::aws::{self, Clients};
 use crate::config::Config;
+use crate::deadline::Deadline;
 use crate::domain::secret::scrub;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::error::Error;
@@ -141,47 +142,15 @@ impl FunctionContext {
     }
 }
 
-/// The invocation's deadline. Long runs (sweeps, pre-warm) stop starting new work when the
-/// time left falls under their reserve, and hand the rest on.
-#[derive(Debug, Clone, Copy)]
-pub struct Deadline {
-    at: Option<SystemTime>,
-}
-
+/// The Lambda side of [`Deadline`]: a context without a deadline (direct calls in tests)
+/// means no deadline.
 impl Deadline {
-    /// From the Lambda context; a context without a deadline (direct calls in tests, the CLI)
-    /// means no deadline.
     pub fn from_context(context: &Context) -> Self {
         if context.deadline == 0 {
             Deadline::none()
         } else {
-            Deadline {
-                at: Some(context.deadline()),
-            }
+            Deadline::at(context.deadline())
         }
-    }
-
-    pub fn none() -> Self {
-        Deadline { at: None }
-    }
-
-    pub fn after(duration: Duration) -> Self {
-        Deadline {
-            at: Some(SystemTime::now() + duration),
-        }
-    }
-
-    /// Time left, `None` without a deadline.
-    pub fn remaining(&self) -> Option<Duration> {
-        self.at.map(|at| {
-            at.duration_since(SystemTime::now())
-                .unwrap_or(Duration::ZERO)
-        })
-    }
-
-    /// Whether less than `reserve` is left.
-    pub fn is_within(&self, reserve: Duration) -> bool {
-        self.remaining().is_some_and(|left| left < reserve)
     }
 }
 
@@ -257,6 +226,8 @@ fn panic_diagnostic(payload: &(dyn std::any::Any + Send)) -> Diagnostic {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, SystemTime};
+
     use super::*;
 
     #[test]
@@ -269,9 +240,7 @@ mod tests {
         assert!(soon.is_within(Duration::from_secs(1)));
         assert!(!soon.is_within(Duration::from_millis(1)));
 
-        let past = Deadline {
-            at: Some(SystemTime::UNIX_EPOCH),
-        };
+        let past = Deadline::at(SystemTime::UNIX_EPOCH);
         assert_eq!(past.remaining(), Some(Duration::ZERO));
     }
 

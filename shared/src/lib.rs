@@ -9,6 +9,7 @@
 //! - [`domain`]: pure types and rules (no I/O): severities, findings, reports, policies.
 //! - [`aws`]: the only place that builds SDK clients and converts SDK types.
 //! - [`alerts`], [`metrics`], [`logging`]: what a run tells the outside world.
+//! - [`deadline`]: the time an invocation has left (pure; the CLI has none).
 //! - [`lambda`]: plumbing every function binary shares.
 //! - [`audit`]: which images of a cluster bypass the cache (`ptc audit`).
 //! - [`kyverno`]: a Kyverno policy that rewrites Pod images to the cache, from the rules.
@@ -21,6 +22,7 @@ pub mod aws;
 pub mod config;
 pub mod consumers;
 pub mod credentials;
+pub mod deadline;
 pub mod domain;
 pub mod env;
 pub mod error;

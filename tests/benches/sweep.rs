@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ptc_ops::hardening;
-use ptc_ops::lambda::Deadline;
+use ptc_ops::deadline::Deadline;
 use ptc_ops_tests::{Call, TestEnv};
 
 const CONCURRENCY: usize = 8;

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use ptc_ops::credentials::{self, HttpTimeouts, UpstreamHttp};
 use ptc_ops::events::{HardenInvocation, HardenRequest, HardenTarget};
-use ptc_ops::lambda::Deadline;
+use ptc_ops::deadline::Deadline;
 use ptc_ops::{hardening, prewarm, rule_validation};
 
 use super::{clients, finish_report, load_config, read_input, CliError};

@@ -5,7 +5,8 @@ use lambda_runtime::LambdaEvent;
 use ptc_ops::credentials::{self, CredentialsReport, HttpTimeouts, UpstreamHttp};
 use ptc_ops::error::Error;
 use ptc_ops::events::{CheckCredentialsInvocation, FunctionKind};
-use ptc_ops::lambda::{Deadline, FunctionContext};
+use ptc_ops::deadline::Deadline;
+use ptc_ops::lambda::FunctionContext;
 use serde_json::Value;
 
 pub const FUNCTION: FunctionKind = FunctionKind::CheckCredentials;

@@ -5,7 +5,8 @@ use ptc_ops::domain::Report;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, HardenInvocation};
 use ptc_ops::hardening::{self, HandOff, SelfInvoke};
-use ptc_ops::lambda::{Deadline, FunctionContext};
+use ptc_ops::deadline::Deadline;
+use ptc_ops::lambda::FunctionContext;
 use serde_json::Value;
 
 pub const FUNCTION: FunctionKind = FunctionKind::HardenRepository;

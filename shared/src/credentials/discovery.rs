@@ -21,7 +21,7 @@ use super::expiry::{parse_api_expiry, parse_github_expiration, ExpirySource, Kno
 use super::http::{HttpFailure, UpstreamHttp, UpstreamRequest, UpstreamResponse};
 use crate::config::CredentialsConfig;
 use crate::domain::{SecretValue, Severity, UpstreamKind};
-use crate::lambda::Deadline;
+use crate::deadline::Deadline;
 
 /// The secret tag naming which Docker Hub access token the secret holds (its description at
 /// hub.docker.com). Not needed when the account has a single token.

@@ -24,7 +24,7 @@ use url::Url;
 
 use crate::config::token_destination_problem;
 use crate::domain::SecretValue;
-use crate::lambda::Deadline;
+use crate::deadline::Deadline;
 
 /// Upstream APIs answer in well under a second; a slow TCP handshake means a network problem.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

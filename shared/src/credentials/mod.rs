@@ -35,7 +35,7 @@ use crate::domain::{
     CacheRule, Check, Finding, Report, SecretMetadata, Severity, CREDENTIAL_SECRET_PREFIX,
 };
 use crate::error::Error;
-use crate::lambda::Deadline;
+use crate::deadline::Deadline;
 use crate::metrics::{Metrics, Unit};
 
 pub use assess::{Assessment, SecretDetail};

@@ -39,7 +39,7 @@ use crate::events::{
     CreatedVia, EventError, FunctionKind, HardenInvocation, HardenRequest, HardenTarget,
     PullThroughCacheAction, Received, RepositoryCreated, SettingChanged, SyncStatus,
 };
-use crate::lambda::Deadline;
+use crate::deadline::Deadline;
 use crate::metrics::Metrics;
 use crate::scanning::{Covered, ScanCoverage};
 

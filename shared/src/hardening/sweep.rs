@@ -17,7 +17,7 @@ use crate::aws::lambda::Functions;
 use crate::aws::{AwsError, Clients};
 use crate::domain::Repository;
 use crate::events::HardenRequest;
-use crate::lambda::Deadline;
+use crate::deadline::Deadline;
 
 use super::outcome::{Outcome, Tally};
 

@@ -45,7 +45,7 @@ use crate::aws::Clients;
 use crate::config::Config;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::events::{FunctionKind, PrewarmInvocation};
-use crate::lambda::Deadline;
+use crate::deadline::Deadline;
 use crate::metrics::{Metrics, Unit};
 
 /// Pages of `DescribeRepositories` (1,000 repositories each) read to learn which cache

@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::domain::{CacheRule, Check, Finding, Report, SecretArn, Severity};
 use crate::error::Error;
 use crate::events::FunctionKind;
-use crate::lambda::Deadline;
+use crate::deadline::Deadline;
 use crate::metrics::{Metrics, Unit};
 
 /// Rules validated at once. A registry holds at most 50 rules (adjustable quota) and

@@ -10,7 +10,8 @@ use chrono::Utc;
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::credentials::{self, HttpTimeouts, UpstreamHttp};
 use ptc_ops::domain::{Check, Finding, Report, Severity};
-use ptc_ops::lambda::{Deadline, FunctionContext};
+use ptc_ops::deadline::Deadline;
+use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops_tests::{
     assert_no_token, hostile_token, sample_event, CapturedLogs, Fault, FaultKind, TestEnv,
