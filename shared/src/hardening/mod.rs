@@ -564,9 +564,13 @@ impl<'a> Hardener<'a> {
     /// profile manages `scan_on_push` and that no registry filter scans on push. A failed
     /// batch is left to each repository's own read (which reports the failure).
     async fn read_scanning(&self, page: Vec<Repository>) {
-        let names: Vec<String> = page
-            .into_iter()
-            .map(|repository| repository.name)
+        self.read_scanning_of(page.into_iter().map(|repository| repository.name))
+            .await;
+    }
+
+    /// [`Self::read_scanning`] for named repositories.
+    async fn read_scanning_of(&self, names: impl Iterator<Item = String>) {
+        let names: Vec<String> = names
             .filter(|name| self.managed.coverage(name) == Coverage::Managed)
             .filter(|name| {
                 Desired::for_repository(self.config, name).reads().scanning
@@ -635,6 +639,8 @@ impl<'a> Hardener<'a> {
         provenance: Provenance,
         mut tally: Tally,
     ) -> (Report, Metrics) {
+        // Named repositories' scanning is read 25 per call too.
+        self.read_scanning_of(names.iter().cloned()).await;
         let mut outcomes = stream::iter(names.iter().cloned())
             .map(|name| self.harden_named(name, provenance))
             .buffer_unordered(self.config.concurrency.max(1));
