@@ -22,7 +22,10 @@ fn ptc(args: &[&str]) -> Output {
         .env_remove("AWS_DEFAULT_REGION")
         .env_remove("AWS_PROFILE")
         .env("AWS_CONFIG_FILE", "/nonexistent/ptc-test-config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/ptc-test-credentials")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/ptc-test-credentials",
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdin(Stdio::null())
         .output()

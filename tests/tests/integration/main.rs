@@ -11,6 +11,7 @@ mod emulator;
 mod functions;
 mod harden_repository;
 mod infra;
+mod kyverno;
 mod prewarm_images;
 mod registry;
 mod registry_scanning;
