@@ -61,9 +61,9 @@ pub enum Command {
     Templates(TemplatesCommand),
     /// Pull images through the cache ahead of need
     Prewarm(PrewarmArgs),
-    /// Print the cache URI of upstream image references
+    /// Print the cache URI of upstream image references, or rewrite the files that use them
     Rewrite(RewriteArgs),
-    /// Classify a cluster's images: via cache, exempt, or pulled directly from upstream
+    /// Classify a cluster's or a folder's images: via cache, exempt, direct, broken, digest-only
     Audit(AuditArgs),
     /// Will the first pull through each rule work for each consumer (`[consumers]`)? Exit 1 when one would fail
     Doctor(DoctorArgs),
@@ -143,9 +143,11 @@ pub struct HardenArgs {
 pub struct PrewarmArgs {
     /// Image references (`nginx:1.27`, `ghcr.io/fluxcd/source-controller:v1.4.1`)
     pub images: Vec<String>,
-    /// Read references from a file, one per line (`#` comments); `-` reads stdin
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub file: Option<PathBuf>,
+    /// Pre-warm the references these use: a list (one per line, `#` comments), manifests, Helm
+    /// values, kustomizations, Dockerfiles, Compose files, or a folder of them; `-` reads stdin
+    /// (repeatable)
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
     /// Plan only: print the cache URIs, pull nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -161,8 +163,25 @@ pub struct RulesSource {
 #[derive(Debug, Args)]
 pub struct RewriteArgs {
     /// Upstream image references
-    #[arg(required_unless_present = "emit")]
+    #[arg(required_unless_present_any = ["emit", "files"])]
     pub images: Vec<String>,
+    /// Rewrite the images these use: manifests, Helm values, a `HelmRelease`, a kustomization,
+    /// a Dockerfile, a Compose file, a list, or a folder of them (walked); `-` reads stdin
+    /// (repeatable)
+    #[arg(short = 'f', long = "file", value_name = "PATH", conflicts_with_all = ["images", "emit"])]
+    pub files: Vec<PathBuf>,
+    /// Print a unified diff of the rewrite
+    #[arg(long, requires = "files", conflicts_with_all = ["in_place", "check"])]
+    pub diff: bool,
+    /// Rewrite the files, changing only the image strings
+    #[arg(long, requires = "files", conflicts_with = "check")]
+    pub in_place: bool,
+    /// Change nothing; exit 1 when any reference bypasses the cache (a CI gate)
+    #[arg(long, requires = "files")]
+    pub check: bool,
+    /// Rewrite digest-only references too (a first pull by digest does not populate the cache)
+    #[arg(long)]
+    pub allow_digest: bool,
     /// The private registry host (`<account>.dkr.ecr.<region>.amazonaws.com`); default: from the rules and region
     #[arg(long, value_name = "HOST")]
     pub registry: Option<String>,
@@ -191,8 +210,13 @@ pub struct AuditArgs {
     /// The private registry host (`<account>.dkr.ecr.<region>.amazonaws.com`)
     #[arg(long, value_name = "HOST")]
     pub registry: String,
-    /// `kubectl get pods -A -o json` output or a plain list of references; `-` or nothing reads stdin
+    /// `kubectl get pods -A -o json` output or a plain list of references; `-` reads stdin; with
+    /// neither this, `-f` nor piped input, `kubectl get pods -A -o json` is run
     pub input: Option<PathBuf>,
+    /// Audit the images these use: manifests, Helm values, a `HelmRelease`, a kustomization, a
+    /// Dockerfile, a Compose file, or a folder of them (walked); `-` reads stdin (repeatable)
+    #[arg(short = 'f', long = "file", value_name = "PATH", conflicts_with = "input")]
+    pub files: Vec<PathBuf>,
     /// Direct images matching this pattern (`*` wildcards) do not fail the audit (repeatable)
     #[arg(long = "allow", value_name = "PATTERN")]
     pub allow: Vec<String>,

@@ -13,6 +13,7 @@
 //! - [`lambda`]: plumbing every function binary shares.
 //! - [`audit`]: which images of a cluster bypass the cache (`ptc audit`).
 //! - [`kyverno`]: a Kyverno policy that rewrites Pod images to the cache, from the rules.
+//! - [`manifests`]: image references in manifests, values files and Dockerfiles, and their rewrite.
 //! - [`remedies`]: every command and instruction the findings' next steps print.
 //! - [`report_schema`]: the JSON Schema of each function's report (`schemas/`, `ptc schema`).
 
@@ -31,6 +32,7 @@ pub mod hardening;
 pub mod kyverno;
 pub mod lambda;
 pub mod logging;
+pub mod manifests;
 pub mod metrics;
 pub mod prewarm;
 pub mod remedies;

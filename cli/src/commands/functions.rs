@@ -10,7 +10,7 @@ use ptc_ops::events::{HardenInvocation, HardenRequest, HardenTarget};
 use ptc_ops::deadline::Deadline;
 use ptc_ops::{hardening, prewarm, rule_validation};
 
-use super::{clients, finish_report, load_config, read_input, CliError};
+use super::{clients, finish_report, load_config, CliError};
 use crate::args::{CredentialsCommand, GlobalOptions, HardenArgs, PrewarmArgs, RulesCommand};
 use crate::output::{detail_table, joined, or_dash, rows_table, with_spinner};
 
@@ -116,15 +116,8 @@ pub async fn prewarm(
 ) -> Result<ExitCode, CliError> {
     let config = load_config(global)?;
     let mut images = arguments.images.clone();
-    if let Some(file) = &arguments.file {
-        let text = read_input(Some(file))?;
-        images.extend(
-            text.lines()
-                .map(|line| line.split('#').next().unwrap_or_default().trim())
-                .filter(|line| !line.is_empty())
-                .map(str::to_owned),
-        );
-    }
+    // Lists, manifests, values files, Dockerfiles…: the unique references they use.
+    images.extend(super::manifests::references(&arguments.files)?);
     let request = prewarm::Request {
         images: (!images.is_empty()).then_some(images),
         dry_run: arguments.dry_run,

@@ -6,6 +6,7 @@ mod config;
 mod doctor;
 mod functions;
 mod kyverno;
+mod manifests;
 mod permissions;
 mod rewrite;
 mod rules_file;

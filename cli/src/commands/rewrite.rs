@@ -1,7 +1,9 @@
-//! `ptc rewrite IMAGE…`: the cache URI of each upstream reference.
+//! `ptc rewrite IMAGE…`: the cache URI of each upstream reference (`-f PATH…`: see
+//! [`super::manifests`]).
 
 use std::process::ExitCode;
 
+use ptc_ops::audit::DIGEST_ONLY_REASON;
 use ptc_ops::prewarm::mapping::{cache_uri_for, registry_host};
 use ptc_ops::prewarm::reference::parse_reference;
 use serde_json::json;
@@ -13,6 +15,9 @@ use crate::output::{table, Style};
 pub async fn run(global: &GlobalOptions, arguments: &RewriteArgs) -> Result<ExitCode, CliError> {
     if arguments.emit == Some(Emit::Kyverno) {
         return super::kyverno::run(global, arguments).await;
+    }
+    if !arguments.files.is_empty() {
+        return super::manifests::rewrite(global, arguments).await;
     }
     let clients = match arguments.rules.rules_file {
         Some(_) => None,
@@ -43,6 +48,11 @@ pub async fn run(global: &GlobalOptions, arguments: &RewriteArgs) -> Result<Exit
             let uri = parse_reference(image)
                 .map_err(|error| error.to_string())
                 .and_then(|reference| {
+                    if reference.is_digest_only() && !arguments.allow_digest {
+                        return Err(format!(
+                            "`{image}` is digest-only, left as written: {DIGEST_ONLY_REASON} (`--allow-digest` rewrites it anyway)"
+                        ));
+                    }
                     cache_uri_for(&reference, &rules, &host)
                         .map_err(|unmapped| unmapped.to_string())
                 });

@@ -1,0 +1,562 @@
+//! Image references in the files teams keep: Kubernetes manifests, Helm values files and the
+//! `spec.values` of Flux `HelmRelease`s, kustomizations, Dockerfiles, Compose files and plain
+//! lists of references. Pure: text in, occurrences out, and the byte edits that rewrite them.
+//!
+//! Every occurrence knows its file, line and the byte span of each string it is made of, so a
+//! rewrite replaces exactly those bytes and keeps comments, key order and quoting. A file kind
+//! is told by its name (`Dockerfile*`, `*.Dockerfile`, `Containerfile*`) and otherwise by
+//! content: YAML documents are read one by one and each is recognised by its `kind` (a pod
+//! template, `List`, `HelmRelease`, `Kustomization`), by a top-level `services` (Compose), or
+//! read as Helm values (any `image` key at any depth).
+//!
+//! - [`yaml`]: documents as trees whose scalars carry their spans.
+//! - [`kubernetes`], [`values`], [`kustomize`], [`dockerfile`]: the readers.
+//! - [`rewrite`]: the edits a cache URI makes, applied, and as a unified diff.
+
+pub mod dockerfile;
+pub mod kubernetes;
+pub mod kustomize;
+pub mod rewrite;
+pub mod values;
+pub mod yaml;
+
+use std::ops::Range;
+
+use serde::Serialize;
+
+use yaml::{Node, Scalar};
+
+/// Bytes of a file: `start..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ByteSpan {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl From<Range<usize>> for ByteSpan {
+    fn from(range: Range<usize>) -> Self {
+        ByteSpan {
+            start: range.start,
+            end: range.end,
+        }
+    }
+}
+
+/// What kind of place an image reference was found in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    Container,
+    InitContainer,
+    EphemeralContainer,
+    /// An `image` of Helm values (a values file, a `HelmRelease`'s `spec.values`, a custom
+    /// resource).
+    HelmValues,
+    /// An entry of a kustomization's `images:`.
+    Kustomize,
+    /// A Dockerfile `FROM`.
+    DockerfileFrom,
+    /// The default of a Dockerfile `ARG` that a `FROM` uses (`FROM ${BASE}`).
+    DockerfileArg,
+    /// A Compose service's `image`.
+    Compose,
+    /// A line of a plain list of references.
+    Listed,
+}
+
+/// One string of a structured image, and where it is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Field {
+    pub key: String,
+    pub value: String,
+    pub line: usize,
+    /// `None` when the value cannot be replaced byte for byte (see `not_editable`).
+    pub span: Option<ByteSpan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_editable: Option<String>,
+}
+
+impl Field {
+    fn from_scalar(key: &str, scalar: &Scalar) -> Self {
+        Field {
+            key: key.to_owned(),
+            value: scalar.value.clone(),
+            line: scalar.line,
+            span: scalar.span.clone().ok().map(ByteSpan::from),
+            not_editable: scalar.span.clone().err(),
+        }
+    }
+}
+
+/// How an occurrence's reference is written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "shape", rename_all = "kebab-case")]
+pub enum Shape {
+    /// One string holds the whole reference.
+    String { field: Field },
+    /// A Helm image map: `{registry, repository, tag, digest}`, or `{repository, tag}` with the
+    /// registry inside `repository` (ingress-nginx-style charts name it `image`). A rewrite
+    /// changes `registry` to the cache host and `repository` to the cache repository, or, with
+    /// no `registry`, `repository` to `<cache host>/<cache repository>`; tag and digest stay.
+    Fields {
+        registry: Option<Field>,
+        repository: Field,
+        tag: Option<Field>,
+        digest: Option<Field>,
+    },
+    /// A kustomization `images:` entry: the rewrite sets `newName` (adding it after `name`
+    /// when missing); `newTag` and `digest` stay.
+    Kustomize {
+        name: Field,
+        new_name: Option<Field>,
+        /// A missing `newName` goes on a new line after the line where the `name` value ends
+        /// (this offset), indented like the `name` key (this column).
+        #[serde(skip)]
+        insert_at: Option<(usize, usize)>,
+    },
+}
+
+/// An image reference used in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Occurrence {
+    pub file: String,
+    pub line: usize,
+    pub kind: SourceKind,
+    /// Where in the file: `Deployment/web container app`, `controller.image`, `FROM (stage build)`.
+    pub location: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The reference, as the strings compose it.
+    pub reference: String,
+    #[serde(flatten)]
+    pub shape: Shape,
+}
+
+/// Something left alone on purpose (a Dockerfile stage, `scratch`, a build argument, a
+/// templated value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+    pub message: String,
+}
+
+/// Something that could not be read: the file's other parts are still read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// How a file was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileFormat {
+    Yaml,
+    Dockerfile,
+    /// One reference per line (`#` comments).
+    List,
+}
+
+/// Everything found in one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileScan {
+    pub file: String,
+    pub format: FileFormat,
+    pub occurrences: Vec<Occurrence>,
+    pub notes: Vec<Note>,
+    pub problems: Vec<Problem>,
+}
+
+impl FileScan {
+    /// Whether every part of the file was read: only such a file is rewritten in place.
+    pub fn complete(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Whether a file name is one the folder walk reads: YAML, Dockerfiles, Containerfiles.
+pub fn is_manifest_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".yaml") || lower.ends_with(".yml") || is_dockerfile_name(name)
+}
+
+/// `Dockerfile`, `Dockerfile.prod`, `app.Dockerfile`, `Containerfile*`.
+pub fn is_dockerfile_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with("dockerfile")
+        || lower.starts_with("containerfile")
+        || lower.ends_with(".dockerfile")
+        || lower.ends_with(".containerfile")
+}
+
+/// Reads one file: `name` is what reports call it (its path, or `-`).
+pub fn scan(name: &str, text: &str) -> FileScan {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let mut scan = FileScan {
+        file: name.to_owned(),
+        format: FileFormat::Yaml,
+        occurrences: Vec::new(),
+        notes: Vec::new(),
+        problems: Vec::new(),
+    };
+    if is_dockerfile_name(base)
+        || (!base.to_ascii_lowercase().ends_with(".yaml")
+            && !base.to_ascii_lowercase().ends_with(".yml")
+            && dockerfile::looks_like_dockerfile(text))
+    {
+        scan.format = FileFormat::Dockerfile;
+        dockerfile::read(text, &mut scan);
+        return scan;
+    }
+    let documents = yaml::documents(text);
+    let all_scalars = !documents.is_empty()
+        && documents
+            .iter()
+            .all(|document| matches!(document.root, Ok(Some(Node::Scalar(_)))));
+    if all_scalars
+        || documents.iter().all(|document| document.root.is_err()) && looks_like_list(text)
+    {
+        scan.format = FileFormat::List;
+        read_list(text, &mut scan);
+        return scan;
+    }
+    let is_kustomization = base.to_ascii_lowercase().starts_with("kustomization.");
+    for document in documents {
+        match document.root {
+            Ok(Some(root)) => read_document(&root, is_kustomization, &mut scan),
+            Ok(None) => {}
+            Err(error) => scan.problems.push(Problem {
+                file: name.to_owned(),
+                line: error.line,
+                message: format!(
+                    "not valid YAML (column {}): {}; this document is skipped",
+                    error.col + 1,
+                    error.message
+                ),
+            }),
+        }
+    }
+    scan.occurrences.sort_by_key(|occurrence| occurrence.line);
+    scan
+}
+
+fn read_document(root: &Node, is_kustomization: bool, scan: &mut FileScan) {
+    let kind = root.get("kind").and_then(Node::as_str);
+    let api_version = root.get("apiVersion").and_then(Node::as_str);
+    match (kind, api_version) {
+        (Some("Kustomization"), Some(api)) if api.starts_with("kustomize.config.k8s.io") => {
+            kustomize::read(root, scan)
+        }
+        _ if is_kustomization && root.get("images").is_some() => kustomize::read(root, scan),
+        (Some("HelmRelease"), Some(_)) => {
+            if let Some(values) = root.at(&["spec", "values"]) {
+                values::read(values, "spec.values", SourceKind::HelmValues, scan);
+            }
+        }
+        (Some(_), Some(_)) => kubernetes::read(root, scan),
+        _ if matches!(root.get("services"), Some(Node::Map(_))) => {
+            values::read(root, "", SourceKind::Compose, scan)
+        }
+        _ => values::read(root, "", SourceKind::HelmValues, scan),
+    }
+}
+
+/// A file of references, one per line, that is not YAML (a `:` in `nginx:1.27` is no key).
+fn looks_like_list(text: &str) -> bool {
+    text.lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty())
+        .all(|line| !line.contains(char::is_whitespace) && !line.ends_with(':'))
+}
+
+fn read_list(text: &str, scan: &mut FileScan) {
+    let mut offset = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let content = line.split('#').next().unwrap_or_default();
+        let trimmed = content.trim();
+        if !trimmed.is_empty() {
+            let start = offset + content.find(trimmed).unwrap_or(0);
+            scan.occurrences.push(Occurrence {
+                file: scan.file.clone(),
+                line: index + 1,
+                kind: SourceKind::Listed,
+                location: "list".to_owned(),
+                namespace: None,
+                workload: None,
+                container: None,
+                reference: trimmed.to_owned(),
+                shape: Shape::String {
+                    field: Field {
+                        key: String::new(),
+                        value: trimmed.to_owned(),
+                        line: index + 1,
+                        span: Some(ByteSpan {
+                            start,
+                            end: start + trimmed.len(),
+                        }),
+                        not_editable: None,
+                    },
+                },
+            });
+        }
+        offset += line.len();
+    }
+}
+
+/// An occurrence of one string holding the whole reference; templated values (`{{ … }}`) and
+/// empty ones are noted or skipped instead.
+pub(crate) fn string_occurrence(
+    scan: &mut FileScan,
+    scalar: &Scalar,
+    kind: SourceKind,
+    location: String,
+) -> Option<Occurrence> {
+    let value = scalar.value.trim();
+    if scalar.is_null || value.is_empty() {
+        return None;
+    }
+    if value.contains("{{") || value.contains("${") {
+        scan.notes.push(Note {
+            file: scan.file.clone(),
+            line: scalar.line,
+            text: value.to_owned(),
+            message: "a templated value: left alone".to_owned(),
+        });
+        return None;
+    }
+    Some(Occurrence {
+        file: scan.file.clone(),
+        line: scalar.line,
+        kind,
+        location,
+        namespace: None,
+        workload: None,
+        container: None,
+        reference: value.to_owned(),
+        shape: Shape::String {
+            field: Field::from_scalar("image", scalar),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/manifests/");
+        std::fs::read_to_string(format!("{path}{name}")).expect("fixture")
+    }
+
+    /// (line, location, reference) of every occurrence.
+    fn found(scan: &FileScan) -> Vec<(usize, &str, &str)> {
+        scan.occurrences
+            .iter()
+            .map(|o| (o.line, o.location.as_str(), o.reference.as_str()))
+            .collect()
+    }
+
+    /// Named cases: every reader on a real-shaped fixture.
+    #[test]
+    fn readers_find_every_image() {
+        let cases: Vec<(&str, &str, Vec<(usize, &str, &str)>)> = vec![
+            (
+                "Bitnami-style values: registry, repository, tag at any depth",
+                "bitnami-redis-values.yaml",
+                vec![
+                    (8, "image", "docker.io/bitnami/redis:7.4.1-debian-12-r2"),
+                    (19, "sentinel.image", "docker.io/bitnami/redis-sentinel:7.4.1-debian-12-r1"),
+                    (26, "metrics.image", "docker.io/bitnami/redis-exporter:1.66.0-debian-12-r2"),
+                    (33, "volumePermissions.image", "docker.io/bitnami/os-shell:12-debian-12-r32"),
+                ],
+            ),
+            (
+                "ingress-nginx-style values: registry, image, tag, digest",
+                "ingress-nginx-values.yaml",
+                vec![
+                    (
+                        7,
+                        "controller.image",
+                        "registry.k8s.io/ingress-nginx/controller:v1.11.3@sha256:d56f135b6462cfc476447cfe564b83a45e8bb7da2774963b00d12161112270b7",
+                    ),
+                    (
+                        19,
+                        "controller.admissionWebhooks.patch.image",
+                        "registry.k8s.io/ingress-nginx/kube-webhook-certgen@sha256:a9f03b34a3cbfbb26d103a14046ab2c5130a80c3d69d526ff8063d2b37b9fd3f",
+                    ),
+                    (26, "defaultBackend.image", "registry.k8s.io/defaultbackend-amd64:1.5"),
+                ],
+            ),
+            (
+                "Deployment and CronJob: init containers, every quoting, flow style",
+                "workloads.yaml",
+                vec![
+                    (13, "Deployment/web init container migrate", "ghcr.io/shop/migrate:v2"),
+                    (16, "Deployment/web container web", "nginx:1.27"),
+                    (20, "Deployment/web container sidecar", "quay.io/prometheus/node-exporter:v1.8.2"),
+                    (23, "Deployment/web container pause", "registry.k8s.io/pause:3.10"),
+                    (47, "CronJob/report container report", "busybox:1.36"),
+                    (48, "CronJob/report container tools", "docker.io/bitnami/kubectl:1.31"),
+                ],
+            ),
+            (
+                "Flux HelmRelease spec.values",
+                "helmrelease.yaml",
+                vec![
+                    (18, "spec.values.image", "docker.io/grafana/grafana:11.3.0"),
+                    (22, "spec.values.sidecar.image", "quay.io/kiwigrid/k8s-sidecar:1.28.0"),
+                    (26, "spec.values.initChownData.image", "busybox:1.36"),
+                    (28, "spec.values.downloadDashboardsImage", "docker.io/curlimages/curl:8.10.1"),
+                ],
+            ),
+            (
+                "kustomization images",
+                "app/kustomization.yaml",
+                vec![
+                    (6, "images[0]", "nginx:1.27.3"),
+                    (8, "images[1]", "ghcr.io/shop/migrate:v2.1"),
+                    (11, "images[2]", "busybox@sha256:768e5c6f5cb6db0794eec98dc7a967f40631746c32232b78a3105fb946f3ab83"),
+                ],
+            ),
+            (
+                "multi-stage Dockerfile: --platform, AS, ARG default, stages and scratch left alone",
+                "app/Dockerfile",
+                vec![
+                    (2, "ARG GO_IMAGE (used by FROM at line 5)", "golang:1.23-bookworm"),
+                    (13, "FROM (stage assets)", "node:20-alpine"),
+                    (16, "FROM", "gcr.io/distroless/static-debian12:nonroot"),
+                ],
+            ),
+            (
+                "Compose services",
+                "app/compose.yaml",
+                vec![
+                    (3, "services.db.image", "postgres:16"),
+                    (7, "services.cache.image", "redis:7.4-alpine"),
+                ],
+            ),
+            (
+                "a broken document does not hide the others",
+                "broken.yaml",
+                vec![
+                    (8, "Pod/first container a", "nginx:1.27"),
+                    (25, "Pod/third container c", "Not A Reference!"),
+                ],
+            ),
+        ];
+        for (name, file, expected) in cases {
+            let text = fixture(file);
+            let scan = scan(file, &text);
+            assert_eq!(found(&scan), expected, "{name}");
+            // Every editable span holds exactly the value it claims.
+            for occurrence in &scan.occurrences {
+                let fields: Vec<&Field> = match &occurrence.shape {
+                    Shape::String { field } => vec![field],
+                    Shape::Fields {
+                        registry,
+                        repository,
+                        tag,
+                        digest,
+                    } => [
+                        registry.as_ref(),
+                        Some(repository),
+                        tag.as_ref(),
+                        digest.as_ref(),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                    Shape::Kustomize { name, new_name, .. } => [Some(name), new_name.as_ref()]
+                        .into_iter()
+                        .flatten()
+                        .collect(),
+                };
+                for field in fields {
+                    let span = field.span.unwrap_or_else(|| panic!("{name}: {field:?}"));
+                    assert_eq!(
+                        &text[span.start..span.end],
+                        field.value.trim_end(),
+                        "{name}: {field:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dockerfile_notes_and_problems() {
+        let scan = scan("app/Dockerfile", &fixture("app/Dockerfile"));
+        let notes: Vec<(usize, &str)> = scan
+            .notes
+            .iter()
+            .map(|note| (note.line, note.text.as_str()))
+            .collect();
+        assert_eq!(
+            notes,
+            vec![(10, "build"), (19, "${RUNTIME}"), (21, "scratch")]
+        );
+        assert_eq!(scan.problems.len(), 1, "{:?}", scan.problems);
+        assert_eq!(scan.problems[0].line, 23);
+        assert!(scan.problems[0]
+            .message
+            .contains("expected `FROM [--platform=…] IMAGE [AS NAME]`"));
+    }
+
+    #[test]
+    fn broken_yaml_is_a_problem_with_its_line() {
+        let scan = scan("broken.yaml", &fixture("broken.yaml"));
+        assert_eq!(scan.problems.len(), 1);
+        assert!(
+            (10..=17).contains(&scan.problems[0].line),
+            "{:?}",
+            scan.problems
+        );
+        assert!(scan.problems[0].message.starts_with("not valid YAML"));
+        assert!(!scan.complete());
+    }
+
+    #[test]
+    fn formats_by_name_and_content() {
+        for (name, text, format, n) in [
+            (
+                "Dockerfile.prod",
+                "FROM alpine:3.20\n",
+                FileFormat::Dockerfile,
+                1,
+            ),
+            (
+                "app.dockerfile",
+                "FROM alpine:3.20\n",
+                FileFormat::Dockerfile,
+                1,
+            ),
+            (
+                "Containerfile",
+                "FROM alpine:3.20\n",
+                FileFormat::Dockerfile,
+                1,
+            ),
+            ("-", "# base\nFROM alpine:3.20\n", FileFormat::Dockerfile, 1),
+            ("-", "nginx:1.27\n# comment\nbusybox\n", FileFormat::List, 2),
+            ("images.txt", "nginx:1.27\n", FileFormat::List, 1),
+            ("-", "image: nginx:1.27\n", FileFormat::Yaml, 1),
+        ] {
+            let scan = scan(name, text);
+            assert_eq!(
+                (scan.format, scan.occurrences.len()),
+                (format, n),
+                "{name}: {text:?}"
+            );
+        }
+        assert!(is_manifest_name("values.yml"));
+        assert!(is_manifest_name("Dockerfile"));
+        assert!(!is_manifest_name("README.md"));
+    }
+}
