@@ -697,6 +697,38 @@ mod tests {
     }
 
     #[test]
+    fn a_profile_without_scanning_cannot_undo_a_registry_filter() {
+        let mut profile = full_profile();
+        profile.scan_on_push = Some(false);
+        let scanning = |applied: &[&str]| EffectiveScanning {
+            scan_on_push: true,
+            scan_frequency: "SCAN_ON_PUSH".to_owned(),
+            applied_filters: applied.iter().map(|filter| (*filter).to_owned()).collect(),
+        };
+        let mut by_registry = compliant();
+        by_registry.scanning = Some(scanning(&["docker-hub/*"]));
+        let plan = check(
+            "a registry filter scans it: reported, not written",
+            &profile,
+            &by_registry,
+            (&[], &[FindingKind::ScannedByRegistry]),
+        );
+        assert!(
+            plan.findings[0].1.message.contains("`docker-hub/*`"),
+            "{:?}",
+            plan.findings
+        );
+        let mut by_own_flag = compliant();
+        by_own_flag.scanning = Some(scanning(&[]));
+        check(
+            "only its own flag scans it: turned off",
+            &profile,
+            &by_own_flag,
+            (&[Setting::ScanOnPush], &[]),
+        );
+    }
+
+    #[test]
     fn plans_only_what_differs() {
         let profile = full_profile();
         let mut cases: Vec<(&str, Observed, Expected<'_>)> = Vec::new();
@@ -725,6 +757,37 @@ mod tests {
         let mut scan_off = compliant();
         scan_off.repository.scan_on_push = false;
         cases.push(("scan off", scan_off, (&[Setting::ScanOnPush], &[])));
+
+        let effective = |scan_on_push: bool, frequency: &str, filters: &[&str]| EffectiveScanning {
+            scan_on_push,
+            scan_frequency: frequency.to_owned(),
+            applied_filters: filters.iter().map(|filter| (*filter).to_owned()).collect(),
+        };
+        let mut by_registry = compliant();
+        by_registry.repository.scan_on_push = false;
+        by_registry.scanning = Some(effective(true, "SCAN_ON_PUSH", &["docker-hub/*"]));
+        cases.push((
+            "scanned by a registry filter, own flag off: nothing to write",
+            by_registry,
+            (&[], &[]),
+        ));
+
+        let mut continuous = compliant();
+        continuous.repository.scan_on_push = false;
+        continuous.scanning = Some(effective(false, "CONTINUOUS_SCAN", &["*"]));
+        cases.push((
+            "continuous scanning scans on push too",
+            continuous,
+            (&[], &[]),
+        ));
+
+        let mut effective_off = compliant();
+        effective_off.scanning = Some(effective(false, "MANUAL", &[]));
+        cases.push((
+            "own flag on but ECR reports manual: the effective value decides",
+            effective_off,
+            (&[Setting::ScanOnPush], &[]),
+        ));
 
         let mut mutable = compliant();
         mutable.repository.tag_mutability = "MUTABLE".into();
