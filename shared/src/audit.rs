@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::{rule_for_repository, CacheRule, ROOT_PREFIX};
+use crate::manifests::{Occurrence, SourceKind};
 use crate::prewarm::mapping::{cache_uri_for, map_to_cache};
 use crate::prewarm::reference::{normalise_registry_host, parse_reference, ImageReference};
 
@@ -93,6 +94,29 @@ pub enum ContainerKind {
     Ephemeral,
     /// A line of a plain list of references.
     Listed,
+    /// An `image` of Helm values (a values file, a `HelmRelease`, a custom resource).
+    HelmValues,
+    /// An entry of a kustomization's `images:`.
+    Kustomize,
+    /// A Dockerfile `FROM`, or the `ARG` default it uses.
+    Dockerfile,
+    /// A Compose service's `image`.
+    Compose,
+}
+
+impl From<SourceKind> for ContainerKind {
+    fn from(kind: SourceKind) -> Self {
+        match kind {
+            SourceKind::Container => ContainerKind::Container,
+            SourceKind::InitContainer => ContainerKind::Init,
+            SourceKind::EphemeralContainer => ContainerKind::Ephemeral,
+            SourceKind::HelmValues => ContainerKind::HelmValues,
+            SourceKind::Kustomize => ContainerKind::Kustomize,
+            SourceKind::DockerfileFrom | SourceKind::DockerfileArg => ContainerKind::Dockerfile,
+            SourceKind::Compose => ContainerKind::Compose,
+            SourceKind::Listed => ContainerKind::Listed,
+        }
+    }
 }
 
 /// One container image as it is used.
@@ -104,6 +128,29 @@ pub struct ImageUse {
     pub container: Option<String>,
     pub kind: ContainerKind,
     pub image: String,
+    /// The file and line it is written at (`ptc audit -f`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// Where in the file: `controller.image`, `FROM (stage build)`…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+impl From<&Occurrence> for ImageUse {
+    fn from(occurrence: &Occurrence) -> Self {
+        ImageUse {
+            namespace: occurrence.namespace.clone(),
+            workload: occurrence.workload.clone(),
+            container: occurrence.container.clone(),
+            kind: occurrence.kind.into(),
+            image: occurrence.reference.clone(),
+            file: Some(occurrence.file.clone()),
+            line: Some(occurrence.line),
+            location: Some(occurrence.location.clone()),
+        }
+    }
 }
 
 /// One image use and its verdict.
@@ -158,6 +205,9 @@ pub fn read_image_uses(text: &str) -> Result<Vec<ImageUse>, AuditInputError> {
                 container: None,
                 kind: ContainerKind::Listed,
                 image: image.to_owned(),
+                file: None,
+                line: None,
+                location: None,
             })
             .collect()
     };
@@ -220,6 +270,9 @@ fn containers_of(object: &Value, spec: &Value) -> Vec<ImageUse> {
         container,
         kind,
         image,
+        file: None,
+        line: None,
+        location: None,
     })
     .collect()
 }

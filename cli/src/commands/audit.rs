@@ -1,9 +1,9 @@
-//! `ptc audit`: which images of a cluster bypass the cache.
+//! `ptc audit`: which images of a cluster (or of manifests, `-f`) bypass the cache.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use ptc_ops::audit::{audit, read_image_uses, AuditedImage, ImageSource};
+use ptc_ops::audit::{audit, read_image_uses, AuditedImage, ImageSource, ImageUse};
 use serde_json::json;
 
 use super::{clients, load_rules, read_input, CliError, EXIT_CLEAN, EXIT_FINDINGS};
@@ -11,8 +11,24 @@ use crate::args::{AuditArgs, GlobalOptions};
 use crate::output::{table, Style};
 
 pub async fn run(global: &GlobalOptions, arguments: &AuditArgs) -> Result<ExitCode, CliError> {
-    let text = read_input(arguments.input.as_deref())?;
-    let uses = read_image_uses(&text).map_err(|error| CliError::Usage(error.to_string()))?;
+    let from_files = !arguments.files.is_empty();
+    let (uses, problems) = if from_files {
+        let mut uses = Vec::new();
+        let mut problems = Vec::new();
+        for (_, scan) in super::manifests::scan_paths(&arguments.files)? {
+            uses.extend(scan.occurrences.iter().map(ImageUse::from));
+            problems.extend(scan.problems);
+        }
+        (uses, problems)
+    } else {
+        let text = match &arguments.input {
+            Some(path) => read_input(Some(path))?,
+            None if stdin_is_piped() => read_input(None)?,
+            None => kubectl_pods()?,
+        };
+        let uses = read_image_uses(&text).map_err(|error| CliError::Usage(error.to_string()))?;
+        (uses, Vec::new())
+    };
     let clients = match arguments.rules.rules_file {
         Some(_) => None,
         None => Some(clients().await),
@@ -41,29 +57,42 @@ pub async fn run(global: &GlobalOptions, arguments: &AuditArgs) -> Result<ExitCo
             "digest_only": counts.get("digest-only").copied().unwrap_or(0),
             "invalid": counts.get("invalid").copied().unwrap_or(0),
             "failing": failing.len(),
+            "problems": problems.len(),
         });
-        println!(
-            "{}",
-            json!({"registry": arguments.registry, "summary": summary, "images": audited})
-        );
+        let mut document =
+            json!({"registry": arguments.registry, "summary": summary, "images": audited});
+        if from_files {
+            document["problems"] = json!(problems);
+        }
+        println!("{document}");
     } else {
         let style = Style::for_stdout();
-        let rows: Vec<Vec<String>> = audited.iter().map(|image| row(image, style)).collect();
-        print!(
-            "{}",
-            table(
-                &[
-                    "NAMESPACE",
-                    "WORKLOAD",
-                    "CONTAINER",
-                    "KIND",
-                    "IMAGE",
-                    "SOURCE",
-                    "SHOULD USE / NOTE"
-                ],
-                &rows
-            )
-        );
+        let rows: Vec<Vec<String>> = audited
+            .iter()
+            .map(|image| row(image, style, from_files))
+            .collect();
+        let headers: &[&str] = if from_files {
+            &["FILE:LINE", "WHERE", "IMAGE", "SOURCE", "SHOULD USE / NOTE"]
+        } else {
+            &[
+                "NAMESPACE",
+                "WORKLOAD",
+                "CONTAINER",
+                "KIND",
+                "IMAGE",
+                "SOURCE",
+                "SHOULD USE / NOTE",
+            ]
+        };
+        print!("{}", table(headers, &rows));
+        for problem in &problems {
+            println!(
+                "{}:{}: {}",
+                problem.file,
+                problem.line,
+                style.bad(&problem.message)
+            );
+        }
         println!(
             "\n{} images: {} via cache, {} exempt, {} direct ({} allowed), {} invalid",
             audited.len(),
@@ -85,14 +114,16 @@ pub async fn run(global: &GlobalOptions, arguments: &AuditArgs) -> Result<ExitCo
             );
         }
     }
-    Ok(ExitCode::from(if failing.is_empty() {
-        EXIT_CLEAN
-    } else {
-        EXIT_FINDINGS
-    }))
+    Ok(ExitCode::from(
+        if failing.is_empty() && problems.is_empty() {
+            EXIT_CLEAN
+        } else {
+            EXIT_FINDINGS
+        },
+    ))
 }
 
-fn row(image: &AuditedImage, style: Style) -> Vec<String> {
+fn row(image: &AuditedImage, style: Style, from_files: bool) -> Vec<String> {
     let image_use = &image.image_use;
     let (source, note) = match &image.source {
         ImageSource::ViaCache { rule_prefix } => {
@@ -128,6 +159,19 @@ fn row(image: &AuditedImage, style: Style) -> Vec<String> {
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
         .unwrap_or_default();
+    if from_files {
+        return vec![
+            format!(
+                "{}:{}",
+                image_use.file.as_deref().unwrap_or("-"),
+                image_use.line.unwrap_or_default()
+            ),
+            image_use.location.clone().unwrap_or_default(),
+            image_use.image.clone(),
+            source,
+            note,
+        ];
+    }
     vec![
         image_use
             .namespace
@@ -151,4 +195,56 @@ fn allowed_or(allowed: bool, label: &str, style: Style) -> String {
     } else {
         style.bad(label)
     }
+}
+
+/// Whether stdin is a pipe or a file (`kubectl … | ptc audit`), not a terminal or `/dev/null`.
+fn stdin_is_piped() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        use std::os::unix::fs::FileTypeExt;
+        let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
+            return false;
+        };
+        std::fs::File::from(fd)
+            .metadata()
+            .map(|metadata| {
+                let kind = metadata.file_type();
+                kind.is_fifo() || kind.is_file() || kind.is_socket()
+            })
+            .unwrap_or(false)
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::IsTerminal;
+        !std::io::stdin().is_terminal()
+    }
+}
+
+/// The current cluster's pods, from `kubectl get pods -A -o json` (the context kubectl uses).
+fn kubectl_pods() -> Result<String, CliError> {
+    let output = std::process::Command::new("kubectl")
+        .args(["get", "pods", "-A", "-o", "json"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|error| {
+            CliError::Usage(format!(
+                "no input: give `-f PATH`, a file, or pipe `kubectl get pods -A -o json`; running `kubectl` failed ({error}), is it on the PATH?"
+            ))
+        })?;
+    if !output.status.success() {
+        return Err(CliError::Run(format!(
+            "`kubectl get pods -A -o json` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .rev()
+                .find(|line| !line.trim().is_empty())
+                .unwrap_or("no message")
+                .trim()
+        )));
+    }
+    String::from_utf8(output.stdout).map_err(|_| {
+        CliError::Run("`kubectl get pods -A -o json` printed no UTF-8 text".to_owned())
+    })
 }
