@@ -312,9 +312,15 @@ impl ImageResult {
 
     /// Compares the tag's digest in the cache with the pinned one, after a pull or a lookup.
     ///
-    /// Both sides are the digest of what the tag names: the pull accepts the manifest list and
-    /// index media types, so ECR answers a multi-architecture tag with its index, whose digest
-    /// is the one charts pin (`docker buildx imagetools inspect` prints it as `Digest:`).
+    /// Both sides are the digest of what the tag names: `imageId.imageDigest` is "the sha256
+    /// digest of the image manifest" the tag resolves to
+    /// (<https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageIdentifier.html>),
+    /// and the pull accepts the manifest list and index media types besides the single-manifest
+    /// ones (`acceptedMediaTypes`,
+    /// <https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_BatchGetImage.html>), so a
+    /// multi-architecture tag is answered with its index, whose digest is the one charts pin
+    /// (`docker buildx imagetools inspect` prints it as `Digest:`). `DescribeImages` by tag
+    /// reports the digest of the same manifest.
     fn verify_pin(&mut self) {
         let Some(pinned) = self.pinned_digest.as_deref() else {
             return;
