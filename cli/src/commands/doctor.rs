@@ -130,6 +130,31 @@ fn human_detail(assessment: &Assessment, style: Style) -> String {
         text.push_str(&format!("\n{} through `{}`:\n", cell.consumer, cell.prefix));
         text.push_str(&explain(cell));
     }
+    for role in &assessment.upstream_roles {
+        text.push_str(&format!(
+            "\ncustom role `{}` of rule `{}`: {}\n",
+            role.role,
+            role.rule,
+            paint(role.status, style)
+        ));
+        for (name, check) in [("trust", &role.trust), ("permissions", &role.permissions)] {
+            for grant in &check.missing {
+                match &grant.denied_by {
+                    Some(statement) => text.push_str(&format!(
+                        "  {name}: `{}` on `{}` denied by {statement}\n",
+                        grant.action, grant.resource
+                    )),
+                    None => text.push_str(&format!(
+                        "  {name}: `{}` on `{}` not allowed\n",
+                        grant.action, grant.resource
+                    )),
+                }
+            }
+            for why in &check.why {
+                text.push_str(&format!("  {name}: {why}\n"));
+            }
+        }
+    }
     text.push_str(
         "\nIAM policies are simulated for the roles and users of the registry's account; those of other accounts cannot be read: they must allow `ecr:GetAuthorizationToken` and the pull actions\n",
     );

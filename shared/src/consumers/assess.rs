@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::upstream_role::{assess_upstream_role, UpstreamRoleCheck, UpstreamRoleLookup};
 use crate::config::{Consumer, EncryptionType};
 use crate::domain::iam::{answer_for, SimulatedDecision};
 use crate::domain::policy_eval::{evaluate, Answer, Caller, CallerContext, Request};
@@ -41,7 +42,7 @@ pub struct RegistryFacts {
 }
 
 impl RegistryFacts {
-    fn partition(&self) -> &'static str {
+    pub(crate) fn partition(&self) -> &'static str {
         match self.region.as_deref() {
             Some(region) if region.starts_with("cn-") => "aws-cn",
             Some(region) if region.starts_with("us-gov-") => "aws-us-gov",
@@ -207,7 +208,7 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
-    fn ok() -> CheckResult {
+    pub(crate) fn ok() -> CheckResult {
         CheckResult {
             status: Status::Ok,
             missing: Vec::new(),
@@ -215,7 +216,16 @@ impl CheckResult {
         }
     }
 
-    fn unknown(why: impl Into<String>) -> CheckResult {
+    /// `missing` for a reason that names no single action (a role that does not exist).
+    pub(crate) fn missing_because(why: &str) -> CheckResult {
+        CheckResult {
+            status: Status::Missing,
+            missing: Vec::new(),
+            why: vec![why.to_owned()],
+        }
+    }
+
+    pub(crate) fn unknown(why: impl Into<String>) -> CheckResult {
         CheckResult {
             status: Status::Unknown,
             missing: Vec::new(),
@@ -224,7 +234,7 @@ impl CheckResult {
     }
 
     /// Combines the answers for several actions: missing wins, then unknown.
-    fn from_answers(answers: Vec<Answer>) -> CheckResult {
+    pub(crate) fn from_answers(answers: Vec<Answer>) -> CheckResult {
         let mut result = CheckResult::ok();
         for answer in answers {
             match answer {
@@ -295,12 +305,16 @@ pub struct Inputs<'c> {
     /// The IAM simulation of each principal (by ARN) of the registry's account; a principal
     /// absent here was not simulated.
     pub identities: BTreeMap<String, IdentityFacts>,
+    /// What IAM said about the custom role of each ECR-to-ECR rule (by prefix).
+    pub upstream_roles: BTreeMap<String, UpstreamRoleLookup>,
 }
 
 /// The matrix and its findings.
 #[derive(Debug, Clone, Default)]
 pub struct Assessment {
     pub cells: Vec<Cell>,
+    /// The custom roles of the ECR-to-ECR rules.
+    pub upstream_roles: Vec<UpstreamRoleCheck>,
     pub findings: Vec<Finding>,
 }
 
@@ -308,6 +322,10 @@ impl Assessment {
     /// Whether some consumer's first pull through some rule would fail.
     pub fn any_missing(&self) -> bool {
         self.cells.iter().any(|cell| cell.status == Status::Missing)
+            || self
+                .upstream_roles
+                .iter()
+                .any(|role| role.status == Status::Missing)
     }
 
     pub fn count(&self, status: Status) -> usize {
@@ -387,7 +405,21 @@ pub fn assess(inputs: &Inputs<'_>) -> Assessment {
             .iter()
             .filter_map(|rule| source_registry_finding(&inputs.registry, rule)),
     );
-    Assessment { cells, findings }
+    let mut upstream_roles = Vec::new();
+    for rule in &inputs.ecr_upstreams {
+        let Some(lookup) = inputs.upstream_roles.get(&rule.prefix) else {
+            continue;
+        };
+        if let Some((check, role_findings)) = assess_upstream_role(&inputs.registry, rule, lookup) {
+            upstream_roles.push(check);
+            findings.extend(role_findings);
+        }
+    }
+    Assessment {
+        cells,
+        upstream_roles,
+        findings,
+    }
 }
 
 fn assess_cell(
@@ -1193,6 +1225,7 @@ mod tests {
             organization_id: None,
             ecr_upstreams: Vec::new(),
             identities: BTreeMap::new(),
+            upstream_roles: BTreeMap::new(),
         })
     }
 
@@ -1353,6 +1386,7 @@ mod tests {
             organization_id: None,
             ecr_upstreams: Vec::new(),
             identities: BTreeMap::new(),
+            upstream_roles: BTreeMap::new(),
         });
         assert_eq!(statuses(&assessment), ["111111111111 ghcr unknown"]);
         assert_eq!(assessment.cells[0].kms.status, Status::Unknown);
@@ -1466,6 +1500,7 @@ mod identity_tests {
             organization_id: None,
             ecr_upstreams: Vec::new(),
             identities: BTreeMap::from([(ROLE.to_owned(), identity)]),
+            upstream_roles: BTreeMap::new(),
         })
     }
 

@@ -8,6 +8,7 @@
 
 pub mod assess;
 pub mod permissions;
+pub mod upstream_role;
 
 use tracing::info;
 
@@ -23,6 +24,7 @@ use crate::aws::Clients;
 use crate::config::{Config, Consumer};
 use crate::domain::policy_eval::Caller;
 use crate::domain::{under_prefix, CacheRule, Report, RepositoryPolicy, UpstreamKind};
+use upstream_role::UpstreamRoleLookup;
 
 /// Checks `consumers` (the configured ones when `None`) against the rules' prefixes: the
 /// registry permissions policy is read, the repository policy and encryption come from the
@@ -142,17 +144,20 @@ pub async fn check(
         region: clients.region().map(str::to_owned),
     };
     let identities = simulate_identities(clients, &registry, consumers, &prefixes).await;
+    let ecr_upstreams: Vec<&CacheRule> = rules
+        .iter()
+        .filter(|rule| rule.upstream == UpstreamKind::Ecr)
+        .collect();
+    let upstream_roles = look_up_upstream_roles(clients, &registry, &ecr_upstreams).await;
     let assessment = assess::assess(&assess::Inputs {
         registry,
         registry_policy,
         prefixes,
         consumers,
         organization_id: config.consumers.organization_id.as_deref(),
-        ecr_upstreams: rules
-            .iter()
-            .filter(|rule| rule.upstream == UpstreamKind::Ecr)
-            .collect(),
+        ecr_upstreams,
         identities,
+        upstream_roles,
     });
     for cell in &assessment.cells {
         info!(
@@ -228,6 +233,57 @@ async fn simulate_identities(
     identities
 }
 
+/// Reads the custom role of each ECR-to-ECR rule (`iam:GetRole`) and, when it exists in the
+/// registry's account, simulates its pull from the upstream repositories.
+async fn look_up_upstream_roles(
+    clients: &Clients,
+    registry: &RegistryFacts,
+    rules: &[&CacheRule],
+) -> BTreeMap<String, UpstreamRoleLookup> {
+    let mut lookups = BTreeMap::new();
+    let iam = clients.iam();
+    for rule in rules {
+        let Some(role) = rule.custom_role_arn.as_deref() else {
+            continue;
+        };
+        let in_this_account = match (Caller::parse_principal(role), &registry.account_id) {
+            (Ok(caller), Some(account_id)) => caller.account_id() == account_id,
+            _ => false,
+        };
+        let lookup = if !in_this_account {
+            UpstreamRoleLookup::OtherAccount
+        } else {
+            match iam.role(role).await {
+                Err(error) => UpstreamRoleLookup::Failed(error.to_string()),
+                Ok(None) => UpstreamRoleLookup::Absent,
+                Ok(Some(facts)) => {
+                    let pull = match upstream_role::upstream_sample_arn(registry, rule) {
+                        Some(sample) => iam
+                            .simulate(role, &upstream_role::UPSTREAM_PULL_ACTIONS, &[sample])
+                            .await
+                            .map_err(|error| error.to_string()),
+                        None => Err(format!(
+                            "the upstream `{}` is not an ECR registry address",
+                            rule.upstream_registry_url
+                        )),
+                    };
+                    let token = iam
+                        .simulate(role, &[TOKEN_ACTION], &["*".to_owned()])
+                        .await
+                        .map_err(|error| error.to_string());
+                    UpstreamRoleLookup::Found {
+                        trust_policy: facts.trust_policy,
+                        pull,
+                        token,
+                    }
+                }
+            }
+        };
+        lookups.insert(rule.prefix.clone(), lookup);
+    }
+    lookups
+}
+
 impl Assessment {
     /// Counts, the matrix under `consumers` and the findings, into a run's report.
     pub fn write_into(self, report: &mut Report) {
@@ -244,6 +300,13 @@ impl Assessment {
             "consumer_checks_unknown",
             self.count(Status::Unknown) as u64,
         );
+        if !self.upstream_roles.is_empty() {
+            report.set_detail(
+                "upstream_roles",
+                serde_json::to_value(&self.upstream_roles)
+                    .unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
+            );
+        }
         report.set_detail(
             "consumers",
             serde_json::to_value(&self.cells)

@@ -631,3 +631,131 @@ async fn the_creation_templates_repository_policy_is_what_is_checked() {
     );
     assert_eq!(report.summary["consumer_checks_ok"], 2);
 }
+
+async fn create_ecr_rule(env: &TestEnv, prefix: &str, role: &str) {
+    env.clients
+        .ecr
+        .create_pull_through_cache_rule()
+        .ecr_repository_prefix(prefix)
+        .upstream_registry_url("444455556666.dkr.ecr.us-east-1.amazonaws.com")
+        .upstream_repository_prefix("base-images")
+        .custom_role_arn(role)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("cannot create rule `{prefix}`: {error:?}"));
+}
+
+fn role_statuses(report: &Value) -> Vec<String> {
+    let mut statuses: Vec<String> = report
+        .as_array()
+        .unwrap_or_else(|| panic!("no upstream roles: {report:#}"))
+        .iter()
+        .map(|role| {
+            format!(
+                "{} {}",
+                role["rule"].as_str().unwrap_or_default(),
+                role["status"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    statuses.sort();
+    statuses
+}
+
+/// ECR-to-ECR rules: the custom role must exist, trust pull through cache and be allowed to
+/// pull from the upstream repositories.
+#[tokio::test]
+async fn the_custom_roles_of_ecr_to_ecr_rules_are_checked() {
+    let env = TestEnv::new().await;
+    put_registry_policy(
+        &env,
+        &json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": [CLUSTER_ACCOUNT, CI_ROLE]}, "Action": ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"], "Resource": "*"}]
+        }),
+    )
+    .await;
+    let pull_upstream = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "Resource": "arn:aws:ecr:us-east-1:444455556666:repository/base-images/*"},
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}
+    ]});
+    let trusted_by = |service: &str| json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]});
+    let good = create_role_trusting(
+        &env,
+        "ptc-upstream",
+        &trusted_by("pullthroughcache.ecr.amazonaws.com"),
+        Some(&pull_upstream),
+    )
+    .await;
+    let wrong_trust = create_role_trusting(
+        &env,
+        "ptc-upstream-ecr",
+        &trusted_by("ecr.amazonaws.com"),
+        Some(&pull_upstream),
+    )
+    .await;
+    let gone = format!("arn:aws:iam::{}:role/never-created", env.account_id);
+    let toml = consumers_toml("");
+
+    create_ecr_rule(&env, "central", &good).await;
+    let output = ptc(&env, &toml, &["doctor", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(role_statuses(&report["upstream_roles"]), ["central ok"]);
+
+    create_ecr_rule(&env, "mirror", &wrong_trust).await;
+    create_ecr_rule(&env, "gone", &gone).await;
+    let output = ptc(&env, &toml, &["doctor"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains(&format!("custom role `{gone}` of rule `gone`")),
+        "{}",
+        stdout(&output)
+    );
+
+    env.clear_calls().await;
+    let report = validate(&env, &toml).await;
+    assert_eq!(
+        role_statuses(&report.details["upstream_roles"]),
+        ["central ok", "gone missing", "mirror missing"]
+    );
+    let titles: Vec<(&str, &str)> = report
+        .findings
+        .iter()
+        .filter(|finding| finding.resource.starts_with("custom-role:"))
+        .map(|finding| (finding.resource.as_str(), finding.title.as_str()))
+        .collect();
+    assert_eq!(titles.len(), 2, "{titles:#?}");
+    assert!(titles.iter().any(
+        |(resource, title)| *resource == "custom-role:gone" && title.contains("does not exist")
+    ));
+    assert!(titles
+        .iter()
+        .any(|(resource, title)| *resource == "custom-role:mirror"
+            && title.contains("does not trust pull through cache")));
+    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::rule_validation::permissions::PERMISSIONS)
+        .await;
+
+    // The trust statement the finding prints is enough.
+    let finding = report
+        .findings
+        .iter()
+        .find(|finding| finding.resource == "custom-role:mirror")
+        .expect("the mirror finding");
+    let step = &finding.next_steps[0];
+    let statement: Value =
+        serde_json::from_str(&step[step.find('{').expect("JSON")..]).expect("a statement");
+    env.clients
+        .iam
+        .update_assume_role_policy()
+        .role_name("ptc-upstream-ecr")
+        .policy_document(json!({"Version": "2012-10-17", "Statement": [statement]}).to_string())
+        .send()
+        .await
+        .expect("the trust policy is updated");
+    let report = validate(&env, &toml).await;
+    assert_eq!(
+        role_statuses(&report.details["upstream_roles"]),
+        ["central ok", "gone missing", "mirror ok"]
+    );
+}

@@ -1,0 +1,476 @@
+//! The custom role (`customRoleArn`) of an ECR-to-ECR rule: ECR assumes it to pull from the
+//! upstream registry, so a first pull through the rule works only if the role exists, trusts
+//! pull through cache and may pull from the upstream repositories. Pure: decides from what
+//! `iam:GetRole` and `iam:SimulatePrincipalPolicy` answered.
+//!
+//! ECR user guide, pull-through-cache-private.html: the trust policy names the service principal
+//! `pullthroughcache.ecr.amazonaws.com`, and the role's permissions include
+//! `ecr:GetAuthorizationToken`, `ecr:BatchGetImage` and `ecr:GetDownloadUrlForLayer` (with the
+//! push actions ECR uses in the cache registry, which are not simulated here: the resource ECR
+//! checks them on is not documented).
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::assess::{
+    CheckResult, MissingGrant, RegistryFacts, Status, SAMPLE_REPOSITORY, TOKEN_ACTION,
+};
+use crate::domain::iam::{answer_for, trust_problem, SimulatedDecision, TrustProblem};
+use crate::domain::policy_eval::Answer;
+use crate::domain::{CacheRule, Check, Finding, Severity, ROOT_PREFIX};
+
+/// The service principal that assumes the custom role of an ECR-to-ECR rule.
+pub const PULL_THROUGH_CACHE_SERVICE: &str = "pullthroughcache.ecr.amazonaws.com";
+/// What the role must be allowed on the upstream repositories.
+pub const UPSTREAM_PULL_ACTIONS: [&str; 2] = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
+
+/// What IAM said about a rule's custom role.
+#[derive(Debug, Clone)]
+pub enum UpstreamRoleLookup {
+    /// The role is not in the registry's account: its IAM cannot be read from here.
+    OtherAccount,
+    /// `GetRole` failed: why.
+    Failed(String),
+    /// `NoSuchEntity`.
+    Absent,
+    Found {
+        trust_policy: Option<String>,
+        /// `UPSTREAM_PULL_ACTIONS` on the upstream sample repository.
+        pull: Result<Vec<SimulatedDecision>, String>,
+        /// `ecr:GetAuthorizationToken` on `*`.
+        token: Result<Vec<SimulatedDecision>, String>,
+    },
+}
+
+/// The answer for one rule's custom role, in the report under `upstream_roles`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpstreamRoleCheck {
+    /// The rule's prefix.
+    pub rule: String,
+    pub role: String,
+    pub status: Status,
+    /// Whether the trust policy lets pull through cache assume the role.
+    pub trust: CheckResult,
+    /// What the role's IAM policies allow on the upstream repositories.
+    pub permissions: CheckResult,
+}
+
+/// `(account, region)` of an ECR-to-ECR rule's upstream (`<account>.dkr.ecr.<region>.amazonaws.com`).
+pub fn source_registry(rule: &CacheRule) -> Option<(String, String)> {
+    let host = rule
+        .upstream_registry_url
+        .trim_start_matches("https://")
+        .split('/')
+        .next()?;
+    let account = host.split('.').next()?;
+    let region = host.split(".dkr.ecr.").nth(1)?.split('.').next()?;
+    Some((account.to_owned(), region.to_owned()))
+}
+
+/// `arn:aws:ecr:<region>:<account>:repository/<upstream prefix>/ptc-doctor-sample`: the upstream
+/// repository the simulation asks about.
+pub fn upstream_sample_arn(registry: &RegistryFacts, rule: &CacheRule) -> Option<String> {
+    let (account, region) = source_registry(rule)?;
+    let repository = if rule.upstream_repository_prefix == ROOT_PREFIX {
+        SAMPLE_REPOSITORY.to_owned()
+    } else {
+        format!(
+            "{}/{SAMPLE_REPOSITORY}",
+            rule.upstream_repository_prefix.trim_end_matches('/')
+        )
+    };
+    Some(format!(
+        "arn:{}:ecr:{region}:{account}:repository/{repository}",
+        registry.partition()
+    ))
+}
+
+/// The check of `rule`'s custom role and its findings; `None` for a rule without one.
+pub fn assess_upstream_role(
+    registry: &RegistryFacts,
+    rule: &CacheRule,
+    lookup: &UpstreamRoleLookup,
+) -> Option<(UpstreamRoleCheck, Vec<Finding>)> {
+    let role = rule.custom_role_arn.as_deref()?;
+    let sample = upstream_sample_arn(registry, rule).unwrap_or_default();
+    let unknown_both = |why: String| (CheckResult::unknown(why.clone()), CheckResult::unknown(why));
+    let (trust, permissions) = match lookup {
+        UpstreamRoleLookup::OtherAccount => unknown_both(format!(
+            "the role is not in the registry's account ({}): its IAM cannot be read from here",
+            registry.account_id.as_deref().unwrap_or("unknown")
+        )),
+        UpstreamRoleLookup::Failed(why) => {
+            unknown_both(format!("the role could not be read: {why}"))
+        }
+        UpstreamRoleLookup::Absent => {
+            let why = "the role does not exist (`NoSuchEntity`)".to_owned();
+            (
+                CheckResult::missing_because(&why),
+                CheckResult::missing_because(&why),
+            )
+        }
+        UpstreamRoleLookup::Found {
+            trust_policy,
+            pull,
+            token,
+        } => {
+            let trust = match trust_problem(trust_policy.as_deref(), PULL_THROUGH_CACHE_SERVICE) {
+                None => CheckResult::from_answers(vec![Answer::Ok]),
+                Some(TrustProblem::NotTrusted) => CheckResult::missing_because(&format!(
+                    "no statement of its trust policy allows `{PULL_THROUGH_CACHE_SERVICE}` `sts:AssumeRole`"
+                )),
+                Some(TrustProblem::Denied(statement)) => CheckResult::missing_because(&format!(
+                    "the `Deny` {statement} of its trust policy keeps `{PULL_THROUGH_CACHE_SERVICE}` from assuming it"
+                )),
+                Some(TrustProblem::Conditional(statements)) => CheckResult::unknown(format!(
+                    "only {statements} of its trust policy allow `{PULL_THROUGH_CACHE_SERVICE}`, under conditions not evaluated here"
+                )),
+                Some(TrustProblem::Unreadable(why)) => {
+                    CheckResult::unknown(format!("its trust policy cannot be read: {why}"))
+                }
+            };
+            let mut answers: Vec<Answer> = UPSTREAM_PULL_ACTIONS
+                .iter()
+                .map(|action| match pull {
+                    Ok(decisions) => answer_for(decisions, action, &sample),
+                    Err(why) => Answer::Unknown {
+                        why: format!("the IAM simulation failed: {why}"),
+                    },
+                })
+                .collect();
+            answers.push(match token {
+                Ok(decisions) => answer_for(decisions, TOKEN_ACTION, "*"),
+                Err(why) => Answer::Unknown {
+                    why: format!("the IAM simulation failed: {why}"),
+                },
+            });
+            (trust, CheckResult::from_answers(answers))
+        }
+    };
+    let status = trust.status.max(permissions.status);
+    let check = UpstreamRoleCheck {
+        rule: rule.prefix.clone(),
+        role: role.to_owned(),
+        status,
+        trust,
+        permissions,
+    };
+    let findings = upstream_role_findings(rule, role, &sample, lookup, &check);
+    Some((check, findings))
+}
+
+fn upstream_role_findings(
+    rule: &CacheRule,
+    role: &str,
+    sample: &str,
+    lookup: &UpstreamRoleLookup,
+    check: &UpstreamRoleCheck,
+) -> Vec<Finding> {
+    let trust_statement = json!({
+        "Effect": "Allow",
+        "Principal": {"Service": PULL_THROUGH_CACHE_SERVICE},
+        "Action": "sts:AssumeRole",
+    });
+    let upstream_repositories = sample
+        .strip_suffix(SAMPLE_REPOSITORY)
+        .map(|start| format!("{start}*"))
+        .unwrap_or_else(|| "*".to_owned());
+    let permissions_statement = json!({
+        "Effect": "Allow",
+        "Action": UPSTREAM_PULL_ACTIONS,
+        "Resource": upstream_repositories,
+    });
+    let title = |what: &str| {
+        format!(
+            "first pulls through `{}` would fail: its custom role {what}",
+            rule.prefix
+        )
+    };
+    let resource = format!("custom-role:{}", rule.prefix);
+    match lookup {
+        UpstreamRoleLookup::Absent => vec![Finding::new(
+            Severity::Critical,
+            Check::ConsumerAccess,
+            resource,
+            title(&format!("`{role}` does not exist")),
+            format!("ECR assumes `{role}` to pull from the upstream registry, and IAM has no such role: every first pull of an image not yet cached through `{}` fails", rule.prefix),
+        )
+        .with_next_steps(vec![
+            format!(
+                "create the role `{role}` trusted by pull through cache ({}) with at least {} and `{TOKEN_ACTION}` on `*`",
+                json!({"Version": "2012-10-17", "Statement": [trust_statement]}),
+                json!({"Version": "2012-10-17", "Statement": [permissions_statement]}),
+            ),
+            format!(
+                "or point the rule at an existing role: aws ecr update-pull-through-cache-rule --ecr-repository-prefix {} --custom-role-arn <role ARN>",
+                rule.prefix
+            ),
+        ])],
+        UpstreamRoleLookup::Failed(_) | UpstreamRoleLookup::OtherAccount if check.status == Status::Unknown => {
+            let why = check.trust.why.join("; ");
+            vec![Finding::new(
+                Severity::Warning,
+                Check::ConsumerAccess,
+                resource,
+                format!("the custom role of rule `{}` could not be checked", rule.prefix),
+                format!("`{role}`: {why}"),
+            )
+            .with_next_step("allow this function's role `iam:GetRole` and `iam:SimulatePrincipalPolicy` on the custom roles of ECR-to-ECR rules (the stack parameter `UpstreamRoleArns`)")]
+        }
+        UpstreamRoleLookup::Found { .. } => {
+            let mut findings = Vec::new();
+            if check.trust.status == Status::Missing {
+                findings.push(
+                    Finding::new(
+                        Severity::Critical,
+                        Check::ConsumerAccess,
+                        resource.clone(),
+                        title(&format!("`{role}` does not trust pull through cache")),
+                        format!("{}: ECR cannot assume it to pull from the upstream registry", check.trust.why.join("; ")),
+                    )
+                    .with_next_step(format!(
+                        "add this statement to the trust policy of `{role}` (`aws iam update-assume-role-policy`): {trust_statement}"
+                    )),
+                );
+            }
+            if check.permissions.status == Status::Missing {
+                let mut next_steps = Vec::new();
+                let (denied, lacking): (Vec<&MissingGrant>, Vec<&MissingGrant>) = check
+                    .permissions
+                    .missing
+                    .iter()
+                    .partition(|grant| grant.denied_by.is_some());
+                let lacking_actions: Vec<&str> = lacking
+                    .iter()
+                    .filter(|grant| grant.action != TOKEN_ACTION)
+                    .map(|grant| grant.action.as_str())
+                    .collect();
+                let mut statements = Vec::new();
+                if !lacking_actions.is_empty() {
+                    statements.push(json!({"Effect": "Allow", "Action": lacking_actions, "Resource": upstream_repositories}));
+                }
+                if lacking.iter().any(|grant| grant.action == TOKEN_ACTION) {
+                    statements.push(json!({"Effect": "Allow", "Action": TOKEN_ACTION, "Resource": "*"}));
+                }
+                if !statements.is_empty() {
+                    next_steps.push(format!(
+                        "add to an IAM policy of `{role}`: {}",
+                        json!({"Version": "2012-10-17", "Statement": statements})
+                    ));
+                }
+                for grant in denied {
+                    next_steps.push(format!(
+                        "narrow the `Deny` of {}: it takes `{}` on `{}` away",
+                        grant.denied_by.as_deref().unwrap_or_default(),
+                        grant.action,
+                        grant.resource
+                    ));
+                }
+                findings.push(
+                    Finding::new(
+                        Severity::Critical,
+                        Check::ConsumerAccess,
+                        resource.clone(),
+                        title(&format!("`{role}` may not pull from the upstream registry")),
+                        format!(
+                            "the IAM policy simulation of `{role}` does not allow {}",
+                            check
+                                .permissions
+                                .missing
+                                .iter()
+                                .map(|grant| format!("`{}` on `{}`", grant.action, grant.resource))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                    .with_next_steps(next_steps),
+                );
+            }
+            let unsure: Vec<String> = [&check.trust, &check.permissions]
+                .iter()
+                .filter(|result| result.status == Status::Unknown)
+                .flat_map(|result| result.why.clone())
+                .collect();
+            if findings.is_empty() && !unsure.is_empty() {
+                findings.push(
+                    Finding::new(
+                        Severity::Warning,
+                        Check::ConsumerAccess,
+                        resource,
+                        format!("the custom role of rule `{}` could not be fully checked", rule.prefix),
+                        format!("`{role}`: {}", unsure.join("; ")),
+                    )
+                    .with_next_step("check the role's trust and permissions against the ECR user guide (pull-through-cache-private.html)"),
+                );
+            }
+            findings
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::iam::EvalDecision;
+
+    const ROLE: &str = "arn:aws:iam::999999999999:role/ptc-upstream";
+    const SAMPLE: &str =
+        "arn:aws:ecr:us-east-1:444455556666:repository/base-images/ptc-doctor-sample";
+
+    fn rule() -> CacheRule {
+        let mut rule = CacheRule::new("central", "444455556666.dkr.ecr.us-east-1.amazonaws.com");
+        rule.custom_role_arn = Some(ROLE.to_owned());
+        rule.upstream_repository_prefix = "base-images".to_owned();
+        rule
+    }
+
+    fn registry() -> RegistryFacts {
+        RegistryFacts {
+            account_id: Some("999999999999".to_owned()),
+            region: Some("eu-west-1".to_owned()),
+        }
+    }
+
+    fn decisions(resource: &str, actions: &[&str], decision: &str) -> Vec<SimulatedDecision> {
+        actions
+            .iter()
+            .map(|action| SimulatedDecision {
+                action: (*action).to_owned(),
+                resource: resource.to_owned(),
+                decision: EvalDecision::parse(decision),
+                matched_policies: Vec::new(),
+                missing_context_values: Vec::new(),
+            })
+            .collect()
+    }
+
+    fn trusting(service: &str) -> Option<String> {
+        Some(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+                .to_string(),
+        )
+    }
+
+    fn found(trust: Option<String>, pull: &str, token: &str) -> UpstreamRoleLookup {
+        UpstreamRoleLookup::Found {
+            trust_policy: trust,
+            pull: Ok(decisions(SAMPLE, &UPSTREAM_PULL_ACTIONS, pull)),
+            token: Ok(decisions("*", &[TOKEN_ACTION], token)),
+        }
+    }
+
+    #[test]
+    fn the_upstream_sample_is_under_the_upstream_prefix() {
+        assert_eq!(
+            upstream_sample_arn(&registry(), &rule()).as_deref(),
+            Some(SAMPLE)
+        );
+        let mut root = rule();
+        root.upstream_repository_prefix = ROOT_PREFIX.to_owned();
+        assert_eq!(
+            upstream_sample_arn(&registry(), &root).as_deref(),
+            Some("arn:aws:ecr:us-east-1:444455556666:repository/ptc-doctor-sample")
+        );
+    }
+
+    #[test]
+    fn custom_roles_are_checked_for_existence_trust_and_permissions() {
+        let cases: [(&str, UpstreamRoleLookup, Status, &[&str]); 7] = [
+            (
+                "a role that trusts pull through cache and may pull",
+                found(trusting(PULL_THROUGH_CACHE_SERVICE), "allowed", "allowed"),
+                Status::Ok,
+                &[],
+            ),
+            (
+                "no such role",
+                UpstreamRoleLookup::Absent,
+                Status::Missing,
+                &["does not exist"],
+            ),
+            (
+                "trusted by ECR, not by pull through cache",
+                found(trusting("ecr.amazonaws.com"), "allowed", "allowed"),
+                Status::Missing,
+                &["does not trust pull through cache"],
+            ),
+            (
+                "may not pull upstream",
+                found(
+                    trusting(PULL_THROUGH_CACHE_SERVICE),
+                    "implicitDeny",
+                    "allowed",
+                ),
+                Status::Missing,
+                &["may not pull from the upstream registry"],
+            ),
+            (
+                "wrong trust and no login",
+                found(trusting("ec2.amazonaws.com"), "allowed", "implicitDeny"),
+                Status::Missing,
+                &[
+                    "does not trust pull through cache",
+                    "may not pull from the upstream registry",
+                ],
+            ),
+            (
+                "GetRole refused",
+                UpstreamRoleLookup::Failed("`iam:GetRole` failed (access-denied)".to_owned()),
+                Status::Unknown,
+                &["could not be checked"],
+            ),
+            (
+                "a role of another account",
+                UpstreamRoleLookup::OtherAccount,
+                Status::Unknown,
+                &["could not be checked"],
+            ),
+        ];
+        for (name, lookup, expected, titles) in cases {
+            let (check, findings) =
+                assess_upstream_role(&registry(), &rule(), &lookup).expect("a custom role");
+            assert_eq!(check.status, expected, "{name}: {check:#?}");
+            let got: Vec<&str> = findings
+                .iter()
+                .map(|finding| finding.title.as_str())
+                .collect();
+            assert_eq!(got.len(), titles.len(), "{name}: {got:#?}");
+            for (title, wanted) in got.iter().zip(titles.iter()) {
+                assert!(title.contains(wanted), "{name}: {title}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_statement_to_add_names_the_upstream_repositories() {
+        let (_, findings) = assess_upstream_role(
+            &registry(),
+            &rule(),
+            &found(
+                trusting(PULL_THROUGH_CACHE_SERVICE),
+                "implicitDeny",
+                "allowed",
+            ),
+        )
+        .expect("a custom role");
+        let step = &findings[0].next_steps[0];
+        let policy: serde_json::Value =
+            serde_json::from_str(&step[step.find('{').expect("JSON")..]).expect("a policy");
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            "arn:aws:ecr:us-east-1:444455556666:repository/base-images/*"
+        );
+        assert_eq!(
+            policy["Statement"][0]["Action"],
+            json!(UPSTREAM_PULL_ACTIONS)
+        );
+    }
+
+    #[test]
+    fn a_rule_without_a_custom_role_is_not_checked() {
+        let mut rule = rule();
+        rule.custom_role_arn = None;
+        assert!(assess_upstream_role(&registry(), &rule, &UpstreamRoleLookup::Absent).is_none());
+    }
+}
