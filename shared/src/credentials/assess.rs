@@ -1,4 +1,5 @@
-//! From what was observed about one secret to its findings and its line in the report. Pure.
+//! From what was observed about one secret to its problems ([`judge`]: the decisions) and
+//! then to its findings ([`super::findings`]: the words) and its line in the report. Pure.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -8,14 +9,10 @@ use super::expiry::{
     age_days, days_left, is_too_old, parse_expiry_tag, ExpirySource, ExpiryStatus, KnownExpiry,
     Thresholds,
 };
+use super::findings::Wording;
 use super::format::{FormatAssessment, FormatProblem};
 use crate::aws::AwsErrorKind;
 use crate::domain::{CacheRule, Check, Finding, SecretMetadata, Severity, UpstreamKind};
-use crate::remedies::{
-    delete_secret_command, describe_secret_command, put_secret_value_command,
-    restore_secret_command, tag_secret_expiry_command, token_instructions,
-    update_rule_credential_command,
-};
 
 /// Whether a rule's `credentialArn` names this secret. Full ARNs end with `-` and six random
 /// characters; a partial ARN (without them) names the secret too.
@@ -150,148 +147,153 @@ pub struct Assessment {
     pub too_old: bool,
 }
 
-/// Judges one secret.
-pub fn assess(
-    observed: &Observed<'_>,
-    thresholds: Thresholds,
-    guidance: Guidance<'_>,
-    now: DateTime<Utc>,
-) -> Assessment {
+/// What is wrong with one secret. Decided by [`judge`] without a word of prose; the titles,
+/// messages and next steps are written in one place, [`super::findings`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// Scheduled for deletion while rules still use it.
+    DeletionWhileInUse { deletion: DateTime<Utc> },
+    /// No rule's `credentialArn` names it.
+    Unused,
+    /// `GetSecretValue` failed after retries; `message` comes from the AWS error.
+    Unreadable { kind: AwsErrorKind, message: String },
+    /// The value is not what ECR reads (critical when a rule uses it, or the rules are unknown).
+    BadFormat {
+        problem: FormatProblem,
+        severity: Severity,
+    },
+    /// The expiry tag holds no date (a tag is metadata, never a secret).
+    ExpiryTagNotADate { text: String },
+    /// The upstream answered `401` to the token.
+    TokenRejected { source: ExpirySource },
+    /// The upstream knows the token and says it no longer works.
+    TokenInactive { reason: String },
+    /// The upstream was asked and could not tell the expiry.
+    ExpiryUnreadable {
+        source: ExpirySource,
+        severity: Severity,
+        reason: String,
+    },
+    /// A known expiry is within the warning window, or past.
+    ExpiryDue {
+        at: DateTime<Utc>,
+        days_left: i64,
+        source: ExpirySource,
+        expired: bool,
+        severity: Severity,
+    },
+    /// No expiry is known.
+    ExpiryUnknown { upstream_asked: bool },
+    /// No expiry date is known and the value is older than `max_age_days`.
+    TooOld { age_days: i64, max_age_days: u32 },
+    /// The discovered expiry could not be stored as the tag.
+    WriteBackFailed { reason: String },
+    /// The invocation deadline came before the check finished.
+    Unfinished,
+}
+
+impl Problem {
+    pub fn severity(&self) -> Severity {
+        match self {
+            Problem::DeletionWhileInUse { .. }
+            | Problem::TokenRejected { .. }
+            | Problem::TokenInactive { .. } => Severity::Critical,
+            Problem::BadFormat { severity, .. }
+            | Problem::ExpiryUnreadable { severity, .. }
+            | Problem::ExpiryDue { severity, .. } => *severity,
+            Problem::Unreadable { .. }
+            | Problem::ExpiryTagNotADate { .. }
+            | Problem::TooOld { .. }
+            | Problem::WriteBackFailed { .. }
+            | Problem::Unfinished => Severity::Warning,
+            Problem::Unused | Problem::ExpiryUnknown { .. } => Severity::Info,
+        }
+    }
+
+    pub fn check(&self) -> Check {
+        match self {
+            Problem::DeletionWhileInUse { .. } | Problem::Unused => Check::CredentialUse,
+            Problem::Unreadable { .. } | Problem::BadFormat { .. } => Check::CredentialFormat,
+            Problem::TooOld { .. } => Check::CredentialAge,
+            Problem::ExpiryTagNotADate { .. }
+            | Problem::TokenRejected { .. }
+            | Problem::TokenInactive { .. }
+            | Problem::ExpiryUnreadable { .. }
+            | Problem::ExpiryDue { .. }
+            | Problem::ExpiryUnknown { .. }
+            | Problem::WriteBackFailed { .. }
+            | Problem::Unfinished => Check::CredentialExpiry,
+        }
+    }
+
+    /// ECR cannot log in with the secret as stored: bad format, or the upstream refuses it.
+    fn makes_invalid(&self) -> bool {
+        matches!(
+            self,
+            Problem::BadFormat { .. }
+                | Problem::TokenRejected { .. }
+                | Problem::TokenInactive { .. }
+        )
+    }
+}
+
+/// The decisions about one secret: its problems, in the order they were found, and its line
+/// of the report (without the finding counts, which come with the words).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    pub problems: Vec<Problem>,
+    pub detail: SecretDetail,
+    /// Known expiry within `warn_days`, or past.
+    pub expiring_soon: bool,
+}
+
+/// Decides what is wrong with one secret. Pure, and no prose: see [`Problem`].
+pub fn judge(observed: &Observed<'_>, thresholds: Thresholds, now: DateTime<Utc>) -> Judgement {
     let secret = observed.secret;
-    let name = secret.name.as_str();
     let rules: &[&CacheRule] = observed.rules.as_deref().unwrap_or(&[]);
-    let kinds = upstream_kinds(rules);
-    let steps = Steps {
-        name,
-        kinds: &kinds,
-        guidance,
-    };
     let in_use = !rules.is_empty();
-    let mut findings = Vec::new();
-    let mut assessment = empty_assessment(secret, rules);
+    let mut problems = Vec::new();
+    let mut detail = empty_detail(secret, rules);
+    let mut expiring_soon = false;
     let age = secret
         .last_changed_at
         .or(secret.created_at)
         .map(|since| age_days(since, now));
-    assessment.detail.age_days = age;
+    detail.age_days = age;
 
     // Use.
     if let Some(deletion) = secret.deletion_date {
         if in_use {
-            findings.push(
-                finding(
-                    Severity::Critical,
-                    Check::CredentialUse,
-                    secret,
-                    format!("credential secret `{name}` is scheduled for deletion but {} still use it", rule_list(rules)),
-                    format!(
-                        "Secrets Manager deletes it on {}; from then on ECR cannot log in to {} and new images stop being cached",
-                        deletion.format("%Y-%m-%d"),
-                        upstream_list(&kinds)
-                    ),
-                )
-                .with_next_step(format!(
-                    "to keep it: `{}`",
-                    restore_secret_command(name, guidance.region)
-                ))
-                .with_next_steps(rules.iter().map(|rule| {
-                    format!(
-                        "or point rule `{}` at another secret: `{}`",
-                        rule.prefix,
-                        update_rule_credential_command(&rule.prefix, "<new secret ARN>", guidance.region)
-                    )
-                })),
-            );
+            problems.push(Problem::DeletionWhileInUse { deletion });
         }
         // A secret on its way out is not read (Secrets Manager refuses) nor judged further.
-        return finish(assessment, findings);
+        return Judgement {
+            problems,
+            detail,
+            expiring_soon,
+        };
     }
     if observed.rules.is_some() && !in_use {
-        assessment.orphaned = true;
-        findings.push(
-            finding(
-                Severity::Info,
-                Check::CredentialUse,
-                secret,
-                format!("credential secret `{name}` is not used by any pull-through cache rule"),
-                "no rule's `credentialArn` names it; a secret costs money every month and an unused token is one more credential that can leak",
-            )
-            .with_next_step(format!(
-                "if a rule should use it: `{}`",
-                update_rule_credential_command("<prefix>", &secret.arn, guidance.region)
-            ))
-            .with_next_step(format!(
-                "otherwise revoke the token at the upstream and delete the secret: `{}`",
-                delete_secret_command(name, guidance.region)
-            )),
-        );
+        problems.push(Problem::Unused);
     }
 
     // Format.
     match &observed.value {
         ValueReading::Skipped => {}
-        ValueReading::Failed { kind, message } => {
-            assessment.unreadable = true;
-            let step = match kind {
-                AwsErrorKind::AccessDenied => format!(
-                    "allow `secretsmanager:GetSecretValue` on `{}` in the function's role; a secret under a customer managed key also needs `kms:Decrypt` on that key: list its ARN in the stack parameter `SecretKmsKeyArns`",
-                    secret.arn
-                ),
-                AwsErrorKind::Throttled | AwsErrorKind::Timeout | AwsErrorKind::Transport => {
-                    "nothing to do when it is rare: the next run checks the secret again".to_owned()
-                }
-                _ => format!(
-                    "check the secret: `{}`",
-                    describe_secret_command(name, guidance.region)
-                ),
-            };
-            findings.push(
-                finding(
-                    Severity::Warning,
-                    Check::CredentialFormat,
-                    secret,
-                    format!("value of credential secret `{name}` could not be read"),
-                    format!(
-                        "`secretsmanager:GetSecretValue` failed ({}): {message}; its format and expiry are unchecked",
-                        kind.as_str()
-                    ),
-                )
-                .with_next_step(step),
-            );
-        }
+        ValueReading::Failed { kind, message } => problems.push(Problem::Unreadable {
+            kind: *kind,
+            message: message.clone(),
+        }),
         ValueReading::Read(format) => {
             let severity = if in_use || observed.rules.is_none() {
                 Severity::Critical
             } else {
                 Severity::Warning
             };
-            for problem in &format.problems {
-                assessment.invalid = true;
-                let cost = if in_use {
-                    format!("; {} cannot pull new images", rule_list(rules))
-                } else {
-                    String::new()
-                };
-                let mut fix = Vec::new();
-                if matches!(problem, FormatProblem::Whitespace { .. }) {
-                    fix.push(format!(
-                        "store the same token without the surrounding whitespace: {}",
-                        put_secret_value_command(name, guidance.region)
-                    ));
-                } else {
-                    fix.extend(steps.rotation());
-                }
-                findings.push(
-                    finding(
-                        severity,
-                        Check::CredentialFormat,
-                        secret,
-                        format!("credential secret `{name}` {}", problem.title()),
-                        format!("{}{cost}", problem.explanation()),
-                    )
-                    .with_next_steps(fix),
-                );
-            }
+            problems.extend(format.problems.iter().map(|problem| Problem::BadFormat {
+                problem: problem.clone(),
+                severity,
+            }));
         }
     }
 
@@ -305,19 +307,9 @@ pub fn assess(
                 source: ExpirySource::Tag,
             })
         }
-        TagReading::Invalid(text) => findings.push(
-            finding(
-                Severity::Warning,
-                Check::CredentialExpiry,
-                secret,
-                format!("expiry tag of credential secret `{name}` is not a date"),
-                format!(
-                    "tag `{}` holds `{text}`; expected `YYYY-MM-DD` or RFC 3339 (`2026-05-01T00:00:00Z`), so the expiry is unknown and no warning comes before the token stops working",
-                    guidance.expiry_tag
-                ),
-            )
-            .with_next_step(steps.tag_command()),
-        ),
+        TagReading::Invalid(text) => {
+            problems.push(Problem::ExpiryTagNotADate { text: text.clone() })
+        }
         TagReading::Missing => {}
     }
     if known.is_none() {
@@ -325,56 +317,23 @@ pub fn assess(
             Some(Discovered::Expiry(expiry)) => known = Some(*expiry),
             Some(Discovered::Rejected { source }) => {
                 dead = true;
-                assessment.invalid = true;
-                findings.push(
-                    finding(
-                        Severity::Critical,
-                        Check::CredentialExpiry,
-                        secret,
-                        format!("upstream refuses the token in credential secret `{name}`"),
-                        format!(
-                            "{} answered `401 Unauthorized` to the stored token: it has expired, was revoked or is wrong{}",
-                            source_label(*source),
-                            if in_use { format!(", so {} cannot pull new images", rule_list(rules)) } else { String::new() }
-                        ),
-                    )
-                    .with_next_steps(steps.rotation()),
-                );
+                problems.push(Problem::TokenRejected { source: *source });
             }
             Some(Discovered::Inactive { reason, .. }) => {
                 dead = true;
-                assessment.invalid = true;
-                findings.push(
-                    finding(
-                        Severity::Critical,
-                        Check::CredentialExpiry,
-                        secret,
-                        format!("token in credential secret `{name}` no longer works"),
-                        format!(
-                            "{reason}{}",
-                            if in_use { format!("; {} cannot pull new images", rule_list(rules)) } else { String::new() }
-                        ),
-                    )
-                    .with_next_steps(steps.rotation()),
-                );
+                problems.push(Problem::TokenInactive {
+                    reason: (*reason).to_owned(),
+                });
             }
             Some(Discovered::Unknown {
                 source,
                 severity,
                 reason,
-            }) => findings.push(
-                finding(
-                    *severity,
-                    Check::CredentialExpiry,
-                    secret,
-                    format!(
-                        "expiry of credential secret `{name}` could not be read from {}",
-                        source_label(*source)
-                    ),
-                    format!("{reason}; the expiry stays unknown until the upstream answers or the tag records it"),
-                )
-                .with_next_step(steps.tag_command()),
-            ),
+            }) => problems.push(Problem::ExpiryUnreadable {
+                source: *source,
+                severity: *severity,
+                reason: reason.clone(),
+            }),
             None => {}
         }
     }
@@ -385,224 +344,138 @@ pub fn assess(
         }) => {
             let days = days_left(at, now);
             let status = ExpiryStatus::of(at, now, thresholds);
-            assessment.detail.expires_at = Some(rfc3339(at));
-            assessment.detail.expiry_source = Some(source);
-            assessment.detail.days_left = Some(days);
-            assessment.expiring_soon = status.is_due();
+            detail.expires_at = Some(rfc3339(at));
+            detail.expiry_source = Some(source);
+            detail.days_left = Some(days);
+            expiring_soon = status.is_due();
             if let Some(severity) = status.severity() {
-                let date = at.format("%Y-%m-%d");
-                let (title, cost) = if status == ExpiryStatus::Expired {
-                    (
-                        format!("token in credential secret `{name}` expired on {date}"),
-                        "the upstream refuses it".to_owned(),
-                    )
-                } else {
-                    (
-                        format!(
-                            "token in credential secret `{name}` expires in {days} {} ({date})",
-                            if days == 1 { "day" } else { "days" }
-                        ),
-                        "then the upstream refuses it".to_owned(),
-                    )
-                };
-                let users = if in_use {
-                    format!(" and {} can no longer cache new images", rule_list(rules))
-                } else {
-                    String::new()
-                };
-                findings.push(
-                    finding(
-                        severity,
-                        Check::CredentialExpiry,
-                        secret,
-                        title,
-                        format!("expiry from {}; {cost}{users}", source_label(source)),
-                    )
-                    .with_next_steps(steps.rotation()),
-                );
+                problems.push(Problem::ExpiryDue {
+                    at,
+                    days_left: days,
+                    source,
+                    expired: status == ExpiryStatus::Expired,
+                    severity,
+                });
             }
         }
         Some(KnownExpiry { at: None, source }) => {
-            assessment.detail.never_expires = true;
-            assessment.detail.expiry_source = Some(source);
+            detail.never_expires = true;
+            detail.expiry_source = Some(source);
         }
-        None if !dead => {
-            assessment.without_expiry = true;
-            findings.push(
-                finding(
-                    Severity::Info,
-                    Check::CredentialExpiry,
-                    secret,
-                    format!("expiry of the token in credential secret `{name}` is not known"),
-                    format!(
-                        "Secrets Manager has no expiry field and the secret has no `{}` tag{}; without it the token can stop working without warning",
-                        guidance.expiry_tag,
-                        if observed.discovered.is_some() { "" } else { " and no upstream was asked (`credentials.discover_expiry` is off, or the rule's upstream cannot tell)" }
-                    ),
-                )
-                .with_next_step(format!(
-                    "look up the token's expiry at the upstream and record it: {}",
-                    steps.tag_command()
-                )),
-            );
-        }
+        None if !dead => problems.push(Problem::ExpiryUnknown {
+            upstream_asked: observed.discovered.is_some(),
+        }),
         None => {}
     }
 
     // Age, when no expiry date is known.
-    let has_date = assessment.detail.expires_at.is_some();
+    let has_date = detail.expires_at.is_some();
     if let Some(age) = age.filter(|age| !has_date && !dead && is_too_old(*age, thresholds)) {
-        assessment.too_old = true;
-        findings.push(
-            finding(
-                Severity::Warning,
-                Check::CredentialAge,
-                secret,
-                format!("credential secret `{name}` has not changed for {age} days"),
-                format!(
-                    "no expiry date is known and the value is older than `max_age_days` ({}); upstream tokens typically expire after a year",
-                    thresholds.max_age_days
-                ),
-            )
-            .with_next_steps(steps.rotation()),
-        );
+        problems.push(Problem::TooOld {
+            age_days: age,
+            max_age_days: thresholds.max_age_days,
+        });
     }
 
     match &observed.write_back {
         WriteBack::NotAsked => {}
-        WriteBack::Written(value) => assessment.detail.expiry_written_back = Some(value.clone()),
-        WriteBack::Failed(reason) => findings.push(
-            finding(
-                Severity::Warning,
-                Check::CredentialExpiry,
-                secret,
-                format!("discovered expiry could not be stored on credential secret `{name}`"),
-                format!("`secretsmanager:TagResource` failed: {reason}"),
-            )
-            .with_next_step(format!(
-                "allow `secretsmanager:TagResource` on `{}` in the function's role, or turn `credentials.write_back` off",
-                secret.arn
-            )),
-        ),
+        WriteBack::Written(value) => detail.expiry_written_back = Some(value.clone()),
+        WriteBack::Failed(reason) => problems.push(Problem::WriteBackFailed {
+            reason: reason.clone(),
+        }),
     }
 
-    finish(assessment, findings)
+    Judgement {
+        problems,
+        detail,
+        expiring_soon,
+    }
+}
+
+/// Judges one secret, then words its problems as findings.
+pub fn assess(
+    observed: &Observed<'_>,
+    thresholds: Thresholds,
+    guidance: Guidance<'_>,
+    now: DateTime<Utc>,
+) -> Assessment {
+    let judgement = judge(observed, thresholds, now);
+    let wording = Wording::new(observed.secret, observed.rules.as_deref(), guidance);
+    Assessment::from_judgement(observed.secret, judgement, &wording)
 }
 
 /// A secret whose check did not finish before the invocation deadline.
-pub fn unfinished(secret: &SecretMetadata, rules: &[&CacheRule]) -> Assessment {
-    let name = secret.name.as_str();
-    let assessment = empty_assessment(secret, rules);
-    let finding = finding(
-        Severity::Warning,
-        Check::CredentialExpiry,
-        secret,
-        format!("check of credential secret `{name}` did not finish in time"),
-        "the invocation deadline came before the secret (or its upstream) answered; it stays unchecked until the next run",
-    )
-    .with_next_step("raise the function's timeout if this repeats, or turn `credentials.discover_expiry` off when the upstream is out of reach");
-    finish(assessment, vec![finding])
-}
-
-fn empty_assessment(secret: &SecretMetadata, rules: &[&CacheRule]) -> Assessment {
-    Assessment {
-        name: secret.name.clone(),
-        findings: Vec::new(),
-        detail: SecretDetail {
-            arn: secret.arn.clone(),
-            rules: rules.iter().map(|rule| rule.prefix.clone()).collect(),
-            upstreams: upstream_kinds(rules)
-                .iter()
-                .map(|kind| kind.as_str().to_owned())
-                .collect(),
-            expires_at: None,
-            never_expires: false,
-            expiry_source: None,
-            days_left: None,
-            age_days: None,
-            scheduled_for_deletion_at: secret.deletion_date.map(rfc3339),
-            expiry_written_back: None,
-            findings: 0,
-            highest_severity: None,
-        },
-        expiring_soon: false,
-        invalid: false,
-        orphaned: false,
-        unreadable: false,
-        without_expiry: false,
-        too_old: false,
-    }
-}
-
-fn finish(mut assessment: Assessment, findings: Vec<Finding>) -> Assessment {
-    assessment.detail.findings = findings.len();
-    assessment.detail.highest_severity = findings.iter().map(|finding| finding.severity).max();
-    assessment.findings = findings;
-    assessment
-}
-
-fn finding(
-    severity: Severity,
-    check: Check,
+pub fn unfinished(
     secret: &SecretMetadata,
-    title: String,
-    message: impl Into<String>,
-) -> Finding {
-    let finding = Finding::new(severity, check, secret.name.clone(), title, message);
-    if secret.arn.is_empty() {
-        finding
-    } else {
-        finding.with_resource_arn(secret.arn.clone())
+    rules: &[&CacheRule],
+    guidance: Guidance<'_>,
+) -> Assessment {
+    let judgement = Judgement {
+        problems: vec![Problem::Unfinished],
+        detail: empty_detail(secret, rules),
+        expiring_soon: false,
+    };
+    Assessment::from_judgement(
+        secret,
+        judgement,
+        &Wording::new(secret, Some(rules), guidance),
+    )
+}
+
+impl Assessment {
+    fn from_judgement(
+        secret: &SecretMetadata,
+        judgement: Judgement,
+        wording: &Wording<'_>,
+    ) -> Self {
+        let Judgement {
+            problems,
+            mut detail,
+            expiring_soon,
+        } = judgement;
+        let findings: Vec<Finding> = problems
+            .iter()
+            .map(|problem| wording.finding(problem))
+            .collect();
+        detail.findings = findings.len();
+        detail.highest_severity = findings.iter().map(|finding| finding.severity).max();
+        let any = |wanted: fn(&Problem) -> bool| problems.iter().any(wanted);
+        Assessment {
+            name: secret.name.clone(),
+            findings,
+            detail,
+            expiring_soon,
+            invalid: any(Problem::makes_invalid),
+            orphaned: any(|problem| matches!(problem, Problem::Unused)),
+            unreadable: any(|problem| matches!(problem, Problem::Unreadable { .. })),
+            without_expiry: any(|problem| matches!(problem, Problem::ExpiryUnknown { .. })),
+            too_old: any(|problem| matches!(problem, Problem::TooOld { .. })),
+        }
     }
 }
 
-/// The next steps every finding about a token shares.
-struct Steps<'a> {
-    name: &'a str,
-    kinds: &'a [UpstreamKind],
-    guidance: Guidance<'a>,
-}
-
-impl Steps<'_> {
-    /// Regenerate at the upstream, store in place (the ARN stays, so rules keep working), then
-    /// record the new expiry.
-    fn rotation(&self) -> Vec<String> {
-        let mut steps: Vec<String> = if self.kinds.is_empty() {
-            vec![token_instructions(&UpstreamKind::Other(String::new())).to_owned()]
-        } else {
-            self.kinds
-                .iter()
-                .map(|kind| {
-                    if self.kinds.len() == 1 {
-                        token_instructions(kind).to_owned()
-                    } else {
-                        format!("{}: {}", kind.as_str(), token_instructions(kind))
-                    }
-                })
-                .collect()
-        };
-        steps.push(format!(
-            "store it in the same secret, so the ARN and the rules stay unchanged: {}",
-            put_secret_value_command(self.name, self.guidance.region)
-        ));
-        steps.push(format!(
-            "record the new token's expiry: {}",
-            self.tag_command()
-        ));
-        steps
-    }
-
-    fn tag_command(&self) -> String {
-        tag_command(self.name, self.guidance)
+fn empty_detail(secret: &SecretMetadata, rules: &[&CacheRule]) -> SecretDetail {
+    SecretDetail {
+        arn: secret.arn.clone(),
+        rules: rules.iter().map(|rule| rule.prefix.clone()).collect(),
+        upstreams: upstream_kinds(rules)
+            .iter()
+            .map(|kind| kind.as_str().to_owned())
+            .collect(),
+        expires_at: None,
+        never_expires: false,
+        expiry_source: None,
+        days_left: None,
+        age_days: None,
+        scheduled_for_deletion_at: secret.deletion_date.map(rfc3339),
+        expiry_written_back: None,
+        findings: 0,
+        highest_severity: None,
     }
 }
 
-/// The exact command that records a token's expiry on its secret.
-pub fn tag_command(secret_name: &str, guidance: Guidance<'_>) -> String {
-    tag_secret_expiry_command(secret_name, guidance.expiry_tag, guidance.region)
-}
-
-fn upstream_kinds(rules: &[&CacheRule]) -> Vec<UpstreamKind> {
+/// The upstream kinds of `rules`, each once, in rule order.
+pub(super) fn upstream_kinds(rules: &[&CacheRule]) -> Vec<UpstreamKind> {
     let mut kinds: Vec<UpstreamKind> = Vec::new();
     for rule in rules {
         if !kinds.contains(&rule.upstream) {
@@ -610,37 +483,6 @@ fn upstream_kinds(rules: &[&CacheRule]) -> Vec<UpstreamKind> {
         }
     }
     kinds
-}
-
-fn rule_list(rules: &[&CacheRule]) -> String {
-    let names: Vec<String> = rules
-        .iter()
-        .map(|rule| format!("`{}`", rule.prefix))
-        .collect();
-    match names.len() {
-        1 => format!("rule {}", names[0]),
-        _ => format!("rules {}", names.join(", ")),
-    }
-}
-
-fn upstream_list(kinds: &[UpstreamKind]) -> String {
-    if kinds.is_empty() {
-        return "the upstream".to_owned();
-    }
-    kinds
-        .iter()
-        .map(|kind| format!("`{}`", kind.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn source_label(source: ExpirySource) -> &'static str {
-    match source {
-        ExpirySource::Tag => "the expiry tag",
-        ExpirySource::Github => "GitHub",
-        ExpirySource::Gitlab => "GitLab",
-        ExpirySource::DockerHub => "Docker Hub",
-    }
 }
 
 fn rfc3339(time: DateTime<Utc>) -> String {
@@ -751,6 +593,116 @@ mod tests {
             assert!(!text.contains(TOKEN), "{text}");
         }
         assessment
+    }
+
+    /// The decisions alone, without the words: each named case gives the problems `judge`
+    /// finds, in order.
+    #[test]
+    fn judges_problems_before_wording_them() {
+        let hub = rule("docker-hub", Some(ARN));
+        let thresholds = Thresholds {
+            warn_days: 30,
+            critical_days: 7,
+            max_age_days: 365,
+        };
+        let deleted = {
+            let mut deleted = secret(None, 10);
+            deleted.deletion_date = Some(now() + Duration::days(7));
+            deleted
+        };
+        let cases: Vec<(
+            &str,
+            SecretMetadata,
+            Option<Vec<&CacheRule>>,
+            Option<Discovered>,
+            Vec<Problem>,
+        )> = vec![
+            (
+                "deletion while in use stops the checks",
+                deleted.clone(),
+                Some(vec![&hub]),
+                None,
+                vec![Problem::DeletionWhileInUse {
+                    deletion: now() + Duration::days(7),
+                }],
+            ),
+            (
+                "deletion when unused is no problem",
+                deleted,
+                Some(vec![]),
+                None,
+                vec![],
+            ),
+            (
+                "unused and without expiry",
+                secret(None, 10),
+                Some(vec![]),
+                None,
+                vec![
+                    Problem::Unused,
+                    Problem::ExpiryUnknown {
+                        upstream_asked: false,
+                    },
+                ],
+            ),
+            (
+                "rejected token hides the age",
+                secret(None, 400),
+                Some(vec![&hub]),
+                Some(Discovered::Rejected {
+                    source: ExpirySource::DockerHub,
+                }),
+                vec![Problem::TokenRejected {
+                    source: ExpirySource::DockerHub,
+                }],
+            ),
+            (
+                "old and undated",
+                secret(None, 400),
+                Some(vec![&hub]),
+                None,
+                vec![
+                    Problem::ExpiryUnknown {
+                        upstream_asked: false,
+                    },
+                    Problem::TooOld {
+                        age_days: 400,
+                        max_age_days: 365,
+                    },
+                ],
+            ),
+            (
+                "tag within the critical window",
+                secret(Some(date_in(3)), 400),
+                Some(vec![&hub]),
+                None,
+                vec![Problem::ExpiryDue {
+                    at: now()
+                        .date_naive()
+                        .and_hms_opt(0, 0, 0)
+                        .map(|at| at.and_utc())
+                        .unwrap_or_default()
+                        + Duration::days(3),
+                    // 2.5 days left, counted up: the day it expires is a day left.
+                    days_left: 3,
+                    source: ExpirySource::Tag,
+                    expired: false,
+                    severity: Severity::Critical,
+                }],
+            ),
+        ];
+        for (case, secret, rules, discovered, expected) in cases {
+            let observed = Observed {
+                secret: &secret,
+                rules,
+                value: valid_value(),
+                tag: TagReading::of(&secret, "ptc-ops:expires-at"),
+                discovered,
+                write_back: WriteBack::NotAsked,
+            };
+            let judgement = judge(&observed, thresholds, now());
+            assert_eq!(judgement.problems, expected, "{case}");
+        }
     }
 
     #[test]

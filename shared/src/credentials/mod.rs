@@ -17,6 +17,7 @@
 pub mod assess;
 pub mod discovery;
 pub mod expiry;
+pub mod findings;
 pub mod format;
 pub mod http;
 pub mod permissions;
@@ -31,11 +32,11 @@ use tracing::{info, warn};
 use crate::aws::secrets::SecretStore;
 use crate::aws::{AwsError, Clients};
 use crate::config::{Config, CredentialsConfig};
+use crate::deadline::Deadline;
 use crate::domain::{
     CacheRule, Check, Finding, Report, SecretMetadata, Severity, CREDENTIAL_SECRET_PREFIX,
 };
 use crate::error::Error;
-use crate::deadline::Deadline;
 use crate::metrics::{Metrics, Unit};
 
 pub use assess::{Assessment, SecretDetail};
@@ -182,12 +183,14 @@ impl SecretCheck<'_> {
         let assessment = match budget {
             None => self.check(secret, rules.clone()).await,
             Some(budget) if budget.is_zero() => {
-                assess::unfinished(secret, rules.as_deref().unwrap_or(&[]))
+                assess::unfinished(secret, rules.as_deref().unwrap_or(&[]), self.guidance)
             }
             Some(budget) => {
                 match tokio::time::timeout(budget, self.check(secret, rules.clone())).await {
                     Ok(assessment) => assessment,
-                    Err(_) => assess::unfinished(secret, rules.as_deref().unwrap_or(&[])),
+                    Err(_) => {
+                        assess::unfinished(secret, rules.as_deref().unwrap_or(&[]), self.guidance)
+                    }
                 }
             }
         };
