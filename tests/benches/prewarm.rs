@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ecr::types::ImageIdentifier;
 use futures::StreamExt;
-use ptc_ops::domain::ACCEPTED_MANIFEST_MEDIA_TYPES;
 use ptc_ops::deadline::Deadline;
+use ptc_ops::domain::ACCEPTED_MANIFEST_MEDIA_TYPES;
 use ptc_ops::prewarm::{self, Request};
 use ptc_ops_tests::TestEnv;
 use serde_json::json;

@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ptc_ops::hardening;
 use ptc_ops::deadline::Deadline;
+use ptc_ops::hardening;
 use ptc_ops_tests::{Call, TestEnv};
 
 const CONCURRENCY: usize = 8;

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::sync::LazyLock;
 
 use ptc_ops::credentials::{self, HttpTimeouts, UpstreamHttp};
-use ptc_ops::events::{HardenInvocation, HardenRequest, HardenTarget};
 use ptc_ops::deadline::Deadline;
+use ptc_ops::events::{HardenInvocation, HardenRequest, HardenTarget};
 use ptc_ops::{hardening, prewarm, rule_validation};
 
 use super::{clients, finish_report, load_config, CliError};

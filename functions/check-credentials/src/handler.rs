@@ -3,9 +3,9 @@ use std::sync::{Arc, LazyLock};
 
 use lambda_runtime::LambdaEvent;
 use ptc_ops::credentials::{self, CredentialsReport, HttpTimeouts, UpstreamHttp};
+use ptc_ops::deadline::Deadline;
 use ptc_ops::error::Error;
 use ptc_ops::events::{CheckCredentialsInvocation, FunctionKind};
-use ptc_ops::deadline::Deadline;
 use ptc_ops::lambda::FunctionContext;
 use serde_json::Value;
 

@@ -1,11 +1,11 @@
 use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
+use ptc_ops::deadline::Deadline;
 use ptc_ops::domain::Report;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, HardenInvocation};
 use ptc_ops::hardening::{self, HandOff, SelfInvoke};
-use ptc_ops::deadline::Deadline;
 use ptc_ops::lambda::FunctionContext;
 use serde_json::Value;
 

@@ -2,9 +2,9 @@
 use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
+use ptc_ops::deadline::Deadline;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, PrewarmInvocation};
-use ptc_ops::deadline::Deadline;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::prewarm;
 use serde_json::Value;

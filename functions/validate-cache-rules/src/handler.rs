@@ -1,10 +1,10 @@
 use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
+use ptc_ops::deadline::Deadline;
 use ptc_ops::domain::Report;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, ValidateRulesInvocation};
-use ptc_ops::deadline::Deadline;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::rule_validation;
 use serde_json::Value;

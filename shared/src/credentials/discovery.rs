@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 use super::expiry::{parse_api_expiry, parse_github_expiration, ExpirySource, KnownExpiry};
 use super::http::{HttpFailure, UpstreamHttp, UpstreamRequest, UpstreamResponse};
 use crate::config::CredentialsConfig;
-use crate::domain::{SecretValue, Severity, UpstreamKind};
 use crate::deadline::Deadline;
+use crate::domain::{SecretValue, Severity, UpstreamKind};
 
 /// The secret tag naming which Docker Hub access token the secret holds (its description at
 /// hub.docker.com). Not needed when the account has a single token.

@@ -23,8 +23,8 @@ use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::config::token_destination_problem;
-use crate::domain::SecretValue;
 use crate::deadline::Deadline;
+use crate::domain::SecretValue;
 
 /// Upstream APIs answer in well under a second; a slow TCP handshake means a network problem.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -6,7 +6,19 @@ use super::Severity;
 
 /// What a finding is about. A stable, closed list: it is the `check` message attribute that SNS
 /// subscription filter policies and alarms key on, so names never change once shipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Check {
     /// `ValidatePullThroughCacheRule` answered, or could not be asked.

@@ -31,6 +31,7 @@ use crate::aws::ecr::Registry;
 use crate::aws::registry_scanning::{Scanning, MAX_NAMES_PER_BATCH};
 use crate::aws::{AwsError, Clients};
 use crate::config::{Config, HardeningConfig};
+use crate::deadline::Deadline;
 use crate::domain::scanning::{EffectiveScanning, RegistryScanning};
 use crate::domain::{Check, Finding, Report, Repository, Severity};
 use crate::env;
@@ -39,7 +40,6 @@ use crate::events::{
     CreatedVia, EventError, FunctionKind, HardenInvocation, HardenRequest, HardenTarget,
     PullThroughCacheAction, Received, RepositoryCreated, SettingChanged, SyncStatus,
 };
-use crate::deadline::Deadline;
 use crate::metrics::Metrics;
 use crate::scanning::{Covered, ScanCoverage};
 

@@ -15,9 +15,9 @@ use serde_json::Value;
 use crate::aws::ecr::{Registry, MAX_PAGE_SIZE};
 use crate::aws::lambda::Functions;
 use crate::aws::{AwsError, Clients};
+use crate::deadline::Deadline;
 use crate::domain::Repository;
 use crate::events::HardenRequest;
-use crate::deadline::Deadline;
 
 use super::outcome::{Outcome, Tally};
 

@@ -43,9 +43,9 @@ use crate::aws::ecr::{PullFailure, Registry, MAX_PAGE_SIZE};
 use crate::aws::registry_api::CachedImages;
 use crate::aws::Clients;
 use crate::config::Config;
+use crate::deadline::Deadline;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::events::{FunctionKind, PrewarmInvocation};
-use crate::deadline::Deadline;
 use crate::metrics::{Metrics, Unit};
 
 /// Pages of `DescribeRepositories` (1,000 repositories each) read to learn which cache

@@ -24,10 +24,10 @@ use crate::aws::ecr::Registry;
 use crate::aws::secrets::SecretStore;
 use crate::aws::{AwsErrorKind, Clients};
 use crate::config::Config;
+use crate::deadline::Deadline;
 use crate::domain::{CacheRule, Check, Finding, Report, SecretArn, Severity};
 use crate::error::Error;
 use crate::events::FunctionKind;
-use crate::deadline::Deadline;
 use crate::metrics::{Metrics, Unit};
 
 /// Rules validated at once. A registry holds at most 50 rules (adjustable quota) and

@@ -9,8 +9,8 @@ use aws_sdk_secretsmanager::types::Tag;
 use chrono::Utc;
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::credentials::{self, HttpTimeouts, UpstreamHttp};
-use ptc_ops::domain::{Check, Finding, Report, Severity};
 use ptc_ops::deadline::Deadline;
+use ptc_ops::domain::{Check, Finding, Report, Severity};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops_tests::{

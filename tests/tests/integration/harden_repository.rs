@@ -11,11 +11,11 @@ use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType, ImageTagMutabi
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::aws::AwsError;
 use ptc_ops::config::Config;
+use ptc_ops::deadline::Deadline;
 use ptc_ops::domain::Report;
 use ptc_ops::error::Error;
 use ptc_ops::events::{HardenInvocation, HardenRequest};
 use ptc_ops::hardening::{HandOff, START_RESERVE};
-use ptc_ops::deadline::Deadline;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops_tests::{sample_event, Call, Fault, FaultKind, TestEnv};
