@@ -210,8 +210,23 @@ impl Builder {
     }
 }
 
-/// Where in `raw` (the scalar as written) its value stands verbatim.
+/// Where in `raw` (the scalar as written) its value stands verbatim. An anchor or a tag
+/// before the value (`&base redis:7`, `!!str 7`) is skipped.
 fn content_span(raw: &str, value: &str, style: ScalarStyle) -> Result<Range<usize>, String> {
+    let mut skipped = 0;
+    while raw[skipped..].starts_with(['&', '!']) {
+        let rest = &raw[skipped..];
+        let Some(space) = rest.find(char::is_whitespace) else {
+            break;
+        };
+        let after = &rest[space..];
+        skipped += space + (after.len() - after.trim_start().len());
+    }
+    content_span_of(&raw[skipped..], value, style)
+        .map(|range| range.start + skipped..range.end + skipped)
+}
+
+fn content_span_of(raw: &str, value: &str, style: ScalarStyle) -> Result<Range<usize>, String> {
     let verbatim = |range: Range<usize>| {
         (raw.get(range.clone()) == Some(value))
             .then_some(range)
@@ -267,7 +282,7 @@ mod tests {
 
     #[test]
     fn scalars_know_their_bytes_in_every_style() {
-        let text = "# comment ü\nplain: nginx:1.27 # trailing\nsingle: 'ghcr.io/a/b:v1'\ndouble: \"quay.io/c/d:2\"\nliteral: |\n  busybox:1.36\nfolded: >-\n    redis:7\nescaped: \"a\\u0062c\"\nempty:\ntilde: ~\nnumber: 7\nflow: {image: \"x:1\"}\n";
+        let text = "# comment ü\nplain: nginx:1.27 # trailing\nsingle: 'ghcr.io/a/b:v1'\ndouble: \"quay.io/c/d:2\"\nliteral: |\n  busybox:1.36\nfolded: >-\n    redis:7\nescaped: \"a\\u0062c\"\nanchored: &x 'y:1'\nempty:\ntilde: ~\nnumber: 7\nflow: {image: \"x:1\"}\n";
         let documents = documents(text);
         assert_eq!(documents.len(), 1);
         let root = documents[0].root.clone().expect("parsed").expect("root");
@@ -277,7 +292,8 @@ mod tests {
             ("double", "quay.io/c/d:2", 4),
             ("literal", "busybox:1.36", 6),
             ("folded", "redis:7", 8),
-            ("number", "7", 12),
+            ("anchored", "y:1", 10),
+            ("number", "7", 13),
         ] {
             let scalar = scalar_at(&root, &[key]);
             let span = scalar.span.clone().expect(key);

@@ -1,0 +1,553 @@
+//! `ptc rewrite -f`, `ptc audit -f` and `ptc prewarm -f`: the real binary on real-shaped
+//! manifests (`tests/fixtures/manifests/`), offline (`--rules-file`, `--registry`), against the
+//! golden diff and rewritten files in `tests/fixtures/manifests-golden/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use ptc_ops_tests::{repo_root, TestEnv};
+use serde_json::Value;
+
+const REGISTRY: &str = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";
+
+/// Runs `ptc` in `workdir` with no AWS in reach: rules and registry come from the arguments.
+fn ptc_in(workdir: &Path, args: &[&str], stdin: Option<&str>, path: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ptc"));
+    command
+        .args(args)
+        .current_dir(workdir)
+        .env_remove("PTC_CONFIG")
+        .env("NO_COLOR", "1")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/nonexistent/ptc-test-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/ptc-test-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(path) = path {
+        command.env("PATH", path);
+    }
+    let mut child = command.spawn().expect("ptc starts");
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("stdin written");
+    }
+    child.wait_with_output().expect("ptc finishes")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "not JSON ({error}): {}\nstderr: {}",
+            stdout(output),
+            stderr(output)
+        )
+    })
+}
+
+fn fixtures() -> PathBuf {
+    repo_root().join("tests/fixtures/manifests")
+}
+
+fn golden() -> PathBuf {
+    repo_root().join("tests/fixtures/manifests-golden")
+}
+
+fn rules() -> String {
+    golden().join("rules.json").display().to_string()
+}
+
+/// A copy of the fixture tree in a fresh folder.
+fn copy_of_fixtures() -> tempfile::TempDir {
+    let folder = tempfile::tempdir().expect("folder");
+    copy_tree(&fixtures(), folder.path());
+    folder
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("folder made");
+    for entry in std::fs::read_dir(from).expect("readable") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copied");
+        }
+    }
+}
+
+/// Every file below `root`, relative, sorted.
+fn files_below(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(folder).expect("readable") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path.strip_prefix(root).expect("below").to_path_buf());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn offline<'a>(args: &[&'a str], rules: &'a str) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.extend(["--rules-file", rules, "--registry", REGISTRY]);
+    all
+}
+
+#[test]
+fn rewrite_diff_is_the_golden_diff_and_changes_nothing() {
+    let folder = copy_of_fixtures();
+    let rules = rules();
+    let output = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", "-f", ".", "--diff"], &rules),
+        None,
+        None,
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "references are left bypassing the cache: {}",
+        stderr(&output)
+    );
+    let expected = std::fs::read_to_string(golden().join("rewrite.diff")).expect("golden diff");
+    assert_eq!(stdout(&output), expected);
+    // Why each remaining reference was not rewritten, with file and line.
+    let why = stderr(&output);
+    for line in [
+        "broken.yaml:13: not valid YAML",
+        "app/Dockerfile:23: cannot read `FROM`",
+        "app/Dockerfile:10: the build stage `build`: left alone",
+        "app/Dockerfile:19: built from build arguments",
+        "app/kustomization.yaml:11: `busybox@sha256:768e5c6f5cb6db0794eec98dc7a967f40631746c32232b78a3105fb946f3ab83` not rewritten: digest-only",
+        "quoting-values.yaml:15: `docker.io/library/nginx:1.27` not rewritten: `image` cannot be rewritten in place",
+        "broken.yaml:25: `Not A Reference!` not rewritten",
+    ] {
+        assert!(why.contains(line), "missing {line:?} in:\n{why}");
+    }
+    assert!(
+        !why.contains("should-not-be-read"),
+        "hidden folders are skipped"
+    );
+    for file in files_below(folder.path()) {
+        assert_eq!(
+            std::fs::read(folder.path().join(&file)).expect("read"),
+            std::fs::read(fixtures().join(&file)).expect("read"),
+            "--diff changed {}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn rewrite_in_place_writes_the_golden_files_and_never_a_file_it_could_not_read() {
+    let folder = copy_of_fixtures();
+    let rules = rules();
+    let output = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", "-f", ".", "--in-place"], &rules),
+        None,
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert!(table.starts_with("FILE:LINE"), "{table}");
+    assert!(
+        table.contains("did not rewrite broken.yaml: a part of the file could not be read"),
+        "{table}"
+    );
+    assert!(table.contains("rewrote workloads.yaml"), "{table}");
+    let check_files = |stage: &str| {
+        for file in files_below(folder.path()) {
+            let golden_file = golden().join("in-place").join(&file);
+            let expected = if golden_file.exists() {
+                golden_file
+            } else {
+                fixtures().join(&file)
+            };
+            assert_eq!(
+                std::fs::read_to_string(folder.path().join(&file)).expect("read"),
+                std::fs::read_to_string(&expected).expect("read"),
+                "{stage}: {}",
+                file.display()
+            );
+        }
+    };
+    check_files("first run");
+    // No temporary file left behind; the same files as before.
+    assert_eq!(files_below(folder.path()), files_below(&fixtures()));
+    // A second run finds nothing more to change.
+    let again = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", "-f", ".", "--in-place"], &rules),
+        None,
+        None,
+    );
+    assert!(!stdout(&again).contains("rewrote "), "{}", stdout(&again));
+    check_files("second run");
+    // stdin cannot be rewritten in place.
+    let stdin = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", "-f", "-", "--in-place"], &rules),
+        Some("image: nginx:1.27\n"),
+        None,
+    );
+    assert_eq!(stdin.status.code(), Some(2), "{}", stderr(&stdin));
+}
+
+#[test]
+fn check_is_a_ci_gate() {
+    let folder = tempfile::tempdir().expect("folder");
+    let rules = rules();
+    let clean = format!(
+        "image:\n  registry: {REGISTRY}\n  repository: docker-hub/bitnami/redis\n  tag: 7.4\nkarpenter:\n  image: public.ecr.aws/karpenter/controller:1.0.6\n"
+    );
+    std::fs::write(folder.path().join("values.yaml"), &clean).expect("written");
+    let pass = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", "-f", "values.yaml", "--check"], &rules),
+        None,
+        None,
+    );
+    assert_eq!(
+        pass.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&pass),
+        stderr(&pass)
+    );
+    assert!(
+        stdout(&pass).contains("all through the cache or exempt"),
+        "{}",
+        stdout(&pass)
+    );
+
+    for (name, addition, expected) in [
+        ("direct", "web:\n  image: nginx:1.27\n", "values.yaml:8: direct `nginx:1.27` (web.image): use `"),
+        (
+            "broken cache path",
+            &*format!("web:\n  image: {REGISTRY}/docker-hub/nginx:1.27\n"),
+            "values.yaml:8: broken",
+        ),
+        (
+            "digest-only",
+            "web:\n  image: ghcr.io/org/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+            "values.yaml:8: digest-only",
+        ),
+        ("not YAML", "web: [\n", "not valid YAML"),
+    ] {
+        std::fs::write(folder.path().join("values.yaml"), format!("{clean}{addition}")).expect("written");
+        let fail = ptc_in(
+            folder.path(),
+            &offline(&["rewrite", "-f", "values.yaml", "--check"], &rules),
+            None,
+            None,
+        );
+        assert_eq!(fail.status.code(), Some(1), "{name}: {}", stderr(&fail));
+        assert!(stdout(&fail).contains(expected), "{name}: {}", stdout(&fail));
+        // --check changes nothing.
+        assert_eq!(
+            std::fs::read_to_string(folder.path().join("values.yaml")).expect("read"),
+            format!("{clean}{addition}"),
+            "{name}"
+        );
+    }
+    let report = json(&ptc_in(
+        folder.path(),
+        &offline(&["--json", "rewrite", "-f", ".", "--check"], &rules),
+        None,
+        None,
+    ));
+    assert_eq!(report["mode"], "check");
+    assert_eq!(report["bypassing"], 0, "{report:#}");
+    assert!(
+        report["files"][0]["problems"][0]["line"]
+            .as_u64()
+            .is_some_and(|line| line >= 7),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn digest_only_references_stay_upstream_unless_allowed() {
+    let folder = tempfile::tempdir().expect("folder");
+    let rules = rules();
+    let pinned = "ghcr.io/fluxcd/source-controller@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    let kept = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", pinned], &rules),
+        None,
+        None,
+    );
+    assert_eq!(kept.status.code(), Some(1));
+    assert!(
+        stderr(&kept).contains("is digest-only, left as written"),
+        "{}",
+        stderr(&kept)
+    );
+    assert!(
+        !stdout(&kept).contains(REGISTRY),
+        "no cache URI: {}",
+        stdout(&kept)
+    );
+    let allowed = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", "--allow-digest", pinned], &rules),
+        None,
+        None,
+    );
+    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+    assert_eq!(
+        stdout(&allowed).trim(),
+        format!("{REGISTRY}/ghcr/fluxcd/source-controller@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+    );
+    // Tag and digest: rewritten as usual, the pin kept.
+    let both = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", "ghcr.io/fluxcd/source-controller:v1.4.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"], &rules),
+        None,
+        None,
+    );
+    assert_eq!(
+        stdout(&both).trim(),
+        format!("{REGISTRY}/ghcr/fluxcd/source-controller:v1.4.1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+    );
+
+    // From a file: the table says why; --allow-digest rewrites it.
+    let kustomization = fixtures().join("app/kustomization.yaml");
+    let kustomization = kustomization.to_str().expect("utf8");
+    let report = json(&ptc_in(
+        folder.path(),
+        &offline(&["--json", "rewrite", "-f", kustomization], &rules),
+        None,
+        None,
+    ));
+    let busybox = &report["references"][2];
+    assert_eq!(busybox["source"]["source"], "digest-only", "{report:#}");
+    assert_eq!(busybox["action"], "bypass", "{report:#}");
+    assert!(busybox["why"]
+        .as_str()
+        .is_some_and(|why| why.contains("pre-warm by tag")));
+    let report = json(&ptc_in(
+        folder.path(),
+        &offline(
+            &["--json", "rewrite", "--allow-digest", "-f", kustomization],
+            &rules,
+        ),
+        None,
+        None,
+    ));
+    assert_eq!(report["references"][2]["action"], "rewrite", "{report:#}");
+}
+
+#[test]
+fn rewrite_reads_stdin_and_lists() {
+    let folder = tempfile::tempdir().expect("folder");
+    let rules = rules();
+    let workloads = std::fs::read_to_string(fixtures().join("workloads.yaml")).expect("fixture");
+    let diff = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", "-f", "-", "--diff"], &rules),
+        Some(&workloads),
+        None,
+    );
+    let text = stdout(&diff);
+    assert!(text.starts_with("--- a/-\n+++ b/-\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "+          image: {REGISTRY}/docker-hub/library/nginx:1.27 # plain"
+        )),
+        "{text}"
+    );
+    let list = ptc_in(
+        folder.path(),
+        &offline(&["--json", "rewrite", "-f", "-"], &rules),
+        Some("# system images\nregistry.k8s.io/pause:3.10\nnginx\n"),
+        None,
+    );
+    let report = json(&list);
+    assert_eq!(report["files"][0]["format"], "list");
+    assert_eq!(
+        report["references"][1]["cache_uri"],
+        format!("{REGISTRY}/docker-hub/library/nginx:latest")
+    );
+    assert_eq!(list.status.code(), Some(0));
+}
+
+#[test]
+fn audit_reads_files_and_classifies_broken_and_digest_only() {
+    let folder = copy_of_fixtures();
+    let rules = rules();
+    let output = ptc_in(
+        folder.path(),
+        &offline(&["--json", "audit", "-f", "."], &rules)
+            .into_iter()
+            .filter(|arg| *arg != "--registry" && *arg != REGISTRY)
+            .chain(["--registry", REGISTRY])
+            .collect::<Vec<_>>(),
+        None,
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json(&output);
+    let find = |needle: &str| -> Value {
+        report["images"]
+            .as_array()
+            .and_then(|images| {
+                images
+                    .iter()
+                    .find(|image| {
+                        image["image"]
+                            .as_str()
+                            .is_some_and(|text| text.contains(needle))
+                    })
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("{needle} not audited: {report:#}"))
+    };
+    let broken = find("docker-hub/nginx:1.27");
+    assert_eq!(broken["source"], "broken");
+    assert_eq!(broken["file"], "quoting-values.yaml");
+    assert_eq!(broken["line"], 19);
+    assert_eq!(
+        broken["cache_uri"],
+        format!("{REGISTRY}/docker-hub/library/nginx:1.27")
+    );
+    let digest_only = find("kube-webhook-certgen");
+    assert_eq!(digest_only["source"], "digest-only");
+    assert_eq!(digest_only["kind"], "helm-values");
+    assert_eq!(find("postgres:16")["kind"], "compose");
+    assert_eq!(
+        find("ghcr.io/shop/migrate:v2")["kind"],
+        "kustomize",
+        "the kustomization's v2.1 comes first"
+    );
+    let init = report["images"]
+        .as_array()
+        .and_then(|images| {
+            images
+                .iter()
+                .find(|image| image["image"] == "ghcr.io/shop/migrate:v2")
+        })
+        .expect("the init container");
+    assert_eq!(init["kind"], "init");
+    assert_eq!(init["workload"], "Deployment/web");
+    assert_eq!(report["summary"]["broken"], 1);
+    assert_eq!(report["summary"]["digest_only"], 2);
+    assert_eq!(report["summary"]["problems"], 2, "{report:#}");
+}
+
+#[test]
+fn audit_asks_kubectl_when_nothing_is_given() {
+    let bin = tempfile::tempdir().expect("folder");
+    let pods = repo_root().join("tests/fixtures/kubectl-get-pods.json");
+    let script = bin.path().join("kubectl");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$*\" = \"get pods -A -o json\" ] || exit 9\nexec /bin/cat '{}'\n",
+            pods.display()
+        ),
+    )
+    .expect("written");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let rules = rules();
+    let bin_path = bin.path().to_str().expect("utf8");
+    let output = ptc_in(
+        bin.path(),
+        &offline(&["--json", "audit"], &rules),
+        None,
+        Some(bin_path),
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        json(&output)["summary"]["images"],
+        9,
+        "the fixture's nine containers"
+    );
+
+    let empty = tempfile::tempdir().expect("folder");
+    let missing = ptc_in(
+        empty.path(),
+        &offline(&["audit"], &rules),
+        None,
+        Some(empty.path().to_str().expect("utf8")),
+    );
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("kubectl"), "{}", stderr(&missing));
+}
+
+#[tokio::test]
+async fn prewarm_takes_the_same_files_and_pulls_each_reference_once() {
+    let env = TestEnv::new().await;
+    env.create_rule("docker-hub", "registry-1.docker.io", None)
+        .await;
+    env.create_rule("k8s", "registry.k8s.io", None).await;
+    let folder = tempfile::tempdir().expect("folder");
+    std::fs::write(
+        folder.path().join("values.yaml"),
+        "web:\n  image: nginx:1.27\nworker:\n  image: {repository: nginx, tag: \"1.27\"}\npause:\n  image: registry.k8s.io/pause:3.10\n",
+    )
+    .expect("written");
+    std::fs::write(
+        folder.path().join("Dockerfile"),
+        "FROM nginx:1.27 AS web\nFROM web\n",
+    )
+    .expect("written");
+    let output = Command::new(env!("CARGO_BIN_EXE_ptc"))
+        .args(["--json", "prewarm", "--dry-run", "-f", "."])
+        .current_dir(folder.path())
+        .env_remove("PTC_CONFIG")
+        .env("NO_COLOR", "1")
+        .envs(env.process_env())
+        .stdin(Stdio::null())
+        .output()
+        .expect("ptc runs");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report = json(&output);
+    let inputs: Vec<&str> = report["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .filter_map(|image| image["input"].as_str())
+        .collect();
+    assert_eq!(
+        inputs,
+        ["nginx:1.27", "registry.k8s.io/pause:3.10"],
+        "{report:#}"
+    );
+}
