@@ -12,15 +12,15 @@ use crate::credentials::CredentialsDetails;
 use crate::domain::{Report, UntypedDetails};
 use crate::events::FunctionKind;
 use crate::prewarm::PrewarmDetails;
+use crate::rule_validation::ValidateDetails;
 
 /// The schema of `function`'s report (JSON Schema 2020-12), with a title and a description.
 pub fn report_schema(function: FunctionKind) -> Value {
     let schema = match function {
         FunctionKind::CheckCredentials => schemars::schema_for!(Report<CredentialsDetails>),
         FunctionKind::PrewarmImages => schemars::schema_for!(Report<PrewarmDetails>),
-        FunctionKind::HardenRepository | FunctionKind::ValidateCacheRules => {
-            schemars::schema_for!(Report<UntypedDetails>)
-        }
+        FunctionKind::ValidateCacheRules => schemars::schema_for!(Report<ValidateDetails>),
+        FunctionKind::HardenRepository => schemars::schema_for!(Report<UntypedDetails>),
     };
     let mut value = schema.to_value();
     if let Some(field) = value.pointer_mut("/properties/function") {

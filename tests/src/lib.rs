@@ -31,6 +31,12 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".."))
 }
 
+/// A report as the function returns it on the wire: the JSON a test can index by key, as an
+/// automation user's code would.
+pub fn report_json<D: serde::Serialize>(report: &ptc_ops::domain::Report<D>) -> serde_json::Value {
+    serde_json::to_value(report).unwrap_or_else(|error| panic!("a report must serialize: {error}"))
+}
+
 /// A file of `events/`, parsed.
 pub fn sample_event(name: &str) -> serde_json::Value {
     let path = repo_root().join("events").join(name);

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use ptc_ops::config::Consumer;
-use ptc_ops::consumers::{self, Assessment, Cell, Status};
+use ptc_ops::consumers::{self, Assessment, Cell, ConsumerSections, Status};
 use ptc_ops::domain::policy_eval::Caller;
 use ptc_ops::domain::Report;
 
@@ -58,9 +58,9 @@ pub async fn run(global: &GlobalOptions, arguments: &DoctorArgs) -> Result<ExitC
     .await;
     let failing = assessment.any_missing();
     let detail = (!global.json).then(|| human_detail(&assessment, Style::for_stdout()));
-    let mut report = Report::new("doctor", false);
+    let mut report: Report<Option<ConsumerSections>> = Report::new("doctor", false);
     report.count("rules", rules.len() as u64);
-    assessment.write_into(&mut report);
+    report.details = assessment.write_into(&mut report);
     if global.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|error| CliError::Run(error.to_string()))?;

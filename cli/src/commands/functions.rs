@@ -34,18 +34,7 @@ pub async fn rules(global: &GlobalOptions, command: &RulesCommand) -> Result<Exi
         ),
     )
     .await?;
-    let detail = detail_table(
-        &report,
-        "rules",
-        &[
-            ("PREFIX", "prefix"),
-            ("UPSTREAM", "upstream_registry_url"),
-            ("KIND", "upstream"),
-            ("SECRET", "credential_secret"),
-            ("STATUS", "status"),
-            ("FAILURE", "failure"),
-        ],
-    );
+    let detail = rules_table(&report.details);
     finish_report(global, &report, detail)
 }
 
@@ -177,4 +166,26 @@ fn images_table(details: &prewarm::PrewarmDetails) -> Option<String> {
         })
         .collect();
     rows_table(&["IMAGE", "STATUS", "CACHE URI", "ERROR"], rows)
+}
+
+/// One line per rule validated.
+fn rules_table(details: &rule_validation::ValidateDetails) -> Option<String> {
+    let rows = details
+        .rules
+        .iter()
+        .map(|rule| {
+            vec![
+                rule.prefix.clone(),
+                rule.upstream_registry_url.clone(),
+                rule.upstream.as_str().to_owned(),
+                or_dash(rule.credential_secret.as_deref()),
+                rule.status.as_str().to_owned(),
+                or_dash(rule.failure.as_deref()),
+            ]
+        })
+        .collect();
+    rows_table(
+        &["PREFIX", "UPSTREAM", "KIND", "SECRET", "STATUS", "FAILURE"],
+        rows,
+    )
 }

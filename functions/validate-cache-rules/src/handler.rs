@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
 use ptc_ops::deadline::Deadline;
-use ptc_ops::domain::Report;
+
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, ValidateRulesInvocation};
 use ptc_ops::lambda::FunctionContext;
@@ -15,7 +15,7 @@ pub const FUNCTION: FunctionKind = FunctionKind::ValidateCacheRules;
 pub async fn handle(
     context: Arc<FunctionContext>,
     event: LambdaEvent<Value>,
-) -> Result<Report, Error> {
+) -> Result<ptc_ops::rule_validation::ValidateReport, Error> {
     let invocation = ValidateRulesInvocation::from_payload(&event.payload)?;
     let (report, metrics) = rule_validation::run(
         &context.clients,

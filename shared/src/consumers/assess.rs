@@ -169,7 +169,7 @@ pub struct IdentityFacts {
 }
 
 /// One answer: `ok`, `missing` or `unknown`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Ok,
@@ -188,7 +188,7 @@ impl Status {
 }
 
 /// A grant a first pull lacks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MissingGrant {
     pub action: String,
     pub resource: String,
@@ -198,7 +198,7 @@ pub struct MissingGrant {
 }
 
 /// One check of one consumer and prefix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CheckResult {
     pub status: Status,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -263,7 +263,7 @@ impl CheckResult {
 }
 
 /// A consumer and a rule prefix: will its first pull of a new image work?
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Cell {
     pub consumer: String,
     pub prefix: String,

@@ -24,7 +24,7 @@ use crate::aws::Clients;
 use crate::config::{Config, Consumer};
 use crate::domain::policy_eval::Caller;
 use crate::domain::{under_prefix, CacheRule, Report, RepositoryPolicy, UpstreamKind};
-use upstream_role::UpstreamRoleLookup;
+use upstream_role::{UpstreamRoleCheck, UpstreamRoleLookup};
 
 /// Checks `consumers` (the configured ones when `None`) against the rules' prefixes: the
 /// registry permissions policy is read, the repository policy and encryption come from the
@@ -284,11 +284,24 @@ async fn look_up_upstream_roles(
     lookups
 }
 
+/// The sections the consumer checks add to a report (validate-cache-rules, `ptc doctor`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct ConsumerSections {
+    /// The custom role of each ECR-to-ECR rule: it exists, trusts pull through cache and may
+    /// pull from the upstream registry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream_roles: Vec<UpstreamRoleCheck>,
+    /// Will each consumer's first pull through each prefix work: one cell per consumer and
+    /// prefix.
+    pub consumers: Vec<Cell>,
+}
+
 impl Assessment {
-    /// Counts, the matrix under `consumers` and the findings, into a run's report.
-    pub fn write_into(self, report: &mut Report) {
+    /// Counts and findings into a run's report; the matrix comes back as the sections to put
+    /// in it (`None` when there was nothing to check).
+    pub fn write_into<D>(self, report: &mut Report<D>) -> Option<ConsumerSections> {
         if self.cells.is_empty() && self.findings.is_empty() {
-            return;
+            return None;
         }
         report.count("consumer_checks", self.cells.len() as u64);
         report.count("consumer_checks_ok", self.count(Status::Ok) as u64);
@@ -300,20 +313,12 @@ impl Assessment {
             "consumer_checks_unknown",
             self.count(Status::Unknown) as u64,
         );
-        if !self.upstream_roles.is_empty() {
-            report.set_detail(
-                "upstream_roles",
-                serde_json::to_value(&self.upstream_roles)
-                    .unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
-            );
-        }
-        report.set_detail(
-            "consumers",
-            serde_json::to_value(&self.cells)
-                .unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
-        );
         for finding in self.findings {
             report.push_finding(finding);
         }
+        Some(ConsumerSections {
+            upstream_roles: self.upstream_roles,
+            consumers: self.cells,
+        })
     }
 }

@@ -43,7 +43,7 @@ pub enum UpstreamRoleLookup {
 }
 
 /// The answer for one rule's custom role, in the report under `upstream_roles`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct UpstreamRoleCheck {
     /// The rule's prefix.
     pub rule: String,

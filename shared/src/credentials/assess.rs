@@ -610,13 +610,15 @@ mod tests {
             deleted.deletion_date = Some(now() + Duration::days(7));
             deleted
         };
-        let cases: Vec<(
-            &str,
+        /// (case, secret, rules using it, upstream answer, problems expected)
+        type Case<'a> = (
+            &'static str,
             SecretMetadata,
-            Option<Vec<&CacheRule>>,
+            Option<Vec<&'a CacheRule>>,
             Option<Discovered>,
             Vec<Problem>,
-        )> = vec![
+        );
+        let cases: Vec<Case> = vec![
             (
                 "deletion while in use stops the checks",
                 deleted.clone(),

@@ -87,6 +87,20 @@ impl fmt::Display for UpstreamKind {
     }
 }
 
+/// Serialized as its `upstreamRegistry` text; kinds ECR adds later come through as they are.
+impl schemars::JsonSchema for UpstreamKind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "UpstreamKind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The rule's `upstreamRegistry`: `ecr`, `ecr-public`, `docker-hub`, `github-container-registry`, `gitlab-container-registry`, `k8s`, `quay`, `azure-container-registry`, `chainguard`, or a kind ECR added later, as ECR names it.",
+            "type": "string",
+        })
+    }
+}
+
 impl Serialize for UpstreamKind {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())

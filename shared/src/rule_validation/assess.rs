@@ -56,7 +56,7 @@ pub struct RuleObservation {
     pub duration_ms: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum RuleStatus {
     Valid,
@@ -67,8 +67,20 @@ pub enum RuleStatus {
     NotValidated,
 }
 
+impl RuleStatus {
+    /// The status as the report writes it (`nothing-to-validate`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleStatus::Valid => "valid",
+            RuleStatus::Invalid => "invalid",
+            RuleStatus::NothingToValidate => "nothing-to-validate",
+            RuleStatus::NotValidated => "not-validated",
+        }
+    }
+}
+
 /// Why a rule has no verdict because of the invocation's deadline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OutOfTime {
     /// Not started: too little time was left to validate it and still finish the run.
@@ -89,7 +101,7 @@ impl OutOfTime {
 }
 
 /// One rule in the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RuleResult {
     pub prefix: String,
     pub upstream_registry_url: String,
@@ -455,6 +467,22 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn status_text_is_what_the_report_writes() {
+        for status in [
+            RuleStatus::Valid,
+            RuleStatus::Invalid,
+            RuleStatus::NothingToValidate,
+            RuleStatus::NotValidated,
+        ] {
+            assert_eq!(
+                serde_json::to_value(status).ok(),
+                Some(serde_json::Value::String(status.as_str().to_owned())),
+                "{status:?}"
+            );
+        }
+    }
     use crate::domain::ROOT_PREFIX;
 
     const ACCOUNT: &str = "123456789012";

@@ -34,6 +34,19 @@ use crate::metrics::{Metrics, Unit};
 /// `ValidatePullThroughCacheRule` logs in to the upstream, so a few at a time is plenty and
 /// stays clear of upstream rate limits.
 const RULE_CONCURRENCY: usize = 5;
+/// The `validate-cache-rules` report (`schemas/validate-cache-rules-report.schema.json`).
+pub type ValidateReport = Report<ValidateDetails>;
+
+/// The sections of the `validate-cache-rules` report beyond the common fields.
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
+pub struct ValidateDetails {
+    /// Every rule checked, in rule order.
+    pub rules: Vec<RuleResult>,
+    /// The consumer checks (`[consumers]`), when consumers are configured.
+    #[serde(flatten)]
+    pub consumers: Option<crate::consumers::ConsumerSections>,
+}
+
 /// Time kept after the last validation to sort, report, publish the alerts and write metrics.
 /// Validations still under way when only this much is left are cut.
 pub const FINISH_RESERVE: Duration = Duration::from_secs(2);
@@ -50,7 +63,7 @@ pub async fn run(
     prefixes: Option<&[String]>,
     now: DateTime<Utc>,
     deadline: Deadline,
-) -> Result<(Report, Metrics), Error> {
+) -> Result<(ValidateReport, Metrics), Error> {
     let function = FunctionKind::ValidateCacheRules.as_str();
     let registry = clients.registry();
     let secret_store = clients.secret_store();
@@ -58,7 +71,7 @@ pub async fn run(
         .cache_rules(None)
         .await
         .map_err(|error| Error::aws("cannot list the pull-through cache rules", error))?;
-    let mut report = Report::new(function, false);
+    let mut report = ValidateReport::new(function, false);
     let selection = select_rules(rules, prefixes, &config.rules.skip_prefixes);
     for unknown in &selection.unknown_prefixes {
         report.push_finding(Finding::new(
@@ -149,10 +162,7 @@ pub async fn run(
     if let Some(finding) = out_of_time_finding {
         report.push_finding(finding);
     }
-    report.set_detail(
-        "rules",
-        serde_json::to_value(&results).unwrap_or_else(|_| serde_json::Value::Array(Vec::new())),
-    );
+    report.details.rules = results;
     // Whether each consumer's first pull through these rules would work (`[consumers]`): one
     // more ECR call, skipped when the rules used up the time kept for the report.
     let has_consumers = !config.consumers.is_empty();
@@ -164,7 +174,7 @@ pub async fn run(
             "ConsumerPullsFailing",
             consumers.count(crate::consumers::Status::Missing) as u64,
         );
-        consumers.write_into(&mut report);
+        report.details.consumers = consumers.write_into(&mut report);
     }
     Ok((report, metrics))
 }

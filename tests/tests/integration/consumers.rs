@@ -7,10 +7,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use lambda_runtime::{Context, LambdaEvent};
-use ptc_ops::domain::{Check, Report};
+use ptc_ops::domain::Check;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops_tests::{repo_root, sample_event, TestEnv};
+use ptc_ops::rule_validation::ValidateReport;
+use ptc_ops_tests::{repo_root, report_json, sample_event, TestEnv};
 use serde_json::{json, Value};
 
 const CLUSTER_ACCOUNT: &str = "111111111111";
@@ -43,7 +44,7 @@ async fn put_registry_policy(env: &TestEnv, policy: &Value) {
         .unwrap_or_else(|error| panic!("cannot put the registry policy: {error:?}"));
 }
 
-async fn validate(env: &TestEnv, toml: &str) -> Report {
+async fn validate(env: &TestEnv, toml: &str) -> ValidateReport {
     let context = Arc::new(
         FunctionContext::new("validate-cache-rules", env.config(toml), &env.sdk_config)
             .with_metrics_sink(MetricsSink::captured()),
@@ -108,7 +109,7 @@ async fn one_broken_registry_policy_is_one_alert_whose_statements_fix_it() {
 
     let report = validate(&env, &toml).await;
     assert_eq!(
-        cell_statuses(&report.details["consumers"]),
+        cell_statuses(&report_json(&report)["consumers"]),
         [
             format!("{CLUSTER_ACCOUNT} ecr-public missing"),
             format!("{CLUSTER_ACCOUNT} quay ok"),
@@ -150,9 +151,10 @@ async fn one_broken_registry_policy_is_one_alert_whose_statements_fix_it() {
     put_registry_policy(&env, &fixed).await;
     let report = validate(&env, &toml).await;
     assert_eq!(
-        report.summary["consumer_checks_ok"], 4,
+        report.summary["consumer_checks_ok"],
+        4,
         "{:#}",
-        report.details["consumers"]
+        report_json(&report)["consumers"]
     );
     assert!(!report
         .findings
@@ -197,9 +199,9 @@ async fn without_consumers_the_scheduled_run_reads_no_registry_policy() {
     env.create_rule("quay", "quay.io", None).await;
     let report = validate(&env, "").await;
     assert!(
-        report.details.get("consumers").is_none(),
+        report.details.consumers.is_none(),
         "{:#?}",
-        report.details
+        report.details.consumers
     );
     assert!(!report.summary.contains_key("consumer_checks"));
 }
@@ -366,7 +368,7 @@ async fn a_profile_below_a_rule_is_checked_with_its_own_repository_policy() {
     );
     let report = validate(&env, &toml).await;
     assert_eq!(
-        cell_statuses(&report.details["consumers"]),
+        cell_statuses(&report_json(&report)["consumers"]),
         [
             format!("{CLUSTER_ACCOUNT} quay ok"),
             format!("{CLUSTER_ACCOUNT} quay/internal ok"),
@@ -462,7 +464,7 @@ async fn the_iam_policies_of_roles_in_the_cache_account_are_simulated() {
 
     env.clear_calls().await;
     let report = validate(&env, &toml).await;
-    let consumers = &report.details["consumers"];
+    let consumers = &report_json(&report)["consumers"];
     assert_eq!(
         cell_statuses(consumers),
         [
@@ -523,10 +525,10 @@ async fn the_iam_policies_of_roles_in_the_cache_account_are_simulated() {
     put_role_policy(&env, "node-no-import", "ptc-doctor", &policy).await;
     let report = validate(&env, &toml).await;
     assert_eq!(
-        cell(&report.details["consumers"], &lacking)["status"],
+        cell(&report_json(&report)["consumers"], &lacking)["status"],
         "ok",
         "{:#}",
-        report.details["consumers"]
+        report_json(&report)["consumers"]
     );
 }
 
@@ -590,7 +592,7 @@ async fn the_creation_templates_repository_policy_is_what_is_checked() {
         .await
         .unwrap_or_else(|error| panic!("cannot create the template: {error}"));
     let report = validate(&env, &consumers_toml("")).await;
-    let consumers = &report.details["consumers"];
+    let consumers = &report_json(&report)["consumers"];
     assert_eq!(
         cell_statuses(consumers),
         [
@@ -626,7 +628,7 @@ async fn the_creation_templates_repository_policy_is_what_is_checked() {
     .await;
     let report = validate(&other, &consumers_toml("")).await;
     assert_eq!(
-        cell(&report.details["consumers"], CI_ROLE)["repository_policy_source"],
+        cell(&report_json(&report)["consumers"], CI_ROLE)["repository_policy_source"],
         "profile `default`"
     );
     assert_eq!(report.summary["consumer_checks_ok"], 2);
@@ -716,7 +718,7 @@ async fn the_custom_roles_of_ecr_to_ecr_rules_are_checked() {
     env.clear_calls().await;
     let report = validate(&env, &toml).await;
     assert_eq!(
-        role_statuses(&report.details["upstream_roles"]),
+        role_statuses(&report_json(&report)["upstream_roles"]),
         ["central ok", "gone missing", "mirror missing"]
     );
     let titles: Vec<(&str, &str)> = report
@@ -755,7 +757,7 @@ async fn the_custom_roles_of_ecr_to_ecr_rules_are_checked() {
         .expect("the trust policy is updated");
     let report = validate(&env, &toml).await;
     assert_eq!(
-        role_statuses(&report.details["upstream_roles"]),
+        role_statuses(&report_json(&report)["upstream_roles"]),
         ["central ok", "gone missing", "mirror ok"]
     );
 }
