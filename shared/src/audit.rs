@@ -598,7 +598,8 @@ mod tests {
             rules
         };
         let docker_root = vec![rule(ROOT_PREFIX, "registry-1.docker.io")];
-        let cases: Vec<(&str, Vec<CacheRule>, String, &str, Option<String>)> = vec![
+        type Case<'a> = (&'a str, Vec<CacheRule>, String, &'a str, Option<String>);
+        let cases: Vec<Case> = vec![
             (
                 "ECR-to-ECR rule: the upstream registry pulled directly is direct",
                 ecr_to_ecr.clone(),

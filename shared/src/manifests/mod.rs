@@ -366,7 +366,8 @@ mod tests {
     /// Named cases: every reader on a real-shaped fixture.
     #[test]
     fn readers_find_every_image() {
-        let cases: Vec<(&str, &str, Vec<(usize, &str, &str)>)> = vec![
+        type Case<'a> = (&'a str, &'a str, Vec<(usize, &'a str, &'a str)>);
+        let cases: Vec<Case> = vec![
             (
                 "Bitnami-style values: registry, repository, tag at any depth",
                 "bitnami-redis-values.yaml",
