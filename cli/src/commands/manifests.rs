@@ -24,6 +24,9 @@ pub struct Input {
     /// `None` for stdin.
     pub path: Option<PathBuf>,
     pub text: String,
+    /// Why a file found in a folder could not be read (not UTF-8, no permission): reported
+    /// as a problem of that file, the others still read.
+    pub unreadable: Option<String>,
 }
 
 /// The files of `paths`: a file as it is, a folder walked (in name order, hidden folders
@@ -37,6 +40,7 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<Input>, CliError> {
                 name: "-".to_owned(),
                 path: None,
                 text: read_input(None)?,
+                unreadable: None,
             });
         } else if path.is_dir() {
             let mut found = Vec::new();
@@ -49,10 +53,18 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<Input>, CliError> {
             }
             for file in found {
                 let name = file.display().to_string();
+                let (text, unreadable) = match std::fs::read_to_string(&file) {
+                    Ok(text) => (text, None),
+                    Err(error) => (
+                        String::new(),
+                        Some(format!("cannot read the file: {error}")),
+                    ),
+                };
                 inputs.push(Input {
                     name: name.strip_prefix("./").unwrap_or(&name).to_owned(),
-                    text: read_input(Some(&file))?,
+                    text,
                     path: Some(file),
+                    unreadable,
                 });
             }
         } else {
@@ -60,6 +72,7 @@ pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<Input>, CliError> {
                 name: path.display().to_string(),
                 text: read_input(Some(path))?,
                 path: Some(path.clone()),
+                unreadable: None,
             });
         }
     }
@@ -100,7 +113,14 @@ pub fn scan_paths(paths: &[PathBuf]) -> Result<Vec<(Input, FileScan)>, CliError>
     Ok(read_paths(paths)?
         .into_iter()
         .map(|input| {
-            let scan = manifests::scan(&input.name, &input.text);
+            let mut scan = manifests::scan(&input.name, &input.text);
+            if let Some(why) = &input.unreadable {
+                scan.problems.push(Problem {
+                    file: input.name.clone(),
+                    line: 0,
+                    message: why.clone(),
+                });
+            }
             (input, scan)
         })
         .collect())

@@ -232,6 +232,13 @@ pub fn scan(name: &str, text: &str) -> FileScan {
         match document.root {
             Ok(Some(root)) => read_document(&root, is_kustomization, &mut scan),
             Ok(None) => {}
+            // A chart's `templates/` file: YAML only once Helm renders it.
+            Err(error) if document.templated => scan.notes.push(Note {
+                file: name.to_owned(),
+                line: error.line,
+                text: String::new(),
+                message: "a Helm or Go template, not YAML until rendered: left alone".to_owned(),
+            }),
             Err(error) => scan.problems.push(Problem {
                 file: name.to_owned(),
                 line: error.line,
@@ -521,6 +528,15 @@ mod tests {
         );
         assert!(scan.problems[0].message.starts_with("not valid YAML"));
         assert!(!scan.complete());
+    }
+
+    #[test]
+    fn a_chart_template_is_noted_not_a_problem() {
+        let text = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n        {{- range .Values.containers }}\n        - image: {{ .image }}\n        {{- end }}\n";
+        let scan = scan("templates/deployment.yaml", text);
+        assert!(scan.problems.is_empty(), "{:?}", scan.problems);
+        assert_eq!(scan.notes.len(), 1);
+        assert!(scan.complete());
     }
 
     #[test]

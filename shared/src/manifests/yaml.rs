@@ -75,6 +75,8 @@ pub struct Document {
     /// 1-based line where the document starts.
     pub line: usize,
     pub root: Result<Option<Node>, YamlError>,
+    /// The document holds `{{` (a Helm or Go template, which is not YAML until rendered).
+    pub templated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +95,7 @@ pub fn documents(text: &str) -> Vec<Document> {
             Document {
                 line,
                 root: parse_one(&text[offset..end], offset, line),
+                templated: text[offset..end].contains("{{"),
             }
         })
         .filter(|document| !matches!(document.root, Ok(None)))
