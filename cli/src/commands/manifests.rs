@@ -523,10 +523,11 @@ fn print_check(report: &RewriteReport, n_problems: usize) {
         if !reference.source.bypasses_cache() {
             continue;
         }
-        let fix = match (&reference.action, &reference.source) {
-            (Action::Rewrite { cache_uri }, _) => format!("use `{cache_uri}`"),
-            (Action::Bypass { why, .. } | Action::Invalid { why }, _) => why.clone(),
-            (Action::Keep { why }, _) => why.clone(),
+        let fix = match &reference.action {
+            Action::Rewrite { cache_uri } => format!("use `{cache_uri}`"),
+            Action::Bypass { why, .. } | Action::Invalid { why } | Action::Keep { why } => {
+                why.clone()
+            }
         };
         println!(
             "{}: {} `{}` ({}): {fix}",

@@ -326,7 +326,12 @@ pub(crate) fn string_occurrence(
     location: String,
 ) -> Option<Occurrence> {
     let value = scalar.value.trim();
-    if scalar.is_null || value.is_empty() {
+    let boolean = scalar.plain
+        && ["true", "false", "yes", "no", "on", "off"]
+            .iter()
+            .any(|word| value.eq_ignore_ascii_case(word));
+    // `enableImage: true`, `image: ""`: no reference.
+    if scalar.is_null || value.is_empty() || boolean {
         return None;
     }
     if value.contains("{{") || value.contains("${") {
@@ -564,6 +569,7 @@ mod tests {
             ("-", "nginx:1.27\n# comment\nbusybox\n", FileFormat::List, 2),
             ("images.txt", "nginx:1.27\n", FileFormat::List, 1),
             ("-", "image: nginx:1.27\n", FileFormat::Yaml, 1),
+            ("-", "useImage: true\nimage: ''\n", FileFormat::Yaml, 0),
         ] {
             let scan = scan(name, text);
             assert_eq!(
