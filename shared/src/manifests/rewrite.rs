@@ -71,11 +71,14 @@ pub fn edits_for(
                         .to_owned(),
                 );
             }
-            let line_end = line_end - usize::from(line.ends_with('\r'));
+            // The new line ends like the file's lines do (`\r\n` or `\n`).
+            let crlf = line.ends_with('\r');
+            let line_end = line_end - usize::from(crlf);
+            let eol = if crlf { "\r\n" } else { "\n" };
             Ok(vec![Edit {
                 start: line_end,
                 end: line_end,
-                text: format!("\n{}newName: {host}/{repository}", " ".repeat(*column)),
+                text: format!("{eol}{}newName: {host}/{repository}", " ".repeat(*column)),
             }])
         }
         Shape::Kustomize { .. } => Err("the `images` entry cannot take a `newName`".to_owned()),
@@ -289,6 +292,19 @@ mod tests {
                 "{name}"
             );
         }
+        let crlf = "images:\r\n  - name: nginx\r\n    newTag: \"1\"\r\n";
+        let found = scan("kustomization.yaml", crlf);
+        let edits = edits_for(
+            &found.occurrences[0],
+            &format!("{HOST}/docker-hub/library/nginx:1"),
+            crlf,
+        )
+        .expect("crlf");
+        assert_eq!(
+            apply(crlf, &edits).expect("applied"),
+            format!("images:\r\n  - name: nginx\r\n    newName: {HOST}/docker-hub/library/nginx\r\n    newTag: \"1\"\r\n"),
+            "a CRLF file gets a CRLF line"
+        );
         let flow = "images: [{name: nginx, newTag: '1'}]\n";
         let found = scan("kustomization.yaml", flow);
         assert!(edits_for(
