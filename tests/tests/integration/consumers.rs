@@ -761,3 +761,52 @@ async fn the_custom_roles_of_ecr_to_ecr_rules_are_checked() {
         ["central ok", "gone missing", "mirror ok"]
     );
 }
+
+/// The adapter reads a simulation to its last page: 5 actions on 25 repositories are 125
+/// results, two pages of the default 100 (`Marker`, `IsTruncated`).
+#[tokio::test]
+async fn a_simulation_is_read_to_its_last_page() {
+    let env = TestEnv::new().await;
+    let everything = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]});
+    let role = create_role(&env, "many-repositories", Some(&everything)).await;
+    let resources: Vec<String> = (0..25)
+        .map(|index| {
+            format!(
+                "arn:aws:ecr:{}:{}:repository/quay/r{index}",
+                env.region, env.account_id
+            )
+        })
+        .collect();
+    let actions = [
+        "ecr:CreateRepository",
+        "ecr:BatchImportUpstreamImage",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchCheckLayerAvailability",
+    ];
+    env.clear_calls().await;
+    let decisions = env
+        .clients
+        .iam()
+        .simulate(&role, &actions, &resources)
+        .await
+        .unwrap_or_else(|error| panic!("simulation failed: {error}"));
+    assert_eq!(decisions.len(), 125);
+    assert!(decisions
+        .iter()
+        .all(|decision| decision.decision == ptc_ops::domain::iam::EvalDecision::Allowed));
+    let mut pairs: Vec<(&str, &str)> = decisions
+        .iter()
+        .map(|decision| (decision.action.as_str(), decision.resource.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    assert_eq!(pairs.len(), 125, "every action and resource once");
+    let pages = env
+        .calls()
+        .await
+        .iter()
+        .filter(|call| call.operation == "SimulatePrincipalPolicy")
+        .count();
+    assert_eq!(pages, 2);
+}
