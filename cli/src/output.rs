@@ -173,41 +173,6 @@ pub fn rows_table(headers: &[&str], rows: Vec<Vec<String>>) -> Option<String> {
     (!rows.is_empty()).then(|| table(headers, &rows))
 }
 
-/// A table of a report detail, with the named columns: an array of objects, or an object keyed
-/// by name (the key fills the `name` column when the entry has none).
-pub fn detail_table(report: &Report, key: &str, columns: &[(&str, &str)]) -> Option<String> {
-    let items: Vec<Value> = match report.details.get(key)? {
-        Value::Array(items) => items.clone(),
-        Value::Object(entries) => entries
-            .iter()
-            .map(|(name, entry)| {
-                let mut entry = entry.clone();
-                if let Some(fields) = entry.as_object_mut() {
-                    fields
-                        .entry("name")
-                        .or_insert_with(|| Value::String(name.clone()));
-                }
-                entry
-            })
-            .collect(),
-        _ => return None,
-    };
-    if items.is_empty() {
-        return None;
-    }
-    let headers: Vec<&str> = columns.iter().map(|(header, _)| *header).collect();
-    let rows: Vec<Vec<String>> = items
-        .iter()
-        .map(|item| {
-            columns
-                .iter()
-                .map(|(_, field)| cell(item.get(*field)))
-                .collect()
-        })
-        .collect();
-    Some(table(&headers, &rows))
-}
-
 /// The findings of a report, most severe first, each with its next steps.
 pub fn findings<D>(report: &Report<D>, style: Style) -> String {
     if report.findings.is_empty() {

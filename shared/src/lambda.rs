@@ -121,7 +121,7 @@ impl FunctionContext {
 
     /// Alerts on a finding that arose after [`FunctionContext::finish`] (a sweep's hand-off,
     /// the invocation's last step) and adds it to the finished report.
-    pub async fn alert_late(&self, report: &mut Report, finding: Finding) {
+    pub async fn alert_late<D>(&self, report: &mut Report<D>, finding: Finding) {
         let source = AlertSource {
             function: self.function.to_owned(),
             region: self.clients.region().map(str::to_owned),

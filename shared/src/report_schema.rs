@@ -9,8 +9,9 @@
 use serde_json::Value;
 
 use crate::credentials::CredentialsDetails;
-use crate::domain::{Report, UntypedDetails};
+use crate::domain::Report;
 use crate::events::FunctionKind;
+use crate::hardening::HardenDetails;
 use crate::prewarm::PrewarmDetails;
 use crate::rule_validation::ValidateDetails;
 
@@ -20,7 +21,7 @@ pub fn report_schema(function: FunctionKind) -> Value {
         FunctionKind::CheckCredentials => schemars::schema_for!(Report<CredentialsDetails>),
         FunctionKind::PrewarmImages => schemars::schema_for!(Report<PrewarmDetails>),
         FunctionKind::ValidateCacheRules => schemars::schema_for!(Report<ValidateDetails>),
-        FunctionKind::HardenRepository => schemars::schema_for!(Report<UntypedDetails>),
+        FunctionKind::HardenRepository => schemars::schema_for!(Report<HardenDetails>),
     };
     let mut value = schema.to_value();
     if let Some(field) = value.pointer_mut("/properties/function") {

@@ -12,7 +12,7 @@ use ptc_ops::{hardening, prewarm, rule_validation};
 
 use super::{clients, finish_report, load_config, CliError};
 use crate::args::{CredentialsCommand, GlobalOptions, HardenArgs, PrewarmArgs, RulesCommand};
-use crate::output::{detail_table, joined, or_dash, rows_table, with_spinner};
+use crate::output::{cell, joined, or_dash, rows_table, with_spinner};
 
 static UPSTREAM_HTTP: LazyLock<UpstreamHttp> =
     LazyLock::new(|| UpstreamHttp::new(HttpTimeouts::default()));
@@ -85,17 +85,7 @@ pub async fn harden(global: &GlobalOptions, arguments: &HardenArgs) -> Result<Ex
     )
     .await?
     .report;
-    let detail = detail_table(
-        &report,
-        "changes",
-        &[
-            ("REPOSITORY", "repository"),
-            ("SETTING", "setting"),
-            ("FROM", "old"),
-            ("TO", "new"),
-            ("APPLIED", "applied"),
-        ],
-    );
+    let detail = changes_table(&report.details);
     finish_report(global, &report, detail)
 }
 
@@ -188,4 +178,22 @@ fn rules_table(details: &rule_validation::ValidateDetails) -> Option<String> {
         &["PREFIX", "UPSTREAM", "KIND", "SECRET", "STATUS", "FAILURE"],
         rows,
     )
+}
+
+/// One line per setting that differed.
+fn changes_table(details: &hardening::HardenDetails) -> Option<String> {
+    let rows = details
+        .changes
+        .iter()
+        .map(|change| {
+            vec![
+                change.repository.clone(),
+                change.setting.clone(),
+                cell(Some(&change.old)),
+                cell(Some(&change.new)),
+                change.applied.to_string(),
+            ]
+        })
+        .collect();
+    rows_table(&["REPOSITORY", "SETTING", "FROM", "TO", "APPLIED"], rows)
 }

@@ -3,12 +3,12 @@
 
 use std::process::ExitCode;
 
-use ptc_ops::templates;
+use ptc_ops::templates::{self, TemplatesSection};
 use serde_json::Value;
 
 use super::{clients, finish_report, load_config, CliError};
 use crate::args::{GlobalOptions, TemplatesCommand};
-use crate::output::{cell, table, with_spinner};
+use crate::output::{cell, or_dash, table, with_spinner};
 
 pub async fn run(global: &GlobalOptions, command: &TemplatesCommand) -> Result<ExitCode, CliError> {
     let dry_run = matches!(command, TemplatesCommand::Plan);
@@ -22,18 +22,17 @@ pub async fn run(global: &GlobalOptions, command: &TemplatesCommand) -> Result<E
         templates::run(&clients, &config, dry_run),
     )
     .await?;
-    let detail = report.details.get("templates").map(human_detail);
+    let detail = report.details.templates.as_ref().map(human_detail);
     finish_report(global, &report, detail)
 }
 
 /// One row per field that differs (or one per template when nothing does).
-fn human_detail(detail: &Value) -> String {
+fn human_detail(section: &TemplatesSection) -> String {
     let mut rows = Vec::new();
-    for entry in detail["templates"].as_array().into_iter().flatten() {
-        let prefix = cell(entry.get("prefix"));
-        let outcome = cell(entry.get("outcome"));
-        let changes = entry["changes"].as_array().cloned().unwrap_or_default();
-        if changes.is_empty() {
+    for entry in &section.templates {
+        let prefix = entry.prefix.clone();
+        let outcome = entry.outcome.to_owned();
+        if entry.changes.is_empty() {
             rows.push(vec![
                 prefix.clone(),
                 outcome.clone(),
@@ -42,23 +41,28 @@ fn human_detail(detail: &Value) -> String {
                 "-".into(),
             ]);
         }
-        for change in changes {
+        for change in &entry.changes {
             rows.push(vec![
                 prefix.clone(),
                 outcome.clone(),
-                cell(change.get("field")),
-                short(cell(change.get("old"))),
-                short(cell(change.get("new"))),
+                change.field.to_owned(),
+                short(value_text(&change.old)),
+                short(value_text(&change.new)),
             ]);
         }
     }
-    let mode = cell(detail.get("mode"));
-    let role = cell(detail.get("role_arn"));
+    let mode = &section.mode;
+    let role = or_dash(section.role_arn.as_deref());
     let mut text = format!("mode: {mode}, custom role: {role}\n");
     if !rows.is_empty() {
         text.push_str(&table(&["PREFIX", "OUTCOME", "FIELD", "FROM", "TO"], &rows));
     }
     text
+}
+
+/// A JSON value as a cell: strings bare, null as `-`.
+fn value_text(value: &Value) -> String {
+    cell(Some(value))
 }
 
 fn short(text: String) -> String {

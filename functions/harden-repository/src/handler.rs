@@ -2,10 +2,9 @@ use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
 use ptc_ops::deadline::Deadline;
-use ptc_ops::domain::Report;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, HardenInvocation};
-use ptc_ops::hardening::{self, HandOff, SelfInvoke};
+use ptc_ops::hardening::{self, HandOff, HardenReport, SelfInvoke};
 use ptc_ops::lambda::FunctionContext;
 use serde_json::Value;
 
@@ -19,7 +18,7 @@ pub const FUNCTION: FunctionKind = FunctionKind::HardenRepository;
 pub async fn handle(
     context: Arc<FunctionContext>,
     event: LambdaEvent<Value>,
-) -> Result<Report, Error> {
+) -> Result<HardenReport, Error> {
     let invocation = HardenInvocation::from_payload(&event.payload)?;
     let deadline = Deadline::from_context(&event.context);
     let self_invoke = SelfInvoke::from_env(&context.clients, &event.context.invoked_function_arn);
@@ -38,7 +37,7 @@ pub async fn handle_with(
     invocation: &HardenInvocation,
     deadline: Deadline,
     hand_off: Option<&dyn HandOff>,
-) -> Result<Report, Error> {
+) -> Result<HardenReport, Error> {
     let ran = hardening::run(
         &context.clients,
         &context.config,

@@ -50,13 +50,24 @@ impl ScanType {
 
 /// One rule: a frequency and the filters it applies to. Values are kept as ECR spells them, so
 /// a rule this product does not write is written back exactly as it was read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ScanningRule {
     #[serde(rename = "scanFrequency")]
     pub frequency: String,
     /// The `filter` of each `WILDCARD` repository filter, in ECR's order.
     #[serde(rename = "repositoryFilters", serialize_with = "wildcard_filters")]
+    #[schemars(with = "Vec<WildcardFilter>")]
     pub filters: Vec<String>,
+}
+
+/// A repository filter as ECR's API and the report write it (the schema of `filters`).
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct WildcardFilter {
+    filter: String,
+    /// Always `WILDCARD`.
+    #[serde(rename = "filterType")]
+    filter_type: String,
 }
 
 fn wildcard_filters<S: serde::Serializer>(
@@ -88,7 +99,7 @@ impl ScanningRule {
 
 /// The registry scanning configuration (`GetRegistryScanningConfiguration`). A registry that
 /// never set one answers `BASIC` without rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RegistryScanning {
     #[serde(rename = "scanType")]
     pub scan_type: String,

@@ -23,7 +23,7 @@ const REPOSITORY_NAME_PATHS: [&[&str]; 3] = [
 ];
 
 /// How a repository came to exist, from the CloudTrail detail-type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CreatedVia {
     /// `AWS Service Event via CloudTrail`: ECR created it on a first pull through a cache rule.
@@ -130,7 +130,7 @@ pub struct PullThroughCacheAction {
 }
 
 /// `detail.sync-status`: `SUCCESS`, or a failure carrying the raw status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum SyncStatus {
     Success,

@@ -17,6 +17,7 @@ pub mod observe;
 pub mod outcome;
 pub mod permissions;
 pub mod plan;
+pub mod report;
 pub mod sweep;
 
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ use std::future::Future;
 use std::sync::Mutex;
 
 use futures::stream::{self, StreamExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tracing::{debug, info, warn};
 
 use crate::aws::ecr::Registry;
@@ -33,7 +34,7 @@ use crate::aws::{AwsError, Clients};
 use crate::config::{Config, HardeningConfig};
 use crate::deadline::Deadline;
 use crate::domain::scanning::{EffectiveScanning, RegistryScanning};
-use crate::domain::{Check, Finding, Report, Repository, Severity};
+use crate::domain::{Check, Finding, Repository, Severity};
 use crate::env;
 use crate::error::Error;
 use crate::events::{
@@ -46,7 +47,9 @@ use crate::scanning::{Covered, ScanCoverage};
 use desired::{tagged_as_cache_created, Coverage, Desired, ManagedPrefixes, Provenance};
 use observe::Observation;
 use outcome::{ChangedBy, Outcome, SkipReason, Tally};
+use report::{HandOffRecord, SweepProgress};
 
+pub use report::{HardenDetails, HardenReport, Trigger};
 pub use sweep::{HandOff, SelfInvoke, SweepCursor, FINISH_RESERVE, START_RESERVE};
 
 const FUNCTION: FunctionKind = FunctionKind::HardenRepository;
@@ -54,7 +57,7 @@ const FUNCTION: FunctionKind = FunctionKind::HardenRepository;
 /// What a sweep invocation achieved.
 #[derive(Debug)]
 pub struct Swept {
-    pub report: Report,
+    pub report: HardenReport,
     pub metrics: Metrics,
     /// Where the next invocation carries on; `None` when the sweep is complete.
     pub rest: Option<SweepCursor>,
@@ -67,7 +70,7 @@ pub struct Swept {
 /// What one invocation did.
 #[derive(Debug)]
 pub struct Ran {
-    pub report: Report,
+    pub report: HardenReport,
     pub metrics: Metrics,
     /// The rest of a sweep that stopped early and may be handed on at once (see [`hand_on`]).
     pub continuation: Option<HardenRequest>,
@@ -85,7 +88,7 @@ pub async fn run(
     can_hand_off: bool,
 ) -> Result<Ran, Error> {
     let dry_run = invocation.dry_run().unwrap_or(config.hardening.dry_run);
-    let done = |(report, metrics): (Report, Metrics)| Ran {
+    let done = |(report, metrics): (HardenReport, Metrics)| Ran {
         report,
         metrics,
         continuation: None,
@@ -93,10 +96,12 @@ pub async fn run(
     match invocation {
         HardenInvocation::Ignored { reason } => {
             info!(reason = %reason, "event ignored");
-            let mut report = Report::new(FUNCTION.as_str(), dry_run);
+            let mut report = HardenReport::new(FUNCTION.as_str(), dry_run);
             let mut metrics = Metrics::new(FUNCTION.as_str());
             Tally::new(dry_run, true).finish(&mut report, &mut metrics);
-            report.set_detail("trigger", json!({"event": "ignored", "reason": reason}));
+            report.details.trigger = Some(Trigger::Ignored {
+                reason: reason.clone(),
+            });
             Ok(done((report, metrics)))
         }
         HardenInvocation::RepositoryCreated(created) => {
@@ -105,11 +110,11 @@ pub async fn run(
             let (mut report, metrics) = hardener
                 .harden_names(&names, provenance(created), Tally::new(dry_run, true))
                 .await;
-            let mut trigger = json!({"event": "repository-created", "via": created.via, "repository": created.repository_name});
-            if let Some(birth) = crate::templates::birth(&report) {
-                trigger["birth"] = birth;
-            }
-            report.set_detail("trigger", trigger);
+            report.details.trigger = Some(Trigger::RepositoryCreated {
+                via: created.via,
+                repository: created.repository_name.clone(),
+                birth: crate::templates::birth(&report),
+            });
             Ok(done((report, metrics)))
         }
         HardenInvocation::SettingChanged(changed) => {
@@ -121,13 +126,10 @@ pub async fn run(
             // The template's rule only sends failures; a success that arrives anyway (a rule
             // without the filter) costs no AWS call: creation events and the sweep harden.
             info!(repository = %action.repository_name, "successful sync; nothing to do");
-            let mut report = Report::new(FUNCTION.as_str(), dry_run);
+            let mut report = HardenReport::new(FUNCTION.as_str(), dry_run);
             let mut metrics = Metrics::new(FUNCTION.as_str());
             Tally::new(dry_run, true).finish(&mut report, &mut metrics);
-            report.set_detail(
-                "trigger",
-                json!({"event": "pull-through-cache-action", "repository": action.repository_name, "sync": action.sync, "image_tag": action.image_tag}),
-            );
+            report.details.trigger = Some(sync_trigger(action));
             Ok(done((report, metrics)))
         }
         HardenInvocation::PullThroughCacheAction(action) => {
@@ -147,10 +149,7 @@ pub async fn run(
             let (mut report, metrics) = hardener
                 .harden_names(&names, Provenance::CacheCreated, tally)
                 .await;
-            report.set_detail(
-                "trigger",
-                json!({"event": "pull-through-cache-action", "repository": action.repository_name, "sync": action.sync, "image_tag": action.image_tag}),
-            );
+            report.details.trigger = Some(sync_trigger(action));
             Ok(done((report, metrics)))
         }
         HardenInvocation::Scheduled(_) => {
@@ -161,7 +160,7 @@ pub async fn run(
                 dry_run,
                 deadline,
                 can_hand_off,
-                "scheduled",
+                Trigger::Scheduled { sweep: true },
             )
             .await
         }
@@ -175,7 +174,10 @@ pub async fn run(
                 }
                 let (mut report, metrics) =
                     harden_repositories(clients, config, names, dry_run, deadline).await?;
-                report.set_detail("trigger", json!({"event": "direct", "repositories": names}));
+                report.details.trigger = Some(Trigger::Direct {
+                    repositories: Some(names.clone()),
+                    sweep: None,
+                });
                 Ok(done((report, metrics)))
             }
             HardenTarget::Sweep => {
@@ -192,7 +194,10 @@ pub async fn run(
                     dry_run,
                     deadline,
                     can_hand_off,
-                    "direct",
+                    Trigger::Direct {
+                        repositories: None,
+                        sweep: Some(true),
+                    },
                 )
                 .await
             }
@@ -210,18 +215,18 @@ async fn drift(
     changed: &SettingChanged,
     dry_run: bool,
     deadline: Deadline,
-) -> Result<(Report, Metrics), Error> {
+) -> Result<(HardenReport, Metrics), Error> {
     let caller = &changed.caller;
-    let mut trigger = json!({
-        "event": "setting-changed",
-        "call": changed.call.as_str(),
-        "setting": changed.call.setting(),
-        "repository": changed.repository_name,
-        "changed_by": caller.principal(),
-        "role": caller.role_arn,
-        "event_time": changed.event_time,
-        "event_id": changed.event_id,
-    });
+    let trigger = |acknowledged: Option<&str>| Trigger::SettingChanged {
+        call: changed.call.as_str().to_owned(),
+        setting: changed.call.setting().to_owned(),
+        repository: changed.repository_name.clone(),
+        changed_by: caller.principal().to_owned(),
+        role: caller.role_arn.clone(),
+        event_time: changed.event_time.clone(),
+        event_id: changed.event_id.clone(),
+        acknowledged: acknowledged.map(str::to_owned),
+    };
     let own_role = std::env::var(env::PTC_FUNCTION_ROLE_ARN)
         .ok()
         .filter(|arn| !arn.is_empty());
@@ -231,12 +236,12 @@ async fn drift(
             call = changed.call.as_str(),
             "change made by this function's own role; nothing to do"
         );
-        let mut report = Report::new(FUNCTION.as_str(), dry_run);
+        let mut report = HardenReport::new(FUNCTION.as_str(), dry_run);
         let mut metrics = Metrics::new(FUNCTION.as_str());
         Tally::new(dry_run, true).finish(&mut report, &mut metrics);
-        trigger["acknowledged"] =
-            json!("made by this function's own role: the repository is as hardening left it");
-        report.set_detail("trigger", trigger);
+        report.details.trigger = Some(trigger(Some(
+            "made by this function's own role: the repository is as hardening left it",
+        )));
         return Ok((report, metrics));
     }
     info!(
@@ -255,7 +260,7 @@ async fn drift(
     let (mut report, metrics) = hardener
         .harden_names(&names, Provenance::Unknown, tally)
         .await;
-    report.set_detail("trigger", trigger);
+    report.details.trigger = Some(trigger(None));
     Ok((report, metrics))
 }
 
@@ -266,7 +271,7 @@ pub async fn harden_repositories(
     names: &[String],
     dry_run: bool,
     deadline: Deadline,
-) -> Result<(Report, Metrics), Error> {
+) -> Result<(HardenReport, Metrics), Error> {
     let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
     Ok(hardener
         .harden_names(names, Provenance::Unknown, Tally::new(dry_run, true))
@@ -349,27 +354,24 @@ pub async fn sweep(
             ),
         );
     }
-    let mut report = Report::new(FUNCTION.as_str(), dry_run);
+    let mut report = HardenReport::new(FUNCTION.as_str(), dry_run);
     let mut metrics = Metrics::new(FUNCTION.as_str());
     tally.finish(&mut report, &mut metrics);
     hardener.describe_scope(&mut report);
     if let Some(templates) = templates {
-        templates.write_into(&mut report);
+        report.details.templates = Some(templates.write_into(&mut report));
     }
     if let Some(reconciled) = scanning.0 {
-        reconciled.write_into(&mut report);
+        report.details.registry_scanning = Some(reconciled.write_into(&mut report));
     }
     hardener.write_coverage(&mut report);
-    report.set_detail(
-        "sweep",
-        json!({
-            "sweep_id": start.sweep_id,
-            "link": start.link,
-            "started_at": start.to_value(),
-            "complete": progress.rest.is_none(),
-            "repositories_started": progress.n_started,
-        }),
-    );
+    report.details.sweep = Some(SweepProgress {
+        sweep_id: start.sweep_id.clone(),
+        link: start.link,
+        started_at: start.to_value(),
+        complete: progress.rest.is_none(),
+        repositories_started: progress.n_started,
+    });
     info!(
         sweep_id = start.sweep_id.as_deref().unwrap_or_default(),
         link = start.link,
@@ -395,7 +397,7 @@ async fn sweep_with_continuation(
     dry_run: bool,
     deadline: Deadline,
     can_hand_off: bool,
-    trigger: &str,
+    trigger: Trigger,
 ) -> Result<Ran, Error> {
     let Swept {
         mut report,
@@ -404,7 +406,7 @@ async fn sweep_with_continuation(
         n_started,
         listing_failed,
     } = sweep(clients, config, cursor, dry_run, deadline).await?;
-    report.set_detail("trigger", json!({"event": trigger, "sweep": true}));
+    report.details.trigger = Some(trigger);
     let Some(mut rest) = rest else {
         return Ok(Ran {
             report,
@@ -419,11 +421,11 @@ async fn sweep_with_continuation(
         cursor: Some(rest.to_value()),
     };
     let payload = serde_json::to_value(&continuation).unwrap_or(Value::Null);
-    report.set_detail("cursor", rest.to_value());
-    report.set_detail(
-        "hand_off",
-        json!({"handed_to": Value::Null, "continue_with": payload}),
-    );
+    report.details.cursor = Some(rest.to_value());
+    report.details.hand_off = Some(HandOffRecord {
+        handed_to: None,
+        continue_with: payload.clone(),
+    });
     // A failed listing would fail again at once; a run that started nothing would hand on
     // forever. Both wait for the next schedule, with the cursor in the report.
     let hand_on_now = can_hand_off && !listing_failed && n_started > 0;
@@ -459,7 +461,7 @@ async fn sweep_with_continuation(
 /// an invocation that already handed on (a retry would start a second chain and alert twice).
 /// Records where it went in `report`; a failure is returned as a finding to alert on.
 pub async fn hand_on(
-    report: &mut Report,
+    report: &mut HardenReport,
     continuation: &HardenRequest,
     hand_off: &dyn HandOff,
 ) -> Option<Finding> {
@@ -467,10 +469,10 @@ pub async fn hand_on(
     match hand_off.hand_off(continuation).await {
         Ok(target) => {
             info!(target = %target, continuation = %payload, "sweep handed on");
-            report.set_detail(
-                "hand_off",
-                json!({"handed_to": target, "continue_with": payload}),
-            );
+            report.details.hand_off = Some(HandOffRecord {
+                handed_to: Some(target.to_string()),
+                continue_with: payload,
+            });
             None
         }
         Err(error) => {
@@ -620,9 +622,9 @@ impl<'a> Hardener<'a> {
     }
 
     /// The `scan_coverage` section (and its finding) of the repositories this run saw.
-    fn write_coverage(&self, report: &mut Report) {
+    fn write_coverage(&self, report: &mut HardenReport) {
         let coverage = std::mem::take(&mut *lock(&self.scanning.coverage));
-        coverage.write_into(report, self.dry_run);
+        report.details.scan_coverage = Some(coverage.write_into(report, self.dry_run));
     }
 
     /// Leaves out findings hardening can never resolve (reported by the sweep instead).
@@ -638,7 +640,7 @@ impl<'a> Hardener<'a> {
         names: &[String],
         provenance: Provenance,
         mut tally: Tally,
-    ) -> (Report, Metrics) {
+    ) -> (HardenReport, Metrics) {
         // Named repositories' scanning is read 25 per call too.
         self.read_scanning_of(names.iter().cloned()).await;
         let mut outcomes = stream::iter(names.iter().cloned())
@@ -648,7 +650,7 @@ impl<'a> Hardener<'a> {
             tally.record(outcome);
         }
         drop(outcomes);
-        let mut report = Report::new(FUNCTION.as_str(), self.dry_run);
+        let mut report = HardenReport::new(FUNCTION.as_str(), self.dry_run);
         let mut metrics = Metrics::new(FUNCTION.as_str());
         tally.finish(&mut report, &mut metrics);
         self.describe_scope(&mut report);
@@ -657,12 +659,11 @@ impl<'a> Hardener<'a> {
     }
 
     /// The managed prefixes in the report, and why a `ROOT` rule manages nothing.
-    fn describe_scope(&self, report: &mut Report) {
-        report.set_detail("managed_prefixes", json!(self.managed.as_slice()));
+    fn describe_scope(&self, report: &mut HardenReport) {
+        report.details.managed_prefixes = Some(self.managed.as_slice().to_vec());
         if self.managed.root_rule_not_managed() {
-            report.set_detail(
-                "root_rule",
-                json!("a `ROOT` pull-through cache rule manages no repository unless `hardening.prefixes` names `ROOT`; then only repositories the cache created are written"),
+            report.details.root_rule = Some(
+                "a `ROOT` pull-through cache rule manages no repository unless `hardening.prefixes` names `ROOT`; then only repositories the cache created are written".to_owned(),
             );
         }
     }
@@ -946,6 +947,15 @@ fn skipped(name: String, reason: SkipReason) -> Outcome {
 
 /// A failed pull-through sync (`sync-status` other than `SUCCESS`): the image could not be
 /// fetched from the upstream, so whoever pulls it gets an error or a stale copy.
+/// The trigger of a pull-through cache sync event.
+fn sync_trigger(action: &PullThroughCacheAction) -> Trigger {
+    Trigger::PullThroughCacheAction {
+        repository: action.repository_name.clone(),
+        sync: action.sync.clone(),
+        image_tag: action.image_tag.clone(),
+    }
+}
+
 fn pull_failure_finding(action: &PullThroughCacheAction) -> Option<Finding> {
     let SyncStatus::Failed {
         status,

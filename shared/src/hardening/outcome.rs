@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
-
 use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::metrics::Metrics;
 
 use super::apply::Applied;
 use super::plan::{Change, FindingKind, Plan};
+use super::report::{HardenDetails, Omitted, RepositoryEntry, RepositoryOutcome, SettingChange};
 
 /// Entries of the `repositories` and `changes` sections kept in a report; past this, only the
 /// counts grow (a Lambda response is at most 6 MB, and nobody reads 2,000 entries).
@@ -125,8 +124,8 @@ pub struct Tally {
     /// Whether compliant repositories get an entry too (named repositories: yes; sweeps: no).
     list_compliant: bool,
     counts: BTreeMap<&'static str, u64>,
-    entries: Vec<Value>,
-    changes: Vec<Value>,
+    entries: Vec<RepositoryEntry>,
+    changes: Vec<SettingChange>,
     n_entries_omitted: u64,
     n_changes_omitted: u64,
     findings: Vec<(GroupKey, Finding)>,
@@ -213,7 +212,7 @@ impl Tally {
         self.own_findings.push(finding);
     }
 
-    fn entry(&mut self, entry: Value) {
+    fn entry(&mut self, entry: RepositoryEntry) {
         if self.entries.len() < MAX_REPORTED_ENTRIES {
             self.entries.push(entry);
         } else {
@@ -226,12 +225,19 @@ impl Tally {
             Outcome::Skipped { name, reason } => {
                 self.add(REPOSITORIES_SKIPPED, 1);
                 if self.list_compliant {
-                    self.entry(json!({"repository": name, "outcome": "skipped", "reason": reason.describe()}));
+                    self.entry(RepositoryEntry {
+                        reason: Some(reason.describe().to_owned()),
+                        ..RepositoryEntry::new(name, None, RepositoryOutcome::Skipped)
+                    });
                 }
             }
             Outcome::Gone { name } => {
                 self.add(REPOSITORIES_NOT_FOUND, 1);
-                self.entry(json!({"repository": name, "outcome": "not-found"}));
+                self.entry(RepositoryEntry::new(
+                    name,
+                    None,
+                    RepositoryOutcome::NotFound,
+                ));
             }
             Outcome::Failed {
                 name,
@@ -240,12 +246,19 @@ impl Tally {
             } => {
                 self.add(HARDENING_FAILURES, 1);
                 let finding = failure_finding(&name, None, &error);
-                self.entry(json!({"repository": name, "profile": profile, "outcome": "failed", "errors": [error.to_string()]}));
+                self.entry(RepositoryEntry {
+                    errors: vec![error.to_string()],
+                    ..RepositoryEntry::new(name, Some(profile), RepositoryOutcome::Failed)
+                });
                 self.findings.push((failure_key(&error), finding));
             }
             Outcome::OutOfTime { name } => {
                 self.add(HARDENING_FAILURES, 1);
-                self.entry(json!({"repository": name, "outcome": "out-of-time"}));
+                self.entry(RepositoryEntry::new(
+                    name.clone(),
+                    None,
+                    RepositoryOutcome::OutOfTime,
+                ));
                 self.findings.push((
                     GroupKey::OutOfTime,
                     Finding::new(
@@ -281,7 +294,11 @@ impl Tally {
         if changes.is_empty() && findings.is_empty() {
             self.add(REPOSITORIES_COMPLIANT, 1);
             if self.list_compliant {
-                self.entry(json!({"repository": name, "profile": profile, "outcome": "compliant"}));
+                self.entry(RepositoryEntry::new(
+                    name,
+                    Some(profile),
+                    RepositoryOutcome::Compliant,
+                ));
             }
             return;
         }
@@ -293,24 +310,20 @@ impl Tally {
         let mut errors = Vec::new();
         let mut settings = Vec::new();
         for (index, change) in changes.iter().enumerate() {
-            settings.push(change.setting.as_str());
+            settings.push(change.setting.as_str().to_owned());
             let result = applied.as_ref().and_then(|results| results.get(index));
-            let mut entry = json!({
-                "repository": name,
-                "setting": change.setting.as_str(),
-                "old": change.old,
-                "new": change.new,
-                "applied": matches!(result, Some(Applied::Written)),
-            });
-            if let Some(source) = &change.source {
-                entry["source"] = json!(source);
-            }
-            if !change.removed.is_empty() {
-                entry["removed"] = json!(change.removed);
-            }
-            if let Some(note) = &change.note {
-                entry["note"] = json!(note);
-            }
+            let mut entry = SettingChange {
+                repository: name.clone(),
+                setting: change.setting.as_str().to_owned(),
+                old: change.old.clone(),
+                new: change.new.clone(),
+                applied: matches!(result, Some(Applied::Written)),
+                source: change.source.clone(),
+                removed: change.removed.clone(),
+                note: change.note.clone(),
+                error: None,
+                not_attempted: None,
+            };
             match result {
                 Some(Applied::Written) => {
                     n_written += 1;
@@ -320,7 +333,7 @@ impl Tally {
                     }
                 }
                 Some(Applied::Failed(error)) => {
-                    entry["error"] = json!(error.to_string());
+                    entry.error = Some(error.to_string());
                     errors.push(error.to_string());
                     self.findings.push((
                         failure_key(error),
@@ -328,8 +341,8 @@ impl Tally {
                     ));
                 }
                 Some(Applied::NotAttempted) => {
-                    entry["not_attempted"] =
-                        json!("the repository disappeared while it was being hardened");
+                    entry.not_attempted =
+                        Some("the repository disappeared while it was being hardened".to_owned());
                 }
                 None => {}
             }
@@ -347,34 +360,27 @@ impl Tally {
             self.add(HARDENING_FAILURES, 1);
         }
         let outcome = match (&applied, n_written, errors.is_empty()) {
-            (_, _, false) => "failed",
-            (None, _, _) if !changes.is_empty() => "would-change",
-            (Some(_), written, true) if written > 0 => "changed",
-            _ => "findings",
+            (_, _, false) => RepositoryOutcome::Failed,
+            (None, _, _) if !changes.is_empty() => RepositoryOutcome::WouldChange,
+            (Some(_), written, true) if written > 0 => RepositoryOutcome::Changed,
+            _ => RepositoryOutcome::Findings,
         };
-        let mut entry = json!({
-            "repository": name,
-            "profile": profile,
-            "outcome": outcome,
-            "settings": settings,
-        });
-        if !errors.is_empty() {
-            entry["errors"] = json!(errors);
-        }
-        if !findings.is_empty() {
-            entry["findings"] = json!(findings
+        self.entry(RepositoryEntry {
+            settings: Some(settings),
+            errors,
+            findings: findings
                 .iter()
-                .map(|(kind, _)| kind.as_str())
-                .collect::<Vec<_>>());
-        }
-        self.entry(entry);
+                .map(|(kind, _)| kind.as_str().to_owned())
+                .collect(),
+            ..RepositoryEntry::new(name, Some(profile), outcome)
+        });
         for (kind, finding) in findings {
             self.findings.push((GroupKey::Plan(kind), finding));
         }
     }
 
     /// Writes the counts, sections and findings into `report`, and the metrics.
-    pub fn finish(self, report: &mut Report, metrics: &mut Metrics) {
+    pub fn finish(self, report: &mut Report<HardenDetails>, metrics: &mut Metrics) {
         for (name, value) in &self.counts {
             report.count(name, *value);
         }
@@ -390,13 +396,13 @@ impl Tally {
         metrics.count("HardeningFailures", self.count(HARDENING_FAILURES));
         metrics.count("PullFailures", self.count(PULL_FAILURES));
 
-        report.set_detail("repositories", Value::Array(self.entries));
-        report.set_detail("changes", Value::Array(self.changes));
+        report.details.repositories = self.entries;
+        report.details.changes = self.changes;
         if self.n_entries_omitted > 0 || self.n_changes_omitted > 0 {
-            report.set_detail(
-                "omitted",
-                json!({"repositories": self.n_entries_omitted, "changes": self.n_changes_omitted}),
-            );
+            report.details.omitted = Some(Omitted {
+                repositories: self.n_entries_omitted,
+                changes: self.n_changes_omitted,
+            });
         }
         for finding in self.own_findings {
             report.push_finding(finding);
@@ -508,10 +514,10 @@ fn revert_finding(
     .with_resource_arn(arn)
 }
 
-fn shortened(value: &Value) -> String {
+fn shortened(value: &serde_json::Value) -> String {
     let text = match value {
-        Value::String(text) => text.clone(),
-        Value::Null => "none".to_owned(),
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Null => "none".to_owned(),
         other => other.to_string(),
     };
     match text.char_indices().nth(MAX_VALUE_CHARS) {

@@ -28,7 +28,7 @@ use plan::{FilterStatus, Hazard, Overridden};
 const RESOURCE: &str = "registry-scanning";
 
 /// How the reconcile ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// `hardening.registry_scanning = "off"`: neither read nor written.
@@ -46,7 +46,7 @@ pub enum Outcome {
 }
 
 /// One wanted filter in the report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FilterEntry {
     pub prefix: String,
     pub profile: String,
@@ -56,7 +56,7 @@ pub struct FilterEntry {
 }
 
 /// The `registry_scanning` section of a sweep's report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct RegistryScanningSection {
     pub mode: &'static str,
     pub outcome: Outcome,
@@ -84,15 +84,13 @@ pub struct Reconciled {
 }
 
 impl Reconciled {
-    /// Adds the `registry_scanning` section and the findings to `report`.
-    pub fn write_into(self, report: &mut Report) {
-        report.set_detail(
-            "registry_scanning",
-            serde_json::to_value(&self.section).unwrap_or_default(),
-        );
+    /// Adds the findings to `report`; the `registry_scanning` section comes back for the
+    /// report's details.
+    pub fn write_into<D>(self, report: &mut Report<D>) -> RegistryScanningSection {
         for finding in self.findings {
             report.push_finding(finding);
         }
+        self.section
     }
 }
 
@@ -317,7 +315,7 @@ fn overridden_finding(overridden: &Overridden) -> Finding {
 }
 
 /// Managed repositories seen by a run, by how they are scanned on push.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ScanCoverage {
     /// Scanned on push through a registry filter.
     pub by_registry: u64,
@@ -331,7 +329,7 @@ pub struct ScanCoverage {
 }
 
 /// A managed repository images are not scanned on push in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct NotScanned {
     pub repository: String,
     pub profile: String,
@@ -370,9 +368,9 @@ impl ScanCoverage {
         }
     }
 
-    /// Adds the `scan_coverage` section to `report`, and a finding when a repository whose
+    /// Sorts the section for the report (which takes it back), and adds a finding when a repository whose
     /// profile wants scan on push is not scanned on push.
-    pub fn write_into(mut self, report: &mut Report, dry_run: bool) {
+    pub fn write_into<D>(mut self, report: &mut Report<D>, dry_run: bool) -> ScanCoverage {
         self.by_repository_setting.sort();
         self.not_scanned_on_push
             .sort_by(|a, b| a.repository.cmp(&b.repository));
@@ -410,9 +408,6 @@ impl ScanCoverage {
                 .with_next_step("see `scan_coverage` in the report; with `hardening.registry_scanning = \"manage\"` a sweep adds `<prefix>/*` to the registry's `SCAN_ON_PUSH` rule"),
             );
         }
-        report.set_detail(
-            "scan_coverage",
-            serde_json::to_value(&self).unwrap_or_default(),
-        );
+        self
     }
 }

@@ -29,7 +29,7 @@ pub struct Wanted {
 }
 
 /// A profile that turns scanning off under a prefix another filter scans on push anyway.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Overridden {
     pub prefix: String,
     pub profile: String,
@@ -124,7 +124,7 @@ pub fn overridden(
 }
 
 /// What became of one wanted filter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum FilterStatus {
     /// A filter of a rule that scans on push already covers the prefix.
@@ -139,7 +139,7 @@ pub enum FilterStatus {
 }
 
 /// Why the plan cannot do all it was asked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "hazard", rename_all = "kebab-case")]
 pub enum Hazard {
     /// `hardening.registry_scan_type` asks for a type the registry's own rules forbid

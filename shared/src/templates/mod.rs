@@ -15,7 +15,6 @@ pub mod plan;
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
 use tracing::{info, warn};
 
 use crate::aws::{AwsError, AwsErrorKind, Clients};
@@ -23,6 +22,7 @@ use crate::config::{Config, HardeningConfig, TemplateMode};
 use crate::domain::{Check, Finding, Report, Severity, ROOT_PREFIX};
 use crate::error::Error;
 use crate::hardening::desired::ManagedPrefixes;
+use crate::hardening::report::{Birth, HardenReport};
 
 use plan::{Action, TemplatePlan};
 
@@ -37,11 +37,54 @@ pub const TEMPLATES_UPDATED: &str = "templates_updated";
 pub const TEMPLATES_DRIFTED: &str = "templates_drifted";
 pub const TEMPLATE_FAILURES: &str = "template_failures";
 
+/// The `templates` section of a report: the mode, and what became of each managed prefix's
+/// template.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct TemplatesSection {
+    /// `hardening.creation_templates`: `manage`, `check` or `off`.
+    pub mode: String,
+    /// The role new repositories' templates name (`hardening.creation_template_role_arn`).
+    pub role_arn: Option<String>,
+    pub templates: Vec<TemplateEntry>,
+    /// Templates of prefixes the product does not manage: never written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_alone: Vec<String>,
+    /// Why the templates could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What became of one managed prefix's template.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct TemplateEntry {
+    pub prefix: String,
+    pub profile: String,
+    /// `in-sync`, `nothing-to-carry`, `created`, `updated`, `would-create`, `would-update`,
+    /// `missing`, `drifted` or `failed`.
+    pub outcome: &'static str,
+    /// Each field that differs, with its old and new value.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<plan::FieldChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The report of `ptc templates plan|apply`.
+pub type TemplatesReport = Report<TemplatesDetails>;
+
+/// The sections of the `ptc templates` report.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct TemplatesDetails {
+    pub managed_prefixes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub templates: Option<TemplatesSection>,
+}
+
 /// What reconciling the templates came to, for the report of the run that did it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reconciled {
     /// The `templates` section of the report.
-    pub detail: Value,
+    pub detail: TemplatesSection,
     pub counts: BTreeMap<&'static str, u64>,
     pub findings: Vec<Finding>,
 }
@@ -49,7 +92,13 @@ pub struct Reconciled {
 impl Reconciled {
     fn new(mode: TemplateMode, role_arn: Option<&str>) -> Self {
         Reconciled {
-            detail: json!({"mode": mode.as_str(), "role_arn": role_arn, "templates": []}),
+            detail: TemplatesSection {
+                mode: mode.as_str().to_owned(),
+                role_arn: role_arn.map(str::to_owned),
+                templates: Vec::new(),
+                left_alone: Vec::new(),
+                error: None,
+            },
             counts: [
                 TEMPLATES_CHECKED,
                 TEMPLATES_IN_SYNC,
@@ -69,15 +118,16 @@ impl Reconciled {
         *self.counts.entry(name).or_insert(0) += 1;
     }
 
-    /// Adds the `templates` section, the counts and the findings to `report`.
-    pub fn write_into(self, report: &mut Report) {
-        report.set_detail("templates", self.detail);
+    /// Adds the counts and the findings to `report`; the `templates` section comes back for
+    /// the report's details.
+    pub fn write_into<D>(self, report: &mut Report<D>) -> TemplatesSection {
         for (name, value) in self.counts {
             report.add_to_count(name, value);
         }
         for finding in self.findings {
             report.push_finding(finding);
         }
+        self.detail
     }
 }
 
@@ -102,7 +152,7 @@ pub async fn reconcile(
         Err(error) => {
             warn!(error = %error, "creation templates could not be read");
             reconciled.add(TEMPLATE_FAILURES);
-            reconciled.detail["error"] = json!(error.to_string());
+            reconciled.detail.error = Some(error.to_string());
             reconciled
                 .findings
                 .push(failure_finding("*", "read", &error));
@@ -164,18 +214,16 @@ pub async fn reconcile(
                 }
             }
         };
-        let mut entry = json!({
-            "prefix": plan.prefix,
-            "profile": plan.profile,
-            "outcome": outcome,
+        entries.push(TemplateEntry {
+            prefix: plan.prefix.clone(),
+            profile: plan.profile.clone(),
+            outcome,
+            changes: plan.changes.clone(),
+            error: match &result {
+                Some(Err(error)) => Some(error.to_string()),
+                _ => None,
+            },
         });
-        if !plan.changes.is_empty() {
-            entry["changes"] = json!(plan.changes);
-        }
-        if let Some(Err(error)) = &result {
-            entry["error"] = json!(error.to_string());
-        }
-        entries.push(entry);
         for hazard in &plan.hazards {
             match hazard {
                 // The same configuration gap for every prefix: one finding for the run.
@@ -199,8 +247,8 @@ pub async fn reconcile(
     for hazard in &plans.hazards {
         reconciled.findings.push(hazard.finding(ROOT_PREFIX));
     }
-    reconciled.detail["templates"] = json!(entries);
-    reconciled.detail["left_alone"] = json!(plans.left_alone);
+    reconciled.detail.templates = entries;
+    reconciled.detail.left_alone = plans.left_alone;
     reconciled
 }
 
@@ -251,7 +299,7 @@ pub const NOT_CARRIED_BY_TEMPLATES: &[&str] = &["scan_on_push"];
 /// Whether a repository the creation event hardened was born compliant: every setting a
 /// template carries already matched its profile, so the event cost reads only (plus what no
 /// template carries). `None` when the report hardened no repository.
-pub fn birth(report: &Report) -> Option<Value> {
+pub fn birth(report: &HardenReport) -> Option<Birth> {
     let checked = report
         .summary
         .get("repositories_checked")
@@ -260,26 +308,25 @@ pub fn birth(report: &Report) -> Option<Value> {
     if checked != 1 {
         return None;
     }
-    let settings: Vec<&str> = report
+    let (not_carried, carried): (Vec<String>, Vec<String>) = report
         .details
-        .get("changes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|change| change.get("setting").and_then(Value::as_str))
-        .collect();
-    let (not_carried, carried): (Vec<&str>, Vec<&str>) = settings
-        .into_iter()
-        .partition(|setting| NOT_CARRIED_BY_TEMPLATES.contains(setting));
-    Some(json!({
-        "born_compliant": carried.is_empty(),
-        "fixed_after_birth": carried,
-        "not_carried_by_templates": not_carried,
-    }))
+        .changes
+        .iter()
+        .map(|change| change.setting.clone())
+        .partition(|setting| NOT_CARRIED_BY_TEMPLATES.contains(&setting.as_str()));
+    Some(Birth {
+        born_compliant: carried.is_empty(),
+        fixed_after_birth: carried,
+        not_carried_by_templates: not_carried,
+    })
 }
 
 /// `ptc templates plan` (`dry_run`) and `ptc templates apply`: the templates alone.
-pub async fn run(clients: &Clients, config: &Config, dry_run: bool) -> Result<Report, Error> {
+pub async fn run(
+    clients: &Clients,
+    config: &Config,
+    dry_run: bool,
+) -> Result<TemplatesReport, Error> {
     let registry = clients.registry();
     let rules = match &config.hardening.prefixes {
         Some(_) => Vec::new(),
@@ -298,8 +345,8 @@ pub async fn run(clients: &Clients, config: &Config, dry_run: bool) -> Result<Re
     }
     let dry_run = dry_run || config.hardening.dry_run;
     let reconciled = reconcile(clients, &hardening, &managed, dry_run).await;
-    let mut report = Report::new(FUNCTION, dry_run);
-    report.set_detail("managed_prefixes", json!(managed.as_slice()));
-    reconciled.write_into(&mut report);
+    let mut report = TemplatesReport::new(FUNCTION, dry_run);
+    report.details.managed_prefixes = managed.as_slice().to_vec();
+    report.details.templates = Some(reconciled.write_into(&mut report));
     Ok(report)
 }

@@ -36,7 +36,7 @@ pub enum Action {
 }
 
 /// One field of a template that differs, with what it is and what it becomes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FieldChange {
     pub field: &'static str,
     pub old: Value,

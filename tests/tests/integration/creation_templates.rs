@@ -7,10 +7,11 @@ use std::sync::Arc;
 use aws_sdk_ecr::types::{ImageTagMutability, RctAppliedFor};
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::config::Config;
-use ptc_ops::domain::{Check, Report, Severity};
+use ptc_ops::domain::{Check, Severity};
+use ptc_ops::hardening::HardenReport;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops_tests::{assert_calls_permitted, sample_event, Fault, FaultKind, TestEnv};
+use ptc_ops_tests::{assert_calls_permitted, report_json, sample_event, Fault, FaultKind, TestEnv};
 use serde_json::{json, Value};
 
 const FUNCTION: &str = "harden-repository";
@@ -58,7 +59,7 @@ fn context(env: &TestEnv, config: Config) -> Arc<FunctionContext> {
     )
 }
 
-async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> Report {
+async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> HardenReport {
     harden_repository::handler::handle(
         Arc::clone(context),
         LambdaEvent::new(payload.clone(), Context::default()),
@@ -79,8 +80,8 @@ async fn templates(env: &TestEnv) -> Vec<aws_sdk_ecr::types::RepositoryCreationT
         .unwrap_or_default()
 }
 
-fn outcomes(report: &Report) -> Vec<(String, String)> {
-    report.details["templates"]["templates"]
+fn outcomes(report: &HardenReport) -> Vec<(String, String)> {
+    report_json(&report)["templates"]["templates"]
         .as_array()
         .into_iter()
         .flatten()
@@ -93,7 +94,7 @@ fn outcomes(report: &Report) -> Vec<(String, String)> {
         .collect()
 }
 
-fn template_findings(report: &Report) -> Vec<(Severity, String)> {
+fn template_findings(report: &HardenReport) -> Vec<(Severity, String)> {
     report
         .findings
         .iter()
@@ -155,7 +156,10 @@ async fn a_sweep_creates_templates_from_the_profiles_then_writes_nothing() {
         "{report:#?}"
     );
     assert_eq!(template_findings(&report), vec![], "{report:#?}");
-    assert_eq!(report.details["templates"]["left_alone"], json!(["team"]));
+    assert_eq!(
+        report_json(&report)["templates"]["left_alone"],
+        json!(["team"])
+    );
     assert_calls_permitted(&env, ptc_ops::hardening::permissions::PERMISSIONS).await;
 
     let all = templates(&env).await;
@@ -233,11 +237,11 @@ async fn a_repository_born_from_its_template_costs_no_write_on_its_creation_even
         "{report:#?}"
     );
     assert_eq!(
-        report.details["trigger"]["birth"],
+        report_json(&report)["trigger"]["birth"],
         json!({"born_compliant": true, "fixed_after_birth": [], "not_carried_by_templates": []}),
         "{report:#?}"
     );
-    assert_eq!(report.details["scan_coverage"]["by_registry"], 1);
+    assert_eq!(report_json(&report)["scan_coverage"]["by_registry"], 1);
 }
 
 #[tokio::test]
@@ -268,7 +272,10 @@ async fn without_a_role_templates_leave_tags_out_and_the_event_adds_them() {
     let mut writes = write_operations(&env.calls().await);
     writes.sort();
     assert_eq!(writes, ["TagResource"], "scanning comes from the registry");
-    assert_eq!(report.details["trigger"]["birth"]["born_compliant"], false);
+    assert_eq!(
+        report_json(&report)["trigger"]["birth"]["born_compliant"],
+        false
+    );
 }
 
 #[tokio::test]

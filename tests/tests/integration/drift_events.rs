@@ -5,10 +5,11 @@
 use std::sync::{Arc, Once};
 
 use lambda_runtime::{Context, LambdaEvent};
-use ptc_ops::domain::{Report, Severity};
+use ptc_ops::domain::Severity;
+use ptc_ops::hardening::HardenReport;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops_tests::{sample_event, TestEnv};
+use ptc_ops_tests::{report_json, sample_event, TestEnv};
 use serde_json::{json, Value};
 
 const PROFILE: &str = r#"
@@ -42,7 +43,7 @@ fn context(env: &TestEnv) -> Arc<FunctionContext> {
     )
 }
 
-async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> Report {
+async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> HardenReport {
     harden_repository::handler::handle(
         Arc::clone(context),
         LambdaEvent::new(payload.clone(), Context::default()),
@@ -125,7 +126,7 @@ async fn a_hand_made_lifecycle_policy_is_restored_and_the_person_named() {
         ["PutLifecyclePolicy"],
         "only what differs"
     );
-    let trigger = &report.details["trigger"];
+    let trigger = &report_json(&report)["trigger"];
     assert_eq!(trigger["event"], "setting-changed", "{trigger:#}");
     assert_eq!(trigger["call"], "PutLifecyclePolicy");
     assert_eq!(trigger["setting"], "lifecycle_policy");

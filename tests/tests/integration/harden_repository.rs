@@ -12,13 +12,13 @@ use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::aws::AwsError;
 use ptc_ops::config::Config;
 use ptc_ops::deadline::Deadline;
-use ptc_ops::domain::Report;
 use ptc_ops::error::Error;
 use ptc_ops::events::{HardenInvocation, HardenRequest};
+use ptc_ops::hardening::HardenReport;
 use ptc_ops::hardening::{HandOff, START_RESERVE};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops_tests::{sample_event, Call, Fault, FaultKind, TestEnv};
+use ptc_ops_tests::{report_json, sample_event, Call, Fault, FaultKind, TestEnv};
 use serde_json::{json, Value};
 
 const FUNCTION: &str = "harden-repository";
@@ -80,7 +80,7 @@ async fn invoke_with(
     context: &Arc<FunctionContext>,
     payload: Value,
     lambda_context: Context,
-) -> Result<Report, Error> {
+) -> Result<HardenReport, Error> {
     harden_repository::handler::handle(
         Arc::clone(context),
         LambdaEvent::new(payload, lambda_context),
@@ -88,7 +88,7 @@ async fn invoke_with(
     .await
 }
 
-async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> Report {
+async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> HardenReport {
     invoke_with(context, payload.clone(), Context::default())
         .await
         .unwrap_or_else(|error| panic!("{payload} failed: {}", error.full_message()))
@@ -246,8 +246,8 @@ fn operations(calls: &[Call]) -> Vec<String> {
     operations
 }
 
-fn changed_settings(report: &Report) -> Vec<String> {
-    let mut settings: Vec<String> = report.details["changes"]
+fn changed_settings(report: &HardenReport) -> Vec<String> {
+    let mut settings: Vec<String> = report_json(&report)["changes"]
         .as_array()
         .map(|changes| {
             changes
@@ -260,12 +260,12 @@ fn changed_settings(report: &Report) -> Vec<String> {
     settings
 }
 
-fn count(report: &Report, name: &str) -> u64 {
+fn count(report: &HardenReport, name: &str) -> u64 {
     report.summary.get(name).copied().unwrap_or_default()
 }
 
 /// The checks of the report's findings, with their resources.
-fn findings(report: &Report) -> Vec<(String, String)> {
+fn findings(report: &HardenReport) -> Vec<(String, String)> {
     report
         .findings
         .iter()
@@ -371,7 +371,10 @@ async fn a_repository_created_by_a_pull_through_the_cache_is_hardened() {
         sample_event("create-repository-service-event.json"),
     )
     .await;
-    assert_eq!(report.details["managed_prefixes"], json!(["docker-hub"]));
+    assert_eq!(
+        report_json(&report)["managed_prefixes"],
+        json!(["docker-hub"])
+    );
     assert_eq!(count(&report, "settings_changed"), 5, "{report:#?}");
     assert_hardened(&env, "docker-hub/library/nginx").await;
 
@@ -476,7 +479,7 @@ async fn other_shapes_are_refused_or_ignored_without_writes() {
     let mut replicated = sample_event("create-repository-api-call.json");
     replicated["detail"]["eventSource"] = json!("replication.ecr.amazonaws.com");
     let report = invoke(&context, replicated).await;
-    assert_eq!(report.details["trigger"]["event"], "ignored");
+    assert_eq!(report_json(&report)["trigger"]["event"], "ignored");
     assert_eq!(count(&report, "repositories_checked"), 0);
 
     assert_eq!(
@@ -676,7 +679,7 @@ async fn drift_is_planned_and_corrected_setting_by_setting() {
                 case.name
             );
             assert_eq!(
-                report.details["changes"][0]["removed"]
+                report_json(&report)["changes"][0]["removed"]
                     .as_array()
                     .map(Vec::len),
                 Some(1),
@@ -696,7 +699,7 @@ async fn drift_is_planned_and_corrected_setting_by_setting() {
             );
         }
         if case.name == "public-policy" {
-            let change = &report.details["changes"][0];
+            let change = &report_json(&report)["changes"][0];
             assert!(
                 change["note"]
                     .as_str()
@@ -814,14 +817,17 @@ async fn a_second_run_writes_nothing_and_a_dry_run_writes_nothing() {
     assert_eq!(env.write_calls().await, vec![], "a dry run writes nothing");
     assert_eq!(count(&dry, "settings_planned"), 5);
     assert_eq!(count(&dry, "settings_changed"), 0);
-    assert_eq!(dry.details["repositories"][0]["outcome"], "would-change");
+    assert_eq!(
+        report_json(&dry)["repositories"][0]["outcome"],
+        "would-change"
+    );
 
     let first = invoke(&context, sample_event("harden-sweep.json")).await;
     assert_eq!(count(&first, "repositories_changed"), 3, "{first:#?}");
     // Four settings per repository: scan on push comes from the registry scanning
     // configuration the sweep writes once.
     assert_eq!(count(&first, "settings_changed"), 12);
-    assert_eq!(first.details["sweep"]["complete"], true);
+    assert_eq!(report_json(&first)["sweep"]["complete"], true);
 
     env.clear_calls().await;
     let second = invoke(&context, sample_event("scheduled-event.json")).await;
@@ -1055,30 +1061,34 @@ async fn a_sweep_short_of_time_hands_the_rest_on_and_the_next_invocation_finishe
         first_checked < n_repositories,
         "the deadline cut it short: {first:#?}"
     );
-    assert_eq!(first.details["sweep"]["complete"], false);
-    let cursor = first.details["cursor"].clone();
+    assert_eq!(report_json(&first)["sweep"]["complete"], false);
+    let cursor = report_json(&first)["cursor"].clone();
     let last_handled = format!("ghcr/sweep/app-{:02}", first_checked - 1);
     assert_eq!(cursor["after"], json!(last_handled), "{cursor}");
     assert_eq!(cursor["link"], 1, "{cursor}");
-    assert_eq!(cursor["sweep_id"], first.details["sweep"]["sweep_id"]);
+    assert_eq!(cursor["sweep_id"], report_json(&first)["sweep"]["sweep_id"]);
     assert!(cursor["sweep_id"].is_string(), "{cursor}");
     // Created between two invocations, before the cursor: a position would now point one
     // repository early and check one twice; the name does not move.
     create_repository(&env, "ghcr/sweep/app-00a").await;
-    let continuation = first.details["hand_off"]["continue_with"].clone();
+    let continuation = report_json(&first)["hand_off"]["continue_with"].clone();
     assert_eq!(
         continuation,
         json!({"sweep": true, "dry_run": false, "cursor": cursor})
     );
     assert_eq!(
-        first.details["hand_off"]["handed_to"],
+        report_json(&first)["hand_off"]["handed_to"],
         Value::Null,
         "not in Lambda: nothing invoked"
     );
 
     let second = invoke(&context, continuation).await;
-    assert_eq!(second.details["sweep"]["complete"], true, "{second:#?}");
-    assert_eq!(second.details["sweep"]["link"], 1, "{second:#?}");
+    assert_eq!(
+        report_json(&second)["sweep"]["complete"],
+        true,
+        "{second:#?}"
+    );
+    assert_eq!(report_json(&second)["sweep"]["link"], 1, "{second:#?}");
     assert_eq!(
         first_checked + count(&second, "repositories_checked"),
         n_repositories,
@@ -1115,14 +1125,14 @@ async fn a_sweep_short_of_time_hands_the_rest_on_and_the_next_invocation_finishe
     assert_eq!(requests.len(), 1, "{report:#?}");
     assert_eq!(
         requests[0].0.cursor.as_ref(),
-        Some(&report.details["cursor"])
+        Some(&report_json(&report)["cursor"])
     );
     assert_eq!(
         requests[0].1,
         n_lines_before + 1,
         "the run's metrics were written before the hand-off"
     );
-    assert_eq!(report.details["hand_off"]["handed_to"], "recorder");
+    assert_eq!(report_json(&report)["hand_off"]["handed_to"], "recorder");
 }
 
 /// A hand-off that fails does not fail the invocation (Lambda would retry it, alerting twice
@@ -1149,8 +1159,8 @@ async fn a_failed_hand_off_is_alerted_without_failing_the_invocation() {
     .await
     .expect("a failed hand-off is not an invocation error");
     assert_eq!(recorder.requests.lock().expect("lock").len(), 1);
-    assert_eq!(report.details["hand_off"]["handed_to"], Value::Null);
-    assert!(report.details["hand_off"]["continue_with"]["cursor"].is_object());
+    assert_eq!(report_json(&report)["hand_off"]["handed_to"], Value::Null);
+    assert!(report_json(&report)["hand_off"]["continue_with"]["cursor"].is_object());
     let handoff: Vec<_> = report
         .findings
         .iter()
@@ -1260,8 +1270,8 @@ async fn a_root_rule_never_reaches_application_repositories() {
     let by_rules_context = context(&env, config_text(&env, &by_rules, None));
     let report = invoke(&by_rules_context, json!({"sweep": true})).await;
     assert_eq!(count(&report, "repositories_skipped"), 2, "{report:#?}");
-    assert_eq!(report.details["managed_prefixes"], json!([]));
-    assert!(report.details["root_rule"].is_string(), "{report:#?}");
+    assert_eq!(report_json(&report)["managed_prefixes"], json!([]));
+    assert!(report_json(&report)["root_rule"].is_string(), "{report:#?}");
     assert_eq!(env.write_calls().await, vec![], "nothing is written");
 
     // Opted in: the sweep cannot tell the cache's repository from the application's yet.

@@ -11,10 +11,11 @@ use aws_sdk_ecr::types::{
 };
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::config::Config;
-use ptc_ops::domain::{Check, Report};
+use ptc_ops::domain::Check;
+use ptc_ops::hardening::HardenReport;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops_tests::{assert_calls_permitted, Call, TestEnv};
+use ptc_ops_tests::{assert_calls_permitted, report_json, Call, TestEnv};
 use serde_json::{json, Value};
 
 const FUNCTION: &str = "harden-repository";
@@ -43,7 +44,7 @@ fn context(env: &TestEnv, config: Config) -> Arc<FunctionContext> {
     )
 }
 
-async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> Report {
+async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> HardenReport {
     harden_repository::handler::handle(
         Arc::clone(context),
         LambdaEvent::new(payload.clone(), Context::default()),
@@ -150,7 +151,7 @@ fn count(calls: &[Call], operation: &str) -> usize {
         .count()
 }
 
-fn scanning_titles(report: &Report) -> Vec<String> {
+fn scanning_titles(report: &HardenReport) -> Vec<String> {
     report
         .findings
         .iter()
@@ -201,7 +202,7 @@ async fn a_sweep_merges_the_prefixes_into_the_registry_configuration_then_writes
         ),
         "the foreign filter and the scan type stay"
     );
-    let section = &report.details["registry_scanning"];
+    let section = &report_json(&report)["registry_scanning"];
     assert_eq!(section["outcome"], "updated", "{section:#}");
     assert_eq!(
         section["old"]["rules"][0]["repositoryFilters"],
@@ -215,7 +216,7 @@ async fn a_sweep_merges_the_prefixes_into_the_registry_configuration_then_writes
         ])
     );
     assert_eq!(
-        report.details["scan_coverage"],
+        report_json(&report)["scan_coverage"],
         json!({"by_registry": 2, "by_repository_setting": [], "not_scanned_on_push": [], "not_checked": 0})
     );
     assert!(scanned_on_push(&env, NGINX).await && scanned_on_push(&env, FLUX).await);
@@ -225,7 +226,10 @@ async fn a_sweep_merges_the_prefixes_into_the_registry_configuration_then_writes
     let again = invoke(&context, json!({"sweep": true})).await;
     let calls = env.calls().await;
     assert_eq!(operations(&calls, true), Vec::<String>::new(), "{again:#?}");
-    assert_eq!(again.details["registry_scanning"]["outcome"], "in-sync");
+    assert_eq!(
+        report_json(&again)["registry_scanning"]["outcome"],
+        "in-sync"
+    );
     assert_eq!(
         count(&calls, "GetRegistryScanningConfiguration"),
         1,
@@ -250,21 +254,22 @@ async fn a_dry_run_writes_nothing_and_reports_what_is_not_scanned() {
         "both repositories are read in one batch"
     );
     assert_eq!(
-        report.details["registry_scanning"]["outcome"],
+        report_json(&report)["registry_scanning"]["outcome"],
         "would-update"
     );
     assert_eq!(
-        report.details["registry_scanning"]["new"]["rules"][0]["repositoryFilters"],
+        report_json(&report)["registry_scanning"]["new"]["rules"][0]["repositoryFilters"],
         json!([
             {"filter": "docker-hub/*", "filterType": "WILDCARD"},
             {"filter": "ghcr/*", "filterType": "WILDCARD"},
         ])
     );
-    let not_scanned: Vec<&str> = report.details["scan_coverage"]["not_scanned_on_push"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|row| row["repository"].as_str())
+    let not_scanned: Vec<&str> = report
+        .details
+        .scan_coverage
+        .iter()
+        .flat_map(|coverage| &coverage.not_scanned_on_push)
+        .map(|row| row.repository.as_str())
         .collect();
     assert_eq!(not_scanned, [NGINX, FLUX]);
     assert_eq!(
@@ -288,7 +293,10 @@ async fn check_mode_reports_the_fix_and_falls_back_to_the_repository_setting() {
         ["PutImageScanningConfiguration"],
         "the registry is not written; the repository gets the deprecated setting"
     );
-    assert_eq!(report.details["registry_scanning"]["outcome"], "drifted");
+    assert_eq!(
+        report_json(&report)["registry_scanning"]["outcome"],
+        "drifted"
+    );
     let finding = report
         .findings
         .iter()
@@ -305,7 +313,7 @@ async fn check_mode_reports_the_fix_and_falls_back_to_the_repository_setting() {
         "{finding:#?}"
     );
     assert_eq!(
-        report.details["scan_coverage"]["by_repository_setting"],
+        report_json(&report)["scan_coverage"]["by_repository_setting"],
         json!([NGINX])
     );
     assert!(scanned_on_push(&env, NGINX).await);
@@ -331,7 +339,7 @@ async fn a_new_repository_the_registry_covers_costs_reads_only() {
         "{report:#?}"
     );
     assert_eq!(count(&calls, "BatchGetRepositoryScanningConfiguration"), 1);
-    assert_eq!(report.details["scan_coverage"]["by_registry"], 1);
+    assert_eq!(report_json(&report)["scan_coverage"]["by_registry"], 1);
 
     // Without a registry filter the event falls back to the repository's own setting, and
     // reads it back.
@@ -355,7 +363,7 @@ async fn a_new_repository_the_registry_covers_costs_reads_only() {
     );
     assert_eq!(count(&calls, "BatchGetRepositoryScanningConfiguration"), 2);
     assert_eq!(
-        report.details["scan_coverage"]["by_repository_setting"],
+        report_json(&report)["scan_coverage"]["by_repository_setting"],
         json!(["ghcr/other/app"])
     );
 }
@@ -403,7 +411,7 @@ async fn no_room_in_the_registry_is_a_finding_and_foreign_rules_stay() {
     // reported, and the repository is listed as not scanned on push.
     assert_eq!(operations(&calls, true), ["PutImageScanningConfiguration"]);
     assert_eq!(
-        report.details["scan_coverage"]["not_scanned_on_push"],
+        report_json(&report)["scan_coverage"]["not_scanned_on_push"],
         json!([{"repository": NGINX, "profile": "default", "wanted": true, "scan_frequency": "MANUAL"}]),
         "{report:#?}"
     );
