@@ -41,16 +41,20 @@ pub fn edits_for(
             registry,
             repository: repository_field,
             ..
-        } => match registry.as_ref().filter(|registry| registry.span.is_some()) {
-            Some(registry) => Ok(vec![
-                replace(registry, host)?,
-                replace(repository_field, repository)?,
-            ]),
-            None => Ok(vec![replace(
-                repository_field,
-                &format!("{host}/{repository}"),
-            )?]),
-        },
+        } => {
+            // `repository: nginx:1.27` (no `tag` key) keeps its tag.
+            let suffix = tag_and_digest(repository_field.value.trim());
+            match registry.as_ref().filter(|registry| registry.span.is_some()) {
+                Some(registry) => Ok(vec![
+                    replace(registry, host)?,
+                    replace(repository_field, &format!("{repository}{suffix}"))?,
+                ]),
+                None => Ok(vec![replace(
+                    repository_field,
+                    &format!("{host}/{repository}{suffix}"),
+                )?]),
+            }
+        }
         Shape::Kustomize {
             new_name: Some(new_name),
             ..
@@ -83,6 +87,18 @@ pub fn edits_for(
         }
         Shape::Kustomize { .. } => Err("the `images` entry cannot take a `newName`".to_owned()),
     }
+}
+
+/// The `:tag`, `@digest` or `:tag@digest` at the end of a reference (`""` when none); a
+/// registry port (`host:5000/app`) is no tag.
+fn tag_and_digest(reference: &str) -> &str {
+    let name_end = reference.find('@').unwrap_or(reference.len());
+    let name = &reference[..name_end];
+    let last_slash = name.rfind('/').map_or(0, |index| index + 1);
+    let start = name[last_slash..]
+        .find(':')
+        .map_or(name_end, |colon| last_slash + colon);
+    &reference[start..]
 }
 
 fn replace(field: &Field, text: &str) -> Result<Edit, String> {
@@ -229,6 +245,19 @@ mod tests {
     const HOST: &str = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";
 
     #[test]
+    fn finds_tag_and_digest_suffixes() {
+        for (reference, suffix) in [
+            ("nginx", ""),
+            ("nginx:1.27", ":1.27"),
+            ("localhost:5000/app", ""),
+            ("localhost:5000/app:v1@sha256:abc", ":v1@sha256:abc"),
+            ("ghcr.io/a/b@sha256:abc", "@sha256:abc"),
+        ] {
+            assert_eq!(tag_and_digest(reference), suffix, "{reference}");
+        }
+    }
+
+    #[test]
     fn splits_cache_uris() {
         for (name, uri, repository) in [
             (
@@ -265,6 +294,13 @@ mod tests {
                 "image:\n  repository: quay.io/org/app\n  tag: v1\n",
                 "quay/org/app:v1",
                 "image:\n  repository: HOST/quay/org/app\n  tag: v1\n",
+            ),
+            (
+                "Helm map whose repository carries the tag keeps it",
+                "values.yaml",
+                "image:\n  repository: nginx:1.27\n",
+                "docker-hub/library/nginx:1.27",
+                "image:\n  repository: HOST/docker-hub/library/nginx:1.27\n",
             ),
             (
                 "kustomization entry without newName gains one line",
