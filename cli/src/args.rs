@@ -215,7 +215,12 @@ pub struct AuditArgs {
     pub input: Option<PathBuf>,
     /// Audit the images these use: manifests, Helm values, a `HelmRelease`, a kustomization, a
     /// Dockerfile, a Compose file, or a folder of them (walked); `-` reads stdin (repeatable)
-    #[arg(short = 'f', long = "file", value_name = "PATH", conflicts_with = "input")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "PATH",
+        conflicts_with = "input"
+    )]
     pub files: Vec<PathBuf>,
     /// Direct images matching this pattern (`*` wildcards) do not fail the audit (repeatable)
     #[arg(long = "allow", value_name = "PATTERN")]
