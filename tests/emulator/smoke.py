@@ -409,6 +409,76 @@ def no_secret_values_logged(ctx: Ctx) -> None:
     expect(ctx.ready["upstream_credentials"]["access_token"] not in text, "secret value in the call log")
 
 
+@check
+def iam_simulation(ctx: Ctx) -> None:
+    """SimulatePrincipalPolicy (ptc_emulator/iam_ext.py): never more lenient than AWS."""
+    iam = ctx.client("iam", "us-east-1")
+    repo = "arn:aws:ecr:eu-west-1:123456789012:repository/ghcr/x"
+    other = "arn:aws:ecr:eu-west-1:123456789012:repository/quay/x"
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+
+    def decisions(arn, actions, resources=None):
+        kwargs = {"PolicySourceArn": arn, "ActionNames": actions}
+        if resources:
+            kwargs["ResourceArns"] = resources
+        return {(r["EvalActionName"], r["EvalResourceName"]): r for r in iam.simulate_principal_policy(**kwargs)["EvaluationResults"]}
+
+    # A role: NotAction, NotResource, a Deny, conditions on both effects.
+    role = iam.create_role(RoleName="smoke-node", AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    iam.put_role_policy(RoleName="smoke-node", PolicyName="inline", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "NotAction": "ecr:Delete*", "Resource": "arn:aws:ecr:*:*:repository/ghcr/*"},
+        {"Effect": "Allow", "Action": "ecr:BatchGetImage", "NotResource": "arn:aws:ecr:*:*:repository/ghcr/*"},
+        {"Sid": "NoCreate", "Effect": "Deny", "Action": "ecr:CreateRepository", "Resource": repo},
+        {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}},
+        {"Effect": "Deny", "Action": "ecr:PutImage", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1"}}},
+    ]}))
+    got = decisions(role, ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository", "ecr:DeleteRepository", "ecr:BatchGetImage", "ecr:PutImage"], [repo, other])
+    for (action, resource), want in {
+        ("ecr:BatchImportUpstreamImage", repo): "allowed",      # NotAction leaves it in
+        ("ecr:BatchImportUpstreamImage", other): "implicitDeny",
+        ("ecr:CreateRepository", repo): "explicitDeny",         # the Deny wins over NotAction
+        ("ecr:DeleteRepository", repo): "implicitDeny",         # NotAction takes it out
+        ("ecr:BatchGetImage", other): "allowed",                # NotResource covers quay
+        ("ecr:PutImage", repo): "explicitDeny",                 # a conditional Deny applies
+    }.items():
+        expect(got[(action, resource)]["EvalDecision"] == want, (action, resource, got[(action, resource)]))
+    put = got[("ecr:PutImage", repo)]["ResourceSpecificResults"][0]
+    expect(put["MissingContextValues"] == ["aws:SourceVpc"], put)
+    token = decisions(role, ["ecr:GetAuthorizationToken"])[("ecr:GetAuthorizationToken", "*")]
+    expect(token["EvalDecision"] == "implicitDeny", token)           # a conditional Allow does not
+    expect(token["MissingContextValues"] == ["aws:SecureTransport"], token)
+    denied = got[("ecr:CreateRepository", repo)]["MatchedStatements"]
+    expect(denied == [{"SourcePolicyId": "inline", "SourcePolicyType": "role"}], denied)
+
+    # A user: its group's managed policy.
+    managed = iam.create_policy(PolicyName="smoke-ecr", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.create_group(GroupName="smoke-ci")
+    iam.attach_group_policy(GroupName="smoke-ci", PolicyArn=managed)
+    user = iam.create_user(UserName="smoke-ci")["User"]["Arn"]
+    iam.add_user_to_group(GroupName="smoke-ci", UserName="smoke-ci")
+    got = decisions(user, ["ecr:BatchGetImage", "ecr:CreateRepository"], [repo])
+    expect(got[("ecr:CreateRepository", repo)]["EvalDecision"] == "allowed", got)
+    expect(got[("ecr:BatchGetImage", repo)]["MatchedStatements"] == [{"SourcePolicyId": "smoke-ecr", "SourcePolicyType": "user-managed"}], got)
+
+    # A role's permissions boundary caps its policies; moto drops a user's, so it is refused.
+    boundary = iam.create_policy(PolicyName="smoke-boundary", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:BatchGetImage", "Resource": "*"}]}))["Policy"]["Arn"]
+    capped = iam.create_role(RoleName="smoke-capped", AssumeRolePolicyDocument=trust, PermissionsBoundary=boundary)["Role"]["Arn"]
+    iam.attach_role_policy(RoleName="smoke-capped", PolicyArn=managed)
+    got = decisions(capped, ["ecr:BatchGetImage", "ecr:CreateRepository"], [repo])
+    expect(got[("ecr:BatchGetImage", repo)]["EvalDecision"] == "allowed", got)
+    expect(got[("ecr:CreateRepository", repo)]["EvalDecision"] == "implicitDeny", got)
+    expect(error_code(iam.create_user, UserName="smoke-bounded", PermissionsBoundary=boundary) == "InvalidInput")
+
+    # Pages, and what AWS refuses.
+    first = iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["ecr:BatchGetImage", "ecr:PutImage", "ecr:CreateRepository"], ResourceArns=[repo], MaxItems=2)
+    expect(first["IsTruncated"] and len(first["EvaluationResults"]) == 2, first)
+    rest = iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["ecr:BatchGetImage", "ecr:PutImage", "ecr:CreateRepository"], ResourceArns=[repo], MaxItems=2, Marker=first["Marker"])
+    expect(not rest["IsTruncated"] and len(rest["EvaluationResults"]) == 1, rest)
+    expect(error_code(iam.simulate_principal_policy, PolicySourceArn="arn:aws:iam::123456789012:role/nobody", ActionNames=["ecr:BatchGetImage"]) == "NoSuchEntity")
+    expect(error_code(iam.simulate_principal_policy, PolicySourceArn=role, ActionNames=["ecr:*"]) == "InvalidInput")
+    expect(error_code(iam.simulate_principal_policy, PolicySourceArn=role, ActionNames=["ecr:BatchGetImage"], ResourcePolicy="{}") == "InvalidInput")
+
+
 # ---- driver -------------------------------------------------------------------------------------
 
 def _children(pid: int) -> list[int]:

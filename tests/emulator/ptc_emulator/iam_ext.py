@@ -15,7 +15,8 @@ Never more lenient than AWS:
   keys the simulation had no value for (API_EvaluationResult.html). AWS itself skips such a
   `Deny` when the key is absent, so this is stricter than AWS, never more lenient.
 - Parameters this emulator does not implement (`PolicyInputList`, `ContextEntries`,
-  `ResourcePolicy`, ...) are refused with `InvalidInput` instead of being ignored.
+  `ResourcePolicy`, ...) are refused with `InvalidInput` instead of being ignored; so is a
+  permissions boundary on a user, which moto would drop (roles keep theirs and it applies).
 - Wildcards in `ActionNames` are refused: "This operation does not support using wildcards (*)
   in an action name" (API_SimulatePrincipalPolicy.html, ActionNames).
 """
@@ -244,8 +245,25 @@ def simulate_principal_policy(self: IamResponse):
     return ActionResult(answer)
 
 
+_moto_create_user = IamResponse.create_user
+
+
+def create_user(self: IamResponse):
+    """moto keeps no permissions boundary for users: a user created with one would be simulated
+    without it, more leniently than AWS. Refused instead of ignored."""
+    if self._get_param("PermissionsBoundary"):
+        raise InvalidInput("PermissionsBoundary on users is not supported by this emulator.")
+    return _moto_create_user(self)
+
+
+def put_user_permissions_boundary(self: IamResponse):
+    raise InvalidInput("PermissionsBoundary on users is not supported by this emulator.")
+
+
 ACTIONS = {
     "simulate_principal_policy": simulate_principal_policy,
+    "create_user": create_user,
+    "put_user_permissions_boundary": put_user_permissions_boundary,
 }
 
 
