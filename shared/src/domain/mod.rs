@@ -24,7 +24,7 @@ pub use lifecycle::{
     LifecycleRule, PolicyProblem, StorageClass, TagStatus, MAX_LIFECYCLE_POLICY_CHARS,
     MAX_LIFECYCLE_RULES, MAX_WILDCARDS_PER_TAG_PATTERN, MIN_DAYS_IN_ARCHIVE,
 };
-pub use report::{Report, UntypedDetails};
+pub use report::Report;
 pub use repository::{PulledImage, Repository, ACCEPTED_MANIFEST_MEDIA_TYPES};
 pub use repository_policy::{PublicStatement, RepositoryPolicy};
 pub use rule::{rule_for_repository, under_prefix, CacheRule, UpstreamKind, ROOT_PREFIX};

@@ -8,9 +8,6 @@ use serde_json::{Map, Value};
 use super::secret::scrub;
 use super::{Finding, Severity};
 
-/// Sections of a report not typed yet: a JSON map, filled with [`Report::set_detail`].
-pub type UntypedDetails = Map<String, Value>;
-
 /// What every function returns (README: each function returns a JSON report).
 ///
 /// `summary` holds counts; `details` holds the function's own sections (per-rule, per-secret,
@@ -21,7 +18,7 @@ pub type UntypedDetails = Map<String, Value>;
 /// Serialization scrubs: every string of the JSON written (Lambda response, `--json`) goes
 /// through [`scrub`], whatever the details hold.
 #[derive(Debug, Clone, PartialEq, JsonSchema)]
-pub struct Report<D = UntypedDetails> {
+pub struct Report<D> {
     /// The function that ran (`harden-repository`, `validate-cache-rules`, `check-credentials`,
     /// `prewarm-images`).
     pub function: String,
@@ -100,17 +97,6 @@ impl<D> Report<D> {
     }
 }
 
-impl Report<UntypedDetails> {
-    /// Stores a function-specific section; keys of the report itself cannot be shadowed.
-    pub fn set_detail(&mut self, key: &str, value: Value) {
-        debug_assert!(
-            !matches!(key, "function" | "dry_run" | "summary" | "findings"),
-            "detail key `{key}` would shadow a report field"
-        );
-        self.details.insert(key.to_owned(), value);
-    }
-}
-
 /// The common fields, then the details' fields, every string scrubbed. Details that do not
 /// serialize to a JSON object (a programming error) fail the serialization with a message.
 impl<D: Serialize> Serialize for Report<D> {
@@ -173,9 +159,19 @@ mod tests {
     use super::*;
     use crate::domain::Check;
 
+    #[derive(Debug, Default, Serialize)]
+    struct Rules {
+        rules: Vec<Prefix>,
+    }
+
+    #[derive(Debug, Serialize)]
+    struct Prefix {
+        prefix: &'static str,
+    }
+
     #[test]
     fn serializes_to_the_contract_shape() {
-        let mut report: Report = Report::new("validate-cache-rules", false);
+        let mut report: Report<Rules> = Report::new("validate-cache-rules", false);
         report.count("rules_checked", 2);
         report.add_to_count("rules_invalid", 1);
         report.push_finding(
@@ -190,7 +186,9 @@ mod tests {
                 "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix docker-hub",
             ),
         );
-        report.set_detail("rules", serde_json::json!([{"prefix": "docker-hub"}]));
+        report.details.rules.push(Prefix {
+            prefix: "docker-hub",
+        });
         let value = serde_json::to_value(&report).expect("report serializes");
         assert_eq!(
             value,
@@ -243,7 +241,7 @@ mod tests {
     #[test]
     fn details_must_be_an_object() {
         let report: Report<Vec<u8>> =
-            Report::<UntypedDetails>::new("prewarm-images", false).with_details(vec![1]);
+            Report::<Rules>::new("prewarm-images", false).with_details(vec![1]);
         let error = serde_json::to_string(&report).expect_err("an array detail is refused");
         assert!(error.to_string().contains("found `array`"), "{error}");
     }

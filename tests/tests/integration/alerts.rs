@@ -20,7 +20,8 @@ async fn a_critical_finding_arrives_as_a_chatbot_notification() {
     let env = TestEnv::new().await;
     let inbox = env.alert_inbox().await;
     let context = context(&env, &inbox.topic_arn, "warning");
-    let mut report: Report = Report::new("validate-cache-rules", false);
+    let mut report: Report<ptc_ops::rule_validation::ValidateDetails> =
+        Report::new("validate-cache-rules", false);
     report.push_finding(
         Finding::new(
             Severity::Critical,
@@ -99,7 +100,8 @@ async fn a_finding_built_around_a_secret_leaks_nothing() {
     let logs = CapturedLogs::install();
 
     // Every text field carries the value, as a careless check could produce.
-    let mut report: Report = Report::new("check-credentials", false);
+    let mut report: Report<ptc_ops::credentials::CredentialsDetails> =
+        Report::new("check-credentials", false);
     report.push_finding(
         Finding::new(
             Severity::Critical,
