@@ -41,7 +41,12 @@ impl Iam {
                 .send()
                 .await
                 .map_err(|error| AwsError::from_sdk(operation, Some(principal_arn), error))?;
-            decisions.extend(output.evaluation_results().iter().map(decision_from_sdk));
+            decisions.extend(
+                output
+                    .evaluation_results()
+                    .iter()
+                    .flat_map(decisions_from_sdk),
+            );
             match output.marker().filter(|marker| !marker.is_empty()) {
                 Some(next) if output.is_truncated() => marker = Some(next.to_owned()),
                 _ => return Ok(decisions),
@@ -72,26 +77,49 @@ impl Iam {
     }
 }
 
-fn decision_from_sdk(result: &EvaluationResult) -> SimulatedDecision {
-    let mut missing: Vec<String> = result.missing_context_values().to_vec();
-    let mut matched: Vec<String> = result.matched_statements().iter().map(policy_of).collect();
-    // With resources given, AWS reports missing context keys per resource
-    // (https://docs.aws.amazon.com/IAM/latest/APIReference/API_EvaluationResult.html).
-    for specific in result.resource_specific_results() {
-        missing.extend(specific.missing_context_values().iter().cloned());
-        matched.extend(specific.matched_statements().iter().map(policy_of));
+/// The decisions of one `EvaluationResult`: one per resource of its `ResourceSpecificResults`
+/// when it has them (each with its own decision, statements and missing context keys, "the
+/// individual results of the simulation ... on each resource"), else the result itself
+/// (<https://docs.aws.amazon.com/IAM/latest/APIReference/API_EvaluationResult.html>).
+fn decisions_from_sdk(result: &EvaluationResult) -> Vec<SimulatedDecision> {
+    let action = result.eval_action_name();
+    let keys = |own: &[String]| {
+        let mut keys: Vec<String> = result
+            .missing_context_values()
+            .iter()
+            .chain(own)
+            .cloned()
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+    let policies = |statements: &[Statement]| {
+        let mut policies: Vec<String> = statements.iter().map(policy_of).collect();
+        policies.sort();
+        policies.dedup();
+        policies
+    };
+    let specific = result.resource_specific_results();
+    if specific.is_empty() {
+        return vec![SimulatedDecision {
+            action: action.to_owned(),
+            resource: result.eval_resource_name().unwrap_or("*").to_owned(),
+            decision: EvalDecision::parse(result.eval_decision().as_str()),
+            matched_policies: policies(result.matched_statements()),
+            missing_context_values: keys(&[]),
+        }];
     }
-    missing.sort();
-    missing.dedup();
-    matched.sort();
-    matched.dedup();
-    SimulatedDecision {
-        action: result.eval_action_name().to_owned(),
-        resource: result.eval_resource_name().unwrap_or("*").to_owned(),
-        decision: EvalDecision::parse(result.eval_decision().as_str()),
-        matched_policies: matched,
-        missing_context_values: missing,
-    }
+    specific
+        .iter()
+        .map(|specific| SimulatedDecision {
+            action: action.to_owned(),
+            resource: specific.eval_resource_name().to_owned(),
+            decision: EvalDecision::parse(specific.eval_resource_decision().as_str()),
+            matched_policies: policies(specific.matched_statements()),
+            missing_context_values: keys(specific.missing_context_values()),
+        })
+        .collect()
 }
 
 /// `node-ecr (role)`: the policy's id and where it is attached.
