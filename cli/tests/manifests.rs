@@ -520,7 +520,7 @@ async fn prewarm_takes_the_same_files_and_pulls_each_reference_once() {
     let folder = tempfile::tempdir().expect("folder");
     std::fs::write(
         folder.path().join("values.yaml"),
-        "web:\n  image: nginx:1.27\nworker:\n  image: {repository: nginx, tag: \"1.27\"}\npause:\n  image: registry.k8s.io/pause:3.10\n",
+        "web:\n  image: nginx:1.27\nworker:\n  image: {repository: nginx, tag: \"1.27\"}\npause:\n  image: registry.k8s.io/pause:3.10\nchart:\n  image: {registry: docker.io, repository: bitnami/redis}\n",
     )
     .expect("written");
     std::fs::write(
@@ -549,5 +549,11 @@ async fn prewarm_takes_the_same_files_and_pulls_each_reference_once() {
         inputs,
         ["nginx:1.27", "registry.k8s.io/pause:3.10"],
         "{report:#}"
+    );
+    assert!(
+        stderr(&output)
+            .contains("values.yaml:8: `docker.io/bitnami/redis` has no tag in the values"),
+        "{}",
+        stderr(&output)
     );
 }

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use ptc_ops::audit::{classify, ImageSource, DIGEST_ONLY_REASON};
 use ptc_ops::domain::CacheRule;
-use ptc_ops::manifests::rewrite::{apply, edits_for, unified_diff, Edit};
-use ptc_ops::manifests::{self, FileScan, Note, Occurrence, Problem};
+use ptc_ops::manifests::rewrite::{apply, edits_for, tag_and_digest, unified_diff, Edit};
+use ptc_ops::manifests::{self, FileScan, Note, Occurrence, Problem, Shape};
 use ptc_ops::prewarm::mapping::registry_host;
 use serde::Serialize;
 
@@ -133,6 +133,24 @@ pub fn references(paths: &[PathBuf]) -> Result<Vec<String>, CliError> {
     for (_, scan) in scan_paths(paths)? {
         print_problems(&scan.problems, &[]);
         for occurrence in scan.occurrences {
+            // A chart fills a missing tag from its appVersion, which the values do not say:
+            // pre-warming `latest` instead would warm the wrong image.
+            if let Shape::Fields {
+                tag: None,
+                digest: None,
+                repository,
+                ..
+            } = &occurrence.shape
+            {
+                // `repository: nginx:1.27` carries its own tag.
+                if tag_and_digest(repository.value.trim()).is_empty() {
+                    eprintln!(
+                        "{}:{}: `{}` has no tag in the values (the chart's appVersion decides): not pre-warmed",
+                        occurrence.file, occurrence.line, occurrence.reference
+                    );
+                    continue;
+                }
+            }
             if !references.contains(&occurrence.reference) {
                 references.push(occurrence.reference);
             }

@@ -91,7 +91,7 @@ pub fn edits_for(
 
 /// The `:tag`, `@digest` or `:tag@digest` at the end of a reference (`""` when none); a
 /// registry port (`host:5000/app`) is no tag.
-fn tag_and_digest(reference: &str) -> &str {
+pub fn tag_and_digest(reference: &str) -> &str {
     let name_end = reference.find('@').unwrap_or(reference.len());
     let name = &reference[..name_end];
     let last_slash = name.rfind('/').map_or(0, |index| index + 1);
