@@ -5,6 +5,7 @@
 //! The emulator process watches its stdin: when the test process ends (normally, by a panic or
 //! by a signal) the pipe closes and the emulator stops everything it started.
 
+pub mod cloudformation;
 mod emulator;
 pub mod eventbridge;
 mod inbox;

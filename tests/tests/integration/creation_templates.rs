@@ -81,16 +81,12 @@ async fn templates(env: &TestEnv) -> Vec<aws_sdk_ecr::types::RepositoryCreationT
 }
 
 fn outcomes(report: &HardenReport) -> Vec<(String, String)> {
-    report_json(&report)["templates"]["templates"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|entry| {
-            (
-                entry["prefix"].as_str().unwrap_or_default().to_owned(),
-                entry["outcome"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
+    report
+        .details
+        .templates
+        .iter()
+        .flat_map(|section| &section.templates)
+        .map(|entry| (entry.prefix.clone(), entry.outcome.to_owned()))
         .collect()
 }
 

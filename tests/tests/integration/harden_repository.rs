@@ -247,15 +247,12 @@ fn operations(calls: &[Call]) -> Vec<String> {
 }
 
 fn changed_settings(report: &HardenReport) -> Vec<String> {
-    let mut settings: Vec<String> = report_json(&report)["changes"]
-        .as_array()
-        .map(|changes| {
-            changes
-                .iter()
-                .map(|change| change["setting"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut settings: Vec<String> = report
+        .details
+        .changes
+        .iter()
+        .map(|change| change.setting.clone())
+        .collect();
     settings.sort();
     settings
 }
