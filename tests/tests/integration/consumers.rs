@@ -810,3 +810,63 @@ async fn a_simulation_is_read_to_its_last_page() {
         .count();
     assert_eq!(pages, 2);
 }
+
+/// IAM simulations that take too long are cut at the time kept for the report: the run ends
+/// before its deadline with the rules reported and one warning, not a timeout.
+#[tokio::test]
+async fn slow_simulations_are_cut_at_the_deadline_with_a_report() {
+    let env = TestEnv::new().await;
+    env.create_rule("quay", "quay.io", None).await;
+    let everything = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecr:*", "Resource": "*"}]});
+    let mut roles = Vec::new();
+    for index in 0..4 {
+        roles.push(create_role(&env, &format!("slow-{index}"), Some(&everything)).await);
+    }
+    // 8 simulations of 1.5 s each: 12 s, far past a 4 s deadline.
+    env.inject(
+        ptc_ops_tests::Fault::new(
+            "SimulatePrincipalPolicy",
+            ptc_ops_tests::FaultKind::Latency,
+            None,
+        )
+        .latency(1500),
+    )
+    .await;
+    let listed: Vec<&str> = roles.iter().map(String::as_str).collect();
+    let context = Arc::new(
+        FunctionContext::new(
+            "validate-cache-rules",
+            env.config(&principals_toml(&listed)),
+            &env.sdk_config,
+        )
+        .with_metrics_sink(MetricsSink::captured()),
+    );
+    let allowed = Duration::from_secs(4);
+    let mut lambda_context = Context::default();
+    lambda_context.deadline =
+        (chrono::Utc::now().timestamp_millis() as u64) + allowed.as_millis() as u64;
+    let started = std::time::Instant::now();
+    let report = validate_cache_rules::handler::handle(
+        context,
+        LambdaEvent::new(sample_event("validate-cache-rules.json"), lambda_context),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("validation run failed: {}", error.full_message()));
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < allowed,
+        "the run overran its deadline: {elapsed:?}"
+    );
+    assert_eq!(report.summary["rules_checked"], 1, "{:?}", report.summary);
+    let cut: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|finding| finding.resource == "consumer-checks")
+        .collect();
+    assert_eq!(cut.len(), 1, "{:#?}", report.findings);
+    assert_eq!(
+        cut[0].title,
+        "the consumer checks did not finish before the deadline"
+    );
+    assert!(!report.summary.contains_key("consumer_checks"));
+}
