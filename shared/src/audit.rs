@@ -485,17 +485,7 @@ mod tests {
     const REGISTRY: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 
     fn rule(prefix: &str, upstream: &str) -> CacheRule {
-        CacheRule {
-            prefix: prefix.into(),
-            upstream_registry_url: upstream.into(),
-            upstream: UpstreamKind::from_upstream_url(upstream),
-            credential_arn: None,
-            custom_role_arn: None,
-            upstream_repository_prefix: ROOT_PREFIX.into(),
-            registry_id: Some("123456789012".into()),
-            created_at: None,
-            updated_at: None,
-        }
+        CacheRule::new(prefix, upstream).in_registry("123456789012")
     }
 
     fn rules() -> Vec<CacheRule> {
@@ -576,11 +566,9 @@ mod tests {
     }
 
     fn ecr_rule(prefix: &str, upstream: &str, upstream_prefix: &str) -> CacheRule {
-        CacheRule {
-            upstream: UpstreamKind::Ecr,
-            upstream_repository_prefix: upstream_prefix.into(),
-            ..rule(prefix, upstream)
-        }
+        rule(prefix, upstream)
+            .with_upstream(UpstreamKind::Ecr)
+            .with_upstream_prefix(upstream_prefix)
     }
 
     const UPSTREAM_ECR: &str = "999999999999.dkr.ecr.eu-west-1.amazonaws.com";

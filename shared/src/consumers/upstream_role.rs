@@ -319,10 +319,9 @@ mod tests {
         "arn:aws:ecr:us-east-1:444455556666:repository/base-images/ptc-doctor-sample";
 
     fn rule() -> CacheRule {
-        let mut rule = CacheRule::new("central", "444455556666.dkr.ecr.us-east-1.amazonaws.com");
-        rule.custom_role_arn = Some(ROLE.to_owned());
-        rule.upstream_repository_prefix = "base-images".to_owned();
-        rule
+        CacheRule::new("central", "444455556666.dkr.ecr.us-east-1.amazonaws.com")
+            .with_custom_role(ROLE)
+            .with_upstream_prefix("base-images")
     }
 
     fn registry() -> RegistryFacts {

@@ -497,7 +497,7 @@ mod tests {
 
     use super::*;
     use crate::credentials::format::check_format;
-    use crate::domain::{SecretValue, ROOT_PREFIX};
+    use crate::domain::SecretValue;
 
     const ARN: &str =
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/hub-AbC12z";
@@ -529,16 +529,10 @@ mod tests {
     }
 
     fn rule(prefix: &str, credential_arn: Option<&str>) -> CacheRule {
-        CacheRule {
-            prefix: prefix.into(),
-            upstream_registry_url: "registry-1.docker.io".into(),
-            upstream: UpstreamKind::DockerHub,
-            credential_arn: credential_arn.map(str::to_owned),
-            custom_role_arn: None,
-            upstream_repository_prefix: ROOT_PREFIX.into(),
-            registry_id: None,
-            created_at: None,
-            updated_at: None,
+        let rule = CacheRule::new(prefix, "registry-1.docker.io");
+        match credential_arn {
+            Some(arn) => rule.with_credential(arn),
+            None => rule,
         }
     }
 

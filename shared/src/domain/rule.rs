@@ -141,6 +141,36 @@ impl CacheRule {
         }
     }
 
+    /// The rule authenticates with this Secrets Manager secret (`credentialArn`).
+    pub fn with_credential(mut self, credential_arn: impl Into<String>) -> Self {
+        self.credential_arn = Some(credential_arn.into());
+        self
+    }
+
+    /// The rule reaches its (ECR) upstream with this role (`customRoleArn`).
+    pub fn with_custom_role(mut self, role_arn: impl Into<String>) -> Self {
+        self.custom_role_arn = Some(role_arn.into());
+        self
+    }
+
+    /// The upstream namespace the rule maps to (`upstreamRepositoryPrefix`).
+    pub fn with_upstream_prefix(mut self, upstream_prefix: impl Into<String>) -> Self {
+        self.upstream_repository_prefix = upstream_prefix.into();
+        self
+    }
+
+    /// The upstream kind, when the URL does not tell (an ECR registry by its own name).
+    pub fn with_upstream(mut self, upstream: UpstreamKind) -> Self {
+        self.upstream = upstream;
+        self
+    }
+
+    /// The registry (account) the rule belongs to.
+    pub fn in_registry(mut self, registry_id: impl Into<String>) -> Self {
+        self.registry_id = Some(registry_id.into());
+        self
+    }
+
     pub fn is_root(&self) -> bool {
         self.prefix == ROOT_PREFIX
     }
@@ -182,6 +212,29 @@ mod tests {
 
     fn rule(prefix: &str) -> CacheRule {
         CacheRule::new(prefix, "registry-1.docker.io")
+    }
+
+    #[test]
+    fn the_builder_sets_what_it_names() {
+        let rule = CacheRule::new("base", "999999999999.dkr.ecr.eu-west-1.amazonaws.com")
+            .with_credential("arn:aws:secretsmanager:eu-west-1:1:secret:ecr-pullthroughcache/x")
+            .with_custom_role("arn:aws:iam::1:role/pull")
+            .with_upstream_prefix("team")
+            .in_registry("111122223333");
+        assert_eq!(rule.upstream, UpstreamKind::Ecr, "inferred from the URL");
+        assert_eq!(
+            rule.credential_arn.as_deref(),
+            Some("arn:aws:secretsmanager:eu-west-1:1:secret:ecr-pullthroughcache/x")
+        );
+        assert_eq!(
+            rule.custom_role_arn.as_deref(),
+            Some("arn:aws:iam::1:role/pull")
+        );
+        assert_eq!(rule.upstream_repository_prefix, "team");
+        assert_eq!(rule.registry_id.as_deref(), Some("111122223333"));
+        let quay = CacheRule::new("q", "quay.io").with_upstream(UpstreamKind::Other("x".into()));
+        assert_eq!(quay.upstream, UpstreamKind::Other("x".into()));
+        assert_eq!(quay.upstream_repository_prefix, ROOT_PREFIX);
     }
 
     #[test]

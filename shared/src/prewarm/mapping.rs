@@ -234,23 +234,18 @@ fn specificity(rule: &CacheRule) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::UpstreamKind;
     use crate::prewarm::reference::parse_reference;
 
     fn rule(prefix: &str, url: &str, upstream_prefix: &str, credential: bool) -> CacheRule {
-        CacheRule {
-            prefix: prefix.into(),
-            upstream_registry_url: url.into(),
-            upstream: UpstreamKind::from_upstream_url(url),
-            credential_arn: credential.then(|| {
-                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/x"
-                    .to_owned()
-            }),
-            custom_role_arn: None,
-            upstream_repository_prefix: upstream_prefix.into(),
-            registry_id: Some("123456789012".into()),
-            created_at: None,
-            updated_at: None,
+        let rule = CacheRule::new(prefix, url)
+            .with_upstream_prefix(upstream_prefix)
+            .in_registry("123456789012");
+        if credential {
+            rule.with_credential(
+                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/x",
+            )
+        } else {
+            rule
         }
     }
 

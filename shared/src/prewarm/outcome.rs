@@ -558,17 +558,8 @@ mod tests {
     const MOVED: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
     fn planned(input: &str) -> Vec<PlannedImage> {
-        let rule = crate::domain::CacheRule {
-            prefix: "k8s".into(),
-            upstream_registry_url: "registry.k8s.io".into(),
-            upstream: crate::domain::UpstreamKind::from_upstream_url("registry.k8s.io"),
-            credential_arn: None,
-            custom_role_arn: None,
-            upstream_repository_prefix: crate::domain::ROOT_PREFIX.into(),
-            registry_id: Some("123456789012".into()),
-            created_at: None,
-            updated_at: None,
-        };
+        let rule =
+            crate::domain::CacheRule::new("k8s", "registry.k8s.io").in_registry("123456789012");
         super::super::plan::plan(&[input.to_owned()], &[rule], Some("eu-west-1"))
     }
 

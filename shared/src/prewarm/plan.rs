@@ -115,20 +115,9 @@ pub fn plan(inputs: &[String], rules: &[CacheRule], region: Option<&str>) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{UpstreamKind, ROOT_PREFIX};
 
     fn rule(prefix: &str, url: &str) -> CacheRule {
-        CacheRule {
-            prefix: prefix.into(),
-            upstream_registry_url: url.into(),
-            upstream: UpstreamKind::from_upstream_url(url),
-            credential_arn: None,
-            custom_role_arn: None,
-            upstream_repository_prefix: ROOT_PREFIX.into(),
-            registry_id: Some("123456789012".into()),
-            created_at: None,
-            updated_at: None,
-        }
+        CacheRule::new(prefix, url).in_registry("123456789012")
     }
 
     /// `expected`: `warm` or the start of the skip reason, and the cache URI.

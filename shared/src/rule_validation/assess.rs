@@ -483,7 +483,6 @@ mod tests {
             );
         }
     }
-    use crate::domain::ROOT_PREFIX;
 
     const ACCOUNT: &str = "123456789012";
     const GOOD_ARN: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf";
@@ -502,16 +501,10 @@ mod tests {
     }
 
     fn rule(prefix: &str, upstream: &str, credential_arn: Option<&str>) -> CacheRule {
-        CacheRule {
-            prefix: prefix.into(),
-            upstream_registry_url: upstream.into(),
-            upstream: UpstreamKind::from_upstream_url(upstream),
-            credential_arn: credential_arn.map(Into::into),
-            custom_role_arn: None,
-            upstream_repository_prefix: ROOT_PREFIX.into(),
-            registry_id: Some(ACCOUNT.into()),
-            created_at: None,
-            updated_at: None,
+        let rule = CacheRule::new(prefix, upstream).in_registry(ACCOUNT);
+        match credential_arn {
+            Some(arn) => rule.with_credential(arn),
+            None => rule,
         }
     }
 
