@@ -40,3 +40,7 @@ pub mod report_schema;
 pub mod rule_validation;
 pub mod scanning;
 pub mod templates;
+
+/// Named cases for table tests (test builds only).
+#[cfg(test)]
+mod test_cases;

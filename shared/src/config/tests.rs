@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 use crate::domain::{CountType, Severity, TagStatus};
+use crate::test_cases::named_cases;
 
 /// The shipped example folder: its policy files double as fixtures.
 fn shipped_dir() -> PathBuf {
@@ -80,247 +81,237 @@ fn check_good(name: &str, text: &str, expect: fn(&Config)) {
     }
 }
 
-#[test]
-fn good_files_resolve_to_the_expected_values() {
-    /// Name, file text, assertions on what it resolved to.
-    type Case = (&'static str, &'static str, fn(&Config));
-    let cases: [Case; 6] = [
-        ("minimal empty file", "", |config| {
-            assert_eq!(config.alerts.topic_arn, None);
-            assert_eq!(config.alerts.min_severity, Severity::Warning);
-            let hardening = &config.hardening;
-            assert_eq!(hardening.prefixes, None);
-            assert_eq!((hardening.concurrency, hardening.dry_run), (8, false));
-            assert!(hardening.profiles.is_empty());
-            let nothing_managed = Profile {
-                scan_on_push: None,
-                tag_mutability: None,
-                lifecycle_policy: None,
-                repository_policy: None,
-                tags: None,
-                encryption: None,
-                allow_public: false,
-            };
-            assert_eq!(hardening.default_profile, nothing_managed);
-            assert!(config.rules.skip_prefixes.is_empty());
-            let credentials = &config.credentials;
-            assert_eq!(credentials.expiry_tag, "ptc-ops:expires-at");
-            assert_eq!(
-                (
-                    credentials.warn_days,
-                    credentials.critical_days,
-                    credentials.max_age_days
-                ),
-                (30, 7, 365)
-            );
-            assert!(!credentials.discover_expiry && !credentials.write_back);
-            assert_eq!(
-                credentials.github_api_url.as_str(),
-                "https://api.github.com"
-            );
-            assert_eq!(credentials.gitlab_url.as_str(), "https://gitlab.com");
-            assert_eq!(
-                credentials.dockerhub_api_url.as_str(),
-                "https://hub.docker.com"
-            );
-            assert_eq!(config.prewarm.concurrency, 4);
-            assert!(config.prewarm.images.is_empty());
-        }),
-        ("design example", DESIGN_EXAMPLE, |config| {
-            let topic = config.alerts.topic_arn.as_ref().map(SnsTopicArn::as_str);
-            assert_eq!(
-                topic,
-                Some("arn:aws:sns:eu-west-1:111111111111:ptc-ops-alerts")
-            );
-            assert_eq!(
-                config.alerts.topic_arn.as_ref().map(SnsTopicArn::region),
-                Some("eu-west-1")
-            );
-            assert_eq!(
-                config.hardening.prefixes.as_deref(),
-                Some(&["docker-hub".to_owned(), "ghcr".to_owned(), "k8s".to_owned()][..])
-            );
+named_cases! {
+    /// A valid file loads; each case asserts what it resolved to.
+    mod good_files_resolve_to_the_expected_values => check_good;
+    minimal_empty_file("", |config| {
+        assert_eq!(config.alerts.topic_arn, None);
+        assert_eq!(config.alerts.min_severity, Severity::Warning);
+        let hardening = &config.hardening;
+        assert_eq!(hardening.prefixes, None);
+        assert_eq!((hardening.concurrency, hardening.dry_run), (8, false));
+        assert!(hardening.profiles.is_empty());
+        let nothing_managed = Profile {
+            scan_on_push: None,
+            tag_mutability: None,
+            lifecycle_policy: None,
+            repository_policy: None,
+            tags: None,
+            encryption: None,
+            allow_public: false,
+        };
+        assert_eq!(hardening.default_profile, nothing_managed);
+        assert!(config.rules.skip_prefixes.is_empty());
+        let credentials = &config.credentials;
+        assert_eq!(credentials.expiry_tag, "ptc-ops:expires-at");
+        assert_eq!(
+            (
+                credentials.warn_days,
+                credentials.critical_days,
+                credentials.max_age_days
+            ),
+            (30, 7, 365)
+        );
+        assert!(!credentials.discover_expiry && !credentials.write_back);
+        assert_eq!(
+            credentials.github_api_url.as_str(),
+            "https://api.github.com"
+        );
+        assert_eq!(credentials.gitlab_url.as_str(), "https://gitlab.com");
+        assert_eq!(
+            credentials.dockerhub_api_url.as_str(),
+            "https://hub.docker.com"
+        );
+        assert_eq!(config.prewarm.concurrency, 4);
+        assert!(config.prewarm.images.is_empty());
+    }),
+    design_example(DESIGN_EXAMPLE, |config| {
+        let topic = config.alerts.topic_arn.as_ref().map(SnsTopicArn::as_str);
+        assert_eq!(
+            topic,
+            Some("arn:aws:sns:eu-west-1:111111111111:ptc-ops-alerts")
+        );
+        assert_eq!(
+            config.alerts.topic_arn.as_ref().map(SnsTopicArn::region),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            config.hardening.prefixes.as_deref(),
+            Some(&["docker-hub".to_owned(), "ghcr".to_owned(), "k8s".to_owned()][..])
+        );
+        let default = &config.hardening.default_profile;
+        assert_eq!(default.scan_on_push, Some(true));
+        assert_eq!(
+            default.tag_mutability,
+            Some(TagMutabilitySetting {
+                mutability: TagMutability::Mutable,
+                exclusion_filters: vec![]
+            })
+        );
+        assert_eq!(lifecycle_file(default), Some("lifecycle/default.json"));
+        assert_eq!(
+            default.tags,
+            tags(&[("cost-center", "platform"), ("managed-by", "ecr-ptc-ops")])
+        );
+        assert_eq!(default.encryption, Some(EncryptionType::Aes256));
+        assert!(!default.allow_public);
+        let org_pull = default
+            .repository_policy
+            .as_ref()
+            .map(|p| p.policy.public_statements());
+        assert_eq!(org_pull, Some(vec![]));
+        // The docker-hub profile changes only its lifecycle policy.
+        let docker_hub = &config.hardening.profiles["docker-hub"];
+        assert_eq!(
+            lifecycle_file(docker_hub),
+            Some("lifecycle/docker-hub.json")
+        );
+        let inherited = Profile {
+            lifecycle_policy: docker_hub.lifecycle_policy.clone(),
+            ..default.clone()
+        };
+        assert_eq!(docker_hub, &inherited);
+        assert_eq!(config.prewarm.images.len(), 3);
+    }),
+    inline_json_policies(
+        r#"
+        [hardening.default]
+        lifecycle_policy = '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":20},"action":{"type":"expire"}}]}'
+        repository_policy = """
+          {"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
+                         "Action": "ecr:BatchGetImage"}}
+        """
+        "#,
+        |config| {
             let default = &config.hardening.default_profile;
-            assert_eq!(default.scan_on_push, Some(true));
+            let lifecycle = default
+                .lifecycle_policy
+                .as_ref()
+                .map(|p| (&p.origin, p.policy.rules().len()));
+            assert_eq!(lifecycle, Some((&PolicyOrigin::Inline, 1)));
+            let rule = default
+                .lifecycle_policy
+                .as_ref()
+                .map(|p| p.policy.rules()[0].clone());
             assert_eq!(
-                default.tag_mutability,
+                rule.map(|r| (r.tag_status, r.count_type, r.count_number)),
+                Some((TagStatus::Any, CountType::ImageCountMoreThan, 20))
+            );
+            let repository = default.repository_policy.as_ref().map(|p| &p.origin);
+            assert_eq!(repository, Some(&PolicyOrigin::Inline));
+        },
+    ),
+    profiles_inherit_unset_keys(
+        r#"
+        [hardening]
+        prefixes = ["docker-hub", "ghcr", "k8s"]
+        [hardening.default]
+        scan_on_push = true
+        tag_mutability = "IMMUTABLE_WITH_EXCLUSION"
+        tag_mutability_exclusions = ["latest"]
+        tags = { team = "platform" }
+        encryption = "KMS"
+        [hardening.profiles.ghcr]
+        tag_mutability = "MUTABLE"           # brings its own (empty) filters
+        scan_on_push = false
+        [hardening.profiles.k8s]
+        tag_mutability_exclusions = ["latest", "stable-*"]   # keeps the inherited mode
+        [hardening.profiles."docker-hub/library"]
+        tags = { team = "images" }            # replaces the default's tags
+        encryption = "KMS_DSSE"
+        "#,
+        |config| {
+            let profiles = &config.hardening.profiles;
+            let ghcr = &profiles["ghcr"];
+            assert_eq!(ghcr.scan_on_push, Some(false));
+            assert_eq!(
+                ghcr.tag_mutability,
                 Some(TagMutabilitySetting {
                     mutability: TagMutability::Mutable,
                     exclusion_filters: vec![]
                 })
             );
-            assert_eq!(lifecycle_file(default), Some("lifecycle/default.json"));
+            assert_eq!(ghcr.tags, tags(&[("team", "platform")]));
+            assert_eq!(ghcr.encryption, Some(EncryptionType::Kms));
+            let k8s = &profiles["k8s"];
             assert_eq!(
-                default.tags,
-                tags(&[("cost-center", "platform"), ("managed-by", "ecr-ptc-ops")])
+                k8s.tag_mutability,
+                Some(TagMutabilitySetting {
+                    mutability: TagMutability::ImmutableWithExclusion,
+                    exclusion_filters: vec!["latest".into(), "stable-*".into()]
+                })
             );
-            assert_eq!(default.encryption, Some(EncryptionType::Aes256));
-            assert!(!default.allow_public);
-            let org_pull = default
-                .repository_policy
-                .as_ref()
-                .map(|p| p.policy.public_statements());
-            assert_eq!(org_pull, Some(vec![]));
-            // The docker-hub profile changes only its lifecycle policy.
-            let docker_hub = &config.hardening.profiles["docker-hub"];
+            assert_eq!(k8s.scan_on_push, Some(true));
+            let library = &profiles["docker-hub/library"];
+            assert_eq!(library.tags, tags(&[("team", "images")]));
+            assert_eq!(library.encryption, Some(EncryptionType::KmsDsse));
             assert_eq!(
-                lifecycle_file(docker_hub),
-                Some("lifecycle/docker-hub.json")
+                library.tag_mutability,
+                config.hardening.default_profile.tag_mutability
             );
-            let inherited = Profile {
-                lifecycle_policy: docker_hub.lifecycle_policy.clone(),
-                ..default.clone()
-            };
-            assert_eq!(docker_hub, &inherited);
-            assert_eq!(config.prewarm.images.len(), 3);
-        }),
-        (
-            "inline JSON policies",
-            r#"
-            [hardening.default]
-            lifecycle_policy = '{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":20},"action":{"type":"expire"}}]}'
-            repository_policy = """
-              {"Statement": {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"},
-                             "Action": "ecr:BatchGetImage"}}
-            """
-            "#,
-            |config| {
-                let default = &config.hardening.default_profile;
-                let lifecycle = default
-                    .lifecycle_policy
+        },
+    ),
+    public_policy_allowed_explicitly(
+        r#"
+        [hardening.default]
+        repository_policy = '{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"}]}'
+        allow_public = true
+        [hardening.profiles.ghcr]
+        scan_on_push = true
+        "#,
+        |config| {
+            let ghcr = &config.hardening.profiles["ghcr"];
+            assert!(ghcr.allow_public);
+            assert_eq!(
+                ghcr.repository_policy
                     .as_ref()
-                    .map(|p| (&p.origin, p.policy.rules().len()));
-                assert_eq!(lifecycle, Some((&PolicyOrigin::Inline, 1)));
-                let rule = default
-                    .lifecycle_policy
-                    .as_ref()
-                    .map(|p| p.policy.rules()[0].clone());
-                assert_eq!(
-                    rule.map(|r| (r.tag_status, r.count_type, r.count_number)),
-                    Some((TagStatus::Any, CountType::ImageCountMoreThan, 20))
-                );
-                let repository = default.repository_policy.as_ref().map(|p| &p.origin);
-                assert_eq!(repository, Some(&PolicyOrigin::Inline));
-            },
-        ),
-        (
-            "profiles inherit unset keys",
-            r#"
-            [hardening]
-            prefixes = ["docker-hub", "ghcr", "k8s"]
-            [hardening.default]
-            scan_on_push = true
-            tag_mutability = "IMMUTABLE_WITH_EXCLUSION"
-            tag_mutability_exclusions = ["latest"]
-            tags = { team = "platform" }
-            encryption = "KMS"
-            [hardening.profiles.ghcr]
-            tag_mutability = "MUTABLE"           # brings its own (empty) filters
-            scan_on_push = false
-            [hardening.profiles.k8s]
-            tag_mutability_exclusions = ["latest", "stable-*"]   # keeps the inherited mode
-            [hardening.profiles."docker-hub/library"]
-            tags = { team = "images" }            # replaces the default's tags
-            encryption = "KMS_DSSE"
-            "#,
-            |config| {
-                let profiles = &config.hardening.profiles;
-                let ghcr = &profiles["ghcr"];
-                assert_eq!(ghcr.scan_on_push, Some(false));
-                assert_eq!(
-                    ghcr.tag_mutability,
-                    Some(TagMutabilitySetting {
-                        mutability: TagMutability::Mutable,
-                        exclusion_filters: vec![]
-                    })
-                );
-                assert_eq!(ghcr.tags, tags(&[("team", "platform")]));
-                assert_eq!(ghcr.encryption, Some(EncryptionType::Kms));
-                let k8s = &profiles["k8s"];
-                assert_eq!(
-                    k8s.tag_mutability,
-                    Some(TagMutabilitySetting {
-                        mutability: TagMutability::ImmutableWithExclusion,
-                        exclusion_filters: vec!["latest".into(), "stable-*".into()]
-                    })
-                );
-                assert_eq!(k8s.scan_on_push, Some(true));
-                let library = &profiles["docker-hub/library"];
-                assert_eq!(library.tags, tags(&[("team", "images")]));
-                assert_eq!(library.encryption, Some(EncryptionType::KmsDsse));
-                assert_eq!(
-                    library.tag_mutability,
-                    config.hardening.default_profile.tag_mutability
-                );
-            },
-        ),
-        (
-            "public policy allowed explicitly",
-            r#"
-            [hardening.default]
-            repository_policy = '{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"}]}'
-            allow_public = true
-            [hardening.profiles.ghcr]
-            scan_on_push = true
-            "#,
-            |config| {
-                let ghcr = &config.hardening.profiles["ghcr"];
-                assert!(ghcr.allow_public);
-                assert_eq!(
-                    ghcr.repository_policy
-                        .as_ref()
-                        .map(|p| p.policy.public_statements().len()),
-                    Some(1)
-                );
-            },
-        ),
-        (
-            "credentials, alerts and prewarm variants",
-            r#"
-            [alerts]
-            topic_arn = "arn:aws-cn:sns:cn-north-1:123456789012:alerts.fifo"
-            min_severity = "critical"
-            [credentials]
-            discover_expiry = true
-            write_back = true
-            critical_days = 30
-            github_api_url = "https://ghe.example.com/api/v3/"
-            gitlab_url = "https://gitlab.internal:8443//"
-            dockerhub_api_url = "http://127.0.0.1:5000/hub/"
-            [rules]
-            skip_prefixes = ["ROOT", "ecr-public"]
-            [prewarm]
-            concurrency = 64
-            "#,
-            |config| {
-                assert_eq!(config.alerts.min_severity, Severity::Critical);
-                assert_eq!(
-                    config.alerts.topic_arn.as_ref().map(SnsTopicArn::region),
-                    Some("cn-north-1")
-                );
-                let credentials = &config.credentials;
-                assert!(credentials.discover_expiry && credentials.write_back);
-                assert_eq!((credentials.warn_days, credentials.critical_days), (30, 30));
-                assert_eq!(
-                    credentials.github_api_url.as_str(),
-                    "https://ghe.example.com/api/v3"
-                );
-                assert_eq!(
-                    credentials.gitlab_url.as_str(),
-                    "https://gitlab.internal:8443"
-                );
-                assert_eq!(
-                    credentials.dockerhub_api_url.as_str(),
-                    "http://127.0.0.1:5000/hub"
-                );
-                assert_eq!(config.rules.skip_prefixes, ["ROOT", "ecr-public"]);
-                assert_eq!(config.prewarm.concurrency, 64);
-            },
-        ),
-    ];
-    for (name, text, expect) in cases {
-        check_good(name, text, expect);
-    }
+                    .map(|p| p.policy.public_statements().len()),
+                Some(1)
+            );
+        },
+    ),
+    credentials_alerts_and_prewarm_variants(
+        r#"
+        [alerts]
+        topic_arn = "arn:aws-cn:sns:cn-north-1:123456789012:alerts.fifo"
+        min_severity = "critical"
+        [credentials]
+        discover_expiry = true
+        write_back = true
+        critical_days = 30
+        github_api_url = "https://ghe.example.com/api/v3/"
+        gitlab_url = "https://gitlab.internal:8443//"
+        dockerhub_api_url = "http://127.0.0.1:5000/hub/"
+        [rules]
+        skip_prefixes = ["ROOT", "ecr-public"]
+        [prewarm]
+        concurrency = 64
+        "#,
+        |config| {
+            assert_eq!(config.alerts.min_severity, Severity::Critical);
+            assert_eq!(
+                config.alerts.topic_arn.as_ref().map(SnsTopicArn::region),
+                Some("cn-north-1")
+            );
+            let credentials = &config.credentials;
+            assert!(credentials.discover_expiry && credentials.write_back);
+            assert_eq!((credentials.warn_days, credentials.critical_days), (30, 30));
+            assert_eq!(
+                credentials.github_api_url.as_str(),
+                "https://ghe.example.com/api/v3"
+            );
+            assert_eq!(
+                credentials.gitlab_url.as_str(),
+                "https://gitlab.internal:8443"
+            );
+            assert_eq!(
+                credentials.dockerhub_api_url.as_str(),
+                "http://127.0.0.1:5000/hub"
+            );
+            assert_eq!(config.rules.skip_prefixes, ["ROOT", "ecr-public"]);
+            assert_eq!(config.prewarm.concurrency, 64);
+        },
+    ),
 }
 
 /// Writes the policy files the bad-file table points to; returns the folder.
@@ -375,183 +366,162 @@ fn check_bad(name: &str, text: &str, base_dir: &Path, expected_paths: &[&str]) {
     }
 }
 
-#[test]
-fn bad_files_report_every_key_path() {
-    let fixtures = bad_fixtures();
-    let public = r#"'{"Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":"ecr:BatchGetImage"}]}'"#;
-    let fifty_one_tags = (0..51)
+/// A TOML value holding a repository policy that makes the repository public.
+const PUBLIC_POLICY_TOML: &str = r#"'{"Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":"ecr:BatchGetImage"}]}'"#;
+
+/// Fifty-one `key = "v"` pairs: one tag more than ECR allows.
+fn fifty_one_tags() -> String {
+    (0..51)
         .map(|i| format!("t{i} = \"v\""))
         .collect::<Vec<_>>()
-        .join(", ");
-    let cases: Vec<(&str, String, Vec<&str>)> = vec![
-        ("TOML syntax error", "[alerts\nmin_severity = 1".into(), vec![""]),
-        ("unknown section", "[alert]\nmin_severity = \"info\"".into(), vec!["alert"]),
-        ("unknown key", "[hardening]\nconcurency = 8".into(), vec!["hardening.concurency"]),
-        ("section not a table", "hardening = 3".into(), vec!["hardening"]),
-        ("integer as a word", "[hardening]\nconcurrency = \"eight\"".into(), vec!["hardening.concurrency"]),
-        (
-            "integers out of range",
-            "[hardening]\nconcurrency = 0\n[prewarm]\nconcurrency = 65".into(),
-            vec!["hardening.concurrency", "prewarm.concurrency"],
+        .join(", ")
+}
+
+/// [`check_bad`] against the policy files of [`bad_fixtures`].
+fn check_bad_file(name: &str, text: String, expected_paths: Vec<&str>) {
+    let fixtures = bad_fixtures();
+    check_bad(name, &text, fixtures.path(), &expected_paths);
+}
+
+named_cases! {
+    /// A wrong file is refused with exactly these key paths (in any order).
+    mod bad_files_report_every_key_path => check_bad_file;
+    toml_syntax_error("[alerts\nmin_severity = 1".into(), vec![""]),
+    unknown_section("[alert]\nmin_severity = \"info\"".into(), vec!["alert"]),
+    unknown_key("[hardening]\nconcurency = 8".into(), vec!["hardening.concurency"]),
+    section_not_a_table("hardening = 3".into(), vec!["hardening"]),
+    integer_as_a_word("[hardening]\nconcurrency = \"eight\"".into(), vec!["hardening.concurrency"]),
+    integers_out_of_range(
+        "[hardening]\nconcurrency = 0\n[prewarm]\nconcurrency = 65".into(),
+        vec!["hardening.concurrency", "prewarm.concurrency"],
+    ),
+    bool_as_a_word("[hardening]\ndry_run = \"yes\"".into(), vec!["hardening.dry_run"]),
+    bad_severity("[alerts]\nmin_severity = \"error\"".into(), vec!["alerts.min_severity"]),
+    bad_topic_arn(
+        "[alerts]\ntopic_arn = \"arn:aws:sns:eu-west-1:1234:alerts\"".into(),
+        vec!["alerts.topic_arn"],
+    ),
+    no_prefixes("[hardening]\nprefixes = []".into(), vec!["hardening.prefixes"]),
+    invalid_prefix(
+        "[hardening]\nprefixes = [\"ghcr\", \"Docker_Hub\", \"k8s/\"]".into(),
+        vec!["hardening.prefixes[1]", "hardening.prefixes[2]"],
+    ),
+    duplicate_prefix(
+        "[hardening]\nprefixes = [\"ghcr\", \"k8s\", \"ghcr\"]".into(),
+        vec!["hardening.prefixes[2]"],
+    ),
+    bad_tag_mutability(
+        "[hardening.default]\ntag_mutability = \"mutable\"".into(),
+        vec!["hardening.default.tag_mutability"],
+    ),
+    exclusion_mode_without_filters(
+        "[hardening.default]\ntag_mutability = \"IMMUTABLE_WITH_EXCLUSION\"".into(),
+        vec!["hardening.default.tag_mutability_exclusions"],
+    ),
+    filters_without_exclusion_mode(
+        "[hardening.default]\ntag_mutability = \"MUTABLE\"\ntag_mutability_exclusions = [\"latest\"]".into(),
+        vec!["hardening.default.tag_mutability_exclusions"],
+    ),
+    filters_without_any_mode(
+        "[hardening.default]\ntag_mutability_exclusions = [\"latest\"]".into(),
+        vec!["hardening.default.tag_mutability_exclusions"],
+    ),
+    six_filters(
+        "[hardening.default]\ntag_mutability = \"MUTABLE_WITH_EXCLUSION\"\ntag_mutability_exclusions = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]".into(),
+        vec!["hardening.default.tag_mutability_exclusions"],
+    ),
+    bad_filter_characters(
+        "[hardening.default]\ntag_mutability = \"MUTABLE_WITH_EXCLUSION\"\ntag_mutability_exclusions = [\"v1/2\", \"ok-*\"]".into(),
+        vec!["hardening.default.tag_mutability_exclusions[0]"],
+    ),
+    profile_filters_under_an_inherited_mode_that_takes_none(
+        "[hardening.default]\ntag_mutability = \"MUTABLE\"\n[hardening.profiles.ghcr]\ntag_mutability_exclusions = [\"latest\"]".into(),
+        vec!["hardening.profiles.\"ghcr\".tag_mutability_exclusions"],
+    ),
+    missing_lifecycle_file(
+        "[hardening.default]\nlifecycle_policy = \"lifecycle/missing.json\"".into(),
+        vec!["hardening.default.lifecycle_policy"],
+    ),
+    invalid_json_file(
+        "[hardening.default]\nlifecycle_policy = \"lifecycle/broken.json\"".into(),
+        vec!["hardening.default.lifecycle_policy"],
+    ),
+    invalid_inline_json(
+        "[hardening.default]\nlifecycle_policy = '{\"rules\": [}'".into(),
+        vec!["hardening.default.lifecycle_policy"],
+    ),
+    lifecycle_rule_violation_in_a_profile(
+        "[hardening.profiles.\"docker-hub\"]\nlifecycle_policy = \"lifecycle/bad-unit.json\"".into(),
+        vec!["hardening.profiles.\"docker-hub\".lifecycle_policy"],
+    ),
+    empty_policy_reference(
+        "[hardening.default]\nrepository_policy = \"\"".into(),
+        vec!["hardening.default.repository_policy"],
+    ),
+    repository_policy_without_statement(
+        "[hardening.default]\nrepository_policy = '{\"Version\": \"2012-10-17\"}'".into(),
+        vec!["hardening.default.repository_policy"],
+    ),
+    public_policy_refused(
+        format!("[hardening.default]\nrepository_policy = {PUBLIC_POLICY_TOML}"),
+        vec!["hardening.default.repository_policy"],
+    ),
+    profile_turns_allow_public_off_under_an_inherited_public_policy(
+        format!(
+            "[hardening.default]\nrepository_policy = {PUBLIC_POLICY_TOML}\nallow_public = true\n[hardening.profiles.ghcr]\nallow_public = false"
         ),
-        ("bool as a word", "[hardening]\ndry_run = \"yes\"".into(), vec!["hardening.dry_run"]),
-        ("bad severity", "[alerts]\nmin_severity = \"error\"".into(), vec!["alerts.min_severity"]),
-        (
-            "bad topic ARN",
-            "[alerts]\ntopic_arn = \"arn:aws:sns:eu-west-1:1234:alerts\"".into(),
-            vec!["alerts.topic_arn"],
+        vec!["hardening.profiles.\"ghcr\".allow_public"],
+    ),
+    bad_tags(
+        format!(
+            "[hardening.default]\ntags = {{ \"aws:owner\" = \"me\", long = \"{}\", count = 3 }}",
+            "x".repeat(257)
         ),
-        ("no prefixes", "[hardening]\nprefixes = []".into(), vec!["hardening.prefixes"]),
-        (
-            "invalid prefix",
-            "[hardening]\nprefixes = [\"ghcr\", \"Docker_Hub\", \"k8s/\"]".into(),
-            vec!["hardening.prefixes[1]", "hardening.prefixes[2]"],
-        ),
-        (
-            "duplicate prefix",
-            "[hardening]\nprefixes = [\"ghcr\", \"k8s\", \"ghcr\"]".into(),
-            vec!["hardening.prefixes[2]"],
-        ),
-        (
-            "bad tag mutability",
-            "[hardening.default]\ntag_mutability = \"mutable\"".into(),
-            vec!["hardening.default.tag_mutability"],
-        ),
-        (
-            "exclusion mode without filters",
-            "[hardening.default]\ntag_mutability = \"IMMUTABLE_WITH_EXCLUSION\"".into(),
-            vec!["hardening.default.tag_mutability_exclusions"],
-        ),
-        (
-            "filters without exclusion mode",
-            "[hardening.default]\ntag_mutability = \"MUTABLE\"\ntag_mutability_exclusions = [\"latest\"]".into(),
-            vec!["hardening.default.tag_mutability_exclusions"],
-        ),
-        (
-            "filters without any mode",
-            "[hardening.default]\ntag_mutability_exclusions = [\"latest\"]".into(),
-            vec!["hardening.default.tag_mutability_exclusions"],
-        ),
-        (
-            "six filters",
-            "[hardening.default]\ntag_mutability = \"MUTABLE_WITH_EXCLUSION\"\ntag_mutability_exclusions = [\"a\", \"b\", \"c\", \"d\", \"e\", \"f\"]".into(),
-            vec!["hardening.default.tag_mutability_exclusions"],
-        ),
-        (
-            "bad filter characters",
-            "[hardening.default]\ntag_mutability = \"MUTABLE_WITH_EXCLUSION\"\ntag_mutability_exclusions = [\"v1/2\", \"ok-*\"]".into(),
-            vec!["hardening.default.tag_mutability_exclusions[0]"],
-        ),
-        (
-            "profile filters under an inherited mode that takes none",
-            "[hardening.default]\ntag_mutability = \"MUTABLE\"\n[hardening.profiles.ghcr]\ntag_mutability_exclusions = [\"latest\"]".into(),
-            vec!["hardening.profiles.\"ghcr\".tag_mutability_exclusions"],
-        ),
-        (
-            "missing lifecycle file",
-            "[hardening.default]\nlifecycle_policy = \"lifecycle/missing.json\"".into(),
-            vec!["hardening.default.lifecycle_policy"],
-        ),
-        (
-            "invalid JSON file",
-            "[hardening.default]\nlifecycle_policy = \"lifecycle/broken.json\"".into(),
-            vec!["hardening.default.lifecycle_policy"],
-        ),
-        (
-            "invalid inline JSON",
-            "[hardening.default]\nlifecycle_policy = '{\"rules\": [}'".into(),
-            vec!["hardening.default.lifecycle_policy"],
-        ),
-        (
-            "lifecycle rule violation in a profile",
-            "[hardening.profiles.\"docker-hub\"]\nlifecycle_policy = \"lifecycle/bad-unit.json\"".into(),
-            vec!["hardening.profiles.\"docker-hub\".lifecycle_policy"],
-        ),
-        (
-            "empty policy reference",
-            "[hardening.default]\nrepository_policy = \"\"".into(),
-            vec!["hardening.default.repository_policy"],
-        ),
-        (
-            "repository policy without Statement",
-            "[hardening.default]\nrepository_policy = '{\"Version\": \"2012-10-17\"}'".into(),
-            vec!["hardening.default.repository_policy"],
-        ),
-        (
-            "public policy refused",
-            format!("[hardening.default]\nrepository_policy = {public}"),
-            vec!["hardening.default.repository_policy"],
-        ),
-        (
-            "profile turns allow_public off under an inherited public policy",
-            format!(
-                "[hardening.default]\nrepository_policy = {public}\nallow_public = true\n[hardening.profiles.ghcr]\nallow_public = false"
-            ),
-            vec!["hardening.profiles.\"ghcr\".allow_public"],
-        ),
-        (
-            "bad tags",
-            format!(
-                "[hardening.default]\ntags = {{ \"aws:owner\" = \"me\", long = \"{}\", count = 3 }}",
-                "x".repeat(257)
-            ),
-            vec![
-                "hardening.default.tags.\"aws:owner\"",
-                "hardening.default.tags.\"count\"",
-                "hardening.default.tags.\"long\"",
-            ],
-        ),
-        (
-            "too many tags",
-            format!("[hardening.default]\ntags = {{ {fifty_one_tags} }}"),
-            vec!["hardening.default.tags"],
-        ),
-        ("bad encryption", "[hardening.default]\nencryption = \"KMS-DSSE\"".into(), vec!["hardening.default.encryption"]),
-        (
-            "bad profile name",
-            "[hardening.profiles.\"Docker_Hub\"]\nscan_on_push = true".into(),
-            vec!["hardening.profiles.\"Docker_Hub\""],
-        ),
-        (
-            "profile outside the managed prefixes",
-            "[hardening]\nprefixes = [\"docker-hub\"]\n[hardening.profiles.\"docker-hubby\"]\nscan_on_push = true".into(),
-            vec!["hardening.profiles.\"docker-hubby\""],
-        ),
-        ("profile not a table", "[hardening.profiles]\nghcr = 3".into(), vec!["hardening.profiles.\"ghcr\""]),
-        (
-            "bad default and a profile with an unknown key",
-            "[hardening.default]\nscan_on_push = 1\n[hardening.profiles.ghcr]\nscan_on_pull = true".into(),
-            vec!["hardening.default.scan_on_push", "hardening.profiles.\"ghcr\".scan_on_pull"],
-        ),
-        ("critical after warn", "[credentials]\ncritical_days = 40".into(), vec!["credentials.critical_days"]),
-        (
-            "no spurious cross-check on an invalid value",
-            "[credentials]\nwarn_days = \"x\"\ncritical_days = 40".into(),
-            vec!["credentials.warn_days"],
-        ),
-        ("write back without discovery", "[credentials]\nwrite_back = true".into(), vec!["credentials.write_back"]),
-        (
-            "bad expiry tag and URL",
-            "[credentials]\nexpiry_tag = \"aws:expires\"\ngitlab_url = \"ftp://gitlab.com\"\ngithub_api_url = \"https://\"".into(),
-            vec!["credentials.expiry_tag", "credentials.github_api_url", "credentials.gitlab_url"],
-        ),
-        (
-            "URL with a password before another host",
-            "[credentials]\ngithub_api_url = \"http://localhost:x@other.host/\"".into(),
-            vec!["credentials.github_api_url"],
-        ),
-        (
-            "plain http to public hosts",
-            "[credentials]\ngitlab_url = \"http://gitlab.internal:8080\"\ndockerhub_api_url = \"http://localhost.evil.com\"".into(),
-            vec!["credentials.dockerhub_api_url", "credentials.gitlab_url"],
-        ),
-        ("URL not a string", "[credentials]\ndockerhub_api_url = 443".into(), vec!["credentials.dockerhub_api_url"]),
-        ("empty image", "[prewarm]\nimages = [\"nginx:1.27\", \"\"]".into(), vec!["prewarm.images[1]"]),
-        ("skip prefixes not a list", "[rules]\nskip_prefixes = \"ghcr\"".into(), vec!["rules.skip_prefixes"]),
-    ];
-    for (name, text, expected_paths) in &cases {
-        check_bad(name, text, fixtures.path(), expected_paths);
-    }
+        vec![
+            "hardening.default.tags.\"aws:owner\"",
+            "hardening.default.tags.\"count\"",
+            "hardening.default.tags.\"long\"",
+        ],
+    ),
+    too_many_tags(
+        format!("[hardening.default]\ntags = {{ {} }}", fifty_one_tags()),
+        vec!["hardening.default.tags"],
+    ),
+    bad_encryption("[hardening.default]\nencryption = \"KMS-DSSE\"".into(), vec!["hardening.default.encryption"]),
+    bad_profile_name(
+        "[hardening.profiles.\"Docker_Hub\"]\nscan_on_push = true".into(),
+        vec!["hardening.profiles.\"Docker_Hub\""],
+    ),
+    profile_outside_the_managed_prefixes(
+        "[hardening]\nprefixes = [\"docker-hub\"]\n[hardening.profiles.\"docker-hubby\"]\nscan_on_push = true".into(),
+        vec!["hardening.profiles.\"docker-hubby\""],
+    ),
+    profile_not_a_table("[hardening.profiles]\nghcr = 3".into(), vec!["hardening.profiles.\"ghcr\""]),
+    bad_default_and_a_profile_with_an_unknown_key(
+        "[hardening.default]\nscan_on_push = 1\n[hardening.profiles.ghcr]\nscan_on_pull = true".into(),
+        vec!["hardening.default.scan_on_push", "hardening.profiles.\"ghcr\".scan_on_pull"],
+    ),
+    critical_after_warn("[credentials]\ncritical_days = 40".into(), vec!["credentials.critical_days"]),
+    no_spurious_cross_check_on_an_invalid_value(
+        "[credentials]\nwarn_days = \"x\"\ncritical_days = 40".into(),
+        vec!["credentials.warn_days"],
+    ),
+    write_back_without_discovery("[credentials]\nwrite_back = true".into(), vec!["credentials.write_back"]),
+    bad_expiry_tag_and_url(
+        "[credentials]\nexpiry_tag = \"aws:expires\"\ngitlab_url = \"ftp://gitlab.com\"\ngithub_api_url = \"https://\"".into(),
+        vec!["credentials.expiry_tag", "credentials.github_api_url", "credentials.gitlab_url"],
+    ),
+    url_with_a_password_before_another_host(
+        "[credentials]\ngithub_api_url = \"http://localhost:x@other.host/\"".into(),
+        vec!["credentials.github_api_url"],
+    ),
+    plain_http_to_public_hosts(
+        "[credentials]\ngitlab_url = \"http://gitlab.internal:8080\"\ndockerhub_api_url = \"http://localhost.evil.com\"".into(),
+        vec!["credentials.dockerhub_api_url", "credentials.gitlab_url"],
+    ),
+    url_not_a_string("[credentials]\ndockerhub_api_url = 443".into(), vec!["credentials.dockerhub_api_url"]),
+    empty_image("[prewarm]\nimages = [\"nginx:1.27\", \"\"]".into(), vec!["prewarm.images[1]"]),
+    skip_prefixes_not_a_list("[rules]\nskip_prefixes = \"ghcr\"".into(), vec!["rules.skip_prefixes"]),
 }
 
 #[test]
@@ -611,8 +581,9 @@ fn error_display_lists_every_problem() {
     );
 }
 
-#[test]
-fn profile_for_picks_the_longest_matching_prefix() {
+/// The profile `profile_for` picks for `repository_name`: the one of prefix `expected`, or the
+/// default one when `None`.
+fn check_profile_for(name: &str, repository_name: &str, expected: Option<&str>) {
     let config = parse_shipped_dir(
         r#"
         [hardening.default]
@@ -626,28 +597,27 @@ fn profile_for_picks_the_longest_matching_prefix() {
         "#,
     )
     .unwrap_or_else(|error| panic!("{error}"));
-    let check = |repository_name: &str, expected: Option<&str>| {
-        let (prefix, profile) = config.hardening.profile_for(repository_name);
-        assert_eq!(prefix, expected, "{repository_name}");
-        let expected_profile = match expected {
-            Some(prefix) => &config.hardening.profiles[prefix],
-            None => &config.hardening.default_profile,
-        };
-        assert_eq!(profile, expected_profile, "{repository_name}");
+    let (prefix, profile) = config.hardening.profile_for(repository_name);
+    assert_eq!(prefix, expected, "{name}: {repository_name}");
+    let expected_profile = match expected {
+        Some(prefix) => &config.hardening.profiles[prefix],
+        None => &config.hardening.default_profile,
     };
-    for (repository_name, expected) in [
-        ("docker-hub/library/nginx", Some("docker-hub/library")),
-        ("docker-hub/library", Some("docker-hub/library")),
-        ("docker-hub/bitnami/redis", Some("docker-hub")),
-        ("docker-hub", Some("docker-hub")),
-        ("docker-hubby/x", None),
-        ("docker-hub-mirror/library/nginx", None),
-        ("ghcr/fluxcd/source-controller", Some("ghcr")),
-        ("k8s/pause", None),
-        ("", None),
-    ] {
-        check(repository_name, expected);
-    }
+    assert_eq!(profile, expected_profile, "{name}: {repository_name}");
+}
+
+named_cases! {
+    /// `profile_for` picks the profile of the longest matching prefix, else the default.
+    mod profile_for_picks_the_longest_matching_prefix => check_profile_for;
+    docker_hub_library_nginx("docker-hub/library/nginx", Some("docker-hub/library")),
+    docker_hub_library("docker-hub/library", Some("docker-hub/library")),
+    docker_hub_bitnami_redis("docker-hub/bitnami/redis", Some("docker-hub")),
+    docker_hub("docker-hub", Some("docker-hub")),
+    docker_hubby_x("docker-hubby/x", None),
+    docker_hub_mirror_library_nginx("docker-hub-mirror/library/nginx", None),
+    ghcr_fluxcd_source_controller("ghcr/fluxcd/source-controller", Some("ghcr")),
+    k8s_pause("k8s/pause", None),
+    empty_name("", None),
 }
 
 #[test]
@@ -752,149 +722,127 @@ fn shipped_example_loads() {
     assert_eq!(config.prewarm.images.len(), 3);
 }
 
-#[test]
-fn upstream_urls_go_where_they_say_over_tls() {
-    /// Name, configured value, `Ok((shown, host))` or `Err(part of the message)`.
-    type Case = (
-        &'static str,
-        &'static str,
-        Result<(&'static str, &'static str), &'static str>,
-    );
-    let cases: [Case; 24] = [
-        (
-            "public API",
-            "https://api.github.com",
-            Ok(("https://api.github.com", "api.github.com")),
-        ),
-        (
-            "enterprise path, slashes trimmed",
-            "https://ghe.example.com/api/v3//",
-            Ok(("https://ghe.example.com/api/v3", "ghe.example.com")),
-        ),
-        (
-            "uppercase scheme and host",
-            "HTTPS://GitLab.Example.com",
-            Ok(("https://gitlab.example.com", "gitlab.example.com")),
-        ),
-        (
-            "loopback IPv4 with port",
-            "http://127.0.0.1:8080/github",
-            Ok(("http://127.0.0.1:8080/github", "127.0.0.1")),
-        ),
-        (
-            "loopback range",
-            "http://127.20.0.3",
-            Ok(("http://127.20.0.3", "127.20.0.3")),
-        ),
-        (
-            "localhost",
-            "http://localhost:9000",
-            Ok(("http://localhost:9000", "localhost")),
-        ),
-        (
-            "IPv6 loopback",
-            "http://[::1]:9000/hub",
-            Ok(("http://[::1]:9000/hub", "[::1]")),
-        ),
-        (
-            "password before another host",
-            "http://localhost:x@other.host/",
-            Err("user name or password"),
-        ),
-        (
-            "loopback as a user name",
-            "http://127.0.0.1@evil.com",
-            Err("user name or password"),
-        ),
-        (
-            "user name over https",
-            "https://token@api.github.com",
-            Err("user name or password"),
-        ),
-        (
-            "lookalike of localhost",
-            "http://localhost.evil.com",
-            Err("plain `http://`"),
-        ),
-        (
-            "lookalike of a loopback address",
-            "http://127.0.0.1.evil.com",
-            Err("plain `http://`"),
-        ),
-        (
-            "plain http to a private host",
-            "http://10.0.0.8/api/v4",
-            Err("plain `http://`"),
-        ),
-        (
-            "plain http, public host",
-            "http://api.github.com",
-            Err("plain `http://`"),
-        ),
-        ("ftp", "ftp://gitlab.com", Err("expected an `https://` URL")),
-        (
-            "file",
-            "file:///etc/passwd",
-            Err("expected an `https://` URL"),
-        ),
-        (
-            "javascript",
-            "javascript:alert(1)",
-            Err("expected an `https://` URL"),
-        ),
-        (
-            "no scheme",
-            "api.github.com",
-            Err("expected an `https://` URL"),
-        ),
-        (
-            "missing host",
-            "https://",
-            Err("expected an `https://` URL"),
-        ),
-        (
-            "missing host, port only",
-            "http://:8080/",
-            Err("expected an `https://` URL"),
-        ),
-        (
-            "host after three slashes",
-            "https:///api.github.com",
-            Err("expected an `https://` URL"),
-        ),
-        (
-            "backslash",
-            "https://evil.com\\@api.github.com",
-            Err("expected an `https://` URL"),
-        ),
-        (
-            "query",
-            "https://api.github.com?per_page=1",
-            Err("no query or fragment"),
-        ),
-        (
-            "fragment",
-            "https://api.github.com/#top",
-            Err("no query or fragment"),
-        ),
-    ];
-    for (name, text, expected) in cases {
-        match (HttpBaseUrl::parse(text), expected) {
-            (Ok(url), Ok((shown, host))) => {
-                assert_eq!((url.as_str(), url.host()), (shown, host), "{name}");
-                assert_eq!(url.endpoint("/user").host_str(), Some(host), "{name}");
-            }
-            (Err(message), Err(reason)) => {
-                assert!(message.contains(reason), "{name}: {message}");
-                assert!(message.starts_with("expected "), "{name}: {message}");
-                assert!(
-                    !message.contains(":x@"),
-                    "{name}: shows the password: {message}"
-                );
-            }
-            (outcome, expected) => panic!("{name}: got {outcome:?}, expected {expected:?}"),
+/// `text` parses to `Ok((shown, host))` and its endpoints stay on `host`, or is refused with a
+/// message holding `Err(reason)`.
+fn check_upstream_url(
+    name: &str,
+    text: &str,
+    expected: Result<(&'static str, &'static str), &'static str>,
+) {
+    match (HttpBaseUrl::parse(text), expected) {
+        (Ok(url), Ok((shown, host))) => {
+            assert_eq!((url.as_str(), url.host()), (shown, host), "{name}");
+            assert_eq!(url.endpoint("/user").host_str(), Some(host), "{name}");
         }
+        (Err(message), Err(reason)) => {
+            assert!(message.contains(reason), "{name}: {message}");
+            assert!(message.starts_with("expected "), "{name}: {message}");
+            assert!(
+                !message.contains(":x@"),
+                "{name}: shows the password: {message}"
+            );
+        }
+        (outcome, expected) => panic!("{name}: got {outcome:?}, expected {expected:?}"),
     }
+}
+
+named_cases! {
+    /// Upstream API URLs go where they say, over TLS unless on loopback; `Ok((shown, host))` or
+    /// `Err(part of the message)`.
+    mod upstream_urls_go_where_they_say_over_tls => check_upstream_url;
+    public_api(
+        "https://api.github.com",
+        Ok(("https://api.github.com", "api.github.com")),
+    ),
+    enterprise_path_slashes_trimmed(
+        "https://ghe.example.com/api/v3//",
+        Ok(("https://ghe.example.com/api/v3", "ghe.example.com")),
+    ),
+    uppercase_scheme_and_host(
+        "HTTPS://GitLab.Example.com",
+        Ok(("https://gitlab.example.com", "gitlab.example.com")),
+    ),
+    loopback_ipv4_with_port(
+        "http://127.0.0.1:8080/github",
+        Ok(("http://127.0.0.1:8080/github", "127.0.0.1")),
+    ),
+    loopback_range(
+        "http://127.20.0.3",
+        Ok(("http://127.20.0.3", "127.20.0.3")),
+    ),
+    localhost(
+        "http://localhost:9000",
+        Ok(("http://localhost:9000", "localhost")),
+    ),
+    ipv6_loopback(
+        "http://[::1]:9000/hub",
+        Ok(("http://[::1]:9000/hub", "[::1]")),
+    ),
+    password_before_another_host(
+        "http://localhost:x@other.host/",
+        Err("user name or password"),
+    ),
+    loopback_as_a_user_name(
+        "http://127.0.0.1@evil.com",
+        Err("user name or password"),
+    ),
+    user_name_over_https(
+        "https://token@api.github.com",
+        Err("user name or password"),
+    ),
+    lookalike_of_localhost(
+        "http://localhost.evil.com",
+        Err("plain `http://`"),
+    ),
+    lookalike_of_a_loopback_address(
+        "http://127.0.0.1.evil.com",
+        Err("plain `http://`"),
+    ),
+    plain_http_to_a_private_host(
+        "http://10.0.0.8/api/v4",
+        Err("plain `http://`"),
+    ),
+    plain_http_public_host(
+        "http://api.github.com",
+        Err("plain `http://`"),
+    ),
+    ftp("ftp://gitlab.com", Err("expected an `https://` URL")),
+    file(
+        "file:///etc/passwd",
+        Err("expected an `https://` URL"),
+    ),
+    javascript(
+        "javascript:alert(1)",
+        Err("expected an `https://` URL"),
+    ),
+    no_scheme(
+        "api.github.com",
+        Err("expected an `https://` URL"),
+    ),
+    missing_host(
+        "https://",
+        Err("expected an `https://` URL"),
+    ),
+    missing_host_port_only(
+        "http://:8080/",
+        Err("expected an `https://` URL"),
+    ),
+    host_after_three_slashes(
+        "https:///api.github.com",
+        Err("expected an `https://` URL"),
+    ),
+    backslash(
+        "https://evil.com\\@api.github.com",
+        Err("expected an `https://` URL"),
+    ),
+    query(
+        "https://api.github.com?per_page=1",
+        Err("no query or fragment"),
+    ),
+    fragment(
+        "https://api.github.com/#top",
+        Err("no query or fragment"),
+    ),
 }
 
 #[test]
@@ -911,32 +859,30 @@ fn a_url_with_a_password_is_refused_without_showing_it() {
     assert!(!message.contains("s3cr3t-t0ken"), "{message}");
 }
 
-#[test]
-fn endpoints_keep_the_configured_host() {
-    let cases = [
-        (
-            "under a path",
-            "https://ghe.example.com/api/v3",
-            "/user",
-            "https://ghe.example.com/api/v3/user",
-        ),
-        (
-            "with a query",
-            "https://hub.docker.com",
-            "/v2/access-tokens?page_size=100",
-            "https://hub.docker.com/v2/access-tokens?page_size=100",
-        ),
-        (
-            "path that looks like a host",
-            "http://127.0.0.1:5000",
-            "//evil.com/x",
-            "http://127.0.0.1:5000//evil.com/x",
-        ),
-    ];
-    for (name, base, path, expected) in cases {
-        let base = HttpBaseUrl::parse(base).unwrap_or_else(|error| panic!("{name}: {error}"));
-        assert_eq!(base.endpoint(path).as_str(), expected, "{name}");
-    }
+/// `path` under `base` keeps the configured host.
+fn check_endpoint(name: &str, base: &str, path: &str, expected: &str) {
+    let base = HttpBaseUrl::parse(base).unwrap_or_else(|error| panic!("{name}: {error}"));
+    assert_eq!(base.endpoint(path).as_str(), expected, "{name}");
+}
+
+named_cases! {
+    /// Endpoints keep the configured host: base, path, expected URL.
+    mod endpoints_keep_the_configured_host => check_endpoint;
+    under_a_path(
+        "https://ghe.example.com/api/v3",
+        "/user",
+        "https://ghe.example.com/api/v3/user",
+    ),
+    with_a_query(
+        "https://hub.docker.com",
+        "/v2/access-tokens?page_size=100",
+        "https://hub.docker.com/v2/access-tokens?page_size=100",
+    ),
+    path_that_looks_like_a_host(
+        "http://127.0.0.1:5000",
+        "//evil.com/x",
+        "http://127.0.0.1:5000//evil.com/x",
+    ),
 }
 
 /// Every lifecycle policy shipped in `infra/config/lifecycle/`, the opt-in examples included,
@@ -970,119 +916,113 @@ fn shipped_lifecycle_policies_are_valid() {
     );
 }
 
-#[test]
-fn public_in_disguise_is_refused_at_load_and_pinned_policies_load() {
+/// The pull actions of the policies below.
+const PULL: &str = r#""Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]"#;
+
+/// A repository policy holding `statement` loads (`expected` is `None`) or is refused with a reason
+/// holding `expected`; with `allow_public = true` it always loads.
+fn check_public_in_disguise(name: &str, statement: String, expected: Option<&str>) {
     let folder = tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}"));
     let policy =
         |statement: &str| format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#);
-    let pull = r#""Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]"#;
-    // (name, statement, `None` = loads or `Some(part of the reason)`)
-    let cases: Vec<(&str, String, Option<&str>)> = vec![
-        (
-            "NotPrincipal with Allow",
-            format!(
-                r#"{{"Sid":"AllButOne","Effect":"Allow","NotPrincipal":{{"AWS":"arn:aws:iam::111111111111:root"}},{pull}}}"#
-            ),
-            Some("`NotPrincipal`"),
-        ),
-        (
-            "SecureTransport only",
-            format!(
-                r#"{{"Sid":"Tls","Effect":"Allow","Principal":"*",{pull},"Condition":{{"Bool":{{"aws:SecureTransport":"true"}}}}}}"#
-            ),
-            Some("`aws:SecureTransport` does not name the caller"),
-        ),
-        (
-            "PrincipalOrgID star",
-            format!(
-                r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{pull},"Condition":{{"StringEquals":{{"aws:PrincipalOrgID":"*"}}}}}}"#
-            ),
-            Some("the value `*`"),
-        ),
-        (
-            "StringLike o-*",
-            format!(
-                r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{pull},"Condition":{{"StringLike":{{"aws:PrincipalOrgID":"o-*"}}}}}}"#
-            ),
-            Some("the value `o-*`"),
-        ),
-        (
-            "IfExists",
-            format!(
-                r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{pull},"Condition":{{"StringEqualsIfExists":{{"aws:PrincipalOrgID":"o-abc123def4"}}}}}}"#
-            ),
-            Some("without the key"),
-        ),
-        (
-            "AWS list holding a star",
-            format!(
-                r#"{{"Sid":"Mixed","Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::111111111111:root","*"]}},{pull}}}"#
-            ),
-            Some("without a `Condition`"),
-        ),
-        (
-            "pinned to an organisation",
-            format!(
-                r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{pull},"Condition":{{"StringEquals":{{"aws:PrincipalOrgID":"o-abc123def4"}}}}}}"#
-            ),
-            None,
-        ),
-        (
-            "pinned to a VPC endpoint",
-            format!(
-                r#"{{"Sid":"Vpce","Effect":"Allow","Principal":{{"AWS":"*"}},{pull},"Condition":{{"StringEquals":{{"aws:SourceVpce":"vpce-0123456789abcdef0"}}}}}}"#
-            ),
-            None,
-        ),
-        (
-            "named account",
-            format!(
-                r#"{{"Sid":"Account","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111111111111:root"}},{pull}}}"#
-            ),
-            None,
-        ),
-    ];
-    for (name, statement, expected) in cases {
-        std::fs::write(folder.path().join("policy.json"), policy(&statement))
-            .unwrap_or_else(|error| panic!("write: {error}"));
-        let text = "[hardening.default]\nrepository_policy = \"policy.json\"\n";
-        match (
-            Config::from_toml_str(text, folder.path(), "ptc-ops.toml"),
-            expected,
-        ) {
-            (Ok(_), None) => {}
-            (Err(error), Some(reason)) => {
-                let problems = error.problems();
-                assert_eq!(problems.len(), 1, "{name}: {error}");
-                let problem = &problems[0];
-                assert_eq!(
-                    problem.key_path(),
-                    "hardening.default.repository_policy",
-                    "{name}"
-                );
-                assert_eq!(
-                    problem.context(),
-                    Some("policy.json"),
-                    "{name}: names the file"
-                );
-                let message = problem.message();
-                assert!(
-                    message.starts_with("makes the repository public: Statement[0] (`"),
-                    "{name}: {message}"
-                );
-                assert!(message.contains(reason), "{name}: {message}");
-                assert!(message.contains("allow_public = true"), "{name}: {message}");
-            }
-            (outcome, expected) => panic!("{name}: got {outcome:?}, expected {expected:?}"),
+    std::fs::write(folder.path().join("policy.json"), policy(&statement))
+        .unwrap_or_else(|error| panic!("write: {error}"));
+    let text = "[hardening.default]\nrepository_policy = \"policy.json\"\n";
+    match (
+        Config::from_toml_str(text, folder.path(), "ptc-ops.toml"),
+        expected,
+    ) {
+        (Ok(_), None) => {}
+        (Err(error), Some(reason)) => {
+            let problems = error.problems();
+            assert_eq!(problems.len(), 1, "{name}: {error}");
+            let problem = &problems[0];
+            assert_eq!(
+                problem.key_path(),
+                "hardening.default.repository_policy",
+                "{name}"
+            );
+            assert_eq!(
+                problem.context(),
+                Some("policy.json"),
+                "{name}: names the file"
+            );
+            let message = problem.message();
+            assert!(
+                message.starts_with("makes the repository public: Statement[0] (`"),
+                "{name}: {message}"
+            );
+            assert!(message.contains(reason), "{name}: {message}");
+            assert!(message.contains("allow_public = true"), "{name}: {message}");
         }
-        // `allow_public = true` is the explicit way to publish such a policy.
-        let allowed =
-            "[hardening.default]\nrepository_policy = \"policy.json\"\nallow_public = true\n";
-        assert!(
-            Config::from_toml_str(allowed, folder.path(), "ptc-ops.toml").is_ok(),
-            "{name}: refused with allow_public = true"
-        );
+        (outcome, expected) => panic!("{name}: got {outcome:?}, expected {expected:?}"),
     }
+    // `allow_public = true` is the explicit way to publish such a policy.
+    let allowed = "[hardening.default]\nrepository_policy = \"policy.json\"\nallow_public = true\n";
+    assert!(
+        Config::from_toml_str(allowed, folder.path(), "ptc-ops.toml").is_ok(),
+        "{name}: refused with allow_public = true"
+    );
+}
+
+named_cases! {
+    /// A policy public in disguise is refused at load; policies pinned to an organisation, a VPC
+    /// endpoint or an account load.
+    mod public_in_disguise_is_refused_at_load_and_pinned_policies_load => check_public_in_disguise;
+    notprincipal_with_allow(
+        format!(
+            r#"{{"Sid":"AllButOne","Effect":"Allow","NotPrincipal":{{"AWS":"arn:aws:iam::111111111111:root"}},{PULL}}}"#
+        ),
+        Some("`NotPrincipal`"),
+    ),
+    securetransport_only(
+        format!(
+            r#"{{"Sid":"Tls","Effect":"Allow","Principal":"*",{PULL},"Condition":{{"Bool":{{"aws:SecureTransport":"true"}}}}}}"#
+        ),
+        Some("`aws:SecureTransport` does not name the caller"),
+    ),
+    principalorgid_star(
+        format!(
+            r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{PULL},"Condition":{{"StringEquals":{{"aws:PrincipalOrgID":"*"}}}}}}"#
+        ),
+        Some("the value `*`"),
+    ),
+    stringlike_o(
+        format!(
+            r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{PULL},"Condition":{{"StringLike":{{"aws:PrincipalOrgID":"o-*"}}}}}}"#
+        ),
+        Some("the value `o-*`"),
+    ),
+    ifexists(
+        format!(
+            r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{PULL},"Condition":{{"StringEqualsIfExists":{{"aws:PrincipalOrgID":"o-abc123def4"}}}}}}"#
+        ),
+        Some("without the key"),
+    ),
+    aws_list_holding_a_star(
+        format!(
+            r#"{{"Sid":"Mixed","Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::111111111111:root","*"]}},{PULL}}}"#
+        ),
+        Some("without a `Condition`"),
+    ),
+    pinned_to_an_organisation(
+        format!(
+            r#"{{"Sid":"Org","Effect":"Allow","Principal":"*",{PULL},"Condition":{{"StringEquals":{{"aws:PrincipalOrgID":"o-abc123def4"}}}}}}"#
+        ),
+        None,
+    ),
+    pinned_to_a_vpc_endpoint(
+        format!(
+            r#"{{"Sid":"Vpce","Effect":"Allow","Principal":{{"AWS":"*"}},{PULL},"Condition":{{"StringEquals":{{"aws:SourceVpce":"vpce-0123456789abcdef0"}}}}}}"#
+        ),
+        None,
+    ),
+    named_account(
+        format!(
+            r#"{{"Sid":"Account","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111111111111:root"}},{PULL}}}"#
+        ),
+        None,
+    ),
 }
 
 #[test]
