@@ -159,8 +159,7 @@ async fn harden_all_under_a_root_rule_spares_application_repositories() {
     let env = TestEnv::new().await;
     env.create_rule("ROOT", "999999999999.dkr.ecr.eu-west-1.amazonaws.com", None)
         .await;
-    env.clients
-        .ecr
+    env.ecr()
         .create_repository()
         .repository_name("team/payments-api")
         .send()
@@ -456,8 +455,7 @@ async fn credentials_harden_and_prewarm_from_the_command_line() {
             &env.valid_credential_json(),
         )
         .await;
-    env.clients
-        .secrets
+    env.secrets()
         .tag_resource()
         .secret_id(&secret)
         .tags(

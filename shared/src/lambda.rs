@@ -6,7 +6,6 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
 use futures::FutureExt;
 use lambda_runtime::{service_fn, Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -37,18 +36,19 @@ impl FunctionContext {
     /// one `SdkConfig` of the process.
     pub async fn from_env(function: &'static str) -> Result<Self, Error> {
         let config = Config::load_from_env()?;
-        let sdk_config = aws::load_sdk_config().await;
-        Ok(FunctionContext::new(function, config, &sdk_config))
+        let clients = Clients::new(&aws::load_sdk_config().await);
+        Ok(FunctionContext::new(function, config, clients))
     }
 
-    pub fn new(function: &'static str, config: Config, sdk_config: &SdkConfig) -> Self {
-        let clients =
-            Clients::new(sdk_config).with_ecr_pacing(config.hardening.ecr_calls_per_second);
+    /// A context over `clients` (their ECR calls paced as `hardening.ecr_calls_per_second`
+    /// says), alerting to `alerts.topic_arn` when set.
+    pub fn new(function: &'static str, config: Config, clients: Clients) -> Self {
+        let clients = clients.with_ecr_pacing(config.hardening.ecr_calls_per_second);
         let alert_topic = config
             .alerts
             .topic_arn
             .as_ref()
-            .map(|arn| AlertTopic::new(clients.sns.clone(), arn.as_str()));
+            .map(|arn| clients.alert_topic(arn.as_str()));
         FunctionContext {
             function,
             config,

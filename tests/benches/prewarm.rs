@@ -174,7 +174,7 @@ async fn raw_floor(concurrency: usize, images: &[String]) -> (Duration, Duration
                 (format!("{prefix}/{SOURCE_PATH}"), tag)
             })
             .collect();
-        let ecr = env.clients.ecr.clone();
+        let ecr = env.ecr().clone();
         let started = Instant::now();
         futures::stream::iter(targets)
             .map(|(repository, tag)| {

@@ -230,7 +230,7 @@ fn main() {
                 .map(|index| format!("ghcr/bench/repository-{index:05}"))
                 .collect(),
         );
-        let ecr = env.clients.ecr.clone();
+        let ecr = env.ecr().clone();
         let setup = for_each_name(&names, 16, move |name| {
             let ecr = ecr.clone();
             async move {
@@ -276,7 +276,7 @@ fn main() {
         let second_writes = second.calls.iter().filter(|call| call.is_write()).count();
 
         for concurrency in [CONCURRENCY, CONCURRENCY * 3] {
-            let ecr = env.clients.ecr.clone();
+            let ecr = env.ecr().clone();
             let describe = raw_rate(&names, concurrency, move |name| {
                 let ecr = ecr.clone();
                 async move {
@@ -289,7 +289,7 @@ fn main() {
                 }
             })
             .await;
-            let ecr = env.clients.ecr.clone();
+            let ecr = env.ecr().clone();
             let lifecycle = raw_rate(&names, concurrency, move |name| {
                 let ecr = ecr.clone();
                 async move {

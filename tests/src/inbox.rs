@@ -27,8 +27,7 @@ impl AlertInbox {
     pub(crate) async fn create(env: &TestEnv) -> AlertInbox {
         let name = format!("ptc-ops-alerts-{}", uuid::Uuid::new_v4().simple());
         let topic_arn = env
-            .clients
-            .sns
+            .sns()
             .create_topic()
             .name(&name)
             .send()
@@ -46,8 +45,7 @@ impl AlertInbox {
             .queue_url
             .unwrap_or_else(|| panic!("queue without URL"));
         let queue_arn = format!("arn:aws:sqs:{}:{}:{name}", env.region, env.account_id);
-        env.clients
-            .sns
+        env.sns()
             .subscribe()
             .topic_arn(&topic_arn)
             .protocol("sqs")

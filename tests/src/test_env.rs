@@ -35,7 +35,14 @@ pub struct TestEnv {
     pub account_id: String,
     pub region: String,
     pub sdk_config: SdkConfig,
+    /// The product's clients, as a function or the CLI builds them.
     pub clients: Clients,
+    /// Raw SDK clients for what a test does itself (seeding, reading back); the product's code
+    /// never sees an SDK type outside `ptc_ops::aws`.
+    ecr: aws_sdk_ecr::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    sns: aws_sdk_sns::Client,
+    iam: aws_sdk_iam::Client,
     http: reqwest::Client,
 }
 
@@ -146,10 +153,44 @@ impl TestEnv {
             emulator,
             account_id: account_id.to_owned(),
             region: region.to_owned(),
+            ecr: aws_sdk_ecr::Client::new(&sdk_config),
+            secrets: aws_sdk_secretsmanager::Client::new(&sdk_config),
+            sns: aws_sdk_sns::Client::new(&sdk_config),
+            iam: aws_sdk_iam::Client::new(&sdk_config),
             sdk_config,
             clients,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// The raw ECR client of this test's account, to seed and read back.
+    pub fn ecr(&self) -> &aws_sdk_ecr::Client {
+        &self.ecr
+    }
+
+    /// The raw Secrets Manager client of this test's account.
+    pub fn secrets(&self) -> &aws_sdk_secretsmanager::Client {
+        &self.secrets
+    }
+
+    /// The raw SNS client of this test's account.
+    pub fn sns(&self) -> &aws_sdk_sns::Client {
+        &self.sns
+    }
+
+    /// The raw IAM client of this test's account (roles and policies of consumers).
+    pub fn iam(&self) -> &aws_sdk_iam::Client {
+        &self.iam
+    }
+
+    /// The product's function context for `function` with `config`, built from this test's
+    /// clients as a Lambda's `main` builds it.
+    pub fn function_context(
+        &self,
+        function: &'static str,
+        config: ptc_ops::config::Config,
+    ) -> ptc_ops::lambda::FunctionContext {
+        ptc_ops::lambda::FunctionContext::new(function, config, self.clients.clone())
     }
 
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
@@ -258,8 +299,7 @@ impl TestEnv {
     /// Creates a Secrets Manager secret and returns its ARN.
     pub async fn create_secret(&self, name: &str, secret_string: &str) -> String {
         let output = self
-            .clients
-            .secrets
+            .secrets()
             .create_secret()
             .name(name)
             .secret_string(secret_string)
@@ -289,8 +329,7 @@ impl TestEnv {
         credential_arn: Option<&str>,
     ) -> aws_sdk_ecr::operation::create_pull_through_cache_rule::CreatePullThroughCacheRuleOutput
     {
-        self.clients
-            .ecr
+        self.ecr
             .create_pull_through_cache_rule()
             .ecr_repository_prefix(prefix)
             .upstream_registry_url(upstream_registry_url)

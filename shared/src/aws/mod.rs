@@ -77,15 +77,17 @@ fn retry_config(mode: Option<&str>) -> RetryConfig {
 }
 
 /// The clients of one process, built once from one `SdkConfig` and shared by every invocation.
-/// Cloning is cheap (the SDK clients are reference counted).
+/// Cloning is cheap (the SDK clients are reference counted). The SDK clients stay inside:
+/// callers get the adapters (registry, templates, scanning, secret store, alert topic, Lambda,
+/// IAM), which speak the domain's types.
 #[derive(Clone, Debug)]
 pub struct Clients {
-    pub ecr: aws_sdk_ecr::Client,
-    pub secrets: aws_sdk_secretsmanager::Client,
-    pub sns: aws_sdk_sns::Client,
-    pub lambda: aws_sdk_lambda::Client,
+    ecr: aws_sdk_ecr::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    sns: aws_sdk_sns::Client,
+    lambda: aws_sdk_lambda::Client,
     /// Read only: the consumer doctor's policy simulation and role lookups.
-    pub iam: aws_sdk_iam::Client,
+    iam: aws_sdk_iam::Client,
     region: Option<String>,
     /// Every ECR call of the process goes through it.
     ecr_pacer: Arc<pacing::Pacer>,
@@ -135,6 +137,11 @@ impl Clients {
     }
 
     /// AWS Lambda, for a function that hands the rest of its work to a new invocation of itself.
+    /// The SNS topic alerts go to.
+    pub fn alert_topic(&self, topic_arn: &str) -> sns::AlertTopic {
+        sns::AlertTopic::new(self.sns.clone(), topic_arn)
+    }
+
     pub fn functions(&self) -> lambda::Functions {
         lambda::Functions::new(self.lambda.clone())
     }

@@ -145,8 +145,7 @@ async fn run() -> DemoResult<()> {
     heading("drift: a person changes a managed repository's lifecycle policy by hand");
     let drifted = "docker-hub/library/nginx";
     let hand_made = r#"{"rules":[{"rulePriority":1,"description":"keep 5 images","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
-    env.clients
-        .ecr
+    env.ecr()
         .put_lifecycle_policy()
         .repository_name(drifted)
         .lifecycle_policy_text(hand_made)
@@ -249,8 +248,7 @@ async fn seed(env: &TestEnv) -> DemoResult<()> {
         ("ecr-pullthroughcache/gitlab", valid.as_str(), in_days(365)),
     ] {
         let arn = env.create_secret(name, value).await;
-        env.clients
-            .secrets
+        env.secrets()
             .tag_resource()
             .secret_id(&arn)
             .tags(
@@ -296,8 +294,7 @@ async fn seed(env: &TestEnv) -> DemoResult<()> {
             .map_err(|failure| format!("seeding {repository}:{tag}: {failure:?}"))?;
         println!("  cached {repository}:{tag} (ECR created the repository with its defaults)");
     }
-    env.clients
-        .ecr
+    env.ecr()
         .create_repository()
         .repository_name("team/payments-api")
         .send()
@@ -346,8 +343,7 @@ images = ["nginx:1.27"]
 
 async fn print_repositories(env: &TestEnv) -> DemoResult<()> {
     let repositories = env
-        .clients
-        .ecr
+        .ecr()
         .describe_repositories()
         .send()
         .await
@@ -363,16 +359,14 @@ async fn print_repositories(env: &TestEnv) -> DemoResult<()> {
     for repository in repositories {
         let name = repository.repository_name.clone().unwrap_or_default();
         let lifecycle = env
-            .clients
-            .ecr
+            .ecr()
             .get_lifecycle_policy()
             .repository_name(&name)
             .send()
             .await
             .is_ok();
         let tags = env
-            .clients
-            .ecr
+            .ecr()
             .list_tags_for_resource()
             .resource_arn(repository.repository_arn.clone().unwrap_or_default())
             .send()

@@ -73,7 +73,7 @@ impl Target {
         if !Target::is_real() {
             let env = TestEnv::new().await;
             return Target {
-                ecr: env.clients.ecr.clone(),
+                ecr: env.ecr().clone(),
                 account_id: env.account_id.clone(),
                 region: env.region.clone(),
                 emulator: Some(env),

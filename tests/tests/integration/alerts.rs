@@ -11,7 +11,7 @@ fn context(env: &TestEnv, topic_arn: &str, min_severity: &str) -> FunctionContex
     let config = env.config(&format!(
         "[alerts]\ntopic_arn = \"{topic_arn}\"\nmin_severity = \"{min_severity}\"\n"
     ));
-    FunctionContext::new("validate-cache-rules", config, &env.sdk_config)
+    env.function_context("validate-cache-rules", config)
         .with_metrics_sink(MetricsSink::captured())
 }
 

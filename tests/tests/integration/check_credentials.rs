@@ -31,7 +31,7 @@ fn today_plus(days: i64) -> String {
 
 fn context(env: &TestEnv, config: &str) -> Arc<FunctionContext> {
     Arc::new(
-        FunctionContext::new("check-credentials", env.config(config), &env.sdk_config)
+        env.function_context("check-credentials", env.config(config))
             .with_metrics_sink(MetricsSink::captured()),
     )
 }
@@ -41,8 +41,7 @@ async fn create_secret(env: &TestEnv, name: &str, value: &str, tags: &[(&str, &s
         .iter()
         .map(|(key, value)| Tag::builder().key(*key).value(*value).build())
         .collect();
-    env.clients
-        .secrets
+    env.secrets()
         .create_secret()
         .name(name)
         .secret_string(value)
@@ -239,8 +238,7 @@ async fn judges_every_kind_of_secret_and_never_leaks_a_value() {
             .await;
         }
         if case.delete {
-            env.clients
-                .secrets
+            env.secrets()
                 .delete_secret()
                 .secret_id(&arn)
                 .recovery_window_in_days(7)

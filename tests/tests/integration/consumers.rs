@@ -35,8 +35,7 @@ fn consumers_toml(extra: &str) -> String {
 }
 
 async fn put_registry_policy(env: &TestEnv, policy: &Value) {
-    env.clients
-        .ecr
+    env.ecr()
         .put_registry_policy()
         .policy_text(policy.to_string())
         .send()
@@ -46,7 +45,7 @@ async fn put_registry_policy(env: &TestEnv, policy: &Value) {
 
 async fn validate(env: &TestEnv, toml: &str) -> ValidateReport {
     let context = Arc::new(
-        FunctionContext::new("validate-cache-rules", env.config(toml), &env.sdk_config)
+        env.function_context("validate-cache-rules", env.config(toml))
             .with_metrics_sink(MetricsSink::captured()),
     );
     validate_cache_rules::handler::handle(
@@ -404,8 +403,7 @@ async fn create_role_trusting(
     policy: Option<&Value>,
 ) -> String {
     let role = env
-        .clients
-        .iam
+        .iam()
         .create_role()
         .role_name(name)
         .assume_role_policy_document(trust.to_string())
@@ -419,8 +417,7 @@ async fn create_role_trusting(
 }
 
 async fn put_role_policy(env: &TestEnv, role: &str, policy_name: &str, policy: &Value) {
-    env.clients
-        .iam
+    env.iam()
         .put_role_policy()
         .role_name(role)
         .policy_name(policy_name)
@@ -635,8 +632,7 @@ async fn the_creation_templates_repository_policy_is_what_is_checked() {
 }
 
 async fn create_ecr_rule(env: &TestEnv, prefix: &str, role: &str) {
-    env.clients
-        .ecr
+    env.ecr()
         .create_pull_through_cache_rule()
         .ecr_repository_prefix(prefix)
         .upstream_registry_url("444455556666.dkr.ecr.us-east-1.amazonaws.com")
@@ -747,8 +743,7 @@ async fn the_custom_roles_of_ecr_to_ecr_rules_are_checked() {
     let step = &finding.next_steps[0];
     let statement: Value =
         serde_json::from_str(&step[step.find('{').expect("JSON")..]).expect("a statement");
-    env.clients
-        .iam
+    env.iam()
         .update_assume_role_policy()
         .role_name("ptc-upstream-ecr")
         .policy_document(json!({"Version": "2012-10-17", "Statement": [statement]}).to_string())
@@ -834,10 +829,9 @@ async fn slow_simulations_are_cut_at_the_deadline_with_a_report() {
     .await;
     let listed: Vec<&str> = roles.iter().map(String::as_str).collect();
     let context = Arc::new(
-        FunctionContext::new(
+        env.function_context(
             "validate-cache-rules",
             env.config(&principals_toml(&listed)),
-            &env.sdk_config,
         )
         .with_metrics_sink(MetricsSink::captured()),
     );

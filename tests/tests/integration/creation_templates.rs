@@ -54,7 +54,7 @@ fn role_arn(env: &TestEnv) -> String {
 
 fn context(env: &TestEnv, config: Config) -> Arc<FunctionContext> {
     Arc::new(
-        FunctionContext::new(FUNCTION, config, &env.sdk_config)
+        env.function_context(FUNCTION, config)
             .with_metrics_sink(MetricsSink::captured()),
     )
 }
@@ -70,8 +70,7 @@ async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> HardenReport 
 
 /// The registry's templates, by prefix, as the SDK reads them.
 async fn templates(env: &TestEnv) -> Vec<aws_sdk_ecr::types::RepositoryCreationTemplate> {
-    env.clients
-        .ecr
+    env.ecr()
         .describe_repository_creation_templates()
         .send()
         .await
@@ -127,8 +126,7 @@ fn write_operations(calls: &[ptc_ops_tests::Call]) -> Vec<String> {
 async fn a_sweep_creates_templates_from_the_profiles_then_writes_nothing() {
     let env = TestEnv::new().await;
     // Someone else's template, of a prefix the product does not manage.
-    env.clients
-        .ecr
+    env.ecr()
         .create_repository_creation_template()
         .prefix("team")
         .applied_for(RctAppliedFor::Replication)
@@ -277,8 +275,7 @@ async fn without_a_role_templates_leave_tags_out_and_the_event_adds_them() {
 #[tokio::test]
 async fn check_mode_reports_drift_and_a_failure_leaves_the_sweep_going() {
     let env = TestEnv::new().await;
-    env.clients
-        .ecr
+    env.ecr()
         .create_repository_creation_template()
         .prefix("docker-hub")
         .applied_for(RctAppliedFor::PullThroughCache)
@@ -286,8 +283,7 @@ async fn check_mode_reports_drift_and_a_failure_leaves_the_sweep_going() {
         .send()
         .await
         .expect("drifted template");
-    env.clients
-        .ecr
+    env.ecr()
         .create_repository()
         .repository_name("ghcr/fluxcd/source-controller")
         .send()

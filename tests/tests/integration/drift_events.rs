@@ -38,7 +38,7 @@ fn own_role_is_known() {
 fn context(env: &TestEnv) -> Arc<FunctionContext> {
     own_role_is_known();
     Arc::new(
-        FunctionContext::new("harden-repository", env.config(PROFILE), &env.sdk_config)
+        env.function_context("harden-repository", env.config(PROFILE))
             .with_metrics_sink(MetricsSink::captured()),
     )
 }
@@ -70,8 +70,7 @@ fn drift_event(env: &TestEnv, file: &str, repository: &str) -> Value {
 }
 
 async fn create_repository(env: &TestEnv, name: &str) {
-    env.clients
-        .ecr
+    env.ecr()
         .create_repository()
         .repository_name(name)
         .send()
@@ -80,8 +79,7 @@ async fn create_repository(env: &TestEnv, name: &str) {
 }
 
 async fn lifecycle(env: &TestEnv, name: &str) -> Option<Value> {
-    env.clients
-        .ecr
+    env.ecr()
         .get_lifecycle_policy()
         .repository_name(name)
         .send()
@@ -104,8 +102,7 @@ async fn a_hand_made_lifecycle_policy_is_restored_and_the_person_named() {
     invoke(&context, json!({"repositories": [name]})).await;
     let hardened = lifecycle(&env, name).await.expect("hardened");
 
-    env.clients
-        .ecr
+    env.ecr()
         .put_lifecycle_policy()
         .repository_name(name)
         .lifecycle_policy_text(HAND_MADE_LIFECYCLE)
@@ -179,8 +176,7 @@ async fn untagging_by_arn_is_undone() {
         "arn:aws:ecr:{}:{}:repository/{name}",
         env.region, env.account_id
     );
-    env.clients
-        .ecr
+    env.ecr()
         .untag_resource()
         .resource_arn(&arn)
         .tag_keys("cost-center")
@@ -218,8 +214,7 @@ async fn drift_events_that_ask_for_nothing_are_acknowledged() {
     let unmanaged = "team/payments-api";
     create_repository(&env, managed).await;
     create_repository(&env, unmanaged).await;
-    env.clients
-        .ecr
+    env.ecr()
         .put_lifecycle_policy()
         .repository_name(unmanaged)
         .lifecycle_policy_text(HAND_MADE_LIFECYCLE)
@@ -331,8 +326,7 @@ async fn measure_event_to_compliant() {
     let mut elapsed = Vec::new();
     let mut calls_per_event = Vec::new();
     for _ in 0..20 {
-        env.clients
-            .ecr
+        env.ecr()
             .put_lifecycle_policy()
             .repository_name(name)
             .lifecycle_policy_text(HAND_MADE_LIFECYCLE)

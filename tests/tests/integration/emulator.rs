@@ -23,8 +23,7 @@ async fn rules_crud_and_pagination_over_sixty_rules() {
 
     // The emulator pages like ECR: small pages, opaque tokens, every rule exactly once.
     let pages: Vec<_> = env
-        .clients
-        .ecr
+        .ecr()
         .describe_pull_through_cache_rules()
         .max_results(25)
         .into_paginator()
@@ -55,8 +54,7 @@ async fn rules_crud_and_pagination_over_sixty_rules() {
     let secret_arn = env
         .create_secret("ecr-pullthroughcache/quay", &env.valid_credential_json())
         .await;
-    env.clients
-        .ecr
+    env.ecr()
         .update_pull_through_cache_rule()
         .ecr_repository_prefix("quay-07")
         .credential_arn(&secret_arn)
@@ -72,8 +70,7 @@ async fn rules_crud_and_pagination_over_sixty_rules() {
         Some(secret_arn.as_str())
     );
 
-    env.clients
-        .ecr
+    env.ecr()
         .delete_pull_through_cache_rule()
         .ecr_repository_prefix("quay-07")
         .send()
@@ -248,8 +245,7 @@ async fn missing_upstream_images_and_digest_pulls_do_not_populate() {
         .find(|image| image.repository == "prometheus/node-exporter")
         .expect("seeded image");
     let by_digest = env
-        .clients
-        .ecr
+        .ecr()
         .batch_get_image()
         .repository_name("quay/prometheus/node-exporter")
         .image_ids(
@@ -280,8 +276,7 @@ async fn missing_upstream_images_and_digest_pulls_do_not_populate() {
 async fn describe_repositories_pages_over_250_repositories() {
     let env = TestEnv::new().await;
     for index in 0..250 {
-        env.clients
-            .ecr
+        env.ecr()
             .create_repository()
             .repository_name(format!("docker-hub/team/app-{index:03}"))
             .send()

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 fn context(env: &TestEnv, function: &'static str) -> Arc<FunctionContext> {
     Arc::new(
-        FunctionContext::new(function, env.config(""), &env.sdk_config)
+        env.function_context(function, env.config(""))
             .with_metrics_sink(MetricsSink::captured()),
     )
 }
@@ -115,7 +115,7 @@ fn configured(env: &TestEnv, function: &'static str, topic_arn: &str) -> Arc<Fun
          [prewarm]\nimages = [\"nginx:1.27\", \"registry.k8s.io/pause:3.10\"]\n"
     ));
     Arc::new(
-        FunctionContext::new(function, config, &env.sdk_config)
+        env.function_context(function, config)
             .with_metrics_sink(MetricsSink::captured()),
     )
 }

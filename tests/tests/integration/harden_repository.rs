@@ -71,7 +71,7 @@ fn config_text(env: &TestEnv, toml: &str, topic_arn: Option<&str>) -> Config {
 
 fn context(env: &TestEnv, config: Config) -> Arc<FunctionContext> {
     Arc::new(
-        FunctionContext::new(FUNCTION, config, &env.sdk_config)
+        env.function_context(FUNCTION, config)
             .with_metrics_sink(MetricsSink::captured()),
     )
 }
@@ -95,8 +95,7 @@ async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> HardenReport 
 }
 
 async fn create_repository(env: &TestEnv, name: &str) {
-    env.clients
-        .ecr
+    env.ecr()
         .create_repository()
         .repository_name(name)
         .send()
@@ -117,7 +116,7 @@ struct State {
 }
 
 async fn state(env: &TestEnv, name: &str) -> State {
-    let ecr = &env.clients.ecr;
+    let ecr = &env.ecr();
     let described = ecr
         .describe_repositories()
         .repository_names(name)
@@ -414,8 +413,7 @@ async fn a_successful_sync_costs_no_call() {
 async fn a_sync_storm_does_not_repeat_what_cannot_change() {
     let env = TestEnv::new().await;
     let name = "ghcr/fluxcd/source-controller";
-    env.clients
-        .ecr
+    env.ecr()
         .create_repository()
         .repository_name(name)
         .encryption_configuration(
@@ -491,7 +489,7 @@ async fn other_shapes_are_refused_or_ignored_without_writes() {
 #[tokio::test]
 async fn drift_is_planned_and_corrected_setting_by_setting() {
     let env = TestEnv::new().await;
-    let ecr = &env.clients.ecr;
+    let ecr = &env.ecr();
     let context = context(&env, config_text(&env, PROFILE, None));
     let without_scanning = self::context(
         &env,
@@ -718,16 +716,14 @@ async fn drift_is_planned_and_corrected_setting_by_setting() {
 async fn public_policies_and_encryption_drift_are_reported_not_written() {
     let env = TestEnv::new().await;
     create_repository(&env, "ghcr/open/app").await;
-    env.clients
-        .ecr
+    env.ecr()
         .set_repository_policy()
         .repository_name("ghcr/open/app")
         .policy_text(PUBLIC_POLICY)
         .send()
         .await
         .expect("public policy set by hand");
-    env.clients
-        .ecr
+    env.ecr()
         .create_repository()
         .repository_name("ghcr/kms/app")
         .encryption_configuration(
@@ -1246,8 +1242,7 @@ async fn a_root_rule_never_reaches_application_repositories() {
     let application = "team/payments-api";
     create_repository(&env, application).await;
     let keep_500 = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":500},"action":{"type":"expire"}}]}"#;
-    env.clients
-        .ecr
+    env.ecr()
         .put_lifecycle_policy()
         .repository_name(application)
         .lifecycle_policy_text(keep_500)
@@ -1361,8 +1356,7 @@ async fn public_policies_in_disguise_are_critical_findings() {
     ];
     for (repository, statement, _) in &cases {
         create_repository(&env, repository).await;
-        env.clients
-            .ecr
+        env.ecr()
             .set_repository_policy()
             .repository_name(*repository)
             .policy_text(format!(

@@ -1088,7 +1088,7 @@ async fn calls_are_judged_against_the_declared_permissions() {
     env.clear_calls().await;
 
     let context = Arc::new(
-        FunctionContext::new("validate-cache-rules", env.config(""), &env.sdk_config)
+        env.function_context("validate-cache-rules", env.config(""))
             .with_metrics_sink(MetricsSink::captured()),
     );
     validate_cache_rules::handler::handle(

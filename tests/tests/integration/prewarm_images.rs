@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 fn context(env: &TestEnv, toml: &str) -> Arc<FunctionContext> {
     Arc::new(
-        FunctionContext::new("prewarm-images", env.config(toml), &env.sdk_config)
+        env.function_context("prewarm-images", env.config(toml))
             .with_metrics_sink(MetricsSink::captured()),
     )
 }
@@ -60,8 +60,7 @@ fn statuses(report: &PrewarmReport) -> BTreeMap<String, String> {
 
 async fn repository_names(env: &TestEnv) -> Vec<String> {
     let mut names: Vec<String> = env
-        .clients
-        .ecr
+        .ecr()
         .describe_repositories()
         .max_results(1000)
         .send()

@@ -52,8 +52,7 @@ fn pull_policy(env: &TestEnv) -> String {
 }
 
 async fn create_template(env: &TestEnv, prefix: &str, applied_for: &[RctAppliedFor]) {
-    env.clients
-        .ecr
+    env.ecr()
         .create_repository_creation_template()
         .prefix(prefix)
         .set_applied_for(Some(applied_for.to_vec()))
@@ -70,8 +69,7 @@ async fn pull(
     aws_sdk_ecr::operation::batch_get_image::BatchGetImageOutput,
     aws_sdk_ecr::error::SdkError<aws_sdk_ecr::operation::batch_get_image::BatchGetImageError>,
 > {
-    env.clients
-        .ecr
+    env.ecr()
         .batch_get_image()
         .repository_name(repository)
         .image_ids(ImageIdentifier::builder().image_tag(tag).build())
@@ -103,7 +101,7 @@ struct Created {
 }
 
 async fn created(env: &TestEnv, name: &str) -> Created {
-    let ecr = &env.clients.ecr;
+    let ecr = &env.ecr();
     let described = ecr
         .describe_repositories()
         .repository_names(name)
@@ -158,7 +156,7 @@ async fn created(env: &TestEnv, name: &str) -> Created {
 #[tokio::test]
 async fn creation_templates_crud_pagination_and_errors() {
     let env = TestEnv::new().await;
-    let ecr = &env.clients.ecr;
+    let ecr = &env.ecr();
     for index in 0..12 {
         create_template(
             &env,
@@ -435,7 +433,7 @@ async fn creation_templates_crud_pagination_and_errors() {
 #[tokio::test]
 async fn templates_shape_repositories_the_pull_through_creates() {
     let env = TestEnv::new().await;
-    let ecr = &env.clients.ecr;
+    let ecr = &env.ecr();
     env.create_rule("quay", "quay.io", None).await;
     env.create_rule("k8s", "registry.k8s.io", None).await;
     // The rule's prefix: immutable with an exclusion, tags (with the role they need), policies.
@@ -526,7 +524,7 @@ async fn templates_shape_repositories_the_pull_through_creates() {
 #[tokio::test]
 async fn a_template_with_tags_or_kms_but_no_custom_role_fails_the_pull() {
     let env = TestEnv::new().await;
-    let ecr = &env.clients.ecr;
+    let ecr = &env.ecr();
     env.create_rule("quay", "quay.io", None).await;
     env.create_rule("k8s", "registry.k8s.io", None).await;
     ecr.create_repository_creation_template()
@@ -580,7 +578,7 @@ async fn a_template_with_tags_or_kms_but_no_custom_role_fails_the_pull() {
 #[tokio::test]
 async fn registry_policy_takes_every_ecr_action() {
     let env = TestEnv::new().await;
-    let ecr = &env.clients.ecr;
+    let ecr = &env.ecr();
     let (missing, _) = code(ecr.get_registry_policy().send().await);
     assert_eq!(missing, "RegistryPolicyNotFoundException");
     let (missing, _) = code(ecr.delete_registry_policy().send().await);
@@ -659,8 +657,7 @@ async fn effective_scanning(
     names: &[&str],
 ) -> (Vec<(String, bool, String, Vec<String>)>, Vec<String>) {
     let output = env
-        .clients
-        .ecr
+        .ecr()
         .batch_get_repository_scanning_configuration()
         .set_repository_names(Some(names.iter().map(|name| (*name).to_owned()).collect()))
         .send()
@@ -719,7 +716,7 @@ fn row(
 #[tokio::test]
 async fn registry_scanning_configuration_and_effective_values() {
     let env = TestEnv::new().await;
-    let ecr = &env.clients.ecr;
+    let ecr = &env.ecr();
     let default = ecr
         .get_registry_scanning_configuration()
         .send()
@@ -882,7 +879,7 @@ async fn registry_scanning_configuration_and_effective_values() {
 #[tokio::test]
 async fn pull_time_update_exclusions_up_to_one_hundred() {
     let env = TestEnv::new().await;
-    let ecr = &env.clients.ecr;
+    let ecr = &env.ecr();
     let principals: Vec<String> = (0..100)
         .map(|index| {
             if index % 2 == 0 {
@@ -1062,8 +1059,7 @@ async fn ecr_events_reach_a_queue_through_an_eventbridge_rule() {
     }
     env.create_rule("quay", "quay.io", None).await;
     create_template(&env, "quay/coredns", &[RctAppliedFor::PullThroughCache]).await;
-    env.clients
-        .ecr
+    env.ecr()
         .update_repository_creation_template()
         .prefix("quay/coredns")
         .resource_tags(tag("team", "cache"))

@@ -39,7 +39,7 @@ scan_on_push = true
 
 fn context(env: &TestEnv, config: Config) -> Arc<FunctionContext> {
     Arc::new(
-        FunctionContext::new(FUNCTION, config, &env.sdk_config)
+        env.function_context(FUNCTION, config)
             .with_metrics_sink(MetricsSink::captured()),
     )
 }
@@ -75,8 +75,7 @@ fn rule(frequency: ScanFrequency, filters: &[&str]) -> RegistryScanningRule {
 /// (scan type, [(frequency, filters)]) as the registry has it.
 async fn registry_scanning(env: &TestEnv) -> (String, Vec<(String, Vec<String>)>) {
     let answer = env
-        .clients
-        .ecr
+        .ecr()
         .get_registry_scanning_configuration()
         .send()
         .await
@@ -106,8 +105,7 @@ async fn registry_scanning(env: &TestEnv) -> (String, Vec<(String, Vec<String>)>
 /// Whether ECR reports `name` as scanned on push.
 async fn scanned_on_push(env: &TestEnv, name: &str) -> bool {
     let answer = env
-        .clients
-        .ecr
+        .ecr()
         .batch_get_repository_scanning_configuration()
         .repository_names(name)
         .send()
@@ -121,8 +119,7 @@ async fn scanned_on_push(env: &TestEnv, name: &str) -> bool {
 
 async fn create(env: &TestEnv, names: &[&str]) {
     for name in names {
-        env.clients
-            .ecr
+        env.ecr()
             .create_repository()
             .repository_name(*name)
             .set_image_scanning_configuration(Some(
@@ -163,8 +160,7 @@ fn scanning_titles(report: &HardenReport) -> Vec<String> {
 #[tokio::test]
 async fn a_sweep_merges_the_prefixes_into_the_registry_configuration_then_writes_nothing() {
     let env = TestEnv::new().await;
-    env.clients
-        .ecr
+    env.ecr()
         .put_registry_scanning_configuration()
         .scan_type(ScanType::Basic)
         .rules(rule(ScanFrequency::ScanOnPush, &["team/*"]))
@@ -345,8 +341,7 @@ async fn a_new_repository_the_registry_covers_costs_reads_only() {
     // reads it back.
     let off = context_off(&env);
     create(&env, &["ghcr/other/app"]).await;
-    env.clients
-        .ecr
+    env.ecr()
         .put_registry_scanning_configuration()
         .scan_type(ScanType::Basic)
         .rules(rule(ScanFrequency::ScanOnPush, &["docker-hub/*"]))
@@ -375,8 +370,7 @@ fn context_off(env: &TestEnv) -> Arc<FunctionContext> {
 #[tokio::test]
 async fn no_room_in_the_registry_is_a_finding_and_foreign_rules_stay() {
     let env = TestEnv::new().await;
-    env.clients
-        .ecr
+    env.ecr()
         .put_registry_scanning_configuration()
         .scan_type(ScanType::Enhanced)
         .rules(rule(ScanFrequency::ContinuousScan, &["prod/*"]))

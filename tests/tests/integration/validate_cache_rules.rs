@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 fn context(env: &TestEnv, toml: &str) -> Arc<FunctionContext> {
     Arc::new(
-        FunctionContext::new("validate-cache-rules", env.config(toml), &env.sdk_config)
+        env.function_context("validate-cache-rules", env.config(toml))
             .with_metrics_sink(MetricsSink::captured()),
     )
 }
@@ -84,8 +84,7 @@ async fn every_kind_of_broken_rule_is_found_and_told_how_to_fix() {
     let being_deleted = env
         .create_secret("ecr-pullthroughcache/azure", &env.valid_credential_json())
         .await;
-    env.clients
-        .secrets
+    env.secrets()
         .delete_secret()
         .secret_id(&being_deleted)
         .recovery_window_in_days(7)
@@ -106,8 +105,7 @@ async fn every_kind_of_broken_rule_is_found_and_told_how_to_fix() {
     env.create_rule("chainguard", "cgr.dev", Some(&missing))
         .await;
     env.create_rule("k8s", "registry.k8s.io", None).await;
-    env.clients
-        .ecr
+    env.ecr()
         .create_pull_through_cache_rule()
         .ecr_repository_prefix("future")
         .upstream_registry_url("quay.io")
