@@ -878,6 +878,7 @@ impl Checker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
     /// Wraps one rule's `selection`/`action` into a full policy, to keep the table short.
     fn one_rule(selection: &str, action: &str) -> String {
@@ -918,172 +919,158 @@ mod tests {
         }
     }
 
-    #[test]
-    fn validates_every_rule_of_the_ecr_user_guide() {
-        let many_rules = {
-            let rules: Vec<String> = (1..=51)
-                .map(|priority| {
-                    format!(
-                        r#"{{"rulePriority":{priority},"selection":{{"tagStatus":"tagged","tagPrefixList":["v{priority}"],"countType":"imageCountMoreThan","countNumber":1}},"action":{{"type":"expire"}}}}"#
-                    )
-                })
-                .collect();
-            format!(r#"{{"rules":[{}]}}"#, rules.join(","))
-        };
-        let too_long = {
-            let description = "x".repeat(MAX_LIFECYCLE_POLICY_CHARS);
-            format!(
-                r#"{{"rules":[{{"rulePriority":1,"description":"{description}","selection":{{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}},"action":{{"type":"expire"}}}}]}}"#
-            )
-        };
-        let cases: Vec<(&str, String, Vec<&str>)> = vec![
-            (
-                "untagged after days",
-                one_rule(
-                    r#"{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":3}"#,
-                    EXPIRE,
-                ),
-                vec![],
+    /// A policy of 51 rules: one more than ECR allows.
+    fn many_rules() -> String {
+        let rules: Vec<String> = (1..=51)
+            .map(|priority| {
+                format!(
+                    r#"{{"rulePriority":{priority},"selection":{{"tagStatus":"tagged","tagPrefixList":["v{priority}"],"countType":"imageCountMoreThan","countNumber":1}},"action":{{"type":"expire"}}}}"#
+                )
+            })
+            .collect();
+        format!(r#"{{"rules":[{}]}}"#, rules.join(","))
+    }
+
+    /// A policy one character longer than ECR allows.
+    fn too_long() -> String {
+        let description = "x".repeat(MAX_LIFECYCLE_POLICY_CHARS);
+        format!(
+            r#"{{"rules":[{{"rulePriority":1,"description":"{description}","selection":{{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}},"action":{{"type":"expire"}}}}]}}"#
+        )
+    }
+
+    /// [`check`] for a row of the table below.
+    fn check_rule(name: &str, text: String, expected_paths: Vec<&str>) {
+        check(name, &text, &expected_paths);
+    }
+
+    named_cases! {
+        /// Every rule shape of the ECR user guide, valid or refused with these JSON paths.
+        mod validates_every_rule_of_the_ecr_user_guide => check_rule;
+        untagged_after_days(
+            one_rule(
+                r#"{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":3}"#,
+                EXPIRE,
             ),
-            (
-                "tagged by pattern, keep 10",
-                one_rule(
-                    r#"{"tagStatus":"tagged","tagPatternList":["v*.*.*"],"countType":"imageCountMoreThan","countNumber":10}"#,
-                    EXPIRE,
-                ),
-                vec![],
+            vec![],
+        ),
+        tagged_by_pattern_keep_10(
+            one_rule(
+                r#"{"tagStatus":"tagged","tagPatternList":["v*.*.*"],"countType":"imageCountMoreThan","countNumber":10}"#,
+                EXPIRE,
             ),
-            (
-                "transition to archive",
-                one_rule(
-                    r#"{"tagStatus":"any","countType":"sinceImagePulled","countUnit":"days","countNumber":90}"#,
-                    r#"{"type":"transition","targetStorageClass":"archive"}"#,
-                ),
-                vec![],
+            vec![],
+        ),
+        transition_to_archive(
+            one_rule(
+                r#"{"tagStatus":"any","countType":"sinceImagePulled","countUnit":"days","countNumber":90}"#,
+                r#"{"type":"transition","targetStorageClass":"archive"}"#,
             ),
-            (
-                "any last among several",
-                r#"{"rules":[
-                    {"rulePriority":10,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":100},"action":{"type":"expire"}},
-                    {"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":1},"action":{"type":"expire"}}
-                ]}"#
-                .into(),
-                vec![],
+            vec![],
+        ),
+        any_last_among_several(
+            r#"{"rules":[
+                {"rulePriority":10,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":100},"action":{"type":"expire"}},
+                {"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":1},"action":{"type":"expire"}}
+            ]}"#
+            .into(),
+            vec![],
+        ),
+        not_json("{rules: []".into(), vec![""]),
+        not_an_object("[]".into(), vec![""]),
+        no_rules("{}".into(), vec!["rules"]),
+        empty_rules(r#"{"rules":[]}"#.into(), vec!["rules"]),
+        unknown_top_level_key(r#"{"rules":[],"version":1}"#.into(), vec!["rules", "version"]),
+        duplicate_priority(
+            r#"{"rules":[
+                {"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},
+                {"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}
+            ]}"#
+            .into(),
+            vec!["rules[1].rulePriority"],
+        ),
+        any_not_last(
+            r#"{"rules":[
+                {"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},
+                {"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}
+            ]}"#
+            .into(),
+            vec!["rules[0].rulePriority"],
+        ),
+        priority_zero(
+            r#"{"rules":[{"rulePriority":0,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}"#.into(),
+            vec!["rules[0].rulePriority"],
+        ),
+        tagged_without_a_list(
+            one_rule(r#"{"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":1}"#, EXPIRE),
+            vec!["rules[0].selection.tagStatus"],
+        ),
+        untagged_with_both_lists(
+            one_rule(
+                r#"{"tagStatus":"untagged","tagPrefixList":["v"],"tagPatternList":["v*"],"countType":"imageCountMoreThan","countNumber":1}"#,
+                EXPIRE,
             ),
-            ("not JSON", "{rules: []".into(), vec![""]),
-            ("not an object", "[]".into(), vec![""]),
-            ("no rules", "{}".into(), vec!["rules"]),
-            ("empty rules", r#"{"rules":[]}"#.into(), vec!["rules"]),
-            ("unknown top-level key", r#"{"rules":[],"version":1}"#.into(), vec!["rules", "version"]),
-            (
-                "duplicate priority",
-                r#"{"rules":[
-                    {"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},
-                    {"rulePriority":1,"selection":{"tagStatus":"tagged","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}
-                ]}"#
-                .into(),
-                vec!["rules[1].rulePriority"],
+            vec!["rules[0].selection.tagPrefixList", "rules[0].selection.tagPatternList"],
+        ),
+        five_wildcards(
+            one_rule(
+                r#"{"tagStatus":"tagged","tagPatternList":["ok*","*a*b*c*d*"],"countType":"imageCountMoreThan","countNumber":1}"#,
+                EXPIRE,
             ),
-            (
-                "any not last",
-                r#"{"rules":[
-                    {"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}},
-                    {"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}
-                ]}"#
-                .into(),
-                vec!["rules[0].rulePriority"],
+            vec!["rules[0].selection.tagPatternList[1]"],
+        ),
+        unknown_count_type(
+            one_rule(r#"{"tagStatus":"any","countType":"sinceImageBuilt","countUnit":"days","countNumber":1}"#, EXPIRE),
+            vec!["rules[0].selection.countType"],
+        ),
+        count_unit_hours(
+            one_rule(
+                r#"{"tagStatus":"any","countType":"sinceImagePushed","countUnit":"hours","countNumber":1}"#,
+                EXPIRE,
             ),
-            (
-                "priority zero",
-                r#"{"rules":[{"rulePriority":0,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}"#.into(),
-                vec!["rules[0].rulePriority"],
+            vec!["rules[0].selection.countUnit"],
+        ),
+        count_unit_missing_with_since(
+            one_rule(r#"{"tagStatus":"any","countType":"sinceImagePushed","countNumber":1}"#, EXPIRE),
+            vec!["rules[0].selection.countUnit"],
+        ),
+        count_unit_with_image_count(
+            one_rule(
+                r#"{"tagStatus":"any","countType":"imageCountMoreThan","countUnit":"days","countNumber":1}"#,
+                EXPIRE,
             ),
-            (
-                "tagged without a list",
-                one_rule(r#"{"tagStatus":"tagged","countType":"imageCountMoreThan","countNumber":1}"#, EXPIRE),
-                vec!["rules[0].selection.tagStatus"],
+            vec!["rules[0].selection.countUnit"],
+        ),
+        count_number_zero(
+            one_rule(r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":0}"#, EXPIRE),
+            vec!["rules[0].selection.countNumber"],
+        ),
+        count_number_fractional(
+            one_rule(r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1.5}"#, EXPIRE),
+            vec!["rules[0].selection.countNumber"],
+        ),
+        action_delete(
+            one_rule(r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}"#, r#"{"type":"delete"}"#),
+            vec!["rules[0].action.type"],
+        ),
+        transition_without_target(
+            one_rule(r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}"#, r#"{"type":"transition"}"#),
+            vec!["rules[0].action.targetStorageClass"],
+        ),
+        transition_to_glacier(
+            one_rule(
+                r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}"#,
+                r#"{"type":"transition","targetStorageClass":"glacier"}"#,
             ),
-            (
-                "untagged with both lists",
-                one_rule(
-                    r#"{"tagStatus":"untagged","tagPrefixList":["v"],"tagPatternList":["v*"],"countType":"imageCountMoreThan","countNumber":1}"#,
-                    EXPIRE,
-                ),
-                vec!["rules[0].selection.tagPrefixList", "rules[0].selection.tagPatternList"],
-            ),
-            (
-                "five wildcards",
-                one_rule(
-                    r#"{"tagStatus":"tagged","tagPatternList":["ok*","*a*b*c*d*"],"countType":"imageCountMoreThan","countNumber":1}"#,
-                    EXPIRE,
-                ),
-                vec!["rules[0].selection.tagPatternList[1]"],
-            ),
-            (
-                "unknown count type",
-                one_rule(r#"{"tagStatus":"any","countType":"sinceImageBuilt","countUnit":"days","countNumber":1}"#, EXPIRE),
-                vec!["rules[0].selection.countType"],
-            ),
-            (
-                "count unit hours",
-                one_rule(
-                    r#"{"tagStatus":"any","countType":"sinceImagePushed","countUnit":"hours","countNumber":1}"#,
-                    EXPIRE,
-                ),
-                vec!["rules[0].selection.countUnit"],
-            ),
-            (
-                "count unit missing with since",
-                one_rule(r#"{"tagStatus":"any","countType":"sinceImagePushed","countNumber":1}"#, EXPIRE),
-                vec!["rules[0].selection.countUnit"],
-            ),
-            (
-                "count unit with image count",
-                one_rule(
-                    r#"{"tagStatus":"any","countType":"imageCountMoreThan","countUnit":"days","countNumber":1}"#,
-                    EXPIRE,
-                ),
-                vec!["rules[0].selection.countUnit"],
-            ),
-            (
-                "count number zero",
-                one_rule(r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":0}"#, EXPIRE),
-                vec!["rules[0].selection.countNumber"],
-            ),
-            (
-                "count number fractional",
-                one_rule(r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1.5}"#, EXPIRE),
-                vec!["rules[0].selection.countNumber"],
-            ),
-            (
-                "action delete",
-                one_rule(r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}"#, r#"{"type":"delete"}"#),
-                vec!["rules[0].action.type"],
-            ),
-            (
-                "transition without target",
-                one_rule(r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}"#, r#"{"type":"transition"}"#),
-                vec!["rules[0].action.targetStorageClass"],
-            ),
-            (
-                "transition to glacier",
-                one_rule(
-                    r#"{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}"#,
-                    r#"{"type":"transition","targetStorageClass":"glacier"}"#,
-                ),
-                vec!["rules[0].action.targetStorageClass"],
-            ),
-            ("51 rules", many_rules, vec!["rules"]),
-            ("over 30720 characters", too_long, vec![""]),
-            (
-                "missing selection and action, unknown key",
-                r#"{"rules":[{"rulePriority":1,"priority":2}]}"#.into(),
-                vec!["rules[0].priority", "rules[0].selection", "rules[0].action"],
-            ),
-        ];
-        for (name, text, expected_paths) in &cases {
-            check(name, text, expected_paths);
-        }
+            vec!["rules[0].action.targetStorageClass"],
+        ),
+        case_51_rules(many_rules(), vec!["rules"]),
+        over_30720_characters(too_long(), vec![""]),
+        missing_selection_and_action_unknown_key(
+            r#"{"rules":[{"rulePriority":1,"priority":2}]}"#.into(),
+            vec!["rules[0].priority", "rules[0].selection", "rules[0].action"],
+        ),
+
     }
 
     /// The table of `tests/fixtures/lifecycle-policies.json` is also run against the emulator

@@ -603,6 +603,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::test_cases::named_cases;
 
     const RESOURCE: &str = "arn:aws:ecr:eu-west-1:999999999999:repository/docker-hub/*";
     const NODE_ROLE: &str = "arn:aws:iam::111111111111:role/eks-node";
@@ -666,102 +667,96 @@ mod tests {
         assert_eq!(got, expected, "case `{name}`: {answer:?}");
     }
 
-    #[test]
-    fn principals() {
+    /// A statement allowing the pull action to `principal`, as `caller` meets it.
+    fn check_principal(name: &str, principal: Value, caller: Caller, expected: &str) {
         let action = json!("ecr:BatchImportUpstreamImage");
-        let cases = [
-            ("root grants the account", root(), account(), "ok"),
-            ("root grants a role of the account", root(), role(), "ok"),
-            (
-                "account id grants a role",
-                json!({"AWS": "111111111111"}),
-                role(),
-                "ok",
-            ),
-            (
-                "role grants that role",
-                json!({"AWS": NODE_ROLE}),
-                role(),
-                "ok",
-            ),
-            (
-                "a role does not grant the whole account",
-                json!({"AWS": NODE_ROLE}),
-                account(),
-                "missing",
-            ),
-            (
-                "another role grants nothing",
-                json!({"AWS": "arn:aws:iam::111111111111:role/ci"}),
-                role(),
-                "missing",
-            ),
-            (
-                "another account grants nothing",
-                json!({"AWS": ["arn:aws:iam::222222222222:root", "333333333333"]}),
-                account(),
-                "missing",
-            ),
-            (
-                "a list holding the account",
-                json!({"AWS": ["222222222222", "arn:aws:iam::111111111111:root"]}),
-                account(),
-                "ok",
-            ),
-            ("star", json!("*"), account(), "ok"),
-            ("AWS star", json!({"AWS": "*"}), role(), "ok"),
-            (
-                "a service principal is not the caller",
-                json!({"Service": "ecr.amazonaws.com"}),
-                role(),
-                "missing",
-            ),
-        ];
-        for (name, principal, caller, expected) in cases {
-            check(
-                name,
-                json!([allow(principal, action.clone(), json!(RESOURCE))]),
-                caller,
-                None,
-                expected,
-            );
-        }
+        check(
+            name,
+            json!([allow(principal, action.clone(), json!(RESOURCE))]),
+            caller,
+            None,
+            expected,
+        );
     }
 
-    #[test]
-    fn actions() {
-        let cases = [
-            ("exact", json!("ecr:BatchImportUpstreamImage"), "ok"),
-            (
-                "case does not count",
-                json!("ECR:batchimportupstreamimage"),
-                "ok",
-            ),
-            ("ecr star", json!("ecr:*"), "ok"),
-            ("ecr Batch star", json!("ecr:Batch*"), "ok"),
-            (
-                "question marks",
-                json!("ecr:BatchImportUpstreamImag?"),
-                "ok",
-            ),
-            (
-                "a list",
-                json!(["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"]),
-                "ok",
-            ),
-            ("another action", json!("ecr:CreateRepository"), "missing"),
-            ("ecr Get star", json!("ecr:Get*"), "missing"),
-            ("star", json!("*"), "ok"),
-        ];
-        for (name, action, expected) in cases {
-            check(
-                name,
-                json!([allow(root(), action, json!(RESOURCE))]),
-                account(),
-                None,
-                expected,
-            );
-        }
+    named_cases! {
+        /// Principals: which callers a statement's `Principal` grants.
+        mod principals => check_principal;
+        root_grants_the_account(root(), account(), "ok"),
+        root_grants_a_role_of_the_account(root(), role(), "ok"),
+        account_id_grants_a_role(
+            json!({"AWS": "111111111111"}),
+            role(),
+            "ok",
+        ),
+        role_grants_that_role(
+            json!({"AWS": NODE_ROLE}),
+            role(),
+            "ok",
+        ),
+        a_role_does_not_grant_the_whole_account(
+            json!({"AWS": NODE_ROLE}),
+            account(),
+            "missing",
+        ),
+        another_role_grants_nothing(
+            json!({"AWS": "arn:aws:iam::111111111111:role/ci"}),
+            role(),
+            "missing",
+        ),
+        another_account_grants_nothing(
+            json!({"AWS": ["arn:aws:iam::222222222222:root", "333333333333"]}),
+            account(),
+            "missing",
+        ),
+        a_list_holding_the_account(
+            json!({"AWS": ["222222222222", "arn:aws:iam::111111111111:root"]}),
+            account(),
+            "ok",
+        ),
+        star(json!("*"), account(), "ok"),
+        aws_star(json!({"AWS": "*"}), role(), "ok"),
+        a_service_principal_is_not_the_caller(
+            json!({"Service": "ecr.amazonaws.com"}),
+            role(),
+            "missing",
+        ),
+
+    }
+
+    /// A statement allowing `action` to the account grants the pull action, or not.
+    fn check_granted_action(name: &str, action: Value, expected: &str) {
+        check(
+            name,
+            json!([allow(root(), action, json!(RESOURCE))]),
+            account(),
+            None,
+            expected,
+        );
+    }
+
+    named_cases! {
+        /// Actions: which `Action` values grant the pull action.
+        mod actions => check_granted_action;
+        exact(json!("ecr:BatchImportUpstreamImage"), "ok"),
+        case_does_not_count(
+            json!("ECR:batchimportupstreamimage"),
+            "ok",
+        ),
+        ecr_star(json!("ecr:*"), "ok"),
+        ecr_batch_star(json!("ecr:Batch*"), "ok"),
+        question_marks(
+            json!("ecr:BatchImportUpstreamImag?"),
+            "ok",
+        ),
+        a_list(
+            json!(["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"]),
+            "ok",
+        ),
+        another_action(json!("ecr:CreateRepository"), "missing"),
+        ecr_get_star(json!("ecr:Get*"), "missing"),
+        star(json!("*"), "ok"),
+
     }
 
     #[test]
@@ -954,120 +949,115 @@ mod tests {
         );
     }
 
-    #[test]
-    fn conditions() {
+    /// The organisation of the callers in the condition table.
+    const ORG: Option<&str> = Some("o-abc123def4");
+
+    /// A statement allowing everything to everyone under `condition`, as `caller` meets it.
+    fn check_condition(
+        name: &str,
+        condition: Value,
+        caller: Caller,
+        org: Option<&str>,
+        expected: &str,
+    ) {
         let star_with = |condition: Value| json!([{"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": condition}]);
-        let org = Some("o-abc123def4");
-        let cases = [
-            (
-                "org id, organisation configured",
-                json!({"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}),
-                account(),
-                org,
-                "ok",
-            ),
-            (
-                "another org id",
-                json!({"StringEquals": {"aws:PrincipalOrgID": "o-other00000"}}),
-                account(),
-                org,
-                "missing",
-            ),
-            (
-                "org id, organisation not configured",
-                json!({"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}),
-                account(),
-                None,
-                "unknown",
-            ),
-            (
-                "org id, ForAnyValue",
-                json!({"ForAnyValue:StringLike": {"aws:PrincipalOrgID": ["o-abc*"]}}),
-                account(),
-                org,
-                "ok",
-            ),
-            (
-                "account",
-                json!({"StringEquals": {"aws:PrincipalAccount": ["111111111111"]}}),
-                role(),
-                None,
-                "ok",
-            ),
-            (
-                "account key in any case",
-                json!({"StringEquals": {"AWS:principalaccount": "111111111111"}}),
-                role(),
-                None,
-                "ok",
-            ),
-            (
-                "another account",
-                json!({"StringEquals": {"aws:PrincipalAccount": "222222222222"}}),
-                role(),
-                None,
-                "missing",
-            ),
-            (
-                "role arn for the role",
-                json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/eks-*"}}),
-                role(),
-                None,
-                "ok",
-            ),
-            (
-                "role arn not matching",
-                json!({"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/ci"}}),
-                role(),
-                None,
-                "missing",
-            ),
-            (
-                "role arn for a whole account",
-                json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/*"}}),
-                account(),
-                None,
-                "unknown",
-            ),
-            (
-                "other key",
-                json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}),
-                account(),
-                org,
-                "unknown",
-            ),
-            (
-                "two keys, one unknown",
-                json!({"StringEquals": {"aws:PrincipalAccount": "111111111111", "aws:SourceVpce": "vpce-1"}}),
-                account(),
-                None,
-                "unknown",
-            ),
-            (
-                "two keys, one false",
-                json!({"StringEquals": {"aws:PrincipalAccount": "222222222222", "aws:SourceVpce": "vpce-1"}}),
-                account(),
-                None,
-                "missing",
-            ),
-            (
-                "Null false on a known key",
-                json!({"Null": {"aws:PrincipalAccount": "false"}}),
-                account(),
-                None,
-                "ok",
-            ),
-            (
-                "policy variable",
-                json!({"StringEquals": {"aws:PrincipalAccount": "${aws:username}"}}),
-                account(),
-                None,
-                "unknown",
-            ),
-        ];
-        for (name, condition, caller, org, expected) in cases {
-            check(name, star_with(condition), caller, org, expected);
-        }
+        check(name, star_with(condition), caller, org, expected);
+    }
+
+    named_cases! {
+        /// Conditions: which callers a `Condition` lets through, and which it cannot decide.
+        mod conditions => check_condition;
+        org_id_organisation_configured(
+            json!({"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}),
+            account(),
+            ORG,
+            "ok",
+        ),
+        another_org_id(
+            json!({"StringEquals": {"aws:PrincipalOrgID": "o-other00000"}}),
+            account(),
+            ORG,
+            "missing",
+        ),
+        org_id_organisation_not_configured(
+            json!({"StringEquals": {"aws:PrincipalOrgID": "o-abc123def4"}}),
+            account(),
+            None,
+            "unknown",
+        ),
+        org_id_foranyvalue(
+            json!({"ForAnyValue:StringLike": {"aws:PrincipalOrgID": ["o-abc*"]}}),
+            account(),
+            ORG,
+            "ok",
+        ),
+        principal_account_listed(
+            json!({"StringEquals": {"aws:PrincipalAccount": ["111111111111"]}}),
+            role(),
+            None,
+            "ok",
+        ),
+        account_key_in_any_case(
+            json!({"StringEquals": {"AWS:principalaccount": "111111111111"}}),
+            role(),
+            None,
+            "ok",
+        ),
+        another_account(
+            json!({"StringEquals": {"aws:PrincipalAccount": "222222222222"}}),
+            role(),
+            None,
+            "missing",
+        ),
+        role_arn_for_the_role(
+            json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/eks-*"}}),
+            role(),
+            None,
+            "ok",
+        ),
+        role_arn_not_matching(
+            json!({"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/ci"}}),
+            role(),
+            None,
+            "missing",
+        ),
+        role_arn_for_a_whole_account(
+            json!({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/*"}}),
+            account(),
+            None,
+            "unknown",
+        ),
+        other_key(
+            json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}),
+            account(),
+            ORG,
+            "unknown",
+        ),
+        two_keys_one_unknown(
+            json!({"StringEquals": {"aws:PrincipalAccount": "111111111111", "aws:SourceVpce": "vpce-1"}}),
+            account(),
+            None,
+            "unknown",
+        ),
+        two_keys_one_false(
+            json!({"StringEquals": {"aws:PrincipalAccount": "222222222222", "aws:SourceVpce": "vpce-1"}}),
+            account(),
+            None,
+            "missing",
+        ),
+        null_false_on_a_known_key(
+            json!({"Null": {"aws:PrincipalAccount": "false"}}),
+            account(),
+            None,
+            "ok",
+        ),
+        policy_variable(
+            json!({"StringEquals": {"aws:PrincipalAccount": "${aws:username}"}}),
+            account(),
+            None,
+            "unknown",
+        ),
+
     }
 
     #[test]
