@@ -595,6 +595,7 @@ mod tests {
         ConfiguredPolicy, EncryptionType, PolicyOrigin, Profile, TagMutabilitySetting,
     };
     use crate::domain::LifecyclePolicy;
+    use crate::test_cases::named_cases;
 
     const LIFECYCLE: &str = r#"{"rules":[
         {"rulePriority":2,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":50},"action":{"type":"expire"}},
@@ -728,107 +729,98 @@ mod tests {
         );
     }
 
-    #[test]
-    fn plans_only_what_differs() {
-        let profile = full_profile();
-        let mut cases: Vec<(&str, Observed, Expected<'_>)> = Vec::new();
-        cases.push(("compliant, written differently", compliant(), (&[], &[])));
-
-        let mut no_lifecycle = compliant();
-        no_lifecycle.lifecycle_policy = None;
-        cases.push((
-            "no lifecycle",
-            no_lifecycle,
-            (&[Setting::LifecyclePolicy], &[]),
-        ));
-
-        let mut other_lifecycle = compliant();
-        other_lifecycle.lifecycle_policy = Some(OTHER_LIFECYCLE.into());
-        cases.push((
-            "other lifecycle",
-            other_lifecycle,
-            (&[Setting::LifecyclePolicy], &[FindingKind::PolicyReplaced]),
-        ));
-
-        let mut missing_tag = compliant();
-        missing_tag.tags.remove("cost-center");
-        cases.push(("missing tag", missing_tag, (&[Setting::Tags], &[])));
-
-        let mut scan_off = compliant();
-        scan_off.repository.scan_on_push = false;
-        cases.push(("scan off", scan_off, (&[Setting::ScanOnPush], &[])));
-
-        let effective = |scan_on_push: bool, frequency: &str, filters: &[&str]| EffectiveScanning {
+    /// The scanning ECR reports as effective for a repository.
+    fn effective(scan_on_push: bool, frequency: &str, filters: &[&str]) -> EffectiveScanning {
+        EffectiveScanning {
             scan_on_push,
             scan_frequency: frequency.to_owned(),
             applied_filters: filters.iter().map(|filter| (*filter).to_owned()).collect(),
-        };
-        let mut by_registry = compliant();
-        by_registry.repository.scan_on_push = false;
-        by_registry.scanning = Some(effective(true, "SCAN_ON_PUSH", &["docker-hub/*"]));
-        cases.push((
-            "scanned by a registry filter, own flag off: nothing to write",
-            by_registry,
-            (&[], &[]),
-        ));
+        }
+    }
 
-        let mut continuous = compliant();
-        continuous.repository.scan_on_push = false;
-        continuous.scanning = Some(effective(false, "CONTINUOUS_SCAN", &["*"]));
-        cases.push((
-            "continuous scanning scans on push too",
-            continuous,
-            (&[], &[]),
-        ));
+    /// The full profile against a compliant repository that `change` moved away from it.
+    fn check_drift(name: &str, change: fn(&mut Observed), expected: Expected<'static>) {
+        let profile = full_profile();
+        let mut observed = compliant();
+        change(&mut observed);
+        check(name, &profile, &observed, expected);
+    }
 
-        let mut effective_off = compliant();
-        effective_off.scanning = Some(effective(false, "MANUAL", &[]));
-        cases.push((
-            "own flag on but ECR reports manual: the effective value decides",
-            effective_off,
+    named_cases! {
+        /// The full profile plans only what differs from a compliant repository.
+        mod plans_only_what_differs => check_drift;
+        compliant_written_differently(|_| {}, (&[], &[])),
+        no_lifecycle(
+            |observed| observed.lifecycle_policy = None,
+            (&[Setting::LifecyclePolicy], &[]),
+        ),
+        other_lifecycle(
+            |observed| observed.lifecycle_policy = Some(OTHER_LIFECYCLE.into()),
+            (&[Setting::LifecyclePolicy], &[FindingKind::PolicyReplaced]),
+        ),
+        missing_tag(
+            |observed| {
+                observed.tags.remove("cost-center");
+            },
+            (&[Setting::Tags], &[]),
+        ),
+        scan_off(
+            |observed| observed.repository.scan_on_push = false,
             (&[Setting::ScanOnPush], &[]),
-        ));
-
-        let mut mutable = compliant();
-        mutable.repository.tag_mutability = "MUTABLE".into();
-        mutable.repository.tag_mutability_exclusions.clear();
-        cases.push(("mutable", mutable, (&[Setting::TagMutability], &[])));
-
-        let mut other_filters = compliant();
-        other_filters.repository.tag_mutability_exclusions = vec!["latest".into()];
-        cases.push((
-            "other filters",
-            other_filters,
+        ),
+        scanned_by_a_registry_filter_own_flag_off_nothing_to_write(
+            |observed| {
+                observed.repository.scan_on_push = false;
+                observed.scanning = Some(effective(true, "SCAN_ON_PUSH", &["docker-hub/*"]));
+            },
+            (&[], &[]),
+        ),
+        continuous_scanning_scans_on_push_too(
+            |observed| {
+                observed.repository.scan_on_push = false;
+                observed.scanning = Some(effective(false, "CONTINUOUS_SCAN", &["*"]));
+            },
+            (&[], &[]),
+        ),
+        own_flag_on_but_ecr_reports_manual_the_effective_value_decides(
+            |observed| observed.scanning = Some(effective(false, "MANUAL", &[])),
+            (&[Setting::ScanOnPush], &[]),
+        ),
+        mutable(
+            |observed| {
+                observed.repository.tag_mutability = "MUTABLE".into();
+                observed.repository.tag_mutability_exclusions.clear();
+            },
             (&[Setting::TagMutability], &[]),
-        ));
-
-        let mut no_policy = compliant();
-        no_policy.repository_policy = None;
-        cases.push(("no policy", no_policy, (&[Setting::RepositoryPolicy], &[])));
-
-        let mut public_policy = compliant();
-        public_policy.repository_policy = Some(PUBLIC_POLICY.into());
-        cases.push((
-            "public policy replaced",
-            public_policy,
+        ),
+        other_filters(
+            |observed| observed.repository.tag_mutability_exclusions = vec!["latest".into()],
+            (&[Setting::TagMutability], &[]),
+        ),
+        no_policy(
+            |observed| observed.repository_policy = None,
+            (&[Setting::RepositoryPolicy], &[]),
+        ),
+        public_policy_replaced(
+            |observed| observed.repository_policy = Some(PUBLIC_POLICY.into()),
             (&[Setting::RepositoryPolicy], &[FindingKind::PolicyReplaced]),
-        ));
-
-        let mut kms = compliant();
-        kms.repository.encryption_type = "KMS".into();
-        kms.repository.kms_key = Some("arn:aws:kms:eu-west-1:123456789012:key/k".into());
-        cases.push(("kms", kms, (&[], &[FindingKind::EncryptionDrift])));
-
-        let mut bare = compliant();
-        bare.repository.tag_mutability = "MUTABLE".into();
-        bare.repository.tag_mutability_exclusions.clear();
-        bare.repository.scan_on_push = false;
-        bare.lifecycle_policy = None;
-        bare.repository_policy = None;
-        bare.tags.clear();
-        cases.push((
-            "bare cache repository",
-            bare,
+        ),
+        kms(
+            |observed| {
+                observed.repository.encryption_type = "KMS".into();
+                observed.repository.kms_key = Some("arn:aws:kms:eu-west-1:123456789012:key/k".into());
+            },
+            (&[], &[FindingKind::EncryptionDrift]),
+        ),
+        bare_cache_repository(
+            |observed| {
+                observed.repository.tag_mutability = "MUTABLE".into();
+                observed.repository.tag_mutability_exclusions.clear();
+                observed.repository.scan_on_push = false;
+                observed.lifecycle_policy = None;
+                observed.repository_policy = None;
+                observed.tags.clear();
+            },
             (
                 &[
                     Setting::LifecyclePolicy,
@@ -839,11 +831,7 @@ mod tests {
                 ],
                 &[],
             ),
-        ));
-
-        for (name, observed, expected) in &cases {
-            check(name, &profile, observed, *expected);
-        }
+        ),
     }
 
     #[test]
@@ -1006,40 +994,6 @@ mod tests {
         let note = plan.changes[0].note.as_deref().unwrap_or_default();
         assert!(note.contains("Statement[0] (`Anyone`)"), "{note}");
 
-        // Public in disguise, set by hand: found with the reason, whatever the conditions say.
-        for (name, current, reason) in [
-            (
-                "NotPrincipal",
-                r#"{"Version":"2012-10-17","Statement":[{"Sid":"AllButOne","Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"ecr:BatchGetImage"}]}"#,
-                "`NotPrincipal`",
-            ),
-            (
-                "secure transport only",
-                r#"{"Version":"2012-10-17","Statement":[{"Sid":"Tls","Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#,
-                "`aws:SecureTransport` does not name the caller",
-            ),
-            (
-                "org id like o-*, key this product does not write",
-                r#"{"Statement":[{"Sid":"Org","Effect":"Allow","Principal":{"AWS":"*"},"Action":"ecr:*","Resources":"*","Condition":{"StringLike":{"aws:PrincipalOrgID":"o-*"}}}]}"#,
-                "the value `o-*`",
-            ),
-        ] {
-            let mut disguised = compliant();
-            disguised.repository_policy = Some(current.into());
-            let plan = check(
-                name,
-                &unmanaged(),
-                &disguised,
-                (&[], &[FindingKind::PublicPolicyFound]),
-            );
-            let finding = &plan.findings[0].1;
-            assert_eq!(finding.severity, Severity::Critical, "{name}");
-            assert!(
-                finding.message.contains(reason),
-                "{name}: {}",
-                finding.message
-            );
-        }
         let mut pinned = compliant();
         pinned.repository_policy = Some(
             r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123def4"}}}]}"#.into(),
@@ -1050,6 +1004,44 @@ mod tests {
             &pinned,
             (&[], &[]),
         );
+    }
+
+    /// A public-in-disguise policy set by hand is found, critical, with the reason, whatever its
+    /// conditions say.
+    fn check_disguised(name: &str, current: &str, reason: &str) {
+        let mut disguised = compliant();
+        disguised.repository_policy = Some(current.into());
+        let plan = check(
+            name,
+            &unmanaged(),
+            &disguised,
+            (&[], &[FindingKind::PublicPolicyFound]),
+        );
+        let finding = &plan.findings[0].1;
+        assert_eq!(finding.severity, Severity::Critical, "{name}");
+        assert!(
+            finding.message.contains(reason),
+            "{name}: {}",
+            finding.message
+        );
+    }
+
+    named_cases! {
+        /// Public in disguise, set by hand: found with the reason, whatever the conditions say.
+        mod public_in_disguise_set_by_hand_is_found => check_disguised;
+        notprincipal(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"AllButOne","Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"ecr:BatchGetImage"}]}"#,
+            "`NotPrincipal`",
+        ),
+        secure_transport_only(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"Tls","Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}"#,
+            "`aws:SecureTransport` does not name the caller",
+        ),
+        org_id_like_o_key_this_product_does_not_write(
+            r#"{"Statement":[{"Sid":"Org","Effect":"Allow","Principal":{"AWS":"*"},"Action":"ecr:*","Resources":"*","Condition":{"StringLike":{"aws:PrincipalOrgID":"o-*"}}}]}"#,
+            "the value `o-*`",
+        ),
+
     }
 
     #[test]
