@@ -1429,6 +1429,7 @@ mod identity_tests {
     use super::*;
     use crate::config::Consumer;
     use crate::domain::iam::EvalDecision;
+    use crate::test_cases::named_cases;
 
     const ACCOUNT: &str = "999999999999";
     const ROLE: &str = "arn:aws:iam::999999999999:role/eks-node";
@@ -1508,94 +1509,95 @@ mod identity_tests {
         Some(json!({"Version": "2012-10-17", "Statement": statements}))
     }
 
-    #[test]
-    fn the_simulation_and_the_resource_policies_decide_together() {
-        let failed = IdentityFacts {
+    /// A simulation that failed for the `ghcr` rule.
+    fn failed_simulation() -> IdentityFacts {
+        IdentityFacts {
             repositories: BTreeMap::from([(
                 "ghcr".to_owned(),
                 Err("`iam:SimulatePrincipalPolicy` failed (access-denied)".to_owned()),
             )]),
             authorization_token: Ok(Vec::new()),
-        };
-        let cases: [(&str, Option<Value>, IdentityFacts, Status); 11] = [
-            (
-                "IAM allows everything, no registry policy",
-                None,
-                simulation(&[]),
-                Status::Ok,
-            ),
-            (
-                "IAM lacks the import, nothing else grants it",
-                None,
-                simulation(&[("ecr:BatchImportUpstreamImage", "implicitDeny", &[])]),
-                Status::Missing,
-            ),
-            (
-                "an IAM Deny on CreateRepository",
-                None,
-                simulation(&[("ecr:CreateRepository", "explicitDeny", &[])]),
-                Status::Missing,
-            ),
-            (
-                "IAM lacks the login",
-                None,
-                simulation(&[("ecr:GetAuthorizationToken", "implicitDeny", &[])]),
-                Status::Missing,
-            ),
-            (
-                "IAM allows, a registry Deny takes the import away",
-                registry(
-                    json!([{"Sid": "NoImports", "Effect": "Deny", "Principal": "*", "Action": "ecr:BatchImportUpstreamImage", "Resource": "*"}]),
-                ),
-                simulation(&[]),
-                Status::Missing,
-            ),
-            (
-                "IAM allows, a registry Deny under a condition not evaluated here",
-                registry(
-                    json!([{"Effect": "Deny", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]),
-                ),
-                simulation(&[]),
-                Status::Unknown,
-            ),
-            (
-                "IAM allows, a registry Allow under a condition not evaluated here",
-                registry(
-                    json!([{"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]),
-                ),
-                simulation(&[]),
-                Status::Ok,
-            ),
-            (
-                "IAM lacks the import, the registry policy names the account",
-                registry(
-                    json!([{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": REGISTRY_ACTIONS, "Resource": "*"}]),
-                ),
-                simulation(&[("ecr:BatchImportUpstreamImage", "implicitDeny", &[])]),
-                Status::Unknown,
-            ),
-            (
-                "IAM allowed without a context value",
-                None,
-                simulation(&[("ecr:BatchGetImage", "allowed", &["aws:SourceVpce"])]),
-                Status::Unknown,
-            ),
-            ("the simulation failed", None, failed, Status::Unknown),
-            (
-                "an IAM Deny wins over a doubtful registry Deny",
-                registry(
-                    json!([{"Effect": "Deny", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]),
-                ),
-                simulation(&[("ecr:CreateRepository", "explicitDeny", &[])]),
-                Status::Missing,
-            ),
-        ];
-        for (name, registry, identity, expected) in cases {
-            let assessment = run(registry, identity);
-            let cell = &assessment.cells[0];
-            assert_eq!(cell.status, expected, "{name}: {cell:#?}");
-            assert_eq!(cell.identity.status, expected, "{name}: {cell:#?}");
         }
+    }
+
+    /// The consumer's status, overall and from its identity, under `registry` and `identity`.
+    fn check_decision(
+        name: &str,
+        registry: Option<Value>,
+        identity: IdentityFacts,
+        expected: Status,
+    ) {
+        let assessment = run(registry, identity);
+        let cell = &assessment.cells[0];
+        assert_eq!(cell.status, expected, "{name}: {cell:#?}");
+        assert_eq!(cell.identity.status, expected, "{name}: {cell:#?}");
+    }
+
+    named_cases! {
+        /// The simulation and the resource policies decide together.
+        mod the_simulation_and_the_resource_policies_decide_together => check_decision;
+        iam_allows_everything_no_registry_policy(
+            None,
+            simulation(&[]),
+            Status::Ok,
+        ),
+        iam_lacks_the_import_nothing_else_grants_it(
+            None,
+            simulation(&[("ecr:BatchImportUpstreamImage", "implicitDeny", &[])]),
+            Status::Missing,
+        ),
+        an_iam_deny_on_createrepository(
+            None,
+            simulation(&[("ecr:CreateRepository", "explicitDeny", &[])]),
+            Status::Missing,
+        ),
+        iam_lacks_the_login(
+            None,
+            simulation(&[("ecr:GetAuthorizationToken", "implicitDeny", &[])]),
+            Status::Missing,
+        ),
+        iam_allows_a_registry_deny_takes_the_import_away(
+            registry(
+                json!([{"Sid": "NoImports", "Effect": "Deny", "Principal": "*", "Action": "ecr:BatchImportUpstreamImage", "Resource": "*"}]),
+            ),
+            simulation(&[]),
+            Status::Missing,
+        ),
+        iam_allows_a_registry_deny_under_a_condition_not_evaluated_here(
+            registry(
+                json!([{"Effect": "Deny", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]),
+            ),
+            simulation(&[]),
+            Status::Unknown,
+        ),
+        iam_allows_a_registry_allow_under_a_condition_not_evaluated_here(
+            registry(
+                json!([{"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]),
+            ),
+            simulation(&[]),
+            Status::Ok,
+        ),
+        iam_lacks_the_import_the_registry_policy_names_the_account(
+            registry(
+                json!([{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": REGISTRY_ACTIONS, "Resource": "*"}]),
+            ),
+            simulation(&[("ecr:BatchImportUpstreamImage", "implicitDeny", &[])]),
+            Status::Unknown,
+        ),
+        iam_allowed_without_a_context_value(
+            None,
+            simulation(&[("ecr:BatchGetImage", "allowed", &["aws:SourceVpce"])]),
+            Status::Unknown,
+        ),
+        the_simulation_failed(None, failed_simulation(), Status::Unknown),
+        an_iam_deny_wins_over_a_doubtful_registry_deny(
+            registry(
+                json!([{"Effect": "Deny", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]),
+            ),
+            simulation(&[("ecr:CreateRepository", "explicitDeny", &[])]),
+            Status::Missing,
+        ),
+
     }
 
     #[test]
@@ -1679,6 +1681,7 @@ mod identity_tests {
 mod template_tests {
     use super::*;
     use crate::domain::{CreationTemplate, APPLIED_FOR_PULL_THROUGH_CACHE};
+    use crate::test_cases::named_cases;
 
     fn template(prefix: &str, applied_for: &str) -> CreationTemplate {
         CreationTemplate {
@@ -1687,50 +1690,61 @@ mod template_tests {
         }
     }
 
-    #[test]
-    fn the_most_specific_template_for_the_cache_governs_a_prefix() {
-        let with_root = [
+    /// Templates for the cache at `ROOT`, `ghcr` and `ghcr/team`, and one for replication.
+    fn with_root() -> Vec<CreationTemplate> {
+        vec![
             template("ROOT", APPLIED_FOR_PULL_THROUGH_CACHE),
             template("ghcr", APPLIED_FOR_PULL_THROUGH_CACHE),
             template("ghcr/team", APPLIED_FOR_PULL_THROUGH_CACHE),
             template("quay", "REPLICATION"),
-        ];
-        let without_root = [template("ghcr", APPLIED_FOR_PULL_THROUGH_CACHE)];
-        let cases: [(&str, &[CreationTemplate], &str, Option<&str>); 7] = [
-            ("its own template", &with_root, "ghcr", Some("ghcr")),
-            (
-                "a deeper template",
-                &with_root,
-                "ghcr/team",
-                Some("ghcr/team"),
-            ),
-            (
-                "a prefix below a template",
-                &with_root,
-                "ghcr/team/app",
-                Some("ghcr/team"),
-            ),
-            (
-                "not at a `/` boundary",
-                &with_root,
-                "ghcr/teamx",
-                Some("ghcr"),
-            ),
-            (
-                "a template not for the cache",
-                &with_root,
-                "quay",
-                Some("ROOT"),
-            ),
-            ("ROOT last", &with_root, "docker-hub", Some("ROOT")),
-            ("none", &without_root, "docker-hub", None),
-        ];
-        for (name, templates, prefix, expected) in cases {
-            assert_eq!(
-                governing_template(templates, prefix).map(|template| template.prefix.as_str()),
-                expected,
-                "{name}"
-            );
-        }
+        ]
+    }
+
+    /// One template for the cache, at `ghcr`.
+    fn without_root() -> Vec<CreationTemplate> {
+        vec![template("ghcr", APPLIED_FOR_PULL_THROUGH_CACHE)]
+    }
+
+    /// The template governing `prefix` among `templates` is the one at `expected`.
+    fn check_governing(
+        name: &str,
+        templates: Vec<CreationTemplate>,
+        prefix: &str,
+        expected: Option<&str>,
+    ) {
+        assert_eq!(
+            governing_template(&templates, prefix).map(|template| template.prefix.as_str()),
+            expected,
+            "{name}"
+        );
+    }
+
+    named_cases! {
+        /// The most specific template for the cache governs a prefix.
+        mod the_most_specific_template_for_the_cache_governs_a_prefix => check_governing;
+        its_own_template(with_root(), "ghcr", Some("ghcr")),
+        a_deeper_template(
+            with_root(),
+            "ghcr/team",
+            Some("ghcr/team"),
+        ),
+        a_prefix_below_a_template(
+            with_root(),
+            "ghcr/team/app",
+            Some("ghcr/team"),
+        ),
+        not_at_a_boundary(
+            with_root(),
+            "ghcr/teamx",
+            Some("ghcr"),
+        ),
+        a_template_not_for_the_cache(
+            with_root(),
+            "quay",
+            Some("ROOT"),
+        ),
+        root_last(with_root(), "docker-hub", Some("ROOT")),
+        none(without_root(), "docker-hub", None),
+
     }
 }
