@@ -12,6 +12,7 @@ mod inbox;
 mod leaks;
 mod logs;
 pub mod permissions;
+mod rows;
 pub mod runtime_api;
 mod test_env;
 
@@ -20,6 +21,7 @@ pub use inbox::{AlertInbox, DeliveredAlert};
 pub use leaks::{assert_no_token, hostile_token, leaked_forms};
 pub use logs::CapturedLogs;
 pub use permissions::assert_calls_permitted;
+pub use rows::Rows;
 pub use test_env::{Call, Fault, FaultKind, TestEnv};
 
 use std::path::PathBuf;

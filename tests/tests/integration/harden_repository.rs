@@ -18,7 +18,7 @@ use ptc_ops::hardening::HardenReport;
 use ptc_ops::hardening::{HandOff, START_RESERVE};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops_tests::{report_json, sample_event, Call, Fault, FaultKind, TestEnv};
+use ptc_ops_tests::{report_json, sample_event, Call, Fault, FaultKind, Rows, TestEnv};
 use serde_json::{json, Value};
 
 const FUNCTION: &str = "harden-repository";
@@ -293,47 +293,52 @@ async fn each_event_shape_hardens_the_repository_it_names() {
             expected_findings: &["upstream-pull"],
         },
     ];
+    let mut rows = Rows::new("event shapes");
     for case in cases {
-        let env = TestEnv::new().await;
-        create_repository(&env, case.repository).await;
-        create_repository(&env, "ghcr/other/untouched").await;
-        env.clear_calls().await;
-        let context = context(&env, config_text(&env, PROFILE, None));
-        let report = invoke(&context, sample_event(case.event)).await;
-        assert_eq!(count(&report, "repositories_checked"), 1, "{}", case.event);
-        assert_eq!(count(&report, "repositories_changed"), 1, "{}", case.event);
-        assert_eq!(
-            changed_settings(&report),
-            [
-                "lifecycle_policy",
-                "repository_policy",
-                "scan_on_push",
-                "tag_mutability",
-                "tags"
-            ],
-            "{}",
-            case.event
-        );
-        let checks: Vec<String> = findings(&report).into_iter().map(|(c, _)| c).collect();
-        assert_eq!(
-            checks, case.expected_findings,
-            "{}: {report:#?}",
-            case.event
-        );
-        assert_hardened(&env, case.repository).await;
-        let writes = env.write_calls().await;
-        assert_eq!(writes.len(), 5, "one write per setting: {writes:#?}");
-        assert!(
-            writes.iter().all(|call| call
-                .resource
-                .as_deref()
-                .is_some_and(|r| r.contains(case.repository))),
-            "{}: only the named repository is written: {writes:#?}",
-            case.event
-        );
-        let untouched = state(&env, "ghcr/other/untouched").await;
-        assert!(untouched.lifecycle.is_none() && untouched.tags.is_empty());
+        rows.check(case.event, async {
+            let env = TestEnv::new().await;
+            create_repository(&env, case.repository).await;
+            create_repository(&env, "ghcr/other/untouched").await;
+            env.clear_calls().await;
+            let context = context(&env, config_text(&env, PROFILE, None));
+            let report = invoke(&context, sample_event(case.event)).await;
+            assert_eq!(count(&report, "repositories_checked"), 1, "{}", case.event);
+            assert_eq!(count(&report, "repositories_changed"), 1, "{}", case.event);
+            assert_eq!(
+                changed_settings(&report),
+                [
+                    "lifecycle_policy",
+                    "repository_policy",
+                    "scan_on_push",
+                    "tag_mutability",
+                    "tags"
+                ],
+                "{}",
+                case.event
+            );
+            let checks: Vec<String> = findings(&report).into_iter().map(|(c, _)| c).collect();
+            assert_eq!(
+                checks, case.expected_findings,
+                "{}: {report:#?}",
+                case.event
+            );
+            assert_hardened(&env, case.repository).await;
+            let writes = env.write_calls().await;
+            assert_eq!(writes.len(), 5, "one write per setting: {writes:#?}");
+            assert!(
+                writes.iter().all(|call| call
+                    .resource
+                    .as_deref()
+                    .is_some_and(|r| r.contains(case.repository))),
+                "{}: only the named repository is written: {writes:#?}",
+                case.event
+            );
+            let untouched = state(&env, "ghcr/other/untouched").await;
+            assert!(untouched.lifecycle.is_none() && untouched.tags.is_empty());
+        })
+        .await;
     }
+    rows.assert_all_passed();
 }
 
 #[tokio::test]
@@ -630,83 +635,89 @@ async fn drift_is_planned_and_corrected_setting_by_setting() {
             writes: &["SetRepositoryPolicy"],
         },
     ];
+    let mut rows = Rows::new("drift");
     for case in &cases {
-        let name = format!("ghcr/drift/{}", case.name);
-        create_repository(&env, &name).await;
-        let first = if case.name == "scan-off" {
-            &without_scanning
-        } else {
-            &context
-        };
-        invoke(first, json!({"repositories": [name]})).await;
-        let arn = format!(
-            "arn:aws:ecr:{}:{}:repository/{name}",
-            env.region, env.account_id
-        );
-        (case.drift)(ecr, name.clone(), arn).await;
-        env.clear_calls().await;
+        rows.check(case.name, async {
+            let name = format!("ghcr/drift/{}", case.name);
+            create_repository(&env, &name).await;
+            let first = if case.name == "scan-off" {
+                &without_scanning
+            } else {
+                &context
+            };
+            invoke(first, json!({"repositories": [name]})).await;
+            let arn = format!(
+                "arn:aws:ecr:{}:{}:repository/{name}",
+                env.region, env.account_id
+            );
+            (case.drift)(ecr, name.clone(), arn).await;
+            env.clear_calls().await;
 
-        let report = invoke(&context, json!({"repositories": [name]})).await;
-        assert_eq!(
-            changed_settings(&report),
-            case.settings,
-            "{}: {report:#?}",
-            case.name
-        );
-        assert_eq!(
-            operations(&env.write_calls().await),
-            case.writes,
-            "{}",
-            case.name
-        );
-        // Replacing a policy someone set says what it removed, in the change and a finding.
-        let replaces = ["other-lifecycle", "other-policy", "public-policy"].contains(&case.name);
-        let expected: Vec<(String, String)> = if replaces {
-            vec![("repository-hardening".to_owned(), name.clone())]
-        } else {
-            vec![]
-        };
-        assert_eq!(findings(&report), expected, "{}", case.name);
-        if replaces {
-            assert!(
-                report.findings[0].title.contains("replaced"),
+            let report = invoke(&context, json!({"repositories": [name]})).await;
+            assert_eq!(
+                changed_settings(&report),
+                case.settings,
                 "{}: {report:#?}",
                 case.name
             );
             assert_eq!(
-                report_json(&report)["changes"][0]["removed"]
-                    .as_array()
-                    .map(Vec::len),
-                Some(1),
-                "{}: {report:#?}",
+                operations(&env.write_calls().await),
+                case.writes,
+                "{}",
                 case.name
             );
-        }
-        assert_hardened(&env, &name).await;
-        if case.name == "foreign-tag" {
-            assert_eq!(
-                state(&env, &name)
-                    .await
-                    .tags
-                    .get("team")
-                    .map(String::as_str),
-                Some("payments")
-            );
-        }
-        if case.name == "public-policy" {
-            let change = &report_json(&report)["changes"][0];
-            assert!(
-                change["note"]
-                    .as_str()
-                    .is_some_and(|note| note.contains("replaces a public policy")),
-                "{change}"
-            );
-            assert_eq!(
-                change["old"],
-                serde_json::from_str::<Value>(PUBLIC_POLICY).expect("json")
-            );
-        }
+            // Replacing a policy someone set says what it removed, in the change and a finding.
+            let replaces =
+                ["other-lifecycle", "other-policy", "public-policy"].contains(&case.name);
+            let expected: Vec<(String, String)> = if replaces {
+                vec![("repository-hardening".to_owned(), name.clone())]
+            } else {
+                vec![]
+            };
+            assert_eq!(findings(&report), expected, "{}", case.name);
+            if replaces {
+                assert!(
+                    report.findings[0].title.contains("replaced"),
+                    "{}: {report:#?}",
+                    case.name
+                );
+                assert_eq!(
+                    report_json(&report)["changes"][0]["removed"]
+                        .as_array()
+                        .map(Vec::len),
+                    Some(1),
+                    "{}: {report:#?}",
+                    case.name
+                );
+            }
+            assert_hardened(&env, &name).await;
+            if case.name == "foreign-tag" {
+                assert_eq!(
+                    state(&env, &name)
+                        .await
+                        .tags
+                        .get("team")
+                        .map(String::as_str),
+                    Some("payments")
+                );
+            }
+            if case.name == "public-policy" {
+                let change = &report_json(&report)["changes"][0];
+                assert!(
+                    change["note"]
+                        .as_str()
+                        .is_some_and(|note| note.contains("replaces a public policy")),
+                    "{change}"
+                );
+                assert_eq!(
+                    change["old"],
+                    serde_json::from_str::<Value>(PUBLIC_POLICY).expect("json")
+                );
+            }
+        })
+        .await;
     }
+    rows.assert_all_passed();
 }
 
 /// The configuration refuses a public `repository_policy` at load, so at run time the refusal
@@ -1372,30 +1383,35 @@ async fn public_policies_in_disguise_are_critical_findings() {
     env.clear_calls().await;
     let report = invoke(&context, json!({ "repositories": names })).await;
     assert_eq!(env.write_calls().await, vec![]);
+    let mut rows = Rows::new("public in disguise");
     for (repository, _, reason) in &cases {
-        let found: Vec<_> = report
-            .findings
-            .iter()
-            .filter(|finding| finding.resource == *repository)
-            .collect();
-        match reason {
-            None => assert_eq!(found.len(), 0, "{repository}: {found:#?}"),
-            Some(reason) => {
-                assert_eq!(found.len(), 1, "{repository}: {:#?}", report.findings);
-                assert_eq!(found[0].severity, ptc_ops::domain::Severity::Critical);
-                assert!(
-                    found[0].title.contains("lets anyone in"),
-                    "{}",
-                    found[0].title
-                );
-                assert!(
-                    found[0].message.contains(reason),
-                    "{repository}: {}",
-                    found[0].message
-                );
+        rows.check(repository, async {
+            let found: Vec<_> = report
+                .findings
+                .iter()
+                .filter(|finding| finding.resource == *repository)
+                .collect();
+            match reason {
+                None => assert_eq!(found.len(), 0, "{repository}: {found:#?}"),
+                Some(reason) => {
+                    assert_eq!(found.len(), 1, "{repository}: {:#?}", report.findings);
+                    assert_eq!(found[0].severity, ptc_ops::domain::Severity::Critical);
+                    assert!(
+                        found[0].title.contains("lets anyone in"),
+                        "{}",
+                        found[0].title
+                    );
+                    assert!(
+                        found[0].message.contains(reason),
+                        "{repository}: {}",
+                        found[0].message
+                    );
+                }
             }
-        }
+        })
+        .await;
     }
+    rows.assert_all_passed();
 }
 
 /// A throttling storm slows the sweep down instead of failing repositories: ECR calls are paced
