@@ -20,6 +20,7 @@ use crate::domain::secret::scrub;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::error::Error;
 use crate::metrics::{Metrics, MetricsSink};
+use crate::run::RunContext;
 
 /// What an invocation needs, built once per process and shared by every invocation.
 #[derive(Debug)]
@@ -56,6 +57,12 @@ impl FunctionContext {
             alert_topic,
             metrics_sink: MetricsSink::Stdout,
         }
+    }
+
+    /// What a run of this invocation gets: the process's clients and configuration, and the
+    /// invocation's deadline.
+    pub fn run_context(&self, lambda: &Context) -> RunContext<'_> {
+        RunContext::new(&self.clients, &self.config).with_deadline(Deadline::from_context(lambda))
     }
 
     /// Sends EMF lines somewhere else than stdout (tests).

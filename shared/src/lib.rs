@@ -6,6 +6,7 @@
 //!   callable from a Lambda handler and from the `ptc` CLI alike.
 //! - [`consumers`]: will each consumer's first pull through each rule work (`ptc doctor`).
 //! - [`templates`]: repository creation templates from the hardening profiles.
+//! - [`run`]: the contract every feature keeps (`run(&RunContext, Request) -> Ran`).
 //! - [`domain`]: pure types and rules (no I/O): severities, findings, reports, policies.
 //! - [`aws`]: the only place that builds SDK clients and converts SDK types.
 //! - [`alerts`], [`metrics`], [`logging`]: what a run tells the outside world.
@@ -38,6 +39,7 @@ pub mod prewarm;
 pub mod remedies;
 pub mod report_schema;
 pub mod rule_validation;
+pub mod run;
 pub mod scanning;
 pub mod templates;
 

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ecr::types::ImageIdentifier;
 use futures::StreamExt;
-use ptc_ops::deadline::Deadline;
 use ptc_ops::domain::ACCEPTED_MANIFEST_MEDIA_TYPES;
 use ptc_ops::prewarm::{self, Request};
+use ptc_ops::run::RunContext;
 use ptc_ops_tests::TestEnv;
 use serde_json::json;
 
@@ -126,16 +126,16 @@ async fn run_once(env: &TestEnv, concurrency: usize, images: &[String]) -> Row {
         .await;
     let config = env.config(&format!("[prewarm]\nconcurrency = {concurrency}\n"));
     let started = Instant::now();
-    let (report, _metrics) = prewarm::run(
-        &env.clients,
-        &config,
+    let report = prewarm::run(
+        &RunContext::new(&env.clients, &config),
         Request {
             images: Some(images.to_vec()),
             dry_run: false,
         },
-        Deadline::none(),
     )
-    .await;
+    .await
+    .unwrap_or_else(|error| panic!("pre-warm failed: {}", error.full_message()))
+    .report;
     let wall = started.elapsed();
     let warmed = report.summary.get("images_warmed").copied().unwrap_or(0);
     if warmed != images.len() as u64 {

@@ -166,7 +166,8 @@ async fn new_repository_writes(env: &TestEnv, role_arn: &str) {
         let config = env.config(&config_text("\"docker-hub\"", templates, role_arn));
         async move {
             if templates == "manage" {
-                ptc_ops::templates::run(&env.clients, &config, false)
+                let context = ptc_ops::run::RunContext::new(&env.clients, &config);
+                ptc_ops::templates::run(&context, ptc_ops::templates::Request { dry_run: false })
                     .await
                     .unwrap_or_else(|error| panic!("templates: {}", error.full_message()));
                 // What a sweep does next: the prefix joins the registry scanning configuration.

@@ -3,37 +3,30 @@
 //! operator reads the output, and the exit code carries the verdict.
 
 use std::process::ExitCode;
-use std::sync::LazyLock;
 
-use ptc_ops::credentials::{self, HttpTimeouts, UpstreamHttp};
-use ptc_ops::deadline::Deadline;
+use ptc_ops::credentials;
 use ptc_ops::events::{HardenInvocation, HardenRequest, HardenTarget};
+use ptc_ops::run::RunContext;
 use ptc_ops::{hardening, prewarm, rule_validation};
 
 use super::{clients, finish_report, load_config, CliError};
 use crate::args::{CredentialsCommand, GlobalOptions, HardenArgs, PrewarmArgs, RulesCommand};
 use crate::output::{cell, joined, or_dash, rows_table, with_spinner};
 
-static UPSTREAM_HTTP: LazyLock<UpstreamHttp> =
-    LazyLock::new(|| UpstreamHttp::new(HttpTimeouts::default()));
-
 pub async fn rules(global: &GlobalOptions, command: &RulesCommand) -> Result<ExitCode, CliError> {
     let RulesCommand::Validate { prefixes } = command;
     let config = load_config(global)?;
     let clients = clients().await;
-    let prefixes = (!prefixes.is_empty()).then_some(prefixes.as_slice());
-    let (report, _metrics) = with_spinner(
+    let request = rule_validation::Request {
+        prefixes: (!prefixes.is_empty()).then(|| prefixes.clone()),
+    };
+    let report = with_spinner(
         "validating pull-through cache rules",
         global.json,
-        rule_validation::run(
-            &clients,
-            &config,
-            prefixes,
-            chrono::Utc::now(),
-            Deadline::none(),
-        ),
+        rule_validation::run(&RunContext::new(&clients, &config), request),
     )
-    .await?;
+    .await?
+    .report;
     let detail = rules_table(&report.details);
     finish_report(global, &report, detail)
 }
@@ -45,20 +38,16 @@ pub async fn credentials(
     let CredentialsCommand::Check { secrets } = command;
     let config = load_config(global)?;
     let clients = clients().await;
-    let secrets = (!secrets.is_empty()).then_some(secrets.as_slice());
-    let (report, _metrics) = with_spinner(
+    let request = credentials::Request {
+        secrets: (!secrets.is_empty()).then(|| secrets.clone()),
+    };
+    let report = with_spinner(
         "checking credential secrets",
         global.json,
-        credentials::run(
-            &clients,
-            &config,
-            secrets,
-            Deadline::none(),
-            chrono::Utc::now(),
-            &UPSTREAM_HTTP,
-        ),
+        credentials::run(&RunContext::new(&clients, &config), request),
     )
-    .await?;
+    .await?
+    .report;
     let detail = secrets_table(&report.details);
     finish_report(global, &report, detail)
 }
@@ -73,15 +62,18 @@ pub async fn harden(global: &GlobalOptions, arguments: &HardenArgs) -> Result<Ex
     } else {
         HardenTarget::Repositories(arguments.repositories.clone())
     };
-    let invocation = HardenInvocation::Direct(HardenRequest {
-        target,
-        dry_run: arguments.dry_run.then_some(true),
-        cursor: None,
-    });
+    let request = hardening::Request {
+        invocation: HardenInvocation::Direct(HardenRequest {
+            target,
+            dry_run: arguments.dry_run.then_some(true),
+            cursor: None,
+        }),
+        can_hand_off: false,
+    };
     let report = with_spinner(
         "hardening repositories",
         global.json,
-        hardening::run(&clients, &config, &invocation, Deadline::none(), false),
+        hardening::run(&RunContext::new(&clients, &config), request),
     )
     .await?
     .report;
@@ -102,12 +94,13 @@ pub async fn prewarm(
         dry_run: arguments.dry_run,
     };
     let clients = clients().await;
-    let (report, _metrics) = with_spinner(
+    let report = with_spinner(
         "pulling images through the cache",
         global.json,
-        prewarm::run(&clients, &config, request, Deadline::none()),
+        prewarm::run(&RunContext::new(&clients, &config), request),
     )
-    .await;
+    .await?
+    .report;
     let detail = images_table(&report.details);
     finish_report(global, &report, detail)
 }

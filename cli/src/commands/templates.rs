@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use ptc_ops::run::RunContext;
 use ptc_ops::templates::{self, TemplatesSection};
 use serde_json::Value;
 
@@ -19,9 +20,13 @@ pub async fn run(global: &GlobalOptions, command: &TemplatesCommand) -> Result<E
     let report = with_spinner(
         "reconciling repository creation templates",
         global.json,
-        templates::run(&clients, &config, dry_run),
+        templates::run(
+            &RunContext::new(&clients, &config),
+            templates::Request { dry_run },
+        ),
     )
-    .await?;
+    .await?
+    .report;
     let detail = report.details.templates.as_ref().map(human_detail);
     finish_report(global, &report, detail)
 }

@@ -1,19 +1,14 @@
 //! check-credentials: format, expiry, age and use of the upstream credential secrets.
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
-use ptc_ops::credentials::{self, CredentialsReport, HttpTimeouts, UpstreamHttp};
-use ptc_ops::deadline::Deadline;
+use ptc_ops::credentials::{self, CredentialsReport};
 use ptc_ops::error::Error;
 use ptc_ops::events::{CheckCredentialsInvocation, FunctionKind};
 use ptc_ops::lambda::FunctionContext;
 use serde_json::Value;
 
 pub const FUNCTION: FunctionKind = FunctionKind::CheckCredentials;
-
-/// One upstream HTTP client per process; its TLS set-up happens on first use only.
-static UPSTREAM_HTTP: LazyLock<UpstreamHttp> =
-    LazyLock::new(|| UpstreamHttp::new(HttpTimeouts::default()));
 
 /// Maps one invocation to a report. An event this function does not accept is an error that
 /// names the accepted shapes; nothing is written to AWS before the event is understood.
@@ -22,14 +17,9 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<CredentialsReport, Error> {
     let invocation = CheckCredentialsInvocation::from_payload(&event.payload)?;
-    let (report, metrics) = credentials::run(
-        &context.clients,
-        &context.config,
-        invocation.secrets(),
-        Deadline::from_context(&event.context),
-        std::time::SystemTime::now().into(),
-        &UPSTREAM_HTTP,
-    )
-    .await?;
-    Ok(context.finish(report, metrics).await)
+    let request = credentials::Request {
+        secrets: invocation.secrets().map(<[String]>::to_vec),
+    };
+    let ran = credentials::run(&context.run_context(&event.context), request).await?;
+    Ok(context.finish(ran.report, ran.metrics).await)
 }

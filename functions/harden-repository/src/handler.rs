@@ -6,6 +6,7 @@ use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, HardenInvocation};
 use ptc_ops::hardening::{self, HandOff, HardenReport, SelfInvoke};
 use ptc_ops::lambda::FunctionContext;
+use ptc_ops::run::RunContext;
 use serde_json::Value;
 
 pub const FUNCTION: FunctionKind = FunctionKind::HardenRepository;
@@ -38,16 +39,15 @@ pub async fn handle_with(
     deadline: Deadline,
     hand_off: Option<&dyn HandOff>,
 ) -> Result<HardenReport, Error> {
-    let ran = hardening::run(
-        &context.clients,
-        &context.config,
-        invocation,
-        deadline,
-        hand_off.is_some(),
-    )
-    .await?;
+    let run_context = RunContext::new(&context.clients, &context.config).with_deadline(deadline);
+    let request = hardening::Request {
+        invocation: invocation.clone(),
+        can_hand_off: hand_off.is_some(),
+    };
+    let ran = hardening::run(&run_context, request).await?;
     let mut report = context.finish(ran.report, ran.metrics).await;
-    if let (Some(continuation), Some(hand_off)) = (&ran.continuation, hand_off) {
+    let continuation = report.details.continuation.take();
+    if let (Some(continuation), Some(hand_off)) = (&continuation, hand_off) {
         if let Some(failure) = hardening::hand_on(&mut report, continuation, hand_off).await {
             context.alert_late(&mut report, failure).await;
         }

@@ -2,7 +2,6 @@
 use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
-use ptc_ops::deadline::Deadline;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, PrewarmInvocation};
 use ptc_ops::lambda::FunctionContext;
@@ -18,12 +17,7 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<prewarm::PrewarmReport, Error> {
     let invocation = PrewarmInvocation::from_payload(&event.payload)?;
-    let (report, metrics) = prewarm::run(
-        &context.clients,
-        &context.config,
-        prewarm::Request::from_invocation(&invocation),
-        Deadline::from_context(&event.context),
-    )
-    .await;
-    Ok(context.finish(report, metrics).await)
+    let request = prewarm::Request::from_invocation(&invocation);
+    let ran = prewarm::run(&context.run_context(&event.context), request).await?;
+    Ok(context.finish(ran.report, ran.metrics).await)
 }

@@ -1,8 +1,6 @@
 use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
-use ptc_ops::deadline::Deadline;
-
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, ValidateRulesInvocation};
 use ptc_ops::lambda::FunctionContext;
@@ -17,13 +15,9 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<ptc_ops::rule_validation::ValidateReport, Error> {
     let invocation = ValidateRulesInvocation::from_payload(&event.payload)?;
-    let (report, metrics) = rule_validation::run(
-        &context.clients,
-        &context.config,
-        invocation.prefixes(),
-        chrono::Utc::now(),
-        Deadline::from_context(&event.context),
-    )
-    .await?;
-    Ok(context.finish(report, metrics).await)
+    let request = rule_validation::Request {
+        prefixes: invocation.prefixes().map(<[String]>::to_vec),
+    };
+    let ran = rule_validation::run(&context.run_context(&event.context), request).await?;
+    Ok(context.finish(ran.report, ran.metrics).await)
 }

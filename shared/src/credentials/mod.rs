@@ -30,14 +30,15 @@ use futures::stream::{self, StreamExt};
 use tracing::{info, warn};
 
 use crate::aws::secrets::SecretStore;
-use crate::aws::{AwsError, Clients};
-use crate::config::{Config, CredentialsConfig};
+use crate::aws::AwsError;
+use crate::config::CredentialsConfig;
 use crate::deadline::Deadline;
 use crate::domain::{
     CacheRule, Check, Finding, Report, SecretMetadata, Severity, CREDENTIAL_SECRET_PREFIX,
 };
 use crate::error::Error;
 use crate::metrics::{Metrics, Unit};
+use crate::run::{Ran, RunContext};
 
 pub use assess::{Assessment, SecretDetail};
 pub use discovery::TOKEN_LABEL_TAG;
@@ -67,17 +68,28 @@ pub struct CredentialsDetails {
     pub secrets: BTreeMap<String, SecretDetail>,
 }
 
-/// Checks the credential secrets: all of them, or those `secrets` names (names, full or
-/// partial ARNs). Fails only when the secrets cannot be listed; what else could not be
-/// observed (the rules, one secret's value, an upstream) becomes a finding and the run goes on.
+/// What to check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// Names, full or partial ARNs; `None` checks every credential secret.
+    pub secrets: Option<Vec<String>>,
+}
+
+/// Checks the credential secrets: all of them, or those the request names. Fails only when the
+/// secrets cannot be listed; what else could not be observed (the rules, one secret's value,
+/// an upstream) becomes a finding and the run goes on.
 pub async fn run(
-    clients: &Clients,
-    config: &Config,
-    secrets: Option<&[String]>,
-    deadline: Deadline,
-    now: DateTime<Utc>,
-    http: &UpstreamHttp,
-) -> Result<(CredentialsReport, Metrics), Error> {
+    context: &RunContext<'_>,
+    request: Request,
+) -> Result<Ran<CredentialsDetails>, Error> {
+    let RunContext {
+        clients,
+        config,
+        deadline,
+        now,
+        upstream: http,
+    } = *context;
+    let secrets = request.secrets.as_deref();
     let mut report = CredentialsReport::new(FUNCTION, false);
     let mut metrics = Metrics::new(FUNCTION);
     let store = clients.secret_store();
@@ -156,7 +168,7 @@ pub async fn run(
     }
     counts.write(&mut report, &mut metrics);
     report.details.secrets = details;
-    Ok((report, metrics))
+    Ok(Ran { report, metrics })
 }
 
 /// What checking one secret needs, shared by every secret of the run.

@@ -42,6 +42,7 @@ use crate::events::{
     PullThroughCacheAction, Received, RepositoryCreated, SettingChanged, SyncStatus,
 };
 use crate::metrics::Metrics;
+use crate::run::{Ran, RunContext};
 use crate::scanning::{Covered, ScanCoverage};
 
 use desired::{tagged_as_cache_created, Coverage, Desired, ManagedPrefixes, Provenance};
@@ -67,32 +68,34 @@ pub struct Swept {
     pub listing_failed: bool,
 }
 
-/// What one invocation did.
-#[derive(Debug)]
-pub struct Ran {
-    pub report: HardenReport,
-    pub metrics: Metrics,
-    /// The rest of a sweep that stopped early and may be handed on at once (see [`hand_on`]).
-    pub continuation: Option<HardenRequest>,
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub invocation: HardenInvocation,
+    /// A sweep short of time may hand the rest on itself (in Lambda); elsewhere the report
+    /// carries the payload to continue with.
+    pub can_hand_off: bool,
 }
 
-/// Does what `invocation` asks. Run-level failures (the managed prefixes cannot be found, a
+/// Does what the invocation asks. Run-level failures (the managed prefixes cannot be found, a
 /// malformed cursor) are errors; per-repository failures are findings and the run goes on.
 /// A sweep that ran out of time reports the payload to continue with; with `can_hand_off`
-/// (in Lambda) it is also [`Ran::continuation`], unless carrying on at once would be pointless.
-pub async fn run(
-    clients: &Clients,
-    config: &Config,
-    invocation: &HardenInvocation,
-    deadline: Deadline,
-    can_hand_off: bool,
-) -> Result<Ran, Error> {
+/// (in Lambda) it is also [`HardenDetails::continuation`], unless carrying on at once would be
+/// pointless.
+pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<HardenDetails>, Error> {
+    let RunContext {
+        clients,
+        config,
+        deadline,
+        ..
+    } = *context;
+    let Request {
+        invocation,
+        can_hand_off,
+    } = request;
+    let invocation = &invocation;
     let dry_run = invocation.dry_run().unwrap_or(config.hardening.dry_run);
-    let done = |(report, metrics): (HardenReport, Metrics)| Ran {
-        report,
-        metrics,
-        continuation: None,
-    };
+    let done = |(report, metrics): (HardenReport, Metrics)| Ran { report, metrics };
     match invocation {
         HardenInvocation::Ignored { reason } => {
             info!(reason = %reason, "event ignored");
@@ -398,7 +401,7 @@ async fn sweep_with_continuation(
     deadline: Deadline,
     can_hand_off: bool,
     trigger: Trigger,
-) -> Result<Ran, Error> {
+) -> Result<Ran<HardenDetails>, Error> {
     let Swept {
         mut report,
         metrics,
@@ -408,11 +411,7 @@ async fn sweep_with_continuation(
     } = sweep(clients, config, cursor, dry_run, deadline).await?;
     report.details.trigger = Some(trigger);
     let Some(mut rest) = rest else {
-        return Ok(Ran {
-            report,
-            metrics,
-            continuation: None,
-        });
+        return Ok(Ran { report, metrics });
     };
     rest.link += 1;
     let continuation = HardenRequest {
@@ -449,11 +448,8 @@ async fn sweep_with_continuation(
             )),
         );
     }
-    Ok(Ran {
-        report,
-        metrics,
-        continuation: hand_on_now.then_some(continuation),
-    })
+    report.details.continuation = hand_on_now.then_some(continuation);
+    Ok(Ran { report, metrics })
 }
 
 /// Starts the next invocation of a sweep. Called once the run's report, alerts and metrics are

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::domain::Report;
-use crate::events::{CreatedVia, SyncStatus};
+use crate::events::{CreatedVia, HardenRequest, SyncStatus};
 use crate::scanning::{RegistryScanningSection, ScanCoverage};
 use crate::templates::TemplatesSection;
 
@@ -53,6 +53,10 @@ pub struct HardenDetails {
     /// Where the rest of the sweep went, or the payload to continue it by hand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hand_off: Option<HandOffRecord>,
+    /// The rest of a sweep that stopped early and may be handed on at once (see
+    /// [`super::hand_on`]); not part of the report's JSON (`hand_off` says it).
+    #[serde(skip)]
+    pub continuation: Option<HardenRequest>,
 }
 
 /// What started a run.

@@ -41,12 +41,12 @@ pub use reference::{parse_reference, ImageReference, ReferenceError};
 
 use crate::aws::ecr::{PullFailure, Registry, MAX_PAGE_SIZE};
 use crate::aws::registry_api::CachedImages;
-use crate::aws::Clients;
-use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::domain::{Check, Finding, Report, Severity};
+use crate::error::Error;
 use crate::events::{FunctionKind, PrewarmInvocation};
 use crate::metrics::{Metrics, Unit};
+use crate::run::{Ran, RunContext};
 
 /// Pages of `DescribeRepositories` (1,000 repositories each) read to learn which cache
 /// repositories exist. Beyond that the registry is large enough that asking per image is
@@ -92,12 +92,13 @@ impl Request {
 /// images at once, at most half of them from one upstream while others wait. It stops starting
 /// pulls when the deadline is nearer than [`FINISH_RESERVE`] plus the longest pull so far;
 /// the images left are reported `not-attempted`.
-pub async fn run(
-    clients: &Clients,
-    config: &Config,
-    request: Request,
-    deadline: Deadline,
-) -> (PrewarmReport, Metrics) {
+pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<PrewarmDetails>, Error> {
+    let RunContext {
+        clients,
+        config,
+        deadline,
+        ..
+    } = *context;
     let function = FunctionKind::PrewarmImages.as_str();
     let started = Instant::now();
     let mut report = PrewarmReport::new(function, request.dry_run);
@@ -140,7 +141,7 @@ pub async fn run(
                     })
                     .collect();
                 finish_report(&mut report, &mut metrics, results, started);
-                return (report, metrics);
+                return Ok(Ran { report, metrics });
             }
         }
     };
@@ -180,7 +181,7 @@ pub async fn run(
         report.push_finding(finding);
     }
     finish_report(&mut report, &mut metrics, results, started);
-    (report, metrics)
+    Ok(Ran { report, metrics })
 }
 
 /// Every repository name of the registry, when it has at most [`MAX_LISTING_PAGES`] pages.

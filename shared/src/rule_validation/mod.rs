@@ -22,18 +22,25 @@ pub use assess::{
 
 use crate::aws::ecr::Registry;
 use crate::aws::secrets::SecretStore;
-use crate::aws::{AwsErrorKind, Clients};
-use crate::config::Config;
+use crate::aws::AwsErrorKind;
 use crate::deadline::Deadline;
 use crate::domain::{CacheRule, Check, Finding, Report, SecretArn, Severity};
 use crate::error::Error;
 use crate::events::FunctionKind;
 use crate::metrics::{Metrics, Unit};
+use crate::run::{Ran, RunContext};
 
 /// Rules validated at once. A registry holds at most 50 rules (adjustable quota) and
 /// `ValidatePullThroughCacheRule` logs in to the upstream, so a few at a time is plenty and
 /// stays clear of upstream rate limits.
 const RULE_CONCURRENCY: usize = 5;
+/// What to validate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// Rule prefixes; `None` validates every rule (less `rules.skip_prefixes`).
+    pub prefixes: Option<Vec<String>>,
+}
+
 /// The `validate-cache-rules` report (`schemas/validate-cache-rules-report.schema.json`).
 pub type ValidateReport = Report<ValidateDetails>;
 
@@ -58,12 +65,17 @@ pub const FINISH_RESERVE: Duration = Duration::from_secs(2);
 /// longest validation so far, and the ones under way are cut at [`FINISH_RESERVE`]: the rules
 /// left are reported `not-validated` (`out_of_time`), counted, and named in one finding.
 pub async fn run(
-    clients: &Clients,
-    config: &Config,
-    prefixes: Option<&[String]>,
-    now: DateTime<Utc>,
-    deadline: Deadline,
-) -> Result<(ValidateReport, Metrics), Error> {
+    context: &RunContext<'_>,
+    request: Request,
+) -> Result<Ran<ValidateDetails>, Error> {
+    let RunContext {
+        clients,
+        config,
+        deadline,
+        now,
+        ..
+    } = *context;
+    let prefixes = request.prefixes.as_deref();
     let function = FunctionKind::ValidateCacheRules.as_str();
     let registry = clients.registry();
     let secret_store = clients.secret_store();
@@ -201,7 +213,7 @@ pub async fn run(
             }
         }
     }
-    Ok((report, metrics))
+    Ok(Ran { report, metrics })
 }
 
 /// What validating one rule needs, shared by every rule of the run.

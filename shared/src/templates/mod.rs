@@ -18,11 +18,13 @@ use std::collections::BTreeMap;
 use tracing::{info, warn};
 
 use crate::aws::{AwsError, AwsErrorKind, Clients};
-use crate::config::{Config, HardeningConfig, TemplateMode};
+use crate::config::{HardeningConfig, TemplateMode};
 use crate::domain::{Check, Finding, Report, Severity, ROOT_PREFIX};
 use crate::error::Error;
 use crate::hardening::desired::ManagedPrefixes;
 use crate::hardening::report::{Birth, HardenReport};
+use crate::metrics::Metrics;
+use crate::run::{Ran, RunContext};
 
 use plan::{Action, TemplatePlan};
 
@@ -67,6 +69,12 @@ pub struct TemplateEntry {
     pub changes: Vec<plan::FieldChange>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// `ptc templates plan` (a dry run) or `ptc templates apply`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Request {
+    pub dry_run: bool,
 }
 
 /// The report of `ptc templates plan|apply`.
@@ -323,10 +331,13 @@ pub fn birth(report: &HardenReport) -> Option<Birth> {
 
 /// `ptc templates plan` (`dry_run`) and `ptc templates apply`: the templates alone.
 pub async fn run(
-    clients: &Clients,
-    config: &Config,
-    dry_run: bool,
-) -> Result<TemplatesReport, Error> {
+    context: &RunContext<'_>,
+    request: Request,
+) -> Result<Ran<TemplatesDetails>, Error> {
+    let RunContext {
+        clients, config, ..
+    } = *context;
+    let dry_run = request.dry_run;
     let registry = clients.registry();
     let rules = match &config.hardening.prefixes {
         Some(_) => Vec::new(),
@@ -348,5 +359,8 @@ pub async fn run(
     let mut report = TemplatesReport::new(FUNCTION, dry_run);
     report.details.managed_prefixes = managed.as_slice().to_vec();
     report.details.templates = Some(reconciled.write_into(&mut report));
-    Ok(report)
+    Ok(Ran {
+        report,
+        metrics: Metrics::new(FUNCTION),
+    })
 }

@@ -9,10 +9,10 @@ use aws_sdk_secretsmanager::types::Tag;
 use chrono::Utc;
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::credentials::{self, HttpTimeouts, UpstreamHttp};
-use ptc_ops::deadline::Deadline;
 use ptc_ops::domain::{Check, Finding, Report, Severity};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
+use ptc_ops::run::RunContext;
 use ptc_ops_tests::{
     assert_no_token, hostile_token, sample_event, CapturedLogs, Fault, FaultKind, TestEnv,
 };
@@ -256,16 +256,14 @@ async fn judges_every_kind_of_secret_and_never_leaks_a_value() {
     let context = context(&env, &config);
 
     // The library's own report, before the scrubber at the end of a Lambda run sees it.
-    let (raw_report, _) = credentials::run(
-        &context.clients,
-        &context.config,
-        None,
-        Deadline::none(),
-        Utc::now(),
-        &UpstreamHttp::new(HttpTimeouts::default()),
+    let raw_report = credentials::run(
+        &RunContext::new(&context.clients, &context.config)
+            .with_upstream(&UpstreamHttp::new(HttpTimeouts::default())),
+        credentials::Request { secrets: None },
     )
     .await
-    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    .unwrap_or_else(|error| panic!("{}", error.full_message()))
+    .report;
     assert_no_secret(
         &serde_json::to_string(&raw_report).unwrap_or_default(),
         &values,
@@ -438,16 +436,17 @@ async fn an_old_value_without_expiry_warns_once_it_passes_max_age() {
     let request = vec!["ecr-pullthroughcache/aging".to_owned()];
     // The emulator stamps LastChangedDate with the creation time: look from 400 days ahead.
     let later = Utc::now() + chrono::Duration::days(400);
-    let (report, _) = credentials::run(
-        &context.clients,
-        &context.config,
-        Some(&request),
-        Deadline::none(),
-        later,
-        &UpstreamHttp::default(),
+    let report = credentials::run(
+        &RunContext::new(&context.clients, &context.config)
+            .at(later)
+            .with_upstream(&UpstreamHttp::default()),
+        credentials::Request {
+            secrets: Some(request.clone()),
+        },
     )
     .await
-    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    .unwrap_or_else(|error| panic!("{}", error.full_message()))
+    .report;
     let got: Vec<(Severity, Check)> = report
         .findings
         .iter()
@@ -474,16 +473,15 @@ async fn an_old_value_without_expiry_warns_once_it_passes_max_age() {
     );
 
     // Today the same secret is young: no age finding.
-    let (today, _) = credentials::run(
-        &context.clients,
-        &context.config,
-        Some(&request),
-        Deadline::none(),
-        Utc::now(),
-        &UpstreamHttp::default(),
+    let today = credentials::run(
+        &RunContext::new(&context.clients, &context.config).with_upstream(&UpstreamHttp::default()),
+        credentials::Request {
+            secrets: Some(request.clone()),
+        },
     )
     .await
-    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    .unwrap_or_else(|error| panic!("{}", error.full_message()))
+    .report;
     assert!(today
         .findings
         .iter()
@@ -867,16 +865,15 @@ async fn discovers_expiry_from_github_gitlab_and_docker_hub() {
         "ecr-pullthroughcache/gh-expiring".to_owned(),
         "ecr-pullthroughcache/hub".to_owned(),
     ];
-    let (tagged_run, _) = credentials::run(
-        &context.clients,
-        &context.config,
-        Some(&narrowed),
-        Deadline::none(),
-        Utc::now(),
-        &UpstreamHttp::default(),
+    let tagged_run = credentials::run(
+        &RunContext::new(&context.clients, &context.config).with_upstream(&UpstreamHttp::default()),
+        credentials::Request {
+            secrets: Some(narrowed.clone()),
+        },
     )
     .await
-    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    .unwrap_or_else(|error| panic!("{}", error.full_message()))
+    .report;
     assert_eq!(upstream.seen().len(), before, "the tag must answer first");
     let tagged_value = serde_json::to_value(&tagged_run).unwrap_or_default();
     assert_eq!(
@@ -1186,16 +1183,14 @@ async fn hostile_tokens_leak_in_no_form() {
     );
     let context = context(&env, &config);
 
-    let (library_report, _) = credentials::run(
-        &context.clients,
-        &context.config,
-        None,
-        Deadline::none(),
-        Utc::now(),
-        &UpstreamHttp::new(HttpTimeouts::default()),
+    let library_report = credentials::run(
+        &RunContext::new(&context.clients, &context.config)
+            .with_upstream(&UpstreamHttp::new(HttpTimeouts::default())),
+        credentials::Request { secrets: None },
     )
     .await
-    .unwrap_or_else(|error| panic!("{}", error.full_message()));
+    .unwrap_or_else(|error| panic!("{}", error.full_message()))
+    .report;
     let report = check_credentials::handler::handle(
         Arc::clone(&context),
         LambdaEvent::new(sample_event("check-credentials.json"), Context::default()),

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::domain::Check;
-use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops::rule_validation::ValidateReport;
 use ptc_ops_tests::{repo_root, report_json, sample_event, TestEnv};

@@ -15,7 +15,6 @@ use std::time::Duration;
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::aws::permissions::{Deployment, Grant, Permission, LAMBDA_PLATFORM};
 use ptc_ops::events::{HardenInvocation, PrewarmInvocation, SettingCall};
-use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops_tests::cloudformation::{
     normalised_condition, one_or_many, template, Stack, ACCOUNT, PARTITION, REGION, STACK,

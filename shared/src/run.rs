@@ -1,0 +1,68 @@
+//! The one contract every feature keeps: `run(&RunContext, Request) -> Result<Ran<Details>,
+//! Error>`. The context holds the ports (the AWS adapters, the upstream HTTP client), the
+//! configuration, the time left and the clock; each feature owns its request type and its
+//! report's details. A Lambda handler and a `ptc` command differ only in the context they build
+//! (a deadline from the Lambda context, or none) and in what they do with the result.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+
+use crate::aws::Clients;
+use crate::config::Config;
+use crate::credentials::{HttpTimeouts, UpstreamHttp};
+use crate::deadline::Deadline;
+use crate::domain::Report;
+use crate::metrics::Metrics;
+
+/// One upstream HTTP client per process: its TLS set-up happens on first use only.
+static UPSTREAM_HTTP: LazyLock<UpstreamHttp> =
+    LazyLock::new(|| UpstreamHttp::new(HttpTimeouts::default()));
+
+/// What a run needs from outside.
+#[derive(Clone, Copy)]
+pub struct RunContext<'a> {
+    /// The AWS adapters of the process.
+    pub clients: &'a Clients,
+    pub config: &'a Config,
+    /// When the invocation ends; none for the CLI.
+    pub deadline: Deadline,
+    /// The run's "now" (expiry arithmetic, report times).
+    pub now: DateTime<Utc>,
+    /// Upstream registry APIs (credential expiry discovery).
+    pub upstream: &'a UpstreamHttp,
+}
+
+impl<'a> RunContext<'a> {
+    /// No deadline, the current time, the process's upstream HTTP client.
+    pub fn new(clients: &'a Clients, config: &'a Config) -> Self {
+        RunContext {
+            clients,
+            config,
+            deadline: Deadline::none(),
+            now: Utc::now(),
+            upstream: &UPSTREAM_HTTP,
+        }
+    }
+
+    pub fn with_deadline(self, deadline: Deadline) -> Self {
+        RunContext { deadline, ..self }
+    }
+
+    /// The run looks at the world as of `now` (tests look ahead in time).
+    pub fn at(self, now: DateTime<Utc>) -> Self {
+        RunContext { now, ..self }
+    }
+
+    pub fn with_upstream(self, upstream: &'a UpstreamHttp) -> Self {
+        RunContext { upstream, ..self }
+    }
+}
+
+/// What a run produced: its report and its metrics (written by the caller: EMF on stdout in
+/// Lambda, nothing in the CLI).
+#[derive(Debug)]
+pub struct Ran<D> {
+    pub report: Report<D>,
+    pub metrics: Metrics,
+}
