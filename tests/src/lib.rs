@@ -14,6 +14,7 @@ mod logs;
 pub mod permissions;
 mod rows;
 pub mod runtime_api;
+mod seeds;
 mod test_env;
 
 pub use emulator::{Emulator, ReadyInfo, UpstreamImage};
@@ -22,6 +23,7 @@ pub use leaks::{assert_no_token, hostile_token, leaked_forms};
 pub use logs::CapturedLogs;
 pub use permissions::assert_calls_permitted;
 pub use rows::Rows;
+pub use seeds::DOCKER_HUB_SECRET;
 pub use test_env::{Call, Fault, FaultKind, TestEnv};
 
 use std::path::PathBuf;

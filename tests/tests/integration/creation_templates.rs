@@ -99,14 +99,7 @@ fn template_findings(report: &HardenReport) -> Vec<(Severity, String)> {
 }
 
 async fn pull_through(env: &TestEnv) {
-    let secret = env
-        .create_secret(
-            "ecr-pullthroughcache/docker-hub",
-            &env.valid_credential_json(),
-        )
-        .await;
-    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
-        .await;
+    env.seed_docker_hub_rule().await;
     env.clients
         .registry()
         .pull_by_tag(CACHED, "1.27")

@@ -146,15 +146,7 @@ async fn validation_logs_in_to_the_real_upstream() {
 #[tokio::test]
 async fn first_pull_by_tag_caches_the_image_from_the_upstream() {
     let env = TestEnv::new().await;
-    let secret = env
-        .create_secret(
-            "ecr-pullthroughcache/docker-hub",
-            &env.valid_credential_json(),
-        )
-        .await;
-    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
-        .await;
-    env.create_rule("k8s", "registry.k8s.io", None).await;
+    env.seed_standard_rules().await;
     let registry = env.clients.registry();
     assert_eq!(
         registry

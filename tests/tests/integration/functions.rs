@@ -88,15 +88,7 @@ async fn unknown_events_are_refused_without_any_aws_call() {
 /// A registry with something for every function to do: rules with and without credentials, a
 /// cached repository with ECR's defaults, an alert topic.
 async fn seeded(env: &TestEnv) -> String {
-    let secret = env
-        .create_secret(
-            "ecr-pullthroughcache/docker-hub",
-            &env.valid_credential_json(),
-        )
-        .await;
-    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
-        .await;
-    env.create_rule("k8s", "registry.k8s.io", None).await;
+    env.seed_standard_rules().await;
     env.clients
         .registry()
         .pull_by_tag("docker-hub/library/alpine", "3.20")

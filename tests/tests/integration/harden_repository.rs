@@ -344,14 +344,7 @@ async fn each_event_shape_hardens_the_repository_it_names() {
 #[tokio::test]
 async fn a_repository_created_by_a_pull_through_the_cache_is_hardened() {
     let env = TestEnv::new().await;
-    let secret = env
-        .create_secret(
-            "ecr-pullthroughcache/docker-hub",
-            &env.valid_credential_json(),
-        )
-        .await;
-    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
-        .await;
+    env.seed_docker_hub_rule().await;
     env.clients
         .registry()
         .pull_by_tag("docker-hub/library/nginx", "1.27")
@@ -1186,15 +1179,7 @@ async fn a_failed_hand_off_is_alerted_without_failing_the_invocation() {
 #[tokio::test]
 async fn the_shipped_configuration_hardens_a_registry_without_failures() {
     let env = TestEnv::new().await;
-    let secret = env
-        .create_secret(
-            "ecr-pullthroughcache/docker-hub",
-            &env.valid_credential_json(),
-        )
-        .await;
-    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
-        .await;
-    env.create_rule("k8s", "registry.k8s.io", None).await;
+    env.seed_standard_rules().await;
     for (repository, tag) in [("docker-hub/library/nginx", "1.27"), ("k8s/pause", "3.10")] {
         env.clients
             .registry()

@@ -1,0 +1,28 @@
+//! Standard seeds: the registry state many integration tests start from, created the same way
+//! everywhere so a test says which state it needs instead of pasting the calls.
+
+use crate::TestEnv;
+
+/// The secret of the Docker Hub rule, named with the prefix ECR requires of PTC credentials.
+pub const DOCKER_HUB_SECRET: &str = "ecr-pullthroughcache/docker-hub";
+
+impl TestEnv {
+    /// A `docker-hub` rule to Docker Hub with a working credential (secret
+    /// [`DOCKER_HUB_SECRET`]); returns the secret's ARN.
+    pub async fn seed_docker_hub_rule(&self) -> String {
+        let secret = self
+            .create_secret(DOCKER_HUB_SECRET, &self.valid_credential_json())
+            .await;
+        self.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
+            .await;
+        secret
+    }
+
+    /// The standard rules: [`TestEnv::seed_docker_hub_rule`] and a `k8s` rule to
+    /// `registry.k8s.io`, which needs no credential; returns the Docker Hub secret's ARN.
+    pub async fn seed_standard_rules(&self) -> String {
+        let secret = self.seed_docker_hub_rule().await;
+        self.create_rule("k8s", "registry.k8s.io", None).await;
+        secret
+    }
+}
