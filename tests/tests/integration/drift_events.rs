@@ -9,7 +9,7 @@ use ptc_ops::domain::Severity;
 use ptc_ops::hardening::HardenReport;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops_tests::{report_json, sample_event, TestEnv};
+use ptc_ops_tests::{report_json, sample_event, Rows, TestEnv};
 use serde_json::{json, Value};
 
 const PROFILE: &str = r#"
@@ -274,26 +274,31 @@ async fn drift_events_that_ask_for_nothing_are_acknowledged() {
             true,
         ),
     ];
+    let mut rows = Rows::new("ignored setting calls");
     for (case, event, why, reads) in cases {
-        env.clear_calls().await;
-        let report = invoke(&context, event).await;
-        let calls = env.calls().await;
-        assert!(
-            calls.iter().all(|call| !call.is_write()),
-            "{case}: {calls:?}"
-        );
-        assert_eq!(!calls.is_empty(), reads, "{case}: {calls:?}");
-        let text = serde_json::to_string(&report).expect("report JSON");
-        assert!(text.contains(why), "{case}: {why:?} not in {text}");
-        assert!(
-            report
-                .findings
-                .iter()
-                .all(|f| f.severity < Severity::Warning),
-            "{case}: {:#?}",
-            report.findings
-        );
+        rows.check(case, async {
+            env.clear_calls().await;
+            let report = invoke(&context, event).await;
+            let calls = env.calls().await;
+            assert!(
+                calls.iter().all(|call| !call.is_write()),
+                "{case}: {calls:?}"
+            );
+            assert_eq!(!calls.is_empty(), reads, "{case}: {calls:?}");
+            let text = serde_json::to_string(&report).expect("report JSON");
+            assert!(text.contains(why), "{case}: {why:?} not in {text}");
+            assert!(
+                report
+                    .findings
+                    .iter()
+                    .all(|f| f.severity < Severity::Warning),
+                "{case}: {:#?}",
+                report.findings
+            );
+        })
+        .await;
     }
+    rows.assert_all_passed();
     assert_eq!(
         lifecycle(&env, unmanaged).await,
         Some(serde_json::from_str(HAND_MADE_LIFECYCLE).expect("JSON")),

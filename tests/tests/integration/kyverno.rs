@@ -11,7 +11,7 @@ use ptc_ops::domain::{CacheRule, UpstreamKind, ROOT_PREFIX};
 use ptc_ops::kyverno::{Policy, PolicyOptions, DEFAULT_POLICY_NAME};
 use ptc_ops::prewarm::mapping::map_to_cache;
 use ptc_ops::prewarm::reference::parse_reference;
-use ptc_ops_tests::repo_root;
+use ptc_ops_tests::{repo_root, Rows};
 use serde_json::Value as Json;
 use serde_norway::Value;
 
@@ -591,29 +591,33 @@ fn the_policy_rewrites_each_image_as_the_product_maps_it() {
         ),
     ];
     let mut policies = BTreeMap::new();
+    let mut rows = Rows::new("kyverno rewrites");
     for (name, rules, image, expected) in cases {
-        let policy = policies
-            .entry(rules.len())
-            .or_insert_with(|| serde_norway::from_str::<Value>(&policy_yaml(rules)).expect("YAML"));
-        let expected = if expected.is_empty() {
-            image.to_owned()
-        } else {
-            format!("{REGISTRY}/{expected}")
-        };
-        for list in ["containers", "initContainers", "ephemeralContainers"] {
-            let admitted = admit(policy, list, image);
-            assert_eq!(admitted, expected, "{name} ({list}): {image}");
-        }
-        // The same decision as the pre-warmer, `ptc rewrite` and `ptc audit`.
-        match product_mapping(rules, image) {
-            Some(uri) => assert!(
-                same_image(&uri, &expected),
-                "{name}: the product maps `{image}` to `{uri}`, the policy to `{expected}`"
-            ),
-            None => assert_eq!(
-                expected, image,
-                "{name}: the product leaves `{image}` alone"
-            ),
-        }
+        rows.check_now(name, || {
+            let policy = policies.entry(rules.len()).or_insert_with(|| {
+                serde_norway::from_str::<Value>(&policy_yaml(rules)).expect("YAML")
+            });
+            let expected = if expected.is_empty() {
+                image.to_owned()
+            } else {
+                format!("{REGISTRY}/{expected}")
+            };
+            for list in ["containers", "initContainers", "ephemeralContainers"] {
+                let admitted = admit(policy, list, image);
+                assert_eq!(admitted, expected, "{name} ({list}): {image}");
+            }
+            // The same decision as the pre-warmer, `ptc rewrite` and `ptc audit`.
+            match product_mapping(rules, image) {
+                Some(uri) => assert!(
+                    same_image(&uri, &expected),
+                    "{name}: the product maps `{image}` to `{uri}`, the policy to `{expected}`"
+                ),
+                None => assert_eq!(
+                    expected, image,
+                    "{name}: the product leaves `{image}` alone"
+                ),
+            }
+        });
     }
+    rows.assert_all_passed();
 }
