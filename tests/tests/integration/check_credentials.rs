@@ -14,7 +14,7 @@ use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops::run::RunContext;
 use ptc_ops_tests::{
-    assert_no_token, hostile_token, sample_event, CapturedLogs, Fault, FaultKind, TestEnv,
+    assert_no_token, hostile_token, sample_event, CapturedLogs, Fault, FaultKind, Rows, TestEnv,
 };
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -277,25 +277,29 @@ async fn judges_every_kind_of_secret_and_never_leaks_a_value() {
     .await
     .unwrap_or_else(|error| panic!("check-credentials failed: {}", error.full_message()));
 
+    let mut rows = Rows::new("secrets judged");
     for case in &cases {
-        let secret = format!("ecr-pullthroughcache/{}", case.name);
-        let got: BTreeSet<(Severity, Check)> = findings_of(&report, &secret)
-            .iter()
-            .map(|finding| (finding.severity, finding.check))
-            .collect();
-        let expected: BTreeSet<(Severity, Check)> = case.checks.iter().copied().collect();
-        assert_eq!(
-            got,
-            expected,
-            "{secret}: {:#?}",
-            findings_of(&report, &secret)
-        );
-        assert_eq!(highest(&report, &secret), case.highest, "{secret}");
-        for finding in findings_of(&report, &secret) {
-            assert!(!finding.next_steps.is_empty(), "{finding:?}");
-            assert!(finding.resource_arn.is_some(), "{finding:?}");
-        }
+        rows.check_now(case.name, || {
+            let secret = format!("ecr-pullthroughcache/{}", case.name);
+            let got: BTreeSet<(Severity, Check)> = findings_of(&report, &secret)
+                .iter()
+                .map(|finding| (finding.severity, finding.check))
+                .collect();
+            let expected: BTreeSet<(Severity, Check)> = case.checks.iter().copied().collect();
+            assert_eq!(
+                got,
+                expected,
+                "{secret}: {:#?}",
+                findings_of(&report, &secret)
+            );
+            assert_eq!(highest(&report, &secret), case.highest, "{secret}");
+            for finding in findings_of(&report, &secret) {
+                assert!(!finding.next_steps.is_empty(), "{finding:?}");
+                assert!(finding.resource_arn.is_some(), "{finding:?}");
+            }
+        });
     }
+    rows.assert_all_passed();
     // Every rotation advice keeps the ARN: `put-secret-value` on the same secret.
     let expiring = findings_of(&report, "ecr-pullthroughcache/in-3-days");
     assert!(
@@ -743,6 +747,7 @@ async fn discovers_expiry_from_github_gitlab_and_docker_hub() {
     let value = serde_json::to_value(&report).unwrap_or_default();
     let detail = |name: &str| value["secrets"][format!("ecr-pullthroughcache/{name}")].clone();
 
+    let mut rows = Rows::new("expiry discovered");
     for (name, highest_severity, source, days_left) in [
         (
             "gh-expiring",
@@ -761,19 +766,22 @@ async fn discovers_expiry_from_github_gitlab_and_docker_hub() {
         ("gl-revoked", Some(Severity::Critical), None, None),
         ("hub", None, Some("docker-hub"), Some(200)),
     ] {
-        let secret = format!("ecr-pullthroughcache/{name}");
-        assert_eq!(
-            highest(&report, &secret),
-            highest_severity,
-            "{secret}: {:#?}",
-            findings_of(&report, &secret)
-        );
-        assert_eq!(detail(name)["expiry_source"].as_str(), source, "{secret}");
-        assert_eq!(detail(name)["days_left"].as_i64(), days_left, "{secret}");
-        assert!(findings_of(&report, &secret)
-            .iter()
-            .all(|finding| finding.check == Check::CredentialExpiry));
+        rows.check_now(name, || {
+            let secret = format!("ecr-pullthroughcache/{name}");
+            assert_eq!(
+                highest(&report, &secret),
+                highest_severity,
+                "{secret}: {:#?}",
+                findings_of(&report, &secret)
+            );
+            assert_eq!(detail(name)["expiry_source"].as_str(), source, "{secret}");
+            assert_eq!(detail(name)["days_left"].as_i64(), days_left, "{secret}");
+            assert!(findings_of(&report, &secret)
+                .iter()
+                .all(|finding| finding.check == Check::CredentialExpiry));
+        });
     }
+    rows.assert_all_passed();
     assert_eq!(detail("gh-never")["never_expires"], true);
     let dead = findings_of(&report, "ecr-pullthroughcache/gh-dead");
     assert!(dead[0].title.contains("refuses"), "{}", dead[0].title);
