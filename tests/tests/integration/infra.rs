@@ -1075,15 +1075,7 @@ fn the_config_layer_puts_a_loadable_config_where_ptc_config_points() {
 #[tokio::test]
 async fn calls_are_judged_against_the_declared_permissions() {
     let env = TestEnv::new().await;
-    let secret = env
-        .create_secret(
-            "ecr-pullthroughcache/docker-hub",
-            &env.valid_credential_json(),
-        )
-        .await;
-    env.create_rule("docker-hub", "registry-1.docker.io", Some(&secret))
-        .await;
-    env.create_rule("k8s", "registry.k8s.io", None).await;
+    env.seed_standard_rules().await;
     env.clear_calls().await;
 
     let context = Arc::new(
