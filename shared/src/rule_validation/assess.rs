@@ -1,16 +1,12 @@
-//! What a rule's observations mean: its status and the findings, with what to do. Pure.
+//! What a rule's observations mean: its problems and status ([`judge`]: the decisions), then
+//! its findings ([`super::findings`]: the words). Pure.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::{
-    CacheRule, Check, Finding, SecretArn, SecretMetadata, Severity, UpstreamKind,
-    CREDENTIAL_SECRET_PREFIX,
-};
-use crate::remedies::{
-    create_secret_command, put_secret_value_command, restore_secret_command, token_instructions,
-    update_rule_credential_command, validate_rule_command,
-};
+use super::findings::Wording;
+use crate::domain::{CacheRule, Check, Finding, SecretArn, SecretMetadata, Severity, UpstreamKind};
+use crate::remedies::validate_rule_command;
 
 /// Where the rules live: the account and region the clients talk to. Either may be unknown
 /// (then the checks that need it are skipped, never guessed).
@@ -123,12 +119,96 @@ pub struct RuleResult {
     pub findings: Vec<Finding>,
 }
 
-/// Judges one rule.
-pub fn assess(
+/// What is wrong with one rule, or what it is. Decided by [`judge`] without prose; the words
+/// are in [`super::findings`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleProblem {
+    /// An anonymous upstream: nothing to validate (info).
+    NothingToValidate,
+    /// ECR says the rule cannot reach its upstream.
+    FailsValidation { failure: Option<String> },
+    /// `ValidatePullThroughCacheRule` itself failed.
+    ValidationUnavailable { error: String, access_denied: bool },
+    /// The rule's `credentialArn` is not a Secrets Manager secret ARN.
+    SecretNotAnArn { reference: String },
+    /// The secret's name lacks the prefix ECR requires.
+    SecretMisnamed { name: String },
+    /// The secret is outside the rule's account or region.
+    SecretElsewhere {
+        name: String,
+        secret_account: String,
+        secret_region: String,
+        rule_account: Option<String>,
+        rule_region: Option<String>,
+    },
+    /// Secrets Manager does not know the secret.
+    SecretMissing { reference: String, name: String },
+    /// The secret is scheduled for deletion (already unreadable).
+    SecretScheduledForDeletion {
+        name: String,
+        deletion: DateTime<Utc>,
+        days_left: i64,
+    },
+    /// `DescribeSecret` failed.
+    SecretUnchecked { reference: String, error: String },
+}
+
+impl RuleProblem {
+    pub fn severity(&self) -> Severity {
+        match self {
+            RuleProblem::NothingToValidate => Severity::Info,
+            RuleProblem::ValidationUnavailable { .. } | RuleProblem::SecretUnchecked { .. } => {
+                Severity::Warning
+            }
+            RuleProblem::FailsValidation { .. }
+            | RuleProblem::SecretNotAnArn { .. }
+            | RuleProblem::SecretMisnamed { .. }
+            | RuleProblem::SecretElsewhere { .. }
+            | RuleProblem::SecretMissing { .. }
+            | RuleProblem::SecretScheduledForDeletion { .. } => Severity::Critical,
+        }
+    }
+
+    pub fn check(&self) -> Check {
+        match self {
+            RuleProblem::NothingToValidate
+            | RuleProblem::FailsValidation { .. }
+            | RuleProblem::ValidationUnavailable { .. } => Check::RuleValidation,
+            RuleProblem::SecretNotAnArn { .. }
+            | RuleProblem::SecretMisnamed { .. }
+            | RuleProblem::SecretElsewhere { .. }
+            | RuleProblem::SecretMissing { .. }
+            | RuleProblem::SecretScheduledForDeletion { .. }
+            | RuleProblem::SecretUnchecked { .. } => Check::RuleSecret,
+        }
+    }
+
+    /// A problem of the credential secret (counted apart: each stops ECR from authenticating,
+    /// whatever validation says).
+    pub fn is_about_the_secret(&self) -> bool {
+        self.check() == Check::RuleSecret
+    }
+}
+
+/// The decisions about one rule: its problems, its status and what ECR said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleJudgement {
+    pub problems: Vec<RuleProblem>,
+    pub status: RuleStatus,
+    /// ECR's failure text, verbatim.
+    pub failure: Option<String>,
+    /// Why the rule has no verdict (`not-validated` only).
+    pub reason: Option<String>,
+    /// The name of the rule's credential secret (or the reference, when it is no ARN).
+    pub secret_name: Option<String>,
+}
+
+/// Decides what one rule's observations mean. Pure, and no prose: see [`RuleProblem`].
+pub fn judge(
     observation: &RuleObservation,
     registry: &RegistryContext,
     now: DateTime<Utc>,
-) -> RuleResult {
+) -> RuleJudgement {
     let rule = &observation.rule;
     let secret_arn = rule
         .credential_arn
@@ -140,28 +220,17 @@ pub fn assess(
             .map(|parsed| parsed.name.clone())
             .unwrap_or_else(|| (*arn).to_owned())
     });
-    let mut findings = secret_findings(
+    let mut problems = secret_problems(
         rule,
         secret_arn.as_ref(),
         &observation.secret,
         registry,
         now,
     );
-    let secret_problems = findings.len();
-
     let mut reason = None;
     let (status, failure) = match &observation.validation {
         ValidationAnswer::NotAsked => {
-            findings.push(Finding::new(
-                Severity::Info,
-                Check::RuleValidation,
-                &rule.prefix,
-                format!("rule `{}` needs no credentials", rule.prefix),
-                format!(
-                    "`{}` ({}) is pulled anonymously: there is nothing to validate",
-                    rule.upstream_registry_url, rule.upstream
-                ),
-            ));
+            problems.push(RuleProblem::NothingToValidate);
             (RuleStatus::NothingToValidate, None)
         }
         ValidationAnswer::Answered { is_valid: true, .. } => (RuleStatus::Valid, None),
@@ -169,55 +238,66 @@ pub fn assess(
             is_valid: false,
             failure,
         } => {
-            findings.push(invalid_rule_finding(
-                rule,
-                secret_name.as_deref(),
-                failure.as_deref(),
-                registry,
-            ));
+            problems.push(RuleProblem::FailsValidation {
+                failure: failure.clone(),
+            });
             (RuleStatus::Invalid, failure.clone())
         }
         ValidationAnswer::CallFailed {
             error,
             access_denied,
         } => {
-            let next_step = if *access_denied {
-                "allow `ecr:ValidatePullThroughCacheRule` on the registry for this function's role"
-                    .to_owned()
-            } else {
-                format!(
-                    "nothing to do if it passes on the next run; to check now: {}",
-                    validate_rule_command(&rule.prefix, registry.region.as_deref())
-                )
-            };
-            findings.push(
-                Finding::new(
-                    Severity::Warning,
-                    Check::RuleValidation,
-                    &rule.prefix,
-                    format!("rule `{}` could not be validated", rule.prefix),
-                    format!("`ValidatePullThroughCacheRule` failed: {error}; the rule's health is unknown this run"),
-                )
-                .with_next_step(next_step),
-            );
+            problems.push(RuleProblem::ValidationUnavailable {
+                error: error.clone(),
+                access_denied: *access_denied,
+            });
             reason = Some(format!("`ValidatePullThroughCacheRule` failed: {error}"));
             (RuleStatus::NotValidated, None)
         }
     };
+    RuleJudgement {
+        problems,
+        status,
+        failure,
+        reason,
+        secret_name,
+    }
+}
 
+/// Judges one rule, then words its problems as findings.
+pub fn assess(
+    observation: &RuleObservation,
+    registry: &RegistryContext,
+    now: DateTime<Utc>,
+) -> RuleResult {
+    let rule = &observation.rule;
+    let judgement = judge(observation, registry, now);
+    let wording = Wording {
+        rule,
+        secret_name: judgement.secret_name.as_deref(),
+        region: registry.region.as_deref(),
+    };
     RuleResult {
         prefix: rule.prefix.clone(),
         upstream_registry_url: rule.upstream_registry_url.clone(),
         upstream: rule.upstream.clone(),
-        credential_secret: secret_name,
+        credential_secret: judgement.secret_name.clone(),
         custom_role_arn: rule.custom_role_arn.clone(),
-        status,
-        failure,
-        secret_problems,
+        status: judgement.status,
+        failure: judgement.failure,
+        secret_problems: judgement
+            .problems
+            .iter()
+            .filter(|problem| problem.is_about_the_secret())
+            .count(),
         duration_ms: observation.duration_ms,
         out_of_time: None,
-        reason,
-        findings,
+        reason: judgement.reason,
+        findings: judgement
+            .problems
+            .iter()
+            .map(|problem| wording.finding(problem))
+            .collect(),
     }
 }
 
@@ -291,173 +371,65 @@ pub fn out_of_time_finding(results: &[RuleResult], region: Option<&str>) -> Opti
     )
 }
 
-fn invalid_rule_finding(
-    rule: &CacheRule,
-    secret_name: Option<&str>,
-    failure: Option<&str>,
-    registry: &RegistryContext,
-) -> Finding {
-    let region = registry.region.as_deref();
-    let reason = failure.unwrap_or("ECR gave no reason");
-    let finding = Finding::new(
-        Severity::Critical,
-        Check::RuleValidation,
-        &rule.prefix,
-        format!("pull-through cache rule `{}` fails validation", rule.prefix),
-        format!(
-            "ECR cannot use the rule to reach `{}` ({}): \"{reason}\". Images already cached still pull; \
-             anything not cached yet under `{}/` (new images, new tags, the daily refresh) fails until it is fixed",
-            rule.upstream_registry_url,
-            rule.upstream,
-            rule.prefix
-        ),
-    );
-    match secret_name {
-        Some(secret_name) => finding
-            .with_next_step(capitalise(token_instructions(&rule.upstream)))
-            .with_next_step(format!(
-                "store it in the same secret, so the rule and its ARN stay unchanged: {}",
-                put_secret_value_command(secret_name, region)
-            ))
-            .with_next_step(format!("confirm: {}", validate_rule_command(&rule.prefix, region))),
-        None => finding
-            .with_next_step(
-                "check the rule's custom role: ECR must be allowed to assume it, and it must allow pulls from the upstream registry",
-            )
-            .with_next_step(format!("confirm: {}", validate_rule_command(&rule.prefix, region))),
-    }
-}
-
-/// Problems with the secret the rule points at, each a critical finding: every one of them
-/// stops ECR from authenticating, whatever validation says.
-fn secret_findings(
+/// What is wrong with the secret the rule points at.
+fn secret_problems(
     rule: &CacheRule,
     secret_arn: Option<&(&str, Option<SecretArn>)>,
     lookup: &SecretLookup,
     registry: &RegistryContext,
     now: DateTime<Utc>,
-) -> Vec<Finding> {
+) -> Vec<RuleProblem> {
     let Some((raw_arn, parsed)) = secret_arn else {
         return Vec::new();
     };
-    let region = registry.region.as_deref();
-    let prefix = &rule.prefix;
-    let critical = |title: String, message: String| {
-        Finding::new(
-            Severity::Critical,
-            Check::RuleSecret,
-            prefix,
-            title,
-            message,
-        )
-    };
-    let recreate_steps = |name: &str| {
-        vec![
-            create_secret_command(name, region),
-            update_rule_credential_command(prefix, "<ARN printed by create-secret>", region),
-            validate_rule_command(prefix, region),
-        ]
-    };
-
     let Some(arn) = parsed else {
-        return vec![critical(
-            format!("rule `{prefix}` points at something that is not a secret"),
-            format!("`{raw_arn}` is not a Secrets Manager secret ARN: ECR cannot read credentials from it"),
-        )
-        .with_next_steps(recreate_steps(&rule.prefix))];
+        return vec![RuleProblem::SecretNotAnArn {
+            reference: (*raw_arn).to_owned(),
+        }];
     };
-
-    let mut findings = Vec::new();
+    let mut problems = Vec::new();
     if !arn.has_credential_prefix() {
-        findings.push(
-            critical(
-                format!("secret of rule `{prefix}` is not named `{CREDENTIAL_SECRET_PREFIX}…`"),
-                format!(
-                    "ECR only reads credential secrets whose name starts with `{CREDENTIAL_SECRET_PREFIX}`; `{}` is refused, so authentication to `{}` fails",
-                    arn.name, rule.upstream_registry_url
-                ),
-            )
-            .with_next_steps(recreate_steps(&arn.name)),
-        );
+        problems.push(RuleProblem::SecretMisnamed {
+            name: arn.name.clone(),
+        });
     }
-    let other_account = rule
+    let rule_account = rule
         .registry_id
         .as_deref()
-        .or(registry.account_id.as_deref())
-        .filter(|account| *account != arn.account_id);
+        .or(registry.account_id.as_deref());
+    let region = registry.region.as_deref();
+    let other_account = rule_account.filter(|account| *account != arn.account_id);
     let other_region = region.filter(|region| *region != arn.region);
     if other_account.is_some() || other_region.is_some() {
-        findings.push(
-            critical(
-                format!("secret of rule `{prefix}` is in another account or region"),
-                format!(
-                    "ECR reads credential secrets only from the rule's own account and region ({}/{}); `{}` is in {}/{}",
-                    rule.registry_id.as_deref().or(registry.account_id.as_deref()).unwrap_or("?"),
-                    region.unwrap_or("?"),
-                    arn.name,
-                    arn.account_id,
-                    arn.region
-                ),
-            )
-            .with_next_steps(recreate_steps(&arn.name)),
-        );
+        problems.push(RuleProblem::SecretElsewhere {
+            name: arn.name.clone(),
+            secret_account: arn.account_id.clone(),
+            secret_region: arn.region.clone(),
+            rule_account: rule_account.map(str::to_owned),
+            rule_region: region.map(str::to_owned),
+        });
     }
-
     match lookup {
-        SecretLookup::Missing => findings.push(
-            critical(
-                format!("secret of rule `{prefix}` does not exist"),
-                format!(
-                    "the rule points at `{raw_arn}`, which Secrets Manager does not know: ECR cannot authenticate to `{}`, so images not cached yet fail to pull",
-                    rule.upstream_registry_url
-                ),
-            )
-            .with_next_steps(recreate_steps(&arn.name)),
-        ),
+        SecretLookup::Missing => problems.push(RuleProblem::SecretMissing {
+            reference: (*raw_arn).to_owned(),
+            name: arn.name.clone(),
+        }),
         SecretLookup::Found(secret) => {
-            if let Some(deletion_date) = secret.deletion_date {
-                let days = (deletion_date - now).num_days();
-                let when = if days > 0 {
-                    format!("on {} (in {days} days)", deletion_date.format("%Y-%m-%d"))
-                } else {
-                    format!("on {}", deletion_date.format("%Y-%m-%d"))
-                };
-                findings.push(
-                    critical(
-                        format!("secret of rule `{prefix}` is scheduled for deletion"),
-                        format!(
-                            "Secrets Manager deletes `{}` {when}. It already refuses reads while the deletion is pending, so ECR cannot authenticate to `{}` now; after that date the secret is gone for good",
-                            secret.name, rule.upstream_registry_url
-                        ),
-                    )
-                    .with_next_step(restore_secret_command(&secret.name, region))
-                    .with_next_step(validate_rule_command(prefix, region)),
-                );
+            if let Some(deletion) = secret.deletion_date {
+                problems.push(RuleProblem::SecretScheduledForDeletion {
+                    name: secret.name.clone(),
+                    deletion,
+                    days_left: (deletion - now).num_days(),
+                });
             }
         }
-        SecretLookup::CallFailed { error } => findings.push(
-            Finding::new(
-                Severity::Warning,
-                Check::RuleSecret,
-                prefix,
-                format!("secret of rule `{prefix}` could not be checked"),
-                format!("`DescribeSecret` failed: {error}"),
-            )
-            .with_next_step(format!(
-                "allow `secretsmanager:DescribeSecret` on `{raw_arn}` for this function's role"
-            )),
-        ),
+        SecretLookup::CallFailed { error } => problems.push(RuleProblem::SecretUnchecked {
+            reference: (*raw_arn).to_owned(),
+            error: error.clone(),
+        }),
         SecretLookup::NotApplicable | SecretLookup::NotLookedUp => {}
     }
-    findings
-}
-
-fn capitalise(text: &str) -> String {
-    let mut characters = text.chars();
-    match characters.next() {
-        Some(first) => first.to_uppercase().chain(characters).collect(),
-        None => String::new(),
-    }
+    problems
 }
 
 #[cfg(test)]
@@ -573,6 +545,93 @@ mod tests {
                     "a critical finding says what to do: {finding:#?}"
                 );
             }
+        }
+    }
+
+    /// The decisions alone, no words: (case, rule's credential, validation, secret lookup,
+    /// problems expected).
+    #[test]
+    fn decides_problems_before_wording_them() {
+        let elsewhere =
+            "arn:aws:secretsmanager:us-east-1:999999999999:secret:ecr-pullthroughcache/hub-AbCdEf";
+        let deletion = now() + chrono::Duration::days(5);
+        type Case = (
+            &'static str,
+            Option<&'static str>,
+            ValidationAnswer,
+            SecretLookup,
+            Vec<RuleProblem>,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "anonymous",
+                None,
+                ValidationAnswer::NotAsked,
+                SecretLookup::NotApplicable,
+                vec![RuleProblem::NothingToValidate],
+            ),
+            (
+                "healthy",
+                Some(GOOD_ARN),
+                valid(),
+                SecretLookup::Found(secret(None)),
+                vec![],
+            ),
+            (
+                "secret elsewhere, then invalid",
+                Some(elsewhere),
+                ValidationAnswer::Answered {
+                    is_valid: false,
+                    failure: Some("denied".into()),
+                },
+                SecretLookup::NotLookedUp,
+                vec![
+                    RuleProblem::SecretElsewhere {
+                        name: "ecr-pullthroughcache/hub".into(),
+                        secret_account: "999999999999".into(),
+                        secret_region: "us-east-1".into(),
+                        rule_account: Some(ACCOUNT.into()),
+                        rule_region: Some("eu-west-1".into()),
+                    },
+                    RuleProblem::FailsValidation {
+                        failure: Some("denied".into()),
+                    },
+                ],
+            ),
+            (
+                "secret being deleted",
+                Some(GOOD_ARN),
+                valid(),
+                SecretLookup::Found(secret(Some(deletion))),
+                vec![RuleProblem::SecretScheduledForDeletion {
+                    name: "ecr-pullthroughcache/docker-hub".into(),
+                    deletion,
+                    days_left: 5,
+                }],
+            ),
+            (
+                "validation unavailable",
+                Some(GOOD_ARN),
+                ValidationAnswer::CallFailed {
+                    error: "throttled".into(),
+                    access_denied: false,
+                },
+                SecretLookup::Found(secret(None)),
+                vec![RuleProblem::ValidationUnavailable {
+                    error: "throttled".into(),
+                    access_denied: false,
+                }],
+            ),
+        ];
+        for (case, credential, validation, secret, expected) in cases {
+            let observation = RuleObservation {
+                rule: rule("docker-hub", "registry-1.docker.io", credential),
+                validation,
+                secret,
+                duration_ms: 1,
+            };
+            let judgement = judge(&observation, &registry(), now());
+            assert_eq!(judgement.problems, expected, "{case}");
         }
     }
 

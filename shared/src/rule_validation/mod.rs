@@ -6,6 +6,7 @@
 //! its alerts and its metrics.
 
 pub mod assess;
+pub mod findings;
 pub mod permissions;
 
 use std::collections::VecDeque;
