@@ -402,6 +402,7 @@ fn condition_pins(operator: &str, key: &str, values: &Value) -> Result<(), Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
     fn statement_policy(statements: &str) -> String {
         format!(r#"{{"Version":"2012-10-17","Statement":{statements}}}"#)
@@ -428,79 +429,72 @@ mod tests {
         }
     }
 
-    #[test]
-    fn finds_statements_open_to_anyone() {
-        let pull = r#""Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]"#;
-        let cases: Vec<(&str, String, Expected)> = vec![
-            (
-                "principal star",
-                statement_policy(&format!(r#"[{{"Effect":"Allow","Principal":"*",{pull}}}]"#)),
-                Ok(&[0]),
-            ),
-            (
-                "AWS star",
-                statement_policy(&format!(r#"[{{"Effect":"Allow","Principal":{{"AWS":"*"}},{pull}}}]"#)),
-                Ok(&[0]),
-            ),
-            (
-                "AWS list with star, second statement",
-                statement_policy(&format!(
-                    r#"[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111111111111:root"}},{pull}}},
-                        {{"Sid":"Everyone","Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::111111111111:root","*"]}},{pull}}}]"#
-                )),
-                Ok(&[1]),
-            ),
-            (
-                "single statement object",
-                statement_policy(&format!(r#"{{"Effect":"Allow","Principal":"*",{pull}}}"#)),
-                Ok(&[0]),
-            ),
-            (
-                "star with org condition",
-                statement_policy(&format!(
-                    r#"[{{"Effect":"Allow","Principal":"*",{pull},"Condition":{{"StringEquals":{{"aws:PrincipalOrgID":"o-abc123"}}}}}}]"#
-                )),
-                Ok(&[]),
-            ),
-            (
-                "star with empty condition",
-                statement_policy(&format!(r#"[{{"Effect":"Allow","Principal":"*",{pull},"Condition":{{}}}}]"#)),
-                Ok(&[0]),
-            ),
-            (
-                "deny star",
-                statement_policy(&format!(r#"[{{"Effect":"Deny","Principal":"*",{pull}}}]"#)),
-                Ok(&[]),
-            ),
-            (
-                "named account",
-                statement_policy(&format!(
-                    r#"[{{"Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::111111111111:root"]}},{pull}}}]"#
-                )),
-                Ok(&[]),
-            ),
-            (
-                "service principal",
-                statement_policy(&format!(r#"[{{"Effect":"Allow","Principal":{{"Service":"lambda.amazonaws.com"}},{pull}}}]"#)),
-                Ok(&[]),
-            ),
-            ("not JSON", "{".into(), Err(&[""])),
-            ("no statement", r#"{"Version":"2012-10-17"}"#.into(), Err(&["Statement"])),
-            ("empty statement list", statement_policy("[]"), Err(&["Statement"])),
-            (
-                "bad version, effect, no principal",
-                r#"{"Version":"2020","Statement":[{"Effect":"allow","Action":"ecr:*"}]}"#.into(),
-                Err(&["Version", "Statement[0].Effect", "Statement[0].Principal"]),
-            ),
-            (
-                "unknown keys",
-                r#"{"Statment":[],"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Resources":"*"}]}"#.into(),
-                Err(&["Statment", "Statement[0].Resources"]),
-            ),
-        ];
-        for (name, text, expected) in &cases {
-            check(name, text, *expected);
-        }
+    /// The pull actions of the policies below.
+    const PULL: &str = r#""Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"]"#;
+
+    /// [`check`] for a row of the table below.
+    fn check_policy(name: &str, text: String, expected: Expected) {
+        check(name, &text, expected);
+    }
+
+    named_cases! {
+        /// The statements open to anyone are found; a malformed policy names the JSON paths.
+        mod finds_statements_open_to_anyone => check_policy;
+        principal_star(
+            statement_policy(&format!(r#"[{{"Effect":"Allow","Principal":"*",{PULL}}}]"#)),
+            Ok(&[0]),
+        ),
+        aws_star(
+            statement_policy(&format!(r#"[{{"Effect":"Allow","Principal":{{"AWS":"*"}},{PULL}}}]"#)),
+            Ok(&[0]),
+        ),
+        aws_list_with_star_second_statement(
+            statement_policy(&format!(
+                r#"[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::111111111111:root"}},{PULL}}},
+                    {{"Sid":"Everyone","Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::111111111111:root","*"]}},{PULL}}}]"#
+            )),
+            Ok(&[1]),
+        ),
+        single_statement_object(
+            statement_policy(&format!(r#"{{"Effect":"Allow","Principal":"*",{PULL}}}"#)),
+            Ok(&[0]),
+        ),
+        star_with_org_condition(
+            statement_policy(&format!(
+                r#"[{{"Effect":"Allow","Principal":"*",{PULL},"Condition":{{"StringEquals":{{"aws:PrincipalOrgID":"o-abc123"}}}}}}]"#
+            )),
+            Ok(&[]),
+        ),
+        star_with_empty_condition(
+            statement_policy(&format!(r#"[{{"Effect":"Allow","Principal":"*",{PULL},"Condition":{{}}}}]"#)),
+            Ok(&[0]),
+        ),
+        deny_star(
+            statement_policy(&format!(r#"[{{"Effect":"Deny","Principal":"*",{PULL}}}]"#)),
+            Ok(&[]),
+        ),
+        named_account(
+            statement_policy(&format!(
+                r#"[{{"Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::111111111111:root"]}},{PULL}}}]"#
+            )),
+            Ok(&[]),
+        ),
+        service_principal(
+            statement_policy(&format!(r#"[{{"Effect":"Allow","Principal":{{"Service":"lambda.amazonaws.com"}},{PULL}}}]"#)),
+            Ok(&[]),
+        ),
+        not_json("{".into(), Err(&[""])),
+        no_statement(r#"{"Version":"2012-10-17"}"#.into(), Err(&["Statement"])),
+        empty_statement_list(statement_policy("[]"), Err(&["Statement"])),
+        bad_version_effect_no_principal(
+            r#"{"Version":"2020","Statement":[{"Effect":"allow","Action":"ecr:*"}]}"#.into(),
+            Err(&["Version", "Statement[0].Effect", "Statement[0].Principal"]),
+        ),
+        unknown_keys(
+            r#"{"Statment":[],"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Resources":"*"}]}"#.into(),
+            Err(&["Statment", "Statement[0].Resources"]),
+        ),
+
     }
 
     #[test]
@@ -541,266 +535,244 @@ mod tests {
         )
     }
 
-    #[test]
-    fn public_in_disguise_is_public_and_pinned_policies_are_not() {
-        const STAR: &str = r#""Principal":"*""#;
-        const AWS_STAR: &str = r#""Principal":{"AWS":"*"}"#;
-        const ORG: &str = r#"{"StringEquals":{"aws:PrincipalOrgID":"o-abc123def4"}}"#;
-        // (name, principal, condition, effect, `None` = not public or `Some(part of the reason)`)
-        let cases: [(&str, &str, &str, &str, Option<&str>); 34] = [
-            // Public in disguise.
-            (
-                "NotPrincipal with Allow",
-                r#""NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"}"#,
-                "",
-                "Allow",
-                Some("`NotPrincipal`"),
-            ),
-            (
-                "NotPrincipal with Allow and an org condition",
-                r#""NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"}"#,
-                ORG,
-                "Allow",
-                Some("`NotPrincipal`"),
-            ),
-            (
-                "star, no condition",
-                STAR,
-                "",
-                "Allow",
-                Some("without a `Condition`"),
-            ),
-            (
-                "star, empty condition",
-                STAR,
-                "{}",
-                "Allow",
-                Some("empty `Condition`"),
-            ),
-            (
-                "secure transport only",
-                STAR,
-                r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
-                "Allow",
-                Some("`aws:SecureTransport` does not name the caller"),
-            ),
-            (
-                "source IP anywhere",
-                AWS_STAR,
-                r#"{"IpAddress":{"aws:SourceIp":"0.0.0.0/0"}}"#,
-                "Allow",
-                Some("`aws:SourceIp` does not name the caller"),
-            ),
-            (
-                "org id star",
-                STAR,
-                r#"{"StringEquals":{"aws:PrincipalOrgID":"*"}}"#,
-                "Allow",
-                Some("the value `*`"),
-            ),
-            (
-                "org id like o-*",
-                STAR,
-                r#"{"StringLike":{"aws:PrincipalOrgID":"o-*"}}"#,
-                "Allow",
-                Some("the value `o-*`"),
-            ),
-            (
-                "org id with ?",
-                STAR,
-                r#"{"StringLike":{"aws:PrincipalOrgID":"o-abc12?def4"}}"#,
-                "Allow",
-                Some("the value `o-abc12?def4`"),
-            ),
-            (
-                "one wildcard among concrete values",
-                STAR,
-                r#"{"StringEquals":{"aws:PrincipalAccount":["111111111111","*"]}}"#,
-                "Allow",
-                Some("the value `*`"),
-            ),
-            (
-                "IfExists",
-                STAR,
-                r#"{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-abc123def4"}}"#,
-                "Allow",
-                Some("without the key"),
-            ),
-            (
-                "ForAllValues",
-                STAR,
-                r#"{"ForAllValues:StringEquals":{"aws:PrincipalOrgPaths":["o-abc123def4/r-ab12/ou-ab12-11111111/"]}}"#,
-                "Allow",
-                Some("without the key"),
-            ),
-            (
-                "Null operator",
-                STAR,
-                r#"{"Null":{"aws:PrincipalOrgID":"false"}}"#,
-                "Allow",
-                Some("does not require a match"),
-            ),
-            (
-                "negated operator",
-                STAR,
-                r#"{"StringNotEquals":{"aws:PrincipalAccount":"111111111111"}}"#,
-                "Allow",
-                Some("does not require a match"),
-            ),
-            (
-                "policy variable",
-                STAR,
-                r#"{"StringEquals":{"aws:PrincipalAccount":"${aws:PrincipalAccount}"}}"#,
-                "Allow",
-                Some("policy variable"),
-            ),
-            (
-                "empty value list",
-                STAR,
-                r#"{"StringEquals":{"aws:PrincipalOrgID":[]}}"#,
-                "Allow",
-                Some("no value"),
-            ),
-            (
-                "empty value",
-                STAR,
-                r#"{"StringEquals":{"aws:PrincipalOrgID":""}}"#,
-                "Allow",
-                Some("empty value"),
-            ),
-            (
-                "boolean value",
-                STAR,
-                r#"{"StringEquals":{"aws:PrincipalOrgID":true}}"#,
-                "Allow",
-                Some("the value `true`"),
-            ),
-            (
-                "AWS star",
-                AWS_STAR,
-                r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
-                "Allow",
-                Some("principal `{\"AWS\": \"*\"}`"),
-            ),
-            (
-                "AWS list hiding a star",
-                r#""Principal":{"AWS":["arn:aws:iam::111111111111:root","*"]}"#,
-                "",
-                "Allow",
-                Some("principal `{\"AWS\": \"*\"}`"),
-            ),
-            (
-                "wildcard account ARN",
-                r#""Principal":{"AWS":"arn:aws:iam::*:root"}"#,
-                "",
-                "Allow",
-                Some("arn:aws:iam::*:root"),
-            ),
-            (
-                "condition not an object",
-                STAR,
-                r#"["aws:PrincipalOrgID"]"#,
-                "Allow",
-                Some("not an object"),
-            ),
-            // Pinned: accepted.
-            ("org id", STAR, ORG, "Allow", None),
-            (
-                "org id, key in lower case",
-                AWS_STAR,
-                r#"{"StringEquals":{"aws:principalorgid":"o-abc123def4"}}"#,
-                "Allow",
-                None,
-            ),
-            (
-                "account list",
-                STAR,
-                r#"{"StringEquals":{"aws:PrincipalAccount":["111111111111","222222222222"]}}"#,
-                "Allow",
-                None,
-            ),
-            (
-                "org path with StringLike, no wildcard",
-                STAR,
-                r#"{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":["o-abc123def4/r-ab12/ou-ab12-11111111/"]}}"#,
-                "Allow",
-                None,
-            ),
-            (
-                "source VPC endpoint",
-                STAR,
-                r#"{"StringEquals":{"aws:SourceVpce":"vpce-0123456789abcdef0"}}"#,
-                "Allow",
-                None,
-            ),
-            (
-                "source VPC",
-                STAR,
-                r#"{"StringEquals":{"aws:SourceVpc":"vpc-0123456789abcdef0"}}"#,
-                "Allow",
-                None,
-            ),
-            (
-                "principal ARN",
-                STAR,
-                r#"{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111111111111:role/puller"}}"#,
-                "Allow",
-                None,
-            ),
-            (
-                "secure transport and org id",
-                STAR,
-                r#"{"Bool":{"aws:SecureTransport":"true"},"StringEquals":{"aws:PrincipalOrgID":"o-abc123def4"}}"#,
-                "Allow",
-                None,
-            ),
-            (
-                "account as a number",
-                STAR,
-                r#"{"StringEquals":{"aws:PrincipalAccount":111111111111}}"#,
-                "Allow",
-                None,
-            ),
-            (
-                "named account, no condition",
-                r#""Principal":{"AWS":"arn:aws:iam::111111111111:root"}"#,
-                "",
-                "Allow",
-                None,
-            ),
-            ("deny star", STAR, "", "Deny", None),
-            (
-                "deny with NotPrincipal",
-                r#""NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"}"#,
-                "",
-                "Deny",
-                None,
-            ),
-        ];
-        for (name, principal, condition, effect, expected) in cases {
-            let text = statement_policy(&format!(
-                "[{}]",
-                pull_statement(effect, principal, condition)
-            ));
-            let policy = RepositoryPolicy::parse(&text)
-                .unwrap_or_else(|problems| panic!("{name}: {problems:?}"));
-            let public = policy.public_statements();
-            match expected {
-                None => assert_eq!(public, [], "{name}"),
-                Some(fragment) => {
-                    assert_eq!(public.len(), 1, "{name}");
-                    assert_eq!(public[0].sid.as_deref(), Some("Pull"), "{name}");
-                    assert!(
-                        public[0].reason.contains(fragment),
-                        "{name}: {}",
-                        public[0].reason
-                    );
-                }
+    const STAR: &str = r#""Principal":"*""#;
+    const AWS_STAR: &str = r#""Principal":{"AWS":"*"}"#;
+    const ORG: &str = r#"{"StringEquals":{"aws:PrincipalOrgID":"o-abc123def4"}}"#;
+
+    /// A policy of one pull statement with `principal`, `condition` and `effect` is public (with a
+    /// reason holding `expected`) or not (`None`), whether parsed or judged as a current policy.
+    fn check_disguise(
+        name: &str,
+        principal: &str,
+        condition: &str,
+        effect: &str,
+        expected: Option<&str>,
+    ) {
+        let text = statement_policy(&format!(
+            "[{}]",
+            pull_statement(effect, principal, condition)
+        ));
+        let policy = RepositoryPolicy::parse(&text)
+            .unwrap_or_else(|problems| panic!("{name}: {problems:?}"));
+        let public = policy.public_statements();
+        match expected {
+            None => assert_eq!(public, [], "{name}"),
+            Some(fragment) => {
+                assert_eq!(public.len(), 1, "{name}");
+                assert_eq!(public[0].sid.as_deref(), Some("Pull"), "{name}");
+                assert!(
+                    public[0].reason.contains(fragment),
+                    "{name}: {}",
+                    public[0].reason
+                );
             }
-            // A repository's current policy is judged the same way.
-            let lenient = RepositoryPolicy::public_statements_of(&text).unwrap_or_default();
-            assert_eq!(lenient, public, "{name}");
         }
+        // A repository's current policy is judged the same way.
+        let lenient = RepositoryPolicy::public_statements_of(&text).unwrap_or_default();
+        assert_eq!(lenient, public, "{name}");
+    }
+
+    named_cases! {
+        /// Public in disguise is public, pinned policies are not: principal, condition, effect, and
+        /// `None` (not public) or `Some(part of the reason)`.
+        mod public_in_disguise_is_public_and_pinned_policies_are_not => check_disguise;
+        // Public in disguise.
+        notprincipal_with_allow(
+            r#""NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"}"#,
+            "",
+            "Allow",
+            Some("`NotPrincipal`"),
+        ),
+        notprincipal_with_allow_and_an_org_condition(
+            r#""NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"}"#,
+            ORG,
+            "Allow",
+            Some("`NotPrincipal`"),
+        ),
+        star_no_condition(
+            STAR,
+            "",
+            "Allow",
+            Some("without a `Condition`"),
+        ),
+        star_empty_condition(
+            STAR,
+            "{}",
+            "Allow",
+            Some("empty `Condition`"),
+        ),
+        secure_transport_only(
+            STAR,
+            r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
+            "Allow",
+            Some("`aws:SecureTransport` does not name the caller"),
+        ),
+        source_ip_anywhere(
+            AWS_STAR,
+            r#"{"IpAddress":{"aws:SourceIp":"0.0.0.0/0"}}"#,
+            "Allow",
+            Some("`aws:SourceIp` does not name the caller"),
+        ),
+        org_id_star(
+            STAR,
+            r#"{"StringEquals":{"aws:PrincipalOrgID":"*"}}"#,
+            "Allow",
+            Some("the value `*`"),
+        ),
+        org_id_like_o(
+            STAR,
+            r#"{"StringLike":{"aws:PrincipalOrgID":"o-*"}}"#,
+            "Allow",
+            Some("the value `o-*`"),
+        ),
+        org_id_with(
+            STAR,
+            r#"{"StringLike":{"aws:PrincipalOrgID":"o-abc12?def4"}}"#,
+            "Allow",
+            Some("the value `o-abc12?def4`"),
+        ),
+        one_wildcard_among_concrete_values(
+            STAR,
+            r#"{"StringEquals":{"aws:PrincipalAccount":["111111111111","*"]}}"#,
+            "Allow",
+            Some("the value `*`"),
+        ),
+        ifexists(
+            STAR,
+            r#"{"StringEqualsIfExists":{"aws:PrincipalOrgID":"o-abc123def4"}}"#,
+            "Allow",
+            Some("without the key"),
+        ),
+        forallvalues(
+            STAR,
+            r#"{"ForAllValues:StringEquals":{"aws:PrincipalOrgPaths":["o-abc123def4/r-ab12/ou-ab12-11111111/"]}}"#,
+            "Allow",
+            Some("without the key"),
+        ),
+        null_operator(
+            STAR,
+            r#"{"Null":{"aws:PrincipalOrgID":"false"}}"#,
+            "Allow",
+            Some("does not require a match"),
+        ),
+        negated_operator(
+            STAR,
+            r#"{"StringNotEquals":{"aws:PrincipalAccount":"111111111111"}}"#,
+            "Allow",
+            Some("does not require a match"),
+        ),
+        policy_variable(
+            STAR,
+            r#"{"StringEquals":{"aws:PrincipalAccount":"${aws:PrincipalAccount}"}}"#,
+            "Allow",
+            Some("policy variable"),
+        ),
+        empty_value_list(
+            STAR,
+            r#"{"StringEquals":{"aws:PrincipalOrgID":[]}}"#,
+            "Allow",
+            Some("no value"),
+        ),
+        empty_value(
+            STAR,
+            r#"{"StringEquals":{"aws:PrincipalOrgID":""}}"#,
+            "Allow",
+            Some("empty value"),
+        ),
+        boolean_value(
+            STAR,
+            r#"{"StringEquals":{"aws:PrincipalOrgID":true}}"#,
+            "Allow",
+            Some("the value `true`"),
+        ),
+        aws_star(
+            AWS_STAR,
+            r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
+            "Allow",
+            Some("principal `{\"AWS\": \"*\"}`"),
+        ),
+        aws_list_hiding_a_star(
+            r#""Principal":{"AWS":["arn:aws:iam::111111111111:root","*"]}"#,
+            "",
+            "Allow",
+            Some("principal `{\"AWS\": \"*\"}`"),
+        ),
+        wildcard_account_arn(
+            r#""Principal":{"AWS":"arn:aws:iam::*:root"}"#,
+            "",
+            "Allow",
+            Some("arn:aws:iam::*:root"),
+        ),
+        condition_not_an_object(
+            STAR,
+            r#"["aws:PrincipalOrgID"]"#,
+            "Allow",
+            Some("not an object"),
+        ),
+        // Pinned: accepted.
+        org_id(STAR, ORG, "Allow", None),
+        org_id_key_in_lower_case(
+            AWS_STAR,
+            r#"{"StringEquals":{"aws:principalorgid":"o-abc123def4"}}"#,
+            "Allow",
+            None,
+        ),
+        account_list(
+            STAR,
+            r#"{"StringEquals":{"aws:PrincipalAccount":["111111111111","222222222222"]}}"#,
+            "Allow",
+            None,
+        ),
+        org_path_with_stringlike_no_wildcard(
+            STAR,
+            r#"{"ForAnyValue:StringLike":{"aws:PrincipalOrgPaths":["o-abc123def4/r-ab12/ou-ab12-11111111/"]}}"#,
+            "Allow",
+            None,
+        ),
+        source_vpc_endpoint(
+            STAR,
+            r#"{"StringEquals":{"aws:SourceVpce":"vpce-0123456789abcdef0"}}"#,
+            "Allow",
+            None,
+        ),
+        source_vpc(
+            STAR,
+            r#"{"StringEquals":{"aws:SourceVpc":"vpc-0123456789abcdef0"}}"#,
+            "Allow",
+            None,
+        ),
+        principal_arn(
+            STAR,
+            r#"{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111111111111:role/puller"}}"#,
+            "Allow",
+            None,
+        ),
+        secure_transport_and_org_id(
+            STAR,
+            r#"{"Bool":{"aws:SecureTransport":"true"},"StringEquals":{"aws:PrincipalOrgID":"o-abc123def4"}}"#,
+            "Allow",
+            None,
+        ),
+        account_as_a_number(
+            STAR,
+            r#"{"StringEquals":{"aws:PrincipalAccount":111111111111}}"#,
+            "Allow",
+            None,
+        ),
+        named_account_no_condition(
+            r#""Principal":{"AWS":"arn:aws:iam::111111111111:root"}"#,
+            "",
+            "Allow",
+            None,
+        ),
+        deny_star(STAR, "", "Deny", None),
+        deny_with_notprincipal(
+            r#""NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"}"#,
+            "",
+            "Deny",
+            None,
+        ),
+
     }
 
     #[test]
