@@ -258,6 +258,7 @@ pub fn decode_policy_document(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
     fn decision(decision: &str, matched: &[&str], missing: &[&str]) -> SimulatedDecision {
         SimulatedDecision {
@@ -270,55 +271,51 @@ mod tests {
         }
     }
 
-    #[test]
-    fn simulation_answers_map_to_ok_missing_or_unknown() {
-        let cases: [(&str, SimulatedDecision, &str); 7] = [
-            ("allowed", decision("allowed", &["node-ecr"], &[]), "ok"),
-            (
-                "implicit deny: nothing grants it",
-                decision("implicitDeny", &[], &[]),
-                "missing",
-            ),
-            (
-                "explicit deny names the policy",
-                decision("explicitDeny", &["no-imports (role)"], &[]),
-                "missing by IAM policy no-imports (role)",
-            ),
-            (
-                "explicit deny without matched statements",
-                decision("explicitDeny", &[], &[]),
-                "missing by an IAM policy of the principal",
-            ),
-            (
-                "allowed without a context key: a Deny under a condition may apply",
-                decision("allowed", &[], &["aws:SourceVpc"]),
-                "unknown",
-            ),
-            (
-                "implicit deny without a context key: an Allow under a condition may apply",
-                decision("implicitDeny", &[], &["aws:PrincipalTag/team"]),
-                "unknown",
-            ),
-            (
-                "a decision this version does not know",
-                decision("maybe", &[], &[]),
-                "unknown",
-            ),
-        ];
-        for (name, decision, expected) in cases {
-            let got = match decision.answer() {
-                Answer::Ok => "ok".to_owned(),
-                Answer::Unknown { .. } => "unknown".to_owned(),
-                Answer::Missing {
-                    denied_by: None, ..
-                } => "missing".to_owned(),
-                Answer::Missing {
-                    denied_by: Some(by),
-                    ..
-                } => format!("missing by {by}"),
-            };
-            assert_eq!(got, expected, "{name}");
-        }
+    /// Simulation answers map to ok, missing (naming the Deny) or unknown.
+    fn check_answer(name: &str, decision: SimulatedDecision, expected: &str) {
+        let got = match decision.answer() {
+            Answer::Ok => "ok".to_owned(),
+            Answer::Unknown { .. } => "unknown".to_owned(),
+            Answer::Missing {
+                denied_by: None, ..
+            } => "missing".to_owned(),
+            Answer::Missing {
+                denied_by: Some(by),
+                ..
+            } => format!("missing by {by}"),
+        };
+        assert_eq!(got, expected, "{name}");
+    }
+
+    named_cases! {
+        /// Simulation answers map to ok, missing (naming the Deny) or unknown.
+        mod simulation_answers_map_to_ok_missing_or_unknown => check_answer;
+        allowed(decision("allowed", &["node-ecr"], &[]), "ok"),
+        implicit_deny_nothing_grants_it(
+            decision("implicitDeny", &[], &[]),
+            "missing",
+        ),
+        explicit_deny_names_the_policy(
+            decision("explicitDeny", &["no-imports (role)"], &[]),
+            "missing by IAM policy no-imports (role)",
+        ),
+        explicit_deny_without_matched_statements(
+            decision("explicitDeny", &[], &[]),
+            "missing by an IAM policy of the principal",
+        ),
+        allowed_without_a_context_key_a_deny_under_a_condition_may_apply(
+            decision("allowed", &[], &["aws:SourceVpc"]),
+            "unknown",
+        ),
+        implicit_deny_without_a_context_key_an_allow_under_a_condition_may_apply(
+            decision("implicitDeny", &[], &["aws:PrincipalTag/team"]),
+            "unknown",
+        ),
+        a_decision_this_version_does_not_know(
+            decision("maybe", &[], &[]),
+            "unknown",
+        ),
+
     }
 
     #[test]
@@ -339,78 +336,75 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn trust_policies_are_checked_for_the_service() {
-        const SERVICE: &str = "pullthroughcache.ecr.amazonaws.com";
-        let trust = |statements: Value| {
-            serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
-        };
-        let cases: [(&str, Option<String>, Option<TrustProblem>); 9] = [
-            (
-                "the service, as the ECR user guide shows it",
-                Some(trust(
-                    serde_json::json!([{"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"}]),
-                )),
-                None,
-            ),
-            (
-                "the service in a list, one statement object",
-                Some(
-                    serde_json::json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": {"Service": ["ecr.amazonaws.com", SERVICE]}, "Action": ["sts:AssumeRole", "sts:TagSession"]}})
-                        .to_string(),
-                ),
-                None,
-            ),
-            (
-                "another service only (the creation templates' principal)",
-                Some(trust(
-                    serde_json::json!([{"Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
-                )),
-                Some(TrustProblem::NotTrusted),
-            ),
-            (
-                "the service, but another action",
-                Some(trust(
-                    serde_json::json!([{"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:TagSession"}]),
-                )),
-                Some(TrustProblem::NotTrusted),
-            ),
-            (
-                "under a condition",
-                Some(trust(
-                    serde_json::json!([{"Sid": "Ptc", "Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": "999999999999"}}}]),
-                )),
-                Some(TrustProblem::Conditional("Statement[0] (`Ptc`)".to_owned())),
-            ),
-            (
-                "a Deny takes it away",
-                Some(trust(serde_json::json!([
-                    {"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"},
-                    {"Sid": "NoOne", "Effect": "Deny", "Principal": "*", "Action": "sts:*"}
-                ]))),
-                Some(TrustProblem::Denied("Statement[1] (`NoOne`)".to_owned())),
-            ),
-            ("no document", None, Some(TrustProblem::Unreadable("`GetRole` returned no trust policy".to_owned()))),
-            (
-                "not JSON",
-                Some("{nope".to_owned()),
-                Some(TrustProblem::Unreadable(String::new())),
-            ),
-            (
-                "an account, not the service",
-                Some(trust(
-                    serde_json::json!([{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"}]),
-                )),
-                Some(TrustProblem::NotTrusted),
-            ),
-        ];
-        for (name, policy, expected) in cases {
-            let got = trust_problem(policy.as_deref(), SERVICE);
-            match (&got, &expected) {
-                (Some(TrustProblem::Unreadable(_)), Some(TrustProblem::Unreadable(_))) => {}
-                _ => assert_eq!(got, expected, "{name}"),
-            }
+    const SERVICE: &str = "pullthroughcache.ecr.amazonaws.com";
+
+    /// A trust policy of `statements`.
+    fn trust(statements: Value) -> String {
+        serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+    }
+
+    /// Trust policies are checked for the pull through cache service.
+    fn check_trust(name: &str, policy: Option<String>, expected: Option<TrustProblem>) {
+        let got = trust_problem(policy.as_deref(), SERVICE);
+        match (&got, &expected) {
+            (Some(TrustProblem::Unreadable(_)), Some(TrustProblem::Unreadable(_))) => {}
+            _ => assert_eq!(got, expected, "{name}"),
         }
+    }
+
+    named_cases! {
+        /// Trust policies are checked for the pull through cache service.
+        mod trust_policies_are_checked_for_the_service => check_trust;
+        the_service_as_the_ecr_user_guide_shows_it(
+            Some(trust(
+                serde_json::json!([{"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"}]),
+            )),
+            None,
+        ),
+        the_service_in_a_list_one_statement_object(
+            Some(
+                serde_json::json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Principal": {"Service": ["ecr.amazonaws.com", SERVICE]}, "Action": ["sts:AssumeRole", "sts:TagSession"]}})
+                    .to_string(),
+            ),
+            None,
+        ),
+        another_service_only_the_creation_templates_principal(
+            Some(trust(
+                serde_json::json!([{"Effect": "Allow", "Principal": {"Service": "ecr.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+            )),
+            Some(TrustProblem::NotTrusted),
+        ),
+        the_service_but_another_action(
+            Some(trust(
+                serde_json::json!([{"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:TagSession"}]),
+            )),
+            Some(TrustProblem::NotTrusted),
+        ),
+        under_a_condition(
+            Some(trust(
+                serde_json::json!([{"Sid": "Ptc", "Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": "999999999999"}}}]),
+            )),
+            Some(TrustProblem::Conditional("Statement[0] (`Ptc`)".to_owned())),
+        ),
+        a_deny_takes_it_away(
+            Some(trust(serde_json::json!([
+                {"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"},
+                {"Sid": "NoOne", "Effect": "Deny", "Principal": "*", "Action": "sts:*"}
+            ]))),
+            Some(TrustProblem::Denied("Statement[1] (`NoOne`)".to_owned())),
+        ),
+        no_document(None, Some(TrustProblem::Unreadable("`GetRole` returned no trust policy".to_owned()))),
+        not_json(
+            Some("{nope".to_owned()),
+            Some(TrustProblem::Unreadable(String::new())),
+        ),
+        an_account_not_the_service(
+            Some(trust(
+                serde_json::json!([{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"}]),
+            )),
+            Some(TrustProblem::NotTrusted),
+        ),
+
     }
 
     #[test]

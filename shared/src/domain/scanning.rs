@@ -304,81 +304,77 @@ pub fn valid_filter(filter: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
-    #[test]
-    fn filters_match_as_ecr_documents() {
-        // (case, filter, repository, matches)
-        let cases: [(&str, &str, &str, bool); 10] = [
-            (
-                "prefix wildcard",
-                "docker-hub/*",
-                "docker-hub/library/nginx",
-                true,
-            ),
-            (
-                "wildcard crosses `/`",
-                "docker-hub*",
-                "docker-hub/library/nginx",
-                true,
-            ),
-            (
-                "prefix is a path segment",
-                "docker-hub/*",
-                "docker-hubby/x",
-                false,
-            ),
-            ("the prefix alone", "docker-hub/*", "docker-hub", false),
-            (
-                "no wildcard: contains",
-                "hub",
-                "docker-hub/library/nginx",
-                true,
-            ),
-            (
-                "no wildcard: not contained",
-                "quay",
-                "docker-hub/library/nginx",
-                false,
-            ),
-            ("everything", "*", "any/name", true),
-            ("inner wildcard", "ghcr/*/app", "ghcr/team/x/app", true),
-            (
-                "inner wildcard, wrong end",
-                "ghcr/*/app",
-                "ghcr/team/apps",
-                false,
-            ),
-            ("exact with wildcard", "app*", "app", true),
-        ];
-        for (case, filter, name, expected) in cases {
-            assert_eq!(filter_matches(filter, name), expected, "{case}");
-        }
+    /// Filters match as ECR documents: filter, repository name, whether it matches.
+    fn check_match(case: &str, filter: &str, name: &str, expected: bool) {
+        assert_eq!(filter_matches(filter, name), expected, "{case}");
     }
 
-    #[test]
-    fn a_filter_covers_another_only_when_every_name_of_it_matches() {
-        // (case, general, specific, covers)
-        let cases: [(&str, &str, &str, bool); 11] = [
-            ("same", "docker-hub/*", "docker-hub/*", true),
-            ("everything", "*", "docker-hub/*", true),
-            ("shorter prefix", "docker*", "docker-hub/*", true),
-            ("parent prefix", "ghcr/*", "ghcr/fluxcd/*", true),
-            ("narrower does not cover", "ghcr/fluxcd/*", "ghcr/*", false),
-            ("sibling", "quay/*", "docker-hub/*", false),
-            ("contains covers its prefix", "hub", "docker-hub/*", true),
-            ("contains elsewhere", "lib", "docker-hub/*", false),
-            (
-                "exact name is not a prefix",
-                "docker-hub/nginx",
-                "docker-hub/*",
-                false,
-            ),
-            ("wildcard in the middle", "docker-*/*", "docker-hub/*", true),
-            ("suffix wildcard", "*/nginx", "docker-hub/*", false),
-        ];
-        for (case, general, specific, expected) in cases {
-            assert_eq!(filter_covers(general, specific), expected, "{case}");
-        }
+    named_cases! {
+        /// Filters match as ECR documents: filter, repository name, whether it matches.
+        mod filters_match_as_ecr_documents => check_match;
+        prefix_wildcard(
+            "docker-hub/*",
+            "docker-hub/library/nginx",
+            true,
+        ),
+        wildcard_crosses(
+            "docker-hub*",
+            "docker-hub/library/nginx",
+            true,
+        ),
+        prefix_is_a_path_segment(
+            "docker-hub/*",
+            "docker-hubby/x",
+            false,
+        ),
+        the_prefix_alone("docker-hub/*", "docker-hub", false),
+        no_wildcard_contains(
+            "hub",
+            "docker-hub/library/nginx",
+            true,
+        ),
+        no_wildcard_not_contained(
+            "quay",
+            "docker-hub/library/nginx",
+            false,
+        ),
+        everything("*", "any/name", true),
+        inner_wildcard("ghcr/*/app", "ghcr/team/x/app", true),
+        inner_wildcard_wrong_end(
+            "ghcr/*/app",
+            "ghcr/team/apps",
+            false,
+        ),
+        exact_with_wildcard("app*", "app", true),
+
+    }
+
+    /// A filter covers another only when every name of it matches: general, specific, covers.
+    fn check_covers(case: &str, general: &str, specific: &str, expected: bool) {
+        assert_eq!(filter_covers(general, specific), expected, "{case}");
+    }
+
+    named_cases! {
+        /// A filter covers another only when every name of it matches: general, specific, covers.
+        mod a_filter_covers_another_only_when_every_name_of_it_matches => check_covers;
+        same("docker-hub/*", "docker-hub/*", true),
+        everything("*", "docker-hub/*", true),
+        shorter_prefix("docker*", "docker-hub/*", true),
+        parent_prefix("ghcr/*", "ghcr/fluxcd/*", true),
+        narrower_does_not_cover("ghcr/fluxcd/*", "ghcr/*", false),
+        sibling("quay/*", "docker-hub/*", false),
+        contains_covers_its_prefix("hub", "docker-hub/*", true),
+        contains_elsewhere("lib", "docker-hub/*", false),
+        exact_name_is_not_a_prefix(
+            "docker-hub/nginx",
+            "docker-hub/*",
+            false,
+        ),
+        wildcard_in_the_middle("docker-*/*", "docker-hub/*", true),
+        suffix_wildcard("*/nginx", "docker-hub/*", false),
+
     }
 
     #[test]
