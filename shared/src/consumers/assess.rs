@@ -1597,7 +1597,6 @@ mod identity_tests {
             simulation(&[("ecr:CreateRepository", "explicitDeny", &[])]),
             Status::Missing,
         ),
-
     }
 
     #[test]
@@ -1745,6 +1744,5 @@ mod template_tests {
         ),
         root_last(with_root(), "docker-hub", Some("ROOT")),
         none(without_root(), "docker-hub", None),
-
     }
 }

@@ -315,7 +315,6 @@ mod tests {
             decision("maybe", &[], &[]),
             "unknown",
         ),
-
     }
 
     #[test]
@@ -404,7 +403,6 @@ mod tests {
             )),
             Some(TrustProblem::NotTrusted),
         ),
-
     }
 
     #[test]

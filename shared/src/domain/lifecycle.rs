@@ -1070,7 +1070,6 @@ mod tests {
             r#"{"rules":[{"rulePriority":1,"priority":2}]}"#.into(),
             vec!["rules[0].priority", "rules[0].selection", "rules[0].action"],
         ),
-
     }
 
     /// The table of `tests/fixtures/lifecycle-policies.json` is also run against the emulator

@@ -721,7 +721,6 @@ mod tests {
             role(),
             "missing",
         ),
-
     }
 
     /// A statement allowing `action` to the account grants the pull action, or not.
@@ -756,7 +755,6 @@ mod tests {
         another_action(json!("ecr:CreateRepository"), "missing"),
         ecr_get_star(json!("ecr:Get*"), "missing"),
         star(json!("*"), "ok"),
-
     }
 
     #[test]
@@ -1057,7 +1055,6 @@ mod tests {
             None,
             "unknown",
         ),
-
     }
 
     #[test]

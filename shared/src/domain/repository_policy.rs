@@ -494,7 +494,6 @@ mod tests {
             r#"{"Statment":[],"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Resources":"*"}]}"#.into(),
             Err(&["Statment", "Statement[0].Resources"]),
         ),
-
     }
 
     #[test]
@@ -772,7 +771,6 @@ mod tests {
             "Deny",
             None,
         ),
-
     }
 
     #[test]

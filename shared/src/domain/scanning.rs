@@ -348,7 +348,6 @@ mod tests {
             false,
         ),
         exact_with_wildcard("app*", "app", true),
-
     }
 
     /// A filter covers another only when every name of it matches: general, specific, covers.
@@ -374,7 +373,6 @@ mod tests {
         ),
         wildcard_in_the_middle("docker-*/*", "docker-hub/*", true),
         suffix_wildcard("*/nginx", "docker-hub/*", false),
-
     }
 
     #[test]

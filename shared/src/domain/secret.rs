@@ -281,6 +281,7 @@ pub fn contains_secret(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
     #[test]
     fn never_prints_the_value() {
@@ -334,79 +335,75 @@ mod tests {
         assert!(!contains_secret(&scrubbed), "{case}: {scrubbed:?}");
     }
 
-    #[test]
-    fn scrubs_every_escaped_form_of_a_hostile_token() {
+    /// The text `form` builds around a registered hostile token is scrubbed of every escaped form.
+    fn check_escaped_form(case: &str, form: fn(&str) -> String) {
         let token = hostile("forms");
         let _secret = SecretValue::new(
             serde_json::json!({"username": "ptc-user", "accessToken": token}).to_string(),
         );
-        let cases: [(&str, String); 9] = [
-            ("raw", format!("token {token} leaked")),
-            ("json", serde_json::json!({ "message": token }).to_string()),
-            ("debug", format!("value: {token:?}")),
-            (
-                "debug inside json",
-                serde_json::json!({ "field": format!("{token:?}") }).to_string(),
-            ),
-            (
-                "json inside debug",
-                format!("{:?}", serde_json::json!({ "t": token }).to_string()),
-            ),
-            (
-                "json inside json",
-                serde_json::json!({ "body": serde_json::json!({ "t": token }).to_string() })
-                    .to_string(),
-            ),
-            ("ascii-only json", ascii_only(&json_escaped(&token))),
-            ("escape_default", token.escape_default().to_string()),
-            (
-                "http body in an sdk error",
-                format!(
-                    "{:?}",
-                    aws_smithy_types::body::SdkBody::from(format!("{{\"t\":\"{token}\"}}"))
-                ),
-            ),
-        ];
-        for (case, text) in cases {
-            assert_scrubbed(case, &token, &text);
-        }
+        assert_scrubbed(case, &token, &form(&token));
     }
 
-    #[test]
-    fn scrubs_the_token_inside_a_malformed_secret() {
-        /// (case, the secret's text built around a token)
-        type Case = (&'static str, fn(&str) -> String);
-        let cases: [Case; 6] = [
-            ("unescaped quote in json", |token| {
-                format!(r#"{{"username":"ptc-user","accessToken":"{token}"}}"#)
-            }),
-            ("missing closing brace", |token| {
-                format!(r#"{{"username": "ptc-user", "accessToken": "{token}""#)
-            }),
-            ("one field per line", |token| {
-                format!("{{\n  \"username\": \"ptc-user\",\n  \"accessToken\": \"{token}\"\n")
-            }),
-            ("yaml-like", |token| {
-                format!("username: ptc-user\naccessToken: {token}\n")
-            }),
-            ("env-like", |token| {
-                format!("USERNAME=ptc-user\nACCESS_TOKEN={token}")
-            }),
-            ("valid json, misspelled key", |token| {
-                serde_json::json!({"user": "ptc-user", "access_token": token}).to_string()
-            }),
-        ];
-        for (case, secret) in cases {
-            let token = hostile(case);
-            let _secret = SecretValue::new(secret(&token));
-            assert_scrubbed(case, &token, &format!("token {token} leaked"));
-            assert_scrubbed(case, &token, &format!("{:?}", format!("in debug {token}")));
-            assert_scrubbed(
-                case,
-                &token,
-                &serde_json::json!({ "message": format!("in json {token}") }).to_string(),
-            );
-        }
+    named_cases! {
+        /// Every escaped form of a hostile token is scrubbed.
+        mod scrubs_every_escaped_form_of_a_hostile_token => check_escaped_form;
+        raw(|token| format!("token {token} leaked")),
+        json(|token| serde_json::json!({ "message": token }).to_string()),
+        debug(|token| format!("value: {token:?}")),
+        debug_inside_json(|token|
+            serde_json::json!({ "field": format!("{token:?}") }).to_string(),
+        ),
+        json_inside_debug(|token|
+            format!("{:?}", serde_json::json!({ "t": token }).to_string()),
+        ),
+        json_inside_json(|token|
+            serde_json::json!({ "body": serde_json::json!({ "t": token }).to_string() })
+                .to_string(),
+        ),
+        ascii_only_json(|token| ascii_only(&json_escaped(&token))),
+        escape_default(|token| token.escape_default().to_string()),
+        http_body_in_an_sdk_error(|token|
+            format!(
+                "{:?}",
+                aws_smithy_types::body::SdkBody::from(format!("{{\"t\":\"{token}\"}}"))
+            ),
+        ),
+    }
+
+    /// The token inside a malformed secret is scrubbed: the secret's text built around a token.
+    fn check_malformed_secret(case: &str, secret: fn(&str) -> String) {
+        let token = hostile(case);
+        let _secret = SecretValue::new(secret(&token));
+        assert_scrubbed(case, &token, &format!("token {token} leaked"));
+        assert_scrubbed(case, &token, &format!("{:?}", format!("in debug {token}")));
+        assert_scrubbed(
+            case,
+            &token,
+            &serde_json::json!({ "message": format!("in json {token}") }).to_string(),
+        );
+    }
+
+    named_cases! {
+        /// The token inside a malformed secret is scrubbed: the secret's text built around a token.
+        mod scrubs_the_token_inside_a_malformed_secret => check_malformed_secret;
+        unescaped_quote_in_json(|token| {
+            format!(r#"{{"username":"ptc-user","accessToken":"{token}"}}"#)
+        }),
+        missing_closing_brace(|token| {
+            format!(r#"{{"username": "ptc-user", "accessToken": "{token}""#)
+        }),
+        one_field_per_line(|token| {
+            format!("{{\n  \"username\": \"ptc-user\",\n  \"accessToken\": \"{token}\"\n")
+        }),
+        yaml_like(|token| {
+            format!("username: ptc-user\naccessToken: {token}\n")
+        }),
+        env_like(|token| {
+            format!("USERNAME=ptc-user\nACCESS_TOKEN={token}")
+        }),
+        valid_json_misspelled_key(|token| {
+            serde_json::json!({"user": "ptc-user", "access_token": token}).to_string()
+        }),
     }
 
     #[test]

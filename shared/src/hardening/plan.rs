@@ -1041,7 +1041,6 @@ mod tests {
             r#"{"Statement":[{"Sid":"Org","Effect":"Allow","Principal":{"AWS":"*"},"Action":"ecr:*","Resources":"*","Condition":{"StringLike":{"aws:PrincipalOrgID":"o-*"}}}]}"#,
             "the value `o-*`",
         ),
-
     }
 
     #[test]
