@@ -356,6 +356,28 @@ async fn print_repositories(env: &TestEnv) -> DemoResult<()> {
     );
     let mut repositories: Vec<_> = repositories.into_iter().collect();
     repositories.sort_by(|left, right| left.repository_name.cmp(&right.repository_name));
+    // SCAN is whether ECR scans on push, as it reports it: the registry scanning configuration
+    // (the product adds `<prefix>/*` filters there) or, where none covers the repository, the
+    // repository's own deprecated setting.
+    let mut scanned_on_push = std::collections::BTreeSet::new();
+    let names: Vec<String> = repositories
+        .iter()
+        .filter_map(|repository| repository.repository_name.clone())
+        .collect();
+    for batch in names.chunks(25) {
+        let answer = env
+            .ecr()
+            .batch_get_repository_scanning_configuration()
+            .set_repository_names(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|error| format!("reading the scanning configuration: {error}"))?;
+        for configuration in answer.scanning_configurations.unwrap_or_default() {
+            if configuration.scan_on_push {
+                scanned_on_push.insert(configuration.repository_name.unwrap_or_default());
+            }
+        }
+    }
     for repository in repositories {
         let name = repository.repository_name.clone().unwrap_or_default();
         let lifecycle = env
@@ -388,10 +410,7 @@ async fn print_repositories(env: &TestEnv) -> DemoResult<()> {
                 .image_tag_mutability
                 .map(|mutability| mutability.as_str().to_owned())
                 .unwrap_or_default(),
-            repository
-                .image_scanning_configuration
-                .map(|scanning| scanning.scan_on_push)
-                .unwrap_or(false),
+            scanned_on_push.contains(&name),
             if lifecycle { "set" } else { "none" },
             if tags.is_empty() {
                 "-".to_owned()
