@@ -307,6 +307,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::domain::scanning::ENHANCED;
+    use crate::test_cases::named_cases;
 
     fn wanted(prefixes: &[&str]) -> Vec<Wanted> {
         prefixes
@@ -340,199 +341,204 @@ mod tests {
         hazards: usize,
     }
 
-    #[test]
-    fn plans_merge_into_the_registry_configuration() {
-        let many: Vec<String> = (0..100).map(|index| format!("team-{index}/*")).collect();
-        let many: Vec<&str> = many.iter().map(String::as_str).collect();
-        let cases = [
-            Case {
-                name: "no configuration: a new rule",
-                observed: RegistryScanning::unset(),
-                wanted: wanted(&["docker-hub", "ghcr"]),
-                scan_type: None,
-                target: registry(BASIC, &[(SCAN_ON_PUSH, &["docker-hub/*", "ghcr/*"])]),
-                writes: true,
-                added: &["docker-hub/*", "ghcr/*"],
-                hazards: 0,
-            },
-            Case {
-                name: "merge with a foreign scan-on-push rule",
-                observed: registry(BASIC, &[(SCAN_ON_PUSH, &["team/*"])]),
-                wanted: wanted(&["docker-hub"]),
-                scan_type: None,
-                target: registry(BASIC, &[(SCAN_ON_PUSH, &["team/*", "docker-hub/*"])]),
-                writes: true,
-                added: &["docker-hub/*"],
-                hazards: 0,
-            },
-            Case {
-                name: "foreign continuous rule kept, new scan-on-push rule beside it",
-                observed: registry(ENHANCED, &[(CONTINUOUS_SCAN, &["prod/*"])]),
-                wanted: wanted(&["docker-hub"]),
-                scan_type: None,
-                target: registry(
-                    ENHANCED,
-                    &[
-                        (CONTINUOUS_SCAN, &["prod/*"]),
-                        (SCAN_ON_PUSH, &["docker-hub/*"]),
-                    ],
-                ),
-                writes: true,
-                added: &["docker-hub/*"],
-                hazards: 0,
-            },
-            Case {
-                name: "already covered: zero writes",
-                observed: registry(BASIC, &[(SCAN_ON_PUSH, &["ghcr/*", "docker-hub/*"])]),
-                wanted: wanted(&["docker-hub", "ghcr"]),
-                scan_type: None,
-                target: registry(BASIC, &[(SCAN_ON_PUSH, &["ghcr/*", "docker-hub/*"])]),
-                writes: false,
-                added: &[],
-                hazards: 0,
-            },
-            Case {
-                name: "wildcard `*` covers every prefix",
-                observed: registry(BASIC, &[(SCAN_ON_PUSH, &["*"])]),
-                wanted: wanted(&["docker-hub", "ghcr/fluxcd"]),
-                scan_type: None,
-                target: registry(BASIC, &[(SCAN_ON_PUSH, &["*"])]),
-                writes: false,
-                added: &[],
-                hazards: 0,
-            },
-            Case {
-                name: "a filter without `*` covers names containing it",
-                observed: registry(BASIC, &[(SCAN_ON_PUSH, &["docker"])]),
-                wanted: wanted(&["docker-hub", "ghcr"]),
-                scan_type: None,
-                target: registry(BASIC, &[(SCAN_ON_PUSH, &["docker", "ghcr/*"])]),
-                writes: true,
-                added: &["ghcr/*"],
-                hazards: 0,
-            },
-            Case {
-                name: "a narrower filter does not cover the prefix",
-                observed: registry(BASIC, &[(SCAN_ON_PUSH, &["docker-hub/library/*"])]),
-                wanted: wanted(&["docker-hub"]),
-                scan_type: None,
-                target: registry(
-                    BASIC,
-                    &[(SCAN_ON_PUSH, &["docker-hub/library/*", "docker-hub/*"])],
-                ),
-                writes: true,
-                added: &["docker-hub/*"],
-                hazards: 0,
-            },
-            Case {
-                name: "continuous scanning covers under ENHANCED",
-                observed: registry(ENHANCED, &[(CONTINUOUS_SCAN, &["*"])]),
-                wanted: wanted(&["docker-hub"]),
-                scan_type: None,
-                target: registry(ENHANCED, &[(CONTINUOUS_SCAN, &["*"])]),
-                writes: false,
-                added: &[],
-                hazards: 0,
-            },
-            Case {
-                name: "scan type kept when not configured",
-                observed: registry(ENHANCED, &[(SCAN_ON_PUSH, &["docker-hub/*"])]),
-                wanted: wanted(&["docker-hub"]),
-                scan_type: None,
-                target: registry(ENHANCED, &[(SCAN_ON_PUSH, &["docker-hub/*"])]),
-                writes: false,
-                added: &[],
-                hazards: 0,
-            },
-            Case {
-                name: "scan type changed when configured",
-                observed: registry(BASIC, &[(SCAN_ON_PUSH, &["docker-hub/*"])]),
-                wanted: wanted(&["docker-hub"]),
-                scan_type: Some(ScanType::Enhanced),
-                target: registry(ENHANCED, &[(SCAN_ON_PUSH, &["docker-hub/*"])]),
-                writes: true,
-                added: &[],
-                hazards: 0,
-            },
-            Case {
-                name: "BASIC refused beside a continuous rule: type kept",
-                observed: registry(ENHANCED, &[(CONTINUOUS_SCAN, &["prod/*"])]),
-                wanted: wanted(&[]),
-                scan_type: Some(ScanType::Basic),
-                target: registry(ENHANCED, &[(CONTINUOUS_SCAN, &["prod/*"])]),
-                writes: false,
-                added: &[],
-                hazards: 1,
-            },
-            Case {
-                name: "limit: two rules and none scans on push",
-                observed: registry(
-                    ENHANCED,
-                    &[
-                        (CONTINUOUS_SCAN, &["prod/*"]),
-                        (CONTINUOUS_SCAN, &["stage/*"]),
-                    ],
-                ),
-                wanted: wanted(&["docker-hub"]),
-                scan_type: None,
-                target: registry(
-                    ENHANCED,
-                    &[
-                        (CONTINUOUS_SCAN, &["prod/*"]),
-                        (CONTINUOUS_SCAN, &["stage/*"]),
-                    ],
-                ),
-                writes: false,
-                added: &[],
-                hazards: 1,
-            },
-            Case {
-                name: "limit: 100 filters in the scan-on-push rule",
-                observed: registry(BASIC, &[(SCAN_ON_PUSH, &many)]),
-                wanted: wanted(&["docker-hub"]),
-                scan_type: None,
-                target: registry(BASIC, &[(SCAN_ON_PUSH, &many)]),
-                writes: false,
-                added: &[],
-                hazards: 1,
-            },
-            Case {
-                name: "order of filters is no drift",
-                observed: registry(BASIC, &[(SCAN_ON_PUSH, &["ghcr/*", "docker-hub/*"])]),
-                wanted: wanted(&["docker-hub"]),
-                scan_type: Some(ScanType::Basic),
-                target: registry(BASIC, &[(SCAN_ON_PUSH, &["ghcr/*", "docker-hub/*"])]),
-                writes: false,
-                added: &[],
-                hazards: 0,
-            },
-        ];
-        for case in cases {
-            let planned = plan(&case.observed, &case.wanted, case.scan_type);
-            assert_eq!(planned.target, case.target, "{}: target", case.name);
-            assert_eq!(planned.writes(), case.writes, "{}: writes", case.name);
-            assert_eq!(planned.added(), case.added, "{}: added", case.name);
-            assert_eq!(
-                planned.hazards.len(),
-                case.hazards,
-                "{}: hazards {:?}",
-                case.name,
-                planned.hazards
+    /// A hundred filters, one per team.
+    fn hundred_filters() -> Vec<String> {
+        (0..100).map(|index| format!("team-{index}/*")).collect()
+    }
+
+    /// The plan for `case` reaches its target with the writes, additions and hazards expected, and
+    /// keeps every foreign filter in its rule.
+    fn check_merge(_name: &str, case: Case) {
+        let planned = plan(&case.observed, &case.wanted, case.scan_type);
+        assert_eq!(planned.target, case.target, "{}: target", case.name);
+        assert_eq!(planned.writes(), case.writes, "{}: writes", case.name);
+        assert_eq!(planned.added(), case.added, "{}: added", case.name);
+        assert_eq!(
+            planned.hazards.len(),
+            case.hazards,
+            "{}: hazards {:?}",
+            case.name,
+            planned.hazards
+        );
+        // Every foreign filter stays, in its rule.
+        for rule in &case.observed.rules {
+            assert!(
+                planned
+                    .target
+                    .rules
+                    .iter()
+                    .any(|kept| kept.frequency == rule.frequency
+                        && rule.filters.iter().all(|f| kept.filters.contains(f))),
+                "{}: foreign rule {rule:?} kept",
+                case.name
             );
-            // Every foreign filter stays, in its rule.
-            for rule in &case.observed.rules {
-                assert!(
-                    planned
-                        .target
-                        .rules
-                        .iter()
-                        .any(|kept| kept.frequency == rule.frequency
-                            && rule.filters.iter().all(|f| kept.filters.contains(f))),
-                    "{}: foreign rule {rule:?} kept",
-                    case.name
-                );
-            }
         }
+    }
+
+    named_cases! {
+        /// Plans merge into the registry configuration.
+        mod plans_merge_into_the_registry_configuration => check_merge;
+        no_configuration_a_new_rule(Case {
+            name: "no configuration: a new rule",
+            observed: RegistryScanning::unset(),
+            wanted: wanted(&["docker-hub", "ghcr"]),
+            scan_type: None,
+            target: registry(BASIC, &[(SCAN_ON_PUSH, &["docker-hub/*", "ghcr/*"])]),
+            writes: true,
+            added: &["docker-hub/*", "ghcr/*"],
+            hazards: 0,
+        }),
+        merge_with_a_foreign_scan_on_push_rule(Case {
+            name: "merge with a foreign scan-on-push rule",
+            observed: registry(BASIC, &[(SCAN_ON_PUSH, &["team/*"])]),
+            wanted: wanted(&["docker-hub"]),
+            scan_type: None,
+            target: registry(BASIC, &[(SCAN_ON_PUSH, &["team/*", "docker-hub/*"])]),
+            writes: true,
+            added: &["docker-hub/*"],
+            hazards: 0,
+        }),
+        foreign_continuous_rule_kept_new_scan_on_push_rule_beside_it(Case {
+            name: "foreign continuous rule kept, new scan-on-push rule beside it",
+            observed: registry(ENHANCED, &[(CONTINUOUS_SCAN, &["prod/*"])]),
+            wanted: wanted(&["docker-hub"]),
+            scan_type: None,
+            target: registry(
+                ENHANCED,
+                &[
+                    (CONTINUOUS_SCAN, &["prod/*"]),
+                    (SCAN_ON_PUSH, &["docker-hub/*"]),
+                ],
+            ),
+            writes: true,
+            added: &["docker-hub/*"],
+            hazards: 0,
+        }),
+        already_covered_zero_writes(Case {
+            name: "already covered: zero writes",
+            observed: registry(BASIC, &[(SCAN_ON_PUSH, &["ghcr/*", "docker-hub/*"])]),
+            wanted: wanted(&["docker-hub", "ghcr"]),
+            scan_type: None,
+            target: registry(BASIC, &[(SCAN_ON_PUSH, &["ghcr/*", "docker-hub/*"])]),
+            writes: false,
+            added: &[],
+            hazards: 0,
+        }),
+        wildcard_covers_every_prefix(Case {
+            name: "wildcard `*` covers every prefix",
+            observed: registry(BASIC, &[(SCAN_ON_PUSH, &["*"])]),
+            wanted: wanted(&["docker-hub", "ghcr/fluxcd"]),
+            scan_type: None,
+            target: registry(BASIC, &[(SCAN_ON_PUSH, &["*"])]),
+            writes: false,
+            added: &[],
+            hazards: 0,
+        }),
+        a_filter_without_covers_names_containing_it(Case {
+            name: "a filter without `*` covers names containing it",
+            observed: registry(BASIC, &[(SCAN_ON_PUSH, &["docker"])]),
+            wanted: wanted(&["docker-hub", "ghcr"]),
+            scan_type: None,
+            target: registry(BASIC, &[(SCAN_ON_PUSH, &["docker", "ghcr/*"])]),
+            writes: true,
+            added: &["ghcr/*"],
+            hazards: 0,
+        }),
+        a_narrower_filter_does_not_cover_the_prefix(Case {
+            name: "a narrower filter does not cover the prefix",
+            observed: registry(BASIC, &[(SCAN_ON_PUSH, &["docker-hub/library/*"])]),
+            wanted: wanted(&["docker-hub"]),
+            scan_type: None,
+            target: registry(
+                BASIC,
+                &[(SCAN_ON_PUSH, &["docker-hub/library/*", "docker-hub/*"])],
+            ),
+            writes: true,
+            added: &["docker-hub/*"],
+            hazards: 0,
+        }),
+        continuous_scanning_covers_under_enhanced(Case {
+            name: "continuous scanning covers under ENHANCED",
+            observed: registry(ENHANCED, &[(CONTINUOUS_SCAN, &["*"])]),
+            wanted: wanted(&["docker-hub"]),
+            scan_type: None,
+            target: registry(ENHANCED, &[(CONTINUOUS_SCAN, &["*"])]),
+            writes: false,
+            added: &[],
+            hazards: 0,
+        }),
+        scan_type_kept_when_not_configured(Case {
+            name: "scan type kept when not configured",
+            observed: registry(ENHANCED, &[(SCAN_ON_PUSH, &["docker-hub/*"])]),
+            wanted: wanted(&["docker-hub"]),
+            scan_type: None,
+            target: registry(ENHANCED, &[(SCAN_ON_PUSH, &["docker-hub/*"])]),
+            writes: false,
+            added: &[],
+            hazards: 0,
+        }),
+        scan_type_changed_when_configured(Case {
+            name: "scan type changed when configured",
+            observed: registry(BASIC, &[(SCAN_ON_PUSH, &["docker-hub/*"])]),
+            wanted: wanted(&["docker-hub"]),
+            scan_type: Some(ScanType::Enhanced),
+            target: registry(ENHANCED, &[(SCAN_ON_PUSH, &["docker-hub/*"])]),
+            writes: true,
+            added: &[],
+            hazards: 0,
+        }),
+        basic_refused_beside_a_continuous_rule_type_kept(Case {
+            name: "BASIC refused beside a continuous rule: type kept",
+            observed: registry(ENHANCED, &[(CONTINUOUS_SCAN, &["prod/*"])]),
+            wanted: wanted(&[]),
+            scan_type: Some(ScanType::Basic),
+            target: registry(ENHANCED, &[(CONTINUOUS_SCAN, &["prod/*"])]),
+            writes: false,
+            added: &[],
+            hazards: 1,
+        }),
+        limit_two_rules_and_none_scans_on_push(Case {
+            name: "limit: two rules and none scans on push",
+            observed: registry(
+                ENHANCED,
+                &[
+                    (CONTINUOUS_SCAN, &["prod/*"]),
+                    (CONTINUOUS_SCAN, &["stage/*"]),
+                ],
+            ),
+            wanted: wanted(&["docker-hub"]),
+            scan_type: None,
+            target: registry(
+                ENHANCED,
+                &[
+                    (CONTINUOUS_SCAN, &["prod/*"]),
+                    (CONTINUOUS_SCAN, &["stage/*"]),
+                ],
+            ),
+            writes: false,
+            added: &[],
+            hazards: 1,
+        }),
+        limit_100_filters_in_the_scan_on_push_rule(Case {
+            name: "limit: 100 filters in the scan-on-push rule",
+            observed: registry(BASIC, &[(SCAN_ON_PUSH, &hundred_filters().iter().map(String::as_str).collect::<Vec<_>>())]),
+            wanted: wanted(&["docker-hub"]),
+            scan_type: None,
+            target: registry(BASIC, &[(SCAN_ON_PUSH, &hundred_filters().iter().map(String::as_str).collect::<Vec<_>>())]),
+            writes: false,
+            added: &[],
+            hazards: 1,
+        }),
+        order_of_filters_is_no_drift(Case {
+            name: "order of filters is no drift",
+            observed: registry(BASIC, &[(SCAN_ON_PUSH, &["ghcr/*", "docker-hub/*"])]),
+            wanted: wanted(&["docker-hub"]),
+            scan_type: Some(ScanType::Basic),
+            target: registry(BASIC, &[(SCAN_ON_PUSH, &["ghcr/*", "docker-hub/*"])]),
+            writes: false,
+            added: &[],
+            hazards: 0,
+        }),
     }
 
     fn config(text: &str) -> Config {
@@ -540,56 +546,50 @@ mod tests {
             .unwrap_or_else(|error| panic!("{error}"))
     }
 
-    #[test]
-    fn profiles_decide_the_wanted_filters() {
-        /// (case, configuration, managed prefixes, wanted (prefix, profile))
-        type Case<'a> = (&'a str, &'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
-        let cases: [Case<'_>; 5] = [
-            (
-                "default profile scans every managed prefix",
-                "[hardening.default]\nscan_on_push = true\n",
-                &["docker-hub", "ghcr"],
-                &[("docker-hub", "default"), ("ghcr", "default")],
-            ),
-            (
-                "scanning unset: no filter",
-                "",
-                &["docker-hub"],
-                &[],
-            ),
-            (
-                "a nested profile below an unscanned prefix",
-                "[hardening.default]\nscan_on_push = false\n[hardening.profiles.\"ghcr/fluxcd\"]\nscan_on_push = true\n",
-                &["docker-hub", "ghcr"],
-                &[("ghcr/fluxcd", "ghcr/fluxcd")],
-            ),
-            (
-                "a nested profile below a scanned prefix adds nothing",
-                "[hardening.default]\nscan_on_push = true\n[hardening.profiles.\"ghcr/fluxcd\"]\ntags = { team = \"flux\" }\n",
-                &["ghcr"],
-                &[("ghcr", "default")],
-            ),
-            (
-                "ROOT wants no filter",
-                "[hardening.default]\nscan_on_push = true\n",
-                &["ROOT"],
-                &[],
-            ),
-        ];
-        for (case, text, managed, expected) in cases {
-            let config = config(text);
-            let managed: Vec<String> = managed.iter().map(|p| (*p).to_owned()).collect();
-            let managed = ManagedPrefixes::resolve(Some(&managed), &[]);
-            let got: Vec<(String, String)> = wanted_filters(&config.hardening, &managed)
-                .into_iter()
-                .map(|wanted| (wanted.prefix, wanted.profile))
-                .collect();
-            let expected: Vec<(String, String)> = expected
-                .iter()
-                .map(|(prefix, profile)| ((*prefix).to_owned(), (*profile).to_owned()))
-                .collect();
-            assert_eq!(got, expected, "{case}");
-        }
+    /// Profiles decide the wanted filters: configuration, managed prefixes, wanted (prefix, profile).
+    fn check_wanted(case: &str, text: &str, managed: &[&str], expected: &[(&str, &str)]) {
+        let config = config(text);
+        let managed: Vec<String> = managed.iter().map(|p| (*p).to_owned()).collect();
+        let managed = ManagedPrefixes::resolve(Some(&managed), &[]);
+        let got: Vec<(String, String)> = wanted_filters(&config.hardening, &managed)
+            .into_iter()
+            .map(|wanted| (wanted.prefix, wanted.profile))
+            .collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(prefix, profile)| ((*prefix).to_owned(), (*profile).to_owned()))
+            .collect();
+        assert_eq!(got, expected, "{case}");
+    }
+
+    named_cases! {
+        /// Profiles decide the wanted filters: configuration, managed prefixes, wanted (prefix, profile).
+        mod profiles_decide_the_wanted_filters => check_wanted;
+        default_profile_scans_every_managed_prefix(
+            "[hardening.default]\nscan_on_push = true\n",
+            &["docker-hub", "ghcr"],
+            &[("docker-hub", "default"), ("ghcr", "default")],
+        ),
+        scanning_unset_no_filter(
+            "",
+            &["docker-hub"],
+            &[],
+        ),
+        a_nested_profile_below_an_unscanned_prefix(
+            "[hardening.default]\nscan_on_push = false\n[hardening.profiles.\"ghcr/fluxcd\"]\nscan_on_push = true\n",
+            &["docker-hub", "ghcr"],
+            &[("ghcr/fluxcd", "ghcr/fluxcd")],
+        ),
+        a_nested_profile_below_a_scanned_prefix_adds_nothing(
+            "[hardening.default]\nscan_on_push = true\n[hardening.profiles.\"ghcr/fluxcd\"]\ntags = { team = \"flux\" }\n",
+            &["ghcr"],
+            &[("ghcr", "default")],
+        ),
+        root_wants_no_filter(
+            "[hardening.default]\nscan_on_push = true\n",
+            &["ROOT"],
+            &[],
+        ),
     }
 
     #[test]
