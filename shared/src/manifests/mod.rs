@@ -361,6 +361,7 @@ pub(crate) fn string_occurrence(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
     fn fixture(name: &str) -> String {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/manifests/");
@@ -375,132 +376,124 @@ mod tests {
             .collect()
     }
 
-    /// Named cases: every reader on a real-shaped fixture.
-    #[test]
-    fn readers_find_every_image() {
-        type Case<'a> = (&'a str, &'a str, Vec<(usize, &'a str, &'a str)>);
-        let cases: Vec<Case> = vec![
-            (
-                "Bitnami-style values: registry, repository, tag at any depth",
-                "bitnami-redis-values.yaml",
-                vec![
-                    (8, "image", "docker.io/bitnami/redis:7.4.1-debian-12-r2"),
-                    (19, "sentinel.image", "docker.io/bitnami/redis-sentinel:7.4.1-debian-12-r1"),
-                    (26, "metrics.image", "docker.io/bitnami/redis-exporter:1.66.0-debian-12-r2"),
-                    (33, "volumePermissions.image", "docker.io/bitnami/os-shell:12-debian-12-r32"),
-                ],
-            ),
-            (
-                "ingress-nginx-style values: registry, image, tag, digest",
-                "ingress-nginx-values.yaml",
-                vec![
-                    (
-                        7,
-                        "controller.image",
-                        "registry.k8s.io/ingress-nginx/controller:v1.11.3@sha256:d56f135b6462cfc476447cfe564b83a45e8bb7da2774963b00d12161112270b7",
-                    ),
-                    (
-                        19,
-                        "controller.admissionWebhooks.patch.image",
-                        "registry.k8s.io/ingress-nginx/kube-webhook-certgen@sha256:a9f03b34a3cbfbb26d103a14046ab2c5130a80c3d69d526ff8063d2b37b9fd3f",
-                    ),
-                    (26, "defaultBackend.image", "registry.k8s.io/defaultbackend-amd64:1.5"),
-                ],
-            ),
-            (
-                "Deployment and CronJob: init containers, every quoting, flow style",
-                "workloads.yaml",
-                vec![
-                    (13, "Deployment/web init container migrate", "ghcr.io/shop/migrate:v2"),
-                    (16, "Deployment/web container web", "nginx:1.27"),
-                    (20, "Deployment/web container sidecar", "quay.io/prometheus/node-exporter:v1.8.2"),
-                    (23, "Deployment/web container pause", "registry.k8s.io/pause:3.10"),
-                    (47, "CronJob/report container report", "busybox:1.36"),
-                    (48, "CronJob/report container tools", "docker.io/bitnami/kubectl:1.31"),
-                ],
-            ),
-            (
-                "Flux HelmRelease spec.values",
-                "helmrelease.yaml",
-                vec![
-                    (18, "spec.values.image", "docker.io/grafana/grafana:11.3.0"),
-                    (22, "spec.values.sidecar.image", "quay.io/kiwigrid/k8s-sidecar:1.28.0"),
-                    (26, "spec.values.initChownData.image", "busybox:1.36"),
-                    (28, "spec.values.downloadDashboardsImage", "docker.io/curlimages/curl:8.10.1"),
-                ],
-            ),
-            (
-                "kustomization images",
-                "app/kustomization.yaml",
-                vec![
-                    (6, "images[0]", "nginx:1.27.3"),
-                    (8, "images[1]", "ghcr.io/shop/migrate:v2.1"),
-                    (11, "images[2]", "busybox@sha256:768e5c6f5cb6db0794eec98dc7a967f40631746c32232b78a3105fb946f3ab83"),
-                ],
-            ),
-            (
-                "multi-stage Dockerfile: --platform, AS, ARG default, stages and scratch left alone",
-                "app/Dockerfile",
-                vec![
-                    (2, "ARG GO_IMAGE (used by FROM at line 5)", "golang:1.23-bookworm"),
-                    (13, "FROM (stage assets)", "node:20-alpine"),
-                    (16, "FROM", "gcr.io/distroless/static-debian12:nonroot"),
-                ],
-            ),
-            (
-                "Compose services",
-                "app/compose.yaml",
-                vec![
-                    (3, "services.db.image", "postgres:16"),
-                    (7, "services.cache.image", "redis:7.4-alpine"),
-                ],
-            ),
-            (
-                "a broken document does not hide the others",
-                "broken.yaml",
-                vec![
-                    (8, "Pod/first container a", "nginx:1.27"),
-                    (25, "Pod/third container c", "Not A Reference!"),
-                ],
-            ),
-        ];
-        for (name, file, expected) in cases {
-            let text = fixture(file);
-            let scan = scan(file, &text);
-            assert_eq!(found(&scan), expected, "{name}");
-            // Every editable span holds exactly the value it claims.
-            for occurrence in &scan.occurrences {
-                let fields: Vec<&Field> = match &occurrence.shape {
-                    Shape::String { field } => vec![field],
-                    Shape::Fields {
-                        registry,
-                        repository,
-                        tag,
-                        digest,
-                    } => [
-                        registry.as_ref(),
-                        Some(repository),
-                        tag.as_ref(),
-                        digest.as_ref(),
-                    ]
+    /// The occurrences found in fixture `file` are `expected`, and every editable span holds exactly
+    /// the value it claims.
+    fn check_reader(name: &str, file: &str, expected: Vec<(usize, &str, &str)>) {
+        let text = fixture(file);
+        let scan = scan(file, &text);
+        assert_eq!(found(&scan), expected, "{name}");
+        // Every editable span holds exactly the value it claims.
+        for occurrence in &scan.occurrences {
+            let fields: Vec<&Field> = match &occurrence.shape {
+                Shape::String { field } => vec![field],
+                Shape::Fields {
+                    registry,
+                    repository,
+                    tag,
+                    digest,
+                } => [
+                    registry.as_ref(),
+                    Some(repository),
+                    tag.as_ref(),
+                    digest.as_ref(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+                Shape::Kustomize { name, new_name, .. } => [Some(name), new_name.as_ref()]
                     .into_iter()
                     .flatten()
                     .collect(),
-                    Shape::Kustomize { name, new_name, .. } => [Some(name), new_name.as_ref()]
-                        .into_iter()
-                        .flatten()
-                        .collect(),
-                };
-                for field in fields {
-                    let span = field.span.unwrap_or_else(|| panic!("{name}: {field:?}"));
-                    assert_eq!(
-                        &text[span.start..span.end],
-                        field.value.trim_end(),
-                        "{name}: {field:?}"
-                    );
-                }
+            };
+            for field in fields {
+                let span = field.span.unwrap_or_else(|| panic!("{name}: {field:?}"));
+                assert_eq!(
+                    &text[span.start..span.end],
+                    field.value.trim_end(),
+                    "{name}: {field:?}"
+                );
             }
         }
+    }
+
+    named_cases! {
+        /// Every reader on a real-shaped fixture finds every image (line, location, reference).
+        mod readers_find_every_image => check_reader;
+        bitnami_style_values_registry_repository_tag_at_any_depth(
+            "bitnami-redis-values.yaml",
+            vec![
+                (8, "image", "docker.io/bitnami/redis:7.4.1-debian-12-r2"),
+                (19, "sentinel.image", "docker.io/bitnami/redis-sentinel:7.4.1-debian-12-r1"),
+                (26, "metrics.image", "docker.io/bitnami/redis-exporter:1.66.0-debian-12-r2"),
+                (33, "volumePermissions.image", "docker.io/bitnami/os-shell:12-debian-12-r32"),
+            ],
+        ),
+        ingress_nginx_style_values_registry_image_tag_digest(
+            "ingress-nginx-values.yaml",
+            vec![
+                (
+                    7,
+                    "controller.image",
+                    "registry.k8s.io/ingress-nginx/controller:v1.11.3@sha256:d56f135b6462cfc476447cfe564b83a45e8bb7da2774963b00d12161112270b7",
+                ),
+                (
+                    19,
+                    "controller.admissionWebhooks.patch.image",
+                    "registry.k8s.io/ingress-nginx/kube-webhook-certgen@sha256:a9f03b34a3cbfbb26d103a14046ab2c5130a80c3d69d526ff8063d2b37b9fd3f",
+                ),
+                (26, "defaultBackend.image", "registry.k8s.io/defaultbackend-amd64:1.5"),
+            ],
+        ),
+        deployment_and_cronjob_init_containers_every_quoting_flow_style(
+            "workloads.yaml",
+            vec![
+                (13, "Deployment/web init container migrate", "ghcr.io/shop/migrate:v2"),
+                (16, "Deployment/web container web", "nginx:1.27"),
+                (20, "Deployment/web container sidecar", "quay.io/prometheus/node-exporter:v1.8.2"),
+                (23, "Deployment/web container pause", "registry.k8s.io/pause:3.10"),
+                (47, "CronJob/report container report", "busybox:1.36"),
+                (48, "CronJob/report container tools", "docker.io/bitnami/kubectl:1.31"),
+            ],
+        ),
+        flux_helmrelease_spec_values(
+            "helmrelease.yaml",
+            vec![
+                (18, "spec.values.image", "docker.io/grafana/grafana:11.3.0"),
+                (22, "spec.values.sidecar.image", "quay.io/kiwigrid/k8s-sidecar:1.28.0"),
+                (26, "spec.values.initChownData.image", "busybox:1.36"),
+                (28, "spec.values.downloadDashboardsImage", "docker.io/curlimages/curl:8.10.1"),
+            ],
+        ),
+        kustomization_images(
+            "app/kustomization.yaml",
+            vec![
+                (6, "images[0]", "nginx:1.27.3"),
+                (8, "images[1]", "ghcr.io/shop/migrate:v2.1"),
+                (11, "images[2]", "busybox@sha256:768e5c6f5cb6db0794eec98dc7a967f40631746c32232b78a3105fb946f3ab83"),
+            ],
+        ),
+        multi_stage_dockerfile_platform_as_arg_default_stages_and_scratch_left_alone(
+            "app/Dockerfile",
+            vec![
+                (2, "ARG GO_IMAGE (used by FROM at line 5)", "golang:1.23-bookworm"),
+                (13, "FROM (stage assets)", "node:20-alpine"),
+                (16, "FROM", "gcr.io/distroless/static-debian12:nonroot"),
+            ],
+        ),
+        compose_services(
+            "app/compose.yaml",
+            vec![
+                (3, "services.db.image", "postgres:16"),
+                (7, "services.cache.image", "redis:7.4-alpine"),
+            ],
+        ),
+        a_broken_document_does_not_hide_the_others(
+            "broken.yaml",
+            vec![
+                (8, "Pod/first container a", "nginx:1.27"),
+                (25, "Pod/third container c", "Not A Reference!"),
+            ],
+        ),
     }
 
     #[test]
