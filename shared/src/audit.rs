@@ -481,6 +481,7 @@ pub fn wildcard_match(pattern: &str, text: &str) -> bool {
 mod tests {
     use super::*;
     use crate::domain::{UpstreamKind, ROOT_PREFIX};
+    use crate::test_cases::named_cases;
 
     const REGISTRY: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 
@@ -574,144 +575,151 @@ mod tests {
     const UPSTREAM_ECR: &str = "999999999999.dkr.ecr.eu-west-1.amazonaws.com";
     const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-    /// Named cases: (name, rules, image, expected label, expected cache URI).
-    #[test]
-    fn rules_decide_before_registries() {
-        let ecr_to_ecr = vec![ecr_rule("base-cache", UPSTREAM_ECR, ROOT_PREFIX)];
-        let ecr_root = vec![ecr_rule(ROOT_PREFIX, UPSTREAM_ECR, ROOT_PREFIX)];
-        let ecr_upstream_prefix = vec![ecr_rule("team", UPSTREAM_ECR, "base")];
-        let with_public = {
-            let mut rules = rules();
-            rules.push(rule("ecr-public", "public.ecr.aws"));
-            rules
-        };
-        let docker_root = vec![rule(ROOT_PREFIX, "registry-1.docker.io")];
-        type Case<'a> = (&'a str, Vec<CacheRule>, String, &'a str, Option<String>);
-        let cases: Vec<Case> = vec![
-            (
-                "ECR-to-ECR rule: the upstream registry pulled directly is direct",
-                ecr_to_ecr.clone(),
-                format!("{UPSTREAM_ECR}/base/app:v1"),
-                "direct",
-                Some(format!("{REGISTRY}/base-cache/base/app:v1")),
-            ),
-            (
-                "ECR-to-ECR ROOT rule",
-                ecr_root,
-                format!("{UPSTREAM_ECR}/base/app:v1"),
-                "direct",
-                Some(format!("{REGISTRY}/base/app:v1")),
-            ),
-            (
-                "ECR-to-ECR rule with an upstream prefix",
-                ecr_upstream_prefix.clone(),
-                format!("{UPSTREAM_ECR}/base/app:v1"),
-                "direct",
-                Some(format!("{REGISTRY}/team/app:v1")),
-            ),
-            (
-                "ECR upstream outside the rule's upstream prefix stays exempt",
-                ecr_upstream_prefix,
-                format!("{UPSTREAM_ECR}/other/app:v1"),
-                "exempt",
-                None,
-            ),
-            (
-                "another ECR registry without a rule is exempt",
-                ecr_to_ecr,
-                "210987654321.dkr.ecr.us-east-1.amazonaws.com/base/python:3.12".to_owned(),
-                "exempt",
-                None,
-            ),
-            (
-                "ECR Public with an ecr-public rule is direct",
-                with_public.clone(),
-                "public.ecr.aws/karpenter/controller:1.0.6".to_owned(),
-                "direct",
-                Some(format!("{REGISTRY}/ecr-public/karpenter/controller:1.0.6")),
-            ),
-            (
-                "ECR Public without a rule is exempt",
-                rules(),
-                "public.ecr.aws/karpenter/controller:1.0.6".to_owned(),
-                "exempt",
-                None,
-            ),
-            (
-                "cache reference missing library/ is broken",
-                rules(),
-                format!("{REGISTRY}/docker-hub/nginx:1.27"),
-                "broken",
-                Some(format!("{REGISTRY}/docker-hub/library/nginx:1.27")),
-            ),
-            (
-                "cache reference with library/ is via cache",
-                rules(),
-                format!("{REGISTRY}/docker-hub/library/nginx:1.27"),
-                "via cache",
-                None,
-            ),
-            (
-                "ROOT Docker Hub rule: a one-segment path is broken",
-                docker_root.clone(),
-                format!("{REGISTRY}/nginx:1.27"),
-                "broken",
-                Some(format!("{REGISTRY}/library/nginx:1.27")),
-            ),
-            (
-                "ROOT Docker Hub rule: an organisation's image is via cache",
-                docker_root,
-                format!("{REGISTRY}/bitnami/redis:7.4"),
-                "via cache",
-                None,
-            ),
-            (
-                "digest-only upstream reference",
-                rules(),
-                format!("ghcr.io/fluxcd/source-controller@{DIGEST}"),
-                "digest-only",
-                Some(format!("{REGISTRY}/ghcr/fluxcd/source-controller@{DIGEST}")),
-            ),
-            (
-                "digest-only cache reference",
-                rules(),
-                format!("{REGISTRY}/ghcr/fluxcd/source-controller@{DIGEST}"),
-                "digest-only",
-                Some(format!("{REGISTRY}/ghcr/fluxcd/source-controller@{DIGEST}")),
-            ),
-            (
-                "tag and digest is direct with the pin kept",
-                rules(),
-                format!("ghcr.io/fluxcd/source-controller:v1.4.1@{DIGEST}"),
-                "direct",
-                Some(format!(
-                    "{REGISTRY}/ghcr/fluxcd/source-controller:v1.4.1@{DIGEST}"
-                )),
-            ),
-            (
-                "digest-only without a rule stays direct without a URI",
-                rules(),
-                format!("quay.io/org/app@{DIGEST}"),
-                "direct",
-                None,
-            ),
-            (
-                "digest-only in a private repository is exempt",
-                rules(),
-                format!("{REGISTRY}/team/app@{DIGEST}"),
-                "exempt",
-                None,
-            ),
-        ];
-        for (name, rules, image, label, uri) in cases {
-            let source = classify(&image, REGISTRY, &rules);
-            assert_eq!(source.label(), label, "{name}: {source:?}");
-            assert_eq!(
-                source.cache_uri().map(str::to_owned),
-                uri,
-                "{name}: {source:?}"
-            );
-        }
+    /// An ECR-to-ECR rule for every repository of the upstream registry.
+    fn ecr_to_ecr_rules() -> Vec<CacheRule> {
+        vec![ecr_rule("base-cache", UPSTREAM_ECR, ROOT_PREFIX)]
+    }
+
+    /// An ECR-to-ECR rule at `ROOT`.
+    fn ecr_root_rules() -> Vec<CacheRule> {
+        vec![ecr_rule(ROOT_PREFIX, UPSTREAM_ECR, ROOT_PREFIX)]
+    }
+
+    /// An ECR-to-ECR rule from the upstream prefix `base`.
+    fn ecr_upstream_prefix_rules() -> Vec<CacheRule> {
+        vec![ecr_rule("team", UPSTREAM_ECR, "base")]
+    }
+
+    /// The usual rules and one to ECR Public.
+    fn with_public_rules() -> Vec<CacheRule> {
+        let mut rules = rules();
+        rules.push(rule("ecr-public", "public.ecr.aws"));
+        rules
+    }
+
+    /// A Docker Hub rule at `ROOT`.
+    fn docker_root_rules() -> Vec<CacheRule> {
+        vec![rule(ROOT_PREFIX, "registry-1.docker.io")]
+    }
+
+    /// Rules decide before registries: rules, image, the label of its source and its cache URI.
+    fn check_source(
+        name: &str,
+        rules: Vec<CacheRule>,
+        image: String,
+        label: &str,
+        uri: Option<String>,
+    ) {
+        let source = classify(&image, REGISTRY, &rules);
+        assert_eq!(source.label(), label, "{name}: {source:?}");
+        assert_eq!(
+            source.cache_uri().map(str::to_owned),
+            uri,
+            "{name}: {source:?}"
+        );
+    }
+
+    named_cases! {
+        /// Rules decide before registries: rules, image, the label of its source and its cache URI.
+        mod rules_decide_before_registries => check_source;
+        ecr_to_ecr_rule_the_upstream_registry_pulled_directly_is_direct(
+            ecr_to_ecr_rules(),
+            format!("{UPSTREAM_ECR}/base/app:v1"),
+            "direct",
+            Some(format!("{REGISTRY}/base-cache/base/app:v1")),
+        ),
+        ecr_to_ecr_root_rule(
+            ecr_root_rules(),
+            format!("{UPSTREAM_ECR}/base/app:v1"),
+            "direct",
+            Some(format!("{REGISTRY}/base/app:v1")),
+        ),
+        ecr_to_ecr_rule_with_an_upstream_prefix(
+            ecr_upstream_prefix_rules(),
+            format!("{UPSTREAM_ECR}/base/app:v1"),
+            "direct",
+            Some(format!("{REGISTRY}/team/app:v1")),
+        ),
+        ecr_upstream_outside_the_rule_s_upstream_prefix_stays_exempt(
+            ecr_upstream_prefix_rules(),
+            format!("{UPSTREAM_ECR}/other/app:v1"),
+            "exempt",
+            None,
+        ),
+        another_ecr_registry_without_a_rule_is_exempt(
+            ecr_to_ecr_rules(),
+            "210987654321.dkr.ecr.us-east-1.amazonaws.com/base/python:3.12".to_owned(),
+            "exempt",
+            None,
+        ),
+        ecr_public_with_an_ecr_public_rule_is_direct(
+            with_public_rules(),
+            "public.ecr.aws/karpenter/controller:1.0.6".to_owned(),
+            "direct",
+            Some(format!("{REGISTRY}/ecr-public/karpenter/controller:1.0.6")),
+        ),
+        ecr_public_without_a_rule_is_exempt(
+            rules(),
+            "public.ecr.aws/karpenter/controller:1.0.6".to_owned(),
+            "exempt",
+            None,
+        ),
+        cache_reference_missing_library_is_broken(
+            rules(),
+            format!("{REGISTRY}/docker-hub/nginx:1.27"),
+            "broken",
+            Some(format!("{REGISTRY}/docker-hub/library/nginx:1.27")),
+        ),
+        cache_reference_with_library_is_via_cache(
+            rules(),
+            format!("{REGISTRY}/docker-hub/library/nginx:1.27"),
+            "via cache",
+            None,
+        ),
+        root_docker_hub_rule_a_one_segment_path_is_broken(
+            docker_root_rules(),
+            format!("{REGISTRY}/nginx:1.27"),
+            "broken",
+            Some(format!("{REGISTRY}/library/nginx:1.27")),
+        ),
+        root_docker_hub_rule_an_organisation_s_image_is_via_cache(
+            docker_root_rules(),
+            format!("{REGISTRY}/bitnami/redis:7.4"),
+            "via cache",
+            None,
+        ),
+        digest_only_upstream_reference(
+            rules(),
+            format!("ghcr.io/fluxcd/source-controller@{DIGEST}"),
+            "digest-only",
+            Some(format!("{REGISTRY}/ghcr/fluxcd/source-controller@{DIGEST}")),
+        ),
+        digest_only_cache_reference(
+            rules(),
+            format!("{REGISTRY}/ghcr/fluxcd/source-controller@{DIGEST}"),
+            "digest-only",
+            Some(format!("{REGISTRY}/ghcr/fluxcd/source-controller@{DIGEST}")),
+        ),
+        tag_and_digest_is_direct_with_the_pin_kept(
+            rules(),
+            format!("ghcr.io/fluxcd/source-controller:v1.4.1@{DIGEST}"),
+            "direct",
+            Some(format!(
+                "{REGISTRY}/ghcr/fluxcd/source-controller:v1.4.1@{DIGEST}"
+            )),
+        ),
+        digest_only_without_a_rule_stays_direct_without_a_uri(
+            rules(),
+            format!("quay.io/org/app@{DIGEST}"),
+            "direct",
+            None,
+        ),
+        digest_only_in_a_private_repository_is_exempt(
+            rules(),
+            format!("{REGISTRY}/team/app@{DIGEST}"),
+            "exempt",
+            None,
+        ),
     }
 
     #[test]
