@@ -3,9 +3,12 @@
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
+use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::AwsError;
+use super::{AwsError, Clients};
+use crate::events::HardenRequest;
+use crate::hardening::HandOff;
 
 /// The Lambda service, as far as the product uses it.
 #[derive(Clone, Debug)]
@@ -34,5 +37,47 @@ impl Functions {
             .await
             .map_err(|error| AwsError::from_sdk(operation, Some(function), error))?;
         Ok(())
+    }
+}
+
+/// The hand-off in Lambda: an asynchronous invocation (`InvocationType` `Event`) of the function
+/// itself, with the same qualifier it was invoked with.
+#[derive(Debug, Clone)]
+pub struct SelfInvoke {
+    functions: Functions,
+    function: String,
+}
+
+impl SelfInvoke {
+    /// `Some` only in Lambda (`AWS_LAMBDA_FUNCTION_NAME` set). `invoked_function_arn` comes from
+    /// the invocation's context (it keeps an alias or version); the plain name when it is empty.
+    pub fn from_env(clients: &Clients, invoked_function_arn: &str) -> Option<Self> {
+        let name = std::env::var(crate::env::AWS_LAMBDA_FUNCTION_NAME)
+            .ok()
+            .filter(|name| !name.is_empty())?;
+        let function = if invoked_function_arn.is_empty() {
+            name
+        } else {
+            invoked_function_arn.to_owned()
+        };
+        Some(SelfInvoke {
+            functions: clients.functions(),
+            function,
+        })
+    }
+}
+
+impl HandOff for SelfInvoke {
+    fn hand_off<'a>(
+        &'a self,
+        request: &'a HardenRequest,
+    ) -> BoxFuture<'a, Result<String, AwsError>> {
+        Box::pin(async move {
+            let payload = serde_json::to_value(request).unwrap_or(Value::Null);
+            self.functions
+                .invoke_async(&self.function, &payload)
+                .await
+                .map(|()| self.function.clone())
+        })
     }
 }
