@@ -9,6 +9,7 @@
 //! - [`run`]: the contract every feature keeps (`run(&RunContext, Request) -> Ran`).
 //! - [`domain`]: pure types and rules (no I/O): severities, findings, reports, policies.
 //! - [`aws`]: the only place that builds SDK clients and converts SDK types.
+//! - [`upstream`]: the upstream registries' own APIs over HTTPS (token expiry).
 //! - [`alerts`], [`metrics`], [`logging`]: what a run tells the outside world.
 //! - [`deadline`]: the time an invocation has left (pure; the CLI has none).
 //! - [`lambda`]: plumbing every function binary shares.
@@ -42,6 +43,7 @@ pub mod rule_validation;
 pub mod run;
 pub mod scanning;
 pub mod templates;
+pub mod upstream;
 
 /// Named cases for table tests (test builds only).
 #[cfg(test)]

@@ -10,10 +10,10 @@ use chrono::{DateTime, Utc};
 
 use crate::aws::Clients;
 use crate::config::Config;
-use crate::credentials::{HttpTimeouts, UpstreamHttp};
 use crate::deadline::Deadline;
 use crate::domain::Report;
 use crate::metrics::Metrics;
+use crate::upstream::{HttpTimeouts, UpstreamHttp};
 
 /// One upstream HTTP client per process: its TLS set-up happens on first use only.
 static UPSTREAM_HTTP: LazyLock<UpstreamHttp> =

@@ -4,7 +4,6 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::discovery::Discovered;
 use super::expiry::{
     age_days, days_left, is_too_old, parse_expiry_tag, ExpirySource, ExpiryStatus, KnownExpiry,
     Thresholds,
@@ -13,6 +12,7 @@ use super::findings::Wording;
 use super::format::{FormatAssessment, FormatProblem};
 use crate::aws::AwsErrorKind;
 use crate::domain::{CacheRule, Check, Finding, SecretMetadata, Severity, UpstreamKind};
+use crate::upstream::token_expiry::Discovered;
 
 /// Whether a rule's `credentialArn` names this secret. Full ARNs end with `-` and six random
 /// characters; a partial ARN (without them) names the secret too.

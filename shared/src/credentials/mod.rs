@@ -15,11 +15,9 @@
 //! error: problems are described by key name and kind only.
 
 pub mod assess;
-pub mod discovery;
 pub mod expiry;
 pub mod findings;
 pub mod format;
-pub mod http;
 pub mod permissions;
 
 use std::collections::BTreeMap;
@@ -41,12 +39,11 @@ use crate::metrics::{Metrics, Unit};
 use crate::run::{Ran, RunContext};
 
 pub use assess::{Assessment, SecretDetail};
-pub use discovery::TOKEN_LABEL_TAG;
 pub use expiry::ExpirySource;
-pub use http::{HttpTimeouts, UpstreamHttp};
 
+use crate::upstream::token_expiry::{self as discovery, Credentials, Discovered, TOKEN_LABEL_TAG};
+use crate::upstream::UpstreamHttp;
 use assess::{Guidance, Observed, TagReading, ValueReading, WriteBack};
-use discovery::{Credentials, Discovered};
 use expiry::Thresholds;
 use format::check_format;
 

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 use aws_sdk_secretsmanager::types::Tag;
 use chrono::Utc;
 use lambda_runtime::{Context, LambdaEvent};
-use ptc_ops::credentials::{self, HttpTimeouts, UpstreamHttp};
+use ptc_ops::credentials;
 use ptc_ops::domain::{Check, Finding, Report, Severity};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops::run::RunContext;
+use ptc_ops::upstream::token_expiry::TOKEN_LABEL_TAG;
+use ptc_ops::upstream::{HttpTimeouts, UpstreamHttp};
 use ptc_ops_tests::{
     assert_no_token, hostile_token, sample_event, CapturedLogs, Fault, FaultKind, Rows, TestEnv,
 };
@@ -730,7 +732,7 @@ async fn discovers_expiry_from_github_gitlab_and_docker_hub() {
             "hub",
             "registry-1.docker.io",
             json!({"username": "hub-user", "accessToken": HUB_TOKEN}).to_string(),
-            vec![(credentials::TOKEN_LABEL_TAG, "ecr-cache")],
+            vec![(TOKEN_LABEL_TAG, "ecr-cache")],
         ),
     ] {
         let arn = create_secret(&env, &format!("ecr-pullthroughcache/{name}"), &value, &tags).await;

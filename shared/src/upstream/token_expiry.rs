@@ -17,9 +17,11 @@
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
-use super::expiry::{parse_api_expiry, parse_github_expiration, ExpirySource, KnownExpiry};
 use super::http::{HttpFailure, UpstreamHttp, UpstreamRequest, UpstreamResponse};
 use crate::config::CredentialsConfig;
+use crate::credentials::expiry::{
+    parse_api_expiry, parse_github_expiration, ExpirySource, KnownExpiry,
+};
 use crate::deadline::Deadline;
 use crate::domain::{SecretValue, Severity, UpstreamKind};
 
