@@ -360,7 +360,7 @@ mod tests {
             serde_json::json!({ "body": serde_json::json!({ "t": token }).to_string() })
                 .to_string(),
         ),
-        ascii_only_json(|token| ascii_only(&json_escaped(&token))),
+        ascii_only_json(|token| ascii_only(&json_escaped(token))),
         escape_default(|token| token.escape_default().to_string()),
         http_body_in_an_sdk_error(|token|
             format!(
