@@ -13,7 +13,7 @@ use aws_sdk_ecr::types::{
     ScanningRepositoryFilterType, Tag,
 };
 use ptc_ops_tests::eventbridge::eventbridge;
-use ptc_ops_tests::TestEnv;
+use ptc_ops_tests::{Rows, TestEnv};
 use serde_json::{json, Value};
 
 const LIFECYCLE: &str = r#"{"rules":[{"rulePriority":1,"description":"untagged after 14 days","selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":14},"action":{"type":"expire"}}]}"#;
@@ -261,6 +261,7 @@ async fn creation_templates_crud_pagination_and_errors() {
     };
     let cases = [
         (
+            "an existing prefix",
             code(
                 ecr.create_repository_creation_template()
                     .prefix("team-04")
@@ -271,6 +272,7 @@ async fn creation_templates_crud_pagination_and_errors() {
             "TemplateAlreadyExistsException",
         ),
         (
+            "update of a deleted template",
             code(
                 ecr.update_repository_creation_template()
                     .prefix("team-03")
@@ -281,6 +283,7 @@ async fn creation_templates_crud_pagination_and_errors() {
             "TemplateNotFoundException",
         ),
         (
+            "delete of a deleted template",
             code(
                 ecr.delete_repository_creation_template()
                     .prefix("team-03")
@@ -290,6 +293,7 @@ async fn creation_templates_crud_pagination_and_errors() {
             "TemplateNotFoundException",
         ),
         (
+            "appliedFor empty",
             code(
                 ecr.create_repository_creation_template()
                     .prefix("other")
@@ -300,6 +304,7 @@ async fn creation_templates_crud_pagination_and_errors() {
             "InvalidParameterException",
         ),
         (
+            "MUTABLE with exclusion filters",
             code(
                 ecr_create()
                     .image_tag_mutability(ImageTagMutability::Mutable)
@@ -310,6 +315,7 @@ async fn creation_templates_crud_pagination_and_errors() {
             "InvalidParameterException",
         ),
         (
+            "MUTABLE_WITH_EXCLUSION without filters",
             code(
                 ecr_create()
                     .image_tag_mutability(ImageTagMutability::MutableWithExclusion)
@@ -319,10 +325,12 @@ async fn creation_templates_crud_pagination_and_errors() {
             "InvalidParameterException",
         ),
         (
+            "repository policy not JSON",
             code(ecr_create().repository_policy("{not json").send().await),
             "InvalidParameterException",
         ),
         (
+            "repository policy over 10240 characters",
             code(
                 ecr_create()
                     .repository_policy("x".repeat(10_241))
@@ -332,10 +340,12 @@ async fn creation_templates_crud_pagination_and_errors() {
             "ValidationException",
         ),
         (
+            "description over 256 characters",
             code(ecr_create().description("d".repeat(257)).send().await),
             "ValidationException",
         ),
         (
+            "uppercase prefix",
             code(
                 ecr.create_repository_creation_template()
                     .prefix("Upper/Case")
@@ -346,6 +356,7 @@ async fn creation_templates_crud_pagination_and_errors() {
             "ValidationException",
         ),
         (
+            "prefix over 256 characters",
             code(
                 ecr.create_repository_creation_template()
                     .prefix("p".repeat(257))
@@ -356,6 +367,7 @@ async fn creation_templates_crud_pagination_and_errors() {
             "ValidationException",
         ),
         (
+            "unknown appliedFor",
             code(
                 ecr_create()
                     .applied_for(RctAppliedFor::from("PULL_REQUEST"))
@@ -365,6 +377,7 @@ async fn creation_templates_crud_pagination_and_errors() {
             "ValidationException",
         ),
         (
+            "unknown encryption type",
             code(
                 ecr_create()
                     .encryption_configuration(
@@ -379,6 +392,7 @@ async fn creation_templates_crud_pagination_and_errors() {
             "ValidationException",
         ),
         (
+            "custom role of another account",
             code(
                 ecr_create()
                     .custom_role_arn("arn:aws:iam::000000000000:role/elsewhere")
@@ -388,6 +402,7 @@ async fn creation_templates_crud_pagination_and_errors() {
             "InvalidParameterException",
         ),
         (
+            "describe with maxResults 0",
             code(
                 ecr.describe_repository_creation_templates()
                     .max_results(0)
@@ -397,6 +412,7 @@ async fn creation_templates_crud_pagination_and_errors() {
             "ValidationException",
         ),
         (
+            "describe with a foreign nextToken",
             code(
                 ecr.describe_repository_creation_templates()
                     .next_token("not-a-token")
@@ -406,9 +422,11 @@ async fn creation_templates_crud_pagination_and_errors() {
             "InvalidParameterException",
         ),
     ];
-    for (index, ((actual, message), expected)) in cases.iter().enumerate() {
-        assert_eq!(actual, expected, "case {index}: {message}");
+    let mut rows = Rows::new("refused template requests");
+    for (name, (actual, message), expected) in &cases {
+        rows.check_now(name, || assert_eq!(actual, expected, "{name}: {message}"));
     }
+    rows.assert_all_passed();
 
     // A template's lifecycle policy is checked like PutLifecyclePolicy, with ECR's message.
     let (actual, message) = code(ecr_create().lifecycle_policy("not a policy").send().await);
