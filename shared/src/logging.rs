@@ -218,6 +218,7 @@ mod tests {
 
     use super::*;
     use crate::domain::SecretValue;
+    use crate::test_cases::named_cases;
 
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
@@ -265,89 +266,92 @@ mod tests {
     }
 
     /// Whatever level is asked for, the HTTP and SDK crates never log below `INFO`, where they
-    /// print requests and responses with their bodies.
-    #[test]
-    fn wire_logging_is_capped_whatever_the_directives() {
-        // (case, directives, whether the product's own TRACE lines are asked for)
-        let cases = [
-            ("everything at trace", "trace", true),
-            ("the sdk runtime at trace", "info,aws_smithy_runtime=trace", false),
-            (
-                "a more specific directive than the cap",
-                "info,aws_smithy_runtime::client::orchestrator=trace,aws_smithy_runtime::client::orchestrator::http=trace",
-                false,
-            ),
-            (
-                "http stacks at trace",
-                "ptc_ops=trace,hyper_util=trace,h2=trace,reqwest=trace,info",
-                true,
-            ),
-            ("lambda's upper-case level", "TRACE", true),
-        ];
-        for (case, directives, product_trace) in cases {
-            let buffer = Buffer::default();
-            let filter = level_filter(Some(directives), LevelFilter::TRACE);
-            tracing::subscriber::with_default(
-                subscriber(filter, LogFormat::LambdaText, buffer.clone()),
-                || {
-                    tracing::trace!(target: "aws_smithy_runtime::client::orchestrator::http", "wire-body-1");
-                    tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "wire-error-2");
-                    tracing::trace!(target: "aws_sigv4::http_request::sign", "wire-signing-3");
-                    tracing::trace!(target: "hyper_util::client::legacy", "wire-hyper-4");
-                    tracing::trace!(target: "h2::codec::framed_read", "wire-frame-5");
-                    tracing::debug!(target: "reqwest::connect", "wire-connect-6");
-                    tracing::debug!(target: "aws_config::imds", "wire-credentials-7");
-                    tracing::info!(target: "aws_smithy_runtime::client::orchestrator", "wire-info-stays");
-                    tracing::trace!(target: "ptc_ops::credentials", "product-trace-stays");
-                },
-            );
-            let logged = captured(&buffer);
-            for line in logged.lines().filter(|line| line.contains("wire-")) {
-                assert!(line.contains("wire-info-stays"), "{case}: {line}");
-            }
-            assert!(logged.contains("wire-info-stays"), "{case}: {logged}");
-            assert_eq!(
-                logged.contains("product-trace-stays"),
-                product_trace,
-                "{case}: {logged}"
-            );
+    /// print requests and responses with their bodies: directives, whether the product's own TRACE
+    /// lines are asked for.
+    fn check_wire_cap(case: &str, directives: &str, product_trace: bool) {
+        let buffer = Buffer::default();
+        let filter = level_filter(Some(directives), LevelFilter::TRACE);
+        tracing::subscriber::with_default(
+            subscriber(filter, LogFormat::LambdaText, buffer.clone()),
+            || {
+                tracing::trace!(target: "aws_smithy_runtime::client::orchestrator::http", "wire-body-1");
+                tracing::debug!(target: "aws_smithy_runtime::client::orchestrator", "wire-error-2");
+                tracing::trace!(target: "aws_sigv4::http_request::sign", "wire-signing-3");
+                tracing::trace!(target: "hyper_util::client::legacy", "wire-hyper-4");
+                tracing::trace!(target: "h2::codec::framed_read", "wire-frame-5");
+                tracing::debug!(target: "reqwest::connect", "wire-connect-6");
+                tracing::debug!(target: "aws_config::imds", "wire-credentials-7");
+                tracing::info!(target: "aws_smithy_runtime::client::orchestrator", "wire-info-stays");
+                tracing::trace!(target: "ptc_ops::credentials", "product-trace-stays");
+            },
+        );
+        let logged = captured(&buffer);
+        for line in logged.lines().filter(|line| line.contains("wire-")) {
+            assert!(line.contains("wire-info-stays"), "{case}: {line}");
         }
+        assert!(logged.contains("wire-info-stays"), "{case}: {logged}");
+        assert_eq!(
+            logged.contains("product-trace-stays"),
+            product_trace,
+            "{case}: {logged}"
+        );
     }
 
-    #[test]
-    fn level_filter_defaults_and_directives() {
-        for (case, directives, default, expected) in [
-            (
-                "nothing asked",
-                None,
-                LevelFilter::INFO,
-                Some(LevelFilter::INFO),
-            ),
-            (
-                "a level",
-                Some("debug"),
-                LevelFilter::INFO,
-                Some(LevelFilter::DEBUG),
-            ),
-            (
-                "lambda's upper case",
-                Some("WARN"),
-                LevelFilter::INFO,
-                Some(LevelFilter::WARN),
-            ),
-            (
-                "garbage is skipped",
-                Some("=%%"),
-                LevelFilter::ERROR,
-                Some(LevelFilter::ERROR),
-            ),
-        ] {
-            assert_eq!(
-                level_filter(directives, default).max_level_hint(),
-                expected,
-                "{case}"
-            );
-        }
+    named_cases! {
+        /// Whatever level is asked for, the HTTP and SDK crates never log below `INFO`, where they
+        /// print requests and responses with their bodies: directives, whether the product's own TRACE
+        /// lines are asked for.
+        mod wire_logging_is_capped_whatever_the_directives => check_wire_cap;
+        everything_at_trace("trace", true),
+        the_sdk_runtime_at_trace("info,aws_smithy_runtime=trace", false),
+        a_more_specific_directive_than_the_cap(
+            "info,aws_smithy_runtime::client::orchestrator=trace,aws_smithy_runtime::client::orchestrator::http=trace",
+            false,
+        ),
+        http_stacks_at_trace(
+            "ptc_ops=trace,hyper_util=trace,h2=trace,reqwest=trace,info",
+            true,
+        ),
+        lambda_s_upper_case_level("TRACE", true),
+    }
+
+    /// Level filter defaults and directives: directives, default, the level it lets through.
+    fn check_level_filter(
+        case: &str,
+        directives: Option<&str>,
+        default: LevelFilter,
+        expected: Option<LevelFilter>,
+    ) {
+        assert_eq!(
+            level_filter(directives, default).max_level_hint(),
+            expected,
+            "{case}"
+        );
+    }
+
+    named_cases! {
+        /// Level filter defaults and directives: directives, default, the level it lets through.
+        mod level_filter_defaults_and_directives => check_level_filter;
+    nothing_asked(
+        None,
+        LevelFilter::INFO,
+        Some(LevelFilter::INFO),
+    ),
+    a_level(
+        Some("debug"),
+        LevelFilter::INFO,
+        Some(LevelFilter::DEBUG),
+    ),
+    lambda_s_upper_case(
+        Some("WARN"),
+        LevelFilter::INFO,
+        Some(LevelFilter::WARN),
+    ),
+    garbage_is_skipped(
+        Some("=%%"),
+        LevelFilter::ERROR,
+        Some(LevelFilter::ERROR),
+    ),
     }
 
     #[test]
