@@ -130,58 +130,51 @@ pub fn put_registry_policy_command(policy: &str, region: Option<&str>) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
-    #[test]
-    fn commands_carry_the_region_when_known() {
-        let cases: [(&str, String, &str); 9] = [
-            (
-                "validate",
-                validate_rule_command("ghcr", Some("eu-west-1")),
-                "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix ghcr --region eu-west-1",
-            ),
-            (
-                "validate without region",
-                validate_rule_command("ghcr", None),
-                "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix ghcr",
-            ),
-            (
-                "create secret adds the prefix once",
-                create_secret_command("ecr-pullthroughcache/ghcr", Some("eu-west-1")),
-                r#"aws secretsmanager create-secret --name ecr-pullthroughcache/ghcr --region eu-west-1 --secret-string '{"username":"<user name>","accessToken":"<token>"}'"#,
-            ),
-            (
-                "update rule",
-                update_rule_credential_command("ghcr", "<new secret ARN>", None),
-                "aws ecr update-pull-through-cache-rule --ecr-repository-prefix ghcr --credential-arn <new secret ARN>",
-            ),
-            (
-                "restore",
-                restore_secret_command("ecr-pullthroughcache/hub", Some("us-east-1")),
-                "aws secretsmanager restore-secret --secret-id ecr-pullthroughcache/hub --region us-east-1",
-            ),
-            (
-                "delete",
-                delete_secret_command("ecr-pullthroughcache/hub", None),
-                "aws secretsmanager delete-secret --secret-id ecr-pullthroughcache/hub",
-            ),
-            (
-                "describe",
-                describe_secret_command("ecr-pullthroughcache/hub", None),
-                "aws secretsmanager describe-secret --secret-id ecr-pullthroughcache/hub",
-            ),
-            (
-                "tag with a space is quoted",
-                tag_secret_expiry_command("ecr-pullthroughcache/hub", "expires at", None),
-                "aws secretsmanager tag-resource --secret-id ecr-pullthroughcache/hub --tags 'Key=expires at,Value=YYYY-MM-DD'",
-            ),
-            (
-                "registry policy",
-                put_registry_policy_command("{}", Some("eu-west-1")),
-                "aws ecr put-registry-policy --region eu-west-1 --policy-text '{}'",
-            ),
-        ];
-        for (case, got, expected) in cases {
-            assert_eq!(got, expected, "{case}");
-        }
+    /// Commands carry the region when known: the command, as written.
+    fn check_command(case: &str, got: String, expected: &str) {
+        assert_eq!(got, expected, "{case}");
+    }
+
+    named_cases! {
+        /// Commands carry the region when known: the command, as written.
+        mod commands_carry_the_region_when_known => check_command;
+        validate(
+            validate_rule_command("ghcr", Some("eu-west-1")),
+            "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix ghcr --region eu-west-1",
+        ),
+        validate_without_region(
+            validate_rule_command("ghcr", None),
+            "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix ghcr",
+        ),
+        create_secret_adds_the_prefix_once(
+            create_secret_command("ecr-pullthroughcache/ghcr", Some("eu-west-1")),
+            r#"aws secretsmanager create-secret --name ecr-pullthroughcache/ghcr --region eu-west-1 --secret-string '{"username":"<user name>","accessToken":"<token>"}'"#,
+        ),
+        update_rule(
+            update_rule_credential_command("ghcr", "<new secret ARN>", None),
+            "aws ecr update-pull-through-cache-rule --ecr-repository-prefix ghcr --credential-arn <new secret ARN>",
+        ),
+        restore(
+            restore_secret_command("ecr-pullthroughcache/hub", Some("us-east-1")),
+            "aws secretsmanager restore-secret --secret-id ecr-pullthroughcache/hub --region us-east-1",
+        ),
+        delete(
+            delete_secret_command("ecr-pullthroughcache/hub", None),
+            "aws secretsmanager delete-secret --secret-id ecr-pullthroughcache/hub",
+        ),
+        describe(
+            describe_secret_command("ecr-pullthroughcache/hub", None),
+            "aws secretsmanager describe-secret --secret-id ecr-pullthroughcache/hub",
+        ),
+        tag_with_a_space_is_quoted(
+            tag_secret_expiry_command("ecr-pullthroughcache/hub", "expires at", None),
+            "aws secretsmanager tag-resource --secret-id ecr-pullthroughcache/hub --tags 'Key=expires at,Value=YYYY-MM-DD'",
+        ),
+        registry_policy(
+            put_registry_policy_command("{}", Some("eu-west-1")),
+            "aws ecr put-registry-policy --region eu-west-1 --policy-text '{}'",
+        ),
     }
 }

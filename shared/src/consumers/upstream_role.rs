@@ -313,6 +313,7 @@ fn upstream_role_findings(
 mod tests {
     use super::*;
     use crate::domain::iam::EvalDecision;
+    use crate::test_cases::named_cases;
 
     const ROLE: &str = "arn:aws:iam::999999999999:role/ptc-upstream";
     const SAMPLE: &str =
@@ -373,72 +374,73 @@ mod tests {
         );
     }
 
-    #[test]
-    fn custom_roles_are_checked_for_existence_trust_and_permissions() {
-        let cases: [(&str, UpstreamRoleLookup, Status, &[&str]); 7] = [
-            (
-                "a role that trusts pull through cache and may pull",
-                found(trusting(PULL_THROUGH_CACHE_SERVICE), "allowed", "allowed"),
-                Status::Ok,
-                &[],
-            ),
-            (
-                "no such role",
-                UpstreamRoleLookup::Absent,
-                Status::Missing,
-                &["does not exist"],
-            ),
-            (
-                "trusted by ECR, not by pull through cache",
-                found(trusting("ecr.amazonaws.com"), "allowed", "allowed"),
-                Status::Missing,
-                &["does not trust pull through cache"],
-            ),
-            (
-                "may not pull upstream",
-                found(
-                    trusting(PULL_THROUGH_CACHE_SERVICE),
-                    "implicitDeny",
-                    "allowed",
-                ),
-                Status::Missing,
-                &["may not pull from the upstream registry"],
-            ),
-            (
-                "wrong trust and no login",
-                found(trusting("ec2.amazonaws.com"), "allowed", "implicitDeny"),
-                Status::Missing,
-                &[
-                    "does not trust pull through cache",
-                    "may not pull from the upstream registry",
-                ],
-            ),
-            (
-                "GetRole refused",
-                UpstreamRoleLookup::Failed("`iam:GetRole` failed (access-denied)".to_owned()),
-                Status::Unknown,
-                &["could not be checked"],
-            ),
-            (
-                "a role of another account",
-                UpstreamRoleLookup::OtherAccount,
-                Status::Unknown,
-                &["could not be checked"],
-            ),
-        ];
-        for (name, lookup, expected, titles) in cases {
-            let (check, findings) =
-                assess_upstream_role(&registry(), &rule(), &lookup).expect("a custom role");
-            assert_eq!(check.status, expected, "{name}: {check:#?}");
-            let got: Vec<&str> = findings
-                .iter()
-                .map(|finding| finding.title.as_str())
-                .collect();
-            assert_eq!(got.len(), titles.len(), "{name}: {got:#?}");
-            for (title, wanted) in got.iter().zip(titles.iter()) {
-                assert!(title.contains(wanted), "{name}: {title}");
-            }
+    /// Custom roles are checked for existence, trust and permissions: what `GetRole` and the
+    /// simulation answered, the status, and part of each finding's title.
+    fn check_custom_role(
+        name: &str,
+        lookup: UpstreamRoleLookup,
+        expected: Status,
+        titles: &[&str],
+    ) {
+        let (check, findings) =
+            assess_upstream_role(&registry(), &rule(), &lookup).expect("a custom role");
+        assert_eq!(check.status, expected, "{name}: {check:#?}");
+        let got: Vec<&str> = findings
+            .iter()
+            .map(|finding| finding.title.as_str())
+            .collect();
+        assert_eq!(got.len(), titles.len(), "{name}: {got:#?}");
+        for (title, wanted) in got.iter().zip(titles.iter()) {
+            assert!(title.contains(wanted), "{name}: {title}");
         }
+    }
+
+    named_cases! {
+        /// Custom roles are checked for existence, trust and permissions: what `GetRole` and the
+        /// simulation answered, the status, and part of each finding's title.
+        mod custom_roles_are_checked_for_existence_trust_and_permissions => check_custom_role;
+        a_role_that_trusts_pull_through_cache_and_may_pull(
+            found(trusting(PULL_THROUGH_CACHE_SERVICE), "allowed", "allowed"),
+            Status::Ok,
+            &[],
+        ),
+        no_such_role(
+            UpstreamRoleLookup::Absent,
+            Status::Missing,
+            &["does not exist"],
+        ),
+        trusted_by_ecr_not_by_pull_through_cache(
+            found(trusting("ecr.amazonaws.com"), "allowed", "allowed"),
+            Status::Missing,
+            &["does not trust pull through cache"],
+        ),
+        may_not_pull_upstream(
+            found(
+                trusting(PULL_THROUGH_CACHE_SERVICE),
+                "implicitDeny",
+                "allowed",
+            ),
+            Status::Missing,
+            &["may not pull from the upstream registry"],
+        ),
+        wrong_trust_and_no_login(
+            found(trusting("ec2.amazonaws.com"), "allowed", "implicitDeny"),
+            Status::Missing,
+            &[
+                "does not trust pull through cache",
+                "may not pull from the upstream registry",
+            ],
+        ),
+        getrole_refused(
+            UpstreamRoleLookup::Failed("`iam:GetRole` failed (access-denied)".to_owned()),
+            Status::Unknown,
+            &["could not be checked"],
+        ),
+        a_role_of_another_account(
+            UpstreamRoleLookup::OtherAccount,
+            Status::Unknown,
+            &["could not be checked"],
+        ),
     }
 
     #[test]

@@ -192,6 +192,7 @@ impl<'c> Desired<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
     fn rule(prefix: &str) -> CacheRule {
         CacheRule::new(prefix, "registry-1.docker.io")
@@ -215,94 +216,72 @@ mod tests {
         );
     }
 
-    #[test]
-    fn managed_prefixes_come_from_the_configuration_or_the_rules() {
-        use Coverage::*;
-        /// (case, `hardening.prefixes`, rule prefixes, repository, expected)
-        type Case<'a> = (
-            &'a str,
-            Option<&'a [&'a str]>,
-            &'a [&'a str],
-            &'a str,
-            Coverage,
-        );
-        let cases: [Case<'_>; 12] = [
-            (
-                "configured prefix",
-                Some(&["docker-hub"]),
-                &["ghcr"],
-                "docker-hub/library/nginx",
-                Managed,
-            ),
-            (
-                "configured prefix excludes a rule",
-                Some(&["docker-hub"]),
-                &["ghcr"],
-                "ghcr/fluxcd/app",
-                NotManaged,
-            ),
-            ("rule prefix", None, &["ghcr"], "ghcr/fluxcd/app", Managed),
-            (
-                "prefix is a path segment",
-                None,
-                &["ghcr"],
-                "ghcrx/app",
-                NotManaged,
-            ),
-            (
-                "application repository",
-                None,
-                &["ghcr"],
-                "team/app",
-                NotManaged,
-            ),
-            ("no rules", None, &[], "ghcr/fluxcd/app", NotManaged),
-            (
-                "a ROOT rule alone manages nothing",
-                None,
-                &["ROOT"],
-                "team/payments-api",
-                NotManaged,
-            ),
-            (
-                "a ROOT rule beside others",
-                None,
-                &["ROOT", "ghcr"],
-                "ghcr/fluxcd/app",
-                Managed,
-            ),
-            (
-                "a ROOT rule does not widen",
-                None,
-                &["ROOT", "ghcr"],
-                "team/app",
-                NotManaged,
-            ),
-            (
-                "ROOT opted in",
-                Some(&["ROOT"]),
-                &[],
-                "team/payments-api",
-                IfCacheCreated,
-            ),
-            (
-                "ROOT opted in, explicit prefix wins",
-                Some(&["ROOT", "ghcr"]),
-                &["ROOT"],
-                "ghcr/app",
-                Managed,
-            ),
-            (
-                "ROOT opted in elsewhere",
-                Some(&["ROOT", "ghcr"]),
-                &["ROOT"],
-                "base/app",
-                IfCacheCreated,
-            ),
-        ];
-        for (case, configured, rules, repository, expected) in cases {
-            check(case, configured, rules, repository, expected);
-        }
+    named_cases! {
+        /// Managed prefixes come from the configuration or the rules: `hardening.prefixes`, rule
+        /// prefixes, repository, its coverage.
+        mod managed_prefixes_come_from_the_configuration_or_the_rules => check;
+        configured_prefix(
+            Some(&["docker-hub"]),
+            &["ghcr"],
+            "docker-hub/library/nginx",
+            Coverage::Managed,
+        ),
+        configured_prefix_excludes_a_rule(
+            Some(&["docker-hub"]),
+            &["ghcr"],
+            "ghcr/fluxcd/app",
+            Coverage::NotManaged,
+        ),
+        rule_prefix(None, &["ghcr"], "ghcr/fluxcd/app", Coverage::Managed),
+        prefix_is_a_path_segment(
+            None,
+            &["ghcr"],
+            "ghcrx/app",
+            Coverage::NotManaged,
+        ),
+        application_repository(
+            None,
+            &["ghcr"],
+            "team/app",
+            Coverage::NotManaged,
+        ),
+        no_rules(None, &[], "ghcr/fluxcd/app", Coverage::NotManaged),
+        a_root_rule_alone_manages_nothing(
+            None,
+            &["ROOT"],
+            "team/payments-api",
+            Coverage::NotManaged,
+        ),
+        a_root_rule_beside_others(
+            None,
+            &["ROOT", "ghcr"],
+            "ghcr/fluxcd/app",
+            Coverage::Managed,
+        ),
+        a_root_rule_does_not_widen(
+            None,
+            &["ROOT", "ghcr"],
+            "team/app",
+            Coverage::NotManaged,
+        ),
+        root_opted_in(
+            Some(&["ROOT"]),
+            &[],
+            "team/payments-api",
+            Coverage::IfCacheCreated,
+        ),
+        root_opted_in_explicit_prefix_wins(
+            Some(&["ROOT", "ghcr"]),
+            &["ROOT"],
+            "ghcr/app",
+            Coverage::Managed,
+        ),
+        root_opted_in_elsewhere(
+            Some(&["ROOT", "ghcr"]),
+            &["ROOT"],
+            "base/app",
+            Coverage::IfCacheCreated,
+        ),
     }
 
     #[test]
