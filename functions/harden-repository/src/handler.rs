@@ -1,10 +1,10 @@
 use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
+use ptc_ops::aws::lambda::SelfInvoke;
 use ptc_ops::deadline::Deadline;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, HardenInvocation};
-use ptc_ops::aws::lambda::SelfInvoke;
 use ptc_ops::hardening::{self, HandOff, HardenReport};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::run::RunContext;
