@@ -13,6 +13,7 @@
 
 pub mod apply;
 pub mod desired;
+pub mod findings;
 pub mod observe;
 pub mod outcome;
 pub mod permissions;
@@ -893,7 +894,7 @@ impl Hardener<'_> {
         if effective.scanned_on_push() != written {
             plan.findings.push((
                 plan::FindingKind::ScanSettingIgnored,
-                plan::scan_setting_ignored_finding(desired, &observed.repository, &effective),
+                findings::scan_setting_ignored_finding(desired, &observed.repository, &effective),
             ));
         }
         Some(effective)

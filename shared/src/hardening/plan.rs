@@ -1,5 +1,6 @@
-//! The difference between a repository and its profile: the writes that close it, and findings
-//! for what cannot or must not be written. Pure: no I/O.
+//! The difference between a repository and its profile: the writes that close it, and the
+//! problems that cannot or must not be written away (worded in [`super::findings`]). Pure: no
+//! I/O.
 //!
 //! JSON documents are compared by meaning: key order, whitespace, the order of lifecycle rules
 //! (ECR applies them by `rulePriority`) and a lone `Statement` object do not count as drift.
@@ -11,9 +12,7 @@ use serde_json::{json, Value};
 
 use crate::config::{TagMutability, TagMutabilitySetting};
 use crate::domain::scanning::EffectiveScanning;
-use crate::domain::{
-    canonical_json_text, Check, Finding, PublicStatement, Repository, RepositoryPolicy, Severity,
-};
+use crate::domain::{canonical_json_text, Finding, PublicStatement, Repository, RepositoryPolicy};
 
 use super::desired::Desired;
 
@@ -139,6 +138,53 @@ impl Plan {
     pub fn is_compliant(&self) -> bool {
         self.changes.is_empty() && self.findings.is_empty()
     }
+
+    /// Records a problem, worded once by [`super::findings`].
+    fn raise(&mut self, desired: &Desired<'_>, repository: &Repository, problem: Problem) {
+        let finding = super::findings::finding(&problem, desired, repository);
+        self.findings.push((problem.kind(), finding));
+    }
+}
+
+/// What planning found that a write does not settle (or must not). Decided here, without
+/// prose; [`super::findings`] words each one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// A policy is replaced wholesale and loses entries someone put there.
+    PolicyReplaced {
+        /// `lifecycle policy` or `repository policy`.
+        what: &'static str,
+        /// `rule` or `statement`.
+        entry: &'static str,
+        removed: Vec<Value>,
+    },
+    /// The profile turns scan on push off, but a registry filter scans the repository.
+    ScannedByRegistry { applied_filters: Vec<String> },
+    /// Plain `IMMUTABLE` on a cache repository.
+    ImmutableTags,
+    /// The profile's repository policy is public and the profile does not allow it.
+    PublicPolicyRefused {
+        /// Where the policy comes from (`policies/open.json`).
+        origin: String,
+        statements: Vec<PublicStatement>,
+    },
+    /// The repository's own policy is public and no profile policy replaces it.
+    PublicPolicyFound { statements: Vec<PublicStatement> },
+    /// Encryption differs; ECR cannot change it after creation.
+    EncryptionDrift { expected: String },
+}
+
+impl Problem {
+    pub fn kind(&self) -> FindingKind {
+        match self {
+            Problem::PolicyReplaced { .. } => FindingKind::PolicyReplaced,
+            Problem::ScannedByRegistry { .. } => FindingKind::ScannedByRegistry,
+            Problem::ImmutableTags => FindingKind::ImmutableTags,
+            Problem::PublicPolicyRefused { .. } => FindingKind::PublicPolicyRefused,
+            Problem::PublicPolicyFound { .. } => FindingKind::PublicPolicyFound,
+            Problem::EncryptionDrift { .. } => FindingKind::EncryptionDrift,
+        }
+    }
 }
 
 /// Compares `observed` with `desired`. Only settings the profile manages are looked at.
@@ -155,10 +201,15 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
             let new = configured.policy.normalized().clone();
             let removed = removed_entries(&old, &new, "rules");
             if !removed.is_empty() {
-                plan.findings.push((
-                    FindingKind::PolicyReplaced,
-                    replaced_finding(desired, repository, "lifecycle policy", "rule", &removed),
-                ));
+                plan.raise(
+                    desired,
+                    repository,
+                    Problem::PolicyReplaced {
+                        what: "lifecycle policy",
+                        entry: "rule",
+                        removed: removed.clone(),
+                    },
+                );
             }
             plan.changes.push(Change {
                 setting: Setting::LifecyclePolicy,
@@ -206,10 +257,17 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
             if by_registry {
                 // A registry filter scans it on push; the repository's own setting cannot turn
                 // that off (the sweep reports the profile once, see `crate::scanning`).
-                plan.findings.push((
-                    FindingKind::ScannedByRegistry,
-                    scanned_by_registry_finding(desired, repository, observed.scanning.as_ref()),
-                ));
+                plan.raise(
+                    desired,
+                    repository,
+                    Problem::ScannedByRegistry {
+                        applied_filters: observed
+                            .scanning
+                            .as_ref()
+                            .map(|scanning| scanning.applied_filters.clone())
+                            .unwrap_or_default(),
+                    },
+                );
             } else {
                 plan.changes.push(Change {
                     setting: Setting::ScanOnPush,
@@ -239,10 +297,7 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
                 write: Write::TagMutability(wanted.clone()),
             });
             if wanted.mutability == TagMutability::Immutable {
-                plan.findings.push((
-                    FindingKind::ImmutableTags,
-                    immutable_tags_finding(repository),
-                ));
+                plan.raise(desired, repository, Problem::ImmutableTags);
             }
         }
     }
@@ -251,10 +306,13 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
 
     if let Some(expected) = profile.encryption {
         if repository.encryption_type != expected.as_str() {
-            plan.findings.push((
-                FindingKind::EncryptionDrift,
-                encryption_finding(desired, repository, expected.as_str()),
-            ));
+            plan.raise(
+                desired,
+                repository,
+                Problem::EncryptionDrift {
+                    expected: expected.as_str().to_owned(),
+                },
+            );
         }
     }
     plan
@@ -270,10 +328,13 @@ fn plan_repository_policy(desired: &Desired<'_>, observed: &Observed, plan: &mut
         .unwrap_or_default();
     let Some(configured) = &profile.repository_policy else {
         if !profile.allow_public && !current_public.is_empty() {
-            plan.findings.push((
-                FindingKind::PublicPolicyFound,
-                public_policy_found_finding(desired, repository, &current_public),
-            ));
+            plan.raise(
+                desired,
+                repository,
+                Problem::PublicPolicyFound {
+                    statements: current_public,
+                },
+            );
         }
         return;
     };
@@ -285,24 +346,14 @@ fn plan_repository_policy(desired: &Desired<'_>, observed: &Observed, plan: &mut
     // opens every cached image to the world, and nothing else stands in the way.
     let wanted_public = configured.policy.public_statements();
     if !profile.allow_public && !wanted_public.is_empty() {
-        plan.findings.push((
-            FindingKind::PublicPolicyRefused,
-            Finding::new(
-                Severity::Critical,
-                Check::RepositoryHardening,
-                &repository.name,
-                format!("repository policy for `{}` refused: it lets anyone in", repository.name),
-                format!(
-                    "`{}` is public ({}), and profile `{}` does not set `allow_public = true`; the repository policy was left as it is",
-                    configured.origin,
-                    describe_public(&wanted_public),
-                    desired.profile_name()
-                ),
-            )
-            .with_next_step(PIN_STEP)
-            .with_next_step("if the cache is meant to be public, set `allow_public = true` in the profile")
-            .with_resource_arn(&repository.arn),
-        ));
+        plan.raise(
+            desired,
+            repository,
+            Problem::PublicPolicyRefused {
+                origin: configured.origin.to_string(),
+                statements: wanted_public,
+            },
+        );
         return;
     }
     let note = if current_public.is_empty() {
@@ -310,23 +361,22 @@ fn plan_repository_policy(desired: &Desired<'_>, observed: &Observed, plan: &mut
     } else {
         Some(format!(
             "replaces a public policy ({})",
-            describe_public(&current_public)
+            super::findings::describe_public(&current_public)
         ))
     };
     let old = current.map_or(Value::Null, json_or_text);
     let new = configured.policy.normalized().clone();
     let removed = removed_entries(&old, &new, "Statement");
     if !removed.is_empty() {
-        plan.findings.push((
-            FindingKind::PolicyReplaced,
-            replaced_finding(
-                desired,
-                repository,
-                "repository policy",
-                "statement",
-                &removed,
-            ),
-        ));
+        plan.raise(
+            desired,
+            repository,
+            Problem::PolicyReplaced {
+                what: "repository policy",
+                entry: "statement",
+                removed: removed.clone(),
+            },
+        );
     }
     plan.changes.push(Change {
         setting: Setting::RepositoryPolicy,
@@ -354,62 +404,6 @@ pub fn removed_entries(old: &Value, new: &Value, key: &str) -> Vec<Value> {
         .into_iter()
         .filter(|entry| !kept.contains(&canonical_json_text(entry)))
         .collect()
-}
-
-/// A replaced policy loses what someone put there: say what, so the replacement is never silent.
-fn replaced_finding(
-    desired: &Desired<'_>,
-    repository: &Repository,
-    what: &str,
-    entry: &str,
-    removed: &[Value],
-) -> Finding {
-    let shown: Vec<String> = removed.iter().map(describe_entry).collect();
-    let plural = if removed.len() == 1 { "" } else { "s" };
-    Finding::new(
-        Severity::Warning,
-        Check::RepositoryHardening,
-        &repository.name,
-        format!(
-            "{what} of `{}` replaced: {} {entry}{plural} removed",
-            repository.name,
-            removed.len()
-        ),
-        format!(
-            "profile `{}` replaces the whole {what}; removed: {}",
-            desired.profile_name(),
-            shown.join("; ")
-        ),
-    )
-    .with_next_step(format!(
-        "if a removed {entry} is needed, add it to the profile's {what} (the report's `changes` keep the old one)"
-    ))
-    .with_resource_arn(&repository.arn)
-}
-
-/// One rule or statement in a few words: its priority or `Sid` and its description, else its
-/// compact JSON (cut at 160 characters).
-fn describe_entry(entry: &Value) -> String {
-    let text = |key: &str| entry.get(key).and_then(Value::as_str);
-    if let Some(priority) = entry.get("rulePriority").and_then(Value::as_u64) {
-        return match text("description") {
-            Some(description) => format!("rule {priority} ({description})"),
-            None => format!("rule {priority} {}", short_json(entry.get("selection"))),
-        };
-    }
-    match text("Sid") {
-        Some(sid) => format!("statement `{sid}`"),
-        None => format!("statement {}", short_json(Some(entry))),
-    }
-}
-
-fn short_json(value: Option<&Value>) -> String {
-    let text = value.map(canonical_json_text).unwrap_or_default();
-    if text.chars().count() > 160 {
-        format!("{}…", text.chars().take(160).collect::<String>())
-    } else {
-        text
-    }
 }
 
 /// A lifecycle policy read from a repository, in the canonical form of
@@ -455,139 +449,6 @@ fn mutability_json(mode: &str, exclusion_filters: &[String]) -> Value {
     json!({"mutability": mode, "exclusion_filters": exclusion_filters})
 }
 
-/// The per-repository setting was written but the effective scanning did not follow.
-pub fn scan_setting_ignored_finding(
-    desired: &Desired<'_>,
-    repository: &Repository,
-    effective: &EffectiveScanning,
-) -> Finding {
-    let name = &repository.name;
-    let prefix = desired
-        .profile_prefix
-        .or_else(|| name.split('/').next())
-        .unwrap_or(name);
-    Finding::new(
-        Severity::Warning,
-        Check::RepositoryHardening,
-        name,
-        format!("`{name}` is still not scanned on push after its own setting was changed"),
-        format!(
-            "`PutImageScanningConfiguration` succeeded, but ECR reports the repository's scanning as `{}`: the registry scanning configuration decides, and no filter of it covers this repository",
-            effective.scan_frequency
-        ),
-    )
-    .with_next_step(format!("add `{prefix}/*` to the registry's `SCAN_ON_PUSH` rule (`hardening.registry_scanning = \"manage\"` does it when the registry has room; see the `registry_scanning` section of the sweep's report)"))
-    .with_resource_arn(&repository.arn)
-}
-
-fn scanned_by_registry_finding(
-    desired: &Desired<'_>,
-    repository: &Repository,
-    scanning: Option<&EffectiveScanning>,
-) -> Finding {
-    let filters = scanning
-        .map(|scanning| {
-            scanning
-                .applied_filters
-                .iter()
-                .map(|filter| format!("`{filter}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    Finding::new(
-        Severity::Info,
-        Check::RepositoryHardening,
-        &repository.name,
-        format!("`{}` is scanned on push by the registry", repository.name),
-        format!(
-            "profile `{}` sets `scan_on_push = false`, but the registry scanning filter {filters} scans it on push, and a repository's own setting does not override the registry's",
-            desired.profile_name()
-        ),
-    )
-    .with_next_step("narrow the registry filter by hand if scanning there is unwanted, or drop `scan_on_push = false` from the profile")
-    .with_resource_arn(&repository.arn)
-}
-
-fn immutable_tags_finding(repository: &Repository) -> Finding {
-    Finding::new(
-        Severity::Warning,
-        Check::RepositoryHardening,
-        &repository.name,
-        format!("cache repository `{}` gets immutable tags", repository.name),
-        "with plain `IMMUTABLE`, ECR can no longer refresh a cached tag when the upstream moves it, so pulls keep getting the first image cached under that tag",
-    )
-    .with_next_step("set `tag_mutability = \"IMMUTABLE_WITH_EXCLUSION\"` with `tag_mutability_exclusions` naming the tags that move (such as `latest`) in the profile")
-    .with_resource_arn(&repository.arn)
-}
-
-fn encryption_finding(desired: &Desired<'_>, repository: &Repository, expected: &str) -> Finding {
-    let name = &repository.name;
-    let template_prefix = desired
-        .profile_prefix
-        .or_else(|| name.split('/').next())
-        .unwrap_or(name);
-    let key = if expected.starts_with("KMS") {
-        ",kmsKey=<key ARN>"
-    } else {
-        ""
-    };
-    let actual = match &repository.kms_key {
-        Some(key) => format!("`{}` (key `{key}`)", repository.encryption_type),
-        None => format!("`{}`", repository.encryption_type),
-    };
-    Finding::new(
-        Severity::Warning,
-        Check::RepositoryHardening,
-        name,
-        format!("repository `{name}` is encrypted with {actual}, profile `{}` expects `{expected}`", desired.profile_name()),
-        "ECR sets encryption when it creates a repository and cannot change it afterwards; this repository keeps its encryption until it is recreated",
-    )
-    .with_next_steps([
-        format!("make new cache repositories get `{expected}`: `aws ecr create-repository-creation-template --prefix {template_prefix} --applied-for PULL_THROUGH_CACHE --encryption-configuration encryptionType={expected}{key} --custom-role-arn <role ECR may assume>`"),
-        format!("then recreate this one: `aws ecr delete-repository --repository-name {name} --force`; the next pull through the cache creates it again from the upstream"),
-    ])
-    .with_resource_arn(&repository.arn)
-}
-
-/// How to make a statement that reaches `*` private.
-const PIN_STEP: &str = "pin every `Allow` statement that reaches `*` with a condition on the caller and a concrete value, e.g. `\"Condition\": {\"StringEquals\": {\"aws:PrincipalOrgID\": \"o-…\"}}` (or `aws:PrincipalAccount`, `aws:PrincipalOrgPaths`, `aws:SourceVpce`, `aws:PrincipalArn`), and replace `NotPrincipal` with `Principal`";
-
-/// `Statement[0] (`Sid`): why; Statement[2]: why`.
-fn describe_public(statements: &[PublicStatement]) -> String {
-    statements
-        .iter()
-        .map(|statement| format!("{statement}: {}", statement.reason))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn public_policy_found_finding(
-    desired: &Desired<'_>,
-    repository: &Repository,
-    statements: &[PublicStatement],
-) -> Finding {
-    let name = &repository.name;
-    Finding::new(
-        Severity::Critical,
-        Check::RepositoryHardening,
-        name,
-        format!("repository `{name}` lets anyone in"),
-        format!(
-            "its repository policy is public ({}), so any AWS account can use it; profile `{}` does not allow public repositories but sets no `repository_policy` to replace it, so it was left as it is",
-            describe_public(statements),
-            desired.profile_name()
-        ),
-    )
-    .with_next_steps([
-        format!("review it: `aws ecr get-repository-policy --repository-name {name}`"),
-        PIN_STEP.to_owned(),
-        format!("remove it: `aws ecr delete-repository-policy --repository-name {name}`, or set `repository_policy` in the profile so the next run replaces it"),
-        "if the repository is meant to be public, set `allow_public = true` in its profile".to_owned(),
-    ])
-    .with_resource_arn(&repository.arn)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,6 +456,7 @@ mod tests {
         ConfiguredPolicy, EncryptionType, PolicyOrigin, Profile, TagMutabilitySetting,
     };
     use crate::domain::LifecyclePolicy;
+    use crate::domain::Severity;
     use crate::test_cases::named_cases;
 
     const LIFECYCLE: &str = r#"{"rules":[

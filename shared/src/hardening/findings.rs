@@ -1,0 +1,239 @@
+//! The words of hardening: each [`Problem`] a plan raises becomes one finding (title, message,
+//! next steps), and so does a per-repository scan setting ECR did not follow. Nothing here
+//! decides anything. Pure.
+
+use serde_json::Value;
+
+use crate::domain::scanning::EffectiveScanning;
+use crate::domain::{canonical_json_text, Check, Finding, PublicStatement, Repository, Severity};
+
+use super::desired::Desired;
+use super::plan::Problem;
+
+/// The finding of one problem of `repository`.
+pub fn finding(problem: &Problem, desired: &Desired<'_>, repository: &Repository) -> Finding {
+    match problem {
+        Problem::PolicyReplaced {
+            what,
+            entry,
+            removed,
+        } => replaced_finding(desired, repository, what, entry, removed),
+        Problem::ScannedByRegistry { applied_filters } => {
+            scanned_by_registry_finding(desired, repository, applied_filters)
+        }
+        Problem::ImmutableTags => immutable_tags_finding(repository),
+        Problem::PublicPolicyRefused { origin, statements } => {
+            public_policy_refused_finding(desired, repository, origin, statements)
+        }
+        Problem::PublicPolicyFound { statements } => {
+            public_policy_found_finding(desired, repository, statements)
+        }
+        Problem::EncryptionDrift { expected } => encryption_finding(desired, repository, expected),
+    }
+}
+
+fn public_policy_refused_finding(
+    desired: &Desired<'_>,
+    repository: &Repository,
+    origin: &str,
+    statements: &[PublicStatement],
+) -> Finding {
+    Finding::new(
+        Severity::Critical,
+        Check::RepositoryHardening,
+        &repository.name,
+        format!("repository policy for `{}` refused: it lets anyone in", repository.name),
+        format!(
+            "`{origin}` is public ({}), and profile `{}` does not set `allow_public = true`; the repository policy was left as it is",
+            describe_public(statements),
+            desired.profile_name()
+        ),
+    )
+    .with_next_step(PIN_STEP)
+    .with_next_step("if the cache is meant to be public, set `allow_public = true` in the profile")
+    .with_resource_arn(&repository.arn)
+}
+
+/// A replaced policy loses what someone put there: say what, so the replacement is never silent.
+fn replaced_finding(
+    desired: &Desired<'_>,
+    repository: &Repository,
+    what: &str,
+    entry: &str,
+    removed: &[Value],
+) -> Finding {
+    let shown: Vec<String> = removed.iter().map(describe_entry).collect();
+    let plural = if removed.len() == 1 { "" } else { "s" };
+    Finding::new(
+        Severity::Warning,
+        Check::RepositoryHardening,
+        &repository.name,
+        format!(
+            "{what} of `{}` replaced: {} {entry}{plural} removed",
+            repository.name,
+            removed.len()
+        ),
+        format!(
+            "profile `{}` replaces the whole {what}; removed: {}",
+            desired.profile_name(),
+            shown.join("; ")
+        ),
+    )
+    .with_next_step(format!(
+        "if a removed {entry} is needed, add it to the profile's {what} (the report's `changes` keep the old one)"
+    ))
+    .with_resource_arn(&repository.arn)
+}
+
+/// One rule or statement in a few words: its priority or `Sid` and its description, else its
+/// compact JSON (cut at 160 characters).
+fn describe_entry(entry: &Value) -> String {
+    let text = |key: &str| entry.get(key).and_then(Value::as_str);
+    if let Some(priority) = entry.get("rulePriority").and_then(Value::as_u64) {
+        return match text("description") {
+            Some(description) => format!("rule {priority} ({description})"),
+            None => format!("rule {priority} {}", short_json(entry.get("selection"))),
+        };
+    }
+    match text("Sid") {
+        Some(sid) => format!("statement `{sid}`"),
+        None => format!("statement {}", short_json(Some(entry))),
+    }
+}
+
+fn short_json(value: Option<&Value>) -> String {
+    let text = value.map(canonical_json_text).unwrap_or_default();
+    if text.chars().count() > 160 {
+        format!("{}…", text.chars().take(160).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// The per-repository setting was written but the effective scanning did not follow.
+pub fn scan_setting_ignored_finding(
+    desired: &Desired<'_>,
+    repository: &Repository,
+    effective: &EffectiveScanning,
+) -> Finding {
+    let name = &repository.name;
+    let prefix = desired
+        .profile_prefix
+        .or_else(|| name.split('/').next())
+        .unwrap_or(name);
+    Finding::new(
+        Severity::Warning,
+        Check::RepositoryHardening,
+        name,
+        format!("`{name}` is still not scanned on push after its own setting was changed"),
+        format!(
+            "`PutImageScanningConfiguration` succeeded, but ECR reports the repository's scanning as `{}`: the registry scanning configuration decides, and no filter of it covers this repository",
+            effective.scan_frequency
+        ),
+    )
+    .with_next_step(format!("add `{prefix}/*` to the registry's `SCAN_ON_PUSH` rule (`hardening.registry_scanning = \"manage\"` does it when the registry has room; see the `registry_scanning` section of the sweep's report)"))
+    .with_resource_arn(&repository.arn)
+}
+
+fn scanned_by_registry_finding(
+    desired: &Desired<'_>,
+    repository: &Repository,
+    applied_filters: &[String],
+) -> Finding {
+    let filters = applied_filters
+        .iter()
+        .map(|filter| format!("`{filter}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Finding::new(
+        Severity::Info,
+        Check::RepositoryHardening,
+        &repository.name,
+        format!("`{}` is scanned on push by the registry", repository.name),
+        format!(
+            "profile `{}` sets `scan_on_push = false`, but the registry scanning filter {filters} scans it on push, and a repository's own setting does not override the registry's",
+            desired.profile_name()
+        ),
+    )
+    .with_next_step("narrow the registry filter by hand if scanning there is unwanted, or drop `scan_on_push = false` from the profile")
+    .with_resource_arn(&repository.arn)
+}
+
+fn immutable_tags_finding(repository: &Repository) -> Finding {
+    Finding::new(
+        Severity::Warning,
+        Check::RepositoryHardening,
+        &repository.name,
+        format!("cache repository `{}` gets immutable tags", repository.name),
+        "with plain `IMMUTABLE`, ECR can no longer refresh a cached tag when the upstream moves it, so pulls keep getting the first image cached under that tag",
+    )
+    .with_next_step("set `tag_mutability = \"IMMUTABLE_WITH_EXCLUSION\"` with `tag_mutability_exclusions` naming the tags that move (such as `latest`) in the profile")
+    .with_resource_arn(&repository.arn)
+}
+
+fn encryption_finding(desired: &Desired<'_>, repository: &Repository, expected: &str) -> Finding {
+    let name = &repository.name;
+    let template_prefix = desired
+        .profile_prefix
+        .or_else(|| name.split('/').next())
+        .unwrap_or(name);
+    let key = if expected.starts_with("KMS") {
+        ",kmsKey=<key ARN>"
+    } else {
+        ""
+    };
+    let actual = match &repository.kms_key {
+        Some(key) => format!("`{}` (key `{key}`)", repository.encryption_type),
+        None => format!("`{}`", repository.encryption_type),
+    };
+    Finding::new(
+        Severity::Warning,
+        Check::RepositoryHardening,
+        name,
+        format!("repository `{name}` is encrypted with {actual}, profile `{}` expects `{expected}`", desired.profile_name()),
+        "ECR sets encryption when it creates a repository and cannot change it afterwards; this repository keeps its encryption until it is recreated",
+    )
+    .with_next_steps([
+        format!("make new cache repositories get `{expected}`: `aws ecr create-repository-creation-template --prefix {template_prefix} --applied-for PULL_THROUGH_CACHE --encryption-configuration encryptionType={expected}{key} --custom-role-arn <role ECR may assume>`"),
+        format!("then recreate this one: `aws ecr delete-repository --repository-name {name} --force`; the next pull through the cache creates it again from the upstream"),
+    ])
+    .with_resource_arn(&repository.arn)
+}
+
+/// How to make a statement that reaches `*` private.
+const PIN_STEP: &str = "pin every `Allow` statement that reaches `*` with a condition on the caller and a concrete value, e.g. `\"Condition\": {\"StringEquals\": {\"aws:PrincipalOrgID\": \"o-…\"}}` (or `aws:PrincipalAccount`, `aws:PrincipalOrgPaths`, `aws:SourceVpce`, `aws:PrincipalArn`), and replace `NotPrincipal` with `Principal`";
+
+/// `Statement[0] (`Sid`): why; Statement[2]: why`.
+pub(super) fn describe_public(statements: &[PublicStatement]) -> String {
+    statements
+        .iter()
+        .map(|statement| format!("{statement}: {}", statement.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn public_policy_found_finding(
+    desired: &Desired<'_>,
+    repository: &Repository,
+    statements: &[PublicStatement],
+) -> Finding {
+    let name = &repository.name;
+    Finding::new(
+        Severity::Critical,
+        Check::RepositoryHardening,
+        name,
+        format!("repository `{name}` lets anyone in"),
+        format!(
+            "its repository policy is public ({}), so any AWS account can use it; profile `{}` does not allow public repositories but sets no `repository_policy` to replace it, so it was left as it is",
+            describe_public(statements),
+            desired.profile_name()
+        ),
+    )
+    .with_next_steps([
+        format!("review it: `aws ecr get-repository-policy --repository-name {name}`"),
+        PIN_STEP.to_owned(),
+        format!("remove it: `aws ecr delete-repository-policy --repository-name {name}`, or set `repository_policy` in the profile so the next run replaces it"),
+        "if the repository is meant to be public, set `allow_public = true` in its profile".to_owned(),
+    ])
+    .with_resource_arn(&repository.arn)
+}
