@@ -115,7 +115,8 @@ fn decisions_from_sdk(result: &EvaluationResult) -> Vec<SimulatedDecision> {
         .map(|specific| SimulatedDecision {
             action: action.to_owned(),
             resource: specific.eval_resource_name().to_owned(),
-            decision: EvalDecision::parse(specific.eval_resource_decision().as_str()),
+            decision: EvalDecision::parse(specific.eval_resource_decision().as_str())
+                .stricter(EvalDecision::parse(result.eval_decision().as_str())),
             matched_policies: policies(specific.matched_statements()),
             missing_context_values: keys(specific.missing_context_values()),
         })

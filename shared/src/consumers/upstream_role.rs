@@ -125,6 +125,9 @@ pub fn assess_upstream_role(
                 Some(TrustProblem::Conditional(statements)) => CheckResult::unknown(format!(
                     "only {statements} of its trust policy allow `{PULL_THROUGH_CACHE_SERVICE}`, under conditions not evaluated here"
                 )),
+                Some(TrustProblem::ConditionalDeny(statements)) => CheckResult::unknown(format!(
+                    "the `Deny` {statements} of its trust policy may keep `{PULL_THROUGH_CACHE_SERVICE}` from assuming it, under conditions not evaluated here"
+                )),
                 Some(TrustProblem::Unreadable(why)) => {
                     CheckResult::unknown(format!("its trust policy cannot be read: {why}"))
                 }

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::policy_eval::{statement_label, Answer};
+use super::policy_eval::{glob_matches, statement_label, Answer};
 
 /// `EvalDecision` (`PolicyEvaluationDecisionType`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,25 @@ impl EvalDecision {
             "explicitDeny" => EvalDecision::ExplicitDeny,
             "implicitDeny" => EvalDecision::ImplicitDeny,
             other => EvalDecision::Other(other.to_owned()),
+        }
+    }
+
+    /// The more restrictive of two decisions: an explicit deny, then an implicit one, then a
+    /// value this version does not know, then an allow. The top-level `EvalDecision` of a
+    /// result is the most restrictive across its resources and the only one that reflects an
+    /// organization's SCPs (IAM API reference, `EvaluationResult`), so a resource's own answer
+    /// never loosens it.
+    pub fn stricter(self, other: EvalDecision) -> EvalDecision {
+        let rank = |decision: &EvalDecision| match decision {
+            EvalDecision::ExplicitDeny => 3,
+            EvalDecision::ImplicitDeny => 2,
+            EvalDecision::Other(_) => 1,
+            EvalDecision::Allowed => 0,
+        };
+        if rank(&other) > rank(&self) {
+            other
+        } else {
+            self
         }
     }
 }
@@ -167,34 +186,63 @@ pub fn trust_problem(trust_policy: Option<&str>, service: &str) -> Option<TrustP
     };
     let mut allowed = false;
     let mut conditional = Vec::new();
+    let mut conditional_denies = Vec::new();
     for (index, statement) in statements.iter().enumerate() {
         let label = statement_label(index, statement);
-        let names_service = statement
-            .get("Principal")
-            .is_some_and(|principal| principal_names_service(principal, service));
-        let assumes = statement.get("Action").is_some_and(|actions| {
-            one_or_many(actions).iter().any(|action| {
-                ["sts:AssumeRole", "sts:*", "*"]
-                    .iter()
-                    .any(|granting| action.eq_ignore_ascii_case(granting))
-            })
-        });
-        if !names_service || !assumes {
+        let deny = statement.get("Effect").and_then(Value::as_str) == Some("Deny");
+        // A `Deny` is read widely (anything that may reach the service takes the trust away),
+        // an `Allow` narrowly (only what certainly names the service grants it).
+        if !statement_assumes(statement) || !statement_reaches_service(statement, service, deny) {
             continue;
         }
-        match statement.get("Effect").and_then(Value::as_str) {
-            Some("Deny") => return Some(TrustProblem::Denied(label)),
-            Some("Allow") if statement.get("Condition").is_some() => conditional.push(label),
-            Some("Allow") => allowed = true,
-            _ => {}
+        let has_condition = statement.get("Condition").is_some();
+        match (deny, has_condition) {
+            (true, false) => return Some(TrustProblem::Denied(label)),
+            (true, true) => conditional_denies.push(label),
+            (false, true) => conditional.push(label),
+            (false, false) => allowed = true,
         }
     }
-    if allowed {
+    if !conditional_denies.is_empty() {
+        // A `Deny` whose condition is not evaluated here may take the trust away: never `ok`.
+        Some(TrustProblem::ConditionalDeny(conditional_denies.join(", ")))
+    } else if allowed {
         None
     } else if !conditional.is_empty() {
         Some(TrustProblem::Conditional(conditional.join(", ")))
     } else {
         Some(TrustProblem::NotTrusted)
+    }
+}
+
+/// Whether the statement's `Action` (or `NotAction`) covers `sts:AssumeRole`, with IAM's `*`
+/// and `?` wildcards, case-insensitively.
+fn statement_assumes(statement: &Value) -> bool {
+    let matches = |patterns: &Value| {
+        one_or_many(patterns)
+            .iter()
+            .any(|pattern| glob_matches(pattern, "sts:AssumeRole", true))
+    };
+    match (statement.get("Action"), statement.get("NotAction")) {
+        (Some(actions), _) => matches(actions),
+        (None, Some(excluded)) => !matches(excluded),
+        (None, None) => false,
+    }
+}
+
+/// Whether the statement's `Principal` (or `NotPrincipal`) may be the service. `wide`: count
+/// `{"AWS": "*"}` too (whether it covers a service principal is not documented).
+fn statement_reaches_service(statement: &Value, service: &str, wide: bool) -> bool {
+    match (statement.get("Principal"), statement.get("NotPrincipal")) {
+        (Some(principal), _) => {
+            principal_names_service(principal, service)
+                || (wide
+                    && principal
+                        .get("AWS")
+                        .is_some_and(|accounts| one_or_many(accounts).contains(&"*")))
+        }
+        (None, Some(excluded)) => !principal_names_service(excluded, service),
+        (None, None) => false,
     }
 }
 
@@ -205,6 +253,8 @@ pub enum TrustProblem {
     NotTrusted,
     /// Only statements with conditions do (named), which are not evaluated here.
     Conditional(String),
+    /// A `Deny` under a condition not evaluated here (named) may take it away.
+    ConditionalDeny(String),
     /// This `Deny` statement takes it away.
     Denied(String),
     Unreadable(String),
@@ -258,6 +308,41 @@ pub fn decode_policy_document(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stricter_decision_wins() {
+        use EvalDecision::*;
+        let cases = [
+            ("allow and allow", Allowed, Allowed, Allowed),
+            (
+                "an organization's deny at the top",
+                Allowed,
+                ImplicitDeny,
+                ImplicitDeny,
+            ),
+            (
+                "explicit over implicit",
+                ImplicitDeny,
+                ExplicitDeny,
+                ExplicitDeny,
+            ),
+            (
+                "unknown over allow",
+                Allowed,
+                Other("x".into()),
+                Other("x".into()),
+            ),
+            (
+                "deny over unknown",
+                Other("x".into()),
+                ImplicitDeny,
+                ImplicitDeny,
+            ),
+        ];
+        for (case, resource, top, expected) in cases {
+            assert_eq!(resource.stricter(top), expected, "{case}");
+        }
+    }
     use crate::test_cases::named_cases;
 
     fn decision(decision: &str, matched: &[&str], missing: &[&str]) -> SimulatedDecision {
@@ -391,6 +476,54 @@ mod tests {
                 {"Sid": "NoOne", "Effect": "Deny", "Principal": "*", "Action": "sts:*"}
             ]))),
             Some(TrustProblem::Denied("Statement[1] (`NoOne`)".to_owned())),
+        ),
+        a_wildcard_deny_takes_it_away(
+            Some(trust(serde_json::json!([
+                {"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"},
+                {"Sid": "Wild", "Effect": "Deny", "Principal": "*", "Action": "sts:Assume*"}
+            ]))),
+            Some(TrustProblem::Denied("Statement[1] (`Wild`)".to_owned())),
+        ),
+        a_not_action_deny_takes_it_away(
+            Some(trust(serde_json::json!([
+                {"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"},
+                {"Sid": "AllBut", "Effect": "Deny", "Principal": "*", "NotAction": "sts:TagSession"}
+            ]))),
+            Some(TrustProblem::Denied("Statement[1] (`AllBut`)".to_owned())),
+        ),
+        a_not_principal_deny_reaches_the_service(
+            Some(trust(serde_json::json!([
+                {"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"},
+                {"Sid": "OnlyOthers", "Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"}
+            ]))),
+            Some(TrustProblem::Denied("Statement[1] (`OnlyOthers`)".to_owned())),
+        ),
+        a_deny_of_any_aws_principal_is_taken_as_reaching_it(
+            Some(trust(serde_json::json!([
+                {"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"},
+                {"Sid": "AnyAws", "Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}
+            ]))),
+            Some(TrustProblem::Denied("Statement[1] (`AnyAws`)".to_owned())),
+        ),
+        a_conditional_deny_is_never_ok(
+            Some(trust(serde_json::json!([
+                {"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"},
+                {"Sid": "Maybe", "Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole", "Condition": {"StringNotEquals": {"aws:SourceAccount": "999999999999"}}}
+            ]))),
+            Some(TrustProblem::ConditionalDeny("Statement[1] (`Maybe`)".to_owned())),
+        ),
+        an_allow_with_a_wildcard_action(
+            Some(trust(
+                serde_json::json!([{"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:Assume*"}]),
+            )),
+            None,
+        ),
+        a_deny_of_another_action_leaves_it(
+            Some(trust(serde_json::json!([
+                {"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"},
+                {"Effect": "Deny", "Principal": "*", "Action": "sts:TagSession"}
+            ]))),
+            None,
         ),
         no_document(None, Some(TrustProblem::Unreadable("`GetRole` returned no trust policy".to_owned()))),
         not_json(
