@@ -189,14 +189,14 @@ def simulate_principal_policy(self: IamResponse):
     if not actions:
         raise InvalidInput("ActionNames must name at least one action.")
     for action in actions:
-        if "*" in action or "?" in action or not ACTION_RE.match(action):
+        if "*" in action or "?" in action or not ACTION_RE.fullmatch(action):
             raise InvalidInput(f"Invalid action name {action}: expected service:Action, without wildcards.")
     resources = self._get_param("ResourceArns") or ["*"]
     max_items = self._get_param("MaxItems")
     max_items = DEFAULT_MAX_ITEMS if max_items is None else int(max_items)
     if not 1 <= max_items <= 1000:
         raise InvalidInput("1 validation error detected: Value at 'maxItems' failed to satisfy constraint: Member must have value between 1 and 1000")
-    m = PRINCIPAL_RE.match(source)
+    m = PRINCIPAL_RE.fullmatch(source)
     if not m or m.group(1) != self.current_account:
         raise NotFoundException(f"The user, group or role with ARN {source} cannot be found.")
     kind, name = m.group(2), m.group(3)

@@ -86,6 +86,8 @@ MAX_RULES = 2
 MAX_FILTERS = 100
 FILTER_PATTERN = r"^[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*$"
 FILTER_RE = re.compile(FILTER_PATTERN)
+# botocore ecr service model, RepositoryName (2 to 256 characters).
+REPOSITORY_NAME_RE = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 MAX_FILTER = 255
 
 
@@ -120,7 +122,7 @@ def _check_scanning_rules(scan_type, rules) -> list[dict]:
             if not isinstance(value, str) or not 1 <= len(value) <= MAX_FILTER:
                 raise _validation_error(value, f"{f_member}.filter",
                                         f"Member must have length between 1 and {MAX_FILTER}")
-            if not FILTER_RE.match(value):
+            if not FILTER_RE.fullmatch(value):
                 raise _validation_error(value, f"{f_member}.filter",
                                         f"Member must satisfy regular expression pattern: {FILTER_PATTERN}")
             if item.get("filterType") != "WILDCARD":
@@ -192,6 +194,11 @@ def batch_get_repository_scanning_configuration(self: ECRResponse):
     names = self._get_param("repositoryNames")
     if not isinstance(names, list) or not 1 <= len(names) <= 25:
         raise _validation_error(names, "repositoryNames", "Member must have length between 1 and 25")
+    for name in names:
+        # RepositoryName: 2 to 256 characters of the repository name pattern (botocore ecr
+        # service model); AWS refuses the request, it does not report a failure for the name.
+        if not isinstance(name, str) or not 2 <= len(name) <= 256 or not REPOSITORY_NAME_RE.fullmatch(name):
+            raise _validation_error(name, "repositoryNames.member", "Member must satisfy regular expression pattern: (?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
     backend = self.ecr_backend
     configurations, failures = [], []
     for name in dict.fromkeys(names):
@@ -236,7 +243,7 @@ def _check_principal(value) -> str:
         raise _validation_error(value, "principalArn", "Member must not be null")
     if len(value) > MAX_PRINCIPAL:
         raise _validation_error(value, "principalArn", f"Member must have length less than or equal to {MAX_PRINCIPAL}")
-    if not PRINCIPAL_RE.match(value):
+    if not PRINCIPAL_RE.fullmatch(value):
         raise _validation_error(value, "principalArn",
                                 f"Member must satisfy regular expression pattern: {PRINCIPAL_PATTERN}")
     return value

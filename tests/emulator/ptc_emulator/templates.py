@@ -147,7 +147,7 @@ def _check_mutability(mutability, filters) -> None:
             raise _validation_error(item, member, "Member must not be null")
         _check_enum(item.get("filterType"), f"{member}.filterType", ("WILDCARD",))
         value = item.get("filter")
-        if not isinstance(value, str) or not EXCLUSION_FILTER_RE.match(value):
+        if not isinstance(value, str) or not EXCLUSION_FILTER_RE.fullmatch(value):
             raise _validation_error(value, f"{member}.filter",
                                     "Member must satisfy regular expression pattern: ^[0-9a-zA-Z._*-]{1,128}$")
 
