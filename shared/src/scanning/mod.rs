@@ -224,6 +224,14 @@ fn failure_finding(verb: &str, error: &AwsError, target: Option<&RegistryScannin
     );
     if error.kind == AwsErrorKind::AccessDenied {
         finding = finding.with_next_step(format!("allow `{}` in the role", error.operation));
+        if target.is_some_and(|target| target.scan_type == "ENHANCED") {
+            // Enhanced scanning is Amazon Inspector's: turning it on or off also needs
+            // `inspector2:Enable`/`Disable`/`ListAccountPermissions` and the service-linked role
+            // (ECR user guide, image-scanning-enhanced-iam.html), which the stack does not grant.
+            finding = finding.with_next_step(
+                "an `ENHANCED` configuration also needs `inspector2:Enable`, `inspector2:Disable`, `inspector2:ListAccountPermissions` and `iam:CreateServiceLinkedRole` for `inspector2.amazonaws.com`, which the stack does not grant: set the scan type by hand once, or leave `hardening.registry_scan_type` unset",
+            );
+        }
     }
     if let Some(target) = target {
         finding = finding.with_next_step(format!(
