@@ -557,3 +557,98 @@ async fn prewarm_takes_the_same_files_and_pulls_each_reference_once() {
         stderr(&output)
     );
 }
+
+/// One file written to a fresh folder, `ptc rewrite -f <file> --in-place` run on it: (exit
+/// code, the file after).
+fn rewrite_in_place(name: &str, text: &str) -> (Option<i32>, String) {
+    let folder = tempfile::tempdir().expect("folder");
+    let path = folder.path().join(name);
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("folder made");
+    std::fs::write(&path, text).expect("written");
+    let rules = rules();
+    let output = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", "-f", name, "--in-place"], &rules),
+        None,
+        None,
+    );
+    let after = std::fs::read_to_string(&path).expect("readable");
+    (output.status.code(), after)
+}
+
+/// Shapes real charts and manifests use that must not be rewritten wrong: (case, file name,
+/// text, what the file must hold after, what it must not).
+#[test]
+fn in_place_leaves_what_it_cannot_rewrite_right() {
+    let cases: [(&str, &str, &str, &str, &str); 5] = [
+        (
+            "an untagged image string gains no tag (the chart keeps it under `tag`)",
+            "values.yaml",
+            "master:\n  image: \"jenkins/jenkins\"\n  tag: \"lts\"\n",
+            "image: \"111122223333.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/jenkins/jenkins\"\n",
+            ":latest",
+        ),
+        (
+            "a registry given as an alias keeps the file unwritten",
+            "values.yaml",
+            "global:\n  reg: &reg quay.io\nimage:\n  registry: *reg\n  repository: bitnami/redis\n  tag: \"7\"\n",
+            "  repository: bitnami/redis\n",
+            "docker-hub",
+        ),
+        (
+            "a registry that cannot be replaced byte for byte keeps the repository too",
+            "values.yaml",
+            "image:\n  registry: \"docker\\x2eio\"\n  repository: bitnami/redis\n  tag: \"7\"\n",
+            "  repository: bitnami/redis\n",
+            "docker-hub",
+        ),
+        (
+            "broken YAML with `{{` outside a chart's templates is not written",
+            "deploy.yaml",
+            "kind: Pod\nmetadata:\n  annotations: {description: \"{{ x }}\"}\nspec:\n  containers:\n  - image: nginx:1.27\n   bad: indent\n---\nkind: Pod\nspec:\n  containers:\n  - image: busybox:1.36\n",
+            "image: busybox:1.36\n",
+            "docker-hub/library/busybox",
+        ),
+        (
+            "an empty `newName` gets no second one",
+            "kustomization.yaml",
+            "images:\n- name: nginx\n  newName:\n  newTag: \"1.27\"\n",
+            "  newName:\n  newTag",
+            "newName: 1111",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (case, name, text, holds, lacks) in cases {
+        let (_, after) = rewrite_in_place(name, text);
+        if !after.contains(holds) || after.contains(lacks) {
+            failures.push(format!("{case}:\n{after}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
+}
+
+#[test]
+fn in_place_never_replaces_a_symbolic_link() {
+    let folder = tempfile::tempdir().expect("folder");
+    let real = folder.path().join("real.yaml");
+    std::fs::write(&real, "image: nginx:1.27\n").expect("written");
+    std::os::unix::fs::symlink(&real, folder.path().join("link.yaml")).expect("linked");
+    let rules = rules();
+    let output = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", "-f", "link.yaml", "--in-place"], &rules),
+        None,
+        None,
+    );
+    let link = std::fs::symlink_metadata(folder.path().join("link.yaml")).expect("there");
+    assert!(link.file_type().is_symlink(), "{output:?}");
+    assert_eq!(
+        std::fs::read_to_string(&real).expect("readable"),
+        "image: nginx:1.27\n"
+    );
+    assert!(
+        stderr(&output).contains("symbolic link"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -320,6 +320,16 @@ fn classify_reference(
     if reference.registry == registry_host {
         return match rule_for_repository(rules, &reference.path) {
             Some(rule) => match expected_in_cache(reference, rule, rules, &registry_host) {
+                // Under a `ROOT` rule every repository of the registry matches the rule, private
+                // ones too: a path the cache would not create (`myapp`, where Docker Hub's would
+                // be `library/myapp`) is a private repository, never pointed at the upstream.
+                Some((_, repository)) if repository != reference.path && rule.is_root() => {
+                    ImageSource::Exempt {
+                        reason: format!(
+                            "a private repository of this registry (the `ROOT` rule would cache this image as `{repository}`)"
+                        ),
+                    }
+                }
                 Some((cache_uri, repository)) if repository != reference.path => {
                     ImageSource::Broken {
                         rule_prefix: rule.prefix.clone(),
@@ -676,11 +686,13 @@ mod tests {
             "via cache",
             None,
         ),
-        root_docker_hub_rule_a_one_segment_path_is_broken(
+        // The cache never creates a one-segment repository from Docker Hub (`library/…`), so
+        // under a `ROOT` rule such a path is a private repository, not a broken cache path.
+        root_docker_hub_rule_a_one_segment_path_is_a_private_repository(
             docker_root_rules(),
-            format!("{REGISTRY}/nginx:1.27"),
-            "broken",
-            Some(format!("{REGISTRY}/library/nginx:1.27")),
+            format!("{REGISTRY}/myapp:1"),
+            "exempt",
+            None,
         ),
         root_docker_hub_rule_an_organisation_s_image_is_via_cache(
             docker_root_rules(),

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use ptc_ops::audit::{classify, ImageSource, DIGEST_ONLY_REASON};
 use ptc_ops::domain::CacheRule;
 use ptc_ops::manifests::rewrite::{apply, edits_for, tag_and_digest, unified_diff, Edit};
-use ptc_ops::manifests::{self, FileScan, Note, Occurrence, Problem, Shape};
+use ptc_ops::manifests::{self, FileScan, Note, Occurrence, Problem, Shape, SourceKind};
 use ptc_ops::prewarm::mapping::registry_host;
 use serde::Serialize;
 
@@ -99,6 +99,17 @@ fn walk(folder: &Path, found: &mut Vec<PathBuf>) -> Result<(), CliError> {
         if name.starts_with('.') {
             continue;
         }
+        // A linked folder is not followed: it may lead out of the tree given, or in a loop.
+        let linked = std::fs::symlink_metadata(&path)
+            .map(|metadata| metadata.file_type().is_symlink())
+            .unwrap_or(false);
+        if linked && path.is_dir() {
+            eprintln!(
+                "`{}`: a symbolic link to a folder, not followed",
+                path.display()
+            );
+            continue;
+        }
         if path.is_dir() {
             walk(&path, found)?;
         } else if manifests::is_manifest_name(&name) {
@@ -150,6 +161,24 @@ pub fn references(paths: &[PathBuf]) -> Result<Vec<String>, CliError> {
                     );
                     continue;
                 }
+            }
+            // An untagged image string in values (the tag under another key of the chart) or a
+            // kustomization entry without `newTag`: which tag is pulled is not in this file.
+            let untagged_elsewhere = matches!(
+                (&occurrence.kind, &occurrence.shape),
+                (SourceKind::HelmValues, Shape::String { field })
+                    if tag_and_digest(field.value.trim()).is_empty()
+            ) || matches!(
+                (&occurrence.kind, &occurrence.shape),
+                (SourceKind::Kustomize, Shape::Kustomize { .. })
+                    if tag_and_digest(&occurrence.reference).is_empty()
+            );
+            if untagged_elsewhere {
+                eprintln!(
+                    "{}:{}: `{}` has no tag here (the tag the deployment pulls is set elsewhere): not pre-warmed",
+                    occurrence.file, occurrence.line, occurrence.reference
+                );
+                continue;
             }
             if !references.contains(&occurrence.reference) {
                 references.push(occurrence.reference);
@@ -578,6 +607,12 @@ fn print_check(report: &RewriteReport, n_problems: usize) {
 /// Writes `text` to a temporary file in the same folder, then renames it over `path`, so a
 /// reader never sees half a file. The file's permissions are kept.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    // Renaming over a link would replace the link with a file and leave its target as it was.
+    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        return Err(std::io::Error::other(
+            "a symbolic link: not rewritten in place (rewrite the file it points to)",
+        ));
+    }
     let folder = path
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())

@@ -29,9 +29,12 @@ pub fn read(root: &Node, scan: &mut FileScan) {
             reference.push_str(digest.value.trim());
         }
         // A missing `newName` goes on its own line after `name`, at the key's indentation;
-        // only in block style (`- name: x`), not in a flow map (`- {name: x}`).
+        // only in block style (`- name: x`), not in a flow map (`- {name: x}`). A `newName` key
+        // that is there but empty (`newName:`, `~`) gets no second one: kustomize refuses
+        // duplicate keys, so that entry is left to be edited by hand.
+        let has_new_name_key = entry.get("newName").is_some();
         let insert_at = match (&entry, &name.span) {
-            (Node::Map(entries), Some(span)) if new_name.is_none() => entries
+            (Node::Map(entries), Some(span)) if new_name.is_none() && !has_new_name_key => entries
                 .iter()
                 .find_map(|(key, _)| key.as_scalar().filter(|key| key.value == "name"))
                 .map(|key| (span.end, key.col)),

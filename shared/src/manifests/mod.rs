@@ -232,8 +232,10 @@ pub fn scan(name: &str, text: &str) -> FileScan {
         match document.root {
             Ok(Some(root)) => read_document(&root, is_kustomization, &mut scan),
             Ok(None) => {}
-            // A chart's `templates/` file: YAML only once Helm renders it.
-            Err(error) if document.templated => scan.notes.push(Note {
+            // A chart's `templates/` file: YAML only once Helm renders it. Elsewhere `{{` is
+            // common in valid YAML (alert annotations, workflow parameters), so a document
+            // that does not parse there is a problem like any other.
+            Err(error) if document.templated && in_chart_templates(name) => scan.notes.push(Note {
                 file: name.to_owned(),
                 line: error.line,
                 text: String::new(),
@@ -252,6 +254,13 @@ pub fn scan(name: &str, text: &str) -> FileScan {
     }
     scan.occurrences.sort_by_key(|occurrence| occurrence.line);
     scan
+}
+
+/// Whether `path` lies in a `templates` folder (a Helm chart's templates).
+fn in_chart_templates(path: &str) -> bool {
+    std::path::Path::new(path)
+        .components()
+        .any(|component| component.as_os_str() == "templates")
 }
 
 fn read_document(root: &Node, is_kustomization: bool, scan: &mut FileScan) {

@@ -36,7 +36,15 @@ pub fn edits_for(
 ) -> Result<Vec<Edit>, String> {
     let (host, repository) = split_uri(cache_uri);
     match &occurrence.shape {
-        Shape::String { field } => Ok(vec![replace(field, cache_uri)?]),
+        // The reference's own tag and digest, never one the parser assumed: `jenkins/jenkins`
+        // (its tag under another key of the chart) must not become `…:latest`.
+        Shape::String { field } => {
+            let suffix = tag_and_digest(field.value.trim());
+            Ok(vec![replace(
+                field,
+                &format!("{host}/{repository}{suffix}"),
+            )?])
+        }
         Shape::Fields {
             registry,
             repository: repository_field,
@@ -44,7 +52,14 @@ pub fn edits_for(
         } => {
             // `repository: nginx:1.27` (no `tag` key) keeps its tag.
             let suffix = tag_and_digest(repository_field.value.trim());
-            match registry.as_ref().filter(|registry| registry.span.is_some()) {
+            match registry {
+                // A registry that is there but cannot be replaced byte for byte (escapes):
+                // rewriting only the repository would put the cache under that registry.
+                Some(registry) if registry.span.is_none() => Err(format!(
+                    "`{}` cannot be rewritten in place ({}), so neither is the repository",
+                    registry.key,
+                    registry.not_editable.as_deref().unwrap_or("no position")
+                )),
                 Some(registry) => Ok(vec![
                     replace(registry, host)?,
                     replace(repository_field, &format!("{repository}{suffix}"))?,

@@ -9,16 +9,32 @@
 //! A map holding neither `repository` nor `image` is searched further.
 
 use super::yaml::Node;
-use super::{string_occurrence, Field, FileScan, Note, Occurrence, Shape, SourceKind};
+use super::{string_occurrence, Field, FileScan, Note, Occurrence, Problem, Shape, SourceKind};
 
 pub fn read(node: &Node, path: &str, kind: SourceKind, scan: &mut FileScan) {
     match node {
         Node::Map(entries) => {
-            for (key, value) in entries {
-                let Some(key) = key.as_str() else { continue };
+            for (key_node, value) in entries {
+                let Some(key) = key_node.as_str() else {
+                    continue;
+                };
                 let here = join(path, key);
                 if is_image_key(key) {
                     match value {
+                        // An alias is not followed: its anchor is read (and rewritten) where it
+                        // is written when that is an image value; otherwise say so rather than
+                        // miss it silently.
+                        Node::Alias => {
+                            scan.notes.push(Note {
+                                file: scan.file.clone(),
+                                line: key_node.as_scalar().map_or(0, |scalar| scalar.line),
+                                text: String::new(),
+                                message: format!(
+                                    "`{here}` is a YAML alias (`*…`): read where its anchor is written, and only if that is an image value"
+                                ),
+                            });
+                            continue;
+                        }
                         Node::Scalar(scalar) => {
                             if let Some(occurrence) = string_occurrence(scan, scalar, kind, here) {
                                 scan.occurrences.push(occurrence);
@@ -64,6 +80,21 @@ fn structured(node: &Node, path: &str, kind: SourceKind, scan: &mut FileScan) ->
     let Some(repository) = field("repository").or_else(|| field("image")) else {
         return false;
     };
+    // A `registry` that is there but not a plain value (an alias, a map) must not read as no
+    // registry: the repository would then be pointed at the cache under another registry.
+    if matches!(
+        node.get("registry"),
+        Some(Node::Alias | Node::Map(_) | Node::Seq(_))
+    ) {
+        scan.problems.push(Problem {
+            file: scan.file.clone(),
+            line: repository.line,
+            message: format!(
+                "`{path}.registry` is not a plain value (an alias or a structure): the image cannot be read"
+            ),
+        });
+        return true;
+    }
     let registry = field("registry");
     let tag = field("tag");
     let digest = field("digest");
