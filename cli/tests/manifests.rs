@@ -652,3 +652,46 @@ fn in_place_never_replaces_a_symbolic_link() {
         stderr(&output)
     );
 }
+
+/// Odd but valid (or hostile) YAML: (case, text, exit code of `--check`, text the output holds).
+#[test]
+fn check_reads_directives_and_refuses_what_it_cannot_read() {
+    let deep = format!("{}x\n", "- ".repeat(10_000));
+    let cases: [(&str, String, i32, &str); 3] = [
+        (
+            "a %YAML directive before the document",
+            "%YAML 1.2\n---\nimage: nginx:1.27\n".to_owned(),
+            1,
+            "direct `nginx:1.27`",
+        ),
+        (
+            "a second document after `...` is a problem, not lost",
+            "image: nginx:1.27\n...\nother:\n  image: busybox:1.36\n".to_owned(),
+            1,
+            "a second document",
+        ),
+        (
+            "nesting 10,000 deep is a problem, not a crash",
+            deep,
+            1,
+            "nested deeper than",
+        ),
+    ];
+    let rules = rules();
+    let mut failures = Vec::new();
+    for (case, text, code, says) in cases {
+        let folder = tempfile::tempdir().expect("folder");
+        std::fs::write(folder.path().join("values.yaml"), &text).expect("written");
+        let output = ptc_in(
+            folder.path(),
+            &offline(&["rewrite", "-f", "values.yaml", "--check"], &rules),
+            None,
+            None,
+        );
+        let printed = format!("{}{}", stdout(&output), stderr(&output));
+        if output.status.code() != Some(code) || !printed.contains(says) {
+            failures.push(format!("{case}: {:?}\n{printed}", output.status.code()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
+}

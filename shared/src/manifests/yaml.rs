@@ -92,9 +92,19 @@ pub fn documents(text: &str) -> Vec<Document> {
         .into_iter()
         .map(|(offset, line)| {
             let end = next_boundary(text, offset);
+            // Directives (`%YAML 1.2`) and comments before a `---` belong to the document that
+            // follows; alone they are no document.
+            let only_directives = text[offset..end].lines().all(|line| {
+                let line = line.trim();
+                line.is_empty() || line.starts_with('#') || line.starts_with('%')
+            });
             Document {
                 line,
-                root: parse_one(&text[offset..end], offset, line),
+                root: if only_directives {
+                    Ok(None)
+                } else {
+                    parse_one(&text[offset..end], offset, line)
+                },
                 templated: text[offset..end].contains("{{"),
             }
         })
@@ -134,6 +144,10 @@ fn next_boundary(text: &str, offset: usize) -> usize {
     text.len()
 }
 
+/// Deeper nesting is refused: the readers walk the tree recursively, and no manifest, values
+/// file or kustomization nests anywhere near this.
+const MAX_DEPTH: usize = 128;
+
 fn parse_one(chunk: &str, offset: usize, first_line: usize) -> Result<Option<Node>, YamlError> {
     let bytes_at: Vec<usize> = chunk
         .char_indices()
@@ -168,6 +182,13 @@ fn parse_one(chunk: &str, offset: usize, first_line: usize) -> Result<Option<Nod
                 }))
             }
             Event::Alias(_) => Some(Node::Alias),
+            Event::SequenceStart(..) | Event::MappingStart(..) if stack.len() >= MAX_DEPTH => {
+                return Err(YamlError {
+                    line: span.start.line() + first_line - 1,
+                    col: span.start.col(),
+                    message: format!("nested deeper than {MAX_DEPTH} levels: not read"),
+                });
+            }
             Event::SequenceStart(..) => {
                 stack.push(Builder::Seq(Vec::new()));
                 None
@@ -182,6 +203,15 @@ fn parse_one(chunk: &str, offset: usize, first_line: usize) -> Result<Option<Nod
         if let Some(node) = node {
             match stack.last_mut() {
                 Some(builder) => builder.push(node),
+                // A second document in one chunk (after `...` with no `---`): refused rather
+                // than losing the first.
+                None if root.is_some() => {
+                    return Err(YamlError {
+                        line: span.start.line() + first_line - 1,
+                        col: span.start.col(),
+                        message: "a second document after `...` without `---`: not read".to_owned(),
+                    });
+                }
                 None => root = Some(node),
             }
         }
