@@ -32,11 +32,21 @@ pub fn read(text: &str, scan: &mut FileScan) {
     let mut args: HashMap<String, ArgDefault> = HashMap::new();
     let mut offset = 0;
     let mut continued = false;
+    // Heredoc terminators still open (`RUN <<EOF … EOF`): their lines are the body of the
+    // instruction, never instructions themselves.
+    let mut heredocs: Vec<String> = Vec::new();
     for (index, raw_line) in text.split_inclusive('\n').enumerate() {
         let line_number = index + 1;
         let line_start = offset;
         offset += raw_line.len();
         let line = raw_line.trim_end_matches(['\n', '\r']);
+        if let Some(terminator) = heredocs.first() {
+            if line.trim_start_matches('\t') == terminator {
+                heredocs.remove(0);
+            }
+            continue;
+        }
+        heredocs = heredoc_terminators(line);
         let was_continued = continued;
         continued = line.trim_end().ends_with('\\');
         if was_continued {
@@ -229,4 +239,24 @@ fn unquote(value: &str) -> (&str, usize) {
         }
     }
     (value, 0)
+}
+
+/// The terminators of the heredocs a line opens (`<<EOF`, `<<-EOF`, `<<"EOF"`, `<<'EOF'`), in
+/// order (Dockerfile reference, "Here-Documents").
+fn heredoc_terminators(line: &str) -> Vec<String> {
+    let mut terminators = Vec::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("<<") {
+        let after = rest[at + 2..].trim_start_matches('-');
+        let word: String = after
+            .trim_start_matches(['"', '\''])
+            .chars()
+            .take_while(|character| character.is_ascii_alphanumeric() || *character == '_')
+            .collect();
+        if !word.is_empty() {
+            terminators.push(word);
+        }
+        rest = &rest[at + 2..];
+    }
+    terminators
 }

@@ -547,6 +547,19 @@ mod tests {
     }
 
     #[test]
+    fn heredoc_bodies_are_not_instructions() {
+        let text = "FROM alpine:3.20 AS build\nRUN <<EOF\nFROM nginx:1.27\necho done\nEOF\nCOPY <<-'CONF' /etc/app.conf\n\tFROM busybox:1.36\n\tCONF\nFROM build\n";
+        let scan = scan("Dockerfile", text);
+        let references: Vec<&str> = scan
+            .occurrences
+            .iter()
+            .map(|occurrence| occurrence.reference.as_str())
+            .collect();
+        assert_eq!(references, ["alpine:3.20"], "{:?}", scan.problems);
+        assert!(scan.problems.is_empty(), "{:?}", scan.problems);
+    }
+
+    #[test]
     fn formats_by_name_and_content() {
         for (name, text, format, n) in [
             (
