@@ -5,7 +5,6 @@
 use std::process::ExitCode;
 
 use ptc_ops::kyverno::{Policy, PolicyOptions, DEFAULT_POLICY_NAME};
-use ptc_ops::prewarm::mapping::registry_host;
 use serde_json::json;
 
 use super::{clients, load_rules, CliError, EXIT_CLEAN};
@@ -17,23 +16,10 @@ pub async fn run(global: &GlobalOptions, arguments: &RewriteArgs) -> Result<Exit
         None => Some(clients().await),
     };
     let rules = load_rules(&arguments.rules, clients.as_ref()).await?;
-    let host = match &arguments.registry {
-        Some(host) => host.clone(),
-        None => {
-            let registry_id = rules.iter().find_map(|rule| rule.registry_id.clone());
-            let region = clients
-                .as_ref()
-                .and_then(|clients| clients.region().map(str::to_owned));
-            match (registry_id, region) {
-                (Some(registry_id), Some(region)) => registry_host(&registry_id, &region),
-                _ => {
-                    return Err(CliError::Usage(
-                        "cannot tell the registry host the policy rewrites to: give `--registry <account>.dkr.ecr.<region>.amazonaws.com`".to_owned(),
-                    ))
-                }
-            }
-        }
-    };
+    let region = clients
+        .as_ref()
+        .and_then(|clients| clients.region().map(str::to_owned));
+    let host = super::manifests::host_for(arguments, &rules, region)?;
     let policy = Policy::from_rules(
         &rules,
         &PolicyOptions {

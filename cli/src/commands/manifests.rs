@@ -326,7 +326,7 @@ fn decide(
 
 /// The registry host the cache URIs name: `--registry`, else the rules' registry id and the
 /// region of the AWS configuration.
-fn host_for(
+pub fn host_for(
     arguments: &RewriteArgs,
     rules: &[CacheRule],
     region: Option<String>,

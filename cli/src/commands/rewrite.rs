@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use ptc_ops::audit::DIGEST_ONLY_REASON;
-use ptc_ops::prewarm::mapping::{cache_uri_for, registry_host};
+use ptc_ops::prewarm::mapping::cache_uri_for;
 use ptc_ops::prewarm::reference::parse_reference;
 use serde_json::json;
 
@@ -24,23 +24,10 @@ pub async fn run(global: &GlobalOptions, arguments: &RewriteArgs) -> Result<Exit
         None => Some(clients().await),
     };
     let rules = load_rules(&arguments.rules, clients.as_ref()).await?;
-    let host = match &arguments.registry {
-        Some(host) => host.clone(),
-        None => {
-            let registry_id = rules.iter().find_map(|rule| rule.registry_id.clone());
-            let region = clients
-                .as_ref()
-                .and_then(|clients| clients.region().map(str::to_owned));
-            match (registry_id, region) {
-                (Some(registry_id), Some(region)) => registry_host(&registry_id, &region),
-                _ => {
-                    return Err(CliError::Usage(
-                        "cannot tell the registry host: give `--registry`".to_owned(),
-                    ))
-                }
-            }
-        }
-    };
+    let region = clients
+        .as_ref()
+        .and_then(|clients| clients.region().map(str::to_owned));
+    let host = super::manifests::host_for(arguments, &rules, region)?;
     let results: Vec<(String, Result<String, String>)> = arguments
         .images
         .iter()
