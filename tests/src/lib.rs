@@ -9,6 +9,7 @@ pub mod cloudformation;
 mod emulator;
 pub mod eventbridge;
 mod inbox;
+pub mod invoke;
 mod leaks;
 mod logs;
 pub mod permissions;

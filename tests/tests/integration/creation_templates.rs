@@ -5,12 +5,10 @@
 use std::sync::Arc;
 
 use aws_sdk_ecr::types::{ImageTagMutability, RctAppliedFor};
-use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::config::Config;
 use ptc_ops::domain::{Check, Severity};
 use ptc_ops::hardening::HardenReport;
 use ptc_ops::lambda::FunctionContext;
-use ptc_ops::metrics::MetricsSink;
 use ptc_ops_tests::{assert_calls_permitted, report_json, sample_event, Fault, FaultKind, TestEnv};
 use serde_json::{json, Value};
 
@@ -53,19 +51,11 @@ fn role_arn(env: &TestEnv) -> String {
 }
 
 fn context(env: &TestEnv, config: Config) -> Arc<FunctionContext> {
-    Arc::new(
-        env.function_context(FUNCTION, config)
-            .with_metrics_sink(MetricsSink::captured()),
-    )
+    ptc_ops_tests::invoke::captured_context(env, FUNCTION, config)
 }
 
 async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> HardenReport {
-    harden_repository::handler::handle(
-        Arc::clone(context),
-        LambdaEvent::new(payload.clone(), Context::default()),
-    )
-    .await
-    .unwrap_or_else(|error| panic!("{payload} failed: {}", error.full_message()))
+    ptc_ops_tests::invoke::harden(context, payload).await
 }
 
 /// The registry's templates, by prefix, as the SDK reads them.

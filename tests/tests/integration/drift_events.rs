@@ -4,11 +4,9 @@
 
 use std::sync::{Arc, Once};
 
-use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::domain::Severity;
 use ptc_ops::hardening::HardenReport;
 use ptc_ops::lambda::FunctionContext;
-use ptc_ops::metrics::MetricsSink;
 use ptc_ops_tests::{report_json, sample_event, Rows, TestEnv};
 use serde_json::{json, Value};
 
@@ -37,19 +35,11 @@ fn own_role_is_known() {
 
 fn context(env: &TestEnv) -> Arc<FunctionContext> {
     own_role_is_known();
-    Arc::new(
-        env.function_context("harden-repository", env.config(PROFILE))
-            .with_metrics_sink(MetricsSink::captured()),
-    )
+    ptc_ops_tests::invoke::captured_context(env, "harden-repository", env.config(PROFILE))
 }
 
 async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> HardenReport {
-    harden_repository::handler::handle(
-        Arc::clone(context),
-        LambdaEvent::new(payload.clone(), Context::default()),
-    )
-    .await
-    .unwrap_or_else(|error| panic!("{payload} failed: {}", error.full_message()))
+    ptc_ops_tests::invoke::harden(context, payload).await
 }
 
 /// The sample record of `file` about `repository` (by name, or by ARN for the tag calls).

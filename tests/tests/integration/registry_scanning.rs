@@ -9,12 +9,10 @@ use aws_sdk_ecr::types::{
     ImageScanningConfiguration, RegistryScanningRule, ScanFrequency, ScanType,
     ScanningRepositoryFilter, ScanningRepositoryFilterType,
 };
-use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::config::Config;
 use ptc_ops::domain::Check;
 use ptc_ops::hardening::HardenReport;
 use ptc_ops::lambda::FunctionContext;
-use ptc_ops::metrics::MetricsSink;
 use ptc_ops_tests::{assert_calls_permitted, report_json, Call, TestEnv};
 use serde_json::{json, Value};
 
@@ -38,19 +36,11 @@ scan_on_push = true
 }
 
 fn context(env: &TestEnv, config: Config) -> Arc<FunctionContext> {
-    Arc::new(
-        env.function_context(FUNCTION, config)
-            .with_metrics_sink(MetricsSink::captured()),
-    )
+    ptc_ops_tests::invoke::captured_context(env, FUNCTION, config)
 }
 
 async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> HardenReport {
-    harden_repository::handler::handle(
-        Arc::clone(context),
-        LambdaEvent::new(payload.clone(), Context::default()),
-    )
-    .await
-    .unwrap_or_else(|error| panic!("{payload} failed: {}", error.full_message()))
+    ptc_ops_tests::invoke::harden(context, payload).await
 }
 
 fn rule(frequency: ScanFrequency, filters: &[&str]) -> RegistryScanningRule {
