@@ -1,8 +1,11 @@
 //! `ptc` end to end: the real binary against the local emulator and real upstream registries.
 
-use std::io::Write;
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+use support::{stderr, stdout, Aws};
 
 use ptc_ops_tests::{assert_no_token, hostile_token, repo_root, TestEnv};
 use serde_json::{json, Value};
@@ -20,39 +23,14 @@ fn ptc_with_env(
     extra_env: &[(&str, &str)],
 ) -> Output {
     let workdir = tempfile::tempdir().expect("temporary folder");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ptc"));
-    command
-        .args(args)
-        .current_dir(workdir.path())
-        .env_remove("PTC_CONFIG")
-        .env("NO_COLOR", "1")
-        .envs(env.process_env())
-        .envs(extra_env.iter().copied())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("ptc starts");
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("stdin written");
-    }
-    child.wait_with_output().expect("ptc finishes")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    support::run(
+        workdir.path(),
+        args,
+        stdin,
+        Aws::Emulator(env),
+        extra_env,
+        None,
+    )
 }
 
 fn json_stdout(output: &Output) -> Value {

@@ -1,7 +1,11 @@
 //! `ptc rewrite --emit kyverno`: the real binary, offline (`--rules-file`), against the golden
 //! policy that `ptc_ops::kyverno`'s unit test also checks.
 
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::process::Output;
+
+use support::Aws;
 
 use ptc_ops_tests::repo_root;
 use serde_json::Value;
@@ -10,26 +14,7 @@ const REGISTRY: &str = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";
 
 fn ptc(args: &[&str]) -> Output {
     let workdir = tempfile::tempdir().expect("temporary folder");
-    Command::new(env!("CARGO_BIN_EXE_ptc"))
-        .args(args)
-        .current_dir(workdir.path())
-        .env_remove("PTC_CONFIG")
-        .env("NO_COLOR", "1")
-        // No AWS: the rules come from the file, the registry from `--registry`.
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        // No region from anywhere, so the registry host can only come from `--registry`.
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/nonexistent/ptc-test-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/ptc-test-credentials",
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(Stdio::null())
-        .output()
-        .expect("ptc runs")
+    support::run(workdir.path(), args, None, Aws::Offline, &[], None)
 }
 
 fn rules_file() -> String {

@@ -2,8 +2,12 @@
 //! manifests (`tests/fixtures/manifests/`), offline (`--rules-file`, `--registry`), against the
 //! golden diff and rewritten files in `tests/fixtures/manifests-golden/`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+use support::{stderr, stdout, Aws};
 
 use ptc_ops_tests::{repo_root, TestEnv};
 use serde_json::Value;
@@ -12,51 +16,7 @@ const REGISTRY: &str = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";
 
 /// Runs `ptc` in `workdir` with no AWS in reach: rules and registry come from the arguments.
 fn ptc_in(workdir: &Path, args: &[&str], stdin: Option<&str>, path: Option<&str>) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ptc"));
-    command
-        .args(args)
-        .current_dir(workdir)
-        .env_remove("PTC_CONFIG")
-        .env("NO_COLOR", "1")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .env_remove("AWS_REGION")
-        .env_remove("AWS_DEFAULT_REGION")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/nonexistent/ptc-test-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/ptc-test-credentials",
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Some(path) = path {
-        command.env("PATH", path);
-    }
-    let mut child = command.spawn().expect("ptc starts");
-    if let Some(text) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("stdin written");
-    }
-    child.wait_with_output().expect("ptc finishes")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    support::run(workdir, args, stdin, Aws::Offline, &[], path)
 }
 
 fn json(output: &Output) -> Value {
