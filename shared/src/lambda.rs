@@ -11,8 +11,7 @@ use lambda_runtime::{service_fn, Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tracing::{error, info};
 
-use crate::alerts::{build_alerts, AlertSource};
-use crate::aws::sns::AlertTopic;
+use crate::alerts::{build_alerts, AlertSink, AlertSource};
 use crate::aws::{self, Clients};
 use crate::config::Config;
 use crate::deadline::Deadline;
@@ -28,7 +27,7 @@ pub struct FunctionContext {
     pub function: &'static str,
     pub config: Config,
     pub clients: Clients,
-    alert_topic: Option<AlertTopic>,
+    alert_topic: Option<Arc<dyn AlertSink>>,
     metrics_sink: MetricsSink,
 }
 
@@ -49,7 +48,7 @@ impl FunctionContext {
             .alerts
             .topic_arn
             .as_ref()
-            .map(|arn| clients.alert_topic(arn.as_str()));
+            .map(|arn| Arc::new(clients.alert_topic(arn.as_str())) as Arc<dyn AlertSink>);
         FunctionContext {
             function,
             config,
@@ -63,6 +62,12 @@ impl FunctionContext {
     /// invocation's deadline.
     pub fn run_context(&self, lambda: &Context) -> RunContext<'_> {
         RunContext::new(&self.clients, &self.config).with_deadline(Deadline::from_context(lambda))
+    }
+
+    /// Sends alerts somewhere else than the configured topic (tests of the failure paths).
+    pub fn with_alert_sink(mut self, sink: Arc<dyn AlertSink>) -> Self {
+        self.alert_topic = Some(sink);
+        self
     }
 
     /// Sends EMF lines somewhere else than stdout (tests).
@@ -236,6 +241,87 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
+
+    /// An alert sink that refuses every alert, as SNS does without `sns:Publish`.
+    #[derive(Debug, Default)]
+    struct RefusingSink {
+        offered: std::sync::Mutex<usize>,
+    }
+
+    impl AlertSink for RefusingSink {
+        fn arn(&self) -> &str {
+            "arn:aws:sns:eu-west-1:111122223333:ptc-ops-alerts"
+        }
+
+        fn publish_all<'a>(
+            &'a self,
+            alerts: &'a [crate::alerts::Alert],
+        ) -> futures::future::BoxFuture<'a, crate::alerts::AlertDelivery> {
+            Box::pin(async move {
+                *self
+                    .offered
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) += alerts.len();
+                crate::alerts::AlertDelivery {
+                    published: 0,
+                    failed: alerts
+                        .iter()
+                        .map(|alert| {
+                            (
+                                alert.resource.clone(),
+                                crate::aws::AwsError::invalid_request(
+                                    "sns:Publish",
+                                    Some(self.arn()),
+                                    std::io::Error::other("not authorized to perform sns:Publish"),
+                                ),
+                            )
+                        })
+                        .collect(),
+                }
+            })
+        }
+    }
+
+    /// The end of a run with an alert topic that refuses: the report still carries everything,
+    /// and says the alert was not delivered. No AWS call is made (the clients are never used).
+    #[tokio::test]
+    async fn an_alert_the_sink_refuses_becomes_a_critical_finding() {
+        let sdk_config = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        let config = Config::from_toml_str("", std::path::Path::new("."), "test")
+            .unwrap_or_else(|error| panic!("{error}"));
+        let sink = Arc::new(RefusingSink::default());
+        let context = FunctionContext::new("check-credentials", config, Clients::new(&sdk_config))
+            .with_alert_sink(Arc::clone(&sink) as Arc<dyn AlertSink>)
+            .with_metrics_sink(MetricsSink::captured());
+        let mut report: Report<()> = Report::new("check-credentials", false);
+        report.push_finding(Finding::new(
+            Severity::Critical,
+            Check::CredentialExpiry,
+            "ecr-pullthroughcache/docker-hub",
+            "token expires in 2 days",
+            "then the upstream refuses it",
+        ));
+        let report = context
+            .finish(report, Metrics::new("check-credentials"))
+            .await;
+        assert_eq!(*sink.offered.lock().expect("not poisoned"), 1);
+        assert_eq!(report.summary.get("alerts_published"), Some(&0));
+        let delivery: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|finding| finding.check == Check::AlertDelivery)
+            .collect();
+        assert_eq!(delivery.len(), 1, "{:#?}", report.findings);
+        assert_eq!(delivery[0].severity, Severity::Critical);
+        assert_eq!(delivery[0].resource, sink.arn());
+        assert!(delivery[0]
+            .title
+            .contains("ecr-pullthroughcache/docker-hub"));
+        assert!(delivery[0].next_steps[0].contains("sns:Publish"));
+    }
 
     #[test]
     fn deadline_from_context() {

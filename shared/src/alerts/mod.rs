@@ -1,12 +1,15 @@
 //! Chat-ready alerts: findings at or above the configured severity become AWS Chatbot custom
 //! notifications (Chatbot admin guide, custom-notifs.html), one message per resource per run.
 //!
-//! Pure: this module builds messages; [`crate::aws::sns`] sends them.
+//! Pure: this module builds messages; an [`AlertSink`] sends them ([`crate::aws::sns`] in a
+//! deployment).
 
 use std::collections::BTreeMap;
 
+use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
+use crate::aws::AwsError;
 use crate::domain::secret::scrub;
 use crate::domain::{Check, Finding, Severity};
 
@@ -20,6 +23,23 @@ pub const MAX_NEXT_STEP_CHARS: usize = 1_000;
 pub const MAX_MESSAGE_BYTES: usize = 200 * 1024;
 
 const PRODUCT: &str = "ecr-ptc-ops";
+
+/// Where a run's alerts go: the port the functions publish through (the SNS topic in a
+/// deployment; an in-memory fake in tests of the failure paths).
+pub trait AlertSink: Send + Sync + std::fmt::Debug {
+    /// The destination, as a finding about it names it (the topic ARN).
+    fn arn(&self) -> &str;
+    /// Publishes every alert; one failure does not stop the others.
+    fn publish_all<'a>(&'a self, alerts: &'a [Alert]) -> BoxFuture<'a, AlertDelivery>;
+}
+
+/// What happened to the alerts of one run.
+#[derive(Debug, Default)]
+pub struct AlertDelivery {
+    pub published: usize,
+    /// (resource, error) for each alert the sink did not take.
+    pub failed: Vec<(String, AwsError)>,
+}
 
 /// Where the alerts of a run come from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,22 +3,16 @@
 use aws_sdk_sns::types::MessageAttributeValue;
 use tracing::{info, warn};
 
+use futures::future::BoxFuture;
+
 use super::AwsError;
-use crate::alerts::Alert;
+use crate::alerts::{Alert, AlertDelivery, AlertSink};
 
 /// The alert topic of this deployment.
 #[derive(Clone, Debug)]
 pub struct AlertTopic {
     client: aws_sdk_sns::Client,
     topic_arn: String,
-}
-
-/// What happened to the alerts of one run.
-#[derive(Debug, Default)]
-pub struct AlertDelivery {
-    pub published: usize,
-    /// (resource, error) for each alert SNS did not take.
-    pub failed: Vec<(String, AwsError)>,
 }
 
 impl AlertTopic {
@@ -93,4 +87,14 @@ fn string_attribute(value: &str) -> Result<MessageAttributeValue, AwsError> {
         .string_value(value)
         .build()
         .map_err(|error| AwsError::invalid_request("sns:Publish", None, error))
+}
+
+impl AlertSink for AlertTopic {
+    fn arn(&self) -> &str {
+        AlertTopic::arn(self)
+    }
+
+    fn publish_all<'a>(&'a self, alerts: &'a [Alert]) -> BoxFuture<'a, AlertDelivery> {
+        Box::pin(AlertTopic::publish_all(self, alerts))
+    }
 }
