@@ -475,11 +475,25 @@ def iam_simulation(ctx: Ctx) -> None:
     rest = iam.simulate_principal_policy(PolicySourceArn=role, ActionNames=["ecr:BatchGetImage", "ecr:PutImage", "ecr:CreateRepository"], ResourceArns=[repo], MaxItems=2, Marker=first["Marker"])
     expect(not rest["IsTruncated"] and len(rest["EvaluationResults"]) == 1, rest)
     expect(error_code(iam.simulate_principal_policy, PolicySourceArn="arn:aws:iam::123456789012:role/nobody", ActionNames=["ecr:BatchGetImage"]) == "NoSuchEntity")
+    # The whole ARN names the principal: another path is another principal.
+    expect(error_code(iam.simulate_principal_policy, PolicySourceArn="arn:aws:iam::123456789012:role/elsewhere/smoke-node", ActionNames=["ecr:BatchGetImage"]) == "NoSuchEntity")
+    expect(error_code(iam.simulate_principal_policy, PolicySourceArn=role, ActionNames=["ecr:BatchGetImage\n"]) == "InvalidInput")
     expect(error_code(iam.simulate_principal_policy, PolicySourceArn=role, ActionNames=["ecr:*"]) == "InvalidInput")
     expect(error_code(iam.simulate_principal_policy, PolicySourceArn=role, ActionNames=["ecr:BatchGetImage"], ResourcePolicy="{}") == "InvalidInput")
 
 
 # ---- driver -------------------------------------------------------------------------------------
+
+@check
+def registry_scanning_refusals(ctx: Ctx) -> None:
+    """What the registry scanning calls refuse (ptc_emulator/registry.py)."""
+    ecr = ctx.client("ecr", "eu-west-1")
+    rule = {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "docker-hub/*\n", "filterType": "WILDCARD"}]}
+    expect(error_code(ecr.put_registry_scanning_configuration, scanType="BASIC", rules=[rule]) == "ValidationException")
+    expect(error_code(ecr.batch_get_repository_scanning_configuration, repositoryNames=["Upper/x"]) == "ValidationException")
+    missing = ecr.batch_get_repository_scanning_configuration(repositoryNames=["docker-hub/none"])
+    expect([f["failureCode"] for f in missing["failures"]] == ["REPOSITORY_NOT_FOUND"], missing)
+
 
 def _children(pid: int) -> list[int]:
     out = []

@@ -117,15 +117,18 @@ def _managed_type(arn: str) -> str:
     return "aws-managed" if ":iam::aws:policy/" in arn else "user-managed"
 
 
+def _entity(backend, kind: str, name: str):
+    if kind == "role":
+        return backend.get_role(name)
+    if kind == "user":
+        return backend.get_user(name)
+    return backend.get_group(name)
+
+
 def _policies_of(backend, kind: str, name: str):
     """[(policy id, policy type, document)] of a principal's identity-based policies, and its
     permissions boundary document (or None). Unknown principal: NoSuchEntity."""
-    if kind == "role":
-        entity = backend.get_role(name)
-    elif kind == "user":
-        entity = backend.get_user(name)
-    else:
-        entity = backend.get_group(name)
+    entity = _entity(backend, kind, name)
     policies = [(policy_name, kind, document) for policy_name, document in entity.policies.items()]
     policies += [(managed.name, _managed_type(arn), _default_document(managed))
                  for arn, managed in entity.managed_policies.items()]
@@ -201,6 +204,11 @@ def simulate_principal_policy(self: IamResponse):
         raise NotFoundException(f"The user, group or role with ARN {source} cannot be found.")
     kind, name = m.group(2), m.group(3)
     try:
+        # The whole ARN must name the principal, path and partition included: whether AWS
+        # resolves an ARN with another path to the same name is not documented, so a
+        # mismatch is NoSuchEntity here (stricter, never more lenient).
+        if _entity(self.backend, kind, name).arn != source:
+            raise NotFoundException(f"The {kind} with ARN {source} cannot be found.")
         policies, boundary = _policies_of(self.backend, kind, name)
     except NotFoundException:
         raise NotFoundException(f"The {kind} with name {name} cannot be found.") from None

@@ -195,8 +195,10 @@ def batch_get_repository_scanning_configuration(self: ECRResponse):
     if not isinstance(names, list) or not 1 <= len(names) <= 25:
         raise _validation_error(names, "repositoryNames", "Member must have length between 1 and 25")
     for name in names:
-        # RepositoryName: 2 to 256 characters of the repository name pattern (botocore ecr
-        # service model); AWS refuses the request, it does not report a failure for the name.
+        # repositoryNames members: 2 to 256 characters of the repository name pattern
+        # (API_BatchGetRepositoryScanningConfiguration.html, Request Parameters; botocore ecr
+        # service model, RepositoryName). A request that breaks a member's constraint is a
+        # ValidationException for the whole request (CommonErrors.html), not a per-name failure.
         if not isinstance(name, str) or not 2 <= len(name) <= 256 or not REPOSITORY_NAME_RE.fullmatch(name):
             raise _validation_error(name, "repositoryNames.member", "Member must satisfy regular expression pattern: (?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
     backend = self.ecr_backend
