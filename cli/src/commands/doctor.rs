@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use ptc_ops::config::Consumer;
-use ptc_ops::consumers::{self, Assessment, Cell, ConsumerSections, Status};
+use ptc_ops::consumers::{self, Assessment, Cell, CheckResult, ConsumerSections, Status};
 use ptc_ops::domain::policy_eval::Caller;
 use ptc_ops::domain::Report;
 
@@ -138,27 +138,33 @@ fn human_detail(assessment: &Assessment, style: Style) -> String {
             paint(role.status, style)
         ));
         for (name, check) in [("trust", &role.trust), ("permissions", &role.permissions)] {
-            for grant in &check.missing {
-                match &grant.denied_by {
-                    Some(statement) => text.push_str(&format!(
-                        "  {name}: `{}` on `{}` denied by {statement}\n",
-                        grant.action, grant.resource
-                    )),
-                    None => text.push_str(&format!(
-                        "  {name}: `{}` on `{}` not allowed\n",
-                        grant.action, grant.resource
-                    )),
-                }
-            }
-            for why in &check.why {
-                text.push_str(&format!("  {name}: {why}\n"));
-            }
+            explain_check(name, check, "not allowed", &mut text);
         }
     }
     text.push_str(
         "\nIAM policies are simulated for the roles and users of the registry's account; those of other accounts cannot be read: they must allow `ecr:GetAuthorizationToken` and the pull actions\n",
     );
     text
+}
+
+/// One line per grant `check` lacks (`missing`: how to say it is absent), then why it is not
+/// known.
+fn explain_check(name: &str, check: &CheckResult, missing: &str, text: &mut String) {
+    for grant in &check.missing {
+        match &grant.denied_by {
+            Some(statement) => text.push_str(&format!(
+                "  {name}: `{}` on `{}` denied by {statement}\n",
+                grant.action, grant.resource
+            )),
+            None => text.push_str(&format!(
+                "  {name}: `{}` on `{}` {missing}\n",
+                grant.action, grant.resource
+            )),
+        }
+    }
+    for why in &check.why {
+        text.push_str(&format!("  {name}: {why}\n"));
+    }
 }
 
 fn explain(cell: &Cell) -> String {
@@ -172,21 +178,7 @@ fn explain(cell: &Cell) -> String {
         if check.status == Status::Ok || (name == "identity" && !cell.simulated) {
             continue;
         }
-        for grant in &check.missing {
-            match &grant.denied_by {
-                Some(statement) => text.push_str(&format!(
-                    "  {name}: `{}` on `{}` denied by {statement}\n",
-                    grant.action, grant.resource
-                )),
-                None => text.push_str(&format!(
-                    "  {name}: `{}` on `{}` not granted\n",
-                    grant.action, grant.resource
-                )),
-            }
-        }
-        for why in &check.why {
-            text.push_str(&format!("  {name}: {why}\n"));
-        }
+        explain_check(name, check, "not granted", &mut text);
     }
     text
 }

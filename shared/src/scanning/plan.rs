@@ -41,6 +41,31 @@ pub struct Overridden {
 /// profile sets `scan_on_push = true`, unless a wanted parent prefix already covers it. An
 /// opted-in `ROOT` wants none: no filter can say "created by the cache".
 pub fn wanted_filters(config: &HardeningConfig, managed: &ManagedPrefixes) -> Vec<Wanted> {
+    let candidates = candidate_prefixes(config, managed);
+    let mut wanted: Vec<Wanted> = Vec::new();
+    for candidate in candidates {
+        let (profile_prefix, profile) = config.profile_for(candidate);
+        let covered = wanted
+            .iter()
+            .any(|parent| is_under_prefix(candidate, &parent.prefix));
+        if profile.scan_on_push == Some(true) && !covered {
+            wanted.push(Wanted {
+                prefix: candidate.to_owned(),
+                profile: profile_prefix.unwrap_or("default").to_owned(),
+                filter: format!("{candidate}/*"),
+            });
+        }
+    }
+    wanted.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+    wanted
+}
+
+/// The prefixes a filter may be wanted for: each managed prefix but `ROOT`, and each profile
+/// prefix below one; shortest first, each once.
+fn candidate_prefixes<'a>(
+    config: &'a HardeningConfig,
+    managed: &'a ManagedPrefixes,
+) -> Vec<&'a str> {
     let managed: Vec<&str> = managed
         .as_slice()
         .iter()
@@ -61,22 +86,7 @@ pub fn wanted_filters(config: &HardeningConfig, managed: &ManagedPrefixes) -> Ve
     );
     candidates.sort_by_key(|prefix| (prefix.len(), *prefix));
     candidates.dedup();
-    let mut wanted: Vec<Wanted> = Vec::new();
-    for candidate in candidates {
-        let (profile_prefix, profile) = config.profile_for(candidate);
-        let covered = wanted
-            .iter()
-            .any(|parent| is_under_prefix(candidate, &parent.prefix));
-        if profile.scan_on_push == Some(true) && !covered {
-            wanted.push(Wanted {
-                prefix: candidate.to_owned(),
-                profile: profile_prefix.unwrap_or("default").to_owned(),
-                filter: format!("{candidate}/*"),
-            });
-        }
-    }
-    wanted.sort_by(|a, b| a.prefix.cmp(&b.prefix));
-    wanted
+    candidates
 }
 
 /// Prefixes whose profile sets `scan_on_push = false` that a filter of `configuration` scans on
@@ -86,26 +96,8 @@ pub fn overridden(
     managed: &ManagedPrefixes,
     configuration: &RegistryScanning,
 ) -> Vec<Overridden> {
-    let managed: Vec<&str> = managed
-        .as_slice()
-        .iter()
-        .map(String::as_str)
-        .filter(|prefix| *prefix != ROOT_PREFIX)
-        .collect();
-    let mut candidates: Vec<&str> = managed.clone();
-    candidates.extend(
-        config
-            .profiles
-            .keys()
-            .map(String::as_str)
-            .filter(|profile| {
-                managed
-                    .iter()
-                    .any(|prefix| is_under_prefix(profile, prefix))
-            }),
-    );
+    let mut candidates = candidate_prefixes(config, managed);
     candidates.sort();
-    candidates.dedup();
     candidates
         .into_iter()
         .filter_map(|candidate| {
