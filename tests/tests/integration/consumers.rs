@@ -838,18 +838,14 @@ async fn slow_simulations_are_cut_at_the_deadline_with_a_report() {
     let mut lambda_context = Context::default();
     lambda_context.deadline =
         (chrono::Utc::now().timestamp_millis() as u64) + allowed.as_millis() as u64;
-    let started = std::time::Instant::now();
+    // No wall-clock assertion (a loaded machine makes it flaky): without the cut, the run
+    // would have answered every simulation and carried no `consumer-checks` finding.
     let report = validate_cache_rules::handler::handle(
         context,
         LambdaEvent::new(sample_event("validate-cache-rules.json"), lambda_context),
     )
     .await
     .unwrap_or_else(|error| panic!("validation run failed: {}", error.full_message()));
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed < allowed,
-        "the run overran its deadline: {elapsed:?}"
-    );
     assert_eq!(report.summary["rules_checked"], 1, "{:?}", report.summary);
     let cut: Vec<_> = report
         .findings
