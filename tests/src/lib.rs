@@ -15,7 +15,7 @@ mod logs;
 pub mod permissions;
 mod rows;
 pub mod runtime_api;
-mod seeds;
+pub mod seeds;
 mod test_env;
 
 pub use emulator::{Emulator, ReadyInfo, UpstreamImage};

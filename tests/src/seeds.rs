@@ -1,7 +1,32 @@
 //! Standard seeds: the registry state many integration tests start from, created the same way
 //! everywhere so a test says which state it needs instead of pasting the calls.
 
+use aws_sdk_ecr::types::{
+    RegistryScanningRule, ScanFrequency, ScanningRepositoryFilter, ScanningRepositoryFilterType,
+};
+
 use crate::TestEnv;
+
+/// A registry scanning rule of `frequency` over `filters` (each a `WILDCARD` filter), as a test
+/// puts it in the registry with the SDK.
+pub fn scanning_rule(frequency: ScanFrequency, filters: &[&str]) -> RegistryScanningRule {
+    RegistryScanningRule::builder()
+        .scan_frequency(frequency)
+        .set_repository_filters(Some(
+            filters
+                .iter()
+                .map(|filter| {
+                    ScanningRepositoryFilter::builder()
+                        .filter(*filter)
+                        .filter_type(ScanningRepositoryFilterType::Wildcard)
+                        .build()
+                        .expect("filter")
+                })
+                .collect(),
+        ))
+        .build()
+        .expect("rule")
+}
 
 /// The secret of the Docker Hub rule, named with the prefix ECR requires of PTC credentials.
 pub const DOCKER_HUB_SECRET: &str = "ecr-pullthroughcache/docker-hub";

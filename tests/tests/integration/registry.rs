@@ -2,15 +2,15 @@
 //! creation templates (and their use by the pull-through), the registry policy, registry
 //! scanning, pull-time update exclusions, and the events ECR sends to EventBridge.
 
+use ptc_ops_tests::seeds::scanning_rule;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecr::error::ProvideErrorMetadata;
 use aws_sdk_ecr::types::{
     EncryptionConfigurationForRepositoryCreationTemplate, EncryptionType, ImageIdentifier,
     ImageScanningConfiguration, ImageTagMutability, ImageTagMutabilityExclusionFilter,
-    ImageTagMutabilityExclusionFilterType, RctAppliedFor, RegistryScanningRule, ScanFrequency,
-    ScanType, ScanningConfigurationFailureCode, ScanningRepositoryFilter,
-    ScanningRepositoryFilterType, Tag,
+    ImageTagMutabilityExclusionFilterType, RctAppliedFor, ScanFrequency, ScanType,
+    ScanningConfigurationFailureCode, Tag,
 };
 use ptc_ops_tests::eventbridge::eventbridge;
 use ptc_ops_tests::{Rows, TestEnv};
@@ -648,25 +648,6 @@ async fn registry_policy_takes_every_ecr_action() {
     assert_eq!(deleted.policy_text(), Some(policy.as_str()));
     let (missing, _) = code(ecr.get_registry_policy().send().await);
     assert_eq!(missing, "RegistryPolicyNotFoundException");
-}
-
-fn scanning_rule(frequency: ScanFrequency, filters: &[&str]) -> RegistryScanningRule {
-    RegistryScanningRule::builder()
-        .scan_frequency(frequency)
-        .set_repository_filters(Some(
-            filters
-                .iter()
-                .map(|filter| {
-                    ScanningRepositoryFilter::builder()
-                        .filter(*filter)
-                        .filter_type(ScanningRepositoryFilterType::Wildcard)
-                        .build()
-                        .expect("filter")
-                })
-                .collect(),
-        ))
-        .build()
-        .expect("rule")
 }
 
 /// (name, scanOnPush, scanFrequency, applied filters) per repository, in request order.

@@ -3,12 +3,10 @@
 //! (foreign rules kept), repositories it covers cost no scanning call of their own, and the
 //! others are read in batches and fall back to the deprecated per-repository setting.
 
+use ptc_ops_tests::seeds::scanning_rule;
 use std::sync::Arc;
 
-use aws_sdk_ecr::types::{
-    ImageScanningConfiguration, RegistryScanningRule, ScanFrequency, ScanType,
-    ScanningRepositoryFilter, ScanningRepositoryFilterType,
-};
+use aws_sdk_ecr::types::{ImageScanningConfiguration, ScanFrequency, ScanType};
 use ptc_ops::config::Config;
 use ptc_ops::domain::Check;
 use ptc_ops::hardening::HardenReport;
@@ -41,25 +39,6 @@ fn context(env: &TestEnv, config: Config) -> Arc<FunctionContext> {
 
 async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> HardenReport {
     ptc_ops_tests::invoke::harden(context, payload).await
-}
-
-fn rule(frequency: ScanFrequency, filters: &[&str]) -> RegistryScanningRule {
-    RegistryScanningRule::builder()
-        .scan_frequency(frequency)
-        .set_repository_filters(Some(
-            filters
-                .iter()
-                .map(|filter| {
-                    ScanningRepositoryFilter::builder()
-                        .filter(*filter)
-                        .filter_type(ScanningRepositoryFilterType::Wildcard)
-                        .build()
-                        .expect("filter")
-                })
-                .collect(),
-        ))
-        .build()
-        .expect("rule")
 }
 
 /// (scan type, [(frequency, filters)]) as the registry has it.
@@ -153,7 +132,7 @@ async fn a_sweep_merges_the_prefixes_into_the_registry_configuration_then_writes
     env.ecr()
         .put_registry_scanning_configuration()
         .scan_type(ScanType::Basic)
-        .rules(rule(ScanFrequency::ScanOnPush, &["team/*"]))
+        .rules(scanning_rule(ScanFrequency::ScanOnPush, &["team/*"]))
         .send()
         .await
         .expect("foreign configuration");
@@ -334,7 +313,7 @@ async fn a_new_repository_the_registry_covers_costs_reads_only() {
     env.ecr()
         .put_registry_scanning_configuration()
         .scan_type(ScanType::Basic)
-        .rules(rule(ScanFrequency::ScanOnPush, &["docker-hub/*"]))
+        .rules(scanning_rule(ScanFrequency::ScanOnPush, &["docker-hub/*"]))
         .send()
         .await
         .expect("narrowed configuration");
@@ -363,8 +342,8 @@ async fn no_room_in_the_registry_is_a_finding_and_foreign_rules_stay() {
     env.ecr()
         .put_registry_scanning_configuration()
         .scan_type(ScanType::Enhanced)
-        .rules(rule(ScanFrequency::ContinuousScan, &["prod/*"]))
-        .rules(rule(ScanFrequency::ContinuousScan, &["stage/*"]))
+        .rules(scanning_rule(ScanFrequency::ContinuousScan, &["prod/*"]))
+        .rules(scanning_rule(ScanFrequency::ContinuousScan, &["stage/*"]))
         .send()
         .await
         .expect("two continuous rules");
