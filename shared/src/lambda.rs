@@ -19,6 +19,7 @@ use crate::domain::secret::scrub;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::error::Error;
 use crate::metrics::{Metrics, MetricsSink};
+use crate::ports::Ports;
 use crate::run::RunContext;
 
 /// What an invocation needs, built once per process and shared by every invocation.
@@ -26,7 +27,10 @@ use crate::run::RunContext;
 pub struct FunctionContext {
     pub function: &'static str,
     pub config: Config,
+    /// The SDK clients (the harden sweep's hand-off to itself is built from them).
     pub clients: Clients,
+    /// What every run asks the outside world through, on `clients`.
+    pub ports: Ports,
     alert_topic: Option<Arc<dyn AlertSink>>,
     metrics_sink: MetricsSink,
 }
@@ -52,16 +56,17 @@ impl FunctionContext {
         FunctionContext {
             function,
             config,
+            ports: clients.ports(),
             clients,
             alert_topic,
             metrics_sink: MetricsSink::Stdout,
         }
     }
 
-    /// What a run of this invocation gets: the process's clients and configuration, and the
+    /// What a run of this invocation gets: the process's ports and configuration, and the
     /// invocation's deadline.
     pub fn run_context(&self, lambda: &Context) -> RunContext<'_> {
-        RunContext::new(&self.clients, &self.config).with_deadline(Deadline::from_context(lambda))
+        RunContext::new(&self.ports, &self.config).with_deadline(Deadline::from_context(lambda))
     }
 
     /// Sends alerts somewhere else than the configured topic (tests of the failure paths).

@@ -8,7 +8,11 @@
 //! - [`templates`]: repository creation templates from the hardening profiles.
 //! - [`run`]: the contract every feature keeps (`run(&RunContext, Request) -> Ran`).
 //! - [`domain`]: pure types and rules (no I/O): severities, findings, reports, policies.
-//! - [`aws`]: the only place that builds SDK clients and converts SDK types.
+//! - [`ports`]: what the features ask of the outside world, as traits (registry, templates,
+//!   scanning, secret store, IAM, upstream APIs, alerts, hand-off), and in-memory fakes of them
+//!   for unit tests.
+//! - [`aws`]: the only place that builds SDK clients and converts SDK types; its adapters
+//!   implement the ports.
 //! - [`upstream`]: the upstream registries' own APIs over HTTPS (token expiry).
 //! - [`alerts`], [`metrics`], [`logging`]: what a run tells the outside world.
 //! - [`deadline`]: the time an invocation has left (pure; the CLI has none).
@@ -36,6 +40,7 @@ pub mod lambda;
 pub mod logging;
 pub mod manifests;
 pub mod metrics;
+pub mod ports;
 pub mod prewarm;
 pub mod remedies;
 pub mod report_schema;

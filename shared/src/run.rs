@@ -8,11 +8,11 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 
-use crate::aws::Clients;
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::domain::Report;
 use crate::metrics::Metrics;
+use crate::ports::{Ports, Upstream};
 use crate::upstream::{HttpTimeouts, UpstreamHttp};
 
 /// One upstream HTTP client per process: its TLS set-up happens on first use only.
@@ -20,28 +20,28 @@ static UPSTREAM_HTTP: LazyLock<UpstreamHttp> =
     LazyLock::new(|| UpstreamHttp::new(HttpTimeouts::default()));
 
 /// What a run needs from outside.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub struct RunContext<'a> {
-    /// The AWS adapters of the process.
-    pub clients: &'a Clients,
+    /// The AWS ports of the process.
+    pub ports: &'a Ports,
     pub config: &'a Config,
     /// When the invocation ends; none for the CLI.
     pub deadline: Deadline,
     /// The run's "now" (expiry arithmetic, report times).
     pub now: DateTime<Utc>,
     /// Upstream registry APIs (credential expiry discovery).
-    pub upstream: &'a UpstreamHttp,
+    pub upstream: &'a dyn Upstream,
 }
 
 impl<'a> RunContext<'a> {
     /// No deadline, the current time, the process's upstream HTTP client.
-    pub fn new(clients: &'a Clients, config: &'a Config) -> Self {
+    pub fn new(ports: &'a Ports, config: &'a Config) -> Self {
         RunContext {
-            clients,
+            ports,
             config,
             deadline: Deadline::none(),
             now: Utc::now(),
-            upstream: &UPSTREAM_HTTP,
+            upstream: &*UPSTREAM_HTTP,
         }
     }
 
@@ -54,7 +54,7 @@ impl<'a> RunContext<'a> {
         RunContext { now, ..self }
     }
 
-    pub fn with_upstream(self, upstream: &'a UpstreamHttp) -> Self {
+    pub fn with_upstream(self, upstream: &'a dyn Upstream) -> Self {
         RunContext { upstream, ..self }
     }
 }

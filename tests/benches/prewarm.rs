@@ -127,7 +127,7 @@ async fn run_once(env: &TestEnv, concurrency: usize, images: &[String]) -> Row {
     let config = env.config(&format!("[prewarm]\nconcurrency = {concurrency}\n"));
     let started = Instant::now();
     let report = prewarm::run(
-        &RunContext::new(&env.clients, &config),
+        &RunContext::new(&env.clients.ports(), &config),
         Request {
             images: Some(images.to_vec()),
             dry_run: false,

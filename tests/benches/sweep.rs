@@ -76,7 +76,8 @@ async fn sweep_pass(env: &TestEnv, config: &ptc_ops::config::Config) -> Pass {
     let clients = env
         .clients
         .clone()
-        .with_ecr_pacing(config.hardening.ecr_calls_per_second);
+        .with_ecr_pacing(config.hardening.ecr_calls_per_second)
+        .ports();
     let swept = hardening::sweep(&clients, config, None, false, Deadline::none())
         .await
         .unwrap_or_else(|error| panic!("sweep failed: {}", error.full_message()));
@@ -166,7 +167,8 @@ async fn new_repository_writes(env: &TestEnv, role_arn: &str) {
         let config = env.config(&config_text("\"docker-hub\"", templates, role_arn));
         async move {
             if templates == "manage" {
-                let context = ptc_ops::run::RunContext::new(&env.clients, &config);
+                let ports = env.clients.ports();
+                let context = ptc_ops::run::RunContext::new(&ports, &config);
                 ptc_ops::templates::run(&context, ptc_ops::templates::Request { dry_run: false })
                     .await
                     .unwrap_or_else(|error| panic!("templates: {}", error.full_message()));
@@ -175,8 +177,13 @@ async fn new_repository_writes(env: &TestEnv, role_arn: &str) {
                     config.hardening.prefixes.as_deref(),
                     &[],
                 );
-                ptc_ops::scanning::reconcile(&env.clients, &config.hardening, &managed, false)
-                    .await;
+                ptc_ops::scanning::reconcile(
+                    &env.clients.ports(),
+                    &config.hardening,
+                    &managed,
+                    false,
+                )
+                .await;
             }
             env.clients
                 .registry()
@@ -185,7 +192,7 @@ async fn new_repository_writes(env: &TestEnv, role_arn: &str) {
                 .unwrap_or_else(|failure| panic!("pull of {name}:{tag} failed: {failure:?}"));
             env.clear_calls().await;
             hardening::harden_repositories(
-                &env.clients,
+                &env.clients.ports(),
                 &config,
                 std::slice::from_ref(&name),
                 false,

@@ -53,7 +53,7 @@ pub async fn run(global: &GlobalOptions, arguments: &DoctorArgs) -> Result<ExitC
     let assessment = with_spinner(
         "checking the consumers' first pulls",
         global.json,
-        consumers::check(&clients, &config, &rules, only.as_deref()),
+        consumers::check(&clients.ports(), &config, &rules, only.as_deref()),
     )
     .await;
     let failing = assessment.any_missing();

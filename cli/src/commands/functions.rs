@@ -23,7 +23,7 @@ pub async fn rules(global: &GlobalOptions, command: &RulesCommand) -> Result<Exi
     let report = with_spinner(
         "validating pull-through cache rules",
         global.json,
-        rule_validation::run(&RunContext::new(&clients, &config), request),
+        rule_validation::run(&RunContext::new(&clients.ports(), &config), request),
     )
     .await?
     .report;
@@ -44,7 +44,7 @@ pub async fn credentials(
     let report = with_spinner(
         "checking credential secrets",
         global.json,
-        credentials::run(&RunContext::new(&clients, &config), request),
+        credentials::run(&RunContext::new(&clients.ports(), &config), request),
     )
     .await?
     .report;
@@ -73,7 +73,7 @@ pub async fn harden(global: &GlobalOptions, arguments: &HardenArgs) -> Result<Ex
     let report = with_spinner(
         "hardening repositories",
         global.json,
-        hardening::run(&RunContext::new(&clients, &config), request),
+        hardening::run(&RunContext::new(&clients.ports(), &config), request),
     )
     .await?
     .report;
@@ -97,7 +97,7 @@ pub async fn prewarm(
     let report = with_spinner(
         "pulling images through the cache",
         global.json,
-        prewarm::run(&RunContext::new(&clients, &config), request),
+        prewarm::run(&RunContext::new(&clients.ports(), &config), request),
     )
     .await?
     .report;

@@ -21,7 +21,7 @@ pub async fn run(global: &GlobalOptions, command: &TemplatesCommand) -> Result<E
         "reconciling repository creation templates",
         global.json,
         templates::run(
-            &RunContext::new(&clients, &config),
+            &RunContext::new(&clients.ports(), &config),
             templates::Request { dry_run },
         ),
     )

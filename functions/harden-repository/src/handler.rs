@@ -40,7 +40,7 @@ pub async fn handle_with(
     deadline: Deadline,
     hand_off: Option<&dyn HandOff>,
 ) -> Result<HardenReport, Error> {
-    let run_context = RunContext::new(&context.clients, &context.config).with_deadline(deadline);
+    let run_context = RunContext::new(&context.ports, &context.config).with_deadline(deadline);
     let request = hardening::Request {
         invocation: invocation.clone(),
         can_hand_off: hand_off.is_some(),

@@ -9,22 +9,22 @@ use aws_sdk_ecr::types::{
     RepositoryCreationTemplate, Tag,
 };
 
-use super::ecr::MAX_PAGE_SIZE;
 use super::pacing::Pacer;
 use super::AwsError;
 use crate::domain::CreationTemplate;
+use crate::ports::MAX_PAGE_SIZE;
 
 /// The templates of the registry the clients point at, paced like every ECR call.
 #[derive(Clone, Debug)]
-pub struct CreationTemplates {
+pub struct EcrTemplates {
     client: aws_sdk_ecr::Client,
-    /// Shared with [`super::ecr::Registry`]: ECR's rates are per account and region.
+    /// Shared with [`super::ecr::Ecr`]: ECR's rates are per account and region.
     pacer: Arc<Pacer>,
 }
 
-impl CreationTemplates {
+impl EcrTemplates {
     pub fn paced_by(client: aws_sdk_ecr::Client, pacer: Arc<Pacer>) -> Self {
-        CreationTemplates { client, pacer }
+        EcrTemplates { client, pacer }
     }
 
     /// The client, once the pacing of `api` lets the call go.

@@ -9,65 +9,37 @@ use crate::config::TagMutabilitySetting;
 use crate::domain::{
     CacheRule, PulledImage, Repository, UpstreamKind, ACCEPTED_MANIFEST_MEDIA_TYPES, ROOT_PREFIX,
 };
+use crate::ports::{
+    PullFailure, RegistryPolicyText, RepositoryPage, RuleValidation, MAX_PAGE_SIZE,
+    REPOSITORY_NOT_FOUND,
+};
 use aws_sdk_ecr::types::{
     ImageIdentifier, ImageScanningConfiguration, ImageTagMutability,
     ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType, PullThroughCacheRule,
     Tag,
 };
 
-/// The error code of a call on a repository that does not exist (deleted since it was listed).
-pub const REPOSITORY_NOT_FOUND: &str = "RepositoryNotFoundException";
-
-/// Largest page `DescribeRepositories` and `DescribePullThroughCacheRules` accept.
-pub const MAX_PAGE_SIZE: i32 = 1000;
-
-/// The private registry of the account and region the clients point at.
+/// The private registry of the account and region the clients point at: the [`Registry`] port
+/// on Amazon ECR.
 #[derive(Clone, Debug)]
-pub struct Registry {
+pub struct Ecr {
     client: aws_sdk_ecr::Client,
-    /// Shared by every `Registry` of the process: ECR's rates are per account and region.
+    /// Shared by every ECR adapter of the process: ECR's rates are per account and region.
     pacer: Arc<Pacer>,
 }
 
-/// What `ValidatePullThroughCacheRule` said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleValidation {
-    pub is_valid: bool,
-    /// ECR's free-text reason (undocumented strings), kept verbatim.
-    pub failure: Option<String>,
-}
-
-/// What `GetRegistryPolicy` answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryPolicyText {
-    pub registry_id: Option<String>,
-    /// `None`: the registry has no permissions policy.
-    pub policy_text: Option<String>,
-}
-
-/// One page of repositories and where the next starts.
-#[derive(Debug, Clone)]
-pub struct RepositoryPage {
-    pub repositories: Vec<Repository>,
-    pub next_token: Option<String>,
-}
-
-/// Why a pull by tag returned no image.
-#[derive(Debug)]
-pub enum PullFailure {
-    /// The call failed (`UnableToGetUpstreamImageException`, throttling, access denied…).
-    Call(AwsError),
-    /// The call succeeded but ECR listed the image as a failure (`ImageNotFound`…).
-    Image { code: String, reason: String },
-}
-
-impl Registry {
+impl Ecr {
     pub fn new(client: aws_sdk_ecr::Client) -> Self {
-        Registry::paced_by(client, Arc::new(Pacer::default()))
+        Ecr::paced_by(client, Arc::new(Pacer::default()))
     }
 
     pub fn paced_by(client: aws_sdk_ecr::Client, pacer: Arc<Pacer>) -> Self {
-        Registry { client, pacer }
+        Ecr { client, pacer }
+    }
+
+    /// The client without pacing (`DescribeImages` of the pre-warmer).
+    pub(super) fn unpaced(&self) -> &aws_sdk_ecr::Client {
+        &self.client
     }
 
     /// The client, once the pacing of `api` lets the call go.
@@ -230,7 +202,7 @@ impl Registry {
 /// Repository settings: read, and written one setting per call. A repository that does not exist
 /// is an error with code [`REPOSITORY_NOT_FOUND`]; a setting that is absent is `None`, not an
 /// error.
-impl Registry {
+impl Ecr {
     /// The repository's lifecycle policy text, `None` when it has none.
     pub async fn lifecycle_policy(&self, repository: &str) -> Result<Option<String>, AwsError> {
         match self

@@ -99,6 +99,19 @@ impl AwsError {
         }
     }
 
+    /// The error a service answers with `code`, as an in-memory fake port returns it.
+    #[cfg(test)]
+    pub(crate) fn from_code(operation: &'static str, resource: Option<&str>, code: &str) -> Self {
+        AwsError {
+            operation,
+            resource: resource.map(str::to_owned),
+            kind: classify_code(Some(code)),
+            code: Some(code.to_owned()),
+            message: Some(format!("{code} (from an in-memory fake)")),
+            source: Box::new(std::io::Error::other(code.to_owned())),
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.kind == AwsErrorKind::NotFound
     }

@@ -8,13 +8,13 @@ use crate::domain::iam::{decode_policy_document, EvalDecision, RoleFacts, Simula
 
 /// IAM of the account the clients run in.
 #[derive(Clone, Debug)]
-pub struct Iam {
+pub struct IamApi {
     client: aws_sdk_iam::Client,
 }
 
-impl Iam {
+impl IamApi {
     pub fn new(client: aws_sdk_iam::Client) -> Self {
-        Iam { client }
+        IamApi { client }
     }
 
     /// Simulates `actions` on `resources` (`*` when empty) for the identity-based policies of

@@ -8,6 +8,7 @@ pub mod iam;
 pub mod lambda;
 pub mod pacing;
 pub mod permissions;
+mod ports;
 pub mod registry_api;
 pub mod registry_scanning;
 pub mod secrets;
@@ -113,27 +114,24 @@ impl Clients {
     }
 
     /// The private registry (pull-through cache rules, repositories, pulls), paced.
-    pub fn registry(&self) -> ecr::Registry {
-        ecr::Registry::paced_by(self.ecr.clone(), Arc::clone(&self.ecr_pacer))
+    pub fn registry(&self) -> ecr::Ecr {
+        ecr::Ecr::paced_by(self.ecr.clone(), Arc::clone(&self.ecr_pacer))
     }
 
     /// The registry's repository creation templates, paced with every other ECR call.
-    pub fn creation_templates(&self) -> creation_templates::CreationTemplates {
-        creation_templates::CreationTemplates::paced_by(
-            self.ecr.clone(),
-            Arc::clone(&self.ecr_pacer),
-        )
+    pub fn creation_templates(&self) -> creation_templates::EcrTemplates {
+        creation_templates::EcrTemplates::paced_by(self.ecr.clone(), Arc::clone(&self.ecr_pacer))
     }
 
     /// The registry scanning configuration and the effective scanning of repositories, paced
     /// with every other ECR call.
-    pub fn scanning(&self) -> registry_scanning::Scanning {
-        registry_scanning::Scanning::paced_by(self.ecr.clone(), Arc::clone(&self.ecr_pacer))
+    pub fn scanning(&self) -> registry_scanning::EcrScanning {
+        registry_scanning::EcrScanning::paced_by(self.ecr.clone(), Arc::clone(&self.ecr_pacer))
     }
 
     /// Secrets Manager, for credential secrets.
-    pub fn secret_store(&self) -> secrets::SecretStore {
-        secrets::SecretStore::new(self.secrets.clone())
+    pub fn secret_store(&self) -> secrets::SecretsManager {
+        secrets::SecretsManager::new(self.secrets.clone())
     }
 
     /// AWS Lambda, for a function that hands the rest of its work to a new invocation of itself.
@@ -147,8 +145,8 @@ impl Clients {
     }
 
     /// IAM of the clients' account: policy simulation and role lookups, read only.
-    pub fn iam(&self) -> iam::Iam {
-        iam::Iam::new(self.iam.clone())
+    pub fn iam(&self) -> iam::IamApi {
+        iam::IamApi::new(self.iam.clone())
     }
 
     /// The region the clients talk to, when one was resolved.

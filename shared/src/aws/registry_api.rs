@@ -1,5 +1,5 @@
-//! What the pre-warmer asks of the registry beyond [`super::ecr::Registry`]: whether a tag is
-//! in the cache already, before pulling it.
+//! Whether a tag is in the cache already, before the pre-warmer pulls it ([`super::ecr::Ecr`]'s
+//! `cached_image`).
 //!
 //! `DescribeImages` answers that for one tag without taking part in the pull-through (it never
 //! reaches the upstream and does not touch `lastRecordedPullTime`), so a cached image costs one
@@ -7,39 +7,20 @@
 //! repository exists, which calls a new tag of a cached repository cached.
 
 use aws_sdk_ecr::types::ImageIdentifier;
-use chrono::{DateTime, Utc};
 
-use super::{to_chrono, AwsError, Clients};
+use super::ecr::Ecr;
+use super::{to_chrono, AwsError};
+use crate::ports::CachedImage;
 
-/// An image found in a cache repository.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedImage {
-    pub digest: Option<String>,
-    pub media_type: Option<String>,
-    pub pushed_at: Option<DateTime<Utc>>,
-}
-
-/// Looks up images in the private registry.
-#[derive(Clone, Debug)]
-pub struct CachedImages {
-    client: aws_sdk_ecr::Client,
-}
-
-impl CachedImages {
-    pub fn new(clients: &Clients) -> Self {
-        CachedImages {
-            client: clients.ecr.clone(),
-        }
-    }
-
+impl Ecr {
     /// The image `repository:tag`, `None` when the repository or the tag is not there.
-    pub async fn by_tag(
+    pub async fn cached_image(
         &self,
         repository: &str,
         tag: &str,
     ) -> Result<Option<CachedImage>, AwsError> {
         let output = match self
-            .client
+            .unpaced()
             .describe_images()
             .repository_name(repository)
             .image_ids(ImageIdentifier::builder().image_tag(tag).build())

@@ -1,7 +1,6 @@
 //! Amazon ECR scanning: the registry scanning configuration (read, write) and the effective
 //! scanning of repositories, 25 at a time. SDK types stop here.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_sdk_ecr::types::{
@@ -12,30 +11,19 @@ use aws_sdk_ecr::types::{
 use super::pacing::Pacer;
 use super::AwsError;
 use crate::domain::scanning::{EffectiveScanning, RegistryScanning, ScanningRule};
-
-/// Repository names one `BatchGetRepositoryScanningConfiguration` takes at most (botocore ecr
-/// model, `ScanningConfigurationRepositoryNameList`: 1 to 25).
-pub const MAX_NAMES_PER_BATCH: usize = 25;
-
-/// What one batch read answered.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ScanningBatch {
-    pub found: BTreeMap<String, EffectiveScanning>,
-    /// Names ECR listed as failures, with its failure code (`REPOSITORY_NOT_FOUND`).
-    pub failures: BTreeMap<String, String>,
-}
+use crate::ports::ScanningBatch;
 
 /// The scanning calls of the registry the clients point at, paced like every ECR call.
 #[derive(Clone, Debug)]
-pub struct Scanning {
+pub struct EcrScanning {
     client: aws_sdk_ecr::Client,
-    /// Shared with [`super::ecr::Registry`]: ECR's rates are per account and region.
+    /// Shared with [`super::ecr::Ecr`]: ECR's rates are per account and region.
     pacer: Arc<Pacer>,
 }
 
-impl Scanning {
+impl EcrScanning {
     pub fn paced_by(client: aws_sdk_ecr::Client, pacer: Arc<Pacer>) -> Self {
-        Scanning { client, pacer }
+        EcrScanning { client, pacer }
     }
 
     async fn paced(&self, api: &'static str) -> &aws_sdk_ecr::Client {
@@ -116,7 +104,7 @@ impl Scanning {
         Ok(())
     }
 
-    /// `BatchGetRepositoryScanningConfiguration` for at most [`MAX_NAMES_PER_BATCH`] names.
+    /// `BatchGetRepositoryScanningConfiguration` for at most [`crate::ports::MAX_NAMES_PER_BATCH`] names.
     pub async fn repositories(&self, names: &[String]) -> Result<ScanningBatch, AwsError> {
         let operation = "ecr:BatchGetRepositoryScanningConfiguration";
         let mut batch = ScanningBatch::default();

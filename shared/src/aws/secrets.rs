@@ -26,14 +26,15 @@ macro_rules! secret_metadata {
     }};
 }
 
+/// The [`crate::ports::SecretStore`] port on AWS Secrets Manager.
 #[derive(Clone, Debug)]
-pub struct SecretStore {
+pub struct SecretsManager {
     client: aws_sdk_secretsmanager::Client,
 }
 
-impl SecretStore {
+impl SecretsManager {
     pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
-        SecretStore { client }
+        SecretsManager { client }
     }
 
     /// Every secret named `ecr-pullthroughcache/…`, including those scheduled for deletion

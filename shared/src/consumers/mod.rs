@@ -20,10 +20,10 @@ pub use assess::{
 
 use std::collections::BTreeMap;
 
-use crate::aws::Clients;
 use crate::config::{Config, Consumer};
 use crate::domain::policy_eval::Caller;
 use crate::domain::{under_prefix, CacheRule, Report, RepositoryPolicy, UpstreamKind};
+use crate::ports::Ports;
 use upstream_role::{UpstreamRoleCheck, UpstreamRoleLookup};
 
 /// Checks `consumers` (the configured ones when `None`) against the rules' prefixes: the
@@ -31,7 +31,7 @@ use upstream_role::{UpstreamRoleCheck, UpstreamRoleLookup};
 /// profile of each prefix (what the creation templates give new cache repositories).
 /// Never fails: a policy that cannot be read is a finding and `unknown` answers.
 pub async fn check(
-    clients: &Clients,
+    ports: &Ports,
     config: &Config,
     rules: &[CacheRule],
     consumers: Option<&[Consumer]>,
@@ -40,7 +40,7 @@ pub async fn check(
     if consumers.is_empty() || rules.is_empty() {
         return Assessment::default();
     }
-    let (registry_policy, registry_id) = match clients.registry().registry_policy().await {
+    let (registry_policy, registry_id) = match ports.registry().registry_policy().await {
         Ok(answer) => (
             match answer.policy_text {
                 Some(text) => RegistryPolicyLookup::Found(text),
@@ -70,7 +70,7 @@ pub async fn check(
     prefixes.sort();
     prefixes.dedup_by(|later, earlier| later.0 == earlier.0);
     // What new cache repositories actually get: the creation template's repository policy.
-    let templates = clients
+    let templates = ports
         .creation_templates()
         .all()
         .await
@@ -141,14 +141,14 @@ pub async fn check(
         .collect();
     let registry = RegistryFacts {
         account_id,
-        region: clients.region().map(str::to_owned),
+        region: ports.region().map(str::to_owned),
     };
-    let identities = simulate_identities(clients, &registry, consumers, &prefixes).await;
+    let identities = simulate_identities(ports, &registry, consumers, &prefixes).await;
     let ecr_upstreams: Vec<&CacheRule> = rules
         .iter()
         .filter(|rule| rule.upstream == UpstreamKind::Ecr)
         .collect();
-    let upstream_roles = look_up_upstream_roles(clients, &registry, &ecr_upstreams).await;
+    let upstream_roles = look_up_upstream_roles(ports, &registry, &ecr_upstreams).await;
     let assessment = assess::assess(&assess::Inputs {
         registry,
         registry_policy,
@@ -177,7 +177,7 @@ pub async fn check(
 /// uses, and `ecr:GetAuthorizationToken` on `*`. One call per principal and prefix, plus one;
 /// a failed call is kept as why, for an `unknown` answer.
 async fn simulate_identities(
-    clients: &Clients,
+    ports: &Ports,
     registry: &RegistryFacts,
     consumers: &[Consumer],
     prefixes: &[assess::PrefixFacts<'_>],
@@ -186,7 +186,7 @@ async fn simulate_identities(
     let Some(account_id) = registry.account_id.as_deref() else {
         return identities;
     };
-    let iam = clients.iam();
+    let iam = ports.iam();
     let repository_actions: Vec<&str> = REGISTRY_ACTIONS
         .iter()
         .chain(&PULL_ACTIONS)
@@ -236,12 +236,12 @@ async fn simulate_identities(
 /// Reads the custom role of each ECR-to-ECR rule (`iam:GetRole`) and, when it exists in the
 /// registry's account, simulates its pull from the upstream repositories.
 async fn look_up_upstream_roles(
-    clients: &Clients,
+    ports: &Ports,
     registry: &RegistryFacts,
     rules: &[&CacheRule],
 ) -> BTreeMap<String, UpstreamRoleLookup> {
     let mut lookups = BTreeMap::new();
-    let iam = clients.iam();
+    let iam = ports.iam();
     for rule in rules {
         let Some(role) = rule.custom_role_arn.as_deref() else {
             continue;

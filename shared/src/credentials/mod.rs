@@ -19,6 +19,8 @@ pub mod expiry;
 pub mod findings;
 pub mod format;
 pub mod permissions;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,7 +29,6 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use tracing::{info, warn};
 
-use crate::aws::secrets::SecretStore;
 use crate::aws::AwsError;
 use crate::config::CredentialsConfig;
 use crate::deadline::Deadline;
@@ -36,13 +37,14 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::metrics::{Metrics, Unit};
+use crate::ports::SecretStore;
 use crate::run::{Ran, RunContext};
 
 pub use assess::{Assessment, SecretDetail};
 pub use expiry::ExpirySource;
 
+use crate::ports::Upstream;
 use crate::upstream::token_expiry::{self as discovery, Credentials, Discovered, TOKEN_LABEL_TAG};
-use crate::upstream::UpstreamHttp;
 use assess::{Guidance, Observed, TagReading, ValueReading, WriteBack};
 use expiry::Thresholds;
 use format::check_format;
@@ -80,7 +82,7 @@ pub async fn run(
     request: Request,
 ) -> Result<Ran<CredentialsDetails>, Error> {
     let RunContext {
-        clients,
+        ports,
         config,
         deadline,
         now,
@@ -89,10 +91,10 @@ pub async fn run(
     let secrets = request.secrets.as_deref();
     let mut report = CredentialsReport::new(FUNCTION, false);
     let mut metrics = Metrics::new(FUNCTION);
-    let store = clients.secret_store();
-    let registry = clients.registry();
+    let store = ports.secret_store();
+    let registry = ports.registry();
     let settings = &config.credentials;
-    let region = clients.region();
+    let region = ports.region();
 
     let (listed, rules) = futures::join!(store.credential_secrets(), registry.cache_rules(None));
     let listed = listed.map_err(|error| Error::aws("cannot list the credential secrets", error))?;
@@ -128,7 +130,7 @@ pub async fn run(
     };
 
     let check = SecretCheck {
-        store: &store,
+        store,
         settings,
         rules: rules.as_deref(),
         guidance: Guidance {
@@ -170,13 +172,13 @@ pub async fn run(
 
 /// What checking one secret needs, shared by every secret of the run.
 struct SecretCheck<'run> {
-    store: &'run SecretStore,
+    store: &'run dyn SecretStore,
     settings: &'run CredentialsConfig,
     rules: Option<&'run [CacheRule]>,
     guidance: Guidance<'run>,
     deadline: Deadline,
     now: DateTime<Utc>,
-    http: &'run UpstreamHttp,
+    http: &'run dyn Upstream,
 }
 
 impl SecretCheck<'_> {

@@ -19,6 +19,8 @@ pub mod outcome;
 pub mod permissions;
 pub mod plan;
 pub mod report;
+#[cfg(test)]
+mod run_tests;
 pub mod sweep;
 
 use std::collections::HashMap;
@@ -29,9 +31,7 @@ use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
-use crate::aws::ecr::Registry;
-use crate::aws::registry_scanning::{Scanning, MAX_NAMES_PER_BATCH};
-use crate::aws::{AwsError, Clients};
+use crate::aws::AwsError;
 use crate::config::{Config, HardeningConfig};
 use crate::deadline::Deadline;
 use crate::domain::scanning::{EffectiveScanning, RegistryScanning};
@@ -43,6 +43,9 @@ use crate::events::{
     PullThroughCacheAction, Received, RepositoryCreated, SettingChanged, SyncStatus,
 };
 use crate::metrics::Metrics;
+use crate::ports::Ports;
+use crate::ports::Registry;
+use crate::ports::{Scanning, MAX_NAMES_PER_BATCH};
 use crate::run::{Ran, RunContext};
 use crate::scanning::{Covered, ScanCoverage};
 
@@ -85,7 +88,7 @@ pub struct Request {
 /// pointless.
 pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<HardenDetails>, Error> {
     let RunContext {
-        clients,
+        ports,
         config,
         deadline,
         ..
@@ -110,7 +113,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
         }
         HardenInvocation::RepositoryCreated(created) => {
             let names = [created.repository_name.clone()];
-            let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
+            let hardener = Hardener::new(ports, config, dry_run, deadline).await?;
             let (mut report, metrics) = hardener
                 .harden_names(&names, provenance(created), Tally::new(dry_run, true))
                 .await;
@@ -122,7 +125,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
             Ok(done((report, metrics)))
         }
         HardenInvocation::SettingChanged(changed) => {
-            drift(clients, config, changed, dry_run, deadline)
+            drift(ports, config, changed, dry_run, deadline)
                 .await
                 .map(done)
         }
@@ -142,7 +145,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
             // ECR sends a failed sync on every pull that tries it: findings no hardening can
             // change (encryption, the profile's own choices) wait for the daily sweep instead of
             // coming back with each event.
-            let hardener = Hardener::new(clients, config, dry_run, deadline)
+            let hardener = Hardener::new(ports, config, dry_run, deadline)
                 .await?
                 .without_repeats();
             let mut tally = Tally::new(dry_run, true);
@@ -158,7 +161,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
         }
         HardenInvocation::Scheduled(_) => {
             sweep_with_continuation(
-                clients,
+                ports,
                 config,
                 None,
                 dry_run,
@@ -177,7 +180,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
                     ));
                 }
                 let (mut report, metrics) =
-                    harden_repositories(clients, config, names, dry_run, deadline).await?;
+                    harden_repositories(ports, config, names, dry_run, deadline).await?;
                 report.details.trigger = Some(Trigger::Direct {
                     repositories: Some(names.clone()),
                     sweep: None,
@@ -192,7 +195,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
                     .transpose()
                     .map_err(|problem| invalid_request(request, &problem))?;
                 sweep_with_continuation(
-                    clients,
+                    ports,
                     config,
                     cursor,
                     dry_run,
@@ -214,7 +217,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
 /// the function's own role is acknowledged without a call; without that role known, the run
 /// finds the repository in shape and writes nothing, so no change loops.
 async fn drift(
-    clients: &Clients,
+    ports: &Ports,
     config: &Config,
     changed: &SettingChanged,
     dry_run: bool,
@@ -260,7 +263,7 @@ async fn drift(
         principal: caller.principal().to_owned(),
         event_time: changed.event_time.clone(),
     });
-    let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
+    let hardener = Hardener::new(ports, config, dry_run, deadline).await?;
     let (mut report, metrics) = hardener
         .harden_names(&names, Provenance::Unknown, tally)
         .await;
@@ -270,13 +273,13 @@ async fn drift(
 
 /// Hardens the named repositories (those outside the managed prefixes are skipped).
 pub async fn harden_repositories(
-    clients: &Clients,
+    ports: &Ports,
     config: &Config,
     names: &[String],
     dry_run: bool,
     deadline: Deadline,
 ) -> Result<(HardenReport, Metrics), Error> {
-    let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
+    let hardener = Hardener::new(ports, config, dry_run, deadline).await?;
     Ok(hardener
         .harden_names(names, Provenance::Unknown, Tally::new(dry_run, true))
         .await)
@@ -296,13 +299,13 @@ fn provenance(created: &RepositoryCreated) -> Provenance {
 /// Sweeps every managed repository from `cursor` (the start when `None`) until done or until
 /// the deadline's reserve; [`Swept::rest`] says where to carry on.
 pub async fn sweep(
-    clients: &Clients,
+    ports: &Ports,
     config: &Config,
     cursor: Option<SweepCursor>,
     dry_run: bool,
     deadline: Deadline,
 ) -> Result<Swept, Error> {
-    let hardener = Hardener::new(clients, config, dry_run, deadline).await?;
+    let hardener = Hardener::new(ports, config, dry_run, deadline).await?;
     let mut start = cursor.unwrap_or_default();
     if start.sweep_id.is_none() {
         start.sweep_id = Some(uuid::Uuid::new_v4().to_string());
@@ -311,8 +314,7 @@ pub async fn sweep(
     // the sweep runs are then born with their profile's settings.
     let templates = if start.link == 0 && start.next_token.is_none() && start.after.is_none() {
         Some(
-            crate::templates::reconcile(clients, &config.hardening, &hardener.managed, dry_run)
-                .await,
+            crate::templates::reconcile(ports, &config.hardening, &hardener.managed, dry_run).await,
         )
     } else {
         None
@@ -322,20 +324,19 @@ pub async fn sweep(
     let first_link = templates.is_some();
     let scanning = if first_link {
         let reconciled =
-            crate::scanning::reconcile(clients, &config.hardening, &hardener.managed, dry_run)
-                .await;
+            crate::scanning::reconcile(ports, &config.hardening, &hardener.managed, dry_run).await;
         let in_effect = reconciled.in_effect.clone();
         (Some(reconciled), in_effect)
     } else {
         (
             None,
-            crate::scanning::in_effect(clients, &config.hardening).await,
+            crate::scanning::in_effect(ports, &config.hardening).await,
         )
     };
     let hardener = hardener.with_registry_scanning(scanning.1);
     let mut tally = Tally::new(dry_run, false);
     let progress = sweep::sweep_repositories(
-        &hardener.registry,
+        hardener.registry,
         start.clone(),
         config.hardening.concurrency,
         deadline,
@@ -395,7 +396,7 @@ pub async fn sweep(
 /// A sweep, and when it stopped early, the payload to continue with (in the report) and, when
 /// carrying on at once makes sense, the continuation to hand on.
 async fn sweep_with_continuation(
-    clients: &Clients,
+    ports: &Ports,
     config: &Config,
     cursor: Option<SweepCursor>,
     dry_run: bool,
@@ -409,7 +410,7 @@ async fn sweep_with_continuation(
         rest,
         n_started,
         listing_failed,
-    } = sweep(clients, config, cursor, dry_run, deadline).await?;
+    } = sweep(ports, config, cursor, dry_run, deadline).await?;
     report.details.trigger = Some(trigger);
     let Some(mut rest) = rest else {
         return Ok(Ran { report, metrics });
@@ -491,7 +492,7 @@ pub async fn hand_on(
 
 /// One run's view of the registry and the configuration.
 struct Hardener<'a> {
-    registry: Registry,
+    registry: &'a dyn Registry,
     config: &'a HardeningConfig,
     managed: ManagedPrefixes,
     dry_run: bool,
@@ -499,13 +500,13 @@ struct Hardener<'a> {
     /// Report findings only a person can resolve (see [`FindingKind::resolved_by_hand`]);
     /// `false` for runs that recur with every sync of the cache.
     report_unresolvable: bool,
-    scanning: ScanningView,
+    scanning: ScanningView<'a>,
 }
 
 /// What a run knows of scanning: the registry configuration in effect (a sweep), the effective
 /// scanning read in batches, and the coverage of the repositories seen.
-struct ScanningView {
-    api: Scanning,
+struct ScanningView<'a> {
+    api: &'a dyn Scanning,
     /// `None`: not known (event paths, `off`, unreadable); every repository is read.
     in_effect: Option<RegistryScanning>,
     read: Mutex<HashMap<String, EffectiveScanning>>,
@@ -520,12 +521,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl<'a> Hardener<'a> {
     async fn new(
-        clients: &Clients,
+        ports: &'a Ports,
         config: &'a Config,
         dry_run: bool,
         deadline: Deadline,
     ) -> Result<Hardener<'a>, Error> {
-        let registry = clients.registry();
+        let registry = ports.registry();
         let rules = match &config.hardening.prefixes {
             Some(_) => Vec::new(),
             None => registry.cache_rules(None).await.map_err(|error| {
@@ -544,7 +545,7 @@ impl<'a> Hardener<'a> {
             deadline,
             report_unresolvable: true,
             scanning: ScanningView {
-                api: clients.scanning(),
+                api: ports.scanning(),
                 in_effect: None,
                 read: Mutex::new(HashMap::new()),
                 coverage: Mutex::new(ScanCoverage::default()),
@@ -686,12 +687,12 @@ impl<'a> Hardener<'a> {
                     info!(repository = %name, "created by the pull-through cache under `ROOT`; marked as the cache's");
                     let desired = desired.marking_origin();
                     let observation =
-                        observe::describe(&self.registry, &name, desired.reads()).await;
+                        observe::describe(self.registry, &name, desired.reads()).await;
                     self.conclude(name.clone(), desired, observation).await
                 }
                 _ => {
                     let observation =
-                        observe::describe(&self.registry, &name, desired.reads()).await;
+                        observe::describe(self.registry, &name, desired.reads()).await;
                     self.conclude(name.clone(), desired, observation).await
                 }
             }
@@ -710,7 +711,7 @@ impl<'a> Hardener<'a> {
             if coverage == Coverage::IfCacheCreated {
                 return self.harden_if_cache_created(repository, desired).await;
             }
-            let observation = observe::observe(&self.registry, repository, desired.reads()).await;
+            let observation = observe::observe(self.registry, repository, desired.reads()).await;
             self.conclude(name.clone(), desired, observation).await
         })
         .await
@@ -734,7 +735,7 @@ impl<'a> Hardener<'a> {
         }
         let desired = desired.marking_origin();
         let observation =
-            observe::observe_knowing_tags(&self.registry, repository, desired.reads(), Some(tags))
+            observe::observe_knowing_tags(self.registry, repository, desired.reads(), Some(tags))
                 .await;
         self.conclude(name, desired, observation).await
     }
@@ -815,7 +816,7 @@ impl<'a> Hardener<'a> {
         } else if plan.changes.is_empty() {
             Some(Vec::new())
         } else {
-            let (applied, gone) = apply::apply(&self.registry, &name, &arn, &plan.changes).await;
+            let (applied, gone) = apply::apply(self.registry, &name, &arn, &plan.changes).await;
             for (change, result) in plan.changes.iter().zip(&applied) {
                 match result {
                     apply::Applied::Written => info!(

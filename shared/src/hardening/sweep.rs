@@ -12,11 +12,11 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::aws::ecr::{Registry, MAX_PAGE_SIZE};
 use crate::aws::AwsError;
 use crate::deadline::Deadline;
 use crate::domain::Repository;
 use crate::events::HardenRequest;
+use crate::ports::{Registry, MAX_PAGE_SIZE};
 
 use super::outcome::{Outcome, Tally};
 
@@ -99,7 +99,7 @@ pub struct SweepProgress {
 /// recording every outcome in `tally`. `prepare` sees each page before its repositories are
 /// started (to read what can be read for many repositories in one call).
 pub async fn sweep_repositories<Prepare, PrepareFuture, Harden, HardenFuture>(
-    registry: &Registry,
+    registry: &dyn Registry,
     start: SweepCursor,
     concurrency: usize,
     deadline: Deadline,

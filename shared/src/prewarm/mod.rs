@@ -27,6 +27,8 @@ pub mod permissions;
 pub mod plan;
 pub mod reference;
 pub mod schedule;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -39,13 +41,12 @@ pub use outcome::{FailureReason, ImageResult, ImageStatus, PullError, PullOutcom
 pub use plan::{plan, Action, PlannedImage, SkipReason};
 pub use reference::{parse_reference, ImageReference, ReferenceError};
 
-use crate::aws::ecr::{PullFailure, Registry, MAX_PAGE_SIZE};
-use crate::aws::registry_api::CachedImages;
 use crate::deadline::Deadline;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::error::Error;
 use crate::events::{FunctionKind, PrewarmInvocation};
 use crate::metrics::{Metrics, Unit};
+use crate::ports::{PullFailure, Registry, MAX_PAGE_SIZE};
 use crate::run::{Ran, RunContext};
 
 /// Pages of `DescribeRepositories` (1,000 repositories each) read to learn which cache
@@ -94,7 +95,7 @@ impl Request {
 /// the images left are reported `not-attempted`.
 pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<PrewarmDetails>, Error> {
     let RunContext {
-        clients,
+        ports,
         config,
         deadline,
         ..
@@ -106,8 +107,8 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Prewa
     let images = request
         .images
         .unwrap_or_else(|| config.prewarm.images.clone());
-    let region = clients.region();
-    let registry = clients.registry();
+    let region = ports.region();
+    let registry = ports.registry();
 
     let rules = if images.is_empty() {
         info!("no images to pre-warm: the event names none and `prewarm.images` is empty");
@@ -162,11 +163,10 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Prewa
     }
     let mut results: Vec<ImageResult> = planned.iter().map(ImageResult::from_plan).collect();
     if !request.dry_run && planned.iter().any(|image| image.action == Action::Warm) {
-        let existing = existing_repositories(&registry).await;
+        let existing = existing_repositories(registry).await;
         warm(
             &Pullers {
-                registry: &registry,
-                cached: &CachedImages::new(clients),
+                registry,
                 existing: existing.as_ref(),
             },
             &planned,
@@ -189,7 +189,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Prewa
 /// An image whose repository does not exist cannot be cached, so its `DescribeImages` can be
 /// skipped: a first warm of N images then costs a page or two instead of N reads. `None` (too
 /// many repositories, or the listing failed) means asking per image.
-async fn existing_repositories(registry: &Registry) -> Option<HashSet<String>> {
+async fn existing_repositories(registry: &dyn Registry) -> Option<HashSet<String>> {
     let mut names = HashSet::new();
     let mut next_token = None;
     for _ in 0..MAX_LISTING_PAGES {
@@ -220,8 +220,7 @@ async fn existing_repositories(registry: &Registry) -> Option<HashSet<String>> {
 
 /// What a pull needs from the registry.
 struct Pullers<'run> {
-    registry: &'run Registry,
-    cached: &'run CachedImages,
+    registry: &'run dyn Registry,
     /// Repositories that existed before the run, when known.
     existing: Option<&'run HashSet<String>>,
 }
@@ -322,7 +321,7 @@ async fn pull_one(pullers: &Pullers<'_>, repository: &str, tag: &str) -> PullOut
     let lookup = if known_absent {
         Ok(None)
     } else {
-        pullers.cached.by_tag(repository, tag).await
+        pullers.registry.cached_image(repository, tag).await
     };
     match lookup {
         Ok(Some(image)) => {

@@ -21,14 +21,14 @@ pub use assess::{
     RuleResult, RuleStatus, SecretLookup, ValidationAnswer, RUN_RESOURCE,
 };
 
-use crate::aws::ecr::Registry;
-use crate::aws::secrets::SecretStore;
 use crate::aws::AwsErrorKind;
 use crate::deadline::Deadline;
 use crate::domain::{CacheRule, Check, Finding, Report, SecretArn, Severity};
 use crate::error::Error;
 use crate::events::FunctionKind;
 use crate::metrics::{Metrics, Unit};
+use crate::ports::Registry;
+use crate::ports::SecretStore;
 use crate::run::{Ran, RunContext};
 
 /// Rules validated at once. A registry holds at most 50 rules (adjustable quota) and
@@ -70,7 +70,7 @@ pub async fn run(
     request: Request,
 ) -> Result<Ran<ValidateDetails>, Error> {
     let RunContext {
-        clients,
+        ports,
         config,
         deadline,
         now,
@@ -78,8 +78,8 @@ pub async fn run(
     } = *context;
     let prefixes = request.prefixes.as_deref();
     let function = FunctionKind::ValidateCacheRules.as_str();
-    let registry = clients.registry();
-    let secret_store = clients.secret_store();
+    let registry = ports.registry();
+    let secret_store = ports.secret_store();
     let rules = registry
         .cache_rules(None)
         .await
@@ -101,12 +101,12 @@ pub async fn run(
 
     let context = RegistryContext {
         account_id: None,
-        region: clients.region().map(str::to_owned),
+        region: ports.region().map(str::to_owned),
     };
     let consumer_rules = selection.in_scope.clone();
     let observer = Observer {
-        registry: &registry,
-        secret_store: &secret_store,
+        registry,
+        secret_store,
         context: &context,
         now,
     };
@@ -184,7 +184,7 @@ pub async fn run(
     } else if has_consumers {
         // The consumer checks make IAM calls per principal and prefix: they are cut at the time
         // kept for the report, so the run still reports what the rules found.
-        let checking = crate::consumers::check(clients, config, &consumer_rules, None);
+        let checking = crate::consumers::check(ports, config, &consumer_rules, None);
         let finished = match deadline.remaining() {
             Some(left) => tokio::time::timeout(left.saturating_sub(FINISH_RESERVE), checking)
                 .await
@@ -219,8 +219,8 @@ pub async fn run(
 
 /// What validating one rule needs, shared by every rule of the run.
 struct Observer<'run> {
-    registry: &'run Registry,
-    secret_store: &'run SecretStore,
+    registry: &'run dyn Registry,
+    secret_store: &'run dyn SecretStore,
     context: &'run RegistryContext,
     now: DateTime<Utc>,
 }
@@ -361,8 +361,8 @@ fn list_prefixes(prefixes: &[String]) -> String {
 
 /// Asks ECR and Secrets Manager about one rule, both at once.
 async fn observe(
-    registry: &Registry,
-    secret_store: &SecretStore,
+    registry: &dyn Registry,
+    secret_store: &dyn SecretStore,
     rule: CacheRule,
     context: &RegistryContext,
 ) -> RuleObservation {

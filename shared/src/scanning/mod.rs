@@ -16,11 +16,12 @@ pub mod plan;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::aws::{AwsError, AwsErrorKind, Clients};
+use crate::aws::{AwsError, AwsErrorKind};
 use crate::config::{HardeningConfig, TemplateMode};
 use crate::domain::scanning::RegistryScanning;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::hardening::desired::ManagedPrefixes;
+use crate::ports::Ports;
 
 use plan::{FilterStatus, Hazard, Overridden};
 
@@ -96,11 +97,11 @@ impl Reconciled {
 
 /// Reads the registry scanning configuration without reconciling it (a sweep's later links,
 /// which compare repositories against it). `None` when `off` or unreadable.
-pub async fn in_effect(clients: &Clients, config: &HardeningConfig) -> Option<RegistryScanning> {
+pub async fn in_effect(ports: &Ports, config: &HardeningConfig) -> Option<RegistryScanning> {
     if config.registry_scanning == TemplateMode::Off {
         return None;
     }
-    match clients.scanning().registry_configuration().await {
+    match ports.scanning().registry_configuration().await {
         Ok(configuration) => Some(configuration),
         Err(error) => {
             warn!(error = %error, "registry scanning configuration could not be read");
@@ -113,7 +114,7 @@ pub async fn in_effect(clients: &Clients, config: &HardeningConfig) -> Option<Re
 /// decides whether it is written). Never fails: a failed call is a finding, and the sweep goes
 /// on with repositories, reading each one's scanning itself.
 pub async fn reconcile(
-    clients: &Clients,
+    ports: &Ports,
     config: &HardeningConfig,
     managed: &ManagedPrefixes,
     dry_run: bool,
@@ -136,7 +137,7 @@ pub async fn reconcile(
             in_effect: None,
         };
     }
-    let api = clients.scanning();
+    let api = ports.scanning();
     let observed = match api.registry_configuration().await {
         Ok(observed) => observed,
         Err(error) => {

@@ -17,13 +17,14 @@ use std::collections::BTreeMap;
 
 use tracing::{info, warn};
 
-use crate::aws::{AwsError, AwsErrorKind, Clients};
+use crate::aws::{AwsError, AwsErrorKind};
 use crate::config::{HardeningConfig, TemplateMode};
 use crate::domain::{Check, Finding, Report, Severity, ROOT_PREFIX};
 use crate::error::Error;
 use crate::hardening::desired::ManagedPrefixes;
 use crate::hardening::report::{Birth, HardenReport};
 use crate::metrics::Metrics;
+use crate::ports::Ports;
 use crate::run::{Ran, RunContext};
 
 use plan::{Action, TemplatePlan};
@@ -143,7 +144,7 @@ impl Reconciled {
 /// decides whether they are written). Never fails: a failed call is a finding, and the caller
 /// goes on (a sweep, with repositories).
 pub async fn reconcile(
-    clients: &Clients,
+    ports: &Ports,
     config: &HardeningConfig,
     managed: &ManagedPrefixes,
     dry_run: bool,
@@ -154,7 +155,7 @@ pub async fn reconcile(
     if mode == TemplateMode::Off {
         return reconciled;
     }
-    let templates = clients.creation_templates();
+    let templates = ports.creation_templates();
     let observed = match templates.all().await {
         Ok(observed) => observed,
         Err(error) => {
@@ -175,7 +176,7 @@ pub async fn reconcile(
     for plan in &plans.plans {
         reconciled.add(TEMPLATES_CHECKED);
         let result = if writes && plan.writes() {
-            Some(write(clients, plan).await)
+            Some(write(ports, plan).await)
         } else {
             None
         };
@@ -260,8 +261,8 @@ pub async fn reconcile(
     reconciled
 }
 
-async fn write(clients: &Clients, plan: &TemplatePlan) -> Result<(), AwsError> {
-    let templates = clients.creation_templates();
+async fn write(ports: &Ports, plan: &TemplatePlan) -> Result<(), AwsError> {
+    let templates = ports.creation_templates();
     let fields: Vec<&str> = plan.changes.iter().map(|change| change.field).collect();
     let result = match plan.action {
         Action::Create => templates.create(&plan.target).await,
@@ -334,11 +335,9 @@ pub async fn run(
     context: &RunContext<'_>,
     request: Request,
 ) -> Result<Ran<TemplatesDetails>, Error> {
-    let RunContext {
-        clients, config, ..
-    } = *context;
+    let RunContext { ports, config, .. } = *context;
     let dry_run = request.dry_run;
-    let registry = clients.registry();
+    let registry = ports.registry();
     let rules = match &config.hardening.prefixes {
         Some(_) => Vec::new(),
         None => registry.cache_rules(None).await.map_err(|error| {
@@ -355,7 +354,7 @@ pub async fn run(
         hardening.creation_templates = TemplateMode::Check;
     }
     let dry_run = dry_run || config.hardening.dry_run;
-    let reconciled = reconcile(clients, &hardening, &managed, dry_run).await;
+    let reconciled = reconcile(ports, &hardening, &managed, dry_run).await;
     let mut report = TemplatesReport::new(FUNCTION, dry_run);
     report.details.managed_prefixes = managed.as_slice().to_vec();
     report.details.templates = Some(reconciled.write_into(&mut report));

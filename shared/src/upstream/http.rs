@@ -25,6 +25,7 @@ use url::Url;
 use crate::config::token_destination_problem;
 use crate::deadline::Deadline;
 use crate::domain::SecretValue;
+use crate::ports::Upstream;
 
 /// Upstream APIs answer in well under a second; a slow TCP handshake means a network problem.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -131,6 +132,11 @@ impl std::fmt::Debug for Redacted {
 }
 
 impl UpstreamRequest {
+    /// Where the request goes (no header, no body: those may carry a credential).
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
     pub fn get(url: Url) -> Self {
         UpstreamRequest {
             method: Method::GET,
@@ -228,6 +234,17 @@ impl HttpFailure {
     /// Whether the upstream did not answer in time (or could not be asked in time).
     pub fn is_timeout(&self) -> bool {
         matches!(self, HttpFailure::Timeout(_) | HttpFailure::NoTimeLeft)
+    }
+}
+
+/// The [`Upstream`] port: hands over to [`UpstreamHttp::send`].
+impl Upstream for UpstreamHttp {
+    fn send(
+        &self,
+        request: UpstreamRequest,
+        deadline: Deadline,
+    ) -> futures::future::BoxFuture<'_, Result<UpstreamResponse, HttpFailure>> {
+        Box::pin(UpstreamHttp::send(self, request, deadline))
     }
 }
 

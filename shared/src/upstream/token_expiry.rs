@@ -17,13 +17,14 @@
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
-use super::http::{HttpFailure, UpstreamHttp, UpstreamRequest, UpstreamResponse};
+use super::http::{HttpFailure, UpstreamRequest, UpstreamResponse};
 use crate::config::CredentialsConfig;
 use crate::credentials::expiry::{
     parse_api_expiry, parse_github_expiration, ExpirySource, KnownExpiry,
 };
 use crate::deadline::Deadline;
 use crate::domain::{SecretValue, Severity, UpstreamKind};
+use crate::ports::Upstream;
 
 /// The secret tag naming which Docker Hub access token the secret holds (its description at
 /// hub.docker.com). Not needed when the account has a single token.
@@ -72,7 +73,7 @@ pub struct Credentials<'a> {
 
 /// Asks the upstream behind `source`.
 pub async fn discover(
-    http: &UpstreamHttp,
+    http: &dyn Upstream,
     config: &CredentialsConfig,
     source: ExpirySource,
     credentials: Credentials<'_>,
@@ -91,7 +92,7 @@ pub async fn discover(
 }
 
 async fn github(
-    http: &UpstreamHttp,
+    http: &dyn Upstream,
     config: &CredentialsConfig,
     credentials: Credentials<'_>,
     deadline: Deadline,
@@ -137,7 +138,7 @@ pub fn read_github(url: &str, response: &UpstreamResponse) -> Discovered {
 }
 
 async fn gitlab(
-    http: &UpstreamHttp,
+    http: &dyn Upstream,
     config: &CredentialsConfig,
     credentials: Credentials<'_>,
     deadline: Deadline,
@@ -193,7 +194,7 @@ pub fn read_gitlab(url: &str, response: &UpstreamResponse) -> Discovered {
 }
 
 async fn docker_hub(
-    http: &UpstreamHttp,
+    http: &dyn Upstream,
     config: &CredentialsConfig,
     credentials: Credentials<'_>,
     deadline: Deadline,
@@ -301,7 +302,7 @@ pub fn read_docker_hub_tokens(
 /// Sends a request that carries a credential. The client refuses any destination a token may
 /// not go to (plain `http://` off loopback, a user name or password in the URL).
 async fn send(
-    http: &UpstreamHttp,
+    http: &dyn Upstream,
     request: Result<UpstreamRequest, HttpFailure>,
     deadline: Deadline,
 ) -> Result<UpstreamResponse, HttpFailure> {

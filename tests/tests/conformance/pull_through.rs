@@ -8,7 +8,7 @@
 use aws_sdk_ecr::types::{
     EncryptionType, ImageTagMutability, RctAppliedFor, RepositoryCreationTemplate, Tag,
 };
-use ptc_ops::aws::ecr::Registry;
+use ptc_ops::aws::ecr::Ecr;
 use serde_json::Value;
 
 use crate::target::{refusal, Target};
@@ -99,7 +99,7 @@ async fn delete_rule(target: &Target, prefix: &str) {
 /// recorded, since no AWS page says `BatchGetImage` alone pulls through (the product relies on
 /// it; public code does the same).
 async fn pull(target: &Target, repository: &str, tag: &str) -> bool {
-    match Registry::new(target.ecr.clone())
+    match Ecr::new(target.ecr.clone())
         .pull_by_tag(repository, tag)
         .await
     {
@@ -402,7 +402,7 @@ async fn template_with_tags_but_no_role_fails_the_pull() {
                     );
                     return;
                 }
-                let pulled = Registry::new(target.ecr.clone())
+                let pulled = Ecr::new(target.ecr.clone())
                     .pull_by_tag(&repository, TAG)
                     .await;
                 let exists = target

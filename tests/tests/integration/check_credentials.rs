@@ -259,7 +259,7 @@ async fn judges_every_kind_of_secret_and_never_leaks_a_value() {
 
     // The library's own report, before the scrubber at the end of a Lambda run sees it.
     let raw_report = credentials::run(
-        &RunContext::new(&context.clients, &context.config)
+        &RunContext::new(&context.ports, &context.config)
             .with_upstream(&UpstreamHttp::new(HttpTimeouts::default())),
         credentials::Request { secrets: None },
     )
@@ -443,7 +443,7 @@ async fn an_old_value_without_expiry_warns_once_it_passes_max_age() {
     // The emulator stamps LastChangedDate with the creation time: look from 400 days ahead.
     let later = Utc::now() + chrono::Duration::days(400);
     let report = credentials::run(
-        &RunContext::new(&context.clients, &context.config)
+        &RunContext::new(&context.ports, &context.config)
             .at(later)
             .with_upstream(&UpstreamHttp::default()),
         credentials::Request {
@@ -480,7 +480,7 @@ async fn an_old_value_without_expiry_warns_once_it_passes_max_age() {
 
     // Today the same secret is young: no age finding.
     let today = credentials::run(
-        &RunContext::new(&context.clients, &context.config).with_upstream(&UpstreamHttp::default()),
+        &RunContext::new(&context.ports, &context.config).with_upstream(&UpstreamHttp::default()),
         credentials::Request {
             secrets: Some(request.clone()),
         },
@@ -876,7 +876,7 @@ async fn discovers_expiry_from_github_gitlab_and_docker_hub() {
         "ecr-pullthroughcache/hub".to_owned(),
     ];
     let tagged_run = credentials::run(
-        &RunContext::new(&context.clients, &context.config).with_upstream(&UpstreamHttp::default()),
+        &RunContext::new(&context.ports, &context.config).with_upstream(&UpstreamHttp::default()),
         credentials::Request {
             secrets: Some(narrowed.clone()),
         },
@@ -1194,7 +1194,7 @@ async fn hostile_tokens_leak_in_no_form() {
     let context = context(&env, &config);
 
     let library_report = credentials::run(
-        &RunContext::new(&context.clients, &context.config)
+        &RunContext::new(&context.ports, &context.config)
             .with_upstream(&UpstreamHttp::new(HttpTimeouts::default())),
         credentials::Request { secrets: None },
     )

@@ -1,0 +1,193 @@
+//! The AWS adapters as the ports the features hold ([`crate::ports`]): each method hands over
+//! to the adapter's own `async fn` of the same name (inherent methods win the lookup), boxed so
+//! that a run can hold the port as a trait object.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::creation_templates::EcrTemplates;
+use super::ecr::Ecr;
+use super::iam::IamApi;
+use super::registry_scanning::EcrScanning;
+use super::secrets::SecretsManager;
+use super::Clients;
+use crate::config::TagMutabilitySetting;
+use crate::domain::iam::{RoleFacts, SimulatedDecision};
+use crate::domain::scanning::RegistryScanning;
+use crate::domain::{
+    CacheRule, CreationTemplate, PulledImage, Repository, SecretMetadata, SecretValue,
+};
+use crate::ports::{
+    CachedImage, Call, CreationTemplates, Iam, Ports, PullFailure, Registry, RegistryPolicyText,
+    RepositoryPage, RuleValidation, Scanning, ScanningBatch, SecretStore,
+};
+
+impl Clients {
+    /// The ports of a run, on the clients' account and region.
+    pub fn ports(&self) -> Ports {
+        Ports {
+            registry: Arc::new(self.registry()),
+            templates: Arc::new(self.creation_templates()),
+            scanning: Arc::new(self.scanning()),
+            secrets: Arc::new(self.secret_store()),
+            iam: Arc::new(self.iam()),
+            region: self.region().map(str::to_owned),
+        }
+    }
+}
+
+impl Registry for Ecr {
+    fn cache_rules<'a>(&'a self, prefixes: Option<&'a [String]>) -> Call<'a, Vec<CacheRule>> {
+        Box::pin(self.cache_rules(prefixes))
+    }
+
+    fn validate_cache_rule<'a>(&'a self, prefix: &'a str) -> Call<'a, RuleValidation> {
+        Box::pin(self.validate_cache_rule(prefix))
+    }
+
+    fn repositories_page(
+        &self,
+        next_token: Option<String>,
+        page_size: i32,
+    ) -> Call<'_, RepositoryPage> {
+        Box::pin(self.repositories_page(next_token, page_size))
+    }
+
+    fn repository<'a>(&'a self, name: &'a str) -> Call<'a, Option<Repository>> {
+        Box::pin(self.repository(name))
+    }
+
+    fn pull_by_tag<'a>(
+        &'a self,
+        repository: &'a str,
+        tag: &'a str,
+    ) -> BoxFuture<'a, Result<PulledImage, PullFailure>> {
+        Box::pin(self.pull_by_tag(repository, tag))
+    }
+
+    fn cached_image<'a>(
+        &'a self,
+        repository: &'a str,
+        tag: &'a str,
+    ) -> Call<'a, Option<CachedImage>> {
+        Box::pin(self.cached_image(repository, tag))
+    }
+
+    fn lifecycle_policy<'a>(&'a self, repository: &'a str) -> Call<'a, Option<String>> {
+        Box::pin(self.lifecycle_policy(repository))
+    }
+
+    fn put_lifecycle_policy<'a>(
+        &'a self,
+        repository: &'a str,
+        policy_text: &'a str,
+    ) -> Call<'a, ()> {
+        Box::pin(self.put_lifecycle_policy(repository, policy_text))
+    }
+
+    fn repository_policy<'a>(&'a self, repository: &'a str) -> Call<'a, Option<String>> {
+        Box::pin(self.repository_policy(repository))
+    }
+
+    fn set_repository_policy<'a>(
+        &'a self,
+        repository: &'a str,
+        policy_text: &'a str,
+    ) -> Call<'a, ()> {
+        Box::pin(self.set_repository_policy(repository, policy_text))
+    }
+
+    fn registry_policy(&self) -> Call<'_, RegistryPolicyText> {
+        Box::pin(self.registry_policy())
+    }
+
+    fn tags<'a>(&'a self, repository_arn: &'a str) -> Call<'a, BTreeMap<String, String>> {
+        Box::pin(self.tags(repository_arn))
+    }
+
+    fn tag<'a>(
+        &'a self,
+        repository_arn: &'a str,
+        tags: &'a BTreeMap<String, String>,
+    ) -> Call<'a, ()> {
+        Box::pin(self.tag(repository_arn, tags))
+    }
+
+    fn put_scan_on_push<'a>(&'a self, repository: &'a str, scan_on_push: bool) -> Call<'a, ()> {
+        Box::pin(self.put_scan_on_push(repository, scan_on_push))
+    }
+
+    fn put_tag_mutability<'a>(
+        &'a self,
+        repository: &'a str,
+        setting: &'a TagMutabilitySetting,
+    ) -> Call<'a, ()> {
+        Box::pin(self.put_tag_mutability(repository, setting))
+    }
+}
+
+impl CreationTemplates for EcrTemplates {
+    fn all(&self) -> Call<'_, Vec<CreationTemplate>> {
+        Box::pin(self.all())
+    }
+
+    fn create<'a>(&'a self, template: &'a CreationTemplate) -> Call<'a, ()> {
+        Box::pin(self.create(template))
+    }
+
+    fn update<'a>(&'a self, template: &'a CreationTemplate) -> Call<'a, ()> {
+        Box::pin(self.update(template))
+    }
+}
+
+impl Scanning for EcrScanning {
+    fn registry_configuration(&self) -> Call<'_, RegistryScanning> {
+        Box::pin(self.registry_configuration())
+    }
+
+    fn put_registry_configuration<'a>(
+        &'a self,
+        configuration: &'a RegistryScanning,
+    ) -> Call<'a, ()> {
+        Box::pin(self.put_registry_configuration(configuration))
+    }
+
+    fn repositories<'a>(&'a self, names: &'a [String]) -> Call<'a, ScanningBatch> {
+        Box::pin(self.repositories(names))
+    }
+}
+
+impl SecretStore for SecretsManager {
+    fn credential_secrets(&self) -> Call<'_, Vec<SecretMetadata>> {
+        Box::pin(self.credential_secrets())
+    }
+
+    fn describe<'a>(&'a self, secret_id: &'a str) -> Call<'a, Option<SecretMetadata>> {
+        Box::pin(self.describe(secret_id))
+    }
+
+    fn value<'a>(&'a self, secret_id: &'a str) -> Call<'a, SecretValue> {
+        Box::pin(self.value(secret_id))
+    }
+
+    fn tag<'a>(&'a self, secret_id: &'a str, key: &'a str, value: &'a str) -> Call<'a, ()> {
+        Box::pin(self.tag(secret_id, key, value))
+    }
+}
+
+impl Iam for IamApi {
+    fn simulate<'a>(
+        &'a self,
+        principal_arn: &'a str,
+        actions: &'a [&'a str],
+        resources: &'a [String],
+    ) -> Call<'a, Vec<SimulatedDecision>> {
+        Box::pin(self.simulate(principal_arn, actions, resources))
+    }
+
+    fn role<'a>(&'a self, role_arn: &'a str) -> Call<'a, Option<RoleFacts>> {
+        Box::pin(self.role(role_arn))
+    }
+}

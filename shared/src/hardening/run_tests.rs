@@ -1,0 +1,169 @@
+//! `run` against in-memory ports: a sweep's writes, a write the registry refuses, and a sweep
+//! started too late, without the emulator (the emulator-backed tests hold the same runs to the
+//! AWS contract).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::report::RepositoryOutcome;
+use super::*;
+use crate::events::{HardenRequest, HardenTarget};
+use crate::ports::fakes::{self, FakeEcr, FakeSecretStore};
+
+const NGINX: &str = "docker-hub/library/nginx";
+const ALPINE: &str = "docker-hub/library/alpine";
+const FOREIGN: &str = "team/app";
+
+fn registry() -> FakeEcr {
+    FakeEcr::default()
+        .with_rule(crate::domain::CacheRule::new(
+            "docker-hub",
+            "registry-1.docker.io",
+        ))
+        .with_repository(NGINX)
+        .with_repository(ALPINE)
+        .with_repository(FOREIGN)
+}
+
+/// A sweep with the configuration the stack ships.
+async fn sweep_with(ecr: &Arc<FakeEcr>, deadline: Deadline) -> HardenReport {
+    let ports = fakes::ports(ecr, &Arc::new(FakeSecretStore::default()));
+    let config =
+        Config::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/config/ptc-ops.toml"))
+            .expect("the shipped configuration is valid");
+    let context = RunContext::new(&ports, &config).with_deadline(deadline);
+    let request = Request {
+        invocation: HardenInvocation::Direct(HardenRequest {
+            target: HardenTarget::Sweep,
+            dry_run: Some(false),
+            cursor: None,
+        }),
+        can_hand_off: true,
+    };
+    run(&context, request)
+        .await
+        .unwrap_or_else(|error| panic!("{}", error.full_message()))
+        .report
+}
+
+fn outcomes(report: &HardenReport) -> Vec<(&str, RepositoryOutcome)> {
+    report
+        .details
+        .repositories
+        .iter()
+        .map(|entry| (entry.repository.as_str(), entry.outcome))
+        .collect()
+}
+
+/// Calls that change something (`Put…`, `Set…`, `Tag…`, `Create…`, `Update…`).
+fn writes(calls: &[String]) -> Vec<&str> {
+    calls
+        .iter()
+        .map(String::as_str)
+        .filter(|call| {
+            let action = call.split_once(':').map_or(*call, |(_, action)| action);
+            ["Put", "Set", "Tag", "Create", "Update"]
+                .iter()
+                .any(|verb| action.starts_with(verb))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_sweep_hardens_the_cache_repositories_only_and_then_has_nothing_to_write() {
+    let ecr = Arc::new(registry());
+    let first = sweep_with(&ecr, Deadline::none()).await;
+    assert_eq!(
+        outcomes(&first),
+        vec![
+            (ALPINE, RepositoryOutcome::Changed),
+            (NGINX, RepositoryOutcome::Changed)
+        ]
+    );
+    let first_writes: Vec<String> = writes(&ecr.calls())
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        first_writes.contains(&format!("ecr:PutLifecyclePolicy {NGINX}")),
+        "{first_writes:?}"
+    );
+    assert!(
+        !first_writes.iter().any(|call| call.ends_with(FOREIGN)),
+        "nothing outside the cache is written: {first_writes:?}"
+    );
+    assert!(ecr
+        .stored(NGINX)
+        .is_some_and(|stored| stored.lifecycle_policy.is_some()));
+
+    let n_calls = ecr.calls().len();
+    let second = sweep_with(&ecr, Deadline::none()).await;
+    assert_eq!(
+        outcomes(&second),
+        vec![],
+        "compliant repositories are counted, not listed"
+    );
+    assert_eq!(second.summary.get("repositories_compliant"), Some(&2));
+    assert_eq!(writes(&ecr.calls()[n_calls..]), Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn a_write_the_registry_refuses_fails_that_repository_alone() {
+    let ecr = Arc::new(registry().failing(
+        "ecr:PutLifecyclePolicy",
+        Some(NGINX),
+        "AccessDeniedException",
+    ));
+    let report = sweep_with(&ecr, Deadline::none()).await;
+    assert_eq!(
+        outcomes(&report),
+        vec![
+            (ALPINE, RepositoryOutcome::Changed),
+            (NGINX, RepositoryOutcome::Failed)
+        ]
+    );
+    let failed = report
+        .findings
+        .iter()
+        .find(|finding| finding.resource == NGINX)
+        .expect("a finding about the refused write");
+    assert!(
+        format!("{} {}", failed.message, failed.next_steps.join(" "))
+            .contains("ecr:PutLifecyclePolicy"),
+        "the finding names the permission: {failed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_sweep_started_inside_the_start_reserve_touches_nothing_and_hands_nothing_on() {
+    let ecr = Arc::new(registry());
+    let report = sweep_with(
+        &ecr,
+        Deadline::after(START_RESERVE - Duration::from_secs(1)),
+    )
+    .await;
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|finding| finding.title == "the sweep made no progress before the deadline"),
+        "{:?}",
+        report.findings
+    );
+    assert_eq!(
+        report.details.continuation, None,
+        "a chain that makes no progress stops"
+    );
+    assert!(
+        report.details.cursor.is_some(),
+        "the report says where to carry on"
+    );
+    assert!(
+        !ecr.calls()
+            .iter()
+            .any(|call| call.starts_with("ecr:PutLifecyclePolicy")),
+        "{:?}",
+        ecr.calls()
+    );
+}

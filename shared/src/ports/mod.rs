@@ -1,0 +1,245 @@
+//! The ports: what the features ask of the outside world, as traits, so that no feature names
+//! an SDK type or an HTTP library.
+//!
+//! | port | in a deployment | asked by |
+//! |---|---|---|
+//! | [`Registry`] | [`crate::aws::ecr::Ecr`] | every feature |
+//! | [`CreationTemplates`] | [`crate::aws::creation_templates::EcrTemplates`] | templates, hardening |
+//! | [`Scanning`] | [`crate::aws::registry_scanning::EcrScanning`] | scanning, hardening |
+//! | [`SecretStore`] | [`crate::aws::secrets::SecretsManager`] | credentials, rule validation |
+//! | [`Iam`] | [`crate::aws::iam::IamApi`] | the consumer doctor |
+//! | [`Upstream`] | [`crate::upstream::UpstreamHttp`] | credentials (token expiry) |
+//! | [`AlertSink`] | [`crate::aws::sns::AlertTopic`] | every function |
+//! | [`HandOff`] | [`crate::aws::lambda::SelfInvoke`] | the harden sweep |
+//!
+//! The emulator-backed integration tests hold the AWS adapters to the contract; the in-memory
+//! fakes of `fakes` (test builds) let unit tests drive deadlines, failures and hand-offs without
+//! it. Methods return boxed futures so that a run can hold each port as a trait object.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+
+use crate::aws::AwsError;
+use crate::config::TagMutabilitySetting;
+use crate::deadline::Deadline;
+use crate::domain::iam::{RoleFacts, SimulatedDecision};
+use crate::domain::scanning::{EffectiveScanning, RegistryScanning};
+use crate::domain::{
+    CacheRule, CreationTemplate, PulledImage, Repository, SecretMetadata, SecretValue,
+};
+use crate::upstream::http::{HttpFailure, UpstreamRequest, UpstreamResponse};
+
+pub use crate::alerts::AlertSink;
+pub use crate::hardening::sweep::HandOff;
+
+#[cfg(test)]
+pub mod fakes;
+
+/// The error code of a call on a repository that does not exist (deleted since it was listed).
+pub const REPOSITORY_NOT_FOUND: &str = "RepositoryNotFoundException";
+/// Largest page `DescribeRepositories` and `DescribePullThroughCacheRules` accept.
+pub const MAX_PAGE_SIZE: i32 = 1000;
+/// Repository names one `BatchGetRepositoryScanningConfiguration` takes at most (botocore ecr
+/// model, `ScanningConfigurationRepositoryNameList`: 1 to 25).
+pub const MAX_NAMES_PER_BATCH: usize = 25;
+
+/// A boxed future of a port call.
+pub type Call<'a, T> = BoxFuture<'a, Result<T, AwsError>>;
+
+/// What `ValidatePullThroughCacheRule` said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleValidation {
+    pub is_valid: bool,
+    /// ECR's free-text reason (undocumented strings), kept verbatim.
+    pub failure: Option<String>,
+}
+
+/// What `GetRegistryPolicy` answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryPolicyText {
+    pub registry_id: Option<String>,
+    /// `None`: the registry has no permissions policy.
+    pub policy_text: Option<String>,
+}
+
+/// One page of repositories and where the next starts.
+#[derive(Debug, Clone)]
+pub struct RepositoryPage {
+    pub repositories: Vec<Repository>,
+    pub next_token: Option<String>,
+}
+
+/// Why a pull by tag returned no image.
+#[derive(Debug)]
+pub enum PullFailure {
+    /// The call failed (`UnableToGetUpstreamImageException`, throttling, access denied…).
+    Call(AwsError),
+    /// The call succeeded but ECR listed the image as a failure (`ImageNotFound`…).
+    Image { code: String, reason: String },
+}
+
+/// An image found in a cache repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedImage {
+    pub digest: Option<String>,
+    pub media_type: Option<String>,
+    pub pushed_at: Option<DateTime<Utc>>,
+}
+
+/// What one batch read of repositories' effective scanning answered.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScanningBatch {
+    pub found: BTreeMap<String, EffectiveScanning>,
+    /// Names ECR listed as failures, with its failure code (`RepositoryNotFoundException`).
+    pub failures: BTreeMap<String, String>,
+}
+
+/// The private registry: pull-through cache rules, repositories and their settings, pulls.
+/// A repository that does not exist is an error with code `RepositoryNotFoundException` on the
+/// settings calls; a setting that is absent is `None`, not an error.
+pub trait Registry: Send + Sync + Debug {
+    /// Every pull-through cache rule, all pages; `prefixes` narrows to those prefixes.
+    fn cache_rules<'a>(&'a self, prefixes: Option<&'a [String]>) -> Call<'a, Vec<CacheRule>>;
+    fn validate_cache_rule<'a>(&'a self, prefix: &'a str) -> Call<'a, RuleValidation>;
+    /// One page of repositories: a sweep can hand off and resume at `next_token`.
+    fn repositories_page(
+        &self,
+        next_token: Option<String>,
+        page_size: i32,
+    ) -> Call<'_, RepositoryPage>;
+    /// One repository; `None` when it does not exist (deleted since it was listed).
+    fn repository<'a>(&'a self, name: &'a str) -> Call<'a, Option<Repository>>;
+    /// Pulls the manifest of `repository:tag`: under a cache rule, ECR fetches and caches it.
+    fn pull_by_tag<'a>(
+        &'a self,
+        repository: &'a str,
+        tag: &'a str,
+    ) -> BoxFuture<'a, Result<PulledImage, PullFailure>>;
+    /// The image `repository:tag` if the cache holds it; never reaches the upstream.
+    fn cached_image<'a>(
+        &'a self,
+        repository: &'a str,
+        tag: &'a str,
+    ) -> Call<'a, Option<CachedImage>>;
+    fn lifecycle_policy<'a>(&'a self, repository: &'a str) -> Call<'a, Option<String>>;
+    fn put_lifecycle_policy<'a>(
+        &'a self,
+        repository: &'a str,
+        policy_text: &'a str,
+    ) -> Call<'a, ()>;
+    fn repository_policy<'a>(&'a self, repository: &'a str) -> Call<'a, Option<String>>;
+    fn set_repository_policy<'a>(
+        &'a self,
+        repository: &'a str,
+        policy_text: &'a str,
+    ) -> Call<'a, ()>;
+    fn registry_policy(&self) -> Call<'_, RegistryPolicyText>;
+    fn tags<'a>(&'a self, repository_arn: &'a str) -> Call<'a, BTreeMap<String, String>>;
+    fn tag<'a>(
+        &'a self,
+        repository_arn: &'a str,
+        tags: &'a BTreeMap<String, String>,
+    ) -> Call<'a, ()>;
+    fn put_scan_on_push<'a>(&'a self, repository: &'a str, scan_on_push: bool) -> Call<'a, ()>;
+    fn put_tag_mutability<'a>(
+        &'a self,
+        repository: &'a str,
+        setting: &'a TagMutabilitySetting,
+    ) -> Call<'a, ()>;
+}
+
+/// The registry's repository creation templates.
+pub trait CreationTemplates: Send + Sync + Debug {
+    /// Every template, foreign ones and `ROOT` included.
+    fn all(&self) -> Call<'_, Vec<CreationTemplate>>;
+    fn create<'a>(&'a self, template: &'a CreationTemplate) -> Call<'a, ()>;
+    fn update<'a>(&'a self, template: &'a CreationTemplate) -> Call<'a, ()>;
+}
+
+/// The registry scanning configuration and the effective scanning of repositories.
+pub trait Scanning: Send + Sync + Debug {
+    fn registry_configuration(&self) -> Call<'_, RegistryScanning>;
+    /// Replaces the whole configuration.
+    fn put_registry_configuration<'a>(
+        &'a self,
+        configuration: &'a RegistryScanning,
+    ) -> Call<'a, ()>;
+    /// The effective scanning of at most 25 repositories.
+    fn repositories<'a>(&'a self, names: &'a [String]) -> Call<'a, ScanningBatch>;
+}
+
+/// The credential secrets of the cache rules. A value comes back as a [`SecretValue`], which
+/// never prints.
+pub trait SecretStore: Send + Sync + Debug {
+    /// Every secret named `ecr-pullthroughcache/…`, those scheduled for deletion included.
+    fn credential_secrets(&self) -> Call<'_, Vec<SecretMetadata>>;
+    /// A secret's metadata by name or ARN; `None` when it does not exist.
+    fn describe<'a>(&'a self, secret_id: &'a str) -> Call<'a, Option<SecretMetadata>>;
+    fn value<'a>(&'a self, secret_id: &'a str) -> Call<'a, SecretValue>;
+    /// Sets one tag (a discovered expiry date).
+    fn tag<'a>(&'a self, secret_id: &'a str, key: &'a str, value: &'a str) -> Call<'a, ()>;
+}
+
+/// IAM of the account, read only: policy simulation and role lookups.
+pub trait Iam: Send + Sync + Debug {
+    fn simulate<'a>(
+        &'a self,
+        principal_arn: &'a str,
+        actions: &'a [&'a str],
+        resources: &'a [String],
+    ) -> Call<'a, Vec<SimulatedDecision>>;
+    /// `None` when the role does not exist.
+    fn role<'a>(&'a self, role_arn: &'a str) -> Call<'a, Option<RoleFacts>>;
+}
+
+/// The upstream registries' own APIs (GitHub, GitLab, Docker Hub), over HTTPS.
+pub trait Upstream: Send + Sync + Debug {
+    /// One request, bounded by the client's timeouts and by `deadline` less a reserve.
+    fn send(
+        &self,
+        request: UpstreamRequest,
+        deadline: Deadline,
+    ) -> BoxFuture<'_, Result<UpstreamResponse, HttpFailure>>;
+}
+
+/// The AWS ports of a run, shared by every invocation of a process. Cloning is cheap.
+#[derive(Clone, Debug)]
+pub struct Ports {
+    pub(crate) registry: Arc<dyn Registry>,
+    pub(crate) templates: Arc<dyn CreationTemplates>,
+    pub(crate) scanning: Arc<dyn Scanning>,
+    pub(crate) secrets: Arc<dyn SecretStore>,
+    pub(crate) iam: Arc<dyn Iam>,
+    /// The region the ports talk to, when one was resolved (for the commands findings print).
+    pub(crate) region: Option<String>,
+}
+
+impl Ports {
+    pub fn registry(&self) -> &dyn Registry {
+        self.registry.as_ref()
+    }
+
+    pub fn creation_templates(&self) -> &dyn CreationTemplates {
+        self.templates.as_ref()
+    }
+
+    pub fn scanning(&self) -> &dyn Scanning {
+        self.scanning.as_ref()
+    }
+
+    pub fn secret_store(&self) -> &dyn SecretStore {
+        self.secrets.as_ref()
+    }
+
+    pub fn iam(&self) -> &dyn Iam {
+        self.iam.as_ref()
+    }
+
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+}
