@@ -1025,22 +1025,24 @@ named_cases! {
     ),
 }
 
+/// The key paths of the problems a file (read against the current folder) is refused with.
+fn problem_key_paths(text: &str) -> Vec<String> {
+    Config::from_toml_str(text, Path::new("."), "test")
+        .err()
+        .map(|error| {
+            error
+                .problems()
+                .iter()
+                .map(|p| p.key_path().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 #[test]
 fn creation_templates_mode_and_role_are_checked_at_load() {
     use crate::config::TemplateMode;
     let parse = |text: &str| Config::from_toml_str(text, Path::new("."), "test");
-    let paths = |text: &str| -> Vec<String> {
-        parse(text)
-            .err()
-            .map(|error| {
-                error
-                    .problems()
-                    .iter()
-                    .map(|p| p.key_path().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     let defaults = parse("").expect("defaults");
     assert_eq!(defaults.hardening.creation_templates, TemplateMode::Manage);
     assert_eq!(defaults.hardening.creation_template_role_arn, None);
@@ -1049,25 +1051,6 @@ fn creation_templates_mode_and_role_are_checked_at_load() {
     )
     .expect("valid");
     assert_eq!(set.hardening.creation_templates, TemplateMode::Check);
-    for (case, text, expected) in [
-        (
-            "unknown mode",
-            "[hardening]\ncreation_templates = \"sometimes\"\n",
-            "hardening.creation_templates",
-        ),
-        (
-            "not a role",
-            "[hardening]\ncreation_template_role_arn = \"arn:aws:iam::111122223333:user/me\"\n",
-            "hardening.creation_template_role_arn",
-        ),
-        (
-            "short account",
-            "[hardening]\ncreation_template_role_arn = \"arn:aws:iam::1111:role/x\"\n",
-            "hardening.creation_template_role_arn",
-        ),
-    ] {
-        assert_eq!(paths(text), [expected], "{case}");
-    }
 
     let shipped = shipped_dir().join("ptc-ops.toml");
     let role = "arn:aws:iam::222222222222:role/from-sam";
@@ -1092,6 +1075,28 @@ fn creation_templates_mode_and_role_are_checked_at_load() {
     );
 }
 
+/// A bad creation-template setting is refused with exactly one problem, at `expected`.
+fn check_creation_template_key(name: &str, text: &str, expected: &str) {
+    assert_eq!(problem_key_paths(text), [expected], "{name}");
+}
+
+named_cases! {
+    /// Bad creation-template settings are refused at load, each under its own key.
+    mod creation_template_settings_are_refused => check_creation_template_key;
+    unknown_mode_is_refused(
+        "[hardening]\ncreation_templates = \"sometimes\"\n",
+        "hardening.creation_templates",
+    ),
+    user_arn_is_not_a_role(
+        "[hardening]\ncreation_template_role_arn = \"arn:aws:iam::111122223333:user/me\"\n",
+        "hardening.creation_template_role_arn",
+    ),
+    short_account_id_is_refused(
+        "[hardening]\ncreation_template_role_arn = \"arn:aws:iam::1111:role/x\"\n",
+        "hardening.creation_template_role_arn",
+    ),
+}
+
 #[test]
 fn registry_scanning_mode_and_scan_type_are_checked_at_load() {
     use crate::config::TemplateMode;
@@ -1108,28 +1113,31 @@ fn registry_scanning_mode_and_scan_type_are_checked_at_load() {
             .expect("valid");
     assert_eq!(set.hardening.registry_scanning, TemplateMode::Check);
     assert_eq!(set.hardening.registry_scan_type, Some(ScanType::Enhanced));
-    for (case, text, key) in [
-        (
-            "unknown mode",
-            "[hardening]\nregistry_scanning = \"always\"\n",
-            "hardening.registry_scanning",
-        ),
-        (
-            "lowercase scan type",
-            "[hardening]\nregistry_scan_type = \"basic\"\n",
-            "hardening.registry_scan_type",
-        ),
-        (
-            "not a string",
-            "[hardening]\nregistry_scan_type = 1\n",
-            "hardening.registry_scan_type",
-        ),
-    ] {
-        let problems: Vec<String> = parse(text)
-            .err()
-            .map(|error| error.problems().iter().map(|p| p.to_string()).collect())
-            .unwrap_or_default();
-        assert_eq!(problems.len(), 1, "{case}: {problems:?}");
-        assert!(problems[0].starts_with(key), "{case}: {problems:?}");
-    }
+}
+
+/// A bad registry-scanning setting is refused with exactly one problem, starting with `key`.
+fn check_registry_scanning_key(name: &str, text: &str, key: &str) {
+    let problems: Vec<String> = Config::from_toml_str(text, Path::new("."), "test")
+        .err()
+        .map(|error| error.problems().iter().map(|p| p.to_string()).collect())
+        .unwrap_or_default();
+    assert_eq!(problems.len(), 1, "{name}: {problems:?}");
+    assert!(problems[0].starts_with(key), "{name}: {problems:?}");
+}
+
+named_cases! {
+    /// Bad registry-scanning settings are refused at load, each under its own key.
+    mod registry_scanning_settings_are_refused => check_registry_scanning_key;
+    unknown_mode_is_refused(
+        "[hardening]\nregistry_scanning = \"always\"\n",
+        "hardening.registry_scanning",
+    ),
+    lowercase_scan_type_is_refused(
+        "[hardening]\nregistry_scan_type = \"basic\"\n",
+        "hardening.registry_scan_type",
+    ),
+    scan_type_that_is_not_a_string_is_refused(
+        "[hardening]\nregistry_scan_type = 1\n",
+        "hardening.registry_scan_type",
+    ),
 }
