@@ -786,50 +786,50 @@ mod tests {
         );
     }
 
+    /// The repository ARNs of the evaluated registry, up to the repository name.
+    const REPOSITORY_BASE: &str = "arn:aws:ecr:eu-west-1:999999999999:repository/";
+
+    /// A statement allowing every ECR action to the account on `resource`.
+    fn check_resource(name: &str, resource: String, expected: &str) {
+        check(
+            name,
+            json!([allow(root(), json!("ecr:*"), json!(resource))]),
+            account(),
+            None,
+            expected,
+        );
+    }
+
+    named_cases! {
+        /// Resources: which `Resource` patterns cover the pull-through prefix.
+        mod resource_patterns => check_resource;
+        the_prefix(format!("{REPOSITORY_BASE}docker-hub/*"), "ok"),
+        every_repository(format!("{REPOSITORY_BASE}*"), "ok"),
+        star("*".to_owned(), "ok"),
+        any_region(
+            "arn:aws:ecr:*:999999999999:repository/docker-hub/*".to_owned(),
+            "ok",
+        ),
+        prefix_star(format!("{REPOSITORY_BASE}docker-*"), "ok"),
+        only_below_a_sub_path(
+            format!("{REPOSITORY_BASE}docker-hub/library/*"),
+            "missing",
+        ),
+        another_prefix(format!("{REPOSITORY_BASE}ghcr/*"), "missing"),
+        the_bare_prefix_only(format!("{REPOSITORY_BASE}docker-hub"), "missing"),
+        one_character_names_only(
+            format!("{REPOSITORY_BASE}docker-hub/?"),
+            "missing",
+        ),
+        another_account(
+            "arn:aws:ecr:eu-west-1:888888888888:repository/*".to_owned(),
+            "missing",
+        ),
+    }
+
     #[test]
-    fn resources() {
-        let base = "arn:aws:ecr:eu-west-1:999999999999:repository/";
-        let cases = [
-            ("the prefix", format!("{base}docker-hub/*"), "ok"),
-            ("every repository", format!("{base}*"), "ok"),
-            ("star", "*".to_owned(), "ok"),
-            (
-                "any region",
-                "arn:aws:ecr:*:999999999999:repository/docker-hub/*".to_owned(),
-                "ok",
-            ),
-            ("prefix star", format!("{base}docker-*"), "ok"),
-            (
-                "only below a sub-path",
-                format!("{base}docker-hub/library/*"),
-                "missing",
-            ),
-            ("another prefix", format!("{base}ghcr/*"), "missing"),
-            (
-                "the bare prefix only",
-                format!("{base}docker-hub"),
-                "missing",
-            ),
-            (
-                "one character names only",
-                format!("{base}docker-hub/?"),
-                "missing",
-            ),
-            (
-                "another account",
-                "arn:aws:ecr:eu-west-1:888888888888:repository/*".to_owned(),
-                "missing",
-            ),
-        ];
-        for (name, resource, expected) in cases {
-            check(
-                name,
-                json!([allow(root(), json!("ecr:*"), json!(resource))]),
-                account(),
-                None,
-                expected,
-            );
-        }
+    fn resource_lists_and_not_resource() {
+        let base = REPOSITORY_BASE;
         check(
             "a list with one covering",
             json!([allow(
@@ -1111,17 +1111,23 @@ mod tests {
             Caller::parse("arn:aws:iam::111111111111:user/alice"),
             Ok(Caller::Principal { .. })
         ));
-        for bad in [
-            "11111111111",
-            "arn:aws:sts::111111111111:assumed-role/node/i-0abc",
-            "arn:aws:iam::111111111111:group/admins",
-            "arn:aws:iam::111111111111:role/",
-            "arn:aws:iam::111111111111:role/eks-*",
-            "arn:aws:s3:::bucket",
-            "eks-node",
-        ] {
-            assert!(Caller::parse(bad).is_err(), "{bad} parsed");
-        }
+    }
+
+    /// `bad` is not a caller: parsing it fails.
+    fn check_refused_caller(name: &str, bad: &str) {
+        assert!(Caller::parse(bad).is_err(), "{name}: {bad} parsed");
+    }
+
+    named_cases! {
+        /// Texts that name no account and no IAM role or user are refused as callers.
+        mod refused_callers => check_refused_caller;
+        eleven_digit_account("11111111111"),
+        assumed_role_session("arn:aws:sts::111111111111:assumed-role/node/i-0abc"),
+        group("arn:aws:iam::111111111111:group/admins"),
+        role_without_a_name("arn:aws:iam::111111111111:role/"),
+        role_name_with_a_wildcard("arn:aws:iam::111111111111:role/eks-*"),
+        not_an_iam_arn("arn:aws:s3:::bucket"),
+        bare_role_name("eks-node"),
     }
 
     #[test]
