@@ -256,93 +256,98 @@ fn push_line(out: &mut String, marker: char, line: &str) {
 mod tests {
     use super::*;
     use crate::manifests::scan;
+    use crate::test_cases::named_cases;
 
     const HOST: &str = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";
 
-    #[test]
-    fn finds_tag_and_digest_suffixes() {
-        for (reference, suffix) in [
-            ("nginx", ""),
-            ("nginx:1.27", ":1.27"),
-            ("localhost:5000/app", ""),
-            ("localhost:5000/app:v1@sha256:abc", ":v1@sha256:abc"),
-            ("ghcr.io/a/b@sha256:abc", "@sha256:abc"),
-        ] {
-            assert_eq!(tag_and_digest(reference), suffix, "{reference}");
-        }
+    /// The tag and digest suffix found in `reference`.
+    fn check_suffix(name: &str, reference: &str, suffix: &str) {
+        assert_eq!(tag_and_digest(reference), suffix, "{name}: {reference}");
+    }
+
+    named_cases! {
+        /// Tag and digest suffixes are found; a registry port is not one.
+        mod tag_and_digest_suffixes => check_suffix;
+        bare_name_has_none("nginx", ""),
+        tag("nginx:1.27", ":1.27"),
+        registry_port_is_not_a_tag("localhost:5000/app", ""),
+        tag_and_digest_after_a_registry_port(
+            "localhost:5000/app:v1@sha256:abc",
+            ":v1@sha256:abc",
+        ),
+        digest_only("ghcr.io/a/b@sha256:abc", "@sha256:abc"),
+    }
+
+    /// A cache URI splits into the host and the cache repository, without tag or digest.
+    fn check_split_uri(name: &str, uri: &str, repository: &str) {
+        assert_eq!(split_uri(uri), ("h.example", repository), "{name}");
+    }
+
+    named_cases! {
+        /// Cache URIs split into host and repository.
+        mod cache_uris_split => check_split_uri;
+        tag(
+            "h.example/docker-hub/library/nginx:1.27",
+            "docker-hub/library/nginx",
+        ),
+        tag_and_digest("h.example/k8s/pause:3.10@sha256:abc", "k8s/pause"),
+        digest_only("h.example/ghcr/a/b@sha256:abc", "ghcr/a/b"),
+        no_tag("h.example/a/b", "a/b"),
+    }
+
+    /// The one image in `text` (a `file`) is rewritten to `HOST/target`, giving `expected`
+    /// (where `HOST` stands for the registry host).
+    fn check_rewrite(name: &str, file: &str, text: &str, target: &str, expected: &str) {
+        let found = scan(file, text);
+        assert_eq!(found.occurrences.len(), 1, "{name}");
+        let edits =
+            edits_for(&found.occurrences[0], &format!("{HOST}/{target}"), text).expect(name);
+        assert_eq!(
+            apply(text, &edits).expect(name),
+            expected.replace("HOST", HOST),
+            "{name}"
+        );
+    }
+
+    named_cases! {
+        /// How each shape is rewritten, every other byte kept.
+        mod rewrites_each_shape_in_place => check_rewrite;
+        /// registry → host, repository → cache repository.
+        helm_map_with_registry(
+            "values.yaml",
+            "image:\n  registry: docker.io # upstream\n  repository: \"bitnami/redis\"\n  tag: 7\n",
+            "docker-hub/bitnami/redis:7",
+            "image:\n  registry: HOST # upstream\n  repository: \"docker-hub/bitnami/redis\"\n  tag: 7\n",
+        ),
+        /// repository → host/cache repository.
+        helm_map_without_registry(
+            "values.yaml",
+            "image:\n  repository: quay.io/org/app\n  tag: v1\n",
+            "quay/org/app:v1",
+            "image:\n  repository: HOST/quay/org/app\n  tag: v1\n",
+        ),
+        helm_map_whose_repository_carries_the_tag_keeps_it(
+            "values.yaml",
+            "image:\n  repository: nginx:1.27\n",
+            "docker-hub/library/nginx:1.27",
+            "image:\n  repository: HOST/docker-hub/library/nginx:1.27\n",
+        ),
+        kustomization_entry_without_new_name_gains_one_line(
+            "kustomization.yaml",
+            "images:\n  - name: nginx # web\n    newTag: \"1.27\"\n",
+            "docker-hub/library/nginx:1.27",
+            "images:\n  - name: nginx # web\n    newName: HOST/docker-hub/library/nginx\n    newTag: \"1.27\"\n",
+        ),
+        dockerfile_from_keeps_platform_and_stage_name(
+            "Dockerfile",
+            "FROM --platform=$BUILDPLATFORM golang:1.23 AS build\n",
+            "docker-hub/library/golang:1.23",
+            "FROM --platform=$BUILDPLATFORM HOST/docker-hub/library/golang:1.23 AS build\n",
+        ),
     }
 
     #[test]
-    fn splits_cache_uris() {
-        for (name, uri, repository) in [
-            (
-                "tag",
-                "h.example/docker-hub/library/nginx:1.27",
-                "docker-hub/library/nginx",
-            ),
-            (
-                "tag and digest",
-                "h.example/k8s/pause:3.10@sha256:abc",
-                "k8s/pause",
-            ),
-            ("digest only", "h.example/ghcr/a/b@sha256:abc", "ghcr/a/b"),
-            ("no tag", "h.example/a/b", "a/b"),
-        ] {
-            assert_eq!(split_uri(uri), ("h.example", repository), "{name}");
-        }
-    }
-
-    /// Named cases: how each shape is rewritten, every other byte kept.
-    #[test]
-    fn rewrites_each_shape_in_place() {
-        let cases = [
-            (
-                "Helm map with registry: registry → host, repository → cache repository",
-                "values.yaml",
-                "image:\n  registry: docker.io # upstream\n  repository: \"bitnami/redis\"\n  tag: 7\n",
-                "docker-hub/bitnami/redis:7",
-                "image:\n  registry: HOST # upstream\n  repository: \"docker-hub/bitnami/redis\"\n  tag: 7\n",
-            ),
-            (
-                "Helm map without registry: repository → host/cache repository",
-                "values.yaml",
-                "image:\n  repository: quay.io/org/app\n  tag: v1\n",
-                "quay/org/app:v1",
-                "image:\n  repository: HOST/quay/org/app\n  tag: v1\n",
-            ),
-            (
-                "Helm map whose repository carries the tag keeps it",
-                "values.yaml",
-                "image:\n  repository: nginx:1.27\n",
-                "docker-hub/library/nginx:1.27",
-                "image:\n  repository: HOST/docker-hub/library/nginx:1.27\n",
-            ),
-            (
-                "kustomization entry without newName gains one line",
-                "kustomization.yaml",
-                "images:\n  - name: nginx # web\n    newTag: \"1.27\"\n",
-                "docker-hub/library/nginx:1.27",
-                "images:\n  - name: nginx # web\n    newName: HOST/docker-hub/library/nginx\n    newTag: \"1.27\"\n",
-            ),
-            (
-                "Dockerfile FROM keeps --platform and AS",
-                "Dockerfile",
-                "FROM --platform=$BUILDPLATFORM golang:1.23 AS build\n",
-                "docker-hub/library/golang:1.23",
-                "FROM --platform=$BUILDPLATFORM HOST/docker-hub/library/golang:1.23 AS build\n",
-            ),
-        ];
-        for (name, file, text, target, expected) in cases {
-            let found = scan(file, text);
-            assert_eq!(found.occurrences.len(), 1, "{name}");
-            let edits =
-                edits_for(&found.occurrences[0], &format!("{HOST}/{target}"), text).expect(name);
-            assert_eq!(
-                apply(text, &edits).expect(name),
-                expected.replace("HOST", HOST),
-                "{name}"
-            );
-        }
+    fn crlf_kustomizations_get_crlf_lines_and_flow_entries_are_refused() {
         let crlf = "images:\r\n  - name: nginx\r\n    newTag: \"1\"\r\n";
         let found = scan("kustomization.yaml", crlf);
         let edits = edits_for(
