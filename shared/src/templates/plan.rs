@@ -451,6 +451,7 @@ mod tests {
         ConfiguredPolicy, PolicyOrigin, Profile, TagMutability, TagMutabilitySetting,
     };
     use crate::domain::RepositoryPolicy;
+    use crate::test_cases::named_cases;
 
     const LIFECYCLE: &str = r#"{"rules":[{"rulePriority":2,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":50},"action":{"type":"expire"}},{"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":7},"action":{"type":"expire"}}]}"#;
     /// The same policy: other rule order, key order and whitespace.
@@ -533,7 +534,6 @@ mod tests {
     }
 
     struct Case {
-        name: &'static str,
         profile: Profile,
         existing: Option<CreationTemplate>,
         role: Option<&'static str>,
@@ -556,14 +556,14 @@ mod tests {
         }
     }
 
-    fn check(case: Case) {
+    /// The plan for the `docker-hub` prefix under `case.profile` is what `case` says.
+    fn check(name: &str, case: Case) {
         let desired = DesiredTemplate {
             prefix: "docker-hub",
             profile_prefix: None,
             profile: &case.profile,
         };
         let plan = plan(&desired, case.existing.as_ref(), case.mode, case.role);
-        let name = case.name;
         assert_eq!(plan.action, case.action, "{name}: action");
         let changed: Vec<&str> = plan.changes.iter().map(|change| change.field).collect();
         assert_eq!(changed, case.changed, "{name}: changed fields");
@@ -576,233 +576,216 @@ mod tests {
         );
     }
 
-    #[test]
-    fn templates_are_planned_from_the_profiles() {
-        use Action::*;
-        use TemplateMode::*;
-        let with_foreign = |mut template: CreationTemplate| {
-            template.applied_for = vec!["REPLICATION".into()];
-            template
-                .resource_tags
-                .insert("team".into(), "platform".into());
-            template
-        };
-        let cases = [
-            Case {
-                name:
-                    "new prefix: created with everything the profile sets (AES256 is the default)",
-                profile: profile(),
-                existing: None,
-                role: Some(ROLE),
-                mode: Manage,
-                action: Create,
-                changed: &[
-                    "description",
-                    "applied_for",
-                    "lifecycle_policy",
-                    "repository_policy",
-                    "resource_tags",
-                    "tag_mutability",
-                    "custom_role_arn",
-                ],
-                hazards: &[],
-                target: |t| {
-                    t.applied_for == [APPLIED_FOR_PULL_THROUGH_CACHE]
-                        && t.custom_role_arn.as_deref() == Some(ROLE)
-                },
+    /// A template that also serves replication and carries a team tag.
+    fn with_foreign(mut template: CreationTemplate) -> CreationTemplate {
+        template.applied_for = vec!["REPLICATION".into()];
+        template
+            .resource_tags
+            .insert("team".into(), "platform".into());
+        template
+    }
+
+    named_cases! {
+        /// Templates are planned from the profiles.
+        mod templates_are_planned_from_the_profiles => check;
+        /// AES256 is the default.
+        new_prefix_is_created_with_everything_the_profile_sets(Case {
+            profile: profile(),
+            existing: None,
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::Create,
+            changed: &[
+                "description",
+                "applied_for",
+                "lifecycle_policy",
+                "repository_policy",
+                "resource_tags",
+                "tag_mutability",
+                "custom_role_arn",
+            ],
+            hazards: &[],
+            target: |t| {
+                t.applied_for == [APPLIED_FOR_PULL_THROUGH_CACHE]
+                    && t.custom_role_arn.as_deref() == Some(ROLE)
             },
-            Case {
-                name: "same meaning, other spelling: nothing to write",
-                profile: profile(),
-                existing: Some(in_sync("docker-hub")),
-                role: Some(ROLE),
-                mode: Manage,
-                action: InSync,
-                changed: &[],
-                hazards: &[],
-                target: |t| t == &in_sync("docker-hub"),
+        }),
+        same_meaning_other_spelling_writes_nothing(Case {
+            profile: profile(),
+            existing: Some(in_sync("docker-hub")),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::InSync,
+            changed: &[],
+            hazards: &[],
+            target: |t| t == &in_sync("docker-hub"),
+        }),
+        foreign_applied_for_and_tags_are_kept_and_the_cache_is_added(Case {
+            profile: profile(),
+            existing: Some(with_foreign(in_sync("docker-hub"))),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::Update,
+            changed: &["applied_for"],
+            hazards: &[],
+            target: |t| {
+                t.applied_for == ["REPLICATION", APPLIED_FOR_PULL_THROUGH_CACHE]
+                    && t.resource_tags.len() == 2
             },
-            Case {
-                name: "foreign appliedFor and tags are kept, the cache is added",
-                profile: profile(),
-                existing: Some(with_foreign(in_sync("docker-hub"))),
-                role: Some(ROLE),
-                mode: Manage,
-                action: Update,
-                changed: &["applied_for"],
-                hazards: &[],
-                target: |t| {
-                    t.applied_for == ["REPLICATION", APPLIED_FOR_PULL_THROUGH_CACHE]
-                        && t.resource_tags.len() == 2
-                },
+        }),
+        settings_the_profile_leaves_unset_keep_the_templates(Case {
+            profile: Profile {
+                repository_policy: None,
+                ..profile()
             },
-            Case {
-                name: "settings the profile leaves unset keep the template's",
-                profile: Profile {
-                    repository_policy: None,
-                    ..profile()
-                },
-                existing: Some(CreationTemplate {
-                    repository_policy: Some(FOREIGN_POLICY.into()),
-                    ..in_sync("docker-hub")
-                }),
-                role: Some(ROLE),
-                mode: Manage,
-                action: InSync,
-                changed: &[],
-                hazards: &[],
-                target: |t| t.repository_policy.as_deref() == Some(FOREIGN_POLICY),
+            existing: Some(CreationTemplate {
+                repository_policy: Some(FOREIGN_POLICY.into()),
+                ..in_sync("docker-hub")
+            }),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::InSync,
+            changed: &[],
+            hazards: &[],
+            target: |t| t.repository_policy.as_deref() == Some(FOREIGN_POLICY),
+        }),
+        a_different_lifecycle_policy_is_replaced(Case {
+            profile: profile(),
+            existing: Some(CreationTemplate {
+                lifecycle_policy: Some(OTHER_LIFECYCLE.into()),
+                ..in_sync("docker-hub")
+            }),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::Update,
+            changed: &["lifecycle_policy"],
+            hazards: &[],
+            target: |t| {
+                t.lifecycle_policy.as_deref().is_some_and(|text| {
+                    normalized_lifecycle_text(text) == normalized_lifecycle_text(LIFECYCLE)
+                })
             },
-            Case {
-                name: "a different lifecycle policy is replaced",
-                profile: profile(),
-                existing: Some(CreationTemplate {
-                    lifecycle_policy: Some(OTHER_LIFECYCLE.into()),
-                    ..in_sync("docker-hub")
-                }),
-                role: Some(ROLE),
-                mode: Manage,
-                action: Update,
-                changed: &["lifecycle_policy"],
-                hazards: &[],
-                target: |t| {
-                    t.lifecycle_policy.as_deref().is_some_and(|text| {
-                        normalized_lifecycle_text(text) == normalized_lifecycle_text(LIFECYCLE)
-                    })
-                },
+        }),
+        no_role_leaves_tags_and_kms_out_with_a_warning(Case {
+            profile: with_kms(),
+            existing: None,
+            role: None,
+            mode: TemplateMode::Manage,
+            action: Action::Create,
+            changed: &[
+                "description",
+                "applied_for",
+                "lifecycle_policy",
+                "repository_policy",
+                "tag_mutability",
+            ],
+            hazards: &["no-role"],
+            target: |t| {
+                t.resource_tags.is_empty()
+                    && t.encryption_type.is_none()
+                    && t.custom_role_arn.is_none()
             },
-            Case {
-                name: "no role: tags and KMS left out, with a warning",
-                profile: with_kms(),
-                existing: None,
-                role: None,
-                mode: Manage,
-                action: Create,
-                changed: &[
-                    "description",
-                    "applied_for",
-                    "lifecycle_policy",
-                    "repository_policy",
-                    "tag_mutability",
-                ],
-                hazards: &["no-role"],
-                target: |t| {
-                    t.resource_tags.is_empty()
-                        && t.encryption_type.is_none()
-                        && t.custom_role_arn.is_none()
-                },
+        }),
+        with_a_role_kms_is_carried_with_the_role(Case {
+            profile: with_kms(),
+            existing: Some(in_sync("docker-hub")),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::Update,
+            changed: &["encryption"],
+            hazards: &[],
+            target: |t| {
+                t.encryption_type.as_deref() == Some("KMS")
+                    && t.custom_role_arn.as_deref() == Some(ROLE)
             },
-            Case {
-                name: "role: KMS carried, with the role",
-                profile: with_kms(),
-                existing: Some(in_sync("docker-hub")),
-                role: Some(ROLE),
-                mode: Manage,
-                action: Update,
-                changed: &["encryption"],
-                hazards: &[],
-                target: |t| {
-                    t.encryption_type.as_deref() == Some("KMS")
-                        && t.custom_role_arn.as_deref() == Some(ROLE)
-                },
+        }),
+        check_mode_reports_drift_and_judges_the_existing_template(Case {
+            profile: profile(),
+            existing: Some(CreationTemplate {
+                tag_mutability: Some("IMMUTABLE".into()),
+                tag_mutability_exclusions: vec![],
+                ..in_sync("docker-hub")
+            }),
+            role: Some(ROLE),
+            mode: TemplateMode::Check,
+            action: Action::Update,
+            changed: &["tag_mutability"],
+            hazards: &["immutable-tags", "drift"],
+            target: |t| t.tag_mutability.as_deref() == Some("IMMUTABLE_WITH_EXCLUSION"),
+        }),
+        check_mode_without_a_template_is_drift(Case {
+            profile: profile(),
+            existing: None,
+            role: Some(ROLE),
+            mode: TemplateMode::Check,
+            action: Action::Create,
+            changed: &[
+                "description",
+                "applied_for",
+                "lifecycle_policy",
+                "repository_policy",
+                "resource_tags",
+                "tag_mutability",
+                "custom_role_arn",
+            ],
+            hazards: &["drift"],
+            target: |_| true,
+        }),
+        nothing_a_template_carries_means_no_template(Case {
+            profile: only_scanning(),
+            existing: None,
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::NothingToCarry,
+            changed: &[],
+            hazards: &[],
+            target: |_| true,
+        }),
+        foreign_tags_without_a_role_make_first_pulls_fail(Case {
+            profile: Profile {
+                tags: None,
+                ..profile()
             },
-            Case {
-                name: "check mode: drift reported, the existing template judged",
-                profile: profile(),
-                existing: Some(CreationTemplate {
-                    tag_mutability: Some("IMMUTABLE".into()),
-                    tag_mutability_exclusions: vec![],
-                    ..in_sync("docker-hub")
-                }),
-                role: Some(ROLE),
-                mode: Check,
-                action: Update,
-                changed: &["tag_mutability"],
-                hazards: &["immutable-tags", "drift"],
-                target: |t| t.tag_mutability.as_deref() == Some("IMMUTABLE_WITH_EXCLUSION"),
+            existing: Some(CreationTemplate {
+                custom_role_arn: None,
+                ..in_sync("docker-hub")
+            }),
+            role: None,
+            mode: TemplateMode::Manage,
+            action: Action::InSync,
+            changed: &[],
+            hazards: &["creation-fails"],
+            target: |t| t.custom_role_arn.is_none(),
+        }),
+        a_kept_lifecycle_policy_ecr_refuses_is_a_hazard(Case {
+            profile: Profile {
+                lifecycle_policy: None,
+                ..profile()
             },
-            Case {
-                name: "check mode, no template: drift",
-                profile: profile(),
-                existing: None,
-                role: Some(ROLE),
-                mode: Check,
-                action: Create,
-                changed: &[
-                    "description",
-                    "applied_for",
-                    "lifecycle_policy",
-                    "repository_policy",
-                    "resource_tags",
-                    "tag_mutability",
-                    "custom_role_arn",
-                ],
-                hazards: &["drift"],
-                target: |_| true,
+            existing: Some(CreationTemplate {
+                lifecycle_policy: Some(REFUSED_LIFECYCLE.into()),
+                ..in_sync("docker-hub")
+            }),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::InSync,
+            changed: &[],
+            hazards: &["invalid-lifecycle"],
+            target: |_| true,
+        }),
+        an_immutable_profile_is_carried_with_a_warning(Case {
+            profile: immutable(),
+            existing: Some(in_sync("docker-hub")),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::Update,
+            changed: &["tag_mutability"],
+            hazards: &["immutable-tags"],
+            target: |t| {
+                t.tag_mutability.as_deref() == Some("IMMUTABLE")
+                    && t.tag_mutability_exclusions.is_empty()
             },
-            Case {
-                name: "nothing a template carries: no template",
-                profile: only_scanning(),
-                existing: None,
-                role: Some(ROLE),
-                mode: Manage,
-                action: NothingToCarry,
-                changed: &[],
-                hazards: &[],
-                target: |_| true,
-            },
-            Case {
-                name: "foreign tags without a role: first pulls fail",
-                profile: Profile {
-                    tags: None,
-                    ..profile()
-                },
-                existing: Some(CreationTemplate {
-                    custom_role_arn: None,
-                    ..in_sync("docker-hub")
-                }),
-                role: None,
-                mode: Manage,
-                action: InSync,
-                changed: &[],
-                hazards: &["creation-fails"],
-                target: |t| t.custom_role_arn.is_none(),
-            },
-            Case {
-                name: "a kept lifecycle policy ECR refuses",
-                profile: Profile {
-                    lifecycle_policy: None,
-                    ..profile()
-                },
-                existing: Some(CreationTemplate {
-                    lifecycle_policy: Some(REFUSED_LIFECYCLE.into()),
-                    ..in_sync("docker-hub")
-                }),
-                role: Some(ROLE),
-                mode: Manage,
-                action: InSync,
-                changed: &[],
-                hazards: &["invalid-lifecycle"],
-                target: |_| true,
-            },
-            Case {
-                name: "an IMMUTABLE profile is carried, with a warning",
-                profile: immutable(),
-                existing: Some(in_sync("docker-hub")),
-                role: Some(ROLE),
-                mode: Manage,
-                action: Update,
-                changed: &["tag_mutability"],
-                hazards: &["immutable-tags"],
-                target: |t| {
-                    t.tag_mutability.as_deref() == Some("IMMUTABLE")
-                        && t.tag_mutability_exclusions.is_empty()
-                },
-            },
-        ];
-        for case in cases {
-            check(case);
-        }
+        }),
     }
 
     #[test]
