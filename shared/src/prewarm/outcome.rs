@@ -523,8 +523,16 @@ pub fn findings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
-    fn check(kind: Option<AwsErrorKind>, code: Option<&str>, text: &str, expected: FailureReason) {
+    /// A pull failure of this `kind`, `code` and `text` is classified as `expected`.
+    fn check_classification(
+        name: &str,
+        kind: Option<AwsErrorKind>,
+        code: Option<&str>,
+        text: &str,
+        expected: FailureReason,
+    ) {
         let error = PullError {
             kind,
             code: code.map(str::to_owned),
@@ -533,25 +541,64 @@ mod tests {
         assert_eq!(
             FailureReason::classify(&error),
             expected,
-            "{code:?}: {text}"
+            "{name}: {code:?}: {text}"
         );
     }
 
-    #[test]
-    fn classifies_pull_failures() {
-        let upstream = Some("UnableToGetUpstreamImageException");
-        for (kind, code, text, expected) in [
-            (Some(AwsErrorKind::Service), upstream, "Unable to pull image 'x:1' from upstream registry 'ghcr.io' for repository 'ghcr/x': Authentication to the upstream registry failed. Verify the credentials of the rule.", FailureReason::UpstreamAuthentication),
-            (Some(AwsErrorKind::Service), upstream, "... : the image library/nope:1 was not found in the upstream registry", FailureReason::NotFoundUpstream),
-            (Some(AwsErrorKind::Service), upstream, "... : the upstream registry could not be reached.", FailureReason::Other),
-            (Some(AwsErrorKind::Throttled), Some("ThrottlingException"), "Rate exceeded", FailureReason::Throttled),
-            (Some(AwsErrorKind::AccessDenied), Some("AccessDeniedException"), "not authorized to perform: ecr:BatchGetImage", FailureReason::AccessDenied),
-            (None, Some("ImageNotFound"), "Requested image not found", FailureReason::ImageNotFound),
-            (Some(AwsErrorKind::NotFound), Some("RepositoryNotFoundException"), "repository does not exist", FailureReason::NotPulledThrough),
-            (Some(AwsErrorKind::Timeout), None, "timed out", FailureReason::Other),
-        ] {
-            check(kind, code, text, expected);
-        }
+    /// The code ECR answers a failed pull from the upstream registry with.
+    const UPSTREAM: Option<&str> = Some("UnableToGetUpstreamImageException");
+
+    named_cases! {
+        /// Pull failures are classified by their kind, code and text.
+        mod classifies_pull_failures => check_classification;
+        upstream_authentication_failed(
+            Some(AwsErrorKind::Service),
+            UPSTREAM,
+            "Unable to pull image 'x:1' from upstream registry 'ghcr.io' for repository 'ghcr/x': Authentication to the upstream registry failed. Verify the credentials of the rule.",
+            FailureReason::UpstreamAuthentication,
+        ),
+        image_not_found_upstream(
+            Some(AwsErrorKind::Service),
+            UPSTREAM,
+            "... : the image library/nope:1 was not found in the upstream registry",
+            FailureReason::NotFoundUpstream,
+        ),
+        upstream_unreachable_is_other(
+            Some(AwsErrorKind::Service),
+            UPSTREAM,
+            "... : the upstream registry could not be reached.",
+            FailureReason::Other,
+        ),
+        throttled(
+            Some(AwsErrorKind::Throttled),
+            Some("ThrottlingException"),
+            "Rate exceeded",
+            FailureReason::Throttled,
+        ),
+        access_denied(
+            Some(AwsErrorKind::AccessDenied),
+            Some("AccessDeniedException"),
+            "not authorized to perform: ecr:BatchGetImage",
+            FailureReason::AccessDenied,
+        ),
+        image_not_found_without_a_kind(
+            None,
+            Some("ImageNotFound"),
+            "Requested image not found",
+            FailureReason::ImageNotFound,
+        ),
+        missing_repository_was_not_pulled_through(
+            Some(AwsErrorKind::NotFound),
+            Some("RepositoryNotFoundException"),
+            "repository does not exist",
+            FailureReason::NotPulledThrough,
+        ),
+        timeout_is_other(
+            Some(AwsErrorKind::Timeout),
+            None,
+            "timed out",
+            FailureReason::Other,
+        ),
     }
 
     const PINNED: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -564,7 +611,6 @@ mod tests {
     }
 
     struct PinCase {
-        name: &'static str,
         input: String,
         outcome: PullOutcome,
         status: ImageStatus,
@@ -574,161 +620,157 @@ mod tests {
         says: Vec<&'static str>,
     }
 
-    #[test]
-    fn pinned_digests_are_checked_against_the_cached_tag() {
-        let pinned = format!("registry.k8s.io/pause:3.10@{PINNED}");
-        let cases = [
-            PinCase {
-                name: "pin matches a fresh pull",
-                input: pinned.clone(),
-                outcome: PullOutcome::Warmed {
-                    digest: Some(PINNED.into()),
-                    note: None,
-                },
-                status: ImageStatus::Warmed,
-                reason: None,
-                verified: Some(true),
-                says: vec![],
-            },
-            PinCase {
-                name: "pin matches the tag cached before",
-                input: pinned.clone(),
-                outcome: PullOutcome::AlreadyCached {
-                    digest: Some(PINNED.into()),
-                },
-                status: ImageStatus::AlreadyCached,
-                reason: None,
-                verified: Some(true),
-                says: vec![],
-            },
-            PinCase {
-                name: "upstream tag moved before the first pull",
-                input: pinned.clone(),
-                outcome: PullOutcome::Warmed {
-                    digest: Some(MOVED.into()),
-                    note: None,
-                },
-                status: ImageStatus::Failed,
-                reason: Some(FailureReason::DigestMismatch),
-                verified: Some(false),
-                says: vec![
-                    PINNED,
-                    MOVED,
-                    "pulled from the upstream now",
-                    "`registry.k8s.io/pause:3.10` is",
-                ],
-            },
-            PinCase {
-                name: "cached tag older than the pin",
-                input: pinned.clone(),
-                outcome: PullOutcome::AlreadyCached {
-                    digest: Some(MOVED.into()),
-                },
-                status: ImageStatus::Failed,
-                reason: Some(FailureReason::DigestMismatch),
-                verified: Some(false),
-                says: vec![
-                    PINNED,
-                    MOVED,
-                    "cached before this run",
-                    "at most once every 24 hours",
-                ],
-            },
-            PinCase {
-                name: "ECR returned no digest",
-                input: pinned.clone(),
-                outcome: PullOutcome::Warmed {
-                    digest: None,
-                    note: Some("lookup failed".into()),
-                },
-                status: ImageStatus::Warmed,
-                reason: None,
-                verified: Some(false),
-                says: vec!["lookup failed; ", "the pin could not be checked"],
-            },
-            PinCase {
-                name: "failed pull of a pinned tag is not a mismatch",
-                input: pinned.clone(),
-                outcome: PullOutcome::Failed(PullError {
-                    kind: Some(AwsErrorKind::Service),
-                    code: Some("UnableToGetUpstreamImageException".into()),
-                    text: "the image pause:3.10 was not found in the upstream registry".into(),
-                }),
-                status: ImageStatus::Failed,
-                reason: Some(FailureReason::NotFoundUpstream),
-                verified: None,
-                says: vec!["not found"],
-            },
-            PinCase {
-                name: "a tag without pin is not checked",
-                input: "registry.k8s.io/pause:3.10".into(),
-                outcome: PullOutcome::Warmed {
-                    digest: Some(MOVED.into()),
-                    note: None,
-                },
-                status: ImageStatus::Warmed,
-                reason: None,
-                verified: None,
-                says: vec![],
-            },
-        ];
-        for case in cases {
-            let planned = planned(&case.input);
-            let mut result = ImageResult::from_plan(&planned[0]);
-            result.record(case.outcome, Duration::from_millis(5));
-            assert_eq!(result.status, case.status, "{}", case.name);
-            assert_eq!(result.reason, case.reason, "{}", case.name);
-            assert_eq!(result.digest_verified, case.verified, "{}", case.name);
-            let text = result
-                .error
-                .clone()
-                .or(result.note.clone())
-                .unwrap_or_default();
-            for needle in &case.says {
-                assert!(
-                    text.contains(needle),
-                    "{}: `{needle}` missing in {text}",
-                    case.name
-                );
+    /// An image pinned by digest, as the list names it.
+    fn pinned_input() -> String {
+        format!("registry.k8s.io/pause:3.10@{PINNED}")
+    }
+
+    /// Recording `case.outcome` for `case.input` gives the status, reason, verification and
+    /// texts the case expects, in the result, its JSON and (for a mismatch) its finding.
+    fn check_pin(name: &str, case: PinCase) {
+        let planned = planned(&case.input);
+        let mut result = ImageResult::from_plan(&planned[0]);
+        result.record(case.outcome, Duration::from_millis(5));
+        assert_eq!(result.status, case.status, "{name}");
+        assert_eq!(result.reason, case.reason, "{name}");
+        assert_eq!(result.digest_verified, case.verified, "{name}");
+        let text = result
+            .error
+            .clone()
+            .or(result.note.clone())
+            .unwrap_or_default();
+        for needle in &case.says {
+            assert!(
+                text.contains(needle),
+                "{name}: `{needle}` missing in {text}"
+            );
+        }
+        let json = serde_json::to_value(&result).expect("serialises");
+        match case.verified {
+            Some(verified) => {
+                assert_eq!(json["digest_verified"], verified, "{name}");
+                assert_eq!(json["pinned_digest"], PINNED, "{name}");
             }
-            let json = serde_json::to_value(&result).expect("serialises");
-            match case.verified {
-                Some(verified) => {
-                    assert_eq!(json["digest_verified"], verified, "{}", case.name);
-                    assert_eq!(json["pinned_digest"], PINNED, "{}", case.name);
-                }
-                None if case.input.contains('@') => {
-                    assert!(json.get("digest_verified").is_none(), "{}", case.name);
-                }
-                None => {
-                    assert!(json.get("pinned_digest").is_none(), "{}", case.name);
-                    assert!(json.get("digest_verified").is_none(), "{}", case.name);
-                }
+            None if case.input.contains('@') => {
+                assert!(json.get("digest_verified").is_none(), "{name}");
             }
-            if case.reason == Some(FailureReason::DigestMismatch) {
-                assert_eq!(json["reason"], "digest-mismatch", "{}", case.name);
-                let findings = findings(&planned, &[result], Some("eu-west-1"));
-                let finding = findings
-                    .iter()
-                    .find(|finding| finding.title.contains("could not be pre-warmed"))
-                    .unwrap_or_else(|| panic!("{}: no failure finding in {findings:?}", case.name));
-                assert!(
-                    finding.message.contains(MOVED),
-                    "{}: {}",
-                    case.name,
-                    finding.message
-                );
-                assert!(
-                    finding
-                        .next_steps
-                        .iter()
-                        .any(|step| step.contains("update the pin")),
-                    "{}: {:?}",
-                    case.name,
-                    finding.next_steps
-                );
+            None => {
+                assert!(json.get("pinned_digest").is_none(), "{name}");
+                assert!(json.get("digest_verified").is_none(), "{name}");
             }
         }
+        if case.reason == Some(FailureReason::DigestMismatch) {
+            assert_eq!(json["reason"], "digest-mismatch", "{name}");
+            let findings = findings(&planned, &[result], Some("eu-west-1"));
+            let finding = findings
+                .iter()
+                .find(|finding| finding.title.contains("could not be pre-warmed"))
+                .unwrap_or_else(|| panic!("{name}: no failure finding in {findings:?}"));
+            assert!(
+                finding.message.contains(MOVED),
+                "{name}: {}",
+                finding.message
+            );
+            assert!(
+                finding
+                    .next_steps
+                    .iter()
+                    .any(|step| step.contains("update the pin")),
+                "{name}: {:?}",
+                finding.next_steps
+            );
+        }
+    }
+
+    named_cases! {
+        /// Pinned digests are checked against the cached tag.
+        mod pinned_digests_are_checked_against_the_cached_tag => check_pin;
+        pin_matches_a_fresh_pull(PinCase {
+            input: pinned_input(),
+            outcome: PullOutcome::Warmed {
+                digest: Some(PINNED.into()),
+                note: None,
+            },
+            status: ImageStatus::Warmed,
+            reason: None,
+            verified: Some(true),
+            says: vec![],
+        }),
+        pin_matches_the_tag_cached_before(PinCase {
+            input: pinned_input(),
+            outcome: PullOutcome::AlreadyCached {
+                digest: Some(PINNED.into()),
+            },
+            status: ImageStatus::AlreadyCached,
+            reason: None,
+            verified: Some(true),
+            says: vec![],
+        }),
+        upstream_tag_moved_before_the_first_pull(PinCase {
+            input: pinned_input(),
+            outcome: PullOutcome::Warmed {
+                digest: Some(MOVED.into()),
+                note: None,
+            },
+            status: ImageStatus::Failed,
+            reason: Some(FailureReason::DigestMismatch),
+            verified: Some(false),
+            says: vec![
+                PINNED,
+                MOVED,
+                "pulled from the upstream now",
+                "`registry.k8s.io/pause:3.10` is",
+            ],
+        }),
+        cached_tag_older_than_the_pin(PinCase {
+            input: pinned_input(),
+            outcome: PullOutcome::AlreadyCached {
+                digest: Some(MOVED.into()),
+            },
+            status: ImageStatus::Failed,
+            reason: Some(FailureReason::DigestMismatch),
+            verified: Some(false),
+            says: vec![
+                PINNED,
+                MOVED,
+                "cached before this run",
+                "at most once every 24 hours",
+            ],
+        }),
+        ecr_returned_no_digest(PinCase {
+            input: pinned_input(),
+            outcome: PullOutcome::Warmed {
+                digest: None,
+                note: Some("lookup failed".into()),
+            },
+            status: ImageStatus::Warmed,
+            reason: None,
+            verified: Some(false),
+            says: vec!["lookup failed; ", "the pin could not be checked"],
+        }),
+        failed_pull_of_a_pinned_tag_is_not_a_mismatch(PinCase {
+            input: pinned_input(),
+            outcome: PullOutcome::Failed(PullError {
+                kind: Some(AwsErrorKind::Service),
+                code: Some("UnableToGetUpstreamImageException".into()),
+                text: "the image pause:3.10 was not found in the upstream registry".into(),
+            }),
+            status: ImageStatus::Failed,
+            reason: Some(FailureReason::NotFoundUpstream),
+            verified: None,
+            says: vec!["not found"],
+        }),
+        a_tag_without_pin_is_not_checked(PinCase {
+            input: "registry.k8s.io/pause:3.10".into(),
+            outcome: PullOutcome::Warmed {
+                digest: Some(MOVED.into()),
+                note: None,
+            },
+            status: ImageStatus::Warmed,
+            reason: None,
+            verified: None,
+            says: vec![],
+        }),
     }
 
     #[test]
