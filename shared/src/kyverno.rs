@@ -436,6 +436,7 @@ fn quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
     fn rule(prefix: &str, url: &str, upstream_prefix: &str, credential: bool) -> CacheRule {
         let rule = CacheRule::new(prefix, url)
@@ -489,143 +490,134 @@ mod tests {
         }
     }
 
-    #[test]
-    fn routes_follow_specificity_and_ecr_routing() {
-        struct Case {
-            name: &'static str,
-            rules: Vec<CacheRule>,
-            rule: &'static str,
-            serves: &'static str,
-            routed_elsewhere: Vec<&'static str>,
-            yields_to: Vec<&'static str>,
-            rewrite: (&'static str, &'static str),
-        }
+    /// A route the policy is expected to hold, and the rules it is made from.
+    struct RouteCase {
+        rules: Vec<CacheRule>,
+        rule: &'static str,
+        serves: &'static str,
+        routed_elsewhere: Vec<&'static str>,
+        yields_to: Vec<&'static str>,
+        rewrite: (&'static str, &'static str),
+    }
+
+    /// The policy made from `case.rules` holds a route for `case.rule` as the case describes it.
+    fn check_route(name: &str, case: RouteCase) {
         let host = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";
-        let cases = [
-            Case {
-                name: "docker hub rule: normalised host, library added by normalisation",
-                rules: vec![rule(
-                    "docker-hub",
+        let policy = Policy::from_rules(&case.rules, &options());
+        let route = policy
+            .routes
+            .iter()
+            .find(|route| route.rule_prefix == case.rule)
+            .unwrap_or_else(|| panic!("{name}: no route"));
+        assert_eq!(route.serves, case.serves, "{name}");
+        assert_eq!(route.routed_elsewhere, case.routed_elsewhere, "{name}");
+        let yields: Vec<&str> = route
+            .yields_to
+            .iter()
+            .map(|&index| policy.routes[index].rule_prefix.as_str())
+            .collect();
+        assert_eq!(yields, case.yields_to, "{name}");
+        assert_eq!(route.rewrite.pattern, case.rewrite.0, "{name}");
+        assert_eq!(
+            route.rewrite.replacement,
+            format!("{host}/{}", case.rewrite.1),
+            "{name}"
+        );
+    }
+
+    named_cases! {
+        /// Routes follow specificity and ECR's routing.
+        mod routes_follow_specificity_and_ecr_routing => check_route;
+        /// `library/` is added by normalisation, not by the rewrite.
+        docker_hub_rule_serves_the_normalised_host(RouteCase {
+            rules: vec![rule(
+                "docker-hub",
+                "registry-1.docker.io",
+                ROOT_PREFIX,
+                true,
+            )],
+            rule: "docker-hub",
+            serves: "^(?i:docker[.]io)/[^/:@]",
+            routed_elsewhere: vec![],
+            yields_to: vec![],
+            rewrite: ("^(?i:docker[.]io)/", "docker-hub/"),
+        }),
+        upstream_repository_prefix(RouteCase {
+            rules: vec![
+                rule("ghcr", "ghcr.io", ROOT_PREFIX, true),
+                rule("flux", "ghcr.io", "fluxcd", true),
+            ],
+            rule: "flux",
+            serves: "^(?i:ghcr[.]io)/fluxcd/[^/:@]",
+            routed_elsewhere: vec![],
+            yields_to: vec![],
+            rewrite: ("^(?i:ghcr[.]io)/fluxcd/", "flux/"),
+        }),
+        a_broader_rule_yields_to_the_more_specific_upstream_prefix(RouteCase {
+            rules: vec![
+                rule("ghcr", "ghcr.io", ROOT_PREFIX, true),
+                rule("flux", "ghcr.io", "fluxcd", true),
+            ],
+            rule: "ghcr",
+            serves: "^(?i:ghcr[.]io)/[^/:@]",
+            routed_elsewhere: vec![],
+            yields_to: vec!["flux"],
+            rewrite: ("^(?i:ghcr[.]io)/", "ghcr/"),
+        }),
+        a_longer_ecr_prefix_takes_the_repositories_below_it(RouteCase {
+            rules: vec![
+                rule("docker-hub", "registry-1.docker.io", ROOT_PREFIX, true),
+                rule(
+                    "docker-hub/team",
                     "registry-1.docker.io",
                     ROOT_PREFIX,
-                    true,
-                )],
-                rule: "docker-hub",
-                serves: "^(?i:docker[.]io)/[^/:@]",
-                routed_elsewhere: vec![],
-                yields_to: vec![],
-                rewrite: ("^(?i:docker[.]io)/", "docker-hub/"),
-            },
-            Case {
-                name: "upstream repository prefix",
-                rules: vec![
-                    rule("ghcr", "ghcr.io", ROOT_PREFIX, true),
-                    rule("flux", "ghcr.io", "fluxcd", true),
-                ],
-                rule: "flux",
-                serves: "^(?i:ghcr[.]io)/fluxcd/[^/:@]",
-                routed_elsewhere: vec![],
-                yields_to: vec![],
-                rewrite: ("^(?i:ghcr[.]io)/fluxcd/", "flux/"),
-            },
-            Case {
-                name: "a broader rule yields to the more specific upstream prefix",
-                rules: vec![
-                    rule("ghcr", "ghcr.io", ROOT_PREFIX, true),
-                    rule("flux", "ghcr.io", "fluxcd", true),
-                ],
-                rule: "ghcr",
-                serves: "^(?i:ghcr[.]io)/[^/:@]",
-                routed_elsewhere: vec![],
-                yields_to: vec!["flux"],
-                rewrite: ("^(?i:ghcr[.]io)/", "ghcr/"),
-            },
-            Case {
-                name: "a longer ECR prefix takes the repositories below it",
-                rules: vec![
-                    rule("docker-hub", "registry-1.docker.io", ROOT_PREFIX, true),
-                    rule(
-                        "docker-hub/team",
-                        "registry-1.docker.io",
-                        ROOT_PREFIX,
-                        false,
-                    ),
-                ],
-                rule: "docker-hub",
-                serves: "^(?i:docker[.]io)/[^/:@]",
-                routed_elsewhere: vec!["^(?i:docker[.]io)/team(?:[/:@]|$)"],
-                yields_to: vec![],
-                rewrite: ("^(?i:docker[.]io)/", "docker-hub/"),
-            },
-            Case {
-                name: "ROOT takes only what no other prefix covers",
-                rules: vec![
-                    rule(ROOT_PREFIX, "quay.io", ROOT_PREFIX, false),
-                    rule("k8s", "registry.k8s.io", ROOT_PREFIX, false),
-                ],
-                rule: ROOT_PREFIX,
-                serves: "^(?i:quay[.]io)/[^/:@]",
-                routed_elsewhere: vec!["^(?i:quay[.]io)/k8s(?:[/:@]|$)"],
-                yields_to: vec![],
-                rewrite: ("^(?i:quay[.]io)/", ""),
-            },
-            Case {
-                name: "ECR to ECR with an upstream prefix",
-                rules: vec![rule(
-                    "shared",
-                    "210987654321.dkr.ecr.us-east-1.amazonaws.com",
-                    "base",
                     false,
-                )],
-                rule: "shared",
-                serves: "^(?i:210987654321[.]dkr[.]ecr[.]us-east-1[.]amazonaws[.]com)/base/[^/:@]",
-                routed_elsewhere: vec![],
-                yields_to: vec![],
-                rewrite: (
-                    "^(?i:210987654321[.]dkr[.]ecr[.]us-east-1[.]amazonaws[.]com)/base/",
-                    "shared/",
                 ),
-            },
-            Case {
-                name: "of two ROOT-upstream rules the authenticated one wins",
-                rules: vec![
-                    rule("hub-anonymous", "docker.io", ROOT_PREFIX, false),
-                    rule("hub", "registry-1.docker.io", ROOT_PREFIX, true),
-                ],
-                rule: "hub-anonymous",
-                serves: "^(?i:docker[.]io)/[^/:@]",
-                routed_elsewhere: vec![],
-                yields_to: vec!["hub"],
-                rewrite: ("^(?i:docker[.]io)/", "hub-anonymous/"),
-            },
-        ];
-        for case in cases {
-            let policy = Policy::from_rules(&case.rules, &options());
-            let route = policy
-                .routes
-                .iter()
-                .find(|route| route.rule_prefix == case.rule)
-                .unwrap_or_else(|| panic!("{}: no route", case.name));
-            assert_eq!(route.serves, case.serves, "{}", case.name);
-            assert_eq!(
-                route.routed_elsewhere, case.routed_elsewhere,
-                "{}",
-                case.name
-            );
-            let yields: Vec<&str> = route
-                .yields_to
-                .iter()
-                .map(|&index| policy.routes[index].rule_prefix.as_str())
-                .collect();
-            assert_eq!(yields, case.yields_to, "{}", case.name);
-            assert_eq!(route.rewrite.pattern, case.rewrite.0, "{}", case.name);
-            assert_eq!(
-                route.rewrite.replacement,
-                format!("{host}/{}", case.rewrite.1),
-                "{}",
-                case.name
-            );
-        }
+            ],
+            rule: "docker-hub",
+            serves: "^(?i:docker[.]io)/[^/:@]",
+            routed_elsewhere: vec!["^(?i:docker[.]io)/team(?:[/:@]|$)"],
+            yields_to: vec![],
+            rewrite: ("^(?i:docker[.]io)/", "docker-hub/"),
+        }),
+        root_takes_only_what_no_other_prefix_covers(RouteCase {
+            rules: vec![
+                rule(ROOT_PREFIX, "quay.io", ROOT_PREFIX, false),
+                rule("k8s", "registry.k8s.io", ROOT_PREFIX, false),
+            ],
+            rule: ROOT_PREFIX,
+            serves: "^(?i:quay[.]io)/[^/:@]",
+            routed_elsewhere: vec!["^(?i:quay[.]io)/k8s(?:[/:@]|$)"],
+            yields_to: vec![],
+            rewrite: ("^(?i:quay[.]io)/", ""),
+        }),
+        ecr_to_ecr_with_an_upstream_prefix(RouteCase {
+            rules: vec![rule(
+                "shared",
+                "210987654321.dkr.ecr.us-east-1.amazonaws.com",
+                "base",
+                false,
+            )],
+            rule: "shared",
+            serves: "^(?i:210987654321[.]dkr[.]ecr[.]us-east-1[.]amazonaws[.]com)/base/[^/:@]",
+            routed_elsewhere: vec![],
+            yields_to: vec![],
+            rewrite: (
+                "^(?i:210987654321[.]dkr[.]ecr[.]us-east-1[.]amazonaws[.]com)/base/",
+                "shared/",
+            ),
+        }),
+        of_two_root_upstream_rules_the_authenticated_one_wins(RouteCase {
+            rules: vec![
+                rule("hub-anonymous", "docker.io", ROOT_PREFIX, false),
+                rule("hub", "registry-1.docker.io", ROOT_PREFIX, true),
+            ],
+            rule: "hub-anonymous",
+            serves: "^(?i:docker[.]io)/[^/:@]",
+            routed_elsewhere: vec![],
+            yields_to: vec!["hub"],
+            rewrite: ("^(?i:docker[.]io)/", "hub-anonymous/"),
+        }),
     }
 
     #[test]
