@@ -712,47 +712,58 @@ fn accessors_need_no_match_in_handlers() {
     assert_eq!(check.secrets(), None);
 }
 
-#[test]
-fn harden_requests_round_trip() {
-    for payload in [
-        sample("harden-repositories.json"),
-        sample("harden-sweep.json"),
-        json!({"sweep": true, "cursor": {"after": "ghcr/fluxcd/source-controller"}}),
-    ] {
-        let request: HardenRequest = serde_json::from_value(payload.clone()).expect("valid");
-        assert_eq!(
-            serde_json::to_value(&request).expect("serializable"),
-            payload
-        );
-    }
+/// `payload` reads as a harden request that writes back as the same JSON.
+fn check_harden_request_round_trip(name: &str, payload: Value) {
+    let request: HardenRequest = serde_json::from_value(payload.clone()).expect(name);
+    assert_eq!(
+        serde_json::to_value(&request).expect("serializable"),
+        payload,
+        "{name}"
+    );
 }
 
-#[test]
-fn serde_messages_lose_their_values() {
-    for (message, expected) in [
-        (
-            r#"invalid type: string "s3cr\"et", expected a boolean"#,
-            "invalid type: a string, expected a boolean",
-        ),
-        (
-            "invalid type: integer `42`, expected a sequence",
-            "invalid type: an integer, expected a sequence",
-        ),
-        (
-            "invalid type: boolean `true`, expected a string",
-            "invalid type: a boolean, expected a string",
-        ),
-        (
-            "invalid type: map, expected a boolean",
-            "invalid type: map, expected a boolean",
-        ),
-        (
-            "unknown field `dryrun`, expected `prefixes`",
-            "unknown field `dryrun`, expected `prefixes`",
-        ),
-    ] {
-        assert_eq!(without_values(message), expected, "message {message:?}");
-    }
+named_cases! {
+    /// Harden requests round-trip through their type unchanged.
+    mod harden_requests_round_trip => check_harden_request_round_trip;
+    harden_repositories_sample(sample("harden-repositories.json")),
+    harden_sweep_sample(sample("harden-sweep.json")),
+    sweep_with_a_cursor(
+        json!({"sweep": true, "cursor": {"after": "ghcr/fluxcd/source-controller"}}),
+    ),
+}
+
+/// The serde `message` without the values it quoted is `expected`.
+fn check_without_values(name: &str, message: &str, expected: &str) {
+    assert_eq!(
+        without_values(message),
+        expected,
+        "{name}: message {message:?}"
+    );
+}
+
+named_cases! {
+    /// Serde messages lose the values they quote, keeping their kinds.
+    mod serde_messages_lose_their_values => check_without_values;
+    quoted_string_becomes_a_string(
+        r#"invalid type: string "s3cr\"et", expected a boolean"#,
+        "invalid type: a string, expected a boolean",
+    ),
+    integer_becomes_an_integer(
+        "invalid type: integer `42`, expected a sequence",
+        "invalid type: an integer, expected a sequence",
+    ),
+    boolean_becomes_a_boolean(
+        "invalid type: boolean `true`, expected a string",
+        "invalid type: a boolean, expected a string",
+    ),
+    map_without_a_value_is_kept(
+        "invalid type: map, expected a boolean",
+        "invalid type: map, expected a boolean",
+    ),
+    unknown_field_name_is_kept(
+        "unknown field `dryrun`, expected `prefixes`",
+        "unknown field `dryrun`, expected `prefixes`",
+    ),
 }
 
 #[test]
@@ -788,74 +799,92 @@ fn setting_changed(
     )))
 }
 
-#[test]
-fn setting_change_samples() {
-    let alice = Caller {
+/// The SSO user who changed a lifecycle policy in the samples.
+fn alice() -> Caller {
+    Caller {
         arn: Some("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_PlatformAdmin_5f2b7c9e1a3d4e6f/alice@example.com".to_owned()),
         role_arn: Some("arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_PlatformAdmin_5f2b7c9e1a3d4e6f".to_owned()),
         identity_type: Some("AssumedRole".to_owned()),
         invoked_by: None,
-    };
-    let bob = Caller {
+    }
+}
+
+/// The IAM user who deleted a repository policy in the samples.
+fn bob() -> Caller {
+    Caller {
         arn: Some("arn:aws:iam::123456789012:user/bob".to_owned()),
         role_arn: None,
         identity_type: Some("IAMUser".to_owned()),
         invoked_by: None,
-    };
-    let terraform = Caller {
+    }
+}
+
+/// The Terraform role that removed a tag in the samples.
+fn terraform() -> Caller {
+    Caller {
         arn: Some(
             "arn:aws:sts::123456789012:assumed-role/platform-terraform/terraform-apply".to_owned(),
         ),
         role_arn: Some("arn:aws:iam::123456789012:role/platform-terraform".to_owned()),
         identity_type: Some("AssumedRole".to_owned()),
         invoked_by: None,
-    };
-    let cases = [
-        (
-            "setting-changed-put-lifecycle-policy.json",
-            setting_changed(
-                SettingCall::PutLifecyclePolicy,
-                "docker-hub/library/nginx",
-                alice,
-                "2025-06-04T14:02:31Z",
-                "0b6f1d3c-2a8e-4c57-b9d4-6e1f0a2c3b58",
-            ),
-        ),
-        (
-            "setting-changed-delete-repository-policy.json",
-            setting_changed(
-                SettingCall::DeleteRepositoryPolicy,
-                "ghcr/fluxcd/source-controller",
-                bob,
-                "2025-06-04T16:45:09Z",
-                "c9e3a1f7-4b2d-4c68-9f05-7d1e8b3a2c64",
-            ),
-        ),
-        (
-            "setting-changed-untag-resource.json",
-            setting_changed(
-                SettingCall::UntagResource,
-                "k8s/pause",
-                terraform,
-                "2025-06-04T15:21:47Z",
-                "6b1e9d3f-8a2c-4f57-a4e0-b9c3d7f1e268",
-            ),
-        ),
-    ];
-    for (file, expected) in cases {
-        check(file, Harden, &sample(file), expected);
-        for other in [Validate, Check, Prewarm] {
-            check(
-                file,
-                other,
-                &sample(file),
-                error(
-                    "UnsupportedEvent",
-                    &[r#"got detail-type "AWS API Call via CloudTrail""#],
-                ),
-            );
-        }
     }
+}
+
+/// The setting-change sample `file` parses for harden as `expected`; every other function
+/// refuses it.
+fn check_setting_change_sample(_case: &str, file: &str, expected: Expected) {
+    check(file, Harden, &sample(file), expected);
+    for other in [Validate, Check, Prewarm] {
+        check(
+            file,
+            other,
+            &sample(file),
+            error(
+                "UnsupportedEvent",
+                &[r#"got detail-type "AWS API Call via CloudTrail""#],
+            ),
+        );
+    }
+}
+
+named_cases! {
+    /// The setting-change samples of `events/`: harden reads them, the others refuse them.
+    mod setting_change_samples => check_setting_change_sample;
+    put_lifecycle_policy_by_an_sso_user(
+        "setting-changed-put-lifecycle-policy.json",
+        setting_changed(
+            SettingCall::PutLifecyclePolicy,
+            "docker-hub/library/nginx",
+            alice(),
+            "2025-06-04T14:02:31Z",
+            "0b6f1d3c-2a8e-4c57-b9d4-6e1f0a2c3b58",
+        ),
+    ),
+    delete_repository_policy_by_an_iam_user(
+        "setting-changed-delete-repository-policy.json",
+        setting_changed(
+            SettingCall::DeleteRepositoryPolicy,
+            "ghcr/fluxcd/source-controller",
+            bob(),
+            "2025-06-04T16:45:09Z",
+            "c9e3a1f7-4b2d-4c68-9f05-7d1e8b3a2c64",
+        ),
+    ),
+    untag_resource_by_an_assumed_role(
+        "setting-changed-untag-resource.json",
+        setting_changed(
+            SettingCall::UntagResource,
+            "k8s/pause",
+            terraform(),
+            "2025-06-04T15:21:47Z",
+            "6b1e9d3f-8a2c-4f57-a4e0-b9c3d7f1e268",
+        ),
+    ),
+}
+
+#[test]
+fn failed_setting_calls_are_ignored_and_calls_report_by_name() {
     let reason = ignored(&sample("setting-changed-put-lifecycle-policy-failed.json"));
     assert_eq!(
         reason,
@@ -1000,31 +1029,30 @@ named_cases! {
     ),
 }
 
-#[test]
-fn repository_arns() {
-    for (arn, expected) in [
-        (
-            "arn:aws:ecr:eu-west-1:123456789012:repository/k8s/pause",
-            Some("k8s/pause"),
-        ),
-        (
-            "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/a",
-            Some("a"),
-        ),
-        ("arn:aws:ecr:eu-west-1:123456789012:repository/", None),
-        ("arn:aws:ecr:eu-west-1:123456789012:repository", None),
-        (
-            "arn:aws:ecr:eu-west-1:123456789012:repository-creation-template/k8s",
-            None,
-        ),
-        (
-            "arn:aws:ecr-public::123456789012:repository/k8s/pause",
-            None,
-        ),
-        ("arn:aws:ecr::123456789012:repository/k8s/pause", None),
-        ("k8s/pause", None),
-        ("", None),
-    ] {
-        assert_eq!(repository_of_arn(arn), expected, "{arn:?}");
-    }
+/// The repository named by `arn`, if it is an ECR repository ARN.
+fn check_repository_of_arn(name: &str, arn: &str, expected: Option<&str>) {
+    assert_eq!(repository_of_arn(arn), expected, "{name}: {arn:?}");
+}
+
+named_cases! {
+    /// Repository ARNs name their repository; other ARNs and texts name none.
+    mod repository_arns => check_repository_of_arn;
+    nested_repository(
+        "arn:aws:ecr:eu-west-1:123456789012:repository/k8s/pause",
+        Some("k8s/pause"),
+    ),
+    other_partition(
+        "arn:aws-us-gov:ecr:us-gov-west-1:123456789012:repository/a",
+        Some("a"),
+    ),
+    empty_repository_name("arn:aws:ecr:eu-west-1:123456789012:repository/", None),
+    no_repository_name("arn:aws:ecr:eu-west-1:123456789012:repository", None),
+    creation_template(
+        "arn:aws:ecr:eu-west-1:123456789012:repository-creation-template/k8s",
+        None,
+    ),
+    ecr_public("arn:aws:ecr-public::123456789012:repository/k8s/pause", None),
+    no_region("arn:aws:ecr::123456789012:repository/k8s/pause", None),
+    not_an_arn("k8s/pause", None),
+    empty("", None),
 }
