@@ -359,6 +359,7 @@ fn as_info(discovered: Discovered) -> Discovered {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
     use chrono::{DateTime, Utc};
     use hyper::body::Bytes;
     use hyper::HeaderMap;
@@ -398,27 +399,41 @@ mod tests {
         }
     }
 
+    const GITHUB_URL: &str = "https://api.github.com/user";
+    const GITLAB_URL: &str = "https://gitlab.com/api/v4/personal_access_tokens/self";
+    const DOCKER_HUB_URL: &str = "https://hub.docker.com/v2/access-tokens";
+
+    /// GitHub's `answer` reads as `expected`.
+    fn check_github_answer(name: &str, answer: UpstreamResponse, expected: Discovered) {
+        assert_eq!(read_github(GITHUB_URL, &answer), expected, "{name}");
+    }
+
+    named_cases! {
+        /// GitHub answers: the expiry header, its absence, a refusal.
+        mod github_answers => check_github_answer;
+        expiration_header_is_the_expiry(
+            response(
+                200,
+                &[(GITHUB_EXPIRATION_HEADER, "2027-10-07 19:07:53 UTC")],
+                "{}",
+            ),
+            expiry(ExpirySource::Github, Some("2027-10-07T19:07:53Z")),
+        ),
+        no_header_means_no_expiry(
+            response(200, &[], "{}"),
+            expiry(ExpirySource::Github, None),
+        ),
+        bad_credentials_are_rejected(
+            response(401, &[], r#"{"message":"Bad credentials"}"#),
+            Discovered::Rejected {
+                source: ExpirySource::Github,
+            },
+        ),
+    }
+
     #[test]
-    fn reads_github_answers() {
-        let url = "https://api.github.com/user";
-        let github = ExpirySource::Github;
-        for (answer, expected) in [
-            (
-                response(
-                    200,
-                    &[(GITHUB_EXPIRATION_HEADER, "2027-10-07 19:07:53 UTC")],
-                    "{}",
-                ),
-                expiry(github, Some("2027-10-07T19:07:53Z")),
-            ),
-            (response(200, &[], "{}"), expiry(github, None)),
-            (
-                response(401, &[], r#"{"message":"Bad credentials"}"#),
-                Discovered::Rejected { source: github },
-            ),
-        ] {
-            assert_eq!(read_github(url, &answer), expected);
-        }
+    fn reads_odd_github_answers_as_unknown() {
+        let url = GITHUB_URL;
         let odd = read_github(
             url,
             &response(200, &[(GITHUB_EXPIRATION_HEADER, "whenever")], "{}"),
@@ -434,117 +449,159 @@ mod tests {
         );
     }
 
-    #[test]
-    fn reads_gitlab_answers() {
-        let url = "https://gitlab.com/api/v4/personal_access_tokens/self";
-        let gitlab = ExpirySource::Gitlab;
-        for (body, status, expected) in [
-            (
-                r#"{"id":4,"name":"ptc","revoked":false,"active":true,"scopes":["read_registry"],"expires_at":"2026-12-01"}"#,
-                200,
-                expiry(gitlab, Some("2026-12-01T00:00:00Z")),
-            ),
-            (
-                r#"{"id":4,"revoked":false,"active":true,"expires_at":null}"#,
-                200,
-                expiry(gitlab, None),
-            ),
-            (
-                r#"{"id":4,"revoked":true,"active":false,"expires_at":"2026-12-01"}"#,
-                200,
-                Discovered::Inactive {
-                    source: gitlab,
-                    reason: "GitLab reports the token as revoked",
-                },
-            ),
-            (
-                r#"{"id":4,"revoked":false,"active":false,"expires_at":"2024-01-01"}"#,
-                200,
-                Discovered::Inactive {
-                    source: gitlab,
-                    reason: "GitLab reports the token as no longer active (expired or revoked)",
-                },
-            ),
-            (
-                r#"{"message":"401 Unauthorized"}"#,
-                401,
-                Discovered::Rejected { source: gitlab },
-            ),
-        ] {
-            assert_eq!(
-                read_gitlab(url, &response(status, &[], body)),
-                expected,
-                "{body}"
-            );
-        }
-        for (body, status, severity) in [
-            (r#"{"message":"403 Forbidden"}"#, 403, Severity::Info),
-            ("<html>", 200, Severity::Info),
-            (r#"{"expires_at":"someday"}"#, 200, Severity::Info),
-            ("", 502, Severity::Warning),
-        ] {
-            assert_eq!(
-                severity_of(&read_gitlab(url, &response(status, &[], body))),
-                Some(severity),
-                "{body}"
-            );
-        }
+    /// GitLab's answer `body` with `status` reads as `expected`.
+    fn check_gitlab_answer(name: &str, body: &str, status: u16, expected: Discovered) {
+        assert_eq!(
+            read_gitlab(GITLAB_URL, &response(status, &[], body)),
+            expected,
+            "{name}: {body}"
+        );
+    }
+
+    named_cases! {
+        /// GitLab answers with a verdict: the expiry, none, an inactive token, a refusal.
+        mod gitlab_answers => check_gitlab_answer;
+        expires_at_is_the_expiry(
+            r#"{"id":4,"name":"ptc","revoked":false,"active":true,"scopes":["read_registry"],"expires_at":"2026-12-01"}"#,
+            200,
+            expiry(ExpirySource::Gitlab, Some("2026-12-01T00:00:00Z")),
+        ),
+        null_expires_at_means_no_expiry(
+            r#"{"id":4,"revoked":false,"active":true,"expires_at":null}"#,
+            200,
+            expiry(ExpirySource::Gitlab, None),
+        ),
+        revoked_token_is_inactive(
+            r#"{"id":4,"revoked":true,"active":false,"expires_at":"2026-12-01"}"#,
+            200,
+            Discovered::Inactive {
+                source: ExpirySource::Gitlab,
+                reason: "GitLab reports the token as revoked",
+            },
+        ),
+        token_no_longer_active_is_inactive(
+            r#"{"id":4,"revoked":false,"active":false,"expires_at":"2024-01-01"}"#,
+            200,
+            Discovered::Inactive {
+                source: ExpirySource::Gitlab,
+                reason: "GitLab reports the token as no longer active (expired or revoked)",
+            },
+        ),
+        unauthorized_is_rejected(
+            r#"{"message":"401 Unauthorized"}"#,
+            401,
+            Discovered::Rejected {
+                source: ExpirySource::Gitlab,
+            },
+        ),
+    }
+
+    /// GitLab's answer `body` with `status` leaves the expiry unknown, at `severity`.
+    fn check_gitlab_unknown(name: &str, body: &str, status: u16, severity: Severity) {
+        assert_eq!(
+            severity_of(&read_gitlab(GITLAB_URL, &response(status, &[], body))),
+            Some(severity),
+            "{name}: {body}"
+        );
+    }
+
+    named_cases! {
+        /// GitLab answers without a verdict leave the expiry unknown.
+        mod gitlab_answers_left_unknown => check_gitlab_unknown;
+        forbidden_is_info(r#"{"message":"403 Forbidden"}"#, 403, Severity::Info),
+        html_is_info("<html>", 200, Severity::Info),
+        unreadable_expires_at_is_info(r#"{"expires_at":"someday"}"#, 200, Severity::Info),
+        bad_gateway_is_a_warning("", 502, Severity::Warning),
+    }
+
+    /// Two tokens, one of them without expiry.
+    const TWO_TOKENS: &str = r#"{"count":2,"next":null,"results":[
+            {"uuid":"a","token_label":"ecr-cache","is_active":true,"expires_at":"2026-09-01T00:00:00Z"},
+            {"uuid":"b","token_label":"laptop","is_active":true,"expires_at":null}]}"#;
+    /// A single token.
+    const ONE_TOKEN: &str = r#"{"count":1,"next":null,"results":[
+            {"uuid":"a","token_label":"ecr-cache","is_active":true,"expires_at":"2026-09-01T10:00:00Z"}]}"#;
+
+    /// Docker Hub's token list `body`, searched for `label`, reads as `expected`.
+    fn check_docker_hub_tokens(name: &str, body: &str, label: Option<&str>, expected: Discovered) {
+        assert_eq!(
+            read_docker_hub_tokens(DOCKER_HUB_URL, &response(200, &[], body), label),
+            expected,
+            "{name}"
+        );
+    }
+
+    named_cases! {
+        /// Docker Hub token lists: the labelled token's expiry, or the only token's.
+        mod docker_hub_token_lists => check_docker_hub_tokens;
+        labelled_token_expires(
+            TWO_TOKENS,
+            Some("ecr-cache"),
+            expiry(ExpirySource::DockerHub, Some("2026-09-01T00:00:00Z")),
+        ),
+        labelled_token_without_expiry(
+            TWO_TOKENS,
+            Some("laptop"),
+            expiry(ExpirySource::DockerHub, None),
+        ),
+        only_token_needs_no_label(
+            ONE_TOKEN,
+            None,
+            expiry(ExpirySource::DockerHub, Some("2026-09-01T10:00:00Z")),
+        ),
+    }
+
+    /// Docker Hub's token list `body` with `status`, searched for `label`, leaves the expiry
+    /// unknown, as information.
+    fn check_docker_hub_unknown(name: &str, body: &str, status: u16, label: Option<&str>) {
+        assert_eq!(
+            severity_of(&read_docker_hub_tokens(
+                DOCKER_HUB_URL,
+                &response(status, &[], body),
+                label
+            )),
+            Some(Severity::Info),
+            "{name}: {body} {label:?}"
+        );
+    }
+
+    named_cases! {
+        /// Docker Hub token lists that cannot name the token leave the expiry unknown.
+        mod docker_hub_token_lists_left_unknown => check_docker_hub_unknown;
+        two_tokens_without_a_label(TWO_TOKENS, 200, None),
+        no_token_with_the_label(TWO_TOKENS, 200, Some("elsewhere")),
+        empty_answer("{}", 200, None),
+        unauthorized("", 401, None),
+        server_error("", 500, None),
     }
 
     #[test]
-    fn reads_docker_hub_answers() {
-        let url = "https://hub.docker.com/v2/access-tokens";
-        let hub = ExpirySource::DockerHub;
-        let two = r#"{"count":2,"next":null,"results":[
-            {"uuid":"a","token_label":"ecr-cache","is_active":true,"expires_at":"2026-09-01T00:00:00Z"},
-            {"uuid":"b","token_label":"laptop","is_active":true,"expires_at":null}]}"#;
-        let one = r#"{"count":1,"next":null,"results":[
-            {"uuid":"a","token_label":"ecr-cache","is_active":true,"expires_at":"2026-09-01T10:00:00Z"}]}"#;
-        for (body, label, expected) in [
-            (
-                two,
-                Some("ecr-cache"),
-                expiry(hub, Some("2026-09-01T00:00:00Z")),
-            ),
-            (two, Some("laptop"), expiry(hub, None)),
-            (one, None, expiry(hub, Some("2026-09-01T10:00:00Z"))),
-        ] {
-            assert_eq!(
-                read_docker_hub_tokens(url, &response(200, &[], body), label),
-                expected
-            );
-        }
-        for (body, status, label) in [
-            (two, 200, None),
-            (two, 200, Some("elsewhere")),
-            ("{}", 200, None),
-            ("", 401, None),
-            ("", 500, None),
-        ] {
-            assert_eq!(
-                severity_of(&read_docker_hub_tokens(
-                    url,
-                    &response(status, &[], body),
-                    label
-                )),
-                Some(Severity::Info),
-                "{body} {label:?}"
-            );
-        }
+    fn reads_docker_hub_logins() {
         let login = read_docker_hub_login(
-            url,
+            DOCKER_HUB_URL,
             &response(200, &[], r#"{"access_token":"hub-session-jwt-123"}"#),
         );
         assert_eq!(
             login.map(|token| token.expose().to_owned()),
             Ok("hub-session-jwt-123".to_owned())
         );
-        for (status, body) in [(401, "{}"), (200, "{}"), (200, "nope")] {
-            let refused = read_docker_hub_login(url, &response(status, &[], body));
-            assert_eq!(
-                refused.err().as_ref().and_then(severity_of),
-                Some(Severity::Info)
-            );
-        }
+    }
+
+    /// Docker Hub's login answer `body` with `status` gives no session, as information.
+    fn check_docker_hub_login_refused(name: &str, status: u16, body: &str) {
+        let refused = read_docker_hub_login(DOCKER_HUB_URL, &response(status, &[], body));
+        assert_eq!(
+            refused.err().as_ref().and_then(severity_of),
+            Some(Severity::Info),
+            "{name}"
+        );
+    }
+
+    named_cases! {
+        /// Docker Hub logins that give no session.
+        mod docker_hub_logins_refused => check_docker_hub_login_refused;
+        unauthorized(401, "{}"),
+        no_access_token(200, "{}"),
+        not_json(200, "nope"),
     }
 }
