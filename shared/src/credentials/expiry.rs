@@ -165,6 +165,7 @@ pub fn is_too_old(age_days: i64, thresholds: Thresholds) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
     use chrono::Duration;
 
     fn time(text: &str) -> DateTime<Utc> {
@@ -173,41 +174,48 @@ mod tests {
             .unwrap_or_else(|error| panic!("{text}: {error}"))
     }
 
-    #[test]
-    fn parses_expiry_tags() {
-        for (text, expected) in [
-            ("2026-05-01", Some("2026-05-01T00:00:00Z")),
-            (" 2026-05-01 ", Some("2026-05-01T00:00:00Z")),
-            ("2026-05-01T12:30:00Z", Some("2026-05-01T12:30:00Z")),
-            ("2026-05-01T12:30:00+02:00", Some("2026-05-01T10:30:00Z")),
-            ("2026-02-30", None),
-            ("01/05/2026", None),
-            ("next year", None),
-            ("", None),
-        ] {
-            assert_eq!(
-                parse_expiry_tag(text),
-                expected.map(time),
-                "tag value {text:?}"
-            );
-        }
+    /// The expiry tag value `text` reads as the time `expected`, or not at all.
+    fn check_expiry_tag(name: &str, text: &str, expected: Option<&str>) {
+        assert_eq!(
+            parse_expiry_tag(text),
+            expected.map(time),
+            "{name}: tag value {text:?}"
+        );
     }
 
-    #[test]
-    fn parses_github_expiration_headers() {
-        for (text, expected) in [
-            ("2027-10-07 19:07:53 UTC", Some("2027-10-07T19:07:53Z")),
-            ("2027-10-07 19:07:53 +0000", Some("2027-10-07T19:07:53Z")),
-            ("2027-10-07 21:07:53 +0200", Some("2027-10-07T19:07:53Z")),
-            ("2027-10-07T19:07:53Z", Some("2027-10-07T19:07:53Z")),
-            ("soon", None),
-        ] {
-            assert_eq!(
-                parse_github_expiration(text),
-                expected.map(time),
-                "header {text:?}"
-            );
-        }
+    named_cases! {
+        /// Expiry tags: a date, an RFC 3339 time, nothing else.
+        mod parses_expiry_tags => check_expiry_tag;
+        date_is_midnight_utc("2026-05-01", Some("2026-05-01T00:00:00Z")),
+        surrounding_spaces_are_trimmed(" 2026-05-01 ", Some("2026-05-01T00:00:00Z")),
+        utc_time("2026-05-01T12:30:00Z", Some("2026-05-01T12:30:00Z")),
+        time_with_an_offset_is_converted_to_utc(
+            "2026-05-01T12:30:00+02:00",
+            Some("2026-05-01T10:30:00Z"),
+        ),
+        impossible_date_is_refused("2026-02-30", None),
+        day_month_year_is_refused("01/05/2026", None),
+        words_are_refused("next year", None),
+        empty_is_refused("", None),
+    }
+
+    /// GitHub's expiration header `text` reads as the time `expected`, or not at all.
+    fn check_github_expiration(name: &str, text: &str, expected: Option<&str>) {
+        assert_eq!(
+            parse_github_expiration(text),
+            expected.map(time),
+            "{name}: header {text:?}"
+        );
+    }
+
+    named_cases! {
+        /// GitHub expiration headers, in each spelling GitHub uses or might.
+        mod parses_github_expiration_headers => check_github_expiration;
+        utc_name("2027-10-07 19:07:53 UTC", Some("2027-10-07T19:07:53Z")),
+        zero_offset("2027-10-07 19:07:53 +0000", Some("2027-10-07T19:07:53Z")),
+        other_offset_is_converted_to_utc("2027-10-07 21:07:53 +0200", Some("2027-10-07T19:07:53Z")),
+        rfc_3339("2027-10-07T19:07:53Z", Some("2027-10-07T19:07:53Z")),
+        words_are_refused("soon", None),
     }
 
     #[test]
@@ -287,11 +295,26 @@ mod tests {
             ExpiryStatus::Expired,
             Some(Severity::Critical),
         );
-
-        for (age, too_old) in [(0, false), (365, false), (366, true), (400, true)] {
-            assert_eq!(is_too_old(age, thresholds), too_old, "age {age}");
-        }
         assert_eq!(age_days(now - Duration::hours(47), now), 1);
         assert_eq!(age_days(now - Duration::days(400), now), 400);
+    }
+
+    /// A secret `age` days old is too old under the grading thresholds, or not.
+    fn check_age(name: &str, age: i64, too_old: bool) {
+        let thresholds = Thresholds {
+            warn_days: 30,
+            critical_days: 7,
+            max_age_days: 365,
+        };
+        assert_eq!(is_too_old(age, thresholds), too_old, "{name}: age {age}");
+    }
+
+    named_cases! {
+        /// Secrets are too old only past `max_age_days` (365).
+        mod grades_age => check_age;
+        new_secret(0, false),
+        exactly_the_maximum_age(365, false),
+        one_day_past_the_maximum_age(366, true),
+        well_past_the_maximum_age(400, true),
     }
 }
