@@ -498,6 +498,7 @@ mod tests {
     use super::*;
     use crate::credentials::format::check_format;
     use crate::domain::SecretValue;
+    use crate::test_cases::named_cases;
 
     const ARN: &str =
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/hub-AbC12z";
@@ -589,116 +590,153 @@ mod tests {
         assessment
     }
 
-    /// The decisions alone, without the words: each named case gives the problems `judge`
-    /// finds, in order.
-    #[test]
-    fn judges_problems_before_wording_them() {
-        let hub = rule("docker-hub", Some(ARN));
+    /// The Docker Hub rule using the secret.
+    fn hub() -> CacheRule {
+        rule("docker-hub", Some(ARN))
+    }
+
+    /// A secret ten days old, scheduled for deletion in seven days.
+    fn deleted() -> SecretMetadata {
+        let mut deleted = secret(None, 10);
+        deleted.deletion_date = Some(now() + Duration::days(7));
+        deleted
+    }
+
+    /// The decisions alone, without the words: `judge` finds the `expected` problems, in
+    /// order, for `secret` used by `rules`, after the upstream answered `discovered`.
+    fn check_judgement(
+        name: &str,
+        secret: SecretMetadata,
+        rules: Option<Vec<&CacheRule>>,
+        discovered: Option<Discovered>,
+        expected: Vec<Problem>,
+    ) {
         let thresholds = Thresholds {
             warn_days: 30,
             critical_days: 7,
             max_age_days: 365,
         };
-        let deleted = {
-            let mut deleted = secret(None, 10);
-            deleted.deletion_date = Some(now() + Duration::days(7));
-            deleted
+        let observed = Observed {
+            secret: &secret,
+            rules,
+            value: valid_value(),
+            tag: TagReading::of(&secret, "ptc-ops:expires-at"),
+            discovered,
+            write_back: WriteBack::NotAsked,
         };
-        /// (case, secret, rules using it, upstream answer, problems expected)
-        type Case<'a> = (
-            &'static str,
-            SecretMetadata,
-            Option<Vec<&'a CacheRule>>,
-            Option<Discovered>,
-            Vec<Problem>,
-        );
-        let cases: Vec<Case> = vec![
-            (
-                "deletion while in use stops the checks",
-                deleted.clone(),
-                Some(vec![&hub]),
-                None,
-                vec![Problem::DeletionWhileInUse {
-                    deletion: now() + Duration::days(7),
-                }],
-            ),
-            (
-                "deletion when unused is no problem",
-                deleted,
-                Some(vec![]),
-                None,
-                vec![],
-            ),
-            (
-                "unused and without expiry",
-                secret(None, 10),
-                Some(vec![]),
-                None,
-                vec![
-                    Problem::Unused,
-                    Problem::ExpiryUnknown {
-                        upstream_asked: false,
-                    },
-                ],
-            ),
-            (
-                "rejected token hides the age",
-                secret(None, 400),
-                Some(vec![&hub]),
-                Some(Discovered::Rejected {
-                    source: ExpirySource::DockerHub,
-                }),
-                vec![Problem::TokenRejected {
-                    source: ExpirySource::DockerHub,
-                }],
-            ),
-            (
-                "old and undated",
-                secret(None, 400),
-                Some(vec![&hub]),
-                None,
-                vec![
-                    Problem::ExpiryUnknown {
-                        upstream_asked: false,
-                    },
-                    Problem::TooOld {
-                        age_days: 400,
-                        max_age_days: 365,
-                    },
-                ],
-            ),
-            (
-                "tag within the critical window",
-                secret(Some(date_in(3)), 400),
-                Some(vec![&hub]),
-                None,
-                vec![Problem::ExpiryDue {
-                    at: now()
-                        .date_naive()
-                        .and_hms_opt(0, 0, 0)
-                        .map(|at| at.and_utc())
-                        .unwrap_or_default()
-                        + Duration::days(3),
-                    // 2.5 days left, counted up: the day it expires is a day left.
-                    days_left: 3,
-                    source: ExpirySource::Tag,
-                    expired: false,
-                    severity: Severity::Critical,
-                }],
-            ),
-        ];
-        for (case, secret, rules, discovered, expected) in cases {
-            let observed = Observed {
-                secret: &secret,
-                rules,
-                value: valid_value(),
-                tag: TagReading::of(&secret, "ptc-ops:expires-at"),
-                discovered,
-                write_back: WriteBack::NotAsked,
-            };
-            let judgement = judge(&observed, thresholds, now());
-            assert_eq!(judgement.problems, expected, "{case}");
-        }
+        let judgement = judge(&observed, thresholds, now());
+        assert_eq!(judgement.problems, expected, "{name}");
+    }
+
+    named_cases! {
+        /// Each case gives the problems `judge` finds, in order, before they are worded.
+        mod judges_problems_before_wording_them => check_judgement;
+        deletion_while_in_use_stops_the_checks(
+            deleted(),
+            Some(vec![&hub()]),
+            None,
+            vec![Problem::DeletionWhileInUse {
+                deletion: now() + Duration::days(7),
+            }],
+        ),
+        deletion_when_unused_is_no_problem(deleted(), Some(vec![]), None, vec![]),
+        unused_and_without_expiry(
+            secret(None, 10),
+            Some(vec![]),
+            None,
+            vec![
+                Problem::Unused,
+                Problem::ExpiryUnknown {
+                    upstream_asked: false,
+                },
+            ],
+        ),
+        rejected_token_hides_the_age(
+            secret(None, 400),
+            Some(vec![&hub()]),
+            Some(Discovered::Rejected {
+                source: ExpirySource::DockerHub,
+            }),
+            vec![Problem::TokenRejected {
+                source: ExpirySource::DockerHub,
+            }],
+        ),
+        old_and_undated(
+            secret(None, 400),
+            Some(vec![&hub()]),
+            None,
+            vec![
+                Problem::ExpiryUnknown {
+                    upstream_asked: false,
+                },
+                Problem::TooOld {
+                    age_days: 400,
+                    max_age_days: 365,
+                },
+            ],
+        ),
+        tag_within_the_critical_window(
+            secret(Some(date_in(3)), 400),
+            Some(vec![&hub()]),
+            None,
+            vec![Problem::ExpiryDue {
+                at: now()
+                    .date_naive()
+                    .and_hms_opt(0, 0, 0)
+                    .map(|at| at.and_utc())
+                    .unwrap_or_default()
+                    + Duration::days(3),
+                // 2.5 days left, counted up: the day it expires is a day left.
+                days_left: 3,
+                source: ExpirySource::Tag,
+                expired: false,
+                severity: Severity::Critical,
+            }],
+        ),
+    }
+
+    /// `secret`, used by the Docker Hub rule and holding a valid value, is graded with the
+    /// `expected` findings.
+    fn check_grade(_name: &str, secret: SecretMetadata, expected: Vec<(Severity, Check)>) {
+        check(&secret, Some(vec![&hub()]), valid_value(), None, &expected);
+    }
+
+    named_cases! {
+        /// A used secret with a valid value is graded by its expiry tag, else by its age.
+        mod grades_expiry_and_age => check_grade;
+        expiring_in_three_days_is_critical(
+            secret(Some(date_in(3)), 10),
+            vec![(Severity::Critical, Check::CredentialExpiry)],
+        ),
+        expiring_in_twenty_days_is_a_warning(
+            secret(Some(date_in(20)), 10),
+            vec![(Severity::Warning, Check::CredentialExpiry)],
+        ),
+        expiring_in_two_hundred_days_is_fine(secret(Some(date_in(200)), 10), vec![]),
+        /// A known date wins over age.
+        known_date_wins_over_age(secret(Some(date_in(200)), 500), vec![]),
+        expired_two_days_ago_is_critical(
+            secret(Some(date_in(-2)), 10),
+            vec![(Severity::Critical, Check::CredentialExpiry)],
+        ),
+        unreadable_tag_is_a_warning(
+            secret(Some("end of May".into()), 10),
+            vec![
+                (Severity::Warning, Check::CredentialExpiry),
+                (Severity::Info, Check::CredentialExpiry),
+            ],
+        ),
+        undated_and_too_old(
+            secret(None, 400),
+            vec![
+                (Severity::Info, Check::CredentialExpiry),
+                (Severity::Warning, Check::CredentialAge),
+            ],
+        ),
+        undated_and_young(
+            secret(None, 10),
+            vec![(Severity::Info, Check::CredentialExpiry)],
+        ),
     }
 
     #[test]
@@ -707,36 +745,6 @@ mod tests {
         use Severity::*;
         let hub = rule("docker-hub", Some(ARN));
         let used = || Some(vec![&hub]);
-        let table: Vec<(SecretMetadata, Vec<(Severity, Check)>)> = vec![
-            (
-                secret(Some(date_in(3)), 10),
-                vec![(Critical, CredentialExpiry)],
-            ),
-            (
-                secret(Some(date_in(20)), 10),
-                vec![(Warning, CredentialExpiry)],
-            ),
-            (secret(Some(date_in(200)), 10), vec![]),
-            // A known date wins over age.
-            (secret(Some(date_in(200)), 500), vec![]),
-            (
-                secret(Some(date_in(-2)), 10),
-                vec![(Critical, CredentialExpiry)],
-            ),
-            (
-                secret(Some("end of May".into()), 10),
-                vec![(Warning, CredentialExpiry), (Info, CredentialExpiry)],
-            ),
-            (
-                secret(None, 400),
-                vec![(Info, CredentialExpiry), (Warning, CredentialAge)],
-            ),
-            (secret(None, 10), vec![(Info, CredentialExpiry)]),
-        ];
-        for (secret, expected) in table {
-            check(&secret, used(), valid_value(), None, &expected);
-        }
-
         let three_days = check(
             &secret(Some(date_in(3)), 10),
             used(),
@@ -818,55 +826,67 @@ mod tests {
         );
     }
 
+    /// An undated secret used by the Docker Hub rule is graded by the upstream's answer
+    /// `discovered`, with the `expected` findings.
+    fn check_upstream_grade(_name: &str, discovered: Discovered, expected: Vec<(Severity, Check)>) {
+        check(
+            &secret(None, 10),
+            Some(vec![&hub()]),
+            valid_value(),
+            Some(discovered),
+            &expected,
+        );
+    }
+
+    named_cases! {
+        /// What the upstream said about the token decides its grade.
+        mod grades_what_the_upstream_said => check_upstream_grade;
+        expires_in_five_days_is_critical(
+            Discovered::Expiry(KnownExpiry {
+                at: Some(now() + Duration::days(5)),
+                source: ExpirySource::Github,
+            }),
+            vec![(Severity::Critical, Check::CredentialExpiry)],
+        ),
+        never_expires_is_fine(
+            Discovered::Expiry(KnownExpiry {
+                at: None,
+                source: ExpirySource::Github,
+            }),
+            vec![],
+        ),
+        rejected_is_critical(
+            Discovered::Rejected {
+                source: ExpirySource::Github,
+            },
+            vec![(Severity::Critical, Check::CredentialExpiry)],
+        ),
+        inactive_is_critical(
+            Discovered::Inactive {
+                source: ExpirySource::Gitlab,
+                reason: "revoked",
+            },
+            vec![(Severity::Critical, Check::CredentialExpiry)],
+        ),
+        no_answer_is_a_warning(
+            Discovered::Unknown {
+                source: ExpirySource::Github,
+                severity: Severity::Warning,
+                reason: "`https://api.github.com/user`: no answer within 3 s".into(),
+            },
+            vec![
+                (Severity::Warning, Check::CredentialExpiry),
+                (Severity::Info, Check::CredentialExpiry),
+            ],
+        ),
+    }
+
     #[test]
-    fn grades_what_the_upstream_said() {
+    fn a_never_expiring_token_falls_under_the_age_policy() {
         use Check::*;
         use Severity::*;
-        let hub = rule("docker-hub", Some(ARN));
+        let hub = hub();
         let github = ExpirySource::Github;
-        for (discovered, expected) in [
-            (
-                Discovered::Expiry(KnownExpiry {
-                    at: Some(now() + Duration::days(5)),
-                    source: github,
-                }),
-                vec![(Critical, CredentialExpiry)],
-            ),
-            (
-                Discovered::Expiry(KnownExpiry {
-                    at: None,
-                    source: github,
-                }),
-                vec![],
-            ),
-            (
-                Discovered::Rejected { source: github },
-                vec![(Critical, CredentialExpiry)],
-            ),
-            (
-                Discovered::Inactive {
-                    source: ExpirySource::Gitlab,
-                    reason: "revoked",
-                },
-                vec![(Critical, CredentialExpiry)],
-            ),
-            (
-                Discovered::Unknown {
-                    source: github,
-                    severity: Warning,
-                    reason: "`https://api.github.com/user`: no answer within 3 s".into(),
-                },
-                vec![(Warning, CredentialExpiry), (Info, CredentialExpiry)],
-            ),
-        ] {
-            check(
-                &secret(None, 10),
-                Some(vec![&hub]),
-                valid_value(),
-                Some(discovered),
-                &expected,
-            );
-        }
         // A never-expiring token still falls under the age policy.
         let old = check(
             &secret(None, 400),
@@ -881,24 +901,45 @@ mod tests {
         assert!(old.detail.never_expires);
     }
 
+    /// The ARN of the Docker Hub secret without its random suffix, as a rule may name it.
+    const PARTIAL_ARN: &str =
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/hub";
+
+    /// A rule's credential `reference` names the Docker Hub secret, or not.
+    fn check_reference(name: &str, reference: &str, matches: bool) {
+        assert_eq!(
+            references_secret(reference, ARN),
+            matches,
+            "{name}: {reference}"
+        );
+    }
+
+    named_cases! {
+        /// Which credential ARNs of a rule name the secret.
+        mod rule_references_name_the_secret => check_reference;
+        full_arn(ARN, true),
+        arn_without_the_random_suffix(PARTIAL_ARN, true),
+        /// Another secret whose name starts the same way.
+        another_secret_with_the_same_start(
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/h",
+            false,
+        ),
+        /// Same name, an earlier secret (other random suffix).
+        same_name_other_random_suffix(
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/hub-XyZ987",
+            false,
+        ),
+        same_name_another_account(
+            "arn:aws:secretsmanager:eu-west-1:210987654321:secret:ecr-pullthroughcache/hub",
+            false,
+        ),
+        empty("", false),
+    }
+
     #[test]
     fn maps_rules_to_secrets() {
         let full = ARN;
-        let partial =
-            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/hub";
-        for (reference, matches) in [
-            (full, true),
-            (partial, true),
-            // Another secret whose name starts the same way.
-            ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/h", false),
-            // Same name, an earlier secret (other random suffix).
-            ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/hub-XyZ987", false),
-            // Same name, another account.
-            ("arn:aws:secretsmanager:eu-west-1:210987654321:secret:ecr-pullthroughcache/hub", false),
-            ("", false),
-        ] {
-            assert_eq!(references_secret(reference, full), matches, "{reference}");
-        }
+        let partial = PARTIAL_ARN;
         let rules = vec![
             rule("docker-hub", Some(full)),
             rule("docker-hub-team", Some(partial)),
@@ -911,14 +952,24 @@ mod tests {
             .map(|rule| rule.prefix.as_str())
             .collect();
         assert_eq!(using, ["docker-hub", "docker-hub-team"]);
-        for (entry, requested) in [
-            ("ecr-pullthroughcache/hub", true),
-            (full, true),
-            (partial, true),
-            ("ecr-pullthroughcache/hu", false),
-            ("hub", false),
-        ] {
-            assert_eq!(is_requested(entry, &secret), requested, "{entry}");
-        }
+    }
+
+    /// The requested `entry` selects the Docker Hub secret, or not.
+    fn check_requested(name: &str, entry: &str, requested: bool) {
+        assert_eq!(
+            is_requested(entry, &secret(None, 1)),
+            requested,
+            "{name}: {entry}"
+        );
+    }
+
+    named_cases! {
+        /// Which requested entries select the secret: its name or its ARN, whole.
+        mod requested_entries_select_the_secret => check_requested;
+        name("ecr-pullthroughcache/hub", true),
+        full_arn(ARN, true),
+        arn_without_the_random_suffix(PARTIAL_ARN, true),
+        start_of_the_name("ecr-pullthroughcache/hu", false),
+        end_of_the_name("hub", false),
     }
 }
