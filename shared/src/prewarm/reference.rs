@@ -173,6 +173,7 @@ fn explain(text: &str, problem: &ParseError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
     const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -196,94 +197,104 @@ mod tests {
         }
     }
 
+    /// `input` parses to its `canonical` spelling, with the tag `defaulted` or not.
+    fn check_canonical(_name: &str, input: &str, canonical: &str, defaulted: bool) {
+        check(input, Ok((canonical, defaulted)));
+    }
+
+    named_cases! {
+        /// Docker Hub references are normalised; other registries are kept as written.
+        mod normalises_docker_hub_and_keeps_other_registries => check_canonical;
+        bare_name_gets_library_and_latest("nginx", "docker.io/library/nginx:latest", true),
+        name_and_tag("nginx:1.27", "docker.io/library/nginx:1.27", false),
+        explicit_latest_is_not_defaulted("nginx:latest", "docker.io/library/nginx:latest", false),
+        library_namespace("library/nginx:1.27", "docker.io/library/nginx:1.27", false),
+        docker_io_host("docker.io/nginx:1.27", "docker.io/library/nginx:1.27", false),
+        index_docker_io_host(
+            "index.docker.io/nginx:1.27",
+            "docker.io/library/nginx:1.27",
+            false,
+        ),
+        registry_1_docker_io_host(
+            "registry-1.docker.io/nginx:1.27",
+            "docker.io/library/nginx:1.27",
+            false,
+        ),
+        upper_case_docker_hub_host(
+            "REGISTRY-1.DOCKER.IO/nginx:1.27",
+            "docker.io/library/nginx:1.27",
+            false,
+        ),
+        other_namespace(
+            "grafana/grafana:11.3.0",
+            "docker.io/grafana/grafana:11.3.0",
+            false,
+        ),
+        other_namespace_without_tag(
+            "docker.io/grafana/grafana",
+            "docker.io/grafana/grafana:latest",
+            true,
+        ),
+        surrounding_spaces_are_trimmed(" nginx:1.27 ", "docker.io/library/nginx:1.27", false),
+        ghcr_is_kept(
+            "ghcr.io/fluxcd/source-controller:v1.4.1",
+            "ghcr.io/fluxcd/source-controller:v1.4.1",
+            false,
+        ),
+        upper_case_ghcr_host_is_lowered(
+            "GHCR.io/fluxcd/source-controller:v1.4.1",
+            "ghcr.io/fluxcd/source-controller:v1.4.1",
+            false,
+        ),
+        registry_k8s_io_is_kept(
+            "registry.k8s.io/pause:3.10",
+            "registry.k8s.io/pause:3.10",
+            false,
+        ),
+        registry_k8s_io_without_tag(
+            "registry.k8s.io/pause",
+            "registry.k8s.io/pause:latest",
+            true,
+        ),
+        localhost_host("localhost/app:1", "localhost/app:1", false),
+        localhost_with_a_port_without_tag(
+            "localhost:5000/team/app",
+            "localhost:5000/team/app:latest",
+            true,
+        ),
+        host_with_a_port(
+            "registry.example.com:5000/team/app:2.0",
+            "registry.example.com:5000/team/app:2.0",
+            false,
+        ),
+        ecr_host(
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1",
+            false,
+        ),
+        /// A host needs a dot, a port or `localhost`: otherwise it is a Docker Hub namespace.
+        first_segment_without_dot_or_port_is_a_namespace(
+            "myhost/app:1",
+            "docker.io/myhost/app:1",
+            false,
+        ),
+        /// Without a `/` the colon is a tag, as in Docker.
+        colon_without_slash_is_a_tag(
+            "test.com:5000",
+            "docker.io/library/test.com:5000",
+            false,
+        ),
+        mixed_case_tag_is_kept(
+            "nginx:MixedCase_tag",
+            "docker.io/library/nginx:MixedCase_tag",
+            false,
+        ),
+    }
+
     #[test]
-    fn normalises_docker_hub_and_keeps_other_registries() {
+    fn keeps_digests() {
         let with_digest = format!("docker.io/library/nginx:1.27@{DIGEST}");
         let digest_only = format!("ghcr.io/org/app@{DIGEST}");
-        for (input, canonical, defaulted) in [
-            ("nginx", "docker.io/library/nginx:latest", true),
-            ("nginx:1.27", "docker.io/library/nginx:1.27", false),
-            ("nginx:latest", "docker.io/library/nginx:latest", false),
-            ("library/nginx:1.27", "docker.io/library/nginx:1.27", false),
-            (
-                "docker.io/nginx:1.27",
-                "docker.io/library/nginx:1.27",
-                false,
-            ),
-            (
-                "index.docker.io/nginx:1.27",
-                "docker.io/library/nginx:1.27",
-                false,
-            ),
-            (
-                "registry-1.docker.io/nginx:1.27",
-                "docker.io/library/nginx:1.27",
-                false,
-            ),
-            (
-                "REGISTRY-1.DOCKER.IO/nginx:1.27",
-                "docker.io/library/nginx:1.27",
-                false,
-            ),
-            (
-                "grafana/grafana:11.3.0",
-                "docker.io/grafana/grafana:11.3.0",
-                false,
-            ),
-            (
-                "docker.io/grafana/grafana",
-                "docker.io/grafana/grafana:latest",
-                true,
-            ),
-            (" nginx:1.27 ", "docker.io/library/nginx:1.27", false),
-            (
-                "ghcr.io/fluxcd/source-controller:v1.4.1",
-                "ghcr.io/fluxcd/source-controller:v1.4.1",
-                false,
-            ),
-            (
-                "GHCR.io/fluxcd/source-controller:v1.4.1",
-                "ghcr.io/fluxcd/source-controller:v1.4.1",
-                false,
-            ),
-            (
-                "registry.k8s.io/pause:3.10",
-                "registry.k8s.io/pause:3.10",
-                false,
-            ),
-            (
-                "registry.k8s.io/pause",
-                "registry.k8s.io/pause:latest",
-                true,
-            ),
-            ("localhost/app:1", "localhost/app:1", false),
-            (
-                "localhost:5000/team/app",
-                "localhost:5000/team/app:latest",
-                true,
-            ),
-            (
-                "registry.example.com:5000/team/app:2.0",
-                "registry.example.com:5000/team/app:2.0",
-                false,
-            ),
-            (
-                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1",
-                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app:1",
-                false,
-            ),
-            // A host needs a dot, a port or `localhost`: otherwise it is a Docker Hub namespace.
-            ("myhost/app:1", "docker.io/myhost/app:1", false),
-            // Without a `/` the colon is a tag, as in Docker.
-            ("test.com:5000", "docker.io/library/test.com:5000", false),
-            (
-                "nginx:MixedCase_tag",
-                "docker.io/library/nginx:MixedCase_tag",
-                false,
-            ),
-        ] {
-            check(input, Ok((canonical, defaulted)));
-        }
         check(&format!("nginx:1.27@{DIGEST}"), Ok((&with_digest, false)));
         check(
             &format!("ghcr.io/org/app@{DIGEST}"),
@@ -294,48 +305,49 @@ mod tests {
         assert_eq!(reference.tag, None);
     }
 
-    #[test]
-    fn rejects_what_the_grammar_rejects_with_a_reason() {
-        for (input, reason) in [
-            ("", "the reference is empty"),
-            ("   ", "the reference is empty"),
-            ("Nginx:1.27", "repository names must be lowercase"),
-            (
-                "ghcr.io/FluxCD/source-controller:v1",
-                "repository names must be lowercase",
-            ),
-            ("nginx 1.27", "a reference cannot contain spaces"),
-            (
-                "https://ghcr.io/org/app:v1",
-                "write the reference without a scheme",
-            ),
-            ("nginx:", "expected `[registry/]repository"),
-            ("nginx::1", "expected `[registry/]repository"),
-            (":1.27", "expected `[registry/]repository"),
-            ("ghcr.io/", "expected `[registry/]repository"),
-            ("-nginx:1", "expected `[registry/]repository"),
-            ("nginx@sha256:abc", "expected `[registry/]repository"),
-            (
-                "nginx@md5:0123456789abcdef0123456789abcdef",
-                "the digest is not valid",
-            ),
-        ] {
-            check(input, Err(reason));
-        }
+    /// `input` is refused with an error reason starting with `reason`.
+    fn check_refused(_name: &str, input: &str, reason: &str) {
+        check(input, Err(reason));
     }
 
-    #[test]
-    fn normalises_registry_hosts_of_rules() {
-        for (url, host) in [
-            ("registry-1.docker.io", "docker.io"),
-            ("https://index.docker.io/v1/", "docker.io"),
-            ("docker.io", "docker.io"),
-            ("HTTPS://GHCR.IO", "ghcr.io"),
-            ("quay.io", "quay.io"),
-            ("myregistry.azurecr.io", "myregistry.azurecr.io"),
-            ("127.0.0.1:5000", "127.0.0.1:5000"),
-        ] {
-            assert_eq!(normalise_registry_host(url), host, "url {url}");
-        }
+    named_cases! {
+        /// What the reference grammar rejects is refused with a reason.
+        mod rejects_what_the_grammar_rejects_with_a_reason => check_refused;
+        empty("", "the reference is empty"),
+        only_spaces("   ", "the reference is empty"),
+        upper_case_repository("Nginx:1.27", "repository names must be lowercase"),
+        upper_case_namespace(
+            "ghcr.io/FluxCD/source-controller:v1",
+            "repository names must be lowercase",
+        ),
+        inner_space("nginx 1.27", "a reference cannot contain spaces"),
+        scheme("https://ghcr.io/org/app:v1", "write the reference without a scheme"),
+        empty_tag("nginx:", "expected `[registry/]repository"),
+        double_colon("nginx::1", "expected `[registry/]repository"),
+        no_repository(":1.27", "expected `[registry/]repository"),
+        host_without_repository("ghcr.io/", "expected `[registry/]repository"),
+        leading_dash("-nginx:1", "expected `[registry/]repository"),
+        short_digest("nginx@sha256:abc", "expected `[registry/]repository"),
+        unknown_digest_algorithm(
+            "nginx@md5:0123456789abcdef0123456789abcdef",
+            "the digest is not valid",
+        ),
+    }
+
+    /// A rule's upstream registry `url` names the registry `host`.
+    fn check_registry_host(name: &str, url: &str, host: &str) {
+        assert_eq!(normalise_registry_host(url), host, "{name}: url {url}");
+    }
+
+    named_cases! {
+        /// Registry hosts of rules are normalised as references are.
+        mod normalises_registry_hosts_of_rules => check_registry_host;
+        registry_1_docker_io("registry-1.docker.io", "docker.io"),
+        index_docker_io_url_with_a_path("https://index.docker.io/v1/", "docker.io"),
+        docker_io("docker.io", "docker.io"),
+        upper_case_url("HTTPS://GHCR.IO", "ghcr.io"),
+        quay("quay.io", "quay.io"),
+        azure("myregistry.azurecr.io", "myregistry.azurecr.io"),
+        ip_address_with_a_port("127.0.0.1:5000", "127.0.0.1:5000"),
     }
 }
