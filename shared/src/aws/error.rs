@@ -177,24 +177,27 @@ impl StdError for AwsError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
-    #[test]
-    fn classifies_service_codes() {
-        for (code, expected) in [
-            (Some("ThrottlingException"), AwsErrorKind::Throttled),
-            (Some("Throttling"), AwsErrorKind::Throttled),
-            (Some("AccessDeniedException"), AwsErrorKind::AccessDenied),
-            (Some("RepositoryNotFoundException"), AwsErrorKind::NotFound),
-            (
-                Some("LifecyclePolicyNotFoundException"),
-                AwsErrorKind::NotFound,
-            ),
-            (Some("ResourceNotFoundException"), AwsErrorKind::NotFound),
-            (Some("NoSuchEntity"), AwsErrorKind::NotFound),
-            (Some("ServerException"), AwsErrorKind::Service),
-            (None, AwsErrorKind::Service),
-        ] {
-            assert_eq!(classify_code(code), expected, "code {code:?}");
-        }
+    /// The service error `code` is classified as `expected`.
+    fn check_code(name: &str, code: Option<&str>, expected: AwsErrorKind) {
+        assert_eq!(classify_code(code), expected, "{name}: code {code:?}");
+    }
+
+    named_cases! {
+        /// Service error codes are classified by kind.
+        mod classifies_service_codes => check_code;
+        throttling_exception(Some("ThrottlingException"), AwsErrorKind::Throttled),
+        throttling(Some("Throttling"), AwsErrorKind::Throttled),
+        access_denied(Some("AccessDeniedException"), AwsErrorKind::AccessDenied),
+        repository_not_found(Some("RepositoryNotFoundException"), AwsErrorKind::NotFound),
+        lifecycle_policy_not_found(
+            Some("LifecyclePolicyNotFoundException"),
+            AwsErrorKind::NotFound,
+        ),
+        resource_not_found(Some("ResourceNotFoundException"), AwsErrorKind::NotFound),
+        iam_no_such_entity(Some("NoSuchEntity"), AwsErrorKind::NotFound),
+        other_code_is_a_service_error(Some("ServerException"), AwsErrorKind::Service),
+        no_code_is_a_service_error(None, AwsErrorKind::Service),
     }
 }

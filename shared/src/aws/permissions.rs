@@ -307,6 +307,7 @@ pub fn is_credential_secret(name_or_arn: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
     fn deployment() -> Deployment {
         Deployment {
@@ -382,94 +383,104 @@ mod tests {
         check(Scope::UpstreamRoles, &[]);
     }
 
-    #[test]
-    fn conditions_and_switches_shape_the_grants() {
-        const TAG_SECRET: Permission = Permission::new(
-            "secretsmanager:TagResource",
-            Scope::CredentialSecrets,
-            "expiry",
-        )
-        .on_condition(Condition::TagKeys(TagKeys::CredentialExpiry))
-        .only_with(Switch::CredentialWriteBack);
-        const DECRYPT: Permission = Permission::new("kms:Decrypt", Scope::SecretKeys, "read")
-            .on_condition(Condition::ViaService("secretsmanager"));
-        const TAG_REPOSITORY: Permission =
-            Permission::new("ecr:TagResource", Scope::ManagedRepositories, "tags")
-                .on_condition(Condition::TagKeys(TagKeys::Hardening));
-        let secrets = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:ecr-pullthroughcache/*";
-        let key = "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
-        let grant = |action: &str, resource: &str, condition: &str| Grant {
+    const TAG_SECRET: Permission = Permission::new(
+        "secretsmanager:TagResource",
+        Scope::CredentialSecrets,
+        "expiry",
+    )
+    .on_condition(Condition::TagKeys(TagKeys::CredentialExpiry))
+    .only_with(Switch::CredentialWriteBack);
+    const DECRYPT: Permission = Permission::new("kms:Decrypt", Scope::SecretKeys, "read")
+        .on_condition(Condition::ViaService("secretsmanager"));
+    const TAG_REPOSITORY: Permission =
+        Permission::new("ecr:TagResource", Scope::ManagedRepositories, "tags")
+            .on_condition(Condition::TagKeys(TagKeys::Hardening));
+    const SECRETS: &str =
+        "arn:aws:secretsmanager:eu-west-1:111111111111:secret:ecr-pullthroughcache/*";
+    const KEY: &str = "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn grant(action: &str, resource: &str, condition: &str) -> Grant {
+        Grant {
             action: action.into(),
             resource: resource.into(),
             condition: condition.into(),
-        };
-        let write_back = Deployment {
+        }
+    }
+
+    /// The deployment with the credential expiry written back.
+    fn write_back() -> Deployment {
+        Deployment {
             credential_write_back: true,
             ..deployment()
-        };
-        let no_keys = Deployment {
+        }
+    }
+
+    /// The deployment without secret keys listed.
+    fn no_keys() -> Deployment {
+        Deployment {
             secret_kms_key_arns: vec![],
             ..deployment()
-        };
-        let cases: [(&str, &Deployment, &[Permission], Vec<Grant>); 6] = [
-            (
-                "write-back off: no tagging",
-                &deployment(),
-                &[TAG_SECRET],
-                vec![],
-            ),
-            (
-                "write-back on: the expiry tag only",
-                &write_back,
-                &[TAG_SECRET],
-                vec![grant(
-                    "secretsmanager:TagResource",
-                    secrets,
-                    r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["ptc-ops:expires-at"]}}"#,
-                )],
-            ),
-            (
-                "listed keys: through secrets manager only",
-                &deployment(),
-                &[DECRYPT],
-                vec![grant(
-                    "kms:Decrypt",
-                    key,
-                    r#"{"StringEquals":{"kms:ViaService":"secretsmanager.eu-west-1.amazonaws.com"}}"#,
-                )],
-            ),
-            ("no keys listed: no decrypt", &no_keys, &[DECRYPT], vec![]),
-            (
-                "repository tags: the profiles' keys only",
-                &deployment(),
-                &[TAG_REPOSITORY],
-                vec![
-                    grant(
-                        "ecr:TagResource",
-                        "arn:aws:ecr:eu-west-1:111111111111:repository/docker-hub/*",
-                        r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["managed-by","cost-center"]}}"#,
-                    ),
-                    grant(
-                        "ecr:TagResource",
-                        "arn:aws:ecr:eu-west-1:111111111111:repository/ghcr/*",
-                        r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["managed-by","cost-center"]}}"#,
-                    ),
-                ],
-            ),
-            (
-                "no condition",
-                &deployment(),
-                &[PUBLISH_ALERTS],
-                vec![grant(
-                    "sns:Publish",
-                    "arn:aws:sns:eu-west-1:111111111111:alerts",
-                    "",
-                )],
-            ),
-        ];
-        for (case, deployment, permissions, expected) in cases {
-            assert_eq!(deployment.grants(permissions), expected, "{case}");
         }
+    }
+
+    /// `deployment` grants `permissions` as `expected`.
+    fn check_grants(
+        name: &str,
+        deployment: Deployment,
+        permissions: &[Permission],
+        expected: Vec<Grant>,
+    ) {
+        assert_eq!(deployment.grants(permissions), expected, "{name}");
+    }
+
+    named_cases! {
+        /// Conditions and switches shape the grants.
+        mod conditions_and_switches_shape_the_grants => check_grants;
+        write_back_off_grants_no_tagging(deployment(), &[TAG_SECRET], vec![]),
+        write_back_on_grants_the_expiry_tag_only(
+            write_back(),
+            &[TAG_SECRET],
+            vec![grant(
+                "secretsmanager:TagResource",
+                SECRETS,
+                r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["ptc-ops:expires-at"]}}"#,
+            )],
+        ),
+        listed_keys_decrypt_through_secrets_manager_only(
+            deployment(),
+            &[DECRYPT],
+            vec![grant(
+                "kms:Decrypt",
+                KEY,
+                r#"{"StringEquals":{"kms:ViaService":"secretsmanager.eu-west-1.amazonaws.com"}}"#,
+            )],
+        ),
+        no_keys_listed_grants_no_decrypt(no_keys(), &[DECRYPT], vec![]),
+        repository_tags_are_limited_to_the_profiles_keys(
+            deployment(),
+            &[TAG_REPOSITORY],
+            vec![
+                grant(
+                    "ecr:TagResource",
+                    "arn:aws:ecr:eu-west-1:111111111111:repository/docker-hub/*",
+                    r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["managed-by","cost-center"]}}"#,
+                ),
+                grant(
+                    "ecr:TagResource",
+                    "arn:aws:ecr:eu-west-1:111111111111:repository/ghcr/*",
+                    r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["managed-by","cost-center"]}}"#,
+                ),
+            ],
+        ),
+        no_condition(
+            deployment(),
+            &[PUBLISH_ALERTS],
+            vec![grant(
+                "sns:Publish",
+                "arn:aws:sns:eu-west-1:111111111111:alerts",
+                "",
+            )],
+        ),
     }
 
     #[test]
@@ -478,21 +489,23 @@ mod tests {
         assert_eq!(PUBLISH_ALERTS.operation(), "Publish");
     }
 
-    #[test]
-    fn credential_secrets_are_recognised_by_name_and_arn() {
-        for (secret, expected) in [
-            ("ecr-pullthroughcache/docker-hub", true),
-            (
-                "arn:aws:secretsmanager:eu-west-1:111111111111:secret:ecr-pullthroughcache/ghcr-AbCdEf",
-                true,
-            ),
-            ("docker-hub", false),
-            (
-                "arn:aws:secretsmanager:eu-west-1:111111111111:secret:other/ecr-pullthroughcache/x",
-                false,
-            ),
-        ] {
-            assert_eq!(is_credential_secret(secret), expected, "{secret}");
-        }
+    /// `secret`, a name or an ARN, is a pull-through cache credential, or not.
+    fn check_credential_secret(name: &str, secret: &str, expected: bool) {
+        assert_eq!(is_credential_secret(secret), expected, "{name}: {secret}");
+    }
+
+    named_cases! {
+        /// Credential secrets are recognised by name and ARN.
+        mod credential_secrets_are_recognised_by_name_and_arn => check_credential_secret;
+        name_with_the_prefix("ecr-pullthroughcache/docker-hub", true),
+        arn_with_the_prefix(
+            "arn:aws:secretsmanager:eu-west-1:111111111111:secret:ecr-pullthroughcache/ghcr-AbCdEf",
+            true,
+        ),
+        name_without_the_prefix("docker-hub", false),
+        arn_with_the_prefix_further_down(
+            "arn:aws:secretsmanager:eu-west-1:111111111111:secret:other/ecr-pullthroughcache/x",
+            false,
+        ),
     }
 }
