@@ -235,6 +235,7 @@ fn specificity(rule: &CacheRule) -> usize {
 mod tests {
     use super::*;
     use crate::prewarm::reference::parse_reference;
+    use crate::test_cases::named_cases;
 
     fn rule(prefix: &str, url: &str, upstream_prefix: &str, credential: bool) -> CacheRule {
         let rule = CacheRule::new(prefix, url)
@@ -286,60 +287,69 @@ mod tests {
         }
     }
 
+    /// The registry host of the account and region the tests map into.
+    const HOST: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+
+    /// `input` maps to the rule `prefix` of the test rules, at the cache `uri`.
+    fn check_mapping(_name: &str, input: &str, prefix: &str, uri: String) {
+        check(&rules(), input, Ok((prefix, &uri)));
+    }
+
+    named_cases! {
+        /// Images map to the rule serving them and to its cache URI.
+        mod maps_images_to_rules_and_cache_uris => check_mapping;
+        docker_hub_short_name(
+            "nginx:1.27",
+            "docker-hub",
+            format!("{HOST}/docker-hub/library/nginx:1.27"),
+        ),
+        docker_io_with_library(
+            "docker.io/library/nginx:1.27",
+            "docker-hub",
+            format!("{HOST}/docker-hub/library/nginx:1.27"),
+        ),
+        index_docker_io_without_tag(
+            "index.docker.io/nginx",
+            "docker-hub",
+            format!("{HOST}/docker-hub/library/nginx:latest"),
+        ),
+        registry_1_docker_io_other_namespace(
+            "registry-1.docker.io/grafana/grafana:11.3.0",
+            "docker-hub",
+            format!("{HOST}/docker-hub/grafana/grafana:11.3.0"),
+        ),
+        /// The more specific upstream prefix wins over the ROOT one of the same registry.
+        more_specific_upstream_prefix_wins(
+            "ghcr.io/fluxcd/source-controller:v1.4.1",
+            "flux",
+            format!("{HOST}/flux/source-controller:v1.4.1"),
+        ),
+        ghcr_root_rule(
+            "ghcr.io/org/app:v1",
+            "ghcr",
+            format!("{HOST}/ghcr/org/app:v1"),
+        ),
+        registry_k8s_io(
+            "registry.k8s.io/pause:3.10",
+            "k8s",
+            format!("{HOST}/k8s/pause:3.10"),
+        ),
+        quay_upstream_prefix(
+            "quay.io/prometheus/node-exporter:v1.8.2",
+            "quay-prom",
+            format!("{HOST}/quay-prom/node-exporter:v1.8.2"),
+        ),
+        ecr_upstream(
+            "210987654321.dkr.ecr.us-east-1.amazonaws.com/team/app:7",
+            "ecr-shared",
+            format!("{HOST}/ecr-shared/team/app:7"),
+        ),
+    }
+
     #[test]
-    fn maps_images_to_rules_and_cache_uris() {
+    fn maps_digests_to_cache_uris() {
         let rules = rules();
-        let host = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
-        for (input, prefix, uri) in [
-            (
-                "nginx:1.27",
-                "docker-hub",
-                format!("{host}/docker-hub/library/nginx:1.27"),
-            ),
-            (
-                "docker.io/library/nginx:1.27",
-                "docker-hub",
-                format!("{host}/docker-hub/library/nginx:1.27"),
-            ),
-            (
-                "index.docker.io/nginx",
-                "docker-hub",
-                format!("{host}/docker-hub/library/nginx:latest"),
-            ),
-            (
-                "registry-1.docker.io/grafana/grafana:11.3.0",
-                "docker-hub",
-                format!("{host}/docker-hub/grafana/grafana:11.3.0"),
-            ),
-            // The more specific upstream prefix wins over the ROOT one of the same registry.
-            (
-                "ghcr.io/fluxcd/source-controller:v1.4.1",
-                "flux",
-                format!("{host}/flux/source-controller:v1.4.1"),
-            ),
-            (
-                "ghcr.io/org/app:v1",
-                "ghcr",
-                format!("{host}/ghcr/org/app:v1"),
-            ),
-            (
-                "registry.k8s.io/pause:3.10",
-                "k8s",
-                format!("{host}/k8s/pause:3.10"),
-            ),
-            (
-                "quay.io/prometheus/node-exporter:v1.8.2",
-                "quay-prom",
-                format!("{host}/quay-prom/node-exporter:v1.8.2"),
-            ),
-            (
-                "210987654321.dkr.ecr.us-east-1.amazonaws.com/team/app:7",
-                "ecr-shared",
-                format!("{host}/ecr-shared/team/app:7"),
-            ),
-        ] {
-            check(&rules, input, Ok((prefix, &uri)));
-        }
+        let host = HOST;
         let digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
         check(
             &rules,

@@ -98,6 +98,7 @@ impl Scheduler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
     fn jobs(upstreams: &[&str]) -> Vec<(usize, String)> {
         upstreams
@@ -114,15 +115,25 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn caps_are_half_the_concurrency_rounded_up() {
-        for (concurrency, cap) in [(0, 1), (1, 1), (2, 1), (3, 2), (4, 2), (8, 4), (64, 32)] {
-            assert_eq!(
-                per_upstream_cap(concurrency),
-                cap,
-                "concurrency {concurrency}"
-            );
-        }
+    /// `concurrency` slots allow `cap` pulls per upstream.
+    fn check_cap(name: &str, concurrency: usize, cap: usize) {
+        assert_eq!(
+            per_upstream_cap(concurrency),
+            cap,
+            "{name}: concurrency {concurrency}"
+        );
+    }
+
+    named_cases! {
+        /// Per-upstream caps are half the concurrency, rounded up, and at least one.
+        mod caps_are_half_the_concurrency_rounded_up => check_cap;
+        no_slots_still_allow_one(0, 1),
+        one_slot(1, 1),
+        two_slots(2, 1),
+        three_slots_round_up(3, 2),
+        four_slots(4, 2),
+        eight_slots(8, 4),
+        sixty_four_slots(64, 32),
     }
 
     #[test]
