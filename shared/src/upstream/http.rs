@@ -403,116 +403,94 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
-    #[test]
-    fn debug_never_prints_a_token() {
-        let token = SecretValue::new("tok\"en\\wïth-ünïcode-debug-http");
-        let url = Url::parse("https://hub.docker.com/v2/auth/token").expect("url");
-        let cases: [(&str, String); 3] = [
-            (
-                "secret header",
-                format!(
-                    "{:?}",
-                    UpstreamRequest::get(url.clone())
-                        .secret_header(
-                            "authorization",
-                            "Bearer ",
-                            &SecretValue::new("plain-bearer-token-42")
-                        )
-                        .expect("header")
+    fn token_url() -> Url {
+        Url::parse("https://hub.docker.com/v2/auth/token").expect("url")
+    }
+
+    /// `text`, the debug form of a request or response, shows none of the secrets it carries.
+    fn check_debug_hides_secrets(name: &str, text: String) {
+        for leaked in [
+            "wïth-ünïcode",
+            "w\\u00efth",
+            "plain-bearer",
+            "session-jwt",
+            "identifier",
+        ] {
+            assert!(!text.contains(leaked), "{name}: {text}");
+        }
+        assert!(
+            text.contains("bytes>") || text.contains("***"),
+            "{name}: {text}"
+        );
+    }
+
+    named_cases! {
+        /// The debug form of requests and responses never prints a token.
+        mod debug_never_prints_a_token => check_debug_hides_secrets;
+        secret_header(format!(
+            "{:?}",
+            UpstreamRequest::get(token_url())
+                .secret_header(
+                    "authorization",
+                    "Bearer ",
+                    &SecretValue::new("plain-bearer-token-42")
+                )
+                .expect("header")
+        )),
+        json_body(format!(
+            "{:?}",
+            UpstreamRequest::post_json(
+                token_url(),
+                &serde_json::json!({
+                    "identifier": "ptc-user",
+                    "secret": SecretValue::new("tok\"en\\wïth-ünïcode-debug-http").expose()
+                })
+            )
+        )),
+        response_body(format!(
+            "{:?}",
+            UpstreamResponse {
+                status: StatusCode::OK,
+                headers: hyper::HeaderMap::new(),
+                body: Bytes::from(
+                    serde_json::json!({"access_token": "session-jwt-abc123"}).to_string()
                 ),
-            ),
-            (
-                "json body",
-                format!(
-                    "{:?}",
-                    UpstreamRequest::post_json(
-                        url.clone(),
-                        &serde_json::json!({"identifier": "ptc-user", "secret": token.expose()})
-                    )
-                ),
-            ),
-            (
-                "response body",
-                format!(
-                    "{:?}",
-                    UpstreamResponse {
-                        status: StatusCode::OK,
-                        headers: hyper::HeaderMap::new(),
-                        body: Bytes::from(
-                            serde_json::json!({"access_token": "session-jwt-abc123"}).to_string()
-                        ),
-                    }
-                ),
-            ),
-        ];
-        for (case, text) in cases {
-            for leaked in [
-                "wïth-ünïcode",
-                "w\\u00efth",
-                "plain-bearer",
-                "session-jwt",
-                "identifier",
-            ] {
-                assert!(!text.contains(leaked), "{case}: {text}");
             }
-            assert!(
-                text.contains("bytes>") || text.contains("***"),
-                "{case}: {text}"
-            );
+        )),
+    }
+
+    /// The URL `text` is sent to `expected` host, or refused with a reason holding the text.
+    fn check_request_uri(name: &str, text: &str, expected: Result<&str, &str>) {
+        let url = Url::parse(text).unwrap_or_else(|error| panic!("{name}: {error}"));
+        match (request_uri(&url), expected) {
+            (Ok(uri), Ok(host)) => assert_eq!(uri.host(), Some(host), "{name}"),
+            (Err(HttpFailure::InvalidRequest(message)), Err(reason)) => {
+                assert!(message.contains(reason), "{name}: {message}");
+                assert!(
+                    !message.contains("x@"),
+                    "{name}: shows the password: {message}"
+                );
+            }
+            (outcome, expected) => panic!("{name}: got {outcome:?}, expected {expected:?}"),
         }
     }
 
-    #[test]
-    fn sends_tokens_only_to_the_parsed_host_over_tls_or_loopback() {
-        let cases: [(&str, &str, Result<&str, &str>); 9] = [
-            (
-                "public API",
-                "https://api.github.com/user",
-                Ok("api.github.com"),
-            ),
-            (
-                "loopback address",
-                "http://127.0.0.1:8080/user",
-                Ok("127.0.0.1"),
-            ),
-            ("loopback range", "http://127.8.9.10/user", Ok("127.8.9.10")),
-            ("localhost", "http://localhost/user", Ok("localhost")),
-            ("IPv6 loopback", "http://[::1]:9000/user", Ok("[::1]")),
-            (
-                "plain http to a public host",
-                "http://api.github.com/user",
-                Err("plain `http://`"),
-            ),
-            (
-                "lookalike of localhost",
-                "http://localhost.evil.com/user",
-                Err("plain `http://`"),
-            ),
-            (
-                "userinfo hiding the host",
-                "http://localhost:x@other.host/user",
-                Err("user name or password"),
-            ),
-            (
-                "userinfo over https",
-                "https://127.0.0.1@evil.com/user",
-                Err("user name or password"),
-            ),
-        ];
-        for (name, text, expected) in cases {
-            let url = Url::parse(text).unwrap_or_else(|error| panic!("{name}: {error}"));
-            match (request_uri(&url), expected) {
-                (Ok(uri), Ok(host)) => assert_eq!(uri.host(), Some(host), "{name}"),
-                (Err(HttpFailure::InvalidRequest(message)), Err(reason)) => {
-                    assert!(message.contains(reason), "{name}: {message}");
-                    assert!(
-                        !message.contains("x@"),
-                        "{name}: shows the password: {message}"
-                    );
-                }
-                (outcome, expected) => panic!("{name}: got {outcome:?}, expected {expected:?}"),
-            }
-        }
+    named_cases! {
+        /// Tokens go only to the parsed host, over TLS or to a loopback address.
+        mod sends_tokens_only_to_the_parsed_host_over_tls_or_loopback => check_request_uri;
+        public_api("https://api.github.com/user", Ok("api.github.com")),
+        loopback_address("http://127.0.0.1:8080/user", Ok("127.0.0.1")),
+        loopback_range("http://127.8.9.10/user", Ok("127.8.9.10")),
+        localhost("http://localhost/user", Ok("localhost")),
+        ipv6_loopback("http://[::1]:9000/user", Ok("[::1]")),
+        plain_http_to_a_public_host("http://api.github.com/user", Err("plain `http://`")),
+        lookalike_of_localhost("http://localhost.evil.com/user", Err("plain `http://`")),
+        userinfo_hiding_the_host(
+            "http://localhost:x@other.host/user",
+            Err("user name or password"),
+        ),
+        userinfo_over_https("https://127.0.0.1@evil.com/user", Err("user name or password")),
     }
 }
