@@ -231,7 +231,8 @@ pub trait HandOff: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::test_cases::named_cases;
+    use serde_json::{json, Value};
 
     #[test]
     fn cursors_round_trip_and_refuse_foreign_shapes() {
@@ -258,13 +259,19 @@ mod tests {
             json!({"link": 0}),
             "positions are never written"
         );
-        for bad in [
-            json!({"position": -1}),
-            json!({"position": 1, "page": 2}),
-            json!({"after": 7}),
-        ] {
-            assert!(SweepCursor::from_value(&bad).is_err(), "{bad}");
-        }
+    }
+
+    /// `bad` is no cursor: reading it fails.
+    fn check_foreign_cursor(name: &str, bad: Value) {
+        assert!(SweepCursor::from_value(&bad).is_err(), "{name}: {bad}");
+    }
+
+    named_cases! {
+        /// Cursors of foreign shapes are refused.
+        mod foreign_cursors_are_refused => check_foreign_cursor;
+        negative_position(json!({"position": -1})),
+        position_with_a_page(json!({"position": 1, "page": 2})),
+        after_that_is_not_a_name(json!({"after": 7})),
     }
 
     fn page(names: &[&str]) -> Vec<Repository> {
@@ -285,47 +292,30 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn a_cursor_resumes_after_a_name_whatever_was_created_or_deleted() {
-        let resume = |after: Option<&str>, names: &[&str]| -> Vec<String> {
-            let cursor = SweepCursor {
-                after: after.map(str::to_owned),
-                ..SweepCursor::default()
-            };
-            let listed = page(names);
-            listed
-                .iter()
-                .enumerate()
-                .filter(|(index, _)| !cursor.handled(*index, &listed))
-                .map(|(_, repository)| repository.name.clone())
-                .collect()
+    /// With the cursor `after` a name, of the `names` listed only `expected` are left to handle.
+    fn check_resume(name: &str, after: Option<&str>, names: &[&str], expected: &[&str]) {
+        let cursor = SweepCursor {
+            after: after.map(str::to_owned),
+            ..SweepCursor::default()
         };
-        /// (case, `after`, the page listed, the names still to handle)
-        type Case<'a> = (&'a str, Option<&'a str>, &'a [&'a str], &'a [&'a str]);
-        let cases: [Case<'_>; 5] = [
-            (
-                "start of the page",
-                None,
-                &["a", "b", "c"],
-                &["a", "b", "c"],
-            ),
-            ("after b", Some("b"), &["a", "b", "c"], &["c"]),
-            (
-                "one created before b",
-                Some("b"),
-                &["a", "aa", "b", "c"],
-                &["c"],
-            ),
-            (
-                "b deleted since: the page again",
-                Some("b"),
-                &["a", "c"],
-                &["a", "c"],
-            ),
-            ("after the last", Some("c"), &["a", "b", "c"], &[]),
-        ];
-        for (case, after, names, expected) in cases {
-            assert_eq!(resume(after, names), expected, "{case}");
-        }
+        let listed = page(names);
+        let left: Vec<String> = listed
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !cursor.handled(*index, &listed))
+            .map(|(_, repository)| repository.name.clone())
+            .collect();
+        assert_eq!(left, expected, "{name}");
+    }
+
+    named_cases! {
+        /// A cursor resumes after a name, whatever was created or deleted since.
+        mod a_cursor_resumes_after_a_name_whatever_was_created_or_deleted => check_resume;
+        start_of_the_page(None, &["a", "b", "c"], &["a", "b", "c"]),
+        after_b(Some("b"), &["a", "b", "c"], &["c"]),
+        one_created_before_b(Some("b"), &["a", "aa", "b", "c"], &["c"]),
+        /// The page again.
+        b_deleted_since(Some("b"), &["a", "c"], &["a", "c"]),
+        after_the_last(Some("c"), &["a", "b", "c"], &[]),
     }
 }
