@@ -439,21 +439,24 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::test_cases::named_cases;
 
-    #[test]
-    fn status_text_is_what_the_report_writes() {
-        for status in [
-            RuleStatus::Valid,
-            RuleStatus::Invalid,
-            RuleStatus::NothingToValidate,
-            RuleStatus::NotValidated,
-        ] {
-            assert_eq!(
-                serde_json::to_value(status).ok(),
-                Some(serde_json::Value::String(status.as_str().to_owned())),
-                "{status:?}"
-            );
-        }
+    /// `status` is written in the report as its text.
+    fn check_status_text(name: &str, status: RuleStatus) {
+        assert_eq!(
+            serde_json::to_value(status).ok(),
+            Some(serde_json::Value::String(status.as_str().to_owned())),
+            "{name}: {status:?}"
+        );
+    }
+
+    named_cases! {
+        /// The status text is what the report writes.
+        mod status_text_is_what_the_report_writes => check_status_text;
+        valid(RuleStatus::Valid),
+        invalid(RuleStatus::Invalid),
+        nothing_to_validate(RuleStatus::NothingToValidate),
+        not_validated(RuleStatus::NotValidated),
     }
 
     const ACCOUNT: &str = "123456789012";
@@ -548,91 +551,86 @@ mod tests {
         }
     }
 
-    /// The decisions alone, no words: (case, rule's credential, validation, secret lookup,
-    /// problems expected).
-    #[test]
-    fn decides_problems_before_wording_them() {
-        let elsewhere =
-            "arn:aws:secretsmanager:us-east-1:999999999999:secret:ecr-pullthroughcache/hub-AbCdEf";
-        let deletion = now() + chrono::Duration::days(5);
-        type Case = (
-            &'static str,
-            Option<&'static str>,
-            ValidationAnswer,
-            SecretLookup,
-            Vec<RuleProblem>,
-        );
-        let cases: Vec<Case> = vec![
-            (
-                "anonymous",
-                None,
-                ValidationAnswer::NotAsked,
-                SecretLookup::NotApplicable,
-                vec![RuleProblem::NothingToValidate],
-            ),
-            (
-                "healthy",
-                Some(GOOD_ARN),
-                valid(),
-                SecretLookup::Found(secret(None)),
-                vec![],
-            ),
-            (
-                "secret elsewhere, then invalid",
-                Some(elsewhere),
-                ValidationAnswer::Answered {
-                    is_valid: false,
+    /// The Docker Hub credential kept in another account and region.
+    const ELSEWHERE_ARN: &str =
+        "arn:aws:secretsmanager:us-east-1:999999999999:secret:ecr-pullthroughcache/hub-AbCdEf";
+
+    /// When the secret in the deletion case is deleted.
+    fn deletion() -> DateTime<Utc> {
+        now() + chrono::Duration::days(5)
+    }
+
+    /// The decisions alone, no words: the Docker Hub rule with `credential`, the `validation`
+    /// and `secret` lookup it met, has the `expected` problems.
+    fn check_decision(
+        name: &str,
+        credential: Option<&str>,
+        validation: ValidationAnswer,
+        secret: SecretLookup,
+        expected: Vec<RuleProblem>,
+    ) {
+        let observation = RuleObservation {
+            rule: rule("docker-hub", "registry-1.docker.io", credential),
+            validation,
+            secret,
+            duration_ms: 1,
+        };
+        let judgement = judge(&observation, &registry(), now());
+        assert_eq!(judgement.problems, expected, "{name}");
+    }
+
+    named_cases! {
+        /// Problems are decided before they are worded.
+        mod decides_problems_before_wording_them => check_decision;
+        anonymous(
+            None,
+            ValidationAnswer::NotAsked,
+            SecretLookup::NotApplicable,
+            vec![RuleProblem::NothingToValidate],
+        ),
+        healthy(Some(GOOD_ARN), valid(), SecretLookup::Found(secret(None)), vec![]),
+        secret_elsewhere_then_invalid(
+            Some(ELSEWHERE_ARN),
+            ValidationAnswer::Answered {
+                is_valid: false,
+                failure: Some("denied".into()),
+            },
+            SecretLookup::NotLookedUp,
+            vec![
+                RuleProblem::SecretElsewhere {
+                    name: "ecr-pullthroughcache/hub".into(),
+                    secret_account: "999999999999".into(),
+                    secret_region: "us-east-1".into(),
+                    rule_account: Some(ACCOUNT.into()),
+                    rule_region: Some("eu-west-1".into()),
+                },
+                RuleProblem::FailsValidation {
                     failure: Some("denied".into()),
                 },
-                SecretLookup::NotLookedUp,
-                vec![
-                    RuleProblem::SecretElsewhere {
-                        name: "ecr-pullthroughcache/hub".into(),
-                        secret_account: "999999999999".into(),
-                        secret_region: "us-east-1".into(),
-                        rule_account: Some(ACCOUNT.into()),
-                        rule_region: Some("eu-west-1".into()),
-                    },
-                    RuleProblem::FailsValidation {
-                        failure: Some("denied".into()),
-                    },
-                ],
-            ),
-            (
-                "secret being deleted",
-                Some(GOOD_ARN),
-                valid(),
-                SecretLookup::Found(secret(Some(deletion))),
-                vec![RuleProblem::SecretScheduledForDeletion {
-                    name: "ecr-pullthroughcache/docker-hub".into(),
-                    deletion,
-                    days_left: 5,
-                }],
-            ),
-            (
-                "validation unavailable",
-                Some(GOOD_ARN),
-                ValidationAnswer::CallFailed {
-                    error: "throttled".into(),
-                    access_denied: false,
-                },
-                SecretLookup::Found(secret(None)),
-                vec![RuleProblem::ValidationUnavailable {
-                    error: "throttled".into(),
-                    access_denied: false,
-                }],
-            ),
-        ];
-        for (case, credential, validation, secret, expected) in cases {
-            let observation = RuleObservation {
-                rule: rule("docker-hub", "registry-1.docker.io", credential),
-                validation,
-                secret,
-                duration_ms: 1,
-            };
-            let judgement = judge(&observation, &registry(), now());
-            assert_eq!(judgement.problems, expected, "{case}");
-        }
+            ],
+        ),
+        secret_being_deleted(
+            Some(GOOD_ARN),
+            valid(),
+            SecretLookup::Found(secret(Some(deletion()))),
+            vec![RuleProblem::SecretScheduledForDeletion {
+                name: "ecr-pullthroughcache/docker-hub".into(),
+                deletion: deletion(),
+                days_left: 5,
+            }],
+        ),
+        validation_unavailable(
+            Some(GOOD_ARN),
+            ValidationAnswer::CallFailed {
+                error: "throttled".into(),
+                access_denied: false,
+            },
+            SecretLookup::Found(secret(None)),
+            vec![RuleProblem::ValidationUnavailable {
+                error: "throttled".into(),
+                access_denied: false,
+            }],
+        ),
     }
 
     #[test]
@@ -775,9 +773,9 @@ mod tests {
         assert!(result.findings[0].message.contains("future-registry"));
     }
 
-    #[test]
-    fn rules_left_by_the_deadline_make_one_finding() {
-        let valid_rule = assess(
+    /// The Docker Hub rule, validated.
+    fn valid_rule() -> RuleResult {
+        assess(
             &RuleObservation {
                 rule: rule("docker-hub", "registry-1.docker.io", Some(GOOD_ARN)),
                 validation: valid(),
@@ -786,58 +784,74 @@ mod tests {
             },
             &registry(),
             now(),
-        );
-        let not_started = out_of_time(
+        )
+    }
+
+    /// The ghcr.io rule, not started before the deadline.
+    fn not_started() -> RuleResult {
+        out_of_time(
             &rule("ghcr", "ghcr.io", Some(GOOD_ARN)),
             OutOfTime::NotStarted,
             0,
-        );
-        let cut = out_of_time(&rule("quay", "quay.io", None), OutOfTime::Cut, 4_000);
-        /// Name, the run's results, `None` or `Some((title, fragments of the message))`.
-        type Case = (
-            &'static str,
-            Vec<RuleResult>,
-            Option<(&'static str, &'static [&'static str])>,
-        );
-        let cases: [Case; 4] = [
-            ("nothing left", vec![valid_rule.clone()], None),
-            ("no rules", vec![], None),
-            (
-                "one not started",
-                vec![valid_rule.clone(), not_started.clone()],
-                Some((
-                    "1 of 2 rules were not validated before the deadline",
-                    &["`ghcr`"],
-                )),
-            ),
-            (
-                "not started and cut",
-                vec![valid_rule, not_started.clone(), cut.clone()],
-                Some((
-                    "2 of 3 rules were not validated before the deadline",
-                    &["`ghcr`", "`quay`", "1 cut while ECR was still answering"],
-                )),
-            ),
-        ];
-        for (name, results, expected) in cases {
-            let finding = out_of_time_finding(&results, Some("eu-west-1"));
-            match (finding, expected) {
-                (None, None) => {}
-                (Some(finding), Some((title, fragments))) => {
-                    assert_eq!(finding.title, title, "{name}");
-                    assert_eq!(finding.severity, Severity::Warning, "{name}");
-                    assert_eq!(finding.resource, RUN_RESOURCE, "{name}");
-                    for fragment in fragments {
-                        assert!(
-                            finding.message.contains(fragment),
-                            "{name}: {}",
-                            finding.message
-                        );
-                    }
+        )
+    }
+
+    /// The quay.io rule, cut at the deadline.
+    fn cut() -> RuleResult {
+        out_of_time(&rule("quay", "quay.io", None), OutOfTime::Cut, 4_000)
+    }
+
+    /// The run's `results` make no deadline finding (`None`) or one with this title and
+    /// these fragments of the message.
+    fn check_deadline_finding(
+        name: &str,
+        results: Vec<RuleResult>,
+        expected: Option<(&str, &[&str])>,
+    ) {
+        let finding = out_of_time_finding(&results, Some("eu-west-1"));
+        match (finding, expected) {
+            (None, None) => {}
+            (Some(finding), Some((title, fragments))) => {
+                assert_eq!(finding.title, title, "{name}");
+                assert_eq!(finding.severity, Severity::Warning, "{name}");
+                assert_eq!(finding.resource, RUN_RESOURCE, "{name}");
+                for fragment in fragments {
+                    assert!(
+                        finding.message.contains(fragment),
+                        "{name}: {}",
+                        finding.message
+                    );
                 }
-                (finding, expected) => panic!("{name}: got {finding:?}, expected {expected:?}"),
             }
+            (finding, expected) => panic!("{name}: got {finding:?}, expected {expected:?}"),
         }
+    }
+
+    named_cases! {
+        /// Rules left by the deadline make one finding.
+        mod rules_left_by_the_deadline_make_one_finding => check_deadline_finding;
+        nothing_left(vec![valid_rule()], None),
+        no_rules(vec![], None),
+        one_not_started(
+            vec![valid_rule(), not_started()],
+            Some((
+                "1 of 2 rules were not validated before the deadline",
+                &["`ghcr`"],
+            )),
+        ),
+        not_started_and_cut(
+            vec![valid_rule(), not_started(), cut()],
+            Some((
+                "2 of 3 rules were not validated before the deadline",
+                &["`ghcr`", "`quay`", "1 cut while ECR was still answering"],
+            )),
+        ),
+    }
+
+    #[test]
+    fn rules_left_by_the_deadline_keep_their_secret_and_reason() {
+        let not_started = not_started();
+        let cut = cut();
         assert_eq!(not_started.status, RuleStatus::NotValidated);
         assert!(not_started.findings.is_empty());
         assert_eq!(
