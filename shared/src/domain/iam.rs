@@ -308,42 +308,43 @@ pub fn decode_policy_document(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_stricter_decision_wins() {
-        use EvalDecision::*;
-        let cases = [
-            ("allow and allow", Allowed, Allowed, Allowed),
-            (
-                "an organization's deny at the top",
-                Allowed,
-                ImplicitDeny,
-                ImplicitDeny,
-            ),
-            (
-                "explicit over implicit",
-                ImplicitDeny,
-                ExplicitDeny,
-                ExplicitDeny,
-            ),
-            (
-                "unknown over allow",
-                Allowed,
-                Other("x".into()),
-                Other("x".into()),
-            ),
-            (
-                "deny over unknown",
-                Other("x".into()),
-                ImplicitDeny,
-                ImplicitDeny,
-            ),
-        ];
-        for (case, resource, top, expected) in cases {
-            assert_eq!(resource.stricter(top), expected, "{case}");
-        }
-    }
     use crate::test_cases::named_cases;
+
+    /// The resource policy's decision `resource` against the top-level `top` gives `expected`.
+    fn check_stricter(
+        name: &str,
+        resource: EvalDecision,
+        top: EvalDecision,
+        expected: EvalDecision,
+    ) {
+        assert_eq!(resource.stricter(top), expected, "{name}");
+    }
+
+    named_cases! {
+        /// The stricter of two decisions wins.
+        mod the_stricter_decision_wins => check_stricter;
+        allow_and_allow(EvalDecision::Allowed, EvalDecision::Allowed, EvalDecision::Allowed),
+        an_organizations_deny_at_the_top(
+            EvalDecision::Allowed,
+            EvalDecision::ImplicitDeny,
+            EvalDecision::ImplicitDeny,
+        ),
+        explicit_over_implicit(
+            EvalDecision::ImplicitDeny,
+            EvalDecision::ExplicitDeny,
+            EvalDecision::ExplicitDeny,
+        ),
+        unknown_over_allow(
+            EvalDecision::Allowed,
+            EvalDecision::Other("x".into()),
+            EvalDecision::Other("x".into()),
+        ),
+        deny_over_unknown(
+            EvalDecision::Other("x".into()),
+            EvalDecision::ImplicitDeny,
+            EvalDecision::ImplicitDeny,
+        ),
+    }
 
     fn decision(decision: &str, matched: &[&str], missing: &[&str]) -> SimulatedDecision {
         SimulatedDecision {
@@ -538,25 +539,22 @@ mod tests {
         ),
     }
 
-    #[test]
-    fn policy_documents_are_url_decoded() {
-        for (name, text, expected) in [
-            ("plain JSON", r#"{"a": "b+c"}"#, r#"{"a": "b+c"}"#),
-            (
-                "RFC 3986 escapes",
-                "%7B%22Version%22%3A%222012-10-17%22%7D",
-                r#"{"Version":"2012-10-17"}"#,
-            ),
-            ("a stray percent", "%7B%ZZ%7D", "{%ZZ}"),
-            ("a sign is not a hex digit", "%+1", "%+1"),
-            ("a trailing percent", "%7B%", "{%"),
-            (
-                "a percent before a multi-byte character",
-                "%7B%é%7D",
-                "{%é}",
-            ),
-        ] {
-            assert_eq!(decode_policy_document(text), expected, "{name}");
-        }
+    /// The policy document `text`, as IAM returns it, decodes to `expected`.
+    fn check_decoded(name: &str, text: &str, expected: &str) {
+        assert_eq!(decode_policy_document(text), expected, "{name}");
+    }
+
+    named_cases! {
+        /// Policy documents are URL-decoded; what is not an escape is kept.
+        mod policy_documents_are_url_decoded => check_decoded;
+        plain_json(r#"{"a": "b+c"}"#, r#"{"a": "b+c"}"#),
+        rfc_3986_escapes(
+            "%7B%22Version%22%3A%222012-10-17%22%7D",
+            r#"{"Version":"2012-10-17"}"#,
+        ),
+        a_stray_percent("%7B%ZZ%7D", "{%ZZ}"),
+        a_sign_is_not_a_hex_digit("%+1", "%+1"),
+        a_trailing_percent("%7B%", "{%"),
+        a_percent_before_a_multi_byte_character("%7B%é%7D", "{%é}"),
     }
 }

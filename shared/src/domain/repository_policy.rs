@@ -773,28 +773,28 @@ mod tests {
         ),
     }
 
-    #[test]
-    fn a_current_policy_is_judged_even_with_keys_this_product_does_not_write() {
-        let cases: [(&str, &str, Option<usize>); 4] = [
-            (
-                "unknown statement key",
-                r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Resources":"*"}]}"#,
-                Some(1),
-            ),
-            (
-                "pinned, second statement public",
-                r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123def4"}}},{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"ecr:*"}]}"#,
-                Some(1),
-            ),
-            ("not JSON", "{", None),
-            ("not an object", "[]", None),
-        ];
-        for (name, text, expected) in cases {
-            assert_eq!(
-                RepositoryPolicy::public_statements_of(text).map(|public| public.len()),
-                expected,
-                "{name}"
-            );
-        }
+    /// The current policy `text` has `expected` public statements, or cannot be judged.
+    fn check_current_policy(name: &str, text: &str, expected: Option<usize>) {
+        assert_eq!(
+            RepositoryPolicy::public_statements_of(text).map(|public| public.len()),
+            expected,
+            "{name}"
+        );
+    }
+
+    named_cases! {
+        /// A current policy is judged even with keys this product does not write.
+        mod a_current_policy_is_judged_even_with_keys_this_product_does_not_write =>
+            check_current_policy;
+        unknown_statement_key(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Resources":"*"}]}"#,
+            Some(1),
+        ),
+        pinned_then_second_statement_public(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ecr:*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-abc123def4"}}},{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"ecr:*"}]}"#,
+            Some(1),
+        ),
+        not_json("{", None),
+        not_an_object("[]", None),
     }
 }
