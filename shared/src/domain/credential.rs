@@ -101,32 +101,44 @@ fn strip_random_suffix(resource: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
+
+    /// `arn` parses to (partition, region, account, name), or is refused.
+    fn check_secret_arn(name: &str, arn: &str, expected: Option<(&str, &str, &str, &str)>) {
+        let parsed = SecretArn::parse(arn);
+        let got = parsed.as_ref().map(|arn| {
+            (
+                arn.partition.as_str(),
+                arn.region.as_str(),
+                arn.account_id.as_str(),
+                arn.name.as_str(),
+            )
+        });
+        assert_eq!(got, expected, "{name}: arn {arn}");
+    }
+
+    named_cases! {
+        /// Secret ARNs parse into their parts, the random suffix dropped from the name.
+        mod parses_secret_arns => check_secret_arn;
+        with_random_suffix(
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf",
+            Some(("aws", "eu-west-1", "123456789012", "ecr-pullthroughcache/docker-hub")),
+        ),
+        other_partition_without_suffix(
+            "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:ecr-pullthroughcache/ghcr",
+            Some(("aws-cn", "cn-north-1", "123456789012", "ecr-pullthroughcache/ghcr")),
+        ),
+        name_without_the_credential_prefix(
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dockerhub-token-x1Y2z3",
+            Some(("aws", "eu-west-1", "123456789012", "dockerhub-token")),
+        ),
+        another_service("arn:aws:ssm:eu-west-1:123456789012:parameter/x", None),
+        short_account("arn:aws:secretsmanager:eu-west-1:12345:secret:x", None),
+        not_an_arn("not an arn", None),
+    }
 
     #[test]
-    fn parses_secret_arns() {
-        for (arn, expected) in [
-            (
-                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf",
-                Some(("aws", "eu-west-1", "123456789012", "ecr-pullthroughcache/docker-hub")),
-            ),
-            (
-                "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:ecr-pullthroughcache/ghcr",
-                Some(("aws-cn", "cn-north-1", "123456789012", "ecr-pullthroughcache/ghcr")),
-            ),
-            (
-                "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dockerhub-token-x1Y2z3",
-                Some(("aws", "eu-west-1", "123456789012", "dockerhub-token")),
-            ),
-            ("arn:aws:ssm:eu-west-1:123456789012:parameter/x", None),
-            ("arn:aws:secretsmanager:eu-west-1:12345:secret:x", None),
-            ("not an arn", None),
-        ] {
-            let parsed = SecretArn::parse(arn);
-            let got = parsed
-                .as_ref()
-                .map(|arn| (arn.partition.as_str(), arn.region.as_str(), arn.account_id.as_str(), arn.name.as_str()));
-            assert_eq!(got, expected, "arn {arn}");
-        }
+    fn credential_prefixes_are_recognised_in_arns() {
         let arn = SecretArn::parse(
             "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/x-AbCdEf",
         );

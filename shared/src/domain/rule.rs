@@ -209,6 +209,7 @@ pub fn rule_for_repository<'rules>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
     fn rule(prefix: &str) -> CacheRule {
         CacheRule::new(prefix, "registry-1.docker.io")
@@ -237,27 +238,34 @@ mod tests {
         assert_eq!(quay.upstream_repository_prefix, ROOT_PREFIX);
     }
 
-    #[test]
-    fn finds_the_rule_of_a_repository() {
+    /// Of the rules `docker-hub`, `docker-hub/team`, `ghcr` and ROOT, `repository` is served by
+    /// the rule `expected`.
+    fn check_rule_of_repository(name: &str, repository: &str, expected: Option<&str>) {
         let rules = vec![
             rule("docker-hub"),
             rule("docker-hub/team"),
             rule("ghcr"),
             rule(ROOT_PREFIX),
         ];
-        for (repository, expected) in [
-            ("docker-hub/library/nginx", Some("docker-hub")),
-            ("docker-hub/team/app", Some("docker-hub/team")),
-            ("docker-hubx/nginx", Some(ROOT_PREFIX)),
-            ("ghcr/fluxcd/source-controller", Some("ghcr")),
-            ("anything/else", Some(ROOT_PREFIX)),
-        ] {
-            assert_eq!(
-                rule_for_repository(&rules, repository).map(|rule| rule.prefix.as_str()),
-                expected,
-                "repository {repository}"
-            );
-        }
+        assert_eq!(
+            rule_for_repository(&rules, repository).map(|rule| rule.prefix.as_str()),
+            expected,
+            "{name}: repository {repository}"
+        );
+    }
+
+    named_cases! {
+        /// A repository is served by the rule with the longest prefix of its path.
+        mod finds_the_rule_of_a_repository => check_rule_of_repository;
+        docker_hub("docker-hub/library/nginx", Some("docker-hub")),
+        longer_prefix_wins("docker-hub/team/app", Some("docker-hub/team")),
+        prefix_of_a_longer_name_is_not_a_path_prefix("docker-hubx/nginx", Some(ROOT_PREFIX)),
+        ghcr("ghcr/fluxcd/source-controller", Some("ghcr")),
+        anything_else_goes_to_root("anything/else", Some(ROOT_PREFIX)),
+    }
+
+    #[test]
+    fn without_root_a_repository_may_have_no_rule() {
         let without_root = vec![rule("docker-hub")];
         assert_eq!(
             rule_for_repository(&without_root, "quay/prometheus/node-exporter"),
@@ -265,40 +273,53 @@ mod tests {
         );
     }
 
+    /// The upstream kind `raw` reads back as the same text.
+    fn check_upstream_kind_round_trip(name: &str, raw: &str) {
+        assert_eq!(UpstreamKind::from_raw(raw).as_str(), raw, "{name}");
+    }
+
+    named_cases! {
+        /// Upstream kinds round-trip, unknown values included.
+        mod upstream_kinds_round_trip => check_upstream_kind_round_trip;
+        ecr("ecr"),
+        ecr_public("ecr-public"),
+        docker_hub("docker-hub"),
+        github_container_registry("github-container-registry"),
+        gitlab_container_registry("gitlab-container-registry"),
+        k8s("k8s"),
+        quay("quay"),
+        azure_container_registry("azure-container-registry"),
+        chainguard("chainguard"),
+        unknown_value("future-registry"),
+    }
+
     #[test]
-    fn upstream_kinds_round_trip_and_keep_unknown_values() {
-        for raw in [
-            "ecr",
-            "ecr-public",
-            "docker-hub",
-            "github-container-registry",
-            "gitlab-container-registry",
-            "k8s",
-            "quay",
-            "azure-container-registry",
-            "chainguard",
-            "future-registry",
-        ] {
-            assert_eq!(UpstreamKind::from_raw(raw).as_str(), raw);
-        }
+    fn unknown_upstream_kinds_keep_their_value() {
         assert_eq!(
             UpstreamKind::from_raw("future-registry"),
             UpstreamKind::Other("future-registry".into())
         );
-        for (url, expected) in [
-            ("registry-1.docker.io", UpstreamKind::DockerHub),
-            ("https://ghcr.io", UpstreamKind::GithubContainerRegistry),
-            (
-                "myregistry.azurecr.io",
-                UpstreamKind::AzureContainerRegistry,
-            ),
-            (
-                "210987654321.dkr.ecr.us-east-1.amazonaws.com",
-                UpstreamKind::Ecr,
-            ),
-            ("registry.example.com", UpstreamKind::Other(String::new())),
-        ] {
-            assert_eq!(UpstreamKind::from_upstream_url(url), expected, "url {url}");
-        }
+    }
+
+    /// The upstream registry `url` is of the kind `expected`.
+    fn check_upstream_kind_of_url(name: &str, url: &str, expected: UpstreamKind) {
+        assert_eq!(
+            UpstreamKind::from_upstream_url(url),
+            expected,
+            "{name}: url {url}"
+        );
+    }
+
+    named_cases! {
+        /// Upstream registry URLs tell their kind.
+        mod upstream_kinds_of_urls => check_upstream_kind_of_url;
+        docker_hub("registry-1.docker.io", UpstreamKind::DockerHub),
+        ghcr_with_a_scheme("https://ghcr.io", UpstreamKind::GithubContainerRegistry),
+        azure("myregistry.azurecr.io", UpstreamKind::AzureContainerRegistry),
+        ecr(
+            "210987654321.dkr.ecr.us-east-1.amazonaws.com",
+            UpstreamKind::Ecr,
+        ),
+        unknown_host("registry.example.com", UpstreamKind::Other(String::new())),
     }
 }

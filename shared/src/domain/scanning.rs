@@ -375,15 +375,26 @@ mod tests {
         suffix_wildcard("*/nginx", "docker-hub/*", false),
     }
 
-    #[test]
-    fn filters_follow_ecr_pattern() {
-        for good in ["docker-hub/*", "*", "a", "ghcr/fluxcd/*", "a.b_c-d/e*"] {
-            assert!(valid_filter(good), "{good}");
-        }
-        let long = "a".repeat(256);
-        for bad in ["", "Docker/*", "a//b", "a/", "-a", "a b", long.as_str()] {
-            assert!(!valid_filter(bad), "{bad}");
-        }
+    /// `filter` follows ECR's pattern for scanning filters, or not.
+    fn check_filter(name: &str, filter: &str, valid: bool) {
+        assert_eq!(valid_filter(filter), valid, "{name}: {filter}");
+    }
+
+    named_cases! {
+        /// Scanning filters follow ECR's pattern.
+        mod filters_follow_ecr_pattern => check_filter;
+        prefix_wildcard("docker-hub/*", true),
+        lone_wildcard("*", true),
+        one_character("a", true),
+        nested_prefix_wildcard("ghcr/fluxcd/*", true),
+        dots_underscores_and_dashes("a.b_c-d/e*", true),
+        empty("", false),
+        upper_case("Docker/*", false),
+        empty_path_segment("a//b", false),
+        trailing_slash("a/", false),
+        leading_dash("-a", false),
+        space("a b", false),
+        longer_than_255_characters(&"a".repeat(256), false),
     }
 
     #[test]

@@ -61,18 +61,25 @@ impl FromStr for Severity {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
+
+    /// `text` parses as `expected`.
+    fn check_parse(name: &str, text: &str, expected: Result<Severity, UnknownSeverity>) {
+        assert_eq!(text.parse::<Severity>(), expected, "{name}: input {text:?}");
+    }
+
+    named_cases! {
+        /// Severities parse from their lower-case names only.
+        mod parses => check_parse;
+        info("info", Ok(Severity::Info)),
+        warning("warning", Ok(Severity::Warning)),
+        critical("critical", Ok(Severity::Critical)),
+        capitalised_is_refused("Critical", Err(UnknownSeverity("Critical".into()))),
+        empty_is_refused("", Err(UnknownSeverity(String::new()))),
+    }
 
     #[test]
-    fn parses_and_orders() {
-        for (text, expected) in [
-            ("info", Ok(Severity::Info)),
-            ("warning", Ok(Severity::Warning)),
-            ("critical", Ok(Severity::Critical)),
-            ("Critical", Err(UnknownSeverity("Critical".into()))),
-            ("", Err(UnknownSeverity(String::new()))),
-        ] {
-            assert_eq!(text.parse::<Severity>(), expected, "input {text:?}");
-        }
+    fn orders() {
         assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Critical);
     }
 }
