@@ -292,22 +292,36 @@ mod tests {
         assert_eq!(secret.expose(), "dckr_pat_never-printed-1");
     }
 
+    /// Registers the secrets of the scrubbing table; they stay registered while held.
+    fn registered() -> [SecretValue; 3] {
+        [
+            SecretValue::new("ghp_scrub-me-please-0123"),
+            SecretValue::new("abc"),
+            SecretValue::new("  glpat-with-spaces-77\n"),
+        ]
+    }
+
+    /// With the table's secrets registered, `input` is scrubbed to `expected`.
+    fn check_scrub(name: &str, input: &str, expected: &str) {
+        let _registered = registered();
+        assert_eq!(scrub(input), expected, "{name}: input {input:?}");
+    }
+
+    named_cases! {
+        /// Registered values are scrubbed; values too short to scrub stay.
+        mod scrubs_registered_values => check_scrub;
+        registered_value_is_scrubbed("token ghp_scrub-me-please-0123 leaked", "token *** leaked"),
+        short_value_stays("abc stays: too short to scrub", "abc stays: too short to scrub"),
+        padded_value_is_scrubbed_without_its_padding(
+            "pasted glpat-with-spaces-77 here",
+            "pasted *** here",
+        ),
+        text_without_secrets_stays("nothing to hide", "nothing to hide"),
+    }
+
     #[test]
-    fn scrubs_registered_values() {
-        let _long = SecretValue::new("ghp_scrub-me-please-0123");
-        let _short = SecretValue::new("abc");
-        let _padded = SecretValue::new("  glpat-with-spaces-77\n");
-        for (input, expected) in [
-            ("token ghp_scrub-me-please-0123 leaked", "token *** leaked"),
-            (
-                "abc stays: too short to scrub",
-                "abc stays: too short to scrub",
-            ),
-            ("pasted glpat-with-spaces-77 here", "pasted *** here"),
-            ("nothing to hide", "nothing to hide"),
-        ] {
-            assert_eq!(scrub(input), expected, "input {input:?}");
-        }
+    fn registered_values_are_detected() {
+        let _registered = registered();
         assert!(contains_secret("x ghp_scrub-me-please-0123 y"));
         assert!(!contains_secret("nothing to hide"));
     }
@@ -406,17 +420,19 @@ mod tests {
         }),
     }
 
-    #[test]
-    fn key_names_and_prose_stay_readable() {
+    /// With a secret holding key names registered, the prose `text` stays as it is.
+    fn check_prose_stays(name: &str, text: &str) {
         let _secret = SecretValue::new(
             "{\"username\": \"ptc-user\",\n\"accessToken\": tok\"en-unquoted-77\n\"password\": x}",
         );
-        for text in [
-            "the value has no `accessToken` key",
-            "ECR rejects a credential secret with a `password` key",
-            "`username` must be a JSON string",
-        ] {
-            assert_eq!(scrub(text), text);
-        }
+        assert_eq!(scrub(text), text, "{name}");
+    }
+
+    named_cases! {
+        /// Key names and prose stay readable when a secret holding them is registered.
+        mod key_names_and_prose_stay_readable => check_prose_stays;
+        access_token_key("the value has no `accessToken` key"),
+        password_key("ECR rejects a credential secret with a `password` key"),
+        username_key("`username` must be a JSON string"),
     }
 }
