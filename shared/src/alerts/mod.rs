@@ -244,6 +244,7 @@ pub fn truncate_chars(text: &str, max_chars: usize) -> String {
 mod tests {
     use super::*;
     use crate::domain::SecretValue;
+    use crate::test_cases::named_cases;
 
     fn source() -> AlertSource {
         AlertSource {
@@ -407,15 +408,21 @@ mod tests {
         );
     }
 
+    /// The subject line of a critical alert titled `title` is `expected`.
+    fn check_subject(name: &str, title: &str, expected: &str) {
+        assert_eq!(subject_line(Severity::Critical, title), expected, "{name}");
+    }
+
+    named_cases! {
+        /// Subjects are ASCII single lines led by the severity.
+        mod subjects_are_ascii_single_lines => check_subject;
+        plain_title("rule `k8s` is invalid", "[CRITICAL] rule `k8s` is invalid"),
+        line_break_becomes_a_space("line one\nline two", "[CRITICAL] line one line two"),
+        non_ascii_becomes_question_marks("café ☕ expired", "[CRITICAL] caf? ? expired"),
+    }
+
     #[test]
-    fn subjects_are_short_ascii_single_lines() {
-        for (title, expected) in [
-            ("rule `k8s` is invalid", "[CRITICAL] rule `k8s` is invalid"),
-            ("line one\nline two", "[CRITICAL] line one line two"),
-            ("café ☕ expired", "[CRITICAL] caf? ? expired"),
-        ] {
-            assert_eq!(subject_line(Severity::Critical, title), expected);
-        }
+    fn subjects_are_short() {
         let long = "x".repeat(300);
         let subject = subject_line(Severity::Warning, &long);
         assert_eq!(subject.len(), MAX_SUBJECT_CHARS);
