@@ -559,40 +559,36 @@ mod tests {
         assert!(scan.problems.is_empty(), "{:?}", scan.problems);
     }
 
+    /// The file `file` holding `text` is read as `format`, with `n` images found.
+    fn check_format(name: &str, file: &str, text: &str, format: FileFormat, n: usize) {
+        let scan = scan(file, text);
+        assert_eq!(
+            (scan.format, scan.occurrences.len()),
+            (format, n),
+            "{name}: {file}: {text:?}"
+        );
+    }
+
+    named_cases! {
+        /// Formats are told by the file name, or for standard input by the content.
+        mod formats_by_name_and_content => check_format;
+        dockerfile_with_a_suffix(
+            "Dockerfile.prod",
+            "FROM alpine:3.20\n",
+            FileFormat::Dockerfile,
+            1,
+        ),
+        dockerfile_extension("app.dockerfile", "FROM alpine:3.20\n", FileFormat::Dockerfile, 1),
+        containerfile("Containerfile", "FROM alpine:3.20\n", FileFormat::Dockerfile, 1),
+        stdin_with_a_from_line("-", "# base\nFROM alpine:3.20\n", FileFormat::Dockerfile, 1),
+        stdin_list_of_images("-", "nginx:1.27\n# comment\nbusybox\n", FileFormat::List, 2),
+        text_file_list("images.txt", "nginx:1.27\n", FileFormat::List, 1),
+        stdin_yaml("-", "image: nginx:1.27\n", FileFormat::Yaml, 1),
+        stdin_yaml_without_images("-", "useImage: true\nimage: ''\n", FileFormat::Yaml, 0),
+    }
+
     #[test]
-    fn formats_by_name_and_content() {
-        for (name, text, format, n) in [
-            (
-                "Dockerfile.prod",
-                "FROM alpine:3.20\n",
-                FileFormat::Dockerfile,
-                1,
-            ),
-            (
-                "app.dockerfile",
-                "FROM alpine:3.20\n",
-                FileFormat::Dockerfile,
-                1,
-            ),
-            (
-                "Containerfile",
-                "FROM alpine:3.20\n",
-                FileFormat::Dockerfile,
-                1,
-            ),
-            ("-", "# base\nFROM alpine:3.20\n", FileFormat::Dockerfile, 1),
-            ("-", "nginx:1.27\n# comment\nbusybox\n", FileFormat::List, 2),
-            ("images.txt", "nginx:1.27\n", FileFormat::List, 1),
-            ("-", "image: nginx:1.27\n", FileFormat::Yaml, 1),
-            ("-", "useImage: true\nimage: ''\n", FileFormat::Yaml, 0),
-        ] {
-            let scan = scan(name, text);
-            assert_eq!(
-                (scan.format, scan.occurrences.len()),
-                (format, n),
-                "{name}: {text:?}"
-            );
-        }
+    fn manifest_names() {
         assert!(is_manifest_name("values.yml"));
         assert!(is_manifest_name("Dockerfile"));
         assert!(!is_manifest_name("README.md"));

@@ -306,6 +306,7 @@ fn content_span_of(raw: &str, value: &str, style: ScalarStyle) -> Result<Range<u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_cases::named_cases;
 
     fn scalar_at<'n>(node: &'n Node, path: &[&str]) -> &'n Scalar {
         node.at(path)
@@ -313,26 +314,41 @@ mod tests {
             .unwrap_or_else(|| panic!("no scalar at {path:?} in {node:?}"))
     }
 
-    #[test]
-    fn scalars_know_their_bytes_in_every_style() {
-        let text = "# comment ü\nplain: nginx:1.27 # trailing\nsingle: 'ghcr.io/a/b:v1'\ndouble: \"quay.io/c/d:2\"\nliteral: |\n  busybox:1.36\nfolded: >-\n    redis:7\nescaped: \"a\\u0062c\"\nanchored: &x 'y:1'\nempty:\ntilde: ~\nnumber: 7\nflow: {image: \"x:1\"}\n";
-        let documents = documents(text);
+    /// One document with a scalar in every style, and a few that have no bytes to rewrite.
+    const EVERY_STYLE: &str = "# comment ü\nplain: nginx:1.27 # trailing\nsingle: 'ghcr.io/a/b:v1'\ndouble: \"quay.io/c/d:2\"\nliteral: |\n  busybox:1.36\nfolded: >-\n    redis:7\nescaped: \"a\\u0062c\"\nanchored: &x 'y:1'\nempty:\ntilde: ~\nnumber: 7\nflow: {image: \"x:1\"}\n";
+
+    /// The root of the one document of [`EVERY_STYLE`].
+    fn every_style_root() -> Node {
+        let documents = documents(EVERY_STYLE);
         assert_eq!(documents.len(), 1);
-        let root = documents[0].root.clone().expect("parsed").expect("root");
-        for (key, value, line) in [
-            ("plain", "nginx:1.27", 2),
-            ("single", "ghcr.io/a/b:v1", 3),
-            ("double", "quay.io/c/d:2", 4),
-            ("literal", "busybox:1.36", 6),
-            ("folded", "redis:7", 8),
-            ("anchored", "y:1", 10),
-            ("number", "7", 13),
-        ] {
-            let scalar = scalar_at(&root, &[key]);
-            let span = scalar.span.clone().expect(key);
-            assert_eq!(&text[span], value, "{key}");
-            assert_eq!(scalar.line, line, "{key}");
-        }
+        documents[0].root.clone().expect("parsed").expect("root")
+    }
+
+    /// The scalar under `key` spans the bytes of `value` and starts on `line`.
+    fn check_scalar(name: &str, key: &str, value: &str, line: usize) {
+        let root = every_style_root();
+        let scalar = scalar_at(&root, &[key]);
+        let span = scalar.span.clone().expect(key);
+        assert_eq!(&EVERY_STYLE[span], value, "{name}: {key}");
+        assert_eq!(scalar.line, line, "{name}: {key}");
+    }
+
+    named_cases! {
+        /// Scalars know their bytes in every style.
+        mod scalars_know_their_bytes_in_every_style => check_scalar;
+        plain("plain", "nginx:1.27", 2),
+        single_quoted("single", "ghcr.io/a/b:v1", 3),
+        double_quoted("double", "quay.io/c/d:2", 4),
+        literal_block("literal", "busybox:1.36", 6),
+        folded_block("folded", "redis:7", 8),
+        anchored("anchored", "y:1", 10),
+        number("number", "7", 13),
+    }
+
+    #[test]
+    fn flow_escaped_and_null_scalars() {
+        let text = EVERY_STYLE;
+        let root = every_style_root();
         assert_eq!(
             &text[scalar_at(&root, &["flow", "image"])
                 .span
