@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use crate::domain::{rule_for_repository, CacheRule, ROOT_PREFIX};
 use crate::manifests::{Occurrence, SourceKind};
-use crate::prewarm::mapping::{cache_uri_for, map_to_cache};
-use crate::prewarm::reference::{normalise_registry_host, parse_reference, ImageReference};
+use crate::prewarm_images::mapping::{cache_uri_for, map_to_cache};
+use crate::prewarm_images::reference::{normalise_registry_host, parse_reference, ImageReference};
 
 /// ECR Public: pulled from AWS, neither rate-limited like Docker Hub nor a third party.
 const ECR_PUBLIC: &str = "public.ecr.aws";

@@ -4,7 +4,7 @@
 //! Regex-only admission webhooks know nothing about the rules: they forget Docker Hub's
 //! `library/`, `upstreamRepositoryPrefix`, `ROOT` rules and ECR's longest-prefix routing. This
 //! policy is generated from the same rules, with the same decisions as
-//! [`crate::prewarm::mapping::map_to_cache`]:
+//! [`crate::prewarm_images::mapping::map_to_cache`]:
 //!
 //! 1. Each image is first brought to one spelling (a context variable per container): Docker
 //!    Hub's implicit registry and its aliases (`index.docker.io`, `registry-1.docker.io`) become
@@ -34,7 +34,7 @@
 use std::fmt::Write as _;
 
 use crate::domain::{CacheRule, ROOT_PREFIX};
-use crate::prewarm::reference::{normalise_registry_host, DOCKER_HUB};
+use crate::prewarm_images::reference::{normalise_registry_host, DOCKER_HUB};
 
 /// The policy's default name.
 pub const DEFAULT_POLICY_NAME: &str = "ecr-pull-through-cache";

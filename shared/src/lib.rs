@@ -2,8 +2,9 @@
 //!
 //! - [`config`]: the `ptc-ops.toml` contract, raw then validated.
 //! - [`events`]: every payload a function accepts, parsed once.
-//! - [`hardening`], [`rule_validation`], [`credentials`], [`prewarm`]: what each function does,
-//!   callable from a Lambda handler and from the `ptc` CLI alike.
+//! - [`harden_repository`], [`validate_cache_rules`], [`check_credentials`],
+//!   [`prewarm_images`]: what each function does, named like it, callable from a Lambda
+//!   handler and from the `ptc` CLI alike.
 //! - [`consumers`]: will each consumer's first pull through each rule work (`ptc doctor`).
 //! - [`templates`]: repository creation templates from the hardening profiles.
 //! - [`run`]: the contract every feature keeps (`run(&RunContext, Request) -> Ran`).
@@ -26,29 +27,29 @@
 pub mod alerts;
 pub mod audit;
 pub mod aws;
+pub mod check_credentials;
 pub mod config;
 pub mod consumers;
-pub mod credentials;
 pub mod deadline;
 pub mod domain;
 pub mod env;
 pub mod error;
 pub mod events;
-pub mod hardening;
+pub mod harden_repository;
 pub mod kyverno;
 pub mod lambda;
 pub mod logging;
 pub mod manifests;
 pub mod metrics;
 pub mod ports;
-pub mod prewarm;
+pub mod prewarm_images;
 pub mod remedies;
 pub mod report_schema;
-pub mod rule_validation;
 pub mod run;
 pub mod scanning;
 pub mod templates;
 pub mod upstream;
+pub mod validate_cache_rules;
 
 /// Named cases for table tests (test builds only).
 #[cfg(test)]

@@ -282,7 +282,7 @@ mod tests {
                 tracing::debug!(target: "reqwest::connect", "wire-connect-6");
                 tracing::debug!(target: "aws_config::imds", "wire-credentials-7");
                 tracing::info!(target: "aws_smithy_runtime::client::orchestrator", "wire-info-stays");
-                tracing::trace!(target: "ptc_ops::credentials", "product-trace-stays");
+                tracing::trace!(target: "ptc_ops::check_credentials", "product-trace-stays");
             },
         );
         let logged = captured(&buffer);

@@ -8,12 +8,12 @@
 
 use serde_json::Value;
 
-use crate::credentials::CredentialsDetails;
+use crate::check_credentials::CredentialsDetails;
 use crate::domain::Report;
 use crate::events::FunctionKind;
-use crate::hardening::HardenDetails;
-use crate::prewarm::PrewarmDetails;
-use crate::rule_validation::ValidateDetails;
+use crate::harden_repository::HardenDetails;
+use crate::prewarm_images::PrewarmDetails;
+use crate::validate_cache_rules::ValidateDetails;
 
 /// The schema of `function`'s report (JSON Schema 2020-12), with a title and a description.
 pub fn report_schema(function: FunctionKind) -> Value {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_ecr::types::ImageIdentifier;
 use futures::StreamExt;
 use ptc_ops::domain::ACCEPTED_MANIFEST_MEDIA_TYPES;
-use ptc_ops::prewarm::{self, Request};
+use ptc_ops::prewarm_images::{self, Request};
 use ptc_ops::run::RunContext;
 use ptc_ops_tests::TestEnv;
 use serde_json::json;
@@ -126,7 +126,7 @@ async fn run_once(env: &TestEnv, concurrency: usize, images: &[String]) -> Row {
         .await;
     let config = env.config(&format!("[prewarm]\nconcurrency = {concurrency}\n"));
     let started = Instant::now();
-    let report = prewarm::run(
+    let report = prewarm_images::run(
         &RunContext::new(&env.clients.ports(), &config),
         Request {
             images: Some(images.to_vec()),

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ptc_ops::deadline::Deadline;
-use ptc_ops::hardening;
+use ptc_ops::harden_repository;
 use ptc_ops_tests::{Call, TestEnv};
 
 const CONCURRENCY: usize = 8;
@@ -78,7 +78,7 @@ async fn sweep_pass(env: &TestEnv, config: &ptc_ops::config::Config) -> Pass {
         .clone()
         .with_ecr_pacing(config.hardening.ecr_calls_per_second)
         .ports();
-    let swept = hardening::sweep(&clients, config, None, false, Deadline::none())
+    let swept = harden_repository::sweep(&clients, config, None, false, Deadline::none())
         .await
         .unwrap_or_else(|error| panic!("sweep failed: {}", error.full_message()));
     let elapsed = started.elapsed();
@@ -173,7 +173,7 @@ async fn new_repository_writes(env: &TestEnv, role_arn: &str) {
                     .await
                     .unwrap_or_else(|error| panic!("templates: {}", error.full_message()));
                 // What a sweep does next: the prefix joins the registry scanning configuration.
-                let managed = ptc_ops::hardening::desired::ManagedPrefixes::resolve(
+                let managed = ptc_ops::harden_repository::desired::ManagedPrefixes::resolve(
                     config.hardening.prefixes.as_deref(),
                     &[],
                 );
@@ -191,7 +191,7 @@ async fn new_repository_writes(env: &TestEnv, role_arn: &str) {
                 .await
                 .unwrap_or_else(|failure| panic!("pull of {name}:{tag} failed: {failure:?}"));
             env.clear_calls().await;
-            hardening::harden_repositories(
+            harden_repository::harden_repositories(
                 &env.clients.ports(),
                 &config,
                 std::slice::from_ref(&name),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::config::Config;
-use ptc_ops::hardening::HardenReport;
+use ptc_ops::harden_repository::HardenReport;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
 use serde_json::Value;

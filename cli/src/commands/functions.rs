@@ -4,10 +4,10 @@
 
 use std::process::ExitCode;
 
-use ptc_ops::credentials;
+use ptc_ops::check_credentials;
 use ptc_ops::events::{HardenInvocation, HardenRequest, HardenTarget};
 use ptc_ops::run::RunContext;
-use ptc_ops::{hardening, prewarm, rule_validation};
+use ptc_ops::{harden_repository, prewarm_images, validate_cache_rules};
 
 use super::{clients, finish_report, load_config, CliError};
 use crate::args::{CredentialsCommand, GlobalOptions, HardenArgs, PrewarmArgs, RulesCommand};
@@ -17,13 +17,13 @@ pub async fn rules(global: &GlobalOptions, command: &RulesCommand) -> Result<Exi
     let RulesCommand::Validate { prefixes } = command;
     let config = load_config(global)?;
     let clients = clients().await;
-    let request = rule_validation::Request {
+    let request = validate_cache_rules::Request {
         prefixes: (!prefixes.is_empty()).then(|| prefixes.clone()),
     };
     let report = with_spinner(
         "validating pull-through cache rules",
         global.json,
-        rule_validation::run(&RunContext::new(&clients.ports(), &config), request),
+        validate_cache_rules::run(&RunContext::new(&clients.ports(), &config), request),
     )
     .await?
     .report;
@@ -38,13 +38,13 @@ pub async fn credentials(
     let CredentialsCommand::Check { secrets } = command;
     let config = load_config(global)?;
     let clients = clients().await;
-    let request = credentials::Request {
+    let request = check_credentials::Request {
         secrets: (!secrets.is_empty()).then(|| secrets.clone()),
     };
     let report = with_spinner(
         "checking credential secrets",
         global.json,
-        credentials::run(&RunContext::new(&clients.ports(), &config), request),
+        check_credentials::run(&RunContext::new(&clients.ports(), &config), request),
     )
     .await?
     .report;
@@ -62,7 +62,7 @@ pub async fn harden(global: &GlobalOptions, arguments: &HardenArgs) -> Result<Ex
     } else {
         HardenTarget::Repositories(arguments.repositories.clone())
     };
-    let request = hardening::Request {
+    let request = harden_repository::Request {
         invocation: HardenInvocation::Direct(HardenRequest {
             target,
             dry_run: arguments.dry_run.then_some(true),
@@ -73,7 +73,7 @@ pub async fn harden(global: &GlobalOptions, arguments: &HardenArgs) -> Result<Ex
     let report = with_spinner(
         "hardening repositories",
         global.json,
-        hardening::run(&RunContext::new(&clients.ports(), &config), request),
+        harden_repository::run(&RunContext::new(&clients.ports(), &config), request),
     )
     .await?
     .report;
@@ -89,7 +89,7 @@ pub async fn prewarm(
     let mut images = arguments.images.clone();
     // Lists, manifests, values files, Dockerfiles…: the unique references they use.
     images.extend(super::manifests::references(&arguments.files)?);
-    let request = prewarm::Request {
+    let request = prewarm_images::Request {
         images: (!images.is_empty()).then_some(images),
         dry_run: arguments.dry_run,
     };
@@ -97,7 +97,7 @@ pub async fn prewarm(
     let report = with_spinner(
         "pulling images through the cache",
         global.json,
-        prewarm::run(&RunContext::new(&clients.ports(), &config), request),
+        prewarm_images::run(&RunContext::new(&clients.ports(), &config), request),
     )
     .await?
     .report;
@@ -106,7 +106,7 @@ pub async fn prewarm(
 }
 
 /// One line per credential secret checked.
-fn secrets_table(details: &credentials::CredentialsDetails) -> Option<String> {
+fn secrets_table(details: &check_credentials::CredentialsDetails) -> Option<String> {
     let rows = details
         .secrets
         .iter()
@@ -115,7 +115,11 @@ fn secrets_table(details: &credentials::CredentialsDetails) -> Option<String> {
                 name.clone(),
                 joined(&secret.rules),
                 or_dash(secret.expires_at.as_deref()),
-                or_dash(secret.expiry_source.map(credentials::ExpirySource::as_str)),
+                or_dash(
+                    secret
+                        .expiry_source
+                        .map(check_credentials::ExpirySource::as_str),
+                ),
                 or_dash(secret.days_left),
                 or_dash(secret.age_days),
             ]
@@ -135,7 +139,7 @@ fn secrets_table(details: &credentials::CredentialsDetails) -> Option<String> {
 }
 
 /// One line per image requested.
-fn images_table(details: &prewarm::PrewarmDetails) -> Option<String> {
+fn images_table(details: &prewarm_images::PrewarmDetails) -> Option<String> {
     let rows = details
         .images
         .iter()
@@ -152,7 +156,7 @@ fn images_table(details: &prewarm::PrewarmDetails) -> Option<String> {
 }
 
 /// One line per rule validated.
-fn rules_table(details: &rule_validation::ValidateDetails) -> Option<String> {
+fn rules_table(details: &validate_cache_rules::ValidateDetails) -> Option<String> {
     let rows = details
         .rules
         .iter()
@@ -174,7 +178,7 @@ fn rules_table(details: &rule_validation::ValidateDetails) -> Option<String> {
 }
 
 /// One line per setting that differed.
-fn changes_table(details: &hardening::HardenDetails) -> Option<String> {
+fn changes_table(details: &harden_repository::HardenDetails) -> Option<String> {
     let rows = details
         .changes
         .iter()

@@ -10,7 +10,7 @@ use ptc_ops::audit::{classify, ImageSource, DIGEST_ONLY_REASON};
 use ptc_ops::domain::CacheRule;
 use ptc_ops::manifests::rewrite::{apply, edits_for, tag_and_digest, unified_diff, Edit};
 use ptc_ops::manifests::{self, FileScan, Note, Occurrence, Problem, Shape, SourceKind};
-use ptc_ops::prewarm::mapping::registry_host;
+use ptc_ops::prewarm_images::mapping::registry_host;
 use serde::Serialize;
 
 use super::{clients, load_rules, read_input, CliError, EXIT_CLEAN, EXIT_FINDINGS};

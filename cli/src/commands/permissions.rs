@@ -34,17 +34,20 @@ fn roles() -> Vec<Role> {
     vec![
         function_role(
             "harden-repository",
-            ptc_ops::hardening::permissions::PERMISSIONS,
+            ptc_ops::harden_repository::permissions::PERMISSIONS,
         ),
         function_role(
             "validate-cache-rules",
-            ptc_ops::rule_validation::permissions::PERMISSIONS,
+            ptc_ops::validate_cache_rules::permissions::PERMISSIONS,
         ),
         function_role(
             "check-credentials",
-            ptc_ops::credentials::permissions::PERMISSIONS,
+            ptc_ops::check_credentials::permissions::PERMISSIONS,
         ),
-        function_role("prewarm-images", ptc_ops::prewarm::permissions::PERMISSIONS),
+        function_role(
+            "prewarm-images",
+            ptc_ops::prewarm_images::permissions::PERMISSIONS,
+        ),
         Role {
             name: "creation-template",
             function: None,

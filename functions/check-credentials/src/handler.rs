@@ -2,7 +2,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::LambdaEvent;
-use ptc_ops::credentials::{self, CredentialsReport};
+use ptc_ops::check_credentials::{self, CredentialsReport};
 use ptc_ops::error::Error;
 use ptc_ops::events::{CheckCredentialsInvocation, FunctionKind};
 use ptc_ops::lambda::FunctionContext;
@@ -17,9 +17,9 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<CredentialsReport, Error> {
     let invocation = CheckCredentialsInvocation::from_payload(&event.payload)?;
-    let request = credentials::Request {
+    let request = check_credentials::Request {
         secrets: invocation.secrets().map(<[String]>::to_vec),
     };
-    let ran = credentials::run(&context.run_context(&event.context), request).await?;
+    let ran = check_credentials::run(&context.run_context(&event.context), request).await?;
     Ok(context.finish(ran.report, ran.metrics).await)
 }

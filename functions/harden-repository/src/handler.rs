@@ -5,7 +5,7 @@ use ptc_ops::aws::lambda::SelfInvoke;
 use ptc_ops::deadline::Deadline;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, HardenInvocation};
-use ptc_ops::hardening::{self, HandOff, HardenReport};
+use ptc_ops::harden_repository::{self, HandOff, HardenReport};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::run::RunContext;
 use serde_json::Value;
@@ -41,15 +41,16 @@ pub async fn handle_with(
     hand_off: Option<&dyn HandOff>,
 ) -> Result<HardenReport, Error> {
     let run_context = RunContext::new(&context.ports, &context.config).with_deadline(deadline);
-    let request = hardening::Request {
+    let request = harden_repository::Request {
         invocation: invocation.clone(),
         can_hand_off: hand_off.is_some(),
     };
-    let ran = hardening::run(&run_context, request).await?;
+    let ran = harden_repository::run(&run_context, request).await?;
     let mut report = context.finish(ran.report, ran.metrics).await;
     let continuation = report.details.continuation.take();
     if let (Some(continuation), Some(hand_off)) = (&continuation, hand_off) {
-        if let Some(failure) = hardening::hand_on(&mut report, continuation, hand_off).await {
+        if let Some(failure) = harden_repository::hand_on(&mut report, continuation, hand_off).await
+        {
             context.alert_late(&mut report, failure).await;
         }
     }

@@ -5,7 +5,7 @@ use lambda_runtime::LambdaEvent;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, PrewarmInvocation};
 use ptc_ops::lambda::FunctionContext;
-use ptc_ops::prewarm;
+use ptc_ops::prewarm_images;
 use serde_json::Value;
 
 pub const FUNCTION: FunctionKind = FunctionKind::PrewarmImages;
@@ -15,9 +15,9 @@ pub const FUNCTION: FunctionKind = FunctionKind::PrewarmImages;
 pub async fn handle(
     context: Arc<FunctionContext>,
     event: LambdaEvent<Value>,
-) -> Result<prewarm::PrewarmReport, Error> {
+) -> Result<prewarm_images::PrewarmReport, Error> {
     let invocation = PrewarmInvocation::from_payload(&event.payload)?;
-    let request = prewarm::Request::from_invocation(&invocation);
-    let ran = prewarm::run(&context.run_context(&event.context), request).await?;
+    let request = prewarm_images::Request::from_invocation(&invocation);
+    let ran = prewarm_images::run(&context.run_context(&event.context), request).await?;
     Ok(context.finish(ran.report, ran.metrics).await)
 }

@@ -34,7 +34,7 @@ use crate::domain::{
 use crate::upstream::http::{HttpFailure, UpstreamRequest, UpstreamResponse};
 
 pub use crate::alerts::AlertSink;
-pub use crate::hardening::sweep::HandOff;
+pub use crate::harden_repository::sweep::HandOff;
 
 #[cfg(test)]
 pub mod fakes;

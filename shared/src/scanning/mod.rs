@@ -20,7 +20,7 @@ use crate::aws::{AwsError, AwsErrorKind};
 use crate::config::{HardeningConfig, TemplateMode};
 use crate::domain::scanning::RegistryScanning;
 use crate::domain::{Check, Finding, Report, Severity};
-use crate::hardening::desired::ManagedPrefixes;
+use crate::harden_repository::desired::ManagedPrefixes;
 use crate::ports::Ports;
 
 use plan::{FilterStatus, Hazard, Overridden};

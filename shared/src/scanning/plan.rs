@@ -17,7 +17,7 @@ use crate::domain::scanning::{
     MAX_FILTERS_PER_RULE, MAX_SCANNING_RULES, SCAN_ON_PUSH,
 };
 use crate::domain::{under_prefix as is_under_prefix, ROOT_PREFIX};
-use crate::hardening::desired::ManagedPrefixes;
+use crate::harden_repository::desired::ManagedPrefixes;
 
 /// A prefix whose repositories must be scanned on push, and the filter that says so.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

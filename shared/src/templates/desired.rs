@@ -2,7 +2,7 @@
 
 use crate::config::{HardeningConfig, Profile};
 use crate::domain::{under_prefix, ROOT_PREFIX};
-use crate::hardening::desired::ManagedPrefixes;
+use crate::harden_repository::desired::ManagedPrefixes;
 
 /// One template the product keeps: its prefix and the profile repositories created under it get.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -13,7 +13,7 @@ use crate::domain::{
     Check, CreationTemplate, Finding, LifecyclePolicy, Severity, APPLIED_FOR_PULL_THROUGH_CACHE,
     ROOT_PREFIX,
 };
-use crate::hardening::plan::{normalized_lifecycle_text, normalized_policy_text};
+use crate::harden_repository::plan::{normalized_lifecycle_text, normalized_policy_text};
 
 use super::desired::DesiredTemplate;
 

@@ -18,10 +18,10 @@ use hyper::StatusCode;
 use serde_json::{json, Value};
 
 use super::http::{HttpFailure, UpstreamRequest, UpstreamResponse};
-use crate::config::CredentialsConfig;
-use crate::credentials::expiry::{
+use crate::check_credentials::expiry::{
     parse_api_expiry, parse_github_expiration, ExpirySource, KnownExpiry,
 };
+use crate::config::CredentialsConfig;
 use crate::deadline::Deadline;
 use crate::domain::{SecretValue, Severity, UpstreamKind};
 use crate::ports::Upstream;

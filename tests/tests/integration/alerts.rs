@@ -20,7 +20,7 @@ async fn a_critical_finding_arrives_as_a_chatbot_notification() {
     let env = TestEnv::new().await;
     let inbox = env.alert_inbox().await;
     let context = context(&env, &inbox.topic_arn, "warning");
-    let mut report: Report<ptc_ops::rule_validation::ValidateDetails> =
+    let mut report: Report<ptc_ops::validate_cache_rules::ValidateDetails> =
         Report::new("validate-cache-rules", false);
     report.push_finding(
         Finding::new(
@@ -100,7 +100,7 @@ async fn a_finding_built_around_a_secret_leaks_nothing() {
     let logs = CapturedLogs::install();
 
     // Every text field carries the value, as a careless check could produce.
-    let mut report: Report<ptc_ops::credentials::CredentialsDetails> =
+    let mut report: Report<ptc_ops::check_credentials::CredentialsDetails> =
         Report::new("check-credentials", false);
     report.push_finding(
         Finding::new(

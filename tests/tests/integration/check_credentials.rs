@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_secretsmanager::types::Tag;
 use chrono::Utc;
 use lambda_runtime::{Context, LambdaEvent};
-use ptc_ops::credentials;
+use ptc_ops::check_credentials::{run as check, Request};
 use ptc_ops::domain::{Check, Finding, Report, Severity};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
@@ -258,10 +258,10 @@ async fn judges_every_kind_of_secret_and_never_leaks_a_value() {
     let context = context(&env, &config);
 
     // The library's own report, before the scrubber at the end of a Lambda run sees it.
-    let raw_report = credentials::run(
+    let raw_report = check(
         &RunContext::new(&context.ports, &context.config)
             .with_upstream(&UpstreamHttp::new(HttpTimeouts::default())),
-        credentials::Request { secrets: None },
+        Request { secrets: None },
     )
     .await
     .unwrap_or_else(|error| panic!("{}", error.full_message()))
@@ -442,11 +442,11 @@ async fn an_old_value_without_expiry_warns_once_it_passes_max_age() {
     let request = vec!["ecr-pullthroughcache/aging".to_owned()];
     // The emulator stamps LastChangedDate with the creation time: look from 400 days ahead.
     let later = Utc::now() + chrono::Duration::days(400);
-    let report = credentials::run(
+    let report = check(
         &RunContext::new(&context.ports, &context.config)
             .at(later)
             .with_upstream(&UpstreamHttp::default()),
-        credentials::Request {
+        Request {
             secrets: Some(request.clone()),
         },
     )
@@ -479,9 +479,9 @@ async fn an_old_value_without_expiry_warns_once_it_passes_max_age() {
     );
 
     // Today the same secret is young: no age finding.
-    let today = credentials::run(
+    let today = check(
         &RunContext::new(&context.ports, &context.config).with_upstream(&UpstreamHttp::default()),
-        credentials::Request {
+        Request {
             secrets: Some(request.clone()),
         },
     )
@@ -875,9 +875,9 @@ async fn discovers_expiry_from_github_gitlab_and_docker_hub() {
         "ecr-pullthroughcache/gh-expiring".to_owned(),
         "ecr-pullthroughcache/hub".to_owned(),
     ];
-    let tagged_run = credentials::run(
+    let tagged_run = check(
         &RunContext::new(&context.ports, &context.config).with_upstream(&UpstreamHttp::default()),
-        credentials::Request {
+        Request {
             secrets: Some(narrowed.clone()),
         },
     )
@@ -1193,10 +1193,10 @@ async fn hostile_tokens_leak_in_no_form() {
     );
     let context = context(&env, &config);
 
-    let library_report = credentials::run(
+    let library_report = check(
         &RunContext::new(&context.ports, &context.config)
             .with_upstream(&UpstreamHttp::new(HttpTimeouts::default())),
-        credentials::Request { secrets: None },
+        Request { secrets: None },
     )
     .await
     .unwrap_or_else(|error| panic!("{}", error.full_message()))

@@ -9,7 +9,7 @@ use std::time::Duration;
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::domain::Check;
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops::rule_validation::ValidateReport;
+use ptc_ops::validate_cache_rules::ValidateReport;
 use ptc_ops_tests::{repo_root, report_json, sample_event, TestEnv};
 use serde_json::{json, Value};
 
@@ -491,8 +491,11 @@ async fn the_iam_policies_of_roles_in_the_cache_account_are_simulated() {
         .filter(|call| call.operation == "SimulatePrincipalPolicy")
         .count();
     assert_eq!(simulations, 8);
-    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::rule_validation::permissions::PERMISSIONS)
-        .await;
+    ptc_ops_tests::assert_calls_permitted(
+        &env,
+        ptc_ops::validate_cache_rules::permissions::PERMISSIONS,
+    )
+    .await;
 
     let findings: Vec<_> = report
         .findings
@@ -730,8 +733,11 @@ async fn the_custom_roles_of_ecr_to_ecr_rules_are_checked() {
         .iter()
         .any(|(resource, title)| *resource == "custom-role:mirror"
             && title.contains("does not trust pull through cache")));
-    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::rule_validation::permissions::PERMISSIONS)
-        .await;
+    ptc_ops_tests::assert_calls_permitted(
+        &env,
+        ptc_ops::validate_cache_rules::permissions::PERMISSIONS,
+    )
+    .await;
 
     // The trust statement the finding prints is enough.
     let finding = report

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_sdk_ecr::types::{ImageTagMutability, RctAppliedFor};
 use ptc_ops::config::Config;
 use ptc_ops::domain::{Check, Severity};
-use ptc_ops::hardening::HardenReport;
+use ptc_ops::harden_repository::HardenReport;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops_tests::{assert_calls_permitted, report_json, sample_event, Fault, FaultKind, TestEnv};
 use serde_json::{json, Value};
@@ -137,7 +137,7 @@ async fn a_sweep_creates_templates_from_the_profiles_then_writes_nothing() {
         report_json(&report)["templates"]["left_alone"],
         json!(["team"])
     );
-    assert_calls_permitted(&env, ptc_ops::hardening::permissions::PERMISSIONS).await;
+    assert_calls_permitted(&env, ptc_ops::harden_repository::permissions::PERMISSIONS).await;
 
     let all = templates(&env).await;
     let by_prefix = |prefix: &str| {

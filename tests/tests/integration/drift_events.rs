@@ -5,7 +5,7 @@
 use std::sync::{Arc, Once};
 
 use ptc_ops::domain::Severity;
-use ptc_ops::hardening::HardenReport;
+use ptc_ops::harden_repository::HardenReport;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops_tests::{report_json, sample_event, Rows, TestEnv};
 use serde_json::{json, Value};

@@ -125,8 +125,11 @@ async fn every_call_a_function_makes_is_granted_by_its_declared_permissions() {
     )
     .await
     .unwrap_or_else(|error| panic!("{}", error.full_message()));
-    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::rule_validation::permissions::PERMISSIONS)
-        .await;
+    ptc_ops_tests::assert_calls_permitted(
+        &env,
+        ptc_ops::validate_cache_rules::permissions::PERMISSIONS,
+    )
+    .await;
 
     let env = TestEnv::new().await;
     let topic = seeded(&env).await;
@@ -136,8 +139,11 @@ async fn every_call_a_function_makes_is_granted_by_its_declared_permissions() {
     )
     .await
     .unwrap_or_else(|error| panic!("{}", error.full_message()));
-    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::credentials::permissions::PERMISSIONS)
-        .await;
+    ptc_ops_tests::assert_calls_permitted(
+        &env,
+        ptc_ops::check_credentials::permissions::PERMISSIONS,
+    )
+    .await;
 
     let env = TestEnv::new().await;
     let topic = seeded(&env).await;
@@ -155,12 +161,17 @@ async fn every_call_a_function_makes_is_granted_by_its_declared_permissions() {
         "{:?}",
         report.summary
     );
-    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::hardening::permissions::PERMISSIONS).await;
+    ptc_ops_tests::assert_calls_permitted(
+        &env,
+        ptc_ops::harden_repository::permissions::PERMISSIONS,
+    )
+    .await;
 
     let env = TestEnv::new().await;
     let topic = seeded(&env).await;
     prewarm_images::handler::handle(configured(&env, "prewarm-images", &topic), event(json!({})))
         .await
         .unwrap_or_else(|error| panic!("{}", error.full_message()));
-    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::prewarm::permissions::PERMISSIONS).await;
+    ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::prewarm_images::permissions::PERMISSIONS)
+        .await;
 }

@@ -37,25 +37,25 @@ const FUNCTIONS: &[Function] = &[
         logical_id: "HardenRepositoryFunction",
         role: "HardenRepositoryRole",
         binary: "harden-repository",
-        permissions: ptc_ops::hardening::permissions::PERMISSIONS,
+        permissions: ptc_ops::harden_repository::permissions::PERMISSIONS,
     },
     Function {
         logical_id: "ValidateCacheRulesFunction",
         role: "ValidateCacheRulesRole",
         binary: "validate-cache-rules",
-        permissions: ptc_ops::rule_validation::permissions::PERMISSIONS,
+        permissions: ptc_ops::validate_cache_rules::permissions::PERMISSIONS,
     },
     Function {
         logical_id: "CheckCredentialsFunction",
         role: "CheckCredentialsRole",
         binary: "check-credentials",
-        permissions: ptc_ops::credentials::permissions::PERMISSIONS,
+        permissions: ptc_ops::check_credentials::permissions::PERMISSIONS,
     },
     Function {
         logical_id: "PrewarmImagesFunction",
         role: "PrewarmImagesRole",
         binary: "prewarm-images",
-        permissions: ptc_ops::prewarm::permissions::PERMISSIONS,
+        permissions: ptc_ops::prewarm_images::permissions::PERMISSIONS,
     },
 ];
 
@@ -518,7 +518,7 @@ fn functions_are_the_workspace_binaries_on_arm64_with_json_logs() {
     );
     let timeout = harden["Timeout"].as_u64().expect("timeout");
     assert!(
-        timeout > ptc_ops::hardening::START_RESERVE.as_secs() * 10,
+        timeout > ptc_ops::harden_repository::START_RESERVE.as_secs() * 10,
         "the sweep's timeout leaves room for work before its start reserve"
     );
     let queue = &stack.resource("FailureQueue")["Properties"];
@@ -1089,7 +1089,7 @@ async fn calls_are_judged_against_the_declared_permissions() {
     .await
     .unwrap_or_else(|error| panic!("validation run failed: {}", error.full_message()));
 
-    let permissions = ptc_ops::rule_validation::permissions::PERMISSIONS;
+    let permissions = ptc_ops::validate_cache_rules::permissions::PERMISSIONS;
     assert_calls_permitted(&env, permissions).await;
 
     let without_validation: Vec<Permission> = permissions

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops::prewarm::PrewarmReport;
+use ptc_ops::prewarm_images::PrewarmReport;
 use ptc_ops_tests::{sample_event, Fault, FaultKind, TestEnv};
 use serde_json::{json, Value};
 

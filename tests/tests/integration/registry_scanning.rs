@@ -9,7 +9,7 @@ use std::sync::Arc;
 use aws_sdk_ecr::types::{ImageScanningConfiguration, ScanFrequency, ScanType};
 use ptc_ops::config::Config;
 use ptc_ops::domain::Check;
-use ptc_ops::hardening::HardenReport;
+use ptc_ops::harden_repository::HardenReport;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops_tests::{assert_calls_permitted, report_json, Call, TestEnv};
 use serde_json::{json, Value};
@@ -185,7 +185,7 @@ async fn a_sweep_merges_the_prefixes_into_the_registry_configuration_then_writes
         json!({"by_registry": 2, "by_repository_setting": [], "not_scanned_on_push": [], "not_checked": 0})
     );
     assert!(scanned_on_push(&env, NGINX).await && scanned_on_push(&env, FLUX).await);
-    assert_calls_permitted(&env, ptc_ops::hardening::permissions::PERMISSIONS).await;
+    assert_calls_permitted(&env, ptc_ops::harden_repository::permissions::PERMISSIONS).await;
 
     env.clear_calls().await;
     let again = invoke(&context, json!({"sweep": true})).await;

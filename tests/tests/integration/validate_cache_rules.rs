@@ -7,7 +7,7 @@ use chrono::Utc;
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops::rule_validation::ValidateReport;
+use ptc_ops::validate_cache_rules::ValidateReport;
 use ptc_ops_tests::{sample_event, CapturedLogs, Fault, FaultKind, TestEnv};
 use serde_json::{json, Value};
 
@@ -352,7 +352,7 @@ async fn fifty_slow_rules_stop_at_the_deadline_with_a_report_and_an_alert() {
             .is_some_and(|reason| reason.contains("deadline"))));
     // No per-rule warning for each rule left: one finding for the run.
     let title = format!("{out_of_time} of 50 rules were not validated before the deadline");
-    let run_findings = findings_for(&report, ptc_ops::rule_validation::RUN_RESOURCE);
+    let run_findings = findings_for(&report, ptc_ops::validate_cache_rules::RUN_RESOURCE);
     assert_eq!(
         run_findings,
         vec![(

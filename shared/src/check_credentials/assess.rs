@@ -496,7 +496,7 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
-    use crate::credentials::format::check_format;
+    use crate::check_credentials::format::check_format;
     use crate::domain::SecretValue;
     use crate::test_cases::named_cases;
 

@@ -234,7 +234,7 @@ fn specificity(rule: &CacheRule) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prewarm::reference::parse_reference;
+    use crate::prewarm_images::reference::parse_reference;
     use crate::test_cases::named_cases;
 
     fn rule(prefix: &str, url: &str, upstream_prefix: &str, credential: bool) -> CacheRule {
