@@ -127,6 +127,26 @@ pub fn put_registry_policy_command(policy: &str, region: Option<&str>) -> String
     )
 }
 
+/// Shows the registry permissions policy, to edit before putting it back.
+pub const GET_REGISTRY_POLICY_COMMAND: &str = "aws ecr get-registry-policy";
+
+/// Puts an edited registry permissions policy back.
+pub const PUT_REGISTRY_POLICY_COMMAND: &str = "aws ecr put-registry-policy";
+
+/// Replaces the trust policy of an IAM role.
+pub const UPDATE_ASSUME_ROLE_POLICY_COMMAND: &str = "aws iam update-assume-role-policy";
+
+/// Brings the creation templates and the existing repositories to the profiles.
+pub const APPLY_PROFILES_INSTRUCTIONS: &str = "then `ptc templates` and `ptc harden` bring the creation templates and the existing repositories to the profile";
+
+/// Points an ECR-to-ECR rule at another custom role (`role_arn` may be a placeholder). Printed
+/// without `--region`.
+pub fn update_rule_custom_role_command(prefix: &str, role_arn: &str) -> String {
+    format!(
+        "aws ecr update-pull-through-cache-rule --ecr-repository-prefix {prefix} --custom-role-arn {role_arn}"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +195,10 @@ mod tests {
         registry_policy(
             put_registry_policy_command("{}", Some("eu-west-1")),
             "aws ecr put-registry-policy --region eu-west-1 --policy-text '{}'",
+        ),
+        custom_role(
+            update_rule_custom_role_command("central", "<role ARN>"),
+            "aws ecr update-pull-through-cache-rule --ecr-repository-prefix central --custom-role-arn <role ARN>",
         ),
     }
 }
