@@ -1,16 +1,21 @@
 //! Will each consumer's first pull through each rule work? Pure: decides per consumer and
-//! prefix, then words the findings, one per broken policy.
+//! prefix (the cells), then what is wrong: one [`ConsumerProblem`] per broken policy, which
+//! [`super::findings`] words.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::upstream_role::{assess_upstream_role, UpstreamRoleCheck, UpstreamRoleLookup};
+use super::findings::Wording;
+use super::upstream_role::{
+    assess_upstream_role, source_registry, upstream_host, RoleProblem, UpstreamRoleCheck,
+    UpstreamRoleLookup,
+};
 use crate::config::{Consumer, EncryptionType};
 use crate::domain::iam::{answer_for, SimulatedDecision};
 use crate::domain::policy_eval::{evaluate, Answer, Caller, CallerContext, Request};
-use crate::domain::{CacheRule, Check, Finding, RepositoryPolicy, Severity, ROOT_PREFIX};
+use crate::domain::{CacheRule, Finding, RepositoryPolicy, Severity, ROOT_PREFIX};
 
 /// What a first pull needs from the registry permissions policy (only IAM can grant it
 /// otherwise, and IAM in another account cannot).
@@ -342,47 +347,176 @@ enum ParsedRegistryPolicy {
     Unreadable(String),
 }
 
-/// Checks every consumer against every prefix it uses.
+/// What keeps first pulls from working, or leaves them unknown: one problem per broken policy
+/// (the rules' own cells for the registry policy, one per profile for the repository policy,
+/// one per principal for its IAM policies), decided without prose. The words are in
+/// [`super::findings`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerProblem {
+    /// `GetRegistryPolicy` failed: the error.
+    RegistryPolicyUnread { error: String },
+    /// The registry permissions policy cannot be evaluated: where it is malformed.
+    RegistryPolicyMalformed { problems: Vec<String> },
+    /// The registry permissions policy (or its absence) keeps first pulls from working.
+    RegistryPolicyRefuses {
+        /// The registry has no permissions policy at all.
+        absent: bool,
+        /// The consumers and rule prefixes whose first pull fails.
+        failing: Vec<ConsumerPrefix>,
+        /// What to grant, one per prefix whose consumers lack a grant no `Deny` takes away.
+        grants: Vec<RegistryGrant>,
+        /// The `Deny` statements that take a grant away, as met (repeats included).
+        denials: Vec<Denial>,
+    },
+    /// The repository policy of a profile keeps consumers from pulling.
+    RepositoryPolicyRefuses {
+        /// The profile's name: its prefix, or `default`.
+        profile: String,
+        failing: Vec<ConsumerPrefix>,
+        /// Where the failing repositories' policy comes from ([`PolicySource::describe`]),
+        /// sorted, without repeats.
+        sources: Vec<String>,
+        /// The principals that lack a grant no `Deny` takes away, as a policy names them,
+        /// sorted, without repeats.
+        principals: Vec<String>,
+        /// The `Deny` statements that take a grant away, as met (repeats included).
+        denials: Vec<Denial>,
+    },
+    /// The IAM policies of a principal of the registry's account keep its first pulls from
+    /// working (with the resource policies: either may grant, a `Deny` in either takes away).
+    IdentityRefuses {
+        consumer: String,
+        /// The prefixes whose first pull fails, one per failing cell.
+        prefixes: Vec<String>,
+        /// The repository actions no policy grants, in the order met.
+        actions: Vec<String>,
+        /// The repositories they are needed on (`repository/<prefix>/*`).
+        resources: Vec<String>,
+        /// `ecr:GetAuthorizationToken` is not granted.
+        token: bool,
+        /// The `Deny` statements that take a grant away, as met (repeats included).
+        denials: Vec<Denial>,
+    },
+    /// Some IAM simulations could not run: those principals stay `unknown`.
+    SimulationsFailed { failures: Vec<SimulationFailure> },
+    /// The source registry of an ECR-to-ECR rule must let the cache in; its registry policy
+    /// lives in another account and is not read.
+    SourceRegistryUnchecked {
+        rule: String,
+        /// `<account>.dkr.ecr.<region>.amazonaws.com`
+        host: String,
+        account: String,
+        region: String,
+        /// Who pulls from it: the rule's custom role, or the cache's account.
+        principal: String,
+        /// The upstream repositories (`repository/<upstream prefix>/*`).
+        repositories: String,
+    },
+    /// The custom role of an ECR-to-ECR rule.
+    UpstreamRole {
+        rule: String,
+        role: String,
+        problem: RoleProblem,
+    },
+}
+
+impl ConsumerProblem {
+    pub fn severity(&self) -> Severity {
+        match self {
+            ConsumerProblem::RegistryPolicyRefuses { .. }
+            | ConsumerProblem::RepositoryPolicyRefuses { .. }
+            | ConsumerProblem::IdentityRefuses { .. } => Severity::Critical,
+            ConsumerProblem::RegistryPolicyUnread { .. }
+            | ConsumerProblem::RegistryPolicyMalformed { .. }
+            | ConsumerProblem::SimulationsFailed { .. } => Severity::Warning,
+            ConsumerProblem::SourceRegistryUnchecked { .. } => Severity::Info,
+            ConsumerProblem::UpstreamRole { problem, .. } => problem.severity(),
+        }
+    }
+}
+
+/// A consumer and the prefix it pulls through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerPrefix {
+    pub consumer: String,
+    pub prefix: String,
+}
+
+/// What the registry permissions policy must grant for one prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryGrant {
+    pub prefix: String,
+    /// `repository/<prefix>/*`
+    pub resource: String,
+    /// As a policy names them, sorted, without repeats.
+    pub principals: Vec<String>,
+}
+
+/// A `Deny` statement that takes a grant away from a consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The statement, as the policy evaluation names it.
+    pub statement: String,
+    pub action: String,
+    pub resource: String,
+    pub consumer: String,
+}
+
+/// A principal whose IAM simulation could not run, and the first reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulationFailure {
+    pub principal: String,
+    pub why: String,
+}
+
+/// The matrix and its problems, before they are worded.
+#[derive(Debug, Clone, Default)]
+pub struct Judgement {
+    pub cells: Vec<Cell>,
+    pub upstream_roles: Vec<UpstreamRoleCheck>,
+    pub problems: Vec<ConsumerProblem>,
+}
+
+/// Checks every consumer against every prefix it uses, and words the problems.
 pub fn assess(inputs: &Inputs<'_>) -> Assessment {
-    let mut findings = Vec::new();
+    let judgement = judge(inputs);
+    let wording = Wording {
+        region: inputs.registry.region.as_deref(),
+    };
+    Assessment {
+        findings: judgement
+            .problems
+            .iter()
+            .map(|problem| wording.finding(problem))
+            .collect(),
+        cells: judgement.cells,
+        upstream_roles: judgement.upstream_roles,
+    }
+}
+
+/// Checks every consumer against every prefix it uses: the cells and what is wrong.
+pub fn judge(inputs: &Inputs<'_>) -> Judgement {
+    let mut problems = Vec::new();
     let registry_policy = match &inputs.registry_policy {
         RegistryPolicyLookup::Absent => ParsedRegistryPolicy::Absent,
         RegistryPolicyLookup::CallFailed { error } => {
-            findings.push(
-                Finding::new(
-                    Severity::Warning,
-                    Check::ConsumerAccess,
-                    REGISTRY_POLICY_RESOURCE,
-                    "the registry permissions policy could not be read",
-                    format!("`GetRegistryPolicy` failed: {error}; whether consumers can make a first pull is unknown this run"),
-                )
-                .with_next_step("allow `ecr:GetRegistryPolicy` on `*` for this function's role, or nothing to do if it passes on the next run"),
-            );
+            problems.push(ConsumerProblem::RegistryPolicyUnread {
+                error: error.clone(),
+            });
             ParsedRegistryPolicy::Unreadable(format!(
                 "the registry permissions policy could not be read: {error}"
             ))
         }
         RegistryPolicyLookup::Found(text) => match RepositoryPolicy::parse(text) {
             Ok(policy) => ParsedRegistryPolicy::Policy(policy.normalized().clone()),
-            Err(problems) => {
-                let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
-                findings.push(
-                    Finding::new(
-                        Severity::Warning,
-                        Check::ConsumerAccess,
-                        REGISTRY_POLICY_RESOURCE,
-                        "the registry permissions policy is malformed",
-                        format!(
-                            "the policy cannot be evaluated: {}; whether consumers can make a first pull is unknown",
-                            listed.join("; ")
-                        ),
-                    )
-                    .with_next_step("fix the policy (`aws ecr get-registry-policy` shows it) and put it back with `aws ecr put-registry-policy`"),
-                );
-                ParsedRegistryPolicy::Unreadable(format!(
+            Err(listed) => {
+                let listed: Vec<String> = listed.iter().map(ToString::to_string).collect();
+                let why = format!(
                     "the registry permissions policy is malformed: {}",
                     listed.join("; ")
-                ))
+                );
+                problems.push(ConsumerProblem::RegistryPolicyMalformed { problems: listed });
+                ParsedRegistryPolicy::Unreadable(why)
             }
         },
     };
@@ -395,30 +529,36 @@ pub fn assess(inputs: &Inputs<'_>) -> Assessment {
             }
         }
     }
-    findings.extend(registry_finding(inputs, &registry_policy, &cells));
-    findings.extend(repository_findings(inputs, &cells));
-    findings.extend(identity_findings(inputs, &cells));
-    findings.extend(simulation_failures_finding(inputs));
-    findings.extend(
+    problems.extend(registry_problem(inputs, &registry_policy, &cells));
+    problems.extend(repository_problems(inputs, &cells));
+    problems.extend(identity_problems(inputs, &cells));
+    problems.extend(simulation_failures(inputs));
+    problems.extend(
         inputs
             .ecr_upstreams
             .iter()
-            .filter_map(|rule| source_registry_finding(&inputs.registry, rule)),
+            .filter_map(|rule| source_registry_problem(&inputs.registry, rule)),
     );
     let mut upstream_roles = Vec::new();
     for rule in &inputs.ecr_upstreams {
         let Some(lookup) = inputs.upstream_roles.get(&rule.prefix) else {
             continue;
         };
-        if let Some((check, role_findings)) = assess_upstream_role(&inputs.registry, rule, lookup) {
+        if let Some((check, role_problems)) = assess_upstream_role(&inputs.registry, rule, lookup) {
+            problems.extend(role_problems.into_iter().map(|problem| {
+                ConsumerProblem::UpstreamRole {
+                    rule: check.rule.clone(),
+                    role: check.role.clone(),
+                    problem,
+                }
+            }));
             upstream_roles.push(check);
-            findings.extend(role_findings);
         }
     }
-    Assessment {
+    Judgement {
         cells,
         upstream_roles,
-        findings,
+        problems,
     }
 }
 
@@ -763,9 +903,9 @@ fn identity_check(
     CheckResult::from_answers(answers)
 }
 
-/// One finding per principal of the registry's account whose IAM policies keep its first pull
-/// from working, with the statement to add to them.
-fn identity_findings(inputs: &Inputs<'_>, cells: &[Cell]) -> Vec<Finding> {
+/// One problem per principal of the registry's account whose IAM policies keep its first pull
+/// from working: what to grant, and the `Deny` statements to narrow.
+fn identity_problems(inputs: &Inputs<'_>, cells: &[Cell]) -> Vec<ConsumerProblem> {
     let mut by_consumer: BTreeMap<&str, Vec<&Cell>> = BTreeMap::new();
     for cell in cells {
         if cell.identity.status == Status::Missing {
@@ -775,22 +915,24 @@ fn identity_findings(inputs: &Inputs<'_>, cells: &[Cell]) -> Vec<Finding> {
     by_consumer
         .into_iter()
         .map(|(consumer, failing)| {
-            let mut repository_actions: Vec<&str> = Vec::new();
+            let mut actions: Vec<String> = Vec::new();
             let mut resources: Vec<String> = Vec::new();
             let mut token = false;
-            let mut denials: Vec<String> = Vec::new();
+            let mut denials: Vec<Denial> = Vec::new();
             for cell in &failing {
                 for grant in &cell.identity.missing {
                     if let Some(by) = &grant.denied_by {
-                        denials.push(format!(
-                            "narrow the `Deny` of {by}: it takes `{}` on `{}` away",
-                            grant.action, grant.resource
-                        ));
+                        denials.push(Denial {
+                            statement: by.clone(),
+                            action: grant.action.clone(),
+                            resource: grant.resource.clone(),
+                            consumer: consumer.to_owned(),
+                        });
                     } else if grant.action == TOKEN_ACTION {
                         token = true;
                     } else {
-                        if !repository_actions.contains(&grant.action.as_str()) {
-                            repository_actions.push(&grant.action);
+                        if !actions.contains(&grant.action) {
+                            actions.push(grant.action.clone());
                         }
                         if let Some(pattern) = inputs.registry.repositories_arn(&cell.prefix) {
                             if !resources.contains(&pattern) {
@@ -800,59 +942,22 @@ fn identity_findings(inputs: &Inputs<'_>, cells: &[Cell]) -> Vec<Finding> {
                     }
                 }
             }
-            let mut statements = Vec::new();
-            if !repository_actions.is_empty() {
-                statements.push(json!({
-                    "Sid": "PtcFirstPull",
-                    "Effect": "Allow",
-                    "Action": repository_actions,
-                    "Resource": if resources.len() == 1 { json!(resources[0]) } else { json!(resources) },
-                }));
+            ConsumerProblem::IdentityRefuses {
+                consumer: consumer.to_owned(),
+                prefixes: failing.iter().map(|cell| cell.prefix.clone()).collect(),
+                actions,
+                resources,
+                token,
+                denials,
             }
-            if token {
-                statements.push(json!({
-                    "Sid": "PtcRegistryLogin",
-                    "Effect": "Allow",
-                    "Action": TOKEN_ACTION,
-                    "Resource": "*",
-                }));
-            }
-            let mut next_steps = Vec::new();
-            if !statements.is_empty() {
-                next_steps.push(format!(
-                    "add to an IAM policy of `{consumer}` (or let the registry or repository policy name it): {}",
-                    json!({"Version": "2012-10-17", "Statement": statements})
-                ));
-            }
-            denials.sort();
-            denials.dedup();
-            next_steps.extend(denials);
-            let prefixes: Vec<String> = failing
-                .iter()
-                .map(|cell| format!("`{}`", cell.prefix))
-                .collect();
-            Finding::new(
-                Severity::Critical,
-                Check::ConsumerAccess,
-                consumer,
-                format!(
-                    "{} consumer pull{} of a new image would fail: the IAM policies of `{consumer}`",
-                    failing.len(),
-                    if failing.len() == 1 { "" } else { "s" }
-                ),
-                format!(
-                    "the IAM policy simulation of `{consumer}` (with the registry and repository policies) does not allow what a first pull through {} needs, or a `Deny` takes it away",
-                    prefixes.join(", ")
-                ),
-            )
-            .with_next_steps(next_steps)
         })
         .collect()
 }
 
-/// One warning when some IAM simulations could not run: those consumers stay `unknown`.
-fn simulation_failures_finding(inputs: &Inputs<'_>) -> Option<Finding> {
-    let mut failures: Vec<String> = Vec::new();
+/// The principals whose IAM simulation could not run, when there are some: those consumers stay
+/// `unknown`.
+fn simulation_failures(inputs: &Inputs<'_>) -> Option<ConsumerProblem> {
+    let mut failures: Vec<SimulationFailure> = Vec::new();
     for (principal, facts) in &inputs.identities {
         let mut whys: Vec<&String> = facts
             .repositories
@@ -865,43 +970,24 @@ fn simulation_failures_finding(inputs: &Inputs<'_>) -> Option<Finding> {
         whys.sort();
         whys.dedup();
         if let Some(why) = whys.first() {
-            failures.push(format!("`{principal}`: {why}"));
+            failures.push(SimulationFailure {
+                principal: principal.clone(),
+                why: (*why).clone(),
+            });
         }
     }
-    if failures.is_empty() {
-        return None;
-    }
-    Some(
-        Finding::new(
-            Severity::Warning,
-            Check::ConsumerAccess,
-            IAM_SIMULATION_RESOURCE,
-            format!(
-                "the IAM policies of {} consumer{} could not be simulated",
-                failures.len(),
-                if failures.len() == 1 { "" } else { "s" }
-            ),
-            format!(
-                "whether their first pulls work is unknown: {}",
-                failures.join("; ")
-            ),
-        )
-        .with_next_step("allow this function's role `iam:SimulatePrincipalPolicy` on each principal of `consumers.principals` in this account (the stack parameter `ConsumerPrincipalArns`)"),
-    )
+    (!failures.is_empty()).then_some(ConsumerProblem::SimulationsFailed { failures })
 }
 
 /// What the source registry of an ECR-to-ECR rule must grant the cache (its registry policy
-/// lives in the other account, so it cannot be read from here): printed for its owner.
-fn source_registry_finding(registry: &RegistryFacts, rule: &CacheRule) -> Option<Finding> {
-    let host = rule
-        .upstream_registry_url
-        .trim_start_matches("https://")
-        .split('/')
-        .next()?;
-    // `<account>.dkr.ecr.<region>.amazonaws.com`
-    let mut parts = host.split('.');
-    let source_account = parts.next()?;
-    let source_region = host.split(".dkr.ecr.").nth(1)?.split('.').next()?;
+/// lives in the other account, so it cannot be read from here); `None` when the upstream is no
+/// ECR registry address or the cache's account is not known.
+pub(crate) fn source_registry_problem(
+    registry: &RegistryFacts,
+    rule: &CacheRule,
+) -> Option<ConsumerProblem> {
+    let host = upstream_host(rule)?;
+    let (account, region) = source_registry(rule)?;
     let principal = match (&rule.custom_role_arn, &registry.account_id) {
         (Some(role), _) => role.clone(),
         (None, Some(account_id)) => format!("arn:{}:iam::{account_id}:root", registry.partition()),
@@ -912,82 +998,38 @@ fn source_registry_finding(registry: &RegistryFacts, rule: &CacheRule) -> Option
     } else {
         format!("{}/*", rule.upstream_repository_prefix)
     };
-    let statement = json!({
-        "Sid": sid("PtcCacheFrom", &rule.prefix),
-        "Effect": "Allow",
-        "Principal": {"AWS": principal},
-        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"],
-        "Resource": format!("arn:{}:ecr:{source_region}:{source_account}:repository/{repositories}", registry.partition()),
-    });
-    Some(
-        Finding::new(
-            Severity::Info,
-            Check::ConsumerAccess,
-            &rule.prefix,
-            format!("rule `{}` pulls from the ECR registry of account {source_account}: its registry policy is not checked", rule.prefix),
-            format!(
-                "first pulls through `{}` work only if the registry `{host}` lets the cache in; that policy lives in account {source_account} and cannot be read from here",
-                rule.prefix
-            ),
-        )
-        .with_next_step(format!(
-            "ask the owner of account {source_account} to have this statement in its registry permissions policy (region {source_region}): {statement}"
-        )),
-    )
+    Some(ConsumerProblem::SourceRegistryUnchecked {
+        rule: rule.prefix.clone(),
+        repositories: format!(
+            "arn:{}:ecr:{region}:{account}:repository/{repositories}",
+            registry.partition()
+        ),
+        host: host.to_owned(),
+        account,
+        region,
+        principal,
+    })
 }
 
-/// `PtcFirstPullDockerhub`: a `Sid` is alphanumeric.
-fn sid(base: &str, prefix: &str) -> String {
-    let mut sid = base.to_owned();
-    let mut upper = true;
-    for c in prefix.chars() {
-        if c.is_ascii_alphanumeric() {
-            if upper {
-                sid.push(c.to_ascii_uppercase());
-            } else {
-                sid.push(c);
-            }
-            upper = false;
-        } else {
-            upper = true;
-        }
-    }
-    sid
-}
-
-/// The principals of `cells`, as a policy names them, without repeats.
-fn principals(cells: &[&Cell], partition: &str) -> Value {
+/// The principals of `cells`, as a policy names them, sorted, without repeats.
+fn principals(cells: &[&Cell], partition: &str) -> Vec<String> {
     let mut names: Vec<String> = cells
         .iter()
         .map(|cell| cell.caller.policy_principal(partition))
         .collect();
     names.sort();
     names.dedup();
-    match names.as_slice() {
-        [one] => json!(one),
-        _ => json!(names),
-    }
+    names
 }
 
-/// The registry policy statement that lets `cells` (all of one prefix) make a first pull.
-fn registry_statement(prefix: &str, resource: &str, cells: &[&Cell], partition: &str) -> Value {
-    json!({
-        "Sid": sid("PtcFirstPull", prefix),
-        "Effect": "Allow",
-        "Principal": {"AWS": principals(cells, partition)},
-        "Action": REGISTRY_ACTIONS,
-        "Resource": resource,
-    })
-}
-
-/// One finding for the registry policy, whatever the number of consumers and prefixes it fails.
-fn registry_finding(
+/// One problem for the registry policy, whatever the number of consumers and prefixes it fails.
+fn registry_problem(
     inputs: &Inputs<'_>,
     registry_policy: &ParsedRegistryPolicy,
     cells: &[Cell],
-) -> Option<Finding> {
+) -> Option<ConsumerProblem> {
     // A profile's prefix below a rule is covered by the rule's statement (and reached by any
-    // `Deny` that reaches it): only the rules' own cells make the finding.
+    // `Deny` that reaches it): only the rules' own cells make the problem.
     let failing: Vec<&Cell> = cells
         .iter()
         .filter(|cell| cell.registry_policy.status == Status::Missing && cell.rule.is_none())
@@ -1007,7 +1049,7 @@ fn registry_finding(
             by_prefix.entry(&cell.prefix).or_default().push(cell);
         }
     }
-    let statements: Vec<Value> = by_prefix
+    let grants: Vec<RegistryGrant> = by_prefix
         .iter()
         .filter_map(|(prefix, cells)| {
             let resource = cells
@@ -1017,86 +1059,57 @@ fn registry_finding(
                 .first()?
                 .resource
                 .clone();
-            Some(registry_statement(prefix, &resource, cells, partition))
+            Some(RegistryGrant {
+                prefix: (*prefix).to_owned(),
+                resource,
+                principals: principals(cells, partition),
+            })
         })
         .collect();
-    let mut next_steps = Vec::new();
-    let absent = matches!(registry_policy, ParsedRegistryPolicy::Absent);
-    if absent {
-        let policy = json!({"Version": "2012-10-17", "Statement": statements});
-        let region = inputs
-            .registry
-            .region
-            .as_deref()
-            .map(|region| format!(" --region {region}"))
-            .unwrap_or_default();
-        next_steps.push(format!(
-            "create the registry permissions policy: aws ecr put-registry-policy{region} --policy-text '{policy}'"
-        ));
-    } else {
-        for statement in &statements {
-            next_steps.push(format!(
-                "add this statement to the registry permissions policy (`aws ecr get-registry-policy`, then `aws ecr put-registry-policy`): {statement}"
-            ));
-        }
-    }
-    let mut denials: Vec<String> = failing
+    let denials: Vec<Denial> = failing
         .iter()
         .flat_map(|cell| {
             cell.registry_policy.missing.iter().filter_map(|grant| {
-                grant.denied_by.as_ref().map(|statement| {
-                    format!(
-                        "narrow the `Deny` {statement} of the registry permissions policy: it takes `{}` on `{}` away from `{}`",
-                        grant.action, grant.resource, cell.consumer
-                    )
+                grant.denied_by.as_ref().map(|statement| Denial {
+                    statement: statement.clone(),
+                    action: grant.action.clone(),
+                    resource: grant.resource.clone(),
+                    consumer: cell.consumer.clone(),
                 })
             })
         })
         .collect();
-    denials.sort();
-    denials.dedup();
-    next_steps.extend(denials);
-    let pairs: Vec<String> = failing
-        .iter()
-        .map(|cell| format!("`{}` through `{}`", cell.consumer, cell.prefix))
-        .collect();
-    let why = if absent {
-        "the registry has no permissions policy".to_owned()
-    } else {
-        "the registry permissions policy does not grant them `ecr:CreateRepository` and `ecr:BatchImportUpstreamImage` on the rule's repositories, or a `Deny` takes it away".to_owned()
-    };
-    Some(
-        Finding::new(
-            Severity::Critical,
-            Check::ConsumerAccess,
-            REGISTRY_POLICY_RESOURCE,
-            format!(
-                "{} consumer pull{} of a new image would fail: the registry permissions policy",
-                pairs.len(),
-                if pairs.len() == 1 { "" } else { "s" }
-            ),
-            format!(
-                "{why}: the first pull of an image not yet cached fails (`ImagePullBackOff`, \"not found\") for {}; cached images keep working",
-                pairs.join(", ")
-            ),
-        )
-        .with_next_steps(next_steps),
-    )
+    Some(ConsumerProblem::RegistryPolicyRefuses {
+        absent: matches!(registry_policy, ParsedRegistryPolicy::Absent),
+        failing: consumer_prefixes(&failing),
+        grants,
+        denials,
+    })
 }
 
-/// The sources of the repository policies of `cells`, without repeats.
-fn sources(cells: &[&Cell]) -> String {
-    let mut sources: Vec<&str> = cells
+fn consumer_prefixes(cells: &[&Cell]) -> Vec<ConsumerPrefix> {
+    cells
         .iter()
-        .map(|cell| cell.repository_policy_source.as_str())
+        .map(|cell| ConsumerPrefix {
+            consumer: cell.consumer.clone(),
+            prefix: cell.prefix.clone(),
+        })
+        .collect()
+}
+
+/// The sources of the repository policies of `cells`, sorted, without repeats.
+fn sources(cells: &[&Cell]) -> Vec<String> {
+    let mut sources: Vec<String> = cells
+        .iter()
+        .map(|cell| cell.repository_policy_source.clone())
         .collect();
     sources.sort_unstable();
     sources.dedup();
-    sources.join(", ")
+    sources
 }
 
-/// One finding per profile whose repository policy keeps consumers from pulling.
-fn repository_findings(inputs: &Inputs<'_>, cells: &[Cell]) -> Vec<Finding> {
+/// One problem per profile whose repository policy keeps consumers from pulling.
+fn repository_problems(inputs: &Inputs<'_>, cells: &[Cell]) -> Vec<ConsumerProblem> {
     let partition = inputs.registry.partition();
     let mut by_profile: BTreeMap<&str, Vec<&Cell>> = BTreeMap::new();
     for cell in cells {
@@ -1117,60 +1130,26 @@ fn repository_findings(inputs: &Inputs<'_>, cells: &[Cell]) -> Vec<Finding> {
                         .any(|grant| grant.denied_by.is_none())
                 })
                 .collect();
-            let statement = json!({
-                "Sid": "PtcConsumersPull",
-                "Effect": "Allow",
-                "Principal": {"AWS": principals(&undenied, partition)},
-                "Action": PULL_ACTIONS,
-            });
-            let key = if profile == "default" {
-                "hardening.default.repository_policy".to_owned()
-            } else {
-                format!("hardening.profiles.\"{profile}\".repository_policy")
-            };
-            let mut next_steps = Vec::new();
-            if !undenied.is_empty() {
-                next_steps.push(format!(
-                    "add this statement to the policy of `{key}`: {statement}"
-                ));
-            }
-            let mut denials: Vec<String> = failing
+            let denials: Vec<Denial> = failing
                 .iter()
                 .flat_map(|cell| {
                     cell.repository_policy.missing.iter().filter_map(|grant| {
-                        grant.denied_by.as_ref().map(|statement| {
-                            format!(
-                                "narrow the `Deny` {statement} of `{key}`: it takes `{}` away from `{}`",
-                                grant.action, cell.consumer
-                            )
+                        grant.denied_by.as_ref().map(|statement| Denial {
+                            statement: statement.clone(),
+                            action: grant.action.clone(),
+                            resource: grant.resource.clone(),
+                            consumer: cell.consumer.clone(),
                         })
                     })
                 })
                 .collect();
-            denials.sort();
-            denials.dedup();
-            next_steps.extend(denials);
-            next_steps.push("then `ptc templates` and `ptc harden` bring the creation templates and the existing repositories to the profile".to_owned());
-            let pairs: Vec<String> = failing
-                .iter()
-                .map(|cell| format!("`{}` through `{}`", cell.consumer, cell.prefix))
-                .collect();
-            Finding::new(
-                Severity::Critical,
-                Check::ConsumerAccess,
-                format!("profile:{profile}"),
-                format!(
-                    "{} consumer pull{} would fail: the repository policy of profile `{profile}`",
-                    pairs.len(),
-                    if pairs.len() == 1 { "" } else { "s" }
-                ),
-                format!(
-                    "cache repositories get the repository policy of {}, which does not let {} pull (`ecr:BatchGetImage`, `ecr:GetDownloadUrlForLayer`, `ecr:BatchCheckLayerAvailability`)",
-                    sources(&failing),
-                    pairs.join(", ")
-                ),
-            )
-            .with_next_steps(next_steps)
+            ConsumerProblem::RepositoryPolicyRefuses {
+                profile: profile.to_owned(),
+                sources: sources(&failing),
+                principals: principals(&undenied, partition),
+                failing: consumer_prefixes(&failing),
+                denials,
+            }
         })
         .collect()
 }
@@ -1394,33 +1373,172 @@ mod tests {
 }
 
 #[cfg(test)]
-mod source_registry_tests {
+mod problem_tests {
     use super::*;
-    use crate::domain::UpstreamKind;
+    use crate::test_cases::named_cases;
 
-    #[test]
-    fn an_ecr_upstream_gets_the_statement_its_owner_must_add() {
-        let mut rule = CacheRule::new("central", "444455556666.dkr.ecr.us-east-1.amazonaws.com");
-        assert_eq!(rule.upstream, UpstreamKind::Ecr);
-        rule.custom_role_arn = Some("arn:aws:iam::999999999999:role/ptc-upstream".to_owned());
-        rule.upstream_repository_prefix = "base-images".to_owned();
-        let registry = RegistryFacts {
-            account_id: Some("999999999999".to_owned()),
-            region: Some("eu-west-1".to_owned()),
-        };
-        let finding = source_registry_finding(&registry, &rule).expect("a finding");
-        assert_eq!(finding.severity, Severity::Info);
-        let step = &finding.next_steps[0];
-        let statement: Value =
-            serde_json::from_str(&step[step.find('{').expect("JSON")..]).expect("a statement");
-        assert_eq!(
-            statement["Principal"]["AWS"],
-            "arn:aws:iam::999999999999:role/ptc-upstream"
-        );
-        assert_eq!(
-            statement["Resource"],
-            "arn:aws:ecr:us-east-1:444455556666:repository/base-images/*"
-        );
+    const ACCOUNT: &str = "999999999999";
+    const GHCR: &str = "arn:aws:ecr:eu-west-1:999999999999:repository/ghcr/*";
+    const DOCKER_HUB: &str = "arn:aws:ecr:eu-west-1:999999999999:repository/docker-hub/*";
+    const OTHER: &str = "arn:aws:iam::111111111111:root";
+
+    fn registry(statements: Value) -> RegistryPolicyLookup {
+        RegistryPolicyLookup::Found(
+            json!({"Version": "2012-10-17", "Statement": statements}).to_string(),
+        )
+    }
+
+    /// Everything granted to account 111111111111.
+    fn granting() -> RegistryPolicyLookup {
+        registry(
+            json!([{"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "ecr:*", "Resource": "*"}]),
+        )
+    }
+
+    fn pull(statements: Value) -> Option<RepositoryPolicy> {
+        Some(
+            RepositoryPolicy::parse(
+                &json!({"Version": "2012-10-17", "Statement": statements}).to_string(),
+            )
+            .expect("a valid policy"),
+        )
+    }
+
+    /// Pulls granted to account 111111111111.
+    fn pulling() -> Option<RepositoryPolicy> {
+        pull(
+            json!([{"Sid": "Pull", "Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": PULL_ACTIONS}]),
+        )
+    }
+
+    fn pair(consumer: &str, prefix: &str) -> ConsumerPrefix {
+        ConsumerPrefix {
+            consumer: consumer.to_owned(),
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn denial(statement: &str, action: &str, resource: &str, consumer: &str) -> Denial {
+        Denial {
+            statement: statement.to_owned(),
+            action: action.to_owned(),
+            resource: resource.to_owned(),
+            consumer: consumer.to_owned(),
+        }
+    }
+
+    /// The problems of account 111111111111 pulling through `docker-hub` and `ghcr` under
+    /// `registry_policy` and the profile's `repository_policy`.
+    fn check_problems(
+        name: &str,
+        registry_policy: RegistryPolicyLookup,
+        repository_policy: Option<RepositoryPolicy>,
+        expected: Vec<ConsumerProblem>,
+    ) {
+        let consumers = [Consumer {
+            caller: Caller::parse("111111111111").expect("an account"),
+            prefixes: None,
+        }];
+        let prefixes = ["docker-hub", "ghcr"]
+            .iter()
+            .map(|prefix| PrefixFacts {
+                prefix: (*prefix).to_owned(),
+                rule_prefix: (*prefix).to_owned(),
+                profile: "default".to_owned(),
+                repository_policy: repository_policy.as_ref(),
+                policy_source: PolicySource::Profile {
+                    templates_unread: None,
+                },
+                encryption: None,
+            })
+            .collect();
+        let judgement = judge(&Inputs {
+            registry: RegistryFacts {
+                account_id: Some(ACCOUNT.to_owned()),
+                region: Some("eu-west-1".to_owned()),
+            },
+            registry_policy,
+            prefixes,
+            consumers: &consumers,
+            organization_id: None,
+            ecr_upstreams: Vec::new(),
+            identities: BTreeMap::new(),
+            upstream_roles: BTreeMap::new(),
+        });
+        assert_eq!(judgement.problems, expected, "{name}");
+    }
+
+    named_cases! {
+        /// Each broken policy is one problem, naming who fails through where and what to grant.
+        mod each_broken_policy_is_one_problem => check_problems;
+        everything_granted(granting(), pulling(), vec![]),
+        no_registry_policy(
+            RegistryPolicyLookup::Absent,
+            pulling(),
+            vec![ConsumerProblem::RegistryPolicyRefuses {
+                absent: true,
+                failing: vec![pair("111111111111", "docker-hub"), pair("111111111111", "ghcr")],
+                grants: vec![
+                    RegistryGrant {
+                        prefix: "docker-hub".to_owned(),
+                        resource: DOCKER_HUB.to_owned(),
+                        principals: vec![OTHER.to_owned()],
+                    },
+                    RegistryGrant {
+                        prefix: "ghcr".to_owned(),
+                        resource: GHCR.to_owned(),
+                        principals: vec![OTHER.to_owned()],
+                    },
+                ],
+                denials: vec![],
+            }],
+        ),
+        a_registry_deny_on_one_prefix(
+            registry(json!([
+                {"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": "ecr:*", "Resource": "*"},
+                {"Sid": "NoCreate", "Effect": "Deny", "Principal": "*", "Action": "ecr:CreateRepository", "Resource": GHCR}
+            ])),
+            pulling(),
+            vec![ConsumerProblem::RegistryPolicyRefuses {
+                absent: false,
+                failing: vec![pair("111111111111", "ghcr")],
+                grants: vec![],
+                denials: vec![denial("Statement[1] (`NoCreate`)", "ecr:CreateRepository", GHCR, "111111111111")],
+            }],
+        ),
+        the_registry_policy_unread(
+            RegistryPolicyLookup::CallFailed { error: "access denied".to_owned() },
+            pulling(),
+            vec![ConsumerProblem::RegistryPolicyUnread { error: "access denied".to_owned() }],
+        ),
+        no_repository_policy(
+            granting(),
+            None,
+            vec![ConsumerProblem::RepositoryPolicyRefuses {
+                profile: "default".to_owned(),
+                failing: vec![pair("111111111111", "docker-hub"), pair("111111111111", "ghcr")],
+                sources: vec!["profile `default`".to_owned()],
+                principals: vec![OTHER.to_owned()],
+                denials: vec![],
+            }],
+        ),
+        a_repository_deny(
+            granting(),
+            pull(json!([
+                {"Effect": "Allow", "Principal": {"AWS": "111111111111"}, "Action": PULL_ACTIONS},
+                {"Sid": "NoLayers", "Effect": "Deny", "Principal": "*", "Action": "ecr:GetDownloadUrlForLayer"}
+            ])),
+            vec![ConsumerProblem::RepositoryPolicyRefuses {
+                profile: "default".to_owned(),
+                failing: vec![pair("111111111111", "docker-hub"), pair("111111111111", "ghcr")],
+                sources: vec!["profile `default`".to_owned()],
+                principals: vec![],
+                denials: vec![
+                    denial("Statement[1] (`NoLayers`)", "ecr:GetDownloadUrlForLayer", DOCKER_HUB, "111111111111"),
+                    denial("Statement[1] (`NoLayers`)", "ecr:GetDownloadUrlForLayer", GHCR, "111111111111"),
+                ],
+            }],
+        ),
     }
 }
 

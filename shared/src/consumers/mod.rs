@@ -3,10 +3,13 @@
 //!
 //! Observe (`GetRegistryPolicy`, the creation templates, IAM simulations of the principals of
 //! this account; the rules and the profiles are given; a profile prefix below a rule is checked
-//! as its own prefix, as its template applies there) → assess ([`assess`], pure) → report. Run by `validate-cache-rules` on its schedule and by `ptc doctor`. Nothing
-//! is written.
+//! as its own prefix, as its template applies there) → assess ([`assess`], pure: the cells and
+//! the problems, [`upstream_role`] for the custom roles of ECR-to-ECR rules) → word the problems
+//! ([`findings`]) → report. Run by `validate-cache-rules` on its schedule and by `ptc doctor`.
+//! Nothing is written.
 
 pub mod assess;
+pub mod findings;
 pub mod permissions;
 pub mod upstream_role;
 

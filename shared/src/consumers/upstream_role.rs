@@ -1,7 +1,8 @@
 //! The custom role (`customRoleArn`) of an ECR-to-ECR rule: ECR assumes it to pull from the
 //! upstream registry, so a first pull through the rule works only if the role exists, trusts
 //! pull through cache and may pull from the upstream repositories. Pure: decides from what
-//! `iam:GetRole` and `iam:SimulatePrincipalPolicy` answered.
+//! `iam:GetRole` and `iam:SimulatePrincipalPolicy` answered, as [`RoleProblem`]s that
+//! [`super::findings`] words.
 //!
 //! ECR user guide, pull-through-cache-private.html: the trust policy names the service principal
 //! `pullthroughcache.ecr.amazonaws.com`, and the role's permissions include
@@ -10,14 +11,13 @@
 //! checks them on is not documented).
 
 use serde::Serialize;
-use serde_json::json;
 
 use super::assess::{
     CheckResult, MissingGrant, RegistryFacts, Status, SAMPLE_REPOSITORY, TOKEN_ACTION,
 };
 use crate::domain::iam::{answer_for, trust_problem, SimulatedDecision, TrustProblem};
 use crate::domain::policy_eval::Answer;
-use crate::domain::{CacheRule, Check, Finding, Severity, ROOT_PREFIX};
+use crate::domain::{CacheRule, Severity, ROOT_PREFIX};
 
 /// The service principal that assumes the custom role of an ECR-to-ECR rule.
 pub const PULL_THROUGH_CACHE_SERVICE: &str = "pullthroughcache.ecr.amazonaws.com";
@@ -55,13 +55,50 @@ pub struct UpstreamRoleCheck {
     pub permissions: CheckResult,
 }
 
-/// `(account, region)` of an ECR-to-ECR rule's upstream (`<account>.dkr.ecr.<region>.amazonaws.com`).
-pub fn source_registry(rule: &CacheRule) -> Option<(String, String)> {
-    let host = rule
-        .upstream_registry_url
+/// What is wrong with a rule's custom role, decided without prose; the words are in
+/// [`super::findings`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleProblem {
+    /// IAM has no such role (`NoSuchEntity`).
+    Absent {
+        /// What the role must be allowed to pull (`repository/<upstream prefix>/*`).
+        upstream_repositories: String,
+    },
+    /// The role could not be read (or is in another account): why.
+    Unchecked { why: Vec<String> },
+    /// The trust policy does not let pull through cache assume the role: why.
+    Untrusted { why: Vec<String> },
+    /// The role's IAM policies do not allow what pulling from the upstream needs.
+    MayNotPull {
+        upstream_repositories: String,
+        missing: Vec<MissingGrant>,
+    },
+    /// Nothing is missing, but part of the check is `unknown`: why.
+    PartlyChecked { unsure: Vec<String> },
+}
+
+impl RoleProblem {
+    pub fn severity(&self) -> Severity {
+        match self {
+            RoleProblem::Absent { .. }
+            | RoleProblem::Untrusted { .. }
+            | RoleProblem::MayNotPull { .. } => Severity::Critical,
+            RoleProblem::Unchecked { .. } | RoleProblem::PartlyChecked { .. } => Severity::Warning,
+        }
+    }
+}
+
+/// The host of an ECR-to-ECR rule's upstream: `<account>.dkr.ecr.<region>.amazonaws.com`.
+pub fn upstream_host(rule: &CacheRule) -> Option<&str> {
+    rule.upstream_registry_url
         .trim_start_matches("https://")
         .split('/')
-        .next()?;
+        .next()
+}
+
+/// `(account, region)` of an ECR-to-ECR rule's upstream (`<account>.dkr.ecr.<region>.amazonaws.com`).
+pub fn source_registry(rule: &CacheRule) -> Option<(String, String)> {
+    let host = upstream_host(rule)?;
     let account = host.split('.').next()?;
     let region = host.split(".dkr.ecr.").nth(1)?.split('.').next()?;
     Some((account.to_owned(), region.to_owned()))
@@ -85,12 +122,12 @@ pub fn upstream_sample_arn(registry: &RegistryFacts, rule: &CacheRule) -> Option
     ))
 }
 
-/// The check of `rule`'s custom role and its findings; `None` for a rule without one.
+/// The check of `rule`'s custom role and its problems; `None` for a rule without one.
 pub fn assess_upstream_role(
     registry: &RegistryFacts,
     rule: &CacheRule,
     lookup: &UpstreamRoleLookup,
-) -> Option<(UpstreamRoleCheck, Vec<Finding>)> {
+) -> Option<(UpstreamRoleCheck, Vec<RoleProblem>)> {
     let role = rule.custom_role_arn.as_deref()?;
     let sample = upstream_sample_arn(registry, rule).unwrap_or_default();
     let unknown_both = |why: String| (CheckResult::unknown(why.clone()), CheckResult::unknown(why));
@@ -158,155 +195,53 @@ pub fn assess_upstream_role(
         trust,
         permissions,
     };
-    let findings = upstream_role_findings(rule, role, &sample, lookup, &check);
-    Some((check, findings))
+    let problems = role_problems(&sample, lookup, &check);
+    Some((check, problems))
 }
 
-fn upstream_role_findings(
-    rule: &CacheRule,
-    role: &str,
+/// What keeps first pulls through the rule from working, from the check of its custom role.
+fn role_problems(
     sample: &str,
     lookup: &UpstreamRoleLookup,
     check: &UpstreamRoleCheck,
-) -> Vec<Finding> {
-    let trust_statement = json!({
-        "Effect": "Allow",
-        "Principal": {"Service": PULL_THROUGH_CACHE_SERVICE},
-        "Action": "sts:AssumeRole",
-    });
+) -> Vec<RoleProblem> {
     let upstream_repositories = sample
         .strip_suffix(SAMPLE_REPOSITORY)
         .map(|start| format!("{start}*"))
         .unwrap_or_else(|| "*".to_owned());
-    let permissions_statement = json!({
-        "Effect": "Allow",
-        "Action": UPSTREAM_PULL_ACTIONS,
-        "Resource": upstream_repositories,
-    });
-    let title = |what: &str| {
-        format!(
-            "first pulls through `{}` would fail: its custom role {what}",
-            rule.prefix
-        )
-    };
-    let resource = format!("custom-role:{}", rule.prefix);
     match lookup {
-        UpstreamRoleLookup::Absent => vec![Finding::new(
-            Severity::Critical,
-            Check::ConsumerAccess,
-            resource,
-            title(&format!("`{role}` does not exist")),
-            format!("ECR assumes `{role}` to pull from the upstream registry, and IAM has no such role: every first pull of an image not yet cached through `{}` fails", rule.prefix),
-        )
-        .with_next_steps(vec![
-            format!(
-                "create the role `{role}` trusted by pull through cache ({}) with at least {} and `{TOKEN_ACTION}` on `*`",
-                json!({"Version": "2012-10-17", "Statement": [trust_statement]}),
-                json!({"Version": "2012-10-17", "Statement": [permissions_statement]}),
-            ),
-            format!(
-                "or point the rule at an existing role: aws ecr update-pull-through-cache-rule --ecr-repository-prefix {} --custom-role-arn <role ARN>",
-                rule.prefix
-            ),
-        ])],
-        UpstreamRoleLookup::Failed(_) | UpstreamRoleLookup::OtherAccount if check.status == Status::Unknown => {
-            let why = check.trust.why.join("; ");
-            vec![Finding::new(
-                Severity::Warning,
-                Check::ConsumerAccess,
-                resource,
-                format!("the custom role of rule `{}` could not be checked", rule.prefix),
-                format!("`{role}`: {why}"),
-            )
-            .with_next_step("allow this function's role `iam:GetRole` and `iam:SimulatePrincipalPolicy` on the custom roles of ECR-to-ECR rules (the stack parameter `UpstreamRoleArns`)")]
+        UpstreamRoleLookup::Absent => vec![RoleProblem::Absent {
+            upstream_repositories,
+        }],
+        UpstreamRoleLookup::Failed(_) | UpstreamRoleLookup::OtherAccount
+            if check.status == Status::Unknown =>
+        {
+            vec![RoleProblem::Unchecked {
+                why: check.trust.why.clone(),
+            }]
         }
         UpstreamRoleLookup::Found { .. } => {
-            let mut findings = Vec::new();
+            let mut problems = Vec::new();
             if check.trust.status == Status::Missing {
-                findings.push(
-                    Finding::new(
-                        Severity::Critical,
-                        Check::ConsumerAccess,
-                        resource.clone(),
-                        title(&format!("`{role}` does not trust pull through cache")),
-                        format!("{}: ECR cannot assume it to pull from the upstream registry", check.trust.why.join("; ")),
-                    )
-                    .with_next_step(format!(
-                        "add this statement to the trust policy of `{role}` (`aws iam update-assume-role-policy`): {trust_statement}"
-                    )),
-                );
+                problems.push(RoleProblem::Untrusted {
+                    why: check.trust.why.clone(),
+                });
             }
             if check.permissions.status == Status::Missing {
-                let mut next_steps = Vec::new();
-                let (denied, lacking): (Vec<&MissingGrant>, Vec<&MissingGrant>) = check
-                    .permissions
-                    .missing
-                    .iter()
-                    .partition(|grant| grant.denied_by.is_some());
-                let lacking_actions: Vec<&str> = lacking
-                    .iter()
-                    .filter(|grant| grant.action != TOKEN_ACTION)
-                    .map(|grant| grant.action.as_str())
-                    .collect();
-                let mut statements = Vec::new();
-                if !lacking_actions.is_empty() {
-                    statements.push(json!({"Effect": "Allow", "Action": lacking_actions, "Resource": upstream_repositories}));
-                }
-                if lacking.iter().any(|grant| grant.action == TOKEN_ACTION) {
-                    statements.push(json!({"Effect": "Allow", "Action": TOKEN_ACTION, "Resource": "*"}));
-                }
-                if !statements.is_empty() {
-                    next_steps.push(format!(
-                        "add to an IAM policy of `{role}`: {}",
-                        json!({"Version": "2012-10-17", "Statement": statements})
-                    ));
-                }
-                for grant in denied {
-                    next_steps.push(format!(
-                        "narrow the `Deny` of {}: it takes `{}` on `{}` away",
-                        grant.denied_by.as_deref().unwrap_or_default(),
-                        grant.action,
-                        grant.resource
-                    ));
-                }
-                findings.push(
-                    Finding::new(
-                        Severity::Critical,
-                        Check::ConsumerAccess,
-                        resource.clone(),
-                        title(&format!("`{role}` may not pull from the upstream registry")),
-                        format!(
-                            "the IAM policy simulation of `{role}` does not allow {}",
-                            check
-                                .permissions
-                                .missing
-                                .iter()
-                                .map(|grant| format!("`{}` on `{}`", grant.action, grant.resource))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    )
-                    .with_next_steps(next_steps),
-                );
+                problems.push(RoleProblem::MayNotPull {
+                    upstream_repositories,
+                    missing: check.permissions.missing.clone(),
+                });
             }
             let unsure: Vec<String> = [&check.trust, &check.permissions]
                 .iter()
                 .filter(|result| result.status == Status::Unknown)
                 .flat_map(|result| result.why.clone())
                 .collect();
-            if findings.is_empty() && !unsure.is_empty() {
-                findings.push(
-                    Finding::new(
-                        Severity::Warning,
-                        Check::ConsumerAccess,
-                        resource,
-                        format!("the custom role of rule `{}` could not be fully checked", rule.prefix),
-                        format!("`{role}`: {}", unsure.join("; ")),
-                    )
-                    .with_next_step("check the role's trust and permissions against the ECR user guide (pull-through-cache-private.html)"),
-                );
+            if problems.is_empty() && !unsure.is_empty() {
+                problems.push(RoleProblem::PartlyChecked { unsure });
             }
-            findings
+            problems
         }
         _ => Vec::new(),
     }
@@ -315,8 +250,12 @@ fn upstream_role_findings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::consumers::assess::ConsumerProblem;
+    use crate::consumers::findings::Wording;
     use crate::domain::iam::EvalDecision;
+    use crate::domain::Finding;
     use crate::test_cases::named_cases;
+    use serde_json::json;
 
     const ROLE: &str = "arn:aws:iam::999999999999:role/ptc-upstream";
     const SAMPLE: &str =
@@ -377,6 +316,27 @@ mod tests {
         );
     }
 
+    /// The check of `rule()`'s custom role under `lookup`, and its findings.
+    fn assessed(
+        rule: &CacheRule,
+        lookup: &UpstreamRoleLookup,
+    ) -> (UpstreamRoleCheck, Vec<Finding>) {
+        let (check, problems) =
+            assess_upstream_role(&registry(), rule, lookup).expect("a custom role");
+        let wording = Wording { region: None };
+        let findings = problems
+            .into_iter()
+            .map(|problem| {
+                wording.finding(&ConsumerProblem::UpstreamRole {
+                    rule: check.rule.clone(),
+                    role: check.role.clone(),
+                    problem,
+                })
+            })
+            .collect();
+        (check, findings)
+    }
+
     /// Custom roles are checked for existence, trust and permissions: what `GetRole` and the
     /// simulation answered, the status, and part of each finding's title.
     fn check_custom_role(
@@ -385,8 +345,7 @@ mod tests {
         expected: Status,
         titles: &[&str],
     ) {
-        let (check, findings) =
-            assess_upstream_role(&registry(), &rule(), &lookup).expect("a custom role");
+        let (check, findings) = assessed(&rule(), &lookup);
         assert_eq!(check.status, expected, "{name}: {check:#?}");
         let got: Vec<&str> = findings
             .iter()
@@ -448,16 +407,14 @@ mod tests {
 
     #[test]
     fn the_statement_to_add_names_the_upstream_repositories() {
-        let (_, findings) = assess_upstream_role(
-            &registry(),
+        let (_, findings) = assessed(
             &rule(),
             &found(
                 trusting(PULL_THROUGH_CACHE_SERVICE),
                 "implicitDeny",
                 "allowed",
             ),
-        )
-        .expect("a custom role");
+        );
         let step = &findings[0].next_steps[0];
         let policy: serde_json::Value =
             serde_json::from_str(&step[step.find('{').expect("JSON")..]).expect("a policy");
