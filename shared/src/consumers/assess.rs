@@ -1540,6 +1540,80 @@ mod problem_tests {
             }],
         ),
     }
+
+    fn ecr_rule(upstream: &str, role: Option<&str>, upstream_prefix: &str) -> CacheRule {
+        let mut rule = CacheRule::new("central", upstream).with_upstream_prefix(upstream_prefix);
+        rule.custom_role_arn = role.map(str::to_owned);
+        rule
+    }
+
+    fn unchecked(principal: &str, region: &str, repositories: &str) -> Option<ConsumerProblem> {
+        Some(ConsumerProblem::SourceRegistryUnchecked {
+            rule: "central".to_owned(),
+            host: format!("444455556666.dkr.ecr.{region}.amazonaws.com"),
+            account: "444455556666".to_owned(),
+            region: region.to_owned(),
+            principal: principal.to_owned(),
+            repositories: repositories.to_owned(),
+        })
+    }
+
+    /// The source registry of an ECR-to-ECR rule must let in the rule's custom role, or the
+    /// cache's account; `None` when neither is known or the upstream is no ECR address.
+    fn check_source_registry(
+        name: &str,
+        rule: CacheRule,
+        account_id: Option<&str>,
+        expected: Option<ConsumerProblem>,
+    ) {
+        let registry = RegistryFacts {
+            account_id: account_id.map(str::to_owned),
+            region: Some("eu-west-1".to_owned()),
+        };
+        assert_eq!(
+            source_registry_problem(&registry, &rule),
+            expected,
+            "{name}"
+        );
+    }
+
+    named_cases! {
+        /// The source registry of an ECR-to-ECR rule must let in the rule's custom role, or the
+        /// cache's account.
+        mod the_source_registry_must_let_the_cache_in => check_source_registry;
+        the_custom_role(
+            ecr_rule(
+                "https://444455556666.dkr.ecr.us-east-1.amazonaws.com",
+                Some("arn:aws:iam::999999999999:role/up"),
+                "base-images",
+            ),
+            Some(ACCOUNT),
+            unchecked(
+                "arn:aws:iam::999999999999:role/up",
+                "us-east-1",
+                "arn:aws:ecr:us-east-1:444455556666:repository/base-images/*",
+            ),
+        ),
+        the_account_without_a_role(
+            ecr_rule("444455556666.dkr.ecr.us-west-2.amazonaws.com", None, ROOT_PREFIX),
+            Some(ACCOUNT),
+            unchecked(
+                "arn:aws:iam::999999999999:root",
+                "us-west-2",
+                "arn:aws:ecr:us-west-2:444455556666:repository/*",
+            ),
+        ),
+        no_role_and_no_account(
+            ecr_rule("444455556666.dkr.ecr.us-west-2.amazonaws.com", None, ROOT_PREFIX),
+            None,
+            None,
+        ),
+        not_an_ecr_address(
+            ecr_rule("registry.example.com", Some("arn:aws:iam::999999999999:role/up"), ROOT_PREFIX),
+            Some(ACCOUNT),
+            None,
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -1588,6 +1662,15 @@ mod identity_tests {
     }
 
     fn run(registry: Option<Value>, identity: IdentityFacts) -> Assessment {
+        with_inputs(registry, identity, assess)
+    }
+
+    /// `then` of the inputs of `ROLE` pulling through `ghcr`, whose repository policy lets it.
+    fn with_inputs<T>(
+        registry: Option<Value>,
+        identity: IdentityFacts,
+        then: impl FnOnce(&Inputs<'_>) -> T,
+    ) -> T {
         let pull = RepositoryPolicy::parse(
             &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": PULL_ACTIONS}]}).to_string(),
         )
@@ -1596,7 +1679,7 @@ mod identity_tests {
             caller: Caller::parse(ROLE).expect("a role"),
             prefixes: None,
         }];
-        assess(&Inputs {
+        then(&Inputs {
             registry: RegistryFacts {
                 account_id: Some(ACCOUNT.to_owned()),
                 region: Some("eu-west-1".to_owned()),
@@ -1791,6 +1874,52 @@ mod identity_tests {
         assert_eq!(finding.severity, Severity::Warning);
         assert!(finding.message.contains(ROLE), "{}", finding.message);
         assert_eq!(assessment.cells[0].status, Status::Unknown);
+    }
+
+    /// The problems of `ROLE` pulling through `ghcr` without a registry policy, as simulated.
+    fn check_identity_problems(
+        name: &str,
+        identity: IdentityFacts,
+        expected: Vec<ConsumerProblem>,
+    ) {
+        let judgement = with_inputs(None, identity, judge);
+        assert_eq!(judgement.problems, expected, "{name}");
+    }
+
+    named_cases! {
+        /// A principal of the registry's account: what its IAM policies lack, what a `Deny`
+        /// takes away, and simulations that could not run.
+        mod what_iam_lacks_is_one_problem_per_principal => check_identity_problems;
+        iam_allows_everything(simulation(&[]), vec![]),
+        iam_lacks_the_import_and_the_login_and_denies_the_creation(
+            simulation(&[
+                ("ecr:BatchImportUpstreamImage", "implicitDeny", &[]),
+                ("ecr:GetAuthorizationToken", "implicitDeny", &[]),
+                ("ecr:CreateRepository", "explicitDeny", &[]),
+            ]),
+            vec![ConsumerProblem::IdentityRefuses {
+                consumer: ROLE.to_owned(),
+                prefixes: vec!["ghcr".to_owned()],
+                actions: vec!["ecr:BatchImportUpstreamImage".to_owned()],
+                resources: vec!["arn:aws:ecr:eu-west-1:999999999999:repository/ghcr/*".to_owned()],
+                token: true,
+                denials: vec![Denial {
+                    statement: "IAM policy `no-imports` (role)".to_owned(),
+                    action: "ecr:CreateRepository".to_owned(),
+                    resource: SAMPLE.to_owned(),
+                    consumer: ROLE.to_owned(),
+                }],
+            }],
+        ),
+        the_simulation_failed(
+            failed_simulation(),
+            vec![ConsumerProblem::SimulationsFailed {
+                failures: vec![SimulationFailure {
+                    principal: ROLE.to_owned(),
+                    why: "`iam:SimulatePrincipalPolicy` failed (access-denied)".to_owned(),
+                }],
+            }],
+        ),
     }
 }
 

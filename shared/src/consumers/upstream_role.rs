@@ -405,6 +405,63 @@ mod tests {
         ),
     }
 
+    const UPSTREAM: &str = "arn:aws:ecr:us-east-1:444455556666:repository/base-images/*";
+
+    /// What is wrong with the custom role, as decided from what `GetRole` and the simulation
+    /// answered.
+    fn check_role_problems(name: &str, lookup: UpstreamRoleLookup, expected: Vec<RoleProblem>) {
+        let (_, problems) =
+            assess_upstream_role(&registry(), &rule(), &lookup).expect("a custom role");
+        assert_eq!(problems, expected, "{name}");
+    }
+
+    named_cases! {
+        /// What is wrong with the custom role, as decided from what `GetRole` and the
+        /// simulation answered.
+        mod what_is_wrong_with_the_custom_role => check_role_problems;
+        nothing(
+            found(trusting(PULL_THROUGH_CACHE_SERVICE), "allowed", "allowed"),
+            vec![],
+        ),
+        absent(
+            UpstreamRoleLookup::Absent,
+            vec![RoleProblem::Absent { upstream_repositories: UPSTREAM.to_owned() }],
+        ),
+        unreadable(
+            UpstreamRoleLookup::Failed("throttled".to_owned()),
+            vec![RoleProblem::Unchecked { why: vec!["the role could not be read: throttled".to_owned()] }],
+        ),
+        untrusted_and_no_login(
+            found(trusting("ec2.amazonaws.com"), "allowed", "implicitDeny"),
+            vec![
+                RoleProblem::Untrusted {
+                    why: vec![format!("no statement of its trust policy allows `{PULL_THROUGH_CACHE_SERVICE}` `sts:AssumeRole`")],
+                },
+                RoleProblem::MayNotPull {
+                    upstream_repositories: UPSTREAM.to_owned(),
+                    missing: vec![MissingGrant {
+                        action: TOKEN_ACTION.to_owned(),
+                        resource: "*".to_owned(),
+                        denied_by: None,
+                    }],
+                },
+            ],
+        ),
+        a_failed_simulation(
+            UpstreamRoleLookup::Found {
+                trust_policy: trusting(PULL_THROUGH_CACHE_SERVICE),
+                pull: Err("denied".to_owned()),
+                token: Ok(decisions("*", &[TOKEN_ACTION], "allowed")),
+            },
+            vec![RoleProblem::PartlyChecked {
+                unsure: vec![
+                    "the IAM simulation failed: denied".to_owned(),
+                    "the IAM simulation failed: denied".to_owned(),
+                ],
+            }],
+        ),
+    }
+
     #[test]
     fn the_statement_to_add_names_the_upstream_repositories() {
         let (_, findings) = assessed(
