@@ -13,7 +13,7 @@ use super::upstream_role::{
     UpstreamRoleLookup,
 };
 use crate::config::{Consumer, EncryptionType};
-use crate::domain::iam::{answer_for, SimulatedDecision};
+use crate::domain::iam::{answer_for, SimulatedDecision, TrustProblem};
 use crate::domain::policy_eval::{evaluate, Answer, Caller, CallerContext, Request};
 use crate::domain::{CacheRule, Finding, RepositoryPolicy, Severity, ROOT_PREFIX};
 
@@ -113,7 +113,8 @@ pub struct PrefixFacts<'c> {
     pub encryption: Option<EncryptionType>,
 }
 
-/// Where the repository policy of new cache repositories comes from.
+/// Where the repository policy of new cache repositories comes from (worded by
+/// [`PolicySource::describe`], with the other words).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicySource {
     /// The profile (no creation template applies to the prefix, or they could not be read: why).
@@ -122,23 +123,6 @@ pub enum PolicySource {
     Template { prefix: String },
     /// That template's repository policy cannot be evaluated: where it is malformed.
     MalformedTemplate { prefix: String, problem: String },
-}
-
-impl PolicySource {
-    /// `profile `default``, `creation template `ghcr``, for the cell.
-    pub fn describe(&self, profile: &str) -> String {
-        match self {
-            PolicySource::Profile {
-                templates_unread: None,
-            } => format!("profile `{profile}`"),
-            PolicySource::Profile {
-                templates_unread: Some(why),
-            } => format!("profile `{profile}` (the creation templates could not be read: {why})"),
-            PolicySource::Template { prefix } | PolicySource::MalformedTemplate { prefix, .. } => {
-                format!("creation template `{prefix}`")
-            }
-        }
-    }
 }
 
 /// The creation template ECR applies to new pull-through cache repositories under `prefix`: the
@@ -202,6 +186,99 @@ pub struct MissingGrant {
     pub denied_by: Option<String>,
 }
 
+/// Why a check is `unknown`, or `missing` for more than the actions it names: the `why` of a
+/// [`CheckResult`], decided without prose; [`super::findings`] words it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The consumer is in the registry's account: its own IAM policies may grant what a
+    /// resource policy does not.
+    SameAccount,
+    /// The registry's account id or region is not known.
+    RegistryNotKnown,
+    NoRegistryPolicy,
+    /// `GetRegistryPolicy` failed.
+    RegistryPolicyUnread {
+        error: String,
+    },
+    /// The registry permissions policy cannot be evaluated: where it is malformed.
+    RegistryPolicyMalformed {
+        problems: Vec<String>,
+    },
+    /// The repository policy of a creation template cannot be evaluated.
+    TemplatePolicyMalformed {
+        prefix: String,
+        problem: String,
+    },
+    /// New repositories under `prefix` get no repository policy from `source`.
+    NoRepositoryPolicy {
+        source: PolicySource,
+        profile: String,
+        prefix: String,
+    },
+    /// Repositories under `prefix` are encrypted with a KMS key whose policy is not read.
+    KmsKey {
+        prefix: String,
+    },
+    /// The consumer is in another account, whose IAM cannot be read; what it needs on
+    /// `resource` (the cache repositories when not known).
+    IamOfAnotherAccount {
+        resource: Option<String>,
+    },
+    /// The consumer is the registry's own account: each of its principals has its own IAM.
+    RegistryAccount {
+        resource: Option<String>,
+    },
+    /// A principal of the registry's account that was not simulated.
+    NotSimulated {
+        resource: Option<String>,
+    },
+    /// The principal was simulated, but not for this prefix.
+    NotSimulatedForPrefix,
+    /// An IAM simulation could not run: why.
+    SimulationFailed {
+        why: String,
+    },
+    /// Whether a `Deny` of `policy` applies is not known: why.
+    DenyUnsure {
+        policy: ResourcePolicyKind,
+        why: String,
+    },
+    /// IAM does not allow `action`; only `policy` does, which is enough only if it names the
+    /// principal itself.
+    OnlyResourcePolicyGrants {
+        action: String,
+        policy: ResourcePolicyKind,
+    },
+    /// IAM does not allow it, and `policy` grants it only perhaps: why.
+    ResourcePolicyGrantsPerhaps {
+        policy: ResourcePolicyKind,
+        why: String,
+    },
+    /// The upstream of an ECR-to-ECR rule is no ECR registry address.
+    NotAnEcrUpstream {
+        upstream: String,
+    },
+    /// A custom role outside the registry's account (`None`: the account is not known).
+    RoleInAnotherAccount {
+        account: Option<String>,
+    },
+    /// `GetRole` failed: why.
+    RoleUnreadable {
+        why: String,
+    },
+    /// `NoSuchEntity`.
+    RoleAbsent,
+    /// What is wrong with the trust policy of a custom role.
+    Trust(TrustProblem),
+}
+
+/// The resource policy a principal of the registry's account may also be granted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourcePolicyKind {
+    Registry,
+    Repository,
+}
+
 /// One check of one consumer and prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CheckResult {
@@ -222,19 +299,19 @@ impl CheckResult {
     }
 
     /// `missing` for a reason that names no single action (a role that does not exist).
-    pub(crate) fn missing_because(why: &str) -> CheckResult {
+    pub(crate) fn missing_because(why: &Reason) -> CheckResult {
         CheckResult {
             status: Status::Missing,
             missing: Vec::new(),
-            why: vec![why.to_owned()],
+            why: vec![why.to_string()],
         }
     }
 
-    pub(crate) fn unknown(why: impl Into<String>) -> CheckResult {
+    pub(crate) fn unknown(why: &Reason) -> CheckResult {
         CheckResult {
             status: Status::Unknown,
             missing: Vec::new(),
-            why: vec![why.into()],
+            why: vec![why.to_string()],
         }
     }
 
@@ -344,7 +421,7 @@ impl Assessment {
 enum ParsedRegistryPolicy {
     Policy(Value),
     Absent,
-    Unreadable(String),
+    Unreadable(Reason),
 }
 
 /// What keeps first pulls from working, or leaves them unknown: one problem per broken policy
@@ -503,20 +580,20 @@ pub fn judge(inputs: &Inputs<'_>) -> Judgement {
             problems.push(ConsumerProblem::RegistryPolicyUnread {
                 error: error.clone(),
             });
-            ParsedRegistryPolicy::Unreadable(format!(
-                "the registry permissions policy could not be read: {error}"
-            ))
+            ParsedRegistryPolicy::Unreadable(Reason::RegistryPolicyUnread {
+                error: error.clone(),
+            })
         }
         RegistryPolicyLookup::Found(text) => match RepositoryPolicy::parse(text) {
             Ok(policy) => ParsedRegistryPolicy::Policy(policy.normalized().clone()),
             Err(listed) => {
                 let listed: Vec<String> = listed.iter().map(ToString::to_string).collect();
-                let why = format!(
-                    "the registry permissions policy is malformed: {}",
-                    listed.join("; ")
-                );
-                problems.push(ConsumerProblem::RegistryPolicyMalformed { problems: listed });
-                ParsedRegistryPolicy::Unreadable(why)
+                problems.push(ConsumerProblem::RegistryPolicyMalformed {
+                    problems: listed.clone(),
+                });
+                ParsedRegistryPolicy::Unreadable(Reason::RegistryPolicyMalformed {
+                    problems: listed,
+                })
             }
         },
     };
@@ -574,7 +651,6 @@ fn assess_cell(
         organization_id: inputs.organization_id,
     };
     let same_account = inputs.registry.account_id.as_deref() == Some(caller.account_id());
-    let same_account_why = "the consumer is in the registry's account: its own IAM policies can grant this (see `identity`)";
     let resource = inputs.registry.repositories_arn(&facts.prefix);
 
     let ask = |policy: &Value, actions: &[&str], resource: &str| {
@@ -586,7 +662,7 @@ fn assess_cell(
         // IAM may grant what the policy does not, but not what a `Deny` takes away.
         let denied = result.missing.iter().any(|grant| grant.denied_by.is_some());
         if same_account && result.status != Status::Ok && !denied {
-            CheckResult::unknown(same_account_why)
+            CheckResult::unknown(&Reason::SameAccount)
         } else {
             result
         }
@@ -594,14 +670,14 @@ fn assess_cell(
 
     let (registry_result, repository_result) = match &resource {
         None => {
-            let why = "the registry's account id or region is not known";
-            (CheckResult::unknown(why), CheckResult::unknown(why))
+            let why = Reason::RegistryNotKnown;
+            (CheckResult::unknown(&why), CheckResult::unknown(&why))
         }
         Some(resource) => {
             let registry_result = match registry_policy {
                 ParsedRegistryPolicy::Policy(policy) => ask(policy, &REGISTRY_ACTIONS, resource),
                 ParsedRegistryPolicy::Absent if same_account => {
-                    CheckResult::unknown(same_account_why)
+                    CheckResult::unknown(&Reason::SameAccount)
                 }
                 ParsedRegistryPolicy::Absent => CheckResult {
                     status: Status::Missing,
@@ -613,18 +689,19 @@ fn assess_cell(
                             denied_by: None,
                         })
                         .collect(),
-                    why: vec!["the registry has no permissions policy".to_owned()],
+                    why: vec![Reason::NoRegistryPolicy.to_string()],
                 },
-                ParsedRegistryPolicy::Unreadable(why) => CheckResult::unknown(why.clone()),
+                ParsedRegistryPolicy::Unreadable(why) => CheckResult::unknown(why),
             };
             let repository_result = match (&facts.policy_source, facts.repository_policy) {
                 (PolicySource::MalformedTemplate { prefix, problem }, _) => {
-                    CheckResult::unknown(format!(
-                        "the repository policy of creation template `{prefix}` is malformed: {problem}"
-                    ))
+                    CheckResult::unknown(&Reason::TemplatePolicyMalformed {
+                        prefix: prefix.clone(),
+                        problem: problem.clone(),
+                    })
                 }
                 (_, Some(policy)) => ask(policy.normalized(), &PULL_ACTIONS, resource),
-                (_, None) if same_account => CheckResult::unknown(same_account_why),
+                (_, None) if same_account => CheckResult::unknown(&Reason::SameAccount),
                 (_, None) => CheckResult {
                     status: Status::Missing,
                     missing: PULL_ACTIONS
@@ -635,58 +712,55 @@ fn assess_cell(
                             denied_by: None,
                         })
                         .collect(),
-                    why: vec![format!(
-                        "the {} sets no repository policy, so cache repositories under `{}` get none",
-                        facts.policy_source.describe(&facts.profile),
-                        facts.prefix
-                    )],
+                    why: vec![Reason::NoRepositoryPolicy {
+                        source: facts.policy_source.clone(),
+                        profile: facts.profile.clone(),
+                        prefix: facts.prefix.clone(),
+                    }
+                    .to_string()],
                 },
             };
             (registry_result, repository_result)
         }
     };
     let kms = match facts.encryption {
-        Some(EncryptionType::Kms | EncryptionType::KmsDsse) => CheckResult::unknown(format!(
-            "repositories under `{}` are encrypted with a KMS key: the consumer needs `kms:Decrypt` on it, and the key policy is not read",
-            facts.prefix
-        )),
+        Some(EncryptionType::Kms | EncryptionType::KmsDsse) => {
+            CheckResult::unknown(&Reason::KmsKey {
+                prefix: facts.prefix.clone(),
+            })
+        }
         _ => CheckResult::ok(),
     };
-    let needs = format!(
-        "they must allow `{TOKEN_ACTION}` on `*` and {} on `{}`",
-        REGISTRY_ACTIONS
-            .iter()
-            .chain(&PULL_ACTIONS)
-            .map(|action| format!("`{action}`"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        resource.as_deref().unwrap_or("the cache repositories")
-    );
     let simulated = match caller {
         Caller::Principal { arn, .. } if same_account => inputs.identities.get(arn),
         _ => None,
     };
     let sample = inputs.registry.sample_repository_arn(&facts.prefix);
     let identity = if !same_account {
-        CheckResult::unknown(format!("IAM of another account cannot be read: {needs}"))
+        CheckResult::unknown(&Reason::IamOfAnotherAccount {
+            resource: resource.clone(),
+        })
     } else {
         match (caller, simulated, &sample, &resource) {
-            (Caller::Account { .. }, _, _, _) => CheckResult::unknown(format!(
-                "the registry's own account: each of its roles and users has its own IAM policies, simulated only for those listed in `consumers.principals`; {needs}"
-            )),
+            (Caller::Account { .. }, _, _, _) => CheckResult::unknown(&Reason::RegistryAccount {
+                resource: resource.clone(),
+            }),
             (Caller::Principal { .. }, Some(iam), Some(sample), Some(resource)) => {
                 let repositories = iam
                     .repositories
                     .get(&facts.prefix)
                     .cloned()
-                    .unwrap_or_else(|| Err("it was not simulated for this prefix".to_owned()));
+                    .unwrap_or_else(|| Err(Reason::NotSimulatedForPrefix.to_string()));
                 identity_check(
                     &IdentityInputs {
                         registry_policy,
                         repository_policy: match &facts.policy_source {
-                            PolicySource::MalformedTemplate { prefix, problem } => Err(format!(
-                                "the repository policy of creation template `{prefix}` is malformed: {problem}"
-                            )),
+                            PolicySource::MalformedTemplate { prefix, problem } => {
+                                Err(Reason::TemplatePolicyMalformed {
+                                    prefix: prefix.clone(),
+                                    problem: problem.clone(),
+                                })
+                            }
                             _ => Ok(facts.repository_policy),
                         },
                         context,
@@ -697,9 +771,9 @@ fn assess_cell(
                     &iam.authorization_token,
                 )
             }
-            (Caller::Principal { .. }, _, _, _) => CheckResult::unknown(format!(
-                "the consumer's own IAM policies were not simulated: {needs}"
-            )),
+            (Caller::Principal { .. }, _, _, _) => CheckResult::unknown(&Reason::NotSimulated {
+                resource: resource.clone(),
+            }),
         }
     };
     let decided_by_iam = simulated.is_some() && sample.is_some() && resource.is_some();
@@ -735,7 +809,7 @@ fn assess_cell(
 /// What the identity check of a principal of the registry's account combines.
 struct IdentityInputs<'a, 'c> {
     registry_policy: &'a ParsedRegistryPolicy,
-    repository_policy: Result<Option<&'c RepositoryPolicy>, String>,
+    repository_policy: Result<Option<&'c RepositoryPolicy>, Reason>,
     context: CallerContext<'a>,
     /// `repository/<prefix>/*`: what the resource policies are asked about.
     resource: &'a str,
@@ -814,7 +888,7 @@ fn denials_only(policy: &Value) -> Value {
 /// only when it names the role or user itself, not when it names the account (`root`), which
 /// leaves the decision to IAM
 /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html>).
-fn combine(side: ResourceSide, iam: Answer, where_: &str) -> Answer {
+fn combine(side: ResourceSide, iam: Answer, policy: ResourcePolicyKind) -> Answer {
     if let Answer::Missing {
         denied_by: Some(_), ..
     } = &side.deny
@@ -829,19 +903,21 @@ fn combine(side: ResourceSide, iam: Answer, where_: &str) -> Answer {
     }
     if let Answer::Unknown { why } = &side.deny {
         return Answer::Unknown {
-            why: format!("{where_}: {why}"),
+            why: Reason::DenyUnsure {
+                policy,
+                why: why.clone(),
+            }
+            .to_string(),
         };
     }
     match (iam, side.grant) {
         (Answer::Ok, _) => Answer::Ok,
         (missing @ Answer::Missing { .. }, Answer::Missing { .. }) => missing,
         (Answer::Missing { action, .. }, Answer::Ok) => Answer::Unknown {
-            why: format!(
-                "IAM does not allow `{action}`, only {where_} does: enough only if it names the role or user itself rather than the account"
-            ),
+            why: Reason::OnlyResourcePolicyGrants { action, policy }.to_string(),
         },
         (Answer::Missing { .. }, Answer::Unknown { why }) => Answer::Unknown {
-            why: format!("IAM does not allow it, and {where_} grants it only perhaps: {why}"),
+            why: Reason::ResourcePolicyGrantsPerhaps { policy, why }.to_string(),
         },
         (Answer::Unknown { why }, _) => Answer::Unknown { why },
     }
@@ -857,32 +933,33 @@ fn identity_check(
     let registry_policy = match inputs.registry_policy {
         ParsedRegistryPolicy::Policy(policy) => Ok(Some(policy)),
         ParsedRegistryPolicy::Absent => Ok(None),
-        ParsedRegistryPolicy::Unreadable(why) => Err(why.clone()),
+        ParsedRegistryPolicy::Unreadable(why) => Err(why.to_string()),
     };
     let checks = REGISTRY_ACTIONS
         .iter()
         .map(|action| {
             (
                 *action,
-                "the registry permissions policy",
+                ResourcePolicyKind::Registry,
                 registry_policy.clone(),
             )
         })
         .chain(PULL_ACTIONS.iter().map(|action| {
             (
                 *action,
-                "the repository policy",
+                ResourcePolicyKind::Repository,
                 inputs
                     .repository_policy
                     .clone()
-                    .map(|policy| policy.map(RepositoryPolicy::normalized)),
+                    .map(|policy| policy.map(RepositoryPolicy::normalized))
+                    .map_err(|why| why.to_string()),
             )
         }));
-    for (action, where_, policy) in checks {
+    for (action, kind, policy) in checks {
         let iam = match repositories {
             Ok(decisions) => answer_for(decisions, action, inputs.sample),
             Err(why) => Answer::Unknown {
-                why: format!("the IAM simulation failed: {why}"),
+                why: Reason::SimulationFailed { why: why.clone() }.to_string(),
             },
         };
         let side = match policy {
@@ -892,12 +969,12 @@ fn identity_check(
                 deny: Answer::Unknown { why },
             },
         };
-        answers.push(combine(side, iam, where_));
+        answers.push(combine(side, iam, kind));
     }
     answers.push(match authorization_token {
         Ok(decisions) => answer_for(decisions, TOKEN_ACTION, "*"),
         Err(why) => Answer::Unknown {
-            why: format!("the IAM simulation failed: {why}"),
+            why: Reason::SimulationFailed { why: why.clone() }.to_string(),
         },
     });
     CheckResult::from_answers(answers)

@@ -1,16 +1,21 @@
 //! The words of the consumer doctor: each [`ConsumerProblem`] becomes one finding, with its
 //! resource, title (whose first pulls fail, and through which policy), message (why) and next
 //! steps (the statements to add, the `Deny`s to narrow; the commands come from
-//! [`crate::remedies`]). Nothing here decides anything. Pure.
+//! [`crate::remedies`]); each [`Reason`] becomes the `why` of a check in the cells, and each
+//! [`PolicySource`] the label of where a repository policy comes from. Nothing here decides
+//! anything. Pure.
+
+use std::fmt;
 
 use serde_json::{json, Value};
 
 use super::assess::{
-    ConsumerPrefix, ConsumerProblem, Denial, RegistryGrant, SimulationFailure,
-    IAM_SIMULATION_RESOURCE, PULL_ACTIONS, REGISTRY_ACTIONS, REGISTRY_POLICY_RESOURCE,
-    TOKEN_ACTION,
+    ConsumerPrefix, ConsumerProblem, Denial, PolicySource, Reason, RegistryGrant,
+    ResourcePolicyKind, SimulationFailure, IAM_SIMULATION_RESOURCE, PULL_ACTIONS, REGISTRY_ACTIONS,
+    REGISTRY_POLICY_RESOURCE, TOKEN_ACTION,
 };
 use super::upstream_role::{RoleProblem, PULL_THROUGH_CACHE_SERVICE, UPSTREAM_PULL_ACTIONS};
+use crate::domain::iam::TrustProblem;
 use crate::domain::{Check, Finding};
 use crate::remedies::{
     put_registry_policy_command, update_rule_custom_role_command, APPLY_PROFILES_INSTRUCTIONS,
@@ -464,6 +469,138 @@ fn sorted(lines: impl Iterator<Item = String>) -> Vec<String> {
     lines
 }
 
+/// The `why` of a check, as the cells of the report and `ptc doctor` show it.
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::SameAccount => f.write_str("the consumer is in the registry's account: its own IAM policies can grant this (see `identity`)"),
+            Reason::RegistryNotKnown => f.write_str("the registry's account id or region is not known"),
+            Reason::NoRegistryPolicy => f.write_str("the registry has no permissions policy"),
+            Reason::RegistryPolicyUnread { error } => {
+                write!(f, "the registry permissions policy could not be read: {error}")
+            }
+            Reason::RegistryPolicyMalformed { problems } => write!(
+                f,
+                "the registry permissions policy is malformed: {}",
+                problems.join("; ")
+            ),
+            Reason::TemplatePolicyMalformed { prefix, problem } => write!(
+                f,
+                "the repository policy of creation template `{prefix}` is malformed: {problem}"
+            ),
+            Reason::NoRepositoryPolicy {
+                source,
+                profile,
+                prefix,
+            } => write!(
+                f,
+                "the {} sets no repository policy, so cache repositories under `{prefix}` get none",
+                source.describe(profile)
+            ),
+            Reason::KmsKey { prefix } => write!(
+                f,
+                "repositories under `{prefix}` are encrypted with a KMS key: the consumer needs `kms:Decrypt` on it, and the key policy is not read"
+            ),
+            Reason::IamOfAnotherAccount { resource } => write!(
+                f,
+                "IAM of another account cannot be read: {}",
+                needs(resource.as_deref())
+            ),
+            Reason::RegistryAccount { resource } => write!(
+                f,
+                "the registry's own account: each of its roles and users has its own IAM policies, simulated only for those listed in `consumers.principals`; {}",
+                needs(resource.as_deref())
+            ),
+            Reason::NotSimulated { resource } => write!(
+                f,
+                "the consumer's own IAM policies were not simulated: {}",
+                needs(resource.as_deref())
+            ),
+            Reason::NotSimulatedForPrefix => f.write_str("it was not simulated for this prefix"),
+            Reason::SimulationFailed { why } => write!(f, "the IAM simulation failed: {why}"),
+            Reason::DenyUnsure { policy, why } => write!(f, "{policy}: {why}"),
+            Reason::OnlyResourcePolicyGrants { action, policy } => write!(
+                f,
+                "IAM does not allow `{action}`, only {policy} does: enough only if it names the role or user itself rather than the account"
+            ),
+            Reason::ResourcePolicyGrantsPerhaps { policy, why } => write!(
+                f,
+                "IAM does not allow it, and {policy} grants it only perhaps: {why}"
+            ),
+            Reason::NotAnEcrUpstream { upstream } => {
+                write!(f, "the upstream `{upstream}` is not an ECR registry address")
+            }
+            Reason::RoleInAnotherAccount { account } => write!(
+                f,
+                "the role is not in the registry's account ({}): its IAM cannot be read from here",
+                account.as_deref().unwrap_or("unknown")
+            ),
+            Reason::RoleUnreadable { why } => write!(f, "the role could not be read: {why}"),
+            Reason::RoleAbsent => f.write_str("the role does not exist (`NoSuchEntity`)"),
+            Reason::Trust(TrustProblem::NotTrusted) => write!(
+                f,
+                "no statement of its trust policy allows `{PULL_THROUGH_CACHE_SERVICE}` `sts:AssumeRole`"
+            ),
+            Reason::Trust(TrustProblem::Denied(statement)) => write!(
+                f,
+                "the `Deny` {statement} of its trust policy keeps `{PULL_THROUGH_CACHE_SERVICE}` from assuming it"
+            ),
+            Reason::Trust(TrustProblem::Conditional(statements)) => write!(
+                f,
+                "only {statements} of its trust policy allow `{PULL_THROUGH_CACHE_SERVICE}`, under conditions not evaluated here"
+            ),
+            Reason::Trust(TrustProblem::ConditionalDeny(statements)) => write!(
+                f,
+                "the `Deny` {statements} of its trust policy may keep `{PULL_THROUGH_CACHE_SERVICE}` from assuming it, under conditions not evaluated here"
+            ),
+            Reason::Trust(TrustProblem::Unreadable(why)) => {
+                write!(f, "its trust policy cannot be read: {why}")
+            }
+        }
+    }
+}
+
+impl PolicySource {
+    /// `profile `default``, `creation template `ghcr``, for the cell.
+    pub fn describe(&self, profile: &str) -> String {
+        match self {
+            PolicySource::Profile {
+                templates_unread: None,
+            } => format!("profile `{profile}`"),
+            PolicySource::Profile {
+                templates_unread: Some(why),
+            } => format!("profile `{profile}` (the creation templates could not be read: {why})"),
+            PolicySource::Template { prefix } | PolicySource::MalformedTemplate { prefix, .. } => {
+                format!("creation template `{prefix}`")
+            }
+        }
+    }
+}
+
+impl fmt::Display for ResourcePolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResourcePolicyKind::Registry => "the registry permissions policy",
+            ResourcePolicyKind::Repository => "the repository policy",
+        })
+    }
+}
+
+/// What a consumer's own IAM policies must allow for a first pull through `resource` (the
+/// cache repositories when not known).
+fn needs(resource: Option<&str>) -> String {
+    format!(
+        "they must allow `{TOKEN_ACTION}` on `*` and {} on `{}`",
+        REGISTRY_ACTIONS
+            .iter()
+            .chain(&PULL_ACTIONS)
+            .map(|action| format!("`{action}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        resource.unwrap_or("the cache repositories")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,5 +649,50 @@ mod tests {
         a_dash("docker-hub", "PtcFirstPullDockerHub"),
         a_slash_and_digits("team/k8s-io", "PtcFirstPullTeamK8sIo"),
         root("ROOT", "PtcFirstPullROOT"),
+    }
+
+    /// The `why` of a check, as the cells show it.
+    fn check_reason(name: &str, reason: Reason, expected: &str) {
+        assert_eq!(reason.to_string(), expected, "{name}");
+    }
+
+    named_cases! {
+        /// The `why` of a check, as the cells show it.
+        mod the_why_of_a_check => check_reason;
+        only_the_registry_policy_grants(
+            Reason::OnlyResourcePolicyGrants {
+                action: "ecr:CreateRepository".to_owned(),
+                policy: ResourcePolicyKind::Registry,
+            },
+            "IAM does not allow `ecr:CreateRepository`, only the registry permissions policy does: enough only if it names the role or user itself rather than the account",
+        ),
+        the_repository_policy_grants_perhaps(
+            Reason::ResourcePolicyGrantsPerhaps {
+                policy: ResourcePolicyKind::Repository,
+                why: "a condition".to_owned(),
+            },
+            "IAM does not allow it, and the repository policy grants it only perhaps: a condition",
+        ),
+        a_doubtful_deny(
+            Reason::DenyUnsure {
+                policy: ResourcePolicyKind::Registry,
+                why: "a condition".to_owned(),
+            },
+            "the registry permissions policy: a condition",
+        ),
+        a_conditional_deny_in_the_trust_policy(
+            Reason::Trust(TrustProblem::ConditionalDeny("Statement[0]".to_owned())),
+            "the `Deny` Statement[0] of its trust policy may keep `pullthroughcache.ecr.amazonaws.com` from assuming it, under conditions not evaluated here",
+        ),
+        not_an_ecr_upstream(
+            Reason::NotAnEcrUpstream {
+                upstream: "ghcr.io".to_owned(),
+            },
+            "the upstream `ghcr.io` is not an ECR registry address",
+        ),
+        another_account_where_the_repositories_are_not_known(
+            Reason::IamOfAnotherAccount { resource: None },
+            "IAM of another account cannot be read: they must allow `ecr:GetAuthorizationToken` on `*` and `ecr:CreateRepository`, `ecr:BatchImportUpstreamImage`, `ecr:BatchGetImage`, `ecr:GetDownloadUrlForLayer`, `ecr:BatchCheckLayerAvailability` on `the cache repositories`",
+        ),
     }
 }

@@ -265,10 +265,10 @@ async fn look_up_upstream_roles(
                             .simulate(role, &upstream_role::UPSTREAM_PULL_ACTIONS, &[sample])
                             .await
                             .map_err(|error| error.to_string()),
-                        None => Err(format!(
-                            "the upstream `{}` is not an ECR registry address",
-                            rule.upstream_registry_url
-                        )),
+                        None => Err(assess::Reason::NotAnEcrUpstream {
+                            upstream: rule.upstream_registry_url.clone(),
+                        }
+                        .to_string()),
                     };
                     let token = iam
                         .simulate(role, &[TOKEN_ACTION], &["*".to_owned()])

@@ -13,7 +13,7 @@
 use serde::Serialize;
 
 use super::assess::{
-    CheckResult, MissingGrant, RegistryFacts, Status, SAMPLE_REPOSITORY, TOKEN_ACTION,
+    CheckResult, MissingGrant, Reason, RegistryFacts, Status, SAMPLE_REPOSITORY, TOKEN_ACTION,
 };
 use crate::domain::iam::{answer_for, trust_problem, SimulatedDecision, TrustProblem};
 use crate::domain::policy_eval::Answer;
@@ -130,22 +130,18 @@ pub fn assess_upstream_role(
 ) -> Option<(UpstreamRoleCheck, Vec<RoleProblem>)> {
     let role = rule.custom_role_arn.as_deref()?;
     let sample = upstream_sample_arn(registry, rule).unwrap_or_default();
-    let unknown_both = |why: String| (CheckResult::unknown(why.clone()), CheckResult::unknown(why));
+    let unknown_both = |why: Reason| (CheckResult::unknown(&why), CheckResult::unknown(&why));
     let (trust, permissions) = match lookup {
-        UpstreamRoleLookup::OtherAccount => unknown_both(format!(
-            "the role is not in the registry's account ({}): its IAM cannot be read from here",
-            registry.account_id.as_deref().unwrap_or("unknown")
-        )),
+        UpstreamRoleLookup::OtherAccount => unknown_both(Reason::RoleInAnotherAccount {
+            account: registry.account_id.clone(),
+        }),
         UpstreamRoleLookup::Failed(why) => {
-            unknown_both(format!("the role could not be read: {why}"))
+            unknown_both(Reason::RoleUnreadable { why: why.clone() })
         }
-        UpstreamRoleLookup::Absent => {
-            let why = "the role does not exist (`NoSuchEntity`)".to_owned();
-            (
-                CheckResult::missing_because(&why),
-                CheckResult::missing_because(&why),
-            )
-        }
+        UpstreamRoleLookup::Absent => (
+            CheckResult::missing_because(&Reason::RoleAbsent),
+            CheckResult::missing_because(&Reason::RoleAbsent),
+        ),
         UpstreamRoleLookup::Found {
             trust_policy,
             pull,
@@ -153,35 +149,28 @@ pub fn assess_upstream_role(
         } => {
             let trust = match trust_problem(trust_policy.as_deref(), PULL_THROUGH_CACHE_SERVICE) {
                 None => CheckResult::from_answers(vec![Answer::Ok]),
-                Some(TrustProblem::NotTrusted) => CheckResult::missing_because(&format!(
-                    "no statement of its trust policy allows `{PULL_THROUGH_CACHE_SERVICE}` `sts:AssumeRole`"
-                )),
-                Some(TrustProblem::Denied(statement)) => CheckResult::missing_because(&format!(
-                    "the `Deny` {statement} of its trust policy keeps `{PULL_THROUGH_CACHE_SERVICE}` from assuming it"
-                )),
-                Some(TrustProblem::Conditional(statements)) => CheckResult::unknown(format!(
-                    "only {statements} of its trust policy allow `{PULL_THROUGH_CACHE_SERVICE}`, under conditions not evaluated here"
-                )),
-                Some(TrustProblem::ConditionalDeny(statements)) => CheckResult::unknown(format!(
-                    "the `Deny` {statements} of its trust policy may keep `{PULL_THROUGH_CACHE_SERVICE}` from assuming it, under conditions not evaluated here"
-                )),
-                Some(TrustProblem::Unreadable(why)) => {
-                    CheckResult::unknown(format!("its trust policy cannot be read: {why}"))
+                Some(problem @ (TrustProblem::NotTrusted | TrustProblem::Denied(_))) => {
+                    CheckResult::missing_because(&Reason::Trust(problem))
                 }
+                Some(
+                    problem @ (TrustProblem::Conditional(_)
+                    | TrustProblem::ConditionalDeny(_)
+                    | TrustProblem::Unreadable(_)),
+                ) => CheckResult::unknown(&Reason::Trust(problem)),
             };
             let mut answers: Vec<Answer> = UPSTREAM_PULL_ACTIONS
                 .iter()
                 .map(|action| match pull {
                     Ok(decisions) => answer_for(decisions, action, &sample),
                     Err(why) => Answer::Unknown {
-                        why: format!("the IAM simulation failed: {why}"),
+                        why: Reason::SimulationFailed { why: why.clone() }.to_string(),
                     },
                 })
                 .collect();
             answers.push(match token {
                 Ok(decisions) => answer_for(decisions, TOKEN_ACTION, "*"),
                 Err(why) => Answer::Unknown {
-                    why: format!("the IAM simulation failed: {why}"),
+                    why: Reason::SimulationFailed { why: why.clone() }.to_string(),
                 },
             });
             (trust, CheckResult::from_answers(answers))
