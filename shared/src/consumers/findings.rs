@@ -10,11 +10,14 @@ use std::fmt;
 use serde_json::{json, Value};
 
 use super::assess::{
-    ConsumerPrefix, ConsumerProblem, Denial, PolicySource, Reason, RegistryGrant,
-    ResourcePolicyKind, SimulationFailure, IAM_SIMULATION_RESOURCE, PULL_ACTIONS, REGISTRY_ACTIONS,
+    PolicySource, IAM_SIMULATION_RESOURCE, PULL_ACTIONS, REGISTRY_ACTIONS,
     REGISTRY_POLICY_RESOURCE, TOKEN_ACTION,
 };
-use super::upstream_role::{RoleProblem, PULL_THROUGH_CACHE_SERVICE, UPSTREAM_PULL_ACTIONS};
+use super::problems::{
+    ConsumerPrefix, ConsumerProblem, Denial, Reason, RegistryGrant, ResourcePolicyKind,
+    RoleProblem, SimulationFailure,
+};
+use super::upstream_role::{PULL_THROUGH_CACHE_SERVICE, UPSTREAM_PULL_ACTIONS};
 use crate::domain::iam::TrustProblem;
 use crate::domain::{Check, Finding};
 use crate::remedies::{

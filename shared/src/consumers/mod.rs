@@ -4,13 +4,14 @@
 //! Observe (`GetRegistryPolicy`, the creation templates, IAM simulations of the principals of
 //! this account; the rules and the profiles are given; a profile prefix below a rule is checked
 //! as its own prefix, as its template applies there) → assess ([`assess`], pure: the cells and
-//! the problems, [`upstream_role`] for the custom roles of ECR-to-ECR rules) → word the problems
-//! ([`findings`]) → report. Run by `validate-cache-rules` on its schedule and by `ptc doctor`.
+//! the [`problems`], [`upstream_role`] for the custom roles of ECR-to-ECR rules) → word the
+//! problems ([`findings`]) → report. Run by `validate-cache-rules` on its schedule and by `ptc doctor`.
 //! Nothing is written.
 
 pub mod assess;
 pub mod findings;
 pub mod permissions;
+pub mod problems;
 pub mod upstream_role;
 
 use tracing::info;
@@ -265,7 +266,7 @@ async fn look_up_upstream_roles(
                             .simulate(role, &upstream_role::UPSTREAM_PULL_ACTIONS, &[sample])
                             .await
                             .map_err(|error| error.to_string()),
-                        None => Err(assess::Reason::NotAnEcrUpstream {
+                        None => Err(problems::Reason::NotAnEcrUpstream {
                             upstream: rule.upstream_registry_url.clone(),
                         }
                         .to_string()),

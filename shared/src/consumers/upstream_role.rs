@@ -12,12 +12,11 @@
 
 use serde::Serialize;
 
-use super::assess::{
-    CheckResult, MissingGrant, Reason, RegistryFacts, Status, SAMPLE_REPOSITORY, TOKEN_ACTION,
-};
+use super::assess::{CheckResult, RegistryFacts, Status, SAMPLE_REPOSITORY, TOKEN_ACTION};
+use super::problems::{Reason, RoleProblem};
 use crate::domain::iam::{answer_for, trust_problem, SimulatedDecision, TrustProblem};
 use crate::domain::policy_eval::Answer;
-use crate::domain::{CacheRule, Severity, ROOT_PREFIX};
+use crate::domain::{CacheRule, ROOT_PREFIX};
 
 /// The service principal that assumes the custom role of an ECR-to-ECR rule.
 pub const PULL_THROUGH_CACHE_SERVICE: &str = "pullthroughcache.ecr.amazonaws.com";
@@ -53,39 +52,6 @@ pub struct UpstreamRoleCheck {
     pub trust: CheckResult,
     /// What the role's IAM policies allow on the upstream repositories.
     pub permissions: CheckResult,
-}
-
-/// What is wrong with a rule's custom role, decided without prose; the words are in
-/// [`super::findings`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RoleProblem {
-    /// IAM has no such role (`NoSuchEntity`).
-    Absent {
-        /// What the role must be allowed to pull (`repository/<upstream prefix>/*`).
-        upstream_repositories: String,
-    },
-    /// The role could not be read (or is in another account): why.
-    Unchecked { why: Vec<String> },
-    /// The trust policy does not let pull through cache assume the role: why.
-    Untrusted { why: Vec<String> },
-    /// The role's IAM policies do not allow what pulling from the upstream needs.
-    MayNotPull {
-        upstream_repositories: String,
-        missing: Vec<MissingGrant>,
-    },
-    /// Nothing is missing, but part of the check is `unknown`: why.
-    PartlyChecked { unsure: Vec<String> },
-}
-
-impl RoleProblem {
-    pub fn severity(&self) -> Severity {
-        match self {
-            RoleProblem::Absent { .. }
-            | RoleProblem::Untrusted { .. }
-            | RoleProblem::MayNotPull { .. } => Severity::Critical,
-            RoleProblem::Unchecked { .. } | RoleProblem::PartlyChecked { .. } => Severity::Warning,
-        }
-    }
 }
 
 /// The host of an ECR-to-ECR rule's upstream: `<account>.dkr.ecr.<region>.amazonaws.com`.
@@ -239,8 +205,9 @@ fn role_problems(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consumers::assess::ConsumerProblem;
+    use crate::consumers::assess::MissingGrant;
     use crate::consumers::findings::Wording;
+    use crate::consumers::problems::ConsumerProblem;
     use crate::domain::iam::EvalDecision;
     use crate::domain::Finding;
     use crate::test_cases::named_cases;
