@@ -128,10 +128,14 @@ pub fn put_registry_policy_command(policy: &str, region: Option<&str>) -> String
 }
 
 /// Shows the registry permissions policy, to edit before putting it back.
-pub const GET_REGISTRY_POLICY_COMMAND: &str = "aws ecr get-registry-policy";
+pub fn get_registry_policy_command(region: Option<&str>) -> String {
+    format!("aws ecr get-registry-policy{}", region_flag(region))
+}
 
-/// Puts an edited registry permissions policy back.
-pub const PUT_REGISTRY_POLICY_COMMAND: &str = "aws ecr put-registry-policy";
+/// Puts an edited registry permissions policy back (the policy text is the user's edit).
+pub fn put_edited_registry_policy_command(region: Option<&str>) -> String {
+    format!("aws ecr put-registry-policy{}", region_flag(region))
+}
 
 /// Replaces the trust policy of an IAM role.
 pub const UPDATE_ASSUME_ROLE_POLICY_COMMAND: &str = "aws iam update-assume-role-policy";
@@ -139,11 +143,15 @@ pub const UPDATE_ASSUME_ROLE_POLICY_COMMAND: &str = "aws iam update-assume-role-
 /// Brings the creation templates and the existing repositories to the profiles.
 pub const APPLY_PROFILES_INSTRUCTIONS: &str = "then `ptc templates` and `ptc harden` bring the creation templates and the existing repositories to the profile";
 
-/// Points an ECR-to-ECR rule at another custom role (`role_arn` may be a placeholder). Printed
-/// without `--region`.
-pub fn update_rule_custom_role_command(prefix: &str, role_arn: &str) -> String {
+/// Points an ECR-to-ECR rule at another custom role (`role_arn` may be a placeholder).
+pub fn update_rule_custom_role_command(
+    prefix: &str,
+    role_arn: &str,
+    region: Option<&str>,
+) -> String {
     format!(
-        "aws ecr update-pull-through-cache-rule --ecr-repository-prefix {prefix} --custom-role-arn {role_arn}"
+        "aws ecr update-pull-through-cache-rule --ecr-repository-prefix {prefix} --custom-role-arn {role_arn}{}",
+        region_flag(region)
     )
 }
 
@@ -197,8 +205,20 @@ mod tests {
             "aws ecr put-registry-policy --region eu-west-1 --policy-text '{}'",
         ),
         custom_role(
-            update_rule_custom_role_command("central", "<role ARN>"),
+            update_rule_custom_role_command("central", "<role ARN>", Some("eu-west-1")),
+            "aws ecr update-pull-through-cache-rule --ecr-repository-prefix central --custom-role-arn <role ARN> --region eu-west-1",
+        ),
+        custom_role_without_region(
+            update_rule_custom_role_command("central", "<role ARN>", None),
             "aws ecr update-pull-through-cache-rule --ecr-repository-prefix central --custom-role-arn <role ARN>",
+        ),
+        get_registry_policy(
+            get_registry_policy_command(Some("eu-west-1")),
+            "aws ecr get-registry-policy --region eu-west-1",
+        ),
+        put_edited_registry_policy(
+            put_edited_registry_policy_command(None),
+            "aws ecr put-registry-policy",
         ),
     }
 }

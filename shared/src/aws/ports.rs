@@ -3,7 +3,6 @@
 //! that a run can hold the port as a trait object.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
@@ -20,21 +19,23 @@ use crate::domain::{
     CacheRule, CreationTemplate, PulledImage, Repository, SecretMetadata, SecretValue,
 };
 use crate::ports::{
-    CachedImage, Call, CreationTemplates, Iam, Ports, PullFailure, Registry, RegistryPolicyText,
-    RepositoryPage, RuleValidation, Scanning, ScanningBatch, SecretStore,
+    AwsAdapters, CachedImage, Call, CreationTemplates, Iam, Ports, PullFailure, Registry,
+    RegistryPolicyText, RepositoryPage, RuleValidation, Scanning, ScanningBatch, SecretStore,
 };
 
 impl Clients {
     /// The ports of a run, on the clients' account and region.
     pub fn ports(&self) -> Ports {
-        Ports {
-            registry: Arc::new(self.registry()),
-            templates: Arc::new(self.creation_templates()),
-            scanning: Arc::new(self.scanning()),
-            secrets: Arc::new(self.secret_store()),
-            iam: Arc::new(self.iam()),
-            region: self.region().map(str::to_owned),
-        }
+        Ports::aws(
+            AwsAdapters {
+                ecr: self.registry(),
+                templates: self.creation_templates(),
+                scanning: self.scanning(),
+                secrets: self.secret_store(),
+                iam: self.iam(),
+            },
+            self.region().map(str::to_owned),
+        )
     }
 }
 

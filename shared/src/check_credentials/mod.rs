@@ -37,7 +37,7 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::metrics::{Metrics, Unit};
-use crate::ports::SecretStore;
+use crate::ports::SecretStorePort;
 use crate::run::{Ran, RunContext};
 
 pub use assess::{Assessment, SecretDetail};
@@ -172,7 +172,7 @@ pub async fn run(
 
 /// What checking one secret needs, shared by every secret of the run.
 struct SecretCheck<'run> {
-    store: &'run dyn SecretStore,
+    store: SecretStorePort<'run>,
     settings: &'run CredentialsConfig,
     rules: Option<&'run [CacheRule]>,
     guidance: Guidance<'run>,

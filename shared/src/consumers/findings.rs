@@ -21,8 +21,9 @@ use super::upstream_role::{PULL_THROUGH_CACHE_SERVICE, UPSTREAM_PULL_ACTIONS};
 use crate::domain::iam::TrustProblem;
 use crate::domain::{Check, Finding};
 use crate::remedies::{
-    put_registry_policy_command, update_rule_custom_role_command, APPLY_PROFILES_INSTRUCTIONS,
-    GET_REGISTRY_POLICY_COMMAND, PUT_REGISTRY_POLICY_COMMAND, UPDATE_ASSUME_ROLE_POLICY_COMMAND,
+    get_registry_policy_command, put_edited_registry_policy_command, put_registry_policy_command,
+    update_rule_custom_role_command, APPLY_PROFILES_INSTRUCTIONS,
+    UPDATE_ASSUME_ROLE_POLICY_COMMAND,
 };
 
 /// What the words of the findings need besides the problems: where the commands run.
@@ -49,7 +50,9 @@ impl Wording<'_> {
                         problems.join("; ")
                     ),
                     vec![format!(
-                        "fix the policy (`{GET_REGISTRY_POLICY_COMMAND}` shows it) and put it back with `{PUT_REGISTRY_POLICY_COMMAND}`"
+                        "fix the policy (`{}` shows it) and put it back with `{}`",
+                        get_registry_policy_command(self.region),
+                        put_edited_registry_policy_command(self.region)
                     )],
                 ),
                 ConsumerProblem::RegistryPolicyRefuses {
@@ -104,7 +107,7 @@ impl Wording<'_> {
                     rule,
                     role,
                     problem,
-                } => upstream_role(rule, role, problem),
+                } => upstream_role(rule, role, problem, self.region),
             };
         Finding::new(
             problem.severity(),
@@ -136,7 +139,9 @@ impl Wording<'_> {
         } else {
             for statement in &statements {
                 next_steps.push(format!(
-                    "add this statement to the registry permissions policy (`{GET_REGISTRY_POLICY_COMMAND}`, then `{PUT_REGISTRY_POLICY_COMMAND}`): {statement}"
+                    "add this statement to the registry permissions policy (`{}`, then `{}`): {statement}",
+                    get_registry_policy_command(self.region),
+                    put_edited_registry_policy_command(self.region)
                 ));
             }
         }
@@ -300,6 +305,7 @@ fn upstream_role(
     rule: &str,
     role: &str,
     problem: &RoleProblem,
+    region: Option<&str>,
 ) -> (String, String, String, Vec<String>) {
     let trust_statement = json!({
         "Effect": "Allow",
@@ -330,7 +336,7 @@ fn upstream_role(
                     ),
                     format!(
                         "or point the rule at an existing role: {}",
-                        update_rule_custom_role_command(rule, "<role ARN>")
+                        update_rule_custom_role_command(rule, "<role ARN>", region)
                     ),
                 ],
             )

@@ -44,8 +44,8 @@ use crate::events::{
 };
 use crate::metrics::Metrics;
 use crate::ports::Ports;
-use crate::ports::Registry;
-use crate::ports::{Scanning, MAX_NAMES_PER_BATCH};
+use crate::ports::RegistryPort;
+use crate::ports::{ScanningPort, MAX_NAMES_PER_BATCH};
 use crate::run::{Ran, RunContext};
 use crate::scanning::{Covered, ScanCoverage};
 
@@ -492,7 +492,7 @@ pub async fn hand_on(
 
 /// One run's view of the registry and the configuration.
 struct Hardener<'a> {
-    registry: &'a dyn Registry,
+    registry: RegistryPort<'a>,
     config: &'a HardeningConfig,
     managed: ManagedPrefixes,
     dry_run: bool,
@@ -506,7 +506,7 @@ struct Hardener<'a> {
 /// What a run knows of scanning: the registry configuration in effect (a sweep), the effective
 /// scanning read in batches, and the coverage of the repositories seen.
 struct ScanningView<'a> {
-    api: &'a dyn Scanning,
+    api: ScanningPort<'a>,
     /// `None`: not known (event paths, `off`, unreadable); every repository is read.
     in_effect: Option<RegistryScanning>,
     read: Mutex<HashMap<String, EffectiveScanning>>,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::aws::AwsError;
 use crate::domain::Repository;
-use crate::ports::{Registry, REPOSITORY_NOT_FOUND};
+use crate::ports::{RegistryPort, REPOSITORY_NOT_FOUND};
 
 use super::desired::Reads;
 use super::plan::Observed;
@@ -22,7 +22,7 @@ pub enum Observation {
 /// Reads the settings `reads` asks for of a repository already described (a sweep's listing or
 /// [`describe`]).
 pub async fn observe(
-    registry: &dyn Registry,
+    registry: RegistryPort<'_>,
     repository: Repository,
     reads: Reads,
 ) -> Result<Observation, AwsError> {
@@ -31,7 +31,7 @@ pub async fn observe(
 
 /// [`observe`], with the tags already read (`Some`) when deciding whether it is ours needed them.
 pub async fn observe_knowing_tags(
-    registry: &dyn Registry,
+    registry: RegistryPort<'_>,
     repository: Repository,
     reads: Reads,
     known_tags: Option<BTreeMap<String, String>>,
@@ -81,7 +81,7 @@ pub async fn observe_knowing_tags(
 
 /// Describes one repository by name, then observes it.
 pub async fn describe(
-    registry: &dyn Registry,
+    registry: RegistryPort<'_>,
     name: &str,
     reads: Reads,
 ) -> Result<Observation, AwsError> {

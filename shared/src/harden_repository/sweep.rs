@@ -16,7 +16,7 @@ use crate::aws::AwsError;
 use crate::deadline::Deadline;
 use crate::domain::Repository;
 use crate::events::HardenRequest;
-use crate::ports::{Registry, MAX_PAGE_SIZE};
+use crate::ports::{RegistryPort, MAX_PAGE_SIZE};
 
 use super::outcome::{Outcome, Tally};
 
@@ -99,7 +99,7 @@ pub struct SweepProgress {
 /// recording every outcome in `tally`. `prepare` sees each page before its repositories are
 /// started (to read what can be read for many repositories in one call).
 pub async fn sweep_repositories<Prepare, PrepareFuture, Harden, HardenFuture>(
-    registry: &dyn Registry,
+    registry: RegistryPort<'_>,
     start: SweepCursor,
     concurrency: usize,
     deadline: Deadline,

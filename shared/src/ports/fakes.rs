@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures::future::BoxFuture;
 
 use super::{
-    CachedImage, Call, CreationTemplates, Iam, Ports, PullFailure, Registry, RegistryPolicyText,
-    RepositoryPage, RuleValidation, Scanning, ScanningBatch, SecretStore, Upstream,
-    REPOSITORY_NOT_FOUND,
+    CachedImage, Call, CreationTemplates, Given, Iam, Ports, PullFailure, Registry,
+    RegistryPolicyText, RepositoryPage, RuleValidation, Scanning, ScanningBatch, SecretStore,
+    Upstream, REPOSITORY_NOT_FOUND,
 };
 use crate::aws::AwsError;
 use crate::config::TagMutabilitySetting;
@@ -719,12 +719,14 @@ impl Upstream for FakeUpstream {
 
 /// Ports over the fakes; the region is [`REGION`].
 pub fn ports(ecr: &Arc<FakeEcr>, secrets: &Arc<FakeSecretStore>) -> Ports {
-    Ports {
-        registry: Arc::clone(ecr) as Arc<dyn Registry>,
-        templates: Arc::clone(ecr) as Arc<dyn CreationTemplates>,
-        scanning: Arc::clone(ecr) as Arc<dyn Scanning>,
-        secrets: Arc::clone(secrets) as Arc<dyn SecretStore>,
-        iam: Arc::new(FakeIam::default()),
-        region: Some(REGION.to_owned()),
-    }
+    Ports::given(
+        Given {
+            registry: Arc::clone(ecr) as Arc<dyn Registry>,
+            templates: Arc::clone(ecr) as Arc<dyn CreationTemplates>,
+            scanning: Arc::clone(ecr) as Arc<dyn Scanning>,
+            secrets: Arc::clone(secrets) as Arc<dyn SecretStore>,
+            iam: Arc::new(FakeIam::default()),
+        },
+        Some(REGION.to_owned()),
+    )
 }

@@ -4,17 +4,19 @@
 //! | port | in a deployment | asked by |
 //! |---|---|---|
 //! | [`Registry`] | [`crate::aws::ecr::Ecr`] | every feature |
-//! | [`CreationTemplates`] | [`crate::aws::creation_templates::EcrTemplates`] | templates, hardening |
-//! | [`Scanning`] | [`crate::aws::registry_scanning::EcrScanning`] | scanning, hardening |
-//! | [`SecretStore`] | [`crate::aws::secrets::SecretsManager`] | credentials, rule validation |
-//! | [`Iam`] | [`crate::aws::iam::IamApi`] | the consumer doctor |
+//! | [`CreationTemplates`] | [`EcrTemplates`] | templates, hardening |
+//! | [`Scanning`] | [`EcrScanning`] | scanning, hardening |
+//! | [`SecretStore`] | [`SecretsManager`] | credentials, rule validation |
+//! | [`Iam`] | [`IamApi`] | the consumer doctor |
 //! | [`Upstream`] | [`crate::upstream::UpstreamHttp`] | credentials (token expiry) |
 //! | [`AlertSink`] | [`crate::aws::sns::AlertTopic`] | every function |
 //! | [`HandOff`] | [`crate::aws::lambda::SelfInvoke`] | the harden sweep |
 //!
 //! The emulator-backed integration tests hold the AWS adapters to the contract; the in-memory
 //! fakes of `fakes` (test builds) let unit tests drive deadlines, failures and hand-offs without
-//! it. Methods return boxed futures so that a run can hold each port as a trait object.
+//! it. Methods return boxed futures so that a port can be a trait object (the fakes are);
+//! features hold a port as [`RegistryPort`] and its siblings, which call an AWS adapter
+//! directly (see [`Ports`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -23,6 +25,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
+use crate::aws::creation_templates::EcrTemplates;
+use crate::aws::ecr::Ecr;
+use crate::aws::iam::IamApi;
+use crate::aws::registry_scanning::EcrScanning;
+use crate::aws::secrets::SecretsManager;
 use crate::aws::AwsError;
 use crate::config::TagMutabilitySetting;
 use crate::deadline::Deadline;
@@ -206,40 +213,201 @@ pub trait Upstream: Send + Sync + Debug {
     ) -> BoxFuture<'_, Result<UpstreamResponse, HttpFailure>>;
 }
 
-/// The AWS ports of a run, shared by every invocation of a process. Cloning is cheap.
+/// The ports of a run, shared by every invocation of a process. Cloning is cheap.
+///
+/// Each accessor hands out a port as a small `Copy` value that calls the AWS adapter directly
+/// or, for ports given as trait objects (the fakes), through the trait. Over AWS no trait
+/// object is built, so a function binary links exactly the calls it makes: a trait object's
+/// vtable holds every method of its trait, which put every port's SDK operations (IAM and
+/// Secrets Manager in the pre-warmer, say) into every zip.
 #[derive(Clone, Debug)]
 pub struct Ports {
-    pub(crate) registry: Arc<dyn Registry>,
-    pub(crate) templates: Arc<dyn CreationTemplates>,
-    pub(crate) scanning: Arc<dyn Scanning>,
-    pub(crate) secrets: Arc<dyn SecretStore>,
-    pub(crate) iam: Arc<dyn Iam>,
+    adapters: Adapters,
     /// The region the ports talk to, when one was resolved (for the commands findings print).
-    pub(crate) region: Option<String>,
+    region: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+enum Adapters {
+    Aws(AwsAdapters),
+    /// Any implementation, the in-memory fakes of the unit tests for one.
+    Given(Given),
+}
+
+/// The AWS adapters over one set of clients ([`crate::aws::Clients::ports`]).
+#[derive(Clone, Debug)]
+pub struct AwsAdapters {
+    pub ecr: Ecr,
+    pub templates: EcrTemplates,
+    pub scanning: EcrScanning,
+    pub secrets: SecretsManager,
+    pub iam: IamApi,
+}
+
+/// Ports given as trait objects.
+#[derive(Clone, Debug)]
+pub struct Given {
+    pub registry: Arc<dyn Registry>,
+    pub templates: Arc<dyn CreationTemplates>,
+    pub scanning: Arc<dyn Scanning>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub iam: Arc<dyn Iam>,
 }
 
 impl Ports {
-    pub fn registry(&self) -> &dyn Registry {
-        self.registry.as_ref()
+    pub fn aws(adapters: AwsAdapters, region: Option<String>) -> Self {
+        Ports {
+            adapters: Adapters::Aws(adapters),
+            region,
+        }
     }
 
-    pub fn creation_templates(&self) -> &dyn CreationTemplates {
-        self.templates.as_ref()
+    pub fn given(ports: Given, region: Option<String>) -> Self {
+        Ports {
+            adapters: Adapters::Given(ports),
+            region,
+        }
     }
 
-    pub fn scanning(&self) -> &dyn Scanning {
-        self.scanning.as_ref()
+    pub fn registry(&self) -> RegistryPort<'_> {
+        match &self.adapters {
+            Adapters::Aws(aws) => RegistryPort::Aws(&aws.ecr),
+            Adapters::Given(given) => RegistryPort::Given(given.registry.as_ref()),
+        }
     }
 
-    pub fn secret_store(&self) -> &dyn SecretStore {
-        self.secrets.as_ref()
+    pub fn creation_templates(&self) -> TemplatesPort<'_> {
+        match &self.adapters {
+            Adapters::Aws(aws) => TemplatesPort::Aws(&aws.templates),
+            Adapters::Given(given) => TemplatesPort::Given(given.templates.as_ref()),
+        }
     }
 
-    pub fn iam(&self) -> &dyn Iam {
-        self.iam.as_ref()
+    pub fn scanning(&self) -> ScanningPort<'_> {
+        match &self.adapters {
+            Adapters::Aws(aws) => ScanningPort::Aws(&aws.scanning),
+            Adapters::Given(given) => ScanningPort::Given(given.scanning.as_ref()),
+        }
+    }
+
+    pub fn secret_store(&self) -> SecretStorePort<'_> {
+        match &self.adapters {
+            Adapters::Aws(aws) => SecretStorePort::Aws(&aws.secrets),
+            Adapters::Given(given) => SecretStorePort::Given(given.secrets.as_ref()),
+        }
+    }
+
+    pub fn iam(&self) -> IamPort<'_> {
+        match &self.adapters {
+            Adapters::Aws(aws) => IamPort::Aws(&aws.iam),
+            Adapters::Given(given) => IamPort::Given(given.iam.as_ref()),
+        }
     }
 
     pub fn region(&self) -> Option<&str> {
         self.region.as_deref()
+    }
+}
+
+/// A port as a feature holds it: the AWS adapter, called directly, or a port given as a trait
+/// object. One method per method of the trait, with the same signature.
+macro_rules! port_dispatch {
+    (
+        $(#[$doc:meta])*
+        $port:ident<$p:lifetime>: $trait:ident over $aws:ty {
+            $(
+                $(#[$method_doc:meta])*
+                fn $method:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty;
+            )*
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug)]
+        pub enum $port<$p> {
+            Aws(&$p $aws),
+            Given(&$p dyn $trait),
+        }
+
+        impl<$p> $port<$p> {
+            $(
+                $(#[$method_doc])*
+                pub fn $method(self, $($arg: $ty),*) -> $ret {
+                    match self {
+                        $port::Aws(aws) => <$aws as $trait>::$method(aws, $($arg),*),
+                        $port::Given(given) => given.$method($($arg),*),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+port_dispatch! {
+    /// The [`Registry`] port.
+    RegistryPort<'p>: Registry over Ecr {
+        fn cache_rules(prefixes: Option<&'p [String]>) -> Call<'p, Vec<CacheRule>>;
+        fn validate_cache_rule(prefix: &'p str) -> Call<'p, RuleValidation>;
+        fn repositories_page(
+            next_token: Option<String>,
+            page_size: i32,
+        ) -> Call<'p, RepositoryPage>;
+        fn repository(name: &'p str) -> Call<'p, Option<Repository>>;
+        fn pull_by_tag(
+            repository: &'p str,
+            tag: &'p str,
+        ) -> BoxFuture<'p, Result<PulledImage, PullFailure>>;
+        fn cached_image(repository: &'p str, tag: &'p str) -> Call<'p, Option<CachedImage>>;
+        fn lifecycle_policy(repository: &'p str) -> Call<'p, Option<String>>;
+        fn put_lifecycle_policy(repository: &'p str, policy_text: &'p str) -> Call<'p, ()>;
+        fn repository_policy(repository: &'p str) -> Call<'p, Option<String>>;
+        fn set_repository_policy(repository: &'p str, policy_text: &'p str) -> Call<'p, ()>;
+        fn registry_policy() -> Call<'p, RegistryPolicyText>;
+        fn tags(repository_arn: &'p str) -> Call<'p, BTreeMap<String, String>>;
+        fn tag(repository_arn: &'p str, tags: &'p BTreeMap<String, String>) -> Call<'p, ()>;
+        fn put_scan_on_push(repository: &'p str, scan_on_push: bool) -> Call<'p, ()>;
+        fn put_tag_mutability(
+            repository: &'p str,
+            setting: &'p TagMutabilitySetting,
+        ) -> Call<'p, ()>;
+    }
+}
+
+port_dispatch! {
+    /// The [`CreationTemplates`] port.
+    TemplatesPort<'p>: CreationTemplates over EcrTemplates {
+        fn all() -> Call<'p, Vec<CreationTemplate>>;
+        fn create(template: &'p CreationTemplate) -> Call<'p, ()>;
+        fn update(template: &'p CreationTemplate) -> Call<'p, ()>;
+    }
+}
+
+port_dispatch! {
+    /// The [`Scanning`] port.
+    ScanningPort<'p>: Scanning over EcrScanning {
+        fn registry_configuration() -> Call<'p, RegistryScanning>;
+        fn put_registry_configuration(configuration: &'p RegistryScanning) -> Call<'p, ()>;
+        fn repositories(names: &'p [String]) -> Call<'p, ScanningBatch>;
+    }
+}
+
+port_dispatch! {
+    /// The [`SecretStore`] port.
+    SecretStorePort<'p>: SecretStore over SecretsManager {
+        fn credential_secrets() -> Call<'p, Vec<SecretMetadata>>;
+        fn describe(secret_id: &'p str) -> Call<'p, Option<SecretMetadata>>;
+        fn value(secret_id: &'p str) -> Call<'p, SecretValue>;
+        fn tag(secret_id: &'p str, key: &'p str, value: &'p str) -> Call<'p, ()>;
+    }
+}
+
+port_dispatch! {
+    /// The [`Iam`] port.
+    IamPort<'p>: Iam over IamApi {
+        fn simulate(
+            principal_arn: &'p str,
+            actions: &'p [&'p str],
+            resources: &'p [String],
+        ) -> Call<'p, Vec<SimulatedDecision>>;
+        fn role(role_arn: &'p str) -> Call<'p, Option<RoleFacts>>;
     }
 }

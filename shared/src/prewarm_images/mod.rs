@@ -46,7 +46,7 @@ use crate::domain::{Check, Finding, Report, Severity};
 use crate::error::Error;
 use crate::events::{FunctionKind, PrewarmInvocation};
 use crate::metrics::{Metrics, Unit};
-use crate::ports::{PullFailure, Registry, MAX_PAGE_SIZE};
+use crate::ports::{PullFailure, RegistryPort, MAX_PAGE_SIZE};
 use crate::run::{Ran, RunContext};
 
 /// Pages of `DescribeRepositories` (1,000 repositories each) read to learn which cache
@@ -189,7 +189,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Prewa
 /// An image whose repository does not exist cannot be cached, so its `DescribeImages` can be
 /// skipped: a first warm of N images then costs a page or two instead of N reads. `None` (too
 /// many repositories, or the listing failed) means asking per image.
-async fn existing_repositories(registry: &dyn Registry) -> Option<HashSet<String>> {
+async fn existing_repositories(registry: RegistryPort<'_>) -> Option<HashSet<String>> {
     let mut names = HashSet::new();
     let mut next_token = None;
     for _ in 0..MAX_LISTING_PAGES {
@@ -220,7 +220,7 @@ async fn existing_repositories(registry: &dyn Registry) -> Option<HashSet<String
 
 /// What a pull needs from the registry.
 struct Pullers<'run> {
-    registry: &'run dyn Registry,
+    registry: RegistryPort<'run>,
     /// Repositories that existed before the run, when known.
     existing: Option<&'run HashSet<String>>,
 }

@@ -27,8 +27,8 @@ use crate::domain::{CacheRule, Check, Finding, Report, SecretArn, Severity};
 use crate::error::Error;
 use crate::events::FunctionKind;
 use crate::metrics::{Metrics, Unit};
-use crate::ports::Registry;
-use crate::ports::SecretStore;
+use crate::ports::RegistryPort;
+use crate::ports::SecretStorePort;
 use crate::run::{Ran, RunContext};
 
 /// Rules validated at once. A registry holds at most 50 rules (adjustable quota) and
@@ -219,8 +219,8 @@ pub async fn run(
 
 /// What validating one rule needs, shared by every rule of the run.
 struct Observer<'run> {
-    registry: &'run dyn Registry,
-    secret_store: &'run dyn SecretStore,
+    registry: RegistryPort<'run>,
+    secret_store: SecretStorePort<'run>,
     context: &'run RegistryContext,
     now: DateTime<Utc>,
 }
@@ -361,8 +361,8 @@ fn list_prefixes(prefixes: &[String]) -> String {
 
 /// Asks ECR and Secrets Manager about one rule, both at once.
 async fn observe(
-    registry: &dyn Registry,
-    secret_store: &dyn SecretStore,
+    registry: RegistryPort<'_>,
+    secret_store: SecretStorePort<'_>,
     rule: CacheRule,
     context: &RegistryContext,
 ) -> RuleObservation {
