@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::domain::Report;
 use crate::metrics::Metrics;
-use crate::ports::{Ports, Upstream};
+use crate::ports::{Ports, UpstreamPort};
 use crate::upstream::{HttpTimeouts, UpstreamHttp};
 
 /// One upstream HTTP client per process: its TLS set-up happens on first use only.
@@ -30,7 +30,7 @@ pub struct RunContext<'a> {
     /// The run's "now" (expiry arithmetic, report times).
     pub now: DateTime<Utc>,
     /// Upstream registry APIs (credential expiry discovery).
-    pub upstream: &'a dyn Upstream,
+    pub upstream: UpstreamPort<'a>,
 }
 
 impl<'a> RunContext<'a> {
@@ -41,7 +41,7 @@ impl<'a> RunContext<'a> {
             config,
             deadline: Deadline::none(),
             now: Utc::now(),
-            upstream: &*UPSTREAM_HTTP,
+            upstream: UpstreamPort::Adapter(&UPSTREAM_HTTP),
         }
     }
 
@@ -54,8 +54,12 @@ impl<'a> RunContext<'a> {
         RunContext { now, ..self }
     }
 
-    pub fn with_upstream(self, upstream: &'a dyn Upstream) -> Self {
-        RunContext { upstream, ..self }
+    /// Upstream APIs through another client ([`UpstreamHttp`] with other timeouts, or a fake).
+    pub fn with_upstream(self, upstream: impl Into<UpstreamPort<'a>>) -> Self {
+        RunContext {
+            upstream: upstream.into(),
+            ..self
+        }
     }
 }
 

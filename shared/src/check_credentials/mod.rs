@@ -43,7 +43,7 @@ use crate::run::{Ran, RunContext};
 pub use assess::{Assessment, SecretDetail};
 pub use expiry::ExpirySource;
 
-use crate::ports::Upstream;
+use crate::ports::UpstreamPort;
 use crate::upstream::token_expiry::{self as discovery, Credentials, Discovered, TOKEN_LABEL_TAG};
 use assess::{Guidance, Observed, TagReading, ValueReading, WriteBack};
 use expiry::Thresholds;
@@ -178,7 +178,7 @@ struct SecretCheck<'run> {
     guidance: Guidance<'run>,
     deadline: Deadline,
     now: DateTime<Utc>,
-    http: &'run dyn Upstream,
+    http: UpstreamPort<'run>,
 }
 
 impl SecretCheck<'_> {

@@ -9,6 +9,7 @@ use super::*;
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::ports::fakes::{self, FakeEcr, FakeSecretStore, FakeUpstream};
+use crate::ports::Upstream;
 use crate::run::RunContext;
 use crate::upstream::http::{HttpFailure, UpstreamResponse};
 
@@ -193,7 +194,7 @@ async fn discover_with(upstream: &FakeUpstream) -> (CredentialsReport, Arc<FakeS
         .with_rule(CacheRule::new("ghcr", "ghcr.io").with_credential(fakes::secret(GHCR).arn));
     let ports = fakes::ports(&Arc::new(ecr), &secrets);
     let config = discovering();
-    let context = RunContext::new(&ports, &config).with_upstream(upstream);
+    let context = RunContext::new(&ports, &config).with_upstream(upstream as &dyn Upstream);
     let report = run(&context, Request::default())
         .await
         .expect("the run reports")

@@ -39,6 +39,7 @@ use crate::domain::{
     CacheRule, CreationTemplate, PulledImage, Repository, SecretMetadata, SecretValue,
 };
 use crate::upstream::http::{HttpFailure, UpstreamRequest, UpstreamResponse};
+use crate::upstream::UpstreamHttp;
 
 pub use crate::alerts::AlertSink;
 pub use crate::harden_repository::sweep::HandOff;
@@ -271,35 +272,35 @@ impl Ports {
 
     pub fn registry(&self) -> RegistryPort<'_> {
         match &self.adapters {
-            Adapters::Aws(aws) => RegistryPort::Aws(&aws.ecr),
+            Adapters::Aws(aws) => RegistryPort::Adapter(&aws.ecr),
             Adapters::Given(given) => RegistryPort::Given(given.registry.as_ref()),
         }
     }
 
     pub fn creation_templates(&self) -> TemplatesPort<'_> {
         match &self.adapters {
-            Adapters::Aws(aws) => TemplatesPort::Aws(&aws.templates),
+            Adapters::Aws(aws) => TemplatesPort::Adapter(&aws.templates),
             Adapters::Given(given) => TemplatesPort::Given(given.templates.as_ref()),
         }
     }
 
     pub fn scanning(&self) -> ScanningPort<'_> {
         match &self.adapters {
-            Adapters::Aws(aws) => ScanningPort::Aws(&aws.scanning),
+            Adapters::Aws(aws) => ScanningPort::Adapter(&aws.scanning),
             Adapters::Given(given) => ScanningPort::Given(given.scanning.as_ref()),
         }
     }
 
     pub fn secret_store(&self) -> SecretStorePort<'_> {
         match &self.adapters {
-            Adapters::Aws(aws) => SecretStorePort::Aws(&aws.secrets),
+            Adapters::Aws(aws) => SecretStorePort::Adapter(&aws.secrets),
             Adapters::Given(given) => SecretStorePort::Given(given.secrets.as_ref()),
         }
     }
 
     pub fn iam(&self) -> IamPort<'_> {
         match &self.adapters {
-            Adapters::Aws(aws) => IamPort::Aws(&aws.iam),
+            Adapters::Aws(aws) => IamPort::Adapter(&aws.iam),
             Adapters::Given(given) => IamPort::Given(given.iam.as_ref()),
         }
     }
@@ -309,8 +310,8 @@ impl Ports {
     }
 }
 
-/// A port as a feature holds it: the AWS adapter, called directly, or a port given as a trait
-/// object. One method per method of the trait, with the same signature.
+/// A port as a feature holds it: the adapter of a deployment, called directly, or a port given
+/// as a trait object. One method per method of the trait, with the same signature.
 macro_rules! port_dispatch {
     (
         $(#[$doc:meta])*
@@ -324,8 +325,20 @@ macro_rules! port_dispatch {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug)]
         pub enum $port<$p> {
-            Aws(&$p $aws),
+            Adapter(&$p $aws),
             Given(&$p dyn $trait),
+        }
+
+        impl<$p> From<&$p $aws> for $port<$p> {
+            fn from(adapter: &$p $aws) -> Self {
+                $port::Adapter(adapter)
+            }
+        }
+
+        impl<$p> From<&$p dyn $trait> for $port<$p> {
+            fn from(given: &$p dyn $trait) -> Self {
+                $port::Given(given)
+            }
         }
 
         impl<$p> $port<$p> {
@@ -333,7 +346,7 @@ macro_rules! port_dispatch {
                 $(#[$method_doc])*
                 pub fn $method(self, $($arg: $ty),*) -> $ret {
                     match self {
-                        $port::Aws(aws) => <$aws as $trait>::$method(aws, $($arg),*),
+                        $port::Adapter(adapter) => <$aws as $trait>::$method(adapter, $($arg),*),
                         $port::Given(given) => given.$method($($arg),*),
                     }
                 }
@@ -409,5 +422,15 @@ port_dispatch! {
             resources: &'p [String],
         ) -> Call<'p, Vec<SimulatedDecision>>;
         fn role(role_arn: &'p str) -> Call<'p, Option<RoleFacts>>;
+    }
+}
+
+port_dispatch! {
+    /// The [`Upstream`] port. Only the runs that ask an upstream link the HTTPS client.
+    UpstreamPort<'p>: Upstream over UpstreamHttp {
+        fn send(
+            request: UpstreamRequest,
+            deadline: Deadline,
+        ) -> BoxFuture<'p, Result<UpstreamResponse, HttpFailure>>;
     }
 }

@@ -24,7 +24,7 @@ use crate::check_credentials::expiry::{
 use crate::config::CredentialsConfig;
 use crate::deadline::Deadline;
 use crate::domain::{SecretValue, Severity, UpstreamKind};
-use crate::ports::Upstream;
+use crate::ports::UpstreamPort;
 
 /// The secret tag naming which Docker Hub access token the secret holds (its description at
 /// hub.docker.com). Not needed when the account has a single token.
@@ -73,7 +73,7 @@ pub struct Credentials<'a> {
 
 /// Asks the upstream behind `source`.
 pub async fn discover(
-    http: &dyn Upstream,
+    http: UpstreamPort<'_>,
     config: &CredentialsConfig,
     source: ExpirySource,
     credentials: Credentials<'_>,
@@ -92,7 +92,7 @@ pub async fn discover(
 }
 
 async fn github(
-    http: &dyn Upstream,
+    http: UpstreamPort<'_>,
     config: &CredentialsConfig,
     credentials: Credentials<'_>,
     deadline: Deadline,
@@ -138,7 +138,7 @@ pub fn read_github(url: &str, response: &UpstreamResponse) -> Discovered {
 }
 
 async fn gitlab(
-    http: &dyn Upstream,
+    http: UpstreamPort<'_>,
     config: &CredentialsConfig,
     credentials: Credentials<'_>,
     deadline: Deadline,
@@ -194,7 +194,7 @@ pub fn read_gitlab(url: &str, response: &UpstreamResponse) -> Discovered {
 }
 
 async fn docker_hub(
-    http: &dyn Upstream,
+    http: UpstreamPort<'_>,
     config: &CredentialsConfig,
     credentials: Credentials<'_>,
     deadline: Deadline,
@@ -302,7 +302,7 @@ pub fn read_docker_hub_tokens(
 /// Sends a request that carries a credential. The client refuses any destination a token may
 /// not go to (plain `http://` off loopback, a user name or password in the URL).
 async fn send(
-    http: &dyn Upstream,
+    http: UpstreamPort<'_>,
     request: Result<UpstreamRequest, HttpFailure>,
     deadline: Deadline,
 ) -> Result<UpstreamResponse, HttpFailure> {
