@@ -527,16 +527,7 @@ impl<'a> Hardener<'a> {
         deadline: Deadline,
     ) -> Result<Hardener<'a>, Error> {
         let registry = ports.registry();
-        let rules = match &config.hardening.prefixes {
-            Some(_) => Vec::new(),
-            None => registry.cache_rules(None).await.map_err(|error| {
-                Error::aws(
-                    "cannot list the pull-through cache rules that define the managed prefixes",
-                    error,
-                )
-            })?,
-        };
-        let managed = ManagedPrefixes::resolve(config.hardening.prefixes.as_deref(), &rules);
+        let managed = observe::managed_prefixes(registry, &config.hardening).await?;
         Ok(Hardener {
             registry,
             config: &config.hardening,
@@ -871,14 +862,7 @@ impl Hardener<'_> {
         plan: &mut plan::Plan,
         applied: Option<&[apply::Applied]>,
     ) -> Option<EffectiveScanning> {
-        let written = plan
-            .changes
-            .iter()
-            .zip(applied.unwrap_or_default())
-            .find_map(|(change, result)| match (&change.write, result) {
-                (plan::Write::ScanOnPush(value), apply::Applied::Written) => Some(*value),
-                _ => None,
-            })?;
+        let written = scan_on_push_written(plan, applied)?;
         let mut answered = match self
             .scanning
             .api
@@ -911,14 +895,7 @@ impl Hardener<'_> {
         applied: Option<&[apply::Applied]>,
     ) {
         let wanted = desired.profile.scan_on_push;
-        let written = plan
-            .changes
-            .iter()
-            .zip(applied.unwrap_or_default())
-            .find_map(|(change, result)| match (&change.write, result) {
-                (plan::Write::ScanOnPush(value), apply::Applied::Written) => Some(*value),
-                _ => None,
-            });
+        let written = scan_on_push_written(plan, applied);
         let covered = match (scanning, written) {
             (Some(effective), _) if effective.by_registry() && effective.scanned_on_push() => {
                 Covered::ByRegistry
@@ -1015,6 +992,17 @@ fn invalid_request(request: &HardenRequest, problem: &str) -> Error {
         received: Received::Object { keys, n_keys },
         problem: problem.to_owned(),
     })
+}
+
+/// The scan-on-push value this run wrote, if it wrote one.
+fn scan_on_push_written(plan: &plan::Plan, applied: Option<&[apply::Applied]>) -> Option<bool> {
+    plan.changes
+        .iter()
+        .zip(applied.unwrap_or_default())
+        .find_map(|(change, result)| match (&change.write, result) {
+            (plan::Write::ScanOnPush(value), apply::Applied::Written) => Some(*value),
+            _ => None,
+        })
 }
 
 /// The hand-off with an in-memory fake: what a sweep's last step records and alerts, without

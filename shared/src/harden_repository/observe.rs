@@ -1,14 +1,34 @@
-//! Reading what a repository has: only what its profile manages, the reads of one repository in
-//! parallel.
+//! Reading what the registry has: which prefixes are managed, and what a repository has (only
+//! what its profile manages, the reads of one repository in parallel).
 
 use std::collections::BTreeMap;
 
 use crate::aws::AwsError;
+use crate::config::HardeningConfig;
 use crate::domain::Repository;
+use crate::error::Error;
 use crate::ports::{RegistryPort, REPOSITORY_NOT_FOUND};
 
-use super::desired::Reads;
+use super::desired::{ManagedPrefixes, Reads};
 use super::plan::Observed;
+
+/// The managed prefixes: `hardening.prefixes` when set, else the registry's cache rules (read
+/// only then).
+pub async fn managed_prefixes(
+    registry: RegistryPort<'_>,
+    config: &HardeningConfig,
+) -> Result<ManagedPrefixes, Error> {
+    let rules = match &config.prefixes {
+        Some(_) => Vec::new(),
+        None => registry.cache_rules(None).await.map_err(|error| {
+            Error::aws(
+                "cannot list the pull-through cache rules that define the managed prefixes",
+                error,
+            )
+        })?,
+    };
+    Ok(ManagedPrefixes::resolve(config.prefixes.as_deref(), &rules))
+}
 
 /// What observing one repository came to.
 #[derive(Debug)]

@@ -22,6 +22,7 @@ use crate::config::{HardeningConfig, TemplateMode};
 use crate::domain::{Check, Finding, Report, Severity, ROOT_PREFIX};
 use crate::error::Error;
 use crate::harden_repository::desired::ManagedPrefixes;
+use crate::harden_repository::observe::managed_prefixes;
 use crate::harden_repository::report::{Birth, HardenReport};
 use crate::metrics::Metrics;
 use crate::ports::Ports;
@@ -337,17 +338,7 @@ pub async fn run(
 ) -> Result<Ran<TemplatesDetails>, Error> {
     let RunContext { ports, config, .. } = *context;
     let dry_run = request.dry_run;
-    let registry = ports.registry();
-    let rules = match &config.hardening.prefixes {
-        Some(_) => Vec::new(),
-        None => registry.cache_rules(None).await.map_err(|error| {
-            Error::aws(
-                "cannot list the pull-through cache rules that define the managed prefixes",
-                error,
-            )
-        })?,
-    };
-    let managed = ManagedPrefixes::resolve(config.hardening.prefixes.as_deref(), &rules);
+    let managed = managed_prefixes(ports.registry(), &config.hardening).await?;
     let mut hardening = config.hardening.clone();
     // Asked for by name: an `off` configuration is still shown, never written.
     if hardening.creation_templates == TemplateMode::Off {
