@@ -28,11 +28,15 @@ fn registry() -> FakeEcr {
 
 /// A sweep with the configuration the stack ships.
 async fn sweep_with(ecr: &Arc<FakeEcr>, deadline: Deadline) -> HardenReport {
-    let ports = fakes::ports(ecr, &Arc::new(FakeSecretStore::default()));
     let config =
         Config::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/config/ptc-ops.toml"))
             .expect("the shipped configuration is valid");
-    let context = RunContext::new(&ports, &config).with_deadline(deadline);
+    sweep_configured(ecr, &config, deadline).await
+}
+
+async fn sweep_configured(ecr: &Arc<FakeEcr>, config: &Config, deadline: Deadline) -> HardenReport {
+    let ports = fakes::ports(ecr, &Arc::new(FakeSecretStore::default()));
+    let context = RunContext::new(&ports, config).with_deadline(deadline);
     let request = Request {
         invocation: HardenInvocation::Direct(HardenRequest {
             target: HardenTarget::Sweep,
@@ -166,4 +170,52 @@ async fn a_sweep_started_inside_the_start_reserve_touches_nothing_and_hands_noth
         "{:?}",
         ecr.calls()
     );
+}
+
+#[tokio::test]
+async fn a_scanning_batch_the_registry_refuses_is_read_one_repository_at_a_time() {
+    // Scan on push per repository, the registry configuration left alone: the sweep reads the
+    // repositories' scanning in one batch, and here ECR fails that batch as a whole.
+    let config = Config::from_toml_str(
+        "[hardening]\nregistry_scanning = \"off\"\n[hardening.default]\nscan_on_push = true\n",
+        Path::new("."),
+        "test",
+    )
+    .expect("a valid configuration");
+    let batch = format!("{ALPINE},{NGINX}");
+    let ecr = Arc::new(registry().failing(
+        "ecr:BatchGetRepositoryScanningConfiguration",
+        Some(&batch),
+        "RepositoryNotFoundException",
+    ));
+    let report = sweep_configured(&ecr, &config, Deadline::none()).await;
+    assert_eq!(
+        outcomes(&report),
+        vec![
+            (ALPINE, RepositoryOutcome::Changed),
+            (NGINX, RepositoryOutcome::Changed)
+        ]
+    );
+    let mut scanning_reads: Vec<String> = ecr
+        .calls()
+        .into_iter()
+        .filter(|call| call.starts_with("ecr:BatchGetRepositoryScanningConfiguration"))
+        .collect();
+    // The failed batch first, then per repository (in whatever order the workers ran): the
+    // read, and the read-back of the write.
+    assert_eq!(
+        scanning_reads.first(),
+        Some(&format!(
+            "ecr:BatchGetRepositoryScanningConfiguration {batch}"
+        ))
+    );
+    scanning_reads[1..].sort();
+    assert_eq!(
+        scanning_reads[1..],
+        [ALPINE, ALPINE, NGINX, NGINX]
+            .map(|name| format!("ecr:BatchGetRepositoryScanningConfiguration {name}"))
+    );
+    assert!(ecr
+        .stored(NGINX)
+        .is_some_and(|stored| stored.repository.scan_on_push));
 }

@@ -1,7 +1,7 @@
 //! In-memory ports for unit tests: an ECR registry (rules, repositories and their settings,
 //! templates, scanning, pulls through the cache), a secret store, IAM and an upstream API.
-//! Each answers from plain state the test sets up, records the calls it answered, and fails
-//! the operations a test names with the error code it names, so deadlines, failures and
+//! The registry and the secret store answer from plain state the test sets up, record the
+//! calls they answered, and fail the operations a test names with the error code it names, so deadlines, failures and
 //! partial results can be tested without the emulator. The emulator stays the judge of what AWS
 //! accepts: these fakes accept everything they are given.
 
@@ -119,13 +119,9 @@ impl FakeEcr {
 
     /// A repository with ECR's defaults.
     pub fn with_repository(self, name: &str) -> Self {
-        self.with_repository_as(FakeRepository::created(name))
-    }
-
-    pub fn with_repository_as(self, repository: FakeRepository) -> Self {
         lock(&self.state)
             .repositories
-            .insert(repository.repository.name.clone(), repository);
+            .insert(name.to_owned(), FakeRepository::created(name));
         self
     }
 
@@ -468,9 +464,13 @@ impl Scanning for FakeEcr {
         Box::pin(async move { answer })
     }
 
+    /// Recorded (and failed) with the names joined by `,` as the resource.
     fn repositories<'a>(&'a self, names: &'a [String]) -> Call<'a, ScanningBatch> {
         let answer = self
-            .call("ecr:BatchGetRepositoryScanningConfiguration", None)
+            .call(
+                "ecr:BatchGetRepositoryScanningConfiguration",
+                Some(&names.join(",")),
+            )
             .map(|state| {
                 let configuration = state
                     .scanning
@@ -481,10 +481,20 @@ impl Scanning for FakeEcr {
                     match state.repositories.get(name) {
                         Some(stored) => {
                             let effective = EffectiveScanning::from_registry(&configuration, name)
-                                .unwrap_or_else(|| EffectiveScanning {
-                                    scan_on_push: stored.repository.scan_on_push,
-                                    scan_frequency: "SCAN_ON_PUSH".to_owned(),
-                                    applied_filters: Vec::new(),
+                                // No registry filter: the repository's own flag, as the
+                                // emulator answers (SCAN_ON_PUSH if set, MANUAL otherwise).
+                                .unwrap_or_else(|| {
+                                    let on_push = stored.repository.scan_on_push;
+                                    EffectiveScanning {
+                                        scan_on_push: on_push,
+                                        scan_frequency: if on_push {
+                                            "SCAN_ON_PUSH"
+                                        } else {
+                                            "MANUAL"
+                                        }
+                                        .to_owned(),
+                                        applied_filters: Vec::new(),
+                                    }
                                 });
                             batch.found.insert(name.clone(), effective);
                         }
@@ -636,47 +646,23 @@ impl SecretStore for FakeSecretStore {
     }
 }
 
-/// IAM in memory: the decisions a simulation answers and the roles a lookup finds.
+/// IAM of an account without consumers or custom roles: a simulation decides nothing, a role
+/// lookup finds nothing. (The consumer doctor's IAM paths are tested on the emulator.)
 #[derive(Debug, Default)]
-pub struct FakeIam {
-    decisions: Vec<SimulatedDecision>,
-    roles: BTreeMap<String, RoleFacts>,
-    failures: Failures,
-}
-
-impl FakeIam {
-    pub fn failing(mut self, operation: &'static str, code: &str) -> Self {
-        self.failures.0.push((operation, None, code.to_owned()));
-        self
-    }
-}
+pub struct FakeIam;
 
 impl Iam for FakeIam {
     fn simulate<'a>(
         &'a self,
-        principal_arn: &'a str,
-        actions: &'a [&'a str],
+        _principal_arn: &'a str,
+        _actions: &'a [&'a str],
         _resources: &'a [String],
     ) -> Call<'a, Vec<SimulatedDecision>> {
-        let answer = self
-            .failures
-            .check("iam:SimulatePrincipalPolicy", Some(principal_arn))
-            .map(|()| {
-                self.decisions
-                    .iter()
-                    .filter(|decision| actions.contains(&decision.action.as_str()))
-                    .cloned()
-                    .collect()
-            });
-        Box::pin(async move { answer })
+        Box::pin(async { Ok(Vec::new()) })
     }
 
-    fn role<'a>(&'a self, role_arn: &'a str) -> Call<'a, Option<RoleFacts>> {
-        let answer = self
-            .failures
-            .check("iam:GetRole", Some(role_arn))
-            .map(|()| self.roles.get(role_arn).cloned());
-        Box::pin(async move { answer })
+    fn role<'a>(&'a self, _role_arn: &'a str) -> Call<'a, Option<RoleFacts>> {
+        Box::pin(async { Ok(None) })
     }
 }
 
@@ -725,7 +711,7 @@ pub fn ports(ecr: &Arc<FakeEcr>, secrets: &Arc<FakeSecretStore>) -> Ports {
             templates: Arc::clone(ecr) as Arc<dyn CreationTemplates>,
             scanning: Arc::clone(ecr) as Arc<dyn Scanning>,
             secrets: Arc::clone(secrets) as Arc<dyn SecretStore>,
-            iam: Arc::new(FakeIam::default()),
+            iam: Arc::new(FakeIam),
         },
         Some(REGION.to_owned()),
     )

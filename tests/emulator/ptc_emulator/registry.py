@@ -206,7 +206,11 @@ def batch_get_repository_scanning_configuration(self: ECRResponse):
     for name in dict.fromkeys(names):
         repository = backend.repositories.get(name)
         if repository is None:
-            # failureCode enum: REPOSITORY_NOT_FOUND (botocore ecr service model).
+            # A named repository that does not exist is listed in `failures` with failureCode
+            # REPOSITORY_NOT_FOUND (API_BatchGetRepositoryScanningConfiguration.html, Response
+            # Elements, failures; RepositoryScanningConfigurationFailure; botocore ecr service
+            # model, ScanningConfigurationFailureCode). Whether AWS fails the whole call instead
+            # is not documented; the product reads such a batch one repository at a time.
             failures.append({"repositoryName": name, "failureCode": "REPOSITORY_NOT_FOUND",
                              "failureReason": "REPOSITORY_NOT_FOUND"})
         else:
