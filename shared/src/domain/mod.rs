@@ -27,6 +27,8 @@ pub use lifecycle::{
 pub use report::Report;
 pub use repository::{PulledImage, Repository, ACCEPTED_MANIFEST_MEDIA_TYPES};
 pub use repository_policy::{PublicStatement, RepositoryPolicy};
-pub use rule::{rule_for_repository, under_prefix, CacheRule, UpstreamKind, ROOT_PREFIX};
+pub use rule::{
+    in_namespace, rule_for_repository, under_prefix, CacheRule, UpstreamKind, ROOT_PREFIX,
+};
 pub use secret::SecretValue;
 pub use severity::Severity;

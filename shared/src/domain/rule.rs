@@ -183,12 +183,22 @@ impl CacheRule {
 
     /// Whether a repository named `repository_name` belongs to this rule's namespace.
     pub fn covers(&self, repository_name: &str) -> bool {
-        self.is_root() || under_prefix(repository_name, &self.prefix)
+        self.is_root() || in_namespace(repository_name, &self.prefix)
     }
 }
 
-/// Whether `name` equals `prefix` or lies under it at a `/` boundary (`docker-hub/x` is under
-/// `docker-hub`, `docker-hubx/y` is not).
+/// Whether a repository named `repository_name` lies in the namespace of `prefix`: only
+/// `<prefix>/…`. ECR names every repository a rule creates `<prefix>/<upstream path>`, so a
+/// repository named exactly like the prefix (`docker-hub`) is an application's, never the cache's.
+pub fn in_namespace(repository_name: &str, prefix: &str) -> bool {
+    repository_name
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.len() > 1 && rest.starts_with('/'))
+}
+
+/// Whether the prefix (or profile key) `name` equals `prefix` or lies under it at a `/`
+/// boundary (`docker-hub/x` is under `docker-hub`, `docker-hubx/y` is not). For repository
+/// names, use [`in_namespace`].
 pub fn under_prefix(name: &str, prefix: &str) -> bool {
     name.strip_prefix(prefix)
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -262,6 +272,28 @@ mod tests {
         prefix_of_a_longer_name_is_not_a_path_prefix("docker-hubx/nginx", Some(ROOT_PREFIX)),
         ghcr("ghcr/fluxcd/source-controller", Some("ghcr")),
         anything_else_goes_to_root("anything/else", Some(ROOT_PREFIX)),
+        named_like_a_prefix_is_not_in_it("docker-hub", Some(ROOT_PREFIX)),
+        named_like_a_longer_prefix_is_in_the_shorter("docker-hub/team", Some("docker-hub")),
+    }
+
+    fn check_in_namespace(name: &str, repository: &str, prefix: &str, expected: bool) {
+        assert_eq!(
+            in_namespace(repository, prefix),
+            expected,
+            "{name}: {repository} in {prefix}"
+        );
+    }
+
+    named_cases! {
+        /// A repository is in a prefix's namespace only as `<prefix>/<something>`.
+        mod a_namespace_is_prefix_slash_something => check_in_namespace;
+        under_it("docker-hub/library/nginx", "docker-hub", true),
+        one_segment_under_it("docker-hub/x", "docker-hub", true),
+        named_exactly_like_it("docker-hub", "docker-hub", false),
+        only_a_slash_after_it("docker-hub/", "docker-hub", false),
+        a_longer_first_segment("docker-hubx/nginx", "docker-hub", false),
+        a_nested_prefix("team/app/api", "team/app", true),
+        shorter_than_the_prefix("team", "team/app", false),
     }
 
     #[test]

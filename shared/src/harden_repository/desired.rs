@@ -1,7 +1,7 @@
 //! What a repository should look like, and which repositories are ours to touch. Pure.
 
 use crate::config::{HardeningConfig, Profile};
-use crate::domain::{under_prefix, CacheRule, ROOT_PREFIX};
+use crate::domain::{in_namespace, CacheRule, ROOT_PREFIX};
 
 /// The tag that marks a repository as created by the pull-through cache. Hardening writes it
 /// when an event proves the origin (ECR's own `CreateRepository` service event, or a sync of the
@@ -9,6 +9,10 @@ use crate::domain::{under_prefix, CacheRule, ROOT_PREFIX};
 /// only thing that lets a repository outside every other managed prefix be written.
 pub const ORIGIN_TAG_KEY: &str = "ptc-ops:origin";
 pub const ORIGIN_TAG_VALUE: &str = "pull-through-cache";
+/// A repository tagged `ptc-ops:managed=false` is never written, whatever its prefix: its
+/// owners keep it as it is.
+pub const MANAGED_TAG_KEY: &str = "ptc-ops:managed";
+pub const OPTED_OUT_VALUE: &str = "false";
 
 /// Whether this product may write to a repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +98,7 @@ impl ManagedPrefixes {
         if self
             .prefixes
             .iter()
-            .any(|prefix| under_prefix(repository_name, prefix))
+            .any(|prefix| in_namespace(repository_name, prefix))
         {
             Coverage::Managed
         } else if self.root == RootScope::OptedIn {
@@ -113,6 +117,13 @@ impl ManagedPrefixes {
     pub fn as_slice(&self) -> &[String] {
         &self.shown
     }
+}
+
+/// Whether the repository's owners opted it out (`ptc-ops:managed=false`, the value compared
+/// without regard to case, as people write it).
+pub fn opted_out(tags: &std::collections::BTreeMap<String, String>) -> bool {
+    tags.get(MANAGED_TAG_KEY)
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case(OPTED_OUT_VALUE))
 }
 
 /// Whether tags prove that the cache created a repository.
@@ -243,6 +254,26 @@ mod tests {
             None,
             &["ghcr"],
             "team/app",
+            Coverage::NotManaged,
+        ),
+        // ECR names what a rule creates `<prefix>/<path>`: a repository named like the prefix is
+        // an application's.
+        named_exactly_like_the_prefix(
+            None,
+            &["docker-hub"],
+            "docker-hub",
+            Coverage::NotManaged,
+        ),
+        named_like_a_configured_prefix(
+            Some(&["docker-hub"]),
+            &[],
+            "docker-hub",
+            Coverage::NotManaged,
+        ),
+        prefix_with_a_trailing_slash_only(
+            None,
+            &["docker-hub"],
+            "docker-hub/",
             Coverage::NotManaged,
         ),
         no_rules(None, &[], "ghcr/fluxcd/app", Coverage::NotManaged),

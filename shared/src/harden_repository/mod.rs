@@ -49,7 +49,7 @@ use crate::ports::{ScanningPort, MAX_NAMES_PER_BATCH};
 use crate::run::{Ran, RunContext};
 use crate::scanning::{Covered, ScanCoverage};
 
-use desired::{tagged_as_cache_created, Coverage, Desired, ManagedPrefixes, Provenance};
+use desired::{opted_out, tagged_as_cache_created, Coverage, Desired, ManagedPrefixes, Provenance};
 use observe::Observation;
 use outcome::{ChangedBy, Outcome, SkipReason, Tally};
 use report::{HandOffRecord, SweepProgress};
@@ -755,8 +755,15 @@ impl<'a> Hardener<'a> {
         observation: Result<Observation, AwsError>,
     ) -> Outcome {
         let profile = desired.profile_name().to_owned();
+        // Tags are read when the profile manages them (or to tell the cache's own under `ROOT`);
+        // otherwise they are read only before a write, below.
+        let mut tags_known = desired.reads().tags;
         let observed = match observation {
+            Ok(Observation::Found(observed)) if opted_out(&observed.tags) => {
+                return skipped(name, SkipReason::OptedOut);
+            }
             Ok(Observation::Found(mut observed)) => {
+                tags_known |= !observed.tags.is_empty();
                 match self.scanning_of(&name, desired.reads()).await {
                     Ok(scanning) => observed.scanning = scanning,
                     Err(error) if observe::is_gone(&error) => return Outcome::Gone { name },
@@ -789,6 +796,23 @@ impl<'a> Hardener<'a> {
             plan.findings.retain(|(kind, _)| !kind.resolved_by_hand());
         }
         let arn = observed.repository.arn.clone();
+        if !tags_known && !plan.changes.is_empty() {
+            // One read before the first write, never on a compliant repository: its owners may
+            // have opted it out.
+            match self.registry.tags(&arn).await {
+                Ok(tags) if opted_out(&tags) => return skipped(name, SkipReason::OptedOut),
+                Ok(_) => {}
+                Err(error) if observe::is_gone(&error) => return Outcome::Gone { name },
+                Err(error) => {
+                    warn!(repository = %name, error = %error, "tags could not be read before a write");
+                    return Outcome::Failed {
+                        name,
+                        profile,
+                        error,
+                    };
+                }
+            }
+        }
         let settings: Vec<&str> = plan.changes.iter().map(|c| c.setting.as_str()).collect();
         if plan.is_compliant() {
             debug!(repository = %name, profile = %profile, "compliant");
@@ -916,6 +940,10 @@ impl Hardener<'_> {
 }
 
 fn skipped(name: String, reason: SkipReason) -> Outcome {
+    if reason == SkipReason::OptedOut {
+        info!(repository = %name, reason = reason.describe(), "opted out; left as it is");
+        return Outcome::Skipped { name, reason };
+    }
     debug!(repository = %name, reason = reason.describe(), "not ours; skipped");
     Outcome::Skipped { name, reason }
 }

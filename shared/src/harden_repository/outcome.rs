@@ -51,6 +51,8 @@ pub enum SkipReason {
     OutsideManagedPrefixes,
     /// Only under an opted-in `ROOT`, and nothing shows that the pull-through cache created it.
     NotCreatedByTheCache,
+    /// Tagged `ptc-ops:managed=false` by its owners.
+    OptedOut,
 }
 
 impl SkipReason {
@@ -60,6 +62,7 @@ impl SkipReason {
             SkipReason::NotCreatedByTheCache => {
                 "under `ROOT` only, and not created by the pull-through cache (no `ptc-ops:origin` tag)"
             }
+            SkipReason::OptedOut => "opted out by its tag `ptc-ops:managed=false`",
         }
     }
 }
@@ -73,6 +76,7 @@ enum GroupKey {
         kind: &'static str,
     },
     OutOfTime,
+    OptedOut,
 }
 
 impl GroupKey {
@@ -81,6 +85,7 @@ impl GroupKey {
             GroupKey::Plan(kind) => kind.as_str().to_owned(),
             GroupKey::Failure { operation, kind } => format!("failure/{operation}/{kind}"),
             GroupKey::OutOfTime => "out-of-time".to_owned(),
+            GroupKey::OptedOut => "opted-out".to_owned(),
         }
     }
 
@@ -112,6 +117,9 @@ impl GroupKey {
             ),
             GroupKey::OutOfTime => {
                 format!("{n_repositories} repositories were not finished before the deadline")
+            }
+            GroupKey::OptedOut => {
+                format!("{n_repositories} repositories are opted out and were left as they are")
             }
         }
     }
@@ -153,11 +161,12 @@ pub const REPOSITORIES_DRIFTED: &str = "repositories_drifted";
 pub const SETTINGS_CHANGED: &str = "settings_changed";
 pub const SETTINGS_PLANNED: &str = "settings_planned";
 pub const REPOSITORIES_SKIPPED: &str = "repositories_skipped";
+pub const REPOSITORIES_OPTED_OUT: &str = "repositories_opted_out";
 pub const REPOSITORIES_NOT_FOUND: &str = "repositories_not_found";
 pub const HARDENING_FAILURES: &str = "hardening_failures";
 pub const PULL_FAILURES: &str = "pull_failures";
 
-const COUNTS: [&str; 10] = [
+const COUNTS: [&str; 11] = [
     REPOSITORIES_CHECKED,
     REPOSITORIES_COMPLIANT,
     REPOSITORIES_CHANGED,
@@ -165,6 +174,7 @@ const COUNTS: [&str; 10] = [
     SETTINGS_CHANGED,
     SETTINGS_PLANNED,
     REPOSITORIES_SKIPPED,
+    REPOSITORIES_OPTED_OUT,
     REPOSITORIES_NOT_FOUND,
     HARDENING_FAILURES,
     PULL_FAILURES,
@@ -222,6 +232,19 @@ impl Tally {
 
     pub fn record(&mut self, outcome: Outcome) {
         match outcome {
+            Outcome::Skipped {
+                name,
+                reason: SkipReason::OptedOut,
+            } => {
+                self.add(REPOSITORIES_SKIPPED, 1);
+                self.add(REPOSITORIES_OPTED_OUT, 1);
+                self.entry(RepositoryEntry {
+                    reason: Some(SkipReason::OptedOut.describe().to_owned()),
+                    ..RepositoryEntry::new(name.clone(), None, RepositoryOutcome::Skipped)
+                });
+                self.findings
+                    .push((GroupKey::OptedOut, opted_out_finding(&name)));
+            }
             Outcome::Skipped { name, reason } => {
                 self.add(REPOSITORIES_SKIPPED, 1);
                 if self.list_compliant {
@@ -466,6 +489,20 @@ fn group_findings(findings: Vec<(GroupKey, Finding)>) -> Vec<Finding> {
         );
     }
     result
+}
+
+/// A repository its owners keep out of hardening: said once, never acted on.
+fn opted_out_finding(name: &str) -> Finding {
+    Finding::new(
+        Severity::Info,
+        Check::RepositoryHardening,
+        name,
+        format!("repository `{name}` is opted out of hardening"),
+        "it is tagged `ptc-ops:managed=false`, so no event, sweep or `ptc harden` writes to it",
+    )
+    .with_next_step(format!(
+        "to have it hardened again: `aws ecr untag-resource --resource-arn <repository ARN> --tag-keys ptc-ops:managed` (repository `{name}`)"
+    ))
 }
 
 fn failure_key(error: &AwsError) -> GroupKey {

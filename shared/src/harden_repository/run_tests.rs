@@ -219,3 +219,136 @@ async fn a_scanning_batch_the_registry_refuses_is_read_one_repository_at_a_time(
         .stored(NGINX)
         .is_some_and(|stored| stored.repository.scan_on_push));
 }
+
+/// A cache repository its owners tagged `ptc-ops:managed=false`.
+const OPTED_OUT: &str = "docker-hub/team/pinned";
+
+/// Writes the fake registry answered that touch the repository `repository` (by name or ARN;
+/// not a creation template of the same name).
+fn writes_to<'c>(calls: &'c [String], repository: &str) -> Vec<&'c str> {
+    writes(calls)
+        .into_iter()
+        .filter(|call| !call.contains("RepositoryCreationTemplate"))
+        .filter(|call| {
+            call.ends_with(&format!(" {repository}"))
+                || call.ends_with(&format!(":repository/{repository}"))
+        })
+        .collect()
+}
+
+async fn check_opted_out_is_never_written(name: &str, config: &Config) {
+    let ecr = Arc::new(registry().with_tagged_repository(
+        OPTED_OUT,
+        &[("ptc-ops:managed", "false"), ("owner", "team-payments")],
+    ));
+    let report = sweep_configured(&ecr, config, Deadline::none()).await;
+    let calls = ecr.calls();
+    assert_eq!(
+        writes_to(&calls, OPTED_OUT),
+        Vec::<&str>::new(),
+        "{name}: {calls:?}"
+    );
+    assert!(
+        outcomes(&report).contains(&(OPTED_OUT, RepositoryOutcome::Skipped)),
+        "{name}: {:?}",
+        outcomes(&report)
+    );
+    assert_eq!(
+        report.summary.get("repositories_opted_out"),
+        Some(&1),
+        "{name}"
+    );
+    let said: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|finding| finding.resource == OPTED_OUT)
+        .collect();
+    assert_eq!(said.len(), 1, "{name}: one finding says so: {said:?}");
+    assert_eq!(said[0].severity, Severity::Info, "{name}");
+    // The other cache repositories are still hardened.
+    assert!(
+        !writes_to(&calls, NGINX).is_empty(),
+        "{name}: the others are hardened: {calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_opted_out_repository_is_never_written_when_the_profile_reads_tags() {
+    let config =
+        Config::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/config/ptc-ops.toml"))
+            .expect("the shipped configuration is valid");
+    check_opted_out_is_never_written("shipped configuration", &config).await;
+}
+
+#[tokio::test]
+async fn an_opted_out_repository_is_never_written_when_the_profile_sets_no_tags() {
+    // Without tags in the profile, tags are read only before a write.
+    let config = Config::from_toml_str(
+        "[hardening]\nregistry_scanning = \"off\"\ncreation_templates = \"off\"\n[hardening.default]\ntag_mutability = \"IMMUTABLE_WITH_EXCLUSION\"\ntag_mutability_exclusions = [\"latest\"]\n",
+        Path::new("."),
+        "test",
+    )
+    .expect("a valid configuration");
+    check_opted_out_is_never_written("profile without tags", &config).await;
+}
+
+#[tokio::test]
+async fn a_compliant_repository_costs_no_tag_read_when_the_profile_sets_no_tags() {
+    let config = Config::from_toml_str(
+        "[hardening]\nregistry_scanning = \"off\"\ncreation_templates = \"off\"\n[hardening.default]\ntag_mutability = \"IMMUTABLE_WITH_EXCLUSION\"\ntag_mutability_exclusions = [\"latest\"]\n",
+        Path::new("."),
+        "test",
+    )
+    .expect("a valid configuration");
+    let ecr = Arc::new(registry());
+    sweep_configured(&ecr, &config, Deadline::none()).await;
+    let n_calls = ecr.calls().len();
+    sweep_configured(&ecr, &config, Deadline::none()).await;
+    let tag_reads: Vec<String> = ecr.calls()[n_calls..]
+        .iter()
+        .filter(|call| call.starts_with("ecr:ListTagsForResource"))
+        .cloned()
+        .collect();
+    assert_eq!(tag_reads, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_repository_named_like_the_prefix_is_an_application_repository() {
+    let ecr = Arc::new(registry().with_repository("docker-hub"));
+    let report = sweep_with(&ecr, Deadline::none()).await;
+    let calls = ecr.calls();
+    assert_eq!(
+        writes_to(&calls, "docker-hub"),
+        Vec::<&str>::new(),
+        "{calls:?}"
+    );
+    assert!(!outcomes(&report)
+        .iter()
+        .any(|(name, _)| *name == "docker-hub"));
+    // A creation event for it, too, is left alone.
+    let ports = fakes::ports(&ecr, &Arc::new(FakeSecretStore::default()));
+    let config =
+        Config::load(Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/config/ptc-ops.toml"))
+            .expect("the shipped configuration is valid");
+    let context = RunContext::new(&ports, &config);
+    let n_calls = ecr.calls().len();
+    let named = run(
+        &context,
+        Request {
+            invocation: HardenInvocation::Direct(HardenRequest {
+                target: HardenTarget::Repositories(vec!["docker-hub".to_owned()]),
+                dry_run: Some(false),
+                cursor: None,
+            }),
+            can_hand_off: false,
+        },
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{}", error.full_message()))
+    .report;
+    assert_eq!(
+        outcomes(&named),
+        vec![("docker-hub", RepositoryOutcome::Skipped)]
+    );
+    assert_eq!(writes(&ecr.calls()[n_calls..]), Vec::<&str>::new());
+}

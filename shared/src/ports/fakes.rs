@@ -125,6 +125,19 @@ impl FakeEcr {
         self
     }
 
+    /// A repository with ECR's defaults and the tags its owners gave it.
+    pub fn with_tagged_repository(self, name: &str, tags: &[(&str, &str)]) -> Self {
+        let mut repository = FakeRepository::created(name);
+        repository.tags = tags
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        lock(&self.state)
+            .repositories
+            .insert(name.to_owned(), repository);
+        self
+    }
+
     /// An image the upstream of `repository` holds: a pull by tag caches it.
     pub fn with_upstream_image(self, repository: &str, tag: &str, digest: &str) -> Self {
         lock(&self.state)
