@@ -137,6 +137,23 @@ impl RegistryScanning {
             .map(String::as_str)
     }
 
+    /// Every filter with its rule's frequency (`SCAN_ON_PUSH docker-hub/*`), sorted, each once:
+    /// what two configurations are compared by when saying how they differ.
+    pub fn filter_entries(&self) -> Vec<String> {
+        let mut entries: Vec<String> = self
+            .rules
+            .iter()
+            .flat_map(|rule| {
+                rule.filters
+                    .iter()
+                    .map(move |filter| format!("{} {filter}", rule.frequency))
+            })
+            .collect();
+        entries.sort();
+        entries.dedup();
+        entries
+    }
+
     /// Same scan type and, rule by rule, the same frequency and the same set of filters (order
     /// and repeats aside): ECR applies filters as a set.
     pub fn same_as(&self, other: &RegistryScanning) -> bool {

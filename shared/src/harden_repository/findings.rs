@@ -29,7 +29,43 @@ pub fn finding(problem: &Problem, desired: &Desired<'_>, repository: &Repository
             public_policy_found_finding(desired, repository, statements)
         }
         Problem::EncryptionDrift { expected } => encryption_finding(desired, repository, expected),
+        Problem::OwnFlagNotEffective { scan_frequency } => {
+            own_flag_not_effective_finding(desired, repository, scan_frequency)
+        }
     }
+}
+
+/// The prefix whose registry filter would scan `repository`: the profile's, else its first
+/// path segment.
+fn filter_prefix<'r>(desired: &Desired<'r>, repository: &'r Repository) -> &'r str {
+    let name = repository.name.as_str();
+    desired
+        .profile_prefix
+        .or_else(|| name.split('/').next())
+        .unwrap_or(name)
+}
+
+fn own_flag_not_effective_finding(
+    desired: &Desired<'_>,
+    repository: &Repository,
+    scan_frequency: &str,
+) -> Finding {
+    let name = &repository.name;
+    let prefix = filter_prefix(desired, repository);
+    Finding::new(
+        Severity::Warning,
+        Check::RepositoryHardening,
+        name,
+        format!("`{name}` is not scanned on push although its own setting is on"),
+        format!(
+            "its deprecated per-repository `scanOnPush` is already `true`, but ECR reports its scanning as `{scan_frequency}`: the registry scanning configuration decides, and no filter of it covers this repository; the flag is not written again"
+        ),
+    )
+    .with_next_steps([
+        format!("add `{prefix}/*` to the registry's `SCAN_ON_PUSH` rule: `aws ecr get-registry-scanning-configuration`, then `aws ecr put-registry-scanning-configuration --scan-type <its scan type> --rules '<its rules, with {{\"filter\":\"{prefix}/*\",\"filterType\":\"WILDCARD\"}} in the SCAN_ON_PUSH rule>'`"),
+        "or set `hardening.registry_scanning = \"manage\"`, and the next sweep adds it when the registry has room".to_owned(),
+    ])
+    .with_resource_arn(&repository.arn)
 }
 
 fn public_policy_refused_finding(
@@ -117,10 +153,7 @@ pub fn scan_setting_ignored_finding(
     effective: &EffectiveScanning,
 ) -> Finding {
     let name = &repository.name;
-    let prefix = desired
-        .profile_prefix
-        .or_else(|| name.split('/').next())
-        .unwrap_or(name);
+    let prefix = filter_prefix(desired, repository);
     Finding::new(
         Severity::Warning,
         Check::RepositoryHardening,

@@ -110,6 +110,7 @@ impl FindingKind {
             FindingKind::EncryptionDrift
                 | FindingKind::ImmutableTags
                 | FindingKind::ScannedByRegistry
+                | FindingKind::ScanSettingIgnored
         )
     }
 
@@ -172,6 +173,9 @@ pub enum Problem {
     PublicPolicyFound { statements: Vec<PublicStatement> },
     /// Encryption differs; ECR cannot change it after creation.
     EncryptionDrift { expected: String },
+    /// The repository's own scan-on-push flag is set, and ECR reports it not scanned on push
+    /// (`scan_frequency`): only the registry scanning configuration can change that.
+    OwnFlagNotEffective { scan_frequency: String },
 }
 
 impl Problem {
@@ -183,6 +187,7 @@ impl Problem {
             Problem::PublicPolicyRefused { .. } => FindingKind::PublicPolicyRefused,
             Problem::PublicPolicyFound { .. } => FindingKind::PublicPolicyFound,
             Problem::EncryptionDrift { .. } => FindingKind::EncryptionDrift,
+            Problem::OwnFlagNotEffective { .. } => FindingKind::ScanSettingIgnored,
         }
     }
 }
@@ -268,6 +273,23 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
                             .unwrap_or_default(),
                     },
                 );
+            } else if repository.scan_on_push == scan_on_push {
+                // Its own (deprecated) flag already says so and ECR still reports otherwise: the
+                // registry configuration decides. Writing the flag again changes nothing, so a
+                // finding says what does, once, instead of a write per event.
+                if scan_on_push {
+                    plan.raise(
+                        desired,
+                        repository,
+                        Problem::OwnFlagNotEffective {
+                            scan_frequency: observed
+                                .scanning
+                                .as_ref()
+                                .map(|scanning| scanning.scan_frequency.clone())
+                                .unwrap_or_default(),
+                        },
+                    );
+                }
             } else {
                 plan.changes.push(Change {
                     setting: Setting::ScanOnPush,
@@ -644,8 +666,15 @@ mod tests {
             },
             (&[], &[]),
         ),
-        own_flag_on_but_ecr_reports_manual_the_effective_value_decides(
+        own_flag_on_but_ecr_reports_manual_a_finding_not_a_write(
             |observed| observed.scanning = Some(effective(false, "MANUAL", &[])),
+            (&[], &[FindingKind::ScanSettingIgnored]),
+        ),
+        own_flag_off_and_ecr_reports_manual_the_flag_is_written(
+            |observed| {
+                observed.repository.scan_on_push = false;
+                observed.scanning = Some(effective(false, "MANUAL", &[]));
+            },
             (&[Setting::ScanOnPush], &[]),
         ),
         mutable(

@@ -103,6 +103,9 @@ struct EcrState {
     upstream_images: BTreeMap<(String, String), String>,
     failures: Failures,
     calls: Vec<String>,
+    /// Another writer: once the `n`th call of the operation is answered, the registry scanning
+    /// configuration becomes theirs.
+    scanning_writers: Vec<(&'static str, usize, RegistryScanning)>,
 }
 
 /// The private registry, its creation templates and its scanning, in memory.
@@ -144,6 +147,45 @@ impl FakeEcr {
             .upstream_images
             .insert((repository.to_owned(), tag.to_owned()), digest.to_owned());
         self
+    }
+
+    /// The registry scanning configuration the registry starts with.
+    pub fn with_registry_scanning(self, configuration: RegistryScanning) -> Self {
+        lock(&self.state).scanning = Some(configuration);
+        self
+    }
+
+    /// Another writer puts `configuration` as the registry scanning configuration right after
+    /// the `nth` call (1-based) of `operation` is answered.
+    pub fn with_scanning_writer(
+        self,
+        operation: &'static str,
+        nth: usize,
+        configuration: RegistryScanning,
+    ) -> Self {
+        lock(&self.state)
+            .scanning_writers
+            .push((operation, nth, configuration));
+        self
+    }
+
+    /// Runs the other writers due after this call of `operation`.
+    fn other_writers(&self, operation: &'static str) {
+        let mut state = lock(&self.state);
+        let n_calls = state
+            .calls
+            .iter()
+            .filter(|call| call.as_str() == operation)
+            .count();
+        let due: Vec<RegistryScanning> = state
+            .scanning_writers
+            .iter()
+            .filter(|(when, nth, _)| *when == operation && *nth == n_calls)
+            .map(|(_, _, configuration)| configuration.clone())
+            .collect();
+        for configuration in due {
+            state.scanning = Some(configuration);
+        }
     }
 
     /// `operation` (`ecr:PutLifecyclePolicy`) fails with `code` on `resource`, or everywhere.
@@ -464,6 +506,7 @@ impl Scanning for FakeEcr {
                     .clone()
                     .unwrap_or_else(RegistryScanning::unset)
             });
+        self.other_writers("ecr:GetRegistryScanningConfiguration");
         Box::pin(async move { answer })
     }
 
@@ -474,6 +517,7 @@ impl Scanning for FakeEcr {
         let answer = self
             .call("ecr:PutRegistryScanningConfiguration", None)
             .map(|mut state| state.scanning = Some(configuration.clone()));
+        self.other_writers("ecr:PutRegistryScanningConfiguration");
         Box::pin(async move { answer })
     }
 

@@ -180,28 +180,57 @@ pub async fn reconcile(
     } else if dry_run {
         Outcome::WouldUpdate
     } else {
-        match api.put_registry_configuration(&planned.target).await {
-            Ok(()) => {
+        // ECR has no conditional write for this configuration: read again just before writing
+        // (merging anew if someone changed it since), then read back what stuck.
+        let planned = match api.registry_configuration().await {
+            Ok(fresh) if !fresh.same_as(&observed) => {
                 info!(
-                    added = ?planned.added(),
-                    scan_type = %planned.target.scan_type,
-                    "registry scanning configuration written"
+                    changed = ?difference(&observed, &fresh),
+                    "registry scanning configuration changed since it was read; merged again"
                 );
-                in_effect = planned.target.clone();
-                Outcome::Updated
+                section.old = Some(fresh.clone());
+                in_effect = fresh.clone();
+                plan::plan(&fresh, &wanted, config.registry_scan_type)
             }
-            Err(error) => {
-                warn!(error = %error, "registry scanning configuration could not be written");
-                section.error = Some(error.to_string());
-                findings.push(failure_finding("written", &error, Some(&planned.target)));
-                Outcome::Failed
+            _ => planned,
+        };
+        if !planned.writes() {
+            Outcome::InSync
+        } else {
+            match api.put_registry_configuration(&planned.target).await {
+                Ok(()) => {
+                    info!(
+                        added = ?planned.added(),
+                        scan_type = %planned.target.scan_type,
+                        "registry scanning configuration written"
+                    );
+                    section.new = Some(planned.target.clone());
+                    in_effect = planned.target.clone();
+                    if let Ok(after) = api.registry_configuration().await {
+                        if !after.same_as(&planned.target) {
+                            let (lost, foreign) = difference(&planned.target, &after);
+                            warn!(lost = ?lost, foreign = ?foreign, "registry scanning configuration changed by someone else right after it was written");
+                            findings.push(concurrent_change_finding(&lost, &foreign, &after));
+                            in_effect = after;
+                        }
+                    }
+                    Outcome::Updated
+                }
+                Err(error) => {
+                    warn!(error = %error, "registry scanning configuration could not be written");
+                    section.error = Some(error.to_string());
+                    findings.push(failure_finding("written", &error, Some(&planned.target)));
+                    Outcome::Failed
+                }
             }
         }
     };
     if section.outcome != Outcome::Updated {
         section.new = match section.outcome {
-            Outcome::InSync | Outcome::Failed => Some(observed.clone()),
-            _ => Some(planned.target.clone()),
+            // What the registry has: as read, or as read again just before the write.
+            Outcome::InSync | Outcome::Failed => Some(in_effect.clone()),
+            // The plan's target, set above.
+            _ => section.new.take(),
         };
     }
     section.overridden = plan::overridden(config, managed, &in_effect);
@@ -213,6 +242,59 @@ pub async fn reconcile(
         findings,
         in_effect: Some(in_effect),
     }
+}
+
+/// The filter entries (`SCAN_ON_PUSH docker-hub/*`) of `written` that `now` lacks, and those
+/// `now` has that `written` did not.
+fn difference(written: &RegistryScanning, now: &RegistryScanning) -> (Vec<String>, Vec<String>) {
+    let written = written.filter_entries();
+    let now = now.filter_entries();
+    let lost = written
+        .iter()
+        .filter(|entry| !now.contains(entry))
+        .cloned()
+        .collect();
+    let foreign = now
+        .iter()
+        .filter(|entry| !written.contains(entry))
+        .cloned()
+        .collect();
+    (lost, foreign)
+}
+
+/// Someone wrote the registry scanning configuration between this run's write and its read-back.
+fn concurrent_change_finding(
+    lost: &[String],
+    foreign: &[String],
+    now: &RegistryScanning,
+) -> Finding {
+    let list = |entries: &[String]| {
+        if entries.is_empty() {
+            "none".to_owned()
+        } else {
+            entries
+                .iter()
+                .map(|entry| format!("`{entry}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    Finding::new(
+        Severity::Warning,
+        Check::RegistryScanning,
+        RESOURCE,
+        "the registry scanning configuration was changed by someone else while it was written",
+        format!(
+            "read back right after the write, it no longer has {} and now has {} (scan type `{}`); ECR keeps whichever write came last, and this run does not write again",
+            list(lost),
+            list(foreign),
+            now.scan_type
+        ),
+    )
+    .with_next_steps([
+        "find the other writer in CloudTrail (`PutRegistryScanningConfiguration`) and agree on who owns which filters".to_owned(),
+        "the next sweep merges the profiles' filters into whatever the registry has then".to_owned(),
+    ])
 }
 
 fn failure_finding(verb: &str, error: &AwsError, target: Option<&RegistryScanning>) -> Finding {
@@ -418,5 +500,112 @@ impl ScanCoverage {
             );
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::domain::scanning::{ScanningRule, ENHANCED, SCAN_ON_PUSH};
+    use crate::domain::CacheRule;
+    use crate::ports::fakes::{self, FakeEcr, FakeSecretStore};
+
+    const GET: &str = "ecr:GetRegistryScanningConfiguration";
+    const PUT: &str = "ecr:PutRegistryScanningConfiguration";
+
+    fn configuration(scan_type: &str, filters: &[&str]) -> RegistryScanning {
+        RegistryScanning {
+            scan_type: scan_type.to_owned(),
+            rules: vec![ScanningRule::new(SCAN_ON_PUSH, filters)],
+        }
+    }
+
+    /// The shipped profiles (`scan_on_push = true`) for the prefix `docker-hub`.
+    async fn reconcile_on(ecr: &Arc<FakeEcr>) -> Reconciled {
+        let config = Config::from_toml_str(
+            "[hardening]\nprefixes = [\"docker-hub\"]\n[hardening.default]\nscan_on_push = true\n",
+            Path::new("."),
+            "test",
+        )
+        .expect("a valid configuration");
+        let ports = fakes::ports(ecr, &Arc::new(FakeSecretStore::default()));
+        let managed = ManagedPrefixes::resolve(config.hardening.prefixes.as_deref(), &[]);
+        reconcile(&ports, &config.hardening, &managed, false).await
+    }
+
+    fn registry() -> FakeEcr {
+        FakeEcr::default().with_rule(CacheRule::new("docker-hub", "registry-1.docker.io"))
+    }
+
+    #[tokio::test]
+    async fn a_change_made_between_the_read_and_the_write_is_merged_not_lost() {
+        // Someone adds `team/*` right after the first read.
+        let ecr = Arc::new(
+            registry()
+                .with_registry_scanning(configuration(ENHANCED, &["base/*"]))
+                .with_scanning_writer(GET, 1, configuration(ENHANCED, &["base/*", "team/*"])),
+        );
+        let reconciled = reconcile_on(&ecr).await;
+        assert_eq!(reconciled.section.outcome, Outcome::Updated);
+        let written = reconciled.in_effect.expect("known");
+        assert_eq!(
+            written.filter_entries(),
+            [
+                "SCAN_ON_PUSH base/*",
+                "SCAN_ON_PUSH docker-hub/*",
+                "SCAN_ON_PUSH team/*"
+            ]
+        );
+        assert_eq!(
+            written.scan_type, ENHANCED,
+            "ENHANCED is never turned into BASIC"
+        );
+        assert!(reconciled.findings.is_empty(), "{:?}", reconciled.findings);
+    }
+
+    #[tokio::test]
+    async fn a_change_made_right_after_the_write_is_reported_naming_the_filters() {
+        // Another automation writes its own configuration right after ours.
+        let ecr = Arc::new(
+            registry()
+                .with_registry_scanning(configuration("BASIC", &["base/*"]))
+                .with_scanning_writer(PUT, 1, configuration("BASIC", &["base/*", "other/*"])),
+        );
+        let reconciled = reconcile_on(&ecr).await;
+        let calls = ecr.calls();
+        assert_eq!(
+            calls.iter().filter(|call| call.as_str() == PUT).count(),
+            1,
+            "written once, never fought over: {calls:?}"
+        );
+        let finding = reconciled
+            .findings
+            .iter()
+            .find(|finding| finding.title.contains("changed by someone else"))
+            .unwrap_or_else(|| panic!("a finding says so: {:?}", reconciled.findings));
+        assert_eq!(finding.severity, Severity::Warning);
+        assert!(
+            finding.message.contains("`SCAN_ON_PUSH docker-hub/*`")
+                && finding.message.contains("`SCAN_ON_PUSH other/*`"),
+            "{}",
+            finding.message
+        );
+        assert_eq!(
+            reconciled.in_effect.expect("known").filter_entries(),
+            ["SCAN_ON_PUSH base/*", "SCAN_ON_PUSH other/*"],
+            "repositories are compared against what the registry has now"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_registry_that_already_scans_the_prefix_is_read_once_and_not_written() {
+        let ecr = Arc::new(registry().with_registry_scanning(configuration("BASIC", &["*"])));
+        let reconciled = reconcile_on(&ecr).await;
+        assert_eq!(reconciled.section.outcome, Outcome::InSync);
+        assert_eq!(ecr.calls(), [GET]);
     }
 }

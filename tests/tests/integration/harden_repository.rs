@@ -853,14 +853,38 @@ async fn a_second_run_writes_nothing_and_a_dry_run_writes_nothing() {
 #[tokio::test]
 async fn repositories_outside_managed_prefixes_are_never_touched() {
     let env = TestEnv::new().await;
-    for name in ["ghcr/fluxcd/app", "team/app", "ghcrx/app"] {
+    // An application repository named like a rule prefix, and a cache repository its owners
+    // opted out.
+    for name in ["ghcr/fluxcd/app", "team/app", "ghcrx/app", "docker-hub"] {
         create_repository(&env, name).await;
     }
+    env.ecr()
+        .create_repository()
+        .repository_name("ghcr/team/pinned")
+        .tags(
+            Tag::builder()
+                .key("ptc-ops:managed")
+                .value("false")
+                .build()
+                .expect("tag"),
+        )
+        .send()
+        .await
+        .expect("opted-out repository");
     env.clear_calls().await;
     let context = context(&env, config_text(&env, PROFILE, None));
     let report = invoke(&context, json!({"sweep": true})).await;
     assert_eq!(count(&report, "repositories_checked"), 1);
-    assert_eq!(count(&report, "repositories_skipped"), 2);
+    assert_eq!(count(&report, "repositories_skipped"), 4);
+    assert_eq!(count(&report, "repositories_opted_out"), 1);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|finding| finding.resource == "ghcr/team/pinned"
+                && finding.title.contains("opted out")),
+        "{report:#?}"
+    );
     let direct = invoke(&context, json!({"repositories": ["team/app", "ghcr/gone"]})).await;
     assert_eq!(count(&direct, "repositories_skipped"), 1);
     assert_eq!(
@@ -875,12 +899,17 @@ async fn repositories_outside_managed_prefixes_are_never_touched() {
         .into_iter()
         .filter(|call| {
             call.resource.as_deref().is_some_and(|resource| {
-                resource.contains("team/app") || resource.contains("ghcrx/")
+                resource.contains("team/app")
+                    || resource.contains("ghcrx/")
+                    || resource == "docker-hub"
+                    || resource.ends_with(":repository/docker-hub")
             })
         })
         .collect();
     assert_eq!(touching, vec![], "no call names an unmanaged repository");
-    for name in ["team/app", "ghcrx/app"] {
+    let pinned = writes_naming(&env, "ghcr/team/pinned").await;
+    assert_eq!(pinned, vec![], "an opted-out repository is never written");
+    for name in ["team/app", "ghcrx/app", "docker-hub"] {
         let untouched = state(&env, name).await;
         assert!(
             untouched.tags.is_empty() && untouched.lifecycle.is_none() && !untouched.scan_on_push

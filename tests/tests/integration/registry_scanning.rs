@@ -380,4 +380,32 @@ async fn no_room_in_the_registry_is_a_finding_and_foreign_rules_stay() {
     );
     assert!(report.findings.iter().any(|finding| finding.title
         == format!("`{NGINX}` is still not scanned on push after its own setting was changed")));
+
+    // Its own flag is now set: the next run (and every duplicate event) writes nothing and says
+    // once what would change it.
+    env.clear_calls().await;
+    let again = invoke(&context, json!({"repositories": [NGINX]})).await;
+    let calls = env.calls().await;
+    assert_eq!(
+        operations(&calls, true),
+        Vec::<String>::new(),
+        "the flag is not written again: {again:#?}"
+    );
+    let said: Vec<&str> = again
+        .findings
+        .iter()
+        .filter(|finding| finding.resource == NGINX)
+        .map(|finding| finding.title.as_str())
+        .collect();
+    assert_eq!(
+        said,
+        [format!(
+            "`{NGINX}` is not scanned on push although its own setting is on"
+        )],
+        "{again:#?}"
+    );
+    assert!(again.findings.iter().any(|finding| finding
+        .next_steps
+        .iter()
+        .any(|step| step.contains("aws ecr put-registry-scanning-configuration"))));
 }
