@@ -26,11 +26,27 @@ pub enum TemplateMode {
     Check,
     /// Leave them alone: the sweep neither reads nor writes them.
     Off,
+    /// Creation templates only: like `Manage`, and templates the product did not create are
+    /// handed to it (marked as its own on the first write).
+    Adopt,
 }
 
 impl TemplateMode {
-    pub const ALL: [TemplateMode; 3] =
+    pub const ALL: [TemplateMode; 4] = [
+        TemplateMode::Manage,
+        TemplateMode::Check,
+        TemplateMode::Off,
+        TemplateMode::Adopt,
+    ];
+    /// What `registry_scanning` accepts: the registry scanning configuration has no owner to
+    /// adopt from.
+    pub const SCANNING: [TemplateMode; 3] =
         [TemplateMode::Manage, TemplateMode::Check, TemplateMode::Off];
+
+    /// Whether the sweep writes (`manage`, `adopt`).
+    pub fn writes(self) -> bool {
+        matches!(self, TemplateMode::Manage | TemplateMode::Adopt)
+    }
 
     /// The spelling of the configuration file.
     pub fn as_str(self) -> &'static str {
@@ -38,6 +54,7 @@ impl TemplateMode {
             TemplateMode::Manage => "manage",
             TemplateMode::Check => "check",
             TemplateMode::Off => "off",
+            TemplateMode::Adopt => "adopt",
         }
     }
 }
@@ -190,7 +207,8 @@ pub(crate) fn read_hardening(
     let creation_templates = section.choice("creation_templates", &template_modes, problems);
     let creation_template_role_arn =
         section.string("creation_template_role_arn", problems, parse_role_arn);
-    let registry_scanning = section.choice("registry_scanning", &template_modes, problems);
+    let scanning_modes = TemplateMode::SCANNING.map(|mode| (mode.as_str(), mode));
+    let registry_scanning = section.choice("registry_scanning", &scanning_modes, problems);
     let scan_types = ScanType::ALL.map(|scan_type| (scan_type.as_str(), scan_type));
     let registry_scan_type = section.choice("registry_scan_type", &scan_types, problems);
 

@@ -33,6 +33,9 @@ pub struct CreationTemplate {
     pub custom_role_arn: Option<String>,
 }
 
+/// How a template's `description` says this product owns it.
+pub const OWNER_MARK: &str = "ecr-ptc-ops:";
+
 impl CreationTemplate {
     /// A template with nothing but its prefix.
     pub fn empty(prefix: impl Into<String>) -> Self {
@@ -67,6 +70,14 @@ impl CreationTemplate {
             needs.push("KMS encryption");
         }
         needs
+    }
+
+    /// Whether this product created it (or was handed it): its description starts with
+    /// [`OWNER_MARK`]. A template without the mark is someone else's and is never written.
+    pub fn is_owned(&self) -> bool {
+        self.description
+            .as_deref()
+            .is_some_and(|description| description.starts_with(OWNER_MARK))
     }
 
     /// The prefix without the implied trailing `/`.

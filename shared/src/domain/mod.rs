@@ -15,7 +15,7 @@ pub mod secret;
 mod severity;
 
 pub use creation_template::{
-    CreationTemplate, APPLIED_FOR_PULL_THROUGH_CACHE, DEFAULT_TEMPLATE_ENCRYPTION,
+    CreationTemplate, APPLIED_FOR_PULL_THROUGH_CACHE, DEFAULT_TEMPLATE_ENCRYPTION, OWNER_MARK,
 };
 pub use credential::{SecretArn, SecretMetadata, CREDENTIAL_SECRET_PREFIX};
 pub use finding::{Check, Finding};

@@ -39,6 +39,8 @@ pub const TEMPLATES_CREATED: &str = "templates_created";
 pub const TEMPLATES_UPDATED: &str = "templates_updated";
 /// Templates that differ and were not written (dry run, `"check"` mode).
 pub const TEMPLATES_DRIFTED: &str = "templates_drifted";
+/// Templates the product did not create: never written, each difference a finding.
+pub const TEMPLATES_FOREIGN: &str = "templates_foreign";
 pub const TEMPLATE_FAILURES: &str = "template_failures";
 
 /// The `templates` section of a report: the mode, and what became of each managed prefix's
@@ -115,6 +117,7 @@ impl Reconciled {
                 TEMPLATES_CREATED,
                 TEMPLATES_UPDATED,
                 TEMPLATES_DRIFTED,
+                TEMPLATES_FOREIGN,
                 TEMPLATE_FAILURES,
             ]
             .into_iter()
@@ -171,7 +174,7 @@ pub async fn reconcile(
     };
     let desired = desired::desired_templates(config, managed);
     let plans = plan::plan_all(&desired, &observed, mode, role_arn);
-    let writes = mode == TemplateMode::Manage && !dry_run;
+    let writes = mode.writes() && !dry_run;
     let mut entries = Vec::new();
     let mut no_role: (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
     for plan in &plans.plans {
@@ -187,6 +190,10 @@ pub async fn reconcile(
                 "in-sync"
             }
             (Action::NothingToCarry, _) => "nothing-to-carry",
+            (Action::Foreign, _) => {
+                reconciled.add(TEMPLATES_FOREIGN);
+                "foreign"
+            }
             (_, Some(Err(error))) => {
                 reconciled.add(TEMPLATE_FAILURES);
                 let verb = if plan.action == Action::Create {

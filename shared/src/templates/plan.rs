@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::{EncryptionType, TemplateMode};
+use crate::domain::OWNER_MARK;
 use crate::domain::{
     Check, CreationTemplate, Finding, LifecyclePolicy, Severity, APPLIED_FOR_PULL_THROUGH_CACHE,
     ROOT_PREFIX,
@@ -33,6 +34,9 @@ pub enum Action {
     /// The profile sets nothing a template can carry (with or without the custom role): no
     /// template is created, an existing one is left alone.
     NothingToCarry,
+    /// Someone else's template (no [`OWNER_MARK`] in its description): never written; each
+    /// difference is a finding (`hardening.creation_templates = "adopt"` hands it over).
+    Foreign,
 }
 
 /// One field of a template that differs, with what it is and what it becomes.
@@ -60,6 +64,17 @@ pub enum Hazard {
     Drift { fields: Vec<&'static str> },
     /// A `ROOT` template applies to cache repositories of managed prefixes without a template.
     RootTemplate { prefixes: Vec<String> },
+    /// Someone else's template differs from the profile: left as it is, with the command that
+    /// would make it agree.
+    Foreign {
+        fields: Vec<&'static str>,
+        command: String,
+    },
+    /// The template encrypts with KMS and the profile asks for something else: never weakened,
+    /// never given another or no key.
+    EncryptionKept { kept: String, wanted: String },
+    /// The template has its own `customRoleArn`: kept, never replaced by the product's.
+    RoleKept { role: String },
 }
 
 /// What to do with one prefix's template.
@@ -127,7 +142,7 @@ pub fn plan_all(
                 let has_template = observed
                     .iter()
                     .any(|template| template.prefix_key() == plan.prefix);
-                let will_have = plan.action == Action::Create && mode == TemplateMode::Manage;
+                let will_have = plan.action == Action::Create && mode.writes();
                 !has_template && !will_have
             })
             .map(|plan| plan.prefix.clone())
@@ -188,17 +203,21 @@ pub fn plan(
         };
     }
 
+    let owned = existing.is_none_or(CreationTemplate::is_owned);
     let mut target = base.clone();
     if !target.applies_to_the_cache() {
         target
             .applied_for
             .push(APPLIED_FOR_PULL_THROUGH_CACHE.to_owned());
     }
-    if existing.is_none() {
-        let description = format!(
-            "ecr-ptc-ops: profile `{}` for repositories the pull-through cache creates",
+    if existing.is_none() || (!owned && mode == TemplateMode::Adopt) {
+        let mut description = format!(
+            "{OWNER_MARK} profile `{}` for repositories the pull-through cache creates",
             desired.profile_name()
         );
+        if let Some(was) = existing.and_then(|template| template.description.as_deref()) {
+            description.push_str(&format!(" (adopted; was: {was})"));
+        }
         target.description = Some(description.chars().take(MAX_DESCRIPTION_CHARS).collect());
     }
     if let Some(configured) = &profile.lifecycle_policy {
@@ -240,33 +259,51 @@ pub fn plan(
     }
     if let Some(encryption) = profile.encryption {
         let allowed = encryption == EncryptionType::Aes256 || role_arn.is_some();
-        if allowed && base.effective_encryption() != encryption.as_str() {
+        let current = base.effective_encryption();
+        if current.starts_with("KMS") && current != encryption.as_str() {
+            // Whoever set a KMS key meant it: never AES256 instead, never another or no key.
+            hazards.push(Hazard::EncryptionKept {
+                kept: current.to_owned(),
+                wanted: encryption.as_str().to_owned(),
+            });
+        } else if allowed && current != encryption.as_str() {
             target.encryption_type = Some(encryption.as_str().to_owned());
             target.kms_key = None;
         }
     }
     if let Some(role_arn) = role_arn {
-        if !target.needs_custom_role().is_empty()
-            && target.custom_role_arn.as_deref() != Some(role_arn)
-        {
-            target.custom_role_arn = Some(role_arn.to_owned());
+        if !target.needs_custom_role().is_empty() {
+            match target.custom_role_arn.as_deref() {
+                None => target.custom_role_arn = Some(role_arn.to_owned()),
+                Some(theirs) if theirs != role_arn => hazards.push(Hazard::RoleKept {
+                    role: theirs.to_owned(),
+                }),
+                Some(_) => {}
+            }
         }
     }
 
     let changes = diff(&base, &target);
+    let foreign = !owned && mode == TemplateMode::Manage;
     let action = match (existing, changes.is_empty()) {
         (None, _) => Action::Create,
+        (Some(_), _) if foreign => Action::Foreign,
         (Some(_), false) => Action::Update,
         (Some(_), true) => Action::InSync,
     };
     // What the registry holds once the run is over: the target, unless nothing is written.
-    let effective = if mode == TemplateMode::Manage {
+    let effective = if mode.writes() && !foreign {
         Some(&target)
     } else {
         existing
     };
     let mut hazards = effective_hazards(effective, hazards);
-    if mode != TemplateMode::Manage && action != Action::InSync {
+    if foreign && !changes.is_empty() {
+        hazards.push(Hazard::Foreign {
+            fields: changes.iter().map(|change| change.field).collect(),
+            command: update_command(&target, &changes),
+        });
+    } else if !mode.writes() && action != Action::InSync {
         hazards.push(Hazard::Drift {
             fields: changes.iter().map(|change| change.field).collect(),
         });
@@ -349,6 +386,75 @@ fn fields(template: &CreationTemplate) -> [(&'static str, Value); 8] {
     ]
 }
 
+/// Quotes `text` for a POSIX shell.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// The `aws ecr update-repository-creation-template` command that gives a template the
+/// `changes` (as `target` has them), for a template this product may not write itself.
+pub fn update_command(target: &CreationTemplate, changes: &[FieldChange]) -> String {
+    let mut command = format!(
+        "aws ecr update-repository-creation-template --prefix {}",
+        shell_quoted(&target.prefix)
+    );
+    for change in changes {
+        let flag = match change.field {
+            "applied_for" => format!("--applied-for {}", target.applied_for.join(" ")),
+            "lifecycle_policy" => format!(
+                "--lifecycle-policy {}",
+                shell_quoted(target.lifecycle_policy.as_deref().unwrap_or_default())
+            ),
+            "repository_policy" => format!(
+                "--repository-policy {}",
+                shell_quoted(target.repository_policy.as_deref().unwrap_or_default())
+            ),
+            "resource_tags" => format!(
+                "--resource-tags {}",
+                target
+                    .resource_tags
+                    .iter()
+                    .map(|(key, value)| shell_quoted(&format!("Key={key},Value={value}")))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            "tag_mutability" => {
+                let mut flag = format!(
+                    "--image-tag-mutability {}",
+                    target.tag_mutability.as_deref().unwrap_or("MUTABLE")
+                );
+                for filter in &target.tag_mutability_exclusions {
+                    if flag.contains("--image-tag-mutability-exclusion-filters") {
+                        flag.push(' ');
+                    } else {
+                        flag.push_str(" --image-tag-mutability-exclusion-filters ");
+                    }
+                    flag.push_str(&shell_quoted(&format!(
+                        "filterType=WILDCARD,filter={filter}"
+                    )));
+                }
+                flag
+            }
+            "encryption" => format!(
+                "--encryption-configuration encryptionType={}",
+                target.effective_encryption()
+            ),
+            "custom_role_arn" => format!(
+                "--custom-role-arn {}",
+                shell_quoted(target.custom_role_arn.as_deref().unwrap_or_default())
+            ),
+            "description" => format!(
+                "--description {}",
+                shell_quoted(target.description.as_deref().unwrap_or_default())
+            ),
+            _ => continue,
+        };
+        command.push(' ');
+        command.push_str(&flag);
+    }
+    command
+}
+
 fn diff(old: &CreationTemplate, new: &CreationTemplate) -> Vec<FieldChange> {
     fields(old)
         .into_iter()
@@ -404,6 +510,36 @@ impl Hazard {
                 "review the `templates` section of the report (old and new value per field)".to_owned(),
                 "set `hardening.creation_templates = \"manage\"` and run `ptc templates apply`, or change the template or the profile until they agree".to_owned(),
             ]),
+            Hazard::Foreign { fields, command } => Finding::new(
+                Severity::Warning,
+                Check::CreationTemplate,
+                prefix,
+                format!("creation template `{prefix}` is not this product's and differs from its profile"),
+                format!(
+                    "its description does not start with `{OWNER_MARK}`, so it was left as it is; differing: {}",
+                    fields.join(", ")
+                ),
+            )
+            .with_next_steps([
+                format!("to make it agree by hand: `{command}`"),
+                "or hand it to the product: `hardening.creation_templates = \"adopt\"`, then `ptc templates apply`".to_owned(),
+                "or change the profile of the prefix until it agrees with the template".to_owned(),
+            ]),
+            Hazard::EncryptionKept { kept, wanted } => Finding::new(
+                Severity::Warning,
+                Check::CreationTemplate,
+                prefix,
+                format!("creation template `{prefix}` keeps its `{kept}` encryption"),
+                format!("the profile asks for `{wanted}`, but a template's KMS encryption is never replaced: that would weaken it, or change or drop its key"),
+            )
+            .with_next_step(format!("set `encryption = \"{kept}\"` in the profile of the prefix, or change the template by hand if `{wanted}` is really meant")),
+            Hazard::RoleKept { role } => Finding::new(
+                Severity::Info,
+                Check::CreationTemplate,
+                prefix,
+                format!("creation template `{prefix}` keeps its own custom role"),
+                format!("its `customRoleArn` is `{role}`, not `hardening.creation_template_role_arn`; it is never replaced, so that role must allow what the template sets (tags, KMS)"),
+            ),
             Hazard::RootTemplate { prefixes } => {
                 let listed: Vec<String> = prefixes.iter().map(|p| format!("`{p}/`")).collect();
                 Finding::new(
@@ -520,7 +656,7 @@ mod tests {
     fn in_sync(prefix: &str) -> CreationTemplate {
         CreationTemplate {
             prefix: prefix.into(),
-            description: Some("someone's words".into()),
+            description: Some("ecr-ptc-ops: profile `default`, with someone's words".into()),
             applied_for: vec![APPLIED_FOR_PULL_THROUGH_CACHE.into()],
             lifecycle_policy: Some(LIFECYCLE_REORDERED.into()),
             repository_policy: Some(POLICY.replace(',', ", ")),
@@ -553,6 +689,9 @@ mod tests {
             Hazard::ImmutableTags => "immutable-tags",
             Hazard::Drift { .. } => "drift",
             Hazard::RootTemplate { .. } => "root-template",
+            Hazard::Foreign { .. } => "foreign",
+            Hazard::EncryptionKept { .. } => "encryption-kept",
+            Hazard::RoleKept { .. } => "role-kept",
         }
     }
 
@@ -583,6 +722,163 @@ mod tests {
             .resource_tags
             .insert("team".into(), "platform".into());
         template
+    }
+
+    const TEAM_ROLE: &str = "arn:aws:iam::111122223333:role/payments-ecr-templates";
+    const TEAM_KEY: &str =
+        "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    /// A team's own template for the prefix: its KMS key, its role, its words.
+    fn team_template() -> CreationTemplate {
+        CreationTemplate {
+            description: Some("payments team: images we pull through the cache".into()),
+            lifecycle_policy: Some(OTHER_LIFECYCLE.into()),
+            encryption_type: Some("KMS".into()),
+            kms_key: Some(TEAM_KEY.into()),
+            custom_role_arn: Some(TEAM_ROLE.into()),
+            ..in_sync("docker-hub")
+        }
+    }
+
+    fn keeps_the_teams_key_and_role(t: &CreationTemplate) -> bool {
+        t.encryption_type.as_deref() == Some("KMS")
+            && t.kms_key.as_deref() == Some(TEAM_KEY)
+            && t.custom_role_arn.as_deref() == Some(TEAM_ROLE)
+    }
+
+    named_cases! {
+        /// Someone else's template is never taken over, and no template is ever weakened.
+        mod templates_have_owners => check;
+        a_teams_kms_template_is_foreign_and_left_alone(Case {
+            profile: profile(),
+            existing: Some(team_template()),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::Foreign,
+            changed: &["lifecycle_policy"],
+            hazards: &["encryption-kept", "role-kept", "foreign"],
+            target: keeps_the_teams_key_and_role,
+        }),
+        a_foreign_template_that_agrees_is_still_foreign(Case {
+            profile: profile(),
+            existing: Some(CreationTemplate {
+                description: None,
+                ..in_sync("docker-hub")
+            }),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::Foreign,
+            changed: &[],
+            hazards: &[],
+            target: |t| t.description.is_none(),
+        }),
+        adopting_takes_it_over_but_never_weakens_it(Case {
+            profile: profile(),
+            existing: Some(team_template()),
+            role: Some(ROLE),
+            mode: TemplateMode::Adopt,
+            action: Action::Update,
+            changed: &["description", "lifecycle_policy"],
+            hazards: &["encryption-kept", "role-kept"],
+            target: |t| {
+                keeps_the_teams_key_and_role(t)
+                    && t.is_owned()
+                    && t.description.as_deref().is_some_and(|d| {
+                        d.ends_with("(adopted; was: payments team: images we pull through the cache)")
+                    })
+            },
+        }),
+        an_owned_kms_template_keeps_its_key_under_an_aes256_profile(Case {
+            profile: profile(),
+            existing: Some(CreationTemplate {
+                description: in_sync("docker-hub").description,
+                ..team_template()
+            }),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::Update,
+            changed: &["lifecycle_policy"],
+            hazards: &["encryption-kept", "role-kept"],
+            target: keeps_the_teams_key_and_role,
+        }),
+        kms_dsse_is_not_traded_for_kms(Case {
+            profile: with_kms(),
+            existing: Some(CreationTemplate {
+                encryption_type: Some("KMS_DSSE".into()),
+                kms_key: Some(TEAM_KEY.into()),
+                ..in_sync("docker-hub")
+            }),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::InSync,
+            changed: &[],
+            hazards: &["encryption-kept"],
+            target: |t| t.kms_key.as_deref() == Some(TEAM_KEY),
+        }),
+    }
+
+    #[test]
+    fn a_foreign_template_finding_names_the_exact_update_command() {
+        let profile = profile();
+        let desired = DesiredTemplate {
+            prefix: "docker-hub",
+            profile_prefix: None,
+            profile: &profile,
+        };
+        let planned = plan(
+            &desired,
+            Some(&team_template()),
+            TemplateMode::Manage,
+            Some(ROLE),
+        );
+        let foreign = planned
+            .hazards
+            .iter()
+            .find(|hazard| matches!(hazard, Hazard::Foreign { .. }))
+            .expect("a foreign hazard");
+        let finding = foreign.finding("docker-hub");
+        assert_eq!(finding.severity, Severity::Warning);
+        let command = finding
+            .next_steps
+            .iter()
+            .find_map(|step| step.strip_prefix("to make it agree by hand: `"))
+            .and_then(|step| step.strip_suffix('`'))
+            .expect("the command");
+        assert!(
+            command.starts_with("aws ecr update-repository-creation-template --prefix 'docker-hub' --lifecycle-policy '{"),
+            "{command}"
+        );
+        assert!(
+            !command.contains("--custom-role-arn")
+                && !command.contains("--encryption-configuration"),
+            "never weakens: {command}"
+        );
+    }
+
+    #[test]
+    fn commands_quote_what_the_shell_would_split() {
+        let template = CreationTemplate {
+            prefix: "docker-hub".into(),
+            description: Some("it's ours".into()),
+            resource_tags: BTreeMap::from([("cost center".into(), "a b".into())]),
+            ..CreationTemplate::default()
+        };
+        let changes = [
+            FieldChange {
+                field: "description",
+                old: Value::Null,
+                new: Value::Null,
+            },
+            FieldChange {
+                field: "resource_tags",
+                old: Value::Null,
+                new: Value::Null,
+            },
+        ];
+        assert_eq!(
+            update_command(&template, &changes),
+            r#"aws ecr update-repository-creation-template --prefix 'docker-hub' --description 'it'\''s ours' --resource-tags 'Key=cost center,Value=a b'"#
+        );
     }
 
     named_cases! {

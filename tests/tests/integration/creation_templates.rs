@@ -317,18 +317,41 @@ async fn check_mode_reports_drift_and_a_failure_leaves_the_sweep_going() {
     .await;
     let managing = context(&env, env.config(&profile(Some(&role), "manage")));
     let report = invoke(&managing, json!({"sweep": true})).await;
+    // `docker-hub` was created by hand: someone else's, so never written, even in `manage`.
     assert_eq!(
         outcomes(&report),
         [
-            ("docker-hub".to_owned(), "updated".to_owned()),
+            ("docker-hub".to_owned(), "foreign".to_owned()),
             ("ghcr".to_owned(), "failed".to_owned()),
             ("ghcr/fluxcd".to_owned(), "created".to_owned()),
         ],
         "{report:#?}"
     );
+    assert!(
+        template_findings(&report).iter().any(|(_, title)| title
+            == "creation template `docker-hub` is not this product's and differs from its profile"),
+        "{report:#?}"
+    );
+    assert_eq!(report.summary["templates_foreign"], 1);
     assert_eq!(report.summary["template_failures"], 1);
     assert_eq!(report.summary["repositories_checked"], 1, "{report:#?}");
     assert!(template_findings(&report)
         .iter()
         .any(|(_, title)| title == "creation template `ghcr` could not be created"));
+
+    // Handed over with `adopt`: updated, and marked as the product's from then on.
+    let adopting = context(&env, env.config(&profile(Some(&role), "adopt")));
+    let report = invoke(&adopting, json!({"sweep": true})).await;
+    assert_eq!(
+        outcomes(&report)[0],
+        ("docker-hub".to_owned(), "updated".to_owned()),
+        "{report:#?}"
+    );
+    let report = invoke(&managing, json!({"sweep": true})).await;
+    assert_eq!(
+        outcomes(&report)[0],
+        ("docker-hub".to_owned(), "in-sync".to_owned()),
+        "adopted, it is the product's: {report:#?}"
+    );
+    assert_eq!(report.summary["templates_foreign"], 0);
 }
