@@ -1051,6 +1051,8 @@ fn creation_templates_mode_and_role_are_checked_at_load() {
     )
     .expect("valid");
     assert_eq!(set.hardening.creation_templates, TemplateMode::Check);
+    let adopting = parse("[hardening]\ncreation_templates = \"adopt\"\n").expect("valid");
+    assert_eq!(adopting.hardening.creation_templates, TemplateMode::Adopt);
 
     let shipped = shipped_dir().join("ptc-ops.toml");
     let role = "arn:aws:iam::222222222222:role/from-sam";
@@ -1130,6 +1132,10 @@ named_cases! {
     mod registry_scanning_settings_are_refused => check_registry_scanning_key;
     unknown_mode_is_refused(
         "[hardening]\nregistry_scanning = \"always\"\n",
+        "hardening.registry_scanning",
+    ),
+    adopt_is_for_templates_only(
+        "[hardening]\nregistry_scanning = \"adopt\"\n",
         "hardening.registry_scanning",
     ),
     lowercase_scan_type_is_refused(
