@@ -13,6 +13,7 @@ pub mod invoke;
 mod leaks;
 mod logs;
 pub mod permissions;
+pub mod registrations;
 pub mod report_schemas;
 mod rows;
 pub mod runtime_api;
