@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_secretsmanager::types::Tag;
 use chrono::Utc;
 use lambda_runtime::{Context, LambdaEvent};
-use ptc_ops::check_credentials::{run as check, Request};
+use ptc_ops::check_credentials::Request;
 use ptc_ops::domain::{Check, Finding, Report, Severity};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
@@ -16,6 +16,7 @@ use ptc_ops::run::RunContext;
 use ptc_ops::upstream::token_expiry::TOKEN_LABEL_TAG;
 use ptc_ops::upstream::{HttpTimeouts, UpstreamHttp};
 use ptc_ops_tests::invoke;
+use ptc_ops_tests::invoke::check_credentials_run as check;
 use ptc_ops_tests::{
     assert_no_token, hostile_token, sample_event, CapturedLogs, Fault, FaultKind, Rows, TestEnv,
 };
