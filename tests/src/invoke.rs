@@ -36,12 +36,11 @@ pub fn captured_context(
     )
 }
 
-/// A handler's answer, its report checked against the published schema first.
-fn checked<D: serde::Serialize>(answer: Result<Report<D>, Error>) -> Result<Report<D>, Error> {
-    if let Ok(report) = &answer {
+/// Checks a handler's report (when it returned one) against the published schema.
+fn check_answer<D: serde::Serialize>(answer: &Result<Report<D>, Error>) {
+    if let Ok(report) = answer {
         assert_matches_schema(&report_json(report));
     }
-    answer
 }
 
 /// `harden_repository::handler::handle`, its report checked against its schema.
@@ -49,7 +48,9 @@ pub async fn harden_repository(
     context: Arc<FunctionContext>,
     event: LambdaEvent<Value>,
 ) -> Result<HardenReport, Error> {
-    checked(harden_repository::handler::handle(context, event).await)
+    let answer = harden_repository::handler::handle(context, event).await;
+    check_answer(&answer);
+    answer
 }
 
 /// `harden_repository::handler::handle_with` (hand-off injected), its report checked.
@@ -59,7 +60,10 @@ pub async fn harden_repository_with(
     deadline: Deadline,
     hand_off: Option<&dyn HandOff>,
 ) -> Result<HardenReport, Error> {
-    checked(harden_repository::handler::handle_with(context, invocation, deadline, hand_off).await)
+    let answer =
+        harden_repository::handler::handle_with(context, invocation, deadline, hand_off).await;
+    check_answer(&answer);
+    answer
 }
 
 /// `validate_cache_rules::handler::handle`, its report checked against its schema.
@@ -67,7 +71,9 @@ pub async fn validate_cache_rules(
     context: Arc<FunctionContext>,
     event: LambdaEvent<Value>,
 ) -> Result<ValidateReport, Error> {
-    checked(validate_cache_rules::handler::handle(context, event).await)
+    let answer = validate_cache_rules::handler::handle(context, event).await;
+    check_answer(&answer);
+    answer
 }
 
 /// `check_credentials::handler::handle`, its report checked against its schema.
@@ -75,7 +81,9 @@ pub async fn check_credentials(
     context: Arc<FunctionContext>,
     event: LambdaEvent<Value>,
 ) -> Result<CredentialsReport, Error> {
-    checked(check_credentials::handler::handle(context, event).await)
+    let answer = check_credentials::handler::handle(context, event).await;
+    check_answer(&answer);
+    answer
 }
 
 /// `prewarm_images::handler::handle`, its report checked against its schema.
@@ -83,7 +91,9 @@ pub async fn prewarm_images(
     context: Arc<FunctionContext>,
     event: LambdaEvent<Value>,
 ) -> Result<PrewarmReport, Error> {
-    checked(prewarm_images::handler::handle(context, event).await)
+    let answer = prewarm_images::handler::handle(context, event).await;
+    check_answer(&answer);
+    answer
 }
 
 /// `ptc_ops::check_credentials::run`: the library's own report, before a Lambda run scrubs it,

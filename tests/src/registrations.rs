@@ -489,9 +489,9 @@ mod tests {
         ),
         permissions_role(
             |sources| {
-                sources.permissions["roles"]
-                    .as_array_mut()
-                    .map(|roles| roles.retain(|role| role["function"] != "prewarm-images"));
+                if let Some(roles) = sources.permissions["roles"].as_array_mut() {
+                    roles.retain(|role| role["function"] != "prewarm-images");
+                }
             },
             "permissions: its role in `ptc permissions --json` (infra/cdk/permissions.json)",
         ),
