@@ -49,6 +49,6 @@ schemas: ## write schemas/<function>-report.schema.json from the report types (`
 	cargo build --quiet --locked -p ptc-cli --bin ptc
 	@mkdir -p schemas
 	@for function in harden-repository validate-cache-rules check-credentials prewarm-images; do \
-		target/debug/ptc schema $$function > schemas/$$function-report.schema.json.new && \
+		cargo run --quiet --locked -p ptc-cli --bin ptc -- schema $$function > schemas/$$function-report.schema.json.new && \
 		mv schemas/$$function-report.schema.json.new schemas/$$function-report.schema.json; \
 	done

@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 use support::{stderr, stdout, Aws};
 
+use ptc_ops_tests::report_schemas::{assert_matches_schema, is_function_report};
 use ptc_ops_tests::{assert_no_token, hostile_token, repo_root, TestEnv};
 use serde_json::{json, Value};
 
@@ -33,14 +34,19 @@ fn ptc_with_env(
     )
 }
 
+/// `ptc --json`'s output; a function's report must match its published schema.
 fn json_stdout(output: &Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+    let value = serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
         panic!(
             "not JSON ({error}): {}\nstderr: {}",
             stdout(output),
             stderr(output)
         )
-    })
+    });
+    if is_function_report(&value) {
+        assert_matches_schema(&value);
+    }
+    value
 }
 
 fn registry_host(env: &TestEnv) -> String {

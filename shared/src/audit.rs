@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::domain::wildcard::Wildcards;
 use crate::domain::{rule_for_repository, CacheRule, ROOT_PREFIX};
 use crate::manifests::{Occurrence, SourceKind};
 use crate::prewarm_images::mapping::{cache_uri_for, map_to_cache};
@@ -460,31 +461,11 @@ fn is_allowed(image: &str, patterns: &[String]) -> bool {
         .map(|reference| reference.to_string())
         .ok();
     patterns.iter().any(|pattern| {
-        wildcard_match(pattern, image)
+        Wildcards::STAR.matches(pattern, image)
             || normalised
                 .as_deref()
-                .is_some_and(|text| wildcard_match(pattern, text))
+                .is_some_and(|text| Wildcards::STAR.matches(pattern, text))
     })
-}
-
-/// `*` matches any run of characters (including `/`); everything else matches itself.
-pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for part in &parts[1..parts.len() - 1] {
-        match rest.find(part) {
-            Some(position) => rest = &rest[position + part.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 #[cfg(test)]

@@ -51,6 +51,5 @@ pub mod templates;
 pub mod upstream;
 pub mod validate_cache_rules;
 
-/// Named cases for table tests (test builds only).
-#[cfg(test)]
+/// Named cases for table tests: a macro only, exported for the other crates' tests too.
 mod test_cases;

@@ -6,6 +6,7 @@
 //! Compatibility promise (README, "Reports"): within a major version fields are only added;
 //! a field is never renamed, removed or given another type, and enum values are only added.
 
+use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
 use crate::check_credentials::CredentialsDetails;
@@ -17,11 +18,21 @@ use crate::validate_cache_rules::ValidateDetails;
 
 /// The schema of `function`'s report (JSON Schema 2020-12), with a title and a description.
 pub fn report_schema(function: FunctionKind) -> Value {
+    // A report is only ever written, so its schema describes serialization: a field skipped
+    // when empty (`skip_serializing_if`) is optional, and one always written is required, even
+    // when it is `null` or would have a default when read back.
+    let generator = SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
     let schema = match function {
-        FunctionKind::CheckCredentials => schemars::schema_for!(Report<CredentialsDetails>),
-        FunctionKind::PrewarmImages => schemars::schema_for!(Report<PrewarmDetails>),
-        FunctionKind::ValidateCacheRules => schemars::schema_for!(Report<ValidateDetails>),
-        FunctionKind::HardenRepository => schemars::schema_for!(Report<HardenDetails>),
+        FunctionKind::CheckCredentials => {
+            generator.into_root_schema_for::<Report<CredentialsDetails>>()
+        }
+        FunctionKind::PrewarmImages => generator.into_root_schema_for::<Report<PrewarmDetails>>(),
+        FunctionKind::ValidateCacheRules => {
+            generator.into_root_schema_for::<Report<ValidateDetails>>()
+        }
+        FunctionKind::HardenRepository => generator.into_root_schema_for::<Report<HardenDetails>>(),
     };
     let mut value = schema.to_value();
     if let Some(field) = value.pointer_mut("/properties/function") {
@@ -99,6 +110,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The names `required` lists in `schema` at `pointer` (an object schema).
+    fn required_at(schema: &Value, pointer: &str) -> Vec<String> {
+        schema
+            .pointer(&format!("{pointer}/required"))
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn fields_skipped_when_empty_are_optional_and_the_others_required() {
+        let schema = report_schema(FunctionKind::HardenRepository);
+        // `errors` and `findings` of a repository are left out when empty; a harden-repository
+        // report without errors must still match.
+        let entry = required_at(&schema, "/$defs/RepositoryEntry");
+        assert_eq!(entry, ["repository", "outcome"], "{schema}");
+        assert_eq!(
+            required_at(&schema, "/$defs/Finding"),
+            ["severity", "check", "resource", "title", "message"],
+            "`next_steps` and `resource_arn` are left out when empty: {schema}"
+        );
+        // A field always written, even as `null`, is required: `role_arn` of the templates.
+        let templates = required_at(&schema, "/$defs/TemplatesSection");
+        assert!(templates.contains(&"role_arn".to_owned()), "{templates:?}");
     }
 
     #[test]

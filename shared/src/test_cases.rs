@@ -15,7 +15,9 @@
 //! expands to `mod upstream_urls { #[test] fn public_api() { check_url("public_api", …) } … }`,
 //! so `cargo test upstream_urls::query` runs one row and the failure line says which.
 
-/// See the module documentation.
+/// See the module documentation. Exported (`ptc_ops::named_cases!`) for the tests of the other
+/// workspace crates.
+#[macro_export]
 macro_rules! named_cases {
     (
         $(#[$group_attr:meta])*
@@ -40,4 +42,5 @@ macro_rules! named_cases {
     };
 }
 
-pub(crate) use named_cases;
+#[allow(unused_imports)] // used by the unit tests, which are not in every build
+pub(crate) use crate::named_cases;

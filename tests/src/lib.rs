@@ -13,6 +13,8 @@ pub mod invoke;
 mod leaks;
 mod logs;
 pub mod permissions;
+pub mod registrations;
+pub mod report_schemas;
 mod rows;
 pub mod runtime_api;
 pub mod seeds;
@@ -38,9 +40,12 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// A report as the function returns it on the wire: the JSON a test can index by key, as an
-/// automation user's code would.
+/// automation user's code would. It must match its function's published schema.
 pub fn report_json<D: serde::Serialize>(report: &ptc_ops::domain::Report<D>) -> serde_json::Value {
-    serde_json::to_value(report).unwrap_or_else(|error| panic!("a report must serialize: {error}"))
+    let value = serde_json::to_value(report)
+        .unwrap_or_else(|error| panic!("a report must serialize: {error}"));
+    report_schemas::assert_matches_schema(&value);
+    value
 }
 
 /// A file of `events/`, parsed.

@@ -18,6 +18,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::report_schemas::ReportSchemas;
+
 /// How long an invocation may take, as Lambda's timeout would.
 pub const DEFAULT_INVOCATION_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -183,11 +185,15 @@ impl FunctionProcess {
             .map_err(|_| "the runtime API stopped".to_owned())?;
         let waited = tokio::time::timeout(timeout + Duration::from_secs(5), answered).await;
         match waited {
-            Ok(Ok(Answer::Response(value))) => Ok(Invocation {
-                request_id,
-                result: Ok(value),
-                duration: started.elapsed(),
-            }),
+            // A response is a report: it must match its function's published schema.
+            Ok(Ok(Answer::Response(value))) => match ReportSchemas::published().check(&value) {
+                Ok(()) => Ok(Invocation {
+                    request_id,
+                    result: Ok(value),
+                    duration: started.elapsed(),
+                }),
+                Err(problem) => Err(format!("{}: {problem}", self.function_name)),
+            },
             Ok(Ok(Answer::Error(value))) => Ok(Invocation {
                 request_id,
                 result: Err(value),

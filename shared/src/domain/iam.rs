@@ -10,7 +10,8 @@
 
 use serde_json::Value;
 
-use super::policy_eval::{glob_matches, statement_label, Answer};
+use super::policy_eval::{statement_label, Answer};
+use super::wildcard::Wildcards;
 
 /// `EvalDecision` (`PolicyEvaluationDecisionType`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,7 +222,7 @@ fn statement_assumes(statement: &Value) -> bool {
     let matches = |patterns: &Value| {
         one_or_many(patterns)
             .iter()
-            .any(|pattern| glob_matches(pattern, "sts:AssumeRole", true))
+            .any(|pattern| Wildcards::IAM_ACTIONS.matches(pattern, "sts:AssumeRole"))
     };
     match (statement.get("Action"), statement.get("NotAction")) {
         (Some(actions), _) => matches(actions),

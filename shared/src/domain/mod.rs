@@ -13,6 +13,7 @@ mod rule;
 pub mod scanning;
 pub mod secret;
 mod severity;
+pub mod wildcard;
 
 pub use creation_template::{
     CreationTemplate, APPLIED_FOR_PULL_THROUGH_CACHE, DEFAULT_TEMPLATE_ENCRYPTION, OWNER_MARK,

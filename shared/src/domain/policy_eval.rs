@@ -22,11 +22,12 @@
 //! No maintained crate answers in three values: `unknown` for what cannot be decided here is the
 //! point of the check, so the evaluation is written out.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+use super::wildcard::Wildcards;
 
 /// Who is asking: a whole account or one principal in it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -311,11 +312,11 @@ fn statement_applies(
             if is_deny {
                 patterns
                     .iter()
-                    .any(|pattern| glob_intersects(pattern, request.resource, false))
+                    .any(|pattern| Wildcards::IAM.intersects(pattern, request.resource))
             } else {
                 patterns
                     .iter()
-                    .any(|pattern| glob_covers(pattern, request.resource, false))
+                    .any(|pattern| Wildcards::IAM.covers(pattern, request.resource))
             }
         }
         (None, Some(patterns)) => {
@@ -324,12 +325,12 @@ fn statement_applies(
                 // Applies to what no pattern covers: reaches the prefix unless one covers it.
                 !patterns
                     .iter()
-                    .any(|pattern| glob_covers(pattern, request.resource, false))
+                    .any(|pattern| Wildcards::IAM.covers(pattern, request.resource))
             } else {
                 // Grants what no pattern matches: all of the prefix only if none reaches it.
                 !patterns
                     .iter()
-                    .any(|pattern| glob_intersects(pattern, request.resource, false))
+                    .any(|pattern| Wildcards::IAM.intersects(pattern, request.resource))
             }
         }
         _ => return Err("both `Resource` and `NotResource`".to_owned()),
@@ -390,7 +391,7 @@ fn aws_principal_names(entry: &str, caller: &Caller) -> bool {
 fn any_action_matches(actions: &Value, action: &str) -> Result<bool, String> {
     Ok(strings(actions, "Action")?
         .iter()
-        .any(|pattern| glob_matches(pattern, action, true)))
+        .any(|pattern| Wildcards::IAM_ACTIONS.matches(pattern, action)))
 }
 
 /// A string or a list of strings.
@@ -488,8 +489,10 @@ fn condition_holds(
         "StringNotEquals" | "ArnNotEquals" => !positive(&|wanted| wanted == value),
         "StringEqualsIgnoreCase" => positive(&|wanted| wanted.eq_ignore_ascii_case(&value)),
         "StringNotEqualsIgnoreCase" => !positive(&|wanted| wanted.eq_ignore_ascii_case(&value)),
-        "StringLike" | "ArnLike" => positive(&|wanted| glob_matches(wanted, &value, false)),
-        "StringNotLike" | "ArnNotLike" => !positive(&|wanted| glob_matches(wanted, &value, false)),
+        "StringLike" | "ArnLike" => positive(&|wanted| Wildcards::IAM.matches(wanted, &value)),
+        "StringNotLike" | "ArnNotLike" => {
+            !positive(&|wanted| Wildcards::IAM.matches(wanted, &value))
+        }
         _ => return None,
     };
     // A policy variable (`${aws:username}`) in a value cannot be resolved here.
@@ -497,105 +500,6 @@ fn condition_holds(
         return None;
     }
     Some(holds)
-}
-
-// ---- IAM wildcards: `*` any run of characters, `?` one character ----------------------------
-
-fn chars_of(text: &str, ignore_case: bool) -> Vec<char> {
-    if ignore_case {
-        text.to_lowercase().chars().collect()
-    } else {
-        text.chars().collect()
-    }
-}
-
-/// Positions of `pattern` reachable after reading `text`, `*` steps taken for free.
-fn reachable(pattern: &[char], text: &[char]) -> BTreeSet<usize> {
-    let close = |mut states: BTreeSet<usize>| {
-        let mut frontier: Vec<usize> = states.iter().copied().collect();
-        while let Some(state) = frontier.pop() {
-            if pattern.get(state) == Some(&'*') && states.insert(state + 1) {
-                frontier.push(state + 1);
-            }
-        }
-        states
-    };
-    let mut states = close(BTreeSet::from([0]));
-    for c in text {
-        let next: BTreeSet<usize> = states
-            .iter()
-            .filter_map(|&state| match pattern.get(state) {
-                Some('*') => Some(state),
-                Some('?') => Some(state + 1),
-                Some(p) if p == c => Some(state + 1),
-                _ => None,
-            })
-            .collect();
-        states = close(next);
-        if states.is_empty() {
-            break;
-        }
-    }
-    states
-}
-
-/// Whether the concrete `text` matches `pattern`.
-pub fn glob_matches(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    let pattern = chars_of(pattern, ignore_case);
-    reachable(&pattern, &chars_of(text, ignore_case)).contains(&pattern.len())
-}
-
-/// Whether `pattern` matches every string `target` matches, `target` being a literal prefix
-/// followed by `*` (`…:repository/docker-hub/*`) or a literal.
-pub fn glob_covers(pattern: &str, target: &str, ignore_case: bool) -> bool {
-    let Some(literal) = target.strip_suffix('*') else {
-        return glob_matches(pattern, target, ignore_case);
-    };
-    if literal.contains(['*', '?']) {
-        return false;
-    }
-    let pattern = chars_of(pattern, ignore_case);
-    // After the literal part, the pattern must accept anything: what is left is only `*`.
-    reachable(&pattern, &chars_of(literal, ignore_case))
-        .iter()
-        .any(|&state| state < pattern.len() && pattern[state..].iter().all(|c| *c == '*'))
-}
-
-/// Whether some string matches both patterns.
-pub fn glob_intersects(left: &str, right: &str, ignore_case: bool) -> bool {
-    let left = chars_of(left, ignore_case);
-    let right = chars_of(right, ignore_case);
-    let mut memo = vec![vec![None; right.len() + 1]; left.len() + 1];
-    intersects_from(&left, &right, 0, 0, &mut memo)
-}
-
-fn intersects_from(
-    left: &[char],
-    right: &[char],
-    i: usize,
-    j: usize,
-    memo: &mut Vec<Vec<Option<bool>>>,
-) -> bool {
-    if let Some(known) = memo[i][j] {
-        return known;
-    }
-    let answer = match (left.get(i), right.get(j)) {
-        (None, None) => true,
-        (Some('*'), _) => {
-            intersects_from(left, right, i + 1, j, memo)
-                || (j < right.len() && intersects_from(left, right, i, j + 1, memo))
-        }
-        (_, Some('*')) => {
-            intersects_from(left, right, i, j + 1, memo)
-                || (i < left.len() && intersects_from(left, right, i + 1, j, memo))
-        }
-        (Some(a), Some(b)) => {
-            (*a == '?' || *b == '?' || a == b) && intersects_from(left, right, i + 1, j + 1, memo)
-        }
-        _ => false,
-    };
-    memo[i][j] = Some(answer);
-    answer
 }
 
 #[cfg(test)]
@@ -1128,16 +1032,5 @@ mod tests {
         role_name_with_a_wildcard("arn:aws:iam::111111111111:role/eks-*"),
         not_an_iam_arn("arn:aws:s3:::bucket"),
         bare_role_name("eks-node"),
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_covers("a/*", "a/b/*", false));
-        assert!(glob_covers("a/b*", "a/b/*", false));
-        assert!(!glob_covers("a/b/c*", "a/b/*", false));
-        assert!(glob_intersects("a/b/c*", "a/b/*", false));
-        assert!(!glob_intersects("a/c*", "a/b/*", false));
-        assert!(glob_intersects("*x", "a/*", false));
-        assert!(glob_matches("ecr:batch*", "ecr:BatchGetImage", true));
     }
 }

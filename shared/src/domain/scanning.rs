@@ -14,6 +14,8 @@
 
 use serde::Serialize;
 
+use super::wildcard::Wildcards;
+
 /// `scanType` `BASIC`: ECR's own scanning, on push or by hand.
 pub const BASIC: &str = "BASIC";
 /// `scanType` `ENHANCED`: Amazon Inspector, on push or continuously.
@@ -225,34 +227,12 @@ impl EffectiveScanning {
 
 /// Whether a registry filter matches a repository name: without `*`, any name containing the
 /// filter; with it, the whole name, each `*` standing for zero or more characters (`/`
-/// included).
+/// included) and every other character for itself.
 pub fn filter_matches(filter: &str, repository_name: &str) -> bool {
     if !filter.contains('*') {
         return repository_name.contains(filter);
     }
-    wildcard_match(filter.as_bytes(), repository_name.as_bytes())
-}
-
-fn wildcard_match(pattern: &[u8], name: &[u8]) -> bool {
-    // Classic greedy matching with backtracking to the last `*`.
-    let (mut p, mut n) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        if p < pattern.len() && pattern[p] == b'*' {
-            star = Some((p, n));
-            p += 1;
-        } else if p < pattern.len() && pattern[p] == name[n] {
-            p += 1;
-            n += 1;
-        } else if let Some((star_p, star_n)) = star {
-            p = star_p + 1;
-            n = star_n + 1;
-            star = Some((star_p, star_n + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
+    Wildcards::STAR.matches(filter, repository_name)
 }
 
 /// Whether every name `specific` matches is matched by `general` too. Sound, not complete: a
@@ -260,35 +240,14 @@ fn wildcard_match(pattern: &[u8], name: &[u8]) -> bool {
 /// an exotic pair only costs a redundant filter.
 pub fn filter_covers(general: &str, specific: &str) -> bool {
     // A filter without `*` means "contains": `*filter*`.
-    let as_pattern = |filter: &str| -> Vec<u8> {
+    let as_pattern = |filter: &str| -> String {
         if filter.contains('*') {
-            filter.as_bytes().to_vec()
+            filter.to_owned()
         } else {
-            [b"*", filter.as_bytes(), b"*"].concat()
+            format!("*{filter}*")
         }
     };
-    let general = as_pattern(general);
-    let specific = as_pattern(specific);
-    // `specific`'s `*` can become any text, so only a `*` of `general` may absorb it; literal
-    // characters must meet equal literals or a `*` of `general`.
-    let (g_len, s_len) = (general.len(), specific.len());
-    // covers[i][j]: general[i..] covers specific[j..].
-    let mut covers = vec![vec![false; s_len + 1]; g_len + 1];
-    covers[g_len][s_len] = true;
-    for i in (0..g_len).rev() {
-        for j in (0..=s_len).rev() {
-            covers[i][j] = if general[i] == b'*' {
-                // Absorb nothing, or absorb specific[j] (literal or `*`) and stay.
-                covers[i + 1][j] || (j < s_len && covers[i][j + 1])
-            } else {
-                j < s_len
-                    && specific[j] != b'*'
-                    && specific[j] == general[i]
-                    && covers[i + 1][j + 1]
-            };
-        }
-    }
-    covers[0][0]
+    Wildcards::STAR.covers(&as_pattern(general), &as_pattern(specific))
 }
 
 /// Whether ECR would take `filter` (`ScanningRepositoryFilter.filter`): 1 to 255 characters of

@@ -8,13 +8,15 @@ use std::time::{Duration, Instant};
 use aws_sdk_secretsmanager::types::Tag;
 use chrono::Utc;
 use lambda_runtime::{Context, LambdaEvent};
-use ptc_ops::check_credentials::{run as check, Request};
+use ptc_ops::check_credentials::Request;
 use ptc_ops::domain::{Check, Finding, Report, Severity};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops::run::RunContext;
 use ptc_ops::upstream::token_expiry::TOKEN_LABEL_TAG;
 use ptc_ops::upstream::{HttpTimeouts, UpstreamHttp};
+use ptc_ops_tests::invoke;
+use ptc_ops_tests::invoke::check_credentials_run as check;
 use ptc_ops_tests::{
     assert_no_token, hostile_token, sample_event, CapturedLogs, Fault, FaultKind, Rows, TestEnv,
 };
@@ -272,7 +274,7 @@ async fn judges_every_kind_of_secret_and_never_leaks_a_value() {
         "the library report",
     );
 
-    let report = check_credentials::handler::handle(
+    let report = invoke::check_credentials(
         Arc::clone(&context),
         LambdaEvent::new(sample_event("check-credentials.json"), Context::default()),
     )
@@ -740,7 +742,7 @@ async fn discovers_expiry_from_github_gitlab_and_docker_hub() {
     }
     env.clear_calls().await;
     let context = context(&env, &discovery_config(&upstream.base, true));
-    let report = check_credentials::handler::handle(
+    let report = invoke::check_credentials(
         Arc::clone(&context),
         LambdaEvent::new(sample_event("check-credentials.json"), Context::default()),
     )
@@ -857,7 +859,7 @@ async fn discovers_expiry_from_github_gitlab_and_docker_hub() {
 
     // Next run: the tag answers first, the upstream is not asked again for those secrets.
     let before = upstream.seen().len();
-    let again = check_credentials::handler::handle(
+    let again = invoke::check_credentials(
         Arc::clone(&context),
         LambdaEvent::new(
             sample_event("check-credentials-secrets.json"),
@@ -952,7 +954,7 @@ async fn a_silent_or_unreachable_upstream_is_a_finding_within_the_deadline() {
     let allowed = Duration::from_secs(6);
     lambda_context.deadline = (Utc::now().timestamp_millis() as u64) + allowed.as_millis() as u64;
     let started = Instant::now();
-    let report = check_credentials::handler::handle(
+    let report = invoke::check_credentials(
         Arc::clone(&context),
         LambdaEvent::new(sample_event("check-credentials.json"), lambda_context),
     )
@@ -1030,7 +1032,7 @@ async fn one_unreadable_secret_does_not_stop_the_others() {
     )
     .await;
     let context = context(&env, "");
-    let report = check_credentials::handler::handle(
+    let report = invoke::check_credentials(
         Arc::clone(&context),
         LambdaEvent::new(
             json!({"secrets": ["ecr-pullthroughcache/denied", fine]}),
@@ -1073,7 +1075,7 @@ async fn unknown_rules_degrade_the_checks_and_unlisted_secrets_fail_the_run() {
         Some(1),
     ))
     .await;
-    let report = check_credentials::handler::handle(
+    let report = invoke::check_credentials(
         Arc::clone(&context),
         LambdaEvent::new(sample_event("check-credentials.json"), Context::default()),
     )
@@ -1105,7 +1107,7 @@ async fn unknown_rules_degrade_the_checks_and_unlisted_secrets_fail_the_run() {
 
     env.inject(Fault::new("ListSecrets", FaultKind::AccessDenied, None))
         .await;
-    let error = check_credentials::handler::handle(
+    let error = invoke::check_credentials(
         Arc::clone(&context),
         LambdaEvent::new(sample_event("check-credentials.json"), Context::default()),
     )
@@ -1201,7 +1203,7 @@ async fn hostile_tokens_leak_in_no_form() {
     .await
     .unwrap_or_else(|error| panic!("{}", error.full_message()))
     .report;
-    let report = check_credentials::handler::handle(
+    let report = invoke::check_credentials(
         Arc::clone(&context),
         LambdaEvent::new(sample_event("check-credentials.json"), Context::default()),
     )

@@ -10,6 +10,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::domain::Check;
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops::validate_cache_rules::ValidateReport;
+use ptc_ops_tests::invoke;
 use ptc_ops_tests::{repo_root, report_json, sample_event, TestEnv};
 use serde_json::{json, Value};
 
@@ -47,7 +48,7 @@ async fn validate(env: &TestEnv, toml: &str) -> ValidateReport {
         env.function_context("validate-cache-rules", env.config(toml))
             .with_metrics_sink(MetricsSink::captured()),
     );
-    validate_cache_rules::handler::handle(
+    invoke::validate_cache_rules(
         context,
         LambdaEvent::new(
             sample_event("validate-cache-rules.json"),
@@ -846,7 +847,7 @@ async fn slow_simulations_are_cut_at_the_deadline_with_a_report() {
         (chrono::Utc::now().timestamp_millis() as u64) + allowed.as_millis() as u64;
     // No wall-clock assertion (a loaded machine makes it flaky): without the cut, the run
     // would have answered every simulation and carried no `consumer-checks` finding.
-    let report = validate_cache_rules::handler::handle(
+    let report = invoke::validate_cache_rules(
         context,
         LambdaEvent::new(sample_event("validate-cache-rules.json"), lambda_context),
     )

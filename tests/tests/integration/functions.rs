@@ -7,6 +7,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::error::Error;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
+use ptc_ops_tests::invoke;
 use ptc_ops_tests::TestEnv;
 use serde_json::{json, Value};
 
@@ -50,7 +51,7 @@ fn assert_rejected<D: std::fmt::Debug>(
 async fn unknown_events_are_refused_without_any_aws_call() {
     let env = TestEnv::new().await;
     assert_rejected(
-        harden_repository::handler::handle(
+        invoke::harden_repository(
             context(&env, "harden-repository"),
             event(ec2_state_change()),
         )
@@ -58,7 +59,7 @@ async fn unknown_events_are_refused_without_any_aws_call() {
         "harden-repository",
     );
     assert_rejected(
-        validate_cache_rules::handler::handle(
+        invoke::validate_cache_rules(
             context(&env, "validate-cache-rules"),
             event(ec2_state_change()),
         )
@@ -66,7 +67,7 @@ async fn unknown_events_are_refused_without_any_aws_call() {
         "validate-cache-rules",
     );
     assert_rejected(
-        check_credentials::handler::handle(
+        invoke::check_credentials(
             context(&env, "check-credentials"),
             event(ec2_state_change()),
         )
@@ -74,8 +75,7 @@ async fn unknown_events_are_refused_without_any_aws_call() {
         "check-credentials",
     );
     assert_rejected(
-        prewarm_images::handler::handle(context(&env, "prewarm-images"), event(ec2_state_change()))
-            .await,
+        invoke::prewarm_images(context(&env, "prewarm-images"), event(ec2_state_change())).await,
         "prewarm-images",
     );
     assert_eq!(
@@ -119,7 +119,7 @@ fn configured(env: &TestEnv, function: &'static str, topic_arn: &str) -> Arc<Fun
 async fn every_call_a_function_makes_is_granted_by_its_declared_permissions() {
     let env = TestEnv::new().await;
     let topic = seeded(&env).await;
-    validate_cache_rules::handler::handle(
+    invoke::validate_cache_rules(
         configured(&env, "validate-cache-rules", &topic),
         event(json!({})),
     )
@@ -133,7 +133,7 @@ async fn every_call_a_function_makes_is_granted_by_its_declared_permissions() {
 
     let env = TestEnv::new().await;
     let topic = seeded(&env).await;
-    check_credentials::handler::handle(
+    invoke::check_credentials(
         configured(&env, "check-credentials", &topic),
         event(json!({})),
     )
@@ -147,7 +147,7 @@ async fn every_call_a_function_makes_is_granted_by_its_declared_permissions() {
 
     let env = TestEnv::new().await;
     let topic = seeded(&env).await;
-    let report = harden_repository::handler::handle(
+    let report = invoke::harden_repository(
         configured(&env, "harden-repository", &topic),
         event(json!({"sweep": true})),
     )
@@ -169,7 +169,7 @@ async fn every_call_a_function_makes_is_granted_by_its_declared_permissions() {
 
     let env = TestEnv::new().await;
     let topic = seeded(&env).await;
-    prewarm_images::handler::handle(configured(&env, "prewarm-images", &topic), event(json!({})))
+    invoke::prewarm_images(configured(&env, "prewarm-images", &topic), event(json!({})))
         .await
         .unwrap_or_else(|error| panic!("{}", error.full_message()));
     ptc_ops_tests::assert_calls_permitted(&env, ptc_ops::prewarm_images::permissions::PERMISSIONS)

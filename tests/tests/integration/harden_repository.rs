@@ -18,6 +18,7 @@ use ptc_ops::harden_repository::HardenReport;
 use ptc_ops::harden_repository::{HandOff, START_RESERVE};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
+use ptc_ops_tests::invoke;
 use ptc_ops_tests::{report_json, sample_event, Call, Fault, FaultKind, Rows, TestEnv};
 use serde_json::{json, Value};
 
@@ -81,7 +82,7 @@ async fn invoke_with(
     payload: Value,
     lambda_context: Context,
 ) -> Result<HardenReport, Error> {
-    harden_repository::handler::handle(
+    invoke::harden_repository(
         Arc::clone(context),
         LambdaEvent::new(payload, lambda_context),
     )
@@ -1139,7 +1140,7 @@ async fn a_sweep_short_of_time_hands_the_rest_on_and_the_next_invocation_finishe
     let recorder = RecordingHandOff::new(&context, false);
     let invocation = HardenInvocation::from_payload(&json!({"sweep": true})).expect("sweep");
     let n_lines_before = context.metrics_sink().captured_lines().len();
-    let report = harden_repository::handler::handle_with(
+    let report = invoke::harden_repository_with(
         &context,
         &invocation,
         Deadline::after(START_RESERVE + Duration::from_millis(900)),
@@ -1176,7 +1177,7 @@ async fn a_failed_hand_off_is_alerted_without_failing_the_invocation() {
     let context = context(&env, config_text(&env, &profile, Some(&inbox.topic_arn)));
     let recorder = RecordingHandOff::new(&context, true);
     let invocation = HardenInvocation::from_payload(&json!({"sweep": true})).expect("sweep");
-    let report = harden_repository::handler::handle_with(
+    let report = invoke::harden_repository_with(
         &context,
         &invocation,
         Deadline::after(START_RESERVE + Duration::from_millis(700)),

@@ -20,6 +20,7 @@ use ptc_ops_tests::cloudformation::{
     normalised_condition, one_or_many, template, Stack, ACCOUNT, PARTITION, REGION, STACK,
 };
 use ptc_ops_tests::eventbridge::{emit, eventbridge, template_rules, Router, TemplateRule};
+use ptc_ops_tests::invoke;
 use ptc_ops_tests::permissions::unpermitted_calls;
 use ptc_ops_tests::{assert_calls_permitted, repo_root, sample_event, TestEnv};
 use serde_json::{json, Value};
@@ -1082,7 +1083,7 @@ async fn calls_are_judged_against_the_declared_permissions() {
         env.function_context("validate-cache-rules", env.config(""))
             .with_metrics_sink(MetricsSink::captured()),
     );
-    validate_cache_rules::handler::handle(
+    invoke::validate_cache_rules(
         context,
         LambdaEvent::new(sample_event("scheduled-event.json"), Context::default()),
     )

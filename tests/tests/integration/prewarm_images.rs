@@ -9,6 +9,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops::prewarm_images::PrewarmReport;
+use ptc_ops_tests::invoke;
 use ptc_ops_tests::{sample_event, Fault, FaultKind, TestEnv};
 use serde_json::{json, Value};
 
@@ -24,7 +25,7 @@ async fn prewarm_with(
     payload: Value,
     lambda: Context,
 ) -> PrewarmReport {
-    prewarm_images::handler::handle(Arc::clone(context), LambdaEvent::new(payload, lambda))
+    invoke::prewarm_images(Arc::clone(context), LambdaEvent::new(payload, lambda))
         .await
         .unwrap_or_else(|error| panic!("pre-warm run failed: {}", error.full_message()))
 }
@@ -484,7 +485,7 @@ async fn scheduled_events_and_direct_invokes_choose_the_list() {
 
     // A payload the function does not understand is an error, with no AWS call.
     env.clear_calls().await;
-    let refused = prewarm_images::handler::handle(
+    let refused = invoke::prewarm_images(
         Arc::clone(&context),
         LambdaEvent::new(json!({"image": ["nginx:1.27"]}), Context::default()),
     )

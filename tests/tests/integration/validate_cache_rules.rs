@@ -8,6 +8,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops::validate_cache_rules::ValidateReport;
+use ptc_ops_tests::invoke;
 use ptc_ops_tests::{sample_event, CapturedLogs, Fault, FaultKind, TestEnv};
 use serde_json::{json, Value};
 
@@ -19,7 +20,7 @@ fn context(env: &TestEnv, toml: &str) -> Arc<FunctionContext> {
 }
 
 async fn validate(context: &Arc<FunctionContext>, payload: Value) -> ValidateReport {
-    validate_cache_rules::handler::handle(
+    invoke::validate_cache_rules(
         Arc::clone(context),
         LambdaEvent::new(payload, Context::default()),
     )
@@ -318,7 +319,7 @@ async fn fifty_slow_rules_stop_at_the_deadline_with_a_report_and_an_alert() {
     lambda_context.deadline = (Utc::now().timestamp_millis() as u64) + allowed.as_millis() as u64;
 
     let started = Instant::now();
-    let report = validate_cache_rules::handler::handle(
+    let report = invoke::validate_cache_rules(
         Arc::clone(&context),
         LambdaEvent::new(sample_event("scheduled-event.json"), lambda_context),
     )
