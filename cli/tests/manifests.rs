@@ -109,7 +109,7 @@ fn rewrite_diff_is_the_golden_diff_and_changes_nothing() {
         "broken.yaml:13: not valid YAML",
         "app/Dockerfile:23: cannot read `FROM`",
         "app/Dockerfile:10: the build stage `build`: left alone",
-        "app/Dockerfile:19: built from build arguments",
+        "app/Dockerfile:19: ambiguous, left alone: the image depends on the build argument `RUNTIME`, which has no default",
         "app/kustomization.yaml:11: `busybox@sha256:768e5c6f5cb6db0794eec98dc7a967f40631746c32232b78a3105fb946f3ab83` not rewritten: digest-only",
         "quoting-values.yaml:15: `docker.io/library/nginx:1.27` not rewritten: `image` cannot be rewritten in place",
         "broken.yaml:25: `Not A Reference!` not rewritten",

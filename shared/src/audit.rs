@@ -99,7 +99,7 @@ pub enum ContainerKind {
     HelmValues,
     /// An entry of a kustomization's `images:`.
     Kustomize,
-    /// A Dockerfile `FROM`, or the `ARG` default it uses.
+    /// A Dockerfile `FROM` (or the `ARG` default it uses), `COPY --from` or `RUN --mount` `from`.
     Dockerfile,
     /// A Compose service's `image`.
     Compose,
@@ -113,7 +113,10 @@ impl From<SourceKind> for ContainerKind {
             SourceKind::EphemeralContainer => ContainerKind::Ephemeral,
             SourceKind::HelmValues => ContainerKind::HelmValues,
             SourceKind::Kustomize => ContainerKind::Kustomize,
-            SourceKind::DockerfileFrom | SourceKind::DockerfileArg => ContainerKind::Dockerfile,
+            SourceKind::DockerfileFrom
+            | SourceKind::DockerfileArg
+            | SourceKind::DockerfileCopyFrom
+            | SourceKind::DockerfileMountFrom => ContainerKind::Dockerfile,
             SourceKind::Compose => ContainerKind::Compose,
             SourceKind::Listed => ContainerKind::Listed,
         }

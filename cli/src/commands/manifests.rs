@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use ptc_ops::audit::{classify, ImageSource, DIGEST_ONLY_REASON};
 use ptc_ops::domain::CacheRule;
 use ptc_ops::manifests::rewrite::{apply, edits_for, tag_and_digest, unified_diff, Edit};
-use ptc_ops::manifests::{self, FileScan, Note, Occurrence, Problem, Shape, SourceKind};
+use ptc_ops::manifests::{self, Ambiguous, FileScan, Note, Occurrence, Problem, Shape, SourceKind};
 use ptc_ops::prewarm_images::mapping::registry_host;
 use serde::Serialize;
 
@@ -401,7 +401,12 @@ pub async fn rewrite(
             not_written_because: None,
             diff: None,
             problems: scan.problems.clone(),
-            notes: scan.notes.clone(),
+            notes: scan
+                .notes
+                .iter()
+                .cloned()
+                .chain(scan.ambiguous.iter().map(Ambiguous::as_note))
+                .collect(),
         };
         if !edits.is_empty() && (arguments.diff || arguments.in_place) {
             let rewritten = apply(&input.text, &edits).map_err(CliError::Run)?;

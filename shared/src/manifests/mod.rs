@@ -56,8 +56,13 @@ pub enum SourceKind {
     Kustomize,
     /// A Dockerfile `FROM`.
     DockerfileFrom,
-    /// The default of a Dockerfile `ARG` that a `FROM` uses (`FROM ${BASE}`).
+    /// The default of a Dockerfile `ARG` that a `FROM` uses (`FROM ${BASE}`), or a `FROM`
+    /// composed of build arguments.
     DockerfileArg,
+    /// A Dockerfile `COPY --from=IMAGE`.
+    DockerfileCopyFrom,
+    /// A Dockerfile `RUN --mount=…,from=IMAGE`.
+    DockerfileMountFrom,
     /// A Compose service's `image`.
     Compose,
     /// A line of a plain list of references.
@@ -146,6 +151,37 @@ pub struct Note {
     pub message: String,
 }
 
+/// A value whose image the file alone does not determine (a chart's `hub` key, a build
+/// argument without a default, a local build): never rewritten; `--check --strict` fails on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ambiguous {
+    pub file: String,
+    pub line: usize,
+    /// Where in the file: a key path (`pilot.image`), `FROM`, `services.web.image`.
+    pub location: String,
+    pub text: String,
+    /// Why, and what to set instead.
+    pub message: String,
+}
+
+impl Ambiguous {
+    /// As a note of the file: left alone, and why.
+    pub fn as_note(&self) -> Note {
+        Note {
+            file: self.file.clone(),
+            line: self.line,
+            text: self.text.clone(),
+            message: format!("ambiguous, left alone: {}", self.message),
+        }
+    }
+}
+
+/// What the reader is told beyond the file: `--build-arg NAME=VALUE` for Dockerfiles.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanOptions {
+    pub build_args: std::collections::BTreeMap<String, String>,
+}
+
 /// Something that could not be read: the file's other parts are still read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
@@ -171,6 +207,8 @@ pub struct FileScan {
     pub format: FileFormat,
     pub occurrences: Vec<Occurrence>,
     pub notes: Vec<Note>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ambiguous: Vec<Ambiguous>,
     pub problems: Vec<Problem>,
 }
 
@@ -198,12 +236,18 @@ pub fn is_dockerfile_name(name: &str) -> bool {
 
 /// Reads one file: `name` is what reports call it (its path, or `-`).
 pub fn scan(name: &str, text: &str) -> FileScan {
+    scan_with(name, text, &ScanOptions::default())
+}
+
+/// [`scan`], told what the file alone does not say (`--build-arg`).
+pub fn scan_with(name: &str, text: &str, options: &ScanOptions) -> FileScan {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let mut scan = FileScan {
         file: name.to_owned(),
         format: FileFormat::Yaml,
         occurrences: Vec::new(),
         notes: Vec::new(),
+        ambiguous: Vec::new(),
         problems: Vec::new(),
     };
     if is_dockerfile_name(base)
@@ -212,7 +256,7 @@ pub fn scan(name: &str, text: &str) -> FileScan {
             && dockerfile::looks_like_dockerfile(text))
     {
         scan.format = FileFormat::Dockerfile;
-        dockerfile::read(text, &mut scan);
+        dockerfile::read(text, &mut scan, options);
         return scan;
     }
     let documents = yaml::documents(text);
@@ -513,10 +557,15 @@ mod tests {
             .iter()
             .map(|note| (note.line, note.text.as_str()))
             .collect();
-        assert_eq!(
-            notes,
-            vec![(10, "build"), (19, "${RUNTIME}"), (21, "scratch")]
-        );
+        assert_eq!(notes, vec![(10, "build"), (17, "build"), (21, "scratch")]);
+        // `ARG RUNTIME` has no default: what `FROM ${RUNTIME}` pulls is not in the file.
+        let ambiguous: Vec<(usize, &str)> = scan
+            .ambiguous
+            .iter()
+            .map(|ambiguous| (ambiguous.line, ambiguous.text.as_str()))
+            .collect();
+        assert_eq!(ambiguous, vec![(19, "${RUNTIME}")]);
+        assert!(scan.ambiguous[0].message.contains("--build-arg RUNTIME="));
         assert_eq!(scan.problems.len(), 1, "{:?}", scan.problems);
         assert_eq!(scan.problems[0].line, 23);
         assert!(scan.problems[0]
@@ -544,6 +593,140 @@ mod tests {
         assert!(scan.problems.is_empty(), "{:?}", scan.problems);
         assert_eq!(scan.notes.len(), 1);
         assert!(scan.complete());
+    }
+
+    /// The occurrences (line, location, reference) and the ambiguous texts of a file.
+    type Read<'a> = (Vec<(usize, &'a str, &'a str)>, Vec<&'a str>);
+
+    /// What a Dockerfile `text` pulls (line, location, reference), and what is ambiguous in it,
+    /// with `build_args` given on the command line.
+    fn check_dockerfile(name: &str, text: &str, build_args: &[(&str, &str)], expected: Read<'_>) {
+        let options = ScanOptions {
+            build_args: build_args
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect(),
+        };
+        let scan = scan_with("Dockerfile", text, &options);
+        assert!(scan.problems.is_empty(), "{name}: {:?}", scan.problems);
+        assert_eq!(found(&scan), expected.0, "{name}");
+        let ambiguous: Vec<&str> = scan.ambiguous.iter().map(|a| a.text.as_str()).collect();
+        assert_eq!(ambiguous, expected.1, "{name}: {:?}", scan.ambiguous);
+        // Every editable span holds the value it claims.
+        for occurrence in &scan.occurrences {
+            let field = match &occurrence.shape {
+                Shape::String { field } => field,
+                Shape::Fields { repository, .. } => repository,
+                Shape::Kustomize { name, .. } => name,
+            };
+            if let Some(span) = field.span {
+                assert_eq!(&text[span.start..span.end], field.value, "{name}");
+            }
+        }
+    }
+
+    named_cases! {
+        /// Build arguments are expanded as Docker does; `COPY --from` and `RUN --mount` pull too.
+        mod dockerfiles_are_read_as_docker_builds_them => check_dockerfile;
+        name_and_version_args(
+            "ARG NAME=nginx\nARG VERSION=1.27\nFROM ${NAME}:${VERSION}\n",
+            &[],
+            (vec![(1, "ARG NAME (used by FROM at line 3)", "nginx:1.27")], vec![]),
+        ),
+        a_default_that_uses_an_earlier_arg(
+            "ARG VERSION=3.20\nARG BASE=alpine:${VERSION}\nFROM $BASE\n",
+            &[],
+            (vec![(2, "ARG BASE (used by FROM at line 3)", "alpine:3.20")], vec![]),
+        ),
+        a_default_with_a_fallback(
+            "ARG TAG\nFROM python:${TAG:-3.12-slim}\n",
+            &[],
+            (vec![(2, "FROM (build arguments `TAG`)", "python:3.12-slim")], vec![]),
+        ),
+        a_build_arg_overrides_the_default(
+            "ARG BASE=alpine:3.20\nFROM ${BASE}\n",
+            &[("BASE", "debian:12")],
+            (vec![(2, "ARG BASE (used by FROM at line 2)", "debian:12")], vec![]),
+        ),
+        a_build_arg_gives_a_value_to_an_arg_without_default(
+            "ARG RUNTIME\nFROM ${RUNTIME}\n",
+            &[("RUNTIME", "gcr.io/distroless/static:nonroot")],
+            (vec![(2, "ARG RUNTIME (used by FROM at line 2)", "gcr.io/distroless/static:nonroot")], vec![]),
+        ),
+        an_arg_without_default_is_ambiguous(
+            "ARG RUNTIME\nFROM ${RUNTIME}\n",
+            &[],
+            (vec![], vec!["${RUNTIME}"]),
+        ),
+        an_undeclared_variable_is_ambiguous(
+            "FROM ${BASE_IMAGE}\n",
+            &[],
+            (vec![], vec!["${BASE_IMAGE}"]),
+        ),
+        an_arg_after_the_first_from_does_not_apply_to_from(
+            "FROM alpine:3.20\nARG LATER=nginx:1.27\nFROM ${LATER}\n",
+            &[],
+            (vec![(1, "FROM", "alpine:3.20")], vec!["${LATER}"]),
+        ),
+        a_registry_arg_and_text_compose_the_image(
+            "ARG REGISTRY=docker.io\nFROM ${REGISTRY}/library/nginx:1.27\n",
+            &[],
+            (vec![(2, "FROM (build arguments `REGISTRY`)", "docker.io/library/nginx:1.27")], vec![]),
+        ),
+        an_arg_naming_a_stage_is_the_stage(
+            "FROM golang:1.23 AS build\nARG STAGE=build\nFROM ${STAGE}\n",
+            &[],
+            (vec![(1, "FROM (stage build)", "golang:1.23")], vec!["${STAGE}"]),
+        ),
+        copy_from_an_image(
+            "FROM alpine:3.20 AS build\nCOPY --from=build /a /a\nCOPY --from=nginx:1.27 /etc/nginx /etc/nginx\nCOPY --from=0 /b /b\n",
+            &[],
+            (vec![(1, "FROM (stage build)", "alpine:3.20"), (3, "COPY --from", "nginx:1.27")], vec![]),
+        ),
+        run_mount_from_an_image(
+            "FROM alpine:3.20\nRUN --mount=type=bind,from=ghcr.io/astral-sh/uv:0.5,source=/uv,target=/bin/uv uv --version\nRUN --mount=type=cache,target=/root/.cache true\n",
+            &[],
+            (vec![(1, "FROM", "alpine:3.20"), (2, "RUN --mount from", "ghcr.io/astral-sh/uv:0.5")], vec![]),
+        ),
+    }
+
+    #[test]
+    fn an_arg_used_by_two_froms_is_rewritten_once() {
+        let text = "ARG BASE=alpine\nFROM ${BASE}:3.20 AS build\nFROM ${BASE}:3.21\n";
+        let found = scan("Dockerfile", text);
+        assert_eq!(found.occurrences.len(), 2, "{:?}", found.occurrences);
+        let edits: Vec<rewrite::Edit> = found
+            .occurrences
+            .iter()
+            .flat_map(|occurrence| {
+                rewrite::edits_for(
+                    occurrence,
+                    "111122223333.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/alpine:3.20",
+                    text,
+                )
+                .expect("editable")
+            })
+            .collect();
+        assert_eq!(
+            rewrite::apply(text, &edits).expect("applies"),
+            "ARG BASE=111122223333.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/alpine\nFROM ${BASE}:3.20 AS build\nFROM ${BASE}:3.21\n"
+        );
+    }
+
+    #[test]
+    fn a_composed_image_is_read_but_not_rewritten() {
+        let text = "ARG REGISTRY=docker.io\nFROM ${REGISTRY}/library/nginx:1.27\n";
+        let found = scan("Dockerfile", text);
+        let error = rewrite::edits_for(
+            &found.occurrences[0],
+            "111122223333.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/nginx:1.27",
+            text,
+        )
+        .expect_err("not editable");
+        assert!(
+            error.contains("composed of the build arguments `REGISTRY`"),
+            "{error}"
+        );
     }
 
     #[test]

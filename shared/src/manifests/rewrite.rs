@@ -135,6 +135,9 @@ fn replace(field: &Field, text: &str) -> Result<Edit, String> {
 pub fn apply(text: &str, edits: &[Edit]) -> Result<String, String> {
     let mut edits: Vec<&Edit> = edits.iter().collect();
     edits.sort_by_key(|edit| (edit.start, edit.end));
+    // Two references may share one string (an `ARG` default used by two `FROM`s): the same
+    // edit twice is one edit.
+    edits.dedup();
     let mut out = String::with_capacity(text.len());
     let mut position = 0;
     for edit in edits {
