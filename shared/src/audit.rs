@@ -111,7 +111,7 @@ impl From<SourceKind> for ContainerKind {
             SourceKind::Container => ContainerKind::Container,
             SourceKind::InitContainer => ContainerKind::Init,
             SourceKind::EphemeralContainer => ContainerKind::Ephemeral,
-            SourceKind::HelmValues => ContainerKind::HelmValues,
+            SourceKind::HelmValues | SourceKind::RegistryPrefix => ContainerKind::HelmValues,
             SourceKind::Kustomize => ContainerKind::Kustomize,
             SourceKind::DockerfileFrom
             | SourceKind::DockerfileArg

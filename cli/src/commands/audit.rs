@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use ptc_ops::audit::{audit, read_image_uses, AuditedImage, ImageSource, ImageUse};
+use ptc_ops::manifests::SourceKind;
 use serde_json::json;
 
 use super::{clients, load_rules, read_input, CliError, EXIT_CLEAN, EXIT_FINDINGS};
@@ -16,7 +17,13 @@ pub async fn run(global: &GlobalOptions, arguments: &AuditArgs) -> Result<ExitCo
         let mut uses = Vec::new();
         let mut problems = Vec::new();
         for (_, scan) in super::manifests::scan_paths(&arguments.files)? {
-            uses.extend(scan.occurrences.iter().map(ImageUse::from));
+            // A registry prefix (`hub`) is no image: `ptc rewrite` points it at the cache.
+            uses.extend(
+                scan.occurrences
+                    .iter()
+                    .filter(|occurrence| occurrence.kind != SourceKind::RegistryPrefix)
+                    .map(ImageUse::from),
+            );
             problems.extend(scan.problems);
         }
         (uses, problems)

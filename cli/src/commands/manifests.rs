@@ -8,7 +8,10 @@ use std::process::ExitCode;
 
 use ptc_ops::audit::{classify, ImageSource, DIGEST_ONLY_REASON};
 use ptc_ops::domain::CacheRule;
-use ptc_ops::manifests::rewrite::{apply, edits_for, tag_and_digest, unified_diff, Edit};
+use ptc_ops::manifests::rewrite::{
+    apply, edits_for, prefix_edit, prefix_from_probe, prefix_probe, tag_and_digest, unified_diff,
+    Edit,
+};
 use ptc_ops::manifests::{self, Ambiguous, FileScan, Note, Occurrence, Problem, Shape, SourceKind};
 use ptc_ops::prewarm_images::mapping::registry_host;
 use serde::Serialize;
@@ -144,6 +147,10 @@ pub fn references(paths: &[PathBuf]) -> Result<Vec<String>, CliError> {
     for (_, scan) in scan_paths(paths)? {
         print_problems(&scan.problems, &[]);
         for occurrence in scan.occurrences {
+            // A registry prefix is no image to pull.
+            if occurrence.kind == SourceKind::RegistryPrefix {
+                continue;
+            }
             // A chart fills a missing tag from its appVersion, which the values do not say:
             // pre-warming `latest` instead would warm the wrong image.
             if let Shape::Fields {
@@ -263,6 +270,9 @@ fn decide(
     allow_digest: bool,
     text: &str,
 ) -> (ImageSource, Action, Vec<Edit>) {
+    if occurrence.kind == SourceKind::RegistryPrefix {
+        return decide_prefix(occurrence, host, rules);
+    }
     let source = classify(&occurrence.reference, host, rules);
     let target = match &source {
         ImageSource::ViaCache { rule_prefix } => {
@@ -317,6 +327,58 @@ fn decide(
             source,
             Action::Bypass {
                 cache_uri: Some(cache_uri),
+                why,
+            },
+            Vec::new(),
+        ),
+    }
+}
+
+/// A registry-prefix key (`hub: docker.io/istio`): rewritten as the cache prefix the chart's
+/// images then sit under (`<host>/docker-hub/istio`), found by mapping a probe image.
+fn decide_prefix(
+    occurrence: &Occurrence,
+    host: &str,
+    rules: &[CacheRule],
+) -> (ImageSource, Action, Vec<Edit>) {
+    let source = classify(&prefix_probe(&occurrence.reference), host, rules);
+    let cache_uri = match &source {
+        ImageSource::ViaCache { rule_prefix } => {
+            let why = format!("a registry prefix already through the cache (rule `{rule_prefix}`)");
+            return (source, Action::Keep { why }, Vec::new());
+        }
+        ImageSource::Exempt { reason } => {
+            let why = format!("exempt: {reason}");
+            return (source, Action::Keep { why }, Vec::new());
+        }
+        other => other
+            .cache_uri()
+            .and_then(prefix_from_probe)
+            .map(str::to_owned),
+    };
+    let Some(cache_prefix) = cache_uri else {
+        let why = "a registry prefix no rule serves".to_owned();
+        return (
+            source,
+            Action::Bypass {
+                cache_uri: None,
+                why,
+            },
+            Vec::new(),
+        );
+    };
+    match prefix_edit(occurrence, &cache_prefix) {
+        Ok(edits) => (
+            source,
+            Action::Rewrite {
+                cache_uri: cache_prefix,
+            },
+            edits,
+        ),
+        Err(why) => (
+            source,
+            Action::Bypass {
+                cache_uri: Some(cache_prefix),
                 why,
             },
             Vec::new(),

@@ -67,6 +67,10 @@ pub enum SourceKind {
     Compose,
     /// A line of a plain list of references.
     Listed,
+    /// A registry-prefix key of Helm values (`hub`, `global.imageRegistry`,
+    /// `global.image.registry`): the chart puts it in front of its images; its reference is
+    /// the prefix, not an image.
+    RegistryPrefix,
 }
 
 /// One string of a structured image, and where it is written.
@@ -274,7 +278,7 @@ pub fn scan_with(name: &str, text: &str, options: &ScanOptions) -> FileScan {
     let is_kustomization = base.to_ascii_lowercase().starts_with("kustomization.");
     for document in documents {
         match document.root {
-            Ok(Some(root)) => read_document(&root, is_kustomization, &mut scan),
+            Ok(Some(root)) => read_document(&root, is_kustomization, text, &mut scan),
             Ok(None) => {}
             // A chart's `templates/` file: YAML only once Helm renders it. Elsewhere `{{` is
             // common in valid YAML (alert annotations, workflow parameters), so a document
@@ -307,7 +311,7 @@ fn in_chart_templates(path: &str) -> bool {
         .any(|component| component.as_os_str() == "templates")
 }
 
-fn read_document(root: &Node, is_kustomization: bool, scan: &mut FileScan) {
+fn read_document(root: &Node, is_kustomization: bool, text: &str, scan: &mut FileScan) {
     let kind = root.get("kind").and_then(Node::as_str);
     let api_version = root.get("apiVersion").and_then(Node::as_str);
     match (kind, api_version) {
@@ -317,14 +321,14 @@ fn read_document(root: &Node, is_kustomization: bool, scan: &mut FileScan) {
         _ if is_kustomization && root.get("images").is_some() => kustomize::read(root, scan),
         (Some("HelmRelease"), Some(_)) => {
             if let Some(values) = root.at(&["spec", "values"]) {
-                values::read(values, "spec.values", SourceKind::HelmValues, scan);
+                values::read_helm_values(values, "spec.values", scan, text);
             }
         }
         (Some(_), Some(_)) => kubernetes::read(root, scan),
         _ if matches!(root.get("services"), Some(Node::Map(_))) => {
             values::read(root, "", SourceKind::Compose, scan)
         }
-        _ => values::read(root, "", SourceKind::HelmValues, scan),
+        _ => values::read_helm_values(root, "", scan, text),
     }
 }
 
@@ -688,6 +692,120 @@ mod tests {
             &[],
             (vec![(1, "FROM", "alpine:3.20"), (2, "RUN --mount from", "ghcr.io/astral-sh/uv:0.5")], vec![]),
         ),
+    }
+
+    /// What values `text` (file `file`) pull: (line, location, reference) of the occurrences,
+    /// and (location, start of the message) of what is ambiguous.
+    fn check_values(
+        name: &str,
+        file: &str,
+        text: &str,
+        expected: (Vec<(usize, &str, &str)>, Vec<(&str, &str)>),
+    ) {
+        let scan = scan(file, text);
+        assert!(scan.problems.is_empty(), "{name}: {:?}", scan.problems);
+        assert_eq!(found(&scan), expected.0, "{name}");
+        let ambiguous: Vec<(&str, &str)> = scan
+            .ambiguous
+            .iter()
+            .map(|ambiguous| (ambiguous.location.as_str(), ambiguous.message.as_str()))
+            .collect();
+        assert_eq!(ambiguous.len(), expected.1.len(), "{name}: {ambiguous:?}");
+        for ((location, message), (want_location, want_start)) in ambiguous.iter().zip(&expected.1)
+        {
+            assert_eq!(location, want_location, "{name}");
+            assert!(message.starts_with(want_start), "{name}: {message}");
+        }
+    }
+
+    named_cases! {
+        /// An image whose registry the values alone do not determine is ambiguous; registry
+        /// prefixes are occurrences of their own.
+        mod values_never_guess_a_registry => check_values;
+        istio_style_hub_and_bare_names(
+            "values.yaml",
+            "hub: docker.io/istio\ntag: 1.24.0\npilot:\n  image: pilot\nproxy:\n  image: proxyv2\n",
+            (
+                vec![(1, "hub", "docker.io/istio")],
+                vec![("pilot.image", "a bare name in values that set `hub`"), ("proxy.image", "a bare name")],
+            ),
+        ),
+        a_global_image_registry_prefix(
+            "values.yaml",
+            "global:\n  image:\n    registry: registry.k8s.io\ncontroller:\n  image:\n    image: ingress-nginx/controller\n    tag: v1.11.3\n",
+            (
+                vec![(3, "global.image.registry", "registry.k8s.io")],
+                vec![("controller.image", "the map names the repository under `controller.image.image`")],
+            ),
+        ),
+        an_image_map_without_registry_naming_the_repository_by_image(
+            "values.yaml",
+            "controller:\n  image:\n    image: ingress-nginx/controller\n    tag: v1.11.3\n",
+            (vec![], vec![("controller.image", "the map names the repository")]),
+        ),
+        a_commented_out_registry(
+            "values.yaml",
+            "image:\n  # registry: quay.io\n  repository: prometheus/node-exporter\n  tag: v1.8.2\n",
+            (vec![], vec![("image", "its `registry` line is commented out")]),
+        ),
+        a_map_without_registry_beside_an_image_registry(
+            "values.yaml",
+            "global:\n  imageRegistry: docker.io\nimage:\n  repository: bitnami/redis\n  tag: 7.4\n",
+            (
+                vec![(2, "global.imageRegistry", "docker.io")],
+                vec![("image", "the map has no `registry`, and the values set `global.imageRegistry`")],
+            ),
+        ),
+        an_empty_image_registry_sets_nothing(
+            "values.yaml",
+            "global:\n  imageRegistry: \"\"\nimage:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: 7.4\n",
+            (vec![(5, "image", "docker.io/bitnami/redis:7.4")], vec![]),
+        ),
+        a_plain_chart_repository_and_tag_is_read(
+            "values.yaml",
+            "image:\n  repository: nginx\n  tag: 1.27\n",
+            (vec![(2, "image", "nginx:1.27")], vec![]),
+        ),
+        a_bare_name_without_any_prefix_is_docker_hub(
+            "values.yaml",
+            "initChownData:\n  image: busybox:1.36\n",
+            (vec![(2, "initChownData.image", "busybox:1.36")], vec![]),
+        ),
+        a_compose_image_beside_build_is_a_local_build(
+            "compose.yaml",
+            "services:\n  app:\n    build: .\n    image: shop/app:dev\n  db:\n    image: postgres:16\n",
+            (
+                vec![(6, "services.db.image", "postgres:16")],
+                vec![("services.app.image", "the service has `build`")],
+            ),
+        ),
+    }
+
+    #[test]
+    fn a_registry_prefix_is_probed_and_rewritten_as_a_prefix() {
+        let probe = rewrite::prefix_probe("docker.io/istio/");
+        assert_eq!(
+            probe,
+            "docker.io/istio/ptc-prefix-probe/ptc-prefix-probe:probe"
+        );
+        assert_eq!(
+            rewrite::prefix_from_probe(
+                "h.example/docker-hub/istio/ptc-prefix-probe/ptc-prefix-probe:probe"
+            ),
+            Some("h.example/docker-hub/istio")
+        );
+        assert_eq!(
+            rewrite::prefix_from_probe("h.example/docker-hub/library/x:probe"),
+            None
+        );
+        let text = "hub: docker.io/istio\npilot:\n  image: pilot\n";
+        let found = scan("values.yaml", text);
+        let edits = rewrite::prefix_edit(&found.occurrences[0], "h.example/docker-hub/istio")
+            .expect("editable");
+        assert_eq!(
+            rewrite::apply(text, &edits).expect("applies"),
+            "hub: h.example/docker-hub/istio\npilot:\n  image: pilot\n"
+        );
     }
 
     #[test]

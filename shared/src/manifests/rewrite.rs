@@ -104,6 +104,33 @@ pub fn edits_for(
     }
 }
 
+/// The repository path a registry prefix is probed with: two segments, so that Docker Hub's
+/// `library/` is never added to a prefix of one.
+const PROBE_PATH: &str = "ptc-prefix-probe/ptc-prefix-probe";
+const PROBE_TAG: &str = "probe";
+
+/// The image reference that stands for a registry prefix (`docker.io/istio`) when it is mapped
+/// to the cache: `<prefix>/<probe>:<tag>`.
+pub fn prefix_probe(prefix: &str) -> String {
+    format!("{}/{PROBE_PATH}:{PROBE_TAG}", prefix.trim_end_matches('/'))
+}
+
+/// The cache prefix a probe was mapped to (`<host>/docker-hub/istio`), or `None` when the
+/// mapping did not keep the probe's path (the prefix cannot be expressed as a cache prefix).
+pub fn prefix_from_probe(cache_uri: &str) -> Option<&str> {
+    cache_uri
+        .strip_suffix(&format!("/{PROBE_PATH}:{PROBE_TAG}"))
+        .filter(|prefix| !prefix.is_empty())
+}
+
+/// The edit that points a registry-prefix key at `cache_prefix`.
+pub fn prefix_edit(occurrence: &Occurrence, cache_prefix: &str) -> Result<Vec<Edit>, String> {
+    match &occurrence.shape {
+        Shape::String { field } => Ok(vec![replace(field, cache_prefix)?]),
+        _ => Err("a registry prefix is one string".to_owned()),
+    }
+}
+
 /// The `:tag`, `@digest` or `:tag@digest` at the end of a reference (`""` when none); a
 /// registry port (`host:5000/app`) is no tag.
 pub fn tag_and_digest(reference: &str) -> &str {

@@ -7,13 +7,138 @@
 //! - `image: {repository, tag}` with the registry, if any, inside `repository`.
 //!
 //! A map holding neither `repository` nor `image` is searched further.
+//!
+//! Charts often put something in front of what the values say: a registry-prefix key (`hub`,
+//! `imageRegistry`, `global.hub`, `global.imageRegistry`, `global.image.registry`) or a registry
+//! their templates add. Such a key is an occurrence of its own (a prefix, rewritten as one), and an
+//! image whose registry the file alone does not determine is `ambiguous`, never rewritten:
+//!
+//! - an ingress-nginx-style map (`image` names the repository) without `registry`: its chart
+//!   puts one in front;
+//! - a map whose `registry` line is commented out;
+//! - a map without `registry`, or a bare name (`image: pilot`), in values that set a registry
+//!   prefix: the chart composes `<prefix>/<name>`.
+//!
+//! In a Compose file, the `image` of a service that also has `build` names the image Compose
+//! builds locally: ambiguous too.
 
 use super::yaml::Node;
-use super::{string_occurrence, Field, FileScan, Note, Occurrence, Problem, Shape, SourceKind};
+use super::{
+    string_occurrence, Ambiguous, Field, FileScan, Note, Occurrence, Problem, Shape, SourceKind,
+};
 
+/// Keys (by path from the values' root, or by name at any depth) that charts put in front of
+/// their images.
+const PREFIX_PATHS: [&[&str]; 3] = [
+    &["global", "hub"],
+    &["global", "imageRegistry"],
+    &["global", "image", "registry"],
+];
+const PREFIX_KEYS: [&str; 2] = ["hub", "imageRegistry"];
+
+/// What the values say beyond one image.
+#[derive(Debug, Default)]
+struct Context<'t> {
+    /// The file's text, to find commented-out keys.
+    text: Option<&'t str>,
+    /// The registry-prefix keys set to something (`global.imageRegistry`), by path.
+    prefixes: Vec<String>,
+}
+
+/// Reads values without chart conventions (a custom resource's `spec`, a Compose file).
 pub fn read(node: &Node, path: &str, kind: SourceKind, scan: &mut FileScan) {
+    walk(node, path, kind, scan, &Context::default());
+}
+
+/// Reads Helm values (a values file, a `HelmRelease`'s `spec.values`) in `text`: registry-prefix
+/// keys are occurrences, and images they (or the chart) complete are ambiguous.
+pub fn read_helm_values(node: &Node, path: &str, scan: &mut FileScan, text: &str) {
+    let mut context = Context {
+        text: Some(text),
+        prefixes: Vec::new(),
+    };
+    for prefix_path in PREFIX_PATHS {
+        if let Some(scalar) = node.at(prefix_path).and_then(Node::as_scalar) {
+            prefix_occurrence(
+                scan,
+                scalar,
+                &join(path, &prefix_path.join(".")),
+                &mut context,
+            );
+        }
+    }
+    find_prefix_keys(node, path, scan, &mut context);
+    walk(node, path, SourceKind::HelmValues, scan, &context);
+}
+
+/// `hub` and `imageRegistry` keys at any depth but under `global` (read by path).
+fn find_prefix_keys(node: &Node, path: &str, scan: &mut FileScan, context: &mut Context<'_>) {
+    let Node::Map(entries) = node else {
+        return;
+    };
+    for (key_node, value) in entries {
+        let Some(key) = key_node.as_str() else {
+            continue;
+        };
+        let here = join(path, key);
+        if PREFIX_KEYS.contains(&key) {
+            if let Some(scalar) = value.as_scalar() {
+                if !context.prefixes.contains(&here) {
+                    prefix_occurrence(scan, scalar, &here, context);
+                }
+                continue;
+            }
+        }
+        if key != "global" {
+            find_prefix_keys(value, &here, scan, context);
+        }
+    }
+}
+
+/// A registry-prefix key set to a value: an occurrence whose reference is the prefix.
+fn prefix_occurrence(
+    scan: &mut FileScan,
+    scalar: &super::yaml::Scalar,
+    path: &str,
+    context: &mut Context<'_>,
+) {
+    let value = scalar.value.trim();
+    if scalar.is_null || value.is_empty() {
+        return;
+    }
+    context.prefixes.push(path.to_owned());
+    if value.contains("{{") || value.contains("${") {
+        scan.notes.push(Note {
+            file: scan.file.clone(),
+            line: scalar.line,
+            text: value.to_owned(),
+            message: "a templated value: left alone".to_owned(),
+        });
+        return;
+    }
+    scan.occurrences.push(Occurrence {
+        file: scan.file.clone(),
+        line: scalar.line,
+        kind: SourceKind::RegistryPrefix,
+        location: path.to_owned(),
+        namespace: None,
+        workload: None,
+        container: None,
+        reference: value.trim_end_matches('/').to_owned(),
+        shape: Shape::String {
+            field: Field::from_scalar(path.rsplit('.').next().unwrap_or(path), scalar),
+        },
+    });
+}
+
+fn walk(node: &Node, path: &str, kind: SourceKind, scan: &mut FileScan, context: &Context<'_>) {
     match node {
         Node::Map(entries) => {
+            // A Compose service built here: its `image` is the tag of the local build.
+            let built_locally = kind == SourceKind::Compose
+                && path.starts_with("services.")
+                && !path["services.".len()..].contains('.')
+                && node.get("build").is_some();
             for (key_node, value) in entries {
                 let Some(key) = key_node.as_str() else {
                     continue;
@@ -35,26 +160,57 @@ pub fn read(node: &Node, path: &str, kind: SourceKind, scan: &mut FileScan) {
                             });
                             continue;
                         }
+                        Node::Scalar(scalar) if built_locally && key == "image" => {
+                            scan.ambiguous.push(Ambiguous {
+                                file: scan.file.clone(),
+                                line: scalar.line,
+                                location: here,
+                                text: scalar.value.clone(),
+                                message: "the service has `build`: Compose builds this image here and tags it with this name, so it is pulled from no registry".to_owned(),
+                            });
+                            continue;
+                        }
                         Node::Scalar(scalar) => {
                             if let Some(occurrence) = string_occurrence(scan, scalar, kind, here) {
-                                scan.occurrences.push(occurrence);
+                                match completed_by_the_chart(&occurrence.reference, context) {
+                                    Some(message) => scan.ambiguous.push(Ambiguous {
+                                        file: scan.file.clone(),
+                                        line: occurrence.line,
+                                        location: occurrence.location,
+                                        text: occurrence.reference,
+                                        message,
+                                    }),
+                                    None => scan.occurrences.push(occurrence),
+                                }
                             }
                             continue;
                         }
-                        Node::Map(_) if structured(value, &here, kind, scan) => continue,
+                        Node::Map(_) if structured(value, &here, kind, scan, context) => continue,
                         _ => {}
                     }
                 }
-                read(value, &here, kind, scan);
+                walk(value, &here, kind, scan, context);
             }
         }
         Node::Seq(items) => {
             for (index, item) in items.iter().enumerate() {
-                read(item, &format!("{path}[{index}]"), kind, scan);
+                walk(item, &format!("{path}[{index}]"), kind, scan, context);
             }
         }
         _ => {}
     }
+}
+
+/// Why a bare image name in values with a registry prefix is the chart's to complete.
+fn completed_by_the_chart(reference: &str, context: &Context<'_>) -> Option<String> {
+    let name = reference.split(['@']).next().unwrap_or(reference);
+    if context.prefixes.is_empty() || name.contains('/') {
+        return None;
+    }
+    Some(format!(
+        "a bare name in values that set `{}`: the chart puts that prefix in front of it, so the image is not `{reference}` on Docker Hub; the prefix is rewritten instead",
+        context.prefixes.join("`, `")
+    ))
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -69,14 +225,48 @@ fn is_image_key(key: &str) -> bool {
     key == "image" || (key.ends_with("Image") && key.len() > "Image".len())
 }
 
+/// Whether a `registry:` line is commented out between `first_line` and `last_line` (1-based,
+/// inclusive) of `text`.
+fn commented_out_registry(text: &str, first_line: usize, last_line: usize) -> bool {
+    text.lines()
+        .skip(first_line.saturating_sub(1))
+        .take(last_line + 1 - first_line.min(last_line + 1))
+        .any(|line| {
+            line.trim_start()
+                .strip_prefix('#')
+                .is_some_and(|rest| rest.trim_start().starts_with("registry:"))
+        })
+}
+
+/// The lines a map's entries span.
+fn lines_of(node: &Node) -> Option<(usize, usize)> {
+    let Node::Map(entries) = node else {
+        return None;
+    };
+    let lines: Vec<usize> = entries
+        .iter()
+        .flat_map(|(key, value)| [key.as_scalar(), value.as_scalar()])
+        .flatten()
+        .map(|scalar| scalar.line)
+        .collect();
+    Some((*lines.iter().min()?, *lines.iter().max()?))
+}
+
 /// An image map; false when `node` has no `repository` (or `image`) string.
-fn structured(node: &Node, path: &str, kind: SourceKind, scan: &mut FileScan) -> bool {
+fn structured(
+    node: &Node,
+    path: &str,
+    kind: SourceKind,
+    scan: &mut FileScan,
+    context: &Context<'_>,
+) -> bool {
     let field = |key: &str| {
         node.get(key)
             .and_then(Node::as_scalar)
             .filter(|scalar| !scalar.is_null && !scalar.value.trim().is_empty())
             .map(|scalar| Field::from_scalar(key, scalar))
     };
+    let by_image_key = field("repository").is_none();
     let Some(repository) = field("repository").or_else(|| field("image")) else {
         return false;
     };
@@ -122,6 +312,36 @@ fn structured(node: &Node, path: &str, kind: SourceKind, scan: &mut FileScan) ->
             message: "a templated value: left alone".to_owned(),
         });
         return true;
+    }
+    if kind == SourceKind::HelmValues && registry.is_none() {
+        let commented = context
+            .text
+            .zip(lines_of(node))
+            .is_some_and(|(text, (first, last))| {
+                commented_out_registry(text, first.saturating_sub(1).max(1), last)
+            });
+        let why = if commented {
+            Some("its `registry` line is commented out: the chart then puts its own default registry in front of the repository; set `registry` (the upstream's host) in the map".to_owned())
+        } else if by_image_key && context.text.is_some() {
+            Some(format!("the map names the repository under `{path}.image` and has no `registry`: the chart puts a registry in front of it from elsewhere (`global.image.registry` or its templates); set `{path}.registry`"))
+        } else if !context.prefixes.is_empty() {
+            Some(format!(
+                "the map has no `registry`, and the values set `{}`: the chart may put that prefix in front of the repository; set `{path}.registry`, or rely on the prefix (which is rewritten)",
+                context.prefixes.join("`, `")
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = why {
+            scan.ambiguous.push(Ambiguous {
+                file: scan.file.clone(),
+                line: repository.line,
+                location: path.to_owned(),
+                text: reference,
+                message,
+            });
+            return true;
+        }
     }
     scan.occurrences.push(Occurrence {
         file: scan.file.clone(),
