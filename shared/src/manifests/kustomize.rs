@@ -1,4 +1,4 @@
-//! A kustomization's `images:`: each entry's `name` is the image the resources use, and
+//! A kustomization's `images:` (and a Flux `Kustomization`'s `spec.images`): each entry's `name` is the image the resources use, and
 //! `newName`, `newTag` and `digest` what kustomize puts in its place. The reference pulled is
 //! `newName` (or `name`) with `newTag` and `digest`.
 
@@ -6,7 +6,18 @@ use super::yaml::Node;
 use super::{Field, FileScan, Occurrence, Shape, SourceKind};
 
 pub fn read(root: &Node, scan: &mut FileScan) {
-    let Some(Node::Seq(images)) = root.get("images") else {
+    read_images(root, "images", scan);
+}
+
+/// A Flux `Kustomization` (`kustomize.toolkit.fluxcd.io`): `spec.images` has the same entries.
+pub fn read_flux(root: &Node, scan: &mut FileScan) {
+    if let Some(spec) = root.get("spec") {
+        read_images(spec, "spec.images", scan);
+    }
+}
+
+fn read_images(parent: &Node, path: &str, scan: &mut FileScan) {
+    let Some(Node::Seq(images)) = parent.get("images") else {
         return;
     };
     for (index, entry) in images.iter().enumerate() {
@@ -44,7 +55,7 @@ pub fn read(root: &Node, scan: &mut FileScan) {
             file: scan.file.clone(),
             line: name.line,
             kind: SourceKind::Kustomize,
-            location: format!("images[{index}]"),
+            location: format!("{path}[{index}]"),
             namespace: None,
             workload: None,
             container: None,

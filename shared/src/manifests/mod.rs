@@ -315,6 +315,9 @@ fn read_document(root: &Node, is_kustomization: bool, text: &str, scan: &mut Fil
     let kind = root.get("kind").and_then(Node::as_str);
     let api_version = root.get("apiVersion").and_then(Node::as_str);
     match (kind, api_version) {
+        (Some("Kustomization"), Some(api)) if api.starts_with("kustomize.toolkit.fluxcd.io") => {
+            kustomize::read_flux(root, scan)
+        }
         (Some("Kustomization"), Some(api)) if api.starts_with("kustomize.config.k8s.io") => {
             kustomize::read(root, scan)
         }
@@ -779,6 +782,23 @@ mod tests {
                 vec![("services.app.image", "the service has `build`")],
             ),
         ),
+    }
+
+    #[test]
+    fn a_flux_kustomization_spec_images_are_read_and_rewritten_with_new_name() {
+        let text = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\nspec:\n  path: ./apps\n  images:\n    - name: nginx\n      newTag: 1.27.3\n";
+        let flux = scan("apps.yaml", text);
+        assert_eq!(found(&flux), vec![(8, "spec.images[0]", "nginx:1.27.3")]);
+        let edits = rewrite::edits_for(
+            &flux.occurrences[0],
+            "h.example/docker-hub/library/nginx:1.27.3",
+            text,
+        )
+        .expect("editable");
+        assert_eq!(
+            rewrite::apply(text, &edits).expect("applies"),
+            "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\nspec:\n  path: ./apps\n  images:\n    - name: nginx\n      newName: h.example/docker-hub/library/nginx\n      newTag: 1.27.3\n"
+        );
     }
 
     #[test]
