@@ -5,6 +5,7 @@ mod credential;
 mod finding;
 pub mod iam;
 mod lifecycle;
+pub mod markdown;
 pub mod policy_eval;
 mod report;
 mod repository;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::aws::{AwsError, AwsErrorKind};
+use crate::domain::markdown::code;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::metrics::Metrics;
 
@@ -494,18 +495,21 @@ fn revert_finding(
         .as_deref()
         .map(|time| format!(" at {time}"))
         .unwrap_or_default();
+    // Values and callers come from outside: `code` keeps a backtick in them from ending the
+    // code span (a lifecycle rule description can hold anything).
     let restored = match &change.source {
-        Some(source) => format!("`{}` (from {source})", shortened(&change.new)),
-        None => format!("`{}`", shortened(&change.new)),
+        Some(source) => format!("{} (from {source})", code(&shortened(&change.new))),
+        None => code(&shortened(&change.new)),
     };
+    let caller = code(principal);
     Finding::new(
         Severity::Warning,
         Check::RepositoryHardening,
         name,
-        format!("`{setting}` of `{name}` changed by `{principal}` was restored"),
+        format!("`{setting}` of `{name}` changed by {caller} was restored"),
         format!(
-            "`{principal}` called `{call}` on managed repository `{name}`{when}; `{setting}` was `{}` afterwards and is back to profile `{profile}`: {restored}",
-            shortened(&change.old)
+            "{caller} called `{call}` on managed repository `{name}`{when}; `{setting}` was {} afterwards and is back to profile `{profile}`: {restored}",
+            code(&shortened(&change.old))
         ),
     )
     .with_next_step(format!(
