@@ -1,5 +1,6 @@
 //! The pure domain: no I/O, no SDK types.
 
+pub mod change_summary;
 mod creation_template;
 mod credential;
 mod finding;
