@@ -37,8 +37,48 @@ fn write_scrubbed(
     out: &mut impl std::io::Write,
     text: std::fmt::Arguments<'_>,
 ) -> std::io::Result<()> {
-    out.write_all(scrub(&text.to_string()).as_bytes())?;
+    out.write_all(terminal_safe(&scrub(&text.to_string())).as_bytes())?;
     out.flush()
+}
+
+/// `text` with every control character shown as an escape (`\u{1b}`) instead of acting on the
+/// terminal, but for line breaks, tabs and the colour codes [`Style`] writes (`ESC [ … m`):
+/// outside text that `ptc` prints as it is (a rule description, an upstream message) cannot
+/// move the cursor, clear the screen, set the window title or hide a link (OSC 8).
+fn terminal_safe(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|character| character.is_control() && !matches!(character, '\n' | '\t' | '\r'))
+    {
+        return text.to_owned();
+    }
+    let characters: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut index = 0;
+    while index < characters.len() {
+        let character = characters[index];
+        if character == '\x1b' {
+            let parameters = characters[index + 1..]
+                .iter()
+                .skip(1)
+                .take_while(|next| next.is_ascii_digit() || **next == ';')
+                .count();
+            let colour = characters.get(index + 1) == Some(&'[')
+                && characters.get(index + 2 + parameters) == Some(&'m');
+            if colour {
+                out.extend(&characters[index..index + 3 + parameters]);
+                index += 3 + parameters;
+                continue;
+            }
+        }
+        if character.is_control() && !matches!(character, '\n' | '\t' | '\r') {
+            out.extend(character.escape_unicode());
+        } else {
+            out.push(character);
+        }
+        index += 1;
+    }
+    out
 }
 
 /// Colours for stdout, decided once.
@@ -330,6 +370,34 @@ mod tests {
             table(&["SEVERITY", "RULE"], &rows),
             "SEVERITY  RULE\n\x1b[31mCRITICAL\x1b[0m  docker-hub\nINFO      k8s\n"
         );
+    }
+
+    #[test]
+    fn printed_text_cannot_drive_the_terminal() {
+        for (case, text, expected) in [
+            ("plain", "rule `k8s`\tok\r\n", "rule `k8s`\tok\r\n"),
+            (
+                "product colours",
+                "\x1b[1;31mCRITICAL\x1b[0m",
+                "\x1b[1;31mCRITICAL\x1b[0m",
+            ),
+            ("clear screen", "a\x1b[2Jb", "a\\u{1b}[2Jb"),
+            (
+                "hidden link",
+                "\x1b]8;;https://evil.example\x07x\x1b]8;;\x07",
+                "\\u{1b}]8;;https://evil.example\\u{7}x\\u{1b}]8;;\\u{7}",
+            ),
+            (
+                "backspace and c1 csi",
+                "ok\x08\u{9b}2J",
+                "ok\\u{8}\\u{9b}2J",
+            ),
+            ("escape at the end", "cut\x1b", "cut\\u{1b}"),
+        ] {
+            let mut out = Vec::new();
+            write_scrubbed(&mut out, format_args!("{text}")).expect("written");
+            assert_eq!(String::from_utf8(out).expect("utf8"), expected, "{case}");
+        }
     }
 
     #[test]
