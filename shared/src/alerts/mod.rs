@@ -23,6 +23,8 @@ use crate::domain::{Check, Finding, Severity};
 pub const MAX_SUBJECT_CHARS: usize = 100;
 /// Chat shows a few screens at most; the report keeps everything.
 pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
+/// A title is a line or two in chat.
+pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_NEXT_STEPS: usize = 8;
 pub const MAX_NEXT_STEP_CHARS: usize = 1_000;
 /// SNS accepts 256 KiB per message (attributes included); stay far below it.
@@ -99,7 +101,7 @@ fn build_alert(source: &AlertSource, resource: &str, group: &[&Finding]) -> Aler
     let lead = group[0];
     let severity = lead.severity;
     let more = group.len() - 1;
-    let lead_title = for_chat(&lead.title);
+    let lead_title = truncate_for_chat(&for_chat(&lead.title), MAX_TITLE_CHARS);
     let title = if more == 0 {
         format!("{} {lead_title}", severity_label(severity))
     } else {
@@ -226,11 +228,13 @@ fn fit_message(mut notification: Value) -> String {
         let description = &mut notification["content"]["description"];
         let current = description.as_str().unwrap_or_default().to_owned();
         let keep = current.chars().count() / 2;
-        if keep == 0 {
+        let shorter = truncate_for_chat(&current, keep);
+        // Below the length of the truncation mark, cutting no longer shortens anything.
+        if keep == 0 || shorter == current {
             notification["content"]["nextSteps"] = json!([]);
             return notification.to_string();
         }
-        *description = json!(truncate_for_chat(&current, keep));
+        *description = json!(shorter);
     }
 }
 
@@ -466,6 +470,24 @@ mod tests {
             .expect("description");
         assert!(description.chars().count() <= MAX_DESCRIPTION_CHARS);
         assert!(description.ends_with("(truncated, see the report)"));
+    }
+
+    #[test]
+    fn a_title_longer_than_a_message_is_cut_and_the_message_still_built() {
+        let finding = Finding::new(
+            Severity::Critical,
+            Check::Prewarm,
+            "prewarm",
+            "t".repeat(300 * 1024),
+            "short",
+        )
+        .with_next_step("z".repeat(900));
+        let alerts = build_alerts(&source(), &[finding], Severity::Info);
+        assert!(alerts[0].message.len() <= MAX_MESSAGE_BYTES);
+        let message: Value = serde_json::from_str(&alerts[0].message).expect("JSON");
+        let title = message["content"]["title"].as_str().expect("title");
+        assert!(title.chars().count() <= MAX_TITLE_CHARS + "[CRITICAL] ".len());
+        assert!(title.ends_with("(truncated, see the report)"), "{title}");
     }
 
     #[test]
