@@ -604,6 +604,50 @@ mod tests {
         assert_eq!(report.summary[REPOSITORIES_SKIPPED], 1);
     }
 
+    /// Another writer's value and role are outside text: each is one code span in the finding,
+    /// whatever backticks they hold, so chat shows them whole and nothing between them is code.
+    #[test]
+    fn a_restored_value_holding_backticks_stays_one_code_span() {
+        use super::super::plan::{Setting, Write};
+        let old = serde_json::json!({"rules": [{"rulePriority": 1, "description": "a `b` ``c"}]});
+        let new = serde_json::json!({"rules": [{"rulePriority": 1, "description": "keep"}]});
+        let change = Change {
+            setting: Setting::LifecyclePolicy,
+            old: old.clone(),
+            new: new.clone(),
+            source: None,
+            note: None,
+            removed: Vec::new(),
+            write: Write::LifecyclePolicy(new.to_string()),
+        };
+        let changed_by = ChangedBy {
+            call: "PutLifecyclePolicy",
+            principal: "arn:aws:iam::123456789012:role/`odd`".to_owned(),
+            event_time: None,
+        };
+        let finding = revert_finding("docker-hub/x", "arn", "default", &change, &changed_by);
+        let code_spans: Vec<String> = pulldown_cmark::Parser::new(&finding.message)
+            .filter_map(|event| match event {
+                pulldown_cmark::Event::Code(code) => Some(code.into_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            code_spans,
+            [
+                changed_by.principal.clone(),
+                "PutLifecyclePolicy".to_owned(),
+                "docker-hub/x".to_owned(),
+                "lifecycle_policy".to_owned(),
+                old.to_string(),
+                "default".to_owned(),
+                new.to_string(),
+            ],
+            "{}",
+            finding.message
+        );
+    }
+
     #[test]
     fn many_alike_findings_become_one() {
         check(0, &[]);
