@@ -317,7 +317,11 @@ pub fn findings<D>(report: &Report<D>, style: Style) -> String {
     text
 }
 
-/// `key=value` pairs of the summary on one line.
+/// Widest line of the summary; a sweep has a dozen counts, which on one line ran past 300.
+const SUMMARY_WIDTH: usize = 100;
+
+/// `key=value` pairs of the summary, wrapped at [`SUMMARY_WIDTH`] characters between pairs,
+/// continuation lines indented.
 pub fn summary<D>(report: &Report<D>) -> String {
     let pairs: Vec<String> = report
         .summary
@@ -325,11 +329,28 @@ pub fn summary<D>(report: &Report<D>) -> String {
         .filter(|(name, _)| name.as_str() != "alerts_published")
         .map(|(name, value)| format!("{}={value}", name.replace('_', " ")))
         .collect();
-    format!(
-        "{}{}\n",
-        if report.dry_run { "dry run: " } else { "" },
-        pairs.join(", ")
-    )
+    let mut text = String::from(if report.dry_run { "dry run: " } else { "" });
+    let mut line_width = text.chars().count();
+    for (index, pair) in pairs.iter().enumerate() {
+        let last = index + 1 == pairs.len();
+        let piece = if last {
+            pair.clone()
+        } else {
+            format!("{pair},")
+        };
+        let separator = usize::from(index > 0);
+        if index > 0 && line_width + separator + piece.chars().count() > SUMMARY_WIDTH {
+            text.push_str("\n  ");
+            line_width = 2;
+        } else if index > 0 {
+            text.push(' ');
+            line_width += 1;
+        }
+        line_width += piece.chars().count();
+        text.push_str(&piece);
+    }
+    text.push('\n');
+    text
 }
 
 /// A spinner on stderr while `future` runs, when stderr is a terminal and output is for humans.
@@ -468,6 +489,30 @@ mod tests {
                 "`{line}` not in:\n{with_diff}"
             );
         }
+    }
+
+    #[test]
+    fn summaries_wrap_between_pairs() {
+        let mut report: Report<()> = Report::new("harden-repository", true);
+        for name in [
+            "hardening_failures",
+            "pull_failures",
+            "repositories_changed",
+            "repositories_checked",
+            "repositories_compliant",
+            "repositories_drifted",
+            "repositories_not_found",
+            "settings_planned",
+        ] {
+            report.count(name, 1);
+        }
+        report.count("alerts_published", 2);
+        assert_eq!(
+            summary(&report),
+            "dry run: hardening failures=1, pull failures=1, repositories changed=1, repositories checked=1,\n  repositories compliant=1, repositories drifted=1, repositories not found=1, settings planned=1\n"
+        );
+        let short: Report<()> = Report::new("validate-cache-rules", false);
+        assert_eq!(summary(&short), "\n");
     }
 
     #[test]
