@@ -47,17 +47,31 @@ pub fn for_chat(text: &str) -> String {
     let text = one_line(&scrub(text));
     let text = text.trim_start();
     let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut previous_end: Option<char> = None;
     for segment in segments(text) {
+        let (Segment::Text(part) | Segment::Code(part)) = segment;
+        // Rendered, prose and a code span that touch read as one word: `https:` then `//x`,
+        // or `@` then `here`. A zero-width space where they touch keeps each defused alone.
+        let touches = previous_end.is_some_and(|end| !end.is_whitespace())
+            && part
+                .chars()
+                .next()
+                .is_some_and(|start| !start.is_whitespace());
+        if touches {
+            out.push(ZERO_WIDTH_SPACE);
+        }
         match segment {
             Segment::Text(part) => escape_text(&defuse(part), out.is_empty(), &mut out),
             Segment::Code(content) => out.push_str(&code(&defuse(content))),
         }
+        previous_end = part.chars().last();
     }
     out
 }
 
 /// Defuses what chat clients turn into links or mentions, in text and in code alike (a client
-/// that does not honour a code span must not ping a channel):
+/// that does not honour a code span must not ping a channel; [`for_chat`] also separates prose
+/// and a code span that touch, so nothing is put together across them):
 /// `scheme://` becomes `scheme[:]//` (the usual way to show a URL that must not be clicked),
 /// `www.` at the start of a word becomes `www[.]`, and a zero-width space follows an `@` that
 /// starts a word (`@here`, `@channel`, `@All`; an e-mail address is left as it is) and a `<`
@@ -388,6 +402,11 @@ mod tests {
             "<\u{200B}!here> and <\u{200B}@\u{200B}U123> and <\u{200B}#C42>",
             &[]
         ),
+        mention_split_across_a_code_span(
+            "ping @`here` or https:`//evil.example`",
+            "ping @\u{200B}here or https:\u{200B}//evil.example",
+            &["here", "//evil.example"]
+        ),
         mention_inside_a_code_span(
             "caller `role/@here`",
             "caller role/@\u{200B}here",
@@ -405,7 +424,7 @@ mod tests {
         ),
         unmatched_backtick(
             "tag value `it`s` here",
-            "tag value its` here",
+            "tag value it\u{200B}s` here",
             &["it"]
         ),
         emphasis_and_strikethrough(
@@ -435,6 +454,59 @@ mod tests {
             "token *** in ***",
             &["***"]
         ),
+    }
+
+    /// Thousands of strings made of Markdown's characters, mixed as no table would think of:
+    /// none renders anything but text and code spans once through [`for_chat`], none keeps a
+    /// link or a mention, and cutting any of them keeps it so.
+    #[test]
+    fn no_mix_of_markdown_characters_gets_through() {
+        const ALPHABET: &[char] = &[
+            '[', ']', '(', ')', '<', '>', '`', '*', '_', '~', '#', '-', '+', '=', '!', '|', '&',
+            '\\', '@', ':', '/', ' ', 'a', 'h', 't', 'p', 's', '.', 'w', '1', '\n', ';', '"',
+        ];
+        // A fixed linear congruential generator: the same strings on every run.
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |bound: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as usize % bound
+        };
+        for _ in 0..20_000 {
+            let length = next(48);
+            let text: String = (0..length)
+                .map(|_| ALPHABET[next(ALPHABET.len())])
+                .collect();
+            let chat = for_chat(&text);
+            let cut = truncate_for_chat(&chat, 40);
+            for (what, markdown) in [("whole", &chat), ("cut", &cut)] {
+                let rendered = render(markdown);
+                assert!(
+                    rendered.constructs.is_empty(),
+                    "{what} {text:?} → {markdown:?} renders {:?}",
+                    rendered.constructs
+                );
+                for found in [&rendered.text, markdown] {
+                    assert!(
+                        !found.contains("://") && !found.contains("<!") && !mentions(found),
+                        "{what} {text:?} → {markdown:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Whether `text` has an `@` that starts a word and is followed by one (a mention).
+    fn mentions(text: &str) -> bool {
+        let characters: Vec<char> = text.chars().collect();
+        characters.iter().enumerate().any(|(index, character)| {
+            *character == '@'
+                && (index == 0 || !characters[index - 1].is_alphanumeric())
+                && characters
+                    .get(index + 1)
+                    .is_some_and(|next| next.is_alphanumeric())
+        })
     }
 
     /// Chat text cut at `max` keeps whole code spans and escapes, and renders no construct.
