@@ -121,7 +121,11 @@ pub enum CredentialsCommand {
 #[derive(Debug, Subcommand)]
 pub enum TemplatesCommand {
     /// Show how each template differs from its profile, and the hazards; change nothing
-    Plan,
+    Plan {
+        /// Show each differing field in full, pretty-printed, as a unified diff
+        #[arg(long)]
+        diff: bool,
+    },
     /// Create and update the templates (unless `hardening.creation_templates` is `check` or `off`)
     Apply,
 }
@@ -131,6 +135,9 @@ pub struct HardenArgs {
     /// Plan and report; change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Show each change in full (policies pretty-printed) as a unified diff under its line
+    #[arg(long)]
+    pub diff: bool,
     /// Every repository under the managed prefixes
     #[arg(long, conflicts_with = "repositories")]
     pub all: bool,

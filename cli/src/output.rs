@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use ptc_ops::domain::change_summary;
 use ptc_ops::domain::secret::scrub;
 use ptc_ops::domain::{Report, Severity};
 use serde_json::Value;
@@ -36,8 +37,48 @@ fn write_scrubbed(
     out: &mut impl std::io::Write,
     text: std::fmt::Arguments<'_>,
 ) -> std::io::Result<()> {
-    out.write_all(scrub(&text.to_string()).as_bytes())?;
+    out.write_all(terminal_safe(&scrub(&text.to_string())).as_bytes())?;
     out.flush()
+}
+
+/// `text` with every control character shown as an escape (`\u{1b}`) instead of acting on the
+/// terminal, but for line breaks, tabs and the colour codes [`Style`] writes (`ESC [ … m`):
+/// outside text that `ptc` prints as it is (a rule description, an upstream message) cannot
+/// move the cursor, clear the screen, set the window title or hide a link (OSC 8).
+fn terminal_safe(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|character| character.is_control() && !matches!(character, '\n' | '\t' | '\r'))
+    {
+        return text.to_owned();
+    }
+    let characters: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut index = 0;
+    while index < characters.len() {
+        let character = characters[index];
+        if character == '\x1b' {
+            let parameters = characters[index + 1..]
+                .iter()
+                .skip(1)
+                .take_while(|next| next.is_ascii_digit() || **next == ';')
+                .count();
+            let colour = characters.get(index + 1) == Some(&'[')
+                && characters.get(index + 2 + parameters) == Some(&'m');
+            if colour {
+                out.extend(&characters[index..index + 3 + parameters]);
+                index += 3 + parameters;
+                continue;
+            }
+        }
+        if character.is_control() && !matches!(character, '\n' | '\t' | '\r') {
+            out.extend(character.escape_unicode());
+        } else {
+            out.push(character);
+        }
+        index += 1;
+    }
+    out
 }
 
 /// Colours for stdout, decided once.
@@ -136,21 +177,6 @@ fn visible_width(text: &str) -> usize {
     width
 }
 
-/// A JSON cell as text: strings bare, null as `-`, lists joined.
-pub fn cell(value: Option<&Value>) -> String {
-    match value {
-        None | Some(Value::Null) => "-".to_owned(),
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Array(items)) if items.is_empty() => "-".to_owned(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| cell(Some(item)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Some(other) => other.to_string(),
-    }
-}
-
 /// A table cell for an optional value: the value, or `-`.
 pub fn or_dash<T: std::fmt::Display>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_owned(), |value| value.to_string())
@@ -171,6 +197,101 @@ pub fn joined<T: std::fmt::Display>(items: &[T]) -> String {
 /// A table of typed rows, or nothing when there is no row.
 pub fn rows_table(headers: &[&str], rows: Vec<Vec<String>>) -> Option<String> {
     (!rows.is_empty()).then(|| table(headers, &rows))
+}
+
+/// One planned or made change, as a plan shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct ShownChange<'a> {
+    /// The setting or field, as the report names it (`lifecycle_policy`).
+    pub setting: &'a str,
+    pub old: &'a Value,
+    pub new: &'a Value,
+    /// Why it was not written, when that is news (a failure, a skip).
+    pub not_written: Option<&'a str>,
+}
+
+/// The changes of one subject of a plan: a repository, or the template of a prefix.
+#[derive(Debug, Clone)]
+pub struct PlanGroup<'a> {
+    pub subject: String,
+    /// Said after the subject (a template's outcome).
+    pub status: Option<String>,
+    pub changes: Vec<ShownChange<'a>>,
+}
+
+/// A plan people can read: per subject a heading, then one short line per change
+/// ([`change_summary::summarize`]); with `diff`, each change's old and new value pretty-printed
+/// as a unified diff under its line.
+pub fn plan(groups: &[PlanGroup<'_>], diff: bool) -> String {
+    let mut text = String::new();
+    for group in groups {
+        text.push_str(&group.subject);
+        if let Some(status) = &group.status {
+            text.push_str(&format!(": {status}"));
+        }
+        text.push('\n');
+        for change in &group.changes {
+            text.push_str("  ");
+            text.push_str(&change_summary::summarize(
+                change.setting,
+                change.old,
+                change.new,
+            ));
+            if let Some(reason) = change.not_written {
+                text.push_str(&format!(" (not written: {})", first_line(reason, 60)));
+            }
+            text.push('\n');
+            if diff {
+                let label = format!("{} {}", group.subject, change.setting);
+                text.push_str(&unified_diff(
+                    &format!("{label} (now)"),
+                    &format!("{label} (planned)"),
+                    change.old,
+                    change.new,
+                ));
+            }
+        }
+    }
+    text
+}
+
+/// `old` and `new` pretty-printed (keys sorted, as `serde_json` keeps them), as a unified diff
+/// with three lines of context. Null is an empty document, so a new policy is all additions.
+pub fn unified_diff(old_label: &str, new_label: &str, old: &Value, new: &Value) -> String {
+    let (old, new) = (document(old), document(new));
+    similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_label, new_label)
+        .to_string()
+}
+
+/// A value as a document: JSON pretty-printed, a string that holds JSON (a policy text) parsed
+/// first, any other string as it is.
+fn document(value: &Value) -> String {
+    let pretty = |value: &Value| {
+        let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+        text.push('\n');
+        text
+    };
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => match serde_json::from_str::<Value>(text) {
+            Ok(parsed) if parsed.is_object() || parsed.is_array() => pretty(&parsed),
+            _ => format!("{text}\n"),
+        },
+        other => pretty(other),
+    }
+}
+
+/// The first line of `text`, cut at `max` characters.
+fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() <= max {
+        line.to_owned()
+    } else {
+        format!("{}…", line.chars().take(max - 1).collect::<String>())
+    }
 }
 
 /// The findings of a report, most severe first, each with its next steps.
@@ -196,7 +317,11 @@ pub fn findings<D>(report: &Report<D>, style: Style) -> String {
     text
 }
 
-/// `key=value` pairs of the summary on one line.
+/// Widest line of the summary; a sweep has a dozen counts, which on one line ran past 300.
+const SUMMARY_WIDTH: usize = 100;
+
+/// `key=value` pairs of the summary, wrapped at [`SUMMARY_WIDTH`] characters between pairs,
+/// continuation lines indented.
 pub fn summary<D>(report: &Report<D>) -> String {
     let pairs: Vec<String> = report
         .summary
@@ -204,11 +329,28 @@ pub fn summary<D>(report: &Report<D>) -> String {
         .filter(|(name, _)| name.as_str() != "alerts_published")
         .map(|(name, value)| format!("{}={value}", name.replace('_', " ")))
         .collect();
-    format!(
-        "{}{}\n",
-        if report.dry_run { "dry run: " } else { "" },
-        pairs.join(", ")
-    )
+    let mut text = String::from(if report.dry_run { "dry run: " } else { "" });
+    let mut line_width = text.chars().count();
+    for (index, pair) in pairs.iter().enumerate() {
+        let last = index + 1 == pairs.len();
+        let piece = if last {
+            pair.clone()
+        } else {
+            format!("{pair},")
+        };
+        let separator = usize::from(index > 0);
+        if index > 0 && line_width + separator + piece.chars().count() > SUMMARY_WIDTH {
+            text.push_str("\n  ");
+            line_width = 2;
+        } else if index > 0 {
+            text.push(' ');
+            line_width += 1;
+        }
+        line_width += piece.chars().count();
+        text.push_str(&piece);
+    }
+    text.push('\n');
+    text
 }
 
 /// A spinner on stderr while `future` runs, when stderr is a terminal and output is for humans.
@@ -252,6 +394,34 @@ mod tests {
     }
 
     #[test]
+    fn printed_text_cannot_drive_the_terminal() {
+        for (case, text, expected) in [
+            ("plain", "rule `k8s`\tok\r\n", "rule `k8s`\tok\r\n"),
+            (
+                "product colours",
+                "\x1b[1;31mCRITICAL\x1b[0m",
+                "\x1b[1;31mCRITICAL\x1b[0m",
+            ),
+            ("clear screen", "a\x1b[2Jb", "a\\u{1b}[2Jb"),
+            (
+                "hidden link",
+                "\x1b]8;;https://evil.example\x07x\x1b]8;;\x07",
+                "\\u{1b}]8;;https://evil.example\\u{7}x\\u{1b}]8;;\\u{7}",
+            ),
+            (
+                "backspace and c1 csi",
+                "ok\x08\u{9b}2J",
+                "ok\\u{8}\\u{9b}2J",
+            ),
+            ("escape at the end", "cut\x1b", "cut\\u{1b}"),
+        ] {
+            let mut out = Vec::new();
+            write_scrubbed(&mut out, format_args!("{text}")).expect("written");
+            assert_eq!(String::from_utf8(out).expect("utf8"), expected, "{case}");
+        }
+    }
+
+    #[test]
     fn printed_text_is_scrubbed() {
         let token = ptc_ops::domain::SecretValue::new("tok\"en\\wïth-ünïcode-printed");
         let cases: [(&str, String); 3] = [
@@ -275,15 +445,83 @@ mod tests {
     }
 
     #[test]
-    fn renders_json_cells() {
-        for (value, expected) in [
-            (None, "-"),
-            (Some(Value::Null), "-"),
-            (Some(serde_json::json!("x")), "x"),
-            (Some(serde_json::json!(["a", "b"])), "a, b"),
-            (Some(serde_json::json!(3)), "3"),
+    fn plans_are_one_line_per_change_and_diffs_show_the_values() {
+        let old = serde_json::json!({"rules": [{"rulePriority": 5, "description": "old"}]});
+        let new =
+            serde_json::json!({"rules": [{"rulePriority": 1, "description": "keep 10 images"}]});
+        let (no_tags, tags) = (
+            serde_json::json!({"managed-by": null}),
+            serde_json::json!({"managed-by": "ecr-ptc-ops"}),
+        );
+        let groups = [PlanGroup {
+            subject: "docker-hub/library/nginx".to_owned(),
+            status: None,
+            changes: vec![
+                ShownChange {
+                    setting: "lifecycle_policy",
+                    old: &old,
+                    new: &new,
+                    not_written: None,
+                },
+                ShownChange {
+                    setting: "tags",
+                    old: &no_tags,
+                    new: &tags,
+                    not_written: Some("`ecr:TagResource` was denied\nsecond line"),
+                },
+            ],
+        }];
+        assert_eq!(
+            plan(&groups, false),
+            "docker-hub/library/nginx\n  lifecycle: +1 rule (keep 10 images), -1 rule (old)\n  tags: +managed-by (not written: `ecr:TagResource` was denied)\n"
+        );
+        let with_diff = plan(&groups, true);
+        for line in [
+            "--- docker-hub/library/nginx lifecycle_policy (now)",
+            "+++ docker-hub/library/nginx lifecycle_policy (planned)",
+            "-      \"description\": \"old\",",
+            "+      \"description\": \"keep 10 images\",",
+            "-  \"managed-by\": null",
+            "+  \"managed-by\": \"ecr-ptc-ops\"",
         ] {
-            assert_eq!(cell(value.as_ref()), expected);
+            assert!(
+                with_diff.lines().any(|printed| printed == line),
+                "`{line}` not in:\n{with_diff}"
+            );
         }
+    }
+
+    #[test]
+    fn summaries_wrap_between_pairs() {
+        let mut report: Report<()> = Report::new("harden-repository", true);
+        for name in [
+            "hardening_failures",
+            "pull_failures",
+            "repositories_changed",
+            "repositories_checked",
+            "repositories_compliant",
+            "repositories_drifted",
+            "repositories_not_found",
+            "settings_planned",
+        ] {
+            report.count(name, 1);
+        }
+        report.count("alerts_published", 2);
+        assert_eq!(
+            summary(&report),
+            "dry run: hardening failures=1, pull failures=1, repositories changed=1, repositories checked=1,\n  repositories compliant=1, repositories drifted=1, repositories not found=1, settings planned=1\n"
+        );
+        let short: Report<()> = Report::new("validate-cache-rules", false);
+        assert_eq!(summary(&short), "\n");
+    }
+
+    #[test]
+    fn a_policy_text_is_diffed_as_its_json_and_null_as_nothing() {
+        let text = Value::String(r#"{"b":1,"a":2}"#.to_owned());
+        let diff = unified_diff("now", "planned", &Value::Null, &text);
+        assert_eq!(
+            diff,
+            "--- now\n+++ planned\n@@ -0,0 +1,4 @@\n+{\n+  \"a\": 2,\n+  \"b\": 1\n+}\n"
+        );
     }
 }

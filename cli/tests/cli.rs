@@ -560,6 +560,121 @@ async fn credentials_harden_and_prewarm_from_the_command_line() {
     );
 }
 
+/// A plan people can read before the product touches a shared registry: `ptc harden --all
+/// --dry-run` on repositories with hand-made settings prints one short line per change (no JSON
+/// in a column), `--diff` shows the policies in full, and `--json` keeps every value whole.
+#[tokio::test]
+async fn a_harden_plan_is_one_short_line_per_change() {
+    const HAND_MADE: &str = r#"{"rules":[{"rulePriority":5,"description":"old","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
+    let env = TestEnv::new().await;
+    env.seed_standard_rules().await;
+    for name in [
+        "docker-hub/library/nginx",
+        "docker-hub/bitnami/postgresql",
+        "k8s/pause",
+    ] {
+        env.ecr()
+            .create_repository()
+            .repository_name(name)
+            .send()
+            .await
+            .expect("repository created");
+    }
+    env.ecr()
+        .put_lifecycle_policy()
+        .repository_name("docker-hub/library/nginx")
+        .lifecycle_policy_text(HAND_MADE)
+        .send()
+        .await
+        .expect("hand-made policy");
+    let folder = tempfile::tempdir().expect("folder");
+    let config = folder.path().join("ptc-ops.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[hardening.default]\nscan_on_push = true\nlifecycle_policy = \"{}\"\ntags = {{ managed-by = \"ecr-ptc-ops\", cost-center = \"platform\" }}\ntag_mutability = \"IMMUTABLE_WITH_EXCLUSION\"\ntag_mutability_exclusions = [\"latest\"]\n",
+            repo_root().join("infra/config/lifecycle/default.json").display()
+        ),
+    )
+    .expect("config written");
+    let config = config.to_str().expect("utf8 path");
+    env.clear_calls().await;
+
+    let dry_run = ptc(
+        &env,
+        &["--config", config, "harden", "--all", "--dry-run"],
+        None,
+    );
+    let printed = stdout(&dry_run);
+    assert!(dry_run.status.success(), "{printed}{}", stderr(&dry_run));
+    // The plan is the block before the findings.
+    let plan: Vec<&str> = printed
+        .lines()
+        .take_while(|line| !line.is_empty())
+        .collect();
+    for expected in [
+        "docker-hub/library/nginx",
+        "  lifecycle: +2 rules (Untagged images are superseded…; Keep the 50 most recently cache…), -1 rule (old)",
+        "  tags: +cost-center, +managed-by",
+        "  tag mutability: MUTABLE → IMMUTABLE_WITH_EXCLUSION (except latest)",
+        "k8s/pause",
+    ] {
+        assert!(plan.contains(&expected), "`{expected}` not in the plan:\n{printed}");
+    }
+    let widest = plan.iter().map(|line| line.chars().count()).max();
+    assert!(
+        widest.is_some_and(|width| width <= 120),
+        "{widest:?}:\n{printed}"
+    );
+    assert!(!printed.contains("rulePriority"), "no JSON:\n{printed}");
+
+    let diff = stdout(&ptc(
+        &env,
+        &[
+            "--config",
+            config,
+            "harden",
+            "docker-hub/library/nginx",
+            "--dry-run",
+            "--diff",
+        ],
+        None,
+    ));
+    for expected in [
+        "--- docker-hub/library/nginx lifecycle_policy (now)",
+        "+++ docker-hub/library/nginx lifecycle_policy (planned)",
+        "-      \"description\": \"old\",",
+        "+      \"rulePriority\": 100,",
+        "+  \"cost-center\": \"platform\",",
+    ] {
+        assert!(
+            diff.lines().any(|line| line == expected),
+            "`{expected}` not in the diff:\n{diff}"
+        );
+    }
+
+    let report = json_stdout(&ptc(
+        &env,
+        &["--config", config, "--json", "harden", "--all", "--dry-run"],
+        None,
+    ));
+    let lifecycle = report["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|change| {
+            change["repository"] == "docker-hub/library/nginx"
+                && change["setting"] == "lifecycle_policy"
+        })
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(
+        lifecycle["old"],
+        serde_json::from_str::<Value>(HAND_MADE).expect("JSON"),
+        "--json keeps the whole policy"
+    );
+    assert_eq!(env.write_calls().await, vec![], "dry runs write nothing");
+}
+
 /// Tokens no writer prints as they are (a quote, a backslash, non-ASCII), in a secret that
 /// parses and in secrets that do not, with every log switch a user could turn on: `RUST_LOG` at
 /// `trace`, the SDK's `LOG_SENSITIVE_BODIES`, `-vv`. Nothing `ptc` prints, table or JSON, stdout
@@ -649,8 +764,19 @@ async fn templates_plan_then_apply_then_nothing_to_do() {
     assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
     let table = stdout(&plan);
     assert!(
-        table.contains("docker-hub") && table.contains("would-create"),
+        table.lines().any(|line| line == "docker-hub: would-create")
+            && table.contains("  lifecycle: +2 rules ("),
         "{table}"
+    );
+    let diff = stdout(&ptc(
+        &env,
+        &["--config", config, "templates", "plan", "--diff"],
+        None,
+    ));
+    assert!(
+        diff.contains("+++ docker-hub lifecycle_policy (planned)\n")
+            && diff.contains("+      \"rulePriority\": 100,\n"),
+        "{diff}"
     );
     assert_eq!(
         env.write_calls().await,

@@ -11,7 +11,7 @@ use ptc_ops::{harden_repository, prewarm_images, validate_cache_rules};
 
 use super::{clients, finish_report, load_config, CliError};
 use crate::args::{CredentialsCommand, GlobalOptions, HardenArgs, PrewarmArgs, RulesCommand};
-use crate::output::{cell, joined, or_dash, rows_table, with_spinner};
+use crate::output::{joined, or_dash, plan, rows_table, with_spinner, PlanGroup, ShownChange};
 
 pub async fn rules(global: &GlobalOptions, command: &RulesCommand) -> Result<ExitCode, CliError> {
     let RulesCommand::Validate { prefixes } = command;
@@ -77,7 +77,7 @@ pub async fn harden(global: &GlobalOptions, arguments: &HardenArgs) -> Result<Ex
     )
     .await?
     .report;
-    let detail = changes_table(&report.details);
+    let detail = changes_plan(&report.details, arguments.diff);
     finish_report(global, &report, detail)
 }
 
@@ -177,20 +177,28 @@ fn rules_table(details: &validate_cache_rules::ValidateDetails) -> Option<String
     )
 }
 
-/// One line per setting that differed.
-fn changes_table(details: &harden_repository::HardenDetails) -> Option<String> {
-    let rows = details
-        .changes
-        .iter()
-        .map(|change| {
-            vec![
-                change.repository.clone(),
-                change.setting.clone(),
-                cell(Some(&change.old)),
-                cell(Some(&change.new)),
-                change.applied.to_string(),
-            ]
-        })
-        .collect();
-    rows_table(&["REPOSITORY", "SETTING", "FROM", "TO", "APPLIED"], rows)
+/// Per repository, one line per setting that differed (and with `--diff`, the values in full);
+/// a change that was meant to be written and was not says why.
+fn changes_plan(details: &harden_repository::HardenDetails, diff: bool) -> Option<String> {
+    let mut groups: Vec<PlanGroup<'_>> = Vec::new();
+    for change in &details.changes {
+        let shown = ShownChange {
+            setting: &change.setting,
+            old: &change.old,
+            new: &change.new,
+            not_written: change.error.as_deref().or(change.not_attempted.as_deref()),
+        };
+        match groups
+            .iter_mut()
+            .find(|group| group.subject == change.repository)
+        {
+            Some(group) => group.changes.push(shown),
+            None => groups.push(PlanGroup {
+                subject: change.repository.clone(),
+                status: None,
+                changes: vec![shown],
+            }),
+        }
+    }
+    (!groups.is_empty()).then(|| plan(&groups, diff))
 }

@@ -1,6 +1,11 @@
 //! Chat-ready alerts: findings at or above the configured severity become AWS Chatbot custom
 //! notifications (Chatbot admin guide, custom-notifs.html), one message per resource per run.
 //!
+//! Every text field chat renders (`title`, `description`, `nextSteps`, `summary`) goes through
+//! [`for_chat`]: a finding's code spans still render, and nothing a value from outside the
+//! product holds (a rule description, a tag value, a caller, an upstream message) can become a
+//! link, a mention, a heading or emphasis. Reports and the CLI keep the findings as written.
+//!
 //! Pure: this module builds messages; an [`AlertSink`] sends them ([`crate::aws::sns`] in a
 //! deployment).
 
@@ -10,6 +15,7 @@ use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
 use crate::aws::AwsError;
+use crate::domain::markdown::{code, defuse, for_chat, truncate_for_chat};
 use crate::domain::secret::scrub;
 use crate::domain::{Check, Finding, Severity};
 
@@ -17,6 +23,8 @@ use crate::domain::{Check, Finding, Severity};
 pub const MAX_SUBJECT_CHARS: usize = 100;
 /// Chat shows a few screens at most; the report keeps everything.
 pub const MAX_DESCRIPTION_CHARS: usize = 4_000;
+/// A title is a line or two in chat.
+pub const MAX_TITLE_CHARS: usize = 300;
 pub const MAX_NEXT_STEPS: usize = 8;
 pub const MAX_NEXT_STEP_CHARS: usize = 1_000;
 /// SNS accepts 256 KiB per message (attributes included); stay far below it.
@@ -93,12 +101,13 @@ fn build_alert(source: &AlertSource, resource: &str, group: &[&Finding]) -> Aler
     let lead = group[0];
     let severity = lead.severity;
     let more = group.len() - 1;
+    let lead_title = truncate_for_chat(&for_chat(&lead.title), MAX_TITLE_CHARS);
     let title = if more == 0 {
-        format!("{} {}", severity_label(severity), lead.title)
+        format!("{} {lead_title}", severity_label(severity))
     } else {
-        format!("{} {} (+{more} more)", severity_label(severity), lead.title)
+        format!("{} {lead_title} (+{more} more)", severity_label(severity))
     };
-    let description = truncate_chars(&describe(group), MAX_DESCRIPTION_CHARS);
+    let description = truncate_for_chat(&describe(group), MAX_DESCRIPTION_CHARS);
     let next_steps = collect_next_steps(group);
     let thread_id = format!("{PRODUCT}/{resource}");
     let mut keywords: Vec<String> = vec![severity.to_string()];
@@ -119,7 +128,7 @@ fn build_alert(source: &AlertSource, resource: &str, group: &[&Finding]) -> Aler
         });
     let mut additional_context = serde_json::Map::new();
     additional_context.insert("function".into(), json!(source.function));
-    additional_context.insert("resource".into(), json!(resource));
+    additional_context.insert("resource".into(), json!(defuse(resource)));
     additional_context.insert("severity".into(), json!(severity));
     if let Some(region) = &source.region {
         additional_context.insert("region".into(), json!(region));
@@ -137,7 +146,7 @@ fn build_alert(source: &AlertSource, resource: &str, group: &[&Finding]) -> Aler
         },
         "metadata": {
             "threadId": thread_id,
-            "summary": truncate_chars(&lead.title, 200),
+            "summary": truncate_for_chat(&lead_title, 200),
             "eventType": lead.check.as_str(),
             "relatedResources": related_resources,
             "additionalContext": Value::Object(additional_context),
@@ -162,16 +171,21 @@ fn severity_label(severity: Severity) -> &'static str {
     }
 }
 
+/// The findings' own text through [`for_chat`]; only the bullets and severities around it are
+/// this module's Markdown.
 fn describe(group: &[&Finding]) -> String {
     if let [only] = group {
-        return only.message.clone();
+        return for_chat(&only.message);
     }
     group
         .iter()
         .map(|finding| {
             format!(
                 "• *{}* `{}`: {}. {}",
-                finding.severity, finding.check, finding.title, finding.message
+                finding.severity,
+                finding.check,
+                for_chat(&finding.title),
+                for_chat(&finding.message)
             )
         })
         .collect::<Vec<_>>()
@@ -181,13 +195,26 @@ fn describe(group: &[&Finding]) -> String {
 fn collect_next_steps(group: &[&Finding]) -> Vec<String> {
     let mut steps: Vec<String> = Vec::new();
     for step in group.iter().flat_map(|finding| finding.next_steps.iter()) {
-        let step = truncate_chars(step, MAX_NEXT_STEP_CHARS);
+        let step = truncate_for_chat(&chat_step(step), MAX_NEXT_STEP_CHARS);
         if !steps.contains(&step) {
             steps.push(step);
         }
     }
     steps.truncate(MAX_NEXT_STEPS);
     steps
+}
+
+/// A next step that is a bare command (the AWS CLI's or `ptc`'s) is shown as one code span, so
+/// it is copied as it is, placeholders and JSON included; any other step is prose with its own
+/// code spans.
+fn chat_step(step: &str) -> String {
+    let bare_command =
+        !step.contains('`') && (step.starts_with("aws ") || step.starts_with("ptc "));
+    if bare_command {
+        for_chat(&code(step))
+    } else {
+        for_chat(step)
+    }
 }
 
 /// Serializes the notification, shortening the description until it fits the SNS budget
@@ -201,11 +228,13 @@ fn fit_message(mut notification: Value) -> String {
         let description = &mut notification["content"]["description"];
         let current = description.as_str().unwrap_or_default().to_owned();
         let keep = current.chars().count() / 2;
-        if keep == 0 {
+        let shorter = truncate_for_chat(&current, keep);
+        // Below the length of the truncation mark, cutting no longer shortens anything.
+        if keep == 0 || shorter == current {
             notification["content"]["nextSteps"] = json!([]);
             return notification.to_string();
         }
-        *description = json!(truncate_chars(&current, keep));
+        *description = json!(shorter);
     }
 }
 
@@ -226,18 +255,6 @@ pub fn subject_line(severity: Severity, title: &str) -> String {
     } else {
         format!("{}...", &collapsed[..MAX_SUBJECT_CHARS - 3])
     }
-}
-
-/// Cuts `text` to at most `max_chars` characters, saying that it did.
-pub fn truncate_chars(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_owned();
-    }
-    const MARK: &str = " … (truncated, see the report)";
-    let keep = max_chars.saturating_sub(MARK.chars().count());
-    let mut cut: String = text.chars().take(keep).collect();
-    cut.push_str(MARK);
-    cut
 }
 
 #[cfg(test)]
@@ -393,9 +410,10 @@ mod tests {
         );
         assert_eq!(
             message["content"]["nextSteps"],
+            // Bare commands are code, copied as they are.
             json!([
-                "aws secretsmanager put-secret-value --secret-id ecr-pullthroughcache/ghcr",
-                "aws ecr validate-pull-through-cache-rule --ecr-repository-prefix ghcr"
+                "`aws secretsmanager put-secret-value --secret-id ecr-pullthroughcache/ghcr`",
+                "`aws ecr validate-pull-through-cache-rule --ecr-repository-prefix ghcr`"
             ])
         );
         assert_eq!(
@@ -455,6 +473,24 @@ mod tests {
     }
 
     #[test]
+    fn a_title_longer_than_a_message_is_cut_and_the_message_still_built() {
+        let finding = Finding::new(
+            Severity::Critical,
+            Check::Prewarm,
+            "prewarm",
+            "t".repeat(300 * 1024),
+            "short",
+        )
+        .with_next_step("z".repeat(900));
+        let alerts = build_alerts(&source(), &[finding], Severity::Info);
+        assert!(alerts[0].message.len() <= MAX_MESSAGE_BYTES);
+        let message: Value = serde_json::from_str(&alerts[0].message).expect("JSON");
+        let title = message["content"]["title"].as_str().expect("title");
+        assert!(title.chars().count() <= MAX_TITLE_CHARS + "[CRITICAL] ".len());
+        assert!(title.ends_with("(truncated, see the report)"), "{title}");
+    }
+
+    #[test]
     fn secret_values_never_reach_the_message() {
         let token = SecretValue::new("ghp_AlertsMustNotLeakThis123");
         // A careless caller formats the token into every text field.
@@ -469,6 +505,58 @@ mod tests {
         let alerts = build_alerts(&source(), &[finding], Severity::Info);
         assert!(!alerts[0].message.contains(token.expose()));
         assert!(!alerts[0].subject.contains(token.expose()));
-        assert!(alerts[0].message.contains("***"));
+        let message: Value = serde_json::from_str(&alerts[0].message).expect("JSON");
+        // Scrubbed before escaping: chat shows `***` (written `\*\*\*` in Markdown).
+        assert_eq!(message["content"]["description"], r"value was \*\*\*");
+    }
+
+    /// Every field chat renders goes through `for_chat`, with one finding or several.
+    #[test]
+    fn outside_text_reaches_no_chat_field_as_markdown() {
+        let hostile = "[x](https://evil.example) @here <!channel>";
+        let finding = |title: &str| {
+            Finding::new(
+                Severity::Warning,
+                Check::RepositoryHardening,
+                "docker-hub/library/nginx",
+                format!("{title} `{hostile}`"),
+                format!("rule 1 ({hostile}) was removed"),
+            )
+            .with_next_step(format!("restore {hostile} by hand"))
+        };
+        for group in [vec![finding("one")], vec![finding("one"), finding("two")]] {
+            let alerts = build_alerts(&source(), &group, Severity::Info);
+            let message: Value = serde_json::from_str(&alerts[0].message).expect("JSON");
+            let mut fields = vec![
+                &message["content"]["title"],
+                &message["content"]["description"],
+                &message["metadata"]["summary"],
+            ];
+            fields.extend(message["content"]["nextSteps"].as_array().expect("steps"));
+            for field in fields {
+                let text = field.as_str().expect("text field");
+                let constructs: Vec<_> = pulldown_cmark::Parser::new(text)
+                    .filter(|event| {
+                        matches!(
+                            event,
+                            pulldown_cmark::Event::Start(
+                                pulldown_cmark::Tag::Link { .. }
+                                    | pulldown_cmark::Tag::Heading { .. }
+                                    | pulldown_cmark::Tag::HtmlBlock
+                            ) | pulldown_cmark::Event::InlineHtml(_)
+                                | pulldown_cmark::Event::Html(_)
+                        )
+                    })
+                    .collect();
+                assert!(constructs.is_empty(), "{constructs:?} in {text:?}");
+                for pattern in ["https://", "@here", "<!channel>"] {
+                    assert!(
+                        !text.contains(pattern),
+                        "{} findings: `{pattern}` in {text:?}",
+                        group.len()
+                    );
+                }
+            }
+        }
     }
 }

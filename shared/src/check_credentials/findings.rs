@@ -120,8 +120,9 @@ impl<'a> Wording<'a> {
             Problem::ExpiryTagNotADate { text } => (
                 format!("expiry tag of credential secret `{name}` is not a date"),
                 format!(
-                    "tag `{}` holds `{text}`; expected `YYYY-MM-DD` or RFC 3339 (`2026-05-01T00:00:00Z`), so the expiry is unknown and no warning comes before the token stops working",
-                    self.guidance.expiry_tag
+                    "tag `{}` holds {}; expected `YYYY-MM-DD` or RFC 3339 (`2026-05-01T00:00:00Z`), so the expiry is unknown and no warning comes before the token stops working",
+                    self.guidance.expiry_tag,
+                    crate::domain::markdown::code(text)
                 ),
                 vec![self.tag_command()],
             ),

@@ -19,6 +19,7 @@ use super::problems::{
 };
 use super::upstream_role::{PULL_THROUGH_CACHE_SERVICE, UPSTREAM_PULL_ACTIONS};
 use crate::domain::iam::TrustProblem;
+use crate::domain::markdown::code;
 use crate::domain::{Check, Finding};
 use crate::remedies::{
     get_registry_policy_command, put_edited_registry_policy_command, put_registry_policy_command,
@@ -134,14 +135,18 @@ impl Wording<'_> {
             let policy = json!({"Version": "2012-10-17", "Statement": statements});
             next_steps.push(format!(
                 "create the registry permissions policy: {}",
-                put_registry_policy_command(&policy.to_string(), self.region)
+                code(&put_registry_policy_command(
+                    &policy.to_string(),
+                    self.region
+                ))
             ));
         } else {
             for statement in &statements {
                 next_steps.push(format!(
-                    "add this statement to the registry permissions policy (`{}`, then `{}`): {statement}",
+                    "add this statement to the registry permissions policy (`{}`, then `{}`): {}",
                     get_registry_policy_command(self.region),
-                    put_edited_registry_policy_command(self.region)
+                    put_edited_registry_policy_command(self.region),
+                    code(&statement.to_string())
                 ));
             }
         }
@@ -194,7 +199,8 @@ fn repository_policy_refuses(
             "Action": PULL_ACTIONS,
         });
         next_steps.push(format!(
-            "add this statement to the policy of `{key}`: {statement}"
+            "add this statement to the policy of `{key}`: {}",
+            code(&statement.to_string())
         ));
     }
     next_steps.extend(sorted(denials.iter().map(|denial| {
@@ -355,7 +361,8 @@ fn upstream_role(
                 why.join("; ")
             ),
             vec![format!(
-                "add this statement to the trust policy of `{role}` (`{UPDATE_ASSUME_ROLE_POLICY_COMMAND}`): {trust_statement}"
+                "add this statement to the trust policy of `{role}` (`{UPDATE_ASSUME_ROLE_POLICY_COMMAND}`): {}",
+                code(&trust_statement.to_string())
             )],
         ),
         RoleProblem::MayNotPull {

@@ -1,10 +1,12 @@
 //! The pure domain: no I/O, no SDK types.
 
+pub mod change_summary;
 mod creation_template;
 mod credential;
 mod finding;
 pub mod iam;
 mod lifecycle;
+pub mod markdown;
 pub mod policy_eval;
 mod report;
 mod repository;

@@ -263,7 +263,9 @@ fn join<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
 /// `Statement[2]`, or `Statement[2] (`Sid`)`.
 pub fn statement_label(index: usize, statement: &Value) -> String {
     match statement.get("Sid").and_then(Value::as_str) {
-        Some(sid) if !sid.is_empty() => format!("Statement[{index}] (`{sid}`)"),
+        Some(sid) if !sid.is_empty() => {
+            format!("Statement[{index}] ({})", super::markdown::code(sid))
+        }
         _ => format!("Statement[{index}]"),
     }
 }

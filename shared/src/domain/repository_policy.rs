@@ -88,7 +88,7 @@ impl fmt::Display for PublicStatement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Statement[{}]", self.index)?;
         if let Some(sid) = &self.sid {
-            write!(f, " (`{sid}`)")?;
+            write!(f, " ({})", super::markdown::code(sid))?;
         }
         Ok(())
     }
@@ -325,7 +325,9 @@ fn reaches_everyone(principal: &Value) -> Option<String> {
     let wildcard = |value: &Value| value.as_str().is_some_and(has_wildcard);
     match principal {
         Value::String(text) if text == "*" => Some("principal `*`".to_owned()),
-        Value::String(text) if has_wildcard(text) => Some(format!("principal `{text}`")),
+        Value::String(text) if has_wildcard(text) => {
+            Some(format!("principal {}", super::markdown::code(text)))
+        }
         Value::Object(by_kind) => by_kind.iter().find_map(|(kind, values)| {
             let values: Vec<&Value> = match values {
                 Value::Array(items) => items.iter().collect(),
@@ -392,7 +394,8 @@ fn condition_pins(operator: &str, key: &str, values: &Value) -> Result<(), Strin
         }
         if has_wildcard(&text) || text.contains("${") {
             return Err(format!(
-                "{said} has the value `{text}`, a wildcard or policy variable that matches any caller"
+                "{said} has the value {}, a wildcard or policy variable that matches any caller",
+                super::markdown::code(&text)
             ));
         }
     }

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::domain::markdown::code;
 use crate::domain::scanning::EffectiveScanning;
 use crate::domain::{canonical_json_text, Check, Finding, PublicStatement, Repository, Severity};
 
@@ -132,7 +133,7 @@ fn describe_entry(entry: &Value) -> String {
         };
     }
     match text("Sid") {
-        Some(sid) => format!("statement `{sid}`"),
+        Some(sid) => format!("statement {}", code(sid)),
         None => format!("statement {}", short_json(Some(entry))),
     }
 }

@@ -990,7 +990,10 @@ fn pull_failure_finding(action: &PullThroughCacheAction) -> Option<Finding> {
         name,
         format!("upstream pull failed for `{image}` from `{upstream}`"),
         format!(
-            "ECR could not sync `{image}` through cache rule `{prefix}` from `{upstream}`: {code}: {reason}; pulls of it fail, or get the copy cached before"
+            "ECR could not sync `{image}` through cache rule `{prefix}` from `{upstream}`: {}: {reason}; pulls of it fail, or get the copy cached before",
+            // The event's failure code, as ECR wrote it (an outside value, so a code span
+            // that holds whatever it holds).
+            crate::domain::markdown::code(code)
         ),
     )
     .with_next_steps([

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::aws::{AwsError, AwsErrorKind};
+use crate::domain::markdown::code;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::metrics::Metrics;
 
@@ -531,18 +532,21 @@ fn revert_finding(
         .as_deref()
         .map(|time| format!(" at {time}"))
         .unwrap_or_default();
+    // Values and callers come from outside: `code` keeps a backtick in them from ending the
+    // code span (a lifecycle rule description can hold anything).
     let restored = match &change.source {
-        Some(source) => format!("`{}` (from {source})", shortened(&change.new)),
-        None => format!("`{}`", shortened(&change.new)),
+        Some(source) => format!("{} (from {source})", code(&shortened(&change.new))),
+        None => code(&shortened(&change.new)),
     };
+    let caller = code(principal);
     Finding::new(
         Severity::Warning,
         Check::RepositoryHardening,
         name,
-        format!("`{setting}` of `{name}` changed by `{principal}` was restored"),
+        format!("`{setting}` of `{name}` changed by {caller} was restored"),
         format!(
-            "`{principal}` called `{call}` on managed repository `{name}`{when}; `{setting}` was `{}` afterwards and is back to profile `{profile}`: {restored}",
-            shortened(&change.old)
+            "{caller} called `{call}` on managed repository `{name}`{when}; `{setting}` was {} afterwards and is back to profile `{profile}`: {restored}",
+            code(&shortened(&change.old))
         ),
     )
     .with_next_step(format!(
@@ -635,6 +639,50 @@ mod tests {
         assert_eq!(resources, expected_resources, "{n_failures} failures");
         assert_eq!(report.summary[HARDENING_FAILURES], n_failures as u64);
         assert_eq!(report.summary[REPOSITORIES_SKIPPED], 1);
+    }
+
+    /// Another writer's value and role are outside text: each is one code span in the finding,
+    /// whatever backticks they hold, so chat shows them whole and nothing between them is code.
+    #[test]
+    fn a_restored_value_holding_backticks_stays_one_code_span() {
+        use super::super::plan::{Setting, Write};
+        let old = serde_json::json!({"rules": [{"rulePriority": 1, "description": "a `b` ``c"}]});
+        let new = serde_json::json!({"rules": [{"rulePriority": 1, "description": "keep"}]});
+        let change = Change {
+            setting: Setting::LifecyclePolicy,
+            old: old.clone(),
+            new: new.clone(),
+            source: None,
+            note: None,
+            removed: Vec::new(),
+            write: Write::LifecyclePolicy(new.to_string()),
+        };
+        let changed_by = ChangedBy {
+            call: "PutLifecyclePolicy",
+            principal: "arn:aws:iam::123456789012:role/`odd`".to_owned(),
+            event_time: None,
+        };
+        let finding = revert_finding("docker-hub/x", "arn", "default", &change, &changed_by);
+        let code_spans: Vec<String> = pulldown_cmark::Parser::new(&finding.message)
+            .filter_map(|event| match event {
+                pulldown_cmark::Event::Code(code) => Some(code.into_string()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            code_spans,
+            [
+                changed_by.principal.clone(),
+                "PutLifecyclePolicy".to_owned(),
+                "docker-hub/x".to_owned(),
+                "lifecycle_policy".to_owned(),
+                old.to_string(),
+                "default".to_owned(),
+                new.to_string(),
+            ],
+            "{}",
+            finding.message
+        );
     }
 
     #[test]

@@ -82,7 +82,8 @@ fn trailing_json(step: &str) -> Value {
     let start = step
         .find('{')
         .unwrap_or_else(|| panic!("no JSON in the step: {step}"));
-    let text = step[start..].trim_end_matches('\'');
+    // The JSON ends the step, in a code span, after a quote when it is a command's argument.
+    let text = step[start..].trim_end_matches(['`', '\'']);
     serde_json::from_str(text).unwrap_or_else(|error| panic!("{error}: {text}"))
 }
 
@@ -520,8 +521,7 @@ async fn the_iam_policies_of_roles_in_the_cache_account_are_simulated() {
 
     // The statement the finding prints is what the role lacks.
     let add = &lacking_finding.next_steps[0];
-    let policy: Value =
-        serde_json::from_str(&add[add.find('{').expect("JSON")..]).expect("a policy");
+    let policy = trailing_json(add);
     put_role_policy(&env, "node-no-import", "ptc-doctor", &policy).await;
     let report = validate(&env, &toml).await;
     assert_eq!(
@@ -747,8 +747,7 @@ async fn the_custom_roles_of_ecr_to_ecr_rules_are_checked() {
         .find(|finding| finding.resource == "custom-role:mirror")
         .expect("the mirror finding");
     let step = &finding.next_steps[0];
-    let statement: Value =
-        serde_json::from_str(&step[step.find('{').expect("JSON")..]).expect("a statement");
+    let statement = trailing_json(step);
     env.iam()
         .update_assume_role_policy()
         .role_name("ptc-upstream-ecr")

@@ -155,6 +155,98 @@ async fn a_hand_made_lifecycle_policy_is_restored_and_the_person_named() {
     assert!(report.findings.is_empty(), "{:#?}", report.findings);
 }
 
+/// Outside text in a lifecycle rule description, meant to format chat.
+const HOSTILE_DESCRIPTION: &str = "[x](https://evil.example) @here `tick";
+
+/// What `text` would render as a link, a heading or HTML in CommonMark.
+fn chat_constructs(text: &str) -> Vec<String> {
+    use pulldown_cmark::{Event, Parser, Tag};
+    Parser::new(text)
+        .filter(|event| {
+            matches!(
+                event,
+                Event::Start(Tag::Link { .. } | Tag::Heading { .. } | Tag::HtmlBlock)
+                    | Event::InlineHtml(_)
+                    | Event::Html(_)
+            )
+        })
+        .map(|event| format!("{event:?}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_rule_description_meant_as_a_link_is_shown_in_chat_not_linked() {
+    let env = TestEnv::new().await;
+    let inbox = env.alert_inbox().await;
+    own_role_is_known();
+    let config = env.config(&format!(
+        "{PROFILE}\n[alerts]\ntopic_arn = \"{}\"\nmin_severity = \"warning\"\n",
+        inbox.topic_arn
+    ));
+    let context = ptc_ops_tests::invoke::captured_context(&env, "harden-repository", config);
+    let name = "docker-hub/library/redis";
+    create_repository(&env, name).await;
+    invoke(&context, json!({"repositories": [name]})).await;
+    inbox.drain(std::time::Duration::from_secs(1)).await;
+
+    let hand_made = json!({"rules": [{
+        "rulePriority": 1,
+        "description": HOSTILE_DESCRIPTION,
+        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 5},
+        "action": {"type": "expire"}
+    }]});
+    env.ecr()
+        .put_lifecycle_policy()
+        .repository_name(name)
+        .lifecycle_policy_text(hand_made.to_string())
+        .send()
+        .await
+        .expect("another writer's change");
+    let report = invoke(
+        &context,
+        drift_event(&env, "setting-changed-put-lifecycle-policy.json", name),
+    )
+    .await;
+
+    // The report keeps the value as it was written.
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|finding| finding.message.contains(HOSTILE_DESCRIPTION)),
+        "{:#?}",
+        report.findings
+    );
+    let delivered = inbox.receive(1, std::time::Duration::from_secs(10)).await;
+    let alert = delivered
+        .iter()
+        .find(|alert| alert.message["metadata"]["threadId"] == format!("ecr-ptc-ops/{name}"))
+        .unwrap_or_else(|| panic!("no alert about `{name}`: {delivered:?}"));
+    let content = &alert.message["content"];
+    let mut fields = vec![&content["title"], &content["description"]];
+    fields.extend(content["nextSteps"].as_array().expect("next steps"));
+    for field in fields {
+        let text = field.as_str().expect("text");
+        assert!(
+            chat_constructs(text).is_empty(),
+            "{:?} in {text:?}",
+            chat_constructs(text)
+        );
+    }
+    let description = content["description"].as_str().expect("description");
+    assert!(
+        description.contains("was restored") && description.contains("evil.example"),
+        "the restoration and the description are both shown: {description}"
+    );
+    for link_or_mention in ["https://evil.example", "@here"] {
+        assert!(
+            !alert.raw_message.contains(link_or_mention),
+            "{link_or_mention} in {}",
+            alert.raw_message
+        );
+    }
+}
+
 #[tokio::test]
 async fn untagging_by_arn_is_undone() {
     let env = TestEnv::new().await;
