@@ -697,14 +697,13 @@ mod tests {
         ),
     }
 
+    /// The occurrences (line, location, reference) and the ambiguous entries (location, start
+    /// of the message) of a values file.
+    type ValuesRead<'a> = (Vec<(usize, &'a str, &'a str)>, Vec<(&'a str, &'a str)>);
+
     /// What values `text` (file `file`) pull: (line, location, reference) of the occurrences,
     /// and (location, start of the message) of what is ambiguous.
-    fn check_values(
-        name: &str,
-        file: &str,
-        text: &str,
-        expected: (Vec<(usize, &str, &str)>, Vec<(&str, &str)>),
-    ) {
+    fn check_values(name: &str, file: &str, text: &str, expected: ValuesRead<'_>) {
         let scan = scan(file, text);
         assert!(scan.problems.is_empty(), "{name}: {:?}", scan.problems);
         assert_eq!(found(&scan), expected.0, "{name}");
