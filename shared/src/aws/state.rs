@@ -1,0 +1,168 @@
+//! The product's state in a DynamoDB table (`PTC_STATE_TABLE`): partition key `pk` (string), no
+//! sort key, TTL attribute `expires_at` (epoch seconds). SDK types stop here.
+//!
+//! Every decision is one conditional `UpdateItem`: of two invocations racing on one key,
+//! DynamoDB lets exactly one condition pass (DynamoDB developer guide,
+//! Expressions.ConditionExpressions.html), the other gets `ConditionalCheckFailedException`.
+//! TTL deletes expired items lazily, up to days later (howitworks-ttl.html), so every condition
+//! compares `expires_at` with the run's clock itself.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
+use tracing::debug;
+
+use super::AwsError;
+use crate::domain::Severity;
+use crate::ports::{AlertClaim, AlertDecision};
+
+/// The IAM action of every call here: one operation keeps the zips small and the grant narrow.
+pub const UPDATE_ITEM: &str = "dynamodb:UpdateItem";
+/// The code DynamoDB answers a write whose condition did not hold with.
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
+/// The [`crate::ports::StateStore`] port on a DynamoDB table.
+#[derive(Clone, Debug)]
+pub struct DynamoState {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoState {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: &str) -> Self {
+        DynamoState {
+            client,
+            table: table.to_owned(),
+        }
+    }
+
+    /// The table, as configured (name or ARN).
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Sends when no alert of the key went out within its window, or the one sent was less
+    /// severe; otherwise counts this one as held back. One call when it sends, two when it holds.
+    pub async fn claim_alert(&self, claim: &AlertClaim) -> Result<AlertDecision, AwsError> {
+        // A hold that finds the window over (or the record gone) races a send: claim again,
+        // once; a third answer cannot differ in a way that matters for one alert.
+        for _ in 0..2 {
+            if let Some(held_back) = self.try_send(claim).await? {
+                return Ok(AlertDecision::Send { held_back });
+            }
+            if let Some(sent_at) = self.try_hold(claim).await? {
+                return Ok(AlertDecision::Hold { sent_at });
+            }
+        }
+        Ok(AlertDecision::Hold { sent_at: claim.now })
+    }
+
+    /// `Some(held back before)` when this invocation may send.
+    async fn try_send(&self, claim: &AlertClaim) -> Result<Option<u64>, AwsError> {
+        let answer = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(claim.key.clone()))
+            .update_expression(
+                "SET #sent_at = :now, #expires_at = :ends, #severity = :severity, #held = :zero",
+            )
+            .condition_expression(
+                "attribute_not_exists(#pk) OR #expires_at <= :now OR #severity < :severity",
+            )
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#sent_at", "sent_at")
+            .expression_attribute_names("#expires_at", "expires_at")
+            .expression_attribute_names("#severity", "severity")
+            .expression_attribute_names("#held", "held")
+            .expression_attribute_values(":now", epoch(claim.now))
+            .expression_attribute_values(":ends", epoch(claim.window_ends_at))
+            .expression_attribute_values(":severity", number(severity_rank(claim.severity)))
+            .expression_attribute_values(":zero", number(0))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match answer {
+            Ok(output) => Ok(Some(
+                output
+                    .attributes()
+                    .and_then(|old| read_number(old, "held"))
+                    .unwrap_or(0),
+            )),
+            Err(error) => {
+                let error = AwsError::from_sdk(UPDATE_ITEM, Some(&self.table), error);
+                if error.is_code(CONDITION_FAILED) {
+                    debug!(key = %claim.key, "an alert of this key was sent within its window");
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    /// `Some(when the one that holds it back was sent)` when this alert is held back.
+    async fn try_hold(&self, claim: &AlertClaim) -> Result<Option<DateTime<Utc>>, AwsError> {
+        let answer = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(claim.key.clone()))
+            .update_expression("ADD #held :one")
+            .condition_expression(
+                "attribute_exists(#pk) AND #expires_at > :now AND #severity >= :severity",
+            )
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#expires_at", "expires_at")
+            .expression_attribute_names("#severity", "severity")
+            .expression_attribute_names("#held", "held")
+            .expression_attribute_values(":now", epoch(claim.now))
+            .expression_attribute_values(":severity", number(severity_rank(claim.severity)))
+            .expression_attribute_values(":one", number(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match answer {
+            Ok(output) => Ok(Some(
+                output
+                    .attributes()
+                    .and_then(|new| read_number(new, "sent_at"))
+                    .and_then(|secs| DateTime::from_timestamp(secs as i64, 0))
+                    .unwrap_or(claim.now),
+            )),
+            Err(error) => {
+                let error = AwsError::from_sdk(UPDATE_ITEM, Some(&self.table), error);
+                if error.is_code(CONDITION_FAILED) {
+                    Ok(None)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+}
+
+/// Severities as the numbers the conditions compare.
+pub fn severity_rank(severity: Severity) -> u64 {
+    match severity {
+        Severity::Info => 0,
+        Severity::Warning => 1,
+        Severity::Critical => 2,
+    }
+}
+
+fn epoch(time: DateTime<Utc>) -> AttributeValue {
+    AttributeValue::N(time.timestamp().to_string())
+}
+
+fn number(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn read_number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+    match item.get(name) {
+        Some(AttributeValue::N(text)) => text.parse().ok(),
+        _ => None,
+    }
+}
