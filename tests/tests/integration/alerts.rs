@@ -169,6 +169,7 @@ async fn twenty_failed_syncs_of_one_image_send_one_message() {
             .with_metrics_sink(MetricsSink::captured()),
     );
     let failed_sync = ptc_ops_tests::sample_event("pull-through-cache-action-failure.json");
+    env.clear_calls().await;
     let reports: Vec<_> = futures::stream::iter(0..20)
         .map(|_| ptc_ops_tests::invoke::harden(&context, failed_sync.clone()))
         .buffer_unordered(5)
@@ -195,6 +196,19 @@ async fn twenty_failed_syncs_of_one_image_send_one_message() {
         no_more.is_empty(),
         "held back alerts reached chat: {no_more:#?}"
     );
+    // One conditional write per alert sent, two per alert held back, all granted.
+    let state_calls = env
+        .calls()
+        .await
+        .into_iter()
+        .filter(|call| call.service == "dynamodb")
+        .count();
+    assert_eq!(state_calls, 1 + 19 * 2);
+    ptc_ops_tests::assert_calls_permitted(
+        &env,
+        ptc_ops::harden_repository::permissions::PERMISSIONS,
+    )
+    .await;
 
     // Another image is another resource: its first failure goes out at once.
     let mut other = failed_sync.clone();
