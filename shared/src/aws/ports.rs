@@ -21,8 +21,8 @@ use crate::domain::{
 };
 use crate::ports::{
     AlertClaim, AlertDecision, AwsAdapters, CachedImage, Call, CreationTemplates, Iam, Ports,
-    PullFailure, Registry, RegistryPolicyText, RepositoryPage, RuleValidation, Scanning,
-    ScanningBatch, SecretStore, StateStore,
+    PullFailure, Registry, RegistryPolicyText, RepositoryPage, RestorationClaim,
+    RestorationDecision, RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore,
 };
 
 impl Clients {
@@ -199,5 +199,12 @@ impl Iam for IamApi {
 impl StateStore for DynamoState {
     fn claim_alert<'a>(&'a self, claim: &'a AlertClaim) -> Call<'a, AlertDecision> {
         Box::pin(self.claim_alert(claim))
+    }
+
+    fn count_restoration<'a>(
+        &'a self,
+        claim: &'a RestorationClaim,
+    ) -> Call<'a, RestorationDecision> {
+        Box::pin(self.count_restoration(claim))
     }
 }

@@ -15,7 +15,7 @@ use tracing::debug;
 
 use super::AwsError;
 use crate::domain::Severity;
-use crate::ports::{AlertClaim, AlertDecision};
+use crate::ports::{AlertClaim, AlertDecision, RestorationClaim, RestorationDecision};
 
 /// The IAM action of every call here: one operation keeps the zips small and the grant narrow.
 pub const UPDATE_ITEM: &str = "dynamodb:UpdateItem";
@@ -141,6 +141,120 @@ impl DynamoState {
             }
         }
     }
+}
+
+impl DynamoState {
+    /// Counts a restoration: a new window when none is live (most drift is a single change, so
+    /// that is one call), else one more in the live window (two calls); the first change over
+    /// the limit is reported once, the later ones are refused quietly.
+    pub async fn count_restoration(
+        &self,
+        claim: &RestorationClaim,
+    ) -> Result<RestorationDecision, AwsError> {
+        // A window that ends between the two writes makes the second fail too: try once more.
+        for _ in 0..2 {
+            if self.try_start_window(claim).await? {
+                return Ok(RestorationDecision::Restore { n: 1 });
+            }
+            match self.try_count(claim).await? {
+                Counted::Counted { n, window_ends_at } => {
+                    return Ok(if n <= u64::from(claim.max_restorations) {
+                        RestorationDecision::Restore { n: n as u32 }
+                    } else {
+                        RestorationDecision::LimitReached { window_ends_at }
+                    });
+                }
+                Counted::OverLimit => return Ok(RestorationDecision::Refused),
+                Counted::NoWindow => {}
+            }
+        }
+        Ok(RestorationDecision::Refused)
+    }
+
+    /// One more restoration in a live window, while at most one over the limit.
+    async fn try_count(&self, claim: &RestorationClaim) -> Result<Counted, AwsError> {
+        let answer = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(claim.key.clone()))
+            .update_expression("ADD #n :one")
+            .condition_expression("attribute_exists(#pk) AND #expires_at > :now")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_names("#expires_at", "expires_at")
+            .expression_attribute_values(":now", epoch(claim.now))
+            .expression_attribute_values(":one", number(1))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match answer {
+            Ok(output) => {
+                let item = output.attributes();
+                let n = item.and_then(|item| read_number(item, "n")).unwrap_or(1);
+                let window_ends_at = item
+                    .and_then(|item| read_number(item, "expires_at"))
+                    .and_then(|secs| DateTime::from_timestamp(secs as i64, 0))
+                    .unwrap_or(claim.window_ends_at);
+                // Counting on past the first refusal keeps "refused" one call.
+                if n > u64::from(claim.max_restorations) + 1 {
+                    return Ok(Counted::OverLimit);
+                }
+                Ok(Counted::Counted { n, window_ends_at })
+            }
+            Err(error) => {
+                let error = AwsError::from_sdk(UPDATE_ITEM, Some(&self.table), error);
+                if error.is_code(CONDITION_FAILED) {
+                    Ok(Counted::NoWindow)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+
+    /// Starts a window with this restoration, unless another one is live.
+    async fn try_start_window(&self, claim: &RestorationClaim) -> Result<bool, AwsError> {
+        let answer = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(claim.key.clone()))
+            .update_expression("SET #n = :one, #expires_at = :ends")
+            .condition_expression("attribute_not_exists(#pk) OR #expires_at <= :now")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_names("#expires_at", "expires_at")
+            .expression_attribute_values(":now", epoch(claim.now))
+            .expression_attribute_values(":ends", epoch(claim.window_ends_at))
+            .expression_attribute_values(":one", number(1))
+            .send()
+            .await;
+        match answer {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let error = AwsError::from_sdk(UPDATE_ITEM, Some(&self.table), error);
+                if error.is_code(CONDITION_FAILED) {
+                    Ok(false)
+                } else {
+                    Err(error)
+                }
+            }
+        }
+    }
+}
+
+/// What one counting write found.
+enum Counted {
+    /// Counted in a live window: the `n`-th change of it.
+    Counted {
+        n: u64,
+        window_ends_at: DateTime<Utc>,
+    },
+    /// Counted, and already past the first refusal.
+    OverLimit,
+    /// No live window.
+    NoWindow,
 }
 
 /// Severities as the numbers the conditions compare.

@@ -88,6 +88,10 @@ named_cases! {
         assert_eq!(config.alerts.topic_arn, None);
         assert_eq!(config.alerts.min_severity, Severity::Warning);
         assert_eq!(config.alerts.repeat_after_minutes, 60);
+        assert_eq!(
+            (config.hardening.drift.max_restorations, config.hardening.drift.window_minutes),
+            (3, 60)
+        );
         let hardening = &config.hardening;
         assert_eq!(hardening.prefixes, None);
         assert_eq!((hardening.concurrency, hardening.dry_run), (8, false));
@@ -399,6 +403,14 @@ named_cases! {
     repeat_window_longer_than_a_week(
         "[alerts]\nrepeat_after_minutes = 10081".into(),
         vec!["alerts.repeat_after_minutes"],
+    ),
+    flap_limit_out_of_range(
+        "[hardening.drift]\nmax_restorations = 0\nwindow_minutes = 10081".into(),
+        vec!["hardening.drift.max_restorations", "hardening.drift.window_minutes"],
+    ),
+    unknown_drift_key(
+        "[hardening.drift]\nmax_restorationz = 3".into(),
+        vec!["hardening.drift.max_restorationz"],
     ),
     repeat_window_negative(
         "[alerts]\nrepeat_after_minutes = -1".into(),

@@ -45,6 +45,7 @@ use crate::events::{
 use crate::metrics::Metrics;
 use crate::ports::Ports;
 use crate::ports::RegistryPort;
+use crate::ports::{RestorationClaim, RestorationDecision, StatePort};
 use crate::ports::{ScanningPort, MAX_NAMES_PER_BATCH};
 use crate::run::{Ran, RunContext};
 use crate::scanning::{Covered, ScanCoverage};
@@ -263,11 +264,14 @@ async fn drift(
         principal: caller.principal().to_owned(),
         event_time: changed.event_time.clone(),
     });
-    let hardener = Hardener::new(ports, config, dry_run, deadline).await?;
+    let hardener = Hardener::new(ports, config, dry_run, deadline)
+        .await?
+        .limiting_restorations(ports, Some(caller.principal().to_owned()));
     let (mut report, metrics) = hardener
         .harden_names(&names, Provenance::Unknown, tally)
         .await;
     report.details.trigger = Some(trigger(None));
+    flap_limit_off(ports, &mut report);
     Ok((report, metrics))
 }
 
@@ -333,7 +337,9 @@ pub async fn sweep(
             crate::scanning::in_effect(ports, &config.hardening).await,
         )
     };
-    let hardener = hardener.with_registry_scanning(scanning.1);
+    let hardener = hardener
+        .with_registry_scanning(scanning.1)
+        .limiting_restorations(ports, None);
     let mut tally = Tally::new(dry_run, false);
     let progress = sweep::sweep_repositories(
         hardener.registry,
@@ -363,6 +369,7 @@ pub async fn sweep(
     let mut metrics = Metrics::new(FUNCTION.as_str());
     tally.finish(&mut report, &mut metrics);
     hardener.describe_scope(&mut report);
+    flap_limit_off(ports, &mut report);
     if let Some(templates) = templates {
         report.details.templates = Some(templates.write_into(&mut report));
     }
@@ -490,6 +497,115 @@ pub async fn hand_on(
     }
 }
 
+/// Without a state table the flap limit is off: a run that restored something says so once.
+fn flap_limit_off(ports: &Ports, report: &mut HardenReport) {
+    let restored = report
+        .summary
+        .get(outcome::SETTINGS_CHANGED)
+        .copied()
+        .unwrap_or_default();
+    if ports.state().is_some() || restored == 0 {
+        return;
+    }
+    info!("no state table (`PTC_STATE_TABLE`): restorations are not limited");
+    report.push_finding(
+        Finding::new(
+            Severity::Info,
+            Check::RepositoryHardening,
+            "harden-repository/drift",
+            "restorations are not limited: no state table",
+            format!(
+                "without `{}` the function cannot count restorations across invocations, so a setting another writer keeps changing is restored every time (`hardening.drift.max_restorations`)",
+                env::PTC_STATE_TABLE
+            ),
+        )
+        .with_next_step(format!(
+            "deploy with the stack's state table, or set `{}` to a DynamoDB table with partition key `pk` (string) and TTL attribute `expires_at`",
+            env::PTC_STATE_TABLE
+        )),
+    );
+}
+
+/// The flap limit of a run that restores (drift events and sweeps): each write is counted per
+/// repository and setting in the state store first, so two invocations never both restore past
+/// the limit.
+struct FlapGate<'a> {
+    state: StatePort<'a>,
+    limit: &'a crate::config::DriftConfig,
+    /// Who changed the setting, when an event says so (a sweep does not know).
+    changed_by: Option<String>,
+}
+
+impl FlapGate<'_> {
+    /// Takes out of `plan` the changes the limit refuses, each with its finding. A state store
+    /// that fails lets the change through: hardening does not stop for it.
+    async fn limit(&self, repository: &str, plan: &mut plan::Plan) {
+        let now = chrono::Utc::now();
+        let window_ends_at = now + chrono::Duration::minutes(i64::from(self.limit.window_minutes));
+        let claims: Vec<RestorationClaim> = plan
+            .changes
+            .iter()
+            .map(|change| RestorationClaim {
+                key: format!("restorations#{repository}#{}", change.setting.as_str()),
+                now,
+                window_ends_at,
+                max_restorations: self.limit.max_restorations,
+            })
+            .collect();
+        let decisions = futures::future::join_all(
+            claims
+                .iter()
+                .map(|claim| self.state.count_restoration(claim)),
+        )
+        .await;
+        let changed_by = self.changed_by.as_deref();
+        let mut kept = Vec::new();
+        for (change, decision) in std::mem::take(&mut plan.changes).into_iter().zip(decisions) {
+            let setting = change.setting.as_str();
+            match decision {
+                Ok(RestorationDecision::Restore { n }) => {
+                    info!(
+                        repository,
+                        setting,
+                        n,
+                        max = self.limit.max_restorations,
+                        "restoration within the flap limit"
+                    );
+                    kept.push(change);
+                }
+                Ok(RestorationDecision::LimitReached { window_ends_at }) => {
+                    warn!(repository, setting, changed_by, window_ends_at = %window_ends_at.to_rfc3339(), "flap limit reached: not restored until the window ends");
+                    plan.findings.push((
+                        plan::FindingKind::FlapLimitReached,
+                        findings::flap_limit_reached_finding(
+                            repository,
+                            setting,
+                            changed_by,
+                            self.limit,
+                            window_ends_at,
+                        ),
+                    ));
+                }
+                Ok(RestorationDecision::Refused) => {
+                    info!(
+                        repository,
+                        setting, changed_by, "changed again past the flap limit: not restored"
+                    );
+                    plan.findings.push((
+                        plan::FindingKind::FlapLimitHeld,
+                        findings::flap_limit_held_finding(repository, setting, changed_by),
+                    ));
+                }
+                Err(error) => {
+                    warn!(repository, setting, error = %error, "flap limit could not be checked; restoring");
+                    kept.push(change);
+                }
+            }
+        }
+        plan.changes = kept;
+    }
+}
+
 /// One run's view of the registry and the configuration.
 struct Hardener<'a> {
     registry: RegistryPort<'a>,
@@ -501,6 +617,8 @@ struct Hardener<'a> {
     /// `false` for runs that recur with every sync of the cache.
     report_unresolvable: bool,
     scanning: ScanningView<'a>,
+    /// `None`: every difference is written (creation events, direct invocations, no table).
+    flap: Option<FlapGate<'a>>,
 }
 
 /// What a run knows of scanning: the registry configuration in effect (a sweep), the effective
@@ -535,6 +653,7 @@ impl<'a> Hardener<'a> {
             dry_run,
             deadline,
             report_unresolvable: true,
+            flap: None,
             scanning: ScanningView {
                 api: ports.scanning(),
                 in_effect: None,
@@ -542,6 +661,16 @@ impl<'a> Hardener<'a> {
                 coverage: Mutex::new(ScanCoverage::default()),
             },
         })
+    }
+
+    /// Counts restorations against `hardening.drift` in the state store, when there is one.
+    fn limiting_restorations(mut self, ports: &'a Ports, changed_by: Option<String>) -> Self {
+        self.flap = ports.state().map(|state| FlapGate {
+            state,
+            limit: &self.config.drift,
+            changed_by,
+        });
+        self
     }
 
     /// Compares repositories against this registry scanning configuration: those it scans on
@@ -787,6 +916,10 @@ impl<'a> Hardener<'a> {
         let mut plan = plan::plan(&desired, &observed);
         if !self.report_unresolvable {
             plan.findings.retain(|(kind, _)| !kind.resolved_by_hand());
+        }
+        // Only a repository that differs asks the state store: a compliant sweep makes no call.
+        if let (false, false, Some(flap)) = (self.dry_run, plan.changes.is_empty(), &self.flap) {
+            flap.limit(&name, &mut plan).await;
         }
         let arn = observed.repository.arn.clone();
         let settings: Vec<&str> = plan.changes.iter().map(|c| c.setting.as_str()).collect();

@@ -98,6 +98,11 @@ pub enum FindingKind {
     /// The per-repository scan on push was written, and the effective scanning read back
     /// did not change (the registry configuration decides).
     ScanSettingIgnored,
+    /// A setting was restored `max_restorations` times within the window and changed again:
+    /// not restored until the window ends (the window's one critical alert).
+    FlapLimitReached,
+    /// Changed again after the flap limit was reached: not restored, already alerted.
+    FlapLimitHeld,
 }
 
 impl FindingKind {
@@ -122,6 +127,8 @@ impl FindingKind {
             FindingKind::PolicyReplaced => "policy-replaced",
             FindingKind::ScannedByRegistry => "scanned-by-registry",
             FindingKind::ScanSettingIgnored => "scan-setting-ignored",
+            FindingKind::FlapLimitReached => "flap-limit-reached",
+            FindingKind::FlapLimitHeld => "flap-limit-held",
         }
     }
 }

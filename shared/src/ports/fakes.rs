@@ -12,8 +12,9 @@ use futures::future::BoxFuture;
 
 use super::{
     AlertClaim, AlertDecision, CachedImage, Call, CreationTemplates, Given, Iam, Ports,
-    PullFailure, Registry, RegistryPolicyText, RepositoryPage, RuleValidation, Scanning,
-    ScanningBatch, SecretStore, StateStore, Upstream, REPOSITORY_NOT_FOUND,
+    PullFailure, Registry, RegistryPolicyText, RepositoryPage, RestorationClaim,
+    RestorationDecision, RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore,
+    Upstream, REPOSITORY_NOT_FOUND,
 };
 use crate::aws::AwsError;
 use crate::config::TagMutabilitySetting;
@@ -751,6 +752,8 @@ pub struct FakeAlertRecord {
 #[derive(Debug, Default)]
 pub struct FakeState {
     alerts: Mutex<BTreeMap<String, FakeAlertRecord>>,
+    /// Restoration windows: key → (restorations counted, window end).
+    restorations: Mutex<BTreeMap<String, (u64, chrono::DateTime<chrono::Utc>)>>,
     failing: Mutex<Option<String>>,
     calls: Mutex<usize>,
 }
@@ -806,6 +809,39 @@ impl StateStore for FakeState {
                         Ok(AlertDecision::Send { held_back })
                     }
                 }
+            }
+        };
+        Box::pin(async move { answer })
+    }
+
+    fn count_restoration<'a>(
+        &'a self,
+        claim: &'a RestorationClaim,
+    ) -> Call<'a, RestorationDecision> {
+        *lock(&self.calls) += 1;
+        let answer = match lock(&self.failing).as_deref() {
+            Some(code) => Err(AwsError::from_code(
+                "dynamodb:UpdateItem",
+                Some("ptc-ops-state"),
+                code,
+            )),
+            None => {
+                let mut windows = lock(&self.restorations);
+                let window = windows
+                    .entry(claim.key.clone())
+                    .or_insert((0, claim.window_ends_at));
+                if window.1 <= claim.now || window.0 == 0 {
+                    *window = (0, claim.window_ends_at);
+                }
+                window.0 += 1;
+                let max = u64::from(claim.max_restorations);
+                Ok(match window.0 {
+                    n if n <= max => RestorationDecision::Restore { n: n as u32 },
+                    n if n == max + 1 => RestorationDecision::LimitReached {
+                        window_ends_at: window.1,
+                    },
+                    _ => RestorationDecision::Refused,
+                })
             }
         };
         Box::pin(async move { answer })

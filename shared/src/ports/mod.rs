@@ -9,7 +9,7 @@
 //! | [`SecretStore`] | [`SecretsManager`] | credentials, rule validation |
 //! | [`Iam`] | [`IamApi`] | the consumer doctor |
 //! | [`Upstream`] | [`crate::upstream::UpstreamHttp`] | credentials (token expiry) |
-//! | [`StateStore`] | [`DynamoState`] (only with `PTC_STATE_TABLE`) | alert repeats |
+//! | [`StateStore`] | [`DynamoState`] (only with `PTC_STATE_TABLE`) | alert repeats, flap limit |
 //! | [`AlertSink`] | [`crate::aws::sns::AlertTopic`] | every function |
 //! | [`HandOff`] | [`crate::aws::lambda::SelfInvoke`] | the harden sweep |
 //!
@@ -230,6 +230,30 @@ pub enum AlertDecision {
     Hold { sent_at: DateTime<Utc> },
 }
 
+/// A restoration about to be written: which setting of which repository, and the flap limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestorationClaim {
+    /// `restorations#<repository>#<setting>`.
+    pub key: String,
+    pub now: DateTime<Utc>,
+    /// When a window that starts now ends (and its record may go).
+    pub window_ends_at: DateTime<Utc>,
+    /// Restorations allowed within one window.
+    pub max_restorations: u32,
+}
+
+/// What the state store decided about a restoration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestorationDecision {
+    /// Restore: this is the `n`-th restoration of the window.
+    Restore { n: u32 },
+    /// The window's restorations are used up and this is the first change refused in it: not
+    /// restored, and the one critical alert of the window.
+    LimitReached { window_ends_at: DateTime<Utc> },
+    /// Refused again within the same window (already alerted).
+    Refused,
+}
+
 /// What the product remembers across invocations: a DynamoDB table in a deployment. Every
 /// write is conditional, so of two invocations racing on one key exactly one wins. Records
 /// carry `expires_at`; an expired record counts as absent whether or not it is deleted yet
@@ -237,6 +261,11 @@ pub enum AlertDecision {
 pub trait StateStore: Send + Sync + Debug {
     /// Decides whether an alert goes out, and records the decision.
     fn claim_alert<'a>(&'a self, claim: &'a AlertClaim) -> Call<'a, AlertDecision>;
+    /// Counts a restoration against the flap limit, and records the decision.
+    fn count_restoration<'a>(
+        &'a self,
+        claim: &'a RestorationClaim,
+    ) -> Call<'a, RestorationDecision>;
 }
 
 /// The upstream registries' own APIs (GitHub, GitLab, Docker Hub), over HTTPS.
@@ -485,5 +514,6 @@ port_dispatch! {
     /// The [`StateStore`] port. Only the runs that remember link the DynamoDB operations.
     StatePort<'p>: StateStore over DynamoState {
         fn claim_alert(claim: &'p AlertClaim) -> Call<'p, AlertDecision>;
+        fn count_restoration(claim: &'p RestorationClaim) -> Call<'p, RestorationDecision>;
     }
 }
