@@ -560,8 +560,14 @@ impl FlapGate<'_> {
         .await;
         let changed_by = self.changed_by.as_deref();
         let mut kept = Vec::new();
+        // (setting, whether its change is kept), in the order of the claims.
+        let mut decisions_settings: Vec<(&'static str, bool)> = Vec::new();
         for (change, decision) in std::mem::take(&mut plan.changes).into_iter().zip(decisions) {
             let setting = change.setting.as_str();
+            decisions_settings.push((
+                setting,
+                matches!(decision, Ok(RestorationDecision::Restore { .. }) | Err(_)),
+            ));
             match decision {
                 Ok(RestorationDecision::Restore { n }) => {
                     info!(
@@ -602,6 +608,20 @@ impl FlapGate<'_> {
                 }
             }
         }
+        // A policy left as it is replaces nothing: its "replaced" warning goes with the change.
+        let held: Vec<&str> = claims
+            .iter()
+            .zip(&decisions_settings)
+            .filter(|(_, (_, kept))| !kept)
+            .map(|(_, (setting, _))| *setting)
+            .collect();
+        plan.findings.retain(|(kind, finding)| {
+            *kind != plan::FindingKind::PolicyReplaced
+                || !held.iter().any(|setting| {
+                    let what = setting.replace('_', " ");
+                    finding.title.starts_with(&what)
+                })
+        });
         plan.changes = kept;
     }
 }

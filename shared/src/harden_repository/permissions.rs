@@ -82,4 +82,9 @@ pub const PERMISSIONS: &[Permission] = &[
     READ_REPOSITORY_SCANNING,
     PUBLISH_ALERTS,
     REMEMBER_ALERTS,
+    Permission::new(
+        crate::aws::state::UPDATE_ITEM,
+        Scope::StateTable,
+        "flap limit: one conditional write counts each restoration of a setting",
+    ),
 ];

@@ -388,6 +388,7 @@ async fn another_writer_is_stopped_being_fought_after_three_restorations() {
     let mut restored = Vec::new();
     let mut state_calls = Vec::new();
     let mut critical = Vec::new();
+    let mut replaced = Vec::new();
     for _ in 0..6 {
         env.ecr()
             .put_lifecycle_policy()
@@ -411,6 +412,13 @@ async fn another_writer_is_stopped_being_fought_after_three_restorations() {
                 .filter(|call| call.service == "dynamodb")
                 .count(),
         );
+        replaced.push(
+            report
+                .findings
+                .iter()
+                .filter(|finding| finding.title.contains("replaced"))
+                .count(),
+        );
         critical.extend(
             report
                 .findings
@@ -420,6 +428,11 @@ async fn another_writer_is_stopped_being_fought_after_three_restorations() {
         );
     }
     assert_eq!(restored, [true, true, true, false, false, false]);
+    // What is not written replaces nothing: no "policy replaced" warning once left alone.
+    assert!(
+        replaced.iter().skip(3).all(|n| *n == 0),
+        "a policy left alone is not reported as replaced: {replaced:?}"
+    );
     assert_eq!(critical.len(), 1, "{critical:#?}");
     assert!(
         critical[0].contains("`lifecycle_policy`") && critical[0].contains("nightly-cleanup"),

@@ -133,3 +133,49 @@ async fn a_missing_table_is_an_error_naming_it() {
     );
     assert!(error.is_code("ResourceNotFoundException"), "{text}");
 }
+
+/// The benchmark's state side on the emulator: a sweep of bare repositories counts one
+/// restoration per setting it writes; the next sweep, with the registry compliant, makes no
+/// state call at all.
+#[tokio::test]
+async fn a_compliant_sweep_makes_no_state_call() {
+    let env = TestEnv::new().await;
+    let table = env.create_state_table().await;
+    let names = ["ghcr/a/app", "ghcr/b/app", "ghcr/c/app", "ghcr/d/app"];
+    for name in names {
+        env.ecr()
+            .create_repository()
+            .repository_name(name)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("cannot create `{name}`: {error:?}"));
+    }
+    let config = env.config(
+        r#"
+[hardening]
+prefixes = ["ghcr"]
+creation_templates = "off"
+registry_scanning = "off"
+
+[hardening.default]
+tags = { managed-by = "ecr-ptc-ops" }
+lifecycle_policy = "lifecycle/default.json"
+"#,
+    );
+    let context = std::sync::Arc::new(
+        env.function_context_with_state("harden-repository", config, &table)
+            .with_metrics_sink(ptc_ops::metrics::MetricsSink::captured()),
+    );
+    let mut per_pass = Vec::new();
+    for _ in 0..2 {
+        env.clear_calls().await;
+        let report =
+            ptc_ops_tests::invoke::harden(&context, serde_json::json!({"sweep": true})).await;
+        let state_calls = dynamodb_calls(&env).await.len();
+        let written = report.summary.get("settings_changed").copied().unwrap_or(0);
+        per_pass.push((written, state_calls));
+    }
+    println!("sweeps (settings written, state calls): {per_pass:?}");
+    assert_eq!(per_pass[0], (8, 8), "one count per setting restored");
+    assert_eq!(per_pass[1], (0, 0), "a compliant sweep makes no state call");
+}
