@@ -20,8 +20,8 @@ use crate::domain::{
     CacheRule, CreationTemplate, PulledImage, Repository, SecretMetadata, SecretValue,
 };
 use crate::ports::{
-    AlertClaim, AlertDecision, AwsAdapters, CachedImage, Call, CreationTemplates, Iam, Ports,
-    PullFailure, Registry, RegistryPolicyText, RepositoryPage, RestorationClaim,
+    AcceptedValue, AlertClaim, AlertDecision, AwsAdapters, CachedImage, Call, CreationTemplates,
+    Iam, Ports, PullFailure, Registry, RegistryPolicyText, RepositoryPage, RestorationClaim,
     RestorationDecision, RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore,
 };
 
@@ -206,5 +206,21 @@ impl StateStore for DynamoState {
         claim: &'a RestorationClaim,
     ) -> Call<'a, RestorationDecision> {
         Box::pin(self.count_restoration(claim))
+    }
+
+    fn accept_value<'a>(
+        &'a self,
+        repository: &'a str,
+        setting: &'a str,
+        accepted: &'a AcceptedValue,
+    ) -> Call<'a, ()> {
+        Box::pin(self.accept_value(repository, setting, accepted))
+    }
+
+    fn accepted_values<'a>(
+        &'a self,
+        repository: &'a str,
+    ) -> Call<'a, BTreeMap<String, AcceptedValue>> {
+        Box::pin(self.accepted_values(repository))
     }
 }

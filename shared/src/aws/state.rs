@@ -7,7 +7,7 @@
 //! TTL deletes expired items lazily, up to days later (howitworks-ttl.html), so every condition
 //! compares `expires_at` with the run's clock itself.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
@@ -15,10 +15,14 @@ use tracing::debug;
 
 use super::AwsError;
 use crate::domain::Severity;
-use crate::ports::{AlertClaim, AlertDecision, RestorationClaim, RestorationDecision};
+use crate::ports::{
+    AcceptedValue, AlertClaim, AlertDecision, RestorationClaim, RestorationDecision,
+};
 
-/// The IAM action of every call here: one operation keeps the zips small and the grant narrow.
+/// The IAM action of every write here: one operation keeps the zips small and the grant narrow.
 pub const UPDATE_ITEM: &str = "dynamodb:UpdateItem";
+/// The one read: the accepted values of a repository (harden-repository only).
+pub const GET_ITEM: &str = "dynamodb:GetItem";
 /// The code DynamoDB answers a write whose condition did not hold with.
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
@@ -242,6 +246,84 @@ impl DynamoState {
             }
         }
     }
+}
+
+impl DynamoState {
+    /// One item per repository (`accepted#<repository>`), one map attribute per setting.
+    pub async fn accept_value(
+        &self,
+        repository: &str,
+        setting: &str,
+        accepted: &AcceptedValue,
+    ) -> Result<(), AwsError> {
+        let record = HashMap::from([
+            (
+                "value".to_owned(),
+                AttributeValue::S(accepted.value.clone()),
+            ),
+            (
+                "caller".to_owned(),
+                AttributeValue::S(accepted.caller.clone()),
+            ),
+            ("accepted_at".to_owned(), epoch(accepted.accepted_at)),
+        ]);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(accepted_key(repository)))
+            .update_expression("SET #setting = :record")
+            .expression_attribute_names("#setting", setting)
+            .expression_attribute_values(":record", AttributeValue::M(record))
+            .send()
+            .await
+            .map_err(|error| AwsError::from_sdk(UPDATE_ITEM, Some(&self.table), error))?;
+        Ok(())
+    }
+
+    /// A consistent read: an acceptance written a moment ago by a drift event counts.
+    pub async fn accepted_values(
+        &self,
+        repository: &str,
+    ) -> Result<BTreeMap<String, AcceptedValue>, AwsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(accepted_key(repository)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| AwsError::from_sdk(GET_ITEM, Some(&self.table), error))?;
+        let Some(item) = output.item else {
+            return Ok(BTreeMap::new());
+        };
+        Ok(item
+            .iter()
+            .filter_map(|(setting, value)| {
+                let AttributeValue::M(record) = value else {
+                    return None;
+                };
+                let text = |name: &str| match record.get(name) {
+                    Some(AttributeValue::S(text)) => Some(text.clone()),
+                    _ => None,
+                };
+                Some((
+                    setting.clone(),
+                    AcceptedValue {
+                        value: text("value")?,
+                        caller: text("caller")?,
+                        accepted_at: read_number(record, "accepted_at")
+                            .and_then(|secs| DateTime::from_timestamp(secs as i64, 0))
+                            .unwrap_or_default(),
+                    },
+                ))
+            })
+            .collect())
+    }
+}
+
+fn accepted_key(repository: &str) -> String {
+    format!("accepted#{repository}")
 }
 
 /// What one counting write found.

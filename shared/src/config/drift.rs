@@ -1,6 +1,8 @@
 //! `[hardening.drift]`: how far the product goes restoring a setting another writer keeps
 //! changing.
 
+use crate::domain::policy_eval::Caller;
+
 use super::reader::{Problems, Section};
 
 /// Default of `hardening.drift.max_restorations`.
@@ -21,6 +23,33 @@ pub struct DriftConfig {
     pub max_restorations: u32,
     /// The window, from the first restoration it counts.
     pub window_minutes: u32,
+    /// IAM role or user ARNs (as CloudTrail's `sessionIssuer.arn` writes them) whose changes are
+    /// accepted, not restored: Terraform, another automation that owns a setting.
+    pub ignore_callers: Vec<String>,
+}
+
+impl DriftConfig {
+    /// The entry of `ignore_callers` that names this caller: its role (a session's issuer) or,
+    /// for an IAM user, its own ARN.
+    pub fn ignored<'a>(&'a self, role_arn: Option<&str>, arn: Option<&str>) -> Option<&'a str> {
+        self.ignore_callers
+            .iter()
+            .find(|ignored| role_arn == Some(ignored.as_str()) || arn == Some(ignored.as_str()))
+            .map(String::as_str)
+    }
+}
+
+/// A role or user ARN; a session ARN or an account is refused, since CloudTrail names the
+/// role behind a session, and an account would accept everyone's changes.
+fn parse_ignored_caller(text: &str) -> Result<String, String> {
+    match Caller::parse_principal(text) {
+        Ok(Caller::Principal { arn, .. }) => Ok(arn),
+        Ok(Caller::Account { .. }) => Err(
+            "expected an IAM role or user ARN, not a whole account (every change would be accepted)"
+                .to_owned(),
+        ),
+        Err(expected) => Err(expected),
+    }
 }
 
 impl Default for DriftConfig {
@@ -28,6 +57,7 @@ impl Default for DriftConfig {
         DriftConfig {
             max_restorations: DEFAULT_MAX_RESTORATIONS,
             window_minutes: DEFAULT_WINDOW_MINUTES,
+            ignore_callers: Vec::new(),
         }
     }
 }
@@ -36,9 +66,11 @@ pub(crate) fn read_drift(mut section: Section<'_>, problems: &mut Problems) -> O
     let max_restorations =
         section.integer_in("max_restorations", 1..=MAX_MAX_RESTORATIONS, problems);
     let window_minutes = section.integer_in("window_minutes", 1..=MAX_WINDOW_MINUTES, problems);
+    let ignore_callers = section.list("ignore_callers", problems, parse_ignored_caller);
     section.finish(problems);
     Some(DriftConfig {
         max_restorations: max_restorations.or(DEFAULT_MAX_RESTORATIONS)?,
         window_minutes: window_minutes.or(DEFAULT_WINDOW_MINUTES)?,
+        ignore_callers: ignore_callers.or(Vec::new())?,
     })
 }

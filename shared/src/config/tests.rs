@@ -92,6 +92,7 @@ named_cases! {
             (config.hardening.drift.max_restorations, config.hardening.drift.window_minutes),
             (3, 60)
         );
+        assert!(config.hardening.drift.ignore_callers.is_empty());
         let hardening = &config.hardening;
         assert_eq!(hardening.prefixes, None);
         assert_eq!((hardening.concurrency, hardening.dry_run), (8, false));
@@ -407,6 +408,14 @@ named_cases! {
     flap_limit_out_of_range(
         "[hardening.drift]\nmax_restorations = 0\nwindow_minutes = 10081".into(),
         vec!["hardening.drift.max_restorations", "hardening.drift.window_minutes"],
+    ),
+    ignored_callers_must_be_roles_or_users(
+        "[hardening.drift]\nignore_callers = [\"arn:aws:sts::123456789012:assumed-role/terraform/ci\", \"123456789012\", \"arn:aws:iam::123456789012:role/*\"]".into(),
+        vec![
+            "hardening.drift.ignore_callers[0]",
+            "hardening.drift.ignore_callers[1]",
+            "hardening.drift.ignore_callers[2]",
+        ],
     ),
     unknown_drift_key(
         "[hardening.drift]\nmax_restorationz = 3".into(),

@@ -61,6 +61,47 @@ pub fn flap_limit_reached_finding(
     ))
 }
 
+/// A change by a caller the configuration says owns it: acknowledged, not restored.
+pub fn change_accepted_finding(
+    repository: &str,
+    setting: &str,
+    changed_by: &str,
+    ignored: &str,
+    remembered: bool,
+) -> Finding {
+    let memory = if remembered {
+        "the value is remembered, so the sweep leaves it too until the setting changes again"
+    } else {
+        "the value could not be remembered (state table), so the next sweep may restore it"
+    };
+    Finding::new(
+        Severity::Info,
+        Check::RepositoryHardening,
+        repository,
+        format!("`{setting}` of `{repository}` changed by `{changed_by}`: accepted, not restored"),
+        format!("`{ignored}` is in `hardening.drift.ignore_callers`; {memory}"),
+    )
+}
+
+/// A value an ignored caller set, found by a later run: left as it is.
+pub fn value_accepted_finding(
+    repository: &str,
+    setting: &str,
+    caller: &str,
+    accepted_at: chrono::DateTime<chrono::Utc>,
+) -> Finding {
+    Finding::new(
+        Severity::Info,
+        Check::RepositoryHardening,
+        repository,
+        format!("`{setting}` of `{repository}` left as `{caller}` set it"),
+        format!(
+            "`{caller}` (in `hardening.drift.ignore_callers`) set it on {}; it differs from the profile and is not restored until the setting changes again",
+            accepted_at.to_rfc3339()
+        ),
+    )
+}
+
 /// A change after the flap limit was reached and alerted: not restored, said quietly.
 pub fn flap_limit_held_finding(
     repository: &str,

@@ -45,7 +45,7 @@ use crate::events::{
 use crate::metrics::Metrics;
 use crate::ports::Ports;
 use crate::ports::RegistryPort;
-use crate::ports::{RestorationClaim, RestorationDecision, StatePort};
+use crate::ports::{AcceptedValue, RestorationClaim, RestorationDecision, StatePort};
 use crate::ports::{ScanningPort, MAX_NAMES_PER_BATCH};
 use crate::run::{Ran, RunContext};
 use crate::scanning::{Covered, ScanCoverage};
@@ -264,9 +264,40 @@ async fn drift(
         principal: caller.principal().to_owned(),
         event_time: changed.event_time.clone(),
     });
+    let ignored = config
+        .hardening
+        .drift
+        .ignored(caller.role_arn.as_deref(), caller.arn.as_deref());
+    if let (Some(ignored), None) = (ignored, ports.state()) {
+        // Nothing to remember it in: acknowledged without work, and the report says the sweep
+        // will not know.
+        info!(repository = %changed.repository_name, caller = ignored, "change by an ignored caller; no state table to remember it");
+        let mut report = HardenReport::new(FUNCTION.as_str(), dry_run);
+        let mut metrics = Metrics::new(FUNCTION.as_str());
+        Tally::new(dry_run, true).finish(&mut report, &mut metrics);
+        report.push_finding(findings::change_accepted_finding(
+            &changed.repository_name,
+            changed.call.setting(),
+            caller.principal(),
+            ignored,
+            false,
+        ));
+        report.details.trigger = Some(trigger(Some(
+            "made by a caller of `hardening.drift.ignore_callers`: accepted, not restored",
+        )));
+        return Ok((report, metrics));
+    }
+    let event_change = ignored.map(|ignored| {
+        (
+            changed.call.setting(),
+            ignored.to_owned(),
+            caller.principal().to_owned(),
+        )
+    });
     let hardener = Hardener::new(ports, config, dry_run, deadline)
         .await?
-        .limiting_restorations(ports, Some(caller.principal().to_owned()));
+        .limiting_restorations(ports, Some(caller.principal().to_owned()))
+        .accepting(ports, event_change);
     let (mut report, metrics) = hardener
         .harden_names(&names, Provenance::Unknown, tally)
         .await;
@@ -339,7 +370,8 @@ pub async fn sweep(
     };
     let hardener = hardener
         .with_registry_scanning(scanning.1)
-        .limiting_restorations(ports, None);
+        .limiting_restorations(ports, None)
+        .accepting(ports, None);
     let mut tally = Tally::new(dry_run, false);
     let progress = sweep::sweep_repositories(
         hardener.registry,
@@ -560,14 +592,8 @@ impl FlapGate<'_> {
         .await;
         let changed_by = self.changed_by.as_deref();
         let mut kept = Vec::new();
-        // (setting, whether its change is kept), in the order of the claims.
-        let mut decisions_settings: Vec<(&'static str, bool)> = Vec::new();
         for (change, decision) in std::mem::take(&mut plan.changes).into_iter().zip(decisions) {
             let setting = change.setting.as_str();
-            decisions_settings.push((
-                setting,
-                matches!(decision, Ok(RestorationDecision::Restore { .. }) | Err(_)),
-            ));
             match decision {
                 Ok(RestorationDecision::Restore { n }) => {
                     info!(
@@ -608,22 +634,112 @@ impl FlapGate<'_> {
                 }
             }
         }
-        // A policy left as it is replaces nothing: its "replaced" warning goes with the change.
-        let held: Vec<&str> = claims
-            .iter()
-            .zip(&decisions_settings)
-            .filter(|(_, (_, kept))| !kept)
-            .map(|(_, (setting, _))| *setting)
-            .collect();
-        plan.findings.retain(|(kind, finding)| {
-            *kind != plan::FindingKind::PolicyReplaced
-                || !held.iter().any(|setting| {
-                    let what = setting.replace('_', " ");
-                    finding.title.starts_with(&what)
-                })
-        });
         plan.changes = kept;
     }
+}
+
+/// `hardening.drift.ignore_callers`: values other writers own are accepted, not restored.
+struct Acceptance<'a> {
+    state: StatePort<'a>,
+    /// The event's change when its caller is ignored: the setting, the `ignore_callers` entry,
+    /// and who made the call.
+    event: Option<(&'static str, String, String)>,
+}
+
+impl Acceptance<'_> {
+    /// Takes out of `plan` the event's change (remembered as accepted) and every change whose
+    /// value is one an ignored caller set (one read). A state store that fails lets the
+    /// changes through.
+    async fn apply(&self, repository: &str, plan: &mut plan::Plan) {
+        let mut changes = std::mem::take(&mut plan.changes);
+        if let Some((setting, ignored, changed_by)) = &self.event {
+            if let Some(index) = changes
+                .iter()
+                .position(|change| change.setting.as_str() == *setting)
+            {
+                let change = changes.remove(index);
+                let accepted = AcceptedValue {
+                    value: crate::domain::canonical_json_text(&change.old),
+                    caller: ignored.clone(),
+                    accepted_at: chrono::Utc::now(),
+                };
+                let remembered = match self
+                    .state
+                    .accept_value(repository, setting, &accepted)
+                    .await
+                {
+                    Ok(()) => {
+                        info!(repository, setting, caller = %ignored, "change by an ignored caller accepted and remembered");
+                        true
+                    }
+                    Err(error) => {
+                        warn!(repository, setting, error = %error, "accepted value could not be remembered");
+                        false
+                    }
+                };
+                plan.findings.push((
+                    plan::FindingKind::ChangeAccepted,
+                    findings::change_accepted_finding(
+                        repository, setting, changed_by, ignored, remembered,
+                    ),
+                ));
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        let accepted = match self.state.accepted_values(repository).await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                warn!(repository, error = %error, "accepted values could not be read; restoring");
+                plan.changes = changes;
+                return;
+            }
+        };
+        for change in changes {
+            let setting = change.setting.as_str();
+            let value = crate::domain::canonical_json_text(&change.old);
+            match accepted
+                .get(setting)
+                .filter(|accepted| accepted.value == value)
+            {
+                Some(accepted) => {
+                    info!(repository, setting, caller = %accepted.caller, "value an ignored caller set; left as it is");
+                    plan.findings.push((
+                        plan::FindingKind::ValueAccepted,
+                        findings::value_accepted_finding(
+                            repository,
+                            setting,
+                            &accepted.caller,
+                            accepted.accepted_at,
+                        ),
+                    ));
+                }
+                None => plan.changes.push(change),
+            }
+        }
+    }
+}
+
+/// A policy left as it is replaces nothing: the "replaced" warning of a change a gate took out
+/// goes with it.
+fn forget_replaced(plan: &mut plan::Plan, planned: &[&'static str]) {
+    let left: Vec<String> = planned
+        .iter()
+        .filter(|setting| {
+            !plan
+                .changes
+                .iter()
+                .any(|change| change.setting.as_str() == **setting)
+        })
+        .map(|setting| setting.replace('_', " "))
+        .collect();
+    plan.findings.retain(|(kind, finding)| {
+        *kind != plan::FindingKind::PolicyReplaced
+            || !left
+                .iter()
+                .any(|what| finding.title.starts_with(what.as_str()))
+    });
 }
 
 /// One run's view of the registry and the configuration.
@@ -639,6 +755,8 @@ struct Hardener<'a> {
     scanning: ScanningView<'a>,
     /// `None`: every difference is written (creation events, direct invocations, no table).
     flap: Option<FlapGate<'a>>,
+    /// `None`: no caller is ignored, or no table.
+    acceptance: Option<Acceptance<'a>>,
 }
 
 /// What a run knows of scanning: the registry configuration in effect (a sweep), the effective
@@ -674,6 +792,7 @@ impl<'a> Hardener<'a> {
             deadline,
             report_unresolvable: true,
             flap: None,
+            acceptance: None,
             scanning: ScanningView {
                 api: ports.scanning(),
                 in_effect: None,
@@ -690,6 +809,20 @@ impl<'a> Hardener<'a> {
             limit: &self.config.drift,
             changed_by,
         });
+        self
+    }
+
+    /// Leaves values callers of `hardening.drift.ignore_callers` set, when any are configured
+    /// and there is a state table; `event` is the drift event's own change by one of them.
+    fn accepting(
+        mut self,
+        ports: &'a Ports,
+        event: Option<(&'static str, String, String)>,
+    ) -> Self {
+        if self.config.drift.ignore_callers.is_empty() {
+            return self;
+        }
+        self.acceptance = ports.state().map(|state| Acceptance { state, event });
         self
     }
 
@@ -938,8 +1071,19 @@ impl<'a> Hardener<'a> {
             plan.findings.retain(|(kind, _)| !kind.resolved_by_hand());
         }
         // Only a repository that differs asks the state store: a compliant sweep makes no call.
-        if let (false, false, Some(flap)) = (self.dry_run, plan.changes.is_empty(), &self.flap) {
-            flap.limit(&name, &mut plan).await;
+        if !self.dry_run && !plan.changes.is_empty() {
+            let planned: Vec<&'static str> = plan
+                .changes
+                .iter()
+                .map(|change| change.setting.as_str())
+                .collect();
+            if let Some(acceptance) = &self.acceptance {
+                acceptance.apply(&name, &mut plan).await;
+            }
+            if let (Some(flap), false) = (&self.flap, plan.changes.is_empty()) {
+                flap.limit(&name, &mut plan).await;
+            }
+            forget_replaced(&mut plan, &planned);
         }
         let arn = observed.repository.arn.clone();
         let settings: Vec<&str> = plan.changes.iter().map(|c| c.setting.as_str()).collect();

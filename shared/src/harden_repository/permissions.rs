@@ -87,4 +87,9 @@ pub const PERMISSIONS: &[Permission] = &[
         Scope::StateTable,
         "flap limit: one conditional write counts each restoration of a setting",
     ),
+    Permission::new(
+        crate::aws::state::GET_ITEM,
+        Scope::StateTable,
+        "values callers of `hardening.drift.ignore_callers` set: one read per drifted repository",
+    ),
 ];

@@ -103,6 +103,10 @@ pub enum FindingKind {
     FlapLimitReached,
     /// Changed again after the flap limit was reached: not restored, already alerted.
     FlapLimitHeld,
+    /// A change by a caller of `hardening.drift.ignore_callers`: accepted, not restored.
+    ChangeAccepted,
+    /// A value an ignored caller set, still in place: left as it is.
+    ValueAccepted,
 }
 
 impl FindingKind {
@@ -129,6 +133,8 @@ impl FindingKind {
             FindingKind::ScanSettingIgnored => "scan-setting-ignored",
             FindingKind::FlapLimitReached => "flap-limit-reached",
             FindingKind::FlapLimitHeld => "flap-limit-held",
+            FindingKind::ChangeAccepted => "change-accepted",
+            FindingKind::ValueAccepted => "value-accepted",
         }
     }
 }

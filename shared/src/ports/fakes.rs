@@ -752,6 +752,8 @@ pub struct FakeAlertRecord {
 #[derive(Debug, Default)]
 pub struct FakeState {
     alerts: Mutex<BTreeMap<String, FakeAlertRecord>>,
+    /// Accepted values: repository → setting → value.
+    accepted: Mutex<BTreeMap<String, BTreeMap<String, super::AcceptedValue>>>,
     /// Restoration windows: key → (restorations counted, window end).
     restorations: Mutex<BTreeMap<String, (u64, chrono::DateTime<chrono::Utc>)>>,
     failing: Mutex<Option<String>>,
@@ -843,6 +845,49 @@ impl StateStore for FakeState {
                     _ => RestorationDecision::Refused,
                 })
             }
+        };
+        Box::pin(async move { answer })
+    }
+
+    fn accept_value<'a>(
+        &'a self,
+        repository: &'a str,
+        setting: &'a str,
+        accepted: &'a super::AcceptedValue,
+    ) -> Call<'a, ()> {
+        *lock(&self.calls) += 1;
+        let answer = match lock(&self.failing).as_deref() {
+            Some(code) => Err(AwsError::from_code(
+                "dynamodb:UpdateItem",
+                Some("ptc-ops-state"),
+                code,
+            )),
+            None => {
+                lock(&self.accepted)
+                    .entry(repository.to_owned())
+                    .or_default()
+                    .insert(setting.to_owned(), accepted.clone());
+                Ok(())
+            }
+        };
+        Box::pin(async move { answer })
+    }
+
+    fn accepted_values<'a>(
+        &'a self,
+        repository: &'a str,
+    ) -> Call<'a, BTreeMap<String, super::AcceptedValue>> {
+        *lock(&self.calls) += 1;
+        let answer = match lock(&self.failing).as_deref() {
+            Some(code) => Err(AwsError::from_code(
+                "dynamodb:GetItem",
+                Some("ptc-ops-state"),
+                code,
+            )),
+            None => Ok(lock(&self.accepted)
+                .get(repository)
+                .cloned()
+                .unwrap_or_default()),
         };
         Box::pin(async move { answer })
     }

@@ -254,6 +254,17 @@ pub enum RestorationDecision {
     Refused,
 }
 
+/// A setting's value another writer (in `hardening.drift.ignore_callers`) set, accepted instead
+/// of restored until the setting changes again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedValue {
+    /// The value as the plan sees it, canonical JSON text.
+    pub value: String,
+    /// The `ignore_callers` entry that set it.
+    pub caller: String,
+    pub accepted_at: DateTime<Utc>,
+}
+
 /// What the product remembers across invocations: a DynamoDB table in a deployment. Every
 /// write is conditional, so of two invocations racing on one key exactly one wins. Records
 /// carry `expires_at`; an expired record counts as absent whether or not it is deleted yet
@@ -266,6 +277,20 @@ pub trait StateStore: Send + Sync + Debug {
         &'a self,
         claim: &'a RestorationClaim,
     ) -> Call<'a, RestorationDecision>;
+    /// Remembers that `setting` of `repository` is left as `accepted` says. It neither restores
+    /// nor alerts, so the last writer wins; it has no `expires_at`, since an acceptance lasts
+    /// until the setting changes again.
+    fn accept_value<'a>(
+        &'a self,
+        repository: &'a str,
+        setting: &'a str,
+        accepted: &'a AcceptedValue,
+    ) -> Call<'a, ()>;
+    /// The accepted values of `repository`'s settings, by setting (one read).
+    fn accepted_values<'a>(
+        &'a self,
+        repository: &'a str,
+    ) -> Call<'a, BTreeMap<String, AcceptedValue>>;
 }
 
 /// The upstream registries' own APIs (GitHub, GitLab, Docker Hub), over HTTPS.
@@ -515,5 +540,11 @@ port_dispatch! {
     StatePort<'p>: StateStore over DynamoState {
         fn claim_alert(claim: &'p AlertClaim) -> Call<'p, AlertDecision>;
         fn count_restoration(claim: &'p RestorationClaim) -> Call<'p, RestorationDecision>;
+        fn accept_value(
+            repository: &'p str,
+            setting: &'p str,
+            accepted: &'p AcceptedValue,
+        ) -> Call<'p, ()>;
+        fn accepted_values(repository: &'p str) -> Call<'p, BTreeMap<String, AcceptedValue>>;
     }
 }
