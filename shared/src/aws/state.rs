@@ -161,7 +161,7 @@ impl DynamoState {
                 return Ok(RestorationDecision::Restore { n: 1 });
             }
             match self.try_count(claim).await? {
-                Counted::Counted { n, window_ends_at } => {
+                Counted::InWindow { n, window_ends_at } => {
                     return Ok(if n <= u64::from(claim.max_restorations) {
                         RestorationDecision::Restore { n: n as u32 }
                     } else {
@@ -204,7 +204,7 @@ impl DynamoState {
                 if n > u64::from(claim.max_restorations) + 1 {
                     return Ok(Counted::OverLimit);
                 }
-                Ok(Counted::Counted { n, window_ends_at })
+                Ok(Counted::InWindow { n, window_ends_at })
             }
             Err(error) => {
                 let error = AwsError::from_sdk(UPDATE_ITEM, Some(&self.table), error);
@@ -329,7 +329,7 @@ fn accepted_key(repository: &str) -> String {
 /// What one counting write found.
 enum Counted {
     /// Counted in a live window: the `n`-th change of it.
-    Counted {
+    InWindow {
         n: u64,
         window_ends_at: DateTime<Utc>,
     },
