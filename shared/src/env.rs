@@ -19,3 +19,7 @@ pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 /// the function itself and is acknowledged without work. Unset, every change is checked (with
 /// reads only when it was the function's own, since the repository is then in shape).
 pub const PTC_FUNCTION_ROLE_ARN: &str = "PTC_FUNCTION_ROLE_ARN";
+/// The DynamoDB table the functions remember state in (alert repeats): partition key `pk`
+/// (string), TTL attribute `expires_at`. The stacks create it; unset, the features that need
+/// state are off and a run says so in one info finding.
+pub const PTC_STATE_TABLE: &str = "PTC_STATE_TABLE";

@@ -11,7 +11,8 @@ use lambda_runtime::{service_fn, Context, Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tracing::{error, info};
 
-use crate::alerts::{build_alerts, AlertSink, AlertSource};
+use crate::alerts::repeats::{self, Unchecked};
+use crate::alerts::{build_alerts, Alert, AlertSink, AlertSource};
 use crate::aws::{self, Clients};
 use crate::config::Config;
 use crate::deadline::Deadline;
@@ -40,7 +41,8 @@ impl FunctionContext {
     /// one `SdkConfig` of the process.
     pub async fn from_env(function: &'static str) -> Result<Self, Error> {
         let config = Config::load_from_env()?;
-        let clients = Clients::new(&aws::load_sdk_config().await);
+        let clients = Clients::new(&aws::load_sdk_config().await)
+            .with_state_table(std::env::var(crate::env::PTC_STATE_TABLE).ok());
         Ok(FunctionContext::new(function, config, clients))
     }
 
@@ -105,6 +107,7 @@ impl FunctionContext {
                 report.count("alerts_published", 0);
             }
             (Some(topic), false) => {
+                let alerts = self.hold_back_repeats(&mut report, alerts).await;
                 let delivery = topic.publish_all(&alerts).await;
                 report.count("alerts_published", delivery.published as u64);
                 for (resource, failure) in delivery.failed {
@@ -150,12 +153,81 @@ impl FunctionContext {
         );
         report.push_finding(finding);
         if let (Some(topic), false) = (&self.alert_topic, alerts.is_empty()) {
+            let alerts = self.hold_back_repeats(report, alerts).await;
             let delivery = topic.publish_all(&alerts).await;
             report.add_to_count("alerts_published", delivery.published as u64);
             for (resource, failure) in delivery.failed {
                 error!(resource = %resource, error = %failure, "late alert could not be published");
             }
         }
+    }
+}
+
+impl FunctionContext {
+    /// The alerts that go out: those sent within `alerts.repeat_after_minutes` are held back
+    /// ([`repeats`]), counted in the report's `alerts_held_back`. Without a state table, or when
+    /// it fails, every alert goes out and one finding says why.
+    async fn hold_back_repeats<D>(&self, report: &mut Report<D>, alerts: Vec<Alert>) -> Vec<Alert> {
+        let gated = repeats::gate(
+            self.ports.state(),
+            alerts,
+            chrono::Utc::now(),
+            self.config.alerts.repeat_after_minutes,
+        )
+        .await;
+        report.add_to_count("alerts_held_back", gated.n_held_back as u64);
+        match gated.unchecked {
+            None => {}
+            Some(Unchecked::NoStateStore) => {
+                info!("no state table (`PTC_STATE_TABLE`): alert repeats are not held back");
+                report.push_finding(
+                    Finding::new(
+                        Severity::Info,
+                        Check::AlertDelivery,
+                        self.function,
+                        "alert repeats are not held back: no state table",
+                        format!(
+                            "without `{}` the function remembers nothing between invocations, \
+                             so an alert repeated within `alerts.repeat_after_minutes` is sent again",
+                            crate::env::PTC_STATE_TABLE
+                        ),
+                    )
+                    .with_next_step(format!(
+                        "deploy with the stack's state table, or set `{}` to a DynamoDB table \
+                         with partition key `pk` (string) and TTL attribute `expires_at`",
+                        crate::env::PTC_STATE_TABLE
+                    )),
+                );
+            }
+            Some(Unchecked::Failed(failures)) => {
+                let resources: Vec<&str> = failures
+                    .iter()
+                    .map(|(resource, _)| resource.as_str())
+                    .collect();
+                report.push_finding(
+                    Finding::new(
+                        Severity::Warning,
+                        Check::AlertDelivery,
+                        self.function,
+                        format!(
+                            "alert repeats could not be checked for {} alert(s); they were sent",
+                            failures.len()
+                        ),
+                        format!(
+                            "the state table did not answer for {}: {}",
+                            resources.join(", "),
+                            failures[0].1
+                        ),
+                    )
+                    .with_next_step(format!(
+                        "check that the function's role may call `{}` on the table named by `{}`",
+                        crate::aws::state::UPDATE_ITEM,
+                        crate::env::PTC_STATE_TABLE
+                    )),
+                );
+            }
+        }
+        gated.to_send
     }
 }
 
@@ -317,9 +389,21 @@ mod tests {
         let delivery: Vec<&Finding> = report
             .findings
             .iter()
-            .filter(|finding| finding.check == Check::AlertDelivery)
+            .filter(|finding| {
+                finding.check == Check::AlertDelivery && finding.severity == Severity::Critical
+            })
             .collect();
         assert_eq!(delivery.len(), 1, "{:#?}", report.findings);
+        // No state table here: the alert went out unchecked, and one info finding says why.
+        let unchecked: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|finding| {
+                finding.check == Check::AlertDelivery && finding.severity == Severity::Info
+            })
+            .collect();
+        assert_eq!(unchecked.len(), 1, "{:#?}", report.findings);
+        assert!(unchecked[0].message.contains("PTC_STATE_TABLE"));
         assert_eq!(delivery[0].severity, Severity::Critical);
         assert_eq!(delivery[0].resource, sink.arn());
         assert!(delivery[0]

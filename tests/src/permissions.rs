@@ -30,6 +30,7 @@ fn iam_prefix(service: &str) -> Option<&'static str> {
         "kms" => "kms",
         "logs" => "logs",
         "iam" => "iam",
+        "dynamodb" => "dynamodb",
         _ => return None,
     })
 }

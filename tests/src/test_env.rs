@@ -339,6 +339,70 @@ impl TestEnv {
             .unwrap_or_else(|error| panic!("cannot create rule `{prefix}`: {error:?}"))
     }
 
+    /// Creates the product's state table as the stacks do (on-demand, partition key `pk` of
+    /// type string, no sort key, TTL on `expires_at`) and returns its name.
+    pub async fn create_state_table(&self) -> String {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+            TimeToLiveSpecification,
+        };
+        let dynamodb = aws_sdk_dynamodb::Client::new(&self.sdk_config);
+        let table = format!("ptc-ops-state-{}", uuid::Uuid::new_v4().simple());
+        let built = |what: &str, error: &dyn std::fmt::Debug| -> ! {
+            panic!("cannot build the state table's {what}: {error:?}")
+        };
+        dynamodb
+            .create_table()
+            .table_name(&table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap_or_else(|error| built("attribute", &error)),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap_or_else(|error| built("key", &error)),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("cannot create the state table: {error:?}"));
+        dynamodb
+            .update_time_to_live()
+            .table_name(&table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name("expires_at")
+                    .enabled(true)
+                    .build()
+                    .unwrap_or_else(|error| built("TTL", &error)),
+            )
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("cannot turn on the state table's TTL: {error:?}"));
+        table
+    }
+
+    /// The product's function context for `function` with `config`, remembering state in
+    /// `table` as a deployed function does with `PTC_STATE_TABLE`.
+    pub fn function_context_with_state(
+        &self,
+        function: &'static str,
+        config: ptc_ops::config::Config,
+        table: &str,
+    ) -> ptc_ops::lambda::FunctionContext {
+        let clients = self
+            .clients
+            .clone()
+            .with_state_table(Some(table.to_owned()));
+        ptc_ops::lambda::FunctionContext::new(function, config, clients)
+    }
+
     /// A topic with an SQS subscription that collects what the product publishes.
     pub async fn alert_inbox(&self) -> AlertInbox {
         AlertInbox::create(self).await

@@ -71,6 +71,7 @@ fn scope_name(scope: Scope) -> &'static str {
         Scope::TemplateRole => "template-role",
         Scope::ConsumerPrincipals => "consumer-principals",
         Scope::UpstreamRoles => "upstream-roles",
+        Scope::StateTable => "state-table",
     }
 }
 

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 
 import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -168,6 +169,23 @@ const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
   },
 };
 
+/** harden-repository's own role in the patterns, as the SAM template refers to it. */
+export const OWN_ROLE_ARN = { 'Fn::GetAtt': ['HardenRepositoryRole', 'Arn'] } as const;
+
+/** `value` with every {@link OWN_ROLE_ARN} replaced by `roleArn`. */
+function withOwnRole(value: unknown, roleArn: string): unknown {
+  if (Array.isArray(value)) {
+    return value.map((item) => withOwnRole(item, roleArn));
+  }
+  if (value !== null && typeof value === 'object') {
+    if (JSON.stringify(value) === JSON.stringify(OWN_ROLE_ARN)) {
+      return roleArn;
+    }
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, withOwnRole(item, roleArn)]));
+  }
+  return value;
+}
+
 /** The SAM template's EventBridge patterns for harden-repository (a test compares them). */
 export const EVENT_PATTERNS: Record<string, { description: string; pattern: Record<string, unknown> }> = {
   RepositoryCreated: {
@@ -200,6 +218,15 @@ export const EVENT_PATTERNS: Record<string, { description: string; pattern: Reco
           'UntagResource',
         ],
         errorCode: [{ exists: false }],
+        // The function's own writes never come back: they would queue for the one concurrency
+        // slot ahead of creation events (the code still acknowledges them, as a second line).
+        // A caller with no session issuer (an IAM user, the root user) has no such field, and
+        // `anything-but` matches only a field that exists, hence the second branch. The role is
+        // written as the SAM template writes it; the construct puts in its own role's ARN.
+        $or: [
+          { userIdentity: { sessionContext: { sessionIssuer: { arn: [{ 'anything-but': [OWN_ROLE_ARN] }] } } } },
+          { userIdentity: { sessionContext: { sessionIssuer: { arn: [{ exists: false }] } } } },
+        ],
       },
     },
   },
@@ -248,6 +275,8 @@ export class EcrPtcOps extends Construct {
   public readonly failureQueue: sqs.Queue;
   public readonly functions: Record<FunctionName, lambda.Function>;
   public readonly roles: Record<FunctionName | 'creation-template', iam.Role>;
+  /** What the functions remember between invocations (`PTC_STATE_TABLE`). */
+  public readonly stateTable: dynamodb.Table;
 
   constructor(scope: Construct, id: string, props: EcrPtcOpsProps = {}) {
     super(scope, id);
@@ -375,6 +404,17 @@ export class EcrPtcOps extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
+    // ---- state: what the functions remember between invocations -------------------------------
+    // Which alerts went out, so a storm reaches chat once per alerts.repeat_after_minutes. On
+    // demand, one string key, TTL on expires_at (lazy: the code compares it itself). Nothing in
+    // it outlives its window, so it goes with the stack.
+    this.stateTable = new dynamodb.Table(this, 'StateTable', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'expires_at',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
     // ---- log groups: created here so they have a retention and the roles need no CreateLogGroup
     const logGroups = {} as Record<FunctionName, logs.LogGroup>;
     for (const name of FUNCTION_NAMES) {
@@ -418,6 +458,8 @@ export class EcrPtcOps extends Construct {
             return [...settings.consumerPrincipalArns];
           case 'upstream-roles':
             return [...settings.upstreamRoleArns];
+          case 'state-table':
+            return [this.stateTable.tableArn];
           default:
             throw new Error(`permissions.json: scope "${scope}" is unknown to EcrPtcOps: teach lib/ecr-ptc-ops.ts its ARNs`);
         }
@@ -474,6 +516,7 @@ export class EcrPtcOps extends Construct {
         PTC_CONFIG: CONFIG_PATH,
         PTC_ALERT_TOPIC_ARN: alertTopic.ref,
         PTC_TEMPLATE_ROLE_ARN: templateRole.roleArn,
+        PTC_STATE_TABLE: this.stateTable.tableName,
       };
       if (name === 'harden-repository') {
         // Lambda sets no variable with the execution role: a change made by this role is the
@@ -511,7 +554,7 @@ export class EcrPtcOps extends Construct {
       const { source, 'detail-type': detailType, detail } = pattern as { source: string[]; 'detail-type': string[]; detail: Record<string, unknown> };
       new events.Rule(this, `HardenRepository${id}`, {
         description,
-        eventPattern: { source, detailType, detail },
+        eventPattern: { source, detailType, detail: withOwnRole(detail, roles['harden-repository'].roleArn) as Record<string, unknown> },
         targets: [new targets.LambdaFunction(harden)],
       });
     }

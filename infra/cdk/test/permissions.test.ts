@@ -70,6 +70,7 @@ function expected(template: Template, entry: RoleEntry, props: EcrPtcOpsProps): 
     'template-role': [`{{${templateRole}.Arn}}`],
     'consumer-principals': props.consumerPrincipalArns ?? [],
     'upstream-roles': props.upstreamRoleArns ?? [],
+    'state-table': [`{{${only('AWS::DynamoDB::Table')}.Arn}}`],
   };
   const conditions = (condition: Record<string, string>): unknown => {
     const [[kind, value]] = Object.entries(condition);

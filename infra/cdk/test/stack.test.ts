@@ -28,6 +28,7 @@ describe('EcrPtcOps', () => {
       'AWS::SNS::Topic': 1,
       'AWS::SNS::Subscription': 0,
       'AWS::SQS::Queue': 1,
+      'AWS::DynamoDB::Table': 1,
     };
     for (const [type, count] of Object.entries(counts)) {
       template.resourceCountIs(type, count);
@@ -53,6 +54,19 @@ describe('EcrPtcOps', () => {
       ReservedConcurrentExecutions: 1,
       Timeout: 900,
     });
+  });
+
+  it('keeps state in an on-demand table keyed by `pk` with TTL on `expires_at`, named to every function', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+    });
+    const [[tableId]] = Object.entries(template.findResources('AWS::DynamoDB::Table'));
+    for (const [id, fn] of Object.entries(template.findResources('AWS::Lambda::Function'))) {
+      assert.deepEqual(fn.Properties.Environment.Variables.PTC_STATE_TABLE, { Ref: tableId }, id);
+    }
   });
 
   it('sends events that failed every retry to the dead-letter queue', () => {

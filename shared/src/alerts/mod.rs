@@ -9,6 +9,8 @@
 //! Pure: this module builds messages; an [`AlertSink`] sends them ([`crate::aws::sns`] in a
 //! deployment).
 
+pub mod repeats;
+
 use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;

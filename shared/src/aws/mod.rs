@@ -13,6 +13,7 @@ pub mod registry_api;
 pub mod registry_scanning;
 pub mod secrets;
 pub mod sns;
+pub mod state;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +90,11 @@ pub struct Clients {
     lambda: aws_sdk_lambda::Client,
     /// Read only: the consumer doctor's policy simulation and role lookups.
     iam: aws_sdk_iam::Client,
+    /// The state table's client: built always (a client is cheap until it calls), asked only
+    /// with a table name.
+    dynamodb: aws_sdk_dynamodb::Client,
+    /// `PTC_STATE_TABLE`: without it the features that need state are off.
+    state_table: Option<String>,
     region: Option<String>,
     /// Every ECR call of the process goes through it.
     ecr_pacer: Arc<pacing::Pacer>,
@@ -102,6 +108,8 @@ impl Clients {
             sns: aws_sdk_sns::Client::new(sdk_config),
             lambda: aws_sdk_lambda::Client::new(sdk_config),
             iam: aws_sdk_iam::Client::new(sdk_config),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk_config),
+            state_table: None,
             region: sdk_config.region().map(|region| region.to_string()),
             ecr_pacer: Arc::new(pacing::Pacer::default()),
         }
@@ -111,6 +119,20 @@ impl Clients {
     pub fn with_ecr_pacing(mut self, calls_per_second: u32) -> Self {
         self.ecr_pacer = Arc::new(pacing::Pacer::new(calls_per_second));
         self
+    }
+
+    /// The same clients remembering state in `table` (a DynamoDB table name or ARN); `None` or
+    /// an empty name leaves the features that need state off.
+    pub fn with_state_table(mut self, table: Option<String>) -> Self {
+        self.state_table = table.filter(|table| !table.trim().is_empty());
+        self
+    }
+
+    /// The state table, when one is configured.
+    pub fn state_store(&self) -> Option<state::DynamoState> {
+        self.state_table
+            .as_ref()
+            .map(|table| state::DynamoState::new(self.dynamodb.clone(), table))
     }
 
     /// The private registry (pull-through cache rules, repositories, pulls), paced.

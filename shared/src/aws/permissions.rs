@@ -44,6 +44,8 @@ pub enum Scope {
     /// The custom roles (`customRoleArn`) of the ECR-to-ECR pull-through cache rules, as the
     /// deployment lists them (none by default).
     UpstreamRoles,
+    /// The state table the deployment creates (`PTC_STATE_TABLE`).
+    StateTable,
 }
 
 /// A condition a grant carries; [`Deployment`] fills in its values.
@@ -141,6 +143,14 @@ pub const PUBLISH_ALERTS: Permission = Permission::new(
     "alerts: one message per finding resource",
 );
 
+/// Remembering which alerts went out, which every function does through
+/// [`crate::lambda::FunctionContext::finish`] when the deployment has a state table.
+pub const REMEMBER_ALERTS: Permission = Permission::new(
+    crate::aws::state::UPDATE_ITEM,
+    Scope::StateTable,
+    "alert repeats: one conditional write decides which invocation sends",
+);
+
 /// What every function needs from the platform rather than from its code: writing its logs
 /// (EMF metrics included) and, for an asynchronous invocation that failed for good, sending the
 /// event to the on-failure destination (Lambda sends it with the function's role).
@@ -187,6 +197,8 @@ pub struct Deployment {
     pub consumer_principal_arns: Vec<String>,
     /// Custom roles of the ECR-to-ECR rules; empty for none.
     pub upstream_role_arns: Vec<String>,
+    /// The state table.
+    pub state_table_arn: String,
 }
 
 /// One statement's worth of a grant: an action on one resource, with its IAM condition block
@@ -240,6 +252,7 @@ impl Deployment {
             Scope::TemplateRole => vec![self.template_role_arn.clone()],
             Scope::ConsumerPrincipals => self.consumer_principal_arns.clone(),
             Scope::UpstreamRoles => self.upstream_role_arns.clone(),
+            Scope::StateTable => vec![self.state_table_arn.clone()],
         }
     }
 
@@ -328,6 +341,7 @@ mod tests {
             template_role_arn: "arn:aws:iam::111111111111:role/templates".into(),
             consumer_principal_arns: vec!["arn:aws:iam::111111111111:role/eks-node".into()],
             upstream_role_arns: vec![],
+            state_table_arn: "arn:aws:dynamodb:eu-west-1:111111111111:table/ptc-ops-state".into(),
         }
     }
 
@@ -381,6 +395,10 @@ mod tests {
             &["arn:aws:iam::111111111111:role/eks-node"],
         );
         check(Scope::UpstreamRoles, &[]);
+        check(
+            Scope::StateTable,
+            &["arn:aws:dynamodb:eu-west-1:111111111111:table/ptc-ops-state"],
+        );
     }
 
     const TAG_SECRET: Permission = Permission::new(

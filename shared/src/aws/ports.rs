@@ -11,6 +11,7 @@ use super::ecr::Ecr;
 use super::iam::IamApi;
 use super::registry_scanning::EcrScanning;
 use super::secrets::SecretsManager;
+use super::state::DynamoState;
 use super::Clients;
 use crate::config::TagMutabilitySetting;
 use crate::domain::iam::{RoleFacts, SimulatedDecision};
@@ -19,8 +20,9 @@ use crate::domain::{
     CacheRule, CreationTemplate, PulledImage, Repository, SecretMetadata, SecretValue,
 };
 use crate::ports::{
-    AwsAdapters, CachedImage, Call, CreationTemplates, Iam, Ports, PullFailure, Registry,
-    RegistryPolicyText, RepositoryPage, RuleValidation, Scanning, ScanningBatch, SecretStore,
+    AcceptedValue, AlertClaim, AlertDecision, AwsAdapters, CachedImage, Call, CreationTemplates,
+    Iam, Ports, PullFailure, Registry, RegistryPolicyText, RepositoryPage, RestorationClaim,
+    RestorationDecision, RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore,
 };
 
 impl Clients {
@@ -33,6 +35,7 @@ impl Clients {
                 scanning: self.scanning(),
                 secrets: self.secret_store(),
                 iam: self.iam(),
+                state: self.state_store(),
             },
             self.region().map(str::to_owned),
         )
@@ -190,5 +193,34 @@ impl Iam for IamApi {
 
     fn role<'a>(&'a self, role_arn: &'a str) -> Call<'a, Option<RoleFacts>> {
         Box::pin(self.role(role_arn))
+    }
+}
+
+impl StateStore for DynamoState {
+    fn claim_alert<'a>(&'a self, claim: &'a AlertClaim) -> Call<'a, AlertDecision> {
+        Box::pin(self.claim_alert(claim))
+    }
+
+    fn count_restoration<'a>(
+        &'a self,
+        claim: &'a RestorationClaim,
+    ) -> Call<'a, RestorationDecision> {
+        Box::pin(self.count_restoration(claim))
+    }
+
+    fn accept_value<'a>(
+        &'a self,
+        repository: &'a str,
+        setting: &'a str,
+        accepted: &'a AcceptedValue,
+    ) -> Call<'a, ()> {
+        Box::pin(self.accept_value(repository, setting, accepted))
+    }
+
+    fn accepted_values<'a>(
+        &'a self,
+        repository: &'a str,
+    ) -> Call<'a, BTreeMap<String, AcceptedValue>> {
+        Box::pin(self.accepted_values(repository))
     }
 }

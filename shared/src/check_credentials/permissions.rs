@@ -3,7 +3,9 @@
 //! use them, and (with `credentials.write_back`) tag a secret with its discovered expiry, that
 //! tag key only.
 
-use crate::aws::permissions::{Condition, Permission, Scope, Switch, TagKeys, PUBLISH_ALERTS};
+use crate::aws::permissions::{
+    Condition, Permission, Scope, Switch, TagKeys, PUBLISH_ALERTS, REMEMBER_ALERTS,
+};
 
 pub const PERMISSIONS: &[Permission] = &[
     Permission::new(
@@ -35,4 +37,5 @@ pub const PERMISSIONS: &[Permission] = &[
         "which rules use each secret; IAM has no resource type for rules",
     ),
     PUBLISH_ALERTS,
+    REMEMBER_ALERTS,
 ];

@@ -13,7 +13,16 @@ pub struct AlertsConfig {
     pub topic_arn: Option<SnsTopicArn>,
     /// Findings below this severity are reported but not published.
     pub min_severity: Severity,
+    /// An alert with the thread, check and resource of one sent less than this long ago is
+    /// held back (needs the state table); 0 sends every alert.
+    pub repeat_after_minutes: u32,
 }
+
+/// Default of `alerts.repeat_after_minutes`: a storm of one failure reaches chat once an hour.
+pub const DEFAULT_REPEAT_AFTER_MINUTES: u32 = 60;
+/// Upper bound of `alerts.repeat_after_minutes`: a week. A longer silence would hide that a
+/// problem is still there; a report still lists every finding.
+pub const MAX_REPEAT_AFTER_MINUTES: i64 = 7 * 24 * 60;
 
 /// An SNS topic ARN, `arn:<partition>:sns:<region>:<account id>:<topic name>`, checked so that a
 /// typo fails at init rather than on the first alert.
@@ -81,9 +90,15 @@ pub(crate) fn read_alerts(
     let topic_arn = section.string("topic_arn", problems, SnsTopicArn::parse);
     let severities = Severity::ALL.map(|severity| (severity.as_str(), severity));
     let min_severity = section.choice("min_severity", &severities, problems);
+    let repeat_after_minutes = section.integer_in(
+        "repeat_after_minutes",
+        0..=MAX_REPEAT_AFTER_MINUTES,
+        problems,
+    );
     section.finish(problems);
     Some(AlertsConfig {
         topic_arn: topic_arn.optional()?,
         min_severity: min_severity.or(Severity::Warning)?,
+        repeat_after_minutes: repeat_after_minutes.or(DEFAULT_REPEAT_AFTER_MINUTES)?,
     })
 }

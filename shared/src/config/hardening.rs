@@ -110,6 +110,8 @@ pub struct HardeningConfig {
     pub registry_scanning: TemplateMode,
     /// `hardening.registry_scan_type`: the scan type to set; `None` keeps the registry's.
     pub registry_scan_type: Option<ScanType>,
+    /// `[hardening.drift]`: the flap limit.
+    pub drift: super::drift::DriftConfig,
 }
 
 impl HardeningConfig {
@@ -212,6 +214,9 @@ pub(crate) fn read_hardening(
     let scan_types = ScanType::ALL.map(|scan_type| (scan_type.as_str(), scan_type));
     let registry_scan_type = section.choice("registry_scan_type", &scan_types, problems);
 
+    let drift = section
+        .table_or_empty("drift", problems)
+        .and_then(|drift_section| super::drift::read_drift(drift_section, problems));
     let default_profile = section
         .table_or_empty("default", problems)
         .and_then(|default_section| read_profile(default_section, None, base_dir, problems));
@@ -239,6 +244,7 @@ pub(crate) fn read_hardening(
         creation_template_role_arn: creation_template_role_arn.optional()?,
         registry_scanning: registry_scanning.or(TemplateMode::Manage)?,
         registry_scan_type: registry_scan_type.optional()?,
+        drift: drift?,
     })
 }
 

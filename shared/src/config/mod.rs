@@ -13,6 +13,7 @@
 mod alerts;
 mod consumers;
 mod credentials;
+mod drift;
 mod error;
 mod hardening;
 mod prewarm;
@@ -32,6 +33,7 @@ use crate::env;
 pub use alerts::{AlertsConfig, SnsTopicArn};
 pub use consumers::{Consumer, ConsumersConfig};
 pub use credentials::{token_destination_problem, CredentialsConfig, HttpBaseUrl};
+pub use drift::DriftConfig;
 pub use error::{ConfigError, ConfigProblem};
 pub use hardening::{HardeningConfig, TemplateMode, MAX_HARDENING_CONCURRENCY};
 pub use prewarm::{PrewarmConfig, MAX_PREWARM_CONCURRENCY};

@@ -87,6 +87,12 @@ named_cases! {
     minimal_empty_file("", |config| {
         assert_eq!(config.alerts.topic_arn, None);
         assert_eq!(config.alerts.min_severity, Severity::Warning);
+        assert_eq!(config.alerts.repeat_after_minutes, 60);
+        assert_eq!(
+            (config.hardening.drift.max_restorations, config.hardening.drift.window_minutes),
+            (3, 60)
+        );
+        assert!(config.hardening.drift.ignore_callers.is_empty());
         let hardening = &config.hardening;
         assert_eq!(hardening.prefixes, None);
         assert_eq!((hardening.concurrency, hardening.dry_run), (8, false));
@@ -395,6 +401,30 @@ named_cases! {
         "[hardening]\nconcurrency = 0\n[prewarm]\nconcurrency = 65".into(),
         vec!["hardening.concurrency", "prewarm.concurrency"],
     ),
+    repeat_window_longer_than_a_week(
+        "[alerts]\nrepeat_after_minutes = 10081".into(),
+        vec!["alerts.repeat_after_minutes"],
+    ),
+    flap_limit_out_of_range(
+        "[hardening.drift]\nmax_restorations = 0\nwindow_minutes = 10081".into(),
+        vec!["hardening.drift.max_restorations", "hardening.drift.window_minutes"],
+    ),
+    ignored_callers_must_be_roles_or_users(
+        "[hardening.drift]\nignore_callers = [\"arn:aws:sts::123456789012:assumed-role/terraform/ci\", \"123456789012\", \"arn:aws:iam::123456789012:role/*\"]".into(),
+        vec![
+            "hardening.drift.ignore_callers[0]",
+            "hardening.drift.ignore_callers[1]",
+            "hardening.drift.ignore_callers[2]",
+        ],
+    ),
+    unknown_drift_key(
+        "[hardening.drift]\nmax_restorationz = 3".into(),
+        vec!["hardening.drift.max_restorationz"],
+    ),
+    repeat_window_negative(
+        "[alerts]\nrepeat_after_minutes = -1".into(),
+        vec!["alerts.repeat_after_minutes"],
+    ),
     bool_as_a_word("[hardening]\ndry_run = \"yes\"".into(), vec!["hardening.dry_run"]),
     bad_severity("[alerts]\nmin_severity = \"error\"".into(), vec!["alerts.min_severity"]),
     bad_topic_arn(
@@ -554,7 +584,7 @@ fn one_file_with_many_problems_reports_them_all() {
         rendered,
         [
             "alerts.min_severity: expected one of `info`, `warning`, `critical`, found \"loud\"",
-            "alerts.colour: unknown key, expected one of `topic_arn`, `min_severity`",
+            "alerts.colour: unknown key, expected one of `topic_arn`, `min_severity`, `repeat_after_minutes`",
             "hardening.concurrency: expected an integer from 1 to 64, found \"eight\"",
             "hardening.default.lifecycle_policy (lifecycle/bad-unit.json): rules[1].selection.countUnit: expected `days`, found \"hours\"",
             "hardening.default.tag_mutability_exclusions: expected 1 to 5 wildcard filters with `tag_mutability` `IMMUTABLE_WITH_EXCLUSION`, found 0",

@@ -69,6 +69,94 @@ fn own_flag_not_effective_finding(
     .with_resource_arn(&repository.arn)
 }
 
+/// The first change of a setting after it was restored `max_restorations` times within the
+/// window: the product stops fighting until the window ends, and says who it is fighting.
+pub fn flap_limit_reached_finding(
+    repository: &str,
+    setting: &str,
+    changed_by: Option<&str>,
+    limit: &crate::config::DriftConfig,
+    window_ends_at: chrono::DateTime<chrono::Utc>,
+) -> Finding {
+    let by = changed_by
+        .map(|caller| format!(" by `{caller}`"))
+        .unwrap_or_default();
+    Finding::new(
+        Severity::Critical,
+        Check::RepositoryHardening,
+        repository,
+        format!("`{setting}` of `{repository}` keeps being changed{by}: no longer restored"),
+        format!(
+            "`{setting}` was restored {} times within {} minutes and changed again{by}; another writer (an automation, Terraform) is fighting the profile, so it is not restored until {} (`hardening.drift.max_restorations`, `window_minutes`)",
+            limit.max_restorations,
+            limit.window_minutes,
+            window_ends_at.to_rfc3339()
+        ),
+    )
+    .with_next_step(format!(
+        "find out why{by} changes `{setting}`: make the profile say what it should be, or stop the other writer"
+    ))
+}
+
+/// A change by a caller the configuration says owns it: acknowledged, not restored.
+pub fn change_accepted_finding(
+    repository: &str,
+    setting: &str,
+    changed_by: &str,
+    ignored: &str,
+    remembered: bool,
+) -> Finding {
+    let memory = if remembered {
+        "the value is remembered, so the sweep leaves it too until the setting changes again"
+    } else {
+        "the value could not be remembered (state table), so the next sweep may restore it"
+    };
+    Finding::new(
+        Severity::Info,
+        Check::RepositoryHardening,
+        repository,
+        format!("`{setting}` of `{repository}` changed by `{changed_by}`: accepted, not restored"),
+        format!("`{ignored}` is in `hardening.drift.ignore_callers`; {memory}"),
+    )
+}
+
+/// A value an ignored caller set, found by a later run: left as it is.
+pub fn value_accepted_finding(
+    repository: &str,
+    setting: &str,
+    caller: &str,
+    accepted_at: chrono::DateTime<chrono::Utc>,
+) -> Finding {
+    Finding::new(
+        Severity::Info,
+        Check::RepositoryHardening,
+        repository,
+        format!("`{setting}` of `{repository}` left as `{caller}` set it"),
+        format!(
+            "`{caller}` (in `hardening.drift.ignore_callers`) set it on {}; it differs from the profile and is not restored until the setting changes again",
+            accepted_at.to_rfc3339()
+        ),
+    )
+}
+
+/// A change after the flap limit was reached and alerted: not restored, said quietly.
+pub fn flap_limit_held_finding(
+    repository: &str,
+    setting: &str,
+    changed_by: Option<&str>,
+) -> Finding {
+    let by = changed_by
+        .map(|caller| format!(" by `{caller}`"))
+        .unwrap_or_default();
+    Finding::new(
+        Severity::Info,
+        Check::RepositoryHardening,
+        repository,
+        format!("`{setting}` of `{repository}` changed again{by}: not restored (flap limit)"),
+        "the flap limit of its window was reached and alerted; it is restored after the window ends".to_owned(),
+    )
+}
+
 fn public_policy_refused_finding(
     desired: &Desired<'_>,
     repository: &Repository,

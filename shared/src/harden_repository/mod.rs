@@ -45,6 +45,7 @@ use crate::events::{
 use crate::metrics::Metrics;
 use crate::ports::Ports;
 use crate::ports::RegistryPort;
+use crate::ports::{AcceptedValue, RestorationClaim, RestorationDecision, StatePort};
 use crate::ports::{ScanningPort, MAX_NAMES_PER_BATCH};
 use crate::run::{Ran, RunContext};
 use crate::scanning::{Covered, ScanCoverage};
@@ -263,11 +264,45 @@ async fn drift(
         principal: caller.principal().to_owned(),
         event_time: changed.event_time.clone(),
     });
-    let hardener = Hardener::new(ports, config, dry_run, deadline).await?;
+    let ignored = config
+        .hardening
+        .drift
+        .ignored(caller.role_arn.as_deref(), caller.arn.as_deref());
+    if let (Some(ignored), None) = (ignored, ports.state()) {
+        // Nothing to remember it in: acknowledged without work, and the report says the sweep
+        // will not know.
+        info!(repository = %changed.repository_name, caller = ignored, "change by an ignored caller; no state table to remember it");
+        let mut report = HardenReport::new(FUNCTION.as_str(), dry_run);
+        let mut metrics = Metrics::new(FUNCTION.as_str());
+        Tally::new(dry_run, true).finish(&mut report, &mut metrics);
+        report.push_finding(findings::change_accepted_finding(
+            &changed.repository_name,
+            changed.call.setting(),
+            caller.principal(),
+            ignored,
+            false,
+        ));
+        report.details.trigger = Some(trigger(Some(
+            "made by a caller of `hardening.drift.ignore_callers`: accepted, not restored",
+        )));
+        return Ok((report, metrics));
+    }
+    let event_change = ignored.map(|ignored| {
+        (
+            changed.call.setting(),
+            ignored.to_owned(),
+            caller.principal().to_owned(),
+        )
+    });
+    let hardener = Hardener::new(ports, config, dry_run, deadline)
+        .await?
+        .limiting_restorations(ports, Some(caller.principal().to_owned()))
+        .accepting(ports, event_change);
     let (mut report, metrics) = hardener
         .harden_names(&names, Provenance::Unknown, tally)
         .await;
     report.details.trigger = Some(trigger(None));
+    flap_limit_off(ports, &mut report);
     Ok((report, metrics))
 }
 
@@ -333,7 +368,10 @@ pub async fn sweep(
             crate::scanning::in_effect(ports, &config.hardening).await,
         )
     };
-    let hardener = hardener.with_registry_scanning(scanning.1);
+    let hardener = hardener
+        .with_registry_scanning(scanning.1)
+        .limiting_restorations(ports, None)
+        .accepting(ports, None);
     let mut tally = Tally::new(dry_run, false);
     let progress = sweep::sweep_repositories(
         hardener.registry,
@@ -363,6 +401,7 @@ pub async fn sweep(
     let mut metrics = Metrics::new(FUNCTION.as_str());
     tally.finish(&mut report, &mut metrics);
     hardener.describe_scope(&mut report);
+    flap_limit_off(ports, &mut report);
     if let Some(templates) = templates {
         report.details.templates = Some(templates.write_into(&mut report));
     }
@@ -490,6 +529,219 @@ pub async fn hand_on(
     }
 }
 
+/// Without a state table the flap limit is off: a run that restored something says so once.
+fn flap_limit_off(ports: &Ports, report: &mut HardenReport) {
+    let restored = report
+        .summary
+        .get(outcome::SETTINGS_CHANGED)
+        .copied()
+        .unwrap_or_default();
+    if ports.state().is_some() || restored == 0 {
+        return;
+    }
+    info!("no state table (`PTC_STATE_TABLE`): restorations are not limited");
+    report.push_finding(
+        Finding::new(
+            Severity::Info,
+            Check::RepositoryHardening,
+            "harden-repository/drift",
+            "restorations are not limited: no state table",
+            format!(
+                "without `{}` the function cannot count restorations across invocations, so a setting another writer keeps changing is restored every time (`hardening.drift.max_restorations`)",
+                env::PTC_STATE_TABLE
+            ),
+        )
+        .with_next_step(format!(
+            "deploy with the stack's state table, or set `{}` to a DynamoDB table with partition key `pk` (string) and TTL attribute `expires_at`",
+            env::PTC_STATE_TABLE
+        )),
+    );
+}
+
+/// The flap limit of a run that restores (drift events and sweeps): each write is counted per
+/// repository and setting in the state store first, so two invocations never both restore past
+/// the limit.
+struct FlapGate<'a> {
+    state: StatePort<'a>,
+    limit: &'a crate::config::DriftConfig,
+    /// Who changed the setting, when an event says so (a sweep does not know).
+    changed_by: Option<String>,
+}
+
+impl FlapGate<'_> {
+    /// Takes out of `plan` the changes the limit refuses, each with its finding. A state store
+    /// that fails lets the change through: hardening does not stop for it.
+    async fn limit(&self, repository: &str, plan: &mut plan::Plan) {
+        let now = chrono::Utc::now();
+        let window_ends_at = now + chrono::Duration::minutes(i64::from(self.limit.window_minutes));
+        let claims: Vec<RestorationClaim> = plan
+            .changes
+            .iter()
+            .map(|change| RestorationClaim {
+                key: format!("restorations#{repository}#{}", change.setting.as_str()),
+                now,
+                window_ends_at,
+                max_restorations: self.limit.max_restorations,
+            })
+            .collect();
+        let decisions = futures::future::join_all(
+            claims
+                .iter()
+                .map(|claim| self.state.count_restoration(claim)),
+        )
+        .await;
+        let changed_by = self.changed_by.as_deref();
+        let mut kept = Vec::new();
+        for (change, decision) in std::mem::take(&mut plan.changes).into_iter().zip(decisions) {
+            let setting = change.setting.as_str();
+            match decision {
+                Ok(RestorationDecision::Restore { n }) => {
+                    info!(
+                        repository,
+                        setting,
+                        n,
+                        max = self.limit.max_restorations,
+                        "restoration within the flap limit"
+                    );
+                    kept.push(change);
+                }
+                Ok(RestorationDecision::LimitReached { window_ends_at }) => {
+                    warn!(repository, setting, changed_by, window_ends_at = %window_ends_at.to_rfc3339(), "flap limit reached: not restored until the window ends");
+                    plan.findings.push((
+                        plan::FindingKind::FlapLimitReached,
+                        findings::flap_limit_reached_finding(
+                            repository,
+                            setting,
+                            changed_by,
+                            self.limit,
+                            window_ends_at,
+                        ),
+                    ));
+                }
+                Ok(RestorationDecision::Refused) => {
+                    info!(
+                        repository,
+                        setting, changed_by, "changed again past the flap limit: not restored"
+                    );
+                    plan.findings.push((
+                        plan::FindingKind::FlapLimitHeld,
+                        findings::flap_limit_held_finding(repository, setting, changed_by),
+                    ));
+                }
+                Err(error) => {
+                    warn!(repository, setting, error = %error, "flap limit could not be checked; restoring");
+                    kept.push(change);
+                }
+            }
+        }
+        plan.changes = kept;
+    }
+}
+
+/// `hardening.drift.ignore_callers`: values other writers own are accepted, not restored.
+struct Acceptance<'a> {
+    state: StatePort<'a>,
+    /// The event's change when its caller is ignored: the setting, the `ignore_callers` entry,
+    /// and who made the call.
+    event: Option<(&'static str, String, String)>,
+}
+
+impl Acceptance<'_> {
+    /// Takes out of `plan` the event's change (remembered as accepted) and every change whose
+    /// value is one an ignored caller set (one read). A state store that fails lets the
+    /// changes through.
+    async fn apply(&self, repository: &str, plan: &mut plan::Plan) {
+        let mut changes = std::mem::take(&mut plan.changes);
+        if let Some((setting, ignored, changed_by)) = &self.event {
+            if let Some(index) = changes
+                .iter()
+                .position(|change| change.setting.as_str() == *setting)
+            {
+                let change = changes.remove(index);
+                let accepted = AcceptedValue {
+                    value: crate::domain::canonical_json_text(&change.old),
+                    caller: ignored.clone(),
+                    accepted_at: chrono::Utc::now(),
+                };
+                let remembered = match self
+                    .state
+                    .accept_value(repository, setting, &accepted)
+                    .await
+                {
+                    Ok(()) => {
+                        info!(repository, setting, caller = %ignored, "change by an ignored caller accepted and remembered");
+                        true
+                    }
+                    Err(error) => {
+                        warn!(repository, setting, error = %error, "accepted value could not be remembered");
+                        false
+                    }
+                };
+                plan.findings.push((
+                    plan::FindingKind::ChangeAccepted,
+                    findings::change_accepted_finding(
+                        repository, setting, changed_by, ignored, remembered,
+                    ),
+                ));
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        let accepted = match self.state.accepted_values(repository).await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                warn!(repository, error = %error, "accepted values could not be read; restoring");
+                plan.changes = changes;
+                return;
+            }
+        };
+        for change in changes {
+            let setting = change.setting.as_str();
+            let value = crate::domain::canonical_json_text(&change.old);
+            match accepted
+                .get(setting)
+                .filter(|accepted| accepted.value == value)
+            {
+                Some(accepted) => {
+                    info!(repository, setting, caller = %accepted.caller, "value an ignored caller set; left as it is");
+                    plan.findings.push((
+                        plan::FindingKind::ValueAccepted,
+                        findings::value_accepted_finding(
+                            repository,
+                            setting,
+                            &accepted.caller,
+                            accepted.accepted_at,
+                        ),
+                    ));
+                }
+                None => plan.changes.push(change),
+            }
+        }
+    }
+}
+
+/// A policy left as it is replaces nothing: the "replaced" warning of a change a gate took out
+/// goes with it.
+fn forget_replaced(plan: &mut plan::Plan, planned: &[&'static str]) {
+    let left: Vec<String> = planned
+        .iter()
+        .filter(|setting| {
+            !plan
+                .changes
+                .iter()
+                .any(|change| change.setting.as_str() == **setting)
+        })
+        .map(|setting| setting.replace('_', " "))
+        .collect();
+    plan.findings.retain(|(kind, finding)| {
+        *kind != plan::FindingKind::PolicyReplaced
+            || !left
+                .iter()
+                .any(|what| finding.title.starts_with(what.as_str()))
+    });
+}
+
 /// One run's view of the registry and the configuration.
 struct Hardener<'a> {
     registry: RegistryPort<'a>,
@@ -501,6 +753,10 @@ struct Hardener<'a> {
     /// `false` for runs that recur with every sync of the cache.
     report_unresolvable: bool,
     scanning: ScanningView<'a>,
+    /// `None`: every difference is written (creation events, direct invocations, no table).
+    flap: Option<FlapGate<'a>>,
+    /// `None`: no caller is ignored, or no table.
+    acceptance: Option<Acceptance<'a>>,
 }
 
 /// What a run knows of scanning: the registry configuration in effect (a sweep), the effective
@@ -535,6 +791,8 @@ impl<'a> Hardener<'a> {
             dry_run,
             deadline,
             report_unresolvable: true,
+            flap: None,
+            acceptance: None,
             scanning: ScanningView {
                 api: ports.scanning(),
                 in_effect: None,
@@ -542,6 +800,30 @@ impl<'a> Hardener<'a> {
                 coverage: Mutex::new(ScanCoverage::default()),
             },
         })
+    }
+
+    /// Counts restorations against `hardening.drift` in the state store, when there is one.
+    fn limiting_restorations(mut self, ports: &'a Ports, changed_by: Option<String>) -> Self {
+        self.flap = ports.state().map(|state| FlapGate {
+            state,
+            limit: &self.config.drift,
+            changed_by,
+        });
+        self
+    }
+
+    /// Leaves values callers of `hardening.drift.ignore_callers` set, when any are configured
+    /// and there is a state table; `event` is the drift event's own change by one of them.
+    fn accepting(
+        mut self,
+        ports: &'a Ports,
+        event: Option<(&'static str, String, String)>,
+    ) -> Self {
+        if self.config.drift.ignore_callers.is_empty() {
+            return self;
+        }
+        self.acceptance = ports.state().map(|state| Acceptance { state, event });
+        self
     }
 
     /// Compares repositories against this registry scanning configuration: those it scans on
@@ -794,6 +1076,21 @@ impl<'a> Hardener<'a> {
         let mut plan = plan::plan(&desired, &observed);
         if !self.report_unresolvable {
             plan.findings.retain(|(kind, _)| !kind.resolved_by_hand());
+        }
+        // Only a repository that differs asks the state store: a compliant sweep makes no call.
+        if !self.dry_run && !plan.changes.is_empty() {
+            let planned: Vec<&'static str> = plan
+                .changes
+                .iter()
+                .map(|change| change.setting.as_str())
+                .collect();
+            if let Some(acceptance) = &self.acceptance {
+                acceptance.apply(&name, &mut plan).await;
+            }
+            if let (Some(flap), false) = (&self.flap, plan.changes.is_empty()) {
+                flap.limit(&name, &mut plan).await;
+            }
+            forget_replaced(&mut plan, &planned);
         }
         let arn = observed.repository.arn.clone();
         if !tags_known && !plan.changes.is_empty() {

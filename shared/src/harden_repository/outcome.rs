@@ -110,6 +110,18 @@ impl GroupKey {
             GroupKey::Plan(FindingKind::ScanSettingIgnored) => format!(
                 "{n_repositories} repositories are still not scanned on push after their own setting was changed"
             ),
+            GroupKey::Plan(FindingKind::FlapLimitReached) => format!(
+                "{n_repositories} settings keep being changed by another writer: not restored until their window ends"
+            ),
+            GroupKey::Plan(FindingKind::FlapLimitHeld) => format!(
+                "{n_repositories} settings changed again past the flap limit: not restored"
+            ),
+            GroupKey::Plan(FindingKind::ChangeAccepted) => format!(
+                "{n_repositories} changes by callers in `hardening.drift.ignore_callers` accepted"
+            ),
+            GroupKey::Plan(FindingKind::ValueAccepted) => format!(
+                "{n_repositories} settings left as callers in `hardening.drift.ignore_callers` set them"
+            ),
             GroupKey::Plan(FindingKind::ScannedByRegistry) => format!(
                 "{n_repositories} repositories are scanned on push by the registry although their profile says no"
             ),

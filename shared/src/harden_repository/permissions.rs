@@ -4,7 +4,9 @@
 //! first ([`crate::templates::permissions`]), then the registry scanning configuration
 //! ([`crate::scanning::permissions`]).
 
-use crate::aws::permissions::{Condition, Permission, Scope, TagKeys, PUBLISH_ALERTS};
+use crate::aws::permissions::{
+    Condition, Permission, Scope, TagKeys, PUBLISH_ALERTS, REMEMBER_ALERTS,
+};
 use crate::scanning::permissions::{
     GET_REGISTRY_SCANNING, PUT_REGISTRY_SCANNING, READ_REPOSITORY_SCANNING,
 };
@@ -79,4 +81,15 @@ pub const PERMISSIONS: &[Permission] = &[
     PUT_REGISTRY_SCANNING,
     READ_REPOSITORY_SCANNING,
     PUBLISH_ALERTS,
+    REMEMBER_ALERTS,
+    Permission::new(
+        crate::aws::state::UPDATE_ITEM,
+        Scope::StateTable,
+        "flap limit: one conditional write counts each restoration of a setting",
+    ),
+    Permission::new(
+        crate::aws::state::GET_ITEM,
+        Scope::StateTable,
+        "values callers of `hardening.drift.ignore_callers` set: one read per drifted repository",
+    ),
 ];

@@ -98,6 +98,15 @@ pub enum FindingKind {
     /// The per-repository scan on push was written, and the effective scanning read back
     /// did not change (the registry configuration decides).
     ScanSettingIgnored,
+    /// A setting was restored `max_restorations` times within the window and changed again:
+    /// not restored until the window ends (the window's one critical alert).
+    FlapLimitReached,
+    /// Changed again after the flap limit was reached: not restored, already alerted.
+    FlapLimitHeld,
+    /// A change by a caller of `hardening.drift.ignore_callers`: accepted, not restored.
+    ChangeAccepted,
+    /// A value an ignored caller set, still in place: left as it is.
+    ValueAccepted,
 }
 
 impl FindingKind {
@@ -123,6 +132,10 @@ impl FindingKind {
             FindingKind::PolicyReplaced => "policy-replaced",
             FindingKind::ScannedByRegistry => "scanned-by-registry",
             FindingKind::ScanSettingIgnored => "scan-setting-ignored",
+            FindingKind::FlapLimitReached => "flap-limit-reached",
+            FindingKind::FlapLimitHeld => "flap-limit-held",
+            FindingKind::ChangeAccepted => "change-accepted",
+            FindingKind::ValueAccepted => "value-accepted",
         }
     }
 }

@@ -352,3 +352,87 @@ async fn a_repository_named_like_the_prefix_is_an_application_repository() {
     );
     assert_eq!(writes(&ecr.calls()[n_calls..]), Vec::<&str>::new());
 }
+
+/// The sweep keeps the flap limit too: with `max_restorations = 1`, a lifecycle policy someone
+/// changes again after the sweep restored it is reported (critical, once) and left, then left
+/// quietly. A compliant sweep asks the state store nothing.
+#[tokio::test]
+async fn the_sweep_respects_the_flap_limit_and_a_compliant_sweep_asks_no_state() {
+    use crate::ports::fakes::FakeState;
+    use crate::ports::Registry;
+
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/config");
+    let text = std::fs::read_to_string(shipped.join("ptc-ops.toml")).expect("shipped config");
+    let config = Config::from_toml_str(
+        &format!("{text}\n[hardening.drift]\nmax_restorations = 1\n"),
+        &shipped,
+        "test.toml",
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let ecr = Arc::new(registry());
+    let state = Arc::new(FakeState::default());
+    let ports = fakes::ports_with_state(&ecr, &Arc::new(FakeSecretStore::default()), &state);
+    let sweep = || async {
+        let context = RunContext::new(&ports, &config);
+        let request = Request {
+            invocation: HardenInvocation::Direct(HardenRequest {
+                target: HardenTarget::Sweep,
+                dry_run: Some(false),
+                cursor: None,
+            }),
+            can_hand_off: false,
+        };
+        run(&context, request)
+            .await
+            .unwrap_or_else(|error| panic!("{}", error.full_message()))
+            .report
+    };
+    let changed_by_hand = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
+    let critical = |report: &HardenReport| -> Vec<String> {
+        report
+            .findings
+            .iter()
+            .filter(|finding| finding.severity == Severity::Critical)
+            .map(|finding| finding.title.clone())
+            .collect()
+    };
+
+    let first = sweep().await;
+    assert!(first.summary.get("settings_changed").copied().unwrap_or(0) > 0);
+    let asked = state.n_calls();
+    assert!(asked > 0, "the first restorations are counted");
+    let compliant = sweep().await;
+    let changed = |report: &HardenReport| report.summary.get("settings_changed").copied();
+    assert_eq!(changed(&compliant).unwrap_or(0), 0);
+    assert_eq!(
+        state.n_calls(),
+        asked,
+        "a compliant sweep makes no state call"
+    );
+
+    Registry::put_lifecycle_policy(ecr.as_ref(), NGINX, changed_by_hand)
+        .await
+        .expect("changed by hand");
+    let limited = sweep().await;
+    let titles = critical(&limited);
+    assert_eq!(titles.len(), 1, "{titles:#?}");
+    assert!(
+        titles[0].contains("`lifecycle_policy` of `docker-hub/library/nginx`"),
+        "{}",
+        titles[0]
+    );
+    let left = |ecr: &FakeEcr| ecr.stored(NGINX).and_then(|stored| stored.lifecycle_policy);
+    assert_eq!(left(&ecr).as_deref(), Some(changed_by_hand), "not restored");
+
+    let again = sweep().await;
+    assert!(
+        critical(&again).is_empty(),
+        "alerted once per window: {:#?}",
+        again.findings
+    );
+    assert_eq!(
+        left(&ecr).as_deref(),
+        Some(changed_by_hand),
+        "still not restored"
+    );
+}

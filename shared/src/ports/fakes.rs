@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures::future::BoxFuture;
 
 use super::{
-    CachedImage, Call, CreationTemplates, Given, Iam, Ports, PullFailure, Registry,
-    RegistryPolicyText, RepositoryPage, RuleValidation, Scanning, ScanningBatch, SecretStore,
+    AlertClaim, AlertDecision, CachedImage, Call, CreationTemplates, Given, Iam, Ports,
+    PullFailure, Registry, RegistryPolicyText, RepositoryPage, RestorationClaim,
+    RestorationDecision, RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore,
     Upstream, REPOSITORY_NOT_FOUND,
 };
 use crate::aws::AwsError;
@@ -769,7 +770,182 @@ pub fn ports(ecr: &Arc<FakeEcr>, secrets: &Arc<FakeSecretStore>) -> Ports {
             scanning: Arc::clone(ecr) as Arc<dyn Scanning>,
             secrets: Arc::clone(secrets) as Arc<dyn SecretStore>,
             iam: Arc::new(FakeIam),
+            state: None,
         },
         Some(REGION.to_owned()),
     )
+}
+
+/// [`ports`] with a state store.
+pub fn ports_with_state(
+    ecr: &Arc<FakeEcr>,
+    secrets: &Arc<FakeSecretStore>,
+    state: &Arc<FakeState>,
+) -> Ports {
+    Ports::given(
+        Given {
+            registry: Arc::clone(ecr) as Arc<dyn Registry>,
+            templates: Arc::clone(ecr) as Arc<dyn CreationTemplates>,
+            scanning: Arc::clone(ecr) as Arc<dyn Scanning>,
+            secrets: Arc::clone(secrets) as Arc<dyn SecretStore>,
+            iam: Arc::new(FakeIam),
+            state: Some(Arc::clone(state) as Arc<dyn StateStore>),
+        },
+        Some(REGION.to_owned()),
+    )
+}
+
+/// One record of the fake state table, as the DynamoDB adapter keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeAlertRecord {
+    pub sent_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub severity: crate::domain::Severity,
+    pub held: u64,
+}
+
+/// The state table in memory, with the adapter's conditions: an expired record counts as
+/// absent, a more severe alert is not held back. Fails every call when told to.
+#[derive(Debug, Default)]
+pub struct FakeState {
+    alerts: Mutex<BTreeMap<String, FakeAlertRecord>>,
+    /// Accepted values: repository → setting → value.
+    accepted: Mutex<BTreeMap<String, BTreeMap<String, super::AcceptedValue>>>,
+    /// Restoration windows: key → (restorations counted, window end).
+    restorations: Mutex<BTreeMap<String, (u64, chrono::DateTime<chrono::Utc>)>>,
+    failing: Mutex<Option<String>>,
+    calls: Mutex<usize>,
+}
+
+impl FakeState {
+    /// Every call fails with `code` (`AccessDeniedException`, a missing table…).
+    pub fn failing_with(self, code: &str) -> Self {
+        *lock(&self.failing) = Some(code.to_owned());
+        self
+    }
+
+    pub fn alert(&self, key: &str) -> Option<FakeAlertRecord> {
+        lock(&self.alerts).get(key).cloned()
+    }
+
+    /// Calls answered (or failed) so far.
+    pub fn n_calls(&self) -> usize {
+        *lock(&self.calls)
+    }
+}
+
+impl StateStore for FakeState {
+    fn claim_alert<'a>(&'a self, claim: &'a AlertClaim) -> Call<'a, AlertDecision> {
+        *lock(&self.calls) += 1;
+        let answer = match lock(&self.failing).as_deref() {
+            Some(code) => Err(AwsError::from_code(
+                "dynamodb:UpdateItem",
+                Some("ptc-ops-state"),
+                code,
+            )),
+            None => {
+                let mut alerts = lock(&self.alerts);
+                match alerts.get_mut(&claim.key) {
+                    Some(record)
+                        if record.expires_at > claim.now && record.severity >= claim.severity =>
+                    {
+                        record.held += 1;
+                        Ok(AlertDecision::Hold {
+                            sent_at: record.sent_at,
+                        })
+                    }
+                    previous => {
+                        let held_back = previous.map_or(0, |record| record.held);
+                        alerts.insert(
+                            claim.key.clone(),
+                            FakeAlertRecord {
+                                sent_at: claim.now,
+                                expires_at: claim.window_ends_at,
+                                severity: claim.severity,
+                                held: 0,
+                            },
+                        );
+                        Ok(AlertDecision::Send { held_back })
+                    }
+                }
+            }
+        };
+        Box::pin(async move { answer })
+    }
+
+    fn count_restoration<'a>(
+        &'a self,
+        claim: &'a RestorationClaim,
+    ) -> Call<'a, RestorationDecision> {
+        *lock(&self.calls) += 1;
+        let answer = match lock(&self.failing).as_deref() {
+            Some(code) => Err(AwsError::from_code(
+                "dynamodb:UpdateItem",
+                Some("ptc-ops-state"),
+                code,
+            )),
+            None => {
+                let mut windows = lock(&self.restorations);
+                let window = windows
+                    .entry(claim.key.clone())
+                    .or_insert((0, claim.window_ends_at));
+                if window.1 <= claim.now || window.0 == 0 {
+                    *window = (0, claim.window_ends_at);
+                }
+                window.0 += 1;
+                let max = u64::from(claim.max_restorations);
+                Ok(match window.0 {
+                    n if n <= max => RestorationDecision::Restore { n: n as u32 },
+                    n if n == max + 1 => RestorationDecision::LimitReached {
+                        window_ends_at: window.1,
+                    },
+                    _ => RestorationDecision::Refused,
+                })
+            }
+        };
+        Box::pin(async move { answer })
+    }
+
+    fn accept_value<'a>(
+        &'a self,
+        repository: &'a str,
+        setting: &'a str,
+        accepted: &'a super::AcceptedValue,
+    ) -> Call<'a, ()> {
+        *lock(&self.calls) += 1;
+        let answer = match lock(&self.failing).as_deref() {
+            Some(code) => Err(AwsError::from_code(
+                "dynamodb:UpdateItem",
+                Some("ptc-ops-state"),
+                code,
+            )),
+            None => {
+                lock(&self.accepted)
+                    .entry(repository.to_owned())
+                    .or_default()
+                    .insert(setting.to_owned(), accepted.clone());
+                Ok(())
+            }
+        };
+        Box::pin(async move { answer })
+    }
+
+    fn accepted_values<'a>(
+        &'a self,
+        repository: &'a str,
+    ) -> Call<'a, BTreeMap<String, super::AcceptedValue>> {
+        *lock(&self.calls) += 1;
+        let answer = match lock(&self.failing).as_deref() {
+            Some(code) => Err(AwsError::from_code(
+                "dynamodb:GetItem",
+                Some("ptc-ops-state"),
+                code,
+            )),
+            None => Ok(lock(&self.accepted)
+                .get(repository)
+                .cloned()
+                .unwrap_or_default()),
+        };
+        Box::pin(async move { answer })
+    }
 }

@@ -9,6 +9,7 @@
 //! | [`SecretStore`] | [`SecretsManager`] | credentials, rule validation |
 //! | [`Iam`] | [`IamApi`] | the consumer doctor |
 //! | [`Upstream`] | [`crate::upstream::UpstreamHttp`] | credentials (token expiry) |
+//! | [`StateStore`] | [`DynamoState`] (only with `PTC_STATE_TABLE`) | alert repeats, flap limit |
 //! | [`AlertSink`] | [`crate::aws::sns::AlertTopic`] | every function |
 //! | [`HandOff`] | [`crate::aws::lambda::SelfInvoke`] | the harden sweep |
 //!
@@ -30,6 +31,7 @@ use crate::aws::ecr::Ecr;
 use crate::aws::iam::IamApi;
 use crate::aws::registry_scanning::EcrScanning;
 use crate::aws::secrets::SecretsManager;
+use crate::aws::state::DynamoState;
 use crate::aws::AwsError;
 use crate::config::TagMutabilitySetting;
 use crate::deadline::Deadline;
@@ -204,6 +206,93 @@ pub trait Iam: Send + Sync + Debug {
     fn role<'a>(&'a self, role_arn: &'a str) -> Call<'a, Option<RoleFacts>>;
 }
 
+/// An alert about to go out, as the state store sees it: its key, how severe it is, and how
+/// long a sent one holds back the next ones of the same key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertClaim {
+    /// `alert#<thread id>#<check>`: the thread names the resource.
+    pub key: String,
+    /// The alert's severity; a more severe alert than the one sent is not held back.
+    pub severity: crate::domain::Severity,
+    pub now: DateTime<Utc>,
+    /// When an alert sent now stops holding back the next ones (and its record may go).
+    pub window_ends_at: DateTime<Utc>,
+}
+
+/// What the state store decided about an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertDecision {
+    /// This invocation sends it; `held_back` alerts of the key were held back since the last
+    /// one sent.
+    Send { held_back: u64 },
+    /// One of the key was sent at `sent_at`, within the window: this one is held back (and
+    /// counted, so the next one sent says so).
+    Hold { sent_at: DateTime<Utc> },
+}
+
+/// A restoration about to be written: which setting of which repository, and the flap limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestorationClaim {
+    /// `restorations#<repository>#<setting>`.
+    pub key: String,
+    pub now: DateTime<Utc>,
+    /// When a window that starts now ends (and its record may go).
+    pub window_ends_at: DateTime<Utc>,
+    /// Restorations allowed within one window.
+    pub max_restorations: u32,
+}
+
+/// What the state store decided about a restoration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestorationDecision {
+    /// Restore: this is the `n`-th restoration of the window.
+    Restore { n: u32 },
+    /// The window's restorations are used up and this is the first change refused in it: not
+    /// restored, and the one critical alert of the window.
+    LimitReached { window_ends_at: DateTime<Utc> },
+    /// Refused again within the same window (already alerted).
+    Refused,
+}
+
+/// A setting's value another writer (in `hardening.drift.ignore_callers`) set, accepted instead
+/// of restored until the setting changes again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedValue {
+    /// The value as the plan sees it, canonical JSON text.
+    pub value: String,
+    /// The `ignore_callers` entry that set it.
+    pub caller: String,
+    pub accepted_at: DateTime<Utc>,
+}
+
+/// What the product remembers across invocations: a DynamoDB table in a deployment. Every
+/// write is conditional, so of two invocations racing on one key exactly one wins. Records
+/// carry `expires_at`; an expired record counts as absent whether or not it is deleted yet
+/// (DynamoDB's TTL deletes lazily).
+pub trait StateStore: Send + Sync + Debug {
+    /// Decides whether an alert goes out, and records the decision.
+    fn claim_alert<'a>(&'a self, claim: &'a AlertClaim) -> Call<'a, AlertDecision>;
+    /// Counts a restoration against the flap limit, and records the decision.
+    fn count_restoration<'a>(
+        &'a self,
+        claim: &'a RestorationClaim,
+    ) -> Call<'a, RestorationDecision>;
+    /// Remembers that `setting` of `repository` is left as `accepted` says. It neither restores
+    /// nor alerts, so the last writer wins; it has no `expires_at`, since an acceptance lasts
+    /// until the setting changes again.
+    fn accept_value<'a>(
+        &'a self,
+        repository: &'a str,
+        setting: &'a str,
+        accepted: &'a AcceptedValue,
+    ) -> Call<'a, ()>;
+    /// The accepted values of `repository`'s settings, by setting (one read).
+    fn accepted_values<'a>(
+        &'a self,
+        repository: &'a str,
+    ) -> Call<'a, BTreeMap<String, AcceptedValue>>;
+}
+
 /// The upstream registries' own APIs (GitHub, GitLab, Docker Hub), over HTTPS.
 pub trait Upstream: Send + Sync + Debug {
     /// One request, bounded by the client's timeouts and by `deadline` less a reserve.
@@ -243,6 +332,8 @@ pub struct AwsAdapters {
     pub scanning: EcrScanning,
     pub secrets: SecretsManager,
     pub iam: IamApi,
+    /// `None` without `PTC_STATE_TABLE`: the features that need state are off.
+    pub state: Option<DynamoState>,
 }
 
 /// Ports given as trait objects.
@@ -253,6 +344,7 @@ pub struct Given {
     pub scanning: Arc<dyn Scanning>,
     pub secrets: Arc<dyn SecretStore>,
     pub iam: Arc<dyn Iam>,
+    pub state: Option<Arc<dyn StateStore>>,
 }
 
 impl Ports {
@@ -302,6 +394,14 @@ impl Ports {
         match &self.adapters {
             Adapters::Aws(aws) => IamPort::Adapter(&aws.iam),
             Adapters::Given(given) => IamPort::Given(given.iam.as_ref()),
+        }
+    }
+
+    /// The state store; `None` when no table is configured.
+    pub fn state(&self) -> Option<StatePort<'_>> {
+        match &self.adapters {
+            Adapters::Aws(aws) => aws.state.as_ref().map(StatePort::Adapter),
+            Adapters::Given(given) => given.state.as_deref().map(StatePort::Given),
         }
     }
 
@@ -432,5 +532,19 @@ port_dispatch! {
             request: UpstreamRequest,
             deadline: Deadline,
         ) -> BoxFuture<'p, Result<UpstreamResponse, HttpFailure>>;
+    }
+}
+
+port_dispatch! {
+    /// The [`StateStore`] port. Only the runs that remember link the DynamoDB operations.
+    StatePort<'p>: StateStore over DynamoState {
+        fn claim_alert(claim: &'p AlertClaim) -> Call<'p, AlertDecision>;
+        fn count_restoration(claim: &'p RestorationClaim) -> Call<'p, RestorationDecision>;
+        fn accept_value(
+            repository: &'p str,
+            setting: &'p str,
+            accepted: &'p AcceptedValue,
+        ) -> Call<'p, ()>;
+        fn accepted_values(repository: &'p str) -> Call<'p, BTreeMap<String, AcceptedValue>>;
     }
 }

@@ -2,7 +2,7 @@
 //! metadata, and what the consumer checks read (the registry permissions policy, the creation
 //! templates, IAM simulations and the custom roles of ECR-to-ECR rules). It writes nothing.
 
-use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS};
+use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS, REMEMBER_ALERTS};
 
 pub const PERMISSIONS: &[Permission] = &[
     Permission::new(
@@ -26,4 +26,5 @@ pub const PERMISSIONS: &[Permission] = &[
     crate::consumers::permissions::SIMULATE_UPSTREAM_ROLES,
     crate::consumers::permissions::READ_UPSTREAM_ROLES,
     PUBLISH_ALERTS,
+    REMEMBER_ALERTS,
 ];

@@ -5,14 +5,23 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 import time
 import uuid
+from contextlib import nullcontext
 from urllib.parse import parse_qs
 
 from .state import calls, faults, settings
 
 CONTROL_PREFIX = "/_ptc/"
-RESOURCE_KEYS = ("repositoryName", "ecrRepositoryPrefix", "SecretId", "resourceArn", "TopicArn", "QueueUrl")
+RESOURCE_KEYS = ("repositoryName", "ecrRepositoryPrefix", "SecretId", "resourceArn", "TopicArn", "QueueUrl",
+                 "TableName")
+# DynamoDB applies a conditional write atomically: of two writers racing on one item, exactly one
+# condition holds (DynamoDB developer guide, Expressions.ConditionExpressions.html, "Conditional
+# writes"). moto checks the condition and writes in separate Python steps that another request
+# thread can interleave, so two racing writers could both pass: one lock over DynamoDB calls keeps
+# the emulator as strict as DynamoDB.
+_DYNAMODB_LOCK = threading.Lock()
 _SCOPE_RE = re.compile(r"Credential=([^/,\s]+)/[0-9]{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 # An access key id of exactly twelve digits selects that account: tests sharing one emulator each
 # get an account of their own, with ARNs and registry ids that say so.
@@ -196,7 +205,8 @@ class PtcMiddleware:
             return start_response(status, headers, exc_info)
 
         try:
-            result = self.app(environ, recording_start_response)
+            with _DYNAMODB_LOCK if info["service"] == "dynamodb" else nullcontext():
+                result = self.app(environ, recording_start_response)
         except Exception:
             entry["status"] = 500
             calls.record(entry)

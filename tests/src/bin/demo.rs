@@ -60,6 +60,8 @@ async fn run() -> DemoResult<()> {
 
     heading("seeding a registry the way platform teams run it");
     let inbox = env.alert_inbox().await;
+    // The state table the stacks create: an alert repeated within the hour reaches chat once.
+    let state_table = env.create_state_table().await;
     seed(&env).await?;
     let folder = tempfile::tempdir().map_err(|error| format!("temporary folder: {error}"))?;
     let config_path = write_config(folder.path(), &inbox.topic_arn)?;
@@ -75,6 +77,7 @@ async fn run() -> DemoResult<()> {
         .chain([
             ("PTC_CONFIG".to_owned(), config_path.display().to_string()),
             ("PTC_ALERT_TOPIC_ARN".to_owned(), inbox.topic_arn.clone()),
+            (ptc_ops::env::PTC_STATE_TABLE.to_owned(), state_table),
             // The creation templates' role, as SAM passes it: templates then carry tags too,
             // so the repositories the pre-warm creates are born compliant.
             (

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
+
 use ptc_ops::domain::{Check, Finding, Report, SecretValue, Severity};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::{Metrics, MetricsSink};
@@ -148,4 +150,72 @@ async fn a_finding_built_around_a_secret_leaks_nothing() {
     // The report is the product's output too: `finish` scrubs it before it is returned.
     let report_text = serde_json::to_string(&report).expect("json");
     assert!(!report_text.contains(token.expose()), "{report_text}");
+}
+
+/// Twenty failed syncs of the same image within minutes, five invocations at a time as Lambda
+/// would run them: chat gets one message, and the reports count the nineteen held back. A
+/// failure of another image still goes out.
+#[tokio::test]
+async fn twenty_failed_syncs_of_one_image_send_one_message() {
+    let env = TestEnv::new().await;
+    let inbox = env.alert_inbox().await;
+    let table = env.create_state_table().await;
+    let config = env.config(&format!(
+        "[alerts]\ntopic_arn = \"{}\"\n[hardening]\nprefixes = [\"ghcr\"]\ncreation_templates = \"off\"\n",
+        inbox.topic_arn
+    ));
+    let context = std::sync::Arc::new(
+        env.function_context_with_state("harden-repository", config, &table)
+            .with_metrics_sink(MetricsSink::captured()),
+    );
+    let failed_sync = ptc_ops_tests::sample_event("pull-through-cache-action-failure.json");
+    env.clear_calls().await;
+    let reports: Vec<_> = futures::stream::iter(0..20)
+        .map(|_| ptc_ops_tests::invoke::harden(&context, failed_sync.clone()))
+        .buffer_unordered(5)
+        .collect()
+        .await;
+    let summed = |name: &str| -> u64 {
+        reports
+            .iter()
+            .map(|report| report.summary.get(name).copied().unwrap_or_default())
+            .sum()
+    };
+    assert_eq!(
+        (summed("alerts_published"), summed("alerts_held_back")),
+        (1, 19)
+    );
+    let delivered = inbox.receive(1, Duration::from_secs(10)).await;
+    assert_eq!(delivered.len(), 1, "{delivered:#?}");
+    assert_eq!(
+        delivered[0].attributes.get("check").map(String::as_str),
+        Some("upstream-pull")
+    );
+    let no_more = inbox.drain(Duration::from_secs(2)).await;
+    assert!(
+        no_more.is_empty(),
+        "held back alerts reached chat: {no_more:#?}"
+    );
+    // One conditional write per alert sent, two per alert held back, all granted.
+    let state_calls = env
+        .calls()
+        .await
+        .into_iter()
+        .filter(|call| call.service == "dynamodb")
+        .count();
+    assert_eq!(state_calls, 1 + 19 * 2);
+    ptc_ops_tests::assert_calls_permitted(
+        &env,
+        ptc_ops::harden_repository::permissions::PERMISSIONS,
+    )
+    .await;
+
+    // Another image is another resource: its first failure goes out at once.
+    let mut other = failed_sync.clone();
+    other["detail"]["repository-name"] = "ghcr/fluxcd/helm-controller".into();
+    other["resources"][0] =
+        "arn:aws:ecr:eu-west-1:123456789012:repository/ghcr/fluxcd/helm-controller".into();
+    let report = ptc_ops_tests::invoke::harden(&context, other).await;
+    assert_eq!(report.summary.get("alerts_published"), Some(&1));
+    assert_eq!(inbox.receive(1, Duration::from_secs(10)).await.len(), 1);
 }

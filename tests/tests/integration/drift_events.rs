@@ -454,3 +454,188 @@ async fn measure_event_to_compliant() {
         calls_per_event.iter().collect::<std::collections::BTreeSet<_>>()
     );
 }
+
+/// Another automation changes the same lifecycle policy six times: three restorations, then
+/// one critical alert naming the caller and the setting, and no more restorations in the
+/// window. Chat gets the first restoration and the critical alert (the two restorations
+/// between are repeats, held back); each drift event costs at most two state calls.
+#[tokio::test]
+async fn another_writer_is_stopped_being_fought_after_three_restorations() {
+    let env = TestEnv::new().await;
+    let inbox = env.alert_inbox().await;
+    let table = env.create_state_table().await;
+    let config = env.config(&format!(
+        "[alerts]\ntopic_arn = \"{}\"\n{PROFILE}",
+        inbox.topic_arn
+    ));
+    let context = Arc::new(
+        env.function_context_with_state("harden-repository", config, &table)
+            .with_metrics_sink(ptc_ops::metrics::MetricsSink::captured()),
+    );
+    let name = "docker-hub/library/nginx";
+    create_repository(&env, name).await;
+    invoke(&context, json!({"repositories": [name]})).await;
+    let hardened = lifecycle(&env, name).await.expect("hardened");
+    const AUTOMATION: &str = "arn:aws:iam::123456789012:role/nightly-cleanup";
+    let mut restored = Vec::new();
+    let mut state_calls = Vec::new();
+    let mut critical = Vec::new();
+    let mut replaced = Vec::new();
+    for _ in 0..6 {
+        env.ecr()
+            .put_lifecycle_policy()
+            .repository_name(name)
+            .lifecycle_policy_text(HAND_MADE_LIFECYCLE)
+            .send()
+            .await
+            .expect("the automation's change");
+        let mut record = drift_event(&env, "setting-changed-put-lifecycle-policy.json", name);
+        record["detail"]["userIdentity"]["arn"] =
+            json!("arn:aws:sts::123456789012:assumed-role/nightly-cleanup/run");
+        record["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] =
+            json!(AUTOMATION);
+        env.clear_calls().await;
+        let report = invoke(&context, record).await;
+        restored.push(lifecycle(&env, name).await == Some(hardened.clone()));
+        state_calls.push(
+            env.calls()
+                .await
+                .iter()
+                .filter(|call| call.service == "dynamodb")
+                .count(),
+        );
+        replaced.push(
+            report
+                .findings
+                .iter()
+                .filter(|finding| finding.title.contains("replaced"))
+                .count(),
+        );
+        critical.extend(
+            report
+                .findings
+                .iter()
+                .filter(|finding| finding.severity == Severity::Critical)
+                .map(|finding| finding.title.clone()),
+        );
+    }
+    assert_eq!(restored, [true, true, true, false, false, false]);
+    // What is not written replaces nothing: no "policy replaced" warning once left alone.
+    assert!(
+        replaced.iter().skip(3).all(|n| *n == 0),
+        "a policy left alone is not reported as replaced: {replaced:?}"
+    );
+    assert_eq!(critical.len(), 1, "{critical:#?}");
+    assert!(
+        critical[0].contains("`lifecycle_policy`") && critical[0].contains("nightly-cleanup"),
+        "{}",
+        critical[0]
+    );
+    println!("state calls per drift event: {state_calls:?}");
+    assert_eq!(
+        state_calls[0], 2,
+        "a first restoration: the window, the alert"
+    );
+    assert!(state_calls.iter().all(|&n| n <= 4), "{state_calls:?}");
+
+    let delivered = inbox.receive(2, std::time::Duration::from_secs(10)).await;
+    let severities: Vec<_> = delivered
+        .iter()
+        .map(|alert| {
+            alert
+                .attributes
+                .get("severity")
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(severities, ["warning", "critical"], "{delivered:#?}");
+    let more = inbox.drain(std::time::Duration::from_secs(2)).await;
+    assert!(more.is_empty(), "{more:#?}");
+}
+
+/// Terraform owns the lifecycle policy of a repository: its change is acknowledged and not
+/// restored, the sweep leaves the value too (naming Terraform), and once someone else changes
+/// the setting again it is restored as usual.
+#[tokio::test]
+async fn a_terraform_change_is_accepted_until_the_setting_changes_again() {
+    const TERRAFORM: &str = "arn:aws:iam::123456789012:role/terraform-apply";
+    let env = TestEnv::new().await;
+    let table = env.create_state_table().await;
+    let config = env.config(&format!(
+        "{PROFILE}\n[hardening.drift]\nignore_callers = [\"{TERRAFORM}\"]\n"
+    ));
+    let context = Arc::new(
+        env.function_context_with_state("harden-repository", config, &table)
+            .with_metrics_sink(ptc_ops::metrics::MetricsSink::captured()),
+    );
+    let name = "docker-hub/library/nginx";
+    create_repository(&env, name).await;
+    invoke(&context, json!({"repositories": [name]})).await;
+    let hardened = lifecycle(&env, name).await.expect("hardened");
+    let put = |text: &'static str| {
+        let ecr = env.ecr().clone();
+        async move {
+            ecr.put_lifecycle_policy()
+                .repository_name(name)
+                .lifecycle_policy_text(text)
+                .send()
+                .await
+                .expect("a change");
+        }
+    };
+    let titles = |report: &HardenReport| -> Vec<String> {
+        report
+            .findings
+            .iter()
+            .map(|finding| finding.title.clone())
+            .collect()
+    };
+
+    put(HAND_MADE_LIFECYCLE).await;
+    let mut record = drift_event(&env, "setting-changed-put-lifecycle-policy.json", name);
+    record["detail"]["userIdentity"]["arn"] =
+        json!("arn:aws:sts::123456789012:assumed-role/terraform-apply/ci");
+    record["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = json!(TERRAFORM);
+    env.clear_calls().await;
+    let report = invoke(&context, record).await;
+    let ecr_writes: Vec<_> = env
+        .write_calls()
+        .await
+        .into_iter()
+        .filter(|call| call.service == "ecr")
+        .collect();
+    assert!(ecr_writes.is_empty(), "{ecr_writes:?}");
+    let accepted = lifecycle(&env, name).await;
+    assert_ne!(accepted, Some(hardened.clone()), "left as Terraform set it");
+    assert!(
+        titles(&report)
+            .iter()
+            .any(|title| title.contains("accepted, not restored")),
+        "{:#?}",
+        report.findings
+    );
+
+    let swept = invoke(&context, json!({"sweep": true})).await;
+    assert_eq!(
+        lifecycle(&env, name).await,
+        accepted,
+        "the sweep leaves it too"
+    );
+    assert!(
+        titles(&swept)
+            .iter()
+            .any(|title| title.contains(&format!("left as `{TERRAFORM}` set it"))),
+        "{:#?}",
+        swept.findings
+    );
+
+    // Someone else changes it: the acceptance is over, the profile's value is back.
+    put(r#"{"rules":[{"rulePriority":1,"description":"keep 9","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":9},"action":{"type":"expire"}}]}"#).await;
+    invoke(
+        &context,
+        drift_event(&env, "setting-changed-put-lifecycle-policy.json", name),
+    )
+    .await;
+    assert_eq!(lifecycle(&env, name).await, Some(hardened), "restored");
+}

@@ -19,7 +19,9 @@ use ptc_ops::metrics::MetricsSink;
 use ptc_ops_tests::cloudformation::{
     normalised_condition, one_or_many, template, Stack, ACCOUNT, PARTITION, REGION, STACK,
 };
-use ptc_ops_tests::eventbridge::{emit, eventbridge, template_rules, Router, TemplateRule};
+use ptc_ops_tests::eventbridge::{
+    emit, eventbridge, template_rules, Router, TemplateRule, OWN_ROLE_ARN,
+};
 use ptc_ops_tests::invoke;
 use ptc_ops_tests::permissions::unpermitted_calls;
 use ptc_ops_tests::{assert_calls_permitted, repo_root, sample_event, TestEnv};
@@ -88,6 +90,7 @@ fn deployment_of(stack: &Stack, function_name: &str) -> Deployment {
         template_role_arn: "{{CreationTemplateRole.Arn}}".into(),
         consumer_principal_arns: list("ConsumerPrincipalArns"),
         upstream_role_arns: list("UpstreamRoleArns"),
+        state_table_arn: "{{StateTable.Arn}}".into(),
     }
 }
 
@@ -259,6 +262,44 @@ fn the_creation_template_role_grants_exactly_what_ecr_needs() {
     assert_eq!(
         globals["Environment"]["Variables"][ptc_ops::env::PTC_TEMPLATE_ROLE_ARN],
         json!({"Fn::GetAtt": ["CreationTemplateRole", "Arn"]})
+    );
+}
+
+/// The state table is what the code reads and writes: on demand, one string partition key
+/// `pk`, no sort key, TTL on `expires_at`, named to every function by `PTC_STATE_TABLE`. (Each
+/// role's `dynamodb:UpdateItem` on it alone is checked with the other grants.)
+#[test]
+fn the_state_table_is_what_the_code_expects() {
+    let stack = Stack::new(&[]);
+    assert_eq!(
+        stack.resource_type("StateTable"),
+        Some("AWS::DynamoDB::Table")
+    );
+    let table = &stack.resource("StateTable")["Properties"];
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(
+        table["KeySchema"],
+        json!([{"AttributeName": "pk", "KeyType": "HASH"}])
+    );
+    assert_eq!(
+        table["AttributeDefinitions"],
+        json!([{"AttributeName": "pk", "AttributeType": "S"}])
+    );
+    assert_eq!(
+        table["TimeToLiveSpecification"],
+        json!({"AttributeName": "expires_at", "Enabled": true})
+    );
+    let globals = &stack.template["Globals"]["Function"];
+    assert_eq!(
+        globals["Environment"]["Variables"][ptc_ops::env::PTC_STATE_TABLE],
+        json!({"Ref": "StateTable"})
+    );
+    // The drift rule leaves out the function's own role, as the template writes it.
+    let pattern = &stack.resource("HardenRepositoryFunction")["Properties"]["Events"]
+        ["SettingChanged"]["Properties"]["Pattern"];
+    assert_eq!(
+        pattern["detail"]["$or"][0]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"],
+        json!([{"anything-but": [{"Fn::GetAtt": ["HardenRepositoryRole", "Arn"]}]}])
     );
 }
 
@@ -578,6 +619,7 @@ async fn harden_repository_rules_select_the_events_it_acts_on() {
     );
 
     let put = || sample_event("setting-changed-put-lifecycle-policy.json");
+    const ISSUER_ARN: &str = "/detail/userIdentity/sessionContext/sessionIssuer/arn";
     let api_create = || sample_event("create-repository-api-call.json");
     let failed_sync = || sample_event("pull-through-cache-action-failure.json");
     let mut cases: Vec<(String, Value, &[&str])> = vec![
@@ -634,6 +676,44 @@ async fn harden_repository_rules_select_the_events_it_acts_on() {
         (
             "tag removed".into(),
             sample_event("setting-changed-untag-resource.json"),
+            &[SETTING],
+        ),
+        (
+            "a write of the function's own role".into(),
+            edited(put(), &[(ISSUER_ARN, Some(json!(OWN_ROLE_ARN)))]),
+            &[],
+        ),
+        (
+            "a write of another role (Terraform)".into(),
+            edited(
+                put(),
+                &[(
+                    ISSUER_ARN,
+                    Some(json!("arn:aws:iam::123456789012:role/terraform-apply")),
+                )],
+            ),
+            &[SETTING],
+        ),
+        (
+            "a write of an IAM user (no session issuer)".into(),
+            edited(
+                put(),
+                &[
+                    ("/detail/userIdentity/type", Some(json!("IAMUser"))),
+                    ("/detail/userIdentity/sessionContext/sessionIssuer", None),
+                ],
+            ),
+            &[SETTING],
+        ),
+        (
+            "a write of the root user (no session context)".into(),
+            edited(
+                put(),
+                &[
+                    ("/detail/userIdentity/type", Some(json!("Root"))),
+                    ("/detail/userIdentity/sessionContext", None),
+                ],
+            ),
             &[SETTING],
         ),
         (

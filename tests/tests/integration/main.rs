@@ -15,4 +15,5 @@ mod kyverno;
 mod prewarm_images;
 mod registry;
 mod registry_scanning;
+mod state;
 mod validate_cache_rules;
