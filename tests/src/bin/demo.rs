@@ -171,6 +171,42 @@ async fn run() -> DemoResult<()> {
     for (rule, event) in &delivered {
         wake(&mut harden, rule, event.clone()).await?;
     }
+
+    heading("another writer: an automation keeps putting its own lifecycle policy back");
+    let fought = "k8s/pause";
+    let automation = "arn:aws:iam::123456789012:role/nightly-registry-cleanup";
+    let theirs = r#"{"rules":[{"rulePriority":1,"description":"keep 3 images","selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":3},"action":{"type":"expire"}}]}"#;
+    println!(
+        "  {automation} sets `keep 3 images` on {fought} again after each restoration; \
+         hardening.drift.max_restorations = 3 within window_minutes = 60"
+    );
+    for round in 1..=5 {
+        env.ecr()
+            .put_lifecycle_policy()
+            .repository_name(fought)
+            .lifecycle_policy_text(theirs)
+            .send()
+            .await
+            .map_err(|error| format!("the automation's change of {fought}: {error}"))?;
+        let mut record = sample_event("setting-changed-put-lifecycle-policy.json");
+        let detail = &mut record["detail"];
+        detail["requestParameters"]["repositoryName"] = json!(fought);
+        detail["requestParameters"]["lifecyclePolicyText"] = json!(theirs);
+        detail["userIdentity"]["arn"] =
+            json!("arn:aws:sts::123456789012:assumed-role/nightly-registry-cleanup/cleanup");
+        detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = json!(automation);
+        detail["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] =
+            json!("nightly-registry-cleanup");
+        detail["eventID"] = json!(format!("5d0c3a7e-1f2b-4c8d-9e6a-00000000000{round}"));
+        emit(&env, &[record]).await;
+        let delivered = router
+            .receive(Duration::from_secs(1), Duration::from_secs(30))
+            .await;
+        println!("  change {round} of 5 by the automation");
+        for (rule, event) in &delivered {
+            wake(&mut harden, rule, event.clone()).await?;
+        }
+    }
     harden.stop();
 
     heading("cached repositories after hardening");

@@ -36,6 +36,23 @@ fn the_demo_shows_every_function_at_work() {
     ] {
         assert!(text.contains(expected), "missing {expected:?}:\n{text}");
     }
+    // Another writer is restored three times, then one critical alert, then left alone.
+    let fight = text
+        .split("another writer")
+        .nth(1)
+        .and_then(|rest| rest.split("after hardening").next())
+        .unwrap_or_default();
+    let restored = fight
+        .lines()
+        .filter(|line| {
+            line.contains("WARNING") && line.contains("k8s/pause") && line.ends_with("was restored")
+        })
+        .count();
+    let stopped = fight
+        .lines()
+        .filter(|line| line.contains("CRITICAL") && line.contains("keeps being changed"))
+        .count();
+    assert_eq!((restored, stopped), (3, 1), "the flap limit:\n{fight}");
     let after = text.split("after hardening").nth(1).unwrap_or_default();
     let untouched = after
         .lines()
