@@ -9,6 +9,10 @@ pub const PTC_ALERT_TOPIC_ARN: &str = "PTC_ALERT_TOPIC_ARN";
 /// Overrides `hardening.creation_template_role_arn` (SAM injects the role it creates for
 /// repository creation templates).
 pub const PTC_TEMPLATE_ROLE_ARN: &str = "PTC_TEMPLATE_ROLE_ARN";
+/// The KMS keys (comma-separated ARNs) the stacks grant the creation templates' role, through
+/// ECR only; set by a deployment (empty when none): a profile's `kms_key` must be among them,
+/// checked at load.
+pub const PTC_TEMPLATE_KMS_KEY_ARNS: &str = "PTC_TEMPLATE_KMS_KEY_ARNS";
 /// The AWS SDKs' standard retry-mode variable; `adaptive` turns on client-side rate limiting.
 pub const AWS_RETRY_MODE: &str = "AWS_RETRY_MODE";
 /// Set by the Lambda runtime environment: its presence means the code runs in Lambda, where a

@@ -63,6 +63,9 @@ struct Overrides<'a> {
     alert_topic_arn: Option<&'a OsStr>,
     /// `PTC_TEMPLATE_ROLE_ARN`: SAM injects the role it creates for creation templates.
     template_role_arn: Option<&'a OsStr>,
+    /// `PTC_TEMPLATE_KMS_KEY_ARNS`: the keys the stacks grant that role (comma-separated; set,
+    /// even empty, by a deployment): a profile's `kms_key` must be one of them.
+    template_kms_key_arns: Option<&'a OsStr>,
 }
 
 impl Config {
@@ -91,6 +94,7 @@ impl Config {
             std::env::var_os(env::PTC_CONFIG).as_deref(),
             std::env::var_os(env::PTC_ALERT_TOPIC_ARN).as_deref(),
             std::env::var_os(env::PTC_TEMPLATE_ROLE_ARN).as_deref(),
+            std::env::var_os(env::PTC_TEMPLATE_KMS_KEY_ARNS).as_deref(),
         )
     }
 
@@ -100,14 +104,15 @@ impl Config {
         config_path: Option<&OsStr>,
         alert_topic_arn: Option<&OsStr>,
     ) -> Result<Config, ConfigError> {
-        Config::load_from_environment(config_path, alert_topic_arn, None)
+        Config::load_from_environment(config_path, alert_topic_arn, None, None)
     }
 
-    /// [`Config::load_from_env`] with the three variables passed in.
+    /// [`Config::load_from_env`] with the four variables passed in.
     pub fn load_from_environment(
         config_path: Option<&OsStr>,
         alert_topic_arn: Option<&OsStr>,
         template_role_arn: Option<&OsStr>,
+        template_kms_key_arns: Option<&OsStr>,
     ) -> Result<Config, ConfigError> {
         let config_path = config_path
             .filter(|path| !path.is_empty())
@@ -115,6 +120,8 @@ impl Config {
         let overrides = Overrides {
             alert_topic_arn: alert_topic_arn.filter(|arn| !arn.is_empty()),
             template_role_arn: template_role_arn.filter(|arn| !arn.is_empty()),
+            // Empty is meaningful here: a stack that grants no key.
+            template_kms_key_arns,
         };
         Config::load_with(config_path, &overrides)
     }
@@ -193,6 +200,12 @@ fn read_config(
     if let Some(role_arn) = role_arn_override {
         hardening.creation_template_role_arn = Some(role_arn?);
     }
+    if let Some(granted) = overrides.template_kms_key_arns {
+        check_granted_kms_keys(&hardening, granted, problems);
+        if !problems.is_empty() {
+            return None;
+        }
+    }
     Some(Config {
         alerts,
         hardening,
@@ -201,6 +214,43 @@ fn read_config(
         prewarm: prewarm?,
         consumers: consumers?,
     })
+}
+
+/// Each profile's `kms_key` is one the deployment grants ECR's template role on: otherwise every
+/// repository the cache creates from that template would fail to be created.
+fn check_granted_kms_keys(hardening: &HardeningConfig, granted: &OsStr, problems: &mut Problems) {
+    let granted = granted.to_string_lossy();
+    let granted: Vec<&str> = granted
+        .split(',')
+        .map(str::trim)
+        .filter(|arn| !arn.is_empty())
+        .collect();
+    let profiles = std::iter::once((
+        KeyPath::default().key("hardening").key("default"),
+        &hardening.default_profile,
+    ))
+    .chain(hardening.profiles.iter().map(|(prefix, profile)| {
+        (
+            KeyPath::default()
+                .key("hardening")
+                .key("profiles")
+                .quoted_key(prefix),
+            profile,
+        )
+    }));
+    for (path, profile) in profiles {
+        if let Some(key) = &profile.kms_key {
+            if !granted.contains(&key.as_str()) {
+                problems.report(
+                    &path.key("kms_key"),
+                    format!(
+                        "`{key}` is not among the keys the stack grants ECR's creation-template role ({}): add it to the stack's `TemplateKmsKeyArns` (CDK: `templateKmsKeyArns`), or repositories created from the template would fail",
+                        if granted.is_empty() { "none".to_owned() } else { granted.join(", ") }
+                    ),
+                );
+            }
+        }
+    }
 }
 
 fn parse_topic_arn_override(raw: &OsStr, problems: &mut Problems) -> Option<SnsTopicArn> {

@@ -139,6 +139,9 @@ pub struct Profile {
     /// Tags to merge into the repository's (others are left alone).
     pub tags: Option<BTreeMap<String, String>>,
     pub encryption: Option<EncryptionType>,
+    /// The customer managed key of a `KMS` or `KMS_DSSE` profile (a key ARN), which creation
+    /// templates carry; `None`: ECR's AWS managed key.
+    pub kms_key: Option<String>,
     /// Whether `repository_policy` may let `*` in without a `Condition`. Checked at load.
     pub allow_public: bool,
 }
@@ -155,6 +158,7 @@ struct ProfileLayer {
     repository_policy: Option<Option<ConfiguredPolicy<RepositoryPolicy>>>,
     tags: Option<Option<BTreeMap<String, String>>>,
     encryption: Option<Option<EncryptionType>>,
+    kms_key: Option<Option<String>>,
     allow_public: Option<Option<bool>>,
 }
 
@@ -215,7 +219,35 @@ fn read_layer(section: &mut Section<'_>, base_dir: &Path, problems: &mut Problem
         encryption: section
             .choice("encryption", &encryption_choices, problems)
             .optional(),
+        kms_key: section
+            .string("kms_key", problems, parse_kms_key_arn)
+            .optional(),
         allow_public: section.bool("allow_public", problems).optional(),
+    }
+}
+
+/// A KMS key ARN, as ECR takes it in a creation template's `encryptionConfiguration.kmsKey`
+/// (not an alias: an IAM grant names the key).
+pub(crate) fn parse_kms_key_arn(text: &str) -> Result<String, String> {
+    let valid = text
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split_once(":kms:"))
+        .and_then(|(partition, rest)| {
+            partition.starts_with("aws").then_some(())?;
+            let (region, rest) = rest.split_once(':')?;
+            let (account, key) = rest.split_once(":key/")?;
+            (!region.is_empty()
+                && account.len() == 12
+                && account.chars().all(|c| c.is_ascii_digit()))
+            .then_some(key)
+        })
+        .is_some_and(|key| {
+            !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err("expected a KMS key ARN (`arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab`), not an alias".to_owned())
     }
 }
 
@@ -254,11 +286,27 @@ fn resolve(
             .or_else(|| parent.and_then(|p| p.repository_policy.clone())),
         tags: layer.tags?.or_else(|| parent.and_then(|p| p.tags.clone())),
         encryption: layer.encryption?.or(parent.and_then(|p| p.encryption)),
+        kms_key: layer
+            .kms_key
+            .clone()?
+            .or_else(|| parent.and_then(|p| p.kms_key.clone())),
         allow_public: layer
             .allow_public?
             .or(parent.map(|p| p.allow_public))
             .unwrap_or(false),
     };
+    if let Some(Some(key)) = &layer.kms_key {
+        if !profile
+            .encryption
+            .is_some_and(|encryption| encryption != EncryptionType::Aes256)
+        {
+            problems.report(
+                &layer.path.key("kms_key"),
+                format!("`{key}` is set, but `encryption` is not `KMS` or `KMS_DSSE`: set `encryption = \"KMS\"` too, or remove `kms_key`"),
+            );
+            return None;
+        }
+    }
     public_policy_ok.then_some(profile)
 }
 

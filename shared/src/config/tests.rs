@@ -104,6 +104,7 @@ named_cases! {
             repository_policy: None,
             tags: None,
             encryption: None,
+            kms_key: None,
             allow_public: false,
         };
         assert_eq!(hardening.default_profile, nothing_managed);
@@ -1086,9 +1087,13 @@ fn creation_templates_mode_and_role_are_checked_at_load() {
 
     let shipped = shipped_dir().join("ptc-ops.toml");
     let role = "arn:aws:iam::222222222222:role/from-sam";
-    let overridden =
-        Config::load_from_environment(Some(shipped.as_os_str()), None, Some(OsStr::new(role)))
-            .expect("override");
+    let overridden = Config::load_from_environment(
+        Some(shipped.as_os_str()),
+        None,
+        Some(OsStr::new(role)),
+        None,
+    )
+    .expect("override");
     assert_eq!(
         overridden.hardening.creation_template_role_arn.as_deref(),
         Some(role)
@@ -1097,6 +1102,7 @@ fn creation_templates_mode_and_role_are_checked_at_load() {
         Some(shipped.as_os_str()),
         None,
         Some(OsStr::new("not-a-role")),
+        None,
     )
     .err()
     .map(|error| error.problems()[0].to_string())
@@ -1175,5 +1181,82 @@ named_cases! {
     scan_type_that_is_not_a_string_is_refused(
         "[hardening]\nregistry_scan_type = 1\n",
         "hardening.registry_scan_type",
+    ),
+}
+
+/// A profile's `kms_key`, as `text` sets it under `[hardening.default]`, loaded with the keys the
+/// stack grants (`None`: not in a deployment): `Ok` with the key, or the problem's start.
+fn check_kms_key(
+    name: &str,
+    text: &str,
+    granted: Option<&str>,
+    expected: Result<Option<&str>, &str>,
+) {
+    let folder = tempfile::tempdir().expect("folder");
+    let path = folder.path().join("ptc-ops.toml");
+    std::fs::write(&path, format!("[hardening.default]\n{text}")).expect("written");
+    let loaded =
+        Config::load_from_environment(Some(path.as_os_str()), None, None, granted.map(OsStr::new));
+    match (loaded, expected) {
+        (Ok(config), Ok(key)) => {
+            assert_eq!(
+                config.hardening.default_profile.kms_key.as_deref(),
+                key,
+                "{name}"
+            )
+        }
+        (Err(error), Err(start)) => {
+            let problems: Vec<String> = error.problems().iter().map(|p| p.to_string()).collect();
+            assert!(
+                problems.len() == 1 && problems[0].contains(start),
+                "{name}: {problems:?}"
+            );
+        }
+        (other, expected) => panic!("{name}: {other:?}, expected {expected:?}"),
+    }
+}
+
+const KEY: &str = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+const OTHER_KEY: &str =
+    "arn:aws:kms:eu-west-1:111122223333:key/9999abcd-12ab-34cd-56ef-1234567890ab";
+
+named_cases! {
+    /// A KMS profile's key is a key ARN, goes with KMS encryption, and, in a deployment, is one
+    /// the stack grants ECR's creation-template role on.
+    mod a_kms_profile_names_a_key_the_stack_grants => check_kms_key;
+    aws_managed_key_needs_no_grant(
+        "encryption = \"KMS\"\n",
+        Some(""),
+        Ok(None),
+    ),
+    granted_key(
+        &format!("encryption = \"KMS\"\nkms_key = \"{KEY}\"\n"),
+        Some(&format!("{OTHER_KEY},{KEY}")),
+        Ok(Some(KEY)),
+    ),
+    outside_a_deployment_any_key(
+        &format!("encryption = \"KMS_DSSE\"\nkms_key = \"{KEY}\"\n"),
+        None,
+        Ok(Some(KEY)),
+    ),
+    a_key_the_stack_does_not_grant(
+        &format!("encryption = \"KMS\"\nkms_key = \"{KEY}\"\n"),
+        Some(OTHER_KEY),
+        Err("hardening.default.kms_key"),
+    ),
+    a_stack_that_grants_no_key(
+        &format!("encryption = \"KMS\"\nkms_key = \"{KEY}\"\n"),
+        Some(""),
+        Err("is not among the keys the stack grants ECR's creation-template role (none)"),
+    ),
+    an_alias_is_no_key(
+        "encryption = \"KMS\"\nkms_key = \"alias/ecr\"\n",
+        None,
+        Err("expected a KMS key ARN"),
+    ),
+    a_key_without_kms_encryption(
+        &format!("encryption = \"AES256\"\nkms_key = \"{KEY}\"\n"),
+        None,
+        Err("but `encryption` is not `KMS` or `KMS_DSSE`"),
     ),
 }

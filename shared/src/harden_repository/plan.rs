@@ -528,6 +528,7 @@ mod tests {
             repository_policy: None,
             tags: None,
             encryption: None,
+            kms_key: None,
             allow_public: false,
         }
     }
@@ -546,6 +547,7 @@ mod tests {
                 ("cost-center".into(), "platform".into()),
             ])),
             encryption: Some(EncryptionType::Aes256),
+            kms_key: None,
             allow_public: false,
         }
     }

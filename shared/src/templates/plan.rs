@@ -260,15 +260,25 @@ pub fn plan(
     if let Some(encryption) = profile.encryption {
         let allowed = encryption == EncryptionType::Aes256 || role_arn.is_some();
         let current = base.effective_encryption();
-        if current.starts_with("KMS") && current != encryption.as_str() {
+        let wanted_key = profile.kms_key.as_deref();
+        let current_key = base.kms_key.as_deref();
+        let other_key = current.starts_with("KMS")
+            && current == encryption.as_str()
+            && current_key.is_some()
+            && current_key != wanted_key;
+        if (current.starts_with("KMS") && current != encryption.as_str()) || other_key {
             // Whoever set a KMS key meant it: never AES256 instead, never another or no key.
+            let describe = |kind: &str, key: Option<&str>| match key {
+                Some(key) => format!("{kind} with key {key}"),
+                None => kind.to_owned(),
+            };
             hazards.push(Hazard::EncryptionKept {
-                kept: current.to_owned(),
-                wanted: encryption.as_str().to_owned(),
+                kept: describe(current, current_key),
+                wanted: describe(encryption.as_str(), wanted_key),
             });
-        } else if allowed && current != encryption.as_str() {
+        } else if allowed && (current != encryption.as_str() || current_key != wanted_key) {
             target.encryption_type = Some(encryption.as_str().to_owned());
-            target.kms_key = None;
+            target.kms_key = wanted_key.map(str::to_owned);
         }
     }
     if let Some(role_arn) = role_arn {
@@ -620,6 +630,7 @@ mod tests {
                 "ecr-ptc-ops".into(),
             )])),
             encryption: Some(EncryptionType::Aes256),
+            kms_key: None,
             allow_public: false,
         }
     }
@@ -725,6 +736,8 @@ mod tests {
     }
 
     const TEAM_ROLE: &str = "arn:aws:iam::111122223333:role/payments-ecr-templates";
+    const OUR_KEY: &str =
+        "arn:aws:kms:eu-west-1:111122223333:key/0000abcd-12ab-34cd-56ef-1234567890ab";
     const TEAM_KEY: &str =
         "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
@@ -800,6 +813,39 @@ mod tests {
             changed: &["lifecycle_policy"],
             hazards: &["encryption-kept", "role-kept"],
             target: keeps_the_teams_key_and_role,
+        }),
+        a_kms_profile_with_its_key_carries_the_key(Case {
+            profile: Profile {
+                kms_key: Some(OUR_KEY.into()),
+                ..with_kms()
+            },
+            existing: Some(in_sync("docker-hub")),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::Update,
+            changed: &["encryption"],
+            hazards: &[],
+            target: |t| {
+                t.encryption_type.as_deref() == Some("KMS")
+                    && t.kms_key.as_deref() == Some(OUR_KEY)
+            },
+        }),
+        another_kms_key_is_never_swapped(Case {
+            profile: Profile {
+                kms_key: Some(OUR_KEY.into()),
+                ..with_kms()
+            },
+            existing: Some(CreationTemplate {
+                encryption_type: Some("KMS".into()),
+                kms_key: Some(TEAM_KEY.into()),
+                ..in_sync("docker-hub")
+            }),
+            role: Some(ROLE),
+            mode: TemplateMode::Manage,
+            action: Action::InSync,
+            changed: &[],
+            hazards: &["encryption-kept"],
+            target: |t| t.kms_key.as_deref() == Some(TEAM_KEY),
         }),
         kms_dsse_is_not_traded_for_kms(Case {
             profile: with_kms(),
