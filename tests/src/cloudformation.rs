@@ -349,6 +349,9 @@ impl Stack {
             .filter(|(_, (resource, _))| {
                 resource["Type"] == "AWS::IAM::RolePolicy"
                     && resource["Properties"]["RoleName"] == json!({"Ref": role})
+                    && resource["Condition"]
+                        .as_str()
+                        .is_none_or(|condition| self.condition(condition))
             })
             .map(|(logical_id, _)| self.property(logical_id, "PolicyName"));
         inline
@@ -376,7 +379,11 @@ impl Stack {
         for (resource, scope) in self.resources.values() {
             let attached = resource["Type"] == "AWS::IAM::RolePolicy"
                 && resource["Properties"]["RoleName"] == json!({"Ref": role});
-            if attached {
+            // A resource whose `Condition` is false is not created.
+            let created = resource["Condition"]
+                .as_str()
+                .is_none_or(|condition| self.condition(condition));
+            if attached && created {
                 documents.push(self.eval(&resource["Properties"]["PolicyDocument"], scope));
             }
         }

@@ -72,6 +72,7 @@ fn scope_name(scope: Scope) -> &'static str {
         Scope::ConsumerPrincipals => "consumer-principals",
         Scope::UpstreamRoles => "upstream-roles",
         Scope::StateTable => "state-table",
+        Scope::TemplateKeys => "template-keys",
     }
 }
 

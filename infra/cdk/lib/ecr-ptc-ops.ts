@@ -62,6 +62,8 @@ export interface EcrPtcOpsProps {
   readonly credentialExpiryTag?: string;
   /** SecretKmsKeyArns: customer managed keys of the `ecr-pullthroughcache/` secrets. */
   readonly secretKmsKeyArns?: string[];
+  /** TemplateKmsKeyArns: customer managed keys the profiles name (`kms_key`); ECR's template role may use them through ECR only. */
+  readonly templateKmsKeyArns?: string[];
   /** ConsumerPrincipalArns: roles and users of `consumers.principals` whose IAM policies validate-cache-rules may simulate. */
   readonly consumerPrincipalArns?: string[];
   /** UpstreamRoleArns: custom roles of the ECR-to-ECR rules, which validate-cache-rules may read and simulate. */
@@ -103,6 +105,7 @@ export const DEFAULTS = {
   credentialWriteBack: false,
   credentialExpiryTag: 'ptc-ops:expires-at',
   secretKmsKeyArns: [] as string[],
+  templateKmsKeyArns: [] as string[],
   consumerPrincipalArns: [] as string[],
   upstreamRoleArns: [] as string[],
   alertEmail: '',
@@ -290,6 +293,7 @@ export class EcrPtcOps extends Construct {
     settings.hardeningTagKeys.forEach((key) => checkTagKey(problems, 'hardeningTagKeys', key));
     checkTagKey(problems, 'credentialExpiryTag', settings.credentialExpiryTag);
     checkKmsKeyArns(problems, 'secretKmsKeyArns', settings.secretKmsKeyArns);
+    checkKmsKeyArns(problems, 'templateKmsKeyArns', settings.templateKmsKeyArns);
     checkPrincipalArns(problems, 'consumerPrincipalArns', settings.consumerPrincipalArns, ['role', 'user']);
     checkPrincipalArns(problems, 'upstreamRoleArns', settings.upstreamRoleArns, ['role']);
     checkEmail(problems, 'alertEmail', settings.alertEmail);
@@ -460,6 +464,8 @@ export class EcrPtcOps extends Construct {
             return [...settings.upstreamRoleArns];
           case 'state-table':
             return [this.stateTable.tableArn];
+          case 'template-keys':
+            return [...settings.templateKmsKeyArns];
           default:
             throw new Error(`permissions.json: scope "${scope}" is unknown to EcrPtcOps: teach lib/ecr-ptc-ops.ts its ARNs`);
         }
@@ -516,6 +522,7 @@ export class EcrPtcOps extends Construct {
         PTC_CONFIG: CONFIG_PATH,
         PTC_ALERT_TOPIC_ARN: alertTopic.ref,
         PTC_TEMPLATE_ROLE_ARN: templateRole.roleArn,
+        PTC_TEMPLATE_KMS_KEY_ARNS: settings.templateKmsKeyArns.join(','),
         PTC_STATE_TABLE: this.stateTable.tableName,
       };
       if (name === 'harden-repository') {

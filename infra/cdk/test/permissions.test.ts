@@ -71,6 +71,7 @@ function expected(template: Template, entry: RoleEntry, props: EcrPtcOpsProps): 
     'consumer-principals': props.consumerPrincipalArns ?? [],
     'upstream-roles': props.upstreamRoleArns ?? [],
     'state-table': [`{{${only('AWS::DynamoDB::Table')}.Arn}}`],
+    'template-keys': props.templateKmsKeyArns ?? [],
   };
   const conditions = (condition: Record<string, string>): unknown => {
     const [[kind, value]] = Object.entries(condition);

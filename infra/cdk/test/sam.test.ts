@@ -13,6 +13,7 @@ const PARAMETERS: Record<keyof typeof DEFAULTS, string> = {
   credentialWriteBack: 'CredentialWriteBack',
   credentialExpiryTag: 'CredentialExpiryTag',
   secretKmsKeyArns: 'SecretKmsKeyArns',
+  templateKmsKeyArns: 'TemplateKmsKeyArns',
   consumerPrincipalArns: 'ConsumerPrincipalArns',
   upstreamRoleArns: 'UpstreamRoleArns',
   alertEmail: 'AlertEmail',
@@ -151,12 +152,13 @@ describe('EcrPtcOps and infra/template.yaml', () => {
     const everything = synth({
       credentialWriteBack: true,
       secretKmsKeyArns: ['arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab'],
+      templateKmsKeyArns: ['arn:aws:kms:eu-west-1:111111111111:key/5678abcd-12ab-34cd-56ef-1234567890ab'],
       consumerPrincipalArns: ['arn:aws:iam::111111111111:role/eks-node'],
       upstreamRoleArns: ['arn:aws:iam::111111111111:role/ptc-upstream'],
     });
     const samActions = (role: string): string[] => {
       const documents: any[] = (samResources()[role].Properties.Policies ?? []).map((p: any) => p.PolicyDocument);
-      for (const attached of Object.values(samLoopOutputs())) {
+      for (const attached of [...Object.values(samLoopOutputs()), ...Object.values(samResources())]) {
         if (attached.Type === 'AWS::IAM::RolePolicy' && attached.Properties.RoleName.Ref === role) {
           documents.push(attached.Properties.PolicyDocument);
         }

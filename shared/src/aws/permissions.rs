@@ -46,6 +46,9 @@ pub enum Scope {
     UpstreamRoles,
     /// The state table the deployment creates (`PTC_STATE_TABLE`).
     StateTable,
+    /// The customer managed KMS keys the hardening profiles' `kms_key` name, as the deployment
+    /// lists them (none by default): what ECR's creation-template role may grant itself on.
+    TemplateKeys,
 }
 
 /// A condition a grant carries; [`Deployment`] fills in its values.
@@ -199,6 +202,8 @@ pub struct Deployment {
     pub upstream_role_arns: Vec<String>,
     /// The state table.
     pub state_table_arn: String,
+    /// KMS keys of the profiles' `kms_key`; empty for none.
+    pub template_kms_key_arns: Vec<String>,
 }
 
 /// One statement's worth of a grant: an action on one resource, with its IAM condition block
@@ -253,6 +258,7 @@ impl Deployment {
             Scope::ConsumerPrincipals => self.consumer_principal_arns.clone(),
             Scope::UpstreamRoles => self.upstream_role_arns.clone(),
             Scope::StateTable => vec![self.state_table_arn.clone()],
+            Scope::TemplateKeys => self.template_kms_key_arns.clone(),
         }
     }
 
@@ -342,6 +348,7 @@ mod tests {
             consumer_principal_arns: vec!["arn:aws:iam::111111111111:role/eks-node".into()],
             upstream_role_arns: vec![],
             state_table_arn: "arn:aws:dynamodb:eu-west-1:111111111111:table/ptc-ops-state".into(),
+            template_kms_key_arns: Vec::new(),
         }
     }
 
@@ -399,6 +406,7 @@ mod tests {
             Scope::StateTable,
             &["arn:aws:dynamodb:eu-west-1:111111111111:table/ptc-ops-state"],
         );
+        check(Scope::TemplateKeys, &[]);
     }
 
     const TAG_SECRET: Permission = Permission::new(

@@ -8,7 +8,7 @@
 //! `ecr:PutLifecyclePolicy` and `ecr:SetRepositoryPolicy` when it carries those policies
 //! (hardening holds them already), and passing the custom role.
 
-use crate::aws::permissions::{Condition, Permission, Scope};
+use crate::aws::permissions::{Condition, Permission, Scope, TagKeys};
 
 pub const DESCRIBE_TEMPLATES: Permission = Permission::new(
     "ecr:DescribeRepositoryCreationTemplates",
@@ -42,9 +42,11 @@ pub const PASS_TEMPLATE_ROLE: Permission = Permission::new(
 .on_condition(Condition::PassedToService("ecr.amazonaws.com"));
 
 /// What ECR may do with the custom role of the templates (ECR user guide,
-/// repository-creation-templates-custom.html), on the managed prefixes only. No KMS permission:
-/// a profile's `encryption = "KMS"` names no key; a customer managed key needs
-/// `kms:CreateGrant`, `kms:RetireGrant` and `kms:DescribeKey` on it, added to the role by hand.
+/// repository-creation-templates-custom.html), on the managed prefixes only: create the
+/// repository, tag it with the profiles' tag keys and no other, and, for a profile with a
+/// customer managed `kms_key`, use that key through ECR only. `ecr:ReplicateImage`, which the
+/// guide lists for templates applied to replication, is left out: the product's templates serve
+/// the pull-through cache.
 pub const TEMPLATE_ROLE_PERMISSIONS: &[Permission] = &[
     Permission::new(
         "ecr:CreateRepository",
@@ -52,13 +54,27 @@ pub const TEMPLATE_ROLE_PERMISSIONS: &[Permission] = &[
         "create the repository a pull through the cache needs",
     ),
     Permission::new(
-        "ecr:ReplicateImage",
-        Scope::ManagedRepositories,
-        "listed by ECR for templates applied to replication as well",
-    ),
-    Permission::new(
         "ecr:TagResource",
         Scope::ManagedRepositories,
-        "tag the new repository with the template's tags",
-    ),
+        "tag the new repository with the template's tags (the profiles' keys only)",
+    )
+    .on_condition(Condition::TagKeys(TagKeys::Hardening)),
+    Permission::new(
+        "kms:CreateGrant",
+        Scope::TemplateKeys,
+        "encrypt the new repository with the profile's customer managed key",
+    )
+    .on_condition(Condition::ViaService("ecr")),
+    Permission::new(
+        "kms:RetireGrant",
+        Scope::TemplateKeys,
+        "retire the grant when the repository is deleted",
+    )
+    .on_condition(Condition::ViaService("ecr")),
+    Permission::new(
+        "kms:DescribeKey",
+        Scope::TemplateKeys,
+        "check the profile's customer managed key",
+    )
+    .on_condition(Condition::ViaService("ecr")),
 ];

@@ -584,7 +584,7 @@ pub fn no_role_finding(prefixes: &[&str], left_out: &[&str]) -> Finding {
     )
     .with_next_steps([
         "deploy with SAM: it creates the role and passes it as `PTC_TEMPLATE_ROLE_ARN`".to_owned(),
-        "or set `hardening.creation_template_role_arn` to a role trusted by `ecr.amazonaws.com` that may `ecr:CreateRepository`, `ecr:ReplicateImage` and `ecr:TagResource` on the managed prefixes".to_owned(),
+        "or set `hardening.creation_template_role_arn` to a role trusted by `ecr.amazonaws.com` that may `ecr:CreateRepository` and `ecr:TagResource` (the profiles' tag keys) on the managed prefixes, and use a profile's `kms_key` through ECR".to_owned(),
     ])
 }
 

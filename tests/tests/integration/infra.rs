@@ -91,6 +91,7 @@ fn deployment_of(stack: &Stack, function_name: &str) -> Deployment {
         consumer_principal_arns: list("ConsumerPrincipalArns"),
         upstream_role_arns: list("UpstreamRoleArns"),
         state_table_arn: "{{StateTable.Arn}}".into(),
+        template_kms_key_arns: list("TemplateKmsKeyArns"),
     }
 }
 
@@ -234,17 +235,40 @@ fn principal_parameters_refuse_wildcards() {
 #[test]
 fn the_creation_template_role_grants_exactly_what_ecr_needs() {
     use ptc_ops::templates::permissions::TEMPLATE_ROLE_PERMISSIONS;
+    const KEY: &str = "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     for stack in [
         Stack::new(&[]),
         Stack::new(&[("ManagedPrefixes", "docker-hub,team/app")]),
+        Stack::new(&[("TemplateKmsKeyArns", KEY), ("HardeningTagKeys", "owner")]),
     ] {
         let deployment = deployment_of(&stack, "any");
         let expected: BTreeSet<Grant> = deployment
             .grants(TEMPLATE_ROLE_PERMISSIONS)
             .into_iter()
+            .map(|grant| Grant {
+                condition: normalised_condition(&grant.condition),
+                ..grant
+            })
             .collect();
         let granted = stack.grants_of_role("CreationTemplateRole");
         assert_eq!(granted, expected, "CreationTemplateRole");
+        // No replication action, tags only with the profiles' keys, a key only through ECR.
+        assert!(!granted
+            .iter()
+            .any(|grant| grant.action == "ecr:ReplicateImage"));
+        for grant in &granted {
+            match grant.action.as_str() {
+                "ecr:TagResource" => assert!(grant.condition.contains("aws:TagKeys"), "{grant:?}"),
+                action if action.starts_with("kms:") => {
+                    assert_eq!(grant.resource, KEY, "{grant:?}");
+                    assert!(
+                        grant.condition.contains("ecr.eu-west-1.amazonaws.com"),
+                        "{grant:?}"
+                    );
+                }
+                _ => {}
+            }
+        }
         let trust = stack.property("CreationTemplateRole", "AssumeRolePolicyDocument");
         assert_eq!(
             trust["Statement"],
@@ -262,6 +286,10 @@ fn the_creation_template_role_grants_exactly_what_ecr_needs() {
     assert_eq!(
         globals["Environment"]["Variables"][ptc_ops::env::PTC_TEMPLATE_ROLE_ARN],
         json!({"Fn::GetAtt": ["CreationTemplateRole", "Arn"]})
+    );
+    assert_eq!(
+        globals["Environment"]["Variables"][ptc_ops::env::PTC_TEMPLATE_KMS_KEY_ARNS],
+        json!({"Fn::Join": [",", {"Ref": "TemplateKmsKeyArns"}]})
     );
 }
 
