@@ -311,3 +311,84 @@ fn print_the_readers_answers() {
         .collect();
     println!("{}", serde_json::to_string_pretty(&answers).expect("json"));
 }
+
+/// A cache host for the rewrite below: every upstream goes under `mirror/`.
+const CACHE_HOST: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+
+/// Where the rewrite below points `reference`: the cache host, `mirror/`, the repository path
+/// without its registry, and the reference's own tag and digest.
+fn cached(reference: &str) -> String {
+    let (first, rest) = reference.split_once('/').unwrap_or(("", reference));
+    let path = if first.contains(['.', ':']) || first == "localhost" {
+        rest
+    } else {
+        reference
+    };
+    let suffix = super::rewrite::tag_and_digest(path);
+    format!(
+        "{CACHE_HOST}/mirror/{}{suffix}",
+        &path[..path.len() - suffix.len()]
+    )
+}
+
+/// Every corpus file rewritten to a cache (each occurrence that can be edited in place) reads
+/// back with the same shape: as many occurrences, ambiguous values, notes and problems, each
+/// edited occurrence now pulling its cache reference and every other one unchanged.
+#[test]
+fn every_corpus_file_rewritten_reads_back_pointing_at_the_cache() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let (text, scan) = read_case(&case);
+        let mut edits = Vec::new();
+        let mut expected = Vec::new();
+        for occurrence in &scan.occurrences {
+            let prefix = occurrence.kind == super::SourceKind::RegistryPrefix;
+            let target = cached(&occurrence.reference);
+            let made = if prefix {
+                super::rewrite::prefix_edit(occurrence, &target)
+            } else {
+                super::rewrite::edits_for(occurrence, &target, &text)
+            };
+            match made {
+                Ok(made) => {
+                    edits.extend(made);
+                    expected.push(target);
+                }
+                Err(_) => expected.push(occurrence.reference.clone()),
+            }
+        }
+        let rewritten = match super::rewrite::apply(&text, &edits) {
+            Ok(rewritten) => rewritten,
+            Err(error) => {
+                failures.push(format!("{}: {error}", case.file));
+                continue;
+            }
+        };
+        let options = ScanOptions {
+            build_args: case.build_args.clone(),
+        };
+        let again = scan_with(&case.file, &rewritten, &options);
+        let read: Vec<String> = again
+            .occurrences
+            .iter()
+            .map(|occurrence| occurrence.reference.clone())
+            .collect();
+        if read != expected {
+            failures.push(format!(
+                "{}: rewritten, it reads {read:?}, not {expected:?}",
+                case.file
+            ));
+        }
+        let counts =
+            |scan: &FileScan| (scan.ambiguous.len(), scan.notes.len(), scan.problems.len());
+        if counts(&again) != counts(&scan) {
+            failures.push(format!(
+                "{}: rewritten, (ambiguous, notes, problems) go from {:?} to {:?}",
+                case.file,
+                counts(&scan),
+                counts(&again)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
