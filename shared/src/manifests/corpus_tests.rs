@@ -10,6 +10,8 @@
 //! passes while the difference is printed, and fails as soon as the reader's answer changes
 //! (fixed: remove the entry; otherwise: look at what changed).
 //!
+//! Each file is also rewritten to a cache and read again: the rewrite must keep its shape.
+//!
 //! `cargo test -p ptc-ops --lib corpus -- --ignored --nocapture` prints the reader's answers in
 //! the reference's form, to write a new file's `reader_today` (never its `expected`).
 
