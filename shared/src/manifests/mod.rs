@@ -20,6 +20,9 @@ pub mod rewrite;
 pub mod values;
 pub mod yaml;
 
+#[cfg(test)]
+mod corpus_tests;
+
 use std::ops::Range;
 
 use serde::Serialize;
