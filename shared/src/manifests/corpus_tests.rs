@@ -30,12 +30,6 @@ const CORPUS: &str = concat!(
 /// Files whose reader answer differs from the reference today, and why the reference is right.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     (
-        "istio/manifests/charts/istio-control/istio-discovery/values.yaml",
-        "a registry-prefix key under a wrapper (`_internal_defaults_do_not_set.global.hub`) is not \
-         found (`global` is skipped at any depth, and read by path only at the root), so the bare \
-         names `pilot` and `proxyv2` are read as Docker Hub images instead of ambiguous",
-    ),
-    (
         "podinfo/charts/podinfo/values.yaml",
         "an image map that is not under an `image` key (`redis: {repository, tag}`) is not read",
     ),
@@ -48,11 +42,6 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
         "grafana-helm-charts/charts/loki-stack/values.yaml",
         "`image` with a sibling `imageTag` (the logstash chart's convention) is read without its \
          tag, and an image map that sets only `tag` (the grafana subchart's) is not reported",
-    ),
-    (
-        "buildx/Dockerfile",
-        "`FROM binaries-$TARGETOS` is ambiguous although TARGETOS is predefined by BuildKit and \
-         every value names a stage; `from=` mounts on continuation lines of a RUN are not read",
     ),
     (
         "superset/docker-compose.yml",

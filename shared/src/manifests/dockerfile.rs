@@ -213,6 +213,8 @@ pub fn read(text: &str, scan: &mut FileScan, options: &ScanOptions) {
     let mut args: HashMap<String, BuildArg> = HashMap::new();
     let mut offset = 0;
     let mut continued = false;
+    // The previous line was a `RUN` or `COPY` whose flags go on on the next line.
+    let mut flags_continue = false;
     // Heredoc terminators still open (`RUN <<EOF … EOF`): their lines are the body of the
     // instruction, never instructions themselves.
     let mut heredocs: Vec<String> = Vec::new();
@@ -230,10 +232,17 @@ pub fn read(text: &str, scan: &mut FileScan, options: &ScanOptions) {
         heredocs = heredoc_terminators(line);
         let was_continued = continued;
         continued = line.trim_end().ends_with('\\');
+        let words = words(line);
         if was_continued {
+            // `RUN --mount=… \` then more flags on the next lines: they are read too, until
+            // the command starts.
+            if flags_continue {
+                read_from_flags(&words, line_start, line_number, &stages, scan);
+                flags_continue = continued && words.iter().all(|(word, _)| word.starts_with("--"));
+            }
             continue;
         }
-        let words = words(line);
+        flags_continue = false;
         let Some((instruction, _)) = words.first() else {
             continue;
         };
@@ -249,6 +258,7 @@ pub fn read(text: &str, scan: &mut FileScan, options: &ScanOptions) {
         }
         if instruction.eq_ignore_ascii_case("COPY") || instruction.eq_ignore_ascii_case("RUN") {
             read_from_flags(&words[1..], line_start, line_number, &stages, scan);
+            flags_continue = continued && words[1..].iter().all(|(word, _)| word.starts_with("--"));
             continue;
         }
         if !instruction.eq_ignore_ascii_case("FROM") {
@@ -311,7 +321,8 @@ pub fn read(text: &str, scan: &mut FileScan, options: &ScanOptions) {
             continue;
         }
         if image.contains('$') {
-            read_expanded_from(image, line_number, location, &args, &stages, scan);
+            let image_at = line_start + image_start;
+            read_expanded_from(image, image_at, line_number, location, &args, &stages, scan);
             continue;
         }
         let start = line_start + image_start;
@@ -343,6 +354,7 @@ pub fn read(text: &str, scan: &mut FileScan, options: &ScanOptions) {
 /// A `FROM` whose image uses build arguments.
 fn read_expanded_from(
     image: &str,
+    image_at: usize,
     line_number: usize,
     location: String,
     args: &HashMap<String, BuildArg>,
@@ -351,6 +363,17 @@ fn read_expanded_from(
 ) {
     let (reference, used) = match expand(image, args) {
         Expansion::Resolved { value, used } => (value, used),
+        Expansion::Unresolved { name } if chooses_a_stage(image, &name, stages) => {
+            scan.notes.push(Note {
+                file: scan.file.clone(),
+                line: line_number,
+                text: image.to_owned(),
+                message: format!(
+                    "a build stage chosen by `{name}`, which BuildKit predefines: left alone"
+                ),
+            });
+            return;
+        }
         Expansion::Unresolved { name } => {
             let declared = args.contains_key(&name);
             scan.ambiguous.push(Ambiguous {
@@ -446,7 +469,31 @@ fn read_expanded_from(
                 composed_field(&reference, line_number, &names)
             }
         }
-        None => composed_field(&reference, line_number, &names),
+        None => match literal_repository(image) {
+            // `golang:${GO_VERSION}-alpine`: the repository is text on the `FROM` line.
+            Some(repository) => Shape::Fields {
+                registry: None,
+                repository: Field {
+                    key: "FROM".to_owned(),
+                    value: repository.to_owned(),
+                    line: line_number,
+                    span: Some(ByteSpan {
+                        start: image_at,
+                        end: image_at + repository.len(),
+                    }),
+                    not_editable: None,
+                },
+                tag: Some(Field {
+                    key: "tag".to_owned(),
+                    value: reference[repository.len()..].to_owned(),
+                    line: line_number,
+                    span: None,
+                    not_editable: Some("the tag as the `FROM` line writes it".to_owned()),
+                }),
+                digest: None,
+            },
+            None => composed_field(&reference, line_number, &names),
+        },
     };
     let line = match &shape {
         Shape::String { field }
@@ -470,6 +517,42 @@ fn read_expanded_from(
         reference,
         shape,
     });
+}
+
+/// The build arguments BuildKit defines in the global scope without an `ARG` (Dockerfile
+/// reference, "Automatic platform ARGs in the global scope").
+const PLATFORM_ARGS: [&str; 8] = [
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+];
+
+/// Whether `image` picks a stage of this file by a platform argument (`binaries-$TARGETOS` with
+/// stages `binaries-linux`, `binaries-darwin`): the text before the variable starts a stage name.
+fn chooses_a_stage(image: &str, name: &str, stages: &[String]) -> bool {
+    if !PLATFORM_ARGS.contains(&name) {
+        return false;
+    }
+    let before = image[..image.find('$').unwrap_or(0)].to_ascii_lowercase();
+    !before.is_empty() && stages.iter().any(|stage| stage.starts_with(&before))
+}
+
+/// The repository of `image` when it is plain text and only the tag or digest uses build
+/// arguments (`golang:${GO_VERSION}-alpine`, `registry.k8s.io/etcd:$V`).
+fn literal_repository(image: &str) -> Option<&str> {
+    let dollar = image.find('$')?;
+    let name_end = image.find('@').unwrap_or(image.len());
+    let last_slash = image[..name_end].rfind('/').map_or(0, |at| at + 1);
+    let tag_start = image[last_slash..name_end]
+        .find(':')
+        .map(|colon| last_slash + colon)
+        .unwrap_or(name_end);
+    (tag_start < image.len() && dollar > tag_start && tag_start > 0).then(|| &image[..tag_start])
 }
 
 /// An image composed of build arguments and text (`${REGISTRY}/app:1`): read, not editable.

@@ -688,6 +688,26 @@ mod tests {
             &[],
             (vec![(1, "FROM (stage build)", "golang:1.23")], vec!["${STAGE}"]),
         ),
+        a_literal_repository_with_a_tag_from_an_arg(
+            "ARG GO_VERSION=1.23\nFROM golang:${GO_VERSION}-alpine AS build\n",
+            &[],
+            (vec![(2, "FROM (stage build) (build arguments `GO_VERSION`)", "golang:1.23-alpine")], vec![]),
+        ),
+        a_stage_chosen_by_a_platform_arg(
+            "FROM alpine:3.20 AS binaries-linux\nFROM alpine:3.20 AS binaries-darwin\nFROM binaries-$TARGETOS AS binaries\n",
+            &[],
+            (vec![(1, "FROM (stage binaries-linux)", "alpine:3.20"), (2, "FROM (stage binaries-darwin)", "alpine:3.20")], vec![]),
+        ),
+        an_image_chosen_by_a_platform_arg_is_ambiguous(
+            "FROM tools-$TARGETARCH\n",
+            &[],
+            (vec![], vec!["tools-$TARGETARCH"]),
+        ),
+        mount_flags_on_continuation_lines(
+            "FROM alpine:3.20\nRUN --mount=type=cache,target=/root/.cache \\\n    --mount=type=bind,from=ghcr.io/astral-sh/uv:0.5,source=/uv,target=/bin/uv \\\n    uv --version --mount=from=not-a-flag\n",
+            &[],
+            (vec![(1, "FROM", "alpine:3.20"), (3, "RUN --mount from", "ghcr.io/astral-sh/uv:0.5")], vec![]),
+        ),
         copy_from_an_image(
             "FROM alpine:3.20 AS build\nCOPY --from=build /a /a\nCOPY --from=nginx:1.27 /etc/nginx /etc/nginx\nCOPY --from=0 /b /b\n",
             &[],
@@ -747,6 +767,14 @@ mod tests {
             "values.yaml",
             "controller:\n  image:\n    image: ingress-nginx/controller\n    tag: v1.11.3\n",
             (vec![], vec![("controller.image", "the map names the repository")]),
+        ),
+        a_hub_under_a_wrapped_global(
+            "values.yaml",
+            "_internal_defaults_do_not_set:\n  global:\n    hub: docker.io/istio\n  pilot:\n    image: pilot\n",
+            (
+                vec![(3, "_internal_defaults_do_not_set.global.hub", "docker.io/istio")],
+                vec![("_internal_defaults_do_not_set.pilot.image", "a bare name in values that set")],
+            ),
         ),
         a_commented_out_registry(
             "values.yaml",

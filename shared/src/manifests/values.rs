@@ -27,14 +27,10 @@ use super::{
     string_occurrence, Ambiguous, Field, FileScan, Note, Occurrence, Problem, Shape, SourceKind,
 };
 
-/// Keys (by path from the values' root, or by name at any depth) that charts put in front of
-/// their images.
-const PREFIX_PATHS: [&[&str]; 3] = [
-    &["global", "hub"],
-    &["global", "imageRegistry"],
-    &["global", "image", "registry"],
-];
+/// Keys that charts put in front of their images: by name at any depth, and `image.registry`
+/// under a `global` map (at any depth too: charts wrap their defaults, `_internal_defaults.global`).
 const PREFIX_KEYS: [&str; 2] = ["hub", "imageRegistry"];
+const GLOBAL_IMAGE_REGISTRY: [&str; 2] = ["image", "registry"];
 
 /// What the values say beyond one image.
 #[derive(Debug, Default)]
@@ -57,21 +53,11 @@ pub fn read_helm_values(node: &Node, path: &str, scan: &mut FileScan, text: &str
         text: Some(text),
         prefixes: Vec::new(),
     };
-    for prefix_path in PREFIX_PATHS {
-        if let Some(scalar) = node.at(prefix_path).and_then(Node::as_scalar) {
-            prefix_occurrence(
-                scan,
-                scalar,
-                &join(path, &prefix_path.join(".")),
-                &mut context,
-            );
-        }
-    }
     find_prefix_keys(node, path, scan, &mut context);
     walk(node, path, SourceKind::HelmValues, scan, &context);
 }
 
-/// `hub` and `imageRegistry` keys at any depth but under `global` (read by path).
+/// `hub` and `imageRegistry` keys at any depth, and `global.image.registry` under any `global`.
 fn find_prefix_keys(node: &Node, path: &str, scan: &mut FileScan, context: &mut Context<'_>) {
     let Node::Map(entries) = node else {
         return;
@@ -83,15 +69,16 @@ fn find_prefix_keys(node: &Node, path: &str, scan: &mut FileScan, context: &mut 
         let here = join(path, key);
         if PREFIX_KEYS.contains(&key) {
             if let Some(scalar) = value.as_scalar() {
-                if !context.prefixes.contains(&here) {
-                    prefix_occurrence(scan, scalar, &here, context);
-                }
+                prefix_occurrence(scan, scalar, &here, context);
                 continue;
             }
         }
-        if key != "global" {
-            find_prefix_keys(value, &here, scan, context);
+        if key == "global" {
+            if let Some(scalar) = value.at(&GLOBAL_IMAGE_REGISTRY).and_then(Node::as_scalar) {
+                prefix_occurrence(scan, scalar, &join(&here, "image.registry"), context);
+            }
         }
+        find_prefix_keys(value, &here, scan, context);
     }
 }
 
