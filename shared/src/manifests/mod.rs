@@ -776,6 +776,21 @@ mod tests {
                 vec![("_internal_defaults_do_not_set.pilot.image", "a bare name in values that set")],
             ),
         ),
+        an_image_with_a_sibling_image_tag(
+            "values.yaml",
+            "logstash:\n  image: grafana/logstash-output-loki\n  imageTag: 1.0.1\n",
+            (vec![(2, "logstash.image", "grafana/logstash-output-loki:1.0.1")], vec![]),
+        ),
+        an_image_map_that_sets_only_the_tag(
+            "values.yaml",
+            "grafana:\n  image:\n    tag: 10.3.3\n",
+            (vec![], vec![("grafana.image", "the map sets only the tag")]),
+        ),
+        an_image_map_named_after_what_it_runs(
+            "values.yaml",
+            "redis:\n  enabled: false\n  repository: docker.io/redis\n  tag: 8.8.0\nchart:\n  repository: https://charts.example.com\n  tag: 1.0.0\n",
+            (vec![(3, "redis", "docker.io/redis:8.8.0")], vec![]),
+        ),
         a_commented_out_registry(
             "values.yaml",
             "image:\n  # registry: quay.io\n  repository: prometheus/node-exporter\n  tag: v1.8.2\n",

@@ -159,6 +159,7 @@ fn walk(node: &Node, path: &str, kind: SourceKind, scan: &mut FileScan, context:
                         }
                         Node::Scalar(scalar) => {
                             if let Some(occurrence) = string_occurrence(scan, scalar, kind, here) {
+                                let occurrence = with_sibling_tag(occurrence, node, key);
                                 match completed_by_the_chart(&occurrence.reference, context) {
                                     Some(message) => scan.ambiguous.push(Ambiguous {
                                         file: scan.file.clone(),
@@ -173,8 +174,26 @@ fn walk(node: &Node, path: &str, kind: SourceKind, scan: &mut FileScan, context:
                             continue;
                         }
                         Node::Map(_) if structured(value, &here, kind, scan, context) => continue,
+                        Node::Map(_) if kind == SourceKind::HelmValues && only_a_tag(value) => {
+                            let tag = value.get("tag").and_then(Node::as_scalar);
+                            scan.ambiguous.push(Ambiguous {
+                                file: scan.file.clone(),
+                                line: tag.map_or(0, |tag| tag.line),
+                                location: here,
+                                text: tag.map(|tag| tag.value.clone()).unwrap_or_default(),
+                                message: "the map sets only the tag: the registry and repository are the chart's defaults, outside this file; set `repository` (and `registry`) to say which image".to_owned(),
+                            });
+                            continue;
+                        }
                         _ => {}
                     }
+                } else if kind == SourceKind::HelmValues
+                    && looks_like_an_image_map(value)
+                    && structured(value, &here, kind, scan, context)
+                {
+                    // `redis: {repository: docker.io/redis, tag: 8.8.0}`: charts name image maps
+                    // after what they run, too.
+                    continue;
                 }
                 walk(value, &here, kind, scan, context);
             }
@@ -186,6 +205,58 @@ fn walk(node: &Node, path: &str, kind: SourceKind, scan: &mut FileScan, context:
         }
         _ => {}
     }
+}
+
+/// `image: grafana/logstash-output-loki` beside `imageTag: 1.0.1` (and `fooImage` beside
+/// `fooImageTag`): the chart renders `<image>:<tag>`, so the tag is part of the reference.
+fn with_sibling_tag(occurrence: Occurrence, parent: &Node, key: &str) -> Occurrence {
+    let Shape::String { field } = &occurrence.shape else {
+        return occurrence;
+    };
+    if !super::rewrite::tag_and_digest(field.value.trim()).is_empty() {
+        return occurrence;
+    }
+    let Some(tag) = parent
+        .get(&format!("{key}Tag"))
+        .and_then(Node::as_scalar)
+        .filter(|tag| !tag.is_null && !tag.value.trim().is_empty())
+    else {
+        return occurrence;
+    };
+    let tag = Field::from_scalar(&format!("{key}Tag"), tag);
+    Occurrence {
+        reference: format!("{}:{}", field.value.trim(), tag.value.trim()),
+        shape: Shape::Fields {
+            registry: None,
+            repository: field.clone(),
+            tag: Some(tag),
+            digest: None,
+        },
+        ..occurrence
+    }
+}
+
+/// A map under an image key that says only `tag` (a subchart's image, its tag pinned here).
+fn only_a_tag(node: &Node) -> bool {
+    node.get("tag").and_then(Node::as_scalar).is_some()
+        && ["repository", "image", "registry", "name"]
+            .iter()
+            .all(|key| node.get(key).is_none())
+}
+
+/// A map that is an image whatever its key: a `repository` that reads as an image reference
+/// (no scheme, image characters only) with a `tag` or `digest`.
+fn looks_like_an_image_map(node: &Node) -> bool {
+    let Some(repository) = node.get("repository").and_then(Node::as_str) else {
+        return false;
+    };
+    let repository = repository.trim();
+    let image_like = !repository.is_empty()
+        && !repository.contains("://")
+        && repository
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c));
+    image_like && (node.get("tag").is_some() || node.get("digest").is_some())
 }
 
 /// Why a bare image name in values with a registry prefix is the chart's to complete.
