@@ -830,6 +830,46 @@ mod tests {
     }
 
     #[test]
+    fn a_closing_bracket_at_its_keys_indentation_is_read_as_other_parsers_read_it() {
+        for (name, text, line) in [
+            (
+                "flow sequence",
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\nspec:\n  containers:\n  - name: app\n    args: [\n      \"--foo\",\n\n      \"--bar\"\n    ]\n    image: nginx:1.27\n",
+                13,
+            ),
+            (
+                "flow mapping, CRLF",
+                "apiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n  name: x\r\n  labels: {\r\n    app: x\r\n  }\r\nspec:\r\n  containers:\r\n  - image: nginx:1.27\r\n    name: app\r\n",
+                10,
+            ),
+        ] {
+            let found = scan("pod.yaml", text);
+            assert!(found.problems.is_empty(), "{name}: {:?}", found.problems);
+            assert_eq!(
+                super::tests::found(&found),
+                vec![(line, "Pod/x container app", "nginx:1.27")],
+                "{name}"
+            );
+            let edits = rewrite::edits_for(
+                &found.occurrences[0],
+                "h.example/docker-hub/library/nginx:1.27",
+                text,
+            )
+            .expect("editable");
+            let rewritten = rewrite::apply(text, &edits).expect("applies");
+            assert_eq!(
+                rewritten,
+                text.replace("image: nginx:1.27", "image: h.example/docker-hub/library/nginx:1.27"),
+                "{name}: only the image changes"
+            );
+        }
+        // Still refused when it is really broken.
+        assert!(!scan("pod.yaml", "a: [\n  b: c\n]\nd: [\n")
+            .problems
+            .is_empty());
+    }
+
+    #[test]
     fn a_flux_kustomization_spec_images_are_read_and_rewritten_with_new_name() {
         let text = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\nspec:\n  path: ./apps\n  images:\n    - name: nginx\n      newTag: 1.27.3\n";
         let flux = scan("apps.yaml", text);

@@ -103,13 +103,49 @@ pub fn documents(text: &str) -> Vec<Document> {
                 root: if only_directives {
                     Ok(None)
                 } else {
-                    parse_one(&text[offset..end], offset, line)
+                    parse_one(&text[offset..end], offset, line).or_else(|error| {
+                        // A flow collection whose closing `]` or `}` sits at its key's
+                        // indentation: Python's, Go's and Kubernetes' parsers take it; read it as
+                        // they do, from a copy where the bracket closes the line before.
+                        match lift_closing_brackets(&text[offset..end]) {
+                            Some(lifted) => parse_one(&lifted, offset, line).map_err(|_| error),
+                            None => Err(error),
+                        }
+                    })
                 },
                 templated: text[offset..end].contains("{{"),
             }
         })
         .filter(|document| !matches!(document.root, Ok(None)))
         .collect()
+}
+
+/// `chunk` with each line that holds only a closing `]` or `}` moved to the end of the last
+/// non-blank line before it (when that line has no comment), or `None` when no line moved. Every
+/// line keeps its number and every scalar its bytes: the copy is exactly as long, and only the
+/// bracket and the whitespace after the last scalar move.
+fn lift_closing_brackets(chunk: &str) -> Option<String> {
+    let mut lines: Vec<String> = chunk.split_inclusive('\n').map(str::to_owned).collect();
+    let mut moved = false;
+    for index in 1..lines.len() {
+        let bracket = match lines[index].trim() {
+            "]" => "]",
+            "}" => "}",
+            _ => continue,
+        };
+        let Some(previous) = (0..index).rev().find(|&at| !lines[at].trim().is_empty()) else {
+            continue;
+        };
+        if lines[previous].contains('#') {
+            continue;
+        }
+        let ending_at = lines[previous].trim_end_matches(['\n', '\r']).len();
+        lines[previous].insert_str(ending_at, bracket);
+        let at = lines[index].find(bracket).unwrap_or(0);
+        lines[index].replace_range(at..at + 1, "");
+        moved = true;
+    }
+    moved.then(|| lines.concat())
 }
 
 /// Byte offset and 1-based line of each document: the start, and every line that is `---`
