@@ -223,4 +223,13 @@ impl StateStore for DynamoState {
     ) -> Call<'a, BTreeMap<String, AcceptedValue>> {
         Box::pin(self.accepted_values(repository))
     }
+
+    fn restorations_at_limit<'a>(
+        &'a self,
+        keys: &'a [String],
+        max: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Call<'a, Vec<String>> {
+        Box::pin(self.restorations_at_limit(keys, max, now))
+    }
 }

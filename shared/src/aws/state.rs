@@ -23,6 +23,8 @@ use crate::ports::{
 pub const UPDATE_ITEM: &str = "dynamodb:UpdateItem";
 /// The one read: the accepted values of a repository (harden-repository only).
 pub const GET_ITEM: &str = "dynamodb:GetItem";
+/// The sweep's one read of a repository's restoration windows (harden-repository only).
+pub const BATCH_GET_ITEM: &str = "dynamodb:BatchGetItem";
 /// The code DynamoDB answers a write whose condition did not hold with.
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
@@ -281,6 +283,61 @@ impl DynamoState {
     }
 
     /// A consistent read: an acceptance written a moment ago by a drift event counts.
+    /// The keys whose live window counts `max` restorations or more: one `BatchGetItem`. Keys
+    /// DynamoDB leaves unprocessed (throttling) count as below the limit: the sweep then
+    /// restores, as it would without a table.
+    pub async fn restorations_at_limit(
+        &self,
+        keys: &[String],
+        max: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, AwsError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+            .set_keys(Some(
+                keys.iter()
+                    .map(|key| HashMap::from([("pk".to_owned(), AttributeValue::S(key.clone()))]))
+                    .collect(),
+            ))
+            .projection_expression("#pk, #n, #expires_at")
+            .expression_attribute_names("#pk", "pk")
+            .expression_attribute_names("#n", "n")
+            .expression_attribute_names("#expires_at", "expires_at")
+            .consistent_read(true)
+            .build()
+            .map_err(|error| AwsError::invalid_request(BATCH_GET_ITEM, Some(&self.table), error))?;
+        let output = self
+            .client
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .send()
+            .await
+            .map_err(|error| AwsError::from_sdk(BATCH_GET_ITEM, Some(&self.table), error))?;
+        if output
+            .unprocessed_keys()
+            .is_some_and(|unprocessed| !unprocessed.is_empty())
+        {
+            debug!(table = %self.table, "some restoration windows were not read (unprocessed keys)");
+        }
+        let now = now.timestamp() as u64;
+        Ok(output
+            .responses()
+            .and_then(|responses| responses.get(&self.table))
+            .into_iter()
+            .flatten()
+            .filter(|item| {
+                read_number(item, "expires_at").is_some_and(|ends| ends > now)
+                    && read_number(item, "n").is_some_and(|n| n >= u64::from(max))
+            })
+            .filter_map(|item| match item.get("pk") {
+                Some(AttributeValue::S(key)) => Some(key.clone()),
+                _ => None,
+            })
+            .collect())
+    }
+
     pub async fn accepted_values(
         &self,
         repository: &str,

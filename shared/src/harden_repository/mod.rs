@@ -558,13 +558,16 @@ fn flap_limit_off(ports: &Ports, report: &mut HardenReport) {
     );
 }
 
-/// The flap limit of a run that restores (drift events and sweeps): each write is counted per
-/// repository and setting in the state store first, so two invocations never both restore past
-/// the limit.
+/// The flap limit of a run that restores. A drift event counts each write per repository and
+/// setting in the state store first, so two invocations never both restore past the limit. A
+/// sweep only respects it: one read per drifted repository, and a setting whose live window
+/// already counts `max_restorations` is left until the window ends (the sweep's own writes are
+/// not counted: hardening a repository the first time fights no one).
 struct FlapGate<'a> {
     state: StatePort<'a>,
     limit: &'a crate::config::DriftConfig,
-    /// Who changed the setting, when an event says so (a sweep does not know).
+    /// Who changed the setting, when an event says so (a sweep does not know): then restorations
+    /// are counted.
     changed_by: Option<String>,
 }
 
@@ -572,13 +575,16 @@ impl FlapGate<'_> {
     /// Takes out of `plan` the changes the limit refuses, each with its finding. A state store
     /// that fails lets the change through: hardening does not stop for it.
     async fn limit(&self, repository: &str, plan: &mut plan::Plan) {
+        if self.changed_by.is_none() {
+            return self.respect(repository, plan).await;
+        }
         let now = chrono::Utc::now();
         let window_ends_at = now + chrono::Duration::minutes(i64::from(self.limit.window_minutes));
         let claims: Vec<RestorationClaim> = plan
             .changes
             .iter()
             .map(|change| RestorationClaim {
-                key: format!("restorations#{repository}#{}", change.setting.as_str()),
+                key: restoration_key(repository, change.setting.as_str()),
                 now,
                 window_ends_at,
                 max_restorations: self.limit.max_restorations,
@@ -636,6 +642,52 @@ impl FlapGate<'_> {
         }
         plan.changes = kept;
     }
+
+    /// A sweep: one read of the repository's windows, no count.
+    async fn respect(&self, repository: &str, plan: &mut plan::Plan) {
+        let keys: Vec<String> = plan
+            .changes
+            .iter()
+            .map(|change| restoration_key(repository, change.setting.as_str()))
+            .take(crate::ports::MAX_KEYS_PER_READ)
+            .collect();
+        let at_limit = match self
+            .state
+            .restorations_at_limit(&keys, self.limit.max_restorations, chrono::Utc::now())
+            .await
+        {
+            Ok(at_limit) => at_limit,
+            Err(error) => {
+                warn!(repository, error = %error, "flap limit could not be read; restoring");
+                return;
+            }
+        };
+        if at_limit.is_empty() {
+            return;
+        }
+        let mut kept = Vec::new();
+        for change in std::mem::take(&mut plan.changes) {
+            let setting = change.setting.as_str();
+            if at_limit.contains(&restoration_key(repository, setting)) {
+                info!(
+                    repository,
+                    setting, "flap limit of a live window reached: the sweep leaves it"
+                );
+                plan.findings.push((
+                    plan::FindingKind::FlapLimitHeld,
+                    findings::flap_limit_held_finding(repository, setting, None),
+                ));
+            } else {
+                kept.push(change);
+            }
+        }
+        plan.changes = kept;
+    }
+}
+
+/// The state key of the restorations of one setting of one repository.
+fn restoration_key(repository: &str, setting: &str) -> String {
+    format!("restorations#{repository}#{setting}")
 }
 
 /// `hardening.drift.ignore_callers`: values other writers own are accepted, not restored.

@@ -92,4 +92,9 @@ pub const PERMISSIONS: &[Permission] = &[
         Scope::StateTable,
         "values callers of `hardening.drift.ignore_callers` set: one read per drifted repository",
     ),
+    Permission::new(
+        crate::aws::state::BATCH_GET_ITEM,
+        Scope::StateTable,
+        "flap limit in a sweep: one read of a drifted repository's restoration windows",
+    ),
 ];

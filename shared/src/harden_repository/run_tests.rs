@@ -353,13 +353,13 @@ async fn a_repository_named_like_the_prefix_is_an_application_repository() {
     assert_eq!(writes(&ecr.calls()[n_calls..]), Vec::<&str>::new());
 }
 
-/// The sweep keeps the flap limit too: with `max_restorations = 1`, a lifecycle policy someone
-/// changes again after the sweep restored it is reported (critical, once) and left, then left
-/// quietly. A compliant sweep asks the state store nothing.
+/// The sweep respects the flap limit without counting: one state read per drifted repository
+/// (none on a compliant sweep), and a setting whose live window already counts
+/// `max_restorations` (counted by drift events) is left, said quietly, until the window ends.
 #[tokio::test]
 async fn the_sweep_respects_the_flap_limit_and_a_compliant_sweep_asks_no_state() {
     use crate::ports::fakes::FakeState;
-    use crate::ports::Registry;
+    use crate::ports::{Registry, RestorationClaim, StateStore};
 
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra/config");
     let text = std::fs::read_to_string(shipped.join("ptc-ops.toml")).expect("shipped config");
@@ -388,51 +388,65 @@ async fn the_sweep_respects_the_flap_limit_and_a_compliant_sweep_asks_no_state()
             .report
     };
     let changed_by_hand = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}]}"#;
-    let critical = |report: &HardenReport| -> Vec<String> {
-        report
-            .findings
-            .iter()
-            .filter(|finding| finding.severity == Severity::Critical)
-            .map(|finding| finding.title.clone())
-            .collect()
-    };
+    let changed = |report: &HardenReport| report.summary.get("settings_changed").copied();
 
     let first = sweep().await;
-    assert!(first.summary.get("settings_changed").copied().unwrap_or(0) > 0);
-    let asked = state.n_calls();
-    assert!(asked > 0, "the first restorations are counted");
-    let compliant = sweep().await;
-    let changed = |report: &HardenReport| report.summary.get("settings_changed").copied();
-    assert_eq!(changed(&compliant).unwrap_or(0), 0);
+    assert!(changed(&first).unwrap_or(0) > 0);
     assert_eq!(
         state.n_calls(),
-        asked,
-        "a compliant sweep makes no state call"
+        2,
+        "one read per drifted repository (two bare repositories), nothing counted"
     );
+    let compliant = sweep().await;
+    assert_eq!(changed(&compliant).unwrap_or(0), 0);
+    assert_eq!(state.n_calls(), 2, "a compliant sweep makes no state call");
 
-    Registry::put_lifecycle_policy(ecr.as_ref(), NGINX, changed_by_hand)
-        .await
-        .expect("changed by hand");
+    // Drift events restored NGINX's lifecycle policy up to the limit in this window.
+    let now = chrono::Utc::now();
+    StateStore::count_restoration(
+        state.as_ref(),
+        &RestorationClaim {
+            key: format!("restorations#{NGINX}#lifecycle_policy"),
+            now,
+            window_ends_at: now + chrono::Duration::minutes(60),
+            max_restorations: 1,
+        },
+    )
+    .await
+    .expect("counted");
+    let n_calls = state.n_calls();
+    for repository in [NGINX, ALPINE] {
+        Registry::put_lifecycle_policy(ecr.as_ref(), repository, changed_by_hand)
+            .await
+            .expect("changed by hand");
+    }
     let limited = sweep().await;
-    let titles = critical(&limited);
-    assert_eq!(titles.len(), 1, "{titles:#?}");
-    assert!(
-        titles[0].contains("`lifecycle_policy` of `docker-hub/library/nginx`"),
-        "{}",
-        titles[0]
-    );
-    let left = |ecr: &FakeEcr| ecr.stored(NGINX).and_then(|stored| stored.lifecycle_policy);
-    assert_eq!(left(&ecr).as_deref(), Some(changed_by_hand), "not restored");
-
-    let again = sweep().await;
-    assert!(
-        critical(&again).is_empty(),
-        "alerted once per window: {:#?}",
-        again.findings
-    );
     assert_eq!(
-        left(&ecr).as_deref(),
+        state.n_calls() - n_calls,
+        2,
+        "one read per drifted repository"
+    );
+    let left = |name: &str| ecr.stored(name).and_then(|stored| stored.lifecycle_policy);
+    assert_eq!(
+        left(NGINX).as_deref(),
         Some(changed_by_hand),
-        "still not restored"
+        "not restored"
+    );
+    assert_ne!(left(ALPINE).as_deref(), Some(changed_by_hand), "restored");
+    let held: Vec<&Finding> = limited
+        .findings
+        .iter()
+        .filter(|finding| finding.resource == NGINX)
+        .collect();
+    assert_eq!(held.len(), 1, "{held:#?}");
+    assert_eq!(
+        held[0].severity,
+        Severity::Info,
+        "the event alerted already"
+    );
+    assert!(
+        held[0].title.contains("not restored (flap limit)"),
+        "{}",
+        held[0].title
     );
 }

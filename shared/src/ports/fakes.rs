@@ -948,4 +948,33 @@ impl StateStore for FakeState {
         };
         Box::pin(async move { answer })
     }
+
+    fn restorations_at_limit<'a>(
+        &'a self,
+        keys: &'a [String],
+        max: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Call<'a, Vec<String>> {
+        *lock(&self.calls) += 1;
+        let answer = match lock(&self.failing).as_deref() {
+            Some(code) => Err(AwsError::from_code(
+                "dynamodb:BatchGetItem",
+                Some("ptc-ops-state"),
+                code,
+            )),
+            None => {
+                let windows = lock(&self.restorations);
+                Ok(keys
+                    .iter()
+                    .filter(|key| {
+                        windows
+                            .get(*key)
+                            .is_some_and(|(n, ends)| *ends > now && *n >= u64::from(max))
+                    })
+                    .cloned()
+                    .collect())
+            }
+        };
+        Box::pin(async move { answer })
+    }
 }

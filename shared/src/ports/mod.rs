@@ -291,7 +291,19 @@ pub trait StateStore: Send + Sync + Debug {
         &'a self,
         repository: &'a str,
     ) -> Call<'a, BTreeMap<String, AcceptedValue>>;
+    /// Of the restoration keys `keys` (at most [`MAX_KEYS_PER_READ`]), those whose window is live
+    /// at `now` and already counts `max` restorations or more: what a sweep must leave alone. One
+    /// read, no write: a sweep respects the limit without counting.
+    fn restorations_at_limit<'a>(
+        &'a self,
+        keys: &'a [String],
+        max: u32,
+        now: DateTime<Utc>,
+    ) -> Call<'a, Vec<String>>;
 }
+
+/// DynamoDB's `BatchGetItem` limit on the keys of one read.
+pub const MAX_KEYS_PER_READ: usize = 100;
 
 /// The upstream registries' own APIs (GitHub, GitLab, Docker Hub), over HTTPS.
 pub trait Upstream: Send + Sync + Debug {
@@ -546,5 +558,10 @@ port_dispatch! {
             accepted: &'p AcceptedValue,
         ) -> Call<'p, ()>;
         fn accepted_values(repository: &'p str) -> Call<'p, BTreeMap<String, AcceptedValue>>;
+        fn restorations_at_limit(
+            keys: &'p [String],
+            max: u32,
+            now: DateTime<Utc>,
+        ) -> Call<'p, Vec<String>>;
     }
 }

@@ -134,9 +134,9 @@ async fn a_missing_table_is_an_error_naming_it() {
     assert!(error.is_code("ResourceNotFoundException"), "{text}");
 }
 
-/// The benchmark's state side on the emulator: a sweep of bare repositories counts one
-/// restoration per setting it writes; the next sweep, with the registry compliant, makes no
-/// state call at all.
+/// The benchmark's state side on the emulator: a sweep of bare repositories reads the flap
+/// limit once per drifted repository and counts nothing; the next sweep, with the registry
+/// compliant, makes no state call at all.
 #[tokio::test]
 async fn a_compliant_sweep_makes_no_state_call() {
     let env = TestEnv::new().await;
@@ -176,6 +176,67 @@ lifecycle_policy = "lifecycle/default.json"
         per_pass.push((written, state_calls));
     }
     println!("sweeps (settings written, state calls): {per_pass:?}");
-    assert_eq!(per_pass[0], (8, 8), "one count per setting restored");
+    assert_eq!(
+        per_pass[0],
+        (8, 4),
+        "one read per drifted repository: the sweep respects the flap limit, it does not count"
+    );
     assert_eq!(per_pass[1], (0, 0), "a compliant sweep makes no state call");
+}
+
+/// A sweep's look at the flap limit is one `BatchGetItem`: the keys whose live window counts
+/// `max` restorations or more, never a window that is over or below the limit, or a missing one.
+#[tokio::test]
+async fn the_windows_at_the_limit_are_read_in_one_call() {
+    use ptc_ops::ports::{RestorationClaim, RestorationDecision};
+
+    let env = TestEnv::new().await;
+    let table = env.create_state_table().await;
+    let store = store(&env, &table).await;
+    let now = DateTime::from_timestamp(1_800_000_000, 0).expect("a time");
+    let restore = |key: &str, at: DateTime<chrono::Utc>| RestorationClaim {
+        key: key.to_owned(),
+        now: at,
+        window_ends_at: at + Duration::minutes(60),
+        max_restorations: 2,
+    };
+    let at_limit = "restorations#docker-hub/library/nginx#lifecycle_policy";
+    let below = "restorations#docker-hub/library/nginx#tags";
+    let over = "restorations#docker-hub/library/alpine#lifecycle_policy";
+    for _ in 0..2 {
+        let decision = store
+            .count_restoration(&restore(at_limit, now))
+            .await
+            .expect("counted");
+        assert!(matches!(decision, RestorationDecision::Restore { .. }));
+    }
+    store
+        .count_restoration(&restore(below, now))
+        .await
+        .expect("counted");
+    for _ in 0..3 {
+        store
+            .count_restoration(&restore(over, now - Duration::minutes(120)))
+            .await
+            .expect("counted");
+    }
+    env.clear_calls().await;
+    let keys: Vec<String> = [at_limit, below, over, "restorations#never#tags"]
+        .map(str::to_owned)
+        .to_vec();
+    let found = store
+        .restorations_at_limit(&keys, 2, now + Duration::minutes(5))
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(
+        found,
+        vec![at_limit.to_owned()],
+        "only the live window at the limit"
+    );
+    assert_eq!(dynamodb_calls(&env).await, ["BatchGetItem"]);
+    assert!(store
+        .restorations_at_limit(&[], 2, now)
+        .await
+        .expect("no keys")
+        .is_empty());
 }
