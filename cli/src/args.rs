@@ -148,9 +148,19 @@ pub struct PrewarmArgs {
     /// (repeatable)
     #[arg(short = 'f', long = "file", value_name = "PATH")]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub limits: FileLimits,
     /// Plan only: print the cache URIs, pull nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// How `-f` reads files.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct FileLimits {
+    /// Skip files larger than this (`10MB`, `512KiB`, bytes), with a note; a file named with `-f` is a problem instead
+    #[arg(long, value_name = "SIZE", default_value = "10MB", value_parser = ptc_ops::byte_size::parse_byte_size)]
+    pub max_file_size: u64,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +180,8 @@ pub struct RewriteArgs {
     /// (repeatable)
     #[arg(short = 'f', long = "file", value_name = "PATH", conflicts_with_all = ["images", "emit"])]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub limits: FileLimits,
     /// Print a unified diff of the rewrite
     #[arg(long, requires = "files", conflicts_with_all = ["in_place", "check"])]
     pub diff: bool,
@@ -222,6 +234,8 @@ pub struct AuditArgs {
         conflicts_with = "input"
     )]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub limits: FileLimits,
     /// Direct images matching this pattern (`*` wildcards) do not fail the audit (repeatable)
     #[arg(long = "allow", value_name = "PATTERN")]
     pub allow: Vec<String>,
