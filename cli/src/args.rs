@@ -191,7 +191,7 @@ pub struct RewriteArgs {
     /// Change nothing; exit 1 when any reference bypasses the cache (a CI gate)
     #[arg(long, requires = "files")]
     pub check: bool,
-    /// Rewrite digest-only references too (a first pull by digest does not populate the cache)
+    /// Rewrite digest-only references too (a first pull by digest does not populate the cache); with `--emit kyverno`, every reference with a digest (`repo:tag@sha256:…` too)
     #[arg(long)]
     pub allow_digest: bool,
     /// The private registry host (`<account>.dkr.ecr.<region>.amazonaws.com`); default: from the rules and region
