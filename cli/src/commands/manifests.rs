@@ -372,25 +372,31 @@ pub fn scan_paths(
     Ok(read_paths(paths, limits)?
         .into_iter()
         .map(|input| {
-            let mut scan = manifests::scan(&input.name, &input.text);
-            if let Some(why) = &input.unreadable {
-                scan.problems.push(Problem {
-                    file: input.name.clone(),
-                    line: 0,
-                    message: why.clone(),
-                });
-            }
-            if let Some(why) = &input.skipped {
-                scan.notes.push(Note {
-                    file: input.name.clone(),
-                    line: 0,
-                    text: String::new(),
-                    message: why.clone(),
-                });
-            }
+            let scan = scan_input(&input);
             (input, scan)
         })
         .collect())
+}
+
+/// One file read: its images, and why it could not be read or was skipped.
+fn scan_input(input: &Input) -> FileScan {
+    let mut scan = manifests::scan(&input.name, &input.text);
+    if let Some(why) = &input.unreadable {
+        scan.problems.push(Problem {
+            file: input.name.clone(),
+            line: 0,
+            message: why.clone(),
+        });
+    }
+    if let Some(why) = &input.skipped {
+        scan.notes.push(Note {
+            file: input.name.clone(),
+            line: 0,
+            text: String::new(),
+            message: why.clone(),
+        });
+    }
+    scan
 }
 
 /// The unique references the files use, in order of first use (`ptc prewarm -f`); what could
@@ -504,12 +510,13 @@ enum FileChange {
 }
 
 impl FileChange {
-    fn decide(input: &Input, scan: &FileScan, edits: &[Edit]) -> FileChange {
+    /// `complete`: every part of the file was read.
+    fn decide(input: &Input, complete: bool, edits: &[Edit]) -> FileChange {
         if edits.is_empty() {
             return FileChange::Unchanged;
         }
         // A file with a part that could not be read may hold images the edits do not know.
-        let refused = if !scan.complete() {
+        let refused = if !complete {
             Some("a part of the file could not be read".to_owned())
         } else if input.linked {
             Some("a symbolic link (rewrite the file it points to)".to_owned())
@@ -667,8 +674,8 @@ pub async fn rewrite(
     global: &GlobalOptions,
     arguments: &RewriteArgs,
 ) -> Result<ExitCode, CliError> {
-    let scans = scan_paths(&arguments.files, arguments.limits)?;
-    if arguments.in_place && scans.iter().any(|(input, _)| input.path.is_none()) {
+    let inputs = read_paths(&arguments.files, arguments.limits)?;
+    if arguments.in_place && inputs.iter().any(|input| input.path.is_none()) {
         return Err(CliError::Usage(
             "`--in-place` cannot rewrite stdin: use `--diff`, or give the file".to_owned(),
         ));
@@ -695,32 +702,40 @@ pub async fn rewrite(
     let mut references = Vec::new();
     let mut files = Vec::new();
     let mut write_failures = Vec::new();
-    for (input, scan) in &scans {
+    let mut totals = Totals::default();
+    // `--check` prints each file's lines once it is read and keeps only counts, so a CI gate
+    // over thousands of files holds one file at a time; the others need every row at the end.
+    let prints_as_it_goes = arguments.check && !global.json;
+    // One file at a time, its scan moved into the report: memory holds the references once,
+    // not every file's scan beside them.
+    for input in inputs {
+        let scan = scan_input(&input);
+        let complete = scan.complete();
         let mut edits = Vec::new();
-        let first_reference = references.len();
-        for occurrence in &scan.occurrences {
+        let mut file_references = Vec::new();
+        for occurrence in scan.occurrences {
             let (source, action, occurrence_edits) = decide(
-                occurrence,
+                &occurrence,
                 &host,
                 &rules,
                 arguments.allow_digest,
                 &input.text,
             );
             edits.extend(occurrence_edits);
-            references.push(ReferenceReport {
-                occurrence: occurrence.clone(),
+            file_references.push(ReferenceReport {
+                occurrence,
                 source,
                 action,
             });
         }
-        let change = FileChange::decide(input, scan, &edits);
+        let change = FileChange::decide(&input, complete, &edits);
         let refused_because = match &change {
             FileChange::Refused { why } => Some(why.clone()),
             _ => None,
         };
         if let Some(why) = &refused_because {
             // The table must not call rewritten what `--in-place` will not write.
-            for reference in &mut references[first_reference..] {
+            for reference in &mut file_references {
                 if let Action::Rewrite { cache_uri } = &reference.action {
                     reference.action = Action::Bypass {
                         cache_uri: Some(cache_uri.clone()),
@@ -738,8 +753,8 @@ pub async fn rewrite(
             not_written_because: None,
             diff: None,
             skipped: input.skipped.clone(),
-            problems: scan.problems.clone(),
-            notes: scan.notes.clone(),
+            problems: scan.problems,
+            notes: scan.notes,
         };
         match (&change, &input.path) {
             (FileChange::Rewrite { text }, _) if arguments.diff => {
@@ -761,35 +776,27 @@ pub async fn rewrite(
             }
             _ => {}
         }
-        files.push(file);
+        totals.add(&file_references, &file);
+        if prints_as_it_goes {
+            print_check_file(&file_references, &file);
+        } else {
+            references.extend(file_references);
+            files.push(file);
+        }
     }
 
-    let bypassing = references
-        .iter()
-        .filter(|reference| reference.source.bypasses_cache())
-        .count();
-    let n_problems: usize = files.iter().map(|file| file.problems.len()).sum();
-    let left = references
-        .iter()
-        .filter(|reference| {
-            matches!(
-                reference.action,
-                Action::Bypass { .. } | Action::Invalid { .. }
-            )
-        })
-        .count()
-        + write_failures.len()
-        + n_problems;
+    let n_problems = totals.problems;
+    let left = totals.left + write_failures.len() + n_problems;
     let report = RewriteReport {
         registry: host,
         mode,
         files,
         references,
-        bypassing,
+        bypassing: totals.bypassing,
         left_bypassing: left,
     };
     let failed = if arguments.check {
-        bypassing + n_problems > 0
+        totals.bypassing + n_problems > 0
     } else {
         left > 0
     };
@@ -807,7 +814,7 @@ pub async fn rewrite(
         }
         print_unchanged(&report);
     } else if arguments.check {
-        print_check(&report, n_problems);
+        print_check_summary(&totals);
     } else {
         print_table(&report);
         if arguments.in_place {
@@ -901,8 +908,43 @@ fn print_unchanged(report: &RewriteReport) {
     }
 }
 
-fn print_check(report: &RewriteReport, n_problems: usize) {
-    for reference in &report.references {
+/// Counts over every file, kept as each file is done.
+#[derive(Debug, Default)]
+struct Totals {
+    files: usize,
+    references: usize,
+    /// References that bypass the cache before the rewrite.
+    bypassing: usize,
+    /// References left bypassing after it (problems and failed writes not included).
+    left: usize,
+    problems: usize,
+}
+
+impl Totals {
+    fn add(&mut self, references: &[ReferenceReport], file: &FileReport) {
+        self.files += 1;
+        self.references += references.len();
+        self.bypassing += references
+            .iter()
+            .filter(|reference| reference.source.bypasses_cache())
+            .count();
+        self.left += references
+            .iter()
+            .filter(|reference| {
+                matches!(
+                    reference.action,
+                    Action::Bypass { .. } | Action::Invalid { .. }
+                )
+            })
+            .count();
+        self.problems += file.problems.len();
+    }
+}
+
+/// `--check`'s lines for one file: each reference that bypasses the cache, what was skipped,
+/// and what could not be read.
+fn print_check_file(references: &[ReferenceReport], file: &FileReport) {
+    for reference in references {
         if !reference.source.bypasses_cache() {
             continue;
         }
@@ -920,26 +962,25 @@ fn print_check(report: &RewriteReport, n_problems: usize) {
             reference.occurrence.location
         );
     }
-    for file in &report.files {
-        // A CI gate must say what it did not look at.
-        if let Some(why) = &file.skipped {
-            println!("{}:0: {why}", file.file);
-        }
-        for problem in &file.problems {
-            println!("{}:{}: {}", problem.file, problem.line, problem.message);
-        }
+    // A CI gate must say what it did not look at.
+    if let Some(why) = &file.skipped {
+        println!("{}:0: {why}", file.file);
     }
-    if report.bypassing + n_problems == 0 {
+    for problem in &file.problems {
+        println!("{}:{}: {}", problem.file, problem.line, problem.message);
+    }
+}
+
+fn print_check_summary(totals: &Totals) {
+    if totals.bypassing + totals.problems == 0 {
         println!(
             "{} references in {} files: all through the cache or exempt",
-            report.references.len(),
-            report.files.len()
+            totals.references, totals.files
         );
     } else {
         println!(
-            "{} of {} references bypass the cache; {n_problems} problem(s)",
-            report.bypassing,
-            report.references.len()
+            "{} of {} references bypass the cache; {} problem(s)",
+            totals.bypassing, totals.references, totals.problems
         );
     }
 }
