@@ -707,6 +707,33 @@ fn walking_skips_links_out_of_the_tree_fifos_and_large_files_with_a_note() {
             "{mode}: the link inside the tree is read\n{printed}"
         );
     }
+    // `ptc audit -f` walks the same way and says what it skipped on stderr.
+    let audit = ptc_within(
+        folder.path(),
+        &[
+            "audit",
+            "-f",
+            "tree",
+            "--max-file-size",
+            "1KB",
+            "--registry",
+            REGISTRY,
+            "--rules-file",
+            &rules,
+        ],
+        60,
+    )
+    .expect("audit: blocked on the FIFO");
+    let said = stderr(&audit);
+    assert!(
+        said.contains("tree/pipe.yaml: a FIFO (named pipe): not read"),
+        "{said}"
+    );
+    assert!(
+        said.contains("outside the folder given: not read"),
+        "{said}"
+    );
+    assert!(!stdout(&audit).contains("busybox"), "{}", stdout(&audit));
     assert_eq!(
         std::fs::read_to_string(outside.join("secret.yaml")).expect("readable"),
         "image: busybox:1.36\n"
