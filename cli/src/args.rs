@@ -155,9 +155,19 @@ pub struct PrewarmArgs {
     /// (repeatable)
     #[arg(short = 'f', long = "file", value_name = "PATH")]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub limits: FileLimits,
     /// Plan only: print the cache URIs, pull nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// How `-f` reads files.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct FileLimits {
+    /// Skip files larger than this (`10MB`, `512KiB`, bytes), with a note; a file named with `-f` is a problem instead
+    #[arg(long, value_name = "SIZE", default_value = "10MB", value_parser = ptc_ops::byte_size::parse_byte_size)]
+    pub max_file_size: u64,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +187,8 @@ pub struct RewriteArgs {
     /// (repeatable)
     #[arg(short = 'f', long = "file", value_name = "PATH", conflicts_with_all = ["images", "emit"])]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub limits: FileLimits,
     /// Print a unified diff of the rewrite
     #[arg(long, requires = "files", conflicts_with_all = ["in_place", "check"])]
     pub diff: bool,
@@ -186,7 +198,7 @@ pub struct RewriteArgs {
     /// Change nothing; exit 1 when any reference bypasses the cache (a CI gate)
     #[arg(long, requires = "files")]
     pub check: bool,
-    /// Rewrite digest-only references too (a first pull by digest does not populate the cache)
+    /// Rewrite digest-only references too (a first pull by digest does not populate the cache); with `--emit kyverno`, every reference with a digest (`repo:tag@sha256:…` too)
     #[arg(long)]
     pub allow_digest: bool,
     /// The private registry host (`<account>.dkr.ecr.<region>.amazonaws.com`); default: from the rules and region
@@ -229,6 +241,8 @@ pub struct AuditArgs {
         conflicts_with = "input"
     )]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub limits: FileLimits,
     /// Direct images matching this pattern (`*` wildcards) do not fail the audit (repeatable)
     #[arg(long = "allow", value_name = "PATTERN")]
     pub allow: Vec<String>,

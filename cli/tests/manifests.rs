@@ -607,9 +607,439 @@ fn in_place_never_replaces_a_symbolic_link() {
         "image: nginx:1.27\n"
     );
     assert!(
-        stderr(&output).contains("symbolic link"),
+        stdout(&output).contains("did not rewrite link.yaml: a symbolic link"),
         "{}",
-        stderr(&output)
+        stdout(&output)
+    );
+}
+
+/// Runs `ptc` offline in `workdir`, killed after `seconds`: `None` when it had to be killed.
+fn ptc_within(workdir: &Path, args: &[&str], seconds: u64) -> Option<Output> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ptc"))
+        .args(args)
+        .current_dir(workdir)
+        .env_remove("PTC_CONFIG")
+        .env("NO_COLOR", "1")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ptc starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if child.try_wait().expect("waitable").is_some() {
+            return Some(child.wait_with_output().expect("ptc finishes"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().expect("killed");
+    let _ = child.wait();
+    None
+}
+
+fn make_fifo(path: &Path) {
+    let made = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
+/// A folder walked by `-f` holds what a shared folder may hold: a link to a file outside it, a
+/// FIFO, a file over the size limit. None of them is read, none blocks, each is said; the
+/// file beside them is read as usual.
+#[test]
+fn walking_skips_links_out_of_the_tree_fifos_and_large_files_with_a_note() {
+    let folder = tempfile::tempdir().expect("folder");
+    let tree = folder.path().join("tree");
+    let outside = folder.path().join("outside");
+    // A hidden folder is inside the tree but not walked: only the link reads its file.
+    std::fs::create_dir_all(tree.join(".store")).expect("tree");
+    std::fs::create_dir_all(&outside).expect("outside");
+    std::fs::write(outside.join("secret.yaml"), "image: busybox:1.36\n").expect("written");
+    std::os::unix::fs::symlink(outside.join("secret.yaml"), tree.join("escape.yaml"))
+        .expect("linked");
+    // A link inside the tree is read (and, as a link, not rewritten in place).
+    std::fs::write(tree.join(".store/real.yaml"), "image: redis:7\n").expect("written");
+    std::os::unix::fs::symlink(".store/real.yaml", tree.join("inside.yaml")).expect("linked");
+    make_fifo(&tree.join("pipe.yaml"));
+    let big = format!("# {}\nimage: postgres:16\n", "x".repeat(2_000));
+    std::fs::write(tree.join("big.yaml"), &big).expect("written");
+    std::fs::write(tree.join("app.yaml"), "image: nginx:1.27\n").expect("written");
+    let rules = rules();
+    for mode in ["--check", "--in-place"] {
+        let output = ptc_within(
+            folder.path(),
+            &offline(
+                &["rewrite", "-f", "tree", mode, "--max-file-size", "1KB"],
+                &rules,
+            ),
+            60,
+        )
+        .unwrap_or_else(|| panic!("{mode}: blocked on the FIFO"));
+        let printed = format!("{}{}", stdout(&output), stderr(&output));
+        for says in [
+            "tree/escape.yaml:0: a symbolic link to `".to_owned(),
+            "outside the folder given: not read".to_owned(),
+            "tree/pipe.yaml:0: a FIFO (named pipe): not read".to_owned(),
+            format!(
+                "tree/big.yaml:0: {} bytes, over the limit of 1 KB (`--max-file-size`): not read",
+                big.len()
+            ),
+        ] {
+            assert!(
+                printed.contains(&says),
+                "{mode}: missing {says:?} in\n{printed}"
+            );
+        }
+        assert!(
+            !printed.contains("busybox"),
+            "{mode}: read outside the tree\n{printed}"
+        );
+        assert!(
+            !printed.contains("postgres"),
+            "{mode}: read the large file\n{printed}"
+        );
+        assert!(printed.contains("nginx:1.27"), "{mode}\n{printed}");
+        assert!(
+            printed.contains("redis:7"),
+            "{mode}: the link inside the tree is read\n{printed}"
+        );
+    }
+    // `ptc audit -f` walks the same way and says what it skipped on stderr.
+    let audit = ptc_within(
+        folder.path(),
+        &[
+            "audit",
+            "-f",
+            "tree",
+            "--max-file-size",
+            "1KB",
+            "--registry",
+            REGISTRY,
+            "--rules-file",
+            &rules,
+        ],
+        60,
+    )
+    .expect("audit: blocked on the FIFO");
+    let said = stderr(&audit);
+    assert!(
+        said.contains("tree/pipe.yaml: a FIFO (named pipe): not read"),
+        "{said}"
+    );
+    assert!(
+        said.contains("outside the folder given: not read"),
+        "{said}"
+    );
+    assert!(!stdout(&audit).contains("busybox"), "{}", stdout(&audit));
+    assert_eq!(
+        std::fs::read_to_string(outside.join("secret.yaml")).expect("readable"),
+        "image: busybox:1.36\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tree.join(".store/real.yaml")).expect("readable"),
+        "image: redis:7\n",
+        "written through the link"
+    );
+    assert!(
+        std::fs::read_to_string(tree.join("app.yaml"))
+            .expect("readable")
+            .contains(REGISTRY),
+        "the plain file is rewritten"
+    );
+}
+
+/// `-f FIFO` reads what a writer sends (`-f <(helm template …)`) and, with no writer, reads
+/// nothing instead of waiting for one.
+#[test]
+fn a_fifo_named_with_f_never_blocks() {
+    let folder = tempfile::tempdir().expect("folder");
+    let pipe = folder.path().join("pipe.yaml");
+    make_fifo(&pipe);
+    let rules = rules();
+    let output = ptc_within(
+        folder.path(),
+        &offline(&["rewrite", "-f", "pipe.yaml", "--check"], &rules),
+        60,
+    )
+    .expect("no writer: blocked on the FIFO");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let writer = {
+        let pipe = pipe.clone();
+        std::thread::spawn(move || {
+            std::fs::write(pipe, "image: nginx:1.27\n").expect("written to the FIFO")
+        })
+    };
+    // The writer may open the FIFO before or after `ptc` does: either way `ptc` reads it.
+    let output = ptc_within(
+        folder.path(),
+        &offline(&["rewrite", "-f", "pipe.yaml", "--check"], &rules),
+        60,
+    )
+    .expect("with a writer: blocked on the FIFO");
+    writer.join().expect("writer done");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("direct `nginx:1.27`"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+/// A file named with `-f` over `--max-file-size` is a problem (the CI gate fails), not skipped.
+#[test]
+fn a_named_file_over_the_size_limit_fails_the_check() {
+    let folder = tempfile::tempdir().expect("folder");
+    let text = format!(
+        "# {}\nimage: {REGISTRY}/docker-hub/library/nginx:1.27\n",
+        "x".repeat(2_000)
+    );
+    std::fs::write(folder.path().join("values.yaml"), text).expect("written");
+    let rules = rules();
+    let output = ptc_in(
+        folder.path(),
+        &offline(
+            &[
+                "rewrite",
+                "-f",
+                "values.yaml",
+                "--check",
+                "--max-file-size",
+                "1KiB",
+            ],
+            &rules,
+        ),
+        None,
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("values.yaml:0: larger than 1 KiB (`--max-file-size`): not read"),
+        "{}",
+        stdout(&output)
+    );
+    let bad = ptc_in(
+        folder.path(),
+        &offline(
+            &[
+                "rewrite",
+                "-f",
+                "values.yaml",
+                "--check",
+                "--max-file-size",
+                "ten",
+            ],
+            &rules,
+        ),
+        None,
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("is not a size such as `10MB`"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+/// Links planted in the folder at the temporary names an attacker can predict (the old
+/// `.<name>.ptc-<pid>.tmp`, for the process ids `ptc` is about to get) are never written
+/// through: the write goes to a new file created exclusively under a random name.
+#[test]
+fn in_place_is_not_redirected_by_planted_links() {
+    let folder = tempfile::tempdir().expect("folder");
+    let shared = folder.path().join("shared");
+    std::fs::create_dir_all(&shared).expect("shared");
+    let victim = folder.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").expect("written");
+    std::fs::write(shared.join("values.yaml"), "image: nginx:1.27\n").expect("written");
+    let next_pid = std::process::id().max(Command::new("true").spawn().expect("true runs").id());
+    for pid in next_pid..next_pid + 2_000 {
+        let name = format!(".values.yaml.ptc-{pid}.tmp");
+        std::os::unix::fs::symlink(&victim, shared.join(name)).expect("planted");
+    }
+    let rules = rules();
+    let output = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", "-f", "shared", "--in-place"], &rules),
+        None,
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("readable"),
+        "precious\n",
+        "the write followed a planted link"
+    );
+    assert!(std::fs::read_to_string(shared.join("values.yaml"))
+        .expect("readable")
+        .contains(REGISTRY));
+    let planted = std::fs::read_dir(&shared)
+        .expect("readable")
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .is_ok_and(|entry| entry.file_type().is_ok_and(|kind| kind.is_symlink()))
+        })
+        .count();
+    assert_eq!(planted, 2_000, "a planted link was replaced or removed");
+}
+
+/// A `0640` file stays `0640` after `--in-place`.
+#[test]
+fn in_place_keeps_the_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let folder = tempfile::tempdir().expect("folder");
+    let file = folder.path().join("values.yaml");
+    std::fs::write(&file, "image: nginx:1.27\n").expect("written");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).expect("mode set");
+    let rules = rules();
+    let output = ptc_in(
+        folder.path(),
+        &offline(&["rewrite", "-f", "values.yaml", "--in-place"], &rules),
+        None,
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let metadata = std::fs::metadata(&file).expect("there");
+    assert_eq!(metadata.permissions().mode() & 0o7777, 0o640);
+    assert!(std::fs::read_to_string(&file)
+        .expect("readable")
+        .contains(REGISTRY));
+}
+
+/// One decision per file, the same in the table, `--diff` and `--in-place`: a file that
+/// `--in-place` will not write (a part unreadable, a link) shows no hunk and is never called
+/// rewritten; a file it writes gets exactly the diff's change.
+#[test]
+fn table_diff_and_in_place_agree_on_every_file() {
+    let make = || {
+        let folder = tempfile::tempdir().expect("folder");
+        let root = folder.path();
+        std::fs::write(root.join("good.yaml"), "image: nginx:1.27\n").expect("written");
+        std::fs::write(
+            root.join("broken.yaml"),
+            "image: redis:7\n---\nbad: [unclosed\n",
+        )
+        .expect("written");
+        std::fs::write(root.join("target.yaml"), "image: postgres:16\n").expect("written");
+        std::os::unix::fs::symlink("target.yaml", root.join("link.yaml")).expect("linked");
+        std::fs::write(
+            root.join("cached.yaml"),
+            format!("image: {REGISTRY}/docker-hub/library/nginx:1.27\n"),
+        )
+        .expect("written");
+        folder
+    };
+    let rules = rules();
+    let run = |mode: Option<&str>| {
+        let folder = make();
+        let mut args = vec![
+            "--json",
+            "rewrite",
+            "-f",
+            "good.yaml",
+            "-f",
+            "broken.yaml",
+            "-f",
+            "link.yaml",
+            "-f",
+            "cached.yaml",
+        ];
+        args.extend(mode);
+        let output = ptc_in(folder.path(), &offline(&args, &rules), None, None);
+        (folder, json(&output))
+    };
+    let changes = |report: &Value| -> Vec<(String, String, String)> {
+        report["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(|file| {
+                (
+                    file["file"].as_str().expect("file").to_owned(),
+                    file["change"].as_str().expect("change").to_owned(),
+                    file["refused_because"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let rewritten_references = |report: &Value| -> Vec<String> {
+        report["references"]
+            .as_array()
+            .expect("references")
+            .iter()
+            .filter(|reference| reference["action"] == "rewrite")
+            .map(|reference| reference["file"].as_str().expect("file").to_owned())
+            .collect()
+    };
+    let (_, table) = run(None);
+    let (_, diff) = run(Some("--diff"));
+    let (in_place_folder, in_place) = run(Some("--in-place"));
+    let expected: Vec<(String, String, String)> = [
+        ("good.yaml", "rewritten", ""),
+        (
+            "broken.yaml",
+            "refused",
+            "a part of the file could not be read",
+        ),
+        (
+            "link.yaml",
+            "refused",
+            "a symbolic link (rewrite the file it points to)",
+        ),
+        ("cached.yaml", "unchanged", ""),
+    ]
+    .map(|(file, change, why)| (file.to_owned(), change.to_owned(), why.to_owned()))
+    .to_vec();
+    for (mode, report) in [
+        ("table", &table),
+        ("--diff", &diff),
+        ("--in-place", &in_place),
+    ] {
+        assert_eq!(changes(report), expected, "{mode}");
+        assert_eq!(rewritten_references(report), ["good.yaml"], "{mode}");
+    }
+    let hunks: Vec<&str> = diff["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter(|file| file["diff"].is_string())
+        .map(|file| file["file"].as_str().expect("file"))
+        .collect();
+    assert_eq!(
+        hunks,
+        ["good.yaml"],
+        "only the file --in-place writes has hunks"
+    );
+    let written: Vec<(&str, bool)> = in_place["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .filter_map(|file| Some((file["file"].as_str()?, file["written"].as_bool()?)))
+        .collect();
+    assert_eq!(
+        written,
+        [
+            ("good.yaml", true),
+            ("broken.yaml", false),
+            ("link.yaml", false)
+        ]
+    );
+    let root = in_place_folder.path();
+    assert_eq!(
+        std::fs::read_to_string(root.join("good.yaml")).expect("readable"),
+        format!("image: {REGISTRY}/docker-hub/library/nginx:1.27\n")
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("broken.yaml")).expect("readable"),
+        "image: redis:7\n---\nbad: [unclosed\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("target.yaml")).expect("readable"),
+        "image: postgres:16\n"
     );
 }
 

@@ -9,14 +9,24 @@
 //! 1. Each image is first brought to one spelling (a context variable per container): Docker
 //!    Hub's implicit registry and its aliases (`index.docker.io`, `registry-1.docker.io`) become
 //!    `docker.io`, and a one-segment Docker Hub path gets `library/`, as the Docker reference
-//!    grammar reads them.
+//!    grammar reads them; a host written with HTTPS's port or a trailing dot
+//!    (`ghcr.io.:443/…`) is that host, as [`crate::prewarm_images::reference::parse_reference`]
+//!    reads it, so neither spelling gets past the policy.
 //! 2. One `foreach` entry per rule rewrites the references that rule serves: the registry is the
 //!    rule's upstream (host compared case-insensitively), the path lies under its
 //!    `upstreamRepositoryPrefix`, ECR would not route the cache repository to a rule with a
 //!    longer ECR prefix, and no more specific rule for the same upstream takes it. The
 //!    conditions are exclusive, so the order of the entries does not matter.
-//! 3. Digest-only references (`repo@sha256:…`) are left alone: a first pull by digest does not
-//!    populate a pull-through cache.
+//! 3. References with a digest (`repo@sha256:…`, and `repo:tag@sha256:…`, which runtimes pull
+//!    by its digest) are left alone: a first pull by digest does not populate a pull-through
+//!    cache, and at admission nothing has pulled the tag first. `ptc rewrite -f` rewrites a
+//!    pin only for files, whose pins `ptc prewarm -f` warms by tag before they are deployed.
+//!    [`PolicyOptions::rewrite_digests`] (`--allow-digest`) rewrites them anyway.
+//!
+//! One difference with the mapping remains: a cache repository longer than ECR's 256
+//! characters is refused by the mapping and rewritten by the policy (the pull then fails).
+//! Counting characters in RE2 needs `{n,}`, and braces inside `{{ … }}` are read by Kyverno's
+//! variable parser in older releases.
 //!
 //! Kyverno documents `foreach` over `request.object.spec.containers` with a
 //! `patchStrategicMerge` keyed by `{{ element.name }}`, per-iteration `context` and
@@ -34,6 +44,7 @@
 use std::fmt::Write as _;
 
 use crate::domain::{CacheRule, ROOT_PREFIX};
+use crate::prewarm_images::mapping::specificity;
 use crate::prewarm_images::reference::{normalise_registry_host, DOCKER_HUB};
 
 /// The policy's default name.
@@ -42,8 +53,8 @@ pub const DEFAULT_POLICY_NAME: &str = "ecr-pull-through-cache";
 /// The context variable holding the normalised reference of the current container.
 pub const IMAGE_VARIABLE: &str = "ptcImage";
 
-/// Canonical references whose last path segment names a digest and no tag.
-pub const DIGEST_ONLY_PATTERN: &str = "^[^@]*/[^/:@]+@";
+/// References that name a digest, with or without a tag.
+pub const DIGEST_PATTERN: &str = "@";
 
 /// What the generator needs besides the rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +62,8 @@ pub struct PolicyOptions {
     pub name: String,
     /// `<account>.dkr.ecr.<region>.amazonaws.com`.
     pub registry_host: String,
+    /// Rewrite references with a digest too, for clusters whose pinned tags are pre-warmed.
+    pub rewrite_digests: bool,
 }
 
 /// One `regex_replace_all(pattern, …, replacement)` of the normalisation.
@@ -87,6 +100,7 @@ pub struct Policy {
     /// Applied in order to the container's `image`.
     pub normalise: Vec<Replacement>,
     pub routes: Vec<Route>,
+    pub rewrite_digests: bool,
 }
 
 /// Where containers live in a Pod, and the Kyverno rule that rewrites each list.
@@ -112,6 +126,7 @@ impl Policy {
             registry_host: options.registry_host.clone(),
             normalise: normalisation(),
             routes,
+            rewrite_digests: options.rewrite_digests,
         };
         for index in 0..rules.len() {
             policy.routes[index].yields_to = (0..rules.len())
@@ -138,10 +153,13 @@ impl Policy {
     /// JMESPath boolean.
     pub fn condition_expression(&self, index: usize) -> String {
         let route = &self.routes[index];
-        let mut terms = vec![format!(
-            "!regex_match({}, {IMAGE_VARIABLE})",
-            raw(DIGEST_ONLY_PATTERN)
-        )];
+        let mut terms = Vec::new();
+        if !self.rewrite_digests {
+            terms.push(format!(
+                "!regex_match({}, {IMAGE_VARIABLE})",
+                raw(DIGEST_PATTERN)
+            ));
+        }
         terms.push(usable_expression(route));
         for &other in &route.yields_to {
             terms.push(format!("!({})", usable_expression(&self.routes[other])));
@@ -186,14 +204,25 @@ impl Policy {
                 route.rule_prefix, route.rewrite.replacement
             );
         }
-        line(
-            &mut out,
-            "# Left alone: digest-only references (a first pull by digest does not populate the",
-        );
-        line(
-            &mut out,
-            "# cache) and images of registries no rule serves.",
-        );
+        if self.rewrite_digests {
+            line(
+                &mut out,
+                "# References with a digest are rewritten too: pre-warm their tags first (a first",
+            );
+            line(
+                &mut out,
+                "# pull by digest does not populate the cache). Left alone: images no rule serves.",
+            );
+        } else {
+            line(
+                &mut out,
+                "# Left alone: references with a digest (repo@sha256:…, repo:tag@sha256:…; a first",
+            );
+            line(
+                &mut out,
+                "# pull by digest does not populate the cache) and images no rule serves.",
+            );
+        }
         line(&mut out, "apiVersion: kyverno.io/v1");
         line(&mut out, "kind: ClusterPolicy");
         line(&mut out, "metadata:");
@@ -208,8 +237,13 @@ impl Policy {
             out,
             "    policies.kyverno.io/description: {}",
             quote(&format!(
-                "Rewrites the images of containers, init containers and ephemeral containers that a pull-through cache rule serves to {}, following the rules' prefixes, upstream repository prefixes, ROOT rules and ECR's longest-prefix routing. Docker Hub official images get library/. Digest-only references are left alone.",
-                self.registry_host
+                "Rewrites the images of containers, init containers and ephemeral containers that a pull-through cache rule serves to {}, following the rules' prefixes, upstream repository prefixes, ROOT rules and ECR's longest-prefix routing. Docker Hub official images get library/. {}",
+                self.registry_host,
+                if self.rewrite_digests {
+                    "References with a digest are rewritten too."
+                } else {
+                    "References with a digest are left alone."
+                }
             ))
         );
         // Pods only: rewriting Deployments and other controllers would fight GitOps tools.
@@ -313,15 +347,6 @@ fn wins_over(winner: &CacheRule, other: &CacheRule) -> bool {
     key(winner) < key(other)
 }
 
-fn specificity(rule: &CacheRule) -> usize {
-    let prefix = rule.upstream_repository_prefix.trim_end_matches('/');
-    if prefix == ROOT_PREFIX || prefix.is_empty() {
-        0
-    } else {
-        prefix.len()
-    }
-}
-
 /// `serves && !routed_elsewhere…` as JMESPath.
 fn usable_expression(route: &Route) -> String {
     let mut terms = vec![format!(
@@ -348,6 +373,17 @@ fn normalisation() -> Vec<Replacement> {
         Replacement {
             pattern: format!("^({}/.+)$", namespace_not_host()),
             replacement: format!("{DOCKER_HUB}/${{1}}"),
+        },
+        // From here the first segment is a host. HTTPS's own port names the same registry.
+        Replacement {
+            pattern: "^([^/]+):443/".to_owned(),
+            replacement: "${1}/".to_owned(),
+        },
+        // So does a host name written absolute (`ghcr.io.`); a segment with no other dot is
+        // left as it is, as the reference grammar reads it.
+        Replacement {
+            pattern: "^([^/]*[.][^/]*[^/.])[.]/".to_owned(),
+            replacement: "${1}/".to_owned(),
         },
         // Docker Hub's aliases, in any case.
         Replacement {
@@ -395,13 +431,14 @@ fn route(rule: &CacheRule, rules: &[CacheRule], registry_host: &str) -> Route {
     };
     // Other rules whose ECR prefix lies below this rule's repositories take those repositories
     // (ECR routes a repository to the longest matching prefix; ROOT only takes what no other
-    // prefix covers).
+    // prefix covers). A prefix's namespace is only `<prefix>/…` (`in_namespace`): a repository
+    // named exactly like another rule's prefix stays with this rule.
     let routed_elsewhere = rules
         .iter()
         .filter(|other| !other.is_root() && other.prefix != rule.prefix)
         .filter_map(|other| other.prefix.strip_prefix(&own).map(str::to_owned))
         .filter(|rest| !rest.is_empty())
-        .map(|rest| format!("{head}{}(?:[/:@]|$)", literal(&rest)))
+        .map(|rest| format!("{head}{}/", literal(&rest)))
         .collect();
     Route {
         rule_prefix: rule.prefix.clone(),
@@ -436,6 +473,8 @@ fn quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prewarm_images::mapping::map_to_cache;
+    use crate::prewarm_images::reference::parse_reference;
     use crate::test_cases::named_cases;
 
     fn rule(prefix: &str, url: &str, upstream_prefix: &str, credential: bool) -> CacheRule {
@@ -472,6 +511,7 @@ mod tests {
         PolicyOptions {
             name: DEFAULT_POLICY_NAME.to_owned(),
             registry_host: "111122223333.dkr.ecr.eu-west-1.amazonaws.com".to_owned(),
+            rewrite_digests: false,
         }
     }
 
@@ -576,7 +616,7 @@ mod tests {
             ],
             rule: "docker-hub",
             serves: "^(?i:docker[.]io)/[^/:@]",
-            routed_elsewhere: vec!["^(?i:docker[.]io)/team(?:[/:@]|$)"],
+            routed_elsewhere: vec!["^(?i:docker[.]io)/team/"],
             yields_to: vec![],
             rewrite: ("^(?i:docker[.]io)/", "docker-hub/"),
         }),
@@ -587,7 +627,7 @@ mod tests {
             ],
             rule: ROOT_PREFIX,
             serves: "^(?i:quay[.]io)/[^/:@]",
-            routed_elsewhere: vec!["^(?i:quay[.]io)/k8s(?:[/:@]|$)"],
+            routed_elsewhere: vec!["^(?i:quay[.]io)/k8s/"],
             yields_to: vec![],
             rewrite: ("^(?i:quay[.]io)/", ""),
         }),
@@ -618,6 +658,191 @@ mod tests {
             yields_to: vec!["hub"],
             rewrite: ("^(?i:docker[.]io)/", "hub-anonymous/"),
         }),
+    }
+
+    const HOST: &str = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";
+    const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn matches(pattern: &str, text: &str) -> bool {
+        regex::Regex::new(pattern)
+            .unwrap_or_else(|error| panic!("{pattern}: {error}"))
+            .is_match(text)
+    }
+
+    fn replace(pattern: &str, text: &str, replacement: &str) -> String {
+        regex::Regex::new(pattern)
+            .unwrap_or_else(|error| panic!("{pattern}: {error}"))
+            .replace_all(text, replacement)
+            .into_owned()
+    }
+
+    /// What the policy makes of `image`, evaluated on its model with an RE2-compatible engine
+    /// (the integration test evaluates the generated YAML's own expressions).
+    fn admit(policy: &Policy, image: &str) -> String {
+        let normalised = policy
+            .normalise
+            .iter()
+            .fold(image.to_owned(), |text, step| {
+                replace(&step.pattern, &text, &step.replacement)
+            });
+        let usable = |route: &Route| {
+            matches(&route.serves, &normalised)
+                && !route
+                    .routed_elsewhere
+                    .iter()
+                    .any(|pattern| matches(pattern, &normalised))
+        };
+        if !policy.rewrite_digests && matches(DIGEST_PATTERN, &normalised) {
+            return image.to_owned();
+        }
+        let taken: Vec<&Route> = policy
+            .routes
+            .iter()
+            .filter(|route| {
+                usable(route)
+                    && !route
+                        .yields_to
+                        .iter()
+                        .any(|&other| usable(&policy.routes[other]))
+            })
+            .collect();
+        assert!(
+            taken.len() <= 1,
+            "more than one route takes {image}: {taken:?}"
+        );
+        match taken.first() {
+            Some(route) => replace(
+                &route.rewrite.pattern,
+                &normalised,
+                &route.rewrite.replacement,
+            ),
+            None => image.to_owned(),
+        }
+    }
+
+    /// What the product's one mapping makes of `image` at admission: references with a digest
+    /// stay upstream unless `rewrite_digests`.
+    fn product(rules: &[CacheRule], image: &str, rewrite_digests: bool) -> String {
+        let Ok(reference) = parse_reference(image) else {
+            return image.to_owned();
+        };
+        if reference.digest.is_some() && !rewrite_digests {
+            return image.to_owned();
+        }
+        map_to_cache(&reference, rules).map_or_else(|_| image.to_owned(), |target| target.uri(HOST))
+    }
+
+    /// The policy made from `rules` admits `image` as `expected` (`HOST/…`, or `None`: left as
+    /// written), and so does the product's mapping.
+    fn check_admission(name: &str, rules: Vec<CacheRule>, image: &str, expected: Option<&str>) {
+        check_admission_with(name, rules, image, expected, false);
+    }
+
+    fn check_admission_with(
+        name: &str,
+        rules: Vec<CacheRule>,
+        image: &str,
+        expected: Option<&str>,
+        rewrite_digests: bool,
+    ) {
+        let policy = Policy::from_rules(
+            &rules,
+            &PolicyOptions {
+                rewrite_digests,
+                ..options()
+            },
+        );
+        let expected = expected.map_or_else(
+            || image.to_owned(),
+            |target| format!("{HOST}/{}", target.replace("DIGEST", DIGEST)),
+        );
+        assert_eq!(admit(&policy, image), expected, "{name}: the policy");
+        assert_eq!(
+            product(&rules, image, rewrite_digests),
+            expected,
+            "{name}: the mapping"
+        );
+    }
+
+    fn pinned(image: &str) -> String {
+        format!("{image}@{DIGEST}")
+    }
+
+    named_cases! {
+        /// Hosts with HTTPS's port or a trailing dot, digest pins, and the rule order of the
+        /// domain's mapping: the policy and the mapping agree on each.
+        mod the_policy_admits_images_as_the_mapping_maps_them => check_admission;
+        docker_hub_with_https_port(
+            golden_rules(),
+            "registry-1.docker.io:443/library/nginx:1.27",
+            Some("docker-hub/library/nginx:1.27"),
+        ),
+        docker_hub_official_image_with_https_port_gets_library(
+            golden_rules(),
+            "registry-1.docker.io:443/nginx:1.27",
+            Some("docker-hub/library/nginx:1.27"),
+        ),
+        ghcr_with_https_port(
+            golden_rules(),
+            "ghcr.io:443/fluxcd/source-controller:v1.4.1",
+            Some("ghcr/fluxcd/source-controller:v1.4.1"),
+        ),
+        ghcr_with_a_trailing_dot(golden_rules(), "ghcr.io./org/app:1", Some("ghcr/org/app:1")),
+        trailing_dot_https_port_and_capitals(
+            golden_rules(),
+            "GHCR.IO.:443/org/app:1",
+            Some("ghcr/org/app:1"),
+        ),
+        docker_hub_alias_with_a_trailing_dot(
+            golden_rules(),
+            "index.docker.io./bitnami/redis:7",
+            Some("docker-hub/bitnami/redis:7"),
+        ),
+        another_port_is_another_registry(golden_rules(), "ghcr.io:8443/org/app:1", None),
+        a_namespace_with_a_trailing_dot_is_no_host(golden_rules(), "bitnami./redis:7", None),
+        tag_and_digest_pin_stays_upstream(
+            golden_rules(),
+            &pinned("ghcr.io/fluxcd/source-controller:v1.4.1"),
+            None,
+        ),
+        docker_hub_pin_stays_upstream(golden_rules(), &pinned("nginx:1.27"), None),
+        pin_with_https_port_stays_upstream(golden_rules(), &pinned("ghcr.io:443/org/app:1"), None),
+        digest_only_stays_upstream(golden_rules(), &pinned("ghcr.io/org/app"), None),
+        /// `k8s` is not in the namespace of the rule `k8s` (only `k8s/…` is): ROOT takes it.
+        root_takes_a_repository_named_like_another_prefix(
+            golden_rules(),
+            "quay.io/k8s:1",
+            Some("k8s:1"),
+        ),
+        root_leaves_what_a_prefix_covers(golden_rules(), "quay.io/k8s/thing:1", None),
+        an_empty_upstream_prefix_is_root(
+            vec![rule("hub", "registry-1.docker.io", "", true)],
+            "nginx:1.27",
+            Some("hub/library/nginx:1.27"),
+        ),
+        /// `fluxcd/` is as specific as `fluxcd`: the rule that authenticates wins.
+        a_trailing_slash_adds_no_specificity(
+            vec![
+                rule("flux-a", "ghcr.io", "fluxcd/", false),
+                rule("flux-b", "ghcr.io", "fluxcd", true),
+            ],
+            "ghcr.io/fluxcd/helm-controller:v1",
+            Some("flux-b/helm-controller:v1"),
+        ),
+    }
+
+    fn check_admission_of_digests(name: &str, image: &str, expected: &str) {
+        check_admission_with(name, golden_rules(), image, Some(expected), true);
+    }
+
+    named_cases! {
+        /// `--allow-digest` rewrites references with a digest too, the digest kept.
+        mod allow_digest_rewrites_pins => check_admission_of_digests;
+        tag_and_digest(
+            &pinned("ghcr.io/fluxcd/source-controller:v1.4.1"),
+            "ghcr/fluxcd/source-controller:v1.4.1@DIGEST",
+        ),
+        digest_only(&pinned("nginx"), "docker-hub/library/nginx@DIGEST"),
     }
 
     #[test]

@@ -27,6 +27,7 @@
 pub mod alerts;
 pub mod audit;
 pub mod aws;
+pub mod byte_size;
 pub mod check_credentials;
 pub mod config;
 pub mod consumers;

@@ -16,7 +16,8 @@ pub async fn run(global: &GlobalOptions, arguments: &AuditArgs) -> Result<ExitCo
     let (uses, problems) = if from_files {
         let mut uses = Vec::new();
         let mut problems = Vec::new();
-        for (_, scan) in super::manifests::scan_paths(&arguments.files)? {
+        for (input, scan) in super::manifests::scan_paths(&arguments.files, arguments.limits)? {
+            super::manifests::print_skipped(&input);
             // A registry prefix (`hub`) is no image: `ptc rewrite` points it at the cache.
             uses.extend(
                 scan.occurrences

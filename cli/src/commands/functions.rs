@@ -88,7 +88,10 @@ pub async fn prewarm(
     let config = load_config(global)?;
     let mut images = arguments.images.clone();
     // Lists, manifests, values files, Dockerfiles…: the unique references they use.
-    images.extend(super::manifests::references(&arguments.files)?);
+    images.extend(super::manifests::references(
+        &arguments.files,
+        arguments.limits,
+    )?);
     let request = prewarm_images::Request {
         images: (!images.is_empty()).then_some(images),
         dry_run: arguments.dry_run,

@@ -25,6 +25,7 @@ pub async fn run(global: &GlobalOptions, arguments: &RewriteArgs) -> Result<Exit
         &PolicyOptions {
             name: DEFAULT_POLICY_NAME.to_owned(),
             registry_host: host.clone(),
+            rewrite_digests: arguments.allow_digest,
         },
     );
     if rules.is_empty() {

@@ -182,105 +182,25 @@ pub fn apply(text: &str, edits: &[Edit]) -> Result<String, String> {
     Ok(out)
 }
 
-/// A unified diff (`--- a/FILE`, `+++ b/FILE`, three lines of context) of `old` and `new`.
-/// The two differ only where lines were edited, so lines are matched from both ends of each
-/// changed run.
+/// A unified diff (`--- a/FILE`, `+++ b/FILE`, three lines of context) of `old` and `new`, as
+/// `git apply` and `patch -p1` read it.
+///
+/// `similar`'s Myers diff trims the common head and tail and bounds its work on hard inputs, so
+/// a file with tens of thousands of edited lines takes milliseconds; past [`DIFF_TIME_LIMIT`]
+/// it gives up looking for the smallest diff and returns a larger one that is still exact.
 pub fn unified_diff(file: &str, old: &str, new: &str) -> String {
-    let old_lines: Vec<&str> = old.split_inclusive('\n').collect();
-    let new_lines: Vec<&str> = new.split_inclusive('\n').collect();
-    // Changed runs: walk both, matching equal lines; at a difference, find the next line of
-    // `old` that equals a line of `new` ahead (edits change few lines, so this is short).
-    let mut runs: Vec<(usize, usize, usize, usize)> = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    while i < old_lines.len() || j < new_lines.len() {
-        if i < old_lines.len() && j < new_lines.len() && old_lines[i] == new_lines[j] {
-            i += 1;
-            j += 1;
-            continue;
-        }
-        let (start_i, start_j) = (i, j);
-        let (a, b) = resync(&old_lines, &new_lines, start_i, start_j);
-        runs.push((start_i, a, start_j, b));
-        i = a;
-        j = b;
-    }
-    if runs.is_empty() {
-        return String::new();
-    }
-    const CONTEXT: usize = 3;
-    let mut out = format!("--- a/{file}\n+++ b/{file}\n");
-    let mut index = 0;
-    while index < runs.len() {
-        let mut last = index;
-        while last + 1 < runs.len() && runs[last + 1].0 - runs[last].1 <= 2 * CONTEXT {
-            last += 1;
-        }
-        let (first_i, _, first_j, _) = runs[index];
-        let (_, end_i, _, end_j) = runs[last];
-        let hunk_i = first_i.saturating_sub(CONTEXT);
-        let hunk_j = first_j - (first_i - hunk_i);
-        let tail = CONTEXT.min(old_lines.len() - end_i);
-        let (hunk_end_i, hunk_end_j) = (end_i + tail, end_j + tail);
-        out.push_str(&format!(
-            "@@ -{} +{} @@\n",
-            range(hunk_i, hunk_end_i - hunk_i),
-            range(hunk_j, hunk_end_j - hunk_j)
-        ));
-        let mut position = hunk_i;
-        for run in &runs[index..=last] {
-            for line in &old_lines[position..run.0] {
-                push_line(&mut out, ' ', line);
-            }
-            for line in &old_lines[run.0..run.1] {
-                push_line(&mut out, '-', line);
-            }
-            for line in &new_lines[run.2..run.3] {
-                push_line(&mut out, '+', line);
-            }
-            position = run.1;
-        }
-        for line in &old_lines[position..hunk_end_i] {
-            push_line(&mut out, ' ', line);
-        }
-        index = last + 1;
-    }
-    out
+    let diff = similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Myers)
+        .timeout(DIFF_TIME_LIMIT)
+        .diff_lines(old, new);
+    diff.unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{file}"), &format!("b/{file}"))
+        .to_string()
 }
 
-/// The nearest pair of positions from which `old` and `new` agree again (a common line, or
-/// both ends), searched by growing distance: edits change few lines at a time.
-fn resync(old: &[&str], new: &[&str], start_i: usize, start_j: usize) -> (usize, usize) {
-    let max = (old.len() - start_i) + (new.len() - start_j);
-    for distance in 1..=max {
-        for step_i in 0..=distance {
-            let (a, b) = (start_i + step_i, start_j + distance - step_i);
-            if a > old.len() || b > new.len() {
-                continue;
-            }
-            let both_ends = a == old.len() && b == new.len();
-            if both_ends || (a < old.len() && b < new.len() && old[a] == new[b]) {
-                return (a, b);
-            }
-        }
-    }
-    (old.len(), new.len())
-}
-
-fn range(start: usize, count: usize) -> String {
-    match count {
-        0 => format!("{start},0"),
-        1 => format!("{}", start + 1),
-        _ => format!("{},{count}", start + 1),
-    }
-}
-
-fn push_line(out: &mut String, marker: char, line: &str) {
-    out.push(marker);
-    out.push_str(line);
-    if !line.ends_with('\n') {
-        out.push_str("\n\\ No newline at end of file\n");
-    }
-}
+/// How long `--diff` searches for the smallest diff of one file.
+const DIFF_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests {
@@ -399,6 +319,34 @@ mod tests {
             flow
         )
         .is_err());
+    }
+
+    /// 40,000 edited lines in a row took the previous matcher 34 s in a debug build (it was
+    /// quadratic in the length of a changed run); the bound is loose for a busy machine.
+    #[test]
+    fn diffs_of_many_edited_lines_in_a_row_are_fast_and_exact() {
+        let lines = 40_000;
+        let old: String = (0..lines)
+            .map(|index| format!("- image: app{index}:1\n"))
+            .collect();
+        let new: String = (0..lines)
+            .map(|index| format!("- image: {HOST}/app{index}:1\n"))
+            .collect();
+        let started = std::time::Instant::now();
+        let diff = unified_diff("list.yaml", &old, &new);
+        let took = started.elapsed();
+        assert!(
+            diff.starts_with(&format!(
+                "--- a/list.yaml\n+++ b/list.yaml\n@@ -1,{lines} +1,{lines} @@\n-- image: app0:1\n"
+            )),
+            "{}",
+            &diff[..200]
+        );
+        assert_eq!(diff.lines().count(), 3 + 2 * lines);
+        assert!(
+            took < std::time::Duration::from_secs(10),
+            "the diff of {lines} edited lines took {took:?}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::reference::{normalise_registry_host, ImageReference};
 use crate::domain::{rule_for_repository, CacheRule, ROOT_PREFIX};
 
 /// ECR's longest repository name.
-const MAX_REPOSITORY_NAME_CHARS: usize = 256;
+pub const MAX_REPOSITORY_NAME_CHARS: usize = 256;
 
 /// Where an image lives in the cache.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -223,11 +223,15 @@ fn path_below<'path>(path: &'path str, upstream_prefix: &str) -> Option<&'path s
         .filter(|rest| !rest.is_empty())
 }
 
-fn specificity(rule: &CacheRule) -> usize {
-    if rule.upstream_repository_prefix == ROOT_PREFIX {
+/// How specific a rule's `upstreamRepositoryPrefix` is, to order rules for one upstream: `ROOT`
+/// (or none) takes every path and is the least specific; a trailing `/` does not count, as
+/// [`path_below`] ignores it. The Kyverno policy orders its routes with the same function.
+pub fn specificity(rule: &CacheRule) -> usize {
+    let prefix = rule.upstream_repository_prefix.trim_end_matches('/');
+    if prefix == ROOT_PREFIX || prefix.is_empty() {
         0
     } else {
-        rule.upstream_repository_prefix.len()
+        prefix.len()
     }
 }
 

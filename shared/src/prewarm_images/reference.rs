@@ -84,7 +84,9 @@ pub fn parse_reference(input: &str) -> Result<ImageReference, ReferenceError> {
         input: input.to_owned(),
         reason,
     };
-    let parsed = Reference::try_from(text).map_err(|problem| error(explain(text, &problem)))?;
+    let absolute = without_trailing_dot(text);
+    let parsed =
+        Reference::try_from(absolute.as_ref()).map_err(|problem| error(explain(text, &problem)))?;
     let registry = normalise_registry_host(parsed.registry());
     let mut path = parsed.repository().to_owned();
     if registry == DOCKER_HUB && !path.contains('/') {
@@ -100,9 +102,29 @@ pub fn parse_reference(input: &str) -> Result<ImageReference, ReferenceError> {
     })
 }
 
+/// `ghcr.io./org/app` is `ghcr.io/org/app`: a host name written absolute (a trailing dot, as
+/// DNS allows) names the same host, though the reference grammar refuses it. Only a host with
+/// a dot before the trailing one is read so: `bitnami./redis` stays what the grammar says.
+fn without_trailing_dot(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some((first, rest)) = text.split_once('/') else {
+        return text.into();
+    };
+    let (host, port) = match first.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (first, None),
+    };
+    match host.strip_suffix('.') {
+        Some(relative) if relative.contains('.') && !relative.ends_with('.') => {
+            let port = port.map(|port| format!(":{port}")).unwrap_or_default();
+            format!("{relative}{port}/{rest}").into()
+        }
+        _ => text.into(),
+    }
+}
+
 /// A registry host as references and rules compare it: scheme and path dropped, lowercase,
-/// Docker Hub's aliases folded into [`DOCKER_HUB`]. Also used for a rule's
-/// `upstreamRegistryUrl`.
+/// HTTPS's own port (`:443`) and a trailing dot dropped (`ghcr.io.:443` is `ghcr.io`), Docker
+/// Hub's aliases folded into [`DOCKER_HUB`]. Also used for a rule's `upstreamRegistryUrl`.
 pub fn normalise_registry_host(host_or_url: &str) -> String {
     let text = host_or_url.trim();
     let without_scheme = ["https://", "http://"]
@@ -118,6 +140,12 @@ pub fn normalise_registry_host(host_or_url: &str) -> String {
         .next()
         .unwrap_or_default()
         .to_ascii_lowercase();
+    let host = host.strip_suffix(":443").unwrap_or(&host);
+    let host = match host.strip_suffix('.') {
+        Some(relative) if relative.contains('.') => relative,
+        _ => host,
+    }
+    .to_owned();
     if DOCKER_HUB_ALIASES.contains(&host.as_str()) {
         DOCKER_HUB.to_owned()
     } else {
@@ -289,6 +317,34 @@ mod tests {
             "docker.io/library/nginx:MixedCase_tag",
             false,
         ),
+        /// HTTPS's own port names the same registry.
+        https_port_is_dropped(
+            "ghcr.io:443/org/app:v1",
+            "ghcr.io/org/app:v1",
+            false,
+        ),
+        https_port_on_a_docker_hub_alias(
+            "registry-1.docker.io:443/nginx:1.27",
+            "docker.io/library/nginx:1.27",
+            false,
+        ),
+        another_port_is_another_registry(
+            "ghcr.io:8443/org/app:v1",
+            "ghcr.io:8443/org/app:v1",
+            false,
+        ),
+        /// An absolute host name (trailing dot) is the same host.
+        trailing_dot_is_dropped("ghcr.io./org/app:v1", "ghcr.io/org/app:v1", false),
+        trailing_dot_and_https_port(
+            "GHCR.IO.:443/org/app:v1",
+            "ghcr.io/org/app:v1",
+            false,
+        ),
+        trailing_dot_on_a_docker_hub_alias(
+            "docker.io./library/nginx:1.27",
+            "docker.io/library/nginx:1.27",
+            false,
+        ),
     }
 
     #[test]
@@ -332,6 +388,8 @@ mod tests {
             "nginx@md5:0123456789abcdef0123456789abcdef",
             "the digest is not valid",
         ),
+        /// Without a dot before it, the trailing dot is no host name's: the grammar decides.
+        trailing_dot_on_a_namespace("bitnami./redis:7", "expected `[registry/]repository"),
     }
 
     /// A rule's upstream registry `url` names the registry `host`.
@@ -349,5 +407,8 @@ mod tests {
         quay("quay.io", "quay.io"),
         azure("myregistry.azurecr.io", "myregistry.azurecr.io"),
         ip_address_with_a_port("127.0.0.1:5000", "127.0.0.1:5000"),
+        https_port("https://ghcr.io:443", "ghcr.io"),
+        trailing_dot("quay.io.", "quay.io"),
+        docker_hub_alias_with_port_and_dot("registry-1.docker.io.:443", "docker.io"),
     }
 }

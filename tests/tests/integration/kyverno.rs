@@ -87,6 +87,7 @@ fn policy_yaml(rules: &[CacheRule]) -> String {
         &PolicyOptions {
             name: DEFAULT_POLICY_NAME.to_owned(),
             registry_host: REGISTRY.to_owned(),
+            rewrite_digests: false,
         },
     )
     .to_yaml()
@@ -386,10 +387,11 @@ fn admit(policy: &Value, list: &str, image: &str) -> String {
     image
 }
 
-/// What the product's mapping says: the cache URI, or `None` when it leaves the image alone.
+/// What the product's mapping says at admission: the cache URI, or `None` when it leaves the
+/// image alone. A reference with a digest stays upstream: nothing pulls its tag first.
 fn product_mapping(rules: &[CacheRule], image: &str) -> Option<String> {
     let reference = parse_reference(image).ok()?;
-    if reference.is_digest_only() {
+    if reference.digest.is_some() {
         return None;
     }
     map_to_cache(&reference, rules)
@@ -411,7 +413,7 @@ fn same_image(a: &str, b: &str) -> bool {
 fn the_policy_rewrites_each_image_as_the_product_maps_it() {
     let unchanged = "";
     let pinned = format!("ghcr.io/fluxcd/source-controller:v1.4.1@{DIGEST}");
-    let pinned_uri = format!("{REGISTRY}/ghcr/fluxcd/source-controller:v1.4.1@{DIGEST}");
+    let hub_pinned = format!("nginx:1.27@{DIGEST}");
     let digest_only = format!("ghcr.io/fluxcd/source-controller@{DIGEST}");
     let hub_digest_only = format!("nginx@{DIGEST}");
     let already_cache = format!("{REGISTRY}/docker-hub/library/nginx:1.27");
@@ -492,12 +494,58 @@ fn the_policy_rewrites_each_image_as_the_product_maps_it() {
             "ghcr/fluxcd/source-controller:v1.4.1".into(),
         ),
         (
-            "tag and digest pin",
+            "tag and digest pin is left alone",
             &golden,
             &pinned,
-            pinned_uri
-                .trim_start_matches(&format!("{REGISTRY}/"))
-                .to_owned(),
+            unchanged.into(),
+        ),
+        (
+            "docker hub tag and digest pin is left alone",
+            &golden,
+            &hub_pinned,
+            unchanged.into(),
+        ),
+        (
+            "docker hub with HTTPS's port",
+            &golden,
+            "registry-1.docker.io:443/library/nginx:1.27",
+            "docker-hub/library/nginx:1.27".into(),
+        ),
+        (
+            "docker hub official image with HTTPS's port",
+            &golden,
+            "registry-1.docker.io:443/nginx:1.27",
+            "docker-hub/library/nginx:1.27".into(),
+        ),
+        (
+            "ghcr.io with HTTPS's port",
+            &golden,
+            "ghcr.io:443/fluxcd/source-controller:v1.4.1",
+            "ghcr/fluxcd/source-controller:v1.4.1".into(),
+        ),
+        (
+            "ghcr.io with a trailing dot",
+            &golden,
+            "ghcr.io./fluxcd/source-controller:v1.4.1",
+            "ghcr/fluxcd/source-controller:v1.4.1".into(),
+        ),
+        (
+            "trailing dot, HTTPS's port and capitals",
+            &golden,
+            "GHCR.IO.:443/org/app:1",
+            "ghcr/org/app:1".into(),
+        ),
+        (
+            "another port is another registry",
+            &golden,
+            "ghcr.io:8443/org/app:1",
+            unchanged.into(),
+        ),
+        (
+            "a namespace with a trailing dot is no host",
+            &golden,
+            "bitnami./redis:7",
+            unchanged.into(),
         ),
         (
             "digest only is left alone",
@@ -546,6 +594,12 @@ fn the_policy_rewrites_each_image_as_the_product_maps_it() {
             &golden,
             "quay.io/k8s/thing:1",
             unchanged.into(),
+        ),
+        (
+            "ROOT rule, a repository named like another prefix",
+            &golden,
+            "quay.io/k8s:1",
+            "k8s:1".into(),
         ),
         (
             "ROOT rule, a longer name than a prefix",
@@ -606,7 +660,7 @@ fn the_policy_rewrites_each_image_as_the_product_maps_it() {
                 let admitted = admit(policy, list, image);
                 assert_eq!(admitted, expected, "{name} ({list}): {image}");
             }
-            // The same decision as the pre-warmer, `ptc rewrite` and `ptc audit`.
+            // The same decision as the mapping the pre-warmer, `ptc rewrite` and `ptc audit` use.
             match product_mapping(rules, image) {
                 Some(uri) => assert!(
                     same_image(&uri, &expected),
