@@ -157,6 +157,8 @@ pub struct PrewarmArgs {
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub limits: FileLimits,
+    #[command(flatten)]
+    pub build: BuildArgs,
     /// Plan only: print the cache URIs, pull nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -168,6 +170,36 @@ pub struct FileLimits {
     /// Skip files larger than this (`10MB`, `512KiB`, bytes), with a note; a file named with `-f` is a problem instead
     #[arg(long, value_name = "SIZE", default_value = "10MB", value_parser = ptc_ops::byte_size::parse_byte_size)]
     pub max_file_size: u64,
+}
+
+/// What a Dockerfile's build is given beyond the file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BuildArgs {
+    /// A build argument, as `docker build --build-arg` gives it: it overrides the default of the
+    /// `ARG` of that name before the first `FROM` (repeatable)
+    #[arg(long = "build-arg", value_name = "NAME=VALUE", value_parser = parse_build_arg)]
+    pub build_args: Vec<(String, String)>,
+}
+
+impl BuildArgs {
+    pub fn scan_options(&self) -> ptc_ops::manifests::ScanOptions {
+        ptc_ops::manifests::ScanOptions {
+            build_args: self.build_args.iter().cloned().collect(),
+        }
+    }
+}
+
+fn parse_build_arg(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value))
+            if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            Ok((name.to_owned(), value.to_owned()))
+        }
+        _ => Err(format!(
+            "expected `NAME=VALUE` with a build argument's name (letters, digits, `_`), got `{text}`"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +230,16 @@ pub struct RewriteArgs {
     /// Change nothing; exit 1 when any reference bypasses the cache (a CI gate)
     #[arg(long, requires = "files")]
     pub check: bool,
+    /// With `--check`: exit 1 also on an ambiguous reference (one whose image the file alone does
+    /// not determine: a chart's `hub`, a build argument without a default, a local build)
+    #[arg(long, requires = "check")]
+    pub strict: bool,
+    /// References matching this pattern (`*` wildcards) may bypass the cache: kept as written and
+    /// not counted by `--check` (repeatable)
+    #[arg(long = "allow", value_name = "PATTERN")]
+    pub allow: Vec<String>,
+    #[command(flatten)]
+    pub build: BuildArgs,
     /// Rewrite digest-only references too (a first pull by digest does not populate the cache); with `--emit kyverno`, every reference with a digest (`repo:tag@sha256:…` too)
     #[arg(long)]
     pub allow_digest: bool,
@@ -226,9 +268,10 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// The private registry host (`<account>.dkr.ecr.<region>.amazonaws.com`)
+    /// The private registry host (`<account>.dkr.ecr.<region>.amazonaws.com`); default: from the
+    /// rules' registry id and the region
     #[arg(long, value_name = "HOST")]
-    pub registry: String,
+    pub registry: Option<String>,
     /// `kubectl get pods -A -o json` output or a plain list of references; `-` reads stdin; with
     /// neither this, `-f` nor piped input, `kubectl get pods -A -o json` is run
     pub input: Option<PathBuf>,
@@ -246,6 +289,8 @@ pub struct AuditArgs {
     /// Direct images matching this pattern (`*` wildcards) do not fail the audit (repeatable)
     #[arg(long = "allow", value_name = "PATTERN")]
     pub allow: Vec<String>,
+    #[command(flatten)]
+    pub build: BuildArgs,
     #[command(flatten)]
     pub rules: RulesSource,
 }

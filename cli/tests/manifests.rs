@@ -1085,3 +1085,115 @@ fn check_reads_directives_and_refuses_what_it_cannot_read() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
 }
+
+/// The CI gate's choices on what the files alone do not say: an `ARG` without a default is
+/// ambiguous (only `--strict` fails on it) until `--build-arg` gives it; `--allow` lets a
+/// reference bypass; the registry host comes from the rules' registry id and `AWS_REGION`.
+#[test]
+fn check_strict_build_args_allow_and_the_registry_from_the_rules() {
+    let folder = tempfile::tempdir().expect("folder");
+    std::fs::write(
+        folder.path().join("Dockerfile"),
+        "ARG RUNTIME\nFROM ${RUNTIME}\nCOPY --from=gcr.io/distroless/static:nonroot /x /x\n",
+    )
+    .expect("written");
+    let rules = rules();
+    let check = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec![
+            "rewrite",
+            "-f",
+            "Dockerfile",
+            "--check",
+            "--rules-file",
+            &rules,
+        ];
+        args.extend_from_slice(extra);
+        support::run(folder.path(), &args, None, Aws::Offline, env, None)
+    };
+    let registry = ["--registry", REGISTRY];
+    let allow = ["--allow", "gcr.io/distroless/*"];
+
+    // The distroless image bypasses (no rule for gcr.io): the gate fails…
+    let plain = check(&registry, &[]);
+    assert_eq!(plain.status.code(), Some(1), "{}", stdout(&plain));
+    assert!(
+        stdout(&plain)
+            .contains("ambiguous, left alone: the image depends on the build argument `RUNTIME`"),
+        "{}",
+        stdout(&plain)
+    );
+    // …unless allowed; then only `--strict` fails, on the ambiguous `FROM`.
+    let allowed = check(&[&registry[..], &allow[..]].concat(), &[]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", stdout(&allowed));
+    let strict = check(
+        &[&registry[..], &allow[..], &["--strict"][..]].concat(),
+        &[],
+    );
+    assert_eq!(strict.status.code(), Some(1), "{}", stdout(&strict));
+    assert!(
+        stdout(&strict).contains("1 ambiguous value(s)"),
+        "{}",
+        stdout(&strict)
+    );
+    // Given the build argument, the image is known, and it bypasses the cache.
+    let given = check(
+        &[
+            &registry[..],
+            &allow[..],
+            &["--strict", "--build-arg", "RUNTIME=nginx:1.27"][..],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(given.status.code(), Some(1), "{}", stdout(&given));
+    assert!(
+        stdout(&given).contains("direct `nginx:1.27`")
+            && stdout(&given).contains("`RUNTIME` is given with `--build-arg`: change it there"),
+        "{}",
+        stdout(&given)
+    );
+    let refused = check(
+        &[&registry[..], &["--build-arg", "not a pair"][..]].concat(),
+        &[],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("expected `NAME=VALUE`"),
+        "{}",
+        stderr(&refused)
+    );
+
+    // Without `--registry`: the rules' registry id and the configured region name the host.
+    let audited = support::run(
+        folder.path(),
+        &[
+            "audit",
+            "-f",
+            "Dockerfile",
+            "--rules-file",
+            &rules,
+            "--build-arg",
+            "RUNTIME=nginx:1.27",
+            "--json",
+        ],
+        None,
+        Aws::Offline,
+        &[("AWS_REGION", "eu-west-1")],
+        None,
+    );
+    assert_eq!(json(&audited)["registry"], REGISTRY, "{}", stderr(&audited));
+    let unnamed = support::run(
+        folder.path(),
+        &["audit", "-f", "Dockerfile", "--rules-file", &rules],
+        None,
+        Aws::Offline,
+        &[],
+        None,
+    );
+    assert_eq!(unnamed.status.code(), Some(2), "{}", stderr(&unnamed));
+    assert!(
+        stderr(&unnamed).contains("cannot tell the registry host"),
+        "{}",
+        stderr(&unnamed)
+    );
+}

@@ -459,7 +459,9 @@ pub fn audit(
         .collect()
 }
 
-fn is_allowed(image: &str, patterns: &[String]) -> bool {
+/// Whether an `--allow` pattern (`*` wildcards) lets `image` through, matched against the
+/// reference as written and as normalised.
+pub fn is_allowed(image: &str, patterns: &[String]) -> bool {
     let normalised = parse_reference(image)
         .map(|reference| reference.to_string())
         .ok();

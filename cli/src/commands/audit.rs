@@ -16,7 +16,10 @@ pub async fn run(global: &GlobalOptions, arguments: &AuditArgs) -> Result<ExitCo
     let (uses, problems) = if from_files {
         let mut uses = Vec::new();
         let mut problems = Vec::new();
-        for (input, scan) in super::manifests::scan_paths(&arguments.files, arguments.limits)? {
+        let options = arguments.build.scan_options();
+        for (input, scan) in
+            super::manifests::scan_paths(&arguments.files, arguments.limits, &options)?
+        {
             super::manifests::print_skipped(&input);
             // A registry prefix (`hub`) is no image: `ptc rewrite` points it at the cache.
             uses.extend(
@@ -42,7 +45,12 @@ pub async fn run(global: &GlobalOptions, arguments: &AuditArgs) -> Result<ExitCo
         None => Some(clients().await),
     };
     let rules = load_rules(&arguments.rules, clients.as_ref()).await?;
-    let audited = audit(uses, &arguments.registry, &rules, &arguments.allow);
+    let region = clients
+        .as_ref()
+        .and_then(|clients| clients.region().map(str::to_owned))
+        .or_else(super::manifests::configured_region);
+    let registry = super::manifests::host_for(arguments.registry.as_deref(), &rules, region)?;
+    let audited = audit(uses, &registry, &rules, &arguments.allow);
 
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for image in &audited {
@@ -67,8 +75,7 @@ pub async fn run(global: &GlobalOptions, arguments: &AuditArgs) -> Result<ExitCo
             "failing": failing.len(),
             "problems": problems.len(),
         });
-        let mut document =
-            json!({"registry": arguments.registry, "summary": summary, "images": audited});
+        let mut document = json!({"registry": registry, "summary": summary, "images": audited});
         if from_files {
             document["problems"] = json!(problems);
         }

@@ -91,6 +91,7 @@ pub async fn prewarm(
     images.extend(super::manifests::references(
         &arguments.files,
         arguments.limits,
+        &arguments.build.scan_options(),
     )?);
     let request = prewarm_images::Request {
         images: (!images.is_empty()).then_some(images),

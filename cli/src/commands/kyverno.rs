@@ -19,7 +19,7 @@ pub async fn run(global: &GlobalOptions, arguments: &RewriteArgs) -> Result<Exit
     let region = clients
         .as_ref()
         .and_then(|clients| clients.region().map(str::to_owned));
-    let host = super::manifests::host_for(arguments, &rules, region)?;
+    let host = super::manifests::host_for(arguments.registry.as_deref(), &rules, region)?;
     let policy = Policy::from_rules(
         &rules,
         &PolicyOptions {

@@ -13,7 +13,9 @@ use ptc_ops::manifests::rewrite::{
     apply, edits_for, prefix_edit, prefix_from_probe, prefix_probe, tag_and_digest, unified_diff,
     Edit,
 };
-use ptc_ops::manifests::{self, Ambiguous, FileScan, Note, Occurrence, Problem, Shape, SourceKind};
+use ptc_ops::manifests::{
+    self, Ambiguous, FileScan, Note, Occurrence, Problem, ScanOptions, Shape, SourceKind,
+};
 use ptc_ops::prewarm_images::mapping::registry_host;
 use rustix::fs::OFlags;
 use serde::Serialize;
@@ -371,19 +373,20 @@ fn too_large(size: Option<u64>, limits: FileLimits) -> String {
 pub fn scan_paths(
     paths: &[PathBuf],
     limits: FileLimits,
+    options: &ScanOptions,
 ) -> Result<Vec<(Input, FileScan)>, CliError> {
     Ok(read_paths(paths, limits)?
         .into_iter()
         .map(|input| {
-            let scan = scan_input(&input);
+            let scan = scan_input(&input, options);
             (input, scan)
         })
         .collect())
 }
 
 /// One file read: its images, and why it could not be read or was skipped.
-fn scan_input(input: &Input) -> FileScan {
-    let mut scan = manifests::scan(&input.name, &input.text);
+fn scan_input(input: &Input, options: &ScanOptions) -> FileScan {
+    let mut scan = manifests::scan_with(&input.name, &input.text, options);
     if let Some(why) = &input.unreadable {
         scan.problems.push(Problem {
             file: input.name.clone(),
@@ -404,9 +407,13 @@ fn scan_input(input: &Input) -> FileScan {
 
 /// The unique references the files use, in order of first use (`ptc prewarm -f`); what could
 /// not be read is said on stderr.
-pub fn references(paths: &[PathBuf], limits: FileLimits) -> Result<Vec<String>, CliError> {
+pub fn references(
+    paths: &[PathBuf],
+    limits: FileLimits,
+    options: &ScanOptions,
+) -> Result<Vec<String>, CliError> {
     let mut references: Vec<String> = Vec::new();
-    for (input, scan) in scan_paths(paths, limits)? {
+    for (input, scan) in scan_paths(paths, limits, options)? {
         print_problems(&scan.problems, &[]);
         print_skipped(&input);
         for occurrence in scan.occurrences {
@@ -502,6 +509,9 @@ struct ReferenceReport {
     source: ImageSource,
     #[serde(flatten)]
     action: Action,
+    /// It bypasses the cache, and an `--allow` pattern lets it: kept, not counted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    allowed: bool,
 }
 
 /// What happens to one file: decided once, before any output, so that the table, `--diff`
@@ -711,15 +721,26 @@ fn decide_prefix(
     }
 }
 
+/// How an ambiguous value's note starts ([`Ambiguous::as_note`]).
+const AMBIGUOUS_NOTE: &str = "ambiguous";
+
+/// The region of the AWS configuration without building a client (`AWS_REGION`, then
+/// `AWS_DEFAULT_REGION`): enough to name the registry host of rules read from a file.
+pub fn configured_region() -> Option<String> {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+}
+
 /// The registry host the cache URIs name: `--registry`, else the rules' registry id and the
 /// region of the AWS configuration.
 pub fn host_for(
-    arguments: &RewriteArgs,
+    registry: Option<&str>,
     rules: &[CacheRule],
     region: Option<String>,
 ) -> Result<String, CliError> {
-    if let Some(host) = &arguments.registry {
-        return Ok(host.clone());
+    if let Some(host) = registry {
+        return Ok(host.to_owned());
     }
     let registry_id = rules.iter().find_map(|rule| rule.registry_id.clone());
     match (registry_id, region) {
@@ -749,8 +770,10 @@ pub async fn rewrite(
     let rules = load_rules(&arguments.rules, clients.as_ref()).await?;
     let region = clients
         .as_ref()
-        .and_then(|clients| clients.region().map(str::to_owned));
-    let host = host_for(arguments, &rules, region)?;
+        .and_then(|clients| clients.region().map(str::to_owned))
+        .or_else(configured_region);
+    let host = host_for(arguments.registry.as_deref(), &rules, region)?;
+    let options = arguments.build.scan_options();
     let mode = if arguments.check {
         "check"
     } else if arguments.in_place {
@@ -771,25 +794,36 @@ pub async fn rewrite(
     // One file at a time, its scan moved into the report: memory holds the references once,
     // not every file's scan beside them.
     for input in inputs {
-        let scan = scan_input(&input);
+        let scan = scan_input(&input, &options);
         let complete = scan.complete();
         let mut edits = Vec::new();
         let mut file_references = Vec::new();
         for occurrence in scan.occurrences {
-            let (source, action, occurrence_edits) = decide(
+            let (source, mut action, mut occurrence_edits) = decide(
                 &occurrence,
                 &host,
                 &rules,
                 arguments.allow_digest,
                 &input.text,
             );
+            let allowed = source.bypasses_cache()
+                && occurrence.kind != SourceKind::RegistryPrefix
+                && ptc_ops::audit::is_allowed(&occurrence.reference, &arguments.allow);
+            if allowed {
+                action = Action::Keep {
+                    why: "allowed to bypass the cache (`--allow`)".to_owned(),
+                };
+                occurrence_edits.clear();
+            }
             edits.extend(occurrence_edits);
             file_references.push(ReferenceReport {
                 occurrence,
                 source,
                 action,
+                allowed,
             });
         }
+        totals.ambiguous += scan.ambiguous.len();
         let change = FileChange::decide(&input, complete, &edits);
         let refused_because = match &change {
             FileChange::Refused { why } => Some(why.clone()),
@@ -862,7 +896,7 @@ pub async fn rewrite(
         left_bypassing: left,
     };
     let failed = if arguments.check {
-        totals.bypassing + n_problems > 0
+        totals.bypassing + n_problems > 0 || (arguments.strict && totals.ambiguous > 0)
     } else {
         left > 0
     };
@@ -984,6 +1018,8 @@ struct Totals {
     /// References left bypassing after it (problems and failed writes not included).
     left: usize,
     problems: usize,
+    /// Values whose image the files alone do not determine (fail `--check --strict`).
+    ambiguous: usize,
 }
 
 impl Totals {
@@ -992,7 +1028,7 @@ impl Totals {
         self.references += references.len();
         self.bypassing += references
             .iter()
-            .filter(|reference| reference.source.bypasses_cache())
+            .filter(|reference| reference.source.bypasses_cache() && !reference.allowed)
             .count();
         self.left += references
             .iter()
@@ -1011,7 +1047,7 @@ impl Totals {
 /// and what could not be read.
 fn print_check_file(references: &[ReferenceReport], file: &FileReport) {
     for reference in references {
-        if !reference.source.bypasses_cache() {
+        if !reference.source.bypasses_cache() || reference.allowed {
             continue;
         }
         let fix = match &reference.action {
@@ -1028,9 +1064,16 @@ fn print_check_file(references: &[ReferenceReport], file: &FileReport) {
             reference.occurrence.location
         );
     }
-    // A CI gate must say what it did not look at.
+    // A CI gate must say what it did not look at, and what it could not decide.
     if let Some(why) = &file.skipped {
         println!("{}:0: {why}", file.file);
+    }
+    for note in file
+        .notes
+        .iter()
+        .filter(|note| note.message.starts_with(AMBIGUOUS_NOTE))
+    {
+        println!("{}:{}: {}", note.file, note.line, note.message);
     }
     for problem in &file.problems {
         println!("{}:{}: {}", problem.file, problem.line, problem.message);
@@ -1047,6 +1090,12 @@ fn print_check_summary(totals: &Totals) {
         println!(
             "{} of {} references bypass the cache; {} problem(s)",
             totals.bypassing, totals.references, totals.problems
+        );
+    }
+    if totals.ambiguous > 0 {
+        println!(
+            "{} ambiguous value(s): the files alone do not say which image they pull (`--strict` fails on them)",
+            totals.ambiguous
         );
     }
 }

@@ -27,7 +27,7 @@ pub async fn run(global: &GlobalOptions, arguments: &RewriteArgs) -> Result<Exit
     let region = clients
         .as_ref()
         .and_then(|clients| clients.region().map(str::to_owned));
-    let host = super::manifests::host_for(arguments, &rules, region)?;
+    let host = super::manifests::host_for(arguments.registry.as_deref(), &rules, region)?;
     let results: Vec<(String, Result<String, String>)> = arguments
         .images
         .iter()
