@@ -19,9 +19,8 @@
 //!    conditions are exclusive, so the order of the entries does not matter.
 //! 3. References with a digest (`repo@sha256:…`, and `repo:tag@sha256:…`, which runtimes pull
 //!    by its digest) are left alone: a first pull by digest does not populate a pull-through
-//!    cache, and at admission nothing has pulled the tag first. `ptc rewrite -f` rewrites a
-//!    pin only for files, whose pins `ptc prewarm -f` warms by tag before they are deployed.
-//!    [`PolicyOptions::rewrite_digests`] (`--allow-digest`) rewrites them anyway.
+//!    cache, and at admission nothing has pulled the tag first; `ptc rewrite -f` leaves them
+//!    alike. [`PolicyOptions::rewrite_digests`] (`--allow-digest`) rewrites them anyway.
 //!
 //! One difference with the mapping remains: a cache repository longer than ECR's 256
 //! characters is refused by the mapping and rewritten by the policy (the pull then fails).

@@ -643,6 +643,16 @@ fn decide(
             let cache_uri = cache_uri.clone();
             return (source, Action::Bypass { cache_uri, why }, Vec::new());
         }
+        // `repo:tag@sha256:…`: runtimes pull it by its digest, which does not populate the cache
+        // either; like the Kyverno policy, leave it upstream unless its tag is pre-warmed.
+        ImageSource::Direct {
+            cache_uri: Some(cache_uri),
+            ..
+        } if !allow_digest && occurrence.reference.contains('@') => {
+            let why = "pinned by digest, left as written: a runtime pulls it by its digest, and a first pull by digest does not populate the cache (pre-warm its tag with `ptc prewarm -f`, then `--allow-digest` rewrites it)".to_owned();
+            let cache_uri = Some(cache_uri.clone());
+            return (source, Action::Bypass { cache_uri, why }, Vec::new());
+        }
         other => other.cache_uri().map(str::to_owned),
     };
     let Some(cache_uri) = target else {
