@@ -34,6 +34,9 @@ pub struct FunctionContext {
     pub ports: Ports,
     alert_topic: Option<Arc<dyn AlertSink>>,
     metrics_sink: MetricsSink,
+    /// `PTC_FUNCTION_ROLE_ARN`: the function's own execution role (SAM and CDK set it; Lambda
+    /// sets no variable for it).
+    own_role_arn: Option<String>,
 }
 
 impl FunctionContext {
@@ -62,13 +65,23 @@ impl FunctionContext {
             clients,
             alert_topic,
             metrics_sink: MetricsSink::Stdout,
+            own_role_arn: std::env::var(crate::env::PTC_FUNCTION_ROLE_ARN)
+                .ok()
+                .filter(|arn| !arn.is_empty()),
         }
     }
 
     /// What a run of this invocation gets: the process's ports and configuration, and the
     /// invocation's deadline.
     pub fn run_context(&self, lambda: &Context) -> RunContext<'_> {
-        RunContext::new(&self.ports, &self.config).with_deadline(Deadline::from_context(lambda))
+        self.run_context_until(Deadline::from_context(lambda))
+    }
+
+    /// [`Self::run_context`] with the deadline given (a handler that computed it already).
+    pub fn run_context_until(&self, deadline: Deadline) -> RunContext<'_> {
+        RunContext::new(&self.ports, &self.config)
+            .with_deadline(deadline)
+            .with_own_role(self.own_role_arn.as_deref())
     }
 
     /// Sends alerts somewhere else than the configured topic (tests of the failure paths).

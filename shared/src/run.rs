@@ -31,6 +31,9 @@ pub struct RunContext<'a> {
     pub now: DateTime<Utc>,
     /// Upstream registry APIs (credential expiry discovery).
     pub upstream: UpstreamPort<'a>,
+    /// The function's own execution role, as the deployment names it (`PTC_FUNCTION_ROLE_ARN`,
+    /// read once by the composition root): a setting change it made is its own. None for the CLI.
+    pub own_role_arn: Option<&'a str>,
 }
 
 impl<'a> RunContext<'a> {
@@ -42,6 +45,15 @@ impl<'a> RunContext<'a> {
             deadline: Deadline::none(),
             now: Utc::now(),
             upstream: UpstreamPort::Adapter(&UPSTREAM_HTTP),
+            own_role_arn: None,
+        }
+    }
+
+    /// The function's own role, whose changes drift events acknowledge without work.
+    pub fn with_own_role(self, own_role_arn: Option<&'a str>) -> Self {
+        RunContext {
+            own_role_arn,
+            ..self
         }
     }
 

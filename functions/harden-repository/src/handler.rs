@@ -7,7 +7,6 @@ use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, HardenInvocation};
 use ptc_ops::harden_repository::{self, HandOff, HardenReport};
 use ptc_ops::lambda::FunctionContext;
-use ptc_ops::run::RunContext;
 use serde_json::Value;
 
 pub const FUNCTION: FunctionKind = FunctionKind::HardenRepository;
@@ -40,7 +39,7 @@ pub async fn handle_with(
     deadline: Deadline,
     hand_off: Option<&dyn HandOff>,
 ) -> Result<HardenReport, Error> {
-    let run_context = RunContext::new(&context.ports, &context.config).with_deadline(deadline);
+    let run_context = context.run_context_until(deadline);
     let request = harden_repository::Request {
         invocation: invocation.clone(),
         can_hand_off: hand_off.is_some(),

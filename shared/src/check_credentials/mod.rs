@@ -87,6 +87,7 @@ pub async fn run(
         deadline,
         now,
         upstream: http,
+        ..
     } = *context;
     let secrets = request.secrets.as_deref();
     let mut report = CredentialsReport::new(FUNCTION, false);

@@ -92,6 +92,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
         ports,
         config,
         deadline,
+        own_role_arn,
         ..
     } = *context;
     let Request {
@@ -126,7 +127,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
             Ok(done((report, metrics)))
         }
         HardenInvocation::SettingChanged(changed) => {
-            drift(ports, config, changed, dry_run, deadline)
+            drift(ports, config, changed, dry_run, deadline, own_role_arn)
                 .await
                 .map(done)
         }
@@ -223,6 +224,7 @@ async fn drift(
     changed: &SettingChanged,
     dry_run: bool,
     deadline: Deadline,
+    own_role: Option<&str>,
 ) -> Result<(HardenReport, Metrics), Error> {
     let caller = &changed.caller;
     let trigger = |acknowledged: Option<&str>| Trigger::SettingChanged {
@@ -235,10 +237,7 @@ async fn drift(
         event_id: changed.event_id.clone(),
         acknowledged: acknowledged.map(str::to_owned),
     };
-    let own_role = std::env::var(env::PTC_FUNCTION_ROLE_ARN)
-        .ok()
-        .filter(|arn| !arn.is_empty());
-    if own_role.is_some() && caller.role_arn == own_role {
+    if own_role.is_some() && caller.role_arn.as_deref() == own_role {
         info!(
             repository = %changed.repository_name,
             call = changed.call.as_str(),
