@@ -819,6 +819,11 @@ mod tests {
             "initChownData:\n  image: busybox:1.36\n",
             (vec![(2, "initChownData.image", "busybox:1.36")], vec![]),
         ),
+        a_compose_extension_field_shared_through_an_alias(
+            "compose.yaml",
+            "x-app-image: &app nginx:1.27\nservices:\n  web:\n    image: *app\n  worker:\n    image: *app\n",
+            (vec![(1, "x-app-image", "nginx:1.27")], vec![]),
+        ),
         a_compose_image_beside_build_is_a_local_build(
             "compose.yaml",
             "services:\n  app:\n    build: .\n    image: shop/app:dev\n  db:\n    image: postgres:16\n",

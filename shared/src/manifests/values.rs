@@ -131,7 +131,7 @@ fn walk(node: &Node, path: &str, kind: SourceKind, scan: &mut FileScan, context:
                     continue;
                 };
                 let here = join(path, key);
-                if is_image_key(key) {
+                if is_image_key(key) || compose_extension_image(kind, path, key, value) {
                     match value {
                         // An alias is not followed: its anchor is read (and rewritten) where it
                         // is written when that is an image value; otherwise say so rather than
@@ -277,6 +277,16 @@ fn join(path: &str, key: &str) -> String {
     } else {
         format!("{path}.{key}")
     }
+}
+
+/// A Compose extension field that holds an image for services to share through an alias
+/// (`x-superset-image: &superset-image apache/superset:4.1`): read as an image value.
+fn compose_extension_image(kind: SourceKind, path: &str, key: &str, value: &Node) -> bool {
+    kind == SourceKind::Compose
+        && path.is_empty()
+        && key.starts_with("x-")
+        && key.to_ascii_lowercase().ends_with("image")
+        && matches!(value, Node::Scalar(_))
 }
 
 fn is_image_key(key: &str) -> bool {
