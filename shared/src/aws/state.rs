@@ -28,6 +28,32 @@ pub const BATCH_GET_ITEM: &str = "dynamodb:BatchGetItem";
 /// The code DynamoDB answers a write whose condition did not hold with.
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 
+/// A conditional `UpdateItem`'s answer: `Some(output)` when its condition held, `None` when
+/// DynamoDB refused the write for its condition (another invocation got there first), an error
+/// otherwise.
+fn conditional<T>(
+    table: &str,
+    answer: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+            aws_sdk_dynamodb::config::http::HttpResponse,
+        >,
+    >,
+) -> Result<Option<T>, AwsError> {
+    match answer {
+        Ok(output) => Ok(Some(output)),
+        Err(error) => {
+            let error = AwsError::from_sdk(UPDATE_ITEM, Some(table), error);
+            if error.is_code(CONDITION_FAILED) {
+                Ok(None)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
 /// The [`crate::ports::StateStore`] port on a DynamoDB table.
 #[derive(Clone, Debug)]
 pub struct DynamoState {
@@ -89,23 +115,16 @@ impl DynamoState {
             .return_values(ReturnValue::AllOld)
             .send()
             .await;
-        match answer {
-            Ok(output) => Ok(Some(
-                output
-                    .attributes()
-                    .and_then(|old| read_number(old, "held"))
-                    .unwrap_or(0),
-            )),
-            Err(error) => {
-                let error = AwsError::from_sdk(UPDATE_ITEM, Some(&self.table), error);
-                if error.is_code(CONDITION_FAILED) {
-                    debug!(key = %claim.key, "an alert of this key was sent within its window");
-                    Ok(None)
-                } else {
-                    Err(error)
-                }
-            }
+        let sent = conditional(&self.table, answer)?;
+        if sent.is_none() {
+            debug!(key = %claim.key, "an alert of this key was sent within its window");
         }
+        Ok(sent.map(|output| {
+            output
+                .attributes()
+                .and_then(|old| read_number(old, "held"))
+                .unwrap_or(0)
+        }))
     }
 
     /// `Some(when the one that holds it back was sent)` when this alert is held back.
@@ -129,23 +148,13 @@ impl DynamoState {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match answer {
-            Ok(output) => Ok(Some(
-                output
-                    .attributes()
-                    .and_then(|new| read_number(new, "sent_at"))
-                    .and_then(|secs| DateTime::from_timestamp(secs as i64, 0))
-                    .unwrap_or(claim.now),
-            )),
-            Err(error) => {
-                let error = AwsError::from_sdk(UPDATE_ITEM, Some(&self.table), error);
-                if error.is_code(CONDITION_FAILED) {
-                    Ok(None)
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        Ok(conditional(&self.table, answer)?.map(|output| {
+            output
+                .attributes()
+                .and_then(|new| read_number(new, "sent_at"))
+                .and_then(|secs| DateTime::from_timestamp(secs as i64, 0))
+                .unwrap_or(claim.now)
+        }))
     }
 }
 
@@ -194,29 +203,20 @@ impl DynamoState {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match answer {
-            Ok(output) => {
-                let item = output.attributes();
-                let n = item.and_then(|item| read_number(item, "n")).unwrap_or(1);
-                let window_ends_at = item
-                    .and_then(|item| read_number(item, "expires_at"))
-                    .and_then(|secs| DateTime::from_timestamp(secs as i64, 0))
-                    .unwrap_or(claim.window_ends_at);
-                // Counting on past the first refusal keeps "refused" one call.
-                if n > u64::from(claim.max_restorations) + 1 {
-                    return Ok(Counted::OverLimit);
-                }
-                Ok(Counted::InWindow { n, window_ends_at })
-            }
-            Err(error) => {
-                let error = AwsError::from_sdk(UPDATE_ITEM, Some(&self.table), error);
-                if error.is_code(CONDITION_FAILED) {
-                    Ok(Counted::NoWindow)
-                } else {
-                    Err(error)
-                }
-            }
+        let Some(output) = conditional(&self.table, answer)? else {
+            return Ok(Counted::NoWindow);
+        };
+        let item = output.attributes();
+        let n = item.and_then(|item| read_number(item, "n")).unwrap_or(1);
+        let window_ends_at = item
+            .and_then(|item| read_number(item, "expires_at"))
+            .and_then(|secs| DateTime::from_timestamp(secs as i64, 0))
+            .unwrap_or(claim.window_ends_at);
+        // Counting on past the first refusal keeps "refused" one call.
+        if n > u64::from(claim.max_restorations) + 1 {
+            return Ok(Counted::OverLimit);
         }
+        Ok(Counted::InWindow { n, window_ends_at })
     }
 
     /// Starts a window with this restoration, unless another one is live.
@@ -236,17 +236,7 @@ impl DynamoState {
             .expression_attribute_values(":one", number(1))
             .send()
             .await;
-        match answer {
-            Ok(_) => Ok(true),
-            Err(error) => {
-                let error = AwsError::from_sdk(UPDATE_ITEM, Some(&self.table), error);
-                if error.is_code(CONDITION_FAILED) {
-                    Ok(false)
-                } else {
-                    Err(error)
-                }
-            }
-        }
+        Ok(conditional(&self.table, answer)?.is_some())
     }
 }
 
