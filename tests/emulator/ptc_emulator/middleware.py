@@ -21,6 +21,12 @@ RESOURCE_KEYS = ("repositoryName", "ecrRepositoryPrefix", "SecretId", "resourceA
 # writes"). moto checks the condition and writes in separate Python steps that another request
 # thread can interleave, so two racing writers could both pass: one lock over DynamoDB calls keeps
 # the emulator as strict as DynamoDB.
+# The DynamoDB answers the product relies on are moto's own, each as the API reference states it:
+# UpdateItem with ConditionExpression, ReturnValues ALL_OLD/ALL_NEW and
+# ConditionalCheckFailedException (DynamoDB API reference, API_UpdateItem.html); GetItem with
+# ConsistentRead (API_GetItem.html); BatchGetItem with ProjectionExpression,
+# ExpressionAttributeNames and ConsistentRead, up to 100 keys (API_BatchGetItem.html). The lock adds
+# no answer of its own: it only orders the calls.
 _DYNAMODB_LOCK = threading.Lock()
 _SCOPE_RE = re.compile(r"Credential=([^/,\s]+)/[0-9]{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
 # An access key id of exactly twelve digits selects that account: tests sharing one emulator each
