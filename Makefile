@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo test conformance lint emulator package infra-check cdk-synth cdk-permissions schemas
+.PHONY: help setup demo test conformance lint emulator package infra-check cdk-synth cdk-permissions schemas mutants
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,3 +52,9 @@ schemas: ## write schemas/<function>-report.schema.json from the report types (`
 		cargo run --quiet --locked -p ptc-cli --bin ptc -- schema $$function > schemas/$$function-report.schema.json.new && \
 		mv schemas/$$function-report.schema.json.new schemas/$$function-report.schema.json; \
 	done
+
+mutants: ## mutation tests of the pure domain on what changed since BASE (default HEAD: the uncommitted change), with the unit tests
+	@command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
+	@mkdir -p target
+	git diff $${BASE:-HEAD} -- shared/src/domain > target/domain.diff
+	cargo mutants --in-diff target/domain.diff -p ptc-ops --timeout 120 -- --lib
