@@ -72,18 +72,18 @@ pub struct Alert {
     pub thread_id: String,
 }
 
-/// Builds the alerts of a run: findings at or above `min_severity`, grouped by resource, most
-/// severe first within a group, groups in resource order (deterministic output).
+/// Builds the alerts of a run: findings at or above `min_severity` (and the verdict on a
+/// rotated credential, which answers someone's change whatever its severity), grouped by
+/// resource, most severe first within a group, groups in resource order (deterministic output).
 pub fn build_alerts(
     source: &AlertSource,
     findings: &[Finding],
     min_severity: Severity,
 ) -> Vec<Alert> {
     let mut by_resource: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for finding in findings
-        .iter()
-        .filter(|finding| finding.severity >= min_severity)
-    {
+    for finding in findings.iter().filter(|finding| {
+        finding.severity >= min_severity || finding.check == Check::CredentialRotation
+    }) {
         by_resource
             .entry(finding.resource.as_str())
             .or_default()

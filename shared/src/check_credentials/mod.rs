@@ -15,6 +15,7 @@
 //! error: problems are described by key name and kind only.
 
 pub mod assess;
+pub mod events;
 pub mod expiry;
 pub mod findings;
 pub mod format;
@@ -65,6 +66,10 @@ pub type CredentialsReport = Report<CredentialsDetails>;
 pub struct CredentialsDetails {
     /// Every credential secret checked, by name.
     pub secrets: BTreeMap<String, SecretDetail>,
+    /// The CloudTrail record that started the run, when one did (a schedule or a direct
+    /// invoke leaves it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<events::CredentialsTrigger>,
 }
 
 /// What to check.

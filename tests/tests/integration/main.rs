@@ -14,6 +14,7 @@ mod infra;
 mod kyverno;
 mod prewarm_images;
 mod registry;
+mod registry_events;
 mod registry_scanning;
 mod state;
 mod validate_cache_rules;

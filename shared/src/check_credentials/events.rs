@@ -1,0 +1,314 @@
+//! check-credentials on a CloudTrail record of a new secret value (`PutSecretValue`,
+//! `UpdateSecret`, `RotateSecret` on an `ecr-pullthroughcache/` secret): that secret alone is
+//! checked (`DescribeSecret`, `GetSecretValue`), the rules are read once to find those that use
+//! it, and each of them is validated (`ValidatePullThroughCacheRule`), all in this invocation.
+//! No listing of every secret. The verdict is one [`Check::CredentialRotation`] finding: info
+//! "rotation verified" (with the new expiry when known), or critical when the value is
+//! malformed or the upstream refuses it.
+
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::assess::{rules_using, Assessment};
+use super::{
+    aws_reason, rules_unknown, CredentialsDetails, CredentialsReport, Guidance, SecretCheck,
+    FUNCTION,
+};
+use crate::domain::markdown::code;
+use crate::domain::{CacheRule, Check, Finding, Severity, CREDENTIAL_SECRET_PREFIX};
+use crate::error::Error;
+use crate::events::{RegistryCall, SecretChanged};
+use crate::metrics::Metrics;
+use crate::ports::RuleValidation;
+use crate::remedies::{put_secret_value_command, validate_rule_command};
+use crate::run::{Ran, RunContext};
+
+/// What started an event-driven run, in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum CredentialsTrigger {
+    /// A record the function accepts but has nothing to do for; no AWS call was made.
+    Ignored { reason: String },
+    /// A credential secret was given a new value or rotated.
+    SecretChanged {
+        call: String,
+        secret: String,
+        changed_by: String,
+        event_time: Option<String>,
+        event_id: Option<String>,
+        /// Why nothing was done.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        acknowledged: Option<String>,
+    },
+}
+
+/// A record acknowledged without work: the report says why, and no AWS call is made.
+pub fn acknowledged(reason: &str) -> Ran<CredentialsDetails> {
+    info!(reason = %reason, "event ignored");
+    let mut report = CredentialsReport::new(FUNCTION, false);
+    report.count("secrets_checked", 0);
+    report.details.trigger = Some(CredentialsTrigger::Ignored {
+        reason: reason.to_owned(),
+    });
+    Ran {
+        report,
+        metrics: Metrics::new(FUNCTION),
+    }
+}
+
+/// One rule's validation with the new value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleAnswer {
+    Valid,
+    Refused { failure: Option<String> },
+    CallFailed { error: String },
+}
+
+/// A credential secret got a new value: check it and validate the rules that use it.
+pub async fn on_secret_changed(
+    context: &RunContext<'_>,
+    changed: &SecretChanged,
+) -> Result<Ran<CredentialsDetails>, Error> {
+    let RunContext {
+        ports,
+        config,
+        deadline,
+        now,
+        upstream: http,
+        ..
+    } = *context;
+    let trigger = |secret: &str, acknowledged: Option<String>| CredentialsTrigger::SecretChanged {
+        call: changed.call.as_str().to_owned(),
+        secret: secret.to_owned(),
+        changed_by: changed.record.caller.principal().to_owned(),
+        event_time: changed.record.event_time.clone(),
+        event_id: changed.record.event_id.clone(),
+        acknowledged,
+    };
+    let store = ports.secret_store();
+    let registry = ports.registry();
+    let secret = store
+        .describe(&changed.secret_id)
+        .await
+        .map_err(|error| Error::aws("cannot describe the changed secret", error))?;
+    let Some(secret) = secret else {
+        let why = format!(
+            "`{}` no longer exists: it was deleted after this `{}`",
+            changed.secret_id,
+            changed.call.as_str()
+        );
+        let mut ran = acknowledged(&why);
+        ran.report.details.trigger = Some(trigger(&changed.secret_id, Some(why)));
+        return Ok(ran);
+    };
+    // The record named it by name or ARN; the secret itself must be a credential too (an ARN's
+    // name is checked again here, on what Secrets Manager answered).
+    if !secret.name.starts_with(CREDENTIAL_SECRET_PREFIX) {
+        let why = format!(
+            "`{}` is not a credential secret (`{CREDENTIAL_SECRET_PREFIX}…`): left alone",
+            secret.name
+        );
+        let mut ran = acknowledged(&why);
+        ran.report.details.trigger = Some(trigger(&secret.name, Some(why)));
+        return Ok(ran);
+    }
+    let mut report = CredentialsReport::new(FUNCTION, false);
+    let mut metrics = Metrics::new(FUNCTION);
+    let rules: Option<Vec<CacheRule>> = match registry.cache_rules(None).await {
+        Ok(rules) => Some(rules),
+        Err(error) => {
+            warn!(operation = error.operation, error = %error, "pull-through cache rules could not be listed");
+            report.push_finding(rules_unknown(&error));
+            None
+        }
+    };
+    let settings = &config.credentials;
+    let check = SecretCheck {
+        store,
+        settings,
+        rules: rules.as_deref(),
+        guidance: Guidance {
+            region: ports.region(),
+            expiry_tag: &settings.expiry_tag,
+        },
+        deadline,
+        now,
+        http,
+    };
+    let assessment = check.bounded(&secret).await;
+    // Only a value ECR can read is worth a validation: a malformed one is refused already.
+    let using: Vec<&CacheRule> = rules
+        .as_deref()
+        .map(|rules| rules_using(&secret, rules))
+        .unwrap_or_default();
+    let mut answers = Vec::new();
+    if !assessment.invalid && !assessment.unreadable {
+        for rule in &using {
+            let answer = match registry.validate_cache_rule(&rule.prefix).await {
+                Ok(RuleValidation { is_valid: true, .. }) => RuleAnswer::Valid,
+                Ok(RuleValidation { failure, .. }) => RuleAnswer::Refused { failure },
+                Err(error) => RuleAnswer::CallFailed {
+                    error: aws_reason(&error),
+                },
+            };
+            info!(secret = %secret.name, prefix = %rule.prefix, answer = ?answer, "rule validated with the new value");
+            answers.push((rule.prefix.clone(), answer));
+        }
+    }
+    let verdict = verdict(changed, &assessment, &answers, ports.region());
+    info!(
+        secret = %secret.name,
+        call = changed.call.as_str(),
+        caller = changed.record.caller.principal(),
+        verified = verdict.severity == Severity::Info,
+        n_rules = answers.len(),
+        "rotation checked"
+    );
+    report.count("secrets_checked", 1);
+    report.count(
+        "rules_validated",
+        answers
+            .iter()
+            .filter(|(_, answer)| !matches!(answer, RuleAnswer::CallFailed { .. }))
+            .count() as u64,
+    );
+    report.count("secrets_invalid", u64::from(assessment.invalid));
+    metrics.count("CredentialsChecked", 1);
+    metrics.count(
+        "CredentialsInvalid",
+        u64::from(verdict.severity == Severity::Critical),
+    );
+    for finding in assessment.findings.iter().cloned() {
+        report.push_finding(finding);
+    }
+    report.push_finding(verdict);
+    report
+        .details
+        .secrets
+        .insert(assessment.name.clone(), assessment.detail.clone());
+    report.details.trigger = Some(trigger(&secret.name, None));
+    Ok(Ran { report, metrics })
+}
+
+/// The verdict on the new value. Pure.
+pub fn verdict(
+    changed: &SecretChanged,
+    assessment: &Assessment,
+    answers: &[(String, RuleAnswer)],
+    region: Option<&str>,
+) -> Finding {
+    let name = assessment.name.as_str();
+    let by = format!(
+        "{} by {}{}",
+        code(changed.call.as_str()),
+        code(changed.record.caller.principal()),
+        changed
+            .record
+            .event_time
+            .as_deref()
+            .map(|time| format!(" at {}", code(time)))
+            .unwrap_or_default()
+    );
+    // A rotation function finishes after `RotateSecret` returns: the current version read here
+    // may still be the old one.
+    let rotating = if changed.call == RegistryCall::RotateSecret {
+        "; a rotation function may still be writing the new version (the current one was checked)"
+    } else {
+        ""
+    };
+    let refused: Vec<String> = answers
+        .iter()
+        .filter_map(|(prefix, answer)| match answer {
+            RuleAnswer::Refused { failure } => Some(match failure {
+                Some(failure) => format!("`{prefix}` ({})", code(failure)),
+                None => format!("`{prefix}`"),
+            }),
+            _ => None,
+        })
+        .collect();
+    let failed: Vec<String> = answers
+        .iter()
+        .filter_map(|(prefix, answer)| match answer {
+            RuleAnswer::CallFailed { error } => Some(format!("`{prefix}` ({})", code(error))),
+            _ => None,
+        })
+        .collect();
+    let secret_id = if assessment.detail.arn.is_empty() {
+        name
+    } else {
+        assessment.detail.arn.as_str()
+    };
+    if assessment.invalid || !refused.is_empty() {
+        let why = if !refused.is_empty() {
+            format!(
+                "the upstream refuses it: ECR could not log in for {}",
+                refused.join(", ")
+            )
+        } else {
+            "the new value is not what ECR reads (see the format finding)".to_owned()
+        };
+        let mut finding = Finding::new(
+            Severity::Critical,
+            Check::CredentialRotation,
+            name,
+            format!("the new value of `{name}` does not work"),
+            format!(
+                "{by} gave it a value, and {why}: new images through its rules fail to pull until it is fixed{rotating}"
+            ),
+        )
+        .with_next_step(format!(
+            "put a working value: `{}`",
+            put_secret_value_command(secret_id, region)
+        ));
+        for (prefix, _) in answers {
+            finding = finding.with_next_step(format!(
+                "then check: `{}`",
+                validate_rule_command(prefix, region)
+            ));
+        }
+        return finding.with_resource_arn(secret_id);
+    }
+    if assessment.unreadable {
+        return Finding::new(
+            Severity::Warning,
+            Check::CredentialRotation,
+            name,
+            format!("the new value of `{name}` could not be verified"),
+            format!("{by} gave it a value, but it could not be read (see the finding on reading it); the schedule checks it again"),
+        )
+        .with_resource_arn(secret_id);
+    }
+    let validated: Vec<String> = answers
+        .iter()
+        .filter(|(_, answer)| *answer == RuleAnswer::Valid)
+        .map(|(prefix, _)| format!("`{prefix}`"))
+        .collect();
+    let rules = match (validated.len(), answers.len()) {
+        (_, 0) => "no rule uses it yet".to_owned(),
+        (1, _) => format!("ECR validated rule {} with it", validated.join(", ")),
+        (0, _) => "no rule could be validated".to_owned(),
+        _ => format!("ECR validated rules {} with it", validated.join(", ")),
+    };
+    let unvalidated = if failed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; the validation of {} could not be asked",
+            failed.join(", ")
+        )
+    };
+    let expiry = match (&assessment.detail.expires_at, assessment.detail.days_left) {
+        (Some(at), Some(days)) => format!("; the token expires on {} (in {days} days)", code(at)),
+        (Some(at), None) => format!("; the token expires on {}", code(at)),
+        _ if assessment.detail.never_expires => "; the token does not expire".to_owned(),
+        _ => "; its expiry is not known".to_owned(),
+    };
+    Finding::new(
+        Severity::Info,
+        Check::CredentialRotation,
+        name,
+        format!("rotation of `{name}` verified"),
+        format!("{by} gave it a new value: it is well-formed and {rules}{unvalidated}{expiry}{rotating}"),
+    )
+    .with_resource_arn(secret_id)
+}
