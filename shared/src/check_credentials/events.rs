@@ -10,6 +10,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use super::assess::{rules_using, Assessment};
+use super::expiry::ExpirySource;
 use super::{
     aws_reason, rules_unknown, CredentialsDetails, CredentialsReport, Guidance, SecretCheck,
     FUNCTION,
@@ -303,12 +304,185 @@ pub fn verdict(
         _ if assessment.detail.never_expires => "; the token does not expire".to_owned(),
         _ => "; its expiry is not known".to_owned(),
     };
+    // A tag is written by hand, and a new token rarely expires on the old one's date.
+    let from_tag = if assessment.detail.expiry_source == Some(ExpirySource::Tag) {
+        " (from the expiry tag: if the new token expires on another date, update the tag)"
+    } else {
+        ""
+    };
     Finding::new(
         Severity::Info,
         Check::CredentialRotation,
         name,
         format!("rotation of `{name}` verified"),
-        format!("{by} gave it a new value: it is well-formed and {rules}{unvalidated}{expiry}{rotating}"),
+        format!("{by} gave it a new value: it is well-formed and {rules}{unvalidated}{expiry}{from_tag}{rotating}"),
     )
     .with_resource_arn(secret_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check_credentials::SecretDetail;
+    use crate::events::{CallRecord, Caller};
+    use crate::test_cases::named_cases;
+
+    const ARN: &str =
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/ghcr-AbCdEf";
+
+    fn assessment(invalid: bool, unreadable: bool, expiry: Option<ExpirySource>) -> Assessment {
+        Assessment {
+            name: "ecr-pullthroughcache/ghcr".to_owned(),
+            findings: Vec::new(),
+            detail: SecretDetail {
+                arn: ARN.to_owned(),
+                rules: vec!["ghcr".to_owned()],
+                upstreams: vec!["ghcr.io".to_owned()],
+                expires_at: expiry.map(|_| "2027-03-06T00:00:00Z".to_owned()),
+                never_expires: false,
+                expiry_source: expiry,
+                days_left: expiry.map(|_| 90),
+                age_days: Some(0),
+                scheduled_for_deletion_at: None,
+                expiry_written_back: None,
+                findings: 0,
+                highest_severity: None,
+            },
+            expiring_soon: false,
+            invalid,
+            orphaned: false,
+            unreadable,
+            without_expiry: expiry.is_none(),
+            too_old: false,
+        }
+    }
+
+    fn changed(call: RegistryCall) -> SecretChanged {
+        SecretChanged {
+            call,
+            secret_id: "ecr-pullthroughcache/ghcr".to_owned(),
+            record: CallRecord {
+                caller: Caller {
+                    arn: Some("arn:aws:iam::123456789012:user/bob".to_owned()),
+                    ..Caller::default()
+                },
+                event_time: Some("2025-06-04T15:31:08Z".to_owned()),
+                event_id: None,
+            },
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_verdict(
+        _case: &str,
+        call: RegistryCall,
+        assessment: Assessment,
+        answers: &[(&str, RuleAnswer)],
+        severity: Severity,
+        title_has: &str,
+        message_has: &[&str],
+        message_lacks: &[&str],
+    ) {
+        let answers: Vec<(String, RuleAnswer)> = answers
+            .iter()
+            .map(|(prefix, answer)| ((*prefix).to_owned(), answer.clone()))
+            .collect();
+        let finding = verdict(&changed(call), &assessment, &answers, Some("eu-west-1"));
+        assert_eq!(finding.severity, severity, "{finding:#?}");
+        assert_eq!(finding.check, Check::CredentialRotation);
+        assert_eq!(finding.resource, "ecr-pullthroughcache/ghcr");
+        assert_eq!(finding.resource_arn.as_deref(), Some(ARN));
+        assert!(finding.title.contains(title_has), "{}", finding.title);
+        for fragment in message_has {
+            assert!(
+                finding.message.contains(fragment),
+                "{:?} lacks {fragment:?}",
+                finding.message
+            );
+        }
+        for fragment in message_lacks {
+            assert!(
+                !finding.message.contains(fragment),
+                "{:?} has {fragment:?}",
+                finding.message
+            );
+        }
+    }
+
+    named_cases! {
+        /// The verdict on a new value: verified with what is known, or what does not work.
+        mod verdicts => check_verdict;
+        verified_with_the_tag_expiry(
+            RegistryCall::PutSecretValue,
+            assessment(false, false, Some(ExpirySource::Tag)),
+            &[("ghcr", RuleAnswer::Valid)],
+            Severity::Info,
+            "rotation of `ecr-pullthroughcache/ghcr` verified",
+            &["`PutSecretValue` by `arn:aws:iam::123456789012:user/bob`", "ECR validated rule `ghcr`", "expires on `2027-03-06T00:00:00Z` (in 90 days)", "update the tag"],
+            &["rotation function"],
+        ),
+        verified_with_a_discovered_expiry(
+            RegistryCall::PutSecretValue,
+            assessment(false, false, Some(ExpirySource::Github)),
+            &[("ghcr", RuleAnswer::Valid)],
+            Severity::Info,
+            "verified",
+            &["(in 90 days)"],
+            &["update the tag"],
+        ),
+        verified_without_expiry_nor_rules(
+            RegistryCall::PutSecretValue,
+            assessment(false, false, None),
+            &[],
+            Severity::Info,
+            "verified",
+            &["no rule uses it yet", "its expiry is not known"],
+            &[],
+        ),
+        verified_but_one_validation_not_asked(
+            RegistryCall::UpdateSecret,
+            assessment(false, false, None),
+            &[("ghcr", RuleAnswer::Valid), ("ghcr-mirror", RuleAnswer::CallFailed { error: "ThrottlingException".to_owned() })],
+            Severity::Info,
+            "verified",
+            &["ECR validated rule `ghcr`", "the validation of `ghcr-mirror` (`ThrottlingException`) could not be asked"],
+            &[],
+        ),
+        a_rotation_function_may_still_run(
+            RegistryCall::RotateSecret,
+            assessment(false, false, None),
+            &[("ghcr", RuleAnswer::Valid)],
+            Severity::Info,
+            "verified",
+            &["a rotation function may still be writing the new version"],
+            &[],
+        ),
+        refused_by_the_upstream(
+            RegistryCall::PutSecretValue,
+            assessment(false, false, Some(ExpirySource::Tag)),
+            &[("ghcr", RuleAnswer::Refused { failure: Some("Unable to authenticate".to_owned()) })],
+            Severity::Critical,
+            "the new value of `ecr-pullthroughcache/ghcr` does not work",
+            &["the upstream refuses it", "`ghcr` (`Unable to authenticate`)"],
+            &["verified"],
+        ),
+        malformed(
+            RegistryCall::PutSecretValue,
+            assessment(true, false, None),
+            &[],
+            Severity::Critical,
+            "does not work",
+            &["not what ECR reads"],
+            &[],
+        ),
+        unreadable(
+            RegistryCall::PutSecretValue,
+            assessment(false, true, None),
+            &[],
+            Severity::Warning,
+            "could not be verified",
+            &["could not be read"],
+            &[],
+        ),
+    }
 }

@@ -280,6 +280,22 @@ pub(super) fn secret_changed(
             ),
         });
     }
+    // `UpdateSecret` also changes only a description or a key: its answer carries `versionId`
+    // only when a new version, a new value, was created (Secrets Manager API reference,
+    // UpdateSecret). Without an answer to read, the value is checked anyway.
+    if call == RegistryCall::UpdateSecret
+        && envelope
+            .value(&["responseElements"])
+            .is_some_and(|answer| answer.is_object())
+        && envelope.value(&["responseElements", "versionId"]).is_none()
+    {
+        return Ok(Registry::Ignored {
+            reason: format!(
+                "`UpdateSecret` on {:?} created no new version: its value did not change",
+                bounded(secret_id)
+            ),
+        });
+    }
     Ok(Registry::Changed(SecretChanged {
         call,
         secret_id: secret_id.to_owned(),

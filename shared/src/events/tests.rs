@@ -1307,6 +1307,18 @@ named_cases! {
         edited("secret-value-put.json", &[("/detail/eventSource", Some(json!("ecr.amazonaws.com")))]),
         &["`secretsmanager.amazonaws.com`"],
     ),
+    update_secret_of_a_description_only(
+        Check,
+        edited(
+            "secret-value-put.json",
+            &[
+                ("/detail/eventName", Some(json!("UpdateSecret"))),
+                ("/detail/requestParameters/description", Some(json!("docker hub pull token"))),
+                ("/detail/responseElements", Some(json!({"arn": HUB_SECRET, "name": "ecr-pullthroughcache/docker-hub"}))),
+            ],
+        ),
+        &["`UpdateSecret`", "created no new version"],
+    ),
     failed_template_deletion(
         Harden,
         edited("template-deleted.json", &[("/detail/errorCode", Some(json!("TemplateNotFoundException")))]),
@@ -1378,4 +1390,58 @@ fn registry_calls_are_split_between_the_functions() {
     {
         assert_eq!(call.event_source(), "ecr.amazonaws.com");
     }
+}
+
+named_cases! {
+    /// Variants of the registry-level samples that the functions act on.
+    mod registry_variants => check_variant;
+    update_secret_with_a_new_version(
+        Check,
+        edited("secret-value-put.json", &[("/detail/eventName", Some(json!("UpdateSecret")))]),
+        secret_changed(
+            RegistryCall::UpdateSecret,
+            "ecr-pullthroughcache/docker-hub",
+            record(ALICE, Some(ALICE_ROLE), "2025-06-04T15:31:08Z", "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"),
+        ),
+    ),
+    update_secret_without_an_answer(
+        Check,
+        edited("secret-value-put.json", &[("/detail/eventName", Some(json!("UpdateSecret"))), ("/detail/responseElements", Some(Value::Null))]),
+        secret_changed(
+            RegistryCall::UpdateSecret,
+            "ecr-pullthroughcache/docker-hub",
+            record(ALICE, Some(ALICE_ROLE), "2025-06-04T15:31:08Z", "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f"),
+        ),
+    ),
+    rule_deleted_without_an_answer(
+        Validate,
+        edited("rule-deleted.json", &[("/detail/responseElements", Some(Value::Null))]),
+        rule_changed(
+            RegistryCall::DeletePullThroughCacheRule,
+            "ghcr",
+            None,
+            None,
+            record(BOB, None, "2025-06-04T17:12:44Z", "c2d4e6f8-0a1b-4c3d-9e5f-7a8b9c0d1e2f"),
+        ),
+    ),
+    rule_by_the_root_user(
+        Validate,
+        edited("rule-deleted.json", &[("/detail/userIdentity", Some(json!({"type": "Root", "principalId": "123456789012", "arn": "arn:aws:iam::123456789012:root", "accountId": "123456789012"})))]),
+        rule_changed(
+            RegistryCall::DeletePullThroughCacheRule,
+            "ghcr",
+            Some("ghcr.io"),
+            Some(GHCR_SECRET),
+            CallRecord {
+                caller: Caller {
+                    arn: Some("arn:aws:iam::123456789012:root".to_owned()),
+                    role_arn: None,
+                    identity_type: Some("Root".to_owned()),
+                    invoked_by: None,
+                },
+                event_time: Some("2025-06-04T17:12:44Z".to_owned()),
+                event_id: Some("c2d4e6f8-0a1b-4c3d-9e5f-7a8b9c0d1e2f".to_owned()),
+            },
+        ),
+    ),
 }
