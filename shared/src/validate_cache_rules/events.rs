@@ -445,6 +445,112 @@ mod tests {
         upstream_unknown(None, Some(3), &["cached its upstream under `ghcr/`"], 2),
     }
 
+    mod with_fakes {
+        use std::path::Path;
+        use std::sync::Arc;
+
+        use super::*;
+        use crate::config::Config;
+        use crate::domain::CacheRule;
+        use crate::ports::fakes::{self, FakeEcr, FakeSecretStore};
+
+        fn config(toml: &str) -> Config {
+            Config::from_toml_str(toml, Path::new("."), "test").expect("a valid configuration")
+        }
+
+        fn registry() -> FakeEcr {
+            FakeEcr::default()
+                .with_rule(CacheRule::new("k8s", "registry.k8s.io"))
+                .with_repository("ghcr/fluxcd/source-controller")
+                .with_repository("ghcr/fluxcd/helm-controller")
+                .with_repository("ghcr-mirror/x")
+                .with_repository("k8s/pause")
+        }
+
+        async fn on(
+            ecr: FakeEcr,
+            toml: &str,
+            changed: &RuleChanged,
+        ) -> (Result<Ran<ValidateDetails>, Error>, Vec<String>) {
+            let ecr = Arc::new(ecr);
+            let ports = fakes::ports(&ecr, &Arc::new(FakeSecretStore::default()));
+            let config = config(toml);
+            let context = RunContext::new(&ports, &config);
+            let ran = on_rule_changed(&context, changed).await;
+            (ran, ecr.calls())
+        }
+
+        #[tokio::test]
+        async fn a_deletion_counts_only_the_repositories_under_its_prefix() {
+            let (ran, calls) = on(registry(), "", &deletion(Some("ghcr.io"), None)).await;
+            let report = ran.expect("a report").report;
+            assert_eq!(report.findings.len(), 1, "{:#?}", report.findings);
+            assert!(
+                report.findings[0]
+                    .message
+                    .contains("2 cached repositories under `ghcr/`"),
+                "{}",
+                report.findings[0].message
+            );
+            assert_eq!(report.summary["repositories_without_rule"], 2);
+            assert!(
+                !calls.iter().any(|call| call.contains("Validate")),
+                "{calls:?}"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_deletion_alerts_even_when_nothing_more_can_be_read() {
+            let ecr = registry()
+                .failing(
+                    "ecr:DescribePullThroughCacheRules",
+                    None,
+                    "ThrottlingException",
+                )
+                .failing("ecr:DescribeRepositories", None, "AccessDeniedException");
+            let (ran, _) = on(ecr, "", &deletion(Some("ghcr.io"), None)).await;
+            let report = ran.expect("the record is enough to alert on").report;
+            assert_eq!(report.findings.len(), 1);
+            assert_eq!(report.findings[0].severity, Severity::Critical);
+            assert!(report.findings[0].message.contains("could not be counted"));
+        }
+
+        #[tokio::test]
+        async fn an_update_of_a_rule_deleted_since_is_acknowledged() {
+            let mut changed = deletion(None, None);
+            changed.call = RegistryCall::UpdatePullThroughCacheRule;
+            let (ran, calls) = on(registry(), "", &changed).await;
+            let report = ran.expect("a report").report;
+            assert!(report.findings.is_empty(), "{:#?}", report.findings);
+            assert_eq!(calls, ["ecr:DescribePullThroughCacheRules"]);
+        }
+
+        #[tokio::test]
+        async fn a_skipped_prefix_makes_no_call() {
+            let (ran, calls) = on(
+                registry(),
+                "[rules]\nskip_prefixes = [\"ghcr\"]\n",
+                &deletion(Some("ghcr.io"), None),
+            )
+            .await;
+            assert!(ran.expect("a report").report.findings.is_empty());
+            assert!(calls.is_empty(), "{calls:?}");
+        }
+
+        #[tokio::test]
+        async fn an_update_fails_the_run_when_the_rule_cannot_be_read() {
+            let mut changed = deletion(None, None);
+            changed.call = RegistryCall::CreatePullThroughCacheRule;
+            let ecr = registry().failing(
+                "ecr:DescribePullThroughCacheRules",
+                None,
+                "ThrottlingException",
+            );
+            let (ran, _) = on(ecr, "", &changed).await;
+            assert!(ran.is_err(), "a retry can validate it");
+        }
+    }
+
     #[test]
     fn a_deletion_without_an_event_id_has_no_lookup_step() {
         let mut changed = deletion(Some("ghcr.io"), None);
