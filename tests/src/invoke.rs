@@ -100,7 +100,7 @@ pub async fn prewarm_images(
 /// `ptc_ops::check_credentials::run`: the library's own report, before a Lambda run scrubs it,
 /// checked against the schema too.
 pub async fn check_credentials_run(
-    context: &RunContext<'_>,
+    context: &RunContext<'_, impl ptc_ops::ports::PortSet>,
     request: ptc_ops::check_credentials::Request,
 ) -> Result<Ran<CredentialsDetails>, Error> {
     let ran = ptc_ops::check_credentials::run(context, request).await?;

@@ -17,9 +17,10 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tracing::{info, warn};
 
 pub use assess::{
-    assess, out_of_time, out_of_time_finding, OutOfTime, RegistryContext, RuleObservation,
-    RuleResult, RuleStatus, SecretLookup, ValidationAnswer, RUN_RESOURCE,
+    out_of_time, out_of_time_finding, OutOfTime, RegistryContext, RuleObservation, RuleResult,
+    RuleStatus, SecretLookup, ValidationAnswer, RUN_RESOURCE,
 };
+pub use findings::assess;
 
 use crate::deadline::Deadline;
 use crate::domain::{CacheRule, Check, Finding, Report, SecretArn, Severity};
@@ -27,8 +28,7 @@ use crate::error::Error;
 use crate::events::FunctionKind;
 use crate::metrics::{Metrics, Unit};
 use crate::ports::AwsErrorKind;
-use crate::ports::RegistryPort;
-use crate::ports::SecretStorePort;
+use crate::ports::{PortSet, Registry, SecretStore};
 use crate::run::{Ran, RunContext};
 
 /// Rules validated at once. A registry holds at most 50 rules (adjustable quota) and
@@ -65,8 +65,8 @@ pub const FINISH_RESERVE: Duration = Duration::from_secs(2);
 /// No validation is started once the deadline is nearer than [`FINISH_RESERVE`] plus the
 /// longest validation so far, and the ones under way are cut at [`FINISH_RESERVE`]: the rules
 /// left are reported `not-validated` (`out_of_time`), counted, and named in one finding.
-pub async fn run(
-    context: &RunContext<'_>,
+pub async fn run<P: PortSet>(
+    context: &RunContext<'_, P>,
     request: Request,
 ) -> Result<Ran<ValidateDetails>, Error> {
     let RunContext {
@@ -104,7 +104,7 @@ pub async fn run(
         region: ports.region().map(str::to_owned),
     };
     let consumer_rules = selection.in_scope.clone();
-    let observer = Observer {
+    let observer: Observer<'_, P> = Observer {
         registry,
         secret_store,
         context: &context,
@@ -218,14 +218,14 @@ pub async fn run(
 }
 
 /// What validating one rule needs, shared by every rule of the run.
-struct Observer<'run> {
-    registry: RegistryPort<'run>,
-    secret_store: SecretStorePort<'run>,
+struct Observer<'run, P: PortSet> {
+    registry: &'run P::Registry,
+    secret_store: &'run P::Secrets,
     context: &'run RegistryContext,
     now: DateTime<Utc>,
 }
 
-impl Observer<'_> {
+impl<P: PortSet> Observer<'_, P> {
     /// Validates `rules`, [`RULE_CONCURRENCY`] at a time, within the deadline (see [`run`]).
     async fn validate_all(&self, rules: Vec<CacheRule>, deadline: Deadline) -> Vec<RuleResult> {
         let n_rules = rules.len();
@@ -361,8 +361,8 @@ fn list_prefixes(prefixes: &[String]) -> String {
 
 /// Asks ECR and Secrets Manager about one rule, both at once.
 async fn observe(
-    registry: RegistryPort<'_>,
-    secret_store: SecretStorePort<'_>,
+    registry: &(impl Registry + ?Sized),
+    secret_store: &(impl SecretStore + ?Sized),
     rule: CacheRule,
     context: &RegistryContext,
 ) -> RuleObservation {
