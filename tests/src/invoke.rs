@@ -213,7 +213,7 @@ mod tests {
                     let report = prewarm_images::handler::handle(context, event).await;\n\
                     let again = invoke::prewarm_images(context, event).await;\n\
                     let ran = ptc_ops::harden_repository::run(&context, request).await;\n\
-                    let plan = ptc_ops::templates::run(&context, request).await;\n\
+                    let plan = ptc_ops::harden_repository::templates::run(&context, request).await;\n\
                     // one run of validate_cache_rules\n";
         assert_eq!(
             direct_handler_calls([("tests/tests/integration/x.rs", test)]),

@@ -22,7 +22,9 @@ mod problems;
 pub mod report;
 #[cfg(test)]
 mod run_tests;
+pub mod scanning;
 pub mod sweep;
+pub mod templates;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -42,13 +44,13 @@ use crate::events::{
     CreatedVia, EventError, FunctionKind, HardenInvocation, HardenRequest, HardenTarget,
     PullThroughCacheAction, Received, RepositoryCreated, SettingChanged, SyncStatus,
 };
+use crate::harden_repository::scanning::{Covered, ScanCoverage};
 use crate::metrics::Metrics;
 use crate::ports::AwsError;
 use crate::ports::{AcceptedValue, RestorationClaim, RestorationDecision, StateStore};
 use crate::ports::{HandOff, PortSet, Registry};
 use crate::ports::{Scanning, MAX_NAMES_PER_BATCH};
 use crate::run::{Ran, RunContext};
-use crate::scanning::{Covered, ScanCoverage};
 
 use desired::{opted_out, tagged_as_cache_created, Coverage, Desired, ManagedPrefixes, Provenance};
 use observe::Observation;
@@ -351,7 +353,13 @@ pub async fn sweep(
     // the sweep runs are then born with their profile's settings.
     let templates = if start.link == 0 && start.next_token.is_none() && start.after.is_none() {
         Some(
-            crate::templates::reconcile(ports, &config.hardening, &hardener.managed, dry_run).await,
+            crate::harden_repository::templates::reconcile(
+                ports,
+                &config.hardening,
+                &hardener.managed,
+                dry_run,
+            )
+            .await,
         )
     } else {
         None
@@ -360,14 +368,19 @@ pub async fn sweep(
     // need no read of their own. Later links only read it.
     let first_link = templates.is_some();
     let scanning = if first_link {
-        let reconciled =
-            crate::scanning::reconcile(ports, &config.hardening, &hardener.managed, dry_run).await;
+        let reconciled = crate::harden_repository::scanning::reconcile(
+            ports,
+            &config.hardening,
+            &hardener.managed,
+            dry_run,
+        )
+        .await;
         let in_effect = reconciled.in_effect.clone();
         (Some(reconciled), in_effect)
     } else {
         (
             None,
-            crate::scanning::in_effect(ports, &config.hardening).await,
+            crate::harden_repository::scanning::in_effect(ports, &config.hardening).await,
         )
     };
     let hardener = hardener

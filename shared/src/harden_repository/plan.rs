@@ -1,5 +1,5 @@
 //! The difference between a repository and its profile: the writes that close it, and the
-//! problems that cannot or must not be written away (worded in [`super::findings`]). Pure: no
+//! problems that cannot or must not be written away (worded in `findings`). Pure: no
 //! I/O.
 //!
 //! JSON documents are compared by meaning: key order, whitespace, the order of lifecycle rules
@@ -175,7 +175,7 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
         if current != scan_on_push {
             if by_registry {
                 // A registry filter scans it on push; the repository's own setting cannot turn
-                // that off (the sweep reports the profile once, see `crate::scanning`).
+                // that off (the sweep reports the profile once, see the `scanning` step).
                 plan.raise(
                     desired,
                     repository,

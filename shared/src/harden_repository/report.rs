@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::domain::Report;
 use crate::events::{CreatedVia, HardenRequest, SyncStatus};
-use crate::scanning::{RegistryScanningSection, ScanCoverage};
-use crate::templates::{TemplatesSection, NOT_CARRIED_BY_TEMPLATES};
+use crate::harden_repository::scanning::{RegistryScanningSection, ScanCoverage};
+use crate::harden_repository::templates::{TemplatesSection, NOT_CARRIED_BY_TEMPLATES};
 
 /// The `harden-repository` report.
 pub type HardenReport = Report<HardenDetails>;

@@ -21,11 +21,9 @@
 //! failure with reason `digest-mismatch`. A digest-only reference is skipped with a finding,
 //! never pulled by digest.
 
-pub mod mapping;
 pub mod outcome;
 pub mod permissions;
 pub mod plan;
-pub mod reference;
 pub mod schedule;
 #[cfg(test)]
 mod tests;
@@ -36,10 +34,12 @@ use std::time::{Duration, Instant};
 use futures::stream::{FuturesUnordered, StreamExt};
 use tracing::{error, info, warn};
 
-pub use mapping::{cache_uri_for, map_to_cache, registry_host, CacheTarget, Unmapped};
+pub use crate::domain::cache_mapping::{
+    cache_uri_for, map_to_cache, registry_host, CacheTarget, Unmapped,
+};
+pub use crate::domain::image_reference::{parse_reference, ImageReference, ReferenceError};
 pub use outcome::{FailureReason, ImageResult, ImageStatus, PullError, PullOutcome};
 pub use plan::{plan, Action, PlannedImage, SkipReason};
-pub use reference::{parse_reference, ImageReference, ReferenceError};
 
 use crate::deadline::Deadline;
 use crate::domain::{Check, Finding, Report, Severity};
@@ -270,7 +270,7 @@ async fn warm(
             let tag = target
                 .tag
                 .as_deref()
-                .unwrap_or(reference::DEFAULT_TAG)
+                .unwrap_or(crate::domain::image_reference::DEFAULT_TAG)
                 .to_owned();
             let repository = target.repository.clone();
             in_flight.push(async move {

@@ -2,10 +2,11 @@
 //!
 //! Observe (list rules; per rule, `ValidatePullThroughCacheRule` and `DescribeSecret`, with
 //! bounded concurrency) → assess ([`assess`], pure) → report; then the consumer checks
-//! ([`crate::consumers`]) on the same rules. Nothing is written: the only output is the report,
+//! ([`crate::validate_cache_rules::consumers`]) on the same rules. Nothing is written: the only output is the report,
 //! its alerts and its metrics.
 
 pub mod assess;
+pub mod consumers;
 pub mod findings;
 pub mod permissions;
 
@@ -52,7 +53,7 @@ pub struct ValidateDetails {
     pub rules: Vec<RuleResult>,
     /// The consumer checks (`[consumers]`), when consumers are configured.
     #[serde(flatten)]
-    pub consumers: Option<crate::consumers::ConsumerSections>,
+    pub consumers: Option<crate::validate_cache_rules::consumers::ConsumerSections>,
 }
 
 /// Time kept after the last validation to sort, report, publish the alerts and write metrics.
@@ -184,7 +185,8 @@ pub async fn run<P: PortSet>(
     } else if has_consumers {
         // The consumer checks make IAM calls per principal and prefix: they are cut at the time
         // kept for the report, so the run still reports what the rules found.
-        let checking = crate::consumers::check(ports, config, &consumer_rules, None);
+        let checking =
+            crate::validate_cache_rules::consumers::check(ports, config, &consumer_rules, None);
         let finished = match deadline.remaining() {
             Some(left) => tokio::time::timeout(left.saturating_sub(FINISH_RESERVE), checking)
                 .await
@@ -195,7 +197,7 @@ pub async fn run<P: PortSet>(
             Some(consumers) => {
                 metrics.count(
                     "ConsumerPullsFailing",
-                    consumers.count(crate::consumers::Status::Missing) as u64,
+                    consumers.count(crate::validate_cache_rules::consumers::Status::Missing) as u64,
                 );
                 report.details.consumers = consumers.write_into(&mut report);
             }

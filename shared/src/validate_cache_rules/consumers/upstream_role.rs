@@ -205,12 +205,12 @@ fn role_problems(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consumers::assess::MissingGrant;
-    use crate::consumers::findings::Wording;
-    use crate::consumers::problems::ConsumerProblem;
     use crate::domain::iam::EvalDecision;
     use crate::domain::Finding;
     use crate::test_cases::named_cases;
+    use crate::validate_cache_rules::consumers::assess::MissingGrant;
+    use crate::validate_cache_rules::consumers::findings::Wording;
+    use crate::validate_cache_rules::consumers::problems::ConsumerProblem;
     use serde_json::json;
 
     const ROLE: &str = "arn:aws:iam::999999999999:role/ptc-upstream";

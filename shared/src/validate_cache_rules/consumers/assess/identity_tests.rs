@@ -1,9 +1,9 @@
 use super::*;
 use crate::config::Consumer;
-use crate::consumers::findings::assess;
 use crate::domain::iam::EvalDecision;
 use crate::domain::Severity;
 use crate::test_cases::named_cases;
+use crate::validate_cache_rules::consumers::findings::assess;
 
 const ACCOUNT: &str = "999999999999";
 const ROLE: &str = "arn:aws:iam::999999999999:role/eks-node";

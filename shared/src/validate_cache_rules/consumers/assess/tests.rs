@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::Consumer;
-use crate::consumers::findings::assess;
+use crate::validate_cache_rules::consumers::findings::assess;
 
 const ACCOUNT: &str = "999999999999";
 

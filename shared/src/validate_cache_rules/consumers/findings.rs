@@ -638,9 +638,9 @@ fn needs(resource: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consumers::assess::{source_registry_problem, RegistryFacts};
     use crate::domain::{CacheRule, Severity, UpstreamKind};
     use crate::test_cases::named_cases;
+    use crate::validate_cache_rules::consumers::assess::{source_registry_problem, RegistryFacts};
 
     #[test]
     fn an_ecr_upstream_gets_the_statement_its_owner_must_add() {
