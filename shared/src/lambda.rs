@@ -12,7 +12,8 @@ use serde_json::Value;
 use tracing::{error, info};
 
 use crate::alerts::repeats::{self, Unchecked};
-use crate::alerts::{build_alerts, Alert, AlertSink, AlertSource};
+use crate::alerts::{build_alerts, AlertSource};
+use crate::aws::AwsPorts;
 use crate::aws::{self, Clients};
 use crate::config::Config;
 use crate::deadline::Deadline;
@@ -20,7 +21,8 @@ use crate::domain::secret::scrub;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::error::Error;
 use crate::metrics::{Metrics, MetricsSink};
-use crate::ports::Ports;
+use crate::ports::PortSet;
+use crate::ports::{Alert, AlertSink};
 use crate::run::RunContext;
 
 /// What an invocation needs, built once per process and shared by every invocation.
@@ -31,7 +33,7 @@ pub struct FunctionContext {
     /// The SDK clients (the harden sweep's hand-off to itself is built from them).
     pub clients: Clients,
     /// What every run asks the outside world through, on `clients`.
-    pub ports: Ports,
+    pub ports: AwsPorts,
     alert_topic: Option<Arc<dyn AlertSink>>,
     metrics_sink: MetricsSink,
     /// `PTC_FUNCTION_ROLE_ARN`: the function's own execution role (SAM and CDK set it; Lambda
@@ -73,12 +75,12 @@ impl FunctionContext {
 
     /// What a run of this invocation gets: the process's ports and configuration, and the
     /// invocation's deadline.
-    pub fn run_context(&self, lambda: &Context) -> RunContext<'_> {
+    pub fn run_context(&self, lambda: &Context) -> RunContext<'_, AwsPorts> {
         self.run_context_until(Deadline::from_context(lambda))
     }
 
     /// [`Self::run_context`] with the deadline given (a handler that computed it already).
-    pub fn run_context_until(&self, deadline: Deadline) -> RunContext<'_> {
+    pub fn run_context_until(&self, deadline: Deadline) -> RunContext<'_, AwsPorts> {
         RunContext::new(&self.ports, &self.config)
             .with_deadline(deadline)
             .with_own_role(self.own_role_arn.as_deref())
@@ -234,7 +236,7 @@ impl FunctionContext {
                     )
                     .with_next_step(format!(
                         "check that the function's role may call `{}` on the table named by `{}`",
-                        crate::aws::state::UPDATE_ITEM,
+                        crate::domain::permissions::UPDATE_ITEM,
                         crate::env::PTC_STATE_TABLE
                     )),
                 );
@@ -345,21 +347,21 @@ mod tests {
 
         fn publish_all<'a>(
             &'a self,
-            alerts: &'a [crate::alerts::Alert],
-        ) -> futures::future::BoxFuture<'a, crate::alerts::AlertDelivery> {
+            alerts: &'a [crate::ports::Alert],
+        ) -> futures::future::BoxFuture<'a, crate::ports::AlertDelivery> {
             Box::pin(async move {
                 *self
                     .offered
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner()) += alerts.len();
-                crate::alerts::AlertDelivery {
+                crate::ports::AlertDelivery {
                     published: 0,
                     failed: alerts
                         .iter()
                         .map(|alert| {
                             (
                                 alert.resource.clone(),
-                                crate::aws::AwsError::invalid_request(
+                                crate::ports::AwsError::invalid_request(
                                     "sns:Publish",
                                     Some(self.arn()),
                                     std::io::Error::other("not authorized to perform sns:Publish"),

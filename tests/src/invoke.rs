@@ -12,9 +12,10 @@ use ptc_ops::deadline::Deadline;
 use ptc_ops::domain::Report;
 use ptc_ops::error::Error;
 use ptc_ops::events::HardenInvocation;
-use ptc_ops::harden_repository::{HandOff, HardenReport};
+use ptc_ops::harden_repository::HardenReport;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
+use ptc_ops::ports::HandOff;
 use ptc_ops::prewarm_images::PrewarmReport;
 use ptc_ops::run::{Ran, RunContext};
 use ptc_ops::validate_cache_rules::ValidateReport;
@@ -99,7 +100,7 @@ pub async fn prewarm_images(
 /// `ptc_ops::check_credentials::run`: the library's own report, before a Lambda run scrubs it,
 /// checked against the schema too.
 pub async fn check_credentials_run(
-    context: &RunContext<'_>,
+    context: &RunContext<'_, impl ptc_ops::ports::PortSet>,
     request: ptc_ops::check_credentials::Request,
 ) -> Result<Ran<CredentialsDetails>, Error> {
     let ran = ptc_ops::check_credentials::run(context, request).await?;
@@ -212,7 +213,7 @@ mod tests {
                     let report = prewarm_images::handler::handle(context, event).await;\n\
                     let again = invoke::prewarm_images(context, event).await;\n\
                     let ran = ptc_ops::harden_repository::run(&context, request).await;\n\
-                    let plan = ptc_ops::templates::run(&context, request).await;\n\
+                    let plan = ptc_ops::harden_repository::templates::run(&context, request).await;\n\
                     // one run of validate_cache_rules\n";
         assert_eq!(
             direct_handler_calls([("tests/tests/integration/x.rs", test)]),

@@ -1,22 +1,22 @@
 //! `-f PATH…` for `ptc rewrite`, `ptc audit` and `ptc prewarm`: the files teams keep (manifests,
 //! Helm values, `HelmRelease`s, kustomizations, Dockerfiles, Compose files, lists), read by
-//! `ptc_ops::manifests`; for `rewrite`, the table, `--diff`, `--in-place` and `--check`.
+//! `ptc_ops::cluster::manifests`; for `rewrite`, the table, `--diff`, `--in-place` and `--check`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ptc_ops::audit::{classify, ImageSource, DIGEST_ONLY_REASON};
 use ptc_ops::byte_size::format_byte_size;
-use ptc_ops::domain::CacheRule;
-use ptc_ops::manifests::rewrite::{
+use ptc_ops::cluster::audit::{classify, ImageSource, DIGEST_ONLY_REASON};
+use ptc_ops::cluster::manifests::rewrite::{
     apply, edits_for, prefix_edit, prefix_from_probe, prefix_probe, tag_and_digest, unified_diff,
     Edit,
 };
-use ptc_ops::manifests::{
+use ptc_ops::cluster::manifests::{
     self, Ambiguous, FileScan, Note, Occurrence, Problem, ScanOptions, Shape, SourceKind,
 };
-use ptc_ops::prewarm_images::mapping::registry_host;
+use ptc_ops::domain::cache_mapping::registry_host;
+use ptc_ops::domain::CacheRule;
 use rustix::fs::OFlags;
 use serde::Serialize;
 
@@ -818,7 +818,7 @@ pub async fn rewrite(
             );
             let allowed = source.bypasses_cache()
                 && occurrence.kind != SourceKind::RegistryPrefix
-                && ptc_ops::audit::is_allowed(&occurrence.reference, &arguments.allow);
+                && ptc_ops::cluster::audit::is_allowed(&occurrence.reference, &arguments.allow);
             if allowed {
                 action = Action::Keep {
                     why: "allowed to bypass the cache (`--allow`)".to_owned(),

@@ -4,7 +4,9 @@
 
 use std::process::ExitCode;
 
-use ptc_ops::aws::permissions::{Condition, Permission, Scope, Switch, TagKeys, LAMBDA_PLATFORM};
+use ptc_ops::domain::permissions::{
+    Condition, Permission, Scope, Switch, TagKeys, LAMBDA_PLATFORM,
+};
 use serde_json::{json, Value};
 
 use super::{CliError, EXIT_CLEAN};
@@ -52,7 +54,9 @@ fn roles() -> Vec<Role> {
             name: "creation-template",
             function: None,
             trusted_by: "ecr.amazonaws.com",
-            permissions: ptc_ops::templates::permissions::TEMPLATE_ROLE_PERMISSIONS.to_vec(),
+            permissions:
+                ptc_ops::harden_repository::templates::permissions::TEMPLATE_ROLE_PERMISSIONS
+                    .to_vec(),
         },
     ]
 }

@@ -20,7 +20,7 @@ use crate::domain::{CacheRule, Check, Finding, Severity, CREDENTIAL_SECRET_PREFI
 use crate::error::Error;
 use crate::events::{RegistryCall, SecretChanged};
 use crate::metrics::Metrics;
-use crate::ports::RuleValidation;
+use crate::ports::{PortSet, Registry, RuleValidation, SecretStore};
 use crate::remedies::{put_secret_value_command, validate_rule_command};
 use crate::run::{Ran, RunContext};
 
@@ -66,8 +66,8 @@ pub enum RuleAnswer {
 }
 
 /// A credential secret got a new value: check it and validate the rules that use it.
-pub async fn on_secret_changed(
-    context: &RunContext<'_>,
+pub async fn on_secret_changed<P: PortSet>(
+    context: &RunContext<'_, P>,
     changed: &SecretChanged,
 ) -> Result<Ran<CredentialsDetails>, Error> {
     let RunContext {
@@ -75,9 +75,9 @@ pub async fn on_secret_changed(
         config,
         deadline,
         now,
-        upstream: http,
         ..
     } = *context;
+    let http = ports.upstream();
     let trigger = |secret: &str, acknowledged: Option<String>| CredentialsTrigger::SecretChanged {
         call: changed.call.as_str().to_owned(),
         secret: secret.to_owned(),
@@ -124,7 +124,7 @@ pub async fn on_secret_changed(
         }
     };
     let settings = &config.credentials;
-    let check = SecretCheck {
+    let check: SecretCheck<'_, P> = SecretCheck {
         store,
         settings,
         rules: rules.as_deref(),

@@ -22,6 +22,7 @@ pub mod format;
 pub mod permissions;
 #[cfg(test)]
 mod tests;
+pub mod token_expiry;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -30,7 +31,6 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use tracing::{info, warn};
 
-use crate::aws::AwsError;
 use crate::config::CredentialsConfig;
 use crate::deadline::Deadline;
 use crate::domain::{
@@ -38,17 +38,18 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::metrics::{Metrics, Unit};
-use crate::ports::SecretStorePort;
+use crate::ports::AwsError;
+use crate::ports::{PortSet, SecretStore};
 use crate::run::{Ran, RunContext};
 
 pub use assess::{Assessment, SecretDetail};
 pub use expiry::ExpirySource;
 
-use crate::ports::UpstreamPort;
-use crate::upstream::token_expiry::{self as discovery, Credentials, Discovered, TOKEN_LABEL_TAG};
+use crate::ports::Registry;
 use assess::{Guidance, Observed, TagReading, ValueReading, WriteBack};
 use expiry::Thresholds;
 use format::check_format;
+use token_expiry::{self as discovery, Credentials, Discovered, TOKEN_LABEL_TAG};
 
 /// The function's name in reports and metrics.
 pub const FUNCTION: &str = "check-credentials";
@@ -82,8 +83,8 @@ pub struct Request {
 /// Checks the credential secrets: all of them, or those the request names. Fails only when the
 /// secrets cannot be listed; what else could not be observed (the rules, one secret's value,
 /// an upstream) becomes a finding and the run goes on.
-pub async fn run(
-    context: &RunContext<'_>,
+pub async fn run<P: PortSet>(
+    context: &RunContext<'_, P>,
     request: Request,
 ) -> Result<Ran<CredentialsDetails>, Error> {
     let RunContext {
@@ -91,7 +92,6 @@ pub async fn run(
         config,
         deadline,
         now,
-        upstream: http,
         ..
     } = *context;
     let secrets = request.secrets.as_deref();
@@ -101,6 +101,7 @@ pub async fn run(
     let registry = ports.registry();
     let settings = &config.credentials;
     let region = ports.region();
+    let http = ports.upstream();
 
     let (listed, rules) = futures::join!(store.credential_secrets(), registry.cache_rules(None));
     let listed = listed.map_err(|error| Error::aws("cannot list the credential secrets", error))?;
@@ -135,7 +136,7 @@ pub async fn run(
         }
     };
 
-    let check = SecretCheck {
+    let check: SecretCheck<'_, P> = SecretCheck {
         store,
         settings,
         rules: rules.as_deref(),
@@ -177,17 +178,17 @@ pub async fn run(
 }
 
 /// What checking one secret needs, shared by every secret of the run.
-struct SecretCheck<'run> {
-    store: SecretStorePort<'run>,
+struct SecretCheck<'run, P: PortSet> {
+    store: &'run P::Secrets,
     settings: &'run CredentialsConfig,
     rules: Option<&'run [CacheRule]>,
     guidance: Guidance<'run>,
     deadline: Deadline,
     now: DateTime<Utc>,
-    http: UpstreamPort<'run>,
+    http: &'run P::Upstream,
 }
 
-impl SecretCheck<'_> {
+impl<P: PortSet> SecretCheck<'_, P> {
     /// Checks one secret within what is left of the invocation (less the finishing reserve):
     /// a secret that cannot be checked in time is a finding, never a hang.
     async fn bounded(&self, secret: &SecretMetadata) -> Assessment {
@@ -200,13 +201,13 @@ impl SecretCheck<'_> {
         let assessment = match budget {
             None => self.check(secret, rules.clone()).await,
             Some(budget) if budget.is_zero() => {
-                assess::unfinished(secret, rules.as_deref().unwrap_or(&[]), self.guidance)
+                findings::unfinished(secret, rules.as_deref().unwrap_or(&[]), self.guidance)
             }
             Some(budget) => {
                 match tokio::time::timeout(budget, self.check(secret, rules.clone())).await {
                     Ok(assessment) => assessment,
                     Err(_) => {
-                        assess::unfinished(secret, rules.as_deref().unwrap_or(&[]), self.guidance)
+                        findings::unfinished(secret, rules.as_deref().unwrap_or(&[]), self.guidance)
                     }
                 }
             }
@@ -264,7 +265,7 @@ impl SecretCheck<'_> {
             discovered,
             write_back,
         };
-        assess::assess(
+        findings::assess(
             &observed,
             Thresholds::from(self.settings),
             self.guidance,

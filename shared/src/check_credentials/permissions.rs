@@ -4,7 +4,7 @@
 //! tag key only. A secret given a new value (a CloudTrail record) is described alone, and the
 //! rules that use it are validated with it.
 
-use crate::aws::permissions::{
+use crate::domain::permissions::{
     Condition, Permission, Scope, Switch, TagKeys, PUBLISH_ALERTS, REMEMBER_ALERTS,
 };
 

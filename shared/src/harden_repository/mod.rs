@@ -18,10 +18,13 @@ pub mod observe;
 pub mod outcome;
 pub mod permissions;
 pub mod plan;
+mod problems;
 pub mod report;
 #[cfg(test)]
 mod run_tests;
+pub mod scanning;
 pub mod sweep;
+pub mod templates;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,7 +34,6 @@ use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
-use crate::aws::AwsError;
 use crate::config::{Config, HardeningConfig};
 use crate::deadline::Deadline;
 use crate::domain::scanning::{EffectiveScanning, RegistryScanning};
@@ -42,13 +44,13 @@ use crate::events::{
     ControlChanged, CreatedVia, EventError, FunctionKind, HardenInvocation, HardenRequest,
     HardenTarget, PullThroughCacheAction, Received, RepositoryCreated, SettingChanged, SyncStatus,
 };
+use crate::harden_repository::scanning::{Covered, ScanCoverage};
 use crate::metrics::Metrics;
-use crate::ports::Ports;
-use crate::ports::RegistryPort;
-use crate::ports::{AcceptedValue, RestorationClaim, RestorationDecision, StatePort};
-use crate::ports::{ScanningPort, MAX_NAMES_PER_BATCH};
+use crate::ports::AwsError;
+use crate::ports::{AcceptedValue, RestorationClaim, RestorationDecision, StateStore};
+use crate::ports::{HandOff, PortSet, Registry};
+use crate::ports::{Scanning, MAX_NAMES_PER_BATCH};
 use crate::run::{Ran, RunContext};
-use crate::scanning::{Covered, ScanCoverage};
 
 use desired::{opted_out, tagged_as_cache_created, Coverage, Desired, ManagedPrefixes, Provenance};
 use observe::Observation;
@@ -56,7 +58,7 @@ use outcome::{ChangedBy, Outcome, SkipReason, Tally};
 use report::{HandOffRecord, SweepProgress};
 
 pub use report::{HardenDetails, HardenReport, Trigger};
-pub use sweep::{HandOff, SweepCursor, FINISH_RESERVE, START_RESERVE};
+pub use sweep::{SweepCursor, FINISH_RESERVE, START_RESERVE};
 
 const FUNCTION: FunctionKind = FunctionKind::HardenRepository;
 
@@ -87,7 +89,10 @@ pub struct Request {
 /// A sweep that ran out of time reports the payload to continue with; with `can_hand_off`
 /// (in Lambda) it is also [`HardenDetails::continuation`], unless carrying on at once would be
 /// pointless.
-pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<HardenDetails>, Error> {
+pub async fn run<P: PortSet>(
+    context: &RunContext<'_, P>,
+    request: Request,
+) -> Result<Ran<HardenDetails>, Error> {
     let RunContext {
         ports,
         config,
@@ -122,7 +127,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
             report.details.trigger = Some(Trigger::RepositoryCreated {
                 via: created.via,
                 repository: created.repository_name.clone(),
-                birth: crate::templates::birth(&report),
+                birth: report::birth(&report),
             });
             Ok(done((report, metrics)))
         }
@@ -228,7 +233,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
 /// scanning configuration, reconciled in the configured mode (`manage` restores, `check`
 /// reports). Templates someone else created stay theirs (never written, only reported).
 async fn controls_changed(
-    ports: &Ports,
+    ports: &impl PortSet,
     config: &Config,
     changed: &ControlChanged,
     dry_run: bool,
@@ -279,9 +284,11 @@ async fn controls_changed(
     report.details.managed_prefixes = Some(managed.as_slice().to_vec());
     match &changed.template_prefix {
         Some(prefix) => {
-            let kept = crate::templates::desired::desired_templates(hardening, &managed)
-                .iter()
-                .any(|template| template.prefix == prefix);
+            let kept = crate::harden_repository::templates::desired::desired_templates(
+                hardening, &managed,
+            )
+            .iter()
+            .any(|template| template.prefix == prefix);
             if !kept {
                 return Ok(acknowledge(
                     report,
@@ -292,8 +299,10 @@ async fn controls_changed(
             // Only that prefix (and the profile prefixes below it): the others did not change.
             let narrowed = ManagedPrefixes::resolve(Some(std::slice::from_ref(prefix)), &[]);
             info!(call = changed.call.as_str(), prefix = %prefix, changed_by = caller.principal(), mode = mode.as_str(), "creation template changed; reconciling it");
-            let reconciled =
-                crate::templates::reconcile(ports, hardening, &narrowed, dry_run).await;
+            let reconciled = crate::harden_repository::templates::reconcile(
+                ports, hardening, &narrowed, dry_run,
+            )
+            .await;
             report.details.templates = Some(reconciled.write_into(&mut report));
         }
         None => {
@@ -303,7 +312,9 @@ async fn controls_changed(
                 mode = mode.as_str(),
                 "registry scanning changed; reconciling it"
             );
-            let reconciled = crate::scanning::reconcile(ports, hardening, &managed, dry_run).await;
+            let reconciled =
+                crate::harden_repository::scanning::reconcile(ports, hardening, &managed, dry_run)
+                    .await;
             report.details.registry_scanning = Some(reconciled.write_into(&mut report));
         }
     }
@@ -313,7 +324,7 @@ async fn controls_changed(
 }
 
 async fn drift(
-    ports: &Ports,
+    ports: &impl PortSet,
     config: &Config,
     changed: &SettingChanged,
     dry_run: bool,
@@ -401,7 +412,7 @@ async fn drift(
 
 /// Hardens the named repositories (those outside the managed prefixes are skipped).
 pub async fn harden_repositories(
-    ports: &Ports,
+    ports: &impl PortSet,
     config: &Config,
     names: &[String],
     dry_run: bool,
@@ -427,7 +438,7 @@ fn provenance(created: &RepositoryCreated) -> Provenance {
 /// Sweeps every managed repository from `cursor` (the start when `None`) until done or until
 /// the deadline's reserve; [`Swept::rest`] says where to carry on.
 pub async fn sweep(
-    ports: &Ports,
+    ports: &impl PortSet,
     config: &Config,
     cursor: Option<SweepCursor>,
     dry_run: bool,
@@ -442,7 +453,13 @@ pub async fn sweep(
     // the sweep runs are then born with their profile's settings.
     let templates = if start.link == 0 && start.next_token.is_none() && start.after.is_none() {
         Some(
-            crate::templates::reconcile(ports, &config.hardening, &hardener.managed, dry_run).await,
+            crate::harden_repository::templates::reconcile(
+                ports,
+                &config.hardening,
+                &hardener.managed,
+                dry_run,
+            )
+            .await,
         )
     } else {
         None
@@ -451,14 +468,19 @@ pub async fn sweep(
     // need no read of their own. Later links only read it.
     let first_link = templates.is_some();
     let scanning = if first_link {
-        let reconciled =
-            crate::scanning::reconcile(ports, &config.hardening, &hardener.managed, dry_run).await;
+        let reconciled = crate::harden_repository::scanning::reconcile(
+            ports,
+            &config.hardening,
+            &hardener.managed,
+            dry_run,
+        )
+        .await;
         let in_effect = reconciled.in_effect.clone();
         (Some(reconciled), in_effect)
     } else {
         (
             None,
-            crate::scanning::in_effect(ports, &config.hardening).await,
+            crate::harden_repository::scanning::in_effect(ports, &config.hardening).await,
         )
     };
     let hardener = hardener
@@ -528,7 +550,7 @@ pub async fn sweep(
 /// A sweep, and when it stopped early, the payload to continue with (in the report) and, when
 /// carrying on at once makes sense, the continuation to hand on.
 async fn sweep_with_continuation(
-    ports: &Ports,
+    ports: &impl PortSet,
     config: &Config,
     cursor: Option<SweepCursor>,
     dry_run: bool,
@@ -623,7 +645,7 @@ pub async fn hand_on(
 }
 
 /// Without a state table the flap limit is off: a run that restored something says so once.
-fn flap_limit_off(ports: &Ports, report: &mut HardenReport) {
+fn flap_limit_off(ports: &impl PortSet, report: &mut HardenReport) {
     let restored = report
         .summary
         .get(outcome::SETTINGS_CHANGED)
@@ -656,15 +678,15 @@ fn flap_limit_off(ports: &Ports, report: &mut HardenReport) {
 /// sweep only respects it: one read per drifted repository, and a setting whose live window
 /// already counts `max_restorations` is left until the window ends (the sweep's own writes are
 /// not counted: hardening a repository the first time fights no one).
-struct FlapGate<'a> {
-    state: StatePort<'a>,
+struct FlapGate<'a, S: StateStore + ?Sized> {
+    state: &'a S,
     limit: &'a crate::config::DriftConfig,
     /// Who changed the setting, when an event says so (a sweep does not know): then restorations
     /// are counted.
     changed_by: Option<String>,
 }
 
-impl FlapGate<'_> {
+impl<S: StateStore + ?Sized> FlapGate<'_, S> {
     /// Takes out of `plan` the changes the limit refuses, each with its finding. A state store
     /// that fails lets the change through: hardening does not stop for it.
     async fn limit(&self, repository: &str, plan: &mut plan::Plan) {
@@ -784,14 +806,14 @@ fn restoration_key(repository: &str, setting: &str) -> String {
 }
 
 /// `hardening.drift.ignore_callers`: values other writers own are accepted, not restored.
-struct Acceptance<'a> {
-    state: StatePort<'a>,
+struct Acceptance<'a, S: StateStore + ?Sized> {
+    state: &'a S,
     /// The event's change when its caller is ignored: the setting, the `ignore_callers` entry,
     /// and who made the call.
     event: Option<(&'static str, String, String)>,
 }
 
-impl Acceptance<'_> {
+impl<S: StateStore + ?Sized> Acceptance<'_, S> {
     /// Takes out of `plan` the event's change (remembered as accepted) and every change whose
     /// value is one an ignored caller set (one read). A state store that fails lets the
     /// changes through.
@@ -888,8 +910,8 @@ fn forget_replaced(plan: &mut plan::Plan, planned: &[&'static str]) {
 }
 
 /// One run's view of the registry and the configuration.
-struct Hardener<'a> {
-    registry: RegistryPort<'a>,
+struct Hardener<'a, P: PortSet> {
+    registry: &'a P::Registry,
     config: &'a HardeningConfig,
     managed: ManagedPrefixes,
     dry_run: bool,
@@ -897,17 +919,17 @@ struct Hardener<'a> {
     /// Report findings only a person can resolve (see [`FindingKind::resolved_by_hand`]);
     /// `false` for runs that recur with every sync of the cache.
     report_unresolvable: bool,
-    scanning: ScanningView<'a>,
+    scanning: ScanningView<'a, P::Scanning>,
     /// `None`: every difference is written (creation events, direct invocations, no table).
-    flap: Option<FlapGate<'a>>,
+    flap: Option<FlapGate<'a, P::State>>,
     /// `None`: no caller is ignored, or no table.
-    acceptance: Option<Acceptance<'a>>,
+    acceptance: Option<Acceptance<'a, P::State>>,
 }
 
 /// What a run knows of scanning: the registry configuration in effect (a sweep), the effective
 /// scanning read in batches, and the coverage of the repositories seen.
-struct ScanningView<'a> {
-    api: ScanningPort<'a>,
+struct ScanningView<'a, S: Scanning + ?Sized> {
+    api: &'a S,
     /// `None`: not known (event paths, `off`, unreadable); every repository is read.
     in_effect: Option<RegistryScanning>,
     read: Mutex<HashMap<String, EffectiveScanning>>,
@@ -920,13 +942,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl<'a> Hardener<'a> {
+impl<'a, P: PortSet> Hardener<'a, P> {
     async fn new(
-        ports: &'a Ports,
+        ports: &'a P,
         config: &'a Config,
         dry_run: bool,
         deadline: Deadline,
-    ) -> Result<Hardener<'a>, Error> {
+    ) -> Result<Hardener<'a, P>, Error> {
         let registry = ports.registry();
         let managed = observe::managed_prefixes(registry, &config.hardening).await?;
         Ok(Hardener {
@@ -948,7 +970,7 @@ impl<'a> Hardener<'a> {
     }
 
     /// Counts restorations against `hardening.drift` in the state store, when there is one.
-    fn limiting_restorations(mut self, ports: &'a Ports, changed_by: Option<String>) -> Self {
+    fn limiting_restorations(mut self, ports: &'a P, changed_by: Option<String>) -> Self {
         self.flap = ports.state().map(|state| FlapGate {
             state,
             limit: &self.config.drift,
@@ -959,11 +981,7 @@ impl<'a> Hardener<'a> {
 
     /// Leaves values callers of `hardening.drift.ignore_callers` set, when any are configured
     /// and there is a state table; `event` is the drift event's own change by one of them.
-    fn accepting(
-        mut self,
-        ports: &'a Ports,
-        event: Option<(&'static str, String, String)>,
-    ) -> Self {
+    fn accepting(mut self, ports: &'a P, event: Option<(&'static str, String, String)>) -> Self {
         if self.config.drift.ignore_callers.is_empty() {
             return self;
         }
@@ -1316,7 +1334,7 @@ impl<'a> Hardener<'a> {
     }
 }
 
-impl Hardener<'_> {
+impl<P: PortSet> Hardener<'_, P> {
     /// After the deprecated per-repository scan on push was written, reads the effective
     /// scanning again: whether a repository's own flag still counts beside a registry
     /// configuration is not something AWS documents, so the run says when it did not.

@@ -1,16 +1,16 @@
 //! What `harden-repository` may call: read the rules (managed prefixes), list and read
 //! repositories, write the settings of managed repositories only, and hand a sweep that runs
 //! short of time to a new invocation of itself. A sweep reconciles the creation templates
-//! first ([`crate::templates::permissions`]), then the registry scanning configuration
-//! ([`crate::scanning::permissions`]).
+//! first ([`crate::harden_repository::templates::permissions`]), then the registry scanning configuration
+//! ([`crate::harden_repository::scanning::permissions`]).
 
-use crate::aws::permissions::{
+use crate::domain::permissions::{
     Condition, Permission, Scope, TagKeys, PUBLISH_ALERTS, REMEMBER_ALERTS,
 };
-use crate::scanning::permissions::{
+use crate::harden_repository::scanning::permissions::{
     GET_REGISTRY_SCANNING, PUT_REGISTRY_SCANNING, READ_REPOSITORY_SCANNING,
 };
-use crate::templates::permissions::{
+use crate::harden_repository::templates::permissions::{
     CREATE_REPOSITORY_BY_TEMPLATE, CREATE_TEMPLATE, DESCRIBE_TEMPLATES, PASS_TEMPLATE_ROLE,
     UPDATE_TEMPLATE,
 };
@@ -83,17 +83,17 @@ pub const PERMISSIONS: &[Permission] = &[
     PUBLISH_ALERTS,
     REMEMBER_ALERTS,
     Permission::new(
-        crate::aws::state::UPDATE_ITEM,
+        crate::domain::permissions::UPDATE_ITEM,
         Scope::StateTable,
         "flap limit: one conditional write counts each restoration of a setting",
     ),
     Permission::new(
-        crate::aws::state::GET_ITEM,
+        crate::domain::permissions::GET_ITEM,
         Scope::StateTable,
         "values callers of `hardening.drift.ignore_callers` set: one read per drifted repository",
     ),
     Permission::new(
-        crate::aws::state::BATCH_GET_ITEM,
+        crate::domain::permissions::BATCH_GET_ITEM,
         Scope::StateTable,
         "flap limit in a sweep: one read of a drifted repository's restoration windows",
     ),

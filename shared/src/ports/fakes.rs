@@ -11,12 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures::future::BoxFuture;
 
 use super::{
-    AlertClaim, AlertDecision, CachedImage, Call, CreationTemplates, Given, Iam, Ports,
-    PullFailure, Registry, RegistryPolicyText, RepositoryPage, RestorationClaim,
-    RestorationDecision, RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore,
-    Upstream, REPOSITORY_NOT_FOUND,
+    AlertClaim, AlertDecision, CachedImage, Call, CreationTemplates, DynPorts, Iam, PullFailure,
+    Registry, RegistryPolicyText, RepositoryPage, RestorationClaim, RestorationDecision,
+    RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore, Upstream,
+    REPOSITORY_NOT_FOUND,
 };
-use crate::aws::AwsError;
 use crate::config::TagMutabilitySetting;
 use crate::deadline::Deadline;
 use crate::domain::iam::{RoleFacts, SimulatedDecision};
@@ -25,7 +24,8 @@ use crate::domain::{
     rule_for_repository, CacheRule, CreationTemplate, PulledImage, Repository, SecretMetadata,
     SecretValue,
 };
-use crate::upstream::http::{HttpFailure, UpstreamRequest, UpstreamResponse};
+use crate::ports::AwsError;
+use crate::ports::{HttpFailure, UpstreamRequest, UpstreamResponse};
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "eu-west-1";
@@ -761,19 +761,18 @@ impl Upstream for FakeUpstream {
     }
 }
 
-/// Ports over the fakes; the region is [`REGION`].
-pub fn ports(ecr: &Arc<FakeEcr>, secrets: &Arc<FakeSecretStore>) -> Ports {
-    Ports::given(
-        Given {
-            registry: Arc::clone(ecr) as Arc<dyn Registry>,
-            templates: Arc::clone(ecr) as Arc<dyn CreationTemplates>,
-            scanning: Arc::clone(ecr) as Arc<dyn Scanning>,
-            secrets: Arc::clone(secrets) as Arc<dyn SecretStore>,
-            iam: Arc::new(FakeIam),
-            state: None,
-        },
-        Some(REGION.to_owned()),
-    )
+/// Ports over the fakes; the region is [`REGION`]; upstreams answer nothing.
+pub fn ports(ecr: &Arc<FakeEcr>, secrets: &Arc<FakeSecretStore>) -> DynPorts {
+    DynPorts {
+        registry: Arc::clone(ecr) as Arc<dyn Registry>,
+        templates: Arc::clone(ecr) as Arc<dyn CreationTemplates>,
+        scanning: Arc::clone(ecr) as Arc<dyn Scanning>,
+        secrets: Arc::clone(secrets) as Arc<dyn SecretStore>,
+        iam: Arc::new(FakeIam),
+        state: None,
+        upstream: Arc::new(FakeUpstream::default()),
+        region: Some(REGION.to_owned()),
+    }
 }
 
 /// [`ports`] with a state store.
@@ -781,18 +780,11 @@ pub fn ports_with_state(
     ecr: &Arc<FakeEcr>,
     secrets: &Arc<FakeSecretStore>,
     state: &Arc<FakeState>,
-) -> Ports {
-    Ports::given(
-        Given {
-            registry: Arc::clone(ecr) as Arc<dyn Registry>,
-            templates: Arc::clone(ecr) as Arc<dyn CreationTemplates>,
-            scanning: Arc::clone(ecr) as Arc<dyn Scanning>,
-            secrets: Arc::clone(secrets) as Arc<dyn SecretStore>,
-            iam: Arc::new(FakeIam),
-            state: Some(Arc::clone(state) as Arc<dyn StateStore>),
-        },
-        Some(REGION.to_owned()),
-    )
+) -> DynPorts {
+    DynPorts {
+        state: Some(Arc::clone(state) as Arc<dyn StateStore>),
+        ..ports(ecr, secrets)
+    }
 }
 
 /// One record of the fake state table, as the DynamoDB adapter keeps it.

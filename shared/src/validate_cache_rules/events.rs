@@ -22,7 +22,7 @@ use crate::domain::{Check, Finding, Severity};
 use crate::error::Error;
 use crate::events::{CallRecord, RegistryPolicyChanged, RuleChanged};
 use crate::metrics::Metrics;
-use crate::ports::{RegistryPort, MAX_PAGE_SIZE};
+use crate::ports::{PortSet, Registry, MAX_PAGE_SIZE};
 use crate::remedies::{create_rule_command, lookup_event_command};
 use crate::run::RunContext;
 
@@ -90,8 +90,8 @@ fn rule_trigger(changed: &RuleChanged) -> RulesTrigger {
 }
 
 /// A rule was created, updated or deleted.
-pub async fn on_rule_changed(
-    context: &RunContext<'_>,
+pub async fn on_rule_changed<P: PortSet>(
+    context: &RunContext<'_, P>,
     changed: &RuleChanged,
 ) -> Result<Ran<ValidateDetails>, Error> {
     let prefix = changed.prefix.as_str();
@@ -170,9 +170,9 @@ pub async fn on_rule_changed(
 }
 
 /// The one critical finding of a deleted rule, with the cached repositories it leaves behind.
-async fn deleted(
-    context: &RunContext<'_>,
-    registry: RegistryPort<'_>,
+async fn deleted<P: PortSet>(
+    context: &RunContext<'_, P>,
+    registry: &P::Registry,
     changed: &RuleChanged,
     mut trigger: RulesTrigger,
 ) -> Ran<ValidateDetails> {
@@ -213,7 +213,7 @@ async fn deleted(
 /// Repositories named `<prefix>/…`: every page of `DescribeRepositories` (ECR filters by name
 /// only for exact names), counted, never kept.
 async fn cached_repositories_under(
-    registry: RegistryPort<'_>,
+    registry: &(impl Registry + ?Sized),
     prefix: &str,
 ) -> Result<u64, String> {
     if prefix == "ROOT" {
@@ -294,8 +294,8 @@ pub fn deleted_finding(
 }
 
 /// The registry permissions policy was put or deleted: the consumer checks, at once.
-pub async fn on_registry_policy_changed(
-    context: &RunContext<'_>,
+pub async fn on_registry_policy_changed<P: PortSet>(
+    context: &RunContext<'_, P>,
     changed: &RegistryPolicyChanged,
 ) -> Result<Ran<ValidateDetails>, Error> {
     let RunContext {

@@ -3,7 +3,7 @@
 //! templates, IAM simulations and the custom roles of ECR-to-ECR rules), and, when a rule is
 //! deleted, the repositories it leaves behind. It writes nothing.
 
-use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS, REMEMBER_ALERTS};
+use crate::domain::permissions::{Permission, Scope, PUBLISH_ALERTS, REMEMBER_ALERTS};
 
 pub const PERMISSIONS: &[Permission] = &[
     Permission::new(
@@ -26,11 +26,11 @@ pub const PERMISSIONS: &[Permission] = &[
         Scope::Registry,
         "count the cached repositories a deleted rule leaves behind; listing is authorised on `repository/*`",
     ),
-    crate::consumers::permissions::READ_REGISTRY_POLICY,
-    crate::consumers::permissions::READ_CREATION_TEMPLATES,
-    crate::consumers::permissions::SIMULATE_CONSUMERS,
-    crate::consumers::permissions::SIMULATE_UPSTREAM_ROLES,
-    crate::consumers::permissions::READ_UPSTREAM_ROLES,
+    crate::validate_cache_rules::consumers::permissions::READ_REGISTRY_POLICY,
+    crate::validate_cache_rules::consumers::permissions::READ_CREATION_TEMPLATES,
+    crate::validate_cache_rules::consumers::permissions::SIMULATE_CONSUMERS,
+    crate::validate_cache_rules::consumers::permissions::SIMULATE_UPSTREAM_ROLES,
+    crate::validate_cache_rules::consumers::permissions::READ_UPSTREAM_ROLES,
     PUBLISH_ALERTS,
     REMEMBER_ALERTS,
 ];

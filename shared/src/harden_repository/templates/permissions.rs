@@ -1,5 +1,5 @@
 //! What managing creation templates needs, granted to `harden-repository` (its sweep reconciles
-//! them first; [`crate::harden_repository::permissions::PERMISSIONS`] lists these), and what the role
+//! them first; the hardening function's `PERMISSIONS` lists these), and what the role
 //! ECR assumes to create repositories from them may do.
 //!
 //! The template actions name no repository (the ECR user guide lists them as registry actions),
@@ -8,7 +8,7 @@
 //! `ecr:PutLifecyclePolicy` and `ecr:SetRepositoryPolicy` when it carries those policies
 //! (hardening holds them already), and passing the custom role.
 
-use crate::aws::permissions::{Condition, Permission, Scope, TagKeys};
+use crate::domain::permissions::{Condition, Permission, Scope, TagKeys};
 
 pub const DESCRIBE_TEMPLATES: Permission = Permission::new(
     "ecr:DescribeRepositoryCreationTemplates",

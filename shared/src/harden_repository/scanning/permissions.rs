@@ -1,5 +1,5 @@
 //! What scanning at the registry level needs, granted to `harden-repository` (its sweep
-//! reconciles the registry scanning configuration; [`crate::harden_repository::permissions::PERMISSIONS`]
+//! reconciles the registry scanning configuration; the hardening function's `PERMISSIONS`
 //! lists these).
 //!
 //! The Service Authorization Reference for Amazon ECR
@@ -7,7 +7,7 @@
 //! lists no resource type for the registry scanning configuration actions, so IAM takes `*`;
 //! `BatchGetRepositoryScanningConfiguration` is authorised on each repository named.
 
-use crate::aws::permissions::{Permission, Scope};
+use crate::domain::permissions::{Permission, Scope};
 
 pub const GET_REGISTRY_SCANNING: Permission = Permission::new(
     "ecr:GetRegistryScanningConfiguration",
