@@ -156,7 +156,13 @@ pub async fn on_secret_changed<P: PortSet>(
             answers.push((rule.prefix.clone(), answer));
         }
     }
-    let verdict = verdict(changed, &assessment, &answers, ports.region());
+    let verdict = verdict(
+        changed,
+        &assessment,
+        rules.is_some(),
+        &answers,
+        ports.region(),
+    );
     info!(
         secret = %secret.name,
         call = changed.call.as_str(),
@@ -195,6 +201,7 @@ pub async fn on_secret_changed<P: PortSet>(
 pub fn verdict(
     changed: &SecretChanged,
     assessment: &Assessment,
+    rules_known: bool,
     answers: &[(String, RuleAnswer)],
     region: Option<&str>,
 ) -> Finding {
@@ -285,6 +292,9 @@ pub fn verdict(
         .map(|(prefix, _)| format!("`{prefix}`"))
         .collect();
     let rules = match (validated.len(), answers.len()) {
+        (_, 0) if !rules_known => {
+            "no rule was validated with it: the rules could not be listed".to_owned()
+        }
         (_, 0) => "no rule uses it yet".to_owned(),
         (1, _) => format!("ECR validated rule {} with it", validated.join(", ")),
         (0, _) => "no rule could be validated".to_owned(),
@@ -377,6 +387,7 @@ mod tests {
         _case: &str,
         call: RegistryCall,
         assessment: Assessment,
+        rules_known: bool,
         answers: &[(&str, RuleAnswer)],
         severity: Severity,
         title_has: &str,
@@ -387,7 +398,13 @@ mod tests {
             .iter()
             .map(|(prefix, answer)| ((*prefix).to_owned(), answer.clone()))
             .collect();
-        let finding = verdict(&changed(call), &assessment, &answers, Some("eu-west-1"));
+        let finding = verdict(
+            &changed(call),
+            &assessment,
+            rules_known,
+            &answers,
+            Some("eu-west-1"),
+        );
         assert_eq!(finding.severity, severity, "{finding:#?}");
         assert_eq!(finding.check, Check::CredentialRotation);
         assert_eq!(finding.resource, "ecr-pullthroughcache/ghcr");
@@ -415,6 +432,7 @@ mod tests {
         verified_with_the_tag_expiry(
             RegistryCall::PutSecretValue,
             assessment(false, false, Some(ExpirySource::Tag)),
+            true,
             &[("ghcr", RuleAnswer::Valid)],
             Severity::Info,
             "rotation of `ecr-pullthroughcache/ghcr` verified",
@@ -424,6 +442,7 @@ mod tests {
         verified_with_a_discovered_expiry(
             RegistryCall::PutSecretValue,
             assessment(false, false, Some(ExpirySource::Github)),
+            true,
             &[("ghcr", RuleAnswer::Valid)],
             Severity::Info,
             "verified",
@@ -433,6 +452,7 @@ mod tests {
         verified_without_expiry_nor_rules(
             RegistryCall::PutSecretValue,
             assessment(false, false, None),
+            true,
             &[],
             Severity::Info,
             "verified",
@@ -442,6 +462,7 @@ mod tests {
         verified_but_one_validation_not_asked(
             RegistryCall::UpdateSecret,
             assessment(false, false, None),
+            true,
             &[("ghcr", RuleAnswer::Valid), ("ghcr-mirror", RuleAnswer::CallFailed { error: "ThrottlingException".to_owned() })],
             Severity::Info,
             "verified",
@@ -451,6 +472,7 @@ mod tests {
         a_rotation_function_may_still_run(
             RegistryCall::RotateSecret,
             assessment(false, false, None),
+            true,
             &[("ghcr", RuleAnswer::Valid)],
             Severity::Info,
             "verified",
@@ -460,6 +482,7 @@ mod tests {
         refused_by_the_upstream(
             RegistryCall::PutSecretValue,
             assessment(false, false, Some(ExpirySource::Tag)),
+            true,
             &[("ghcr", RuleAnswer::Refused { failure: Some("Unable to authenticate".to_owned()) })],
             Severity::Critical,
             "the new value of `ecr-pullthroughcache/ghcr` does not work",
@@ -469,15 +492,27 @@ mod tests {
         malformed(
             RegistryCall::PutSecretValue,
             assessment(true, false, None),
+            true,
             &[],
             Severity::Critical,
             "does not work",
             &["not what ECR reads"],
             &[],
         ),
+        rules_not_listed(
+            RegistryCall::PutSecretValue,
+            assessment(false, false, None),
+            false,
+            &[],
+            Severity::Info,
+            "verified",
+            &["no rule was validated with it: the rules could not be listed"],
+            &["no rule uses it yet"],
+        ),
         unreadable(
             RegistryCall::PutSecretValue,
             assessment(false, true, None),
+            true,
             &[],
             Severity::Warning,
             "could not be verified",
