@@ -720,3 +720,67 @@ async fn a_replaced_registry_scanning_configuration_gets_the_managed_filters_bac
         .collect();
     assert_eq!(writes, ["PutRegistryScanningConfiguration"]);
 }
+
+/// The role the tests give harden-repository (`PTC_FUNCTION_ROLE_ARN`), the same value the drift
+/// tests set for this process.
+const OWN_ROLE: &str = "arn:aws:iam::999999999999:role/ptc-ops-harden-repository-role";
+
+#[tokio::test]
+async fn the_functions_own_template_writes_and_an_off_mode_make_no_call() {
+    static SET: std::sync::Once = std::sync::Once::new();
+    SET.call_once(|| std::env::set_var(ptc_ops::env::PTC_FUNCTION_ROLE_ARN, OWN_ROLE));
+    let env = TestEnv::new().await;
+    env.seed_standard_rules().await;
+    let manage = invoke::captured_context(
+        &env,
+        "harden-repository",
+        env.config(&template_profile("manage")),
+    );
+    let off = invoke::captured_context(
+        &env,
+        "harden-repository",
+        env.config(&template_profile("off")),
+    );
+    let own = record(
+        &env,
+        "template-deleted.json",
+        &[(
+            "/detail/userIdentity",
+            json!({
+                "type": "AssumedRole",
+                "arn": "arn:aws:sts::999999999999:assumed-role/ptc-ops-harden-repository-role/ptc-ops-harden-repository",
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": OWN_ROLE}}
+            }),
+        )],
+    );
+    env.clear_calls().await;
+    for (case, context, event, why) in [
+        ("own write", &manage, own, "own role"),
+        (
+            "mode off",
+            &off,
+            record(&env, "template-deleted.json", &[]),
+            "`hardening.creation_templates` is `off`",
+        ),
+        (
+            "scanning off",
+            &off,
+            record(&env, "registry-scanning-put.json", &[]),
+            "`hardening.registry_scanning` is `off`",
+        ),
+    ] {
+        let report = invoke::harden(context, event).await;
+        let json = report_json(&report);
+        assert!(
+            json["trigger"]["acknowledged"]
+                .as_str()
+                .is_some_and(|reason| reason.contains(why)),
+            "{case}: {json:#}"
+        );
+    }
+    assert!(
+        operations(&env).await.is_empty(),
+        "{:?}",
+        operations(&env).await
+    );
+}
