@@ -43,23 +43,28 @@ pub struct AlertSource {
 /// Builds the alerts of a run: findings at or above `min_severity` (and the verdict on a
 /// rotated credential, which answers someone's change whatever its severity), grouped by
 /// resource, most severe first within a group, groups in resource order (deterministic output).
+/// A rotation verdict is an alert of its own, so that it is never held back with the other
+/// findings of its secret (see [`repeats::key`]).
 pub fn build_alerts(
     source: &AlertSource,
     findings: &[Finding],
     min_severity: Severity,
 ) -> Vec<Alert> {
-    let mut by_resource: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
+    let mut by_resource: BTreeMap<(&str, bool), Vec<&Finding>> = BTreeMap::new();
     for finding in findings.iter().filter(|finding| {
         finding.severity >= min_severity || finding.check == Check::CredentialRotation
     }) {
         by_resource
-            .entry(finding.resource.as_str())
+            .entry((
+                finding.resource.as_str(),
+                finding.check == Check::CredentialRotation,
+            ))
             .or_default()
             .push(finding);
     }
     by_resource
         .into_iter()
-        .map(|(resource, mut group)| {
+        .map(|((resource, _), mut group)| {
             // Stable sort keeps the run's order among findings of the same severity.
             group.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
             build_alert(source, resource, &group)

@@ -784,3 +784,62 @@ async fn the_functions_own_template_writes_and_an_off_mode_make_no_call() {
         operations(&env).await
     );
 }
+
+/// With the state table: the same record delivered twice is one verdict in chat, and a fixed
+/// token right after a refused one is verified in chat, not held back as a repeat.
+#[tokio::test]
+async fn a_fix_after_a_refused_rotation_still_reaches_chat_and_duplicates_do_not() {
+    let env = TestEnv::new().await;
+    let inbox = env.alert_inbox().await;
+    let table = env.create_state_table().await;
+    env.seed_docker_hub_rule().await;
+    let toml = format!("[alerts]\ntopic_arn = \"{}\"\n", inbox.topic_arn);
+    let context = Arc::new(
+        env.function_context_with_state("check-credentials", env.config(&toml), &table)
+            .with_metrics_sink(ptc_ops::metrics::MetricsSink::captured()),
+    );
+    let put = |value: String| {
+        let env = &env;
+        async move {
+            env.secrets()
+                .put_secret_value()
+                .secret_id("ecr-pullthroughcache/docker-hub")
+                .secret_string(value)
+                .send()
+                .await
+                .expect("the value is put");
+        }
+    };
+    let at = |time: &str| {
+        record(
+            &env,
+            "secret-value-put.json",
+            &[("/detail/eventTime", json!(time))],
+        )
+    };
+    let verdicts = |alerts: Vec<ptc_ops_tests::DeliveredAlert>| -> Vec<String> {
+        alerts
+            .into_iter()
+            .filter(|alert| alert.attributes["check"] == "credential-rotation")
+            .map(|alert| alert.attributes["severity"].clone())
+            .collect()
+    };
+
+    put(env.credential_json_with_token("typo-in-the-token")).await;
+    let refused = at("2025-06-04T15:31:08Z");
+    check(&context, refused.clone()).await;
+    check(&context, refused).await;
+    assert_eq!(
+        verdicts(inbox.drain(Duration::from_secs(2)).await),
+        ["critical"],
+        "one verdict for one record delivered twice"
+    );
+
+    put(env.valid_credential_json()).await;
+    check(&context, at("2025-06-04T15:33:40Z")).await;
+    assert_eq!(
+        verdicts(inbox.drain(Duration::from_secs(2)).await),
+        ["info"],
+        "the fix is verified in chat within the repeat window"
+    );
+}
