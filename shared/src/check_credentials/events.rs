@@ -276,13 +276,20 @@ pub fn verdict(
         }
         return finding.with_resource_arn(secret_id);
     }
-    if assessment.unreadable {
+    let unverified = if assessment.unreadable {
+        Some("it could not be read (see the finding on reading it); the schedule checks it again")
+    } else if assessment.detail.scheduled_for_deletion_at.is_some() {
+        Some("the secret is scheduled for deletion, so its value was not read (see the finding on its deletion)")
+    } else {
+        None
+    };
+    if let Some(why) = unverified {
         return Finding::new(
             Severity::Warning,
             Check::CredentialRotation,
             name,
             format!("the new value of `{name}` could not be verified"),
-            format!("{by} gave it a value, but it could not be read (see the finding on reading it); the schedule checks it again"),
+            format!("{by} gave it a value, but {why}"),
         )
         .with_resource_arn(secret_id);
     }
@@ -508,6 +515,22 @@ mod tests {
             "verified",
             &["no rule was validated with it: the rules could not be listed"],
             &["no rule uses it yet"],
+        ),
+        scheduled_for_deletion(
+            RegistryCall::UpdateSecret,
+            Assessment {
+                detail: SecretDetail {
+                    scheduled_for_deletion_at: Some("2025-06-11T00:00:00Z".to_owned()),
+                    ..assessment(false, false, None).detail
+                },
+                ..assessment(false, false, None)
+            },
+            true,
+            &[],
+            Severity::Warning,
+            "could not be verified",
+            &["scheduled for deletion"],
+            &["verified"],
         ),
         unreadable(
             RegistryCall::PutSecretValue,
