@@ -64,6 +64,8 @@ fn record(env: &TestEnv, file: &str, edits: &[(&str, Value)]) -> Value {
     let mut event = sample_event(file);
     event["account"] = json!(env.account_id);
     event["region"] = json!(env.region);
+    event["detail"]["awsRegion"] = json!(env.region);
+    event["detail"]["recipientAccountId"] = json!(env.account_id);
     for (pointer, value) in edits {
         let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
         event

@@ -280,6 +280,31 @@ pub(super) fn secret_changed(
             ),
         });
     }
+    // A secret of another account or region (a cross-account caller writing through a resource
+    // policy) is not one this deployment's rules can use, nor one its role may read.
+    if let Some(arn) = SecretArn::parse(secret_id) {
+        let elsewhere = [
+            ("recipientAccountId", arn.account_id.as_str()),
+            ("awsRegion", arn.region.as_str()),
+        ]
+        .into_iter()
+        .find(|(field, value)| {
+            envelope
+                .text(&[field])
+                .ok()
+                .flatten()
+                .is_some_and(|here| here != *value)
+        });
+        if let Some((field, value)) = elsewhere {
+            return Ok(Registry::Ignored {
+                reason: format!(
+                    "`{}` names a secret of {:?}, not this record's `{field}`: not a credential of this registry",
+                    call.as_str(),
+                    bounded(value)
+                ),
+            });
+        }
+    }
     // `UpdateSecret` also changes only a description or a key: its answer carries `versionId`
     // only when a new version, a new value, was created (Secrets Manager API reference,
     // UpdateSecret). Without an answer to read, the value is checked anyway.

@@ -1292,6 +1292,16 @@ named_cases! {
         edited("secret-value-put.json", &[("/detail/requestParameters/secretId", Some(json!("team/ecr-pullthroughcache/docker-hub")))]),
         &["not a credential secret"],
     ),
+    a_secret_of_another_account(
+        Check,
+        edited("secret-rotated.json", &[("/detail/requestParameters/secretId", Some(json!("arn:aws:secretsmanager:eu-west-1:999999999999:secret:ecr-pullthroughcache/ghcr-AbCdEf")))]),
+        &["\"999999999999\"", "`recipientAccountId`"],
+    ),
+    a_secret_of_another_region(
+        Check,
+        edited("secret-rotated.json", &[("/detail/requestParameters/secretId", Some(json!("arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/ghcr-AbCdEf")))]),
+        &["\"us-east-1\"", "`awsRegion`"],
+    ),
     failed_put_secret_value(
         Check,
         edited("secret-value-put.json", &[("/detail/errorCode", Some(json!("AccessDenied")))]),
