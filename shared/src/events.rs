@@ -42,7 +42,7 @@ pub use registry::{
 use aws::Creation;
 use drift::Drift;
 use payload::{Envelope, EventKind, Payload};
-use registry::{Registry, RulesOrPolicy};
+use registry::{Recorded, RulesOrPolicy};
 
 /// The four functions, as named in reports and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -162,8 +162,8 @@ impl HardenInvocation {
         });
         if let (CreatedVia::ApiCall, true) = (via, control_call) {
             return Ok(match registry::control_changed(envelope)? {
-                Registry::Changed(changed) => HardenInvocation::ControlChanged(changed),
-                Registry::Ignored { reason } => HardenInvocation::Ignored { reason },
+                Recorded::Changed(changed) => HardenInvocation::ControlChanged(changed),
+                Recorded::Ignored { reason } => HardenInvocation::Ignored { reason },
             });
         }
         if let (CreatedVia::ApiCall, Some(call)) = (via, setting_call) {
@@ -229,13 +229,13 @@ impl ValidateRulesInvocation {
                 }
                 EventKind::CloudTrail(CreatedVia::ApiCall) => {
                     Ok(match registry::rules_or_policy(&envelope)? {
-                        Registry::Changed(RulesOrPolicy::Rule(changed)) => {
+                        Recorded::Changed(RulesOrPolicy::Rule(changed)) => {
                             ValidateRulesInvocation::RuleChanged(changed)
                         }
-                        Registry::Changed(RulesOrPolicy::Policy(changed)) => {
+                        Recorded::Changed(RulesOrPolicy::Policy(changed)) => {
                             ValidateRulesInvocation::RegistryPolicyChanged(changed)
                         }
-                        Registry::Ignored { reason } => ValidateRulesInvocation::Ignored { reason },
+                        Recorded::Ignored { reason } => ValidateRulesInvocation::Ignored { reason },
                     })
                 }
                 EventKind::CloudTrail(CreatedVia::ServiceEvent) => {
@@ -285,10 +285,10 @@ impl CheckCredentialsInvocation {
                 }
                 EventKind::CloudTrail(CreatedVia::ApiCall) => {
                     Ok(match registry::secret_changed(&envelope)? {
-                        Registry::Changed(changed) => {
+                        Recorded::Changed(changed) => {
                             CheckCredentialsInvocation::SecretChanged(changed)
                         }
-                        Registry::Ignored { reason } => {
+                        Recorded::Ignored { reason } => {
                             CheckCredentialsInvocation::Ignored { reason }
                         }
                     })

@@ -150,7 +150,7 @@ pub struct ControlChanged {
 }
 
 /// What a record of a registry-level call turned out to be, for one function.
-pub(super) enum Registry<T> {
+pub(super) enum Recorded<T> {
     Changed(T),
     Ignored { reason: String },
 }
@@ -161,8 +161,8 @@ fn handled_call(
     envelope: &Envelope<'_>,
     calls: &[RegistryCall],
     function: &str,
-) -> Result<Registry<RegistryCall>, EventError> {
-    let ignored = |reason: String| Ok(Registry::Ignored { reason });
+) -> Result<Recorded<RegistryCall>, EventError> {
+    let ignored = |reason: String| Ok(Recorded::Ignored { reason });
     let event_name = envelope.text(&["eventName"]).ok().flatten().unwrap_or("");
     let event_source = envelope.text(&["eventSource"]).ok().flatten().unwrap_or("");
     let Some(call) = RegistryCall::among(calls, event_name) else {
@@ -191,7 +191,7 @@ fn handled_call(
             "the `{name}` call failed with {error_code}: nothing was changed"
         ));
     }
-    Ok(Registry::Changed(call))
+    Ok(Recorded::Changed(call))
 }
 
 /// The caller and the record's identity.
@@ -227,21 +227,21 @@ pub(super) enum RulesOrPolicy {
 
 pub(super) fn rules_or_policy(
     envelope: &Envelope<'_>,
-) -> Result<Registry<RulesOrPolicy>, EventError> {
+) -> Result<Recorded<RulesOrPolicy>, EventError> {
     let call = match handled_call(
         envelope,
         &RegistryCall::RULES_AND_POLICY,
         "validate-cache-rules",
     )? {
-        Registry::Changed(call) => call,
-        Registry::Ignored { reason } => return Ok(Registry::Ignored { reason }),
+        Recorded::Changed(call) => call,
+        Recorded::Ignored { reason } => return Ok(Recorded::Ignored { reason }),
     };
     let record = record_of(envelope);
     if matches!(
         call,
         RegistryCall::PutRegistryPolicy | RegistryCall::DeleteRegistryPolicy
     ) {
-        return Ok(Registry::Changed(RulesOrPolicy::Policy(
+        return Ok(Recorded::Changed(RulesOrPolicy::Policy(
             RegistryPolicyChanged { call, record },
         )));
     }
@@ -251,7 +251,7 @@ pub(super) fn rules_or_policy(
         text(envelope, &["responseElements", key])
             .or_else(|| text(envelope, &["requestParameters", key]))
     };
-    Ok(Registry::Changed(RulesOrPolicy::Rule(RuleChanged {
+    Ok(Recorded::Changed(RulesOrPolicy::Rule(RuleChanged {
         call,
         prefix,
         upstream_registry_url: answered("upstreamRegistryUrl"),
@@ -264,14 +264,14 @@ pub(super) fn rules_or_policy(
 /// `ecr-pullthroughcache/`, named by name or ARN.
 pub(super) fn secret_changed(
     envelope: &Envelope<'_>,
-) -> Result<Registry<SecretChanged>, EventError> {
+) -> Result<Recorded<SecretChanged>, EventError> {
     let call = match handled_call(envelope, &RegistryCall::SECRETS, "check-credentials")? {
-        Registry::Changed(call) => call,
-        Registry::Ignored { reason } => return Ok(Registry::Ignored { reason }),
+        Recorded::Changed(call) => call,
+        Recorded::Ignored { reason } => return Ok(Recorded::Ignored { reason }),
     };
     let secret_id = required_parameter(envelope, "secretId")?;
     if !is_credential_secret_id(secret_id) {
-        return Ok(Registry::Ignored {
+        return Ok(Recorded::Ignored {
             reason: format!(
                 "`{}` names {:?}, not a credential secret: pull-through cache credentials are \
                  named `{CREDENTIAL_SECRET_PREFIX}…`",
@@ -296,7 +296,7 @@ pub(super) fn secret_changed(
                 .is_some_and(|here| here != *value)
         });
         if let Some((field, value)) = elsewhere {
-            return Ok(Registry::Ignored {
+            return Ok(Recorded::Ignored {
                 reason: format!(
                     "`{}` names a secret of {:?}, not this record's `{field}`: not a credential of this registry",
                     call.as_str(),
@@ -314,14 +314,14 @@ pub(super) fn secret_changed(
             .is_some_and(|answer| answer.is_object())
         && envelope.value(&["responseElements", "versionId"]).is_none()
     {
-        return Ok(Registry::Ignored {
+        return Ok(Recorded::Ignored {
             reason: format!(
                 "`UpdateSecret` on {:?} created no new version: its value did not change",
                 bounded(secret_id)
             ),
         });
     }
-    Ok(Registry::Changed(SecretChanged {
+    Ok(Recorded::Changed(SecretChanged {
         call,
         secret_id: secret_id.to_owned(),
         record: record_of(envelope),
@@ -340,17 +340,17 @@ pub fn is_credential_secret_id(secret_id: &str) -> bool {
 /// What `harden-repository` takes from a CloudTrail record of a template or scanning call.
 pub(super) fn control_changed(
     envelope: &Envelope<'_>,
-) -> Result<Registry<ControlChanged>, EventError> {
+) -> Result<Recorded<ControlChanged>, EventError> {
     let call = match handled_call(envelope, &RegistryCall::CONTROLS, "harden-repository")? {
-        Registry::Changed(call) => call,
-        Registry::Ignored { reason } => return Ok(Registry::Ignored { reason }),
+        Recorded::Changed(call) => call,
+        Recorded::Ignored { reason } => return Ok(Recorded::Ignored { reason }),
     };
     let template_prefix = if call == RegistryCall::PutRegistryScanningConfiguration {
         None
     } else {
         Some(required_parameter(envelope, "prefix")?.to_owned())
     };
-    Ok(Registry::Changed(ControlChanged {
+    Ok(Recorded::Changed(ControlChanged {
         call,
         template_prefix,
         record: record_of(envelope),
