@@ -15,6 +15,7 @@ pub mod apply;
 pub mod desired;
 pub mod findings;
 pub mod observe;
+mod other_writers;
 pub mod outcome;
 pub mod permissions;
 pub mod plan;
@@ -25,6 +26,8 @@ mod run_tests;
 pub mod scanning;
 pub mod sweep;
 pub mod templates;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -47,10 +50,10 @@ use crate::events::{
 use crate::harden_repository::scanning::{Covered, ScanCoverage};
 use crate::metrics::Metrics;
 use crate::ports::AwsError;
-use crate::ports::{AcceptedValue, RestorationClaim, RestorationDecision, StateStore};
 use crate::ports::{HandOff, PortSet, Registry};
 use crate::ports::{Scanning, MAX_NAMES_PER_BATCH};
 use crate::run::{Ran, RunContext};
+use other_writers::{forget_replaced, Acceptance, FlapGate};
 
 use desired::{opted_out, tagged_as_cache_created, Coverage, Desired, ManagedPrefixes, Provenance};
 use observe::Observation;
@@ -571,242 +574,6 @@ fn flap_limit_off(ports: &impl PortSet, report: &mut HardenReport) {
             env::PTC_STATE_TABLE
         )),
     );
-}
-
-/// The flap limit of a run that restores. A drift event counts each write per repository and
-/// setting in the state store first, so two invocations never both restore past the limit. A
-/// sweep only respects it: one read per drifted repository, and a setting whose live window
-/// already counts `max_restorations` is left until the window ends (the sweep's own writes are
-/// not counted: hardening a repository the first time fights no one).
-struct FlapGate<'a, S: StateStore + ?Sized> {
-    state: &'a S,
-    limit: &'a crate::config::DriftConfig,
-    /// Who changed the setting, when an event says so (a sweep does not know): then restorations
-    /// are counted.
-    changed_by: Option<String>,
-}
-
-impl<S: StateStore + ?Sized> FlapGate<'_, S> {
-    /// Takes out of `plan` the changes the limit refuses, each with its finding. A state store
-    /// that fails lets the change through: hardening does not stop for it.
-    async fn limit(&self, repository: &str, plan: &mut plan::Plan) {
-        if self.changed_by.is_none() {
-            return self.respect(repository, plan).await;
-        }
-        let now = chrono::Utc::now();
-        let window_ends_at = now + chrono::Duration::minutes(i64::from(self.limit.window_minutes));
-        let claims: Vec<RestorationClaim> = plan
-            .changes
-            .iter()
-            .map(|change| RestorationClaim {
-                key: restoration_key(repository, change.setting.as_str()),
-                now,
-                window_ends_at,
-                max_restorations: self.limit.max_restorations,
-            })
-            .collect();
-        let decisions = futures::future::join_all(
-            claims
-                .iter()
-                .map(|claim| self.state.count_restoration(claim)),
-        )
-        .await;
-        let changed_by = self.changed_by.as_deref();
-        let mut kept = Vec::new();
-        for (change, decision) in std::mem::take(&mut plan.changes).into_iter().zip(decisions) {
-            let setting = change.setting.as_str();
-            match decision {
-                Ok(RestorationDecision::Restore { n }) => {
-                    info!(
-                        repository,
-                        setting,
-                        n,
-                        max = self.limit.max_restorations,
-                        "restoration within the flap limit"
-                    );
-                    kept.push(change);
-                }
-                Ok(RestorationDecision::LimitReached { window_ends_at }) => {
-                    warn!(repository, setting, changed_by, window_ends_at = %window_ends_at.to_rfc3339(), "flap limit reached: not restored until the window ends");
-                    plan.findings.push((
-                        plan::FindingKind::FlapLimitReached,
-                        findings::flap_limit_reached_finding(
-                            repository,
-                            setting,
-                            changed_by,
-                            self.limit,
-                            window_ends_at,
-                        ),
-                    ));
-                }
-                Ok(RestorationDecision::Refused) => {
-                    info!(
-                        repository,
-                        setting, changed_by, "changed again past the flap limit: not restored"
-                    );
-                    plan.findings.push((
-                        plan::FindingKind::FlapLimitHeld,
-                        findings::flap_limit_held_finding(repository, setting, changed_by),
-                    ));
-                }
-                Err(error) => {
-                    warn!(repository, setting, error = %error, "flap limit could not be checked; restoring");
-                    kept.push(change);
-                }
-            }
-        }
-        plan.changes = kept;
-    }
-
-    /// A sweep: one read of the repository's windows, no count.
-    async fn respect(&self, repository: &str, plan: &mut plan::Plan) {
-        let keys: Vec<String> = plan
-            .changes
-            .iter()
-            .map(|change| restoration_key(repository, change.setting.as_str()))
-            .take(crate::ports::MAX_KEYS_PER_READ)
-            .collect();
-        let at_limit = match self
-            .state
-            .restorations_at_limit(&keys, self.limit.max_restorations, chrono::Utc::now())
-            .await
-        {
-            Ok(at_limit) => at_limit,
-            Err(error) => {
-                warn!(repository, error = %error, "flap limit could not be read; restoring");
-                return;
-            }
-        };
-        if at_limit.is_empty() {
-            return;
-        }
-        let mut kept = Vec::new();
-        for change in std::mem::take(&mut plan.changes) {
-            let setting = change.setting.as_str();
-            if at_limit.contains(&restoration_key(repository, setting)) {
-                info!(
-                    repository,
-                    setting, "flap limit of a live window reached: the sweep leaves it"
-                );
-                plan.findings.push((
-                    plan::FindingKind::FlapLimitHeld,
-                    findings::flap_limit_held_finding(repository, setting, None),
-                ));
-            } else {
-                kept.push(change);
-            }
-        }
-        plan.changes = kept;
-    }
-}
-
-/// The state key of the restorations of one setting of one repository.
-fn restoration_key(repository: &str, setting: &str) -> String {
-    format!("restorations#{repository}#{setting}")
-}
-
-/// `hardening.drift.ignore_callers`: values other writers own are accepted, not restored.
-struct Acceptance<'a, S: StateStore + ?Sized> {
-    state: &'a S,
-    /// The event's change when its caller is ignored: the setting, the `ignore_callers` entry,
-    /// and who made the call.
-    event: Option<(&'static str, String, String)>,
-}
-
-impl<S: StateStore + ?Sized> Acceptance<'_, S> {
-    /// Takes out of `plan` the event's change (remembered as accepted) and every change whose
-    /// value is one an ignored caller set (one read). A state store that fails lets the
-    /// changes through.
-    async fn apply(&self, repository: &str, plan: &mut plan::Plan) {
-        let mut changes = std::mem::take(&mut plan.changes);
-        if let Some((setting, ignored, changed_by)) = &self.event {
-            if let Some(index) = changes
-                .iter()
-                .position(|change| change.setting.as_str() == *setting)
-            {
-                let change = changes.remove(index);
-                let accepted = AcceptedValue {
-                    value: crate::domain::canonical_json_text(&change.old),
-                    caller: ignored.clone(),
-                    accepted_at: chrono::Utc::now(),
-                };
-                let remembered = match self
-                    .state
-                    .accept_value(repository, setting, &accepted)
-                    .await
-                {
-                    Ok(()) => {
-                        info!(repository, setting, caller = %ignored, "change by an ignored caller accepted and remembered");
-                        true
-                    }
-                    Err(error) => {
-                        warn!(repository, setting, error = %error, "accepted value could not be remembered");
-                        false
-                    }
-                };
-                plan.findings.push((
-                    plan::FindingKind::ChangeAccepted,
-                    findings::change_accepted_finding(
-                        repository, setting, changed_by, ignored, remembered,
-                    ),
-                ));
-            }
-        }
-        if changes.is_empty() {
-            return;
-        }
-        let accepted = match self.state.accepted_values(repository).await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                warn!(repository, error = %error, "accepted values could not be read; restoring");
-                plan.changes = changes;
-                return;
-            }
-        };
-        for change in changes {
-            let setting = change.setting.as_str();
-            let value = crate::domain::canonical_json_text(&change.old);
-            match accepted
-                .get(setting)
-                .filter(|accepted| accepted.value == value)
-            {
-                Some(accepted) => {
-                    info!(repository, setting, caller = %accepted.caller, "value an ignored caller set; left as it is");
-                    plan.findings.push((
-                        plan::FindingKind::ValueAccepted,
-                        findings::value_accepted_finding(
-                            repository,
-                            setting,
-                            &accepted.caller,
-                            accepted.accepted_at,
-                        ),
-                    ));
-                }
-                None => plan.changes.push(change),
-            }
-        }
-    }
-}
-
-/// A policy left as it is replaces nothing: the "replaced" warning of a change a gate took out
-/// goes with it.
-fn forget_replaced(plan: &mut plan::Plan, planned: &[&'static str]) {
-    let left: Vec<String> = planned
-        .iter()
-        .filter(|setting| {
-            !plan
-                .changes
-                .iter()
-                .any(|change| change.setting.as_str() == **setting)
-        })
-        .map(|setting| setting.replace('_', " "))
-        .collect();
-    plan.findings.retain(|(kind, finding)| {
-        *kind != plan::FindingKind::PolicyReplaced
-            || !left
-                .iter()
-                .any(|what| finding.title.starts_with(what.as_str()))
-    });
 }
 
 /// One run's view of the registry and the configuration.
@@ -1394,101 +1161,4 @@ fn scan_on_push_written(plan: &plan::Plan, applied: Option<&[apply::Applied]>) -
             (plan::Write::ScanOnPush(value), apply::Applied::Written) => Some(*value),
             _ => None,
         })
-}
-
-/// The hand-off with an in-memory fake: what a sweep's last step records and alerts, without
-/// Lambda or the emulator.
-#[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use futures::future::BoxFuture;
-
-    use super::*;
-
-    /// Records what it was asked to hand on; answers `Ok(target)` or fails like Lambda would.
-    struct FakeHandOff {
-        target: Option<&'static str>,
-        seen: Mutex<Vec<HardenRequest>>,
-    }
-
-    impl HandOff for FakeHandOff {
-        fn hand_off<'a>(
-            &'a self,
-            request: &'a HardenRequest,
-        ) -> BoxFuture<'a, Result<String, AwsError>> {
-            Box::pin(async move {
-                self.seen
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .push(request.clone());
-                match self.target {
-                    Some(target) => Ok(target.to_owned()),
-                    None => Err(AwsError::invalid_request(
-                        "lambda:InvokeFunction",
-                        Some("harden-repository"),
-                        std::io::Error::other("the function's role may not invoke it"),
-                    )),
-                }
-            })
-        }
-    }
-
-    fn continuation() -> HardenRequest {
-        HardenRequest {
-            target: HardenTarget::Sweep,
-            dry_run: Some(false),
-            cursor: Some(serde_json::json!({"after": "docker-hub/library/nginx", "link": 1})),
-        }
-    }
-
-    /// (case, the fake's answer, handed to in the report, a finding to alert)
-    #[tokio::test]
-    async fn hand_on_records_where_the_rest_went_or_alerts() {
-        let cases: [(&str, Option<&'static str>, Option<&str>, bool); 2] = [
-            (
-                "handed on",
-                Some("harden-repository:live"),
-                Some("harden-repository:live"),
-                false,
-            ),
-            ("invoke refused", None, None, true),
-        ];
-        for (case, target, handed_to, alerts) in cases {
-            let fake = FakeHandOff {
-                target,
-                seen: Mutex::new(Vec::new()),
-            };
-            let mut report = HardenReport::new(FUNCTION.as_str(), false);
-            let failure = hand_on(&mut report, &continuation(), &fake).await;
-            assert_eq!(failure.is_some(), alerts, "{case}: {failure:?}");
-            assert_eq!(
-                fake.seen
-                    .lock()
-                    .map(|seen| seen.clone())
-                    .unwrap_or_default(),
-                vec![continuation()],
-                "{case}: exactly one hand-off, with the continuation"
-            );
-            assert_eq!(
-                report
-                    .details
-                    .hand_off
-                    .as_ref()
-                    .and_then(|record| record.handed_to.as_deref()),
-                handed_to,
-                "{case}"
-            );
-            if let Some(finding) = failure {
-                assert_eq!(finding.severity, Severity::Critical, "{case}");
-                assert!(
-                    finding
-                        .next_steps
-                        .iter()
-                        .any(|step| step.contains("\"cursor\"")),
-                    "{case}: the payload to continue by hand: {finding:?}"
-                );
-            }
-        }
-    }
 }
