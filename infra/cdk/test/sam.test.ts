@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { DEFAULTS, EVENT_PATTERNS } from '../lib';
+import { DEFAULTS, EVENT_PATTERNS, EcrPtcOpsProps } from '../lib';
 import { ofType, oneOrMany, resolve, samDefault, samLoopOutputs, samResources, samTemplate, synth } from './helpers';
 
 /** The SAM parameter each prop mirrors. */
@@ -24,6 +24,14 @@ const PARAMETERS: Record<keyof typeof DEFAULTS, string> = {
   prewarmImages: 'PrewarmImages',
   logLevel: 'LogLevel',
   logRetentionDays: 'LogRetentionDays',
+  hardenReservedConcurrency: 'HardenReservedConcurrency',
+};
+
+/** The props that take an existing resource where the SAM parameter takes its ARN (default none). */
+const RESOURCE_PARAMETERS: Partial<Record<keyof EcrPtcOpsProps, string>> = {
+  alertTopic: 'ExistingAlertTopicArn',
+  permissionsBoundary: 'PermissionsBoundaryArn',
+  logKey: 'LogKmsKeyArn',
 };
 
 /** Compares JSON values whatever the order of their keys. */
@@ -40,7 +48,14 @@ describe('EcrPtcOps and infra/template.yaml', () => {
   const samFunctions = Object.entries(samResources()).filter(([, r]) => r.Type === 'AWS::Serverless::Function');
 
   it('has a prop for every SAM parameter, with its default', () => {
-    assert.deepEqual(Object.values(PARAMETERS).sort(), Object.keys(sam.Parameters).sort(), 'one prop per parameter');
+    assert.deepEqual(
+      [...Object.values(PARAMETERS), ...Object.values(RESOURCE_PARAMETERS)].sort(),
+      Object.keys(sam.Parameters).sort(),
+      'one prop per parameter',
+    );
+    for (const parameter of Object.values(RESOURCE_PARAMETERS)) {
+      assert.equal(samDefault(parameter!), '', `${parameter}: none by default, as the prop`);
+    }
     for (const [prop, parameter] of Object.entries(PARAMETERS)) {
       assert.deepEqual(DEFAULTS[prop as keyof typeof DEFAULTS], samDefault(parameter), `${prop} mirrors ${parameter}`);
     }
@@ -137,7 +152,9 @@ describe('EcrPtcOps and infra/template.yaml', () => {
       const [cdkId, cdk] = found;
       assert.equal(cdk.Properties?.MemorySize, fn.Properties.MemorySize, `${id} memory`);
       assert.equal(cdk.Properties?.Timeout, fn.Properties.Timeout, `${id} timeout`);
-      assert.equal(cdk.Properties?.ReservedConcurrentExecutions, fn.Properties.ReservedConcurrentExecutions, `${id} concurrency`);
+      // SAM: `!If [ReservesHardenConcurrency, 1, NoValue]`, 1 by default.
+      const samConcurrency = fn.Properties.ReservedConcurrentExecutions?.['Fn::If']?.[1] ?? fn.Properties.ReservedConcurrentExecutions;
+      assert.equal(cdk.Properties?.ReservedConcurrentExecutions, samConcurrency, `${id} concurrency`);
       assert.equal(cdk.Properties?.Description, fn.Properties.Description, `${id} description`);
       const config = configs.find(([, c]) => c.Properties?.FunctionName.Ref === cdkId);
       assert.ok(config, `${id} has an event invoke config`);
