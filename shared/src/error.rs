@@ -3,10 +3,10 @@
 
 use lambda_runtime::Diagnostic;
 
-use crate::aws::AwsError;
 use crate::config::ConfigError;
 use crate::domain::secret::scrub;
 use crate::events::EventError;
+use crate::ports::AwsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -39,9 +39,9 @@ impl Error {
             Error::Config(_) => "ConfigError",
             Error::InvalidEvent(event_error) => event_error.error_type(),
             Error::Aws { source, .. } => match source.kind {
-                crate::aws::AwsErrorKind::Throttled => "AwsThrottled",
-                crate::aws::AwsErrorKind::AccessDenied => "AwsAccessDenied",
-                crate::aws::AwsErrorKind::Timeout => "AwsTimeout",
+                crate::ports::AwsErrorKind::Throttled => "AwsThrottled",
+                crate::ports::AwsErrorKind::AccessDenied => "AwsAccessDenied",
+                crate::ports::AwsErrorKind::Timeout => "AwsTimeout",
                 _ => "AwsError",
             },
         }

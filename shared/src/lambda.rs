@@ -12,7 +12,7 @@ use serde_json::Value;
 use tracing::{error, info};
 
 use crate::alerts::repeats::{self, Unchecked};
-use crate::alerts::{build_alerts, Alert, AlertSink, AlertSource};
+use crate::alerts::{build_alerts, AlertSource};
 use crate::aws::{self, Clients};
 use crate::config::Config;
 use crate::deadline::Deadline;
@@ -21,6 +21,7 @@ use crate::domain::{Check, Finding, Report, Severity};
 use crate::error::Error;
 use crate::metrics::{Metrics, MetricsSink};
 use crate::ports::Ports;
+use crate::ports::{Alert, AlertSink};
 use crate::run::RunContext;
 
 /// What an invocation needs, built once per process and shared by every invocation.
@@ -234,7 +235,7 @@ impl FunctionContext {
                     )
                     .with_next_step(format!(
                         "check that the function's role may call `{}` on the table named by `{}`",
-                        crate::aws::state::UPDATE_ITEM,
+                        crate::domain::permissions::UPDATE_ITEM,
                         crate::env::PTC_STATE_TABLE
                     )),
                 );
@@ -345,21 +346,21 @@ mod tests {
 
         fn publish_all<'a>(
             &'a self,
-            alerts: &'a [crate::alerts::Alert],
-        ) -> futures::future::BoxFuture<'a, crate::alerts::AlertDelivery> {
+            alerts: &'a [crate::ports::Alert],
+        ) -> futures::future::BoxFuture<'a, crate::ports::AlertDelivery> {
             Box::pin(async move {
                 *self
                     .offered
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner()) += alerts.len();
-                crate::alerts::AlertDelivery {
+                crate::ports::AlertDelivery {
                     published: 0,
                     failed: alerts
                         .iter()
                         .map(|alert| {
                             (
                                 alert.resource.clone(),
-                                crate::aws::AwsError::invalid_request(
+                                crate::ports::AwsError::invalid_request(
                                     "sns:Publish",
                                     Some(self.arn()),
                                     std::io::Error::other("not authorized to perform sns:Publish"),

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ptc_ops::aws::permissions::Grant;
+use ptc_ops::domain::permissions::Grant;
 use serde_json::{json, Map, Value};
 
 use crate::repo_root;

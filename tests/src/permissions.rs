@@ -2,7 +2,7 @@
 //! be granted by the function's declared `PERMISSIONS` (the same lists the SAM template is
 //! checked against). Clear the call log after seeding, run the function, then assert.
 
-use ptc_ops::aws::permissions::{is_credential_secret, Permission, Scope};
+use ptc_ops::domain::permissions::{is_credential_secret, Permission, Scope};
 
 use crate::{Call, TestEnv};
 

@@ -4,7 +4,9 @@
 
 use std::process::ExitCode;
 
-use ptc_ops::aws::permissions::{Condition, Permission, Scope, Switch, TagKeys, LAMBDA_PLATFORM};
+use ptc_ops::domain::permissions::{
+    Condition, Permission, Scope, Switch, TagKeys, LAMBDA_PLATFORM,
+};
 use serde_json::{json, Value};
 
 use super::{CliError, EXIT_CLEAN};

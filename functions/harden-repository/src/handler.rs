@@ -5,8 +5,9 @@ use ptc_ops::aws::lambda::SelfInvoke;
 use ptc_ops::deadline::Deadline;
 use ptc_ops::error::Error;
 use ptc_ops::events::{FunctionKind, HardenInvocation};
-use ptc_ops::harden_repository::{self, HandOff, HardenReport};
+use ptc_ops::harden_repository::{self, HardenReport};
 use ptc_ops::lambda::FunctionContext;
+use ptc_ops::ports::HandOff;
 use serde_json::Value;
 
 pub const FUNCTION: FunctionKind = FunctionKind::HardenRepository;

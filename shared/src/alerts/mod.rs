@@ -6,20 +6,19 @@
 //! product holds (a rule description, a tag value, a caller, an upstream message) can become a
 //! link, a mention, a heading or emphasis. Reports and the CLI keep the findings as written.
 //!
-//! Pure: this module builds messages; an [`AlertSink`] sends them ([`crate::aws::sns`] in a
-//! deployment).
+//! Pure: this module builds messages; an [`crate::ports::AlertSink`] sends them (the SNS topic
+//! in a deployment).
 
 pub mod repeats;
 
 use std::collections::BTreeMap;
 
-use futures::future::BoxFuture;
 use serde_json::{json, Value};
 
-use crate::aws::AwsError;
 use crate::domain::markdown::{code, defuse, for_chat, truncate_for_chat};
 use crate::domain::secret::scrub;
-use crate::domain::{Check, Finding, Severity};
+use crate::domain::{Finding, Severity};
+use crate::ports::Alert;
 
 /// SNS `Subject`: at most 100 ASCII characters, no line breaks.
 pub const MAX_SUBJECT_CHARS: usize = 100;
@@ -34,42 +33,11 @@ pub const MAX_MESSAGE_BYTES: usize = 200 * 1024;
 
 const PRODUCT: &str = "ecr-ptc-ops";
 
-/// Where a run's alerts go: the port the functions publish through (the SNS topic in a
-/// deployment; an in-memory fake in tests of the failure paths).
-pub trait AlertSink: Send + Sync + std::fmt::Debug {
-    /// The destination, as a finding about it names it (the topic ARN).
-    fn arn(&self) -> &str;
-    /// Publishes every alert; one failure does not stop the others.
-    fn publish_all<'a>(&'a self, alerts: &'a [Alert]) -> BoxFuture<'a, AlertDelivery>;
-}
-
-/// What happened to the alerts of one run.
-#[derive(Debug, Default)]
-pub struct AlertDelivery {
-    pub published: usize,
-    /// (resource, error) for each alert the sink did not take.
-    pub failed: Vec<(String, AwsError)>,
-}
-
 /// Where the alerts of a run come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertSource {
     pub function: String,
     pub region: Option<String>,
-}
-
-/// One message for one resource, ready to publish.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alert {
-    pub resource: String,
-    pub severity: Severity,
-    /// The check of the most severe finding: the `check` message attribute.
-    pub check: Check,
-    pub subject: String,
-    /// The Chatbot custom-notification JSON (the SNS `Message`).
-    pub message: String,
-    /// Groups one resource's alerts in chat threads and FIFO topics.
-    pub thread_id: String,
 }
 
 /// Builds the alerts of a run: findings at or above `min_severity`, grouped by resource, most
@@ -262,7 +230,7 @@ pub fn subject_line(severity: Severity, title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::SecretValue;
+    use crate::domain::{Check, SecretValue};
     use crate::test_cases::named_cases;
 
     fn source() -> AlertSource {

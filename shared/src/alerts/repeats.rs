@@ -12,7 +12,7 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use super::Alert;
-use crate::aws::AwsError;
+use crate::ports::AwsError;
 use crate::ports::{AlertClaim, AlertDecision, StatePort};
 
 /// What the gate let through.

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{AwsError, Clients};
 use crate::events::HardenRequest;
-use crate::harden_repository::HandOff;
+use crate::ports::HandOff;
 
 /// The Lambda service, as far as the product uses it.
 #[derive(Clone, Debug)]

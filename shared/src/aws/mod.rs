@@ -7,7 +7,6 @@ mod error;
 pub mod iam;
 pub mod lambda;
 pub mod pacing;
-pub mod permissions;
 mod ports;
 pub mod registry_api;
 pub mod registry_scanning;
@@ -22,7 +21,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
-pub use error::{AwsError, AwsErrorKind};
+use crate::ports::AwsError;
 
 /// Time to open a connection; loopback and VPC endpoints answer far sooner.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);

@@ -14,10 +14,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Calls per second and API when the configuration says nothing: below what ECR sustains for
-/// its control-plane reads and writes, and far above what one repository needs (a compliant
-/// repository costs one call of each of three APIs).
-pub const DEFAULT_CALLS_PER_SECOND: u32 = 20;
+use crate::config::DEFAULT_CALLS_PER_SECOND;
 
 /// A token bucket per API: `calls_per_second` refill, and as many tokens at most (one second of
 /// burst). A caller that finds the bucket empty reserves the next token and sleeps until it is

@@ -6,7 +6,7 @@ use tracing::{info, warn};
 use futures::future::BoxFuture;
 
 use super::AwsError;
-use crate::alerts::{Alert, AlertDelivery, AlertSink};
+use crate::ports::{Alert, AlertDelivery, AlertSink};
 
 /// The alert topic of this deployment.
 #[derive(Clone, Debug)]

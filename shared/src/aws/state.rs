@@ -14,17 +14,12 @@ use chrono::{DateTime, Utc};
 use tracing::debug;
 
 use super::AwsError;
+use crate::domain::permissions::{BATCH_GET_ITEM, GET_ITEM, UPDATE_ITEM};
 use crate::domain::Severity;
 use crate::ports::{
     AcceptedValue, AlertClaim, AlertDecision, RestorationClaim, RestorationDecision,
 };
 
-/// The IAM action of every write here: one operation keeps the zips small and the grant narrow.
-pub const UPDATE_ITEM: &str = "dynamodb:UpdateItem";
-/// The one read: the accepted values of a repository (harden-repository only).
-pub const GET_ITEM: &str = "dynamodb:GetItem";
-/// The sweep's one read of a repository's restoration windows (harden-repository only).
-pub const BATCH_GET_ITEM: &str = "dynamodb:BatchGetItem";
 /// The code DynamoDB answers a write whose condition did not hold with.
 const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
 

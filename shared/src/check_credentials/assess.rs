@@ -10,9 +10,9 @@ use super::expiry::{
 };
 use super::findings::Wording;
 use super::format::{FormatAssessment, FormatProblem};
-use crate::aws::AwsErrorKind;
+use super::token_expiry::Discovered;
 use crate::domain::{CacheRule, Check, Finding, SecretMetadata, Severity, UpstreamKind};
-use crate::upstream::token_expiry::Discovered;
+use crate::ports::AwsErrorKind;
 
 /// Whether a rule's `credentialArn` names this secret. Full ARNs end with `-` and six random
 /// characters; a partial ARN (without them) names the secret too.

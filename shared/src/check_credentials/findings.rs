@@ -5,8 +5,8 @@
 use super::assess::{upstream_kinds, Guidance, Problem};
 use super::expiry::ExpirySource;
 use super::format::FormatProblem;
-use crate::aws::AwsErrorKind;
 use crate::domain::{CacheRule, Finding, SecretMetadata, UpstreamKind};
+use crate::ports::AwsErrorKind;
 use crate::remedies::{
     delete_secret_command, describe_secret_command, put_secret_value_command,
     restore_secret_command, tag_secret_expiry_command, token_instructions,

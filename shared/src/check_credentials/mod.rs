@@ -21,6 +21,7 @@ pub mod format;
 pub mod permissions;
 #[cfg(test)]
 mod tests;
+pub mod token_expiry;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,7 +30,6 @@ use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt};
 use tracing::{info, warn};
 
-use crate::aws::AwsError;
 use crate::config::CredentialsConfig;
 use crate::deadline::Deadline;
 use crate::domain::{
@@ -37,6 +37,7 @@ use crate::domain::{
 };
 use crate::error::Error;
 use crate::metrics::{Metrics, Unit};
+use crate::ports::AwsError;
 use crate::ports::SecretStorePort;
 use crate::run::{Ran, RunContext};
 
@@ -44,10 +45,10 @@ pub use assess::{Assessment, SecretDetail};
 pub use expiry::ExpirySource;
 
 use crate::ports::UpstreamPort;
-use crate::upstream::token_expiry::{self as discovery, Credentials, Discovered, TOKEN_LABEL_TAG};
 use assess::{Guidance, Observed, TagReading, ValueReading, WriteBack};
 use expiry::Thresholds;
 use format::check_format;
+use token_expiry::{self as discovery, Credentials, Discovered, TOKEN_LABEL_TAG};
 
 /// The function's name in reports and metrics.
 pub const FUNCTION: &str = "check-credentials";

@@ -3,7 +3,7 @@
 //! use them, and (with `credentials.write_back`) tag a secret with its discovered expiry, that
 //! tag key only.
 
-use crate::aws::permissions::{
+use crate::domain::permissions::{
     Condition, Permission, Scope, Switch, TagKeys, PUBLISH_ALERTS, REMEMBER_ALERTS,
 };
 

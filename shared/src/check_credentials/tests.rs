@@ -10,8 +10,8 @@ use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::ports::fakes::{self, FakeEcr, FakeSecretStore, FakeUpstream};
 use crate::ports::Upstream;
+use crate::ports::{HttpFailure, UpstreamResponse};
 use crate::run::RunContext;
-use crate::upstream::http::{HttpFailure, UpstreamResponse};
 
 const GOOD: &str = r#"{"username":"ops","accessToken":"dckr_pat_0123456789"}"#;
 const DOCKER_HUB: &str = "ecr-pullthroughcache/docker-hub";

@@ -10,6 +10,11 @@ use crate::domain::scanning::ScanType;
 use super::profile::{check_profile, read_profile, Profile};
 use super::reader::{backticked, describe, Field, KeyPath, Problems, Section};
 
+/// Calls per second and API when the configuration says nothing: below what ECR sustains for
+/// its control-plane reads and writes, and far above what one repository needs (a compliant
+/// repository costs one call of each of three APIs).
+pub const DEFAULT_CALLS_PER_SECOND: u32 = 20;
+
 /// The most parallel repository updates a sweep may run (ECR publishes no rate for them).
 pub const MAX_HARDENING_CONCURRENCY: i64 = 64;
 /// The fastest pacing of ECR calls the configuration accepts, per API.
@@ -236,8 +241,7 @@ pub(crate) fn read_hardening(
         prefixes: prefixes.optional()?,
         concurrency: concurrency.or(8)?,
         dry_run: dry_run.or(false)?,
-        ecr_calls_per_second: ecr_calls_per_second
-            .or(crate::aws::pacing::DEFAULT_CALLS_PER_SECOND)?,
+        ecr_calls_per_second: ecr_calls_per_second.or(DEFAULT_CALLS_PER_SECOND)?,
         default_profile: default_profile?,
         profiles: profiles?,
         creation_templates: creation_templates.or(TemplateMode::Manage)?,

@@ -35,7 +35,9 @@ pub use consumers::{Consumer, ConsumersConfig};
 pub use credentials::{token_destination_problem, CredentialsConfig, HttpBaseUrl};
 pub use drift::DriftConfig;
 pub use error::{ConfigError, ConfigProblem};
-pub use hardening::{HardeningConfig, TemplateMode, MAX_HARDENING_CONCURRENCY};
+pub use hardening::{
+    HardeningConfig, TemplateMode, DEFAULT_CALLS_PER_SECOND, MAX_HARDENING_CONCURRENCY,
+};
 pub use prewarm::{PrewarmConfig, MAX_PREWARM_CONCURRENCY};
 pub use profile::{
     ConfiguredPolicy, EncryptionType, PolicyOrigin, Profile, TagMutability, TagMutabilitySetting,

@@ -9,7 +9,7 @@
 //! so it is granted on the principals the deployment lists, not on every role of the account:
 //! a simulation reveals what a principal may do. `iam:GetRole` likewise, on the custom roles.
 
-use crate::aws::permissions::{Permission, Scope};
+use crate::domain::permissions::{Permission, Scope};
 
 pub const READ_REGISTRY_POLICY: Permission = Permission::new(
     "ecr:GetRegistryPolicy",

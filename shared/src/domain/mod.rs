@@ -7,6 +7,7 @@ mod finding;
 pub mod iam;
 mod lifecycle;
 pub mod markdown;
+pub mod permissions;
 pub mod policy_eval;
 mod report;
 mod repository;

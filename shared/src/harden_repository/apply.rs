@@ -1,6 +1,6 @@
 //! Writing a plan: one call per change, in plan order.
 
-use crate::aws::AwsError;
+use crate::ports::AwsError;
 use crate::ports::RegistryPort;
 
 use super::observe::is_gone;

@@ -31,7 +31,6 @@ use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use tracing::{debug, info, warn};
 
-use crate::aws::AwsError;
 use crate::config::{Config, HardeningConfig};
 use crate::deadline::Deadline;
 use crate::domain::scanning::{EffectiveScanning, RegistryScanning};
@@ -43,9 +42,10 @@ use crate::events::{
     PullThroughCacheAction, Received, RepositoryCreated, SettingChanged, SyncStatus,
 };
 use crate::metrics::Metrics;
-use crate::ports::Ports;
+use crate::ports::AwsError;
 use crate::ports::RegistryPort;
 use crate::ports::{AcceptedValue, RestorationClaim, RestorationDecision, StatePort};
+use crate::ports::{HandOff, Ports};
 use crate::ports::{ScanningPort, MAX_NAMES_PER_BATCH};
 use crate::run::{Ran, RunContext};
 use crate::scanning::{Covered, ScanCoverage};
@@ -56,7 +56,7 @@ use outcome::{ChangedBy, Outcome, SkipReason, Tally};
 use report::{HandOffRecord, SweepProgress};
 
 pub use report::{HardenDetails, HardenReport, Trigger};
-pub use sweep::{HandOff, SweepCursor, FINISH_RESERVE, START_RESERVE};
+pub use sweep::{SweepCursor, FINISH_RESERVE, START_RESERVE};
 
 const FUNCTION: FunctionKind = FunctionKind::HardenRepository;
 

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::aws::AwsError;
 use crate::config::HardeningConfig;
 use crate::domain::Repository;
 use crate::error::Error;
+use crate::ports::AwsError;
 use crate::ports::{RegistryPort, REPOSITORY_NOT_FOUND};
 
 use super::desired::{ManagedPrefixes, Reads};

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::aws::{AwsError, AwsErrorKind};
 use crate::domain::markdown::code;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::metrics::Metrics;
+use crate::ports::{AwsError, AwsErrorKind};
 
 use super::apply::Applied;
 use super::plan::{Change, FindingKind, Plan};

@@ -4,7 +4,7 @@
 //! first ([`crate::templates::permissions`]), then the registry scanning configuration
 //! ([`crate::scanning::permissions`]).
 
-use crate::aws::permissions::{
+use crate::domain::permissions::{
     Condition, Permission, Scope, TagKeys, PUBLISH_ALERTS, REMEMBER_ALERTS,
 };
 use crate::scanning::permissions::{
@@ -83,17 +83,17 @@ pub const PERMISSIONS: &[Permission] = &[
     PUBLISH_ALERTS,
     REMEMBER_ALERTS,
     Permission::new(
-        crate::aws::state::UPDATE_ITEM,
+        crate::domain::permissions::UPDATE_ITEM,
         Scope::StateTable,
         "flap limit: one conditional write counts each restoration of a setting",
     ),
     Permission::new(
-        crate::aws::state::GET_ITEM,
+        crate::domain::permissions::GET_ITEM,
         Scope::StateTable,
         "values callers of `hardening.drift.ignore_callers` set: one read per drifted repository",
     ),
     Permission::new(
-        crate::aws::state::BATCH_GET_ITEM,
+        crate::domain::permissions::BATCH_GET_ITEM,
         Scope::StateTable,
         "flap limit in a sweep: one read of a drifted repository's restoration windows",
     ),

@@ -7,15 +7,14 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use futures::future::{ready, BoxFuture};
+use futures::future::ready;
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::aws::AwsError;
 use crate::deadline::Deadline;
 use crate::domain::Repository;
-use crate::events::HardenRequest;
+use crate::ports::AwsError;
 use crate::ports::{RegistryPort, MAX_PAGE_SIZE};
 
 use super::outcome::{Outcome, Tally};
@@ -216,16 +215,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Starts a new invocation that continues a sweep. Injected, so the sweep does not depend on
-/// running in Lambda (the CLI and tests continue with the reported cursor themselves).
-pub trait HandOff: Send + Sync {
-    /// Queues `request`; answers where it went (for the report).
-    fn hand_off<'a>(
-        &'a self,
-        request: &'a HardenRequest,
-    ) -> BoxFuture<'a, Result<String, AwsError>>;
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use super::{
     RestorationDecision, RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore,
     Upstream, REPOSITORY_NOT_FOUND,
 };
-use crate::aws::AwsError;
 use crate::config::TagMutabilitySetting;
 use crate::deadline::Deadline;
 use crate::domain::iam::{RoleFacts, SimulatedDecision};
@@ -25,7 +24,8 @@ use crate::domain::{
     rule_for_repository, CacheRule, CreationTemplate, PulledImage, Repository, SecretMetadata,
     SecretValue,
 };
-use crate::upstream::http::{HttpFailure, UpstreamRequest, UpstreamResponse};
+use crate::ports::AwsError;
+use crate::ports::{HttpFailure, UpstreamRequest, UpstreamResponse};
 
 pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "eu-west-1";

@@ -32,7 +32,6 @@ use crate::aws::iam::IamApi;
 use crate::aws::registry_scanning::EcrScanning;
 use crate::aws::secrets::SecretsManager;
 use crate::aws::state::DynamoState;
-use crate::aws::AwsError;
 use crate::config::TagMutabilitySetting;
 use crate::deadline::Deadline;
 use crate::domain::iam::{RoleFacts, SimulatedDecision};
@@ -40,14 +39,18 @@ use crate::domain::scanning::{EffectiveScanning, RegistryScanning};
 use crate::domain::{
     CacheRule, CreationTemplate, PulledImage, Repository, SecretMetadata, SecretValue,
 };
-use crate::upstream::http::{HttpFailure, UpstreamRequest, UpstreamResponse};
+use crate::events::HardenRequest;
 use crate::upstream::UpstreamHttp;
 
-pub use crate::alerts::AlertSink;
-pub use crate::harden_repository::sweep::HandOff;
-
+pub mod alerts;
+pub mod error;
 #[cfg(test)]
 pub mod fakes;
+pub mod upstream;
+
+pub use alerts::{Alert, AlertDelivery, AlertSink};
+pub use error::{AwsError, AwsErrorKind};
+pub use upstream::{HttpFailure, Upstream, UpstreamRequest, UpstreamResponse};
 
 /// The error code of a call on a repository that does not exist (deleted since it was listed).
 pub const REPOSITORY_NOT_FOUND: &str = "RepositoryNotFoundException";
@@ -206,6 +209,16 @@ pub trait Iam: Send + Sync + Debug {
     fn role<'a>(&'a self, role_arn: &'a str) -> Call<'a, Option<RoleFacts>>;
 }
 
+/// Starts a new invocation that continues a sweep. Injected, so the sweep does not depend on
+/// running in Lambda (the CLI and tests continue with the reported cursor themselves).
+pub trait HandOff: Send + Sync {
+    /// Queues `request`; answers where it went (for the report).
+    fn hand_off<'a>(
+        &'a self,
+        request: &'a HardenRequest,
+    ) -> BoxFuture<'a, Result<String, AwsError>>;
+}
+
 /// An alert about to go out, as the state store sees it: its key, how severe it is, and how
 /// long a sent one holds back the next ones of the same key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -304,16 +317,6 @@ pub trait StateStore: Send + Sync + Debug {
 
 /// DynamoDB's `BatchGetItem` limit on the keys of one read.
 pub const MAX_KEYS_PER_READ: usize = 100;
-
-/// The upstream registries' own APIs (GitHub, GitLab, Docker Hub), over HTTPS.
-pub trait Upstream: Send + Sync + Debug {
-    /// One request, bounded by the client's timeouts and by `deadline` less a reserve.
-    fn send(
-        &self,
-        request: UpstreamRequest,
-        deadline: Deadline,
-    ) -> BoxFuture<'_, Result<UpstreamResponse, HttpFailure>>;
-}
 
 /// The ports of a run, shared by every invocation of a process. Cloning is cheap.
 ///

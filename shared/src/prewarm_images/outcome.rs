@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::mapping::Unmapped;
 use super::plan::{Action, PlannedImage, SkipReason};
-use crate::aws::AwsErrorKind;
 use crate::domain::{Check, Finding, Severity};
+use crate::ports::AwsErrorKind;
 use crate::remedies::validate_rule_command;
 
 /// The resource every finding of a run names, so that a run publishes one alert at most.

@@ -3,7 +3,7 @@
 //! repository creation that a first pull through the cache performs (ECR user guide, pull-through-cache-iam.html): those
 //! two are never called by the code, so the emulator's call log never shows them.
 
-use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS, REMEMBER_ALERTS};
+use crate::domain::permissions::{Permission, Scope, PUBLISH_ALERTS, REMEMBER_ALERTS};
 
 pub const PERMISSIONS: &[Permission] = &[
     Permission::new(

@@ -16,12 +16,12 @@ pub mod plan;
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::aws::{AwsError, AwsErrorKind};
 use crate::config::{HardeningConfig, TemplateMode};
 use crate::domain::scanning::RegistryScanning;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::harden_repository::desired::ManagedPrefixes;
 use crate::ports::Ports;
+use crate::ports::{AwsError, AwsErrorKind};
 
 use plan::{FilterStatus, Hazard, Overridden};
 

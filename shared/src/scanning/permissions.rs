@@ -7,7 +7,7 @@
 //! lists no resource type for the registry scanning configuration actions, so IAM takes `*`;
 //! `BatchGetRepositoryScanningConfiguration` is authorised on each repository named.
 
-use crate::aws::permissions::{Permission, Scope};
+use crate::domain::permissions::{Permission, Scope};
 
 pub const GET_REGISTRY_SCANNING: Permission = Permission::new(
     "ecr:GetRegistryScanningConfiguration",

@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 
 use tracing::{info, warn};
 
-use crate::aws::{AwsError, AwsErrorKind};
 use crate::config::{HardeningConfig, TemplateMode};
 use crate::domain::{Check, Finding, Report, Severity, ROOT_PREFIX};
 use crate::error::Error;
@@ -26,6 +25,7 @@ use crate::harden_repository::observe::managed_prefixes;
 use crate::harden_repository::report::{Birth, HardenReport};
 use crate::metrics::Metrics;
 use crate::ports::Ports;
+use crate::ports::{AwsError, AwsErrorKind};
 use crate::run::{Ran, RunContext};
 
 use plan::{Action, TemplatePlan};

@@ -8,7 +8,7 @@
 //! `ecr:PutLifecyclePolicy` and `ecr:SetRepositoryPolicy` when it carries those policies
 //! (hardening holds them already), and passing the custom role.
 
-use crate::aws::permissions::{Condition, Permission, Scope, TagKeys};
+use crate::domain::permissions::{Condition, Permission, Scope, TagKeys};
 
 pub const DESCRIBE_TEMPLATES: Permission = Permission::new(
     "ecr:DescribeRepositoryCreationTemplates",

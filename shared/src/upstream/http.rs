@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
-use hyper::header::{HeaderName, HeaderValue};
-use hyper::{Method, Request, StatusCode};
+use hyper::header::HeaderValue;
+use hyper::Request;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -24,8 +24,8 @@ use url::Url;
 
 use crate::config::token_destination_problem;
 use crate::deadline::Deadline;
-use crate::domain::SecretValue;
-use crate::ports::Upstream;
+use crate::ports::upstream::MAX_BODY_BYTES;
+use crate::ports::{HttpFailure, Upstream, UpstreamRequest, UpstreamResponse};
 
 /// Upstream APIs answer in well under a second; a slow TCP handshake means a network problem.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -35,8 +35,6 @@ pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// upstream is cut by this client (a finding that names the upstream) before the run has to
 /// give up on the whole secret.
 pub const DEADLINE_RESERVE: Duration = Duration::from_secs(3);
-/// The documents read here are a few KiB; anything much larger is not what was asked for.
-const MAX_BODY_BYTES: usize = 1024 * 1024;
 const USER_AGENT: &str = concat!("ecr-ptc-ops/", env!("CARGO_PKG_VERSION"));
 
 type HyperClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -75,165 +73,6 @@ impl std::fmt::Debug for UpstreamHttp {
         f.debug_struct("UpstreamHttp")
             .field("timeouts", &self.timeouts)
             .finish_non_exhaustive()
-    }
-}
-
-/// One request. Header values given as [`SecretValue`] are marked sensitive, so hyper never
-/// prints them either; `Debug` shows header names and the body's length only (a login body
-/// holds the token).
-pub struct UpstreamRequest {
-    method: Method,
-    url: Url,
-    headers: Vec<(HeaderName, HeaderValue)>,
-    body: Option<Bytes>,
-}
-
-impl std::fmt::Debug for UpstreamRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamRequest")
-            .field("method", &self.method)
-            .field("url", &self.url.as_str())
-            .field("headers", &HeaderNames(&self.headers))
-            .field("body", &BodyLength(self.body.as_ref().map(Bytes::len)))
-            .finish()
-    }
-}
-
-/// Header names, each value printed as `***`.
-struct HeaderNames<'a>(&'a [(HeaderName, HeaderValue)]);
-
-impl std::fmt::Debug for HeaderNames<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(self.0.iter().map(|(name, _)| (name.as_str(), Redacted)))
-            .finish()
-    }
-}
-
-/// A body as its length: `<n bytes>`.
-struct BodyLength(Option<usize>);
-
-impl std::fmt::Debug for BodyLength {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(length) => write!(f, "<{length} bytes>"),
-            None => f.write_str("None"),
-        }
-    }
-}
-
-/// A value that is not shown.
-struct Redacted;
-
-impl std::fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl UpstreamRequest {
-    /// Where the request goes (no header, no body: those may carry a credential).
-    pub fn url(&self) -> &Url {
-        &self.url
-    }
-
-    pub fn get(url: Url) -> Self {
-        UpstreamRequest {
-            method: Method::GET,
-            url,
-            headers: Vec::new(),
-            body: None,
-        }
-    }
-
-    /// A POST with a JSON body. The body may carry a credential: it is never logged.
-    pub fn post_json(url: Url, body: &serde_json::Value) -> Self {
-        UpstreamRequest {
-            method: Method::POST,
-            url,
-            headers: vec![(
-                hyper::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            body: Some(Bytes::from(body.to_string())),
-        }
-    }
-
-    pub fn header(mut self, name: &'static str, value: &'static str) -> Self {
-        self.headers.push((
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        ));
-        self
-    }
-
-    /// A header that carries a credential, e.g. `authorization` with `Bearer ` and a token.
-    pub fn secret_header(
-        mut self,
-        name: &'static str,
-        prefix: &str,
-        value: &SecretValue,
-    ) -> Result<Self, HttpFailure> {
-        let mut header =
-            HeaderValue::from_str(&format!("{prefix}{}", value.expose())).map_err(|_| {
-                HttpFailure::InvalidRequest(
-                    "the token cannot be sent in an HTTP header (it holds control characters)"
-                        .to_owned(),
-                )
-            })?;
-        header.set_sensitive(true);
-        self.headers.push((HeaderName::from_static(name), header));
-        Ok(self)
-    }
-}
-
-/// What came back: status, the headers asked for, the body. `Debug` shows the status, header
-/// names and the body's length only (Docker Hub's login answer holds a session token).
-#[derive(Clone)]
-pub struct UpstreamResponse {
-    pub status: StatusCode,
-    pub headers: hyper::HeaderMap,
-    pub body: Bytes,
-}
-
-impl std::fmt::Debug for UpstreamResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let headers: Vec<&str> = self.headers.keys().map(HeaderName::as_str).collect();
-        f.debug_struct("UpstreamResponse")
-            .field("status", &self.status)
-            .field("headers", &headers)
-            .field("body", &BodyLength(Some(self.body.len())))
-            .finish()
-    }
-}
-
-impl UpstreamResponse {
-    pub fn header_text(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|value| value.to_str().ok())
-    }
-}
-
-/// Why no response came back. Messages never hold request headers or bodies.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HttpFailure {
-    #[error("no answer within {} s", .0.as_secs_f64())]
-    Timeout(Duration),
-    #[error("not asked: the invocation deadline leaves no time for it")]
-    NoTimeLeft,
-    #[error("the request could not be made: {0}")]
-    InvalidRequest(String),
-    #[error("connection failed: {0}")]
-    Transport(String),
-    #[error("the answer is larger than {} KiB", MAX_BODY_BYTES / 1024)]
-    TooLarge,
-    #[error("TLS set-up failed: {0}")]
-    Tls(String),
-}
-
-impl HttpFailure {
-    /// Whether the upstream did not answer in time (or could not be asked in time).
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, HttpFailure::Timeout(_) | HttpFailure::NoTimeLeft)
     }
 }
 
@@ -404,62 +243,6 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     use super::*;
     use crate::test_cases::named_cases;
-
-    fn token_url() -> Url {
-        Url::parse("https://hub.docker.com/v2/auth/token").expect("url")
-    }
-
-    /// `text`, the debug form of a request or response, shows none of the secrets it carries.
-    fn check_debug_hides_secrets(name: &str, text: String) {
-        for leaked in [
-            "wïth-ünïcode",
-            "w\\u00efth",
-            "plain-bearer",
-            "session-jwt",
-            "identifier",
-        ] {
-            assert!(!text.contains(leaked), "{name}: {text}");
-        }
-        assert!(
-            text.contains("bytes>") || text.contains("***"),
-            "{name}: {text}"
-        );
-    }
-
-    named_cases! {
-        /// The debug form of requests and responses never prints a token.
-        mod debug_never_prints_a_token => check_debug_hides_secrets;
-        secret_header(format!(
-            "{:?}",
-            UpstreamRequest::get(token_url())
-                .secret_header(
-                    "authorization",
-                    "Bearer ",
-                    &SecretValue::new("plain-bearer-token-42")
-                )
-                .expect("header")
-        )),
-        json_body(format!(
-            "{:?}",
-            UpstreamRequest::post_json(
-                token_url(),
-                &serde_json::json!({
-                    "identifier": "ptc-user",
-                    "secret": SecretValue::new("tok\"en\\wïth-ünïcode-debug-http").expose()
-                })
-            )
-        )),
-        response_body(format!(
-            "{:?}",
-            UpstreamResponse {
-                status: StatusCode::OK,
-                headers: hyper::HeaderMap::new(),
-                body: Bytes::from(
-                    serde_json::json!({"access_token": "session-jwt-abc123"}).to_string()
-                ),
-            }
-        )),
-    }
 
     /// The URL `text` is sent to `expected` host, or refused with a reason holding the text.
     fn check_request_uri(name: &str, text: &str, expected: Result<&str, &str>) {

@@ -21,12 +21,12 @@ pub use assess::{
     RuleResult, RuleStatus, SecretLookup, ValidationAnswer, RUN_RESOURCE,
 };
 
-use crate::aws::AwsErrorKind;
 use crate::deadline::Deadline;
 use crate::domain::{CacheRule, Check, Finding, Report, SecretArn, Severity};
 use crate::error::Error;
 use crate::events::FunctionKind;
 use crate::metrics::{Metrics, Unit};
+use crate::ports::AwsErrorKind;
 use crate::ports::RegistryPort;
 use crate::ports::SecretStorePort;
 use crate::run::{Ran, RunContext};

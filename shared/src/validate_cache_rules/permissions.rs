@@ -2,7 +2,7 @@
 //! metadata, and what the consumer checks read (the registry permissions policy, the creation
 //! templates, IAM simulations and the custom roles of ECR-to-ECR rules). It writes nothing.
 
-use crate::aws::permissions::{Permission, Scope, PUBLISH_ALERTS, REMEMBER_ALERTS};
+use crate::domain::permissions::{Permission, Scope, PUBLISH_ALERTS, REMEMBER_ALERTS};
 
 pub const PERMISSIONS: &[Permission] = &[
     Permission::new(

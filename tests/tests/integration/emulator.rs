@@ -1,7 +1,7 @@
 //! The emulator answers like ECR, through the product's own adapters where they exist.
 
 use aws_sdk_ecr::types::ImageIdentifier;
-use ptc_ops::aws::AwsErrorKind;
+use ptc_ops::ports::AwsErrorKind;
 use ptc_ops::ports::PullFailure;
 use ptc_ops_tests::{Fault, FaultKind, TestEnv};
 use serde_json::json;

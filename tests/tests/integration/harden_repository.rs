@@ -9,15 +9,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType, ImageTagMutability, Tag};
 use lambda_runtime::{Context, LambdaEvent};
-use ptc_ops::aws::AwsError;
 use ptc_ops::config::Config;
 use ptc_ops::deadline::Deadline;
 use ptc_ops::error::Error;
 use ptc_ops::events::{HardenInvocation, HardenRequest};
 use ptc_ops::harden_repository::HardenReport;
-use ptc_ops::harden_repository::{HandOff, START_RESERVE};
+use ptc_ops::harden_repository::START_RESERVE;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
+use ptc_ops::ports::AwsError;
+use ptc_ops::ports::HandOff;
 use ptc_ops_tests::invoke;
 use ptc_ops_tests::{report_json, sample_event, Call, Fault, FaultKind, Rows, TestEnv};
 use serde_json::{json, Value};

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_runtime::{Context, LambdaEvent};
-use ptc_ops::aws::permissions::{Deployment, Grant, Permission, LAMBDA_PLATFORM};
+use ptc_ops::domain::permissions::{Deployment, Grant, Permission, LAMBDA_PLATFORM};
 use ptc_ops::events::{HardenInvocation, PrewarmInvocation, SettingCall};
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops_tests::cloudformation::{

@@ -17,14 +17,11 @@
 use hyper::StatusCode;
 use serde_json::{json, Value};
 
-use super::http::{HttpFailure, UpstreamRequest, UpstreamResponse};
-use crate::check_credentials::expiry::{
-    parse_api_expiry, parse_github_expiration, ExpirySource, KnownExpiry,
-};
+use super::expiry::{parse_api_expiry, parse_github_expiration, ExpirySource, KnownExpiry};
 use crate::config::CredentialsConfig;
 use crate::deadline::Deadline;
 use crate::domain::{SecretValue, Severity, UpstreamKind};
-use crate::ports::UpstreamPort;
+use crate::ports::{HttpFailure, UpstreamPort, UpstreamRequest, UpstreamResponse};
 
 /// The secret tag naming which Docker Hub access token the secret holds (its description at
 /// hub.docker.com). Not needed when the account has a single token.

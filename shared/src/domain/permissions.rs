@@ -138,6 +138,15 @@ impl fmt::Display for Permission {
     }
 }
 
+/// The state table's actions (DynamoDB).
+/// The IAM action of every state write: one operation keeps the
+/// zips small and the grant narrow.
+pub const UPDATE_ITEM: &str = "dynamodb:UpdateItem";
+/// The one read: the accepted values of a repository (harden-repository only).
+pub const GET_ITEM: &str = "dynamodb:GetItem";
+/// The sweep's one read of a repository's restoration windows (harden-repository only).
+pub const BATCH_GET_ITEM: &str = "dynamodb:BatchGetItem";
+
 /// Publishing a finding to the alert topic, which every function does through
 /// [`crate::lambda::FunctionContext::finish`].
 pub const PUBLISH_ALERTS: Permission = Permission::new(
@@ -149,7 +158,7 @@ pub const PUBLISH_ALERTS: Permission = Permission::new(
 /// Remembering which alerts went out, which every function does through
 /// [`crate::lambda::FunctionContext::finish`] when the deployment has a state table.
 pub const REMEMBER_ALERTS: Permission = Permission::new(
-    crate::aws::state::UPDATE_ITEM,
+    UPDATE_ITEM,
     Scope::StateTable,
     "alert repeats: one conditional write decides which invocation sends",
 );
