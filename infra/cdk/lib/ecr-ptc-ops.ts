@@ -370,6 +370,14 @@ export class EcrPtcOps extends Construct {
 
     // ---- configuration layer ------------------------------------------------------------------
     const bucket = props.codeBucket && s3.Bucket.fromBucketName(this, 'CodeBucket', props.codeBucket.bucketName);
+    if (bucket) {
+      // CloudFormation updates the code when its key changes: a new version goes under a new
+      // key prefix (README, Organisation-wide), so no object version is needed.
+      Annotations.of(this).acknowledgeWarning(
+        '@aws-cdk/aws-lambda:codeFromBucketObjectVersionNotSpecified',
+        'each code version is uploaded under a key prefix of its own',
+      );
+    }
     const key = (file: string): string => `${props.codeBucket?.keyPrefix ?? ''}${file}`;
     const configLayer = new lambda.LayerVersion(this, 'ConfigLayer', {
       description: 'ptc-ops.toml and the lifecycle and repository policies it names',
