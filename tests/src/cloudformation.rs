@@ -56,8 +56,14 @@ pub fn to_json(yaml: serde_norway::Value) -> Value {
     }
 }
 
+/// `infra/template.yaml`.
 pub fn template() -> Value {
-    let path = repo_root().join("infra/template.yaml");
+    template_file("infra/template.yaml")
+}
+
+/// A CloudFormation template of the repository, by its path from the root.
+pub fn template_file(relative: &str) -> Value {
+    let path = repo_root().join(relative);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
     let yaml: serde_norway::Value = serde_norway::from_str(&text)
@@ -75,7 +81,11 @@ pub struct Stack {
 
 impl Stack {
     pub fn new(overrides: &[(&str, &str)]) -> Stack {
-        let template = template();
+        Stack::of(template(), overrides)
+    }
+
+    /// Any template evaluated for these parameter values (the others at their default).
+    pub fn of(template: Value, overrides: &[(&str, &str)]) -> Stack {
         let mut parameters = BTreeMap::new();
         for (name, declaration) in template["Parameters"].as_object().into_iter().flatten() {
             let raw = overrides

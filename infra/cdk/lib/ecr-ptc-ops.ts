@@ -101,7 +101,12 @@ export interface EcrPtcOpsProps {
    * organisation's central one, in the stack's region) instead of creating a topic and its key.
    */
   readonly alertTopic?: sns.ITopic;
-  /** Encrypt the topic the construct creates with this key instead of a key of its own (its policy must let CloudWatch alarms use it). */
+  /**
+   * ExistingAlertTopicKmsKeyArn: the customer managed key of the topic. With `alertTopic`, the
+   * key of that (central) topic, which the functions may then use through SNS; without it, the
+   * key the construct's own topic is encrypted with instead of a key of its own (its policy must
+   * let CloudWatch alarms use it).
+   */
   readonly alertTopicKey?: kms.IKey;
   /** PermissionsBoundaryArn: the permissions boundary of every role the construct creates. */
   readonly permissionsBoundary?: iam.IManagedPolicy;
@@ -352,8 +357,8 @@ export class EcrPtcOps extends Construct {
       problems.add('codeBucket', 'and functionCodeDirectory are exclusive: give one');
     }
     checkOneOf(problems, 'hardenReservedConcurrency', settings.hardenReservedConcurrency, [0, 1]);
-    if (props.alertTopic !== undefined && (props.alertTopicKey !== undefined || settings.alertEmail !== '')) {
-      problems.add('alertTopic', 'is an existing topic: alertTopicKey and alertEmail apply to the topic the construct creates, leave them unset');
+    if (props.alertTopic !== undefined && settings.alertEmail !== '') {
+      problems.add('alertTopic', 'is an existing topic, whose owner manages its subscriptions: leave alertEmail unset');
     }
     // Two instances in one stack must not name their functions alike.
     const twin = stack.node
@@ -547,6 +552,8 @@ export class EcrPtcOps extends Construct {
             return [this.stateTable.tableArn];
           case 'template-keys':
             return [...settings.templateKmsKeyArns];
+          case 'alert-topic-keys':
+            return props.alertTopicKey === undefined ? [] : [props.alertTopicKey.keyArn];
           default:
             throw new Error(`permissions.json: scope "${scope}" is unknown to EcrPtcOps: teach lib/ecr-ptc-ops.ts its ARNs`);
         }

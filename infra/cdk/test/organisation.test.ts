@@ -125,6 +125,22 @@ describe('EcrPtcOps at organisation scale', () => {
       () => inStack((stack) => ({ alertTopic: sns.Topic.fromTopicArn(stack, 'Central', CENTRAL_TOPIC), alertEmail: 'a@example.com' })),
       /alertTopic: is an existing topic/,
     );
+    // An encrypted central topic: each function may use its key, through SNS only.
+    const key = 'arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const encrypted = Template.fromStack(
+      inStack((stack) => ({
+        alertTopic: sns.Topic.fromTopicArn(stack, 'Central', CENTRAL_TOPIC),
+        alertTopicKey: kms.Key.fromKeyArn(stack, 'CentralKey', key),
+      })).stack,
+    );
+    const keyStatements = ofType(encrypted, 'AWS::IAM::Role').flatMap(([, role]) =>
+      (role.Properties?.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement).filter((s: any) => oneOrMany(s.Resource).includes(key)),
+    );
+    assert.equal(keyStatements.length, 4, 'each function uses the central key');
+    for (const statement of keyStatements) {
+      assert.deepEqual(oneOrMany(statement.Action).sort(), ['kms:Decrypt', 'kms:GenerateDataKey']);
+      assert.equal(resolve(statement.Condition.StringEquals['kms:ViaService']), `sns.${REGION}.amazonaws.com`);
+    }
   });
 
   it('encrypts its own topic with a given key instead of creating one (alertTopicKey)', () => {

@@ -88,6 +88,7 @@ function expected(template: Template, entry: RoleEntry, props: EcrPtcOpsProps): 
     'upstream-roles': props.upstreamRoleArns ?? [],
     'state-table': [`{{${only('AWS::DynamoDB::Table')}.Arn}}`],
     'template-keys': props.templateKmsKeyArns ?? [],
+    'alert-topic-keys': props.alertTopicKey === undefined ? [] : [props.alertTopicKey.keyArn],
   };
   const conditions = (condition: Record<string, string>): unknown => {
     const [[kind, value]] = Object.entries(condition);

@@ -3,6 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
+import { Stack } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+
 import { DEFAULTS, EVENT_PATTERNS, EcrPtcOpsProps } from '../lib';
 import { ofType, oneOrMany, resolve, samDefault, samLoopOutputs, samResources, samTemplate, synth } from './helpers';
 
@@ -30,6 +33,7 @@ const PARAMETERS: Record<keyof typeof DEFAULTS, string> = {
 /** The props that take an existing resource where the SAM parameter takes its ARN (default none). */
 const RESOURCE_PARAMETERS: Partial<Record<keyof EcrPtcOpsProps, string>> = {
   alertTopic: 'ExistingAlertTopicArn',
+  alertTopicKey: 'ExistingAlertTopicKmsKeyArn',
   permissionsBoundary: 'PermissionsBoundaryArn',
   logKey: 'LogKmsKeyArn',
 };
@@ -172,6 +176,8 @@ describe('EcrPtcOps and infra/template.yaml', () => {
       templateKmsKeyArns: ['arn:aws:kms:eu-west-1:111111111111:key/5678abcd-12ab-34cd-56ef-1234567890ab'],
       consumerPrincipalArns: ['arn:aws:iam::111111111111:role/eks-node'],
       upstreamRoleArns: ['arn:aws:iam::111111111111:role/ptc-upstream'],
+      // An imported key is its ARN, whichever stack imports it.
+      alertTopicKey: kms.Key.fromKeyArn(new Stack(), 'AlertTopicKey', 'arn:aws:kms:eu-west-1:222222222222:key/9abcabcd-12ab-34cd-56ef-1234567890ab'),
     });
     const samActions = (role: string): string[] => {
       const documents: any[] = (samResources()[role].Properties.Policies ?? []).map((p: any) => p.PolicyDocument);

@@ -92,6 +92,7 @@ fn deployment_of(stack: &Stack, function_name: &str) -> Deployment {
         upstream_role_arns: list("UpstreamRoleArns"),
         state_table_arn: "{{StateTable.Arn}}".into(),
         template_kms_key_arns: list("TemplateKmsKeyArns"),
+        alert_topic_key_arns: list("ExistingAlertTopicKmsKeyArn"),
     }
 }
 
@@ -167,12 +168,25 @@ fn the_template_grants_each_function_exactly_its_permissions() {
         &Stack::new(&[("ManagedPrefixes", "docker-hub,team/app,a/b/c,team-app")]),
         &["docker-hub", "team/app", "a/b/c", "team-app"],
     );
-    // A central topic instead of the stack's own.
+    // A central topic instead of the stack's own, unencrypted, then under its own key.
     check_grants(
         &Stack::new(&[(
             "ExistingAlertTopicArn",
             "arn:aws:sns:eu-west-1:222222222222:org-alerts",
         )]),
+        &["docker-hub", "ghcr", "k8s"],
+    );
+    check_grants(
+        &Stack::new(&[
+            (
+                "ExistingAlertTopicArn",
+                "arn:aws:sns:eu-west-1:222222222222:org-alerts",
+            ),
+            (
+                "ExistingAlertTopicKmsKeyArn",
+                "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            ),
+        ]),
         &["docker-hub", "ghcr", "k8s"],
     );
     // Write-back on, two customer managed keys, other tag keys.

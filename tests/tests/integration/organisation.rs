@@ -81,6 +81,11 @@ fn largest_stack(prefixes: &str) -> Stack {
             "PermissionsBoundaryArn",
             "arn:aws:iam::111111111111:policy/boundary",
         ),
+        (
+            "ExistingAlertTopicArn",
+            "arn:aws:sns:eu-west-1:222222222222:an-alert-topic-with-a-long-name",
+        ),
+        ("ExistingAlertTopicKmsKeyArn", key),
     ])
 }
 
@@ -303,6 +308,46 @@ fn an_existing_alert_topic_replaces_the_stacks_own() {
             json!(topic)
         );
     }
+    // An encrypted central topic: each function may use its key, through SNS only.
+    const KEY: &str = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let encrypted = Stack::new(&[
+        ("ExistingAlertTopicArn", CENTRAL),
+        ("ExistingAlertTopicKmsKeyArn", KEY),
+    ]);
+    let via_sns = r#"{"StringEquals":{"kms:ViaService":["sns.eu-west-1.amazonaws.com"]}}"#;
+    for role in [
+        "HardenRepositoryRole",
+        "ValidateCacheRulesRole",
+        "CheckCredentialsRole",
+        "PrewarmImagesRole",
+    ] {
+        let on_key: Vec<(String, String)> = encrypted
+            .grants_of_role(role)
+            .into_iter()
+            .filter(|grant| grant.resource == KEY)
+            .map(|grant| (grant.action, grant.condition))
+            .collect();
+        assert_eq!(
+            on_key,
+            [
+                ("kms:Decrypt".to_owned(), via_sns.to_owned()),
+                ("kms:GenerateDataKey".to_owned(), via_sns.to_owned())
+            ],
+            "{role}"
+        );
+        assert!(
+            !central
+                .grants_of_role(role)
+                .iter()
+                .any(|grant| grant.condition == via_sns),
+            "{role}: no key, no KMS grant through SNS"
+        );
+    }
+    let key_rule = &template()["Rules"]["AlertTopicKeyNeedsExistingTopic"];
+    assert_eq!(
+        key_rule["Assertions"][0]["Assert"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ExistingAlertTopicArn"}, ""]}]})
+    );
     let rule = &template()["Rules"]["AlertEmailNeedsOwnTopic"];
     assert_eq!(
         rule["RuleCondition"],
@@ -397,6 +442,14 @@ fn arn_parameters_refuse_wildcards_and_other_kinds() {
             ],
         ),
         (
+            "ExistingAlertTopicKmsKeyArn",
+            &[
+                (key, true),
+                ("", true),
+                ("arn:aws:kms:eu-west-1:222222222222:key/*", false),
+            ],
+        ),
+        (
             "PermissionsBoundaryArn",
             &[
                 ("arn:aws:iam::111111111111:policy/boundary", true),
@@ -443,4 +496,206 @@ fn the_template_needs_no_language_extensions() {
     assert_eq!(template["Transform"], "AWS::Serverless-2016-10-31");
     let text = template.to_string();
     assert!(!text.contains("Fn::ForEach"), "no loop over prefixes");
+}
+
+/// The context of one request, as a policy's conditions read it.
+struct Request<'a> {
+    /// `AWS` (an IAM principal) or `Service`, and the principal.
+    principal: (&'a str, &'a str),
+    action: &'a str,
+    context: &'a [(&'a str, &'a str)],
+}
+
+/// Whether a statement of `document` (a resource policy of `Allow` statements with
+/// `StringEquals` conditions only, as the central template writes them) lets `request` in.
+fn allows(document: &Value, request: &Request) -> bool {
+    document["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .any(|statement| {
+            assert_eq!(statement["Effect"], "Allow");
+            let (kind, principal) = request.principal;
+            let principals = match &statement["Principal"][kind] {
+                Value::Null => Vec::new(),
+                named => ptc_ops_tests::cloudformation::one_or_many(named),
+            };
+            let actions = ptc_ops_tests::cloudformation::one_or_many(&statement["Action"]);
+            let conditions = statement["Condition"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            for operator in conditions.keys() {
+                assert_eq!(
+                    operator, "StringEquals",
+                    "only StringEquals is evaluated here"
+                );
+            }
+            let conditions_hold = conditions
+                .get("StringEquals")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .all(|(key, expected)| {
+                    let given = request
+                        .context
+                        .iter()
+                        .find(|(name, _)| name == key)
+                        .map(|(_, value)| *value);
+                    ptc_ops_tests::cloudformation::one_or_many(expected)
+                        .iter()
+                        .any(|value| Some(value.as_str()) == given)
+                });
+            (principals.iter().any(|p| p == "*" || p == principal))
+                && actions.iter().any(|action| action == request.action)
+                && conditions_hold
+        })
+}
+
+/// The central topic (`infra/central-alerts.yaml`) and its key let exactly the organisation's
+/// principals publish (`aws:PrincipalOrgID`), its alarms (`aws:SourceOrgID`), and the key serve
+/// them through SNS only: a principal of another organisation, a direct KMS call or another
+/// action is refused.
+#[test]
+fn the_central_topic_lets_in_the_organisation_only() {
+    const ORG: &str = "o-a1b2c3d4e5";
+    let central = Stack::of(
+        ptc_ops_tests::cloudformation::template_file("infra/central-alerts.yaml"),
+        &[("OrganizationId", ORG)],
+    );
+    assert!(
+        central.template.get("Transform").is_none(),
+        "plain CloudFormation"
+    );
+    let topic_policy = central.property("AlertTopicPolicy", "PolicyDocument");
+    let key_policy = central.property("AlertKey", "KeyPolicy");
+    assert_eq!(
+        central.property("AlertTopic", "KmsMasterKeyId"),
+        json!("{{AlertKey}}")
+    );
+    let role = (
+        "AWS",
+        "arn:aws:iam::333333333333:role/ptc-ops-HardenRepositoryRole-1A2B3C",
+    );
+    let alarms = ("Service", "cloudwatch.amazonaws.com");
+    let via_sns = ("kms:ViaService", "sns.eu-west-1.amazonaws.com");
+    let cases: &[(&str, &Value, Request, bool)] = &[
+        (
+            "a function of the organisation publishes",
+            &topic_policy,
+            Request {
+                principal: role,
+                action: "sns:Publish",
+                context: &[("aws:PrincipalOrgID", ORG)],
+            },
+            true,
+        ),
+        (
+            "a principal of another organisation",
+            &topic_policy,
+            Request {
+                principal: role,
+                action: "sns:Publish",
+                context: &[("aws:PrincipalOrgID", "o-zzzzzzzzzz")],
+            },
+            false,
+        ),
+        (
+            "a principal outside any organisation",
+            &topic_policy,
+            Request {
+                principal: role,
+                action: "sns:Publish",
+                context: &[],
+            },
+            false,
+        ),
+        (
+            "an alarm of the organisation",
+            &topic_policy,
+            Request {
+                principal: alarms,
+                action: "sns:Publish",
+                context: &[("aws:SourceOrgID", ORG)],
+            },
+            true,
+        ),
+        (
+            "an alarm of another organisation",
+            &topic_policy,
+            Request {
+                principal: alarms,
+                action: "sns:Publish",
+                context: &[("aws:SourceOrgID", "o-zzzzzzzzzz")],
+            },
+            false,
+        ),
+        (
+            "subscribing from the organisation",
+            &topic_policy,
+            Request {
+                principal: role,
+                action: "sns:Subscribe",
+                context: &[("aws:PrincipalOrgID", ORG)],
+            },
+            false,
+        ),
+        (
+            "the key through SNS for the organisation",
+            &key_policy,
+            Request {
+                principal: role,
+                action: "kms:GenerateDataKey",
+                context: &[("aws:PrincipalOrgID", ORG), via_sns],
+            },
+            true,
+        ),
+        (
+            "the key called directly",
+            &key_policy,
+            Request {
+                principal: role,
+                action: "kms:Decrypt",
+                context: &[("aws:PrincipalOrgID", ORG)],
+            },
+            false,
+        ),
+        (
+            "the key for another organisation",
+            &key_policy,
+            Request {
+                principal: role,
+                action: "kms:Decrypt",
+                context: &[("aws:PrincipalOrgID", "o-zzzzzzzzzz"), via_sns],
+            },
+            false,
+        ),
+        (
+            "the key for the organisation's alarms",
+            &key_policy,
+            Request {
+                principal: alarms,
+                action: "kms:GenerateDataKey",
+                context: &[("aws:SourceOrgID", ORG)],
+            },
+            true,
+        ),
+    ];
+    let wrong: Vec<&str> = cases
+        .iter()
+        .filter(|(_, document, request, expected)| allows(document, request) != *expected)
+        .map(|(name, _, _, _)| *name)
+        .collect();
+    assert!(wrong.is_empty(), "decided wrongly: {wrong:?}");
+    // Every statement open to `*` is narrowed to the organisation.
+    for document in [&topic_policy, &key_policy] {
+        for statement in document["Statement"].as_array().expect("statements") {
+            if statement["Principal"]["AWS"] == "*" {
+                assert_eq!(
+                    statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"], ORG,
+                    "{statement}"
+                );
+            }
+        }
+    }
 }
