@@ -456,6 +456,15 @@ export class EcrPtcOps extends Construct {
                 Resource: '*',
                 Condition: { StringEquals: { 'aws:SourceAccount': stack.account } },
               },
+              // Grants only for AWS services acting on AWS resources (Control Tower CT.KMS.PR.3).
+              {
+                Sid: 'GrantsForAwsServicesOnly',
+                Effect: 'Deny',
+                Principal: { AWS: '*' },
+                Action: 'kms:CreateGrant',
+                Resource: '*',
+                Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+              },
             ],
           },
         });
@@ -497,6 +506,9 @@ export class EcrPtcOps extends Construct {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: 'expires_at',
+      // Control Tower's CT.DYNAMODB.PR.1 and PR.2, as the SAM template.
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.DESTROY,
     });
 

@@ -1,6 +1,9 @@
 // The construct deployed the way organisations do: many accounts and regions, 50 managed
 // prefixes, a central alert topic, landing-zone guardrails, and two instances in one stack.
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { App, Stack } from 'aws-cdk-lib';
@@ -9,6 +12,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 
+import { DOCUMENTED, failingControls } from '../bin/guard';
 import { EcrPtcOps, EcrPtcOpsProps, FUNCTION_NAMES } from '../lib';
 import { ACCOUNT, REGION, ofType, oneOrMany, placeholderCode, resolve, synth } from './helpers';
 
@@ -228,5 +232,26 @@ describe('EcrPtcOps at organisation scale', () => {
     assert.equal(alarm[1].Properties?.Statistic, metric.statistic);
     assert.equal(alarm[1].Properties?.Period, metric.period.toSeconds());
     assert.equal(ops.metricHardeningFailures().statistic, 'Sum');
+  });
+});
+
+describe('Control Tower proactive controls (cfn-guard)', () => {
+  const failing = (props: EcrPtcOpsProps | ((stack: Stack) => EcrPtcOpsProps)): string[] => {
+    const { stack } = inStack(props);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ecr-ptc-ops-guard-')), 'template.json');
+    fs.writeFileSync(file, JSON.stringify(Template.fromStack(stack).toJSON()));
+    return [...failingControls(file).keys()].sort();
+  };
+
+  it('fails by default on the documented controls only', () => {
+    assert.deepEqual(failing({}), Object.keys(DOCUMENTED).sort());
+  });
+
+  it('passes the log controls with the props the README names; the two left cannot be met', () => {
+    const left = failing((stack) => ({
+      logRetentionDays: 365,
+      logKey: kms.Key.fromKeyArn(stack, 'LogKey', 'arn:aws:kms:eu-west-1:111111111111:key/5678abcd-12ab-34cd-56ef-1234567890ab'),
+    }));
+    assert.deepEqual(left, ['lambda_inside_vpc_check', 'sqs_dlq_check']);
   });
 });

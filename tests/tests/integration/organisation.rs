@@ -507,12 +507,25 @@ struct Request<'a> {
 }
 
 /// Whether a statement of `document` (a resource policy of `Allow` statements with
-/// `StringEquals` conditions only, as the central template writes them) lets `request` in.
+/// `StringEquals` conditions only, as the central template writes them) lets `request` in. A
+/// `Deny` on the requested action is beyond this evaluation and fails the test.
 fn allows(document: &Value, request: &Request) -> bool {
     document["Statement"]
         .as_array()
         .expect("statements")
         .iter()
+        .filter(|statement| {
+            let denies = statement["Effect"] == "Deny";
+            if denies {
+                let actions = ptc_ops_tests::cloudformation::one_or_many(&statement["Action"]);
+                assert!(
+                    !actions.iter().any(|action| action == request.action),
+                    "a Deny on {} is not evaluated here",
+                    request.action
+                );
+            }
+            !denies
+        })
         .any(|statement| {
             assert_eq!(statement["Effect"], "Allow");
             let (kind, principal) = request.principal;
@@ -687,10 +700,10 @@ fn the_central_topic_lets_in_the_organisation_only() {
         .map(|(name, _, _, _)| *name)
         .collect();
     assert!(wrong.is_empty(), "decided wrongly: {wrong:?}");
-    // Every statement open to `*` is narrowed to the organisation.
+    // Every statement that lets `*` in is narrowed to the organisation.
     for document in [&topic_policy, &key_policy] {
         for statement in document["Statement"].as_array().expect("statements") {
-            if statement["Principal"]["AWS"] == "*" {
+            if statement["Principal"]["AWS"] == "*" && statement["Effect"] == "Allow" {
                 assert_eq!(
                     statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"], ORG,
                     "{statement}"
