@@ -67,14 +67,17 @@ describe('EcrPtcOps at organisation scale', () => {
     const prefixes = Array.from({ length: 50 }, (_, index) => `team-${String(index).padStart(2, '0')}/platform-images-caches`);
     assert.ok(prefixes.every((prefix) => prefix.length === 30));
     const key = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
-    const template = synth({
+    const { stack } = inStack((scope) => ({
+      alertTopic: sns.Topic.fromTopicArn(scope, 'Central', CENTRAL_TOPIC),
+      alertTopicKey: kms.Key.fromKeyArn(scope, 'CentralKey', 'arn:aws:kms:eu-west-1:222222222222:key/9abcabcd-12ab-34cd-56ef-1234567890ab'),
       managedPrefixes: prefixes,
       credentialWriteBack: true,
       secretKmsKeyArns: [key],
       templateKmsKeyArns: [key],
       consumerPrincipalArns: Array.from({ length: 10 }, (_, i) => `arn:aws:iam::111111111111:role/eks-node-group-${i}`),
       hardeningTagKeys: Array.from({ length: 10 }, (_, i) => `cost-center-${i}`),
-    });
+    }));
+    const template = Template.fromStack(stack);
     const sizes = policySizes(template);
     console.log(`inline policy characters per role with 50 prefixes: ${JSON.stringify(sizes)}`);
     assert.equal(Object.keys(sizes).length, 5);
