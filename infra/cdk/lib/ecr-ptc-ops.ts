@@ -117,6 +117,13 @@ export interface EcrPtcOpsProps {
   /** Code of individual functions (a `lambda.Code` of your own build), instead of `functionCodeDirectory` or `codeBucket`. */
   readonly code?: Partial<Record<FunctionName, lambda.Code>>;
   /**
+   * Makes each function from the props the construct decided (role, environment, layer, logs,
+   * memory, timeout, retries): return a `lambda.Function` of your own, such as cargo-lambda-cdk's
+   * `RustFunction` building the workspace's binary, to replace its `code`. Default:
+   * `new lambda.Function(scope, id, props)`.
+   */
+  readonly functionFactory?: (scope: Construct, id: string, props: lambda.FunctionProps, name: FunctionName) => lambda.Function;
+  /**
    * Function code that is an empty placeholder (`make cdk-synth` without `make package`) is an
    * error annotation, so `cdk deploy` refuses the stack; true lets it through (tests).
    */
@@ -290,6 +297,9 @@ function stageConfigLayer(configDirectory: string): string {
   });
   return staged;
 }
+
+/** The stand-in code a `functionFactory` receives when no code is given: its function must bring its own. */
+const FACTORY_SUPPLIES_CODE = 'ecr-ptc-ops: the function factory supplies the code';
 
 /** The id of the error annotation on placeholder code (scripts/cdk-synth.sh tolerates it alone). */
 export const PLACEHOLDER_CODE = 'ecr-ptc-ops:placeholder-code';
@@ -650,6 +660,9 @@ export class EcrPtcOps extends Construct {
         code = props.code[name]!;
       } else if (bucket) {
         code = lambda.Code.fromBucket(bucket, key(`${name}.zip`));
+      } else if (props.functionFactory !== undefined && props.functionCodeDirectory === undefined) {
+        // The factory's function brings its own code; this stands in and must not survive.
+        code = lambda.Code.fromInline(FACTORY_SUPPLIES_CODE);
       } else {
         const asset = functionAsset(codeDirectory, name);
         code = asset.code;
@@ -659,7 +672,21 @@ export class EcrPtcOps extends Construct {
           );
         }
       }
-      functions[name] = new lambda.Function(this, `${spec.id}Function`, {
+      const factory = props.functionFactory;
+      const make = factory === undefined
+        ? (scope: Construct, id: string, functionProps: lambda.FunctionProps) => new lambda.Function(scope, id, functionProps)
+        : (scope: Construct, id: string, functionProps: lambda.FunctionProps, fn: FunctionName) => {
+            try {
+              return factory(scope, id, functionProps, fn);
+            } catch (error) {
+              // Lambda's OS-only runtime takes no inline code, so CDK refuses the stand-in.
+              if (code instanceof lambda.InlineCode) {
+                throw new Error(`EcrPtcOps: invalid props\n  functionFactory: ${fn} was made with the stand-in code: give it code of its own (a lambda.Code, a RustFunction's build), or set code or functionCodeDirectory`);
+              }
+              throw error;
+            }
+          };
+      functions[name] = make(this, `${spec.id}Function`, {
         functionName: functionName(name),
         description: spec.description,
         runtime: lambda.Runtime.PROVIDED_AL2023,
@@ -682,7 +709,7 @@ export class EcrPtcOps extends Construct {
         retryAttempts: 2,
         maxEventAge: Duration.seconds(spec.maxEventAge),
         onFailure: new destinations.SqsDestination(this.failureQueue),
-      });
+      }, name);
     }
     this.functions = functions;
 

@@ -10,6 +10,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 
 import { DOCUMENTED, failingControls } from '../bin/guard';
@@ -256,5 +257,35 @@ describe('Control Tower proactive controls (cfn-guard)', () => {
       logKey: kms.Key.fromKeyArn(stack, 'LogKey', 'arn:aws:kms:eu-west-1:111111111111:key/5678abcd-12ab-34cd-56ef-1234567890ab'),
     }));
     assert.deepEqual(left, ['lambda_inside_vpc_check', 'sqs_dlq_check']);
+  });
+});
+
+describe('functionFactory', () => {
+  it('makes each function with the props the construct decided, and refuses the stand-in code', () => {
+    const made: string[] = [];
+    const { stack, ops } = inStack({
+      functionCodeDirectory: undefined,
+      // As cargo-lambda-cdk's RustFunction would: the construct's props, the code of its own build.
+      functionFactory: (scope, id, props, name) => {
+        made.push(name);
+        return new lambda.Function(scope, id, { ...props, code: lambda.Code.fromAsset(path.join(placeholderCode(), name)) });
+      },
+    });
+    assert.deepEqual(made, [...FUNCTION_NAMES]);
+    const template = Template.fromStack(stack);
+    for (const name of FUNCTION_NAMES) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: `ptc-ops-${name}`,
+        Architectures: ['arm64'],
+        Code: { S3Key: Match.stringLikeRegexp('\\.zip$') },
+      });
+      assert.ok(ops.functions[name] instanceof lambda.Function);
+    }
+    assert.equal(Annotations.fromStack(stack).findError('*', Match.anyValue()).length, 0);
+
+    assert.throws(
+      () => inStack({ functionCodeDirectory: undefined, functionFactory: (scope, id, props) => new lambda.Function(scope, id, props) }),
+      /functionFactory: harden-repository was made with the stand-in code/,
+    );
   });
 });
