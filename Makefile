@@ -39,7 +39,7 @@ infra-check: ## cfn-lint and `sam validate --lint` (SAM template, central alerts
 	cd infra && SAM_CLI_TELEMETRY=0 ../.venv/infra/bin/sam validate --lint --region eu-west-1
 	@scripts/cfn-guard.sh
 
-cdk-synth: ## the CDK construct (infra/cdk): npm ci, synth to infra/cdk/cdk.out, no Transform, cfn-lint, CDK tests
+cdk-synth: ## the CDK construct (infra/cdk): npm ci, synth to infra/cdk/cdk.out, no Transform, no synthesis warning, StackSets size, cfn-lint, CDK tests
 	@scripts/cdk-synth.sh
 
 cdk-permissions: ## write infra/cdk/permissions.json from the code (`ptc permissions --json`)
