@@ -182,8 +182,8 @@ pub struct BuildArgs {
 }
 
 impl BuildArgs {
-    pub fn scan_options(&self) -> ptc_ops::manifests::ScanOptions {
-        ptc_ops::manifests::ScanOptions {
+    pub fn scan_options(&self) -> ptc_ops::cluster::manifests::ScanOptions {
+        ptc_ops::cluster::manifests::ScanOptions {
             build_args: self.build_args.iter().cloned().collect(),
         }
     }

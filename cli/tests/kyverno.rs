@@ -1,5 +1,5 @@
 //! `ptc rewrite --emit kyverno`: the real binary, offline (`--rules-file`), against the golden
-//! policy that `ptc_ops::kyverno`'s unit test also checks.
+//! policy that `ptc_ops::cluster::kyverno`'s unit test also checks.
 
 mod support;
 

@@ -13,6 +13,7 @@ use tracing::{error, info};
 
 use crate::alerts::repeats::{self, Unchecked};
 use crate::alerts::{build_alerts, AlertSource};
+use crate::aws::AwsPorts;
 use crate::aws::{self, Clients};
 use crate::config::Config;
 use crate::deadline::Deadline;
@@ -20,7 +21,7 @@ use crate::domain::secret::scrub;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::error::Error;
 use crate::metrics::{Metrics, MetricsSink};
-use crate::ports::Ports;
+use crate::ports::PortSet;
 use crate::ports::{Alert, AlertSink};
 use crate::run::RunContext;
 
@@ -32,7 +33,7 @@ pub struct FunctionContext {
     /// The SDK clients (the harden sweep's hand-off to itself is built from them).
     pub clients: Clients,
     /// What every run asks the outside world through, on `clients`.
-    pub ports: Ports,
+    pub ports: AwsPorts,
     alert_topic: Option<Arc<dyn AlertSink>>,
     metrics_sink: MetricsSink,
     /// `PTC_FUNCTION_ROLE_ARN`: the function's own execution role (SAM and CDK set it; Lambda
@@ -74,12 +75,12 @@ impl FunctionContext {
 
     /// What a run of this invocation gets: the process's ports and configuration, and the
     /// invocation's deadline.
-    pub fn run_context(&self, lambda: &Context) -> RunContext<'_> {
+    pub fn run_context(&self, lambda: &Context) -> RunContext<'_, AwsPorts> {
         self.run_context_until(Deadline::from_context(lambda))
     }
 
     /// [`Self::run_context`] with the deadline given (a handler that computed it already).
-    pub fn run_context_until(&self, deadline: Deadline) -> RunContext<'_> {
+    pub fn run_context_until(&self, deadline: Deadline) -> RunContext<'_, AwsPorts> {
         RunContext::new(&self.ports, &self.config)
             .with_deadline(deadline)
             .with_own_role(self.own_role_arn.as_deref())

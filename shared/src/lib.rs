@@ -1,54 +1,46 @@
-//! Core library of ecr-ptc-ops.
+//! Core library of ecr-ptc-ops, laid out as ports and adapters:
 //!
-//! - [`config`]: the `ptc-ops.toml` contract, raw then validated.
-//! - [`events`]: every payload a function accepts, parsed once.
-//! - [`harden_repository`], [`validate_cache_rules`], [`check_credentials`],
-//!   [`prewarm_images`]: what each function does, named like it, callable from a Lambda
-//!   handler and from the `ptc` CLI alike.
-//! - [`consumers`]: will each consumer's first pull through each rule work (`ptc doctor`).
-//! - [`templates`]: repository creation templates from the hardening profiles.
-//! - [`run`]: the contract every feature keeps (`run(&RunContext, Request) -> Ran`).
-//! - [`domain`]: pure types and rules (no I/O): severities, findings, reports, policies.
-//! - [`ports`]: what the features ask of the outside world, as traits (registry, templates,
-//!   scanning, secret store, IAM, upstream APIs, alerts, hand-off), and in-memory fakes of them
-//!   for unit tests.
-//! - [`aws`]: the only place that builds SDK clients and converts SDK types; its adapters
-//!   implement the ports.
-//! - [`upstream`]: the upstream registries' own APIs over HTTPS (token expiry).
-//! - [`alerts`], [`metrics`], [`logging`]: what a run tells the outside world.
-//! - [`deadline`]: the time an invocation has left (pure; the CLI has none).
-//! - [`lambda`]: plumbing every function binary shares.
-//! - [`audit`]: which images of a cluster bypass the cache (`ptc audit`).
-//! - [`kyverno`]: a Kyverno policy that rewrites Pod images to the cache, from the rules.
-//! - [`manifests`]: image references in manifests, values files and Dockerfiles, and their rewrite.
-//! - [`remedies`]: every command and instruction the findings' next steps print.
-//! - [`report_schema`]: the JSON Schema of each function's report (`schemas/`, `ptc schema`).
+//! - Features, one per function, named like it and callable from a Lambda handler and from the
+//!   `ptc` CLI alike: [`harden_repository`] (with its steps [`harden_repository::templates`]
+//!   and [`harden_repository::scanning`]), [`validate_cache_rules`] (with the consumer checks of
+//!   [`validate_cache_rules::consumers`], `ptc doctor`), [`check_credentials`],
+//!   [`prewarm_images`]; and the [`cluster`] tools (`ptc audit`, `ptc kyverno`,
+//!   `ptc manifests`).
+//! - The core they share: [`config`] (the `ptc-ops.toml` contract, raw then validated),
+//!   [`events`] (every payload a function accepts, parsed once), [`run`] (the contract every
+//!   feature keeps: `run(&RunContext<P>, Request) -> Ran`), [`alerts`], [`metrics`],
+//!   [`logging`], [`error`], [`deadline`], [`remedies`] (every command the findings' next steps
+//!   print), [`report_schema`].
+//! - [`domain`]: pure types and rules (no I/O): findings, reports, policies, the image model and
+//!   the cache mapping, the permissions model.
+//! - [`ports`]: what the features ask of the outside world, as traits bundled in a
+//!   [`ports::PortSet`], and in-memory fakes of them for unit tests.
+//! - Adapters, which implement the ports and know no feature: [`aws`] (the only place that
+//!   builds SDK clients and converts SDK types) and [`upstream`] (the upstream HTTPS client).
+//! - [`lambda`]: the composition root and plumbing every function binary shares.
+//!
+//! Dependencies point inward: features → ports, core, domain; adapters → ports, domain.
 
 pub mod alerts;
-pub mod audit;
 pub mod aws;
 pub mod byte_size;
 pub mod check_credentials;
+pub mod cluster;
 pub mod config;
-pub mod consumers;
 pub mod deadline;
 pub mod domain;
 pub mod env;
 pub mod error;
 pub mod events;
 pub mod harden_repository;
-pub mod kyverno;
 pub mod lambda;
 pub mod logging;
-pub mod manifests;
 pub mod metrics;
 pub mod ports;
 pub mod prewarm_images;
 pub mod remedies;
 pub mod report_schema;
 pub mod run;
-pub mod scanning;
-pub mod templates;
 pub mod upstream;
 pub mod validate_cache_rules;
 

@@ -180,15 +180,18 @@ async fn new_repository_writes(env: &TestEnv, role_arn: &str) {
             if templates == "manage" {
                 let ports = env.clients.ports();
                 let context = ptc_ops::run::RunContext::new(&ports, &config);
-                ptc_ops::templates::run(&context, ptc_ops::templates::Request { dry_run: false })
-                    .await
-                    .unwrap_or_else(|error| panic!("templates: {}", error.full_message()));
+                ptc_ops::harden_repository::templates::run(
+                    &context,
+                    ptc_ops::harden_repository::templates::Request { dry_run: false },
+                )
+                .await
+                .unwrap_or_else(|error| panic!("templates: {}", error.full_message()));
                 // What a sweep does next: the prefix joins the registry scanning configuration.
                 let managed = ptc_ops::harden_repository::desired::ManagedPrefixes::resolve(
                     config.hardening.prefixes.as_deref(),
                     &[],
                 );
-                ptc_ops::scanning::reconcile(
+                ptc_ops::harden_repository::scanning::reconcile(
                     &env.clients.ports(),
                     &config.hardening,
                     &managed,

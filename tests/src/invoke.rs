@@ -100,7 +100,7 @@ pub async fn prewarm_images(
 /// `ptc_ops::check_credentials::run`: the library's own report, before a Lambda run scrubs it,
 /// checked against the schema too.
 pub async fn check_credentials_run(
-    context: &RunContext<'_>,
+    context: &RunContext<'_, impl ptc_ops::ports::PortSet>,
     request: ptc_ops::check_credentials::Request,
 ) -> Result<Ran<CredentialsDetails>, Error> {
     let ran = ptc_ops::check_credentials::run(context, request).await?;
@@ -213,7 +213,7 @@ mod tests {
                     let report = prewarm_images::handler::handle(context, event).await;\n\
                     let again = invoke::prewarm_images(context, event).await;\n\
                     let ran = ptc_ops::harden_repository::run(&context, request).await;\n\
-                    let plan = ptc_ops::templates::run(&context, request).await;\n\
+                    let plan = ptc_ops::harden_repository::templates::run(&context, request).await;\n\
                     // one run of validate_cache_rules\n";
         assert_eq!(
             direct_handler_calls([("tests/tests/integration/x.rs", test)]),

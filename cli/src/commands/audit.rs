@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use ptc_ops::audit::{audit, read_image_uses, AuditedImage, ImageSource, ImageUse};
-use ptc_ops::manifests::SourceKind;
+use ptc_ops::cluster::audit::{audit, read_image_uses, AuditedImage, ImageSource, ImageUse};
+use ptc_ops::cluster::manifests::SourceKind;
 use serde_json::json;
 
 use super::{clients, load_rules, read_input, CliError, EXIT_CLEAN, EXIT_FINDINGS};

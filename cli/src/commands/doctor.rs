@@ -5,9 +5,11 @@
 use std::process::ExitCode;
 
 use ptc_ops::config::Consumer;
-use ptc_ops::consumers::{self, Assessment, Cell, CheckResult, ConsumerSections, Status};
 use ptc_ops::domain::policy_eval::Caller;
 use ptc_ops::domain::Report;
+use ptc_ops::validate_cache_rules::consumers::{
+    self, Assessment, Cell, CheckResult, ConsumerSections, Status,
+};
 
 use super::{clients, load_config, CliError, EXIT_CLEAN, EXIT_FINDINGS};
 use crate::args::{DoctorArgs, GlobalOptions};

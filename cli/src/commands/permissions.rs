@@ -54,7 +54,9 @@ fn roles() -> Vec<Role> {
             name: "creation-template",
             function: None,
             trusted_by: "ecr.amazonaws.com",
-            permissions: ptc_ops::templates::permissions::TEMPLATE_ROLE_PERMISSIONS.to_vec(),
+            permissions:
+                ptc_ops::harden_repository::templates::permissions::TEMPLATE_ROLE_PERMISSIONS
+                    .to_vec(),
         },
     ]
 }

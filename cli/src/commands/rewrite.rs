@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
-use ptc_ops::audit::DIGEST_ONLY_REASON;
-use ptc_ops::prewarm_images::mapping::cache_uri_for;
-use ptc_ops::prewarm_images::reference::parse_reference;
+use ptc_ops::cluster::audit::DIGEST_ONLY_REASON;
+use ptc_ops::domain::cache_mapping::cache_uri_for;
+use ptc_ops::domain::image_reference::parse_reference;
 use serde_json::json;
 
 use super::{clients, load_rules, CliError, EXIT_CLEAN, EXIT_FINDINGS};

@@ -3,8 +3,8 @@
 
 use std::process::ExitCode;
 
+use ptc_ops::harden_repository::templates::{self, TemplatesSection};
 use ptc_ops::run::RunContext;
-use ptc_ops::templates::{self, TemplatesSection};
 
 use super::{clients, finish_report, load_config, CliError};
 use crate::args::{GlobalOptions, TemplatesCommand};

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::Alert;
 use crate::ports::AwsError;
-use crate::ports::{AlertClaim, AlertDecision, StatePort};
+use crate::ports::{AlertClaim, AlertDecision, StateStore};
 
 /// What the gate let through.
 #[derive(Debug, Default)]
@@ -45,7 +45,7 @@ pub fn key(alert: &Alert) -> String {
 /// Decides which of `alerts` go out at `now`. No state call when the window is 0 or there is
 /// nothing to send.
 pub async fn gate(
-    state: Option<StatePort<'_>>,
+    state: Option<&(impl StateStore + ?Sized)>,
     alerts: Vec<Alert>,
     now: DateTime<Utc>,
     repeat_after_minutes: u32,
@@ -171,7 +171,7 @@ mod tests {
     }
 
     async fn sent(state: &Arc<FakeState>, alert: Alert, minutes: i64) -> Vec<Alert> {
-        let port = StatePort::Given(state.as_ref() as &dyn StateStore);
+        let port = state.as_ref() as &dyn StateStore;
         gate(Some(port), vec![alert], at(minutes), 60).await.to_send
     }
 
@@ -236,7 +236,7 @@ mod tests {
     async fn without_a_working_state_store_every_alert_goes_out() {
         let nginx = "docker-hub/library/nginx";
         let gated = gate(
-            None,
+            None::<&dyn StateStore>,
             vec![alert(Severity::Warning, Check::UpstreamPull, nginx)],
             at(0),
             60,
@@ -246,7 +246,7 @@ mod tests {
         assert!(matches!(gated.unchecked, Some(Unchecked::NoStateStore)));
 
         let state = FakeState::default().failing_with("AccessDeniedException");
-        let port = StatePort::Given(&state as &dyn StateStore);
+        let port = &state as &dyn StateStore;
         let alerts = vec![alert(Severity::Warning, Check::UpstreamPull, nginx)];
         let gated = gate(Some(port), alerts, at(0), 60).await;
         assert_eq!(gated.to_send.len(), 1);
@@ -261,7 +261,7 @@ mod tests {
     #[tokio::test]
     async fn a_zero_window_asks_nothing() {
         let state = FakeState::default();
-        let port = StatePort::Given(&state as &dyn StateStore);
+        let port = &state as &dyn StateStore;
         let alerts = vec![alert(
             Severity::Warning,
             Check::UpstreamPull,

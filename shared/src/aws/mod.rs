@@ -21,6 +21,8 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 
+pub use ports::AwsPorts;
+
 use crate::ports::AwsError;
 
 /// Time to open a connection; loopback and VPC endpoints answer far sooner.

@@ -1,6 +1,6 @@
-//! The AWS adapters as the ports the features hold ([`crate::ports`]): each method hands over
-//! to the adapter's own `async fn` of the same name (inherent methods win the lookup), boxed so
-//! that a run can hold the port as a trait object.
+//! The AWS adapters as the ports ([`crate::ports`]): the bundle a deployment wires
+//! ([`AwsPorts`]), and each port method handing over to the adapter's own `async fn` of the same
+//! name (inherent methods win the lookup), boxed so that a port can also be a trait object.
 
 use std::collections::BTreeMap;
 
@@ -20,25 +20,96 @@ use crate::domain::{
     CacheRule, CreationTemplate, PulledImage, Repository, SecretMetadata, SecretValue,
 };
 use crate::ports::{
-    AcceptedValue, AlertClaim, AlertDecision, AwsAdapters, CachedImage, Call, CreationTemplates,
-    Iam, Ports, PullFailure, Registry, RegistryPolicyText, RepositoryPage, RestorationClaim,
+    AcceptedValue, AlertClaim, AlertDecision, CachedImage, Call, CreationTemplates, Iam, PortSet,
+    PullFailure, Registry, RegistryPolicyText, RepositoryPage, RestorationClaim,
     RestorationDecision, RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore,
 };
+use crate::upstream::{HttpTimeouts, UpstreamHttp};
+
+/// The ports of a deployment: the AWS adapters over one set of clients, and the upstream HTTPS
+/// client. Built once per process by the composition root (a function binary's
+/// [`crate::lambda::FunctionContext`], a `ptc` command); cloning shares the clients.
+#[derive(Clone, Debug)]
+pub struct AwsPorts {
+    ecr: Ecr,
+    templates: EcrTemplates,
+    scanning: EcrScanning,
+    secrets: SecretsManager,
+    iam: IamApi,
+    /// `None` without `PTC_STATE_TABLE`: the features that need state are off.
+    state: Option<DynamoState>,
+    /// Cheap to hold: its TLS set-up happens on the first request only.
+    upstream: UpstreamHttp,
+    region: Option<String>,
+}
+
+impl AwsPorts {
+    /// The ports on the clients' account and region.
+    pub fn new(clients: &Clients) -> Self {
+        AwsPorts {
+            ecr: clients.registry(),
+            templates: clients.creation_templates(),
+            scanning: clients.scanning(),
+            secrets: clients.secret_store(),
+            iam: clients.iam(),
+            state: clients.state_store(),
+            upstream: UpstreamHttp::new(HttpTimeouts::default()),
+            region: clients.region().map(str::to_owned),
+        }
+    }
+
+    /// Upstream APIs through another client (other timeouts).
+    pub fn with_upstream(self, upstream: UpstreamHttp) -> Self {
+        AwsPorts { upstream, ..self }
+    }
+}
 
 impl Clients {
-    /// The ports of a run, on the clients' account and region.
-    pub fn ports(&self) -> Ports {
-        Ports::aws(
-            AwsAdapters {
-                ecr: self.registry(),
-                templates: self.creation_templates(),
-                scanning: self.scanning(),
-                secrets: self.secret_store(),
-                iam: self.iam(),
-                state: self.state_store(),
-            },
-            self.region().map(str::to_owned),
-        )
+    /// [`AwsPorts::new`].
+    pub fn ports(&self) -> AwsPorts {
+        AwsPorts::new(self)
+    }
+}
+
+impl PortSet for AwsPorts {
+    type Registry = Ecr;
+    type Templates = EcrTemplates;
+    type Scanning = EcrScanning;
+    type Secrets = SecretsManager;
+    type Iam = IamApi;
+    type State = DynamoState;
+    type Upstream = UpstreamHttp;
+
+    fn registry(&self) -> &Ecr {
+        &self.ecr
+    }
+
+    fn creation_templates(&self) -> &EcrTemplates {
+        &self.templates
+    }
+
+    fn scanning(&self) -> &EcrScanning {
+        &self.scanning
+    }
+
+    fn secret_store(&self) -> &SecretsManager {
+        &self.secrets
+    }
+
+    fn iam(&self) -> &IamApi {
+        &self.iam
+    }
+
+    fn state(&self) -> Option<&DynamoState> {
+        self.state.as_ref()
+    }
+
+    fn upstream(&self) -> &UpstreamHttp {
+        &self.upstream
+    }
+
+    fn region(&self) -> Option<&str> {
+        self.region.as_deref()
     }
 }
 

@@ -1,5 +1,5 @@
 //! From what was observed about one secret to its problems ([`judge`]: the decisions) and
-//! then to its findings ([`super::findings`]: the words) and its line in the report. Pure.
+//! then to its findings (`findings`: the words) and its line in the report. Pure.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -8,7 +8,6 @@ use super::expiry::{
     age_days, days_left, is_too_old, parse_expiry_tag, ExpirySource, ExpiryStatus, KnownExpiry,
     Thresholds,
 };
-use super::findings::Wording;
 use super::format::{FormatAssessment, FormatProblem};
 use super::token_expiry::Discovered;
 use crate::domain::{CacheRule, Check, Finding, SecretMetadata, Severity, UpstreamKind};
@@ -148,7 +147,7 @@ pub struct Assessment {
 }
 
 /// What is wrong with one secret. Decided by [`judge`] without a word of prose; the titles,
-/// messages and next steps are written in one place, [`super::findings`].
+/// messages and next steps are written in one place, `findings`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Problem {
     /// Scheduled for deletion while rules still use it.
@@ -227,7 +226,7 @@ impl Problem {
     }
 
     /// ECR cannot log in with the secret as stored: bad format, or the upstream refuses it.
-    fn makes_invalid(&self) -> bool {
+    pub(super) fn makes_invalid(&self) -> bool {
         matches!(
             self,
             Problem::BadFormat { .. }
@@ -392,69 +391,7 @@ pub fn judge(observed: &Observed<'_>, thresholds: Thresholds, now: DateTime<Utc>
     }
 }
 
-/// Judges one secret, then words its problems as findings.
-pub fn assess(
-    observed: &Observed<'_>,
-    thresholds: Thresholds,
-    guidance: Guidance<'_>,
-    now: DateTime<Utc>,
-) -> Assessment {
-    let judgement = judge(observed, thresholds, now);
-    let wording = Wording::new(observed.secret, observed.rules.as_deref(), guidance);
-    Assessment::from_judgement(observed.secret, judgement, &wording)
-}
-
-/// A secret whose check did not finish before the invocation deadline.
-pub fn unfinished(
-    secret: &SecretMetadata,
-    rules: &[&CacheRule],
-    guidance: Guidance<'_>,
-) -> Assessment {
-    let judgement = Judgement {
-        problems: vec![Problem::Unfinished],
-        detail: empty_detail(secret, rules),
-        expiring_soon: false,
-    };
-    Assessment::from_judgement(
-        secret,
-        judgement,
-        &Wording::new(secret, Some(rules), guidance),
-    )
-}
-
-impl Assessment {
-    fn from_judgement(
-        secret: &SecretMetadata,
-        judgement: Judgement,
-        wording: &Wording<'_>,
-    ) -> Self {
-        let Judgement {
-            problems,
-            mut detail,
-            expiring_soon,
-        } = judgement;
-        let findings: Vec<Finding> = problems
-            .iter()
-            .map(|problem| wording.finding(problem))
-            .collect();
-        detail.findings = findings.len();
-        detail.highest_severity = findings.iter().map(|finding| finding.severity).max();
-        let any = |wanted: fn(&Problem) -> bool| problems.iter().any(wanted);
-        Assessment {
-            name: secret.name.clone(),
-            findings,
-            detail,
-            expiring_soon,
-            invalid: any(Problem::makes_invalid),
-            orphaned: any(|problem| matches!(problem, Problem::Unused)),
-            unreadable: any(|problem| matches!(problem, Problem::Unreadable { .. })),
-            without_expiry: any(|problem| matches!(problem, Problem::ExpiryUnknown { .. })),
-            too_old: any(|problem| matches!(problem, Problem::TooOld { .. })),
-        }
-    }
-}
-
-fn empty_detail(secret: &SecretMetadata, rules: &[&CacheRule]) -> SecretDetail {
+pub(super) fn empty_detail(secret: &SecretMetadata, rules: &[&CacheRule]) -> SecretDetail {
     SecretDetail {
         arn: secret.arn.clone(),
         rules: rules.iter().map(|rule| rule.prefix.clone()).collect(),
@@ -491,6 +428,7 @@ fn rfc3339(time: DateTime<Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::findings::assess;
     use std::collections::BTreeMap;
 
     use chrono::Duration;

@@ -1,10 +1,15 @@
 //! The words of the credential checks: each [`Problem`] of a secret becomes one finding, with
 //! its title (what broke and where), its message (why, and what it costs) and its next steps
-//! (the commands come from [`crate::remedies`]). Nothing here decides anything. Pure.
+//! (the commands come from [`crate::remedies`]). Nothing here decides anything: [`judge`]
+//! does. Pure.
 
-use super::assess::{upstream_kinds, Guidance, Problem};
-use super::expiry::ExpirySource;
+use super::assess::{
+    empty_detail, judge, upstream_kinds, Assessment, Guidance, Judgement, Observed, Problem,
+};
+use super::expiry::{ExpirySource, Thresholds};
 use super::format::FormatProblem;
+use chrono::{DateTime, Utc};
+
 use crate::domain::{CacheRule, Finding, SecretMetadata, UpstreamKind};
 use crate::ports::AwsErrorKind;
 use crate::remedies::{
@@ -12,6 +17,68 @@ use crate::remedies::{
     restore_secret_command, tag_secret_expiry_command, token_instructions,
     update_rule_credential_command,
 };
+
+/// Judges one secret, then words its problems as findings.
+pub fn assess(
+    observed: &Observed<'_>,
+    thresholds: Thresholds,
+    guidance: Guidance<'_>,
+    now: DateTime<Utc>,
+) -> Assessment {
+    let judgement = judge(observed, thresholds, now);
+    let wording = Wording::new(observed.secret, observed.rules.as_deref(), guidance);
+    Assessment::from_judgement(observed.secret, judgement, &wording)
+}
+
+/// A secret whose check did not finish before the invocation deadline.
+pub fn unfinished(
+    secret: &SecretMetadata,
+    rules: &[&CacheRule],
+    guidance: Guidance<'_>,
+) -> Assessment {
+    let judgement = Judgement {
+        problems: vec![Problem::Unfinished],
+        detail: empty_detail(secret, rules),
+        expiring_soon: false,
+    };
+    Assessment::from_judgement(
+        secret,
+        judgement,
+        &Wording::new(secret, Some(rules), guidance),
+    )
+}
+
+impl Assessment {
+    fn from_judgement(
+        secret: &SecretMetadata,
+        judgement: Judgement,
+        wording: &Wording<'_>,
+    ) -> Self {
+        let Judgement {
+            problems,
+            mut detail,
+            expiring_soon,
+        } = judgement;
+        let findings: Vec<Finding> = problems
+            .iter()
+            .map(|problem| wording.finding(problem))
+            .collect();
+        detail.findings = findings.len();
+        detail.highest_severity = findings.iter().map(|finding| finding.severity).max();
+        let any = |wanted: fn(&Problem) -> bool| problems.iter().any(wanted);
+        Assessment {
+            name: secret.name.clone(),
+            findings,
+            detail,
+            expiring_soon,
+            invalid: any(Problem::makes_invalid),
+            orphaned: any(|problem| matches!(problem, Problem::Unused)),
+            unreadable: any(|problem| matches!(problem, Problem::Unreadable { .. })),
+            without_expiry: any(|problem| matches!(problem, Problem::ExpiryUnknown { .. })),
+            too_old: any(|problem| matches!(problem, Problem::TooOld { .. })),
+        }
+    }
+}
 
 /// What the words of one secret's findings need: the secret, the rules that use it and where
 /// the commands run.

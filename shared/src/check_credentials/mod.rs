@@ -38,13 +38,13 @@ use crate::domain::{
 use crate::error::Error;
 use crate::metrics::{Metrics, Unit};
 use crate::ports::AwsError;
-use crate::ports::SecretStorePort;
+use crate::ports::{PortSet, SecretStore};
 use crate::run::{Ran, RunContext};
 
 pub use assess::{Assessment, SecretDetail};
 pub use expiry::ExpirySource;
 
-use crate::ports::UpstreamPort;
+use crate::ports::Registry;
 use assess::{Guidance, Observed, TagReading, ValueReading, WriteBack};
 use expiry::Thresholds;
 use format::check_format;
@@ -78,8 +78,8 @@ pub struct Request {
 /// Checks the credential secrets: all of them, or those the request names. Fails only when the
 /// secrets cannot be listed; what else could not be observed (the rules, one secret's value,
 /// an upstream) becomes a finding and the run goes on.
-pub async fn run(
-    context: &RunContext<'_>,
+pub async fn run<P: PortSet>(
+    context: &RunContext<'_, P>,
     request: Request,
 ) -> Result<Ran<CredentialsDetails>, Error> {
     let RunContext {
@@ -87,7 +87,6 @@ pub async fn run(
         config,
         deadline,
         now,
-        upstream: http,
         ..
     } = *context;
     let secrets = request.secrets.as_deref();
@@ -97,6 +96,7 @@ pub async fn run(
     let registry = ports.registry();
     let settings = &config.credentials;
     let region = ports.region();
+    let http = ports.upstream();
 
     let (listed, rules) = futures::join!(store.credential_secrets(), registry.cache_rules(None));
     let listed = listed.map_err(|error| Error::aws("cannot list the credential secrets", error))?;
@@ -131,7 +131,7 @@ pub async fn run(
         }
     };
 
-    let check = SecretCheck {
+    let check: SecretCheck<'_, P> = SecretCheck {
         store,
         settings,
         rules: rules.as_deref(),
@@ -173,17 +173,17 @@ pub async fn run(
 }
 
 /// What checking one secret needs, shared by every secret of the run.
-struct SecretCheck<'run> {
-    store: SecretStorePort<'run>,
+struct SecretCheck<'run, P: PortSet> {
+    store: &'run P::Secrets,
     settings: &'run CredentialsConfig,
     rules: Option<&'run [CacheRule]>,
     guidance: Guidance<'run>,
     deadline: Deadline,
     now: DateTime<Utc>,
-    http: UpstreamPort<'run>,
+    http: &'run P::Upstream,
 }
 
-impl SecretCheck<'_> {
+impl<P: PortSet> SecretCheck<'_, P> {
     /// Checks one secret within what is left of the invocation (less the finishing reserve):
     /// a secret that cannot be checked in time is a finding, never a hang.
     async fn bounded(&self, secret: &SecretMetadata) -> Assessment {
@@ -196,13 +196,13 @@ impl SecretCheck<'_> {
         let assessment = match budget {
             None => self.check(secret, rules.clone()).await,
             Some(budget) if budget.is_zero() => {
-                assess::unfinished(secret, rules.as_deref().unwrap_or(&[]), self.guidance)
+                findings::unfinished(secret, rules.as_deref().unwrap_or(&[]), self.guidance)
             }
             Some(budget) => {
                 match tokio::time::timeout(budget, self.check(secret, rules.clone())).await {
                     Ok(assessment) => assessment,
                     Err(_) => {
-                        assess::unfinished(secret, rules.as_deref().unwrap_or(&[]), self.guidance)
+                        findings::unfinished(secret, rules.as_deref().unwrap_or(&[]), self.guidance)
                     }
                 }
             }
@@ -260,7 +260,7 @@ impl SecretCheck<'_> {
             discovered,
             write_back,
         };
-        assess::assess(
+        findings::assess(
             &observed,
             Thresholds::from(self.settings),
             self.guidance,

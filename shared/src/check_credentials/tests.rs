@@ -9,7 +9,7 @@ use super::*;
 use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::ports::fakes::{self, FakeEcr, FakeSecretStore, FakeUpstream};
-use crate::ports::Upstream;
+use crate::ports::{DynPorts, Upstream};
 use crate::ports::{HttpFailure, UpstreamResponse};
 use crate::run::RunContext;
 
@@ -188,13 +188,16 @@ fn discovering() -> Config {
     .expect("a valid configuration")
 }
 
-async fn discover_with(upstream: &FakeUpstream) -> (CredentialsReport, Arc<FakeSecretStore>) {
+async fn discover_with(upstream: &Arc<FakeUpstream>) -> (CredentialsReport, Arc<FakeSecretStore>) {
     let secrets = Arc::new(FakeSecretStore::default().with_secret(fakes::secret(GHCR), GOOD));
     let ecr = FakeEcr::default()
         .with_rule(CacheRule::new("ghcr", "ghcr.io").with_credential(fakes::secret(GHCR).arn));
-    let ports = fakes::ports(&Arc::new(ecr), &secrets);
+    let ports = DynPorts {
+        upstream: Arc::clone(upstream) as Arc<dyn Upstream>,
+        ..fakes::ports(&Arc::new(ecr), &secrets)
+    };
     let config = discovering();
-    let context = RunContext::new(&ports, &config).with_upstream(upstream as &dyn Upstream);
+    let context = RunContext::new(&ports, &config);
     let report = run(&context, Request::default())
         .await
         .expect("the run reports")
@@ -204,8 +207,9 @@ async fn discover_with(upstream: &FakeUpstream) -> (CredentialsReport, Arc<FakeS
 
 #[tokio::test]
 async fn an_upstream_that_does_not_answer_leaves_the_expiry_unread_and_names_the_url() {
-    let upstream =
-        FakeUpstream::default().answering(Err(HttpFailure::Timeout(Duration::from_secs(10))));
+    let upstream = Arc::new(
+        FakeUpstream::default().answering(Err(HttpFailure::Timeout(Duration::from_secs(10)))),
+    );
     let (report, secrets) = discover_with(&upstream).await;
     assert_eq!(
         upstream.asked(),
@@ -237,11 +241,11 @@ async fn a_dated_github_token_is_written_back_as_the_expiry_tag() {
         "github-authentication-token-expiration",
         hyper::header::HeaderValue::from_static("2027-01-15 10:00:00 UTC"),
     );
-    let upstream = FakeUpstream::default().answering(Ok(UpstreamResponse {
+    let upstream = Arc::new(FakeUpstream::default().answering(Ok(UpstreamResponse {
         status: hyper::StatusCode::OK,
         headers,
         body: Default::default(),
-    }));
+    })));
     let (report, secrets) = discover_with(&upstream).await;
     let detail = &report.details.secrets[GHCR];
     assert_eq!(detail.expiry_source, Some(ExpirySource::Github));

@@ -21,7 +21,7 @@ use super::expiry::{parse_api_expiry, parse_github_expiration, ExpirySource, Kno
 use crate::config::CredentialsConfig;
 use crate::deadline::Deadline;
 use crate::domain::{SecretValue, Severity, UpstreamKind};
-use crate::ports::{HttpFailure, UpstreamPort, UpstreamRequest, UpstreamResponse};
+use crate::ports::{HttpFailure, Upstream, UpstreamRequest, UpstreamResponse};
 
 /// The secret tag naming which Docker Hub access token the secret holds (its description at
 /// hub.docker.com). Not needed when the account has a single token.
@@ -70,7 +70,7 @@ pub struct Credentials<'a> {
 
 /// Asks the upstream behind `source`.
 pub async fn discover(
-    http: UpstreamPort<'_>,
+    http: &(impl Upstream + ?Sized),
     config: &CredentialsConfig,
     source: ExpirySource,
     credentials: Credentials<'_>,
@@ -89,7 +89,7 @@ pub async fn discover(
 }
 
 async fn github(
-    http: UpstreamPort<'_>,
+    http: &(impl Upstream + ?Sized),
     config: &CredentialsConfig,
     credentials: Credentials<'_>,
     deadline: Deadline,
@@ -135,7 +135,7 @@ pub fn read_github(url: &str, response: &UpstreamResponse) -> Discovered {
 }
 
 async fn gitlab(
-    http: UpstreamPort<'_>,
+    http: &(impl Upstream + ?Sized),
     config: &CredentialsConfig,
     credentials: Credentials<'_>,
     deadline: Deadline,
@@ -191,7 +191,7 @@ pub fn read_gitlab(url: &str, response: &UpstreamResponse) -> Discovered {
 }
 
 async fn docker_hub(
-    http: UpstreamPort<'_>,
+    http: &(impl Upstream + ?Sized),
     config: &CredentialsConfig,
     credentials: Credentials<'_>,
     deadline: Deadline,
@@ -299,7 +299,7 @@ pub fn read_docker_hub_tokens(
 /// Sends a request that carries a credential. The client refuses any destination a token may
 /// not go to (plain `http://` off loopback, a user name or password in the URL).
 async fn send(
-    http: UpstreamPort<'_>,
+    http: &(impl Upstream + ?Sized),
     request: Result<UpstreamRequest, HttpFailure>,
     deadline: Deadline,
 ) -> Result<UpstreamResponse, HttpFailure> {

@@ -1,6 +1,6 @@
 //! What IAM says about a principal of the cache account: the answers of
 //! `iam:SimulatePrincipalPolicy` and a role's trust policy, as domain values. Pure: the
-//! adapter (`crate::aws::iam`) fills them in, the consumer doctor reads them.
+//! IAM adapter fills them in, the consumer doctor reads them.
 //!
 //! `SimulatePrincipalPolicy` evaluates the principal's identity-based policies (inline and
 //! attached; for a user also its groups' policies) and its permissions boundary; it answers per

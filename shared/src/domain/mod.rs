@@ -1,10 +1,12 @@
 //! The pure domain: no I/O, no SDK types.
 
+pub mod cache_mapping;
 pub mod change_summary;
 mod creation_template;
 mod credential;
 mod finding;
 pub mod iam;
+pub mod image_reference;
 mod lifecycle;
 pub mod markdown;
 pub mod permissions;

@@ -153,7 +153,7 @@ pub const GET_ITEM: &str = "dynamodb:GetItem";
 pub const BATCH_GET_ITEM: &str = "dynamodb:BatchGetItem";
 
 /// Publishing a finding to the alert topic, which every function does through
-/// [`crate::lambda::FunctionContext::finish`].
+/// `FunctionContext::finish` (the plumbing every function shares).
 pub const PUBLISH_ALERTS: Permission = Permission::new(
     "sns:Publish",
     Scope::AlertTopic,
@@ -178,7 +178,7 @@ pub const PUBLISH_ALERTS_DECRYPT: Permission = Permission::new(
 .on_condition(Condition::ViaService("sns"));
 
 /// Remembering which alerts went out, which every function does through
-/// [`crate::lambda::FunctionContext::finish`] when the deployment has a state table.
+/// `FunctionContext::finish` (the plumbing every function shares) when the deployment has a state table.
 pub const REMEMBER_ALERTS: Permission = Permission::new(
     UPDATE_ITEM,
     Scope::StateTable,

@@ -1,7 +1,7 @@
 //! Writing a plan: one call per change, in plan order.
 
 use crate::ports::AwsError;
-use crate::ports::RegistryPort;
+use crate::ports::Registry;
 
 use super::observe::is_gone;
 use super::plan::{Change, Write};
@@ -19,7 +19,7 @@ pub enum Applied {
 /// (each setting stands on its own); a repository that disappeared does.
 /// Returns one result per change, and whether the repository is gone.
 pub async fn apply(
-    registry: RegistryPort<'_>,
+    registry: &(impl Registry + ?Sized),
     repository_name: &str,
     repository_arn: &str,
     changes: &[Change],

@@ -9,7 +9,7 @@ use crate::domain::scanning::EffectiveScanning;
 use crate::domain::{canonical_json_text, Check, Finding, PublicStatement, Repository, Severity};
 
 use super::desired::Desired;
-use super::plan::Problem;
+use super::problems::Problem;
 
 /// The finding of one problem of `repository`.
 pub fn finding(problem: &Problem, desired: &Desired<'_>, repository: &Repository) -> Finding {

@@ -15,13 +15,19 @@ pub mod apply;
 pub mod desired;
 pub mod findings;
 pub mod observe;
+mod other_writers;
 pub mod outcome;
 pub mod permissions;
 pub mod plan;
+mod problems;
 pub mod report;
 #[cfg(test)]
 mod run_tests;
+pub mod scanning;
 pub mod sweep;
+pub mod templates;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,14 +47,13 @@ use crate::events::{
     CreatedVia, EventError, FunctionKind, HardenInvocation, HardenRequest, HardenTarget,
     PullThroughCacheAction, Received, RepositoryCreated, SettingChanged, SyncStatus,
 };
+use crate::harden_repository::scanning::{Covered, ScanCoverage};
 use crate::metrics::Metrics;
 use crate::ports::AwsError;
-use crate::ports::RegistryPort;
-use crate::ports::{AcceptedValue, RestorationClaim, RestorationDecision, StatePort};
-use crate::ports::{HandOff, Ports};
-use crate::ports::{ScanningPort, MAX_NAMES_PER_BATCH};
+use crate::ports::{HandOff, PortSet, Registry};
+use crate::ports::{Scanning, MAX_NAMES_PER_BATCH};
 use crate::run::{Ran, RunContext};
-use crate::scanning::{Covered, ScanCoverage};
+use other_writers::{forget_replaced, Acceptance, FlapGate};
 
 use desired::{opted_out, tagged_as_cache_created, Coverage, Desired, ManagedPrefixes, Provenance};
 use observe::Observation;
@@ -87,7 +92,10 @@ pub struct Request {
 /// A sweep that ran out of time reports the payload to continue with; with `can_hand_off`
 /// (in Lambda) it is also [`HardenDetails::continuation`], unless carrying on at once would be
 /// pointless.
-pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<HardenDetails>, Error> {
+pub async fn run<P: PortSet>(
+    context: &RunContext<'_, P>,
+    request: Request,
+) -> Result<Ran<HardenDetails>, Error> {
     let RunContext {
         ports,
         config,
@@ -122,7 +130,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
             report.details.trigger = Some(Trigger::RepositoryCreated {
                 via: created.via,
                 repository: created.repository_name.clone(),
-                birth: crate::templates::birth(&report),
+                birth: report::birth(&report),
             });
             Ok(done((report, metrics)))
         }
@@ -219,7 +227,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Harde
 /// the function's own role is acknowledged without a call; without that role known, the run
 /// finds the repository in shape and writes nothing, so no change loops.
 async fn drift(
-    ports: &Ports,
+    ports: &impl PortSet,
     config: &Config,
     changed: &SettingChanged,
     dry_run: bool,
@@ -307,7 +315,7 @@ async fn drift(
 
 /// Hardens the named repositories (those outside the managed prefixes are skipped).
 pub async fn harden_repositories(
-    ports: &Ports,
+    ports: &impl PortSet,
     config: &Config,
     names: &[String],
     dry_run: bool,
@@ -333,7 +341,7 @@ fn provenance(created: &RepositoryCreated) -> Provenance {
 /// Sweeps every managed repository from `cursor` (the start when `None`) until done or until
 /// the deadline's reserve; [`Swept::rest`] says where to carry on.
 pub async fn sweep(
-    ports: &Ports,
+    ports: &impl PortSet,
     config: &Config,
     cursor: Option<SweepCursor>,
     dry_run: bool,
@@ -348,7 +356,13 @@ pub async fn sweep(
     // the sweep runs are then born with their profile's settings.
     let templates = if start.link == 0 && start.next_token.is_none() && start.after.is_none() {
         Some(
-            crate::templates::reconcile(ports, &config.hardening, &hardener.managed, dry_run).await,
+            crate::harden_repository::templates::reconcile(
+                ports,
+                &config.hardening,
+                &hardener.managed,
+                dry_run,
+            )
+            .await,
         )
     } else {
         None
@@ -357,14 +371,19 @@ pub async fn sweep(
     // need no read of their own. Later links only read it.
     let first_link = templates.is_some();
     let scanning = if first_link {
-        let reconciled =
-            crate::scanning::reconcile(ports, &config.hardening, &hardener.managed, dry_run).await;
+        let reconciled = crate::harden_repository::scanning::reconcile(
+            ports,
+            &config.hardening,
+            &hardener.managed,
+            dry_run,
+        )
+        .await;
         let in_effect = reconciled.in_effect.clone();
         (Some(reconciled), in_effect)
     } else {
         (
             None,
-            crate::scanning::in_effect(ports, &config.hardening).await,
+            crate::harden_repository::scanning::in_effect(ports, &config.hardening).await,
         )
     };
     let hardener = hardener
@@ -434,7 +453,7 @@ pub async fn sweep(
 /// A sweep, and when it stopped early, the payload to continue with (in the report) and, when
 /// carrying on at once makes sense, the continuation to hand on.
 async fn sweep_with_continuation(
-    ports: &Ports,
+    ports: &impl PortSet,
     config: &Config,
     cursor: Option<SweepCursor>,
     dry_run: bool,
@@ -529,7 +548,7 @@ pub async fn hand_on(
 }
 
 /// Without a state table the flap limit is off: a run that restored something says so once.
-fn flap_limit_off(ports: &Ports, report: &mut HardenReport) {
+fn flap_limit_off(ports: &impl PortSet, report: &mut HardenReport) {
     let restored = report
         .summary
         .get(outcome::SETTINGS_CHANGED)
@@ -557,245 +576,9 @@ fn flap_limit_off(ports: &Ports, report: &mut HardenReport) {
     );
 }
 
-/// The flap limit of a run that restores. A drift event counts each write per repository and
-/// setting in the state store first, so two invocations never both restore past the limit. A
-/// sweep only respects it: one read per drifted repository, and a setting whose live window
-/// already counts `max_restorations` is left until the window ends (the sweep's own writes are
-/// not counted: hardening a repository the first time fights no one).
-struct FlapGate<'a> {
-    state: StatePort<'a>,
-    limit: &'a crate::config::DriftConfig,
-    /// Who changed the setting, when an event says so (a sweep does not know): then restorations
-    /// are counted.
-    changed_by: Option<String>,
-}
-
-impl FlapGate<'_> {
-    /// Takes out of `plan` the changes the limit refuses, each with its finding. A state store
-    /// that fails lets the change through: hardening does not stop for it.
-    async fn limit(&self, repository: &str, plan: &mut plan::Plan) {
-        if self.changed_by.is_none() {
-            return self.respect(repository, plan).await;
-        }
-        let now = chrono::Utc::now();
-        let window_ends_at = now + chrono::Duration::minutes(i64::from(self.limit.window_minutes));
-        let claims: Vec<RestorationClaim> = plan
-            .changes
-            .iter()
-            .map(|change| RestorationClaim {
-                key: restoration_key(repository, change.setting.as_str()),
-                now,
-                window_ends_at,
-                max_restorations: self.limit.max_restorations,
-            })
-            .collect();
-        let decisions = futures::future::join_all(
-            claims
-                .iter()
-                .map(|claim| self.state.count_restoration(claim)),
-        )
-        .await;
-        let changed_by = self.changed_by.as_deref();
-        let mut kept = Vec::new();
-        for (change, decision) in std::mem::take(&mut plan.changes).into_iter().zip(decisions) {
-            let setting = change.setting.as_str();
-            match decision {
-                Ok(RestorationDecision::Restore { n }) => {
-                    info!(
-                        repository,
-                        setting,
-                        n,
-                        max = self.limit.max_restorations,
-                        "restoration within the flap limit"
-                    );
-                    kept.push(change);
-                }
-                Ok(RestorationDecision::LimitReached { window_ends_at }) => {
-                    warn!(repository, setting, changed_by, window_ends_at = %window_ends_at.to_rfc3339(), "flap limit reached: not restored until the window ends");
-                    plan.findings.push((
-                        plan::FindingKind::FlapLimitReached,
-                        findings::flap_limit_reached_finding(
-                            repository,
-                            setting,
-                            changed_by,
-                            self.limit,
-                            window_ends_at,
-                        ),
-                    ));
-                }
-                Ok(RestorationDecision::Refused) => {
-                    info!(
-                        repository,
-                        setting, changed_by, "changed again past the flap limit: not restored"
-                    );
-                    plan.findings.push((
-                        plan::FindingKind::FlapLimitHeld,
-                        findings::flap_limit_held_finding(repository, setting, changed_by),
-                    ));
-                }
-                Err(error) => {
-                    warn!(repository, setting, error = %error, "flap limit could not be checked; restoring");
-                    kept.push(change);
-                }
-            }
-        }
-        plan.changes = kept;
-    }
-
-    /// A sweep: one read of the repository's windows, no count.
-    async fn respect(&self, repository: &str, plan: &mut plan::Plan) {
-        let keys: Vec<String> = plan
-            .changes
-            .iter()
-            .map(|change| restoration_key(repository, change.setting.as_str()))
-            .take(crate::ports::MAX_KEYS_PER_READ)
-            .collect();
-        let at_limit = match self
-            .state
-            .restorations_at_limit(&keys, self.limit.max_restorations, chrono::Utc::now())
-            .await
-        {
-            Ok(at_limit) => at_limit,
-            Err(error) => {
-                warn!(repository, error = %error, "flap limit could not be read; restoring");
-                return;
-            }
-        };
-        if at_limit.is_empty() {
-            return;
-        }
-        let mut kept = Vec::new();
-        for change in std::mem::take(&mut plan.changes) {
-            let setting = change.setting.as_str();
-            if at_limit.contains(&restoration_key(repository, setting)) {
-                info!(
-                    repository,
-                    setting, "flap limit of a live window reached: the sweep leaves it"
-                );
-                plan.findings.push((
-                    plan::FindingKind::FlapLimitHeld,
-                    findings::flap_limit_held_finding(repository, setting, None),
-                ));
-            } else {
-                kept.push(change);
-            }
-        }
-        plan.changes = kept;
-    }
-}
-
-/// The state key of the restorations of one setting of one repository.
-fn restoration_key(repository: &str, setting: &str) -> String {
-    format!("restorations#{repository}#{setting}")
-}
-
-/// `hardening.drift.ignore_callers`: values other writers own are accepted, not restored.
-struct Acceptance<'a> {
-    state: StatePort<'a>,
-    /// The event's change when its caller is ignored: the setting, the `ignore_callers` entry,
-    /// and who made the call.
-    event: Option<(&'static str, String, String)>,
-}
-
-impl Acceptance<'_> {
-    /// Takes out of `plan` the event's change (remembered as accepted) and every change whose
-    /// value is one an ignored caller set (one read). A state store that fails lets the
-    /// changes through.
-    async fn apply(&self, repository: &str, plan: &mut plan::Plan) {
-        let mut changes = std::mem::take(&mut plan.changes);
-        if let Some((setting, ignored, changed_by)) = &self.event {
-            if let Some(index) = changes
-                .iter()
-                .position(|change| change.setting.as_str() == *setting)
-            {
-                let change = changes.remove(index);
-                let accepted = AcceptedValue {
-                    value: crate::domain::canonical_json_text(&change.old),
-                    caller: ignored.clone(),
-                    accepted_at: chrono::Utc::now(),
-                };
-                let remembered = match self
-                    .state
-                    .accept_value(repository, setting, &accepted)
-                    .await
-                {
-                    Ok(()) => {
-                        info!(repository, setting, caller = %ignored, "change by an ignored caller accepted and remembered");
-                        true
-                    }
-                    Err(error) => {
-                        warn!(repository, setting, error = %error, "accepted value could not be remembered");
-                        false
-                    }
-                };
-                plan.findings.push((
-                    plan::FindingKind::ChangeAccepted,
-                    findings::change_accepted_finding(
-                        repository, setting, changed_by, ignored, remembered,
-                    ),
-                ));
-            }
-        }
-        if changes.is_empty() {
-            return;
-        }
-        let accepted = match self.state.accepted_values(repository).await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                warn!(repository, error = %error, "accepted values could not be read; restoring");
-                plan.changes = changes;
-                return;
-            }
-        };
-        for change in changes {
-            let setting = change.setting.as_str();
-            let value = crate::domain::canonical_json_text(&change.old);
-            match accepted
-                .get(setting)
-                .filter(|accepted| accepted.value == value)
-            {
-                Some(accepted) => {
-                    info!(repository, setting, caller = %accepted.caller, "value an ignored caller set; left as it is");
-                    plan.findings.push((
-                        plan::FindingKind::ValueAccepted,
-                        findings::value_accepted_finding(
-                            repository,
-                            setting,
-                            &accepted.caller,
-                            accepted.accepted_at,
-                        ),
-                    ));
-                }
-                None => plan.changes.push(change),
-            }
-        }
-    }
-}
-
-/// A policy left as it is replaces nothing: the "replaced" warning of a change a gate took out
-/// goes with it.
-fn forget_replaced(plan: &mut plan::Plan, planned: &[&'static str]) {
-    let left: Vec<String> = planned
-        .iter()
-        .filter(|setting| {
-            !plan
-                .changes
-                .iter()
-                .any(|change| change.setting.as_str() == **setting)
-        })
-        .map(|setting| setting.replace('_', " "))
-        .collect();
-    plan.findings.retain(|(kind, finding)| {
-        *kind != plan::FindingKind::PolicyReplaced
-            || !left
-                .iter()
-                .any(|what| finding.title.starts_with(what.as_str()))
-    });
-}
-
 /// One run's view of the registry and the configuration.
-struct Hardener<'a> {
-    registry: RegistryPort<'a>,
+struct Hardener<'a, P: PortSet> {
+    registry: &'a P::Registry,
     config: &'a HardeningConfig,
     managed: ManagedPrefixes,
     dry_run: bool,
@@ -803,17 +586,17 @@ struct Hardener<'a> {
     /// Report findings only a person can resolve (see [`FindingKind::resolved_by_hand`]);
     /// `false` for runs that recur with every sync of the cache.
     report_unresolvable: bool,
-    scanning: ScanningView<'a>,
+    scanning: ScanningView<'a, P::Scanning>,
     /// `None`: every difference is written (creation events, direct invocations, no table).
-    flap: Option<FlapGate<'a>>,
+    flap: Option<FlapGate<'a, P::State>>,
     /// `None`: no caller is ignored, or no table.
-    acceptance: Option<Acceptance<'a>>,
+    acceptance: Option<Acceptance<'a, P::State>>,
 }
 
 /// What a run knows of scanning: the registry configuration in effect (a sweep), the effective
 /// scanning read in batches, and the coverage of the repositories seen.
-struct ScanningView<'a> {
-    api: ScanningPort<'a>,
+struct ScanningView<'a, S: Scanning + ?Sized> {
+    api: &'a S,
     /// `None`: not known (event paths, `off`, unreadable); every repository is read.
     in_effect: Option<RegistryScanning>,
     read: Mutex<HashMap<String, EffectiveScanning>>,
@@ -826,13 +609,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl<'a> Hardener<'a> {
+impl<'a, P: PortSet> Hardener<'a, P> {
     async fn new(
-        ports: &'a Ports,
+        ports: &'a P,
         config: &'a Config,
         dry_run: bool,
         deadline: Deadline,
-    ) -> Result<Hardener<'a>, Error> {
+    ) -> Result<Hardener<'a, P>, Error> {
         let registry = ports.registry();
         let managed = observe::managed_prefixes(registry, &config.hardening).await?;
         Ok(Hardener {
@@ -854,7 +637,7 @@ impl<'a> Hardener<'a> {
     }
 
     /// Counts restorations against `hardening.drift` in the state store, when there is one.
-    fn limiting_restorations(mut self, ports: &'a Ports, changed_by: Option<String>) -> Self {
+    fn limiting_restorations(mut self, ports: &'a P, changed_by: Option<String>) -> Self {
         self.flap = ports.state().map(|state| FlapGate {
             state,
             limit: &self.config.drift,
@@ -865,11 +648,7 @@ impl<'a> Hardener<'a> {
 
     /// Leaves values callers of `hardening.drift.ignore_callers` set, when any are configured
     /// and there is a state table; `event` is the drift event's own change by one of them.
-    fn accepting(
-        mut self,
-        ports: &'a Ports,
-        event: Option<(&'static str, String, String)>,
-    ) -> Self {
+    fn accepting(mut self, ports: &'a P, event: Option<(&'static str, String, String)>) -> Self {
         if self.config.drift.ignore_callers.is_empty() {
             return self;
         }
@@ -1222,7 +1001,7 @@ impl<'a> Hardener<'a> {
     }
 }
 
-impl Hardener<'_> {
+impl<P: PortSet> Hardener<'_, P> {
     /// After the deprecated per-repository scan on push was written, reads the effective
     /// scanning again: whether a repository's own flag still counts beside a registry
     /// configuration is not something AWS documents, so the run says when it did not.
@@ -1382,101 +1161,4 @@ fn scan_on_push_written(plan: &plan::Plan, applied: Option<&[apply::Applied]>) -
             (plan::Write::ScanOnPush(value), apply::Applied::Written) => Some(*value),
             _ => None,
         })
-}
-
-/// The hand-off with an in-memory fake: what a sweep's last step records and alerts, without
-/// Lambda or the emulator.
-#[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use futures::future::BoxFuture;
-
-    use super::*;
-
-    /// Records what it was asked to hand on; answers `Ok(target)` or fails like Lambda would.
-    struct FakeHandOff {
-        target: Option<&'static str>,
-        seen: Mutex<Vec<HardenRequest>>,
-    }
-
-    impl HandOff for FakeHandOff {
-        fn hand_off<'a>(
-            &'a self,
-            request: &'a HardenRequest,
-        ) -> BoxFuture<'a, Result<String, AwsError>> {
-            Box::pin(async move {
-                self.seen
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .push(request.clone());
-                match self.target {
-                    Some(target) => Ok(target.to_owned()),
-                    None => Err(AwsError::invalid_request(
-                        "lambda:InvokeFunction",
-                        Some("harden-repository"),
-                        std::io::Error::other("the function's role may not invoke it"),
-                    )),
-                }
-            })
-        }
-    }
-
-    fn continuation() -> HardenRequest {
-        HardenRequest {
-            target: HardenTarget::Sweep,
-            dry_run: Some(false),
-            cursor: Some(serde_json::json!({"after": "docker-hub/library/nginx", "link": 1})),
-        }
-    }
-
-    /// (case, the fake's answer, handed to in the report, a finding to alert)
-    #[tokio::test]
-    async fn hand_on_records_where_the_rest_went_or_alerts() {
-        let cases: [(&str, Option<&'static str>, Option<&str>, bool); 2] = [
-            (
-                "handed on",
-                Some("harden-repository:live"),
-                Some("harden-repository:live"),
-                false,
-            ),
-            ("invoke refused", None, None, true),
-        ];
-        for (case, target, handed_to, alerts) in cases {
-            let fake = FakeHandOff {
-                target,
-                seen: Mutex::new(Vec::new()),
-            };
-            let mut report = HardenReport::new(FUNCTION.as_str(), false);
-            let failure = hand_on(&mut report, &continuation(), &fake).await;
-            assert_eq!(failure.is_some(), alerts, "{case}: {failure:?}");
-            assert_eq!(
-                fake.seen
-                    .lock()
-                    .map(|seen| seen.clone())
-                    .unwrap_or_default(),
-                vec![continuation()],
-                "{case}: exactly one hand-off, with the continuation"
-            );
-            assert_eq!(
-                report
-                    .details
-                    .hand_off
-                    .as_ref()
-                    .and_then(|record| record.handed_to.as_deref()),
-                handed_to,
-                "{case}"
-            );
-            if let Some(finding) = failure {
-                assert_eq!(finding.severity, Severity::Critical, "{case}");
-                assert!(
-                    finding
-                        .next_steps
-                        .iter()
-                        .any(|step| step.contains("\"cursor\"")),
-                    "{case}: the payload to continue by hand: {finding:?}"
-                );
-            }
-        }
-    }
 }

@@ -7,7 +7,7 @@ use crate::config::HardeningConfig;
 use crate::domain::Repository;
 use crate::error::Error;
 use crate::ports::AwsError;
-use crate::ports::{RegistryPort, REPOSITORY_NOT_FOUND};
+use crate::ports::{Registry, REPOSITORY_NOT_FOUND};
 
 use super::desired::{ManagedPrefixes, Reads};
 use super::plan::Observed;
@@ -15,7 +15,7 @@ use super::plan::Observed;
 /// The managed prefixes: `hardening.prefixes` when set, else the registry's cache rules (read
 /// only then).
 pub async fn managed_prefixes(
-    registry: RegistryPort<'_>,
+    registry: &(impl Registry + ?Sized),
     config: &HardeningConfig,
 ) -> Result<ManagedPrefixes, Error> {
     let rules = match &config.prefixes {
@@ -42,7 +42,7 @@ pub enum Observation {
 /// Reads the settings `reads` asks for of a repository already described (a sweep's listing or
 /// [`describe`]).
 pub async fn observe(
-    registry: RegistryPort<'_>,
+    registry: &(impl Registry + ?Sized),
     repository: Repository,
     reads: Reads,
 ) -> Result<Observation, AwsError> {
@@ -51,7 +51,7 @@ pub async fn observe(
 
 /// [`observe`], with the tags already read (`Some`) when deciding whether it is ours needed them.
 pub async fn observe_knowing_tags(
-    registry: RegistryPort<'_>,
+    registry: &(impl Registry + ?Sized),
     repository: Repository,
     reads: Reads,
     known_tags: Option<BTreeMap<String, String>>,
@@ -101,7 +101,7 @@ pub async fn observe_knowing_tags(
 
 /// Describes one repository by name, then observes it.
 pub async fn describe(
-    registry: RegistryPort<'_>,
+    registry: &(impl Registry + ?Sized),
     name: &str,
     reads: Reads,
 ) -> Result<Observation, AwsError> {

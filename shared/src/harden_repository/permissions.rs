@@ -1,17 +1,17 @@
 //! What `harden-repository` may call: read the rules (managed prefixes), list and read
 //! repositories, write the settings of managed repositories only, and hand a sweep that runs
 //! short of time to a new invocation of itself. A sweep reconciles the creation templates
-//! first ([`crate::templates::permissions`]), then the registry scanning configuration
-//! ([`crate::scanning::permissions`]).
+//! first ([`crate::harden_repository::templates::permissions`]), then the registry scanning configuration
+//! ([`crate::harden_repository::scanning::permissions`]).
 
 use crate::domain::permissions::{
     Condition, Permission, Scope, TagKeys, PUBLISH_ALERTS, PUBLISH_ALERTS_DECRYPT,
     PUBLISH_ALERTS_ENCRYPT, REMEMBER_ALERTS,
 };
-use crate::scanning::permissions::{
+use crate::harden_repository::scanning::permissions::{
     GET_REGISTRY_SCANNING, PUT_REGISTRY_SCANNING, READ_REPOSITORY_SCANNING,
 };
-use crate::templates::permissions::{
+use crate::harden_repository::templates::permissions::{
     CREATE_REPOSITORY_BY_TEMPLATE, CREATE_TEMPLATE, DESCRIBE_TEMPLATES, PASS_TEMPLATE_ROLE,
     UPDATE_TEMPLATE,
 };

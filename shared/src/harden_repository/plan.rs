@@ -1,5 +1,5 @@
 //! The difference between a repository and its profile: the writes that close it, and the
-//! problems that cannot or must not be written away (worded in [`super::findings`]). Pure: no
+//! problems that cannot or must not be written away (worded in `findings`). Pure: no
 //! I/O.
 //!
 //! JSON documents are compared by meaning: key order, whitespace, the order of lifecycle rules
@@ -12,9 +12,11 @@ use serde_json::{json, Value};
 
 use crate::config::{TagMutability, TagMutabilitySetting};
 use crate::domain::scanning::EffectiveScanning;
-use crate::domain::{canonical_json_text, Finding, PublicStatement, Repository, RepositoryPolicy};
+use crate::domain::{canonical_json_text, Finding, Repository, RepositoryPolicy};
 
 use super::desired::Desired;
+use super::findings::{describe_public, finding};
+pub use super::problems::{FindingKind, Problem};
 
 /// A repository as observed: `DescribeRepositories` plus what [`super::desired::Reads`] asked
 /// for. Fields that were not read are empty and never looked at.
@@ -84,62 +86,6 @@ pub struct Change {
     pub write: Write,
 }
 
-/// Why a finding was raised, so a run with many alike can report them as one.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FindingKind {
-    EncryptionDrift,
-    ImmutableTags,
-    PublicPolicyRefused,
-    PublicPolicyFound,
-    /// A policy the repository had is replaced, and rules or statements of it are lost.
-    PolicyReplaced,
-    /// The profile turns scan on push off, but a registry scanning filter scans it on push.
-    ScannedByRegistry,
-    /// The per-repository scan on push was written, and the effective scanning read back
-    /// did not change (the registry configuration decides).
-    ScanSettingIgnored,
-    /// A setting was restored `max_restorations` times within the window and changed again:
-    /// not restored until the window ends (the window's one critical alert).
-    FlapLimitReached,
-    /// Changed again after the flap limit was reached: not restored, already alerted.
-    FlapLimitHeld,
-    /// A change by a caller of `hardening.drift.ignore_callers`: accepted, not restored.
-    ChangeAccepted,
-    /// A value an ignored caller set, still in place: left as it is.
-    ValueAccepted,
-}
-
-impl FindingKind {
-    /// Findings no run of hardening resolves, so they come back unchanged every time the
-    /// repository is looked at: encryption cannot change in place, and an `IMMUTABLE` profile is
-    /// the configuration's own choice. (A public policy is never in this set.)
-    pub fn resolved_by_hand(&self) -> bool {
-        matches!(
-            self,
-            FindingKind::EncryptionDrift
-                | FindingKind::ImmutableTags
-                | FindingKind::ScannedByRegistry
-                | FindingKind::ScanSettingIgnored
-        )
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            FindingKind::EncryptionDrift => "encryption-drift",
-            FindingKind::ImmutableTags => "immutable-tags",
-            FindingKind::PublicPolicyRefused => "public-policy-refused",
-            FindingKind::PublicPolicyFound => "public-policy-found",
-            FindingKind::PolicyReplaced => "policy-replaced",
-            FindingKind::ScannedByRegistry => "scanned-by-registry",
-            FindingKind::ScanSettingIgnored => "scan-setting-ignored",
-            FindingKind::FlapLimitReached => "flap-limit-reached",
-            FindingKind::FlapLimitHeld => "flap-limit-held",
-            FindingKind::ChangeAccepted => "change-accepted",
-            FindingKind::ValueAccepted => "value-accepted",
-        }
-    }
-}
-
 /// What to do with one repository.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Plan {
@@ -153,55 +99,10 @@ impl Plan {
         self.changes.is_empty() && self.findings.is_empty()
     }
 
-    /// Records a problem, worded once by [`super::findings`].
+    /// Records a problem, worded once by `findings`.
     fn raise(&mut self, desired: &Desired<'_>, repository: &Repository, problem: Problem) {
-        let finding = super::findings::finding(&problem, desired, repository);
+        let finding = finding(&problem, desired, repository);
         self.findings.push((problem.kind(), finding));
-    }
-}
-
-/// What planning found that a write does not settle (or must not). Decided here, without
-/// prose; [`super::findings`] words each one.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Problem {
-    /// A policy is replaced wholesale and loses entries someone put there.
-    PolicyReplaced {
-        /// `lifecycle policy` or `repository policy`.
-        what: &'static str,
-        /// `rule` or `statement`.
-        entry: &'static str,
-        removed: Vec<Value>,
-    },
-    /// The profile turns scan on push off, but a registry filter scans the repository.
-    ScannedByRegistry { applied_filters: Vec<String> },
-    /// Plain `IMMUTABLE` on a cache repository.
-    ImmutableTags,
-    /// The profile's repository policy is public and the profile does not allow it.
-    PublicPolicyRefused {
-        /// Where the policy comes from (`policies/open.json`).
-        origin: String,
-        statements: Vec<PublicStatement>,
-    },
-    /// The repository's own policy is public and no profile policy replaces it.
-    PublicPolicyFound { statements: Vec<PublicStatement> },
-    /// Encryption differs; ECR cannot change it after creation.
-    EncryptionDrift { expected: String },
-    /// The repository's own scan-on-push flag is set, and ECR reports it not scanned on push
-    /// (`scan_frequency`): only the registry scanning configuration can change that.
-    OwnFlagNotEffective { scan_frequency: String },
-}
-
-impl Problem {
-    pub fn kind(&self) -> FindingKind {
-        match self {
-            Problem::PolicyReplaced { .. } => FindingKind::PolicyReplaced,
-            Problem::ScannedByRegistry { .. } => FindingKind::ScannedByRegistry,
-            Problem::ImmutableTags => FindingKind::ImmutableTags,
-            Problem::PublicPolicyRefused { .. } => FindingKind::PublicPolicyRefused,
-            Problem::PublicPolicyFound { .. } => FindingKind::PublicPolicyFound,
-            Problem::EncryptionDrift { .. } => FindingKind::EncryptionDrift,
-            Problem::OwnFlagNotEffective { .. } => FindingKind::ScanSettingIgnored,
-        }
     }
 }
 
@@ -274,7 +175,7 @@ pub fn plan(desired: &Desired<'_>, observed: &Observed) -> Plan {
         if current != scan_on_push {
             if by_registry {
                 // A registry filter scans it on push; the repository's own setting cannot turn
-                // that off (the sweep reports the profile once, see `crate::scanning`).
+                // that off (the sweep reports the profile once, see the `scanning` step).
                 plan.raise(
                     desired,
                     repository,
@@ -396,7 +297,7 @@ fn plan_repository_policy(desired: &Desired<'_>, observed: &Observed, plan: &mut
     } else {
         Some(format!(
             "replaces a public policy ({})",
-            super::findings::describe_public(&current_public)
+            describe_public(&current_public)
         ))
     };
     let old = current.map_or(Value::Null, json_or_text);

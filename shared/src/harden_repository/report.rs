@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::domain::Report;
 use crate::events::{CreatedVia, HardenRequest, SyncStatus};
-use crate::scanning::{RegistryScanningSection, ScanCoverage};
-use crate::templates::TemplatesSection;
+use crate::harden_repository::scanning::{RegistryScanningSection, ScanCoverage};
+use crate::harden_repository::templates::{TemplatesSection, NOT_CARRIED_BY_TEMPLATES};
 
 /// The `harden-repository` report.
 pub type HardenReport = Report<HardenDetails>;
@@ -112,6 +112,31 @@ pub struct Birth {
     pub fixed_after_birth: Vec<String>,
     /// Settings no template carries (scan on push), fixed by the event.
     pub not_carried_by_templates: Vec<String>,
+}
+
+/// Whether a repository the creation event hardened was born compliant: every setting a
+/// template carries already matched its profile, so the event cost reads only (plus what no
+/// template carries). `None` when the report hardened no repository.
+pub fn birth(report: &HardenReport) -> Option<Birth> {
+    let checked = report
+        .summary
+        .get("repositories_checked")
+        .copied()
+        .unwrap_or(0);
+    if checked != 1 {
+        return None;
+    }
+    let (not_carried, carried): (Vec<String>, Vec<String>) = report
+        .details
+        .changes
+        .iter()
+        .map(|change| change.setting.clone())
+        .partition(|setting| NOT_CARRIED_BY_TEMPLATES.contains(&setting.as_str()));
+    Some(Birth {
+        born_compliant: carried.is_empty(),
+        fixed_after_birth: carried,
+        not_carried_by_templates: not_carried,
+    })
 }
 
 /// What became of one repository.

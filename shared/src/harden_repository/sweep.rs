@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::deadline::Deadline;
 use crate::domain::Repository;
 use crate::ports::AwsError;
-use crate::ports::{RegistryPort, MAX_PAGE_SIZE};
+use crate::ports::{Registry, MAX_PAGE_SIZE};
 
 use super::outcome::{Outcome, Tally};
 
@@ -98,7 +98,7 @@ pub struct SweepProgress {
 /// recording every outcome in `tally`. `prepare` sees each page before its repositories are
 /// started (to read what can be read for many repositories in one call).
 pub async fn sweep_repositories<Prepare, PrepareFuture, Harden, HardenFuture>(
-    registry: RegistryPort<'_>,
+    registry: &(impl Registry + ?Sized),
     start: SweepCursor,
     concurrency: usize,
     deadline: Deadline,

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use futures::future::BoxFuture;
 
 use super::{
-    AlertClaim, AlertDecision, CachedImage, Call, CreationTemplates, Given, Iam, Ports,
-    PullFailure, Registry, RegistryPolicyText, RepositoryPage, RestorationClaim,
-    RestorationDecision, RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore,
-    Upstream, REPOSITORY_NOT_FOUND,
+    AlertClaim, AlertDecision, CachedImage, Call, CreationTemplates, DynPorts, Iam, PullFailure,
+    Registry, RegistryPolicyText, RepositoryPage, RestorationClaim, RestorationDecision,
+    RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore, Upstream,
+    REPOSITORY_NOT_FOUND,
 };
 use crate::config::TagMutabilitySetting;
 use crate::deadline::Deadline;
@@ -761,19 +761,18 @@ impl Upstream for FakeUpstream {
     }
 }
 
-/// Ports over the fakes; the region is [`REGION`].
-pub fn ports(ecr: &Arc<FakeEcr>, secrets: &Arc<FakeSecretStore>) -> Ports {
-    Ports::given(
-        Given {
-            registry: Arc::clone(ecr) as Arc<dyn Registry>,
-            templates: Arc::clone(ecr) as Arc<dyn CreationTemplates>,
-            scanning: Arc::clone(ecr) as Arc<dyn Scanning>,
-            secrets: Arc::clone(secrets) as Arc<dyn SecretStore>,
-            iam: Arc::new(FakeIam),
-            state: None,
-        },
-        Some(REGION.to_owned()),
-    )
+/// Ports over the fakes; the region is [`REGION`]; upstreams answer nothing.
+pub fn ports(ecr: &Arc<FakeEcr>, secrets: &Arc<FakeSecretStore>) -> DynPorts {
+    DynPorts {
+        registry: Arc::clone(ecr) as Arc<dyn Registry>,
+        templates: Arc::clone(ecr) as Arc<dyn CreationTemplates>,
+        scanning: Arc::clone(ecr) as Arc<dyn Scanning>,
+        secrets: Arc::clone(secrets) as Arc<dyn SecretStore>,
+        iam: Arc::new(FakeIam),
+        state: None,
+        upstream: Arc::new(FakeUpstream::default()),
+        region: Some(REGION.to_owned()),
+    }
 }
 
 /// [`ports`] with a state store.
@@ -781,18 +780,11 @@ pub fn ports_with_state(
     ecr: &Arc<FakeEcr>,
     secrets: &Arc<FakeSecretStore>,
     state: &Arc<FakeState>,
-) -> Ports {
-    Ports::given(
-        Given {
-            registry: Arc::clone(ecr) as Arc<dyn Registry>,
-            templates: Arc::clone(ecr) as Arc<dyn CreationTemplates>,
-            scanning: Arc::clone(ecr) as Arc<dyn Scanning>,
-            secrets: Arc::clone(secrets) as Arc<dyn SecretStore>,
-            iam: Arc::new(FakeIam),
-            state: Some(Arc::clone(state) as Arc<dyn StateStore>),
-        },
-        Some(REGION.to_owned()),
-    )
+) -> DynPorts {
+    DynPorts {
+        state: Some(Arc::clone(state) as Arc<dyn StateStore>),
+        ..ports(ecr, secrets)
+    }
 }
 
 /// One record of the fake state table, as the DynamoDB adapter keeps it.

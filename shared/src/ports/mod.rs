@@ -1,23 +1,23 @@
 //! The ports: what the features ask of the outside world, as traits, so that no feature names
 //! an SDK type or an HTTP library.
 //!
-//! | port | in a deployment | asked by |
+//! | port | in a deployment (`aws/`, `upstream/`) | asked by |
 //! |---|---|---|
-//! | [`Registry`] | [`crate::aws::ecr::Ecr`] | every feature |
-//! | [`CreationTemplates`] | [`EcrTemplates`] | templates, hardening |
-//! | [`Scanning`] | [`EcrScanning`] | scanning, hardening |
-//! | [`SecretStore`] | [`SecretsManager`] | credentials, rule validation |
-//! | [`Iam`] | [`IamApi`] | the consumer doctor |
-//! | [`Upstream`] | [`crate::upstream::UpstreamHttp`] | credentials (token expiry) |
-//! | [`StateStore`] | [`DynamoState`] (only with `PTC_STATE_TABLE`) | alert repeats, flap limit |
-//! | [`AlertSink`] | [`crate::aws::sns::AlertTopic`] | every function |
-//! | [`HandOff`] | [`crate::aws::lambda::SelfInvoke`] | the harden sweep |
+//! | [`Registry`] | `Ecr` | every feature |
+//! | [`CreationTemplates`] | `EcrTemplates` | templates, hardening |
+//! | [`Scanning`] | `EcrScanning` | scanning, hardening |
+//! | [`SecretStore`] | `SecretsManager` | credentials, rule validation |
+//! | [`Iam`] | `IamApi` | the consumer doctor |
+//! | [`Upstream`] | `UpstreamHttp` | credentials (token expiry) |
+//! | [`StateStore`] | `DynamoState` (only with `PTC_STATE_TABLE`) | alert repeats, flap limit |
+//! | [`AlertSink`] | `AlertTopic` (SNS) | every function |
+//! | [`HandOff`] | `SelfInvoke` (Lambda) | the harden sweep |
 //!
-//! The emulator-backed integration tests hold the AWS adapters to the contract; the in-memory
-//! fakes of `fakes` (test builds) let unit tests drive deadlines, failures and hand-offs without
-//! it. Methods return boxed futures so that a port can be a trait object (the fakes are);
-//! features hold a port as [`RegistryPort`] and its siblings, which call an AWS adapter
-//! directly (see [`Ports`]).
+//! Ports name no adapter; adapters implement them and know no feature. A binary's composition
+//! root wires the adapters once into a [`PortSet`], which every feature is generic over. The
+//! emulator-backed integration tests hold the AWS adapters to the contract; the in-memory fakes
+//! of `fakes` (test builds) let unit tests drive deadlines, failures and hand-offs without it,
+//! as a [`DynPorts`]. Methods return boxed futures so that a port can be a trait object.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -26,21 +26,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
-use crate::aws::creation_templates::EcrTemplates;
-use crate::aws::ecr::Ecr;
-use crate::aws::iam::IamApi;
-use crate::aws::registry_scanning::EcrScanning;
-use crate::aws::secrets::SecretsManager;
-use crate::aws::state::DynamoState;
 use crate::config::TagMutabilitySetting;
-use crate::deadline::Deadline;
 use crate::domain::iam::{RoleFacts, SimulatedDecision};
 use crate::domain::scanning::{EffectiveScanning, RegistryScanning};
 use crate::domain::{
     CacheRule, CreationTemplate, PulledImage, Repository, SecretMetadata, SecretValue,
 };
 use crate::events::HardenRequest;
-use crate::upstream::UpstreamHttp;
 
 pub mod alerts;
 pub mod error;
@@ -318,253 +310,87 @@ pub trait StateStore: Send + Sync + Debug {
 /// DynamoDB's `BatchGetItem` limit on the keys of one read.
 pub const MAX_KEYS_PER_READ: usize = 100;
 
-/// The ports of a run, shared by every invocation of a process. Cloning is cheap.
+/// The ports of a run, wired once per process by its composition root: the AWS adapters in a
+/// function binary and in the CLI (`AwsPorts`), trait objects over in-memory fakes
+/// in unit tests ([`DynPorts`]).
 ///
-/// Each accessor hands out a port as a small `Copy` value that calls the AWS adapter directly
-/// or, for ports given as trait objects (the fakes), through the trait. Over AWS no trait
-/// object is built, so a function binary links exactly the calls it makes: a trait object's
-/// vtable holds every method of its trait, which put every port's SDK operations (IAM and
-/// Secrets Manager in the pre-warmer, say) into every zip.
-#[derive(Clone, Debug)]
-pub struct Ports {
-    adapters: Adapters,
+/// Features are generic over the bundle, so a function binary calls its adapters directly and
+/// links exactly the calls it makes: a trait object's vtable holds every method of its trait,
+/// which would put every port's SDK operations (IAM and Secrets Manager in the pre-warmer, say)
+/// and the HTTPS client into every zip.
+pub trait PortSet: Send + Sync + Debug {
+    type Registry: Registry + ?Sized;
+    type Templates: CreationTemplates + ?Sized;
+    type Scanning: Scanning + ?Sized;
+    type Secrets: SecretStore + ?Sized;
+    type Iam: Iam + ?Sized;
+    type State: StateStore + ?Sized;
+    type Upstream: Upstream + ?Sized;
+
+    fn registry(&self) -> &Self::Registry;
+    fn creation_templates(&self) -> &Self::Templates;
+    fn scanning(&self) -> &Self::Scanning;
+    fn secret_store(&self) -> &Self::Secrets;
+    fn iam(&self) -> &Self::Iam;
+    /// The state store; `None` when no table is configured.
+    fn state(&self) -> Option<&Self::State>;
+    fn upstream(&self) -> &Self::Upstream;
     /// The region the ports talk to, when one was resolved (for the commands findings print).
-    region: Option<String>,
+    fn region(&self) -> Option<&str>;
 }
 
+/// Ports given as trait objects: any implementation, the in-memory fakes of the unit tests for
+/// one. Cloning is cheap.
 #[derive(Clone, Debug)]
-enum Adapters {
-    Aws(AwsAdapters),
-    /// Any implementation, the in-memory fakes of the unit tests for one.
-    Given(Given),
-}
-
-/// The AWS adapters over one set of clients ([`crate::aws::Clients::ports`]).
-#[derive(Clone, Debug)]
-pub struct AwsAdapters {
-    pub ecr: Ecr,
-    pub templates: EcrTemplates,
-    pub scanning: EcrScanning,
-    pub secrets: SecretsManager,
-    pub iam: IamApi,
-    /// `None` without `PTC_STATE_TABLE`: the features that need state are off.
-    pub state: Option<DynamoState>,
-}
-
-/// Ports given as trait objects.
-#[derive(Clone, Debug)]
-pub struct Given {
+pub struct DynPorts {
     pub registry: Arc<dyn Registry>,
     pub templates: Arc<dyn CreationTemplates>,
     pub scanning: Arc<dyn Scanning>,
     pub secrets: Arc<dyn SecretStore>,
     pub iam: Arc<dyn Iam>,
     pub state: Option<Arc<dyn StateStore>>,
+    pub upstream: Arc<dyn Upstream>,
+    pub region: Option<String>,
 }
 
-impl Ports {
-    pub fn aws(adapters: AwsAdapters, region: Option<String>) -> Self {
-        Ports {
-            adapters: Adapters::Aws(adapters),
-            region,
-        }
+impl PortSet for DynPorts {
+    type Registry = dyn Registry;
+    type Templates = dyn CreationTemplates;
+    type Scanning = dyn Scanning;
+    type Secrets = dyn SecretStore;
+    type Iam = dyn Iam;
+    type State = dyn StateStore;
+    type Upstream = dyn Upstream;
+
+    fn registry(&self) -> &Self::Registry {
+        self.registry.as_ref()
     }
 
-    pub fn given(ports: Given, region: Option<String>) -> Self {
-        Ports {
-            adapters: Adapters::Given(ports),
-            region,
-        }
+    fn creation_templates(&self) -> &Self::Templates {
+        self.templates.as_ref()
     }
 
-    pub fn registry(&self) -> RegistryPort<'_> {
-        match &self.adapters {
-            Adapters::Aws(aws) => RegistryPort::Adapter(&aws.ecr),
-            Adapters::Given(given) => RegistryPort::Given(given.registry.as_ref()),
-        }
+    fn scanning(&self) -> &Self::Scanning {
+        self.scanning.as_ref()
     }
 
-    pub fn creation_templates(&self) -> TemplatesPort<'_> {
-        match &self.adapters {
-            Adapters::Aws(aws) => TemplatesPort::Adapter(&aws.templates),
-            Adapters::Given(given) => TemplatesPort::Given(given.templates.as_ref()),
-        }
+    fn secret_store(&self) -> &Self::Secrets {
+        self.secrets.as_ref()
     }
 
-    pub fn scanning(&self) -> ScanningPort<'_> {
-        match &self.adapters {
-            Adapters::Aws(aws) => ScanningPort::Adapter(&aws.scanning),
-            Adapters::Given(given) => ScanningPort::Given(given.scanning.as_ref()),
-        }
+    fn iam(&self) -> &Self::Iam {
+        self.iam.as_ref()
     }
 
-    pub fn secret_store(&self) -> SecretStorePort<'_> {
-        match &self.adapters {
-            Adapters::Aws(aws) => SecretStorePort::Adapter(&aws.secrets),
-            Adapters::Given(given) => SecretStorePort::Given(given.secrets.as_ref()),
-        }
+    fn state(&self) -> Option<&Self::State> {
+        self.state.as_deref()
     }
 
-    pub fn iam(&self) -> IamPort<'_> {
-        match &self.adapters {
-            Adapters::Aws(aws) => IamPort::Adapter(&aws.iam),
-            Adapters::Given(given) => IamPort::Given(given.iam.as_ref()),
-        }
+    fn upstream(&self) -> &Self::Upstream {
+        self.upstream.as_ref()
     }
 
-    /// The state store; `None` when no table is configured.
-    pub fn state(&self) -> Option<StatePort<'_>> {
-        match &self.adapters {
-            Adapters::Aws(aws) => aws.state.as_ref().map(StatePort::Adapter),
-            Adapters::Given(given) => given.state.as_deref().map(StatePort::Given),
-        }
-    }
-
-    pub fn region(&self) -> Option<&str> {
+    fn region(&self) -> Option<&str> {
         self.region.as_deref()
-    }
-}
-
-/// A port as a feature holds it: the adapter of a deployment, called directly, or a port given
-/// as a trait object. One method per method of the trait, with the same signature.
-macro_rules! port_dispatch {
-    (
-        $(#[$doc:meta])*
-        $port:ident<$p:lifetime>: $trait:ident over $aws:ty {
-            $(
-                $(#[$method_doc:meta])*
-                fn $method:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty;
-            )*
-        }
-    ) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug)]
-        pub enum $port<$p> {
-            Adapter(&$p $aws),
-            Given(&$p dyn $trait),
-        }
-
-        impl<$p> From<&$p $aws> for $port<$p> {
-            fn from(adapter: &$p $aws) -> Self {
-                $port::Adapter(adapter)
-            }
-        }
-
-        impl<$p> From<&$p dyn $trait> for $port<$p> {
-            fn from(given: &$p dyn $trait) -> Self {
-                $port::Given(given)
-            }
-        }
-
-        impl<$p> $port<$p> {
-            $(
-                $(#[$method_doc])*
-                pub fn $method(self, $($arg: $ty),*) -> $ret {
-                    match self {
-                        $port::Adapter(adapter) => <$aws as $trait>::$method(adapter, $($arg),*),
-                        $port::Given(given) => given.$method($($arg),*),
-                    }
-                }
-            )*
-        }
-    };
-}
-
-port_dispatch! {
-    /// The [`Registry`] port.
-    RegistryPort<'p>: Registry over Ecr {
-        fn cache_rules(prefixes: Option<&'p [String]>) -> Call<'p, Vec<CacheRule>>;
-        fn validate_cache_rule(prefix: &'p str) -> Call<'p, RuleValidation>;
-        fn repositories_page(
-            next_token: Option<String>,
-            page_size: i32,
-        ) -> Call<'p, RepositoryPage>;
-        fn repository(name: &'p str) -> Call<'p, Option<Repository>>;
-        fn pull_by_tag(
-            repository: &'p str,
-            tag: &'p str,
-        ) -> BoxFuture<'p, Result<PulledImage, PullFailure>>;
-        fn cached_image(repository: &'p str, tag: &'p str) -> Call<'p, Option<CachedImage>>;
-        fn lifecycle_policy(repository: &'p str) -> Call<'p, Option<String>>;
-        fn put_lifecycle_policy(repository: &'p str, policy_text: &'p str) -> Call<'p, ()>;
-        fn repository_policy(repository: &'p str) -> Call<'p, Option<String>>;
-        fn set_repository_policy(repository: &'p str, policy_text: &'p str) -> Call<'p, ()>;
-        fn registry_policy() -> Call<'p, RegistryPolicyText>;
-        fn tags(repository_arn: &'p str) -> Call<'p, BTreeMap<String, String>>;
-        fn tag(repository_arn: &'p str, tags: &'p BTreeMap<String, String>) -> Call<'p, ()>;
-        fn put_scan_on_push(repository: &'p str, scan_on_push: bool) -> Call<'p, ()>;
-        fn put_tag_mutability(
-            repository: &'p str,
-            setting: &'p TagMutabilitySetting,
-        ) -> Call<'p, ()>;
-    }
-}
-
-port_dispatch! {
-    /// The [`CreationTemplates`] port.
-    TemplatesPort<'p>: CreationTemplates over EcrTemplates {
-        fn all() -> Call<'p, Vec<CreationTemplate>>;
-        fn create(template: &'p CreationTemplate) -> Call<'p, ()>;
-        fn update(template: &'p CreationTemplate) -> Call<'p, ()>;
-    }
-}
-
-port_dispatch! {
-    /// The [`Scanning`] port.
-    ScanningPort<'p>: Scanning over EcrScanning {
-        fn registry_configuration() -> Call<'p, RegistryScanning>;
-        fn put_registry_configuration(configuration: &'p RegistryScanning) -> Call<'p, ()>;
-        fn repositories(names: &'p [String]) -> Call<'p, ScanningBatch>;
-    }
-}
-
-port_dispatch! {
-    /// The [`SecretStore`] port.
-    SecretStorePort<'p>: SecretStore over SecretsManager {
-        fn credential_secrets() -> Call<'p, Vec<SecretMetadata>>;
-        fn describe(secret_id: &'p str) -> Call<'p, Option<SecretMetadata>>;
-        fn value(secret_id: &'p str) -> Call<'p, SecretValue>;
-        fn tag(secret_id: &'p str, key: &'p str, value: &'p str) -> Call<'p, ()>;
-    }
-}
-
-port_dispatch! {
-    /// The [`Iam`] port.
-    IamPort<'p>: Iam over IamApi {
-        fn simulate(
-            principal_arn: &'p str,
-            actions: &'p [&'p str],
-            resources: &'p [String],
-        ) -> Call<'p, Vec<SimulatedDecision>>;
-        fn role(role_arn: &'p str) -> Call<'p, Option<RoleFacts>>;
-    }
-}
-
-port_dispatch! {
-    /// The [`Upstream`] port. Only the runs that ask an upstream link the HTTPS client.
-    UpstreamPort<'p>: Upstream over UpstreamHttp {
-        fn send(
-            request: UpstreamRequest,
-            deadline: Deadline,
-        ) -> BoxFuture<'p, Result<UpstreamResponse, HttpFailure>>;
-    }
-}
-
-port_dispatch! {
-    /// The [`StateStore`] port. Only the runs that remember link the DynamoDB operations.
-    StatePort<'p>: StateStore over DynamoState {
-        fn claim_alert(claim: &'p AlertClaim) -> Call<'p, AlertDecision>;
-        fn count_restoration(claim: &'p RestorationClaim) -> Call<'p, RestorationDecision>;
-        fn accept_value(
-            repository: &'p str,
-            setting: &'p str,
-            accepted: &'p AcceptedValue,
-        ) -> Call<'p, ()>;
-        fn accepted_values(repository: &'p str) -> Call<'p, BTreeMap<String, AcceptedValue>>;
-        fn restorations_at_limit(
-            keys: &'p [String],
-            max: u32,
-            now: DateTime<Utc>,
-        ) -> Call<'p, Vec<String>>;
     }
 }

@@ -21,11 +21,9 @@
 //! failure with reason `digest-mismatch`. A digest-only reference is skipped with a finding,
 //! never pulled by digest.
 
-pub mod mapping;
 pub mod outcome;
 pub mod permissions;
 pub mod plan;
-pub mod reference;
 pub mod schedule;
 #[cfg(test)]
 mod tests;
@@ -36,17 +34,19 @@ use std::time::{Duration, Instant};
 use futures::stream::{FuturesUnordered, StreamExt};
 use tracing::{error, info, warn};
 
-pub use mapping::{cache_uri_for, map_to_cache, registry_host, CacheTarget, Unmapped};
+pub use crate::domain::cache_mapping::{
+    cache_uri_for, map_to_cache, registry_host, CacheTarget, Unmapped,
+};
+pub use crate::domain::image_reference::{parse_reference, ImageReference, ReferenceError};
 pub use outcome::{FailureReason, ImageResult, ImageStatus, PullError, PullOutcome};
 pub use plan::{plan, Action, PlannedImage, SkipReason};
-pub use reference::{parse_reference, ImageReference, ReferenceError};
 
 use crate::deadline::Deadline;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::error::Error;
 use crate::events::{FunctionKind, PrewarmInvocation};
 use crate::metrics::{Metrics, Unit};
-use crate::ports::{PullFailure, RegistryPort, MAX_PAGE_SIZE};
+use crate::ports::{PortSet, PullFailure, Registry, MAX_PAGE_SIZE};
 use crate::run::{Ran, RunContext};
 
 /// Pages of `DescribeRepositories` (1,000 repositories each) read to learn which cache
@@ -93,7 +93,10 @@ impl Request {
 /// images at once, at most half of them from one upstream while others wait. It stops starting
 /// pulls when the deadline is nearer than [`FINISH_RESERVE`] plus the longest pull so far;
 /// the images left are reported `not-attempted`.
-pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<PrewarmDetails>, Error> {
+pub async fn run<P: PortSet>(
+    context: &RunContext<'_, P>,
+    request: Request,
+) -> Result<Ran<PrewarmDetails>, Error> {
     let RunContext {
         ports,
         config,
@@ -189,7 +192,7 @@ pub async fn run(context: &RunContext<'_>, request: Request) -> Result<Ran<Prewa
 /// An image whose repository does not exist cannot be cached, so its `DescribeImages` can be
 /// skipped: a first warm of N images then costs a page or two instead of N reads. `None` (too
 /// many repositories, or the listing failed) means asking per image.
-async fn existing_repositories(registry: RegistryPort<'_>) -> Option<HashSet<String>> {
+async fn existing_repositories(registry: &(impl Registry + ?Sized)) -> Option<HashSet<String>> {
     let mut names = HashSet::new();
     let mut next_token = None;
     for _ in 0..MAX_LISTING_PAGES {
@@ -219,15 +222,15 @@ async fn existing_repositories(registry: RegistryPort<'_>) -> Option<HashSet<Str
 }
 
 /// What a pull needs from the registry.
-struct Pullers<'run> {
-    registry: RegistryPort<'run>,
+struct Pullers<'run, R: Registry + ?Sized> {
+    registry: &'run R,
     /// Repositories that existed before the run, when known.
     existing: Option<&'run HashSet<String>>,
 }
 
 /// Pulls the planned images and records each outcome in `results`.
 async fn warm(
-    pullers: &Pullers<'_>,
+    pullers: &Pullers<'_, impl Registry + ?Sized>,
     planned: &[PlannedImage],
     results: &mut [ImageResult],
     concurrency: usize,
@@ -267,7 +270,7 @@ async fn warm(
             let tag = target
                 .tag
                 .as_deref()
-                .unwrap_or(reference::DEFAULT_TAG)
+                .unwrap_or(crate::domain::image_reference::DEFAULT_TAG)
                 .to_owned();
             let repository = target.repository.clone();
             in_flight.push(async move {
@@ -313,7 +316,11 @@ async fn warm(
 }
 
 /// One image: nothing to do when the tag is cached, else `BatchGetImage` by tag.
-async fn pull_one(pullers: &Pullers<'_>, repository: &str, tag: &str) -> PullOutcome {
+async fn pull_one(
+    pullers: &Pullers<'_, impl Registry + ?Sized>,
+    repository: &str,
+    tag: &str,
+) -> PullOutcome {
     let mut note = None;
     let known_absent = pullers
         .existing

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::mapping::Unmapped;
 use super::plan::{Action, PlannedImage, SkipReason};
+use crate::domain::cache_mapping::Unmapped;
 use crate::domain::{Check, Finding, Severity};
 use crate::ports::AwsErrorKind;
 use crate::remedies::validate_rule_command;

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use super::mapping::{map_to_cache, CacheTarget, Unmapped};
-use super::reference::{parse_reference, ImageReference, ReferenceError};
+use crate::domain::cache_mapping::{map_to_cache, CacheTarget, Unmapped};
+use crate::domain::image_reference::{parse_reference, ImageReference, ReferenceError};
 use crate::domain::CacheRule;
 
 /// One listed image and what the run does with it.

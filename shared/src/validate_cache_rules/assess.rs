@@ -1,10 +1,9 @@
 //! What a rule's observations mean: its problems and status ([`judge`]: the decisions), then
-//! its findings ([`super::findings`]: the words). Pure.
+//! its findings (`findings`: the words). Pure.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::findings::Wording;
 use crate::domain::{CacheRule, Check, Finding, SecretArn, SecretMetadata, Severity, UpstreamKind};
 use crate::remedies::validate_rule_command;
 
@@ -120,7 +119,7 @@ pub struct RuleResult {
 }
 
 /// What is wrong with one rule, or what it is. Decided by [`judge`] without prose; the words
-/// are in [`super::findings`].
+/// are in `findings`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RuleProblem {
     /// An anonymous upstream: nothing to validate (info).
@@ -264,43 +263,6 @@ pub fn judge(
     }
 }
 
-/// Judges one rule, then words its problems as findings.
-pub fn assess(
-    observation: &RuleObservation,
-    registry: &RegistryContext,
-    now: DateTime<Utc>,
-) -> RuleResult {
-    let rule = &observation.rule;
-    let judgement = judge(observation, registry, now);
-    let wording = Wording {
-        rule,
-        secret_name: judgement.secret_name.as_deref(),
-        region: registry.region.as_deref(),
-    };
-    RuleResult {
-        prefix: rule.prefix.clone(),
-        upstream_registry_url: rule.upstream_registry_url.clone(),
-        upstream: rule.upstream.clone(),
-        credential_secret: judgement.secret_name.clone(),
-        custom_role_arn: rule.custom_role_arn.clone(),
-        status: judgement.status,
-        failure: judgement.failure,
-        secret_problems: judgement
-            .problems
-            .iter()
-            .filter(|problem| problem.is_about_the_secret())
-            .count(),
-        duration_ms: observation.duration_ms,
-        out_of_time: None,
-        reason: judgement.reason,
-        findings: judgement
-            .problems
-            .iter()
-            .map(|problem| wording.finding(problem))
-            .collect(),
-    }
-}
-
 /// A rule the deadline left without a verdict: `not-validated`, and no finding of its own (one
 /// finding for the run names them all: [`out_of_time_finding`]).
 pub fn out_of_time(rule: &CacheRule, why: OutOfTime, duration_ms: u64) -> RuleResult {
@@ -434,6 +396,7 @@ fn secret_problems(
 
 #[cfg(test)]
 mod tests {
+    use super::super::findings::assess;
     use std::collections::BTreeMap;
 
     use chrono::TimeZone;

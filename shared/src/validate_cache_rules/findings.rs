@@ -1,13 +1,52 @@
 //! The words of the rule checks: each [`RuleProblem`] becomes one finding with its title,
 //! message and next steps (the commands come from [`crate::remedies`]). Nothing here decides
-//! anything. Pure.
+//! anything: [`judge`] does. Pure.
 
-use super::assess::RuleProblem;
+use chrono::{DateTime, Utc};
+
+use super::assess::{judge, RegistryContext, RuleObservation, RuleProblem, RuleResult};
 use crate::domain::{CacheRule, Finding, CREDENTIAL_SECRET_PREFIX};
 use crate::remedies::{
     create_secret_command, put_secret_value_command, restore_secret_command, token_instructions,
     update_rule_credential_command, validate_rule_command,
 };
+
+/// Judges one rule, then words its problems as findings.
+pub fn assess(
+    observation: &RuleObservation,
+    registry: &RegistryContext,
+    now: DateTime<Utc>,
+) -> RuleResult {
+    let rule = &observation.rule;
+    let judgement = judge(observation, registry, now);
+    let wording = Wording {
+        rule,
+        secret_name: judgement.secret_name.as_deref(),
+        region: registry.region.as_deref(),
+    };
+    RuleResult {
+        prefix: rule.prefix.clone(),
+        upstream_registry_url: rule.upstream_registry_url.clone(),
+        upstream: rule.upstream.clone(),
+        credential_secret: judgement.secret_name.clone(),
+        custom_role_arn: rule.custom_role_arn.clone(),
+        status: judgement.status,
+        failure: judgement.failure,
+        secret_problems: judgement
+            .problems
+            .iter()
+            .filter(|problem| problem.is_about_the_secret())
+            .count(),
+        duration_ms: observation.duration_ms,
+        out_of_time: None,
+        reason: judgement.reason,
+        findings: judgement
+            .problems
+            .iter()
+            .map(|problem| wording.finding(problem))
+            .collect(),
+    }
+}
 
 /// What the words of one rule's findings need.
 pub struct Wording<'a> {

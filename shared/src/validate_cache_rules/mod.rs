@@ -2,10 +2,11 @@
 //!
 //! Observe (list rules; per rule, `ValidatePullThroughCacheRule` and `DescribeSecret`, with
 //! bounded concurrency) → assess ([`assess`], pure) → report; then the consumer checks
-//! ([`crate::consumers`]) on the same rules. Nothing is written: the only output is the report,
+//! ([`crate::validate_cache_rules::consumers`]) on the same rules. Nothing is written: the only output is the report,
 //! its alerts and its metrics.
 
 pub mod assess;
+pub mod consumers;
 pub mod findings;
 pub mod permissions;
 
@@ -17,9 +18,10 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tracing::{info, warn};
 
 pub use assess::{
-    assess, out_of_time, out_of_time_finding, OutOfTime, RegistryContext, RuleObservation,
-    RuleResult, RuleStatus, SecretLookup, ValidationAnswer, RUN_RESOURCE,
+    out_of_time, out_of_time_finding, OutOfTime, RegistryContext, RuleObservation, RuleResult,
+    RuleStatus, SecretLookup, ValidationAnswer, RUN_RESOURCE,
 };
+pub use findings::assess;
 
 use crate::deadline::Deadline;
 use crate::domain::{CacheRule, Check, Finding, Report, SecretArn, Severity};
@@ -27,8 +29,7 @@ use crate::error::Error;
 use crate::events::FunctionKind;
 use crate::metrics::{Metrics, Unit};
 use crate::ports::AwsErrorKind;
-use crate::ports::RegistryPort;
-use crate::ports::SecretStorePort;
+use crate::ports::{PortSet, Registry, SecretStore};
 use crate::run::{Ran, RunContext};
 
 /// Rules validated at once. A registry holds at most 50 rules (adjustable quota) and
@@ -52,7 +53,7 @@ pub struct ValidateDetails {
     pub rules: Vec<RuleResult>,
     /// The consumer checks (`[consumers]`), when consumers are configured.
     #[serde(flatten)]
-    pub consumers: Option<crate::consumers::ConsumerSections>,
+    pub consumers: Option<crate::validate_cache_rules::consumers::ConsumerSections>,
 }
 
 /// Time kept after the last validation to sort, report, publish the alerts and write metrics.
@@ -65,8 +66,8 @@ pub const FINISH_RESERVE: Duration = Duration::from_secs(2);
 /// No validation is started once the deadline is nearer than [`FINISH_RESERVE`] plus the
 /// longest validation so far, and the ones under way are cut at [`FINISH_RESERVE`]: the rules
 /// left are reported `not-validated` (`out_of_time`), counted, and named in one finding.
-pub async fn run(
-    context: &RunContext<'_>,
+pub async fn run<P: PortSet>(
+    context: &RunContext<'_, P>,
     request: Request,
 ) -> Result<Ran<ValidateDetails>, Error> {
     let RunContext {
@@ -104,7 +105,7 @@ pub async fn run(
         region: ports.region().map(str::to_owned),
     };
     let consumer_rules = selection.in_scope.clone();
-    let observer = Observer {
+    let observer: Observer<'_, P> = Observer {
         registry,
         secret_store,
         context: &context,
@@ -184,7 +185,8 @@ pub async fn run(
     } else if has_consumers {
         // The consumer checks make IAM calls per principal and prefix: they are cut at the time
         // kept for the report, so the run still reports what the rules found.
-        let checking = crate::consumers::check(ports, config, &consumer_rules, None);
+        let checking =
+            crate::validate_cache_rules::consumers::check(ports, config, &consumer_rules, None);
         let finished = match deadline.remaining() {
             Some(left) => tokio::time::timeout(left.saturating_sub(FINISH_RESERVE), checking)
                 .await
@@ -195,7 +197,7 @@ pub async fn run(
             Some(consumers) => {
                 metrics.count(
                     "ConsumerPullsFailing",
-                    consumers.count(crate::consumers::Status::Missing) as u64,
+                    consumers.count(crate::validate_cache_rules::consumers::Status::Missing) as u64,
                 );
                 report.details.consumers = consumers.write_into(&mut report);
             }
@@ -218,14 +220,14 @@ pub async fn run(
 }
 
 /// What validating one rule needs, shared by every rule of the run.
-struct Observer<'run> {
-    registry: RegistryPort<'run>,
-    secret_store: SecretStorePort<'run>,
+struct Observer<'run, P: PortSet> {
+    registry: &'run P::Registry,
+    secret_store: &'run P::Secrets,
     context: &'run RegistryContext,
     now: DateTime<Utc>,
 }
 
-impl Observer<'_> {
+impl<P: PortSet> Observer<'_, P> {
     /// Validates `rules`, [`RULE_CONCURRENCY`] at a time, within the deadline (see [`run`]).
     async fn validate_all(&self, rules: Vec<CacheRule>, deadline: Deadline) -> Vec<RuleResult> {
         let n_rules = rules.len();
@@ -361,8 +363,8 @@ fn list_prefixes(prefixes: &[String]) -> String {
 
 /// Asks ECR and Secrets Manager about one rule, both at once.
 async fn observe(
-    registry: RegistryPort<'_>,
-    secret_store: SecretStorePort<'_>,
+    registry: &(impl Registry + ?Sized),
+    secret_store: &(impl SecretStore + ?Sized),
     rule: CacheRule,
     context: &RegistryContext,
 ) -> RuleObservation {

@@ -14,7 +14,6 @@ use ptc_ops::domain::{Check, Finding, Report, Severity};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops::run::RunContext;
-use ptc_ops::upstream::{HttpTimeouts, UpstreamHttp};
 use ptc_ops_tests::invoke;
 use ptc_ops_tests::invoke::check_credentials_run as check;
 use ptc_ops_tests::{
@@ -261,8 +260,7 @@ async fn judges_every_kind_of_secret_and_never_leaks_a_value() {
 
     // The library's own report, before the scrubber at the end of a Lambda run sees it.
     let raw_report = check(
-        &RunContext::new(&context.ports, &context.config)
-            .with_upstream(&UpstreamHttp::new(HttpTimeouts::default())),
+        &RunContext::new(&context.ports, &context.config),
         Request { secrets: None },
     )
     .await
@@ -445,9 +443,7 @@ async fn an_old_value_without_expiry_warns_once_it_passes_max_age() {
     // The emulator stamps LastChangedDate with the creation time: look from 400 days ahead.
     let later = Utc::now() + chrono::Duration::days(400);
     let report = check(
-        &RunContext::new(&context.ports, &context.config)
-            .at(later)
-            .with_upstream(&UpstreamHttp::default()),
+        &RunContext::new(&context.ports, &context.config).at(later),
         Request {
             secrets: Some(request.clone()),
         },
@@ -482,7 +478,7 @@ async fn an_old_value_without_expiry_warns_once_it_passes_max_age() {
 
     // Today the same secret is young: no age finding.
     let today = check(
-        &RunContext::new(&context.ports, &context.config).with_upstream(&UpstreamHttp::default()),
+        &RunContext::new(&context.ports, &context.config),
         Request {
             secrets: Some(request.clone()),
         },
@@ -878,7 +874,7 @@ async fn discovers_expiry_from_github_gitlab_and_docker_hub() {
         "ecr-pullthroughcache/hub".to_owned(),
     ];
     let tagged_run = check(
-        &RunContext::new(&context.ports, &context.config).with_upstream(&UpstreamHttp::default()),
+        &RunContext::new(&context.ports, &context.config),
         Request {
             secrets: Some(narrowed.clone()),
         },
@@ -1196,8 +1192,7 @@ async fn hostile_tokens_leak_in_no_form() {
     let context = context(&env, &config);
 
     let library_report = check(
-        &RunContext::new(&context.ports, &context.config)
-            .with_upstream(&UpstreamHttp::new(HttpTimeouts::default())),
+        &RunContext::new(&context.ports, &context.config),
         Request { secrets: None },
     )
     .await

@@ -265,7 +265,7 @@ fn principal_parameters_refuse_wildcards() {
 /// `PTC_TEMPLATE_ROLE_ARN`.
 #[test]
 fn the_creation_template_role_grants_exactly_what_ecr_needs() {
-    use ptc_ops::templates::permissions::TEMPLATE_ROLE_PERMISSIONS;
+    use ptc_ops::harden_repository::templates::permissions::TEMPLATE_ROLE_PERMISSIONS;
     const KEY: &str = "arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab";
     for stack in [
         Stack::new(&[]),

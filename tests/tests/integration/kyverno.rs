@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use ptc_ops::cluster::kyverno::{Policy, PolicyOptions, DEFAULT_POLICY_NAME};
+use ptc_ops::domain::cache_mapping::map_to_cache;
+use ptc_ops::domain::image_reference::parse_reference;
 use ptc_ops::domain::{CacheRule, UpstreamKind, ROOT_PREFIX};
-use ptc_ops::kyverno::{Policy, PolicyOptions, DEFAULT_POLICY_NAME};
-use ptc_ops::prewarm_images::mapping::map_to_cache;
-use ptc_ops::prewarm_images::reference::parse_reference;
 use ptc_ops_tests::{repo_root, Rows};
 use serde_json::Value as Json;
 use serde_norway::Value;

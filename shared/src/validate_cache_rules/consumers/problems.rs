@@ -1,15 +1,15 @@
 //! What the consumer doctor can find wrong, as data: the [`ConsumerProblem`]s of a run (one per
 //! broken policy, unreadable input or unchecked source registry), the [`RoleProblem`]s of a
 //! rule's custom role, and the [`Reason`] a check of a cell is `unknown` or `missing`.
-//! [`super::assess`] and [`super::upstream_role`] decide them; [`super::findings`] words them.
+//! `assess` and `upstream_role` decide them; `findings` words them.
 
-use super::assess::{MissingGrant, PolicySource};
+use super::facts::{MissingGrant, PolicySource};
 use crate::domain::iam::TrustProblem;
 use crate::domain::Severity;
 
 /// What keeps first pulls from working, or leaves them unknown: one problem per broken policy
 /// (the rules' own cells for the registry policy, one per profile for the repository policy,
-/// one per principal for its IAM policies), decided by [`super::assess::judge`] without prose.
+/// one per principal for its IAM policies), decided by `assess::judge` without prose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsumerProblem {
     /// `GetRegistryPolicy` failed: the error.
@@ -129,7 +129,7 @@ pub struct SimulationFailure {
 }
 
 /// What is wrong with a rule's custom role, decided by
-/// [`super::upstream_role::assess_upstream_role`] without prose.
+/// `upstream_role::assess_upstream_role` without prose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoleProblem {
     /// IAM has no such role (`NoSuchEntity`).
@@ -162,7 +162,7 @@ impl RoleProblem {
 }
 
 /// Why a check is `unknown`, or `missing` for more than the actions it names: the `why` of a
-/// [`CheckResult`](super::assess::CheckResult), decided without prose.
+/// `CheckResult`, decided without prose.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     /// The consumer is in the registry's account: its own IAM policies may grant what a

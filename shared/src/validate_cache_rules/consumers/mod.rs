@@ -9,6 +9,7 @@
 //! Nothing is written.
 
 pub mod assess;
+pub mod facts;
 pub mod findings;
 pub mod permissions;
 pub mod problems;
@@ -27,7 +28,7 @@ use std::collections::BTreeMap;
 use crate::config::{Config, Consumer};
 use crate::domain::policy_eval::Caller;
 use crate::domain::{under_prefix, CacheRule, Report, RepositoryPolicy, UpstreamKind};
-use crate::ports::Ports;
+use crate::ports::{CreationTemplates, Iam, PortSet, Registry};
 use upstream_role::{UpstreamRoleCheck, UpstreamRoleLookup};
 
 /// Checks `consumers` (the configured ones when `None`) against the rules' prefixes: the
@@ -35,7 +36,7 @@ use upstream_role::{UpstreamRoleCheck, UpstreamRoleLookup};
 /// profile of each prefix (what the creation templates give new cache repositories).
 /// Never fails: a policy that cannot be read is a finding and `unknown` answers.
 pub async fn check(
-    ports: &Ports,
+    ports: &impl PortSet,
     config: &Config,
     rules: &[CacheRule],
     consumers: Option<&[Consumer]>,
@@ -153,7 +154,7 @@ pub async fn check(
         .filter(|rule| rule.upstream == UpstreamKind::Ecr)
         .collect();
     let upstream_roles = look_up_upstream_roles(ports, &registry, &ecr_upstreams).await;
-    let assessment = assess::assess(&assess::Inputs {
+    let assessment = findings::assess(&assess::Inputs {
         registry,
         registry_policy,
         prefixes,
@@ -181,7 +182,7 @@ pub async fn check(
 /// uses, and `ecr:GetAuthorizationToken` on `*`. One call per principal and prefix, plus one;
 /// a failed call is kept as why, for an `unknown` answer.
 async fn simulate_identities(
-    ports: &Ports,
+    ports: &impl PortSet,
     registry: &RegistryFacts,
     consumers: &[Consumer],
     prefixes: &[assess::PrefixFacts<'_>],
@@ -240,7 +241,7 @@ async fn simulate_identities(
 /// Reads the custom role of each ECR-to-ECR rule (`iam:GetRole`) and, when it exists in the
 /// registry's account, simulates its pull from the upstream repositories.
 async fn look_up_upstream_roles(
-    ports: &Ports,
+    ports: &impl PortSet,
     registry: &RegistryFacts,
     rules: &[&CacheRule],
 ) -> BTreeMap<String, UpstreamRoleLookup> {

@@ -20,8 +20,8 @@ use crate::config::{HardeningConfig, TemplateMode};
 use crate::domain::scanning::RegistryScanning;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::harden_repository::desired::ManagedPrefixes;
-use crate::ports::Ports;
 use crate::ports::{AwsError, AwsErrorKind};
+use crate::ports::{PortSet, Scanning};
 
 use plan::{FilterStatus, Hazard, Overridden};
 
@@ -97,7 +97,7 @@ impl Reconciled {
 
 /// Reads the registry scanning configuration without reconciling it (a sweep's later links,
 /// which compare repositories against it). `None` when `off` or unreadable.
-pub async fn in_effect(ports: &Ports, config: &HardeningConfig) -> Option<RegistryScanning> {
+pub async fn in_effect(ports: &impl PortSet, config: &HardeningConfig) -> Option<RegistryScanning> {
     if config.registry_scanning == TemplateMode::Off {
         return None;
     }
@@ -114,7 +114,7 @@ pub async fn in_effect(ports: &Ports, config: &HardeningConfig) -> Option<Regist
 /// decides whether it is written). Never fails: a failed call is a finding, and the sweep goes
 /// on with repositories, reading each one's scanning itself.
 pub async fn reconcile(
-    ports: &Ports,
+    ports: &impl PortSet,
     config: &HardeningConfig,
     managed: &ManagedPrefixes,
     dry_run: bool,

@@ -1,5 +1,5 @@
 //! What managing creation templates needs, granted to `harden-repository` (its sweep reconciles
-//! them first; [`crate::harden_repository::permissions::PERMISSIONS`] lists these), and what the role
+//! them first; the hardening function's `PERMISSIONS` lists these), and what the role
 //! ECR assumes to create repositories from them may do.
 //!
 //! The template actions name no repository (the ECR user guide lists them as registry actions),

@@ -2,7 +2,7 @@
 //! upstream registry, so a first pull through the rule works only if the role exists, trusts
 //! pull through cache and may pull from the upstream repositories. Pure: decides from what
 //! `iam:GetRole` and `iam:SimulatePrincipalPolicy` answered, as [`RoleProblem`]s that
-//! [`super::findings`] words.
+//! `findings` words.
 //!
 //! ECR user guide, pull-through-cache-private.html: the trust policy names the service principal
 //! `pullthroughcache.ecr.amazonaws.com`, and the role's permissions include
@@ -12,7 +12,7 @@
 
 use serde::Serialize;
 
-use super::assess::{CheckResult, RegistryFacts, Status, SAMPLE_REPOSITORY, TOKEN_ACTION};
+use super::facts::{CheckResult, RegistryFacts, Status, SAMPLE_REPOSITORY, TOKEN_ACTION};
 use super::problems::{Reason, RoleProblem};
 use crate::domain::iam::{answer_for, trust_problem, SimulatedDecision, TrustProblem};
 use crate::domain::policy_eval::Answer;
@@ -205,12 +205,12 @@ fn role_problems(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consumers::assess::MissingGrant;
-    use crate::consumers::findings::Wording;
-    use crate::consumers::problems::ConsumerProblem;
     use crate::domain::iam::EvalDecision;
     use crate::domain::Finding;
     use crate::test_cases::named_cases;
+    use crate::validate_cache_rules::consumers::assess::MissingGrant;
+    use crate::validate_cache_rules::consumers::findings::Wording;
+    use crate::validate_cache_rules::consumers::problems::ConsumerProblem;
     use serde_json::json;
 
     const ROLE: &str = "arn:aws:iam::999999999999:role/ptc-upstream";

@@ -205,7 +205,7 @@ const DIFF_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifests::scan;
+    use crate::cluster::manifests::scan;
     use crate::test_cases::named_cases;
 
     const HOST: &str = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";

@@ -4,11 +4,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::cluster::manifests::{Occurrence, SourceKind};
+use crate::domain::cache_mapping::{cache_uri_for, map_to_cache};
+use crate::domain::image_reference::{normalise_registry_host, parse_reference, ImageReference};
 use crate::domain::wildcard::Wildcards;
 use crate::domain::{rule_for_repository, CacheRule, ROOT_PREFIX};
-use crate::manifests::{Occurrence, SourceKind};
-use crate::prewarm_images::mapping::{cache_uri_for, map_to_cache};
-use crate::prewarm_images::reference::{normalise_registry_host, parse_reference, ImageReference};
 
 /// ECR Public: pulled from AWS, neither rate-limited like Docker Hub nor a third party.
 const ECR_PUBLIC: &str = "public.ecr.aws";

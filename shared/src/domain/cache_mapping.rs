@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::reference::{normalise_registry_host, ImageReference};
+use super::image_reference::{normalise_registry_host, ImageReference};
 use crate::domain::{rule_for_repository, CacheRule, ROOT_PREFIX};
 
 /// ECR's longest repository name.
@@ -238,7 +238,7 @@ pub fn specificity(rule: &CacheRule) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prewarm_images::reference::parse_reference;
+    use crate::domain::image_reference::parse_reference;
     use crate::test_cases::named_cases;
 
     fn rule(prefix: &str, url: &str, upstream_prefix: &str, credential: bool) -> CacheRule {

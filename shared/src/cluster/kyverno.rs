@@ -4,13 +4,13 @@
 //! Regex-only admission webhooks know nothing about the rules: they forget Docker Hub's
 //! `library/`, `upstreamRepositoryPrefix`, `ROOT` rules and ECR's longest-prefix routing. This
 //! policy is generated from the same rules, with the same decisions as
-//! [`crate::prewarm_images::mapping::map_to_cache`]:
+//! [`crate::domain::cache_mapping::map_to_cache`]:
 //!
 //! 1. Each image is first brought to one spelling (a context variable per container): Docker
 //!    Hub's implicit registry and its aliases (`index.docker.io`, `registry-1.docker.io`) become
 //!    `docker.io`, and a one-segment Docker Hub path gets `library/`, as the Docker reference
 //!    grammar reads them; a host written with HTTPS's port or a trailing dot
-//!    (`ghcr.io.:443/…`) is that host, as [`crate::prewarm_images::reference::parse_reference`]
+//!    (`ghcr.io.:443/…`) is that host, as [`crate::domain::image_reference::parse_reference`]
 //!    reads it, so neither spelling gets past the policy.
 //! 2. One `foreach` entry per rule rewrites the references that rule serves: the registry is the
 //!    rule's upstream (host compared case-insensitively), the path lies under its
@@ -42,9 +42,9 @@
 
 use std::fmt::Write as _;
 
+use crate::domain::cache_mapping::specificity;
+use crate::domain::image_reference::{normalise_registry_host, DOCKER_HUB};
 use crate::domain::{CacheRule, ROOT_PREFIX};
-use crate::prewarm_images::mapping::specificity;
-use crate::prewarm_images::reference::{normalise_registry_host, DOCKER_HUB};
 
 /// The policy's default name.
 pub const DEFAULT_POLICY_NAME: &str = "ecr-pull-through-cache";
@@ -472,8 +472,8 @@ fn quote(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prewarm_images::mapping::map_to_cache;
-    use crate::prewarm_images::reference::parse_reference;
+    use crate::domain::cache_mapping::map_to_cache;
+    use crate::domain::image_reference::parse_reference;
     use crate::test_cases::named_cases;
 
     fn rule(prefix: &str, url: &str, upstream_prefix: &str, credential: bool) -> CacheRule {
@@ -517,7 +517,7 @@ mod tests {
     #[test]
     fn golden_policy_for_typical_rules() {
         let yaml = Policy::from_rules(&golden_rules(), &options()).to_yaml();
-        let golden = include_str!("../../tests/fixtures/kyverno/cluster-policy.yaml");
+        let golden = include_str!("../../../tests/fixtures/kyverno/cluster-policy.yaml");
         if yaml != golden {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("../target/kyverno-cluster-policy.actual.yaml");

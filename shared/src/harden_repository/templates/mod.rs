@@ -22,10 +22,9 @@ use crate::domain::{Check, Finding, Report, Severity, ROOT_PREFIX};
 use crate::error::Error;
 use crate::harden_repository::desired::ManagedPrefixes;
 use crate::harden_repository::observe::managed_prefixes;
-use crate::harden_repository::report::{Birth, HardenReport};
 use crate::metrics::Metrics;
-use crate::ports::Ports;
 use crate::ports::{AwsError, AwsErrorKind};
+use crate::ports::{CreationTemplates, PortSet};
 use crate::run::{Ran, RunContext};
 
 use plan::{Action, TemplatePlan};
@@ -148,7 +147,7 @@ impl Reconciled {
 /// decides whether they are written). Never fails: a failed call is a finding, and the caller
 /// goes on (a sweep, with repositories).
 pub async fn reconcile(
-    ports: &Ports,
+    ports: &impl PortSet,
     config: &HardeningConfig,
     managed: &ManagedPrefixes,
     dry_run: bool,
@@ -269,7 +268,7 @@ pub async fn reconcile(
     reconciled
 }
 
-async fn write(ports: &Ports, plan: &TemplatePlan) -> Result<(), AwsError> {
+async fn write(ports: &impl PortSet, plan: &TemplatePlan) -> Result<(), AwsError> {
     let templates = ports.creation_templates();
     let fields: Vec<&str> = plan.changes.iter().map(|change| change.field).collect();
     let result = match plan.action {
@@ -313,34 +312,9 @@ fn failure_finding(prefix: &str, verb: &str, error: &AwsError) -> Finding {
 /// scanning setting), so a repository born from a matching template may still need them.
 pub const NOT_CARRIED_BY_TEMPLATES: &[&str] = &["scan_on_push"];
 
-/// Whether a repository the creation event hardened was born compliant: every setting a
-/// template carries already matched its profile, so the event cost reads only (plus what no
-/// template carries). `None` when the report hardened no repository.
-pub fn birth(report: &HardenReport) -> Option<Birth> {
-    let checked = report
-        .summary
-        .get("repositories_checked")
-        .copied()
-        .unwrap_or(0);
-    if checked != 1 {
-        return None;
-    }
-    let (not_carried, carried): (Vec<String>, Vec<String>) = report
-        .details
-        .changes
-        .iter()
-        .map(|change| change.setting.clone())
-        .partition(|setting| NOT_CARRIED_BY_TEMPLATES.contains(&setting.as_str()));
-    Some(Birth {
-        born_compliant: carried.is_empty(),
-        fixed_after_birth: carried,
-        not_carried_by_templates: not_carried,
-    })
-}
-
 /// `ptc templates plan` (`dry_run`) and `ptc templates apply`: the templates alone.
 pub async fn run(
-    context: &RunContext<'_>,
+    context: &RunContext<'_, impl PortSet>,
     request: Request,
 ) -> Result<Ran<TemplatesDetails>, Error> {
     let RunContext { ports, config, .. } = *context;

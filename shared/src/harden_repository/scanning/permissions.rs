@@ -1,5 +1,5 @@
 //! What scanning at the registry level needs, granted to `harden-repository` (its sweep
-//! reconciles the registry scanning configuration; [`crate::harden_repository::permissions::PERMISSIONS`]
+//! reconciles the registry scanning configuration; the hardening function's `PERMISSIONS`
 //! lists these).
 //!
 //! The Service Authorization Reference for Amazon ECR

@@ -9,7 +9,8 @@ use std::fmt;
 
 use serde_json::{json, Value};
 
-use super::assess::{
+use super::assess::{judge, Assessment, Inputs};
+use super::facts::{
     PolicySource, IAM_SIMULATION_RESOURCE, PULL_ACTIONS, REGISTRY_ACTIONS,
     REGISTRY_POLICY_RESOURCE, TOKEN_ACTION,
 };
@@ -26,6 +27,23 @@ use crate::remedies::{
     update_rule_custom_role_command, APPLY_PROFILES_INSTRUCTIONS,
     UPDATE_ASSUME_ROLE_POLICY_COMMAND,
 };
+
+/// Checks every consumer against every prefix it uses, and words the problems.
+pub fn assess(inputs: &Inputs<'_>) -> Assessment {
+    let judgement = judge(inputs);
+    let wording = Wording {
+        region: inputs.registry.region.as_deref(),
+    };
+    Assessment {
+        findings: judgement
+            .problems
+            .iter()
+            .map(|problem| wording.finding(problem))
+            .collect(),
+        cells: judgement.cells,
+        upstream_roles: judgement.upstream_roles,
+    }
+}
 
 /// What the words of the findings need besides the problems: where the commands run.
 pub struct Wording<'a> {
@@ -620,9 +638,9 @@ fn needs(resource: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consumers::assess::{source_registry_problem, RegistryFacts};
     use crate::domain::{CacheRule, Severity, UpstreamKind};
     use crate::test_cases::named_cases;
+    use crate::validate_cache_rules::consumers::assess::{source_registry_problem, RegistryFacts};
 
     #[test]
     fn an_ecr_upstream_gets_the_statement_its_owner_must_add() {
