@@ -4,7 +4,8 @@
 //! tag key only.
 
 use crate::domain::permissions::{
-    Condition, Permission, Scope, Switch, TagKeys, PUBLISH_ALERTS, REMEMBER_ALERTS,
+    Condition, Permission, Scope, Switch, TagKeys, PUBLISH_ALERTS, PUBLISH_ALERTS_DECRYPT,
+    PUBLISH_ALERTS_ENCRYPT, REMEMBER_ALERTS,
 };
 
 pub const PERMISSIONS: &[Permission] = &[
@@ -37,5 +38,7 @@ pub const PERMISSIONS: &[Permission] = &[
         "which rules use each secret; IAM has no resource type for rules",
     ),
     PUBLISH_ALERTS,
+    PUBLISH_ALERTS_ENCRYPT,
+    PUBLISH_ALERTS_DECRYPT,
     REMEMBER_ALERTS,
 ];

@@ -77,7 +77,7 @@ fn deployment_of(stack: &Stack, function_name: &str) -> Deployment {
         region: REGION.into(),
         account_id: ACCOUNT.into(),
         managed_prefixes: list("ManagedPrefixes"),
-        alert_topic_arn: "{{AlertTopic}}".into(),
+        alert_topic_arn: alert_topic_of(stack),
         failure_queue_arn: "{{FailureQueue.Arn}}".into(),
         function_name: function_name.to_owned(),
         secret_kms_key_arns: list("SecretKmsKeyArns"),
@@ -92,6 +92,15 @@ fn deployment_of(stack: &Stack, function_name: &str) -> Deployment {
         upstream_role_arns: list("UpstreamRoleArns"),
         state_table_arn: "{{StateTable.Arn}}".into(),
         template_kms_key_arns: list("TemplateKmsKeyArns"),
+        alert_topic_key_arns: list("ExistingAlertTopicKmsKeyArn"),
+    }
+}
+
+/// The topic the stack publishes to: the one it creates, or `ExistingAlertTopicArn`.
+fn alert_topic_of(stack: &Stack) -> String {
+    match stack.parameters["ExistingAlertTopicArn"].as_str() {
+        Some("") | None => "{{AlertTopic}}".into(),
+        Some(existing) => existing.into(),
     }
 }
 
@@ -153,10 +162,32 @@ fn the_template_grants_each_function_exactly_its_permissions() {
         &Stack::new(&[("ManagedPrefixes", "docker-hub,quay,team")]),
         &["docker-hub", "quay", "team"],
     );
-    // A prefix with `/` still makes valid policy names.
+    // A prefix with `/` still makes valid policy names; `team/app` and `team-app` are two
+    // prefixes, each granted (no name or logical ID is derived from a prefix).
     check_grants(
-        &Stack::new(&[("ManagedPrefixes", "docker-hub,team/app,a/b/c")]),
-        &["docker-hub", "team/app", "a/b/c"],
+        &Stack::new(&[("ManagedPrefixes", "docker-hub,team/app,a/b/c,team-app")]),
+        &["docker-hub", "team/app", "a/b/c", "team-app"],
+    );
+    // A central topic instead of the stack's own, unencrypted, then under its own key.
+    check_grants(
+        &Stack::new(&[(
+            "ExistingAlertTopicArn",
+            "arn:aws:sns:eu-west-1:222222222222:org-alerts",
+        )]),
+        &["docker-hub", "ghcr", "k8s"],
+    );
+    check_grants(
+        &Stack::new(&[
+            (
+                "ExistingAlertTopicArn",
+                "arn:aws:sns:eu-west-1:222222222222:org-alerts",
+            ),
+            (
+                "ExistingAlertTopicKmsKeyArn",
+                "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            ),
+        ]),
+        &["docker-hub", "ghcr", "k8s"],
     );
     // Write-back on, two customer managed keys, other tag keys.
     check_grants(
@@ -526,8 +557,11 @@ fn functions_are_the_workspace_binaries_on_arm64_with_json_logs() {
         ptc_ops::env::DEFAULT_CONFIG_PATH
     );
     assert_eq!(
-        globals["Environment"]["Variables"][ptc_ops::env::PTC_ALERT_TOPIC_ARN],
-        json!({"Ref": "AlertTopic"})
+        stack.eval(
+            &globals["Environment"]["Variables"][ptc_ops::env::PTC_ALERT_TOPIC_ARN],
+            &BTreeMap::new()
+        ),
+        json!("{{AlertTopic}}")
     );
     assert_eq!(globals["Layers"], json!([{"Ref": "ConfigLayer"}]));
     for function in FUNCTIONS {
@@ -583,8 +617,9 @@ fn functions_are_the_workspace_binaries_on_arm64_with_json_logs() {
     }
     let harden = &stack.resource("HardenRepositoryFunction")["Properties"];
     assert_eq!(
-        harden["ReservedConcurrentExecutions"], 1,
-        "one sweep at a time"
+        stack.property("HardenRepositoryFunction", "ReservedConcurrentExecutions"),
+        1,
+        "one sweep at a time by default"
     );
     let timeout = harden["Timeout"].as_u64().expect("timeout");
     assert!(
@@ -1056,8 +1091,8 @@ fn alarms_and_dashboard_watch_metrics_the_functions_emit() {
         let properties = &resource["Properties"];
         for actions in ["AlarmActions", "OKActions"] {
             assert_eq!(
-                properties[actions],
-                json!([{"Ref": "AlertTopic"}]),
+                stack.property(logical_id, actions),
+                json!(["{{AlertTopic}}"]),
                 "{logical_id} notifies the topic"
             );
         }

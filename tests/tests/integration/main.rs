@@ -12,6 +12,7 @@ mod functions;
 mod harden_repository;
 mod infra;
 mod kyverno;
+mod organisation;
 mod prewarm_images;
 mod registry;
 mod registry_scanning;
