@@ -33,12 +33,13 @@ emulator: ## run the local AWS emulator in the foreground (Ctrl-C stops it)
 package: ## build the four functions as arm64 Lambda zips (cargo lambda) and print their sizes
 	@scripts/package.sh
 
-infra-check: ## cfn-lint and `sam validate --lint` on infra/template.yaml (offline)
+infra-check: ## cfn-lint and `sam validate --lint` (SAM template, central alerts), Control Tower's cfn-guard rules on the CDK templates (offline)
 	@scripts/setup-infra.sh
-	cd infra && ../.venv/infra/bin/cfn-lint template.yaml
+	cd infra && ../.venv/infra/bin/cfn-lint template.yaml central-alerts.yaml
 	cd infra && SAM_CLI_TELEMETRY=0 ../.venv/infra/bin/sam validate --lint --region eu-west-1
+	@scripts/cfn-guard.sh
 
-cdk-synth: ## the CDK construct (infra/cdk): npm ci, synth to infra/cdk/cdk.out, no Transform, cfn-lint, CDK tests
+cdk-synth: ## the CDK construct (infra/cdk): npm ci, synth to infra/cdk/cdk.out, no Transform, no synthesis warning, StackSets size, cfn-lint, CDK tests
 	@scripts/cdk-synth.sh
 
 cdk-permissions: ## write infra/cdk/permissions.json from the code (`ptc permissions --json`)

@@ -6,7 +6,11 @@
 #
 # Function code: target/lambda/<function>/bootstrap.zip when `make package` built all four;
 # otherwise an empty placeholder bootstrap per function, enough to synthesize and check the
-# template but not to deploy. PTC_CDK_LAMBDA_DIR chooses another folder. Works from any directory.
+# template but not to deploy: the construct marks it with an error annotation, which `cdk deploy`
+# refuses. PTC_CDK_LAMBDA_DIR chooses another folder. Works from any directory.
+#
+# Fails on any warning or error CDK annotated during synthesis (but that placeholder error), and
+# when the StackSets template, minified, is over the 51,200 bytes `--template-body` takes.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -65,6 +69,35 @@ rm -rf cdk.out
 # CDK's own template validation is skipped: cfn-lint below checks the same templates.
 CDK_VALIDATION=false PTC_CDK_LAMBDA_DIR="$lambda_dir" node dist/bin/app.js
 
+# What CDK annotated while synthesizing (cdk synth would print it; the app run alone does not).
+placeholder=0
+[ "$lambda_dir" = "$cdk/build/placeholder" ] && placeholder=1
+PTC_PLACEHOLDER="$placeholder" node -e '
+const manifest = JSON.parse(require("fs").readFileSync("cdk.out/manifest.json", "utf8"));
+let failed = false;
+let placeholders = 0;
+for (const [stack, artifact] of Object.entries(manifest.artifacts ?? {})) {
+  // Newer CDK versions move the annotations to a file of their own.
+  const metadata = artifact.additionalMetadataFile
+    ? JSON.parse(require("fs").readFileSync(`cdk.out/${artifact.additionalMetadataFile}`, "utf8"))
+    : artifact.metadata ?? {};
+  for (const [path, entries] of Object.entries(metadata)) {
+    for (const entry of entries) {
+      if (entry.type !== "aws:cdk:warning" && entry.type !== "aws:cdk:error") continue;
+      const text = typeof entry.data === "string" ? entry.data : JSON.stringify(entry.data);
+      if (entry.type === "aws:cdk:error" && text.includes("[ecr-ptc-ops:placeholder-code]") && process.env.PTC_PLACEHOLDER === "1") {
+        placeholders++;
+        continue;
+      }
+      console.error(`cdk-synth: ${stack} ${path}: ${entry.type.replace("aws:cdk:", "")}: ${text}`);
+      failed = true;
+    }
+  }
+}
+if (placeholders > 0) console.log(`cdk-synth: ${placeholders} placeholder-code errors annotated: cdk deploy refuses this cdk.out`);
+process.exit(failed ? 1 : 0);
+'
+
 templates=(cdk.out/*.template.json)
 node -e '
 let failed = false;
@@ -75,7 +108,15 @@ for (const file of process.argv.slice(1)) {
     failed = true;
   }
   const types = Object.values(template.Resources ?? {}).map((resource) => resource.Type);
-  console.log(`cdk-synth: ${file}: ${types.length} resources, no Transform`);
+  const bytes = require("fs").statSync(file).size;
+  const minified = Buffer.byteLength(JSON.stringify(template));
+  console.log(`cdk-synth: ${file}: ${types.length} resources, no Transform, ${bytes} bytes (${minified} minified)`);
+  // CreateStackSet and UpdateStackSet take at most 51,200 bytes in TemplateBody
+  // (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackSet.html).
+  if (file.endsWith("stackset.template.json") && minified > 51200) {
+    console.error(`cdk-synth: ${file}: ${minified} bytes minified, over the 51,200 of --template-body`);
+    failed = true;
+  }
 }
 process.exit(failed ? 1 : 0);
 ' "${templates[@]}"

@@ -1,5 +1,5 @@
 //! The SAM template (`infra/template.yaml`) read as CloudFormation reads it: YAML with short
-//! tags, `Fn::ForEach` expanded, intrinsic functions (`Ref`, `Fn::Sub`, `Fn::GetAtt`,
+//! tags, `Fn::ForEach` expanded (when a template has one), intrinsic functions (`Ref`, `Fn::Sub`, `Fn::GetAtt`,
 //! `Fn::If`, conditions…) evaluated for one set of parameter values in a fixed account and
 //! region, and the IAM grants of each role read off the result. Used by the template tests.
 
@@ -56,8 +56,14 @@ pub fn to_json(yaml: serde_norway::Value) -> Value {
     }
 }
 
+/// `infra/template.yaml`.
 pub fn template() -> Value {
-    let path = repo_root().join("infra/template.yaml");
+    template_file("infra/template.yaml")
+}
+
+/// A CloudFormation template of the repository, by its path from the root.
+pub fn template_file(relative: &str) -> Value {
+    let path = repo_root().join(relative);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
     let yaml: serde_norway::Value = serde_norway::from_str(&text)
@@ -75,7 +81,11 @@ pub struct Stack {
 
 impl Stack {
     pub fn new(overrides: &[(&str, &str)]) -> Stack {
-        let template = template();
+        Stack::of(template(), overrides)
+    }
+
+    /// Any template evaluated for these parameter values (the others at their default).
+    pub fn of(template: Value, overrides: &[(&str, &str)]) -> Stack {
         let mut parameters = BTreeMap::new();
         for (name, declaration) in template["Parameters"].as_object().into_iter().flatten() {
             let raw = overrides
@@ -265,9 +275,15 @@ impl Stack {
         }
     }
 
+    /// A property evaluated; `Null` when it is absent or `Ref AWS::NoValue`.
     pub fn property(&self, logical_id: &str, property: &str) -> Value {
         let (resource, scope) = &self.resources[logical_id];
-        self.eval(&resource["Properties"][property], scope)
+        let value = self.eval(&resource["Properties"][property], scope);
+        if value == no_value() {
+            Value::Null
+        } else {
+            value
+        }
     }
 
     pub fn substitute(&self, argument: &Value, scope: &BTreeMap<String, Value>) -> Value {
@@ -364,9 +380,9 @@ impl Stack {
             .collect()
     }
 
-    /// Every grant a role's policies make (its inline policies and the role policies attached
-    /// to it): action, resource and the statement's condition.
-    pub fn grants_of_role(&self, role: &str) -> BTreeSet<Grant> {
+    /// The policy documents of a role, evaluated: its inline policies and the role policies
+    /// attached to it, in that order.
+    pub fn policy_documents_of_role(&self, role: &str) -> Vec<Value> {
         let mut documents = Vec::new();
         let (role_resource, role_scope) = &self.resources[role];
         for policy in role_resource["Properties"]["Policies"]
@@ -387,31 +403,100 @@ impl Stack {
                 documents.push(self.eval(&resource["Properties"]["PolicyDocument"], scope));
             }
         }
+        documents
+    }
+
+    /// Every grant a role's policies make (its inline policies and the role policies attached
+    /// to it): action, resource and the statement's condition.
+    pub fn grants_of_role(&self, role: &str) -> BTreeSet<Grant> {
+        let documents = self.policy_documents_of_role(role);
+        let statements: Vec<&Value> = documents
+            .iter()
+            .flat_map(|document| document["Statement"].as_array().into_iter().flatten())
+            .collect();
+        // A `Deny` on everything but one ARN pattern (`NotResource`) narrows the allowed
+        // resources of its actions to that pattern; nothing else may deny.
+        let mut kept: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for statement in statements.iter().filter(|s| s["Effect"] == "Deny") {
+            assert!(
+                statement.get("Resource").is_none()
+                    && statement.get("NotAction").is_none()
+                    && statement.get("Condition").is_none(),
+                "{role}: a Deny must be `NotResource` alone: {statement}"
+            );
+            for action in one_or_many(&statement["Action"]) {
+                kept.entry(action)
+                    .or_default()
+                    .extend(one_or_many(&statement["NotResource"]));
+            }
+        }
         let mut grants = BTreeSet::new();
-        for document in documents {
-            for statement in document["Statement"].as_array().into_iter().flatten() {
-                assert_eq!(statement["Effect"], "Allow", "{role}: {statement}");
-                assert!(
-                    statement.get("NotAction").is_none() && statement.get("NotResource").is_none(),
-                    "{role}: {statement}"
-                );
-                let condition = statement
-                    .get("Condition")
-                    .map(|condition| condition_with_lists(condition).to_string())
-                    .unwrap_or_default();
-                for action in one_or_many(&statement["Action"]) {
-                    for resource in one_or_many(&statement["Resource"]) {
-                        grants.insert(Grant {
-                            action: action.clone(),
-                            resource,
-                            condition: condition.clone(),
-                        });
-                    }
+        for statement in statements {
+            if statement["Effect"] == "Deny" {
+                continue;
+            }
+            assert_eq!(statement["Effect"], "Allow", "{role}: {statement}");
+            assert!(
+                statement.get("NotAction").is_none() && statement.get("NotResource").is_none(),
+                "{role}: {statement}"
+            );
+            let condition = statement
+                .get("Condition")
+                .map(|condition| condition_with_lists(condition).to_string())
+                .unwrap_or_default();
+            for action in one_or_many(&statement["Action"]) {
+                for resource in one_or_many(&statement["Resource"]) {
+                    let resource = match kept.get(&action) {
+                        None => Some(resource),
+                        Some(patterns) => patterns
+                            .iter()
+                            .find_map(|pattern| intersect_arn(&resource, pattern)),
+                    };
+                    // Wholly denied: granted nowhere.
+                    let Some(resource) = resource else { continue };
+                    grants.insert(Grant {
+                        action: action.clone(),
+                        resource,
+                        condition: condition.clone(),
+                    });
                 }
             }
         }
         grants
     }
+}
+
+/// The ARN pattern both `allowed` and `kept` match, when one of them is the narrower in each
+/// part: a `*` partition, region or account in one takes the other's, and the resource of
+/// `allowed` must lie under the resource of `kept` (`repository/team/*` under `repository/*`).
+/// `None` when they share nothing, or when the answer would not be one pattern.
+pub fn intersect_arn(allowed: &str, kept: &str) -> Option<String> {
+    let allowed_parts: Vec<&str> = allowed.splitn(6, ':').collect();
+    let kept_parts: Vec<&str> = kept.splitn(6, ':').collect();
+    if allowed_parts.len() != 6 || kept_parts.len() != 6 {
+        return None;
+    }
+    let mut parts = Vec::with_capacity(6);
+    for index in 0..5 {
+        let (a, k) = (allowed_parts[index], kept_parts[index]);
+        parts.push(if a == k || k == "*" {
+            a
+        } else if a == "*" {
+            k
+        } else {
+            return None;
+        });
+    }
+    let (resource, within) = (allowed_parts[5], kept_parts[5]);
+    let inside = match within.strip_suffix('*') {
+        Some(stem) => resource.starts_with(stem),
+        None => resource == within,
+    };
+    if !inside {
+        return None;
+    }
+    parts.push(resource);
+    Some(parts.join(":"))
 }
 
 /// What `Ref AWS::NoValue` evaluates to: removed from the list or object holding it.

@@ -6,6 +6,7 @@ mod config;
 mod doctor;
 mod functions;
 mod kyverno;
+mod manifest_files;
 mod manifests;
 mod permissions;
 mod rewrite;

@@ -77,6 +77,7 @@ fn scope_name(scope: Scope) -> &'static str {
         Scope::UpstreamRoles => "upstream-roles",
         Scope::StateTable => "state-table",
         Scope::TemplateKeys => "template-keys",
+        Scope::AlertTopicKeys => "alert-topic-keys",
     }
 }
 

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -21,9 +21,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 
-import { Deployment, roleEntry, statements } from './permissions';
+import { Deployment, RoleEntry, roleEntry, statements } from './permissions';
 import {
   LOG_LEVELS,
   LOG_RETENTION_DAYS,
@@ -96,6 +96,40 @@ export interface EcrPtcOpsProps {
   readonly codeBucket?: EcrPtcOpsCodeBucket;
   /** Functions are `<namePrefix>-<function>`, as SAM names them after the stack; default the stack name. */
   readonly namePrefix?: string;
+  /**
+   * ExistingAlertTopicArn: publish findings and alarm state changes to this topic (an
+   * organisation's central one, in the stack's region) instead of creating a topic and its key.
+   */
+  readonly alertTopic?: sns.ITopic;
+  /**
+   * ExistingAlertTopicKmsKeyArn: the customer managed key of the topic. With `alertTopic`, the
+   * key of that (central) topic, which the functions may then use through SNS; without it, the
+   * key the construct's own topic is encrypted with instead of a key of its own (its policy must
+   * let CloudWatch alarms use it).
+   */
+  readonly alertTopicKey?: kms.IKey;
+  /** PermissionsBoundaryArn: the permissions boundary of every role the construct creates. */
+  readonly permissionsBoundary?: iam.IManagedPolicy;
+  /** LogKmsKeyArn: encrypts the four log groups (its policy must let `logs.<region>.amazonaws.com` use it). */
+  readonly logKey?: kms.IKey;
+  /** HardenReservedConcurrency: 1 (default) reserves one execution for harden-repository; 0 leaves it unreserved. */
+  readonly hardenReservedConcurrency?: 0 | 1;
+  /** Code of individual functions (a `lambda.Code` of your own build), instead of `functionCodeDirectory` or `codeBucket`. */
+  readonly code?: Partial<Record<FunctionName, lambda.Code>>;
+  /**
+   * Makes each function from the props the construct decided (role, environment, layer, logs,
+   * memory, timeout, retries): return a `lambda.Function` of your own, such as cargo-lambda-cdk's
+   * `RustFunction` building the workspace's binary, to replace its `code`. Default:
+   * `new lambda.Function(scope, id, props)`.
+   */
+  readonly functionFactory?: (scope: Construct, id: string, props: lambda.FunctionProps, name: FunctionName) => lambda.Function;
+  /**
+   * Function code that is an empty placeholder (`make cdk-synth` without `make package`) is an
+   * error annotation, so `cdk deploy` refuses the stack; true lets it through (tests).
+   */
+  readonly allowPlaceholderCode?: boolean;
+  /** The SAM template's outputs (AlertTopicArn, …) under the same names; off, so two instances fit one stack. */
+  readonly outputs?: boolean;
 }
 
 /** The SAM template's parameter defaults (a test compares them with infra/template.yaml). */
@@ -116,6 +150,7 @@ export const DEFAULTS = {
   prewarmImages: [] as string[],
   logLevel: 'INFO' as LogLevel,
   logRetentionDays: 30,
+  hardenReservedConcurrency: 1 as 0 | 1,
 };
 
 /** The repository this package lives in (dist/lib → infra/cdk → repository). */
@@ -123,6 +158,12 @@ const REPOSITORY = path.resolve(__dirname, '..', '..', '..', '..');
 
 export const FUNCTION_NAMES = ['harden-repository', 'validate-cache-rules', 'check-credentials', 'prewarm-images'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/**
+ * The managed repositories of any partition, region and account: `<this><prefix>/*`. Every role
+ * that is granted on them also gets the `ThisRegistryOnly` Deny.
+ */
+const WIDE_REPOSITORY = 'arn:*:ecr:*:*:repository/';
 
 /** Where Lambda extracts the layer's `ptc-ops/` folder (infra/config/Makefile). */
 const CONFIG_PATH = '/opt/ptc-ops/ptc-ops.toml';
@@ -134,7 +175,6 @@ interface FunctionSpec {
   readonly memorySize: number;
   readonly timeout: number;
   readonly maxEventAge: number;
-  readonly reservedConcurrency?: number;
 }
 
 const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
@@ -147,7 +187,6 @@ const FUNCTIONS: Record<FunctionName, FunctionSpec> = {
     memorySize: 256,
     timeout: 900,
     maxEventAge: 21600,
-    reservedConcurrency: 1,
   },
   'validate-cache-rules': {
     id: 'ValidateCacheRules',
@@ -327,14 +366,24 @@ function stageConfigLayer(configDirectory: string): string {
   return staged;
 }
 
-/** The function's code: `<dir>/<function>/bootstrap.zip`, else the folder `<dir>/<function>/`. */
-function functionAsset(directory: string, name: FunctionName): lambda.Code {
+/** The stand-in code a `functionFactory` receives when no code is given: its function must bring its own. */
+const FACTORY_SUPPLIES_CODE = 'ecr-ptc-ops: the function factory supplies the code';
+
+/** The id of the error annotation on placeholder code (scripts/cdk-synth.sh tolerates it alone). */
+export const PLACEHOLDER_CODE = 'ecr-ptc-ops:placeholder-code';
+
+/**
+ * The function's code: `<dir>/<function>/bootstrap.zip`, else the folder `<dir>/<function>/`;
+ * `placeholder` says whether it is an empty file, which Lambda would run and fail on.
+ */
+function functionAsset(directory: string, name: FunctionName): { code: lambda.Code; placeholder: boolean } {
   const zip = path.join(directory, name, 'bootstrap.zip');
   if (fs.existsSync(zip)) {
-    return lambda.Code.fromAsset(zip);
+    return { code: lambda.Code.fromAsset(zip), placeholder: fs.statSync(zip).size === 0 };
   }
-  if (fs.existsSync(path.join(directory, name, 'bootstrap'))) {
-    return lambda.Code.fromAsset(path.join(directory, name));
+  const bootstrap = path.join(directory, name, 'bootstrap');
+  if (fs.existsSync(bootstrap)) {
+    return { code: lambda.Code.fromAsset(path.join(directory, name)), placeholder: fs.statSync(bootstrap).size === 0 };
   }
   throw new Error(
     `EcrPtcOps: invalid props\n  functionCodeDirectory: ${directory} has neither ${name}/bootstrap.zip nor ${name}/bootstrap (run \`make package\`)`,
@@ -342,7 +391,15 @@ function functionAsset(directory: string, name: FunctionName): lambda.Code {
 }
 
 export class EcrPtcOps extends Construct {
+  /** Where findings and alarm state changes go: the topic created here, or `alertTopic`. */
+  public readonly topic: sns.ITopic;
+  /** The topic's ARN (as `topic.topicArn`). */
   public readonly alertTopicArn: string;
+  /** Every alarm, by the SAM template's logical ID (`RulesInvalidAlarm`, …). */
+  public readonly alarms: Record<string, cloudwatch.IAlarm>;
+  public readonly dashboard: cloudwatch.CfnDashboard;
+  /** Functions, log groups and the key alias are `<namePrefix>-…`. */
+  public readonly namePrefix: string;
   public readonly failureQueue: sqs.Queue;
   public readonly functions: Record<FunctionName, lambda.Function>;
   public readonly roles: Record<FunctionName | 'creation-template', iam.Role>;
@@ -354,6 +411,7 @@ export class EcrPtcOps extends Construct {
     const stack = Stack.of(this);
     const settings = { ...DEFAULTS, ...withoutUndefined(props) };
     const namePrefix = props.namePrefix ?? stack.stackName;
+    this.namePrefix = namePrefix;
 
     const problems = new Problems();
     checkPrefixes(problems, 'managedPrefixes', settings.managedPrefixes);
@@ -376,6 +434,17 @@ export class EcrPtcOps extends Construct {
     if (props.codeBucket !== undefined && props.functionCodeDirectory !== undefined) {
       problems.add('codeBucket', 'and functionCodeDirectory are exclusive: give one');
     }
+    checkOneOf(problems, 'hardenReservedConcurrency', settings.hardenReservedConcurrency, [0, 1]);
+    if (props.alertTopic !== undefined && settings.alertEmail !== '') {
+      problems.add('alertTopic', 'is an existing topic, whose owner manages its subscriptions: leave alertEmail unset');
+    }
+    // Two instances in one stack must not name their functions alike.
+    const twin = stack.node
+      .findAll()
+      .find((other: IConstruct) => other !== this && other instanceof EcrPtcOps && other.namePrefix === namePrefix);
+    if (twin !== undefined) {
+      problems.add('namePrefix', `"${namePrefix}" is already the name prefix of ${twin.node.path}: give each instance its own`);
+    }
     problems.throwIfAny('EcrPtcOps');
 
     const functionName = (name: FunctionName): string => `${namePrefix}-${name}`;
@@ -384,6 +453,14 @@ export class EcrPtcOps extends Construct {
 
     // ---- configuration layer ------------------------------------------------------------------
     const bucket = props.codeBucket && s3.Bucket.fromBucketName(this, 'CodeBucket', props.codeBucket.bucketName);
+    if (bucket) {
+      // CloudFormation updates the code when its key changes: a new version goes under a new
+      // key prefix (README, Organisation-wide), so no object version is needed.
+      Annotations.of(this).acknowledgeWarning(
+        '@aws-cdk/aws-lambda:codeFromBucketObjectVersionNotSpecified',
+        'each code version is uploaded under a key prefix of its own',
+      );
+    }
     const key = (file: string): string => `${props.codeBucket?.keyPrefix ?? ''}${file}`;
     const configLayer = new lambda.LayerVersion(this, 'ConfigLayer', {
       description: 'ptc-ops.toml and the lifecycle and repository policies it names',
@@ -396,78 +473,101 @@ export class EcrPtcOps extends Construct {
     });
 
     // ---- alerts: a customer managed key, so CloudWatch alarms can publish to the topic ------
-    const alertKey = new kms.CfnKey(this, 'AlertKey', {
-      description: 'Encrypts the ecr-ptc-ops alert topic',
-      enableKeyRotation: true,
-      keyPolicy: {
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'KeyAdministration',
-            Effect: 'Allow',
-            Principal: { AWS: `arn:${stack.partition}:iam::${stack.account}:root` },
-            Action: [
-              'kms:CancelKeyDeletion',
-              'kms:CreateAlias',
-              'kms:DeleteAlias',
-              'kms:DescribeKey',
-              'kms:DisableKey',
-              'kms:DisableKeyRotation',
-              'kms:EnableKey',
-              'kms:EnableKeyRotation',
-              'kms:GetKeyPolicy',
-              'kms:GetKeyRotationStatus',
-              'kms:ListResourceTags',
-              'kms:PutKeyPolicy',
-              'kms:ScheduleKeyDeletion',
-              'kms:TagResource',
-              'kms:UntagResource',
-              'kms:UpdateAlias',
-              'kms:UpdateKeyDescription',
-            ],
-            Resource: '*',
-          },
-          {
-            Sid: 'PublishThroughSns',
-            Effect: 'Allow',
-            Principal: { AWS: '*' },
-            Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
-            Resource: '*',
-            Condition: {
-              StringEquals: {
-                'kms:CallerAccount': stack.account,
-                'kms:ViaService': `sns.${stack.region}.amazonaws.com`,
+    // Or an existing topic (an organisation's central one): then neither topic nor key here.
+    let topic: sns.ITopic;
+    if (props.alertTopic !== undefined) {
+      topic = props.alertTopic;
+    } else {
+      let topicKey: string;
+      if (props.alertTopicKey !== undefined) {
+        topicKey = props.alertTopicKey.keyArn;
+      } else {
+        const alertKey = new kms.CfnKey(this, 'AlertKey', {
+          description: 'Encrypts the ecr-ptc-ops alert topic',
+          enableKeyRotation: true,
+          keyPolicy: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Sid: 'KeyAdministration',
+                Effect: 'Allow',
+                Principal: { AWS: `arn:${stack.partition}:iam::${stack.account}:root` },
+                Action: [
+                  'kms:CancelKeyDeletion',
+                  'kms:CreateAlias',
+                  'kms:DeleteAlias',
+                  'kms:DescribeKey',
+                  'kms:DisableKey',
+                  'kms:DisableKeyRotation',
+                  'kms:EnableKey',
+                  'kms:EnableKeyRotation',
+                  'kms:GetKeyPolicy',
+                  'kms:GetKeyRotationStatus',
+                  'kms:ListResourceTags',
+                  'kms:PutKeyPolicy',
+                  'kms:ScheduleKeyDeletion',
+                  'kms:TagResource',
+                  'kms:UntagResource',
+                  'kms:UpdateAlias',
+                  'kms:UpdateKeyDescription',
+                ],
+                Resource: '*',
               },
-            },
+              {
+                Sid: 'PublishThroughSns',
+                Effect: 'Allow',
+                Principal: { AWS: '*' },
+                Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+                Resource: '*',
+                Condition: {
+                  StringEquals: {
+                    'kms:CallerAccount': stack.account,
+                    'kms:ViaService': `sns.${stack.region}.amazonaws.com`,
+                  },
+                },
+              },
+              {
+                Sid: 'CloudWatchAlarms',
+                Effect: 'Allow',
+                Principal: { Service: 'cloudwatch.amazonaws.com' },
+                Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+                Resource: '*',
+                Condition: { StringEquals: { 'aws:SourceAccount': stack.account } },
+              },
+              // Grants only for AWS services acting on AWS resources (Control Tower CT.KMS.PR.3).
+              {
+                Sid: 'GrantsForAwsServicesOnly',
+                Effect: 'Deny',
+                Principal: { AWS: '*' },
+                Action: 'kms:CreateGrant',
+                Resource: '*',
+                Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+              },
+            ],
           },
-          {
-            Sid: 'CloudWatchAlarms',
-            Effect: 'Allow',
-            Principal: { Service: 'cloudwatch.amazonaws.com' },
-            Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
-            Resource: '*',
-            Condition: { StringEquals: { 'aws:SourceAccount': stack.account } },
-          },
-        ],
-      },
-    });
-    alertKey.applyRemovalPolicy(RemovalPolicy.DESTROY, { default: RemovalPolicy.DESTROY });
-    new kms.CfnAlias(this, 'AlertKeyAlias', {
-      aliasName: `alias/${namePrefix}-alerts`,
-      targetKeyId: alertKey.ref,
-    });
-    const alertTopic = new sns.CfnTopic(this, 'AlertTopic', {
-      displayName: 'ecr-ptc-ops alerts',
-      kmsMasterKeyId: alertKey.ref,
-    });
-    this.alertTopicArn = alertTopic.ref;
-    if (settings.alertEmail !== '') {
-      new sns.CfnSubscription(this, 'AlertEmailSubscription', {
-        topicArn: alertTopic.ref,
-        protocol: 'email',
-        endpoint: settings.alertEmail,
+        });
+        alertKey.applyRemovalPolicy(RemovalPolicy.DESTROY, { default: RemovalPolicy.DESTROY });
+        new kms.CfnAlias(this, 'AlertKeyAlias', {
+          aliasName: `alias/${namePrefix}-alerts`,
+          targetKeyId: alertKey.ref,
+        });
+        topicKey = alertKey.ref;
+      }
+      const alertTopic = new sns.CfnTopic(this, 'AlertTopic', {
+        displayName: 'ecr-ptc-ops alerts',
+        kmsMasterKeyId: topicKey,
       });
+      topic = sns.Topic.fromTopicArn(this, 'Topic', alertTopic.ref);
+      if (settings.alertEmail !== '') {
+        new sns.CfnSubscription(this, 'AlertEmailSubscription', {
+          topicArn: alertTopic.ref,
+          protocol: 'email',
+          endpoint: settings.alertEmail,
+        });
+      }
     }
+    this.topic = topic;
+    this.alertTopicArn = topic.topicArn;
 
     // ---- dead letters: SQS-managed encryption, so Lambda needs no KMS permission to send -----
     this.failureQueue = new sqs.Queue(this, 'FailureQueue', {
@@ -484,6 +584,9 @@ export class EcrPtcOps extends Construct {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: 'expires_at',
+      // Control Tower's CT.DYNAMODB.PR.1 and PR.2, as the SAM template.
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.DESTROY,
     });
 
@@ -493,6 +596,7 @@ export class EcrPtcOps extends Construct {
       logGroups[name] = new logs.LogGroup(this, `${FUNCTIONS[name].id}LogGroup`, {
         logGroupName: `/aws/lambda/${functionName(name)}`,
         retention: settings.logRetentionDays as logs.RetentionDays,
+        encryptionKey: props.logKey,
         removalPolicy: RemovalPolicy.DESTROY,
       });
     }
@@ -502,18 +606,22 @@ export class EcrPtcOps extends Construct {
     const templateRole = new iam.Role(this, 'CreationTemplateRole', {
       description: 'Assumed by Amazon ECR to create cache repositories from creation templates',
       assumedBy: new iam.ServicePrincipal(templateEntry['trusted-by']),
+      permissionsBoundary: props.permissionsBoundary,
     });
     const deployment = (name: FunctionName | null): Deployment => ({
       resources: (scope) => {
         switch (scope) {
           case 'managed-repositories':
-            return settings.managedPrefixes.map((prefix) => arn('ecr', `repository/${prefix}/*`));
+            // Any partition, region and account, as the SAM template must: 50 full ARNs in two
+            // statements would pass IAM's 10,240 characters per role. The Deny that
+            // thisRegistryOnly adds takes back everything outside this registry.
+            return settings.managedPrefixes.map((prefix) => `${WIDE_REPOSITORY}${prefix}/*`);
           case 'registry':
             return [arn('ecr', 'repository/*')];
           case 'credential-secrets':
             return [arn('secretsmanager', 'secret:ecr-pullthroughcache/*')];
           case 'alert-topic':
-            return [alertTopic.ref];
+            return [topic.topicArn];
           case 'own-function':
             return name === null ? [] : [arn('lambda', `function:${functionName(name)}`), arn('lambda', `function:${functionName(name)}:*`)];
           case 'own-log-group':
@@ -534,6 +642,8 @@ export class EcrPtcOps extends Construct {
             return [this.stateTable.tableArn];
           case 'template-keys':
             return [...settings.templateKmsKeyArns];
+          case 'alert-topic-keys':
+            return props.alertTopicKey === undefined ? [] : [props.alertTopicKey.keyArn];
           default:
             throw new Error(`permissions.json: scope "${scope}" is unknown to EcrPtcOps: teach lib/ecr-ptc-ops.ts its ARNs`);
         }
@@ -562,10 +672,24 @@ export class EcrPtcOps extends Construct {
         throw new Error(`permissions.json: switch "${switchName}" is unknown to EcrPtcOps`);
       },
     });
+    // Takes back, outside this account and region, what the wide managed-repositories ARNs grant.
+    const thisRegistryOnly = (entry: RoleEntry): iam.PolicyStatement[] => {
+      const actions = [
+        ...new Set(
+          entry.permissions
+            .filter((permission) => permission.scope === 'managed-repositories')
+            .filter((permission) => permission['only-with'] === null || (permission['only-with'] === 'credential-write-back' && settings.credentialWriteBack))
+            .map((permission) => permission.action),
+        ),
+      ];
+      return actions.length === 0
+        ? []
+        : [new iam.PolicyStatement({ sid: 'ThisRegistryOnly', effect: iam.Effect.DENY, actions, notResources: [arn('ecr', 'repository/*')] })];
+    };
     templateRole.attachInlinePolicy(
       new iam.Policy(this, 'CreationTemplatePolicy', {
         policyName: 'template-repositories',
-        statements: statements(templateEntry, deployment(null)),
+        statements: [...statements(templateEntry, deployment(null)), ...thisRegistryOnly(templateEntry)],
       }),
     );
 
@@ -574,8 +698,9 @@ export class EcrPtcOps extends Construct {
       const entry = roleEntry(name);
       roles[name] = new iam.Role(this, `${FUNCTIONS[name].id}Role`, {
         assumedBy: new iam.ServicePrincipal(entry['trusted-by']),
+        permissionsBoundary: props.permissionsBoundary,
         inlinePolicies: {
-          [name]: new iam.PolicyDocument({ statements: statements(entry, deployment(name)) }),
+          [name]: new iam.PolicyDocument({ statements: [...statements(entry, deployment(name)), ...thisRegistryOnly(entry)] }),
         },
       });
     }
@@ -588,7 +713,7 @@ export class EcrPtcOps extends Construct {
       const spec = FUNCTIONS[name];
       const environment: Record<string, string> = {
         PTC_CONFIG: CONFIG_PATH,
-        PTC_ALERT_TOPIC_ARN: alertTopic.ref,
+        PTC_ALERT_TOPIC_ARN: topic.topicArn,
         PTC_TEMPLATE_ROLE_ARN: templateRole.roleArn,
         PTC_TEMPLATE_KMS_KEY_ARNS: settings.templateKmsKeyArns.join(','),
         PTC_STATE_TABLE: this.stateTable.tableName,
@@ -598,18 +723,51 @@ export class EcrPtcOps extends Construct {
         // function's own and is acknowledged without work.
         environment.PTC_FUNCTION_ROLE_ARN = roles[name].roleArn;
       }
-      functions[name] = new lambda.Function(this, `${spec.id}Function`, {
+      let code: lambda.Code;
+      if (props.code?.[name] !== undefined) {
+        code = props.code[name]!;
+      } else if (bucket) {
+        code = lambda.Code.fromBucket(bucket, key(`${name}.zip`));
+      } else if (props.functionFactory !== undefined && props.functionCodeDirectory === undefined) {
+        // The factory's function brings its own code; this stands in and must not survive.
+        code = lambda.Code.fromInline(FACTORY_SUPPLIES_CODE);
+      } else {
+        const asset = functionAsset(codeDirectory, name);
+        code = asset.code;
+        if (asset.placeholder && props.allowPlaceholderCode !== true) {
+          Annotations.of(this).addError(
+            `[${PLACEHOLDER_CODE}] ${name}: the code in ${codeDirectory} is an empty placeholder, which Lambda cannot run: run \`make package\` (or set allowPlaceholderCode to synthesize anyway)`,
+          );
+        }
+      }
+      const factory = props.functionFactory;
+      const make = factory === undefined
+        ? (scope: Construct, id: string, functionProps: lambda.FunctionProps) => new lambda.Function(scope, id, functionProps)
+        : (scope: Construct, id: string, functionProps: lambda.FunctionProps, fn: FunctionName) => {
+            try {
+              return factory(scope, id, functionProps, fn);
+            } catch (error) {
+              // Lambda's OS-only runtime takes no inline code, so CDK refuses the stand-in.
+              if (code instanceof lambda.InlineCode) {
+                throw new Error(`EcrPtcOps: invalid props\n  functionFactory: ${fn} was made with the stand-in code: give it code of its own (a lambda.Code, a RustFunction's build), or set code or functionCodeDirectory`);
+              }
+              throw error;
+            }
+          };
+      functions[name] = make(this, `${spec.id}Function`, {
         functionName: functionName(name),
         description: spec.description,
         runtime: lambda.Runtime.PROVIDED_AL2023,
         architecture: lambda.Architecture.ARM_64,
         handler: 'bootstrap',
-        code: bucket ? lambda.Code.fromBucket(bucket, key(`${name}.zip`)) : functionAsset(codeDirectory, name),
+        code,
         // The role grants exactly permissions.json: nothing CDK would add on its own.
         role: roles[name].withoutPolicyUpdates(),
         memorySize: spec.memorySize,
         timeout: Duration.seconds(spec.timeout),
-        reservedConcurrentExecutions: spec.reservedConcurrency,
+        // Optional: without it two runs may overlap; every write is diffed against the profile
+        // first and the state table's conditional writes count alerts and restorations once.
+        reservedConcurrentExecutions: name === 'harden-repository' && settings.hardenReservedConcurrency === 1 ? 1 : undefined,
         layers: [configLayer],
         environment,
         loggingFormat: lambda.LoggingFormat.JSON,
@@ -619,7 +777,7 @@ export class EcrPtcOps extends Construct {
         retryAttempts: 2,
         maxEventAge: Duration.seconds(spec.maxEventAge),
         onFailure: new destinations.SqsDestination(this.failureQueue),
-      });
+      }, name);
     }
     this.functions = functions;
 
@@ -696,8 +854,8 @@ export class EcrPtcOps extends Construct {
         threshold: 1,
         comparisonOperator: 'GreaterThanOrEqualToThreshold',
         treatMissingData,
-        alarmActions: [alertTopic.ref],
-        okActions: [alertTopic.ref],
+        alarmActions: [topic.topicArn],
+        okActions: [topic.topicArn],
       });
     const product = (name: string, fn: FunctionName, statistic: string) => ({
       namespace: NAMESPACE,
@@ -706,7 +864,7 @@ export class EcrPtcOps extends Construct {
       statistic,
       period: 3600,
     });
-    const alarms = [
+    const alarmList = [
       alarm('RulesInvalidAlarm', 'A pull-through cache rule failed validation or its secret is broken (see the validate-cache-rules alert)', product('RulesInvalid', 'validate-cache-rules', 'Maximum'), 'ignore'),
       alarm('CredentialsExpiringSoonAlarm', 'An upstream credential expires within credentials.warn_days', product('CredentialsExpiringSoon', 'check-credentials', 'Maximum'), 'ignore'),
       alarm('CredentialsInvalidAlarm', 'An upstream credential secret is malformed, expired or refused', product('CredentialsInvalid', 'check-credentials', 'Maximum'), 'ignore'),
@@ -736,7 +894,7 @@ export class EcrPtcOps extends Construct {
     const series = (fn: FunctionName, ...names: string[]) => names.map((name) => [NAMESPACE, name, 'Function', fn]);
     const body = {
       widgets: [
-        { type: 'alarm', x: 0, y: 0, width: 24, height: 3, properties: { title: 'Alarms', alarms: alarms.map((a) => a.attrArn) } },
+        { type: 'alarm', x: 0, y: 0, width: 24, height: 3, properties: { title: 'Alarms', alarms: alarmList.map((a) => a.attrArn) } },
         {
           type: 'metric', x: 0, y: 3, width: 12, height: 6,
           properties: {
@@ -791,21 +949,66 @@ export class EcrPtcOps extends Construct {
         },
       ],
     };
+    this.alarms = Object.fromEntries(
+      alarmList.map((cfn) => [cfn.node.id, cloudwatch.Alarm.fromAlarmArn(this, `${cfn.node.id}Ref`, cfn.attrArn)]),
+    );
     const dashboard = new cloudwatch.CfnDashboard(this, 'Dashboard', {
-      dashboardName: namePrefix,
+      // Dashboards are global to the account: the region keeps the stacks of a StackSet (or
+      // one name in several regions) from colliding.
+      dashboardName: `${namePrefix}-${stack.region}`,
       dashboardBody: stack.toJsonString(body),
     });
 
-    // ---- outputs, named as the SAM template's ---------------------------------------------------
+    this.dashboard = dashboard;
+
+    // ---- outputs, named as the SAM template's: opt-in, so two instances fit one stack ----------
+    if (props.outputs !== true) {
+      return;
+    }
     const output = (name: string, value: string, description?: string): void => {
       new CfnOutput(this, name, { value, description }).overrideLogicalId(name);
     };
-    output('AlertTopicArn', alertTopic.ref, 'Subscribe AWS Chatbot / Amazon Q Developer in chat applications (or anything else) here');
+    output('AlertTopicArn', topic.topicArn, 'Subscribe AWS Chatbot / Amazon Q Developer in chat applications (or anything else) here');
     output('FailureQueueUrl', this.failureQueue.queueUrl, 'Events whose asynchronous invocation failed after every retry');
     output('DashboardName', dashboard.ref, 'The CloudWatch dashboard');
     for (const name of FUNCTION_NAMES) {
       output(`${FUNCTIONS[name].id}FunctionName`, functions[name].functionName);
     }
+  }
+
+  /** Lets `grantee` invoke the functions on demand (a sweep, a validation, a pre-warm); all four by default. */
+  public grantInvoke(grantee: iam.IGrantable, ...names: FunctionName[]): iam.Grant[] {
+    return (names.length === 0 ? [...FUNCTION_NAMES] : names).map((name) => this.functions[name].grantInvoke(grantee));
+  }
+
+  /** Lets `grantee` publish to the alert topic (a function of your own with findings to send). */
+  public grantPublish(grantee: iam.IGrantable): iam.Grant {
+    return this.topic.grantPublish(grantee);
+  }
+
+  /** A metric the functions emit (namespace `EcrPtcOps`, dimension `Function`), hourly as the alarms read it. */
+  public metric(metricName: string, fn: FunctionName, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace: NAMESPACE, metricName, dimensionsMap: { Function: fn }, period: Duration.hours(1), ...props });
+  }
+
+  /** Pull-through cache rules that failed validation (maximum per hour). */
+  public metricRulesInvalid(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('RulesInvalid', 'validate-cache-rules', { statistic: 'Maximum', ...props });
+  }
+
+  /** Credentials that expire within `credentials.warn_days` (maximum per hour). */
+  public metricCredentialsExpiringSoon(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('CredentialsExpiringSoon', 'check-credentials', { statistic: 'Maximum', ...props });
+  }
+
+  /** Repositories harden-repository could not bring to their profile (sum per hour). */
+  public metricHardeningFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('HardeningFailures', 'harden-repository', { statistic: 'Sum', ...props });
+  }
+
+  /** Images prewarm-images could not pull through the cache (maximum per hour). */
+  public metricImagesFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric('ImagesFailed', 'prewarm-images', { statistic: 'Maximum', ...props });
   }
 }
 

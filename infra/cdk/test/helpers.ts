@@ -38,7 +38,7 @@ export function placeholderCode(): string {
 export function synth(props: EcrPtcOpsProps = {}): Template {
   const app = new App({ analyticsReporting: false });
   const stack = new Stack(app, 'ptc-ops', { env: { account: ACCOUNT, region: REGION } });
-  new EcrPtcOps(stack, 'EcrPtcOps', { functionCodeDirectory: placeholderCode(), ...props });
+  new EcrPtcOps(stack, 'EcrPtcOps', { functionCodeDirectory: placeholderCode(), allowPlaceholderCode: true, ...props });
   return Template.fromStack(stack);
 }
 
@@ -79,6 +79,34 @@ export function resolve(value: unknown): string {
     return (parts as unknown[]).map(resolve).join(delimiter);
   }
   throw new Error(`cannot resolve ${JSON.stringify(value)}`);
+}
+
+/**
+ * The ARN pattern both `allowed` and `kept` match when, part by part, one is the narrower (a `*`
+ * partition, region or account takes the other's; the resource of `allowed` lies under the
+ * resource of `kept`); undefined when they share nothing. How a `Deny` on `NotResource: kept`
+ * narrows a grant on `allowed`.
+ */
+export function intersectArn(allowed: string, kept: string): string | undefined {
+  const a = allowed.split(':');
+  const k = kept.split(':');
+  if (a.length < 6 || k.length < 6) {
+    return undefined;
+  }
+  const parts: string[] = [];
+  for (let index = 0; index < 5; index++) {
+    if (a[index] === k[index] || k[index] === '*') {
+      parts.push(a[index]);
+    } else if (a[index] === '*') {
+      parts.push(k[index]);
+    } else {
+      return undefined;
+    }
+  }
+  const resource = a.slice(5).join(':');
+  const within = k.slice(5).join(':');
+  const inside = within.endsWith('*') ? resource.startsWith(within.slice(0, -1)) : resource === within;
+  return inside ? [...parts, resource].join(':') : undefined;
 }
 
 export const oneOrMany = <T>(value: T | T[] | undefined): T[] =>

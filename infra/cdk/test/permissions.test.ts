@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { Template } from 'aws-cdk-lib/assertions';
 
 import { EcrPtcOpsProps, ROLES, RoleEntry } from '../lib';
-import { ACCOUNT, REGION, ofType, oneOrMany, resolve, synth } from './helpers';
+import { ACCOUNT, REGION, intersectArn, ofType, oneOrMany, resolve, synth } from './helpers';
 
 const KEY = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -27,8 +27,20 @@ function granted(template: Template, roleId: string): Grants {
       documents.push(policy.Properties?.PolicyDocument);
     }
   }
+  // A Deny on everything but `NotResource` narrows the grants of its actions to that pattern.
+  const kept = new Map<string, string[]>();
+  for (const statement of documents.flatMap((document) => document.Statement).filter((s: any) => s.Effect === 'Deny')) {
+    assert.equal(statement.Resource, undefined, 'a Deny names what it keeps, with NotResource');
+    assert.equal(statement.Condition, undefined);
+    for (const action of oneOrMany<string>(statement.Action)) {
+      kept.set(action, [...(kept.get(action) ?? []), ...oneOrMany<unknown>(statement.NotResource).map(resolve)]);
+    }
+  }
   const grants: Grants = new Set();
   for (const statement of documents.flatMap((document) => document.Statement)) {
+    if (statement.Effect === 'Deny') {
+      continue;
+    }
     assert.equal(statement.Effect, 'Allow');
     const condition =
       statement.Condition === undefined
@@ -36,7 +48,11 @@ function granted(template: Template, roleId: string): Grants {
         : JSON.parse(JSON.stringify(statement.Condition, (_, v) => (v !== null && typeof v === 'object' && 'Ref' in v ? resolve(v) : v)));
     for (const action of oneOrMany<string>(statement.Action)) {
       for (const resource of oneOrMany<unknown>(statement.Resource)) {
-        grants.add(grant(action, resolve(resource), condition));
+        const patterns = kept.get(action);
+        const narrowed = patterns === undefined ? resolve(resource) : patterns.map((p) => intersectArn(resolve(resource), p)).find((r) => r !== undefined);
+        if (narrowed !== undefined) {
+          grants.add(grant(action, narrowed, condition));
+        }
       }
     }
   }
@@ -72,6 +88,7 @@ function expected(template: Template, entry: RoleEntry, props: EcrPtcOpsProps): 
     'upstream-roles': props.upstreamRoleArns ?? [],
     'state-table': [`{{${only('AWS::DynamoDB::Table')}.Arn}}`],
     'template-keys': props.templateKmsKeyArns ?? [],
+    'alert-topic-keys': props.alertTopicKey === undefined ? [] : [props.alertTopicKey.keyArn],
   };
   const conditions = (condition: Record<string, string>): unknown => {
     const [[kind, value]] = Object.entries(condition);

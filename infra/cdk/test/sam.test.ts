@@ -3,7 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { DEFAULTS, EVENT_PATTERNS, REGISTRY_EVENT_PATTERNS } from '../lib';
+import { Stack } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
+
+import { DEFAULTS, EVENT_PATTERNS, EcrPtcOpsProps, REGISTRY_EVENT_PATTERNS } from '../lib';
 import { ofType, oneOrMany, resolve, samDefault, samLoopOutputs, samResources, samTemplate, synth } from './helpers';
 
 /** The SAM parameter each prop mirrors. */
@@ -24,6 +27,15 @@ const PARAMETERS: Record<keyof typeof DEFAULTS, string> = {
   prewarmImages: 'PrewarmImages',
   logLevel: 'LogLevel',
   logRetentionDays: 'LogRetentionDays',
+  hardenReservedConcurrency: 'HardenReservedConcurrency',
+};
+
+/** The props that take an existing resource where the SAM parameter takes its ARN (default none). */
+const RESOURCE_PARAMETERS: Partial<Record<keyof EcrPtcOpsProps, string>> = {
+  alertTopic: 'ExistingAlertTopicArn',
+  alertTopicKey: 'ExistingAlertTopicKmsKeyArn',
+  permissionsBoundary: 'PermissionsBoundaryArn',
+  logKey: 'LogKmsKeyArn',
 };
 
 /** Compares JSON values whatever the order of their keys. */
@@ -40,7 +52,14 @@ describe('EcrPtcOps and infra/template.yaml', () => {
   const samFunctions = Object.entries(samResources()).filter(([, r]) => r.Type === 'AWS::Serverless::Function');
 
   it('has a prop for every SAM parameter, with its default', () => {
-    assert.deepEqual(Object.values(PARAMETERS).sort(), Object.keys(sam.Parameters).sort(), 'one prop per parameter');
+    assert.deepEqual(
+      [...Object.values(PARAMETERS), ...Object.values(RESOURCE_PARAMETERS)].sort(),
+      Object.keys(sam.Parameters).sort(),
+      'one prop per parameter',
+    );
+    for (const parameter of Object.values(RESOURCE_PARAMETERS)) {
+      assert.equal(samDefault(parameter!), '', `${parameter}: none by default, as the prop`);
+    }
     for (const [prop, parameter] of Object.entries(PARAMETERS)) {
       assert.deepEqual(DEFAULTS[prop as keyof typeof DEFAULTS], samDefault(parameter), `${prop} mirrors ${parameter}`);
     }
@@ -143,7 +162,9 @@ describe('EcrPtcOps and infra/template.yaml', () => {
       const [cdkId, cdk] = found;
       assert.equal(cdk.Properties?.MemorySize, fn.Properties.MemorySize, `${id} memory`);
       assert.equal(cdk.Properties?.Timeout, fn.Properties.Timeout, `${id} timeout`);
-      assert.equal(cdk.Properties?.ReservedConcurrentExecutions, fn.Properties.ReservedConcurrentExecutions, `${id} concurrency`);
+      // SAM: `!If [ReservesHardenConcurrency, 1, NoValue]`, 1 by default.
+      const samConcurrency = fn.Properties.ReservedConcurrentExecutions?.['Fn::If']?.[1] ?? fn.Properties.ReservedConcurrentExecutions;
+      assert.equal(cdk.Properties?.ReservedConcurrentExecutions, samConcurrency, `${id} concurrency`);
       assert.equal(cdk.Properties?.Description, fn.Properties.Description, `${id} description`);
       const config = configs.find(([, c]) => c.Properties?.FunctionName.Ref === cdkId);
       assert.ok(config, `${id} has an event invoke config`);
@@ -161,6 +182,8 @@ describe('EcrPtcOps and infra/template.yaml', () => {
       templateKmsKeyArns: ['arn:aws:kms:eu-west-1:111111111111:key/5678abcd-12ab-34cd-56ef-1234567890ab'],
       consumerPrincipalArns: ['arn:aws:iam::111111111111:role/eks-node'],
       upstreamRoleArns: ['arn:aws:iam::111111111111:role/ptc-upstream'],
+      // An imported key is its ARN, whichever stack imports it.
+      alertTopicKey: kms.Key.fromKeyArn(new Stack(), 'AlertTopicKey', 'arn:aws:kms:eu-west-1:222222222222:key/9abcabcd-12ab-34cd-56ef-1234567890ab'),
     });
     const samActions = (role: string): string[] => {
       const documents: any[] = (samResources()[role].Properties.Policies ?? []).map((p: any) => p.PolicyDocument);

@@ -5,7 +5,8 @@
 //! rules that use it are validated with it.
 
 use crate::domain::permissions::{
-    Condition, Permission, Scope, Switch, TagKeys, PUBLISH_ALERTS, REMEMBER_ALERTS,
+    Condition, Permission, Scope, Switch, TagKeys, PUBLISH_ALERTS, PUBLISH_ALERTS_DECRYPT,
+    PUBLISH_ALERTS_ENCRYPT, REMEMBER_ALERTS,
 };
 
 pub const PERMISSIONS: &[Permission] = &[
@@ -48,5 +49,7 @@ pub const PERMISSIONS: &[Permission] = &[
         "a secret given a new value: validate the rules that use it; IAM has no resource type for rules",
     ),
     PUBLISH_ALERTS,
+    PUBLISH_ALERTS_ENCRYPT,
+    PUBLISH_ALERTS_DECRYPT,
     REMEMBER_ALERTS,
 ];

@@ -22,6 +22,8 @@ mod reader;
 mod rules;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod url_tests;
 
 use std::ffi::OsStr;
 use std::path::Path;

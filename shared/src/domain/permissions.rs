@@ -49,6 +49,11 @@ pub enum Scope {
     /// The customer managed KMS keys the hardening profiles' `kms_key` name, as the deployment
     /// lists them (none by default): what ECR's creation-template role may grant itself on.
     TemplateKeys,
+    /// The customer managed KMS key of the alert topic when the deployment names one (none by
+    /// default): an organisation's central topic in another account is encrypted with a key
+    /// there, and using another account's key needs the caller's IAM policy too, not only the
+    /// key policy.
+    AlertTopicKeys,
 }
 
 /// A condition a grant carries; [`Deployment`] fills in its values.
@@ -155,6 +160,23 @@ pub const PUBLISH_ALERTS: Permission = Permission::new(
     "alerts: one message per finding resource",
 );
 
+/// Publishing to an alert topic encrypted with a customer managed key that the deployment names
+/// (a central topic of another account): SNS encrypts with a data key the publisher asks for.
+pub const PUBLISH_ALERTS_ENCRYPT: Permission = Permission::new(
+    "kms:GenerateDataKey",
+    Scope::AlertTopicKeys,
+    "alerts to an encrypted topic: SNS asks KMS for a data key on the publisher's behalf",
+)
+.on_condition(Condition::ViaService("sns"));
+
+/// The other half of publishing to an encrypted topic, as SNS requires of publishers.
+pub const PUBLISH_ALERTS_DECRYPT: Permission = Permission::new(
+    "kms:Decrypt",
+    Scope::AlertTopicKeys,
+    "alerts to an encrypted topic: SNS checks the data key on the publisher's behalf",
+)
+.on_condition(Condition::ViaService("sns"));
+
 /// Remembering which alerts went out, which every function does through
 /// `FunctionContext::finish` (the plumbing every function shares) when the deployment has a state table.
 pub const REMEMBER_ALERTS: Permission = Permission::new(
@@ -213,6 +235,8 @@ pub struct Deployment {
     pub state_table_arn: String,
     /// KMS keys of the profiles' `kms_key`; empty for none.
     pub template_kms_key_arns: Vec<String>,
+    /// The KMS key of the alert topic, when the deployment names one; empty for none.
+    pub alert_topic_key_arns: Vec<String>,
 }
 
 /// One statement's worth of a grant: an action on one resource, with its IAM condition block
@@ -268,6 +292,7 @@ impl Deployment {
             Scope::UpstreamRoles => self.upstream_role_arns.clone(),
             Scope::StateTable => vec![self.state_table_arn.clone()],
             Scope::TemplateKeys => self.template_kms_key_arns.clone(),
+            Scope::AlertTopicKeys => self.alert_topic_key_arns.clone(),
         }
     }
 
@@ -358,6 +383,7 @@ mod tests {
             upstream_role_arns: vec![],
             state_table_arn: "arn:aws:dynamodb:eu-west-1:111111111111:table/ptc-ops-state".into(),
             template_kms_key_arns: Vec::new(),
+            alert_topic_key_arns: Vec::new(),
         }
     }
 
@@ -416,6 +442,7 @@ mod tests {
             &["arn:aws:dynamodb:eu-west-1:111111111111:table/ptc-ops-state"],
         );
         check(Scope::TemplateKeys, &[]);
+        check(Scope::AlertTopicKeys, &[]);
     }
 
     const TAG_SECRET: Permission = Permission::new(

@@ -322,9 +322,7 @@ fn public_reason(statement: &Map<String, Value>) -> Option<String> {
 
 /// How the principal reaches everyone (`principal `*``, a wildcard ARN…), if it does.
 fn reaches_everyone(principal: &Value) -> Option<String> {
-    let wildcard = |value: &Value| value.as_str().is_some_and(has_wildcard);
     match principal {
-        Value::String(text) if text == "*" => Some("principal `*`".to_owned()),
         Value::String(text) if has_wildcard(text) => {
             Some(format!("principal {}", super::markdown::code(text)))
         }
@@ -335,15 +333,9 @@ fn reaches_everyone(principal: &Value) -> Option<String> {
             };
             values
                 .into_iter()
-                .find(|value| wildcard(value))
-                .map(|value| {
-                    format!(
-                        "principal `{{\"{kind}\": {}}}`",
-                        value
-                            .as_str()
-                            .map_or_else(String::new, |text| format!("\"{text}\""))
-                    )
-                })
+                .filter_map(Value::as_str)
+                .find(|text| has_wildcard(text))
+                .map(|text| format!("principal `{{\"{kind}\": \"{text}\"}}`"))
         }),
         _ => None,
     }
@@ -474,6 +466,12 @@ mod tests {
         ),
         deny_star(
             statement_policy(&format!(r#"[{{"Effect":"Deny","Principal":"*",{PULL}}}]"#)),
+            Ok(&[]),
+        ),
+        one_account_as_a_plain_string(
+            statement_policy(&format!(
+                r#"[{{"Effect":"Allow","Principal":"arn:aws:iam::111111111111:root",{PULL}}}]"#
+            )),
             Ok(&[]),
         ),
         named_account(

@@ -352,6 +352,63 @@ mod tests {
             "210987654321.dkr.ecr.us-east-1.amazonaws.com",
             UpstreamKind::Ecr,
         ),
+        docker_io("docker.io", UpstreamKind::DockerHub),
+        index_docker_io("index.docker.io", UpstreamKind::DockerHub),
+        ecr_public("public.ecr.aws", UpstreamKind::EcrPublic),
+        gitlab("registry.gitlab.com", UpstreamKind::GitlabContainerRegistry),
+        k8s("registry.k8s.io", UpstreamKind::K8s),
+        quay_with_a_path("https://quay.io/prometheus", UpstreamKind::Quay),
+        chainguard("cgr.dev", UpstreamKind::Chainguard),
+        plain_http_scheme("http://ghcr.io", UpstreamKind::GithubContainerRegistry),
+        ecr_lookalike_outside_aws("1.dkr.ecr.example.com", UpstreamKind::Other(String::new())),
         unknown_host("registry.example.com", UpstreamKind::Other(String::new())),
+    }
+
+    /// The API value `raw` is the kind `expected`: a known value never falls through to
+    /// `Other` (a round trip alone cannot tell).
+    fn check_upstream_kind_of_raw(name: &str, raw: &str, expected: UpstreamKind) {
+        assert_eq!(UpstreamKind::from_raw(raw), expected, "{name}: {raw}");
+        assert_eq!(
+            expected.to_string(),
+            raw,
+            "{name}: displayed as the API value"
+        );
+    }
+
+    named_cases! {
+        /// Every `upstreamRegistry` value of the ECR API is a kind of its own.
+        mod upstream_kinds_of_api_values => check_upstream_kind_of_raw;
+        ecr("ecr", UpstreamKind::Ecr),
+        ecr_public("ecr-public", UpstreamKind::EcrPublic),
+        docker_hub("docker-hub", UpstreamKind::DockerHub),
+        ghcr("github-container-registry", UpstreamKind::GithubContainerRegistry),
+        gitlab("gitlab-container-registry", UpstreamKind::GitlabContainerRegistry),
+        k8s("k8s", UpstreamKind::K8s),
+        quay("quay", UpstreamKind::Quay),
+        azure("azure-container-registry", UpstreamKind::AzureContainerRegistry),
+        chainguard("chainguard", UpstreamKind::Chainguard),
+    }
+
+    /// A rule with `credential` and `role` authenticates to its upstream: `expected`.
+    fn check_authenticates(name: &str, credential: bool, role: bool, expected: bool) {
+        let mut rule = CacheRule::new("p", "ghcr.io");
+        if credential {
+            rule = rule.with_credential(
+                "arn:aws:secretsmanager:eu-west-1:1:secret:ecr-pullthroughcache/p",
+            );
+        }
+        if role {
+            rule = rule.with_custom_role("arn:aws:iam::1:role/pull");
+        }
+        assert_eq!(rule.authenticates(), expected, "{name}");
+    }
+
+    named_cases! {
+        /// Only a credential secret or a custom role makes ECR authenticate to the upstream.
+        mod a_rule_authenticates_with_a_secret_or_a_role => check_authenticates;
+        anonymous(false, false, false),
+        with_a_secret(true, false, true),
+        with_a_role(false, true, true),
+        with_both(true, true, true),
     }
 }

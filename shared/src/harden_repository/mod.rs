@@ -12,9 +12,11 @@
 //! - [`sweep`]: every managed repository from a cursor, until done or out of time.
 
 pub mod apply;
+mod controls;
 pub mod desired;
 pub mod findings;
 pub mod observe;
+mod other_writers;
 pub mod outcome;
 pub mod permissions;
 pub mod plan;
@@ -25,6 +27,8 @@ mod run_tests;
 pub mod scanning;
 pub mod sweep;
 pub mod templates;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,16 +45,16 @@ use crate::domain::{Check, Finding, Repository, Severity};
 use crate::env;
 use crate::error::Error;
 use crate::events::{
-    ControlChanged, CreatedVia, EventError, FunctionKind, HardenInvocation, HardenRequest,
-    HardenTarget, PullThroughCacheAction, Received, RepositoryCreated, SettingChanged, SyncStatus,
+    CreatedVia, EventError, FunctionKind, HardenInvocation, HardenRequest, HardenTarget,
+    PullThroughCacheAction, Received, RepositoryCreated, SettingChanged, SyncStatus,
 };
 use crate::harden_repository::scanning::{Covered, ScanCoverage};
 use crate::metrics::Metrics;
 use crate::ports::AwsError;
-use crate::ports::{AcceptedValue, RestorationClaim, RestorationDecision, StateStore};
 use crate::ports::{HandOff, PortSet, Registry};
 use crate::ports::{Scanning, MAX_NAMES_PER_BATCH};
 use crate::run::{Ran, RunContext};
+use other_writers::{forget_replaced, Acceptance, FlapGate};
 
 use desired::{opted_out, tagged_as_cache_created, Coverage, Desired, ManagedPrefixes, Provenance};
 use observe::Observation;
@@ -132,7 +136,7 @@ pub async fn run<P: PortSet>(
             Ok(done((report, metrics)))
         }
         HardenInvocation::ControlChanged(changed) => {
-            controls_changed(ports, config, changed, dry_run, own_role_arn)
+            controls::controls_changed(ports, config, changed, dry_run, own_role_arn)
                 .await
                 .map(done)
         }
@@ -228,101 +232,6 @@ pub async fn run<P: PortSet>(
 /// rules of any named repository apply), and alert on every setting put back. A change made by
 /// the function's own role is acknowledged without a call; without that role known, the run
 /// finds the repository in shape and writes nothing, so no change loops.
-/// A creation template or the registry scanning configuration changed: the templates of the
-/// managed prefix the record names (and the profile prefixes below it), or the registry
-/// scanning configuration, reconciled in the configured mode (`manage` restores, `check`
-/// reports). Templates someone else created stay theirs (never written, only reported).
-async fn controls_changed(
-    ports: &impl PortSet,
-    config: &Config,
-    changed: &ControlChanged,
-    dry_run: bool,
-    own_role: Option<&str>,
-) -> Result<(HardenReport, Metrics), Error> {
-    let caller = &changed.record.caller;
-    let trigger = |acknowledged: Option<String>| Trigger::ControlChanged {
-        call: changed.call.as_str().to_owned(),
-        prefix: changed.template_prefix.clone(),
-        changed_by: caller.principal().to_owned(),
-        role: caller.role_arn.clone(),
-        event_time: changed.record.event_time.clone(),
-        event_id: changed.record.event_id.clone(),
-        acknowledged,
-    };
-    let mut report = HardenReport::new(FUNCTION.as_str(), dry_run);
-    let mut metrics = Metrics::new(FUNCTION.as_str());
-    let acknowledge = |mut report: HardenReport, mut metrics: Metrics, why: String| {
-        info!(call = changed.call.as_str(), prefix = ?changed.template_prefix, reason = %why, "registry control change acknowledged");
-        Tally::new(dry_run, true).finish(&mut report, &mut metrics);
-        report.details.trigger = Some(trigger(Some(why)));
-        (report, metrics)
-    };
-    if own_role.is_some() && caller.role_arn.as_deref() == own_role {
-        return Ok(acknowledge(
-            report,
-            metrics,
-            "made by this function's own role: it is as hardening left it".to_owned(),
-        ));
-    }
-    let hardening = &config.hardening;
-    let mode = match changed.template_prefix {
-        Some(_) => hardening.creation_templates,
-        None => hardening.registry_scanning,
-    };
-    if mode == crate::config::TemplateMode::Off {
-        let key = match changed.template_prefix {
-            Some(_) => "hardening.creation_templates",
-            None => "hardening.registry_scanning",
-        };
-        return Ok(acknowledge(
-            report,
-            metrics,
-            format!("`{key}` is `off`: left alone"),
-        ));
-    }
-    let managed = observe::managed_prefixes(ports.registry(), hardening).await?;
-    report.details.managed_prefixes = Some(managed.as_slice().to_vec());
-    match &changed.template_prefix {
-        Some(prefix) => {
-            let kept = crate::harden_repository::templates::desired::desired_templates(
-                hardening, &managed,
-            )
-            .iter()
-            .any(|template| template.prefix == prefix);
-            if !kept {
-                return Ok(acknowledge(
-                    report,
-                    metrics,
-                    format!("`{prefix}` is not the template of a managed prefix: someone else's, left alone"),
-                ));
-            }
-            // Only that prefix (and the profile prefixes below it): the others did not change.
-            let narrowed = ManagedPrefixes::resolve(Some(std::slice::from_ref(prefix)), &[]);
-            info!(call = changed.call.as_str(), prefix = %prefix, changed_by = caller.principal(), mode = mode.as_str(), "creation template changed; reconciling it");
-            let reconciled = crate::harden_repository::templates::reconcile(
-                ports, hardening, &narrowed, dry_run,
-            )
-            .await;
-            report.details.templates = Some(reconciled.write_into(&mut report));
-        }
-        None => {
-            info!(
-                call = changed.call.as_str(),
-                changed_by = caller.principal(),
-                mode = mode.as_str(),
-                "registry scanning changed; reconciling it"
-            );
-            let reconciled =
-                crate::harden_repository::scanning::reconcile(ports, hardening, &managed, dry_run)
-                    .await;
-            report.details.registry_scanning = Some(reconciled.write_into(&mut report));
-        }
-    }
-    Tally::new(dry_run, true).finish(&mut report, &mut metrics);
-    report.details.trigger = Some(trigger(None));
-    Ok((report, metrics))
-}
-
 async fn drift(
     ports: &impl PortSet,
     config: &Config,
@@ -671,242 +580,6 @@ fn flap_limit_off(ports: &impl PortSet, report: &mut HardenReport) {
             env::PTC_STATE_TABLE
         )),
     );
-}
-
-/// The flap limit of a run that restores. A drift event counts each write per repository and
-/// setting in the state store first, so two invocations never both restore past the limit. A
-/// sweep only respects it: one read per drifted repository, and a setting whose live window
-/// already counts `max_restorations` is left until the window ends (the sweep's own writes are
-/// not counted: hardening a repository the first time fights no one).
-struct FlapGate<'a, S: StateStore + ?Sized> {
-    state: &'a S,
-    limit: &'a crate::config::DriftConfig,
-    /// Who changed the setting, when an event says so (a sweep does not know): then restorations
-    /// are counted.
-    changed_by: Option<String>,
-}
-
-impl<S: StateStore + ?Sized> FlapGate<'_, S> {
-    /// Takes out of `plan` the changes the limit refuses, each with its finding. A state store
-    /// that fails lets the change through: hardening does not stop for it.
-    async fn limit(&self, repository: &str, plan: &mut plan::Plan) {
-        if self.changed_by.is_none() {
-            return self.respect(repository, plan).await;
-        }
-        let now = chrono::Utc::now();
-        let window_ends_at = now + chrono::Duration::minutes(i64::from(self.limit.window_minutes));
-        let claims: Vec<RestorationClaim> = plan
-            .changes
-            .iter()
-            .map(|change| RestorationClaim {
-                key: restoration_key(repository, change.setting.as_str()),
-                now,
-                window_ends_at,
-                max_restorations: self.limit.max_restorations,
-            })
-            .collect();
-        let decisions = futures::future::join_all(
-            claims
-                .iter()
-                .map(|claim| self.state.count_restoration(claim)),
-        )
-        .await;
-        let changed_by = self.changed_by.as_deref();
-        let mut kept = Vec::new();
-        for (change, decision) in std::mem::take(&mut plan.changes).into_iter().zip(decisions) {
-            let setting = change.setting.as_str();
-            match decision {
-                Ok(RestorationDecision::Restore { n }) => {
-                    info!(
-                        repository,
-                        setting,
-                        n,
-                        max = self.limit.max_restorations,
-                        "restoration within the flap limit"
-                    );
-                    kept.push(change);
-                }
-                Ok(RestorationDecision::LimitReached { window_ends_at }) => {
-                    warn!(repository, setting, changed_by, window_ends_at = %window_ends_at.to_rfc3339(), "flap limit reached: not restored until the window ends");
-                    plan.findings.push((
-                        plan::FindingKind::FlapLimitReached,
-                        findings::flap_limit_reached_finding(
-                            repository,
-                            setting,
-                            changed_by,
-                            self.limit,
-                            window_ends_at,
-                        ),
-                    ));
-                }
-                Ok(RestorationDecision::Refused) => {
-                    info!(
-                        repository,
-                        setting, changed_by, "changed again past the flap limit: not restored"
-                    );
-                    plan.findings.push((
-                        plan::FindingKind::FlapLimitHeld,
-                        findings::flap_limit_held_finding(repository, setting, changed_by),
-                    ));
-                }
-                Err(error) => {
-                    warn!(repository, setting, error = %error, "flap limit could not be checked; restoring");
-                    kept.push(change);
-                }
-            }
-        }
-        plan.changes = kept;
-    }
-
-    /// A sweep: one read of the repository's windows, no count.
-    async fn respect(&self, repository: &str, plan: &mut plan::Plan) {
-        let keys: Vec<String> = plan
-            .changes
-            .iter()
-            .map(|change| restoration_key(repository, change.setting.as_str()))
-            .take(crate::ports::MAX_KEYS_PER_READ)
-            .collect();
-        let at_limit = match self
-            .state
-            .restorations_at_limit(&keys, self.limit.max_restorations, chrono::Utc::now())
-            .await
-        {
-            Ok(at_limit) => at_limit,
-            Err(error) => {
-                warn!(repository, error = %error, "flap limit could not be read; restoring");
-                return;
-            }
-        };
-        if at_limit.is_empty() {
-            return;
-        }
-        let mut kept = Vec::new();
-        for change in std::mem::take(&mut plan.changes) {
-            let setting = change.setting.as_str();
-            if at_limit.contains(&restoration_key(repository, setting)) {
-                info!(
-                    repository,
-                    setting, "flap limit of a live window reached: the sweep leaves it"
-                );
-                plan.findings.push((
-                    plan::FindingKind::FlapLimitHeld,
-                    findings::flap_limit_held_finding(repository, setting, None),
-                ));
-            } else {
-                kept.push(change);
-            }
-        }
-        plan.changes = kept;
-    }
-}
-
-/// The state key of the restorations of one setting of one repository.
-fn restoration_key(repository: &str, setting: &str) -> String {
-    format!("restorations#{repository}#{setting}")
-}
-
-/// `hardening.drift.ignore_callers`: values other writers own are accepted, not restored.
-struct Acceptance<'a, S: StateStore + ?Sized> {
-    state: &'a S,
-    /// The event's change when its caller is ignored: the setting, the `ignore_callers` entry,
-    /// and who made the call.
-    event: Option<(&'static str, String, String)>,
-}
-
-impl<S: StateStore + ?Sized> Acceptance<'_, S> {
-    /// Takes out of `plan` the event's change (remembered as accepted) and every change whose
-    /// value is one an ignored caller set (one read). A state store that fails lets the
-    /// changes through.
-    async fn apply(&self, repository: &str, plan: &mut plan::Plan) {
-        let mut changes = std::mem::take(&mut plan.changes);
-        if let Some((setting, ignored, changed_by)) = &self.event {
-            if let Some(index) = changes
-                .iter()
-                .position(|change| change.setting.as_str() == *setting)
-            {
-                let change = changes.remove(index);
-                let accepted = AcceptedValue {
-                    value: crate::domain::canonical_json_text(&change.old),
-                    caller: ignored.clone(),
-                    accepted_at: chrono::Utc::now(),
-                };
-                let remembered = match self
-                    .state
-                    .accept_value(repository, setting, &accepted)
-                    .await
-                {
-                    Ok(()) => {
-                        info!(repository, setting, caller = %ignored, "change by an ignored caller accepted and remembered");
-                        true
-                    }
-                    Err(error) => {
-                        warn!(repository, setting, error = %error, "accepted value could not be remembered");
-                        false
-                    }
-                };
-                plan.findings.push((
-                    plan::FindingKind::ChangeAccepted,
-                    findings::change_accepted_finding(
-                        repository, setting, changed_by, ignored, remembered,
-                    ),
-                ));
-            }
-        }
-        if changes.is_empty() {
-            return;
-        }
-        let accepted = match self.state.accepted_values(repository).await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                warn!(repository, error = %error, "accepted values could not be read; restoring");
-                plan.changes = changes;
-                return;
-            }
-        };
-        for change in changes {
-            let setting = change.setting.as_str();
-            let value = crate::domain::canonical_json_text(&change.old);
-            match accepted
-                .get(setting)
-                .filter(|accepted| accepted.value == value)
-            {
-                Some(accepted) => {
-                    info!(repository, setting, caller = %accepted.caller, "value an ignored caller set; left as it is");
-                    plan.findings.push((
-                        plan::FindingKind::ValueAccepted,
-                        findings::value_accepted_finding(
-                            repository,
-                            setting,
-                            &accepted.caller,
-                            accepted.accepted_at,
-                        ),
-                    ));
-                }
-                None => plan.changes.push(change),
-            }
-        }
-    }
-}
-
-/// A policy left as it is replaces nothing: the "replaced" warning of a change a gate took out
-/// goes with it.
-fn forget_replaced(plan: &mut plan::Plan, planned: &[&'static str]) {
-    let left: Vec<String> = planned
-        .iter()
-        .filter(|setting| {
-            !plan
-                .changes
-                .iter()
-                .any(|change| change.setting.as_str() == **setting)
-        })
-        .map(|setting| setting.replace('_', " "))
-        .collect();
-    plan.findings.retain(|(kind, finding)| {
-        *kind != plan::FindingKind::PolicyReplaced
-            || !left
-                .iter()
-                .any(|what| finding.title.starts_with(what.as_str()))
-    });
 }
 
 /// One run's view of the registry and the configuration.
@@ -1494,101 +1167,4 @@ fn scan_on_push_written(plan: &plan::Plan, applied: Option<&[apply::Applied]>) -
             (plan::Write::ScanOnPush(value), apply::Applied::Written) => Some(*value),
             _ => None,
         })
-}
-
-/// The hand-off with an in-memory fake: what a sweep's last step records and alerts, without
-/// Lambda or the emulator.
-#[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use futures::future::BoxFuture;
-
-    use super::*;
-
-    /// Records what it was asked to hand on; answers `Ok(target)` or fails like Lambda would.
-    struct FakeHandOff {
-        target: Option<&'static str>,
-        seen: Mutex<Vec<HardenRequest>>,
-    }
-
-    impl HandOff for FakeHandOff {
-        fn hand_off<'a>(
-            &'a self,
-            request: &'a HardenRequest,
-        ) -> BoxFuture<'a, Result<String, AwsError>> {
-            Box::pin(async move {
-                self.seen
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .push(request.clone());
-                match self.target {
-                    Some(target) => Ok(target.to_owned()),
-                    None => Err(AwsError::invalid_request(
-                        "lambda:InvokeFunction",
-                        Some("harden-repository"),
-                        std::io::Error::other("the function's role may not invoke it"),
-                    )),
-                }
-            })
-        }
-    }
-
-    fn continuation() -> HardenRequest {
-        HardenRequest {
-            target: HardenTarget::Sweep,
-            dry_run: Some(false),
-            cursor: Some(serde_json::json!({"after": "docker-hub/library/nginx", "link": 1})),
-        }
-    }
-
-    /// (case, the fake's answer, handed to in the report, a finding to alert)
-    #[tokio::test]
-    async fn hand_on_records_where_the_rest_went_or_alerts() {
-        let cases: [(&str, Option<&'static str>, Option<&str>, bool); 2] = [
-            (
-                "handed on",
-                Some("harden-repository:live"),
-                Some("harden-repository:live"),
-                false,
-            ),
-            ("invoke refused", None, None, true),
-        ];
-        for (case, target, handed_to, alerts) in cases {
-            let fake = FakeHandOff {
-                target,
-                seen: Mutex::new(Vec::new()),
-            };
-            let mut report = HardenReport::new(FUNCTION.as_str(), false);
-            let failure = hand_on(&mut report, &continuation(), &fake).await;
-            assert_eq!(failure.is_some(), alerts, "{case}: {failure:?}");
-            assert_eq!(
-                fake.seen
-                    .lock()
-                    .map(|seen| seen.clone())
-                    .unwrap_or_default(),
-                vec![continuation()],
-                "{case}: exactly one hand-off, with the continuation"
-            );
-            assert_eq!(
-                report
-                    .details
-                    .hand_off
-                    .as_ref()
-                    .and_then(|record| record.handed_to.as_deref()),
-                handed_to,
-                "{case}"
-            );
-            if let Some(finding) = failure {
-                assert_eq!(finding.severity, Severity::Critical, "{case}");
-                assert!(
-                    finding
-                        .next_steps
-                        .iter()
-                        .any(|step| step.contains("\"cursor\"")),
-                    "{case}: the payload to continue by hand: {finding:?}"
-                );
-            }
-        }
-    }
 }

@@ -5,7 +5,8 @@
 //! ([`crate::harden_repository::scanning::permissions`]).
 
 use crate::domain::permissions::{
-    Condition, Permission, Scope, TagKeys, PUBLISH_ALERTS, REMEMBER_ALERTS,
+    Condition, Permission, Scope, TagKeys, PUBLISH_ALERTS, PUBLISH_ALERTS_DECRYPT,
+    PUBLISH_ALERTS_ENCRYPT, REMEMBER_ALERTS,
 };
 use crate::harden_repository::scanning::permissions::{
     GET_REGISTRY_SCANNING, PUT_REGISTRY_SCANNING, READ_REPOSITORY_SCANNING,
@@ -81,6 +82,8 @@ pub const PERMISSIONS: &[Permission] = &[
     PUT_REGISTRY_SCANNING,
     READ_REPOSITORY_SCANNING,
     PUBLISH_ALERTS,
+    PUBLISH_ALERTS_ENCRYPT,
+    PUBLISH_ALERTS_DECRYPT,
     REMEMBER_ALERTS,
     Permission::new(
         crate::domain::permissions::UPDATE_ITEM,

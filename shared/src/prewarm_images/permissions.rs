@@ -3,7 +3,10 @@
 //! repository creation that a first pull through the cache performs (ECR user guide, pull-through-cache-iam.html): those
 //! two are never called by the code, so the emulator's call log never shows them.
 
-use crate::domain::permissions::{Permission, Scope, PUBLISH_ALERTS, REMEMBER_ALERTS};
+use crate::domain::permissions::{
+    Permission, Scope, PUBLISH_ALERTS, PUBLISH_ALERTS_DECRYPT, PUBLISH_ALERTS_ENCRYPT,
+    REMEMBER_ALERTS,
+};
 
 pub const PERMISSIONS: &[Permission] = &[
     Permission::new(
@@ -37,5 +40,7 @@ pub const PERMISSIONS: &[Permission] = &[
         "checked by ECR when the first pull creates the cache repository",
     ),
     PUBLISH_ALERTS,
+    PUBLISH_ALERTS_ENCRYPT,
+    PUBLISH_ALERTS_DECRYPT,
     REMEMBER_ALERTS,
 ];

@@ -3,7 +3,10 @@
 //! templates, IAM simulations and the custom roles of ECR-to-ECR rules), and, when a rule is
 //! deleted, the repositories it leaves behind. It writes nothing.
 
-use crate::domain::permissions::{Permission, Scope, PUBLISH_ALERTS, REMEMBER_ALERTS};
+use crate::domain::permissions::{
+    Permission, Scope, PUBLISH_ALERTS, PUBLISH_ALERTS_DECRYPT, PUBLISH_ALERTS_ENCRYPT,
+    REMEMBER_ALERTS,
+};
 
 pub const PERMISSIONS: &[Permission] = &[
     Permission::new(
@@ -32,5 +35,7 @@ pub const PERMISSIONS: &[Permission] = &[
     crate::validate_cache_rules::consumers::permissions::SIMULATE_UPSTREAM_ROLES,
     crate::validate_cache_rules::consumers::permissions::READ_UPSTREAM_ROLES,
     PUBLISH_ALERTS,
+    PUBLISH_ALERTS_ENCRYPT,
+    PUBLISH_ALERTS_DECRYPT,
     REMEMBER_ALERTS,
 ];

@@ -14,10 +14,7 @@ use std::time::Duration;
 
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::domain::permissions::{Deployment, Grant, Permission, LAMBDA_PLATFORM};
-use ptc_ops::events::{
-    CheckCredentialsInvocation, HardenInvocation, PrewarmInvocation, RegistryCall, SettingCall,
-    ValidateRulesInvocation,
-};
+use ptc_ops::events::{HardenInvocation, PrewarmInvocation, SettingCall};
 use ptc_ops::metrics::MetricsSink;
 use ptc_ops_tests::cloudformation::{
     normalised_condition, one_or_many, template, Stack, ACCOUNT, PARTITION, REGION, STACK,
@@ -80,7 +77,7 @@ fn deployment_of(stack: &Stack, function_name: &str) -> Deployment {
         region: REGION.into(),
         account_id: ACCOUNT.into(),
         managed_prefixes: list("ManagedPrefixes"),
-        alert_topic_arn: "{{AlertTopic}}".into(),
+        alert_topic_arn: alert_topic_of(stack),
         failure_queue_arn: "{{FailureQueue.Arn}}".into(),
         function_name: function_name.to_owned(),
         secret_kms_key_arns: list("SecretKmsKeyArns"),
@@ -95,6 +92,15 @@ fn deployment_of(stack: &Stack, function_name: &str) -> Deployment {
         upstream_role_arns: list("UpstreamRoleArns"),
         state_table_arn: "{{StateTable.Arn}}".into(),
         template_kms_key_arns: list("TemplateKmsKeyArns"),
+        alert_topic_key_arns: list("ExistingAlertTopicKmsKeyArn"),
+    }
+}
+
+/// The topic the stack publishes to: the one it creates, or `ExistingAlertTopicArn`.
+fn alert_topic_of(stack: &Stack) -> String {
+    match stack.parameters["ExistingAlertTopicArn"].as_str() {
+        Some("") | None => "{{AlertTopic}}".into(),
+        Some(existing) => existing.into(),
     }
 }
 
@@ -156,10 +162,32 @@ fn the_template_grants_each_function_exactly_its_permissions() {
         &Stack::new(&[("ManagedPrefixes", "docker-hub,quay,team")]),
         &["docker-hub", "quay", "team"],
     );
-    // A prefix with `/` still makes valid policy names.
+    // A prefix with `/` still makes valid policy names; `team/app` and `team-app` are two
+    // prefixes, each granted (no name or logical ID is derived from a prefix).
     check_grants(
-        &Stack::new(&[("ManagedPrefixes", "docker-hub,team/app,a/b/c")]),
-        &["docker-hub", "team/app", "a/b/c"],
+        &Stack::new(&[("ManagedPrefixes", "docker-hub,team/app,a/b/c,team-app")]),
+        &["docker-hub", "team/app", "a/b/c", "team-app"],
+    );
+    // A central topic instead of the stack's own, unencrypted, then under its own key.
+    check_grants(
+        &Stack::new(&[(
+            "ExistingAlertTopicArn",
+            "arn:aws:sns:eu-west-1:222222222222:org-alerts",
+        )]),
+        &["docker-hub", "ghcr", "k8s"],
+    );
+    check_grants(
+        &Stack::new(&[
+            (
+                "ExistingAlertTopicArn",
+                "arn:aws:sns:eu-west-1:222222222222:org-alerts",
+            ),
+            (
+                "ExistingAlertTopicKmsKeyArn",
+                "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            ),
+        ]),
+        &["docker-hub", "ghcr", "k8s"],
     );
     // Write-back on, two customer managed keys, other tag keys.
     check_grants(
@@ -529,8 +557,11 @@ fn functions_are_the_workspace_binaries_on_arm64_with_json_logs() {
         ptc_ops::env::DEFAULT_CONFIG_PATH
     );
     assert_eq!(
-        globals["Environment"]["Variables"][ptc_ops::env::PTC_ALERT_TOPIC_ARN],
-        json!({"Ref": "AlertTopic"})
+        stack.eval(
+            &globals["Environment"]["Variables"][ptc_ops::env::PTC_ALERT_TOPIC_ARN],
+            &BTreeMap::new()
+        ),
+        json!("{{AlertTopic}}")
     );
     assert_eq!(globals["Layers"], json!([{"Ref": "ConfigLayer"}]));
     for function in FUNCTIONS {
@@ -586,8 +617,9 @@ fn functions_are_the_workspace_binaries_on_arm64_with_json_logs() {
     }
     let harden = &stack.resource("HardenRepositoryFunction")["Properties"];
     assert_eq!(
-        harden["ReservedConcurrentExecutions"], 1,
-        "one sweep at a time"
+        stack.property("HardenRepositoryFunction", "ReservedConcurrentExecutions"),
+        1,
+        "one sweep at a time by default"
     );
     let timeout = harden["Timeout"].as_u64().expect("timeout");
     assert!(
@@ -897,202 +929,6 @@ async fn harden_repository_rules_select_the_events_it_acts_on() {
     }
 }
 
-/// The rules of registry-level records (rules, registry policy, credentials, templates and
-/// scanning), created as they are in the emulator's EventBridge, select exactly the records the
-/// functions act on: successful calls, credential secrets by name or ARN, not the function's
-/// own template and scanning writes. Each case is a record and the rule that must deliver it.
-#[tokio::test]
-async fn registry_rules_select_the_records_the_checks_act_on() {
-    const RULES: &str = "RuleChanged";
-    const SECRETS: &str = "SecretChanged";
-    const CONTROLS: &str = "RegistryControlChanged";
-    let rules: Vec<TemplateRule> = template_rules()
-        .into_iter()
-        .filter(|rule| [RULES, SECRETS, CONTROLS].contains(&rule.name.as_str()))
-        .collect();
-    let owners: BTreeMap<&str, &str> = rules
-        .iter()
-        .map(|rule| (rule.name.as_str(), rule.function.as_str()))
-        .collect();
-    assert_eq!(
-        owners,
-        BTreeMap::from([
-            (RULES, "ValidateCacheRulesFunction"),
-            (SECRETS, "CheckCredentialsFunction"),
-            (CONTROLS, "HardenRepositoryFunction"),
-        ])
-    );
-    let names =
-        |calls: &[RegistryCall]| json!(calls.iter().map(|call| call.as_str()).collect::<Vec<_>>());
-    for (rule, calls) in [
-        (RULES, &RegistryCall::RULES_AND_POLICY[..]),
-        (SECRETS, &RegistryCall::SECRETS[..]),
-        (CONTROLS, &RegistryCall::CONTROLS[..]),
-    ] {
-        let pattern = &rules.iter().find(|r| r.name == rule).expect("rule").pattern;
-        assert_eq!(
-            pattern["detail"]["eventName"],
-            names(calls),
-            "{rule} carries the calls the code acts on"
-        );
-    }
-    // Neither check may make the calls it watches: there are no own calls to leave out.
-    for (permissions, calls) in [
-        (
-            ptc_ops::validate_cache_rules::permissions::PERMISSIONS,
-            &RegistryCall::RULES_AND_POLICY[..],
-        ),
-        (
-            ptc_ops::check_credentials::permissions::PERMISSIONS,
-            &RegistryCall::SECRETS[..],
-        ),
-    ] {
-        for call in calls {
-            let service = call.event_source().trim_end_matches(".amazonaws.com");
-            let action = format!("{service}:{}", call.as_str());
-            assert!(
-                permissions
-                    .iter()
-                    .all(|permission| permission.action != action),
-                "{action} is granted: leave the function's own calls out of its rule"
-            );
-        }
-    }
-
-    const ISSUER_ARN: &str = "/detail/userIdentity/sessionContext/sessionIssuer/arn";
-    let deleted = || sample_event("rule-deleted.json");
-    let put_value = || sample_event("secret-value-put.json");
-    let template = || sample_event("template-deleted.json");
-    let mut cases: Vec<(String, Value, &[&str])> = vec![
-        ("rule deleted".into(), deleted(), &[RULES]),
-        ("rule created".into(), sample_event("rule-created.json"), &[RULES]),
-        ("rule updated".into(), sample_event("rule-updated.json"), &[RULES]),
-        ("registry policy put".into(), sample_event("registry-policy-put.json"), &[RULES]),
-        ("registry policy deleted".into(), sample_event("registry-policy-deleted.json"), &[RULES]),
-        (
-            "failed rule deletion".into(),
-            edited(deleted(), &[("/detail/errorCode", Some(json!("PullThroughCacheRuleNotFoundException")))]),
-            &[],
-        ),
-        (
-            "a rule validated".into(),
-            edited(deleted(), &[("/detail/eventName", Some(json!("ValidatePullThroughCacheRule")))]),
-            &[],
-        ),
-        ("secret value put by name".into(), put_value(), &[SECRETS]),
-        ("secret rotated by ARN".into(), sample_event("secret-rotated.json"), &[SECRETS]),
-        (
-            "secret updated".into(),
-            edited(put_value(), &[("/detail/eventName", Some(json!("UpdateSecret")))]),
-            &[SECRETS],
-        ),
-        (
-            "another secret by name".into(),
-            edited(put_value(), &[("/detail/requestParameters/secretId", Some(json!("prod/db-password")))]),
-            &[],
-        ),
-        (
-            "another secret by ARN".into(),
-            edited(put_value(), &[("/detail/requestParameters/secretId", Some(json!("arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-password-AbCdEf")))]),
-            &[],
-        ),
-        (
-            "the prefix inside another name".into(),
-            edited(put_value(), &[("/detail/requestParameters/secretId", Some(json!("team/ecr-pullthroughcache/x")))]),
-            &[],
-        ),
-        (
-            "failed secret value put".into(),
-            edited(put_value(), &[("/detail/errorCode", Some(json!("AccessDeniedException")))]),
-            &[],
-        ),
-        (
-            "a secret read".into(),
-            edited(put_value(), &[("/detail/eventName", Some(json!("GetSecretValue")))]),
-            &[],
-        ),
-        ("template deleted by a user".into(), template(), &[CONTROLS]),
-        (
-            "template updated by a role".into(),
-            edited(
-                template(),
-                &[
-                    ("/detail/eventName", Some(json!("UpdateRepositoryCreationTemplate"))),
-                    ("/detail/userIdentity", Some(sample_event("rule-created.json")["detail"]["userIdentity"].clone())),
-                ],
-            ),
-            &[CONTROLS],
-        ),
-        ("registry scanning put".into(), sample_event("registry-scanning-put.json"), &[CONTROLS]),
-        (
-            "registry scanning put by the function itself".into(),
-            edited(sample_event("registry-scanning-put.json"), &[(ISSUER_ARN, Some(json!(OWN_ROLE_ARN)))]),
-            &[],
-        ),
-        (
-            "failed template creation".into(),
-            edited(
-                template(),
-                &[
-                    ("/detail/eventName", Some(json!("CreateRepositoryCreationTemplate"))),
-                    ("/detail/errorCode", Some(json!("TemplateAlreadyExistsException"))),
-                ],
-            ),
-            &[],
-        ),
-        (
-            "a repository setting call".into(),
-            sample_event("setting-changed-put-lifecycle-policy.json"),
-            &[],
-        ),
-    ];
-    let env = TestEnv::new().await;
-    let router = Router::create(&env, &rules).await;
-    let events: Vec<Value> = cases.iter().map(|(_, event, _)| event.clone()).collect();
-    let ids = emit(&env, &events).await;
-    let delivered = router
-        .receive(Duration::from_secs(2), Duration::from_secs(30))
-        .await;
-    let mut selected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (rule, event) in &delivered {
-        let id = event["id"].as_str().expect("an id").to_owned();
-        selected.entry(id).or_default().insert(rule.clone());
-    }
-    let mut wrong = Vec::new();
-    for ((case, _, expected), id) in cases.iter_mut().zip(&ids) {
-        let actual: BTreeSet<String> = selected.remove(id).unwrap_or_default();
-        let expected: BTreeSet<String> = expected.iter().map(|rule| (*rule).to_owned()).collect();
-        if actual != expected {
-            wrong.push(format!(
-                "{case}: selected by {actual:?}, expected {expected:?}"
-            ));
-        }
-    }
-    assert!(wrong.is_empty(), "{wrong:#?}");
-
-    // Every record a rule delivers is one its function acts on, never an acknowledgement.
-    for (rule, event) in &delivered {
-        let acts = match rule.as_str() {
-            RULES => !matches!(
-                ValidateRulesInvocation::from_payload(event).expect("parsed"),
-                ValidateRulesInvocation::Ignored { .. }
-            ),
-            SECRETS => matches!(
-                CheckCredentialsInvocation::from_payload(event).expect("parsed"),
-                CheckCredentialsInvocation::SecretChanged(_)
-            ),
-            _ => matches!(
-                HardenInvocation::from_payload(event).expect("parsed"),
-                HardenInvocation::ControlChanged(_)
-            ),
-        };
-        assert!(
-            acts,
-            "{rule} delivered a record its function only acknowledges: {event}"
-        );
-    }
-}
-
 /// `PutEvents` cannot forge an AWS service's event: EventBridge refuses `aws.` sources.
 #[tokio::test]
 async fn put_events_refuses_aws_sources() {
@@ -1263,8 +1099,8 @@ fn alarms_and_dashboard_watch_metrics_the_functions_emit() {
         let properties = &resource["Properties"];
         for actions in ["AlarmActions", "OKActions"] {
             assert_eq!(
-                properties[actions],
-                json!([{"Ref": "AlertTopic"}]),
+                stack.property(logical_id, actions),
+                json!(["{{AlertTopic}}"]),
                 "{logical_id} notifies the topic"
             );
         }

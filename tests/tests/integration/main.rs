@@ -3,6 +3,7 @@
 
 mod alerts;
 mod check_credentials;
+mod check_credentials_expiry;
 mod consumers;
 mod creation_templates;
 mod demo;
@@ -10,8 +11,10 @@ mod drift_events;
 mod emulator;
 mod functions;
 mod harden_repository;
+mod harden_sweep;
 mod infra;
 mod kyverno;
+mod organisation;
 mod prewarm_images;
 mod registry;
 mod registry_events;

@@ -7,11 +7,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::check_credentials::CredentialsReport;
 use ptc_ops::domain::{Check, Severity};
+use ptc_ops::events::{
+    CheckCredentialsInvocation, HardenInvocation, RegistryCall, ValidateRulesInvocation,
+};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::validate_cache_rules::ValidateReport;
+use ptc_ops_tests::eventbridge::{emit, template_rules, Router, TemplateRule, OWN_ROLE_ARN};
 use ptc_ops_tests::permissions::assert_calls_permitted;
 use ptc_ops_tests::{invoke, report_json, sample_event, TestEnv};
 use serde_json::{json, Value};
@@ -842,4 +848,218 @@ async fn a_fix_after_a_refused_rotation_still_reaches_chat_and_duplicates_do_not
         ["info"],
         "the fix is verified in chat within the repeat window"
     );
+}
+
+// ---- routing ------------------------------------------------------------------------------
+
+/// `event` (a sample) with each JSON pointer set to a value, or removed for `None`.
+fn edited(mut event: Value, edits: &[(&str, Option<Value>)]) -> Value {
+    for (pointer, value) in edits {
+        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+        let object = event
+            .pointer_mut(parent)
+            .and_then(Value::as_object_mut)
+            .unwrap_or_else(|| panic!("no object at {parent:?}"));
+        match value {
+            Some(value) => object.insert(key.to_owned(), value.clone()),
+            None => object.remove(key),
+        };
+    }
+    event
+}
+
+/// The rules of registry-level records (rules, registry policy, credentials, templates and
+/// scanning), created as they are in the emulator's EventBridge, select exactly the records the
+/// functions act on: successful calls, credential secrets by name or ARN, not the function's
+/// own template and scanning writes. Each case is a record and the rule that must deliver it.
+#[tokio::test]
+async fn registry_rules_select_the_records_the_checks_act_on() {
+    const RULES: &str = "RuleChanged";
+    const SECRETS: &str = "SecretChanged";
+    const CONTROLS: &str = "RegistryControlChanged";
+    let rules: Vec<TemplateRule> = template_rules()
+        .into_iter()
+        .filter(|rule| [RULES, SECRETS, CONTROLS].contains(&rule.name.as_str()))
+        .collect();
+    let owners: BTreeMap<&str, &str> = rules
+        .iter()
+        .map(|rule| (rule.name.as_str(), rule.function.as_str()))
+        .collect();
+    assert_eq!(
+        owners,
+        BTreeMap::from([
+            (RULES, "ValidateCacheRulesFunction"),
+            (SECRETS, "CheckCredentialsFunction"),
+            (CONTROLS, "HardenRepositoryFunction"),
+        ])
+    );
+    let names =
+        |calls: &[RegistryCall]| json!(calls.iter().map(|call| call.as_str()).collect::<Vec<_>>());
+    for (rule, calls) in [
+        (RULES, &RegistryCall::RULES_AND_POLICY[..]),
+        (SECRETS, &RegistryCall::SECRETS[..]),
+        (CONTROLS, &RegistryCall::CONTROLS[..]),
+    ] {
+        let pattern = &rules.iter().find(|r| r.name == rule).expect("rule").pattern;
+        assert_eq!(
+            pattern["detail"]["eventName"],
+            names(calls),
+            "{rule} carries the calls the code acts on"
+        );
+    }
+    // Neither check may make the calls it watches: there are no own calls to leave out.
+    for (permissions, calls) in [
+        (
+            ptc_ops::validate_cache_rules::permissions::PERMISSIONS,
+            &RegistryCall::RULES_AND_POLICY[..],
+        ),
+        (
+            ptc_ops::check_credentials::permissions::PERMISSIONS,
+            &RegistryCall::SECRETS[..],
+        ),
+    ] {
+        for call in calls {
+            let service = call.event_source().trim_end_matches(".amazonaws.com");
+            let action = format!("{service}:{}", call.as_str());
+            assert!(
+                permissions
+                    .iter()
+                    .all(|permission| permission.action != action),
+                "{action} is granted: leave the function's own calls out of its rule"
+            );
+        }
+    }
+
+    const ISSUER_ARN: &str = "/detail/userIdentity/sessionContext/sessionIssuer/arn";
+    let deleted = || sample_event("rule-deleted.json");
+    let put_value = || sample_event("secret-value-put.json");
+    let template = || sample_event("template-deleted.json");
+    let mut cases: Vec<(String, Value, &[&str])> = vec![
+        ("rule deleted".into(), deleted(), &[RULES]),
+        ("rule created".into(), sample_event("rule-created.json"), &[RULES]),
+        ("rule updated".into(), sample_event("rule-updated.json"), &[RULES]),
+        ("registry policy put".into(), sample_event("registry-policy-put.json"), &[RULES]),
+        ("registry policy deleted".into(), sample_event("registry-policy-deleted.json"), &[RULES]),
+        (
+            "failed rule deletion".into(),
+            edited(deleted(), &[("/detail/errorCode", Some(json!("PullThroughCacheRuleNotFoundException")))]),
+            &[],
+        ),
+        (
+            "a rule validated".into(),
+            edited(deleted(), &[("/detail/eventName", Some(json!("ValidatePullThroughCacheRule")))]),
+            &[],
+        ),
+        ("secret value put by name".into(), put_value(), &[SECRETS]),
+        ("secret rotated by ARN".into(), sample_event("secret-rotated.json"), &[SECRETS]),
+        (
+            "secret updated".into(),
+            edited(put_value(), &[("/detail/eventName", Some(json!("UpdateSecret")))]),
+            &[SECRETS],
+        ),
+        (
+            "another secret by name".into(),
+            edited(put_value(), &[("/detail/requestParameters/secretId", Some(json!("prod/db-password")))]),
+            &[],
+        ),
+        (
+            "another secret by ARN".into(),
+            edited(put_value(), &[("/detail/requestParameters/secretId", Some(json!("arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-password-AbCdEf")))]),
+            &[],
+        ),
+        (
+            "the prefix inside another name".into(),
+            edited(put_value(), &[("/detail/requestParameters/secretId", Some(json!("team/ecr-pullthroughcache/x")))]),
+            &[],
+        ),
+        (
+            "failed secret value put".into(),
+            edited(put_value(), &[("/detail/errorCode", Some(json!("AccessDeniedException")))]),
+            &[],
+        ),
+        (
+            "a secret read".into(),
+            edited(put_value(), &[("/detail/eventName", Some(json!("GetSecretValue")))]),
+            &[],
+        ),
+        ("template deleted by a user".into(), template(), &[CONTROLS]),
+        (
+            "template updated by a role".into(),
+            edited(
+                template(),
+                &[
+                    ("/detail/eventName", Some(json!("UpdateRepositoryCreationTemplate"))),
+                    ("/detail/userIdentity", Some(sample_event("rule-created.json")["detail"]["userIdentity"].clone())),
+                ],
+            ),
+            &[CONTROLS],
+        ),
+        ("registry scanning put".into(), sample_event("registry-scanning-put.json"), &[CONTROLS]),
+        (
+            "registry scanning put by the function itself".into(),
+            edited(sample_event("registry-scanning-put.json"), &[(ISSUER_ARN, Some(json!(OWN_ROLE_ARN)))]),
+            &[],
+        ),
+        (
+            "failed template creation".into(),
+            edited(
+                template(),
+                &[
+                    ("/detail/eventName", Some(json!("CreateRepositoryCreationTemplate"))),
+                    ("/detail/errorCode", Some(json!("TemplateAlreadyExistsException"))),
+                ],
+            ),
+            &[],
+        ),
+        (
+            "a repository setting call".into(),
+            sample_event("setting-changed-put-lifecycle-policy.json"),
+            &[],
+        ),
+    ];
+    let env = TestEnv::new().await;
+    let router = Router::create(&env, &rules).await;
+    let events: Vec<Value> = cases.iter().map(|(_, event, _)| event.clone()).collect();
+    let ids = emit(&env, &events).await;
+    let delivered = router
+        .receive(Duration::from_secs(2), Duration::from_secs(30))
+        .await;
+    let mut selected: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (rule, event) in &delivered {
+        let id = event["id"].as_str().expect("an id").to_owned();
+        selected.entry(id).or_default().insert(rule.clone());
+    }
+    let mut wrong = Vec::new();
+    for ((case, _, expected), id) in cases.iter_mut().zip(&ids) {
+        let actual: BTreeSet<String> = selected.remove(id).unwrap_or_default();
+        let expected: BTreeSet<String> = expected.iter().map(|rule| (*rule).to_owned()).collect();
+        if actual != expected {
+            wrong.push(format!(
+                "{case}: selected by {actual:?}, expected {expected:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+
+    // Every record a rule delivers is one its function acts on, never an acknowledgement.
+    for (rule, event) in &delivered {
+        let acts = match rule.as_str() {
+            RULES => !matches!(
+                ValidateRulesInvocation::from_payload(event).expect("parsed"),
+                ValidateRulesInvocation::Ignored { .. }
+            ),
+            SECRETS => matches!(
+                CheckCredentialsInvocation::from_payload(event).expect("parsed"),
+                CheckCredentialsInvocation::SecretChanged(_)
+            ),
+            _ => matches!(
+                HardenInvocation::from_payload(event).expect("parsed"),
+                HardenInvocation::ControlChanged(_)
+            ),
+        };
+        assert!(
+            acts,
+            "{rule} delivered a record its function only acknowledges: {event}"
+        );
+    }
 }

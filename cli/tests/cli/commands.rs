@@ -1,11 +1,9 @@
 //! `ptc` end to end: the real binary against the local emulator and real upstream registries.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::{stderr, stdout, Aws};
+use crate::support::{stderr, stdout, Aws};
 
 use ptc_ops_tests::report_schemas::{assert_matches_schema, is_function_report};
 use ptc_ops_tests::{assert_no_token, hostile_token, repo_root, TestEnv};
@@ -24,7 +22,7 @@ fn ptc_with_env(
     extra_env: &[(&str, &str)],
 ) -> Output {
     let workdir = tempfile::tempdir().expect("temporary folder");
-    support::run(
+    crate::support::run(
         workdir.path(),
         args,
         stdin,

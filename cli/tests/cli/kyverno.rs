@@ -1,11 +1,9 @@
 //! `ptc rewrite --emit kyverno`: the real binary, offline (`--rules-file`), against the golden
 //! policy that `ptc_ops::cluster::kyverno`'s unit test also checks.
 
-mod support;
-
 use std::process::Output;
 
-use support::Aws;
+use crate::support::Aws;
 
 use ptc_ops_tests::repo_root;
 use serde_json::Value;
@@ -14,7 +12,7 @@ const REGISTRY: &str = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";
 
 fn ptc(args: &[&str]) -> Output {
     let workdir = tempfile::tempdir().expect("temporary folder");
-    support::run(workdir.path(), args, None, Aws::Offline, &[], None)
+    crate::support::run(workdir.path(), args, None, Aws::Offline, &[], None)
 }
 
 fn rules_file() -> String {

@@ -2,12 +2,10 @@
 //! manifests (`tests/fixtures/manifests/`), offline (`--rules-file`, `--registry`), against the
 //! golden diff and rewritten files in `tests/fixtures/manifests-golden/`.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use support::{stderr, stdout, Aws};
+use crate::support::{stderr, stdout, Aws};
 
 use ptc_ops_tests::{repo_root, TestEnv};
 use serde_json::Value;
@@ -16,7 +14,7 @@ const REGISTRY: &str = "111122223333.dkr.ecr.eu-west-1.amazonaws.com";
 
 /// Runs `ptc` in `workdir` with no AWS in reach: rules and registry come from the arguments.
 fn ptc_in(workdir: &Path, args: &[&str], stdin: Option<&str>, path: Option<&str>) -> Output {
-    support::run(workdir, args, stdin, Aws::Offline, &[], path)
+    crate::support::run(workdir, args, stdin, Aws::Offline, &[], path)
 }
 
 fn json(output: &Output) -> Value {
@@ -1108,7 +1106,7 @@ fn check_strict_build_args_allow_and_the_registry_from_the_rules() {
             &rules,
         ];
         args.extend_from_slice(extra);
-        support::run(folder.path(), &args, None, Aws::Offline, env, None)
+        crate::support::run(folder.path(), &args, None, Aws::Offline, env, None)
     };
     let registry = ["--registry", REGISTRY];
     let allow = ["--allow", "gcr.io/distroless/*"];
@@ -1164,7 +1162,7 @@ fn check_strict_build_args_allow_and_the_registry_from_the_rules() {
     );
 
     // Without `--registry`: the rules' registry id and the configured region name the host.
-    let audited = support::run(
+    let audited = crate::support::run(
         folder.path(),
         &[
             "audit",
@@ -1182,7 +1180,7 @@ fn check_strict_build_args_allow_and_the_registry_from_the_rules() {
         None,
     );
     assert_eq!(json(&audited)["registry"], REGISTRY, "{}", stderr(&audited));
-    let unnamed = support::run(
+    let unnamed = crate::support::run(
         folder.path(),
         &["audit", "-f", "Dockerfile", "--rules-file", &rules],
         None,
