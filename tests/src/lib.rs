@@ -6,6 +6,7 @@
 //! by a signal) the pipe closes and the emulator stops everything it started.
 
 pub mod cloudformation;
+pub mod config_schema;
 mod emulator;
 pub mod eventbridge;
 mod inbox;
