@@ -19,7 +19,7 @@ test: setup ## run every test (unit, emulator-backed integration, CLI, the demo,
 	cargo test --workspace --locked
 	.venv/bin/python tests/emulator/smoke.py
 
-conformance: ## the AWS behaviours the product relies on; a real account with PTC_CONFORMANCE_REAL=1 (README)
+conformance: ## the AWS behaviours the product relies on; a real account with PTC_CONFORMANCE_REAL=1 (docs/emulator.md)
 	@if [ "$${PTC_CONFORMANCE_REAL:-}" != 1 ]; then scripts/setup-emulator.sh; fi
 	cargo test -p ptc-ops-tests --test conformance --locked -- --nocapture
 

@@ -62,7 +62,7 @@ struct RawAlerts {
     #[schemars(extend("default" = "warning", "enum" = ["info", "warning", "critical"]))]
     min_severity: Option<String>,
     /// Minutes during which an alert with the thread, check and resource of one already sent is
-    /// held back; the next one sent says how many were ([Alert repeats](hardening.md#alert-repeats),
+    /// held back; the next one sent says how many were ([Alert repeats](functions.md#alert-repeats),
     /// needs the state table). `0` sends every alert; at most a week (10080).
     #[schemars(range(min = 0, max = MAX_REPEAT_AFTER_MINUTES), extend("default" = DEFAULT_REPEAT_AFTER_MINUTES))]
     repeat_after_minutes: Option<u32>,
@@ -129,7 +129,7 @@ struct RawHardening {
 }
 
 /// How far the product goes restoring a managed setting someone changed
-/// ([Drift](hardening.md#drift)).
+/// ([Drift](events.md#drift)).
 #[derive(JsonSchema)]
 #[schemars(rename = "drift", deny_unknown_fields)]
 #[allow(dead_code)]
