@@ -22,6 +22,7 @@ use super::hardening::{
     DEFAULT_CALLS_PER_SECOND, MAX_ECR_CALLS_PER_SECOND, MAX_HARDENING_CONCURRENCY,
 };
 use super::prewarm::MAX_PREWARM_CONCURRENCY;
+use super::profile::MAX_REPOSITORY_TAGS;
 
 /// The file name of the schema under `schemas/`.
 pub const CONFIG_SCHEMA_FILE: &str = "ptc-ops.toml.schema.json";
@@ -180,7 +181,7 @@ struct RawProfile {
     /// Tags merged into the repository's tags (other tags are kept): at most 50, keys of 1 to
     /// 128 and values of at most 256 letters, digits, spaces and `_ . : / = + - @`, keys not
     /// starting with `aws:`. Deployed with SAM, every key must be in `HardeningTagKeys`.
-    #[schemars(length(max = 50))]
+    #[schemars(extend("maxProperties" = MAX_REPOSITORY_TAGS))]
     tags: Option<BTreeMap<String, String>>,
     /// The encryption repositories are expected to have: reported when different, never
     /// changed (ECR cannot change it in place).
@@ -521,7 +522,10 @@ fn type_of(root: &Value, schema: &Value) -> String {
                 .get("additionalProperties")
                 .map(|values| plural_of(root, resolve(root, values)))
                 .unwrap_or_default();
-            format!("table of {value}")
+            match schema.get("maxProperties") {
+                Some(max) => format!("table of {value}, at most {max}"),
+                None => format!("table of {value}"),
+            }
         }
         other => other.to_owned(),
     }

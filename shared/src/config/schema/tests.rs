@@ -97,16 +97,11 @@ fn header(path: &[String]) -> String {
 
 /// A file setting `entries` in the table at `path`.
 fn file_with(path: &[String], entries: &[(String, toml::Value)]) -> String {
-    let mut table = Table::new();
-    for (key, value) in entries {
-        table.insert(key.clone(), value.clone());
+    let mut table: Table = entries.iter().cloned().collect();
+    for key in path.iter().rev() {
+        table = Table::from_iter([(key.clone(), toml::Value::Table(table))]);
     }
-    let body = toml::to_string(&table).unwrap_or_else(|error| panic!("{error}"));
-    if path.is_empty() {
-        body
-    } else {
-        format!("[{}]\n{body}", header(path))
-    }
+    toml::to_string(&table).unwrap_or_else(|error| panic!("{error}"))
 }
 
 fn key_path(path: &[String], key: &str) -> String {
@@ -257,6 +252,7 @@ fn the_choices_and_ranges_are_the_readers() {
                 ("maximum", 1),
                 ("minItems", -1),
                 ("maxItems", 1),
+                ("maxProperties", 1),
             ];
             for (bound, outward) in bounds {
                 let Some(limit) = property.get(bound).and_then(Value::as_i64) else {
@@ -264,6 +260,8 @@ fn the_choices_and_ranges_are_the_readers() {
                 };
                 let (inside, outside) = if bound.ends_with("Items") {
                     (sample_list(limit), sample_list(limit + outward))
+                } else if bound.ends_with("Properties") {
+                    (sample_table(limit), sample_table(limit + outward))
                 } else {
                     (Value::from(limit), Value::from(limit + outward))
                 };
@@ -286,6 +284,15 @@ fn sample_list(n: i64) -> Value {
     Value::Array(
         (0..n.max(0))
             .map(|index| Value::String(format!("prefix-{index}")))
+            .collect(),
+    )
+}
+
+/// A table of `n` distinct keys, each valid as a tag.
+fn sample_table(n: i64) -> Value {
+    Value::Object(
+        (0..n.max(0))
+            .map(|index| (format!("key-{index}"), Value::String("value".to_owned())))
             .collect(),
     )
 }
