@@ -308,10 +308,14 @@ pub fn config_schema() -> Value {
 }
 
 /// `Option` marks a key that may be left out, which schemars spells as "may be `null`"; TOML
-/// has no null, so the schema allows none.
+/// has no null, so the schema allows none. Descriptions keep the doc comments' words, not their
+/// line breaks, which editors would show mid-sentence.
 fn forbid_null(schema: &mut Value) {
     match schema {
         Value::Object(fields) => {
+            if let Some(Value::String(description)) = fields.get_mut("description") {
+                *description = one_line(description);
+            }
             if let Some(Value::Array(types)) = fields.get_mut("type") {
                 types.retain(|kind| kind != "null");
                 if let [only] = types.as_slice() {
