@@ -13,6 +13,7 @@ mod functions;
 mod harden_repository;
 mod harden_sweep;
 mod infra;
+mod infra_routing;
 mod kyverno;
 mod organisation;
 mod prewarm_images;
