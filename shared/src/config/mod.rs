@@ -24,6 +24,7 @@ mod rules;
 mod tests;
 #[cfg(test)]
 mod url_tests;
+mod usage;
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -46,6 +47,7 @@ pub use profile::{
     MAX_REPOSITORY_TAGS, MAX_TAG_MUTABILITY_EXCLUSIONS, MAX_TAG_MUTABILITY_FILTER_CHARS,
 };
 pub use rules::RulesConfig;
+pub use usage::{UsageConfig, DEFAULT_ARCHIVE_PRICE_PER_GB_MONTH, DEFAULT_PRICE_PER_GB_MONTH};
 
 use reader::{KeyPath, Problems, Section};
 
@@ -58,6 +60,7 @@ pub struct Config {
     pub credentials: CredentialsConfig,
     pub prewarm: PrewarmConfig,
     pub consumers: ConsumersConfig,
+    pub usage: UsageConfig,
 }
 
 /// Values from the environment that take precedence over the file.
@@ -188,6 +191,9 @@ fn read_config(
     let consumers = root
         .table_or_empty("consumers", problems)
         .and_then(|section| consumers::read_consumers(section, problems));
+    let usage = root
+        .table_or_empty("usage", problems)
+        .and_then(|section| usage::read_usage(section, problems));
     root.finish(problems);
 
     let topic_arn_override = overrides
@@ -217,6 +223,7 @@ fn read_config(
         credentials: credentials?,
         prewarm: prewarm?,
         consumers: consumers?,
+        usage: usage?,
     })
 }
 

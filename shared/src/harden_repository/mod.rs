@@ -28,6 +28,7 @@ pub mod sweep;
 pub mod templates;
 #[cfg(test)]
 mod tests;
+pub mod usage;
 
 use std::collections::HashMap;
 use std::future::Future;
