@@ -17,4 +17,5 @@ mod prewarm_images;
 mod registry;
 mod registry_scanning;
 mod state;
+mod usage;
 mod validate_cache_rules;

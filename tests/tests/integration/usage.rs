@@ -1,0 +1,200 @@
+//! What the cache holds, counted on the emulator: `DescribeImages` as ECR answers it (sizes of
+//! the layers, pull times recorded by pulls through the cache, pages), one listing per managed
+//! repository, and pruning that deletes only unused repositories under the managed prefixes.
+
+use chrono::Utc;
+use ptc_ops::harden_repository::usage::prune::{prune, PruneStatus};
+use ptc_ops::harden_repository::usage::{self, Measure, Request, UsageDetails};
+use ptc_ops::run::RunContext;
+use ptc_ops_tests::TestEnv;
+use serde_json::json;
+
+const CONFIG: &str = "[hardening]\nprefixes = [\"docker-hub\"]\n";
+const FRESH: &str = "docker-hub/team/fresh";
+const OLD: &str = "docker-hub/team/old";
+const APP: &str = "team/app";
+
+async fn count(env: &TestEnv) -> UsageDetails {
+    let config = env.config(CONFIG);
+    let ports = env.clients.ports();
+    let context = RunContext::new(&ports, &config);
+    let request = Request {
+        prefixes: Vec::new(),
+        unused_days: 30,
+        archived: false,
+    };
+    usage::count(&context, &request, &|_| {})
+        .await
+        .unwrap_or_else(|error| panic!("count failed: {error}"))
+}
+
+#[tokio::test]
+async fn usage_counts_managed_repositories_once_each_and_prunes_only_unused_ones() {
+    let env = TestEnv::new().await;
+    env.seed_standard_rules().await;
+    env.seed_images(FRESH, 3, 1_000).await;
+    env.seed_images(OLD, 2, 5_000).await;
+    env.seed_images(APP, 4, 1_000_000).await;
+    let ninety_days_ago = (Utc::now() - chrono::Duration::days(90)).timestamp();
+    assert_eq!(
+        env.set_image_times(json!({"repository": OLD, "image_pushed_at": ninety_days_ago, "last_recorded_pull_time": ninety_days_ago}))
+            .await,
+        2
+    );
+    assert_eq!(
+        env.set_image_times(json!({"repository": APP, "image_pushed_at": ninety_days_ago}))
+            .await,
+        4
+    );
+    // A pull through the cache: creates the repository and records the pull time.
+    env.clients
+        .registry()
+        .pull_by_tag("docker-hub/library/nginx", "1.27")
+        .await
+        .unwrap_or_else(|error| panic!("pull through the cache: {error:?}"));
+
+    env.clear_calls().await;
+    let details = count(&env).await;
+    let describe_images: Vec<String> = env
+        .calls()
+        .await
+        .into_iter()
+        .filter(|call| call.operation == "DescribeImages")
+        .filter_map(|call| call.resource)
+        .collect();
+    assert_eq!(
+        describe_images.len(),
+        3,
+        "one DescribeImages per managed repository: {describe_images:?}"
+    );
+    assert!(
+        !describe_images
+            .iter()
+            .any(|resource| resource.contains(APP)),
+        "{describe_images:?}"
+    );
+
+    assert_eq!(details.total.n_repositories, 3);
+    assert_eq!(details.total.n_images, 6);
+    let nginx = details
+        .largest
+        .iter()
+        .find(|repository| repository.repository == "docker-hub/library/nginx")
+        .expect("the pulled repository is counted");
+    assert!(nginx.bytes > 0, "the layers' size: {nginx:?}");
+    assert_eq!(nginx.unused, Some(false));
+    assert!(nginx.last_used_at.is_some());
+    assert_eq!(details.total.bytes, 3 * 1_000 + 2 * 5_000 + nginx.bytes);
+    let unused: Vec<&str> = details
+        .unused_repositories
+        .iter()
+        .map(|repository| repository.repository.as_str())
+        .collect();
+    assert_eq!(unused, vec![OLD]);
+    assert_eq!(details.largest[0].repository, OLD.to_owned());
+
+    let config = env.config(CONFIG);
+    let ports = env.clients.ports();
+    let context = RunContext::new(&ports, &config);
+    let measure = Measure {
+        now: context.now,
+        unused_days: 30,
+        price_per_gb_month: 0.1,
+        archive_price_per_gb_month: 0.1,
+    };
+    let prefixes = vec!["docker-hub".to_owned()];
+    let dry = prune(
+        &context,
+        &measure,
+        &prefixes,
+        &details.unused_repositories,
+        false,
+    )
+    .await;
+    assert_eq!(dry[0].status, PruneStatus::WouldDelete);
+    assert!(
+        env.write_calls().await.is_empty(),
+        "a dry run writes nothing"
+    );
+    let done = prune(
+        &context,
+        &measure,
+        &prefixes,
+        &details.unused_repositories,
+        true,
+    )
+    .await;
+    assert_eq!(done.len(), 1);
+    assert_eq!(
+        (done[0].repository.as_str(), done[0].status),
+        (OLD, PruneStatus::Deleted)
+    );
+    let writes: Vec<(String, Option<String>)> = env
+        .write_calls()
+        .await
+        .into_iter()
+        .map(|call| (call.operation, call.resource))
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0].0, "DeleteRepository");
+    let after = count(&env).await;
+    assert_eq!(after.total.n_repositories, 2);
+    env.ecr()
+        .describe_repositories()
+        .repository_names(APP)
+        .send()
+        .await
+        .expect("a repository outside the managed prefixes is never deleted");
+}
+
+#[tokio::test]
+async fn describe_images_pages_and_filters_as_ecr_does() {
+    let env = TestEnv::new().await;
+    env.seed_images("docker-hub/team/paged", 3, 10).await;
+    let first = env
+        .ecr()
+        .describe_images()
+        .repository_name("docker-hub/team/paged")
+        .max_results(2)
+        .send()
+        .await
+        .expect("a page");
+    assert_eq!(first.image_details().len(), 2);
+    let token = first.next_token().expect("a next page").to_owned();
+    let second = env
+        .ecr()
+        .describe_images()
+        .repository_name("docker-hub/team/paged")
+        .max_results(2)
+        .next_token(token)
+        .send()
+        .await
+        .expect("the next page");
+    assert_eq!(second.image_details().len(), 1);
+    assert!(second.next_token().is_none());
+    for image in first.image_details().iter().chain(second.image_details()) {
+        assert_eq!(image.image_size_in_bytes(), Some(10));
+        assert!(image.last_recorded_pull_time().is_none(), "never pulled");
+    }
+    let archived = env
+        .ecr()
+        .describe_images()
+        .repository_name("docker-hub/team/paged")
+        .filter(
+            aws_sdk_ecr::types::DescribeImagesFilter::builder()
+                .image_status(aws_sdk_ecr::types::ImageStatusFilter::Archived)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("the archived images");
+    assert!(archived.image_details().is_empty());
+    let too_many = env
+        .ecr()
+        .describe_images()
+        .repository_name("docker-hub/team/paged")
+        .max_results(1001)
+        .send()
+        .await;
+    assert!(too_many.is_err(), "maxResults is 1 to 1000");
+}
