@@ -19,6 +19,7 @@ mod direct;
 mod drift;
 mod error;
 mod payload;
+mod scan;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,7 @@ pub use direct::{
 };
 pub use drift::{repository_of_arn, Caller, SettingCall, SettingChanged};
 pub use error::{CloudTrailCall, EventError, Received};
+pub use scan::ImageScanned;
 
 use aws::Creation;
 use drift::Drift;
@@ -68,7 +70,7 @@ impl FunctionKind {
     pub fn accepted(self) -> &'static str {
         match self {
             FunctionKind::HardenRepository => {
-                r#"a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#
+                r#"a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), an "ECR Pull Through Cache Action" event, an "ECR Image Scan" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#
             }
             FunctionKind::ValidateCacheRules => r#"a "Scheduled Event", {} or {"prefixes": [...]}"#,
             FunctionKind::CheckCredentials => r#"a "Scheduled Event", {} or {"secrets": [...]}"#,
@@ -97,6 +99,8 @@ pub enum HardenInvocation {
     PullThroughCacheAction(PullThroughCacheAction),
     /// A `Scheduled Event`: sweep every managed repository.
     Scheduled(Scheduled),
+    /// A scan of an image completed: alert on its vulnerabilities if the image is the cache's.
+    ImageScanned(ImageScanned),
     Direct(HardenRequest),
     /// A CloudTrail record that asks for nothing: a `CreateRepository` that created nothing the
     /// cache owns (a failed call, `errorCode`, or another `eventSource` such as
@@ -127,6 +131,9 @@ impl HardenInvocation {
                 }
                 EventKind::Scheduled => {
                     Scheduled::from_envelope(&envelope).map(HardenInvocation::Scheduled)
+                }
+                EventKind::ImageScan => {
+                    ImageScanned::from_envelope(&envelope).map(HardenInvocation::ImageScanned)
                 }
                 EventKind::Other => Err(envelope.unsupported()),
             },

@@ -280,6 +280,14 @@ export const EVENT_PATTERNS: Record<string, { description: string; pattern: Reco
       detail: { 'sync-status': [{ 'anything-but': ['SUCCESS'] }] },
     },
   },
+  ImageScan: {
+    description: 'harden-repository alerts on vulnerable images of the cache (ECR Image Scan)',
+    pattern: {
+      source: ['aws.ecr'],
+      'detail-type': ['ECR Image Scan'],
+      detail: { 'scan-status': ['COMPLETE'] },
+    },
+  },
 };
 
 /** Copies the configuration folder (without its Makefile) under `ptc-ops/`, as the layer needs it. */

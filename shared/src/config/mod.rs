@@ -43,8 +43,9 @@ pub use hardening::{
 };
 pub use prewarm::{PrewarmConfig, MAX_PREWARM_CONCURRENCY};
 pub use profile::{
-    ConfiguredPolicy, EncryptionType, PolicyOrigin, Profile, TagMutability, TagMutabilitySetting,
-    MAX_REPOSITORY_TAGS, MAX_TAG_MUTABILITY_EXCLUSIONS, MAX_TAG_MUTABILITY_FILTER_CHARS,
+    ConfiguredPolicy, EncryptionType, PolicyOrigin, Profile, ScanAlertSeverity, TagMutability,
+    TagMutabilitySetting, MAX_REPOSITORY_TAGS, MAX_TAG_MUTABILITY_EXCLUSIONS,
+    MAX_TAG_MUTABILITY_FILTER_CHARS,
 };
 pub use rules::RulesConfig;
 pub use usage::{UsageConfig, DEFAULT_ARCHIVE_PRICE_PER_GB_MONTH, DEFAULT_PRICE_PER_GB_MONTH};

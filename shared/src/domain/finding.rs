@@ -52,6 +52,9 @@ pub enum Check {
     /// A consumer account or role whose first pull through a rule would fail (registry or
     /// repository policy), or a policy the check cannot read.
     ConsumerAccess,
+    /// A scan of a cached image found vulnerabilities at or above the profile's
+    /// `scan_alert_severity`.
+    ImageVulnerabilities,
 }
 
 impl Check {
@@ -68,6 +71,7 @@ impl Check {
             Check::CreationTemplate => "creation-template",
             Check::RegistryScanning => "registry-scanning",
             Check::UpstreamPull => "upstream-pull",
+            Check::ImageVulnerabilities => "image-vulnerabilities",
             Check::Prewarm => "prewarm",
             Check::ImageReference => "image-reference",
             Check::AlertDelivery => "alert-delivery",

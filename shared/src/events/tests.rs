@@ -16,7 +16,7 @@ macro_rules! sample {
     };
 }
 
-const SAMPLES: [(&str, &str); 17] = [
+const SAMPLES: [(&str, &str); 18] = [
     sample!("create-repository-service-event.json"),
     sample!("create-repository-api-call.json"),
     sample!("setting-changed-put-lifecycle-policy.json"),
@@ -25,6 +25,7 @@ const SAMPLES: [(&str, &str); 17] = [
     sample!("setting-changed-untag-resource.json"),
     sample!("pull-through-cache-action-success.json"),
     sample!("pull-through-cache-action-failure.json"),
+    sample!("ecr-image-scan.json"),
     sample!("scheduled-event.json"),
     sample!("prewarm-scheduled-event.json"),
     sample!("harden-repositories.json"),
@@ -293,6 +294,12 @@ named_cases! {
         Harden,
         Expected::Parsed(Outcome::Harden(HardenInvocation::PullThroughCacheAction(failed_action()))),
     ),
+    ecr_image_scan_for_harden(
+        "ecr-image-scan.json",
+        Harden,
+        Expected::Parsed(Outcome::Harden(HardenInvocation::ImageScanned(nginx_scan()))),
+    ),
+    ecr_image_scan_for_validate("ecr-image-scan.json", Validate, error("UnsupportedEvent", &[r#"got detail-type "ECR Image Scan" from "aws.ecr""#])),
     scheduled_event_for_harden("scheduled-event.json", Harden, Expected::Parsed(Outcome::Harden(HardenInvocation::Scheduled(daily())))),
     scheduled_event_for_validate("scheduled-event.json", Validate, Expected::Parsed(Outcome::Validate(ValidateRulesInvocation::Scheduled(daily())))),
     scheduled_event_for_check("scheduled-event.json", Check, Expected::Parsed(Outcome::Check(CheckCredentialsInvocation::Scheduled(daily())))),
@@ -498,7 +505,7 @@ named_cases! {
         error(
             "UnsupportedEvent",
             &[
-                r#"unsupported event for harden-repository: got detail-type "EC2 Instance State-change Notification" from "aws.ec2"; expected a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#,
+                r#"unsupported event for harden-repository: got detail-type "EC2 Instance State-change Notification" from "aws.ec2"; expected a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), an "ECR Pull Through Cache Action" event, an "ECR Image Scan" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#,
             ],
         ),
     ),
@@ -1055,4 +1062,36 @@ named_cases! {
     no_region("arn:aws:ecr::123456789012:repository/k8s/pause", None),
     not_an_arn("k8s/pause", None),
     empty("", None),
+}
+
+fn nginx_scan() -> ImageScanned {
+    ImageScanned {
+        repository_name: "docker-hub/library/nginx".to_owned(),
+        image_digest: "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234"
+            .to_owned(),
+        image_tags: strings(&["1.27"]),
+        scan_status: "COMPLETE".to_owned(),
+        severity_counts: [("CRITICAL".to_owned(), 2), ("MEDIUM".to_owned(), 9)]
+            .into_iter()
+            .collect(),
+        repository_arn: Some(
+            "arn:aws:ecr:eu-west-1:123456789012:repository/docker-hub/library/nginx".to_owned(),
+        ),
+    }
+}
+
+fn check_bad_scan(_name: &str, detail: Value, problem: &str) {
+    let payload = json!({"detail-type": "ECR Image Scan", "source": "aws.ecr", "detail": detail});
+    let error = HardenInvocation::from_payload(&payload).expect_err("malformed");
+    assert_eq!(error.error_type(), "MalformedEvent");
+    assert!(error.to_string().contains(problem), "{error}");
+}
+
+named_cases! {
+    /// A scan event whose `detail` cannot be used names the field.
+    mod malformed_image_scans => check_bad_scan;
+    count_not_a_number(json!({"scan-status": "COMPLETE", "repository-name": "docker-hub/x", "image-digest": "sha256:a", "finding-severity-counts": {"CRITICAL": "2"}}), "`detail.finding-severity-counts.CRITICAL` must be a non-negative integer"),
+    counts_not_an_object(json!({"scan-status": "COMPLETE", "repository-name": "docker-hub/x", "image-digest": "sha256:a", "finding-severity-counts": [2]}), "must be an object of counts"),
+    no_digest(json!({"scan-status": "COMPLETE", "repository-name": "docker-hub/x"}), "`detail.image-digest` is missing"),
+    tags_not_strings(json!({"scan-status": "COMPLETE", "repository-name": "docker-hub/x", "image-digest": "sha256:a", "image-tags": [1]}), "`detail.image-tags` must be a list of strings"),
 }

@@ -29,6 +29,7 @@ pub mod templates;
 #[cfg(test)]
 mod tests;
 pub mod usage;
+pub mod vulnerabilities;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -169,6 +170,11 @@ pub async fn run<P: PortSet>(
                 .await;
             report.details.trigger = Some(sync_trigger(action));
             Ok(done((report, metrics)))
+        }
+        HardenInvocation::ImageScanned(scan) => {
+            vulnerabilities::image_scanned(ports, config, scan, dry_run)
+                .await
+                .map(done)
         }
         HardenInvocation::Scheduled(_) => {
             sweep_with_continuation(

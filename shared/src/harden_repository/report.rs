@@ -92,6 +92,15 @@ pub enum Trigger {
         sync: SyncStatus,
         image_tag: Option<String>,
     },
+    /// ECR finished scanning an image (`ECR Image Scan`).
+    ImageScan {
+        repository: String,
+        image_digest: String,
+        scan_status: String,
+        /// Why no alert was considered (outside the managed prefixes, alerts `off`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        not_alerted: Option<String>,
+    },
     /// The schedule started a sweep.
     Scheduled { sweep: bool },
     /// A direct invocation: named repositories, or a sweep.

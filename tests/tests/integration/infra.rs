@@ -664,12 +664,13 @@ async fn harden_repository_rules_select_the_events_it_acts_on() {
     const CREATED: &str = "RepositoryCreated";
     const SETTING: &str = "SettingChanged";
     const SYNC: &str = "PullThroughCacheAction";
+    const SCAN: &str = "ImageScan";
     let rules: Vec<TemplateRule> = template_rules()
         .into_iter()
         .filter(|rule| rule.function == "HardenRepositoryFunction")
         .collect();
     let names: BTreeSet<&str> = rules.iter().map(|rule| rule.name.as_str()).collect();
-    assert_eq!(names, BTreeSet::from([CREATED, SETTING, SYNC]));
+    assert_eq!(names, BTreeSet::from([CREATED, SETTING, SYNC, SCAN]));
     let setting_rule = rules
         .iter()
         .find(|rule| rule.name == SETTING)
@@ -853,6 +854,19 @@ async fn harden_repository_rules_select_the_events_it_acts_on() {
             sample_event("scheduled-event.json"),
             &[],
         ),
+        (
+            "completed image scan".into(),
+            sample_event("ecr-image-scan.json"),
+            &[SCAN],
+        ),
+        (
+            "failed image scan".into(),
+            edited(
+                sample_event("ecr-image-scan.json"),
+                &[("/detail/scan-status", Some(json!("FAILED")))],
+            ),
+            &[],
+        ),
     ];
     let untag = || sample_event("setting-changed-untag-resource.json");
     for call in SettingCall::ALL {
@@ -867,7 +881,7 @@ async fn harden_repository_rules_select_the_events_it_acts_on() {
             &[SETTING],
         ));
     }
-    for rule in [CREATED, SETTING, SYNC] {
+    for rule in [CREATED, SETTING, SYNC, SCAN] {
         assert!(
             cases
                 .iter()
@@ -915,6 +929,7 @@ async fn harden_repository_rules_select_the_events_it_acts_on() {
         let acts = match rule.as_str() {
             CREATED => matches!(invocation, HardenInvocation::RepositoryCreated(_)),
             SETTING => matches!(invocation, HardenInvocation::SettingChanged(_)),
+            SCAN => matches!(invocation, HardenInvocation::ImageScanned(_)),
             _ => matches!(invocation, HardenInvocation::PullThroughCacheAction(_)),
         };
         assert!(acts, "{rule}: {invocation:?}");
