@@ -49,7 +49,7 @@ pub async fn run(global: &GlobalOptions, arguments: &UsageArgs) -> Result<ExitCo
     bar.finish_and_clear();
     let details = counted.map_err(|error| match error {
         usage::UsageError::UnknownPrefix { .. } => CliError::Usage(error.to_string()),
-        usage::UsageError::Run(error) => CliError::from(error),
+        usage::UsageError::Run(error) => CliError::from(*error),
     })?;
 
     let pruned = match arguments.prune_unused {

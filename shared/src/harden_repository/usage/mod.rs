@@ -52,8 +52,15 @@ pub enum UsageError {
     /// `--prefix` names no managed prefix.
     #[error("`{wanted}` is not a managed prefix; the managed prefixes are: {managed}")]
     UnknownPrefix { wanted: String, managed: String },
+    /// Boxed: the run's error is large, and the usual answer is the small one.
     #[error(transparent)]
-    Run(#[from] Error),
+    Run(Box<Error>),
+}
+
+impl From<Error> for UsageError {
+    fn from(error: Error) -> Self {
+        UsageError::Run(Box::new(error))
+    }
 }
 
 /// The prefixes to count: the managed ones (without `ROOT`, whose repositories lie anywhere),
