@@ -6,7 +6,7 @@ use chrono::Utc;
 use ptc_ops::harden_repository::usage::prune::{prune, PruneStatus};
 use ptc_ops::harden_repository::usage::{self, Measure, Request, UsageDetails};
 use ptc_ops::run::RunContext;
-use ptc_ops_tests::TestEnv;
+use ptc_ops_tests::{Fault, FaultKind, TestEnv};
 use serde_json::json;
 
 const CONFIG: &str = "[hardening]\nprefixes = [\"docker-hub\"]\n";
@@ -197,4 +197,50 @@ async fn describe_images_pages_and_filters_as_ecr_does() {
         .send()
         .await;
     assert!(too_many.is_err(), "maxResults is 1 to 1000");
+}
+
+/// A repository whose listing is throttled past the SDK's retries, and one deleted between the
+/// listing and its count, are reported as not counted with their reason; the rest is counted.
+#[tokio::test]
+async fn throttled_and_deleted_repositories_are_not_counted_and_said_so() {
+    let env = TestEnv::new().await;
+    env.seed_images(FRESH, 1, 100).await;
+    env.seed_images(OLD, 1, 100).await;
+    env.seed_images("docker-hub/team/third", 2, 100).await;
+    env.inject(
+        Fault::new("DescribeImages", FaultKind::Throttle, None)
+            .matching(json!({"repositoryName": FRESH})),
+    )
+    .await;
+    // Deleted once listed: its listing is held back two seconds, and the repository deleted
+    // meanwhile.
+    env.inject(
+        Fault::new("DescribeImages", FaultKind::Latency, None)
+            .matching(json!({"repositoryName": OLD}))
+            .latency(2_000),
+    )
+    .await;
+    let delete = async {
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        env.ecr()
+            .delete_repository()
+            .repository_name(OLD)
+            .force(true)
+            .send()
+            .await
+            .expect("deleted during the count");
+    };
+    let (details, ()) = tokio::join!(count(&env), delete);
+    assert_eq!(details.total.n_repositories, 1);
+    assert_eq!(details.total.n_images, 2);
+    let reasons: Vec<(&str, &str)> = details
+        .uncounted
+        .iter()
+        .map(|missing| (missing.repository.as_str(), missing.reason.as_str()))
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons[0].0, FRESH);
+    assert!(reasons[0].1.contains("Throttling"), "{reasons:?}");
+    assert_eq!(reasons[1], (OLD, "deleted during the count"));
+    assert!(details.notes[0].starts_with("2 repositories could not be counted"));
 }
