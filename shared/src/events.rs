@@ -70,7 +70,7 @@ impl FunctionKind {
     pub fn accepted(self) -> &'static str {
         match self {
             FunctionKind::HardenRepository => {
-                r#"a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), an "ECR Pull Through Cache Action" event, an "ECR Image Scan" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#
+                r#"a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), an "ECR Pull Through Cache Action" event, an "ECR Image Scan" event, a "Scheduled Event", {"repositories": [...]}, {"sweep": true} or {"usage": true}"#
             }
             FunctionKind::ValidateCacheRules => r#"a "Scheduled Event", {} or {"prefixes": [...]}"#,
             FunctionKind::CheckCredentials => r#"a "Scheduled Event", {} or {"secrets": [...]}"#,

@@ -72,6 +72,8 @@ export interface EcrPtcOpsProps {
   readonly alertEmail?: string;
   /** SweepSchedule: when harden-repository sweeps (EventBridge expression, UTC). */
   readonly sweepSchedule?: string;
+  /** UsageSummarySchedule: when harden-repository posts the usage summary of the cache. */
+  readonly usageSummarySchedule?: string;
   /** RuleValidationSchedule: when validate-cache-rules runs. */
   readonly ruleValidationSchedule?: string;
   /** CredentialCheckSchedule: when check-credentials runs. */
@@ -144,6 +146,7 @@ export const DEFAULTS = {
   upstreamRoleArns: [] as string[],
   alertEmail: '',
   sweepSchedule: 'cron(15 3 * * ? *)',
+  usageSummarySchedule: 'cron(0 8 ? * MON *)',
   ruleValidationSchedule: 'rate(6 hours)',
   credentialCheckSchedule: 'cron(0 7 * * ? *)',
   prewarmSchedule: 'cron(30 5 ? * MON-FRI *)',
@@ -364,6 +367,7 @@ export class EcrPtcOps extends Construct {
     checkPrincipalArns(problems, 'upstreamRoleArns', settings.upstreamRoleArns, ['role']);
     checkEmail(problems, 'alertEmail', settings.alertEmail);
     checkSchedule(problems, 'sweepSchedule', settings.sweepSchedule);
+    checkSchedule(problems, 'usageSummarySchedule', settings.usageSummarySchedule);
     checkSchedule(problems, 'ruleValidationSchedule', settings.ruleValidationSchedule);
     checkSchedule(problems, 'credentialCheckSchedule', settings.credentialCheckSchedule);
     checkSchedule(problems, 'prewarmSchedule', settings.prewarmSchedule);
@@ -743,6 +747,12 @@ export class EcrPtcOps extends Construct {
         targets: [new targets.LambdaFunction(functions[name])],
       });
     }
+    // The usage summary is a direct invoke: the schedule's constant input replaces the event.
+    new events.Rule(this, 'HardenRepositoryUsageSummary', {
+      description: 'harden-repository posts what the cache holds per managed prefix',
+      schedule: events.Schedule.expression(settings.usageSummarySchedule),
+      targets: [new targets.LambdaFunction(harden, { event: events.RuleTargetInput.fromObject({ usage: true }) })],
+    });
     // The pre-warm schedule rebuilds the real `Scheduled Event` and adds `detail.images`.
     const prewarm = functions['prewarm-images'];
     const detail = settings.prewarmImages.length > 0 ? JSON.stringify({ images: settings.prewarmImages }) : '{}';

@@ -50,7 +50,10 @@ pub fn build_alerts(
     let mut by_resource: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
     for finding in findings
         .iter()
-        .filter(|finding| finding.severity >= min_severity)
+        // A summary is what its schedule asks for: it goes out at any severity.
+        .filter(|finding| {
+            finding.severity >= min_severity || finding.check == crate::domain::Check::CacheUsage
+        })
     {
         by_resource
             .entry(finding.resource.as_str())

@@ -55,6 +55,9 @@ pub enum Check {
     /// A scan of a cached image found vulnerabilities at or above the profile's
     /// `scan_alert_severity`.
     ImageVulnerabilities,
+    /// The usage summary: what the cache holds. Sent to chat whatever `alerts.min_severity`
+    /// says: it is asked for by its schedule.
+    CacheUsage,
 }
 
 impl Check {
@@ -72,6 +75,7 @@ impl Check {
             Check::RegistryScanning => "registry-scanning",
             Check::UpstreamPull => "upstream-pull",
             Check::ImageVulnerabilities => "image-vulnerabilities",
+            Check::CacheUsage => "cache-usage",
             Check::Prewarm => "prewarm",
             Check::ImageReference => "image-reference",
             Check::AlertDelivery => "alert-delivery",

@@ -16,7 +16,7 @@ macro_rules! sample {
     };
 }
 
-const SAMPLES: [(&str, &str); 18] = [
+const SAMPLES: [(&str, &str); 19] = [
     sample!("create-repository-service-event.json"),
     sample!("create-repository-api-call.json"),
     sample!("setting-changed-put-lifecycle-policy.json"),
@@ -30,6 +30,7 @@ const SAMPLES: [(&str, &str); 18] = [
     sample!("prewarm-scheduled-event.json"),
     sample!("harden-repositories.json"),
     sample!("harden-sweep.json"),
+    sample!("harden-usage.json"),
     sample!("validate-cache-rules.json"),
     sample!("validate-cache-rules-prefixes.json"),
     sample!("check-credentials.json"),
@@ -315,6 +316,8 @@ named_cases! {
         harden(HardenTarget::Repositories(strings(&["docker-hub/library/nginx"])), Some(true), None),
     ),
     harden_sweep_for_harden("harden-sweep.json", Harden, harden(HardenTarget::Sweep, None, None)),
+    harden_usage_for_harden("harden-usage.json", Harden, harden(HardenTarget::Usage, None, None)),
+    harden_usage_for_validate("harden-usage.json", Validate, error("InvalidRequest", &["unknown field `usage`"])),
     harden_sweep_for_validate(
         "harden-sweep.json",
         Validate,
@@ -505,7 +508,7 @@ named_cases! {
         error(
             "UnsupportedEvent",
             &[
-                r#"unsupported event for harden-repository: got detail-type "EC2 Instance State-change Notification" from "aws.ec2"; expected a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), an "ECR Pull Through Cache Action" event, an "ECR Image Scan" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#,
+                r#"unsupported event for harden-repository: got detail-type "EC2 Instance State-change Notification" from "aws.ec2"; expected a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), an "ECR Pull Through Cache Action" event, an "ECR Image Scan" event, a "Scheduled Event", {"repositories": [...]}, {"sweep": true} or {"usage": true}"#,
             ],
         ),
     ),
@@ -568,7 +571,7 @@ named_cases! {
         error(
             "InvalidRequest",
             &[
-                r#"invalid direct invoke for harden-repository: unknown field `dryrun`, expected one of `repositories`, `sweep`, `dry_run`, `cursor` (got an object with keys "dryrun", "repositories"); expected a CloudTrail"#,
+                r#"invalid direct invoke for harden-repository: unknown field `dryrun`, expected one of `repositories`, `sweep`, `usage`, `dry_run`, `cursor` (got an object with keys "dryrun", "repositories"); expected a CloudTrail"#,
             ],
         ),
     ),
@@ -1094,4 +1097,18 @@ named_cases! {
     counts_not_an_object(json!({"scan-status": "COMPLETE", "repository-name": "docker-hub/x", "image-digest": "sha256:a", "finding-severity-counts": [2]}), "must be an object of counts"),
     no_digest(json!({"scan-status": "COMPLETE", "repository-name": "docker-hub/x"}), "`detail.image-digest` is missing"),
     tags_not_strings(json!({"scan-status": "COMPLETE", "repository-name": "docker-hub/x", "image-digest": "sha256:a", "image-tags": [1]}), "`detail.image-tags` must be a list of strings"),
+}
+
+fn check_bad_usage(_name: &str, payload: Value, problem: &str) {
+    let error = HardenInvocation::from_payload(&payload).expect_err("refused");
+    assert_eq!(error.error_type(), "InvalidRequest");
+    assert!(error.to_string().contains(problem), "{error}");
+}
+
+named_cases! {
+    /// `usage` goes alone and only as `true`.
+    mod usage_requests_are_checked => check_bad_usage;
+    with_sweep(json!({"usage": true, "sweep": true}), "`usage` goes alone"),
+    with_repositories(json!({"usage": true, "repositories": ["docker-hub/x"]}), "`usage` goes alone"),
+    false_usage(json!({"usage": false}), "`usage` is `false`"),
 }

@@ -204,6 +204,7 @@ pub async fn run<P: PortSet>(
                 });
                 Ok(done((report, metrics)))
             }
+            HardenTarget::Usage => usage::summary::run(context, dry_run).await.map(done),
             HardenTarget::Sweep => {
                 let cursor = request
                     .cursor
@@ -1147,6 +1148,7 @@ fn invalid_request(request: &HardenRequest, problem: &str) -> Error {
     let mut keys = vec![match request.target {
         HardenTarget::Repositories(_) => "repositories".to_owned(),
         HardenTarget::Sweep => "sweep".to_owned(),
+        HardenTarget::Usage => "usage".to_owned(),
     }];
     if request.cursor.is_some() {
         keys.push("cursor".to_owned());

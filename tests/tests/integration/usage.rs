@@ -244,3 +244,62 @@ async fn throttled_and_deleted_repositories_are_not_counted_and_said_so() {
     assert_eq!(reasons[1], (OLD, "deleted during the count"));
     assert!(details.notes[0].starts_with("2 repositories could not be counted"));
 }
+
+/// The weekly summary: harden-repository, invoked as its schedule does (`{"usage": true}`),
+/// puts the count in its report (checked against the published schema), sends one chat
+/// message at the default `alerts.min_severity`, emits `CachedBytes` and `UnusedRepositories`
+/// per prefix, and calls only what its role grants.
+#[tokio::test]
+async fn the_weekly_summary_reports_alerts_and_measures_per_prefix() {
+    let env = TestEnv::new().await;
+    let inbox = env.alert_inbox().await;
+    env.seed_images(FRESH, 2, 1_000).await;
+    env.seed_images(OLD, 1, 5_000).await;
+    env.seed_images(APP, 1, 1_000_000).await;
+    let long_ago = (Utc::now() - chrono::Duration::days(90)).timestamp();
+    env.set_image_times(json!({"repository": OLD, "image_pushed_at": long_ago}))
+        .await;
+    let config = env.config(&format!(
+        "[alerts]\ntopic_arn = \"{}\"\n{CONFIG}",
+        inbox.topic_arn
+    ));
+    let context = std::sync::Arc::new(
+        env.function_context("harden-repository", config)
+            .with_metrics_sink(ptc_ops::metrics::MetricsSink::captured()),
+    );
+    env.clear_calls().await;
+    let report =
+        ptc_ops_tests::invoke::harden(&context, ptc_ops_tests::sample_event("harden-usage.json"))
+            .await;
+    let usage = report
+        .details
+        .usage
+        .as_ref()
+        .expect("the count is in the report");
+    assert_eq!(usage.total.n_repositories, 2);
+    assert_eq!(usage.total.bytes, 2 * 1_000 + 5_000);
+    assert_eq!(usage.total.n_unused_repositories, 1);
+    assert_eq!(report.summary.get("alerts_published"), Some(&1));
+    let delivered = inbox.receive(1, std::time::Duration::from_secs(10)).await;
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(
+        delivered[0].attributes.get("check").map(String::as_str),
+        Some("cache-usage")
+    );
+    assert!(
+        delivered[0]
+            .raw_message
+            .contains("1 repositories not pulled in 30 days"),
+        "{}",
+        delivered[0].raw_message
+    );
+    let lines = context.metrics_sink().captured_lines().join("\n");
+    assert!(lines.contains("\"CachedBytes\":7000"), "{lines}");
+    assert!(lines.contains("\"UnusedRepositories\":1"), "{lines}");
+    assert!(lines.contains("\"Prefix\":\"docker-hub\""), "{lines}");
+    ptc_ops_tests::assert_calls_permitted(
+        &env,
+        ptc_ops::harden_repository::permissions::PERMISSIONS,
+    )
+    .await;
+}

@@ -7,7 +7,9 @@
 //! whose listing fails (throttling after the SDK's retries), is reported as uncounted with its
 //! reason, and the count goes on.
 
+pub mod permissions;
 pub mod prune;
+pub mod summary;
 pub mod tally;
 #[cfg(test)]
 mod tests;
@@ -66,11 +68,7 @@ impl From<Error> for UsageError {
 /// The prefixes to count: the managed ones (without `ROOT`, whose repositories lie anywhere),
 /// narrowed to `wanted`.
 pub fn selected_prefixes(managed: &[String], wanted: &[String]) -> Result<Vec<String>, UsageError> {
-    let managed: Vec<String> = managed
-        .iter()
-        .filter(|prefix| prefix.as_str() != ROOT_PREFIX)
-        .cloned()
-        .collect();
+    let managed = counted_prefixes(managed);
     if wanted.is_empty() {
         return Ok(managed);
     }
@@ -94,6 +92,15 @@ pub fn selected_prefixes(managed: &[String], wanted: &[String]) -> Result<Vec<St
     Ok(selected)
 }
 
+/// The managed prefixes but `ROOT`, whose repositories lie anywhere.
+pub fn counted_prefixes(managed: &[String]) -> Vec<String> {
+    managed
+        .iter()
+        .filter(|prefix| prefix.as_str() != ROOT_PREFIX)
+        .cloned()
+        .collect()
+}
+
 /// The prefix a repository is counted under: the longest selected one it lies under.
 pub fn prefix_of<'p>(repository: &str, prefixes: &'p [String]) -> Option<&'p String> {
     prefixes
@@ -108,10 +115,20 @@ pub async fn count<P: PortSet>(
     request: &Request,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<UsageDetails, UsageError> {
-    let registry = context.ports.registry();
-    let managed = managed_prefixes(registry, &context.config.hardening).await?;
+    let managed = managed_prefixes(context.ports.registry(), &context.config.hardening).await?;
     let prefixes = selected_prefixes(managed.as_slice(), &request.prefixes)?;
-    let repositories = list_under(registry, &prefixes).await?;
+    Ok(count_under(context, &prefixes, request, progress).await?)
+}
+
+/// Counts what the cache holds under `prefixes` (managed ones).
+pub async fn count_under<P: PortSet>(
+    context: &RunContext<'_, P>,
+    prefixes: &[String],
+    request: &Request,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<UsageDetails, Error> {
+    let registry = context.ports.registry();
+    let repositories = list_under(registry, prefixes).await?;
     progress(Progress::Listed(repositories.len() as u64));
     let measure = Measure {
         now: context.now,
@@ -158,7 +175,7 @@ pub async fn count<P: PortSet>(
     let (counted, uncounted): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(Result::is_ok);
     let details = tally::summarize(
         &measure,
-        &prefixes,
+        prefixes,
         request.archived,
         counted.into_iter().filter_map(Result::ok).collect(),
         uncounted.into_iter().filter_map(Result::err).collect(),
