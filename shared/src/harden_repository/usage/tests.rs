@@ -383,3 +383,32 @@ async fn a_repository_pulled_since_the_count_is_kept() {
         .iter()
         .any(|call| call.starts_with("ecr:DeleteRepository")));
 }
+
+#[tokio::test]
+async fn near_the_deadline_no_repository_is_started() {
+    let ecr = Arc::new(registry());
+    let ports = fakes::ports(&ecr, &Arc::new(FakeSecretStore::default()));
+    let config = config(MANAGED);
+    let context =
+        RunContext::new(&ports, &config)
+            .at(now())
+            .with_deadline(crate::deadline::Deadline::after(
+                std::time::Duration::from_secs(5),
+            ));
+    let request = Request {
+        prefixes: Vec::new(),
+        unused_days: 30,
+        archived: false,
+    };
+    let details = count(&context, &request, &|_| {}).await.expect("a report");
+    assert_eq!(details.total.n_repositories, 0);
+    assert_eq!(details.total.n_uncounted_repositories, 2);
+    assert!(details
+        .uncounted
+        .iter()
+        .all(|missing| missing.reason == OUT_OF_TIME));
+    assert!(!ecr
+        .calls()
+        .iter()
+        .any(|call| call.starts_with("ecr:DescribeImages")));
+}
