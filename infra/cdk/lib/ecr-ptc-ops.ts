@@ -889,6 +889,16 @@ export class EcrPtcOps extends Construct {
             ],
           },
         },
+        {
+          type: 'metric', x: 0, y: 21, width: 24, height: 6,
+          properties: {
+            title: 'Cache usage per prefix (weekly summary): bytes, and unused repositories on the right', region, view: 'timeSeries', stat: 'Maximum', period: 86400,
+            metrics: [
+              [{ expression: `SEARCH('{${NAMESPACE},Function,Prefix} MetricName="CachedBytes"', 'Maximum', 86400)`, id: 'bytes' }],
+              [{ expression: `SEARCH('{${NAMESPACE},Function,Prefix} MetricName="UnusedRepositories"', 'Maximum', 86400)`, id: 'unused', yAxis: 'right' }],
+            ],
+          },
+        },
       ],
     };
     this.alarms = Object.fromEntries(
