@@ -71,6 +71,31 @@ pub enum Command {
     Permissions,
     /// Print a JSON Schema: of a function's report (what `--json` prints and the function returns), or of `ptc-ops.toml` (`config`)
     Schema(SchemaArgs),
+    /// What the cache holds per managed prefix: repositories, images, bytes, monthly cost, unused repositories
+    Usage(UsageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// Print one CSV row per prefix (and a `*` row for all of them) instead of tables
+    #[arg(long, conflicts_with = "json")]
+    pub csv: bool,
+    /// An image not pulled (never pulled: not pushed) in this many days is unused
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub unused_days: u32,
+    /// Only this managed prefix (repeatable)
+    #[arg(long = "prefix", value_name = "P")]
+    pub prefixes: Vec<String>,
+    /// List archived images too (one more `DescribeImages` per repository)
+    #[arg(long)]
+    pub archived: bool,
+    /// List the cache repositories none of whose images was pulled in DAYS, to delete them
+    /// (with `--yes`); the next pull through the cache creates each one again
+    #[arg(long, value_name = "DAYS", conflicts_with_all = ["unused_days", "csv"])]
+    pub prune_unused: Option<u32>,
+    /// With `--prune-unused`: delete them (`DeleteRepository` with force); without it, a dry run
+    #[arg(long, requires = "prune_unused")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

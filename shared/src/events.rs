@@ -20,6 +20,7 @@ mod drift;
 mod error;
 mod payload;
 mod registry;
+mod scan;
 
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,7 @@ pub use registry::{
     is_credential_secret_id, CallRecord, ControlChanged, RegistryCall, RegistryPolicyChanged,
     RuleChanged, SecretChanged,
 };
+pub use scan::ImageScanned;
 
 use aws::Creation;
 use drift::Drift;
@@ -74,7 +76,7 @@ impl FunctionKind {
     pub fn accepted(self) -> &'static str {
         match self {
             FunctionKind::HardenRepository => {
-                r#"a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), a CloudTrail creation template or registry scanning call (CreateRepositoryCreationTemplate, UpdateRepositoryCreationTemplate, DeleteRepositoryCreationTemplate, PutRegistryScanningConfiguration), an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#
+                r#"a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), a CloudTrail creation template or registry scanning call (CreateRepositoryCreationTemplate, UpdateRepositoryCreationTemplate, DeleteRepositoryCreationTemplate, PutRegistryScanningConfiguration), an "ECR Pull Through Cache Action" event, an "ECR Image Scan" event, a "Scheduled Event", {"repositories": [...]}, {"sweep": true} or {"usage": true}"#
             }
             FunctionKind::ValidateCacheRules => {
                 r#"a CloudTrail rule or registry policy call (CreatePullThroughCacheRule, UpdatePullThroughCacheRule, DeletePullThroughCacheRule, PutRegistryPolicy, DeleteRegistryPolicy), a "Scheduled Event", {} or {"prefixes": [...]}"#
@@ -110,6 +112,8 @@ pub enum HardenInvocation {
     ControlChanged(ControlChanged),
     /// A `Scheduled Event`: sweep every managed repository.
     Scheduled(Scheduled),
+    /// A scan of an image completed: alert on its vulnerabilities if the image is the cache's.
+    ImageScanned(ImageScanned),
     Direct(HardenRequest),
     /// A CloudTrail record that asks for nothing: a `CreateRepository` that created nothing the
     /// cache owns (a failed call, `errorCode`, or another `eventSource` such as
@@ -140,6 +144,9 @@ impl HardenInvocation {
                 }
                 EventKind::Scheduled => {
                     Scheduled::from_envelope(&envelope).map(HardenInvocation::Scheduled)
+                }
+                EventKind::ImageScan => {
+                    ImageScanned::from_envelope(&envelope).map(HardenInvocation::ImageScanned)
                 }
                 EventKind::Other => Err(envelope.unsupported()),
             },

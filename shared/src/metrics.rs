@@ -18,6 +18,7 @@ pub enum Unit {
     Count,
     Seconds,
     Milliseconds,
+    Bytes,
     /// A plain value such as `DaysUntilExpiry` or a 0/1 health flag.
     None,
 }
@@ -28,6 +29,7 @@ impl Unit {
             Unit::Count => "Count",
             Unit::Seconds => "Seconds",
             Unit::Milliseconds => "Milliseconds",
+            Unit::Bytes => "Bytes",
             Unit::None => "None",
         }
     }

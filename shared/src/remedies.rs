@@ -56,6 +56,18 @@ pub fn validate_rule_command(prefix: &str, region: Option<&str>) -> String {
     )
 }
 
+/// The findings of an image's latest scan.
+pub fn describe_image_scan_findings_command(
+    repository: &str,
+    image_digest: &str,
+    region: Option<&str>,
+) -> String {
+    format!(
+        "aws ecr describe-image-scan-findings --repository-name {repository} --image-id imageDigest={image_digest}{}",
+        region_flag(region)
+    )
+}
+
 /// Creates the credential secret of a rule, under the prefix ECR requires.
 pub fn create_secret_command(name: &str, region: Option<&str>) -> String {
     format!(

@@ -296,6 +296,58 @@ impl TestEnv {
             .unwrap_or_else(|error| panic!("cannot change emulator settings: {error}"));
     }
 
+    /// Sets the push time and last pull time (epoch seconds; a `null` pull time: never pulled)
+    /// of `repository`'s images, or of the one with `digest`, as `DescribeImages` reports them.
+    pub async fn set_image_times(&self, times: Value) -> u64 {
+        let answer: Value = self
+            .http
+            .post(format!(
+                "{}?account={}&region={}",
+                self.control_url("image-times"),
+                self.account_id,
+                self.region
+            ))
+            .json(&times)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .unwrap_or_else(|error| panic!("cannot set image times: {error}"))
+            .json()
+            .await
+            .unwrap_or_else(|error| panic!("image times answer: {error}"));
+        answer["updated"].as_u64().unwrap_or(0)
+    }
+
+    /// Creates `repository` holding `n_images` tagged images (`PutImage` of a Docker v2
+    /// manifest whose one layer has `layer_size` bytes: the image's `imageSizeInBytes`).
+    pub async fn seed_images(&self, repository: &str, n_images: usize, layer_size: u64) {
+        self.ecr
+            .create_repository()
+            .repository_name(repository)
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("create {repository}: {error:?}"));
+        for index in 0..n_images {
+            // Distinct digests per repository and image, so each manifest is an image of its own.
+            let seed = format!("{repository}:{index}");
+            let layer = format!("sha256:{:064x}", fxhash(&seed));
+            let manifest = json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 100, "digest": format!("sha256:{:064x}", fxhash(&format!("config {seed}")))},
+                "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": layer_size, "digest": layer}],
+            });
+            self.ecr
+                .put_image()
+                .repository_name(repository)
+                .image_manifest(manifest.to_string())
+                .image_tag(format!("v{index}"))
+                .send()
+                .await
+                .unwrap_or_else(|error| panic!("put an image into {repository}: {error:?}"));
+        }
+    }
+
     /// Creates a Secrets Manager secret and returns its ARN.
     pub async fn create_secret(&self, name: &str, secret_string: &str) -> String {
         let output = self
@@ -414,4 +466,11 @@ impl TestEnv {
         ptc_ops::config::Config::from_toml_str(toml_text, &base, "test config")
             .unwrap_or_else(|error| panic!("test configuration is invalid: {error}"))
     }
+}
+
+/// A stable 64-bit hash (FNV-1a) for made-up digests.
+fn fxhash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }

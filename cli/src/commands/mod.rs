@@ -13,6 +13,7 @@ mod rewrite;
 mod rules_file;
 mod schema;
 mod templates;
+mod usage;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -73,6 +74,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Doctor(arguments) => doctor::run(global, arguments).await,
         Command::Permissions => permissions::run(global),
         Command::Schema(arguments) => schema::run(arguments),
+        Command::Usage(arguments) => usage::run(global, arguments).await,
     }
 }
 

@@ -11,3 +11,4 @@ mod kyverno;
 mod manifests;
 mod schema;
 mod support;
+mod usage;

@@ -72,6 +72,8 @@ export interface EcrPtcOpsProps {
   readonly alertEmail?: string;
   /** SweepSchedule: when harden-repository sweeps (EventBridge expression, UTC). */
   readonly sweepSchedule?: string;
+  /** UsageSummarySchedule: when harden-repository posts the usage summary of the cache. */
+  readonly usageSummarySchedule?: string;
   /** RuleValidationSchedule: when validate-cache-rules runs. */
   readonly ruleValidationSchedule?: string;
   /** CredentialCheckSchedule: when check-credentials runs. */
@@ -144,6 +146,7 @@ export const DEFAULTS = {
   upstreamRoleArns: [] as string[],
   alertEmail: '',
   sweepSchedule: 'cron(15 3 * * ? *)',
+  usageSummarySchedule: 'cron(0 8 ? * MON *)',
   ruleValidationSchedule: 'rate(6 hours)',
   credentialCheckSchedule: 'cron(0 7 * * ? *)',
   prewarmSchedule: 'cron(30 5 ? * MON-FRI *)',
@@ -278,6 +281,14 @@ export const EVENT_PATTERNS: Record<string, { description: string; pattern: Reco
       source: ['aws.ecr'],
       'detail-type': ['ECR Pull Through Cache Action'],
       detail: { 'sync-status': [{ 'anything-but': ['SUCCESS'] }] },
+    },
+  },
+  ImageScan: {
+    description: 'harden-repository alerts on vulnerable images of the cache (ECR Image Scan)',
+    pattern: {
+      source: ['aws.ecr'],
+      'detail-type': ['ECR Image Scan'],
+      detail: { 'scan-status': ['COMPLETE'] },
     },
   },
 };
@@ -424,6 +435,7 @@ export class EcrPtcOps extends Construct {
     checkPrincipalArns(problems, 'upstreamRoleArns', settings.upstreamRoleArns, ['role']);
     checkEmail(problems, 'alertEmail', settings.alertEmail);
     checkSchedule(problems, 'sweepSchedule', settings.sweepSchedule);
+    checkSchedule(problems, 'usageSummarySchedule', settings.usageSummarySchedule);
     checkSchedule(problems, 'ruleValidationSchedule', settings.ruleValidationSchedule);
     checkSchedule(problems, 'credentialCheckSchedule', settings.credentialCheckSchedule);
     checkSchedule(problems, 'prewarmSchedule', settings.prewarmSchedule);
@@ -811,6 +823,12 @@ export class EcrPtcOps extends Construct {
         targets: [new targets.LambdaFunction(functions[name])],
       });
     }
+    // The usage summary is a direct invoke: the schedule's constant input replaces the event.
+    new events.Rule(this, 'HardenRepositoryUsageSummary', {
+      description: 'harden-repository posts what the cache holds per managed prefix',
+      schedule: events.Schedule.expression(settings.usageSummarySchedule),
+      targets: [new targets.LambdaFunction(harden, { event: events.RuleTargetInput.fromObject({ usage: true }) })],
+    });
     // The pre-warm schedule rebuilds the real `Scheduled Event` and adds `detail.images`.
     const prewarm = functions['prewarm-images'];
     const detail = settings.prewarmImages.length > 0 ? JSON.stringify({ images: settings.prewarmImages }) : '{}';
@@ -944,6 +962,16 @@ export class EcrPtcOps extends Construct {
             metrics: [
               ...FUNCTION_NAMES.map((name) => ['AWS/Lambda', 'Errors', 'FunctionName', functions[name].functionName]),
               ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', this.failureQueue.queueName, { stat: 'Maximum' }],
+            ],
+          },
+        },
+        {
+          type: 'metric', x: 0, y: 21, width: 24, height: 6,
+          properties: {
+            title: 'Cache usage per prefix (weekly summary): bytes, and unused repositories on the right', region, view: 'timeSeries', stat: 'Maximum', period: 86400,
+            metrics: [
+              [{ expression: `SEARCH('{${NAMESPACE},Function,Prefix} MetricName="CachedBytes"', 'Maximum', 86400)`, id: 'bytes' }],
+              [{ expression: `SEARCH('{${NAMESPACE},Function,Prefix} MetricName="UnusedRepositories"', 'Maximum', 86400)`, id: 'unused', yAxis: 'right' }],
             ],
           },
         },

@@ -21,6 +21,7 @@ const PARAMETERS: Record<keyof typeof DEFAULTS, string> = {
   upstreamRoleArns: 'UpstreamRoleArns',
   alertEmail: 'AlertEmail',
   sweepSchedule: 'SweepSchedule',
+  usageSummarySchedule: 'UsageSummarySchedule',
   ruleValidationSchedule: 'RuleValidationSchedule',
   credentialCheckSchedule: 'CredentialCheckSchedule',
   prewarmSchedule: 'PrewarmSchedule',

@@ -51,8 +51,12 @@ pub fn build_alerts(
     min_severity: Severity,
 ) -> Vec<Alert> {
     let mut by_resource: BTreeMap<(&str, bool), Vec<&Finding>> = BTreeMap::new();
+    // A rotation verdict and a usage summary are what their event or schedule asks for: they go
+    // out at any severity.
     for finding in findings.iter().filter(|finding| {
-        finding.severity >= min_severity || finding.check == Check::CredentialRotation
+        finding.severity >= min_severity
+            || finding.check == Check::CredentialRotation
+            || finding.check == Check::CacheUsage
     }) {
         by_resource
             .entry((

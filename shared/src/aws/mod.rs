@@ -3,6 +3,7 @@
 
 pub mod creation_templates;
 pub mod ecr;
+mod ecr_images;
 mod error;
 pub mod iam;
 pub mod lambda;

@@ -24,6 +24,7 @@ use crate::ports::{
     PullFailure, Registry, RegistryPolicyText, RepositoryPage, RestorationClaim,
     RestorationDecision, RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore,
 };
+use crate::ports::{ImagePage, ImageStorage};
 use crate::upstream::{HttpTimeouts, UpstreamHttp};
 
 /// The ports of a deployment: the AWS adapters over one set of clients, and the upstream HTTPS
@@ -200,6 +201,19 @@ impl Registry for Ecr {
         setting: &'a TagMutabilitySetting,
     ) -> Call<'a, ()> {
         Box::pin(self.put_tag_mutability(repository, setting))
+    }
+
+    fn images_page<'a>(
+        &'a self,
+        repository: &'a str,
+        storage: ImageStorage,
+        next_token: Option<String>,
+    ) -> Call<'a, ImagePage> {
+        Box::pin(self.images_page(repository, storage, next_token))
+    }
+
+    fn delete_repository<'a>(&'a self, repository: &'a str) -> Call<'a, bool> {
+        Box::pin(self.delete_repository(repository))
     }
 }
 

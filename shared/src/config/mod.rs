@@ -25,6 +25,7 @@ mod schema;
 mod tests;
 #[cfg(test)]
 mod url_tests;
+mod usage;
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -43,13 +44,15 @@ pub use hardening::{
 };
 pub use prewarm::{PrewarmConfig, MAX_PREWARM_CONCURRENCY};
 pub use profile::{
-    ConfiguredPolicy, EncryptionType, PolicyOrigin, Profile, TagMutability, TagMutabilitySetting,
-    MAX_REPOSITORY_TAGS, MAX_TAG_MUTABILITY_EXCLUSIONS, MAX_TAG_MUTABILITY_FILTER_CHARS,
+    ConfiguredPolicy, EncryptionType, PolicyOrigin, Profile, ScanAlertSeverity, TagMutability,
+    TagMutabilitySetting, MAX_REPOSITORY_TAGS, MAX_TAG_MUTABILITY_EXCLUSIONS,
+    MAX_TAG_MUTABILITY_FILTER_CHARS,
 };
 pub use rules::RulesConfig;
 pub use schema::{
     config_reference, config_schema, config_schema_text, CONFIG_REFERENCE_FILE, CONFIG_SCHEMA_FILE,
 };
+pub use usage::{UsageConfig, DEFAULT_ARCHIVE_PRICE_PER_GB_MONTH, DEFAULT_PRICE_PER_GB_MONTH};
 
 use reader::{KeyPath, Problems, Section};
 
@@ -62,6 +65,7 @@ pub struct Config {
     pub credentials: CredentialsConfig,
     pub prewarm: PrewarmConfig,
     pub consumers: ConsumersConfig,
+    pub usage: UsageConfig,
 }
 
 /// Values from the environment that take precedence over the file.
@@ -192,6 +196,9 @@ fn read_config(
     let consumers = root
         .table_or_empty("consumers", problems)
         .and_then(|section| consumers::read_consumers(section, problems));
+    let usage = root
+        .table_or_empty("usage", problems)
+        .and_then(|section| usage::read_usage(section, problems));
     root.finish(problems);
 
     let topic_arn_override = overrides
@@ -221,6 +228,7 @@ fn read_config(
         credentials: credentials?,
         prewarm: prewarm?,
         consumers: consumers?,
+        usage: usage?,
     })
 }
 

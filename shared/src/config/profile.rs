@@ -129,6 +129,43 @@ pub struct ConfiguredPolicy<P> {
     pub origin: PolicyOrigin,
 }
 
+/// From which severity of an image scan's findings the cache's images are alerted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanAlertSeverity {
+    Critical,
+    High,
+    Medium,
+    Off,
+}
+
+impl ScanAlertSeverity {
+    pub const ALL: [ScanAlertSeverity; 4] = [
+        ScanAlertSeverity::Critical,
+        ScanAlertSeverity::High,
+        ScanAlertSeverity::Medium,
+        ScanAlertSeverity::Off,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanAlertSeverity::Critical => "CRITICAL",
+            ScanAlertSeverity::High => "HIGH",
+            ScanAlertSeverity::Medium => "MEDIUM",
+            ScanAlertSeverity::Off => "off",
+        }
+    }
+
+    /// The scan severities (as `finding-severity-counts` names them) at or above this one.
+    pub fn alerting(self) -> &'static [&'static str] {
+        match self {
+            ScanAlertSeverity::Critical => &["CRITICAL"],
+            ScanAlertSeverity::High => &["CRITICAL", "HIGH"],
+            ScanAlertSeverity::Medium => &["CRITICAL", "HIGH", "MEDIUM"],
+            ScanAlertSeverity::Off => &[],
+        }
+    }
+}
+
 /// The desired state of a repository. `None` means "not managed": left as the repository has it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
@@ -144,6 +181,8 @@ pub struct Profile {
     pub kms_key: Option<String>,
     /// Whether `repository_policy` may let `*` in without a `Condition`. Checked at load.
     pub allow_public: bool,
+    /// An image scan with findings at or above this severity is alerted (default `CRITICAL`).
+    pub scan_alert_severity: ScanAlertSeverity,
 }
 
 /// One profile table as written, nothing inherited yet. Each key is `None` when its value was
@@ -160,6 +199,7 @@ struct ProfileLayer {
     encryption: Option<Option<EncryptionType>>,
     kms_key: Option<Option<String>>,
     allow_public: Option<Option<bool>>,
+    scan_alert_severity: Option<Option<ScanAlertSeverity>>,
 }
 
 /// Reads one profile table and resolves it against `parent` (the resolved default profile, or
@@ -223,6 +263,13 @@ fn read_layer(section: &mut Section<'_>, base_dir: &Path, problems: &mut Problem
             .string("kms_key", problems, parse_kms_key_arn)
             .optional(),
         allow_public: section.bool("allow_public", problems).optional(),
+        scan_alert_severity: section
+            .choice(
+                "scan_alert_severity",
+                &ScanAlertSeverity::ALL.map(|severity| (severity.as_str(), severity)),
+                problems,
+            )
+            .optional(),
     }
 }
 
@@ -294,6 +341,10 @@ fn resolve(
             .allow_public?
             .or(parent.map(|p| p.allow_public))
             .unwrap_or(false),
+        scan_alert_severity: layer
+            .scan_alert_severity?
+            .or(parent.map(|p| p.scan_alert_severity))
+            .unwrap_or(ScanAlertSeverity::Critical),
     };
     if let Some(Some(key)) = &layer.kms_key {
         if !profile

@@ -44,6 +44,7 @@ struct RawConfig {
     credentials: Option<RawCredentials>,
     prewarm: Option<RawPrewarm>,
     consumers: Option<RawConsumers>,
+    usage: Option<RawUsage>,
 }
 
 /// Where findings go as chat alerts, and how often the same one may repeat.
@@ -198,6 +199,12 @@ struct RawProfile {
     /// `true` allows both.
     #[schemars(extend("default" = false))]
     allow_public: Option<bool>,
+    /// An `ECR Image Scan` event of an image under the prefix alerts when a finding count is at
+    /// or above this severity, once per image digest
+    /// ([Vulnerabilities in cached images](hardening.md#vulnerabilities-in-cached-images)).
+    /// `off`: never.
+    #[schemars(extend("default" = "CRITICAL", "enum" = ["CRITICAL", "HIGH", "MEDIUM", "off"]))]
+    scan_alert_severity: Option<String>,
 }
 
 /// Which pull-through cache rules `validate-cache-rules` checks.
@@ -264,6 +271,23 @@ struct RawPrewarm {
     /// without spaces) a scheduled pre-warm pulls when its event names none.
     #[schemars(extend("default" = []))]
     images: Option<Vec<String>>,
+}
+
+/// The storage prices `ptc usage` estimates the cache's monthly cost with
+/// ([What the cache holds](cli.md#what-the-cache-holds-ptc-usage)).
+#[derive(JsonSchema)]
+#[schemars(rename = "usage", deny_unknown_fields)]
+#[allow(dead_code)]
+struct RawUsage {
+    /// USD per GB-month (GB = 2^30 bytes) of ECR standard storage: the price of most regions on
+    /// Amazon ECR pricing (<https://aws.amazon.com/ecr/pricing/>, "Storage"); set your region's.
+    /// A positive number.
+    #[schemars(extend("default" = 0.10, "exclusiveMinimum" = 0))]
+    price_per_gb_month: Option<f64>,
+    /// USD per GB-month of ECR archive storage (the same page: $0.10 up to 150 TB a month, $0.07
+    /// above; retrieval is billed apart). A positive number.
+    #[schemars(extend("default" = 0.10, "exclusiveMinimum" = 0))]
+    archive_price_per_gb_month: Option<f64>,
 }
 
 /// Who pulls through the cache: the consumer doctor checks that each one's first pull through

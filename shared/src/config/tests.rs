@@ -106,6 +106,7 @@ named_cases! {
             encryption: None,
             kms_key: None,
             allow_public: false,
+            scan_alert_severity: ScanAlertSeverity::Critical,
         };
         assert_eq!(hardening.default_profile, nothing_managed);
         assert!(config.rules.skip_prefixes.is_empty());

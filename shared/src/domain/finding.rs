@@ -56,6 +56,12 @@ pub enum Check {
     /// A consumer account or role whose first pull through a rule would fail (registry or
     /// repository policy), or a policy the check cannot read.
     ConsumerAccess,
+    /// A scan of a cached image found vulnerabilities at or above the profile's
+    /// `scan_alert_severity`.
+    ImageVulnerabilities,
+    /// The usage summary: what the cache holds. Sent to chat whatever `alerts.min_severity`
+    /// says: it is asked for by its schedule.
+    CacheUsage,
 }
 
 impl Check {
@@ -73,6 +79,8 @@ impl Check {
             Check::CreationTemplate => "creation-template",
             Check::RegistryScanning => "registry-scanning",
             Check::UpstreamPull => "upstream-pull",
+            Check::ImageVulnerabilities => "image-vulnerabilities",
+            Check::CacheUsage => "cache-usage",
             Check::Prewarm => "prewarm",
             Check::ImageReference => "image-reference",
             Check::AlertDelivery => "alert-delivery",

@@ -64,6 +64,8 @@ pub enum HardenTarget {
     Repositories(Vec<String>),
     /// Every repository under a managed prefix.
     Sweep,
+    /// The usage summary: what the cache holds, to chat and in the report (`{"usage": true}`).
+    Usage,
 }
 
 /// [`HardenRequest`] as written on the wire.
@@ -75,6 +77,8 @@ struct RawHardenRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     sweep: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     dry_run: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cursor: Option<Value>,
@@ -84,6 +88,23 @@ impl TryFrom<RawHardenRequest> for HardenRequest {
     type Error = String;
 
     fn try_from(raw: RawHardenRequest) -> Result<Self, Self::Error> {
+        if let Some(usage) = raw.usage {
+            if raw.repositories.is_some() || raw.sweep.is_some() || raw.cursor.is_some() {
+                return Err(
+                    "`usage` goes alone: not with `repositories`, `sweep` or `cursor`".to_owned(),
+                );
+            }
+            if !usage {
+                return Err(
+                    "`usage` is `false`; the usage summary is asked for with `true`".to_owned(),
+                );
+            }
+            return Ok(HardenRequest {
+                target: HardenTarget::Usage,
+                dry_run: raw.dry_run,
+                cursor: None,
+            });
+        }
         let target = match (raw.repositories, raw.sweep) {
             (Some(_), Some(_)) => {
                 return Err("`repositories` and `sweep` exclude each other".to_owned());
@@ -115,13 +136,15 @@ impl TryFrom<RawHardenRequest> for HardenRequest {
 
 impl From<HardenRequest> for RawHardenRequest {
     fn from(request: HardenRequest) -> Self {
-        let (repositories, sweep) = match request.target {
-            HardenTarget::Repositories(repositories) => (Some(repositories), None),
-            HardenTarget::Sweep => (None, Some(true)),
+        let (repositories, sweep, usage) = match request.target {
+            HardenTarget::Repositories(repositories) => (Some(repositories), None, None),
+            HardenTarget::Sweep => (None, Some(true), None),
+            HardenTarget::Usage => (None, None, Some(true)),
         };
         RawHardenRequest {
             repositories,
             sweep,
+            usage,
             dry_run: request.dry_run,
             cursor: request.cursor,
         }

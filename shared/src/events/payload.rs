@@ -10,6 +10,7 @@ pub(super) const CLOUDTRAIL_API_CALL: &str = "AWS API Call via CloudTrail";
 pub(super) const CLOUDTRAIL_SERVICE_EVENT: &str = "AWS Service Event via CloudTrail";
 pub(super) const PULL_THROUGH_CACHE_ACTION: &str = "ECR Pull Through Cache Action";
 pub(super) const SCHEDULED_EVENT: &str = "Scheduled Event";
+pub(super) const IMAGE_SCAN: &str = "ECR Image Scan";
 
 /// An invocation payload, split once.
 pub(super) enum Payload<'a> {
@@ -58,6 +59,7 @@ pub(super) enum EventKind {
     CloudTrail(CreatedVia),
     PullThroughCacheAction,
     Scheduled,
+    ImageScan,
     Other,
 }
 
@@ -80,6 +82,7 @@ impl<'a> Envelope<'a> {
             // `aws.*` sources cannot be forged with `PutEvents`, so the pair is trustworthy.
             (PULL_THROUGH_CACHE_ACTION, "aws.ecr") => EventKind::PullThroughCacheAction,
             (SCHEDULED_EVENT, "aws.events") => EventKind::Scheduled,
+            (IMAGE_SCAN, "aws.ecr") => EventKind::ImageScan,
             _ => EventKind::Other,
         }
     }

@@ -16,7 +16,7 @@ macro_rules! sample {
     };
 }
 
-const SAMPLES: [(&str, &str); 26] = [
+const SAMPLES: [(&str, &str); 28] = [
     sample!("create-repository-service-event.json"),
     sample!("create-repository-api-call.json"),
     sample!("setting-changed-put-lifecycle-policy.json"),
@@ -25,10 +25,12 @@ const SAMPLES: [(&str, &str); 26] = [
     sample!("setting-changed-untag-resource.json"),
     sample!("pull-through-cache-action-success.json"),
     sample!("pull-through-cache-action-failure.json"),
+    sample!("ecr-image-scan.json"),
     sample!("scheduled-event.json"),
     sample!("prewarm-scheduled-event.json"),
     sample!("harden-repositories.json"),
     sample!("harden-sweep.json"),
+    sample!("harden-usage.json"),
     sample!("validate-cache-rules.json"),
     sample!("validate-cache-rules-prefixes.json"),
     sample!("check-credentials.json"),
@@ -301,6 +303,12 @@ named_cases! {
         Harden,
         Expected::Parsed(Outcome::Harden(HardenInvocation::PullThroughCacheAction(failed_action()))),
     ),
+    ecr_image_scan_for_harden(
+        "ecr-image-scan.json",
+        Harden,
+        Expected::Parsed(Outcome::Harden(HardenInvocation::ImageScanned(nginx_scan()))),
+    ),
+    ecr_image_scan_for_validate("ecr-image-scan.json", Validate, error("UnsupportedEvent", &[r#"got detail-type "ECR Image Scan" from "aws.ecr""#])),
     scheduled_event_for_harden("scheduled-event.json", Harden, Expected::Parsed(Outcome::Harden(HardenInvocation::Scheduled(daily())))),
     scheduled_event_for_validate("scheduled-event.json", Validate, Expected::Parsed(Outcome::Validate(ValidateRulesInvocation::Scheduled(daily())))),
     scheduled_event_for_check("scheduled-event.json", Check, Expected::Parsed(Outcome::Check(CheckCredentialsInvocation::Scheduled(daily())))),
@@ -316,6 +324,8 @@ named_cases! {
         harden(HardenTarget::Repositories(strings(&["docker-hub/library/nginx"])), Some(true), None),
     ),
     harden_sweep_for_harden("harden-sweep.json", Harden, harden(HardenTarget::Sweep, None, None)),
+    harden_usage_for_harden("harden-usage.json", Harden, harden(HardenTarget::Usage, None, None)),
+    harden_usage_for_validate("harden-usage.json", Validate, error("InvalidRequest", &["unknown field `usage`"])),
     harden_sweep_for_validate(
         "harden-sweep.json",
         Validate,
@@ -506,7 +516,7 @@ named_cases! {
         error(
             "UnsupportedEvent",
             &[
-                r#"unsupported event for harden-repository: got detail-type "EC2 Instance State-change Notification" from "aws.ec2"; expected a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), a CloudTrail creation template or registry scanning call (CreateRepositoryCreationTemplate, UpdateRepositoryCreationTemplate, DeleteRepositoryCreationTemplate, PutRegistryScanningConfiguration), an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#,
+                r#"unsupported event for harden-repository: got detail-type "EC2 Instance State-change Notification" from "aws.ec2"; expected a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), a CloudTrail creation template or registry scanning call (CreateRepositoryCreationTemplate, UpdateRepositoryCreationTemplate, DeleteRepositoryCreationTemplate, PutRegistryScanningConfiguration), an "ECR Pull Through Cache Action" event, an "ECR Image Scan" event, a "Scheduled Event", {"repositories": [...]}, {"sweep": true} or {"usage": true}"#,
             ],
         ),
     ),
@@ -569,7 +579,7 @@ named_cases! {
         error(
             "InvalidRequest",
             &[
-                r#"invalid direct invoke for harden-repository: unknown field `dryrun`, expected one of `repositories`, `sweep`, `dry_run`, `cursor` (got an object with keys "dryrun", "repositories"); expected a CloudTrail"#,
+                r#"invalid direct invoke for harden-repository: unknown field `dryrun`, expected one of `repositories`, `sweep`, `usage`, `dry_run`, `cursor` (got an object with keys "dryrun", "repositories"); expected a CloudTrail"#,
             ],
         ),
     ),
@@ -1066,6 +1076,52 @@ named_cases! {
     no_region("arn:aws:ecr::123456789012:repository/k8s/pause", None),
     not_an_arn("k8s/pause", None),
     empty("", None),
+}
+
+fn nginx_scan() -> ImageScanned {
+    ImageScanned {
+        repository_name: "docker-hub/library/nginx".to_owned(),
+        image_digest: "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234"
+            .to_owned(),
+        image_tags: strings(&["1.27"]),
+        scan_status: "COMPLETE".to_owned(),
+        severity_counts: [("CRITICAL".to_owned(), 2), ("MEDIUM".to_owned(), 9)]
+            .into_iter()
+            .collect(),
+        repository_arn: Some(
+            "arn:aws:ecr:eu-west-1:123456789012:repository/docker-hub/library/nginx".to_owned(),
+        ),
+    }
+}
+
+fn check_bad_scan(_name: &str, detail: Value, problem: &str) {
+    let payload = json!({"detail-type": "ECR Image Scan", "source": "aws.ecr", "detail": detail});
+    let error = HardenInvocation::from_payload(&payload).expect_err("malformed");
+    assert_eq!(error.error_type(), "MalformedEvent");
+    assert!(error.to_string().contains(problem), "{error}");
+}
+
+named_cases! {
+    /// A scan event whose `detail` cannot be used names the field.
+    mod malformed_image_scans => check_bad_scan;
+    count_not_a_number(json!({"scan-status": "COMPLETE", "repository-name": "docker-hub/x", "image-digest": "sha256:a", "finding-severity-counts": {"CRITICAL": "2"}}), "`detail.finding-severity-counts.CRITICAL` must be a non-negative integer"),
+    counts_not_an_object(json!({"scan-status": "COMPLETE", "repository-name": "docker-hub/x", "image-digest": "sha256:a", "finding-severity-counts": [2]}), "must be an object of counts"),
+    no_digest(json!({"scan-status": "COMPLETE", "repository-name": "docker-hub/x"}), "`detail.image-digest` is missing"),
+    tags_not_strings(json!({"scan-status": "COMPLETE", "repository-name": "docker-hub/x", "image-digest": "sha256:a", "image-tags": [1]}), "`detail.image-tags` must be a list of strings"),
+}
+
+fn check_bad_usage(_name: &str, payload: Value, problem: &str) {
+    let error = HardenInvocation::from_payload(&payload).expect_err("refused");
+    assert_eq!(error.error_type(), "InvalidRequest");
+    assert!(error.to_string().contains(problem), "{error}");
+}
+
+named_cases! {
+    /// `usage` goes alone and only as `true`.
+    mod usage_requests_are_checked => check_bad_usage;
+    with_sweep(json!({"usage": true, "sweep": true}), "`usage` goes alone"),
+    with_repositories(json!({"usage": true, "repositories": ["docker-hub/x"]}), "`usage` goes alone"),
+    false_usage(json!({"usage": false}), "`usage` is `false`"),
 }
 
 /// Registry-level records: their own file, for size.

@@ -29,6 +29,8 @@ pub mod sweep;
 pub mod templates;
 #[cfg(test)]
 mod tests;
+pub mod usage;
+pub mod vulnerabilities;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -175,6 +177,11 @@ pub async fn run<P: PortSet>(
             report.details.trigger = Some(sync_trigger(action));
             Ok(done((report, metrics)))
         }
+        HardenInvocation::ImageScanned(scan) => {
+            vulnerabilities::image_scanned(ports, config, scan, dry_run)
+                .await
+                .map(done)
+        }
         HardenInvocation::Scheduled(_) => {
             sweep_with_continuation(
                 ports,
@@ -203,6 +210,7 @@ pub async fn run<P: PortSet>(
                 });
                 Ok(done((report, metrics)))
             }
+            HardenTarget::Usage => usage::summary::run(context, dry_run).await.map(done),
             HardenTarget::Sweep => {
                 let cursor = request
                     .cursor
@@ -1146,6 +1154,7 @@ fn invalid_request(request: &HardenRequest, problem: &str) -> Error {
     let mut keys = vec![match request.target {
         HardenTarget::Repositories(_) => "repositories".to_owned(),
         HardenTarget::Sweep => "sweep".to_owned(),
+        HardenTarget::Usage => "usage".to_owned(),
     }];
     if request.cursor.is_some() {
         keys.push("cursor".to_owned());

@@ -81,6 +81,7 @@ pub const PERMISSIONS: &[Permission] = &[
     GET_REGISTRY_SCANNING,
     PUT_REGISTRY_SCANNING,
     READ_REPOSITORY_SCANNING,
+    crate::harden_repository::usage::permissions::DESCRIBE_IMAGES,
     PUBLISH_ALERTS,
     PUBLISH_ALERTS_ENCRYPT,
     PUBLISH_ALERTS_DECRYPT,

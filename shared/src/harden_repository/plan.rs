@@ -431,6 +431,7 @@ mod tests {
             encryption: None,
             kms_key: None,
             allow_public: false,
+            scan_alert_severity: crate::config::ScanAlertSeverity::Critical,
         }
     }
 
@@ -450,6 +451,7 @@ mod tests {
             encryption: Some(EncryptionType::Aes256),
             kms_key: None,
             allow_public: false,
+            scan_alert_severity: crate::config::ScanAlertSeverity::Critical,
         }
     }
 

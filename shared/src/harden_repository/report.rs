@@ -57,6 +57,9 @@ pub struct HardenDetails {
     /// [`super::hand_on`]); not part of the report's JSON (`hand_off` says it).
     #[serde(skip)]
     pub continuation: Option<HardenRequest>,
+    /// What the cache holds, per managed prefix (the usage summary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Box<super::usage::UsageDetails>>,
 }
 
 /// What started a run.
@@ -107,6 +110,17 @@ pub enum Trigger {
         sync: SyncStatus,
         image_tag: Option<String>,
     },
+    /// ECR finished scanning an image (`ECR Image Scan`).
+    ImageScan {
+        repository: String,
+        image_digest: String,
+        scan_status: String,
+        /// Why no alert was considered (outside the managed prefixes, alerts `off`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        not_alerted: Option<String>,
+    },
+    /// The weekly usage summary (`{"usage": true}`, the schedule's input).
+    UsageSummary { unused_days: u32 },
     /// The schedule started a sweep.
     Scheduled { sweep: bool },
     /// A direct invocation: named repositories, or a sweep.

@@ -16,6 +16,7 @@ use super::{
     RuleValidation, Scanning, ScanningBatch, SecretStore, StateStore, Upstream,
     REPOSITORY_NOT_FOUND,
 };
+use super::{ImagePage, ImageStorage, StoredImage, MAX_IMAGES_PER_PAGE};
 use crate::config::TagMutabilitySetting;
 use crate::deadline::Deadline;
 use crate::domain::iam::{RoleFacts, SimulatedDecision};
@@ -107,6 +108,8 @@ struct EcrState {
     /// Another writer: once the `n`th call of the operation is answered, the registry scanning
     /// configuration becomes theirs.
     scanning_writers: Vec<(&'static str, usize, RegistryScanning)>,
+    /// What `DescribeImages` lists per repository (apart from `images`, the tags pulls find).
+    stored_images: BTreeMap<String, Vec<StoredImage>>,
 }
 
 /// The private registry, its creation templates and its scanning, in memory.
@@ -143,6 +146,18 @@ impl FakeEcr {
     }
 
     /// An image the upstream of `repository` holds: a pull by tag caches it.
+    /// A repository holding `images`, as `DescribeImages` lists them.
+    pub fn with_stored_images(self, name: &str, images: Vec<StoredImage>) -> Self {
+        let mut state = lock(&self.state);
+        state
+            .repositories
+            .entry(name.to_owned())
+            .or_insert_with(|| FakeRepository::created(name));
+        state.stored_images.insert(name.to_owned(), images);
+        drop(state);
+        self
+    }
+
     pub fn with_upstream_image(self, repository: &str, tag: &str, digest: &str) -> Self {
         lock(&self.state)
             .upstream_images
@@ -459,6 +474,54 @@ impl Registry for FakeEcr {
             stored.repository.tag_mutability = setting.mutability.as_str().to_owned();
             stored.repository.tag_mutability_exclusions = setting.exclusion_filters.clone();
         });
+        Box::pin(async move { answer })
+    }
+
+    /// Pages of [`MAX_IMAGES_PER_PAGE`]; the token is the index of the next image.
+    fn images_page<'a>(
+        &'a self,
+        repository: &'a str,
+        storage: ImageStorage,
+        next_token: Option<String>,
+    ) -> Call<'a, ImagePage> {
+        let answer = self
+            .call("ecr:DescribeImages", Some(repository))
+            .and_then(|state| {
+                if !state.repositories.contains_key(repository) {
+                    return Err(AwsError::from_code(
+                        "ecr:DescribeImages",
+                        Some(repository),
+                        REPOSITORY_NOT_FOUND,
+                    ));
+                }
+                let start: usize = next_token
+                    .as_deref()
+                    .and_then(|token| token.parse().ok())
+                    .unwrap_or(0);
+                let wanted: Vec<StoredImage> = state
+                    .stored_images
+                    .get(repository)
+                    .into_iter()
+                    .flatten()
+                    .filter(|image| image.archived == (storage == ImageStorage::Archived))
+                    .cloned()
+                    .collect();
+                let end = (start + MAX_IMAGES_PER_PAGE as usize).min(wanted.len());
+                Ok(ImagePage {
+                    images: wanted.get(start..end).unwrap_or_default().to_vec(),
+                    next_token: (end < wanted.len()).then(|| end.to_string()),
+                })
+            });
+        Box::pin(async move { answer })
+    }
+
+    fn delete_repository<'a>(&'a self, repository: &'a str) -> Call<'a, bool> {
+        let answer = self
+            .call("ecr:DeleteRepository", Some(repository))
+            .map(|mut state| {
+                state.stored_images.remove(repository);
+                state.repositories.remove(repository).is_some()
+            });
         Box::pin(async move { answer })
     }
 }

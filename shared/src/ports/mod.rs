@@ -38,10 +38,12 @@ pub mod alerts;
 pub mod error;
 #[cfg(test)]
 pub mod fakes;
+pub mod images;
 pub mod upstream;
 
 pub use alerts::{Alert, AlertDelivery, AlertSink};
 pub use error::{AwsError, AwsErrorKind};
+pub use images::{ImagePage, ImageStorage, StoredImage, MAX_IMAGES_PER_PAGE};
 pub use upstream::{HttpFailure, Upstream, UpstreamRequest, UpstreamResponse};
 
 /// The error code of a call on a repository that does not exist (deleted since it was listed).
@@ -155,6 +157,17 @@ pub trait Registry: Send + Sync + Debug {
         repository: &'a str,
         setting: &'a TagMutabilitySetting,
     ) -> Call<'a, ()>;
+    /// One page of a repository's images in `storage` (`DescribeImages`, the largest page).
+    /// A repository that does not exist is an error with code [`REPOSITORY_NOT_FOUND`].
+    fn images_page<'a>(
+        &'a self,
+        repository: &'a str,
+        storage: ImageStorage,
+        next_token: Option<String>,
+    ) -> Call<'a, ImagePage>;
+    /// Deletes a repository and its images (`DeleteRepository` with `force`). A repository that
+    /// does not exist is `Ok(false)`: gone is done.
+    fn delete_repository<'a>(&'a self, repository: &'a str) -> Call<'a, bool>;
 }
 
 /// The registry's repository creation templates.

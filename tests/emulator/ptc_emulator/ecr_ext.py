@@ -508,6 +508,9 @@ def batch_get_image(self: ECRResponse):
             failures.append({"imageId": dict(image_id), "failureCode": "ImageNotFound",
                              "failureReason": "Requested image not found"})
             continue
+        from .image_details import record_pull
+
+        record_pull(account, region, name, found.get_image_digest())
         out_id = {"imageDigest": found.get_image_digest()}
         if tag:
             out_id["imageTag"] = tag
@@ -567,8 +570,9 @@ def install(upstreams: upstream_mod.Upstreams) -> None:
     for name, func in _ACTIONS.items():
         setattr(ECRResponse, name, func)
     Image._create_digest = _image_create_digest
-    from . import events, registry, templates
+    from . import events, image_details, registry, templates
 
+    image_details.install()
     templates.install()
     registry.install()
     events.install()

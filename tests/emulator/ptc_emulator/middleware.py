@@ -267,6 +267,12 @@ class PtcMiddleware:
             if not account or not region:
                 raise ValueError("`account` and `region` are required query parameters")
             return 200, {"entries": events.emit(account, region, data.get("events") or [])}
+        if path == "/_ptc/image-times" and method == "POST":
+            from . import image_details
+
+            if not account or not region:
+                raise ValueError("`account` and `region` are required query parameters")
+            return 200, {"updated": image_details.set_times(account, region, data)}
         if path == "/_ptc/settings":
             if method == "GET":
                 return 200, settings.as_dict()

@@ -219,3 +219,72 @@ async fn twenty_failed_syncs_of_one_image_send_one_message() {
     assert_eq!(report.summary.get("alerts_published"), Some(&1));
     assert_eq!(inbox.receive(1, Duration::from_secs(10)).await.len(), 1);
 }
+
+/// A scan of a cached image with critical findings, delivered three times (a rescan, an
+/// at-least-once duplicate): chat gets one message naming the image, its tags, the counts and
+/// the findings command. Another digest is another alert; an image outside the cache none.
+#[tokio::test]
+async fn a_vulnerable_cached_image_is_alerted_once_per_digest() {
+    let env = TestEnv::new().await;
+    let inbox = env.alert_inbox().await;
+    let table = env.create_state_table().await;
+    let config = env.config(&format!(
+        "[alerts]\ntopic_arn = \"{}\"\n[hardening]\nprefixes = [\"docker-hub\"]\ncreation_templates = \"off\"\n",
+        inbox.topic_arn
+    ));
+    let context = std::sync::Arc::new(
+        env.function_context_with_state("harden-repository", config, &table)
+            .with_metrics_sink(MetricsSink::captured()),
+    );
+    let scan = ptc_ops_tests::sample_event("ecr-image-scan.json");
+    env.clear_calls().await;
+    let mut published = Vec::new();
+    for _ in 0..3 {
+        let report = ptc_ops_tests::invoke::harden(&context, scan.clone()).await;
+        published.push(report.summary.get("alerts_published").copied().unwrap_or(0));
+    }
+    assert_eq!(published, vec![1, 0, 0]);
+    let delivered = inbox.receive(1, Duration::from_secs(10)).await;
+    assert_eq!(delivered.len(), 1, "{delivered:#?}");
+    assert_eq!(
+        delivered[0].attributes.get("check").map(String::as_str),
+        Some("image-vulnerabilities")
+    );
+    let text = &delivered[0].raw_message;
+    for expected in [
+        "docker-hub/library/nginx@sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234",
+        "1.27",
+        "CRITICAL 2, MEDIUM 9",
+        "aws ecr describe-image-scan-findings --repository-name docker-hub/library/nginx --image-id imageDigest=sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from {text}");
+    }
+    assert!(inbox.drain(Duration::from_secs(2)).await.is_empty());
+    // The event costs no ECR call: the prefixes are configured, the scan says the rest.
+    let ecr_calls = env
+        .calls()
+        .await
+        .into_iter()
+        .filter(|call| call.service == "ecr")
+        .count();
+    assert_eq!(ecr_calls, 0);
+
+    let mut other = scan.clone();
+    other["detail"]["image-digest"] =
+        "sha256:0000000000000000000000000000000000000000000000000000000000000001".into();
+    let report = ptc_ops_tests::invoke::harden(&context, other).await;
+    assert_eq!(report.summary.get("alerts_published"), Some(&1));
+    assert_eq!(inbox.receive(1, Duration::from_secs(10)).await.len(), 1);
+
+    let mut outside = scan.clone();
+    outside["detail"]["repository-name"] = "team/payments-api".into();
+    outside["detail"]["image-digest"] =
+        "sha256:0000000000000000000000000000000000000000000000000000000000000002".into();
+    let report = ptc_ops_tests::invoke::harden(&context, outside).await;
+    assert_eq!(
+        report.summary.get("alerts_published").copied().unwrap_or(0),
+        0
+    );
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert!(inbox.drain(Duration::from_secs(2)).await.is_empty());
+}

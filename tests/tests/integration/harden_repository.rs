@@ -447,7 +447,7 @@ async fn other_shapes_are_refused_or_ignored_without_writes() {
     env.clear_calls().await;
     let context = context(&env, config_text(&env, PROFILE, None));
 
-    let unknown = json!({"detail-type": "ECR Image Scan", "source": "aws.ecr", "detail": {}});
+    let unknown = json!({"detail-type": "ECR Image Action", "source": "aws.ecr", "detail": {}});
     let error = invoke_with(&context, unknown, Context::default())
         .await
         .expect_err("an unknown event is refused");

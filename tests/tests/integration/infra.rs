@@ -871,6 +871,8 @@ fn alarms_and_dashboard_watch_metrics_the_functions_emit() {
         "DaysUntilExpiry",
         "SettingsChanged",
         "ImagesWarmed",
+        "CachedBytes",
+        "UnusedRepositories",
     ] {
         assert!(shown.contains(required), "the dashboard lacks `{required}`");
     }

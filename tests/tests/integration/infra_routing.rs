@@ -35,6 +35,7 @@ async fn harden_repository_rules_select_the_events_it_acts_on() {
     const CREATED: &str = "RepositoryCreated";
     const SETTING: &str = "SettingChanged";
     const SYNC: &str = "PullThroughCacheAction";
+    const SCAN: &str = "ImageScan";
     let rules: Vec<TemplateRule> = template_rules()
         .into_iter()
         .filter(|rule| rule.function == "HardenRepositoryFunction")
@@ -43,7 +44,7 @@ async fn harden_repository_rules_select_the_events_it_acts_on() {
     // Its rule of registry-level records is held to them in `registry_rules_select_…`.
     assert_eq!(
         names,
-        BTreeSet::from([CREATED, SETTING, SYNC, "RegistryControlChanged"])
+        BTreeSet::from([CREATED, SETTING, SYNC, SCAN, "RegistryControlChanged"])
     );
     let rules: Vec<TemplateRule> = rules
         .into_iter()
@@ -232,6 +233,19 @@ async fn harden_repository_rules_select_the_events_it_acts_on() {
             sample_event("scheduled-event.json"),
             &[],
         ),
+        (
+            "completed image scan".into(),
+            sample_event("ecr-image-scan.json"),
+            &[SCAN],
+        ),
+        (
+            "failed image scan".into(),
+            edited(
+                sample_event("ecr-image-scan.json"),
+                &[("/detail/scan-status", Some(json!("FAILED")))],
+            ),
+            &[],
+        ),
     ];
     let untag = || sample_event("setting-changed-untag-resource.json");
     for call in SettingCall::ALL {
@@ -246,7 +260,7 @@ async fn harden_repository_rules_select_the_events_it_acts_on() {
             &[SETTING],
         ));
     }
-    for rule in [CREATED, SETTING, SYNC] {
+    for rule in [CREATED, SETTING, SYNC, SCAN] {
         assert!(
             cases
                 .iter()
@@ -294,6 +308,7 @@ async fn harden_repository_rules_select_the_events_it_acts_on() {
         let acts = match rule.as_str() {
             CREATED => matches!(invocation, HardenInvocation::RepositoryCreated(_)),
             SETTING => matches!(invocation, HardenInvocation::SettingChanged(_)),
+            SCAN => matches!(invocation, HardenInvocation::ImageScanned(_)),
             _ => matches!(invocation, HardenInvocation::PullThroughCacheAction(_)),
         };
         assert!(acts, "{rule}: {invocation:?}");

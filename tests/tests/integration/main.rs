@@ -21,4 +21,5 @@ mod registry;
 mod registry_events;
 mod registry_scanning;
 mod state;
+mod usage;
 mod validate_cache_rules;

@@ -632,6 +632,7 @@ mod tests {
             encryption: Some(EncryptionType::Aes256),
             kms_key: None,
             allow_public: false,
+            scan_alert_severity: crate::config::ScanAlertSeverity::Critical,
         }
     }
 
