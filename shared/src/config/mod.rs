@@ -22,6 +22,7 @@ mod reader;
 mod rules;
 #[cfg(test)]
 mod tests;
+mod upstream_registries;
 #[cfg(test)]
 mod url_tests;
 
@@ -46,6 +47,7 @@ pub use profile::{
     MAX_REPOSITORY_TAGS, MAX_TAG_MUTABILITY_EXCLUSIONS, MAX_TAG_MUTABILITY_FILTER_CHARS,
 };
 pub use rules::RulesConfig;
+pub use upstream_registries::UpstreamRegistriesConfig;
 
 use reader::{KeyPath, Problems, Section};
 
@@ -58,6 +60,7 @@ pub struct Config {
     pub credentials: CredentialsConfig,
     pub prewarm: PrewarmConfig,
     pub consumers: ConsumersConfig,
+    pub upstream_registries: UpstreamRegistriesConfig,
 }
 
 /// Values from the environment that take precedence over the file.
@@ -188,6 +191,9 @@ fn read_config(
     let consumers = root
         .table_or_empty("consumers", problems)
         .and_then(|section| consumers::read_consumers(section, problems));
+    let upstream_registries = root
+        .table_or_empty("upstream_registries", problems)
+        .and_then(|section| upstream_registries::read_upstream_registries(section, problems));
     root.finish(problems);
 
     let topic_arn_override = overrides
@@ -217,6 +223,7 @@ fn read_config(
         credentials: credentials?,
         prewarm: prewarm?,
         consumers: consumers?,
+        upstream_registries: upstream_registries?,
     })
 }
 
