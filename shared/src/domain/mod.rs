@@ -11,6 +11,7 @@ mod lifecycle;
 pub mod markdown;
 pub mod permissions;
 pub mod policy_eval;
+pub mod registry_api;
 mod report;
 mod repository;
 mod repository_policy;

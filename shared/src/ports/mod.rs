@@ -8,7 +8,7 @@
 //! | [`Scanning`] | `EcrScanning` | scanning, hardening |
 //! | [`SecretStore`] | `SecretsManager` | credentials, rule validation |
 //! | [`Iam`] | `IamApi` | the consumer doctor |
-//! | [`Upstream`] | `UpstreamHttp` | credentials (token expiry) |
+//! | [`Upstream`] | `UpstreamHttp` | credentials (token expiry, Docker Hub headroom), pre-warm (staleness) |
 //! | [`StateStore`] | `DynamoState` (only with `PTC_STATE_TABLE`) | alert repeats, flap limit |
 //! | [`AlertSink`] | `AlertTopic` (SNS) | every function |
 //! | [`HandOff`] | `SelfInvoke` (Lambda) | the harden sweep |
