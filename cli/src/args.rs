@@ -162,6 +162,18 @@ pub struct PrewarmArgs {
     /// Plan only: print the cache URIs, pull nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// A cached tag whose upstream moved: `never` (ask no upstream), `report` (status `stale`) or
+    /// `stale` (delete it from the cache and pull it again); default `prewarm.refresh`
+    #[arg(long, value_name = "MODE", value_parser = parse_refresh_mode)]
+    pub refresh: Option<ptc_ops::domain::freshness::RefreshMode>,
+}
+
+fn parse_refresh_mode(text: &str) -> Result<ptc_ops::domain::freshness::RefreshMode, String> {
+    ptc_ops::domain::freshness::RefreshMode::CHOICES
+        .iter()
+        .find(|(name, _)| *name == text)
+        .map(|(_, mode)| *mode)
+        .ok_or_else(|| format!("expected `never`, `report` or `stale`, found {text:?}"))
 }
 
 /// How `-f` reads files.

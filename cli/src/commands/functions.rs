@@ -96,6 +96,7 @@ pub async fn prewarm(
     let request = prewarm_images::Request {
         images: (!images.is_empty()).then_some(images),
         dry_run: arguments.dry_run,
+        refresh: arguments.refresh,
     };
     let clients = clients().await;
     let report = with_spinner(

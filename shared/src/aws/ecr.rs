@@ -43,7 +43,7 @@ impl Ecr {
     }
 
     /// The client, once the pacing of `api` lets the call go.
-    async fn paced(&self, api: &'static str) -> &aws_sdk_ecr::Client {
+    pub(super) async fn paced(&self, api: &'static str) -> &aws_sdk_ecr::Client {
         self.pacer.acquire(api).await;
         &self.client
     }

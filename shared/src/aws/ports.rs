@@ -201,6 +201,10 @@ impl Registry for Ecr {
     ) -> Call<'a, ()> {
         Box::pin(self.put_tag_mutability(repository, setting))
     }
+
+    fn delete_tag<'a>(&'a self, repository: &'a str, tag: &'a str) -> Call<'a, ()> {
+        Box::pin(self.delete_tag(repository, tag))
+    }
 }
 
 impl CreationTemplates for EcrTemplates {

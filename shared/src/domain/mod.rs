@@ -5,6 +5,7 @@ pub mod change_summary;
 mod creation_template;
 mod credential;
 mod finding;
+pub mod freshness;
 pub mod iam;
 pub mod image_reference;
 mod lifecycle;

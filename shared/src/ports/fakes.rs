@@ -142,6 +142,13 @@ impl FakeEcr {
         self
     }
 
+    /// The upstream tag now names `digest` (a push upstream after the cache pulled it).
+    pub fn move_upstream_tag(&self, repository: &str, tag: &str, digest: &str) {
+        lock(&self.state)
+            .upstream_images
+            .insert((repository.to_owned(), tag.to_owned()), digest.to_owned());
+    }
+
     /// An image the upstream of `repository` holds: a pull by tag caches it.
     pub fn with_upstream_image(self, repository: &str, tag: &str, digest: &str) -> Self {
         lock(&self.state)
@@ -458,6 +465,13 @@ impl Registry for FakeEcr {
         let answer = self.with_stored("ecr:PutImageTagMutability", repository, |stored| {
             stored.repository.tag_mutability = setting.mutability.as_str().to_owned();
             stored.repository.tag_mutability_exclusions = setting.exclusion_filters.clone();
+        });
+        Box::pin(async move { answer })
+    }
+
+    fn delete_tag<'a>(&'a self, repository: &'a str, tag: &'a str) -> Call<'a, ()> {
+        let answer = self.with_stored("ecr:BatchDeleteImage", repository, |stored| {
+            stored.images.remove(tag);
         });
         Box::pin(async move { answer })
     }

@@ -155,6 +155,9 @@ pub trait Registry: Send + Sync + Debug {
         repository: &'a str,
         setting: &'a TagMutabilitySetting,
     ) -> Call<'a, ()>;
+    /// Deletes one tag of a cache repository (`BatchDeleteImage` by tag), so that the next pull
+    /// fetches the upstream's current image. A tag already gone is deleted.
+    fn delete_tag<'a>(&'a self, repository: &'a str, tag: &'a str) -> Call<'a, ()>;
 }
 
 /// The registry's repository creation templates.
