@@ -18,6 +18,7 @@ pub mod assess;
 pub mod expiry;
 pub mod findings;
 pub mod format;
+pub mod headroom;
 pub mod permissions;
 #[cfg(test)]
 mod tests;
@@ -66,6 +67,9 @@ pub type CredentialsReport = Report<CredentialsDetails>;
 pub struct CredentialsDetails {
     /// Every credential secret checked, by name.
     pub secrets: BTreeMap<String, SecretDetail>,
+    /// Docker Hub's pull headroom, by the prefix of each Docker Hub rule checked.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pulls: BTreeMap<String, headroom::PullHeadroom>,
 }
 
 /// What to check.
@@ -169,6 +173,24 @@ pub async fn run<P: PortSet>(
     }
     counts.write(&mut report, &mut metrics);
     report.details.secrets = details;
+
+    // Docker Hub rules: all of them, or those using a requested secret.
+    let hub_rules: Vec<&CacheRule> = rules
+        .iter()
+        .flatten()
+        .filter(|rule| {
+            secrets.is_none()
+                || selected.iter().any(|secret| {
+                    assess::rules_using(secret, std::slice::from_ref(*rule)).len() == 1
+                })
+        })
+        .collect();
+    let (pulls, headroom_findings) =
+        headroom::check(ports, config, &hub_rules, deadline, &mut metrics).await;
+    for finding in headroom_findings {
+        report.push_finding(finding);
+    }
+    report.details.pulls = pulls;
     Ok(Ran { report, metrics })
 }
 

@@ -52,6 +52,8 @@ pub enum Check {
     /// A consumer account or role whose first pull through a rule would fail (registry or
     /// repository policy), or a policy the check cannot read.
     ConsumerAccess,
+    /// The pulls an upstream still allows (Docker Hub's rate limit).
+    UpstreamHeadroom,
 }
 
 impl Check {
@@ -72,6 +74,7 @@ impl Check {
             Check::ImageReference => "image-reference",
             Check::AlertDelivery => "alert-delivery",
             Check::ConsumerAccess => "consumer-access",
+            Check::UpstreamHeadroom => "upstream-headroom",
         }
     }
 }
