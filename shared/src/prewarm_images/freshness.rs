@@ -36,6 +36,8 @@ pub(crate) struct Freshener<'run, P: PortSet> {
     deadline: Deadline,
     /// Credentials by rule prefix, each read once.
     credentials: Mutex<HashMap<String, Arc<CredentialRead>>>,
+    /// Refresh every cached tag, stale or not.
+    force: bool,
 }
 
 impl<'run, P: PortSet> Freshener<'run, P> {
@@ -53,39 +55,96 @@ impl<'run, P: PortSet> Freshener<'run, P> {
             mode,
             deadline,
             credentials: Mutex::default(),
+            force: false,
         })
     }
 
+    /// A forced refresh (`ptc refresh`): every cached tag is refreshed, stale or not.
+    pub(crate) fn forced(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
     /// Compares the cached `digest` of `image` with its upstream's; with
-    /// `prewarm.refresh = "stale"`, refreshes it when it is behind.
+    /// `prewarm.refresh = "stale"`, refreshes it when it is behind (always, when forced).
     pub(crate) async fn check(&self, image: &PlannedImage, digest: Option<String>) -> PullOutcome {
-        let cached = |freshness| PullOutcome::AlreadyCached {
-            digest: digest.clone(),
-            freshness: Some(freshness),
-        };
-        let (Some(target), Some(reference)) = (&image.target, &image.reference) else {
+        let (Some(target), Some(_)) = (&image.target, &image.reference) else {
             return PullOutcome::AlreadyCached {
                 digest,
                 freshness: None,
             };
         };
         let tag = target.tag.as_deref().unwrap_or(DEFAULT_TAG);
-        let Some(rule) = self
-            .rules
-            .iter()
-            .find(|rule| rule.prefix == target.rule_prefix)
-        else {
-            return PullOutcome::AlreadyCached {
-                digest,
-                freshness: None,
+        let checked = self.upstream_digest(image, digest.as_deref()).await;
+        let refusal = refusal_to_refresh(
+            &target.rule_prefix,
+            &target.repository,
+            target.digest.is_some(),
+            self.config.hardening.prefixes.as_deref(),
+        );
+        let Some(checked) = checked else {
+            // The rule is not asked (an ECR upstream): nothing to compare; a forced refresh
+            // still goes on.
+            return match (&refusal, self.force) {
+                (None, true) => {
+                    self.refresh(image, &target.repository, tag, digest, None)
+                        .await
+                }
+                _ => PullOutcome::AlreadyCached {
+                    digest,
+                    freshness: None,
+                },
             };
         };
-        if rule.custom_role_arn.is_some() {
-            // An ECR upstream is reached with an IAM role, which the product does not assume.
+        let upstream_digest = match &checked {
+            Checked::Current { upstream_digest }
+            | Checked::Stale {
+                upstream_digest, ..
+            } => Some(upstream_digest.clone()),
+            Checked::Unknown(_) => None,
+        };
+        let stale = matches!(checked, Checked::Stale { .. });
+        let wanted = self.force || (stale && self.mode == RefreshMode::Stale);
+        if !wanted {
             return PullOutcome::AlreadyCached {
                 digest,
-                freshness: None,
+                freshness: Some(checked),
             };
+        }
+        if let Some(refused) = refusal {
+            warn!(image = %image.input, reason = %refused, "tag not refreshed");
+            let note = Some(format!("not refreshed: {refused}"));
+            let freshness = match checked {
+                Checked::Stale {
+                    upstream_digest, ..
+                } => Checked::Stale {
+                    upstream_digest,
+                    note,
+                },
+                other => other,
+            };
+            return PullOutcome::AlreadyCached {
+                digest,
+                freshness: Some(freshness),
+            };
+        }
+        self.refresh(image, &target.repository, tag, digest, upstream_digest)
+            .await
+    }
+
+    /// What the upstream names now, compared with the cached `digest`; `None` when the rule's
+    /// upstream is not asked (an ECR upstream, reached with an IAM role the product does not
+    /// assume).
+    async fn upstream_digest(&self, image: &PlannedImage, digest: Option<&str>) -> Option<Checked> {
+        let target = image.target.as_ref()?;
+        let reference = image.reference.as_ref()?;
+        let tag = target.tag.as_deref().unwrap_or(DEFAULT_TAG);
+        let rule = self
+            .rules
+            .iter()
+            .find(|rule| rule.prefix == target.rule_prefix)?;
+        if rule.custom_role_arn.is_some() {
+            return None;
         }
         let api = match self
             .config
@@ -94,7 +153,7 @@ impl<'run, P: PortSet> Freshener<'run, P> {
         {
             Ok(api) => api,
             Err(why) => {
-                return cached(Checked::Unknown(format!(
+                return Some(Checked::Unknown(format!(
                     "`{}` cannot be asked: {why}",
                     rule.upstream_registry_url
                 )))
@@ -103,7 +162,7 @@ impl<'run, P: PortSet> Freshener<'run, P> {
         let credential = self.credential(rule).await;
         let credential = match credential.as_ref() {
             Ok(credential) => credential.as_ref(),
-            Err(why) => return cached(Checked::Unknown(why.clone())),
+            Err(why) => return Some(Checked::Unknown(why.clone())),
         };
         let head = match head_manifest(
             self.ports.upstream(),
@@ -118,15 +177,15 @@ impl<'run, P: PortSet> Freshener<'run, P> {
             Ok(head) => head,
             Err(problem) => {
                 warn!(image = %image.input, upstream = api.host(), error = %problem, "the upstream could not tell whether the cached tag is current");
-                return cached(Checked::Unknown(problem.to_string()));
+                return Some(Checked::Unknown(problem.to_string()));
             }
         };
-        let upstream_digest = match compare(digest.as_deref(), head.digest.as_deref()) {
+        Some(match compare(digest, head.digest.as_deref()) {
             Freshness::Current => {
-                info!(image = %image.input, digest = digest.as_deref().unwrap_or_default(), requests = head.requests, "cached tag is current");
-                return cached(Checked::Current {
+                info!(image = %image.input, digest = digest.unwrap_or_default(), requests = head.requests, "cached tag is current");
+                Checked::Current {
                     upstream_digest: head.digest.unwrap_or_default(),
-                });
+                }
             }
             Freshness::Unknown => {
                 let why = match head.digest {
@@ -137,65 +196,57 @@ impl<'run, P: PortSet> Freshener<'run, P> {
                     Some(_) => "ECR gave no digest for the cached tag".to_owned(),
                 };
                 warn!(image = %image.input, upstream = api.host(), reason = %why, "staleness not known");
-                return cached(Checked::Unknown(why));
+                Checked::Unknown(why)
             }
-            Freshness::Behind { upstream } => upstream,
-        };
-        if self.mode == RefreshMode::Report {
-            info!(image = %image.input, cached_digest = digest.as_deref().unwrap_or_default(), upstream_digest = %upstream_digest, "cached tag is behind its upstream");
-            return cached(Checked::Stale {
-                upstream_digest,
-                note: None,
-            });
-        }
-        if let Some(refused) = refusal_to_refresh(
-            &target.rule_prefix,
-            &target.repository,
-            target.digest.is_some(),
-            self.config.hardening.prefixes.as_deref(),
-        ) {
-            warn!(image = %image.input, reason = %refused, "stale tag not refreshed");
-            return cached(Checked::Stale {
-                upstream_digest,
-                note: Some(format!("not refreshed: {refused}")),
-            });
-        }
-        self.refresh(image, &target.repository, tag, digest, upstream_digest)
-            .await
+            Freshness::Behind { upstream } => {
+                info!(image = %image.input, cached_digest = digest.unwrap_or_default(), upstream_digest = %upstream, requests = head.requests, "cached tag is behind its upstream");
+                Checked::Stale {
+                    upstream_digest: upstream,
+                    note: None,
+                }
+            }
+        })
     }
 
-    /// Deletes the stale tag and pulls it through again.
+    /// Deletes the tag and pulls it through again.
     async fn refresh(
         &self,
         image: &PlannedImage,
         repository: &str,
         tag: &str,
         previous_digest: Option<String>,
-        upstream_digest: String,
+        upstream_digest: Option<String>,
     ) -> PullOutcome {
         let registry = self.ports.registry();
         if let Err(delete_error) = registry.delete_tag(repository, tag).await {
-            warn!(image = %image.input, error = %delete_error, "stale tag could not be deleted");
+            warn!(image = %image.input, error = %delete_error, "tag could not be deleted to refresh it");
+            let note = Some(format!(
+                "not refreshed: the tag could not be deleted: {delete_error}"
+            ));
             return PullOutcome::AlreadyCached {
                 digest: previous_digest,
-                freshness: Some(Checked::Stale {
-                    upstream_digest,
-                    note: Some(format!(
-                        "not refreshed: the tag could not be deleted: {delete_error}"
-                    )),
+                freshness: Some(match upstream_digest {
+                    Some(upstream_digest) => Checked::Stale {
+                        upstream_digest,
+                        note,
+                    },
+                    None => Checked::Unknown(note.unwrap_or_default()),
                 }),
             };
         }
         match registry.pull_by_tag(repository, tag).await {
             Ok(pulled) => {
                 let digest = Some(pulled.digest).filter(|digest| !digest.is_empty());
-                let note = (digest.as_deref() != Some(upstream_digest.as_str())).then(|| {
-                    format!(
-                        "ECR pulled `{}`, the upstream had named `{upstream_digest}`: the tag moved again, or ECR chose another manifest",
-                        digest.as_deref().unwrap_or("no digest")
-                    )
-                });
-                info!(image = %image.input, previous_digest = previous_digest.as_deref().unwrap_or_default(), digest = digest.as_deref().unwrap_or_default(), "stale tag refreshed");
+                let note = upstream_digest
+                    .as_deref()
+                    .filter(|upstream| digest.as_deref() != Some(*upstream))
+                    .map(|upstream| {
+                        format!(
+                            "ECR pulled `{}`, the upstream had named `{upstream}`: the tag moved again, or ECR chose another manifest",
+                            digest.as_deref().unwrap_or("no digest")
+                        )
+                    });
+                info!(image = %image.input, previous_digest = previous_digest.as_deref().unwrap_or_default(), digest = digest.as_deref().unwrap_or_default(), "tag refreshed");
                 PullOutcome::Refreshed {
                     previous_digest,
                     digest,
@@ -205,10 +256,10 @@ impl<'run, P: PortSet> Freshener<'run, P> {
             }
             Err(pull_error) => {
                 let error = super::pull_error(repository, pull_error);
-                warn!(image = %image.input, error = %error.text, "stale tag deleted, the pull again failed: the next real pull fetches it from the upstream");
+                warn!(image = %image.input, error = %error.text, "tag deleted, the pull again failed: the next real pull fetches it from the upstream");
                 PullOutcome::Failed(super::outcome::PullError {
                     text: format!(
-                        "the stale tag was deleted from the cache, then the pull through failed (the next real pull fetches it from the upstream): {}",
+                        "the tag was deleted from the cache to refresh it, then the pull through failed (the next real pull fetches it from the upstream): {}",
                         error.text
                     ),
                     ..error

@@ -57,6 +57,45 @@ fn check_freshness(
     answers: Vec<Result<UpstreamResponse, HttpFailure>>,
     expected: Expected,
 ) {
+    run_case(
+        name,
+        config,
+        image,
+        refresh,
+        (false, false),
+        answers,
+        expected,
+    );
+}
+
+/// `ptc refresh` (`dry_run` or not) of `nginx:1.27`, cached as `OLD` while the upstream moved to
+/// `NEW`, with the upstream's `HEAD` answering `answers`.
+fn check_forced(
+    name: &str,
+    dry_run: bool,
+    answers: Vec<Result<UpstreamResponse, HttpFailure>>,
+    expected: Expected,
+) {
+    run_case(
+        name,
+        "",
+        "nginx:1.27",
+        None,
+        (true, dry_run),
+        answers,
+        expected,
+    );
+}
+
+fn run_case(
+    name: &str,
+    config: &str,
+    image: &str,
+    refresh: Option<RefreshMode>,
+    (force_refresh, dry_run): (bool, bool),
+    answers: Vec<Result<UpstreamResponse, HttpFailure>>,
+    expected: Expected,
+) {
     let ecr = Arc::new(
         FakeEcr::default()
             .with_rule(CacheRule::new("docker-hub", "registry-1.docker.io"))
@@ -75,23 +114,28 @@ fn check_freshness(
         .build()
         .expect("runtime");
     let context = RunContext::new(&ports, &config);
-    let run_once = |images: Vec<String>, refresh| {
+    let run_once = |images: Vec<String>, refresh, (force_refresh, dry_run)| {
         runtime
             .block_on(run(
                 &context,
                 Request {
                     images: Some(images),
-                    dry_run: false,
+                    dry_run,
                     refresh,
+                    force_refresh,
                 },
             ))
             .expect("the run reports")
             .report
     };
     // The first run caches `OLD` and asks no upstream.
-    run_once(vec!["nginx:1.27".to_owned()], Some(RefreshMode::Never));
+    run_once(
+        vec!["nginx:1.27".to_owned()],
+        Some(RefreshMode::Never),
+        (false, false),
+    );
     ecr.move_upstream_tag(NGINX, "1.27", NEW);
-    let report = run_once(vec![image.to_owned()], refresh);
+    let report = run_once(vec![image.to_owned()], refresh, (force_refresh, dry_run));
     let result = &report.details.images[0];
     assert_eq!(result.status, expected.status, "{name}: {result:?}");
     assert_eq!(
@@ -117,6 +161,9 @@ fn check_freshness(
         .any(|call| call.starts_with("ecr:BatchDeleteImage"));
     assert_eq!(deleted, expected.deleted, "{name}: {:?}", ecr.calls());
     assert_eq!(upstream.asked().len(), expected.upstream_asked, "{name}");
+    if force_refresh {
+        return;
+    }
     let stale_or_unknown =
         matches!(expected.status, ImageStatus::Stale) || result.upstream_check.is_some();
     assert_eq!(
@@ -192,4 +239,30 @@ named_cases! {
             deleted: false, upstream_asked: 0,
         },
     ),
+}
+
+named_cases! {
+    /// `ptc refresh` refreshes a cached tag whether or not the upstream moved, and tells its
+    /// staleness; its dry run writes nothing.
+    mod forced_refreshes => check_forced;
+    stale_tag(false, vec![head(200, Some(NEW))], Expected {
+        status: ImageStatus::Refreshed, upstream_digest: Some(NEW), digest: Some(NEW), says: None,
+        deleted: true, upstream_asked: 1,
+    }),
+    current_tag_refreshed_anyway(false, vec![head(200, Some(OLD))], Expected {
+        status: ImageStatus::Refreshed, upstream_digest: Some(OLD), digest: Some(NEW),
+        says: Some("the tag moved again"), deleted: true, upstream_asked: 1,
+    }),
+    upstream_unreachable_refreshed_anyway(
+        false,
+        vec![Err(HttpFailure::Transport("reset".to_owned()))],
+        Expected {
+            status: ImageStatus::Refreshed, upstream_digest: None, digest: Some(NEW), says: None,
+            deleted: true, upstream_asked: 1,
+        },
+    ),
+    dry_run_reports_only(true, vec![head(200, Some(NEW))], Expected {
+        status: ImageStatus::Stale, upstream_digest: Some(NEW), digest: Some(OLD), says: None,
+        deleted: false, upstream_asked: 1,
+    }),
 }

@@ -85,6 +85,10 @@ pub struct Request {
     pub dry_run: bool,
     /// Overrides `prewarm.refresh`.
     pub refresh: Option<RefreshMode>,
+    /// `ptc refresh`: every cached tag listed is deleted and pulled again, stale or not (its
+    /// staleness is still reported). With `dry_run`, the cache and the upstreams are read and
+    /// nothing is written.
+    pub force_refresh: bool,
 }
 
 impl Request {
@@ -93,6 +97,7 @@ impl Request {
             images: invocation.images().map(<[String]>::to_vec),
             dry_run: invocation.dry_run().unwrap_or(false),
             refresh: invocation.refresh(),
+            force_refresh: false,
         }
     }
 }
@@ -176,14 +181,23 @@ pub async fn run<P: PortSet>(
         }
     }
     let mut results: Vec<ImageResult> = planned.iter().map(ImageResult::from_plan).collect();
-    if !request.dry_run && planned.iter().any(|image| image.action == Action::Warm) {
+    // A forced refresh's dry run reads the cache and the upstreams; any other dry run plans only.
+    let reads = !request.dry_run || request.force_refresh;
+    if reads && planned.iter().any(|image| image.action == Action::Warm) {
         let existing = existing_repositories(registry).await;
-        let refresh = request.refresh.unwrap_or(config.prewarm.refresh);
+        let refresh = match (request.force_refresh, request.dry_run) {
+            (true, true) => RefreshMode::Report,
+            (true, false) => RefreshMode::Stale,
+            (false, _) => request.refresh.unwrap_or(config.prewarm.refresh),
+        };
+        let force = request.force_refresh && !request.dry_run;
         warm(
             &Pullers {
                 registry,
                 existing: existing.as_ref(),
-                freshener: freshness::Freshener::new(ports, config, &rules, refresh, deadline),
+                freshener: freshness::Freshener::new(ports, config, &rules, refresh, deadline)
+                    .map(|freshener| freshener.forced(force)),
+                dry_run: request.dry_run,
             },
             &planned,
             &mut results,
@@ -241,6 +255,8 @@ struct Pullers<'run, P: PortSet> {
     existing: Option<&'run HashSet<String>>,
     /// Asks upstreams about cached tags; `None` with `prewarm.refresh = "never"`.
     freshener: Option<freshness::Freshener<'run, P>>,
+    /// Read only: an image not cached is not pulled.
+    dry_run: bool,
 }
 
 /// Pulls the planned images and records each outcome in `results`.
@@ -359,6 +375,7 @@ async fn pull_one<P: PortSet>(
                 },
             };
         }
+        Ok(None) if pullers.dry_run => return PullOutcome::NotCached,
         Ok(None) => {}
         // The pull tells whether the image can be had; only "was it cached before" is lost.
         Err(lookup_error) => {
@@ -404,6 +421,9 @@ fn log_outcome(result: &ImageResult, outcome: &PullOutcome, elapsed: Duration) {
         }
         PullOutcome::Refreshed { .. } => {
             info!(image = %result.input, cache_uri, duration_ms, "image refreshed");
+        }
+        PullOutcome::NotCached => {
+            info!(image = %result.input, cache_uri, "image not cached: a refresh would pull it");
         }
         PullOutcome::Warmed { note, .. } => info!(
             image = %result.input,

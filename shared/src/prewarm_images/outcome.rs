@@ -91,9 +91,12 @@ pub enum PullOutcome {
     Refreshed {
         previous_digest: Option<String>,
         digest: Option<String>,
-        upstream_digest: String,
+        /// What the upstream named, when it could tell (a forced refresh goes on without it).
+        upstream_digest: Option<String>,
         note: Option<String>,
     },
+    /// A read-only run found the tag not cached: a refresh would pull it.
+    NotCached,
     Warmed {
         digest: Option<String>,
         /// Something worth knowing that did not stop the pull.
@@ -359,8 +362,12 @@ impl ImageResult {
                 self.status = ImageStatus::Refreshed;
                 self.previous_digest = previous_digest;
                 self.digest = digest;
-                self.upstream_digest = Some(upstream_digest);
+                self.upstream_digest = upstream_digest;
                 self.note = note;
+            }
+            PullOutcome::NotCached => {
+                self.status = ImageStatus::Planned;
+                self.note = Some("not cached: a refresh pulls it".to_owned());
             }
             PullOutcome::Warmed { digest, note } => {
                 self.status = ImageStatus::Warmed;

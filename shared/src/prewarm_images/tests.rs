@@ -31,6 +31,7 @@ async fn warm(ecr: &Arc<FakeEcr>, deadline: Deadline) -> PrewarmReport {
         images: Some(vec!["nginx:1.27".to_owned(), "alpine:3.20".to_owned()]),
         dry_run: false,
         refresh: Some(RefreshMode::Never),
+        force_refresh: false,
     };
     run(&context, request)
         .await
