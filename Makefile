@@ -19,7 +19,7 @@ test: setup ## run every test (unit, emulator-backed integration, CLI, the demo,
 	cargo test --workspace --locked
 	.venv/bin/python tests/emulator/smoke.py
 
-conformance: ## the AWS behaviours the product relies on; a real account with PTC_CONFORMANCE_REAL=1 (README)
+conformance: ## the AWS behaviours the product relies on; a real account with PTC_CONFORMANCE_REAL=1 (docs/emulator.md)
 	@if [ "$${PTC_CONFORMANCE_REAL:-}" != 1 ]; then scripts/setup-emulator.sh; fi
 	cargo test -p ptc-ops-tests --test conformance --locked -- --nocapture
 
@@ -46,13 +46,17 @@ cdk-permissions: ## write infra/cdk/permissions.json from the code (`ptc permiss
 	cargo run --quiet --locked -p ptc-cli --bin ptc -- permissions --json > infra/cdk/permissions.json.new
 	mv infra/cdk/permissions.json.new infra/cdk/permissions.json
 
-schemas: ## write schemas/<function>-report.schema.json from the report types (`ptc schema`)
+schemas: ## write schemas/<function>-report.schema.json, schemas/ptc-ops.toml.schema.json and docs/configuration.md from the types (`ptc schema`)
 	cargo build --quiet --locked -p ptc-cli --bin ptc
-	@mkdir -p schemas
+	@mkdir -p schemas docs
 	@for function in harden-repository validate-cache-rules check-credentials prewarm-images; do \
 		cargo run --quiet --locked -p ptc-cli --bin ptc -- schema $$function > schemas/$$function-report.schema.json.new && \
 		mv schemas/$$function-report.schema.json.new schemas/$$function-report.schema.json; \
 	done
+	cargo run --quiet --locked -p ptc-cli --bin ptc -- schema config > schemas/ptc-ops.toml.schema.json.new
+	mv schemas/ptc-ops.toml.schema.json.new schemas/ptc-ops.toml.schema.json
+	cargo run --quiet --locked -p ptc-cli --bin ptc -- config reference > docs/configuration.md.new
+	mv docs/configuration.md.new docs/configuration.md
 
 mutants: ## mutation tests of the pure domain on what changed since BASE (default HEAD: the uncommitted change), with the unit tests
 	@command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked

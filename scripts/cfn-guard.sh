@@ -3,7 +3,7 @@
 # cfn-guard rules and binary that @cdklabs/cdk-validator-cfnguard ships (pinned in
 # infra/cdk/package-lock.json): offline once node_modules is installed. Synthesizes first
 # (scripts/cdk-synth.sh) when the templates are missing or older than the construct's sources.
-# Fails on a failing control the README does not document (infra/cdk/bin/guard.ts, DOCUMENTED).
+# Fails on a failing control docs/organisation.md does not document (infra/cdk/bin/guard.ts, DOCUMENTED).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -71,24 +71,26 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Every role the deployment creates and the permissions it grants (`--json`: what infra/cdk/permissions.json holds)
     Permissions,
-    /// Print the JSON Schema of a function's report (what `--json` prints and the function returns)
+    /// Print a JSON Schema: of a function's report (what `--json` prints and the function returns), or of `ptc-ops.toml` (`config`)
     Schema(SchemaArgs),
 }
 
 #[derive(Debug, Args)]
 pub struct SchemaArgs {
-    /// The function whose report schema to print
+    /// The function whose report schema to print, or `config` for the configuration file
     #[arg(value_enum)]
-    pub function: ReportFunction,
+    pub subject: SchemaSubject,
 }
 
-/// A function that returns a report.
+/// What `ptc schema` describes: a function that returns a report, or the configuration file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFunction {
+pub enum SchemaSubject {
     HardenRepository,
     ValidateCacheRules,
     CheckCredentials,
     PrewarmImages,
+    /// `ptc-ops.toml`, for editors with TOML schema support (schemas/ptc-ops.toml.schema.json)
+    Config,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +100,8 @@ pub enum ConfigCommand {
         /// The file to check (default: the `--config` resolution)
         file: Option<PathBuf>,
     },
+    /// Print the reference of every key (Markdown, docs/configuration.md), generated from the same types as `ptc schema config`
+    Reference,
 }
 
 #[derive(Debug, Subcommand)]

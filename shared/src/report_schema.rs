@@ -3,7 +3,7 @@
 //! cannot drift from the code. A test fails when the checked-in files are stale
 //! (`make schemas` writes them).
 //!
-//! Compatibility promise (README, "Reports"): within a major version fields are only added;
+//! Compatibility promise (docs/cli.md, "Reports for automation"): within a major version fields are only added;
 //! a field is never renamed, removed or given another type, and enum values are only added.
 
 use schemars::generate::SchemaSettings;

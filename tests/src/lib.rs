@@ -6,6 +6,8 @@
 //! by a signal) the pipe closes and the emulator stops everything it started.
 
 pub mod cloudformation;
+pub mod config_schema;
+pub mod doc_links;
 mod emulator;
 pub mod eventbridge;
 mod inbox;

@@ -309,9 +309,9 @@ pub const PLACES: &[Place] = &[
         },
     },
     Place {
-        name: "`ptc schema`: ReportFunction (cli/src/args.rs)",
+        name: "`ptc schema`: SchemaSubject (cli/src/args.rs)",
         registered: |sources, function| {
-            listed_between(&sources.cli_args, "enum ReportFunction", "{", '}')
+            listed_between(&sources.cli_args, "enum SchemaSubject", "{", '}')
                 .contains(&function.pascal)
         },
     },
@@ -509,7 +509,7 @@ mod tests {
         ),
         cli_report_function(
             |sources| sources.cli_args = sources.cli_args.replace("    PrewarmImages,\n", ""),
-            "`ptc schema`: ReportFunction (cli/src/args.rs)",
+            "`ptc schema`: SchemaSubject (cli/src/args.rs)",
         ),
         demo_invocation(
             |sources| {

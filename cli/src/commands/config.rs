@@ -1,15 +1,21 @@
-//! `ptc config check [FILE]`.
+//! `ptc config check [FILE]`, `ptc config reference`.
 
 use std::process::ExitCode;
 
-use ptc_ops::config::Config;
+use ptc_ops::config::{config_reference, Config};
 
 use super::{config_path, CliError, EXIT_CLEAN};
 use crate::args::{ConfigCommand, GlobalOptions};
 use crate::output::Style;
 
 pub fn run(global: &GlobalOptions, command: &ConfigCommand) -> Result<ExitCode, CliError> {
-    let ConfigCommand::Check { file } = command;
+    let file = match command {
+        ConfigCommand::Check { file } => file,
+        ConfigCommand::Reference => {
+            print!("{}", config_reference());
+            return Ok(ExitCode::from(EXIT_CLEAN));
+        }
+    };
     let path = file
         .clone()
         .or_else(|| config_path(global))

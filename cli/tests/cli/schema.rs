@@ -44,3 +44,28 @@ fn refuses_an_unknown_function() {
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("harden-repository"));
 }
+
+/// `ptc schema config` and `ptc config reference` print the checked-in schema of `ptc-ops.toml`
+/// and the reference generated with it, byte for byte.
+#[test]
+fn prints_the_configuration_schema_and_reference() {
+    for (arguments, file) in [
+        (["schema", "config"], "schemas/ptc-ops.toml.schema.json"),
+        (["config", "reference"], "docs/configuration.md"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_ptc"))
+            .args(arguments)
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run ptc: {error}"));
+        assert!(output.status.success(), "{arguments:?}: {output:?}");
+        let path = schemas_dir().join("..").join(file);
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            expected,
+            "`ptc {}` differs from {file} (run `make schemas`)",
+            arguments.join(" ")
+        );
+    }
+}

@@ -45,7 +45,7 @@ new EcrPtcOps(stackSet, 'EcrPtcOps', {
   // StackSets name their stacks StackSet-<name>-<id>: too long for `<stack>-<function>`.
   namePrefix: 'ptc-ops',
   codeBucket: { bucketName: Fn.join('', [codeBucketPrefix.valueAsString, Aws.REGION]), keyPrefix: codeKeyPrefix.valueAsString },
-  // One execution reserved would fail in a new account (concurrency quota 10); the README says
+  // One execution reserved would fail in a new account (concurrency quota 10); docs/deployment.md says
   // what harden-repository relies on instead.
   hardenReservedConcurrency: 0,
   outputs: true,

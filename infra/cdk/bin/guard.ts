@@ -4,7 +4,7 @@
 //   node dist/bin/guard.js cdk.out/*.template.json
 //
 // prints each failing control and fails unless every failure is one of DOCUMENTED: the controls
-// the README lists (Control Tower) with the prop or parameter that satisfies them, or why the
+// docs/organisation.md lists (Control Tower) with the prop or parameter that satisfies them, or why the
 // product cannot.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -13,7 +13,7 @@ import * as path from 'node:path';
 const PACKAGE = path.dirname(require.resolve('@cdklabs/cdk-validator-cfnguard/package.json'));
 const RULES = path.join(PACKAGE, 'rules', 'control-tower', 'cfn-guard');
 
-/** Failing controls a default deployment keeps, and what satisfies each (README, Control Tower). */
+/** Failing controls a default deployment keeps, and what satisfies each (docs/organisation.md, Control Tower). */
 export const DOCUMENTED: Record<string, string> = {
   cloudwatch_log_group_retention_period_check: 'CT.CLOUDWATCH.PR.2: logRetentionDays (LogRetentionDays) of 365 or more',
   cloudwatch_log_group_encrypted_check: 'CT.CLOUDWATCH.PR.3: logKey (LogKmsKeyArn)',

@@ -387,7 +387,7 @@ export class EcrPtcOps extends Construct {
     const bucket = props.codeBucket && s3.Bucket.fromBucketName(this, 'CodeBucket', props.codeBucket.bucketName);
     if (bucket) {
       // CloudFormation updates the code when its key changes: a new version goes under a new
-      // key prefix (README, Organisation-wide), so no object version is needed.
+      // key prefix (docs/organisation.md), so no object version is needed.
       Annotations.of(this).acknowledgeWarning(
         '@aws-cdk/aws-lambda:codeFromBucketObjectVersionNotSpecified',
         'each code version is uploaded under a key prefix of its own',

@@ -251,7 +251,7 @@ describe('Control Tower proactive controls (cfn-guard)', () => {
     assert.deepEqual(failing({}), Object.keys(DOCUMENTED).sort());
   });
 
-  it('passes the log controls with the props the README names; the two left cannot be met', () => {
+  it('passes the log controls with the props docs/organisation.md names; the two left cannot be met', () => {
     const left = failing((stack) => ({
       logRetentionDays: 365,
       logKey: kms.Key.fromKeyArn(stack, 'LogKey', 'arn:aws:kms:eu-west-1:111111111111:key/5678abcd-12ab-34cd-56ef-1234567890ab'),

@@ -28,7 +28,7 @@ use crate::upstream::{HttpTimeouts, UpstreamHttp};
 
 /// The ports of a deployment: the AWS adapters over one set of clients, and the upstream HTTPS
 /// client. Built once per process by the composition root (a function binary's
-/// [`crate::lambda::FunctionContext`], a `ptc` command); cloning shares the clients.
+/// `FunctionContext`, a `ptc` command); cloning shares the clients.
 #[derive(Clone, Debug)]
 pub struct AwsPorts {
     ecr: Ecr,

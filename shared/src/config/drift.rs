@@ -11,9 +11,9 @@ pub const DEFAULT_MAX_RESTORATIONS: u32 = 3;
 pub const DEFAULT_WINDOW_MINUTES: u32 = 60;
 /// Upper bound of `max_restorations`: more restorations than this in one window is a fight, not
 /// a correction.
-const MAX_MAX_RESTORATIONS: i64 = 100;
+pub(crate) const MAX_MAX_RESTORATIONS: i64 = 100;
 /// Upper bound of `window_minutes`: a week.
-const MAX_WINDOW_MINUTES: i64 = 7 * 24 * 60;
+pub(crate) const MAX_WINDOW_MINUTES: i64 = 7 * 24 * 60;
 
 /// Settings of `[hardening.drift]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

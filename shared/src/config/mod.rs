@@ -1,4 +1,4 @@
-//! The `ptc-ops.toml` contract (README, "Configuration").
+//! The `ptc-ops.toml` contract (docs/configuration.md, generated from `schema.rs`).
 //!
 //! Two layers: the file is parsed into a `toml::Table`, then a small typed reader walks it and
 //! collects *every* problem (unknown key, wrong type, value out of range, unreadable policy file,
@@ -20,6 +20,7 @@ mod prewarm;
 mod profile;
 mod reader;
 mod rules;
+mod schema;
 #[cfg(test)]
 mod tests;
 mod upstream_registries;
@@ -47,6 +48,9 @@ pub use profile::{
     MAX_REPOSITORY_TAGS, MAX_TAG_MUTABILITY_EXCLUSIONS, MAX_TAG_MUTABILITY_FILTER_CHARS,
 };
 pub use rules::RulesConfig;
+pub use schema::{
+    config_reference, config_schema, config_schema_text, CONFIG_REFERENCE_FILE, CONFIG_SCHEMA_FILE,
+};
 pub use upstream_registries::UpstreamRegistriesConfig;
 
 use reader::{KeyPath, Problems, Section};

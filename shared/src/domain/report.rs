@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::secret::scrub;
 use super::{Finding, Severity};
 
-/// What every function returns (README: each function returns a JSON report).
+/// What every function returns (docs/cli.md, "Reports for automation").
 ///
 /// `summary` holds counts; `details` holds the function's own sections (per-rule, per-secret,
 /// per-repository, per-image results), a typed struct per function whose fields are flattened

@@ -468,6 +468,12 @@ mod tests {
             statement_policy(&format!(r#"[{{"Effect":"Deny","Principal":"*",{PULL}}}]"#)),
             Ok(&[]),
         ),
+        one_account_as_a_plain_string(
+            statement_policy(&format!(
+                r#"[{{"Effect":"Allow","Principal":"arn:aws:iam::111111111111:root",{PULL}}}]"#
+            )),
+            Ok(&[]),
+        ),
         named_account(
             statement_policy(&format!(
                 r#"[{{"Effect":"Allow","Principal":{{"AWS":["arn:aws:iam::111111111111:root"]}},{PULL}}}]"#

@@ -4,32 +4,27 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType, ImageTagMutability, Tag};
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::config::Config;
-use ptc_ops::deadline::Deadline;
 use ptc_ops::error::Error;
-use ptc_ops::events::{HardenInvocation, HardenRequest};
 use ptc_ops::harden_repository::HardenReport;
-use ptc_ops::harden_repository::START_RESERVE;
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops::metrics::MetricsSink;
-use ptc_ops::ports::AwsError;
-use ptc_ops::ports::HandOff;
 use ptc_ops_tests::invoke;
 use ptc_ops_tests::{report_json, sample_event, Call, Fault, FaultKind, Rows, TestEnv};
 use serde_json::{json, Value};
 
-const FUNCTION: &str = "harden-repository";
+pub(super) const FUNCTION: &str = "harden-repository";
 
-type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(super) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Every setting managed. The default lifecycle policy is inline (tests read it back by meaning);
 /// `docker-hub` uses the shipped file, which the strict emulator must accept.
-const PROFILE: &str = r#"
+pub(super) const PROFILE: &str = r#"
 [hardening]
 prefixes = ["docker-hub", "ghcr"]
 concurrency = 4
@@ -63,7 +58,7 @@ const PUBLIC_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Anyo
 const OTHER_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"OneAccount","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:root"},"Action":"ecr:BatchGetImage"}]}"#;
 const OTHER_LIFECYCLE: &str = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":3},"action":{"type":"expire"}}]}"#;
 
-fn config_text(env: &TestEnv, toml: &str, topic_arn: Option<&str>) -> Config {
+pub(super) fn config_text(env: &TestEnv, toml: &str, topic_arn: Option<&str>) -> Config {
     let alerts = match topic_arn {
         Some(arn) => format!("[alerts]\ntopic_arn = \"{arn}\"\nmin_severity = \"warning\"\n"),
         None => String::new(),
@@ -71,14 +66,14 @@ fn config_text(env: &TestEnv, toml: &str, topic_arn: Option<&str>) -> Config {
     env.config(&format!("{alerts}{toml}"))
 }
 
-fn context(env: &TestEnv, config: Config) -> Arc<FunctionContext> {
+pub(super) fn context(env: &TestEnv, config: Config) -> Arc<FunctionContext> {
     Arc::new(
         env.function_context(FUNCTION, config)
             .with_metrics_sink(MetricsSink::captured()),
     )
 }
 
-async fn invoke_with(
+pub(super) async fn invoke_with(
     context: &Arc<FunctionContext>,
     payload: Value,
     lambda_context: Context,
@@ -90,13 +85,13 @@ async fn invoke_with(
     .await
 }
 
-async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> HardenReport {
+pub(super) async fn invoke(context: &Arc<FunctionContext>, payload: Value) -> HardenReport {
     invoke_with(context, payload.clone(), Context::default())
         .await
         .unwrap_or_else(|error| panic!("{payload} failed: {}", error.full_message()))
 }
 
-async fn create_repository(env: &TestEnv, name: &str) {
+pub(super) async fn create_repository(env: &TestEnv, name: &str) {
     env.ecr()
         .create_repository()
         .repository_name(name)
@@ -107,17 +102,17 @@ async fn create_repository(env: &TestEnv, name: &str) {
 
 /// What the emulator says a repository has, read with the SDK directly.
 #[derive(Debug)]
-struct State {
-    scan_on_push: bool,
-    mutability: String,
-    exclusions: Vec<String>,
-    encryption: String,
-    lifecycle: Option<Value>,
-    policy: Option<Value>,
-    tags: BTreeMap<String, String>,
+pub(super) struct State {
+    pub(super) scan_on_push: bool,
+    pub(super) mutability: String,
+    pub(super) exclusions: Vec<String>,
+    pub(super) encryption: String,
+    pub(super) lifecycle: Option<Value>,
+    pub(super) policy: Option<Value>,
+    pub(super) tags: BTreeMap<String, String>,
 }
 
-async fn state(env: &TestEnv, name: &str) -> State {
+pub(super) async fn state(env: &TestEnv, name: &str) -> State {
     let ecr = &env.ecr();
     let described = ecr
         .describe_repositories()
@@ -185,7 +180,7 @@ async fn state(env: &TestEnv, name: &str) -> State {
     }
 }
 
-fn config_file(relative: &str) -> Value {
+pub(super) fn config_file(relative: &str) -> Value {
     let path = ptc_ops_tests::repo_root()
         .join("infra/config")
         .join(relative);
@@ -202,7 +197,7 @@ fn default_lifecycle() -> Value {
 }
 
 /// Lifecycle rules compared by meaning: ordered by priority.
-fn rules_by_priority(policy: &Value) -> Vec<Value> {
+pub(super) fn rules_by_priority(policy: &Value) -> Vec<Value> {
     let mut rules = policy["rules"].as_array().cloned().unwrap_or_default();
     rules.sort_by_key(|rule| rule["rulePriority"].as_u64());
     rules
@@ -258,7 +253,7 @@ fn changed_settings(report: &HardenReport) -> Vec<String> {
     settings
 }
 
-fn count(report: &HardenReport, name: &str) -> u64 {
+pub(super) fn count(report: &HardenReport, name: &str) -> u64 {
     report.summary.get(name).copied().unwrap_or_default()
 }
 
@@ -1013,240 +1008,6 @@ async fn a_failed_pull_through_the_cache_raises_an_alert() {
     );
 }
 
-/// Remembers what a sweep handed on instead of invoking Lambda, and how many metric lines the
-/// run had written by then (the hand-off must come after the run's metrics and alerts).
-struct RecordingHandOff {
-    context: Arc<FunctionContext>,
-    fail: bool,
-    requests: Mutex<Vec<(HardenRequest, usize)>>,
-}
-
-impl RecordingHandOff {
-    fn new(context: &Arc<FunctionContext>, fail: bool) -> Self {
-        RecordingHandOff {
-            context: Arc::clone(context),
-            fail,
-            requests: Mutex::new(Vec::new()),
-        }
-    }
-}
-
-impl HandOff for RecordingHandOff {
-    fn hand_off<'a>(
-        &'a self,
-        request: &'a HardenRequest,
-    ) -> BoxFuture<'a, Result<String, AwsError>> {
-        let n_metric_lines = self.context.metrics_sink().captured_lines().len();
-        self.requests
-            .lock()
-            .expect("lock")
-            .push((request.clone(), n_metric_lines));
-        let fail = self.fail;
-        Box::pin(async move {
-            if fail {
-                Err(AwsError::invalid_request(
-                    "lambda:InvokeFunction",
-                    None,
-                    std::io::Error::other("not authorized to perform `lambda:InvokeFunction`"),
-                ))
-            } else {
-                Ok("recorder".to_owned())
-            }
-        })
-    }
-}
-
-fn deadline_in(duration: Duration) -> Context {
-    let mut context = Context::default();
-    let at = SystemTime::now() + duration;
-    context.deadline = at
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_millis() as u64;
-    context
-}
-
-#[tokio::test]
-async fn a_sweep_short_of_time_hands_the_rest_on_and_the_next_invocation_finishes_it() {
-    let env = TestEnv::new().await;
-    let n_repositories = 24;
-    for index in 0..n_repositories {
-        create_repository(&env, &format!("ghcr/sweep/app-{index:02}")).await;
-    }
-    // Every repository takes at least 150 ms to read: 24 at concurrency 2 need about 2 s.
-    env.inject(Fault::new("GetLifecyclePolicy", FaultKind::Latency, None).latency(150))
-        .await;
-    let profile = PROFILE.replace("concurrency = 4", "concurrency = 2");
-    let context = context(&env, config_text(&env, &profile, None));
-
-    let first = invoke_with(
-        &context,
-        json!({"sweep": true}),
-        deadline_in(START_RESERVE + Duration::from_millis(900)),
-    )
-    .await
-    .expect("first part of the sweep");
-    let first_checked = count(&first, "repositories_checked");
-    assert!(
-        first_checked < n_repositories,
-        "the deadline cut it short: {first:#?}"
-    );
-    assert_eq!(report_json(&first)["sweep"]["complete"], false);
-    let cursor = report_json(&first)["cursor"].clone();
-    let last_handled = format!("ghcr/sweep/app-{:02}", first_checked - 1);
-    assert_eq!(cursor["after"], json!(last_handled), "{cursor}");
-    assert_eq!(cursor["link"], 1, "{cursor}");
-    assert_eq!(cursor["sweep_id"], report_json(&first)["sweep"]["sweep_id"]);
-    assert!(cursor["sweep_id"].is_string(), "{cursor}");
-    // Created between two invocations, before the cursor: a position would now point one
-    // repository early and check one twice; the name does not move.
-    create_repository(&env, "ghcr/sweep/app-00a").await;
-    let continuation = report_json(&first)["hand_off"]["continue_with"].clone();
-    assert_eq!(
-        continuation,
-        json!({"sweep": true, "dry_run": false, "cursor": cursor})
-    );
-    assert_eq!(
-        report_json(&first)["hand_off"]["handed_to"],
-        Value::Null,
-        "not in Lambda: nothing invoked"
-    );
-
-    let second = invoke(&context, continuation).await;
-    assert_eq!(
-        report_json(&second)["sweep"]["complete"],
-        true,
-        "{second:#?}"
-    );
-    assert_eq!(report_json(&second)["sweep"]["link"], 1, "{second:#?}");
-    assert_eq!(
-        first_checked + count(&second, "repositories_checked"),
-        n_repositories,
-        "each repository exactly once: {second:#?}"
-    );
-    env.clear_calls().await;
-    let third = invoke(&context, json!({"sweep": true})).await;
-    assert_eq!(
-        count(&third, "repositories_compliant"),
-        n_repositories,
-        "nothing was lost"
-    );
-    assert_eq!(
-        count(&third, "repositories_changed"),
-        1,
-        "the one created mid-sweep"
-    );
-
-    // In Lambda the same run hands on by itself, as its last step: after its metrics (and
-    // alerts) are out, so an invocation that handed on has nothing left that could fail and be
-    // retried into a second chain.
-    let recorder = RecordingHandOff::new(&context, false);
-    let invocation = HardenInvocation::from_payload(&json!({"sweep": true})).expect("sweep");
-    let n_lines_before = context.metrics_sink().captured_lines().len();
-    let report = invoke::harden_repository_with(
-        &context,
-        &invocation,
-        Deadline::after(START_RESERVE + Duration::from_millis(900)),
-        Some(&recorder),
-    )
-    .await
-    .expect("sweep with hand-off");
-    let requests = recorder.requests.lock().expect("lock").clone();
-    assert_eq!(requests.len(), 1, "{report:#?}");
-    assert_eq!(
-        requests[0].0.cursor.as_ref(),
-        Some(&report_json(&report)["cursor"])
-    );
-    assert_eq!(
-        requests[0].1,
-        n_lines_before + 1,
-        "the run's metrics were written before the hand-off"
-    );
-    assert_eq!(report_json(&report)["hand_off"]["handed_to"], "recorder");
-}
-
-/// A hand-off that fails does not fail the invocation (Lambda would retry it, alerting twice
-/// and perhaps starting a second chain): it is a critical finding, alerted on its own.
-#[tokio::test]
-async fn a_failed_hand_off_is_alerted_without_failing_the_invocation() {
-    let env = TestEnv::new().await;
-    for index in 0..12 {
-        create_repository(&env, &format!("ghcr/handoff/app-{index:02}")).await;
-    }
-    env.inject(Fault::new("GetLifecyclePolicy", FaultKind::Latency, None).latency(200))
-        .await;
-    let inbox = env.alert_inbox().await;
-    let profile = PROFILE.replace("concurrency = 4", "concurrency = 1");
-    let context = context(&env, config_text(&env, &profile, Some(&inbox.topic_arn)));
-    let recorder = RecordingHandOff::new(&context, true);
-    let invocation = HardenInvocation::from_payload(&json!({"sweep": true})).expect("sweep");
-    let report = invoke::harden_repository_with(
-        &context,
-        &invocation,
-        Deadline::after(START_RESERVE + Duration::from_millis(700)),
-        Some(&recorder),
-    )
-    .await
-    .expect("a failed hand-off is not an invocation error");
-    assert_eq!(recorder.requests.lock().expect("lock").len(), 1);
-    assert_eq!(report_json(&report)["hand_off"]["handed_to"], Value::Null);
-    assert!(report_json(&report)["hand_off"]["continue_with"]["cursor"].is_object());
-    let handoff: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|finding| finding.resource == "harden-repository/sweep")
-        .collect();
-    assert_eq!(handoff.len(), 1, "{report:#?}");
-    assert_eq!(handoff[0].severity, ptc_ops::domain::Severity::Critical);
-    let alerts = inbox.receive(1, Duration::from_secs(10)).await;
-    assert!(
-        alerts.iter().any(|alert| alert.message["content"]["title"]
-            .as_str()
-            .is_some_and(|title| title.contains("could not hand"))),
-        "{alerts:#?}"
-    );
-}
-
-/// The configuration as shipped (`infra/config/ptc-ops.toml` and the files it names) hardens
-/// cache repositories on the emulator, which refuses what ECR refuses, without one failure.
-#[tokio::test]
-async fn the_shipped_configuration_hardens_a_registry_without_failures() {
-    let env = TestEnv::new().await;
-    env.seed_standard_rules().await;
-    for (repository, tag) in [("docker-hub/library/nginx", "1.27"), ("k8s/pause", "3.10")] {
-        env.clients
-            .registry()
-            .pull_by_tag(repository, tag)
-            .await
-            .unwrap_or_else(|failure| panic!("pull of {repository}:{tag} failed: {failure:?}"));
-    }
-    let shipped =
-        std::fs::read_to_string(ptc_ops_tests::repo_root().join("infra/config/ptc-ops.toml"))
-            .expect("shipped configuration");
-    let context = context(&env, env.config(&shipped));
-    let report = invoke(&context, json!({"sweep": true})).await;
-    assert_eq!(count(&report, "repositories_checked"), 2, "{report:#?}");
-    assert_eq!(count(&report, "repositories_changed"), 2, "{report:#?}");
-    assert_eq!(
-        report.summary.get("hardening_failures"),
-        Some(&0),
-        "{report:#?}"
-    );
-    for (repository, lifecycle) in [
-        ("docker-hub/library/nginx", "lifecycle/docker-hub.json"),
-        ("k8s/pause", "lifecycle/default.json"),
-    ] {
-        let state = state(&env, repository).await;
-        assert_eq!(
-            state.lifecycle.as_ref().map(rules_by_priority),
-            Some(rules_by_priority(&config_file(lifecycle))),
-            "{repository}"
-        );
-        assert_eq!(state.policy, None, "no repository policy is shipped");
-        assert!(state.scan_on_push, "{repository}");
-    }
-}
-
 /// The writes since the last `clear_calls` that named `repository`.
 async fn writes_naming(env: &TestEnv, repository: &str) -> Vec<Call> {
     env.write_calls()
@@ -1430,43 +1191,4 @@ async fn public_policies_in_disguise_are_critical_findings() {
         .await;
     }
     rows.assert_all_passed();
-}
-
-/// A throttling storm slows the sweep down instead of failing repositories: ECR calls are paced
-/// per API (`hardening.ecr_calls_per_second`), and what ECR still throttles is retried.
-#[tokio::test]
-async fn a_throttling_storm_slows_the_sweep_without_failures() {
-    let env = TestEnv::new().await;
-    for index in 0..8 {
-        create_repository(&env, &format!("ghcr/storm/app-{index:02}")).await;
-    }
-    env.inject(Fault::new(
-        "GetLifecyclePolicy",
-        FaultKind::Throttle,
-        Some(12),
-    ))
-    .await;
-    env.inject(Fault::new(
-        "ListTagsForResource",
-        FaultKind::Throttle,
-        Some(12),
-    ))
-    .await;
-    let profile = PROFILE.replace(
-        "concurrency = 4",
-        "concurrency = 8\necr_calls_per_second = 10",
-    );
-    let config = config_text(&env, &profile, None);
-    assert_eq!(config.hardening.ecr_calls_per_second, 10);
-    let context = context(&env, config);
-    let report = invoke(&context, json!({"sweep": true})).await;
-    assert_eq!(count(&report, "repositories_changed"), 8, "{report:#?}");
-    assert_eq!(count(&report, "hardening_failures"), 0, "{report:#?}");
-    let throttled = env
-        .calls()
-        .await
-        .into_iter()
-        .filter(|call| call.fault.as_deref() == Some("throttle"))
-        .count();
-    assert_eq!(throttled, 24, "every injected throttle was met and retried");
 }

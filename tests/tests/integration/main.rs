@@ -3,6 +3,7 @@
 
 mod alerts;
 mod check_credentials;
+mod check_credentials_expiry;
 mod consumers;
 mod creation_templates;
 mod demo;
@@ -10,6 +11,7 @@ mod drift_events;
 mod emulator;
 mod functions;
 mod harden_repository;
+mod harden_sweep;
 mod infra;
 mod kyverno;
 mod organisation;
