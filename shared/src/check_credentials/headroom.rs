@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::deadline::Deadline;
 use crate::domain::{CacheRule, Check, Finding, Severity, UpstreamKind};
 use crate::metrics::{Metrics, Unit};
-use crate::ports::{PortSet, SecretStore};
+use crate::ports::PortSet;
 use crate::registry_api::{head_manifest, HeadProblem, RegistryCredential};
 
 /// The repository Docker Hub documents for reading the limit.
@@ -67,13 +67,26 @@ pub fn grade(limit: Option<u64>, remaining: Option<u64>, min_percent: u8) -> Gra
     }
 }
 
-/// Asks Docker Hub, once per Docker Hub rule among `rules`, and words what it said: the `pulls`
-/// detail by prefix, findings, and the `UpstreamPullsRemaining` / `UpstreamPullsLimit` metrics.
+/// A rule's credential as the run read it: `Anonymous` for a rule without one, `Unusable` when
+/// its secret could not be read or is malformed (the credential's own findings say so).
+#[derive(Debug, Clone)]
+pub enum RuleCredential {
+    Anonymous,
+    Read(RegistryCredential),
+    Unusable,
+}
+
+/// Asks Docker Hub, once per Docker Hub rule among `rules`, with the credential `credential_of`
+/// gives (the values check-credentials already read: none is read twice), and words what it
+/// said: the `pulls` detail by prefix, findings, and the `UpstreamPullsRemaining` /
+/// `UpstreamPullsLimit` metrics. Near the deadline (`no_time`) nothing is asked.
 pub async fn check<P: PortSet>(
     ports: &P,
     config: &Config,
     rules: &[&CacheRule],
+    credential_of: impl Fn(&CacheRule) -> RuleCredential,
     deadline: Deadline,
+    no_time: bool,
     metrics: &mut Metrics,
 ) -> (BTreeMap<String, PullHeadroom>, Vec<Finding>) {
     let mut pulls = BTreeMap::new();
@@ -82,7 +95,20 @@ pub async fn check<P: PortSet>(
         .iter()
         .filter(|rule| rule.upstream == UpstreamKind::DockerHub)
     {
-        let (headroom, finding) = one(ports, config, rule, deadline).await;
+        if no_time {
+            // Each secret's own finding already says the run ran out of time.
+            pulls.insert(
+                rule.prefix.clone(),
+                PullHeadroom {
+                    status: "unknown",
+                    limit: None,
+                    remaining: None,
+                    error: Some("not asked: the deadline was too near".to_owned()),
+                },
+            );
+            continue;
+        }
+        let (headroom, finding) = one(ports, config, rule, credential_of(rule), deadline).await;
         if let (Some(limit), Some(remaining)) = (headroom.limit, headroom.remaining) {
             let dimensions = [("Prefix", rule.prefix.as_str())];
             metrics.put(
@@ -103,6 +129,7 @@ async fn one<P: PortSet>(
     ports: &P,
     config: &Config,
     rule: &CacheRule,
+    credential: RuleCredential,
     deadline: Deadline,
 ) -> (PullHeadroom, Option<Finding>) {
     let resource = rule
@@ -141,27 +168,17 @@ async fn one<P: PortSet>(
         Ok(api) => api,
         Err(why) => return unknown(why, Some(Severity::Warning)),
     };
-    let credential = match &rule.credential_arn {
-        None => None,
-        Some(arn) => match ports.secret_store().value(arn).await {
-            // A malformed value is check-credentials' own finding; anonymous says nothing of
-            // the account's limit, so it is not asked.
-            Ok(value) => match RegistryCredential::from_secret(&value) {
-                Some(credential) => Some(credential),
-                None => {
-                    return unknown(
-                        "the rule's credential is not `{\"username\", \"accessToken\"}`".to_owned(),
-                        None,
-                    )
-                }
-            },
-            Err(read_error) => {
-                return unknown(
-                    format!("the rule's credential could not be read: {read_error}"),
-                    None,
-                )
-            }
-        },
+    let credential = match credential {
+        RuleCredential::Anonymous => None,
+        RuleCredential::Read(credential) => Some(credential),
+        // A malformed or unreadable credential is check-credentials' own finding; anonymous
+        // would say nothing of the account's limit, so it is not asked.
+        RuleCredential::Unusable => {
+            return unknown(
+                "not asked: the rule's credential could not be read or is not `{\"username\", \"accessToken\"}`".to_owned(),
+                None,
+            )
+        }
     };
     let head = match head_manifest(
         ports.upstream(),

@@ -93,7 +93,9 @@ fn check_answer(
             &ports,
             &config,
             &[&hub, &ghcr],
+            |_| RuleCredential::Anonymous,
             Deadline::none(),
+            false,
             &mut metrics,
         ));
     assert_eq!(
@@ -165,4 +167,50 @@ named_cases! {
         Some(Severity::Warning),
         "no answer within 10 s",
     ),
+}
+
+/// A rule whose credential could not be read, or a run out of time: nothing is asked, the
+/// detail says why, and no finding repeats what the secret's own findings say.
+fn check_not_asked(name: &str, credential: RuleCredential, no_time: bool, says: &str) {
+    let upstream = Arc::new(FakeUpstream::default());
+    let mut ports = fakes::ports(
+        &Arc::new(FakeEcr::default()),
+        &Arc::new(FakeSecretStore::default()),
+    );
+    ports.upstream = Arc::clone(&upstream) as Arc<dyn crate::ports::Upstream>;
+    let config = Config::from_toml_str("", Path::new("."), "test").expect("config");
+    let hub = CacheRule::new("docker-hub", "registry-1.docker.io").with_credential("arn:x");
+    let mut metrics = Metrics::new("check-credentials");
+    let (pulls, findings) = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime")
+        .block_on(check(
+            &ports,
+            &config,
+            &[&hub],
+            move |_| credential.clone(),
+            Deadline::none(),
+            no_time,
+            &mut metrics,
+        ));
+    assert!(
+        upstream.asked().is_empty(),
+        "{name}: {:?}",
+        upstream.asked()
+    );
+    assert!(findings.is_empty(), "{name}: {findings:?}");
+    let headroom = &pulls["docker-hub"];
+    assert_eq!(headroom.status, "unknown", "{name}");
+    assert!(
+        headroom.error.as_deref().unwrap_or_default().contains(says),
+        "{name}: {headroom:?}"
+    );
+}
+
+named_cases! {
+    /// What is not asked says why in the detail only.
+    mod headroom_not_asked => check_not_asked;
+    unusable_credential(RuleCredential::Unusable, false, "could not be read"),
+    out_of_time(RuleCredential::Anonymous, true, "deadline"),
 }

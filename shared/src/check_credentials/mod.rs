@@ -146,6 +146,7 @@ pub async fn run<P: PortSet>(
         deadline,
         now,
         http,
+        read_credentials: std::sync::Mutex::default(),
     };
     let mut assessments: Vec<Assessment> = stream::iter(selected.iter())
         .map(|secret| check.bounded(secret))
@@ -185,8 +186,30 @@ pub async fn run<P: PortSet>(
                 })
         })
         .collect();
-    let (pulls, headroom_findings) =
-        headroom::check(ports, config, &hub_rules, deadline, &mut metrics).await;
+    let read = check
+        .read_credentials
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let credential_of = |rule: &CacheRule| match &rule.credential_arn {
+        None => headroom::RuleCredential::Anonymous,
+        Some(_) => selected
+            .iter()
+            .find(|secret| assess::rules_using(secret, std::slice::from_ref(rule)).len() == 1)
+            .and_then(|secret| read.get(&secret.arn))
+            .map_or(headroom::RuleCredential::Unusable, |credential| {
+                headroom::RuleCredential::Read(credential.clone())
+            }),
+    };
+    let (pulls, headroom_findings) = headroom::check(
+        ports,
+        config,
+        &hub_rules,
+        credential_of,
+        deadline,
+        deadline.is_within(FINISH_RESERVE),
+        &mut metrics,
+    )
+    .await;
     for finding in headroom_findings {
         report.push_finding(finding);
     }
@@ -203,6 +226,9 @@ struct SecretCheck<'run, P: PortSet> {
     deadline: Deadline,
     now: DateTime<Utc>,
     http: &'run P::Upstream,
+    /// The values read that hold a usable credential, by secret ARN: Docker Hub's headroom is
+    /// asked with them, so no value is read twice.
+    read_credentials: std::sync::Mutex<BTreeMap<String, crate::registry_api::RegistryCredential>>,
 }
 
 impl<P: PortSet> SecretCheck<'_, P> {
@@ -251,7 +277,17 @@ impl<P: PortSet> SecretCheck<'_, P> {
             ValueReading::Skipped
         } else {
             match self.store.value(secret_id(secret)).await {
-                Ok(value) => ValueReading::Read(check_format(&value)),
+                Ok(value) => {
+                    if let Some(credential) =
+                        crate::registry_api::RegistryCredential::from_secret(&value)
+                    {
+                        self.read_credentials
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .insert(secret.arn.clone(), credential);
+                    }
+                    ValueReading::Read(check_format(&value))
+                }
                 Err(error) => ValueReading::Failed {
                     kind: error.kind,
                     message: aws_reason(&error),

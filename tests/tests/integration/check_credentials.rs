@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::types::Tag;
 use chrono::Utc;
@@ -15,7 +15,7 @@ use ptc_ops::metrics::MetricsSink;
 use ptc_ops::run::RunContext;
 use ptc_ops_tests::invoke;
 use ptc_ops_tests::invoke::check_credentials_run as check;
-use ptc_ops_tests::{sample_event, CapturedLogs, Fault, FaultKind, Rows, TestEnv};
+use ptc_ops_tests::{assert_no_token, sample_event, CapturedLogs, Fault, FaultKind, Rows, TestEnv};
 use serde_json::{json, Value};
 
 pub(super) const EXPIRY_TAG: &str = "ptc-ops:expires-at";
