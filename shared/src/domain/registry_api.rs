@@ -145,9 +145,7 @@ fn read_value(text: &str) -> Result<(String, &str), ChallengeProblem> {
         Err(ChallengeProblem::Malformed("a quoted value is not closed"))
     } else {
         // Token values; `/` and `:` appear unquoted in the wild (`scope=repository:a/b:pull`).
-        let end = text
-            .find(|c: char| c == ',' || c == ' ' || c == '\t')
-            .unwrap_or(text.len());
+        let end = text.find([',', ' ', '\t']).unwrap_or(text.len());
         if end == 0 {
             return Err(ChallengeProblem::Malformed("a parameter has no value"));
         }

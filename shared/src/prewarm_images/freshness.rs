@@ -220,17 +220,15 @@ impl<'run, P: PortSet> Freshener<'run, P> {
         let registry = self.ports.registry();
         if let Err(delete_error) = registry.delete_tag(repository, tag).await {
             warn!(image = %image.input, error = %delete_error, "tag could not be deleted to refresh it");
-            let note = Some(format!(
-                "not refreshed: the tag could not be deleted: {delete_error}"
-            ));
+            let note = format!("not refreshed: the tag could not be deleted: {delete_error}");
             return PullOutcome::AlreadyCached {
                 digest: previous_digest,
                 freshness: Some(match upstream_digest {
                     Some(upstream_digest) => Checked::Stale {
                         upstream_digest,
-                        note,
+                        note: Some(note),
                     },
-                    None => Checked::Unknown(note.unwrap_or_default()),
+                    None => Checked::Unknown(note),
                 }),
             };
         }

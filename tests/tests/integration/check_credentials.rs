@@ -668,7 +668,7 @@ async fn docker_hub_headroom_is_read_with_each_rules_credential() {
     );
     assert_no_token(
         &serde_json::to_string(&report).unwrap_or_default(),
-        &[env.emulator.info.upstream_credentials.access_token.clone()],
+        std::slice::from_ref(&env.emulator.info.upstream_credentials.access_token),
         "the check-credentials report",
     );
 }
