@@ -19,6 +19,7 @@ mod direct;
 mod drift;
 mod error;
 mod payload;
+mod registry;
 
 #[cfg(test)]
 mod tests;
@@ -33,10 +34,15 @@ pub use direct::{
 };
 pub use drift::{repository_of_arn, Caller, SettingCall, SettingChanged};
 pub use error::{CloudTrailCall, EventError, Received};
+pub use registry::{
+    is_credential_secret_id, CallRecord, ControlChanged, RegistryCall, RegistryPolicyChanged,
+    RuleChanged, SecretChanged,
+};
 
 use aws::Creation;
 use drift::Drift;
 use payload::{Envelope, EventKind, Payload};
+use registry::{Recorded, RulesOrPolicy};
 
 /// The four functions, as named in reports and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,10 +74,14 @@ impl FunctionKind {
     pub fn accepted(self) -> &'static str {
         match self {
             FunctionKind::HardenRepository => {
-                r#"a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#
+                r#"a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), a CloudTrail creation template or registry scanning call (CreateRepositoryCreationTemplate, UpdateRepositoryCreationTemplate, DeleteRepositoryCreationTemplate, PutRegistryScanningConfiguration), an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#
             }
-            FunctionKind::ValidateCacheRules => r#"a "Scheduled Event", {} or {"prefixes": [...]}"#,
-            FunctionKind::CheckCredentials => r#"a "Scheduled Event", {} or {"secrets": [...]}"#,
+            FunctionKind::ValidateCacheRules => {
+                r#"a CloudTrail rule or registry policy call (CreatePullThroughCacheRule, UpdatePullThroughCacheRule, DeletePullThroughCacheRule, PutRegistryPolicy, DeleteRegistryPolicy), a "Scheduled Event", {} or {"prefixes": [...]}"#
+            }
+            FunctionKind::CheckCredentials => {
+                r#"a CloudTrail secret value call (PutSecretValue, UpdateSecret, RotateSecret) on an `ecr-pullthroughcache/` secret, a "Scheduled Event", {} or {"secrets": [...]}"#
+            }
             FunctionKind::PrewarmImages => {
                 r#"a "Scheduled Event", {} or {"images": [...], "dry_run": false}"#
             }
@@ -95,6 +105,9 @@ pub enum HardenInvocation {
     SettingChanged(SettingChanged),
     /// ECR attempted a pull-through sync; a failed one is a finding of its own.
     PullThroughCacheAction(PullThroughCacheAction),
+    /// Someone changed a creation template or the registry scanning configuration (CloudTrail
+    /// API call, successful): reconcile the managed prefixes it concerns.
+    ControlChanged(ControlChanged),
     /// A `Scheduled Event`: sweep every managed repository.
     Scheduled(Scheduled),
     Direct(HardenRequest),
@@ -142,6 +155,17 @@ impl HardenInvocation {
         let event_name = envelope.text(&["eventName"]).ok().flatten();
         let event_source = envelope.text(&["eventSource"]).ok().flatten();
         let setting_call = event_name.and_then(SettingCall::from_event_name);
+        let control_call = event_name.is_some_and(|name| {
+            RegistryCall::CONTROLS
+                .iter()
+                .any(|call| call.as_str() == name)
+        });
+        if let (CreatedVia::ApiCall, true) = (via, control_call) {
+            return Ok(match registry::control_changed(envelope)? {
+                Recorded::Changed(changed) => HardenInvocation::ControlChanged(changed),
+                Recorded::Ignored { reason } => HardenInvocation::Ignored { reason },
+            });
+        }
         if let (CreatedVia::ApiCall, Some(call)) = (via, setting_call) {
             return Ok(match SettingChanged::from_envelope(envelope, call) {
                 Drift::Changed(changed) => HardenInvocation::SettingChanged(changed),
@@ -183,6 +207,16 @@ impl HardenInvocation {
 pub enum ValidateRulesInvocation {
     Scheduled(Scheduled),
     Direct(ValidateRulesRequest),
+    /// A rule was created, updated or deleted (CloudTrail API call, successful).
+    RuleChanged(RuleChanged),
+    /// The registry permissions policy was put or deleted: the consumer checks, at once.
+    RegistryPolicyChanged(RegistryPolicyChanged),
+    /// A well-formed CloudTrail record that asks for nothing (a failed call, a call the
+    /// function does not handle): acknowledged with the reason, no AWS call (see
+    /// [`HardenInvocation::Ignored`] for why this is not an error).
+    Ignored {
+        reason: String,
+    },
 }
 
 impl ValidateRulesInvocation {
@@ -193,6 +227,22 @@ impl ValidateRulesInvocation {
                 EventKind::Scheduled => {
                     Scheduled::from_envelope(&envelope).map(ValidateRulesInvocation::Scheduled)
                 }
+                EventKind::CloudTrail(CreatedVia::ApiCall) => {
+                    Ok(match registry::rules_or_policy(&envelope)? {
+                        Recorded::Changed(RulesOrPolicy::Rule(changed)) => {
+                            ValidateRulesInvocation::RuleChanged(changed)
+                        }
+                        Recorded::Changed(RulesOrPolicy::Policy(changed)) => {
+                            ValidateRulesInvocation::RegistryPolicyChanged(changed)
+                        }
+                        Recorded::Ignored { reason } => ValidateRulesInvocation::Ignored { reason },
+                    })
+                }
+                EventKind::CloudTrail(CreatedVia::ServiceEvent) => {
+                    Ok(ValidateRulesInvocation::Ignored {
+                        reason: service_event_reason(&envelope),
+                    })
+                }
                 _ => Err(envelope.unsupported()),
             },
             Payload::Direct(object) => {
@@ -201,11 +251,11 @@ impl ValidateRulesInvocation {
         }
     }
 
-    /// The rule prefixes to validate; `None` means every rule.
+    /// The rule prefixes a scheduled or direct run validates; `None` means every rule.
     pub fn prefixes(&self) -> Option<&[String]> {
         match self {
             ValidateRulesInvocation::Direct(request) => request.prefixes.as_deref(),
-            ValidateRulesInvocation::Scheduled(_) => None,
+            _ => None,
         }
     }
 }
@@ -215,6 +265,14 @@ impl ValidateRulesInvocation {
 pub enum CheckCredentialsInvocation {
     Scheduled(Scheduled),
     Direct(CheckCredentialsRequest),
+    /// An `ecr-pullthroughcache/` secret was given a new value or rotated (CloudTrail API call,
+    /// successful): that secret alone, and the rules that use it.
+    SecretChanged(SecretChanged),
+    /// A well-formed CloudTrail record that asks for nothing (a failed call, another secret, a
+    /// call the function does not handle): acknowledged with the reason, no AWS call.
+    Ignored {
+        reason: String,
+    },
 }
 
 impl CheckCredentialsInvocation {
@@ -225,6 +283,21 @@ impl CheckCredentialsInvocation {
                 EventKind::Scheduled => {
                     Scheduled::from_envelope(&envelope).map(CheckCredentialsInvocation::Scheduled)
                 }
+                EventKind::CloudTrail(CreatedVia::ApiCall) => {
+                    Ok(match registry::secret_changed(&envelope)? {
+                        Recorded::Changed(changed) => {
+                            CheckCredentialsInvocation::SecretChanged(changed)
+                        }
+                        Recorded::Ignored { reason } => {
+                            CheckCredentialsInvocation::Ignored { reason }
+                        }
+                    })
+                }
+                EventKind::CloudTrail(CreatedVia::ServiceEvent) => {
+                    Ok(CheckCredentialsInvocation::Ignored {
+                        reason: service_event_reason(&envelope),
+                    })
+                }
                 _ => Err(envelope.unsupported()),
             },
             Payload::Direct(object) => {
@@ -233,11 +306,12 @@ impl CheckCredentialsInvocation {
         }
     }
 
-    /// The secrets to check; `None` means every `ecr-pullthroughcache/` secret.
+    /// The secrets a scheduled or direct run checks; `None` means every
+    /// `ecr-pullthroughcache/` secret.
     pub fn secrets(&self) -> Option<&[String]> {
         match self {
             CheckCredentialsInvocation::Direct(request) => request.secrets.as_deref(),
-            CheckCredentialsInvocation::Scheduled(_) => None,
+            _ => None,
         }
     }
 }
@@ -293,4 +367,16 @@ impl PrewarmInvocation {
             _ => None,
         }
     }
+}
+
+/// Why a CloudTrail service event asks nothing of the functions that act on API calls.
+fn service_event_reason(envelope: &Envelope<'_>) -> String {
+    let event_name = envelope.text(&["eventName"]).ok().flatten().unwrap_or("");
+    format!(
+        "{:?} {:?} is not a call made by someone: {} acts on {:?} records",
+        payload::CLOUDTRAIL_SERVICE_EVENT,
+        error::bounded(event_name),
+        envelope.function(),
+        payload::CLOUDTRAIL_API_CALL
+    )
 }

@@ -155,6 +155,31 @@ pub fn update_rule_custom_role_command(
     )
 }
 
+/// Re-creates a deleted pull-through cache rule as its deletion record describes it.
+pub fn create_rule_command(
+    prefix: &str,
+    upstream_registry_url: Option<&str>,
+    credential_arn: Option<&str>,
+    region: Option<&str>,
+) -> String {
+    let credential = credential_arn
+        .map(|arn| format!(" --credential-arn {arn}"))
+        .unwrap_or_default();
+    format!(
+        "aws ecr create-pull-through-cache-rule --ecr-repository-prefix {prefix} --upstream-registry-url {}{credential}{}",
+        upstream_registry_url.unwrap_or("<upstream registry URL>"),
+        region_flag(region)
+    )
+}
+
+/// Shows the CloudTrail record of a call (who, from where, with which parameters).
+pub fn lookup_event_command(event_id: &str, region: Option<&str>) -> String {
+    format!(
+        "aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventId,AttributeValue={event_id}{}",
+        region_flag(region)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -282,6 +282,74 @@ export const EVENT_PATTERNS: Record<string, { description: string; pattern: Reco
   },
 };
 
+/**
+ * The SAM template's EventBridge patterns of registry-level changes, by the function each goes
+ * to (a test compares them): rules and the registry policy, credential secrets, creation
+ * templates and registry scanning. CloudTrail API calls only, failed calls left out; the
+ * template and scanning rule leaves out harden-repository's own writes, and no role of the stack
+ * may make the calls of the other two.
+ */
+export const REGISTRY_EVENT_PATTERNS: Record<string, { function: FunctionName; description: string; pattern: Record<string, unknown> }> = {
+  RuleChanged: {
+    function: 'validate-cache-rules',
+    description: 'validate-cache-rules checks a rule or registry policy change at once',
+    pattern: {
+      source: ['aws.ecr'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      detail: {
+        eventSource: ['ecr.amazonaws.com'],
+        eventName: [
+          'CreatePullThroughCacheRule',
+          'UpdatePullThroughCacheRule',
+          'DeletePullThroughCacheRule',
+          'PutRegistryPolicy',
+          'DeleteRegistryPolicy',
+        ],
+        errorCode: [{ exists: false }],
+      },
+    },
+  },
+  SecretChanged: {
+    function: 'check-credentials',
+    description: 'check-credentials verifies a credential given a new value at once',
+    pattern: {
+      source: ['aws.secretsmanager'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      detail: {
+        eventSource: ['secretsmanager.amazonaws.com'],
+        eventName: ['PutSecretValue', 'UpdateSecret', 'RotateSecret'],
+        errorCode: [{ exists: false }],
+        // A name or an ARN, as the caller wrote it; the code checks again.
+        requestParameters: {
+          secretId: [{ prefix: 'ecr-pullthroughcache/' }, { wildcard: 'arn:*:secretsmanager:*:*:secret:ecr-pullthroughcache/*' }],
+        },
+      },
+    },
+  },
+  RegistryControlChanged: {
+    function: 'harden-repository',
+    description: 'harden-repository reconciles a changed creation template or registry scanning configuration',
+    pattern: {
+      source: ['aws.ecr'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      detail: {
+        eventSource: ['ecr.amazonaws.com'],
+        eventName: [
+          'CreateRepositoryCreationTemplate',
+          'UpdateRepositoryCreationTemplate',
+          'DeleteRepositoryCreationTemplate',
+          'PutRegistryScanningConfiguration',
+        ],
+        errorCode: [{ exists: false }],
+        $or: [
+          { userIdentity: { sessionContext: { sessionIssuer: { arn: [{ 'anything-but': [OWN_ROLE_ARN] }] } } } },
+          { userIdentity: { sessionContext: { sessionIssuer: { arn: [{ exists: false }] } } } },
+        ],
+      },
+    },
+  },
+};
+
 /** Copies the configuration folder (without its Makefile) under `ptc-ops/`, as the layer needs it. */
 function stageConfigLayer(configDirectory: string): string {
   const source = path.resolve(configDirectory);
@@ -721,6 +789,14 @@ export class EcrPtcOps extends Construct {
         description,
         eventPattern: { source, detailType, detail: withOwnRole(detail, roles['harden-repository'].roleArn) as Record<string, unknown> },
         targets: [new targets.LambdaFunction(harden)],
+      });
+    }
+    for (const [id, { function: name, description, pattern }] of Object.entries(REGISTRY_EVENT_PATTERNS)) {
+      const { source, 'detail-type': detailType, detail } = pattern as { source: string[]; 'detail-type': string[]; detail: Record<string, unknown> };
+      new events.Rule(this, `${FUNCTIONS[name].id}${id}`, {
+        description,
+        eventPattern: { source, detailType, detail: withOwnRole(detail, roles['harden-repository'].roleArn) as Record<string, unknown> },
+        targets: [new targets.LambdaFunction(functions[name])],
       });
     }
     const schedules: [FunctionName, string, string][] = [

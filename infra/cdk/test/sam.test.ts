@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { Stack } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 
-import { DEFAULTS, EVENT_PATTERNS, EcrPtcOpsProps } from '../lib';
+import { DEFAULTS, EVENT_PATTERNS, EcrPtcOpsProps, REGISTRY_EVENT_PATTERNS } from '../lib';
 import { ofType, oneOrMany, resolve, samDefault, samLoopOutputs, samResources, samTemplate, synth } from './helpers';
 
 /** The SAM parameter each prop mirrors. */
@@ -85,9 +85,15 @@ describe('EcrPtcOps and infra/template.yaml', () => {
     );
     assert.deepEqual(cdkPatterns.sort(), samPatterns.sort());
     assert.deepEqual(
-      Object.values(EVENT_PATTERNS).map(({ pattern }) => canonical(pattern)).sort(),
+      [...Object.values(EVENT_PATTERNS), ...Object.values(REGISTRY_EVENT_PATTERNS)].map(({ pattern }) => canonical(pattern)).sort(),
       samPatterns.sort(),
     );
+    // Each registry-level rule goes to the function the SAM template names.
+    for (const [id, { function: name }] of Object.entries(REGISTRY_EVENT_PATTERNS)) {
+      const owner = samFunctions.find(([, fn]) => Object.keys(fn.Properties.Events ?? {}).includes(id));
+      assert.ok(owner, `${id} is a SAM event`);
+      assert.equal(owner[1].Metadata.BuildProperties.Binary, name, `${id} goes to ${name}`);
+    }
   });
 
   it('runs each function on the same schedules', () => {

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use crate::domain::markdown::{code, defuse, for_chat, truncate_for_chat};
 use crate::domain::secret::scrub;
-use crate::domain::{Finding, Severity};
+use crate::domain::{Check, Finding, Severity};
 use crate::ports::Alert;
 
 /// SNS `Subject`: at most 100 ASCII characters, no line breaks.
@@ -40,26 +40,31 @@ pub struct AlertSource {
     pub region: Option<String>,
 }
 
-/// Builds the alerts of a run: findings at or above `min_severity`, grouped by resource, most
-/// severe first within a group, groups in resource order (deterministic output).
+/// Builds the alerts of a run: findings at or above `min_severity` (and the verdict on a
+/// rotated credential, which answers someone's change whatever its severity), grouped by
+/// resource, most severe first within a group, groups in resource order (deterministic output).
+/// A rotation verdict is an alert of its own, so that it is never held back with the other
+/// findings of its secret (see [`repeats::key`]).
 pub fn build_alerts(
     source: &AlertSource,
     findings: &[Finding],
     min_severity: Severity,
 ) -> Vec<Alert> {
-    let mut by_resource: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for finding in findings
-        .iter()
-        .filter(|finding| finding.severity >= min_severity)
-    {
+    let mut by_resource: BTreeMap<(&str, bool), Vec<&Finding>> = BTreeMap::new();
+    for finding in findings.iter().filter(|finding| {
+        finding.severity >= min_severity || finding.check == Check::CredentialRotation
+    }) {
         by_resource
-            .entry(finding.resource.as_str())
+            .entry((
+                finding.resource.as_str(),
+                finding.check == Check::CredentialRotation,
+            ))
             .or_default()
             .push(finding);
     }
     by_resource
         .into_iter()
-        .map(|(resource, mut group)| {
+        .map(|((resource, _), mut group)| {
             // Stable sort keeps the run's order among findings of the same severity.
             group.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
             build_alert(source, resource, &group)

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tracing::{info, warn};
 
 use super::Alert;
+use crate::domain::Check;
 use crate::ports::AwsError;
 use crate::ports::{AlertClaim, AlertDecision, StateStore};
 
@@ -34,12 +35,35 @@ pub enum Unchecked {
     Failed(Vec<(String, AwsError)>),
 }
 
-/// The state key of an alert: its thread, check and resource.
+/// The state key of an alert: its thread, check and resource. A rotation verdict answers one
+/// change, which its description names (call, caller, time): each change gets its verdict, a
+/// second delivery of the same record does not, and "verified" after a refused value within
+/// the window is not held back as a repeat of the refusal.
 pub fn key(alert: &Alert) -> String {
-    format!(
+    let key = format!(
         "alert#{}#{}#{}",
         alert.thread_id, alert.check, alert.resource
-    )
+    );
+    if alert.check != Check::CredentialRotation {
+        return key;
+    }
+    let description = serde_json::from_str::<Value>(&alert.message)
+        .ok()
+        .and_then(|message| {
+            message["content"]["description"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    format!("{key}#{:016x}", fnv1a(description.as_bytes()))
+}
+
+/// FNV-1a, 64 bits: a stable digest of a text (the same in every process and release, which
+/// `std`'s hasher does not promise). Not for security: it only tells two changes apart.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Decides which of `alerts` go out at `now`. No state call when the window is 0 or there is
@@ -173,6 +197,85 @@ mod tests {
     async fn sent(state: &Arc<FakeState>, alert: Alert, minutes: i64) -> Vec<Alert> {
         let port = state.as_ref() as &dyn StateStore;
         gate(Some(port), vec![alert], at(minutes), 60).await.to_send
+    }
+
+    fn rotation(severity: Severity, description: &str) -> Alert {
+        let source = AlertSource {
+            function: "check-credentials".into(),
+            region: Some("eu-west-1".into()),
+        };
+        let finding = Finding::new(
+            severity,
+            Check::CredentialRotation,
+            "ecr-pullthroughcache/ghcr",
+            "rotation of `ecr-pullthroughcache/ghcr`",
+            description,
+        );
+        build_alerts(&source, &[finding], Severity::Critical).remove(0)
+    }
+
+    /// A rotation verdict answers one change: the same record twice is one alert; a second
+    /// change within the window, a verified value after a refused one, gets its own.
+    #[tokio::test]
+    async fn each_rotation_gets_its_verdict_once() {
+        let state = Arc::new(FakeState::default());
+        let refused = || {
+            rotation(
+                Severity::Critical,
+                "`PutSecretValue` at `10:00:00Z`: refused",
+            )
+        };
+        let verified = || rotation(Severity::Info, "`PutSecretValue` at `10:05:00Z`: verified");
+        assert_eq!(sent(&state, refused(), 0).await.len(), 1);
+        assert_eq!(
+            sent(&state, refused(), 1).await.len(),
+            0,
+            "a duplicate delivery"
+        );
+        assert_eq!(
+            sent(&state, verified(), 5).await.len(),
+            1,
+            "the next change"
+        );
+        assert_eq!(sent(&state, verified(), 6).await.len(), 0);
+        assert_ne!(key(&refused()), key(&verified()));
+        assert_eq!(key(&refused()), key(&refused()));
+    }
+
+    /// A verdict is its own alert: a warning about the same secret neither hides it nor is
+    /// hidden by it.
+    #[test]
+    fn a_rotation_verdict_is_not_grouped_with_the_secrets_other_findings() {
+        let source = AlertSource {
+            function: "check-credentials".into(),
+            region: None,
+        };
+        let secret = "ecr-pullthroughcache/ghcr";
+        let findings = [
+            Finding::new(
+                Severity::Warning,
+                Check::CredentialExpiry,
+                secret,
+                "expires soon",
+                "in 20 days",
+            ),
+            Finding::new(
+                Severity::Info,
+                Check::CredentialRotation,
+                secret,
+                "rotation verified",
+                "verified",
+            ),
+        ];
+        let alerts = build_alerts(&source, &findings, Severity::Warning);
+        let checks: Vec<Check> = alerts.iter().map(|alert| alert.check).collect();
+        assert_eq!(checks, [Check::CredentialExpiry, Check::CredentialRotation]);
+        assert!(
+            alerts
+                .iter()
+                .all(|alert| alert.thread_id == alerts[0].thread_id),
+            "one thread"
+        );
     }
 
     /// Twenty failures of one image within minutes: the first goes out, the rest are held

@@ -15,6 +15,7 @@
 //! error: problems are described by key name and kind only.
 
 pub mod assess;
+pub mod events;
 pub mod expiry;
 pub mod findings;
 pub mod format;
@@ -70,6 +71,10 @@ pub struct CredentialsDetails {
     /// Docker Hub's pull headroom, by the prefix of each Docker Hub rule checked.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pulls: BTreeMap<String, headroom::PullHeadroom>,
+    /// The CloudTrail record that started the run, when one did (a schedule or a direct
+    /// invoke leaves it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<events::CredentialsTrigger>,
 }
 
 /// What to check.

@@ -1,7 +1,8 @@
 //! What `check-credentials` may call: list and read the credential secrets (and decrypt them,
 //! through Secrets Manager only, when a customer managed key encrypts them), read the rules that
 //! use them, and (with `credentials.write_back`) tag a secret with its discovered expiry, that
-//! tag key only.
+//! tag key only. A secret given a new value (a CloudTrail record) is described alone, and the
+//! rules that use it are validated with it.
 
 use crate::domain::permissions::{
     Condition, Permission, Scope, Switch, TagKeys, PUBLISH_ALERTS, PUBLISH_ALERTS_DECRYPT,
@@ -13,6 +14,11 @@ pub const PERMISSIONS: &[Permission] = &[
         "secretsmanager:ListSecrets",
         Scope::AnyResource,
         "find the `ecr-pullthroughcache/` secrets; listing has no resource-level permission",
+    ),
+    Permission::new(
+        "secretsmanager:DescribeSecret",
+        Scope::CredentialSecrets,
+        "a secret given a new value: that secret alone, without listing the others",
     ),
     Permission::new(
         "secretsmanager:GetSecretValue",
@@ -36,6 +42,11 @@ pub const PERMISSIONS: &[Permission] = &[
         "ecr:DescribePullThroughCacheRules",
         Scope::AnyResource,
         "which rules use each secret; IAM has no resource type for rules",
+    ),
+    Permission::new(
+        "ecr:ValidatePullThroughCacheRule",
+        Scope::AnyResource,
+        "a secret given a new value: validate the rules that use it; IAM has no resource type for rules",
     ),
     PUBLISH_ALERTS,
     PUBLISH_ALERTS_ENCRYPT,

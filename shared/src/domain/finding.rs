@@ -33,6 +33,10 @@ pub enum Check {
     CredentialAge,
     /// Who uses the secret (orphans, deletion while in use).
     CredentialUse,
+    /// The verdict on a credential given a new value (a CloudTrail `PutSecretValue`,
+    /// `UpdateSecret` or `RotateSecret`): verified, or refused. Sent to chat whatever
+    /// `alerts.min_severity` says: it answers a change someone just made.
+    CredentialRotation,
     /// A repository setting brought to (or differing from) its profile.
     RepositoryHardening,
     /// A repository could not be observed or changed.
@@ -65,6 +69,7 @@ impl Check {
             Check::CredentialExpiry => "credential-expiry",
             Check::CredentialAge => "credential-age",
             Check::CredentialUse => "credential-use",
+            Check::CredentialRotation => "credential-rotation",
             Check::RepositoryHardening => "repository-hardening",
             Check::HardeningFailure => "hardening-failure",
             Check::CreationTemplate => "creation-template",

@@ -94,6 +94,17 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// `detail.userIdentity` of a CloudTrail record; absent or empty fields stay `None`.
+    pub(super) fn from_envelope(envelope: &Envelope<'_>) -> Caller {
+        let text = |path: &[&str]| nonempty_text(envelope, path);
+        Caller {
+            arn: text(&["userIdentity", "arn"]),
+            role_arn: text(&["userIdentity", "sessionContext", "sessionIssuer", "arn"]),
+            identity_type: text(&["userIdentity", "type"]),
+            invoked_by: text(&["userIdentity", "invokedBy"]),
+        }
+    }
+
     /// The most specific name of the caller there is.
     pub fn principal(&self) -> &str {
         self.arn
@@ -102,6 +113,15 @@ impl Caller {
             .or(self.invoked_by.as_deref())
             .unwrap_or("an unidentified caller")
     }
+}
+
+fn nonempty_text(envelope: &Envelope<'_>, path: &[&str]) -> Option<String> {
+    envelope
+        .text(path)
+        .ok()
+        .flatten()
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned)
 }
 
 /// Someone changed a setting of a repository (a successful call from `ecr.amazonaws.com`).
@@ -165,25 +185,12 @@ impl SettingChanged {
                 ))
             }
         };
-        let text = |path: &[&str]| {
-            envelope
-                .text(path)
-                .ok()
-                .flatten()
-                .filter(|text| !text.is_empty())
-                .map(str::to_owned)
-        };
         Drift::Changed(SettingChanged {
             call,
             repository_name,
-            caller: Caller {
-                arn: text(&["userIdentity", "arn"]),
-                role_arn: text(&["userIdentity", "sessionContext", "sessionIssuer", "arn"]),
-                identity_type: text(&["userIdentity", "type"]),
-                invoked_by: text(&["userIdentity", "invokedBy"]),
-            },
-            event_time: text(&["eventTime"]),
-            event_id: text(&["eventID"]),
+            caller: Caller::from_envelope(envelope),
+            event_time: nonempty_text(envelope, &["eventTime"]),
+            event_id: nonempty_text(envelope, &["eventID"]),
         })
     }
 }

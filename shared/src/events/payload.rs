@@ -139,6 +139,10 @@ impl<'a> Envelope<'a> {
         self.resources?.as_array()?.first()?.as_str()
     }
 
+    pub(super) fn function(&self) -> FunctionKind {
+        self.function
+    }
+
     pub(super) fn detail_is_object(&self) -> bool {
         self.detail.is_object()
     }

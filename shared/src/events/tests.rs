@@ -16,7 +16,7 @@ macro_rules! sample {
     };
 }
 
-const SAMPLES: [(&str, &str); 17] = [
+const SAMPLES: [(&str, &str); 26] = [
     sample!("create-repository-service-event.json"),
     sample!("create-repository-api-call.json"),
     sample!("setting-changed-put-lifecycle-policy.json"),
@@ -34,6 +34,15 @@ const SAMPLES: [(&str, &str); 17] = [
     sample!("check-credentials.json"),
     sample!("check-credentials-secrets.json"),
     sample!("prewarm-images.json"),
+    sample!("rule-created.json"),
+    sample!("rule-updated.json"),
+    sample!("rule-deleted.json"),
+    sample!("registry-policy-put.json"),
+    sample!("registry-policy-deleted.json"),
+    sample!("secret-value-put.json"),
+    sample!("secret-rotated.json"),
+    sample!("template-deleted.json"),
+    sample!("registry-scanning-put.json"),
 ];
 
 use FunctionKind::{
@@ -271,13 +280,12 @@ named_cases! {
         Harden,
         created("docker-hub/library/nginx", CreatedVia::ServiceEvent, Some("ecr.amazonaws.com")),
     ),
-    create_repository_service_event_for_validate(
+    create_repository_service_event_for_prewarm(
         "create-repository-service-event.json",
-        Validate,
-        error("UnsupportedEvent", &[r#"unsupported event for validate-cache-rules: got detail-type "AWS Service Event via CloudTrail" from "aws.ecr" (CloudTrail "CreateRepository" from "ecr.amazonaws.com"); expected a "Scheduled Event", {} or {"prefixes": [...]}"#]),
+        Prewarm,
+        error("UnsupportedEvent", &[r#"unsupported event for prewarm-images: got detail-type "AWS Service Event via CloudTrail" from "aws.ecr" (CloudTrail "CreateRepository" from "ecr.amazonaws.com"); expected a "Scheduled Event", {} or {"images": [...], "dry_run": false}"#]),
     ),
     create_repository_api_call_for_harden("create-repository-api-call.json", Harden, api_call()),
-    create_repository_api_call_for_check("create-repository-api-call.json", Check, error("UnsupportedEvent", &[r#"got detail-type "AWS API Call via CloudTrail""#])),
     pull_through_cache_action_success_for_harden(
         "pull-through-cache-action-success.json",
         Harden,
@@ -499,7 +507,7 @@ named_cases! {
         error(
             "UnsupportedEvent",
             &[
-                r#"unsupported event for harden-repository: got detail-type "EC2 Instance State-change Notification" from "aws.ec2"; expected a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#,
+                r#"unsupported event for harden-repository: got detail-type "EC2 Instance State-change Notification" from "aws.ec2"; expected a CloudTrail CreateRepository event, a CloudTrail repository setting call (PutLifecyclePolicy, DeleteLifecyclePolicy, SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability, PutImageScanningConfiguration, TagResource, UntagResource), a CloudTrail creation template or registry scanning call (CreateRepositoryCreationTemplate, UpdateRepositoryCreationTemplate, DeleteRepositoryCreationTemplate, PutRegistryScanningConfiguration), an "ECR Pull Through Cache Action" event, a "Scheduled Event", {"repositories": [...]} or {"sweep": true}"#,
             ],
         ),
     ),
@@ -836,21 +844,24 @@ fn terraform() -> Caller {
 /// refuses it.
 fn check_setting_change_sample(_case: &str, file: &str, expected: Expected) {
     check(file, Harden, &sample(file), expected);
-    for other in [Validate, Check, Prewarm] {
-        check(
-            file,
-            other,
-            &sample(file),
-            error(
-                "UnsupportedEvent",
-                &[r#"got detail-type "AWS API Call via CloudTrail""#],
-            ),
-        );
+    // The functions that act on other CloudTrail calls acknowledge them; prewarm refuses them.
+    for other in [Validate, Check] {
+        registry::check_acknowledged(file, other, sample(file), &["is not a call", "acts on"]);
     }
+    check(
+        file,
+        Prewarm,
+        &sample(file),
+        error(
+            "UnsupportedEvent",
+            &[r#"got detail-type "AWS API Call via CloudTrail""#],
+        ),
+    );
 }
 
 named_cases! {
-    /// The setting-change samples of `events/`: harden reads them, the others refuse them.
+    /// The setting-change samples of `events/`: harden reads them, the checks acknowledge them,
+    /// the pre-warmer refuses them.
     mod setting_change_samples => check_setting_change_sample;
     put_lifecycle_policy_by_an_sso_user(
         "setting-changed-put-lifecycle-policy.json",
@@ -1057,3 +1068,6 @@ named_cases! {
     not_an_arn("k8s/pause", None),
     empty("", None),
 }
+
+/// Registry-level records: their own file, for size.
+mod registry;

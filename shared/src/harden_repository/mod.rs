@@ -12,6 +12,7 @@
 //! - [`sweep`]: every managed repository from a cursor, until done or out of time.
 
 pub mod apply;
+mod controls;
 pub mod desired;
 pub mod findings;
 pub mod observe;
@@ -133,6 +134,11 @@ pub async fn run<P: PortSet>(
                 birth: report::birth(&report),
             });
             Ok(done((report, metrics)))
+        }
+        HardenInvocation::ControlChanged(changed) => {
+            controls::controls_changed(ports, config, changed, dry_run, own_role_arn)
+                .await
+                .map(done)
         }
         HardenInvocation::SettingChanged(changed) => {
             drift(ports, config, changed, dry_run, deadline, own_role_arn)

@@ -86,6 +86,21 @@ pub enum Trigger {
         #[serde(skip_serializing_if = "Option::is_none")]
         acknowledged: Option<String>,
     },
+    /// Someone changed a creation template or the registry scanning configuration (a
+    /// CloudTrail API-call record).
+    ControlChanged {
+        call: String,
+        /// The template's prefix; none for the registry scanning configuration.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+        changed_by: String,
+        role: Option<String>,
+        event_time: Option<String>,
+        event_id: Option<String>,
+        /// Why nothing was done (the function's own change, a prefix not managed, the mode).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        acknowledged: Option<String>,
+    },
     /// ECR reported a sync of a cached image.
     PullThroughCacheAction {
         repository: String,

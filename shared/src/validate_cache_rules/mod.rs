@@ -7,6 +7,7 @@
 
 pub mod assess;
 pub mod consumers;
+pub mod events;
 pub mod findings;
 pub mod permissions;
 
@@ -26,7 +27,6 @@ pub use findings::assess;
 use crate::deadline::Deadline;
 use crate::domain::{CacheRule, Check, Finding, Report, SecretArn, Severity};
 use crate::error::Error;
-use crate::events::FunctionKind;
 use crate::metrics::{Metrics, Unit};
 use crate::ports::AwsErrorKind;
 use crate::ports::{PortSet, Registry, SecretStore};
@@ -54,6 +54,10 @@ pub struct ValidateDetails {
     /// The consumer checks (`[consumers]`), when consumers are configured.
     #[serde(flatten)]
     pub consumers: Option<crate::validate_cache_rules::consumers::ConsumerSections>,
+    /// The CloudTrail record that started the run, when one did (a schedule or a direct
+    /// invoke leaves it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<events::RulesTrigger>,
 }
 
 /// Time kept after the last validation to sort, report, publish the alerts and write metrics.
@@ -70,22 +74,14 @@ pub async fn run<P: PortSet>(
     context: &RunContext<'_, P>,
     request: Request,
 ) -> Result<Ran<ValidateDetails>, Error> {
-    let RunContext {
-        ports,
-        config,
-        deadline,
-        now,
-        ..
-    } = *context;
+    let RunContext { ports, config, .. } = *context;
     let prefixes = request.prefixes.as_deref();
-    let function = FunctionKind::ValidateCacheRules.as_str();
-    let registry = ports.registry();
-    let secret_store = ports.secret_store();
-    let rules = registry
+    let rules = ports
+        .registry()
         .cache_rules(None)
         .await
         .map_err(|error| Error::aws("cannot list the pull-through cache rules", error))?;
-    let mut report = ValidateReport::new(function, false);
+    let mut report = ValidateReport::new(FUNCTION, false);
     let selection = select_rules(rules, prefixes, &config.rules.skip_prefixes);
     for unknown in &selection.unknown_prefixes {
         report.push_finding(Finding::new(
@@ -99,26 +95,49 @@ pub async fn run<P: PortSet>(
             ),
         ));
     }
+    Ok(validate_selected(context, selection.in_scope, selection.skipped, report).await)
+}
 
+/// The function's name in reports and metrics.
+const FUNCTION: &str = "validate-cache-rules";
+
+/// Validates `rules` (already selected; `skipped` were left out by `rules.skip_prefixes`) into
+/// `report`, then runs the consumer checks on them.
+async fn validate_selected<P: PortSet>(
+    context: &RunContext<'_, P>,
+    rules: Vec<CacheRule>,
+    skipped: usize,
+    mut report: ValidateReport,
+) -> Ran<ValidateDetails> {
+    let RunContext {
+        ports,
+        config,
+        deadline,
+        now,
+        ..
+    } = *context;
+    let function = FUNCTION;
+    let registry = ports.registry();
+    let secret_store = ports.secret_store();
     let context = RegistryContext {
         account_id: None,
         region: ports.region().map(str::to_owned),
     };
-    let consumer_rules = selection.in_scope.clone();
+    let consumer_rules = rules.clone();
     let observer: Observer<'_, P> = Observer {
         registry,
         secret_store,
         context: &context,
         now,
     };
-    let mut results = observer.validate_all(selection.in_scope, deadline).await;
+    let mut results = observer.validate_all(rules, deadline).await;
     results.sort_by(|left, right| left.prefix.cmp(&right.prefix));
     let out_of_time_finding = out_of_time_finding(&results, context.region.as_deref());
 
     let mut metrics = Metrics::new(function);
     let mut count = |name: &str, value: usize| report.count(name, value as u64);
     count("rules_checked", results.len());
-    count("rules_skipped", selection.skipped);
+    count("rules_skipped", skipped);
     count(
         "rules_valid",
         results
@@ -177,8 +196,28 @@ pub async fn run<P: PortSet>(
         report.push_finding(finding);
     }
     report.details.rules = results;
-    // Whether each consumer's first pull through these rules would work (`[consumers]`): one
-    // more ECR call, skipped when the rules used up the time kept for the report.
+    check_consumers(
+        ports,
+        config,
+        deadline,
+        &consumer_rules,
+        &mut report,
+        &mut metrics,
+    )
+    .await;
+    Ran { report, metrics }
+}
+
+/// Whether each consumer's first pull through `rules` would work (`[consumers]`), into the
+/// report: one more ECR call, skipped when the rules used up the time kept for the report.
+async fn check_consumers(
+    ports: &impl PortSet,
+    config: &crate::config::Config,
+    deadline: Deadline,
+    consumer_rules: &[CacheRule],
+    report: &mut ValidateReport,
+    metrics: &mut Metrics,
+) {
     let has_consumers = !config.consumers.is_empty();
     if has_consumers && deadline.is_within(FINISH_RESERVE) {
         warn!("deadline near: the consumer checks are skipped this run");
@@ -186,7 +225,7 @@ pub async fn run<P: PortSet>(
         // The consumer checks make IAM calls per principal and prefix: they are cut at the time
         // kept for the report, so the run still reports what the rules found.
         let checking =
-            crate::validate_cache_rules::consumers::check(ports, config, &consumer_rules, None);
+            crate::validate_cache_rules::consumers::check(ports, config, consumer_rules, None);
         let finished = match deadline.remaining() {
             Some(left) => tokio::time::timeout(left.saturating_sub(FINISH_RESERVE), checking)
                 .await
@@ -199,7 +238,7 @@ pub async fn run<P: PortSet>(
                     "ConsumerPullsFailing",
                     consumers.count(crate::validate_cache_rules::consumers::Status::Missing) as u64,
                 );
-                report.details.consumers = consumers.write_into(&mut report);
+                report.details.consumers = consumers.write_into(report);
             }
             None => {
                 warn!("deadline near: the consumer checks did not finish this run");
@@ -216,7 +255,6 @@ pub async fn run<P: PortSet>(
             }
         }
     }
-    Ok(Ran { report, metrics })
 }
 
 /// What validating one rule needs, shared by every rule of the run.

@@ -5,10 +5,12 @@
 //! with a wrong token; tokens expiring in 5 days, 25 days and next year; cached repositories
 //! with the bare defaults ECR gives them), then runs each of the four Lambda binaries through
 //! the Lambda Runtime API with the sample events of `events/`, and shows what they reported,
-//! what reached chat, and what changed. Everything it started stops when it ends.
+//! what reached chat, and what changed. Then registry-level events: a token is rotated and a
+//! registry policy deleted, each checked at once from the record a trail would deliver.
+//! Everything it started stops when it ends.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{Days, Utc};
 use ptc_ops_tests::eventbridge::{emit, template_rules, Router};
@@ -17,6 +19,8 @@ use ptc_ops_tests::{repo_root, sample_event, TestEnv};
 use serde_json::{json, Value};
 
 const ACCOUNT: &str = "111122223333";
+/// The cluster account that pulls through the `quay` rule (`[consumers]`).
+const CLUSTER_ACCOUNT: &str = "210987654321";
 const REGION: &str = "eu-west-1";
 
 type DemoResult<T> = Result<T, String>;
@@ -234,6 +238,8 @@ async fn run() -> DemoResult<()> {
     }
     println!("  {} alert(s)", alerts.len());
 
+    registry_events(&env, &binaries, &process_env, &inbox).await?;
+
     heading("pre-warmed images and the URIs to pull them from");
     for image in prewarm_report["images"].as_array().into_iter().flatten() {
         println!(
@@ -344,7 +350,154 @@ async fn seed(env: &TestEnv) -> DemoResult<()> {
         .await
         .map_err(|error| format!("creating team/payments-api: {error}"))?;
     println!("  repository team/payments-api (not a cache: must stay untouched)");
+    let registry_policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ClusterAccountFirstPull",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{CLUSTER_ACCOUNT}:root")},
+            "Action": ["ecr:CreateRepository", "ecr:BatchImportUpstreamImage"],
+            "Resource": format!("arn:aws:ecr:{}:{}:repository/quay/*", env.region, env.account_id)
+        }]
+    });
+    env.ecr()
+        .put_registry_policy()
+        .policy_text(registry_policy.to_string())
+        .send()
+        .await
+        .map_err(|error| format!("putting the registry policy: {error}"))?;
+    println!(
+        "  registry policy: cluster account {CLUSTER_ACCOUNT} may make first pulls through `quay`"
+    );
     Ok(())
+}
+
+/// Registry-level changes, each routed by its template rule from the record a trail would
+/// deliver, and what reached chat for it.
+async fn registry_events(
+    env: &TestEnv,
+    binaries: &Path,
+    process_env: &[(String, String)],
+    inbox: &ptc_ops_tests::AlertInbox,
+) -> DemoResult<()> {
+    let rules: Vec<_> = template_rules()
+        .into_iter()
+        .filter(|rule| rule.name == "RuleChanged" || rule.name == "SecretChanged")
+        .collect();
+    let router = Router::create(env, &rules).await;
+
+    heading("registry-level event: someone rotates the revoked ghcr.io token");
+    let secret = "ecr-pullthroughcache/ghcr";
+    let expires = Utc::now()
+        .date_naive()
+        .checked_add_days(Days::new(90))
+        .map(|date| date.to_string())
+        .unwrap_or_default();
+    let started = Instant::now();
+    let put = env
+        .secrets()
+        .put_secret_value()
+        .secret_id(secret)
+        .secret_string(env.valid_credential_json())
+        .send()
+        .await
+        .map_err(|error| format!("rotating {secret}: {error}"))?;
+    env.secrets()
+        .tag_resource()
+        .secret_id(secret)
+        .tags(
+            aws_sdk_secretsmanager::types::Tag::builder()
+                .key("ptc-ops:expires-at")
+                .value(&expires)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|error| format!("tagging {secret}: {error}"))?;
+    println!("  PutSecretValue on {secret} (a new token), tag ptc-ops:expires-at = {expires}");
+    println!("  the demo puts the CloudTrail record a trail would deliver (events/secret-value-put.json, for this secret)");
+    let mut record = sample_event("secret-value-put.json");
+    record["detail"]["requestParameters"]["secretId"] = json!(secret);
+    record["detail"]["responseElements"]["name"] = json!(secret);
+    record["detail"]["responseElements"]["arn"] = json!(put.arn().unwrap_or_default());
+    record["detail"]["eventTime"] = json!(now_rfc3339());
+    emit(env, &[record]).await;
+    deliver(binaries, process_env, &router).await?;
+    show_chat(inbox, started, "PutSecretValue").await;
+
+    heading("registry-level event: someone deletes the registry permissions policy");
+    let started = Instant::now();
+    env.ecr()
+        .delete_registry_policy()
+        .send()
+        .await
+        .map_err(|error| format!("deleting the registry policy: {error}"))?;
+    println!("  DeleteRegistryPolicy; the demo puts the record a trail would deliver (events/registry-policy-deleted.json)");
+    let mut record = sample_event("registry-policy-deleted.json");
+    record["detail"]["eventTime"] = json!(now_rfc3339());
+    emit(env, &[record]).await;
+    deliver(binaries, process_env, &router).await?;
+    show_chat(inbox, started, "DeleteRegistryPolicy").await;
+    Ok(())
+}
+
+/// The time as CloudTrail writes `eventTime` (UTC, seconds).
+fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Hands each record the template rules selected to the function that rule invokes.
+async fn deliver(
+    binaries: &Path,
+    process_env: &[(String, String)],
+    router: &Router,
+) -> DemoResult<()> {
+    let delivered = router
+        .receive(Duration::from_millis(500), Duration::from_secs(30))
+        .await;
+    for (rule, event) in delivered {
+        let function = match rule.as_str() {
+            "SecretChanged" => "check-credentials",
+            _ => "validate-cache-rules",
+        };
+        println!(
+            "  rule {rule} → {function}: {} by {}",
+            event["detail"]["eventName"].as_str().unwrap_or("?"),
+            event["detail"]["userIdentity"]["arn"]
+                .as_str()
+                .unwrap_or("?")
+        );
+        let mut process =
+            FunctionProcess::start(&binaries.join(function), function, process_env).await?;
+        let invocation = process.invoke(event, DEFAULT_INVOCATION_TIMEOUT).await;
+        process.stop();
+        match invocation?.result {
+            Ok(report) => print_report(&report),
+            Err(error) => return Err(format!("{function} failed: {error}")),
+        }
+    }
+    Ok(())
+}
+
+/// What reached chat since `started`, with how long after the change it arrived.
+async fn show_chat(inbox: &ptc_ops_tests::AlertInbox, started: Instant, call: &str) {
+    for alert in inbox.receive(1, Duration::from_secs(10)).await {
+        println!(
+            "  chat, {:.1} s after the {call}: [{}] {}\n      {}",
+            started.elapsed().as_secs_f64(),
+            alert
+                .attributes
+                .get("severity")
+                .map(String::as_str)
+                .unwrap_or("?"),
+            alert.message["content"]["title"]
+                .as_str()
+                .unwrap_or_default(),
+            alert.message["content"]["description"]
+                .as_str()
+                .unwrap_or_default(),
+        );
+    }
 }
 
 /// `upstream_registries` points the upstreams' registry APIs at the loopback registries.
@@ -369,9 +522,17 @@ tags = {{ managed-by = "ecr-ptc-ops", cost-center = "platform" }}
 [hardening.profiles."docker-hub"]
 lifecycle_policy = "{hub_lifecycle}"
 
+[hardening.profiles."quay"]
+repository_policy = '{quay_pull}'
+
 [credentials]
 warn_days = 30
 critical_days = 7
+
+# The cluster account pulls through `quay` only; the registry policy the seed puts lets it.
+[consumers]
+accounts = ["{CLUSTER_ACCOUNT}"]
+prefixes = {{ "{CLUSTER_ACCOUNT}" = ["quay"] }}
 
 [prewarm]
 concurrency = 4
@@ -380,6 +541,15 @@ images = ["nginx:1.27"]
 {upstream_registries}"#,
         default_lifecycle = shipped.join("lifecycle/default.json").display(),
         hub_lifecycle = shipped.join("lifecycle/docker-hub.json").display(),
+        quay_pull = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "ClusterAccountPulls",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{CLUSTER_ACCOUNT}:root")},
+                "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
+            }]
+        }),
     );
     let path = folder.join("ptc-ops.toml");
     std::fs::write(&path, text).map_err(|error| format!("writing {}: {error}", path.display()))?;

@@ -53,6 +53,22 @@ fn the_demo_shows_every_function_at_work() {
         .filter(|line| line.contains("CRITICAL") && line.contains("keeps being changed"))
         .count();
     assert_eq!((restored, stopped), (3, 1), "the flap limit:\n{fight}");
+    // Registry-level events: chat hears of a rotation and of a deleted registry policy at once.
+    let chat = |marker: &str| {
+        text.lines()
+            .find(|line| line.contains("chat, ") && line.contains(marker))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no chat line with {marker:?}:\n{text}"))
+    };
+    chat("rotation of `ecr-pullthroughcache/ghcr` verified");
+    let policy = text
+        .split("deletes the registry permissions policy")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        policy.contains("[critical]") && policy.contains("`210987654321` through `quay`"),
+        "the deleted registry policy names the cluster account:\n{policy}"
+    );
     let after = text.split("after hardening").nth(1).unwrap_or_default();
     let untouched = after
         .lines()
