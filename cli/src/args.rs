@@ -61,6 +61,8 @@ pub enum Command {
     Templates(TemplatesCommand),
     /// Pull images through the cache ahead of need
     Prewarm(PrewarmArgs),
+    /// Refresh cached tags now: delete each from the cache and pull it through again (its staleness is shown); exit 2 for an image outside the managed cache
+    Refresh(RefreshArgs),
     /// Print the cache URI of upstream image references, or rewrite the files that use them
     Rewrite(RewriteArgs),
     /// Classify a cluster's or a folder's images: via cache, exempt, direct, broken, digest-only
@@ -191,6 +193,28 @@ pub struct PrewarmArgs {
     /// Plan only: print the cache URIs, pull nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// A cached tag whose upstream moved: `never` (ask no upstream), `report` (status `stale`) or
+    /// `stale` (delete it from the cache and pull it again); default `prewarm.refresh`
+    #[arg(long, value_name = "MODE", value_parser = parse_refresh_mode)]
+    pub refresh: Option<ptc_ops::domain::freshness::RefreshMode>,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    /// Image references (`nginx:1.27`), each by tag
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Read the cache and the upstreams, show what is stale, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_refresh_mode(text: &str) -> Result<ptc_ops::domain::freshness::RefreshMode, String> {
+    ptc_ops::domain::freshness::RefreshMode::CHOICES
+        .iter()
+        .find(|(name, _)| *name == text)
+        .map(|(_, mode)| *mode)
+        .ok_or_else(|| format!("expected `never`, `report` or `stale`, found {text:?}"))
 }
 
 /// How `-f` reads files.

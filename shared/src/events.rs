@@ -359,6 +359,14 @@ impl PrewarmInvocation {
         }
     }
 
+    /// The run's `refresh` override, when the payload sets one.
+    pub fn refresh(&self) -> Option<crate::domain::freshness::RefreshMode> {
+        match self {
+            PrewarmInvocation::Direct(request) => request.refresh,
+            _ => None,
+        }
+    }
+
     /// The run's `dry_run` override, when the payload sets one.
     pub fn dry_run(&self) -> Option<bool> {
         match self {

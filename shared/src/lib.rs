@@ -10,7 +10,8 @@
 //!   [`events`] (every payload a function accepts, parsed once), [`run`] (the contract every
 //!   feature keeps: `run(&RunContext<P>, Request) -> Ran`), [`alerts`], [`metrics`],
 //!   [`logging`], [`error`], [`deadline`], [`remedies`] (every command the findings' next steps
-//!   print), [`report_schema`].
+//!   print), [`report_schema`], [`registry_api`] (an upstream registry's manifest `HEAD` and token
+//!   flow, through the upstream port).
 //! - [`domain`]: pure types and rules (no I/O): findings, reports, policies, the image model and
 //!   the cache mapping, the permissions model.
 //! - [`ports`]: what the features ask of the outside world, as traits bundled in a
@@ -38,6 +39,7 @@ pub mod logging;
 pub mod metrics;
 pub mod ports;
 pub mod prewarm_images;
+pub mod registry_api;
 pub mod remedies;
 pub mod report_schema;
 pub mod run;

@@ -8,6 +8,10 @@
 //! each behind its own rule. The emulator waits `upstream_latency_ms` = 100 before every
 //! upstream fetch. Each concurrency runs in a fresh account, so every image is a first pull.
 //! Prints a table; exits non-zero when a run is over budget.
+//!
+//! Then the staleness pass: the same list again, every tag now cached, so each image costs one
+//! `DescribeImages` and a manifest `HEAD` of the (open) loopback upstream: its wall time, the
+//! time per image and the `DescribeImages` calls per image.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -41,6 +45,10 @@ struct Row {
     wall: Duration,
     ideal: Duration,
     warmed: u64,
+    /// The second pass: wall time, images found current, `DescribeImages` calls.
+    check_wall: Duration,
+    current: usize,
+    describe_calls: usize,
 }
 
 #[tokio::main]
@@ -101,6 +109,23 @@ async fn main() -> ExitCode {
         );
     }
     println!();
+    println!("staleness pass: every tag cached, one DescribeImages and one manifest HEAD each");
+    println!(
+        "| concurrency | images current | wall (s) | ms per image | DescribeImages per image |"
+    );
+    println!("|---:|---:|---:|---:|---:|");
+    for row in &rows {
+        all_within &= row.current == N_IMAGES;
+        println!(
+            "| {} | {} | {:.2} | {:.1} | {:.2} |",
+            row.concurrency,
+            row.current,
+            row.check_wall.as_secs_f64(),
+            row.check_wall.as_secs_f64() * 1000.0 / N_IMAGES as f64,
+            row.describe_calls as f64 / N_IMAGES as f64
+        );
+    }
+    println!();
     println!("emulator floor: the same first pulls as bare SDK calls, no product code");
     println!("| concurrency | BatchGetImage only (s) | DescribeImages + BatchGetImage (s) |");
     println!("|---:|---:|---:|");
@@ -131,6 +156,8 @@ async fn run_once(env: &TestEnv, concurrency: usize, images: &[String]) -> Row {
         Request {
             images: Some(images.to_vec()),
             dry_run: false,
+            refresh: None,
+            force_refresh: false,
         },
     )
     .await
@@ -145,11 +172,42 @@ async fn run_once(env: &TestEnv, concurrency: usize, images: &[String]) -> Row {
             report.summary
         );
     }
+    // The staleness pass: every tag cached, each compared with its upstream.
+    env.clear_calls().await;
+    let started = Instant::now();
+    let checked = prewarm_images::run(
+        &RunContext::new(&env.clients.ports(), &config),
+        Request {
+            images: Some(images.to_vec()),
+            dry_run: false,
+            refresh: None,
+            force_refresh: false,
+        },
+    )
+    .await
+    .unwrap_or_else(|error| panic!("staleness pass failed: {}", error.full_message()))
+    .report;
+    let check_wall = started.elapsed();
+    let current = checked
+        .details
+        .images
+        .iter()
+        .filter(|image| image.upstream_digest.is_some() && image.upstream_digest == image.digest)
+        .count();
+    let describe_calls = env
+        .calls()
+        .await
+        .iter()
+        .filter(|call| call.operation == "DescribeImages")
+        .count();
     Row {
         concurrency,
         wall,
         ideal: UPSTREAM_LATENCY.mul_f64(images.len() as f64 / concurrency as f64),
         warmed,
+        check_wall,
+        current,
+        describe_calls,
     }
 }
 

@@ -461,10 +461,36 @@ impl TestEnv {
     }
 
     /// A validated configuration from TOML text; relative paths resolve in `infra/config/`.
+    /// Without an `[upstream_registries]` table of its own, the text gets
+    /// [`TestEnv::upstream_registries_toml`]: upstreams are asked on loopback, never on the
+    /// network.
     pub fn config(&self, toml_text: &str) -> ptc_ops::config::Config {
         let base = crate::repo_root().join("infra/config");
-        ptc_ops::config::Config::from_toml_str(toml_text, &base, "test config")
+        let text = if toml_text.contains("[upstream_registries]") {
+            toml_text.to_owned()
+        } else {
+            format!("{toml_text}\n{}", self.upstream_registries_toml())
+        };
+        ptc_ops::config::Config::from_toml_str(&text, &base, "test config")
             .unwrap_or_else(|error| panic!("test configuration is invalid: {error}"))
+    }
+
+    /// `[upstream_registries]` mapping each upstream host the emulator stands in for to its
+    /// loopback registry (CNCF Distribution), as a deployment maps them to the real ones.
+    pub fn upstream_registries_toml(&self) -> String {
+        let info = &self.emulator.info;
+        let mut text = "[upstream_registries]\n".to_owned();
+        for (host, name) in &info.upstream_map {
+            // Globs (`*.azurecr.io`) name no host; `registry-1.docker.io` and `docker.io` are
+            // one key.
+            if host.contains('*') || host == "registry-1.docker.io" {
+                continue;
+            }
+            if let Some(address) = info.upstreams.get(name) {
+                text.push_str(&format!("\"{host}\" = \"http://{address}\"\n"));
+            }
+        }
+        text
     }
 }
 

@@ -10,7 +10,9 @@ use ptc_ops::run::RunContext;
 use ptc_ops::{harden_repository, prewarm_images, validate_cache_rules};
 
 use super::{clients, finish_report, load_config, CliError};
-use crate::args::{CredentialsCommand, GlobalOptions, HardenArgs, PrewarmArgs, RulesCommand};
+use crate::args::{
+    CredentialsCommand, GlobalOptions, HardenArgs, PrewarmArgs, RefreshArgs, RulesCommand,
+};
 use crate::output::{joined, or_dash, plan, rows_table, with_spinner, PlanGroup, ShownChange};
 
 pub async fn rules(global: &GlobalOptions, command: &RulesCommand) -> Result<ExitCode, CliError> {
@@ -96,6 +98,8 @@ pub async fn prewarm(
     let request = prewarm_images::Request {
         images: (!images.is_empty()).then_some(images),
         dry_run: arguments.dry_run,
+        refresh: arguments.refresh,
+        force_refresh: false,
     };
     let clients = clients().await;
     let report = with_spinner(
@@ -107,6 +111,90 @@ pub async fn prewarm(
     .report;
     let detail = images_table(&report.details);
     finish_report(global, &report, detail)
+}
+
+/// `ptc refresh`: every named image must be a tag in a repository under a managed prefix, or
+/// nothing is done (exit 2); then each cached tag is deleted and pulled again.
+pub async fn refresh(
+    global: &GlobalOptions,
+    arguments: &RefreshArgs,
+) -> Result<ExitCode, CliError> {
+    use ptc_ops::domain::freshness::refusal_to_refresh;
+    use ptc_ops::ports::PortSet;
+    use ptc_ops::prewarm_images::Action;
+
+    let config = load_config(global)?;
+    let clients = clients().await;
+    let ports = clients.ports();
+    let rules = ports.registry().cache_rules(None).await.map_err(|error| {
+        CliError::Run(format!("cannot list the pull-through cache rules: {error}"))
+    })?;
+    let planned = prewarm_images::plan(&arguments.images, &rules, ports.region());
+    let refused: Vec<String> = planned
+        .iter()
+        .filter_map(|image| {
+            let why = match (&image.action, &image.target) {
+                (Action::Skip(reason), _) => reason.describe(),
+                (Action::Warm, Some(target)) => refusal_to_refresh(
+                    &target.rule_prefix,
+                    &target.repository,
+                    target.digest.is_some(),
+                    config.hardening.prefixes.as_deref(),
+                )?,
+                (Action::Warm, None) => "no cache repository".to_owned(),
+            };
+            Some(format!("`{}`: {why}", image.input.escape_debug()))
+        })
+        .collect();
+    if !refused.is_empty() {
+        return Err(CliError::Usage(format!(
+            "only tags in the managed cache can be refreshed; nothing was changed:\n{}",
+            refused.join("\n")
+        )));
+    }
+    let request = prewarm_images::Request {
+        images: Some(arguments.images.clone()),
+        dry_run: arguments.dry_run,
+        refresh: None,
+        force_refresh: true,
+    };
+    let report = with_spinner(
+        "refreshing cached tags",
+        global.json,
+        prewarm_images::run(&RunContext::new(&ports, &config), request),
+    )
+    .await?
+    .report;
+    let detail = refresh_table(&report.details);
+    finish_report(global, &report, detail)
+}
+
+/// One line per image refreshed: the digest before, the upstream's, the digest now.
+fn refresh_table(details: &prewarm_images::PrewarmDetails) -> Option<String> {
+    let rows = details
+        .images
+        .iter()
+        .map(|image| {
+            vec![
+                image.input.clone(),
+                image.status.as_str().to_owned(),
+                or_dash(image.previous_digest.as_deref().or(image.digest.as_deref())),
+                or_dash(image.upstream_digest.as_deref()),
+                or_dash(image.previous_digest.as_ref().and(image.digest.as_deref())),
+                or_dash(
+                    image
+                        .error
+                        .as_deref()
+                        .or(image.upstream_check.as_deref())
+                        .or(image.note.as_deref()),
+                ),
+            ]
+        })
+        .collect();
+    rows_table(
+        &["IMAGE", "STATUS", "CACHED", "UPSTREAM", "NOW", "NOTE"],
+        rows,
+    )
 }
 
 /// One line per credential secret checked.

@@ -69,6 +69,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Harden(arguments) => functions::harden(global, arguments).await,
         Command::Templates(command) => templates::run(global, command).await,
         Command::Prewarm(arguments) => functions::prewarm(global, arguments).await,
+        Command::Refresh(arguments) => functions::refresh(global, arguments).await,
         Command::Rewrite(arguments) => rewrite::run(global, arguments).await,
         Command::Audit(arguments) => audit::run(global, arguments).await,
         Command::Doctor(arguments) => doctor::run(global, arguments).await,

@@ -866,3 +866,91 @@ fn the_cdk_permissions_file_is_what_ptc_permissions_prints() {
     assert!(table.starts_with("ROLE"), "{table}");
     assert!(table.contains("only with credential-write-back"), "{table}");
 }
+
+#[tokio::test]
+async fn refresh_replaces_cached_tags_and_refuses_what_is_not_the_caches() {
+    let env = TestEnv::new().await;
+    env.seed_standard_rules().await;
+    let folder = tempfile::tempdir().expect("folder");
+    let config = folder.path().join("ptc-ops.toml");
+    std::fs::write(&config, env.upstream_registries_toml()).expect("config written");
+    let config = config.to_str().expect("utf8 path");
+
+    // Outside the cache, or a digest pin: exit 2, each named, nothing written.
+    env.clear_calls().await;
+    let refused = ptc(
+        &env,
+        &[
+            "--config",
+            config,
+            "refresh",
+            "ghcr.io/org/app:1.0",
+            "nginx:1.27@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let message = stderr(&refused);
+    for needle in [
+        "nothing was changed",
+        "`ghcr.io/org/app:1.0`",
+        "no pull-through cache rule",
+        "pins a digest",
+    ] {
+        assert!(message.contains(needle), "`{needle}` missing in {message}");
+    }
+    assert_eq!(env.write_calls().await, vec![], "a refusal writes nothing");
+
+    let warmed = json_stdout(&ptc(
+        &env,
+        &["--config", config, "--json", "prewarm", "nginx:1.27"],
+        None,
+    ));
+    let cached = warmed["images"][0]["digest"].clone();
+    assert!(cached.is_string(), "{warmed:#}");
+
+    // The dry run reads the cache and the upstream: current, nothing written.
+    env.clear_calls().await;
+    let dry = ptc(
+        &env,
+        &[
+            "--config",
+            config,
+            "--json",
+            "refresh",
+            "--dry-run",
+            "nginx:1.27",
+        ],
+        None,
+    );
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    let dry = json_stdout(&dry);
+    assert_eq!(dry["images"][0]["status"], "already-cached", "{dry:#}");
+    assert_eq!(dry["images"][0]["upstream_digest"], cached, "{dry:#}");
+    assert_eq!(env.write_calls().await, vec![], "a dry run writes nothing");
+
+    // The refresh deletes the tag and pulls it again, though it was current.
+    env.clear_calls().await;
+    let refreshed = ptc(
+        &env,
+        &["--config", config, "--json", "refresh", "nginx:1.27"],
+        None,
+    );
+    assert_eq!(refreshed.status.code(), Some(0), "{}", stderr(&refreshed));
+    let refreshed = json_stdout(&refreshed);
+    let image = &refreshed["images"][0];
+    assert_eq!(image["status"], "refreshed", "{refreshed:#}");
+    assert_eq!(image["previous_digest"], cached, "{refreshed:#}");
+    assert_eq!(
+        image["digest"], cached,
+        "the upstream did not move: {refreshed:#}"
+    );
+    assert!(
+        env.calls()
+            .await
+            .iter()
+            .any(|call| call.operation == "BatchDeleteImage"
+                && call.resource.as_deref() == Some("docker-hub/library/nginx")),
+        "the tag was deleted"
+    );
+}

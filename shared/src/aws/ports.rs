@@ -215,6 +215,10 @@ impl Registry for Ecr {
     fn delete_repository<'a>(&'a self, repository: &'a str) -> Call<'a, bool> {
         Box::pin(self.delete_repository(repository))
     }
+
+    fn delete_tag<'a>(&'a self, repository: &'a str, tag: &'a str) -> Call<'a, ()> {
+        Box::pin(self.delete_tag(repository, tag))
+    }
 }
 
 impl CreationTemplates for EcrTemplates {

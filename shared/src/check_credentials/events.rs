@@ -135,6 +135,7 @@ pub async fn on_secret_changed<P: PortSet>(
         deadline,
         now,
         http,
+        read_credentials: std::sync::Mutex::default(),
     };
     let assessment = check.bounded(&secret).await;
     // Only a value ECR can read is worth a validation: a malformed one is refused already.

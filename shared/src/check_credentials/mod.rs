@@ -19,6 +19,7 @@ pub mod events;
 pub mod expiry;
 pub mod findings;
 pub mod format;
+pub mod headroom;
 pub mod permissions;
 #[cfg(test)]
 mod tests;
@@ -67,6 +68,9 @@ pub type CredentialsReport = Report<CredentialsDetails>;
 pub struct CredentialsDetails {
     /// Every credential secret checked, by name.
     pub secrets: BTreeMap<String, SecretDetail>,
+    /// Docker Hub's pull headroom, by the prefix of each Docker Hub rule checked.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pulls: BTreeMap<String, headroom::PullHeadroom>,
     /// The CloudTrail record that started the run, when one did (a schedule or a direct
     /// invoke leaves it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,6 +151,7 @@ pub async fn run<P: PortSet>(
         deadline,
         now,
         http,
+        read_credentials: std::sync::Mutex::default(),
     };
     let mut assessments: Vec<Assessment> = stream::iter(selected.iter())
         .map(|secret| check.bounded(secret))
@@ -174,6 +179,46 @@ pub async fn run<P: PortSet>(
     }
     counts.write(&mut report, &mut metrics);
     report.details.secrets = details;
+
+    // Docker Hub rules: all of them, or those using a requested secret.
+    let hub_rules: Vec<&CacheRule> = rules
+        .iter()
+        .flatten()
+        .filter(|rule| {
+            secrets.is_none()
+                || selected.iter().any(|secret| {
+                    assess::rules_using(secret, std::slice::from_ref(*rule)).len() == 1
+                })
+        })
+        .collect();
+    let read = check
+        .read_credentials
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let credential_of = |rule: &CacheRule| match &rule.credential_arn {
+        None => headroom::RuleCredential::Anonymous,
+        Some(_) => selected
+            .iter()
+            .find(|secret| assess::rules_using(secret, std::slice::from_ref(rule)).len() == 1)
+            .and_then(|secret| read.get(&secret.arn))
+            .map_or(headroom::RuleCredential::Unusable, |credential| {
+                headroom::RuleCredential::Read(credential.clone())
+            }),
+    };
+    let (pulls, headroom_findings) = headroom::check(
+        ports,
+        config,
+        &hub_rules,
+        credential_of,
+        deadline,
+        deadline.is_within(FINISH_RESERVE),
+        &mut metrics,
+    )
+    .await;
+    for finding in headroom_findings {
+        report.push_finding(finding);
+    }
+    report.details.pulls = pulls;
     Ok(Ran { report, metrics })
 }
 
@@ -186,6 +231,9 @@ struct SecretCheck<'run, P: PortSet> {
     deadline: Deadline,
     now: DateTime<Utc>,
     http: &'run P::Upstream,
+    /// The values read that hold a usable credential, by secret ARN: Docker Hub's headroom is
+    /// asked with them, so no value is read twice.
+    read_credentials: std::sync::Mutex<BTreeMap<String, crate::registry_api::RegistryCredential>>,
 }
 
 impl<P: PortSet> SecretCheck<'_, P> {
@@ -234,7 +282,17 @@ impl<P: PortSet> SecretCheck<'_, P> {
             ValueReading::Skipped
         } else {
             match self.store.value(secret_id(secret)).await {
-                Ok(value) => ValueReading::Read(check_format(&value)),
+                Ok(value) => {
+                    if let Some(credential) =
+                        crate::registry_api::RegistryCredential::from_secret(&value)
+                    {
+                        self.read_credentials
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .insert(secret.arn.clone(), credential);
+                    }
+                    ValueReading::Read(check_format(&value))
+                }
                 Err(error) => ValueReading::Failed {
                     kind: error.kind,
                     message: aws_reason(&error),

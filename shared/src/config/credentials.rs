@@ -29,6 +29,9 @@ pub struct CredentialsConfig {
     /// GitLab instance (self-managed: its own URL).
     pub gitlab_url: HttpBaseUrl,
     pub dockerhub_api_url: HttpBaseUrl,
+    /// Warn when a Docker Hub rule's credential has fewer pulls left than this share of its
+    /// limit (0–100).
+    pub min_pulls_remaining_percent: u8,
 }
 
 /// The base URL of an upstream API that receives a token: parsed by a URL parser (WHATWG
@@ -180,6 +183,8 @@ pub(crate) fn read_credentials(
     let github_api_url = read_url(&mut section, "github_api_url", problems);
     let gitlab_url = read_url(&mut section, "gitlab_url", problems);
     let dockerhub_api_url = read_url(&mut section, "dockerhub_api_url", problems);
+    let min_pulls_remaining_percent =
+        section.integer_in("min_pulls_remaining_percent", 0..=100, problems);
 
     // Checks across keys run only on values that are themselves valid, to report each mistake once.
     let mut consistent = true;
@@ -214,6 +219,7 @@ pub(crate) fn read_credentials(
         github_api_url: default_url(github_api_url, "https://api.github.com")?,
         gitlab_url: default_url(gitlab_url, "https://gitlab.com")?,
         dockerhub_api_url: default_url(dockerhub_api_url, "https://hub.docker.com")?,
+        min_pulls_remaining_percent: min_pulls_remaining_percent.or(20)?,
     };
     consistent.then_some(credentials)
 }

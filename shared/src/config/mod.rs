@@ -23,6 +23,7 @@ mod rules;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod upstream_registries;
 #[cfg(test)]
 mod url_tests;
 mod usage;
@@ -52,6 +53,7 @@ pub use rules::RulesConfig;
 pub use schema::{
     config_reference, config_schema, config_schema_text, CONFIG_REFERENCE_FILE, CONFIG_SCHEMA_FILE,
 };
+pub use upstream_registries::UpstreamRegistriesConfig;
 pub use usage::{UsageConfig, DEFAULT_ARCHIVE_PRICE_PER_GB_MONTH, DEFAULT_PRICE_PER_GB_MONTH};
 
 use reader::{KeyPath, Problems, Section};
@@ -66,6 +68,7 @@ pub struct Config {
     pub prewarm: PrewarmConfig,
     pub consumers: ConsumersConfig,
     pub usage: UsageConfig,
+    pub upstream_registries: UpstreamRegistriesConfig,
 }
 
 /// Values from the environment that take precedence over the file.
@@ -199,6 +202,9 @@ fn read_config(
     let usage = root
         .table_or_empty("usage", problems)
         .and_then(|section| usage::read_usage(section, problems));
+    let upstream_registries = root
+        .table_or_empty("upstream_registries", problems)
+        .and_then(|section| upstream_registries::read_upstream_registries(section, problems));
     root.finish(problems);
 
     let topic_arn_override = overrides
@@ -229,6 +235,7 @@ fn read_config(
         prewarm: prewarm?,
         consumers: consumers?,
         usage: usage?,
+        upstream_registries: upstream_registries?,
     })
 }
 

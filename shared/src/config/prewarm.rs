@@ -1,6 +1,7 @@
 //! `[prewarm]`: images pulled through the cache ahead of their first real pull.
 
 use super::reader::{Problems, Section};
+use crate::domain::freshness::RefreshMode;
 
 /// The most parallel pulls a pre-warm run may make.
 pub const MAX_PREWARM_CONCURRENCY: i64 = 64;
@@ -13,6 +14,9 @@ pub struct PrewarmConfig {
     /// Upstream image references (`nginx:1.27`, `ghcr.io/fluxcd/source-controller:v1.4.1`) used
     /// by a scheduled run whose event names none. Parsed into references by the pre-warmer.
     pub images: Vec<String>,
+    /// What to do with a cached mutable tag whose upstream moved; an event's `"refresh"`
+    /// overrides it.
+    pub refresh: RefreshMode,
 }
 
 /// An image reference as written; only obvious slips are caught here.
@@ -30,9 +34,11 @@ pub(crate) fn read_prewarm(
 ) -> Option<PrewarmConfig> {
     let concurrency = section.integer_in("concurrency", 1..=MAX_PREWARM_CONCURRENCY, problems);
     let images = section.list("images", problems, parse_image);
+    let refresh = section.choice("refresh", &RefreshMode::CHOICES, problems);
     section.finish(problems);
     Some(PrewarmConfig {
         concurrency: concurrency.or(4)?,
         images: images.or(Vec::new())?,
+        refresh: refresh.or(RefreshMode::Report)?,
     })
 }

@@ -45,6 +45,13 @@ struct RawConfig {
     prewarm: Option<RawPrewarm>,
     consumers: Option<RawConsumers>,
     usage: Option<RawUsage>,
+    /// The base URL of each upstream registry's own API (`/v2/…`), keyed by the upstream host
+    /// as rules name it (`docker.io`, `registry-1.docker.io` and `index.docker.io` are one key).
+    /// Where tag digests (stale tags) and Docker Hub's pull headroom are read; unset,
+    /// `https://<host>`, and `https://registry-1.docker.io` for Docker Hub. `https://` only (plain
+    /// `http://` only to `localhost`, `127.0.0.0/8` or `::1`), no `user:password@`, no query or
+    /// fragment: the rule's credential goes to exactly this host.
+    upstream_registries: Option<BTreeMap<String, String>>,
 }
 
 /// Where findings go as chat alerts, and how often the same one may repeat.
@@ -256,6 +263,11 @@ struct RawCredentials {
     /// The Docker Hub API; the same rules as `github_api_url`.
     #[schemars(extend("default" = "https://hub.docker.com"))]
     dockerhub_api_url: Option<String>,
+    /// For each rule whose upstream is Docker Hub, the pulls its credential has left are read
+    /// (`HEAD` of `ratelimitpreview/test:latest`, not counted as a pull): a warning below this
+    /// share of the limit, critical at 0 or on a `429`.
+    #[schemars(range(min = 0, max = 100), extend("default" = 20))]
+    min_pulls_remaining_percent: Option<u32>,
 }
 
 /// Images pulled through the cache ahead of their first real pull
@@ -271,6 +283,12 @@ struct RawPrewarm {
     /// without spaces) a scheduled pre-warm pulls when its event names none.
     #[schemars(extend("default" = []))]
     images: Option<Vec<String>>,
+    /// A cached tag whose upstream moved (read with a manifest `HEAD`): `report` marks it
+    /// `stale`; `stale` deletes it from the cache and pulls it again (`refreshed`), never a
+    /// digest pin and never outside the managed prefixes; `never` asks no upstream. An event's
+    /// `"refresh"` overrides it.
+    #[schemars(extend("default" = "report", "enum" = ["never", "report", "stale"]))]
+    refresh: Option<String>,
 }
 
 /// The storage prices `ptc usage` estimates the cache's monthly cost with

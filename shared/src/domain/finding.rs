@@ -62,6 +62,8 @@ pub enum Check {
     /// The usage summary: what the cache holds. Sent to chat whatever `alerts.min_severity`
     /// says: it is asked for by its schedule.
     CacheUsage,
+    /// The pulls an upstream still allows (Docker Hub's rate limit).
+    UpstreamHeadroom,
 }
 
 impl Check {
@@ -85,6 +87,7 @@ impl Check {
             Check::ImageReference => "image-reference",
             Check::AlertDelivery => "alert-delivery",
             Check::ConsumerAccess => "consumer-access",
+            Check::UpstreamHeadroom => "upstream-headroom",
         }
     }
 }

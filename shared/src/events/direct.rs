@@ -196,6 +196,9 @@ pub struct PrewarmRequest {
     pub images: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
+    /// Overrides `prewarm.refresh` for this run: `never`, `report` or `stale`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<crate::domain::freshness::RefreshMode>,
 }
 
 impl DirectRequest for PrewarmRequest {

@@ -372,6 +372,7 @@ named_cases! {
                 "quay.io/prometheus/node-exporter:v1.8.2",
             ]),
             dry_run: Some(false),
+            refresh: None,
         }))),
     ),
 }

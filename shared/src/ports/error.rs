@@ -82,6 +82,24 @@ impl AwsError {
         }
     }
 
+    /// One item of a batch call that the service listed as a failure (`failureCode`,
+    /// `failureReason`): the call itself succeeded.
+    pub fn item_failure(
+        operation: &'static str,
+        resource: Option<&str>,
+        code: &str,
+        reason: &str,
+    ) -> Self {
+        AwsError {
+            operation,
+            resource: resource.map(str::to_owned),
+            kind: classify_code(Some(code)),
+            code: Some(code.to_owned()),
+            message: Some(reason.to_owned()),
+            source: Box::new(std::io::Error::other(format!("{code}: {reason}"))),
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.kind == AwsErrorKind::NotFound
     }

@@ -145,6 +145,13 @@ impl FakeEcr {
         self
     }
 
+    /// The upstream tag now names `digest` (a push upstream after the cache pulled it).
+    pub fn move_upstream_tag(&self, repository: &str, tag: &str, digest: &str) {
+        lock(&self.state)
+            .upstream_images
+            .insert((repository.to_owned(), tag.to_owned()), digest.to_owned());
+    }
+
     /// An image the upstream of `repository` holds: a pull by tag caches it.
     /// A repository holding `images`, as `DescribeImages` lists them.
     pub fn with_stored_images(self, name: &str, images: Vec<StoredImage>) -> Self {
@@ -522,6 +529,13 @@ impl Registry for FakeEcr {
                 state.stored_images.remove(repository);
                 state.repositories.remove(repository).is_some()
             });
+        Box::pin(async move { answer })
+    }
+
+    fn delete_tag<'a>(&'a self, repository: &'a str, tag: &'a str) -> Call<'a, ()> {
+        let answer = self.with_stored("ecr:BatchDeleteImage", repository, |stored| {
+            stored.images.remove(tag);
+        });
         Box::pin(async move { answer })
     }
 }

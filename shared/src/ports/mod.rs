@@ -8,7 +8,7 @@
 //! | [`Scanning`] | `EcrScanning` | scanning, hardening |
 //! | [`SecretStore`] | `SecretsManager` | credentials, rule validation |
 //! | [`Iam`] | `IamApi` | the consumer doctor |
-//! | [`Upstream`] | `UpstreamHttp` | credentials (token expiry) |
+//! | [`Upstream`] | `UpstreamHttp` | credentials (token expiry, Docker Hub headroom), pre-warm (staleness) |
 //! | [`StateStore`] | `DynamoState` (only with `PTC_STATE_TABLE`) | alert repeats, flap limit |
 //! | [`AlertSink`] | `AlertTopic` (SNS) | every function |
 //! | [`HandOff`] | `SelfInvoke` (Lambda) | the harden sweep |
@@ -168,6 +168,9 @@ pub trait Registry: Send + Sync + Debug {
     /// Deletes a repository and its images (`DeleteRepository` with `force`). A repository that
     /// does not exist is `Ok(false)`: gone is done.
     fn delete_repository<'a>(&'a self, repository: &'a str) -> Call<'a, bool>;
+    /// Deletes one tag of a cache repository (`BatchDeleteImage` by tag), so that the next pull
+    /// fetches the upstream's current image. A tag already gone is deleted.
+    fn delete_tag<'a>(&'a self, repository: &'a str, tag: &'a str) -> Call<'a, ()>;
 }
 
 /// The registry's repository creation templates.

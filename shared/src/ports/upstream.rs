@@ -95,6 +95,16 @@ impl UpstreamRequest {
         }
     }
 
+    /// A HEAD: the status and headers of what a GET would answer, without its body.
+    pub fn head(url: Url) -> Self {
+        UpstreamRequest {
+            method: Method::HEAD,
+            url,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
     /// A POST with a JSON body. The body may carry a credential: it is never logged.
     pub fn post_json(url: Url, body: &serde_json::Value) -> Self {
         UpstreamRequest {

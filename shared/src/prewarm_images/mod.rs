@@ -20,7 +20,14 @@
 //! multi-architecture image both sides are the index digest, the one charts pin. A mismatch is a
 //! failure with reason `digest-mismatch`. A digest-only reference is skipped with a finding,
 //! never pulled by digest.
+//!
+//! Freshness ([`freshness`]): a tag found cached is compared with its upstream's digest
+//! (`prewarm.refresh`, or the event's `"refresh"`): `report` marks it `stale`, `stale` deletes
+//! it from the cache and pulls it through again (`refreshed`), `never` asks no upstream.
 
+mod freshness;
+#[cfg(test)]
+mod freshness_tests;
 pub mod outcome;
 pub mod permissions;
 pub mod plan;
@@ -42,6 +49,7 @@ pub use outcome::{FailureReason, ImageResult, ImageStatus, PullError, PullOutcom
 pub use plan::{plan, Action, PlannedImage, SkipReason};
 
 use crate::deadline::Deadline;
+use crate::domain::freshness::RefreshMode;
 use crate::domain::{Check, Finding, Report, Severity};
 use crate::error::Error;
 use crate::events::{FunctionKind, PrewarmInvocation};
@@ -75,6 +83,12 @@ pub struct Request {
     pub images: Option<Vec<String>>,
     /// Plan only: parse, map, report the cache URIs; pull nothing.
     pub dry_run: bool,
+    /// Overrides `prewarm.refresh`.
+    pub refresh: Option<RefreshMode>,
+    /// `ptc refresh`: every cached tag listed is deleted and pulled again, stale or not (its
+    /// staleness is still reported). With `dry_run`, the cache and the upstreams are read and
+    /// nothing is written.
+    pub force_refresh: bool,
 }
 
 impl Request {
@@ -82,6 +96,8 @@ impl Request {
         Request {
             images: invocation.images().map(<[String]>::to_vec),
             dry_run: invocation.dry_run().unwrap_or(false),
+            refresh: invocation.refresh(),
+            force_refresh: false,
         }
     }
 }
@@ -165,12 +181,23 @@ pub async fn run<P: PortSet>(
         }
     }
     let mut results: Vec<ImageResult> = planned.iter().map(ImageResult::from_plan).collect();
-    if !request.dry_run && planned.iter().any(|image| image.action == Action::Warm) {
+    // A forced refresh's dry run reads the cache and the upstreams; any other dry run plans only.
+    let reads = !request.dry_run || request.force_refresh;
+    if reads && planned.iter().any(|image| image.action == Action::Warm) {
         let existing = existing_repositories(registry).await;
+        let refresh = match (request.force_refresh, request.dry_run) {
+            (true, true) => RefreshMode::Report,
+            (true, false) => RefreshMode::Stale,
+            (false, _) => request.refresh.unwrap_or(config.prewarm.refresh),
+        };
+        let force = request.force_refresh && !request.dry_run;
         warm(
             &Pullers {
                 registry,
                 existing: existing.as_ref(),
+                freshener: freshness::Freshener::new(ports, config, &rules, refresh, deadline)
+                    .map(|freshener| freshener.forced(force)),
+                dry_run: request.dry_run,
             },
             &planned,
             &mut results,
@@ -222,15 +249,19 @@ async fn existing_repositories(registry: &(impl Registry + ?Sized)) -> Option<Ha
 }
 
 /// What a pull needs from the registry.
-struct Pullers<'run, R: Registry + ?Sized> {
-    registry: &'run R,
+struct Pullers<'run, P: PortSet> {
+    registry: &'run P::Registry,
     /// Repositories that existed before the run, when known.
     existing: Option<&'run HashSet<String>>,
+    /// Asks upstreams about cached tags; `None` with `prewarm.refresh = "never"`.
+    freshener: Option<freshness::Freshener<'run, P>>,
+    /// Read only: an image not cached is not pulled.
+    dry_run: bool,
 }
 
 /// Pulls the planned images and records each outcome in `results`.
-async fn warm(
-    pullers: &Pullers<'_, impl Registry + ?Sized>,
+async fn warm<P: PortSet>(
+    pullers: &Pullers<'_, P>,
     planned: &[PlannedImage],
     results: &mut [ImageResult],
     concurrency: usize,
@@ -275,7 +306,7 @@ async fn warm(
             let repository = target.repository.clone();
             in_flight.push(async move {
                 let pull_started = Instant::now();
-                let pull = pull_one(pullers, &repository, &tag);
+                let pull = pull_one(pullers, &planned[index], &repository, &tag);
                 let outcome = match hard_stop {
                     Some(at) => tokio::time::timeout_at(at, pull)
                         .await
@@ -315,9 +346,10 @@ async fn warm(
     }
 }
 
-/// One image: nothing to do when the tag is cached, else `BatchGetImage` by tag.
-async fn pull_one(
-    pullers: &Pullers<'_, impl Registry + ?Sized>,
+/// One image: when the tag is cached, its freshness only; else `BatchGetImage` by tag.
+async fn pull_one<P: PortSet>(
+    pullers: &Pullers<'_, P>,
+    image: &PlannedImage,
     repository: &str,
     tag: &str,
 ) -> PullOutcome {
@@ -331,11 +363,19 @@ async fn pull_one(
         pullers.registry.cached_image(repository, tag).await
     };
     match lookup {
-        Ok(Some(image)) => {
-            return PullOutcome::AlreadyCached {
-                digest: image.digest,
-            }
+        Ok(Some(cached)) => {
+            return match &pullers.freshener {
+                // A digest pin is checked against the pin, never refreshed.
+                Some(freshener) if image.reference.as_ref().is_some_and(|r| r.digest.is_none()) => {
+                    freshener.check(image, cached.digest).await
+                }
+                _ => PullOutcome::AlreadyCached {
+                    digest: cached.digest,
+                    freshness: None,
+                },
+            };
         }
+        Ok(None) if pullers.dry_run => return PullOutcome::NotCached,
         Ok(None) => {}
         // The pull tells whether the image can be had; only "was it cached before" is lost.
         Err(lookup_error) => {
@@ -349,18 +389,25 @@ async fn pull_one(
             digest: Some(image.digest).filter(|digest| !digest.is_empty()),
             note,
         },
-        Err(PullFailure::Call(call_error)) => PullOutcome::Failed(PullError {
+        Err(failure) => PullOutcome::Failed(pull_error(repository, failure)),
+    }
+}
+
+/// A failed pull as the report words it.
+fn pull_error(repository: &str, failure: PullFailure) -> PullError {
+    match failure {
+        PullFailure::Call(call_error) => PullError {
             kind: Some(call_error.kind),
             code: call_error.code.clone(),
             text: call_error.to_string(),
-        }),
-        Err(PullFailure::Image { code, reason }) => PullOutcome::Failed(PullError {
+        },
+        PullFailure::Image { code, reason } => PullError {
             kind: None,
             text: format!(
                 "`ecr:BatchGetImage` on `{repository}` returned no image: {code}: {reason}"
             ),
             code: Some(code),
-        }),
+        },
     }
 }
 
@@ -371,6 +418,12 @@ fn log_outcome(result: &ImageResult, outcome: &PullOutcome, elapsed: Duration) {
     match outcome {
         PullOutcome::AlreadyCached { .. } => {
             info!(image = %result.input, cache_uri, duration_ms, "image already cached");
+        }
+        PullOutcome::Refreshed { .. } => {
+            info!(image = %result.input, cache_uri, duration_ms, "image refreshed");
+        }
+        PullOutcome::NotCached => {
+            info!(image = %result.input, cache_uri, "image not cached: a refresh would pull it");
         }
         PullOutcome::Warmed { note, .. } => info!(
             image = %result.input,
@@ -419,6 +472,8 @@ fn finish_report(
     metrics.count("ImagesFailed", count(ImageStatus::Failed));
     metrics.count("ImagesNotAttempted", count(ImageStatus::NotAttempted));
     metrics.count("ImagesSkipped", count(ImageStatus::Skipped));
+    metrics.count("ImagesStale", count(ImageStatus::Stale));
+    metrics.count("ImagesRefreshed", count(ImageStatus::Refreshed));
     metrics.put(
         "WarmSeconds",
         Unit::Seconds,

@@ -32,16 +32,22 @@ pub enum ImageStatus {
     Skipped,
     /// Dry run: would be pulled.
     Planned,
+    /// Cached, and the upstream tag now names another image (`prewarm.refresh = "report"`).
+    Stale,
+    /// Was stale: the tag was deleted from the cache and pulled through again.
+    Refreshed,
 }
 
 impl ImageStatus {
-    pub const ALL: [ImageStatus; 6] = [
+    pub const ALL: [ImageStatus; 8] = [
         ImageStatus::Warmed,
         ImageStatus::AlreadyCached,
         ImageStatus::Failed,
         ImageStatus::NotAttempted,
         ImageStatus::Skipped,
         ImageStatus::Planned,
+        ImageStatus::Stale,
+        ImageStatus::Refreshed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +58,8 @@ impl ImageStatus {
             ImageStatus::NotAttempted => "not-attempted",
             ImageStatus::Skipped => "skipped",
             ImageStatus::Planned => "planned",
+            ImageStatus::Stale => "stale",
+            ImageStatus::Refreshed => "refreshed",
         }
     }
 
@@ -76,7 +84,19 @@ pub struct PullError {
 pub enum PullOutcome {
     AlreadyCached {
         digest: Option<String>,
+        /// What the upstream said of the tag, when it was asked.
+        freshness: Option<Checked>,
     },
+    /// The tag was stale: deleted from the cache and pulled through again.
+    Refreshed {
+        previous_digest: Option<String>,
+        digest: Option<String>,
+        /// What the upstream named, when it could tell (a forced refresh goes on without it).
+        upstream_digest: Option<String>,
+        note: Option<String>,
+    },
+    /// A read-only run found the tag not cached: a refresh would pull it.
+    NotCached,
     Warmed {
         digest: Option<String>,
         /// Something worth knowing that did not stop the pull.
@@ -85,6 +105,21 @@ pub enum PullOutcome {
     Failed(PullError),
     /// The deadline came while ECR was still answering.
     Interrupted,
+}
+
+/// What the upstream said of a cached tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    /// The upstream tag names the cached image.
+    Current { upstream_digest: String },
+    /// The upstream tag names another image; `note` says why it was not refreshed, when it
+    /// should have been.
+    Stale {
+        upstream_digest: String,
+        note: Option<String>,
+    },
+    /// The upstream could not tell (unreachable, refused, no digest): why, naming it.
+    Unknown(String),
 }
 
 /// Why a pull failed, in the terms of what to do about it.
@@ -246,6 +281,16 @@ pub struct ImageResult {
     pub duration_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The digest the upstream's tag names now (a manifest `HEAD`), when it was asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_digest: Option<String>,
+    /// For a refreshed tag: the digest it had in the cache before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_digest: Option<String>,
+    /// Why the upstream could not tell whether the cached tag is current (it names the
+    /// upstream); the cached image is left as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_check: Option<String>,
 }
 
 impl ImageResult {
@@ -279,16 +324,50 @@ impl ImageResult {
             digest_verified: None,
             duration_ms: None,
             note: None,
+            upstream_digest: None,
+            previous_digest: None,
+            upstream_check: None,
         }
     }
 
     pub fn record(&mut self, outcome: PullOutcome, elapsed: Duration) {
         self.duration_ms = Some(u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
         match outcome {
-            PullOutcome::AlreadyCached { digest } => {
+            PullOutcome::AlreadyCached { digest, freshness } => {
                 self.status = ImageStatus::AlreadyCached;
                 self.digest = digest;
                 self.verify_pin();
+                match freshness {
+                    None => {}
+                    Some(Checked::Current { upstream_digest }) => {
+                        self.upstream_digest = Some(upstream_digest);
+                    }
+                    Some(Checked::Stale {
+                        upstream_digest,
+                        note,
+                    }) => {
+                        self.status = ImageStatus::Stale;
+                        self.upstream_digest = Some(upstream_digest);
+                        self.note = note;
+                    }
+                    Some(Checked::Unknown(why)) => self.upstream_check = Some(why),
+                }
+            }
+            PullOutcome::Refreshed {
+                previous_digest,
+                digest,
+                upstream_digest,
+                note,
+            } => {
+                self.status = ImageStatus::Refreshed;
+                self.previous_digest = previous_digest;
+                self.digest = digest;
+                self.upstream_digest = upstream_digest;
+                self.note = note;
+            }
+            PullOutcome::NotCached => {
+                self.status = ImageStatus::Planned;
+                self.note = Some("not cached: a refresh pulls it".to_owned());
             }
             PullOutcome::Warmed { digest, note } => {
                 self.status = ImageStatus::Warmed;
@@ -495,6 +574,7 @@ pub fn findings(
             .with_next_steps(steps),
         );
     }
+    findings.extend(freshness_findings(results));
     let left: Vec<&ImageResult> = results
         .iter()
         .filter(|result| result.status == ImageStatus::NotAttempted)
@@ -515,6 +595,80 @@ pub fn findings(
                 ),
             )
             .with_next_step("raise the function's timeout or `prewarm.concurrency`, or split the list across schedules"),
+        );
+    }
+    findings
+}
+
+/// Cached tags behind their upstream (one finding listing them), and those whose upstream
+/// could not tell (another one, naming each upstream's answer).
+fn freshness_findings(results: &[ImageResult]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let stale: Vec<&ImageResult> = results
+        .iter()
+        .filter(|result| result.status == ImageStatus::Stale)
+        .collect();
+    if !stale.is_empty() {
+        let lines: Vec<String> = stale
+            .iter()
+            .map(|result| {
+                format!(
+                    "• `{}`: cached `{}`, upstream `{}`{}",
+                    result.input,
+                    result.digest.as_deref().unwrap_or("?"),
+                    result.upstream_digest.as_deref().unwrap_or("?"),
+                    result
+                        .note
+                        .as_deref()
+                        .map(|note| format!(" ({note})"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        findings.push(
+            Finding::new(
+                Severity::Warning,
+                Check::Prewarm,
+                ALERT_RESOURCE,
+                format!("{} cached tags are behind their upstream", stale.len()),
+                format!(
+                    "the cache looks for a newer image of a tag at most once a day, so nodes still pull the old one:\n{}",
+                    lines.join("\n")
+                ),
+            )
+            .with_next_step("refresh them now: `ptc prewarm --refresh stale <image>…`, or set `prewarm.refresh = \"stale\"`"),
+        );
+    }
+    let unknown: Vec<&ImageResult> = results
+        .iter()
+        .filter(|result| result.upstream_check.is_some())
+        .collect();
+    if !unknown.is_empty() {
+        let lines: Vec<String> = unknown
+            .iter()
+            .map(|result| {
+                format!(
+                    "• `{}`: {}",
+                    result.input,
+                    result.upstream_check.as_deref().unwrap_or_default()
+                )
+            })
+            .collect();
+        findings.push(
+            Finding::new(
+                Severity::Warning,
+                Check::Prewarm,
+                ALERT_RESOURCE,
+                format!(
+                    "{} cached tags could not be compared with their upstream",
+                    unknown.len()
+                ),
+                format!(
+                    "the cached images are left as they are:\n{}",
+                    lines.join("\n")
+                ),
+            )
+            .with_next_step("check `upstream_registries` in the configuration and the rule's credential (`ptc check-credentials`)"),
         );
     }
     findings
@@ -700,6 +854,7 @@ mod tests {
             input: pinned_input(),
             outcome: PullOutcome::AlreadyCached {
                 digest: Some(PINNED.into()),
+                freshness: None,
             },
             status: ImageStatus::AlreadyCached,
             reason: None,
@@ -726,6 +881,7 @@ mod tests {
             input: pinned_input(),
             outcome: PullOutcome::AlreadyCached {
                 digest: Some(MOVED.into()),
+                freshness: None,
             },
             status: ImageStatus::Failed,
             reason: Some(FailureReason::DigestMismatch),
@@ -787,7 +943,9 @@ mod tests {
                 "images_failed",
                 "images_not_attempted",
                 "images_skipped",
-                "images_planned"
+                "images_planned",
+                "images_stale",
+                "images_refreshed"
             ]
         );
     }

@@ -2,9 +2,13 @@
 //! a tag in the cache and pull it through. ECR also checks the puller for the import and the
 //! repository creation that a first pull through the cache performs (ECR user guide, pull-through-cache-iam.html): those
 //! two are never called by the code, so the emulator's call log never shows them.
+//!
+//! Freshness: the rule's credential is read to ask the upstream for a cached tag's digest, and a
+//! stale tag is deleted from its cache repository (`prewarm.refresh = "stale"`) before it is
+//! pulled again.
 
 use crate::domain::permissions::{
-    Permission, Scope, PUBLISH_ALERTS, PUBLISH_ALERTS_DECRYPT, PUBLISH_ALERTS_ENCRYPT,
+    Condition, Permission, Scope, PUBLISH_ALERTS, PUBLISH_ALERTS_DECRYPT, PUBLISH_ALERTS_ENCRYPT,
     REMEMBER_ALERTS,
 };
 
@@ -39,6 +43,22 @@ pub const PERMISSIONS: &[Permission] = &[
         Scope::ManagedRepositories,
         "checked by ECR when the first pull creates the cache repository",
     ),
+    Permission::new(
+        "ecr:BatchDeleteImage",
+        Scope::ManagedRepositories,
+        "delete a stale tag from the cache so that the next pull fetches the upstream's image (`prewarm.refresh = \"stale\"`)",
+    ),
+    Permission::new(
+        "secretsmanager:GetSecretValue",
+        Scope::CredentialSecrets,
+        "the rule's upstream credential, to read a cached tag's digest upstream",
+    ),
+    Permission::new(
+        "kms:Decrypt",
+        Scope::SecretKeys,
+        "`GetSecretValue` on a secret encrypted with a customer managed key",
+    )
+    .on_condition(Condition::ViaService("secretsmanager")),
     PUBLISH_ALERTS,
     PUBLISH_ALERTS_ENCRYPT,
     PUBLISH_ALERTS_DECRYPT,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::outcome::ImageStatus;
 use super::*;
 use crate::config::Config;
+use crate::domain::freshness::RefreshMode;
 use crate::domain::CacheRule;
 use crate::ports::fakes::{self, FakeEcr, FakeSecretStore};
 
@@ -29,6 +30,8 @@ async fn warm(ecr: &Arc<FakeEcr>, deadline: Deadline) -> PrewarmReport {
     let request = Request {
         images: Some(vec!["nginx:1.27".to_owned(), "alpine:3.20".to_owned()]),
         dry_run: false,
+        refresh: Some(RefreshMode::Never),
+        force_refresh: false,
     };
     run(&context, request)
         .await

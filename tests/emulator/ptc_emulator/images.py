@@ -35,6 +35,8 @@ IMAGES: list[dict] = [
      "platforms": ["linux/amd64", "linux/arm64"]},
     {"upstream": "authenticated", "repository": "fluxcd/source-controller", "tag": "v1.4.1", "kind": "oci"},
     {"upstream": "authenticated", "repository": "grafana/grafana", "tag": "11.3.0", "kind": "docker"},
+    # Docker Hub serves it for reading the pull limit (`HEAD` only, never pulled).
+    {"upstream": "authenticated", "repository": "ratelimitpreview/test", "tag": "latest", "kind": "docker"},
     # anonymous upstream (stands in for quay, registry.k8s.io, public ECR, chainguard, ECR)
     {"upstream": "anonymous", "repository": "pause", "tag": "3.10", "kind": "oci-index",
      "platforms": ["linux/amd64", "linux/arm64"]},

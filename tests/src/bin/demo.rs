@@ -68,7 +68,11 @@ async fn run() -> DemoResult<()> {
     let state_table = env.create_state_table().await;
     seed(&env).await?;
     let folder = tempfile::tempdir().map_err(|error| format!("temporary folder: {error}"))?;
-    let config_path = write_config(folder.path(), &inbox.topic_arn)?;
+    let config_path = write_config(
+        folder.path(),
+        &inbox.topic_arn,
+        &env.upstream_registries_toml(),
+    )?;
     println!("configuration: {}", config_path.display());
 
     heading("cached repositories before hardening");
@@ -496,7 +500,8 @@ async fn show_chat(inbox: &ptc_ops_tests::AlertInbox, started: Instant, call: &s
     }
 }
 
-fn write_config(folder: &Path, topic_arn: &str) -> DemoResult<PathBuf> {
+/// `upstream_registries` points the upstreams' registry APIs at the loopback registries.
+fn write_config(folder: &Path, topic_arn: &str, upstream_registries: &str) -> DemoResult<PathBuf> {
     let shipped = repo_root().join("infra/config");
     let text = format!(
         r#"[alerts]
@@ -532,7 +537,8 @@ prefixes = {{ "{CLUSTER_ACCOUNT}" = ["quay"] }}
 [prewarm]
 concurrency = 4
 images = ["nginx:1.27"]
-"#,
+
+{upstream_registries}"#,
         default_lifecycle = shipped.join("lifecycle/default.json").display(),
         hub_lifecycle = shipped.join("lifecycle/docker-hub.json").display(),
         quay_pull = json!({

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_secretsmanager::types::Tag;
 use chrono::Utc;
@@ -15,7 +15,7 @@ use ptc_ops::metrics::MetricsSink;
 use ptc_ops::run::RunContext;
 use ptc_ops_tests::invoke;
 use ptc_ops_tests::invoke::check_credentials_run as check;
-use ptc_ops_tests::{sample_event, CapturedLogs, Fault, FaultKind, Rows, TestEnv};
+use ptc_ops_tests::{assert_no_token, sample_event, CapturedLogs, Fault, FaultKind, Rows, TestEnv};
 use serde_json::{json, Value};
 
 pub(super) const EXPIRY_TAG: &str = "ptc-ops:expires-at";
@@ -609,4 +609,74 @@ async fn unknown_rules_degrade_the_checks_and_unlisted_secrets_fail_the_run() {
         "{}",
         error.full_message()
     );
+}
+
+#[tokio::test]
+async fn docker_hub_headroom_is_read_with_each_rules_credential() {
+    let env = TestEnv::new().await;
+    env.seed_standard_rules().await;
+    let request = || Request { secrets: None };
+
+    // The loopback registry asks for the rule's credential (`Basic`) and, like a paid plan,
+    // reports no limit: the detail says so, no finding.
+    let context = context(&env, "");
+    let started = Instant::now();
+    let report = check(&RunContext::new(&context.ports, &context.config), request())
+        .await
+        .unwrap_or_else(|error| panic!("{}", error.full_message()))
+        .report;
+    eprintln!(
+        "check-credentials with one Docker Hub rule: {:?}",
+        started.elapsed()
+    );
+    let pulls = serde_json::to_value(&report.details.pulls).expect("serialises");
+    assert_eq!(
+        pulls,
+        json!({"docker-hub": {"status": "no-limit-reported", "limit": null, "remaining": null}}),
+        "only the Docker Hub rule is asked"
+    );
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|finding| finding.check == Check::UpstreamHeadroom),
+        "{:#?}",
+        report.findings
+    );
+
+    // An upstream that cannot be reached is a warning on the rule's credential, naming it.
+    let unreachable = context_with_registry(&env, "http://127.0.0.1:9");
+    let report = check(
+        &RunContext::new(&unreachable.ports, &unreachable.config),
+        request(),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{}", error.full_message()))
+    .report;
+    assert_eq!(report.details.pulls["docker-hub"].status, "unknown");
+    let finding = report
+        .findings
+        .iter()
+        .find(|finding| finding.check == Check::UpstreamHeadroom)
+        .unwrap_or_else(|| panic!("{:#?}", report.findings));
+    assert_eq!(finding.severity, Severity::Warning);
+    assert_eq!(finding.resource, "ecr-pullthroughcache/docker-hub");
+    assert!(
+        finding.message.contains("`127.0.0.1` was not reached"),
+        "{}",
+        finding.message
+    );
+    assert_no_token(
+        &serde_json::to_string(&report).unwrap_or_default(),
+        std::slice::from_ref(&env.emulator.info.upstream_credentials.access_token),
+        "the check-credentials report",
+    );
+}
+
+/// A check-credentials context whose Docker Hub registry API is `url`.
+fn context_with_registry(env: &TestEnv, url: &str) -> Arc<FunctionContext> {
+    context(
+        env,
+        &format!("[upstream_registries]\n\"registry-1.docker.io\" = \"{url}\"\n"),
+    )
 }

@@ -839,3 +839,118 @@ async fn digest_pins_are_pulled_by_tag_and_checked_against_the_cached_digest() {
         .count();
     assert_eq!(pulled_again, 0, "cached tags are looked up, not pulled");
 }
+
+#[tokio::test]
+async fn cached_tags_behind_their_upstream_are_reported_then_refreshed() {
+    let env = TestEnv::new().await;
+    typical_rules(&env).await;
+    // `prewarm.refresh` is `report` by default.
+    let context = context(&env, "");
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let repository = format!("ptc-test/fresh-{unique}");
+    let first = push_upstream(&env, &repository, "1.0", "first").await;
+    let image = format!("registry.k8s.io/{repository}:1.0");
+    // Docker Hub's stand-in asks for the rule's credential (`Basic`), the other is open.
+    let images = json!({"images": [image, "nginx:1.27"]});
+    prewarm(&context, images.clone()).await;
+
+    let started = Instant::now();
+    let current = entries(&prewarm(&context, images).await);
+    let elapsed = started.elapsed();
+    for input in [image.as_str(), "nginx:1.27"] {
+        let entry = &current[input];
+        assert_eq!(
+            text(entry, "status"),
+            "already-cached",
+            "{input}: {entry:#}"
+        );
+        assert_eq!(
+            text(entry, "upstream_digest"),
+            text(entry, "digest"),
+            "the cache and the upstream agree on {input}: {entry:#}"
+        );
+        assert!(entry.get("upstream_check").is_none(), "{entry:#}");
+    }
+    eprintln!("two staleness checks against the loopback registries: {elapsed:?}");
+
+    // The upstream tag moves: reported, nothing deleted.
+    let second = push_upstream(&env, &repository, "1.0", "second").await;
+    assert_ne!(first, second);
+    env.clear_calls().await;
+    let reported = prewarm(&context, json!({"images": [image]})).await;
+    let entry = &entries(&reported)[image.as_str()];
+    assert_eq!(text(entry, "status"), "stale", "{entry:#}");
+    assert_eq!(text(entry, "digest"), first, "{entry:#}");
+    assert_eq!(text(entry, "upstream_digest"), second, "{entry:#}");
+    assert_eq!(
+        reported.summary["images_stale"], 1,
+        "{:?}",
+        reported.summary
+    );
+    assert!(
+        reported.findings.iter().any(|finding| finding.title
+            == "1 cached tags are behind their upstream"
+            && finding.message.contains(&second)),
+        "{:#?}",
+        reported.findings
+    );
+    let calls = env.calls().await;
+    assert!(
+        !calls
+            .iter()
+            .any(|call| call.operation == "BatchDeleteImage"),
+        "`report` deletes nothing: {calls:?}"
+    );
+
+    // The event asks for a refresh: the tag is deleted and pulled through again.
+    env.clear_calls().await;
+    let refreshed = prewarm(&context, json!({"images": [image], "refresh": "stale"})).await;
+    let entry = &entries(&refreshed)[image.as_str()];
+    assert_eq!(text(entry, "status"), "refreshed", "{entry:#}");
+    assert_eq!(text(entry, "previous_digest"), first, "{entry:#}");
+    assert_eq!(text(entry, "digest"), second, "{entry:#}");
+    assert!(entry.get("note").is_none(), "{entry:#}");
+    let deleted: Vec<String> = env
+        .calls()
+        .await
+        .into_iter()
+        .filter(|call| call.operation == "BatchDeleteImage")
+        .filter_map(|call| call.resource)
+        .collect();
+    assert_eq!(
+        deleted,
+        vec![format!("k8s/{repository}")],
+        "only that tag's repository"
+    );
+    let after = entries(&prewarm(&context, json!({"images": [image]})).await);
+    assert_eq!(text(&after[image.as_str()], "status"), "already-cached");
+    assert_eq!(text(&after[image.as_str()], "digest"), second);
+
+    // An upstream that cannot be reached is a finding naming it; nothing is deleted.
+    let unreachable = self::context(
+        &env,
+        "[prewarm]\nrefresh = \"stale\"\n[upstream_registries]\n\"registry.k8s.io\" = \"http://127.0.0.1:9\"\n",
+    );
+    env.clear_calls().await;
+    let report = prewarm(&unreachable, json!({"images": [image]})).await;
+    let entry = &entries(&report)[image.as_str()];
+    assert_eq!(text(entry, "status"), "already-cached", "{entry:#}");
+    assert!(
+        text(entry, "upstream_check").contains("`127.0.0.1` was not reached"),
+        "{entry:#}"
+    );
+    assert!(!env
+        .calls()
+        .await
+        .iter()
+        .any(|call| call.operation == "BatchDeleteImage"));
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|finding| finding.title
+                == "1 cached tags could not be compared with their upstream"),
+        "{:#?}",
+        report.findings
+    );
+}
