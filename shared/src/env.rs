@@ -23,6 +23,10 @@ pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 /// the function itself and is acknowledged without work. Unset, every change is checked (with
 /// reads only when it was the function's own, since the repository is then in shape).
 pub const PTC_FUNCTION_ROLE_ARN: &str = "PTC_FUNCTION_ROLE_ARN";
+/// The ARN of `prewarm-images`' execution role (the stacks pass it to `harden-repository`): the
+/// sweep registers it as a pull-time update exclusion, so pre-warm pulls leave
+/// `lastRecordedPullTime` alone (`prewarm.exclude_from_pull_time`). Unset, nothing is registered.
+pub const PTC_PREWARM_ROLE_ARN: &str = "PTC_PREWARM_ROLE_ARN";
 /// The DynamoDB table the functions remember state in (alert repeats): partition key `pk`
 /// (string), TTL attribute `expires_at`. The stacks create it; unset, the features that need
 /// state are off and a run says so in one info finding.

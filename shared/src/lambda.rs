@@ -39,6 +39,9 @@ pub struct FunctionContext {
     /// `PTC_FUNCTION_ROLE_ARN`: the function's own execution role (SAM and CDK set it; Lambda
     /// sets no variable for it).
     own_role_arn: Option<String>,
+    /// `PTC_PREWARM_ROLE_ARN`: the pre-warm function's execution role (SAM and CDK pass it to
+    /// harden-repository).
+    prewarm_role_arn: Option<String>,
 }
 
 impl FunctionContext {
@@ -70,6 +73,9 @@ impl FunctionContext {
             own_role_arn: std::env::var(crate::env::PTC_FUNCTION_ROLE_ARN)
                 .ok()
                 .filter(|arn| !arn.is_empty()),
+            prewarm_role_arn: std::env::var(crate::env::PTC_PREWARM_ROLE_ARN)
+                .ok()
+                .filter(|arn| !arn.is_empty()),
         }
     }
 
@@ -84,6 +90,7 @@ impl FunctionContext {
         RunContext::new(&self.ports, &self.config)
             .with_deadline(deadline)
             .with_own_role(self.own_role_arn.as_deref())
+            .with_prewarm_role(self.prewarm_role_arn.as_deref())
     }
 
     /// Sends alerts somewhere else than the configured topic (tests of the failure paths).

@@ -25,6 +25,9 @@ pub struct RunContext<'a, P: PortSet> {
     /// The function's own execution role, as the deployment names it (`PTC_FUNCTION_ROLE_ARN`,
     /// read once by the composition root): a setting change it made is its own. None for the CLI.
     pub own_role_arn: Option<&'a str>,
+    /// The pre-warm function's execution role (`PTC_PREWARM_ROLE_ARN`, read once by the
+    /// composition root): the sweep excludes it from pull-time updates. None for the CLI.
+    pub prewarm_role_arn: Option<&'a str>,
 }
 
 // Not derived: a derive would ask `P: Clone`, and the context only holds a reference to it.
@@ -45,6 +48,7 @@ impl<'a, P: PortSet> RunContext<'a, P> {
             deadline: Deadline::none(),
             now: Utc::now(),
             own_role_arn: None,
+            prewarm_role_arn: None,
         }
     }
 
@@ -52,6 +56,14 @@ impl<'a, P: PortSet> RunContext<'a, P> {
     pub fn with_own_role(self, own_role_arn: Option<&'a str>) -> Self {
         RunContext {
             own_role_arn,
+            ..self
+        }
+    }
+
+    /// The pre-warm function's role, which the sweep excludes from pull-time updates.
+    pub fn with_prewarm_role(self, prewarm_role_arn: Option<&'a str>) -> Self {
+        RunContext {
+            prewarm_role_arn,
             ..self
         }
     }

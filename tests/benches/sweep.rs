@@ -82,7 +82,7 @@ async fn sweep_pass(env: &TestEnv, config: &ptc_ops::config::Config, state_table
         .with_ecr_pacing(config.hardening.ecr_calls_per_second)
         .with_state_table(Some(state_table.to_owned()))
         .ports();
-    let swept = harden_repository::sweep(&clients, config, None, false, Deadline::none())
+    let swept = harden_repository::sweep(&clients, config, None, false, (Deadline::none(), None))
         .await
         .unwrap_or_else(|error| panic!("sweep failed: {}", error.full_message()));
     let elapsed = started.elapsed();

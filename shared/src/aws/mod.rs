@@ -4,6 +4,7 @@
 pub mod creation_templates;
 pub mod ecr;
 mod ecr_images;
+mod ecr_pull_time;
 mod error;
 pub mod iam;
 pub mod lambda;

@@ -219,6 +219,14 @@ impl Registry for Ecr {
     fn delete_tag<'a>(&'a self, repository: &'a str, tag: &'a str) -> Call<'a, ()> {
         Box::pin(self.delete_tag(repository, tag))
     }
+
+    fn pull_time_exclusions(&self) -> Call<'_, Vec<String>> {
+        Box::pin(self.pull_time_exclusions())
+    }
+
+    fn register_pull_time_exclusion<'a>(&'a self, principal_arn: &'a str) -> Call<'a, ()> {
+        Box::pin(self.register_pull_time_exclusion(principal_arn))
+    }
 }
 
 impl CreationTemplates for EcrTemplates {

@@ -17,6 +17,9 @@ pub struct PrewarmConfig {
     /// What to do with a cached mutable tag whose upstream moved; an event's `"refresh"`
     /// overrides it.
     pub refresh: RefreshMode,
+    /// Whether the sweep registers the pre-warm role (`PTC_PREWARM_ROLE_ARN`) as a pull-time
+    /// update exclusion, so that pre-warm pulls do not count as use in `lastRecordedPullTime`.
+    pub exclude_from_pull_time: bool,
 }
 
 /// An image reference as written; only obvious slips are caught here.
@@ -35,10 +38,12 @@ pub(crate) fn read_prewarm(
     let concurrency = section.integer_in("concurrency", 1..=MAX_PREWARM_CONCURRENCY, problems);
     let images = section.list("images", problems, parse_image);
     let refresh = section.choice("refresh", &RefreshMode::CHOICES, problems);
+    let exclude_from_pull_time = section.bool("exclude_from_pull_time", problems);
     section.finish(problems);
     Some(PrewarmConfig {
         concurrency: concurrency.or(4)?,
         images: images.or(Vec::new())?,
         refresh: refresh.or(RefreshMode::Report)?,
+        exclude_from_pull_time: exclude_from_pull_time.or(true)?,
     })
 }

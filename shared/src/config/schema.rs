@@ -289,6 +289,11 @@ struct RawPrewarm {
     /// `"refresh"` overrides it.
     #[schemars(extend("default" = "report", "enum" = ["never", "report", "stale"]))]
     refresh: Option<String>,
+    /// Whether the sweep registers the pre-warm function's role (`PTC_PREWARM_ROLE_ARN`) as a
+    /// pull-time update exclusion, so that its pulls leave `lastRecordedPullTime` alone and the
+    /// time means real use. ECR allows 100 exclusions per registry; none is ever removed.
+    #[schemars(extend("default" = true))]
+    exclude_from_pull_time: Option<bool>,
 }
 
 /// The storage prices `ptc usage` estimates the cache's monthly cost with

@@ -21,6 +21,7 @@ pub mod outcome;
 pub mod permissions;
 pub mod plan;
 mod problems;
+pub mod pull_time;
 pub mod report;
 #[cfg(test)]
 mod run_tests;
@@ -104,6 +105,7 @@ pub async fn run<P: PortSet>(
         config,
         deadline,
         own_role_arn,
+        prewarm_role_arn,
         ..
     } = *context;
     let Request {
@@ -188,7 +190,7 @@ pub async fn run<P: PortSet>(
                 config,
                 None,
                 dry_run,
-                deadline,
+                (deadline, prewarm_role_arn),
                 can_hand_off,
                 Trigger::Scheduled { sweep: true },
             )
@@ -223,7 +225,7 @@ pub async fn run<P: PortSet>(
                     config,
                     cursor,
                     dry_run,
-                    deadline,
+                    (deadline, prewarm_role_arn),
                     can_hand_off,
                     Trigger::Direct {
                         repositories: None,
@@ -353,13 +355,14 @@ fn provenance(created: &RepositoryCreated) -> Provenance {
 }
 
 /// Sweeps every managed repository from `cursor` (the start when `None`) until done or until
-/// the deadline's reserve; [`Swept::rest`] says where to carry on.
+/// the deadline's reserve; [`Swept::rest`] says where to carry on. Its first link also excludes
+/// the pre-warm role (when known) from pull-time updates ([`pull_time`]).
 pub async fn sweep(
     ports: &impl PortSet,
     config: &Config,
     cursor: Option<SweepCursor>,
     dry_run: bool,
-    deadline: Deadline,
+    (deadline, prewarm_role): (Deadline, Option<&str>),
 ) -> Result<Swept, Error> {
     let hardener = Hardener::new(ports, config, dry_run, deadline).await?;
     let mut start = cursor.unwrap_or_default();
@@ -393,7 +396,8 @@ pub async fn sweep(
         )
         .await;
         let in_effect = reconciled.in_effect.clone();
-        (Some(reconciled), in_effect)
+        let pull_time = pull_time::reconcile(ports, config, prewarm_role, dry_run).await;
+        (Some((reconciled, pull_time)), in_effect)
     } else {
         (
             None,
@@ -437,8 +441,9 @@ pub async fn sweep(
     if let Some(templates) = templates {
         report.details.templates = Some(templates.write_into(&mut report));
     }
-    if let Some(reconciled) = scanning.0 {
+    if let Some((reconciled, pull_time)) = scanning.0 {
         report.details.registry_scanning = Some(reconciled.write_into(&mut report));
+        pull_time.write_into(&mut report);
     }
     hardener.write_coverage(&mut report);
     report.details.sweep = Some(SweepProgress {
@@ -471,7 +476,7 @@ async fn sweep_with_continuation(
     config: &Config,
     cursor: Option<SweepCursor>,
     dry_run: bool,
-    deadline: Deadline,
+    (deadline, prewarm_role): (Deadline, Option<&str>),
     can_hand_off: bool,
     trigger: Trigger,
 ) -> Result<Ran<HardenDetails>, Error> {
@@ -481,7 +486,7 @@ async fn sweep_with_continuation(
         rest,
         n_started,
         listing_failed,
-    } = sweep(ports, config, cursor, dry_run, deadline).await?;
+    } = sweep(ports, config, cursor, dry_run, (deadline, prewarm_role)).await?;
     report.details.trigger = Some(trigger);
     let Some(mut rest) = rest else {
         return Ok(Ran { report, metrics });

@@ -110,6 +110,8 @@ struct EcrState {
     scanning_writers: Vec<(&'static str, usize, RegistryScanning)>,
     /// What `DescribeImages` lists per repository (apart from `images`, the tags pulls find).
     stored_images: BTreeMap<String, Vec<StoredImage>>,
+    /// The registry's pull-time update exclusions (principal ARNs).
+    pull_time_exclusions: Vec<String>,
 }
 
 /// The private registry, its creation templates and its scanning, in memory.
@@ -170,6 +172,19 @@ impl FakeEcr {
             .upstream_images
             .insert((repository.to_owned(), tag.to_owned()), digest.to_owned());
         self
+    }
+
+    /// A principal the registry already excludes from pull-time updates.
+    pub fn with_pull_time_exclusion(self, principal_arn: &str) -> Self {
+        lock(&self.state)
+            .pull_time_exclusions
+            .push(principal_arn.to_owned());
+        self
+    }
+
+    /// The registry's pull-time update exclusions.
+    pub fn pull_time_exclusions(&self) -> Vec<String> {
+        lock(&self.state).pull_time_exclusions.clone()
     }
 
     /// The registry scanning configuration the registry starts with.
@@ -536,6 +551,42 @@ impl Registry for FakeEcr {
         let answer = self.with_stored("ecr:BatchDeleteImage", repository, |stored| {
             stored.images.remove(tag);
         });
+        Box::pin(async move { answer })
+    }
+
+    fn pull_time_exclusions(&self) -> Call<'_, Vec<String>> {
+        let answer = self
+            .call("ecr:ListPullTimeUpdateExclusions", None)
+            .map(|state| state.pull_time_exclusions.clone());
+        Box::pin(async move { answer })
+    }
+
+    /// As ECR: a principal already excluded, or one past the limit, is refused.
+    fn register_pull_time_exclusion<'a>(&'a self, principal_arn: &'a str) -> Call<'a, ()> {
+        const OPERATION: &str = "ecr:RegisterPullTimeUpdateExclusion";
+        let answer = self
+            .call(OPERATION, Some(principal_arn))
+            .and_then(|mut state| {
+                let refused = if state
+                    .pull_time_exclusions
+                    .iter()
+                    .any(|arn| arn == principal_arn)
+                {
+                    Some(crate::ports::EXCLUSION_ALREADY_EXISTS)
+                } else if state.pull_time_exclusions.len() >= crate::ports::MAX_PULL_TIME_EXCLUSIONS
+                {
+                    Some(crate::ports::LIMIT_EXCEEDED)
+                } else {
+                    None
+                };
+                match refused {
+                    Some(code) => Err(AwsError::from_code(OPERATION, Some(principal_arn), code)),
+                    None => {
+                        state.pull_time_exclusions.push(principal_arn.to_owned());
+                        Ok(())
+                    }
+                }
+            });
         Box::pin(async move { answer })
     }
 }

@@ -48,6 +48,14 @@ pub use upstream::{HttpFailure, Upstream, UpstreamRequest, UpstreamResponse};
 
 /// The error code of a call on a repository that does not exist (deleted since it was listed).
 pub const REPOSITORY_NOT_FOUND: &str = "RepositoryNotFoundException";
+/// Largest page `ListPullTimeUpdateExclusions` serves (`maxResults` 1 to 1000).
+pub const MAX_PULL_TIME_EXCLUSIONS_PER_PAGE: i32 = 1000;
+/// Pull-time update exclusions ECR allows per registry.
+pub const MAX_PULL_TIME_EXCLUSIONS: usize = 100;
+/// `RegisterPullTimeUpdateExclusion` of a principal already excluded.
+pub const EXCLUSION_ALREADY_EXISTS: &str = "ExclusionAlreadyExistsException";
+/// `RegisterPullTimeUpdateExclusion` past [`MAX_PULL_TIME_EXCLUSIONS`].
+pub const LIMIT_EXCEEDED: &str = "LimitExceededException";
 /// Largest page `DescribeRepositories` and `DescribePullThroughCacheRules` accept.
 pub const MAX_PAGE_SIZE: i32 = 1000;
 /// Repository names one `BatchGetRepositoryScanningConfiguration` takes at most (botocore ecr
@@ -171,6 +179,12 @@ pub trait Registry: Send + Sync + Debug {
     /// Deletes one tag of a cache repository (`BatchDeleteImage` by tag), so that the next pull
     /// fetches the upstream's current image. A tag already gone is deleted.
     fn delete_tag<'a>(&'a self, repository: &'a str, tag: &'a str) -> Call<'a, ()>;
+    /// Every principal ARN the registry excludes from pull-time updates, all pages.
+    fn pull_time_exclusions(&self) -> Call<'_, Vec<String>>;
+    /// Excludes `principal_arn` (an IAM role) from pull-time updates. One already excluded is an
+    /// error with code [`EXCLUSION_ALREADY_EXISTS`]; past [`MAX_PULL_TIME_EXCLUSIONS`], one with
+    /// [`LIMIT_EXCEEDED`].
+    fn register_pull_time_exclusion<'a>(&'a self, principal_arn: &'a str) -> Call<'a, ()>;
 }
 
 /// The registry's repository creation templates.
