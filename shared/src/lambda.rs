@@ -93,6 +93,13 @@ impl FunctionContext {
             .with_prewarm_role(self.prewarm_role_arn.as_deref())
     }
 
+    /// The pre-warm role as a deployment would pass it in `PTC_PREWARM_ROLE_ARN` (tests, which
+    /// share one process environment).
+    pub fn with_prewarm_role(mut self, role_arn: Option<&str>) -> Self {
+        self.prewarm_role_arn = role_arn.map(str::to_owned);
+        self
+    }
+
     /// Sends alerts somewhere else than the configured topic (tests of the failure paths).
     pub fn with_alert_sink(mut self, sink: Arc<dyn AlertSink>) -> Self {
         self.alert_topic = Some(sink);

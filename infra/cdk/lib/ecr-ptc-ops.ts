@@ -734,6 +734,9 @@ export class EcrPtcOps extends Construct {
         // Lambda sets no variable with the execution role: a change made by this role is the
         // function's own and is acknowledged without work.
         environment.PTC_FUNCTION_ROLE_ARN = roles[name].roleArn;
+        // The sweep excludes the pre-warm role from pull-time updates, so its pulls leave
+        // lastRecordedPullTime alone (prewarm.exclude_from_pull_time).
+        environment.PTC_PREWARM_ROLE_ARN = roles['prewarm-images'].roleArn;
       }
       let code: lambda.Code;
       if (props.code?.[name] !== undefined) {

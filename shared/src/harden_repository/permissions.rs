@@ -2,7 +2,8 @@
 //! repositories, write the settings of managed repositories only, and hand a sweep that runs
 //! short of time to a new invocation of itself. A sweep reconciles the creation templates
 //! first ([`crate::harden_repository::templates::permissions`]), then the registry scanning configuration
-//! ([`crate::harden_repository::scanning::permissions`]).
+//! ([`crate::harden_repository::scanning::permissions`]) and the pre-warm role's pull-time
+//! update exclusion ([`crate::harden_repository::pull_time`]).
 
 use crate::domain::permissions::{
     Condition, Permission, Scope, TagKeys, PUBLISH_ALERTS, PUBLISH_ALERTS_DECRYPT,
@@ -81,6 +82,16 @@ pub const PERMISSIONS: &[Permission] = &[
     GET_REGISTRY_SCANNING,
     PUT_REGISTRY_SCANNING,
     READ_REPOSITORY_SCANNING,
+    Permission::new(
+        "ecr:ListPullTimeUpdateExclusions",
+        Scope::AnyResource,
+        "the sweep checks whether the pre-warm role is excluded from pull-time updates (a registry action)",
+    ),
+    Permission::new(
+        "ecr:RegisterPullTimeUpdateExclusion",
+        Scope::AnyResource,
+        "the sweep excludes the pre-warm role from pull-time updates (a registry action); it never deregisters",
+    ),
     crate::harden_repository::usage::permissions::DESCRIBE_IMAGES,
     PUBLISH_ALERTS,
     PUBLISH_ALERTS_ENCRYPT,

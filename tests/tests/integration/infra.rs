@@ -649,6 +649,12 @@ fn schedules_are_the_parameters() {
         json!({"Fn::GetAtt": ["HardenRepositoryRole", "Arn"]}),
         "the function knows its own role"
     );
+    assert_eq!(
+        stack.resource("HardenRepositoryFunction")["Properties"]["Environment"]["Variables"]
+            [ptc_ops::env::PTC_PREWARM_ROLE_ARN],
+        json!({"Fn::GetAtt": ["PrewarmImagesRole", "Arn"]}),
+        "the sweep knows the pre-warm role it excludes from pull-time updates"
+    );
     for (function, parameter) in [
         ("ValidateCacheRulesFunction", "RuleValidationSchedule"),
         ("CheckCredentialsFunction", "CredentialCheckSchedule"),

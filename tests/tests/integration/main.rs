@@ -17,6 +17,7 @@ mod infra_routing;
 mod kyverno;
 mod organisation;
 mod prewarm_images;
+mod pull_time;
 mod registry;
 mod registry_events;
 mod registry_scanning;
