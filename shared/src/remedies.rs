@@ -192,6 +192,22 @@ pub fn lookup_event_command(event_id: &str, region: Option<&str>) -> String {
     )
 }
 
+/// Lists the registry's pull-time update exclusions (ECR allows 100).
+pub fn list_pull_time_exclusions_command(region: Option<&str>) -> String {
+    format!(
+        "aws ecr list-pull-time-update-exclusions{}",
+        region_flag(region)
+    )
+}
+
+/// Excludes a role from pull-time updates.
+pub fn register_pull_time_exclusion_command(principal_arn: &str, region: Option<&str>) -> String {
+    format!(
+        "aws ecr register-pull-time-update-exclusion{} --principal-arn {principal_arn}",
+        region_flag(region)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,20 +274,4 @@ mod tests {
             "aws ecr put-registry-policy",
         ),
     }
-}
-
-/// Lists the registry's pull-time update exclusions (ECR allows 100).
-pub fn list_pull_time_exclusions_command(region: Option<&str>) -> String {
-    format!(
-        "aws ecr list-pull-time-update-exclusions{}",
-        region_flag(region)
-    )
-}
-
-/// Excludes a role from pull-time updates.
-pub fn register_pull_time_exclusion_command(principal_arn: &str, region: Option<&str>) -> String {
-    format!(
-        "aws ecr register-pull-time-update-exclusion{} --principal-arn {principal_arn}",
-        region_flag(region)
-    )
 }
