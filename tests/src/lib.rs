@@ -58,3 +58,22 @@ pub fn sample_event(name: &str) -> serde_json::Value {
     serde_json::from_str(&text)
         .unwrap_or_else(|error| panic!("sample event {} is not JSON: {error}", path.display()))
 }
+
+/// `event` (a sample) with each JSON pointer set to a value, or removed for `None`.
+pub fn edited(
+    mut event: serde_json::Value,
+    edits: &[(&str, Option<serde_json::Value>)],
+) -> serde_json::Value {
+    for (pointer, value) in edits {
+        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
+        let object = event
+            .pointer_mut(parent)
+            .and_then(serde_json::Value::as_object_mut)
+            .unwrap_or_else(|| panic!("no object at {parent:?}"));
+        match value {
+            Some(value) => object.insert(key.to_owned(), value.clone()),
+            None => object.remove(key),
+        };
+    }
+    event
+}

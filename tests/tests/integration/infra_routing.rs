@@ -8,24 +8,8 @@ use ptc_ops::events::{HardenInvocation, SettingCall};
 use ptc_ops_tests::eventbridge::{
     emit, eventbridge, template_rules, Router, TemplateRule, OWN_ROLE_ARN,
 };
-use ptc_ops_tests::{sample_event, TestEnv};
+use ptc_ops_tests::{edited, sample_event, TestEnv};
 use serde_json::{json, Value};
-
-/// `event` (a sample) with each JSON pointer set to a value, or removed for `None`.
-fn edited(mut event: Value, edits: &[(&str, Option<Value>)]) -> Value {
-    for (pointer, value) in edits {
-        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
-        let object = event
-            .pointer_mut(parent)
-            .and_then(Value::as_object_mut)
-            .unwrap_or_else(|| panic!("no object at {parent:?}"));
-        match value {
-            Some(value) => object.insert(key.to_owned(), value.clone()),
-            None => object.remove(key),
-        };
-    }
-    event
-}
 
 /// The event contract of harden-repository: its template rules, created as they are in the
 /// emulator's EventBridge, select exactly the events the function acts on. Each case is an

@@ -19,7 +19,7 @@ use ptc_ops::lambda::FunctionContext;
 use ptc_ops::validate_cache_rules::ValidateReport;
 use ptc_ops_tests::eventbridge::{emit, template_rules, Router, TemplateRule, OWN_ROLE_ARN};
 use ptc_ops_tests::permissions::assert_calls_permitted;
-use ptc_ops_tests::{invoke, report_json, sample_event, TestEnv};
+use ptc_ops_tests::{edited, invoke, report_json, sample_event, TestEnv};
 use serde_json::{json, Value};
 
 const BOB: &str = "arn:aws:iam::123456789012:user/bob";
@@ -851,22 +851,6 @@ async fn a_fix_after_a_refused_rotation_still_reaches_chat_and_duplicates_do_not
 }
 
 // ---- routing ------------------------------------------------------------------------------
-
-/// `event` (a sample) with each JSON pointer set to a value, or removed for `None`.
-fn edited(mut event: Value, edits: &[(&str, Option<Value>)]) -> Value {
-    for (pointer, value) in edits {
-        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
-        let object = event
-            .pointer_mut(parent)
-            .and_then(Value::as_object_mut)
-            .unwrap_or_else(|| panic!("no object at {parent:?}"));
-        match value {
-            Some(value) => object.insert(key.to_owned(), value.clone()),
-            None => object.remove(key),
-        };
-    }
-    event
-}
 
 /// The rules of registry-level records (rules, registry policy, credentials, templates and
 /// scanning), created as they are in the emulator's EventBridge, select exactly the records the
