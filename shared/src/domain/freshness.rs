@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::rule::ROOT_PREFIX;
+use super::rule::{in_namespace, ROOT_PREFIX};
 
 /// What the pre-warmer does with a cached mutable tag whose upstream moved
 /// (`prewarm.refresh`, or an event's `"refresh"`).
@@ -68,11 +68,8 @@ pub fn refusal_to_refresh(
         Some(prefixes) => prefixes.iter().any(|prefix| prefix == rule_prefix),
         None => rule_prefix != ROOT_PREFIX,
     };
-    let in_namespace = rule_prefix == ROOT_PREFIX
-        || repository
-            .strip_prefix(rule_prefix)
-            .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1);
-    if !is_managed || !in_namespace {
+    let in_rule = rule_prefix == ROOT_PREFIX || in_namespace(repository, rule_prefix);
+    if !is_managed || !in_rule {
         return Some(format!(
             "`{repository}` is not under a managed prefix (`hardening.prefixes`): nothing outside them is deleted"
         ));
@@ -138,6 +135,7 @@ mod tests {
             "docker-hub", "docker-hubx/library/nginx", false, None, Some("not under a managed prefix"),
         ),
         repository_named_like_the_prefix("docker-hub", "docker-hub", false, None, Some("not under a managed prefix")),
+        only_a_slash_after_the_prefix("docker-hub", "docker-hub/", false, None, Some("not under a managed prefix")),
         digest_pin("docker-hub", "docker-hub/library/nginx", true, None, Some("pins a digest")),
     }
 }

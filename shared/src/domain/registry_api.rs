@@ -238,6 +238,10 @@ mod tests {
         ),
         basic_challenge(Some(r#"Basic realm="ptc-upstream""#), Ok(Challenge::Basic)),
         missing_header(None, Err(ChallengeProblem::Missing)),
+        at_the_length_limit(
+            Some(format!(r#"Bearer realm="https://r.example/token",scope="{}""#, "a".repeat(MAX_CHALLENGE_CHARS - 47)).as_str()),
+            Ok(bearer("https://r.example/token", None, Some(&"a".repeat(MAX_CHALLENGE_CHARS - 47)))),
+        ),
         blank_header(Some("  "), Err(ChallengeProblem::Missing)),
         missing_realm(
             Some(r#"Bearer service="registry.docker.io""#),
