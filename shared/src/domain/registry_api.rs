@@ -290,6 +290,8 @@ mod tests {
         uppercase_hex(Some(&SHA.to_uppercase().replace("SHA256", "sha256")), None),
         short(Some("sha256:0123"), None),
         unknown_algorithm(Some("md5:0123456789abcdef0123456789abcdef"), None),
+        sha512(Some(&format!("sha512:{}", "ab".repeat(64))), Some(&format!("sha512:{}", "ab".repeat(64)))),
+        sha512_length_of_sha256(Some(&format!("sha512:{}", "ab".repeat(32))), None),
     }
 
     fn check_rate_limit(name: &str, header: Option<&str>, expected: Option<u64>) {
@@ -306,5 +308,14 @@ mod tests {
         negative(Some("-1;w=21600"), None),
         garbage(Some("lots"), None),
         huge(Some("99999999999999999999;w=1"), None),
+        twelve_digits(Some("999999999999;w=1"), Some(999_999_999_999)),
+        thirteen_digits(Some("1234567890123;w=1"), None),
+        plus_sign(Some("+5;w=21600"), None),
+        no_count(Some(";w=21600"), None),
+    }
+
+    #[test]
+    fn the_pull_scope_names_the_repository() {
+        assert_eq!(pull_scope("library/nginx"), "repository:library/nginx:pull");
     }
 }
