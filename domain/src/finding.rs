@@ -156,3 +156,50 @@ impl Finding {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::named_cases;
+
+    /// `check` is written `text` in reports, in alerts and in the SNS `check` message attribute
+    /// that subscription filter policies key on: by `as_str`, by `Display` and in JSON.
+    fn check_name(case: &str, check: Check, text: &str) {
+        assert_eq!(check.as_str(), text, "{case}: as_str");
+        assert_eq!(check.to_string(), text, "{case}: Display");
+        assert_eq!(
+            serde_json::to_value(check).expect("checks serialise"),
+            serde_json::Value::from(text),
+            "{case}: JSON"
+        );
+        assert_eq!(
+            serde_json::from_value::<Check>(text.into()).expect("check names parse"),
+            check,
+            "{case}: JSON read back"
+        );
+    }
+
+    named_cases! {
+        /// Every check keeps its shipped name.
+        mod checks_keep_their_names => check_name;
+        rule_validation(Check::RuleValidation, "rule-validation"),
+        rule_secret(Check::RuleSecret, "rule-secret"),
+        credential_format(Check::CredentialFormat, "credential-format"),
+        credential_expiry(Check::CredentialExpiry, "credential-expiry"),
+        credential_age(Check::CredentialAge, "credential-age"),
+        credential_use(Check::CredentialUse, "credential-use"),
+        credential_rotation(Check::CredentialRotation, "credential-rotation"),
+        repository_hardening(Check::RepositoryHardening, "repository-hardening"),
+        hardening_failure(Check::HardeningFailure, "hardening-failure"),
+        creation_template(Check::CreationTemplate, "creation-template"),
+        registry_scanning(Check::RegistryScanning, "registry-scanning"),
+        upstream_pull(Check::UpstreamPull, "upstream-pull"),
+        image_vulnerabilities(Check::ImageVulnerabilities, "image-vulnerabilities"),
+        cache_usage(Check::CacheUsage, "cache-usage"),
+        prewarm(Check::Prewarm, "prewarm"),
+        image_reference(Check::ImageReference, "image-reference"),
+        alert_delivery(Check::AlertDelivery, "alert-delivery"),
+        consumer_access(Check::ConsumerAccess, "consumer-access"),
+        upstream_headroom(Check::UpstreamHeadroom, "upstream-headroom"),
+    }
+}

@@ -78,6 +78,25 @@ mod tests {
         empty_is_refused("", Err(UnknownSeverity(String::new()))),
     }
 
+    /// `severity` is written `text` in reports, alerts and the SNS `severity` message attribute.
+    fn check_name(name: &str, severity: Severity, text: &str) {
+        assert_eq!(severity.as_str(), text, "{name}: as_str");
+        assert_eq!(severity.to_string(), text, "{name}: Display");
+        assert_eq!(
+            serde_json::to_value(severity).expect("severities serialize"),
+            serde_json::Value::from(text),
+            "{name}: JSON"
+        );
+    }
+
+    named_cases! {
+        /// Every severity keeps its lower-case name.
+        mod severities_keep_their_names => check_name;
+        info(Severity::Info, "info"),
+        warning(Severity::Warning, "warning"),
+        critical(Severity::Critical, "critical"),
+    }
+
     #[test]
     fn orders() {
         assert!(Severity::Info < Severity::Warning && Severity::Warning < Severity::Critical);
