@@ -80,12 +80,148 @@ impl CreationTemplate {
             .is_some_and(|description| description.starts_with(OWNER_MARK))
     }
 
-    /// The prefix without the implied trailing `/`.
+    /// The prefix without the implied trailing `/` (`ROOT` has none to drop).
     pub fn prefix_key(&self) -> &str {
-        if self.prefix == super::ROOT_PREFIX {
-            &self.prefix
-        } else {
-            self.prefix.trim_end_matches('/')
-        }
+        self.prefix.trim_end_matches('/')
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::named_cases;
+
+    /// What a template is, as the hardening sweep reads it.
+    struct Expected<'a> {
+        prefix_key: &'a str,
+        applies_to_the_cache: bool,
+        encryption: &'a str,
+        needs_custom_role: &'a [&'a str],
+        owned: bool,
+    }
+
+    /// A template with `applied_for`, `encryption_type`, one resource tag or none, and a
+    /// `description` reads as `expected`.
+    fn check_template(
+        case: &str,
+        prefix: &str,
+        applied_for: &[&str],
+        encryption_type: Option<&str>,
+        tagged: bool,
+        description: Option<&str>,
+        expected: Expected<'_>,
+    ) {
+        let template = CreationTemplate {
+            applied_for: applied_for
+                .iter()
+                .map(|value| (*value).to_owned())
+                .collect(),
+            encryption_type: encryption_type.map(str::to_owned),
+            resource_tags: if tagged {
+                BTreeMap::from([("managed-by".to_owned(), "ecr-ptc-ops".to_owned())])
+            } else {
+                BTreeMap::new()
+            },
+            description: description.map(str::to_owned),
+            ..CreationTemplate::empty(prefix)
+        };
+        assert_eq!(template.prefix, prefix, "{case}: prefix");
+        assert_eq!(
+            template.prefix_key(),
+            expected.prefix_key,
+            "{case}: prefix key"
+        );
+        assert_eq!(
+            template.applies_to_the_cache(),
+            expected.applies_to_the_cache,
+            "{case}: applies to the cache"
+        );
+        assert_eq!(
+            template.effective_encryption(),
+            expected.encryption,
+            "{case}: encryption"
+        );
+        assert_eq!(
+            template.needs_custom_role(),
+            expected.needs_custom_role,
+            "{case}: needs a custom role for"
+        );
+        assert_eq!(template.is_owned(), expected.owned, "{case}: owned");
+    }
+
+    named_cases! {
+        /// Templates as `DescribeRepositoryCreationTemplates` returns them: prefix, appliedFor,
+        /// encryptionType, a resource tag, description; then what the sweep reads from them.
+        mod templates_read_as_the_sweep_needs => check_template;
+        plain_cache_template(
+            "docker-hub",
+            &[APPLIED_FOR_PULL_THROUGH_CACHE],
+            None,
+            false,
+            Some("ecr-ptc-ops: docker-hub"),
+            Expected {
+                prefix_key: "docker-hub",
+                applies_to_the_cache: true,
+                encryption: DEFAULT_TEMPLATE_ENCRYPTION,
+                needs_custom_role: &[],
+                owned: true,
+            },
+        ),
+        replication_only_with_a_slash(
+            "ghcr/",
+            &["REPLICATION"],
+            Some("AES256"),
+            false,
+            None,
+            Expected {
+                prefix_key: "ghcr",
+                applies_to_the_cache: false,
+                encryption: "AES256",
+                needs_custom_role: &[],
+                owned: false,
+            },
+        ),
+        root_for_every_use(
+            "ROOT",
+            &["REPLICATION", "CREATE_ON_PUSH", APPLIED_FOR_PULL_THROUGH_CACHE],
+            Some("KMS"),
+            false,
+            Some("team template, ecr-ptc-ops: not the owner"),
+            Expected {
+                prefix_key: "ROOT",
+                applies_to_the_cache: true,
+                encryption: "KMS",
+                needs_custom_role: &["KMS encryption"],
+                owned: false,
+            },
+        ),
+        tags_and_dual_layer_kms(
+            "quay",
+            &[APPLIED_FOR_PULL_THROUGH_CACHE],
+            Some("KMS_DSSE"),
+            true,
+            Some("ecr-ptc-ops: quay"),
+            Expected {
+                prefix_key: "quay",
+                applies_to_the_cache: true,
+                encryption: "KMS_DSSE",
+                needs_custom_role: &["resource tags", "KMS encryption"],
+                owned: true,
+            },
+        ),
+        tags_alone(
+            "k8s",
+            &[],
+            None,
+            true,
+            Some(""),
+            Expected {
+                prefix_key: "k8s",
+                applies_to_the_cache: false,
+                encryption: "AES256",
+                needs_custom_role: &["resource tags"],
+                owned: false,
+            },
+        ),
     }
 }

@@ -134,7 +134,67 @@ mod tests {
         ),
         another_service("arn:aws:ssm:eu-west-1:123456789012:parameter/x", None),
         short_account("arn:aws:secretsmanager:eu-west-1:12345:secret:x", None),
+        /// A partial ARN whose name ends in a short dash word keeps it (`-hub` is no suffix).
+        partial_arn_ending_in_a_short_word(
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub",
+            Some(("aws", "eu-west-1", "123456789012", "ecr-pullthroughcache/docker-hub")),
+        ),
+        /// Six characters that are not all letters and digits are no random suffix either.
+        partial_arn_ending_in_six_other_characters(
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/hub-v1.2.3",
+            Some(("aws", "eu-west-1", "123456789012", "ecr-pullthroughcache/hub-v1.2.3")),
+        ),
         not_an_arn("not an arn", None),
+    }
+
+    /// The secret named in `arn` has ECR's credential prefix, or not.
+    fn check_credential_prefix(case: &str, arn: &str, expected: bool) {
+        let parsed = SecretArn::parse(arn).expect("test ARNs parse");
+        assert_eq!(
+            parsed.has_credential_prefix(),
+            expected,
+            "{case}: arn {arn}"
+        );
+    }
+
+    named_cases! {
+        /// ECR takes only secrets named `ecr-pullthroughcache/…`.
+        mod credential_prefixes => check_credential_prefix;
+        prefixed(
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/ghcr-AbCdEf",
+            true,
+        ),
+        other_name(
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:dockerhub-token-x1Y2z3",
+            false,
+        ),
+        prefix_not_at_the_start(
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:team/ecr-pullthroughcache/ghcr-AbCdEf",
+            false,
+        ),
+    }
+
+    /// Secret metadata with `deletion_date` set or not.
+    fn metadata(deletion_date: Option<&str>) -> SecretMetadata {
+        SecretMetadata {
+            name: "ecr-pullthroughcache/docker-hub".to_owned(),
+            arn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf".to_owned(),
+            created_at: None,
+            last_changed_at: None,
+            last_rotated_at: None,
+            last_accessed_at: None,
+            deletion_date: deletion_date
+                .map(|date| date.parse().expect("test dates parse")),
+            rotation_enabled: false,
+            next_rotation_at: None,
+            tags: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_deletion_date_means_scheduled_for_deletion() {
+        assert!(metadata(Some("2026-12-31T00:00:00Z")).is_scheduled_for_deletion());
+        assert!(!metadata(None).is_scheduled_for_deletion());
     }
 
     #[test]
