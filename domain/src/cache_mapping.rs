@@ -382,6 +382,20 @@ mod tests {
             "team/app:1",
             Err("no pull-through cache rule for `docker.io` serves `team/app`: rule `docker-hub` would use `docker-hub/team/app`, which ECR routes to rule `docker-hub/team`"),
         );
+        // The longer upstream prefix wins even when it is shorter than `ROOT` and its rule
+        // comes later in name order.
+        let public = vec![
+            rule("ecr-public", "public.ecr.aws", ROOT_PREFIX, false),
+            rule("public-eks", "public.ecr.aws", "eks", false),
+        ];
+        check(
+            &public,
+            "public.ecr.aws/eks/aws-load-balancer-controller:v2.8.1",
+            Ok((
+                "public-eks",
+                &format!("{host}/public-eks/aws-load-balancer-controller:v2.8.1"),
+            )),
+        );
         // Two rules for one upstream: the one that authenticates wins, then name order.
         let two = vec![
             rule("hub-anonymous", "registry-1.docker.io", ROOT_PREFIX, false),
@@ -393,6 +407,41 @@ mod tests {
             "nginx:1",
             Ok(("hub", &format!("{host}/hub/library/nginx:1"))),
         );
+    }
+
+    /// An image of `registry.k8s.io` whose path has `path_chars` characters maps through the rule
+    /// `upstream-k8s-prod` (17 characters), or is refused as too long for ECR.
+    fn check_name_length(_name: &str, path_chars: usize, maps: bool) {
+        let rules = vec![rule(
+            "upstream-k8s-prod",
+            "registry.k8s.io",
+            ROOT_PREFIX,
+            false,
+        )];
+        let path = format!("team/{}", "a".repeat(path_chars - "team/".len()));
+        let repository = format!("upstream-k8s-prod/{path}");
+        let expected = if maps {
+            Ok(("upstream-k8s-prod", format!("{HOST}/{repository}:v1")))
+        } else {
+            Err(format!(
+                "no pull-through cache rule for `registry.k8s.io` serves `{path}`: rule `upstream-k8s-prod` would need the repository `{repository}`, longer than ECR's 256 characters"
+            ))
+        };
+        check(
+            &rules,
+            &format!("registry.k8s.io/{path}:v1"),
+            expected
+                .as_ref()
+                .map(|(prefix, uri)| (*prefix, uri.as_str()))
+                .map_err(String::as_str),
+        );
+    }
+
+    named_cases! {
+        /// A cache repository name may have 256 characters (ECR's limit), not one more.
+        mod cache_repository_names_stop_at_ecr_s_limit => check_name_length;
+        at_the_limit(238, true),
+        one_over_the_limit(239, false),
     }
 
     #[test]

@@ -190,7 +190,6 @@ fn explain(text: &str, problem: &ParseError) -> String {
             ParseError::DigestInvalidFormat
             | ParseError::DigestInvalidLength
             | ParseError::DigestUnsupported => format!("the digest is not valid ({problem})"),
-            ParseError::TagInvalidFormat => format!("the tag is not valid ({problem})"),
             _ => format!(
                 "expected `[registry/]repository[:tag][@digest]` like `nginx:1.27` or `ghcr.io/org/app:v1` ({problem})"
             ),
@@ -361,6 +360,29 @@ mod tests {
         assert_eq!(reference.tag, None);
     }
 
+    /// `input` is on Docker Hub or not, and names a digest without a tag or not.
+    fn check_kind(name: &str, input: &str, docker_hub: bool, digest_only: bool) {
+        let reference = parse_reference(input).expect("test references parse");
+        assert_eq!(reference.is_docker_hub(), docker_hub, "{name}: Docker Hub");
+        assert_eq!(
+            reference.is_digest_only(),
+            digest_only,
+            "{name}: digest only"
+        );
+    }
+
+    named_cases! {
+        /// Docker Hub and digest-only references are told apart: input, on Docker Hub, digest
+        /// only.
+        mod tells_docker_hub_and_digest_only_references => check_kind;
+        bare_name("nginx", true, false),
+        docker_hub_alias("registry-1.docker.io/grafana/grafana:11.3.0", true, false),
+        another_registry("registry.k8s.io/pause:3.10", false, false),
+        digest_only(&format!("ghcr.io/org/app@{DIGEST}"), false, true),
+        /// A tag with the digest: a first pull of it does populate the cache.
+        tag_and_digest(&format!("nginx:1.27@{DIGEST}"), true, false),
+    }
+
     /// `input` is refused with an error reason starting with `reason`.
     fn check_refused(_name: &str, input: &str, reason: &str) {
         check(input, Err(reason));
@@ -376,6 +398,10 @@ mod tests {
             "ghcr.io/FluxCD/source-controller:v1",
             "repository names must be lowercase",
         ),
+        /// A first segment without a dot or a port is part of the repository, and its case counts.
+        upper_case_docker_hub_namespace("FluxCD/app:", "repository names must be lowercase"),
+        /// A host's case does not count (hosts compare without case): the tag is what is wrong.
+        upper_case_host_and_an_empty_tag("GHCR.io/org/app:", "expected `[registry/]repository"),
         inner_space("nginx 1.27", "a reference cannot contain spaces"),
         scheme("https://ghcr.io/org/app:v1", "write the reference without a scheme"),
         empty_tag("nginx:", "expected `[registry/]repository"),
@@ -409,6 +435,8 @@ mod tests {
         ip_address_with_a_port("127.0.0.1:5000", "127.0.0.1:5000"),
         https_port("https://ghcr.io:443", "ghcr.io"),
         trailing_dot("quay.io.", "quay.io"),
+        /// Only a host with a dot before the trailing one is read as absolute.
+        single_label_with_a_trailing_dot("localhost.", "localhost."),
         docker_hub_alias_with_port_and_dot("registry-1.docker.io.:443", "docker.io"),
     }
 }

@@ -325,6 +325,37 @@ mod tests {
         unknown_value("future-registry"),
     }
 
+    /// The prefix or profile key `name` lies under `prefix`, or not.
+    fn check_under_prefix(case: &str, name: &str, prefix: &str, expected: bool) {
+        assert_eq!(
+            under_prefix(name, prefix),
+            expected,
+            "{case}: {name} under {prefix}"
+        );
+    }
+
+    named_cases! {
+        /// A prefix is under another when equal to it or below it at a `/`.
+        mod prefixes_lie_under_prefixes => check_under_prefix;
+        the_prefix_itself("docker-hub", "docker-hub", true),
+        below_at_a_slash("docker-hub/team", "docker-hub", true),
+        a_longer_name("docker-hubx/y", "docker-hub", false),
+        another_prefix("ghcr", "docker-hub", false),
+    }
+
+    #[test]
+    fn the_schema_of_an_upstream_kind_is_its_text() {
+        let schema = serde_json::to_value(schemars::schema_for!(UpstreamKind))
+            .expect("the schema serializes");
+        assert_eq!(schema["type"], "string");
+        assert!(
+            schema["description"]
+                .as_str()
+                .is_some_and(|text| text.contains("`chainguard`, or a kind ECR added later")),
+            "{schema}"
+        );
+    }
+
     #[test]
     fn unknown_upstream_kinds_keep_their_value() {
         assert_eq!(
