@@ -398,6 +398,30 @@ mod tests {
             r#"{"Version": "2012-10-17", "Statement": [{"Sid": "OrgPull", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}, {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "ecr:BatchGetImage"}]}"#,
             "repository policy: +1 statement (OrgPull), -1 statement (Public)"
         ),
+        /// A statement keeps its `Sid`: changed in place, not removed and added.
+        repository_policy_statement_changed(
+            "repository_policy",
+            r#"{"Version": "2012-10-17", "Statement": [{"Sid": "OrgPull", "Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]}"#,
+            r#"{"Version": "2012-10-17", "Statement": [{"Sid": "OrgPull", "Effect": "Allow", "Principal": "*", "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]}"#,
+            "repository policy: ~1 statement (OrgPull)"
+        ),
+        /// An empty `Sid` names nothing: the statements match by content and read by position.
+        repository_policy_empty_sids(
+            "repository_policy",
+            r#"{"Version": "2012-10-17", "Statement": [{"Sid": "", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "ecr:BatchGetImage"}]}"#,
+            r#"{"Version": "2012-10-17", "Statement": [{"Sid": "", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"}, "Action": "ecr:BatchGetImage"}]}"#,
+            "repository policy: +1 statement (#1), -1 statement (#1)"
+        ),
+        /// Two labels are both named, no `…`.
+        lifecycle_two_rules_named(
+            "lifecycle_policy",
+            "null",
+            r#"{"rules": [
+                {"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 500}, "action": {"type": "transition", "targetStorageClass": "archive"}},
+                {"rulePriority": 2, "selection": {"tagStatus": "any", "storageClass": "archive", "countType": "sinceImageTransitioned", "countUnit": "days", "countNumber": 365}, "action": {"type": "expire"}}
+            ]}"#,
+            "lifecycle: +2 rules (archive images beyond 500; expire images archived 365 days)"
+        ),
         tags_added(
             "tags",
             r#"{"cost-center": null, "managed-by": null}"#,
@@ -421,6 +445,12 @@ mod tests {
             "{}",
             r#"{"a": "1", "b": "2", "c": "3", "d": "4", "e": "5", "f": "6"}"#,
             "tags: +a, +b, +c, 3 more"
+        ),
+        four_tags_named(
+            "tags",
+            "{}",
+            r#"{"a": "1", "b": "2", "c": "3", "d": "4"}"#,
+            "tags: +a, +b, +c, +d"
         ),
         tag_mutability(
             "tag_mutability",
@@ -452,6 +482,13 @@ mod tests {
             r#"["PULL_THROUGH_CACHE"]"#,
             r#"["PULL_THROUGH_CACHE", "REPLICATION"]"#,
             "applied for: PULL_THROUGH_CACHE → PULL_THROUGH_CACHE, REPLICATION"
+        ),
+        /// A list that holds more than strings reads as JSON.
+        list_of_objects(
+            "image_tag_mutability_exclusion_filters",
+            "null",
+            r#"[{"filterType": "WILDCARD", "filter": "v*"}]"#,
+            r#"image tag mutability exclusion filters: none → [{"filter":"v*","filterType":"WILDCARD"…"#
         ),
         description_with_a_line_break(
             "description",

@@ -919,9 +919,9 @@ mod tests {
         }
     }
 
-    /// A policy of 51 rules: one more than ECR allows.
-    fn many_rules() -> String {
-        let rules: Vec<String> = (1..=51)
+    /// A policy of `count` rules (ECR allows 50).
+    fn many_rules(count: u32) -> String {
+        let rules: Vec<String> = (1..=count)
             .map(|priority| {
                 format!(
                     r#"{{"rulePriority":{priority},"selection":{{"tagStatus":"tagged","tagPrefixList":["v{priority}"],"countType":"imageCountMoreThan","countNumber":1}},"action":{{"type":"expire"}}}}"#
@@ -931,12 +931,15 @@ mod tests {
         format!(r#"{{"rules":[{}]}}"#, rules.join(","))
     }
 
-    /// A policy one character longer than ECR allows.
-    fn too_long() -> String {
-        let description = "x".repeat(MAX_LIFECYCLE_POLICY_CHARS);
-        format!(
-            r#"{{"rules":[{{"rulePriority":1,"description":"{description}","selection":{{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}},"action":{{"type":"expire"}}}}]}}"#
-        )
+    /// A compact one-rule policy of exactly `chars` characters (ECR allows 30,720), the rule's
+    /// description making up the length.
+    fn policy_of_chars(chars: usize) -> String {
+        let with = |description: &str| {
+            format!(
+                r#"{{"rules":[{{"rulePriority":1,"description":"{description}","selection":{{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1}},"action":{{"type":"expire"}}}}]}}"#
+            )
+        };
+        with(&"x".repeat(chars - with("").len()))
     }
 
     /// [`check`] for a row of the table below.
@@ -1012,6 +1015,20 @@ mod tests {
             ),
             vec!["rules[0].selection.tagPrefixList", "rules[0].selection.tagPatternList"],
         ),
+        four_wildcards(
+            one_rule(
+                r#"{"tagStatus":"tagged","tagPatternList":["*a*b*c*"],"countType":"imageCountMoreThan","countNumber":1}"#,
+                EXPIRE,
+            ),
+            vec![],
+        ),
+        empty_tag_prefix(
+            one_rule(
+                r#"{"tagStatus":"tagged","tagPrefixList":["v",""],"countType":"imageCountMoreThan","countNumber":1}"#,
+                EXPIRE,
+            ),
+            vec!["rules[0].selection.tagPrefixList[1]"],
+        ),
         five_wildcards(
             one_rule(
                 r#"{"tagStatus":"tagged","tagPatternList":["ok*","*a*b*c*d*"],"countType":"imageCountMoreThan","countNumber":1}"#,
@@ -1064,8 +1081,10 @@ mod tests {
             ),
             vec!["rules[0].action.targetStorageClass"],
         ),
-        case_51_rules(many_rules(), vec!["rules"]),
-        over_30720_characters(too_long(), vec![""]),
+        case_50_rules(many_rules(50), vec![]),
+        case_51_rules(many_rules(51), vec!["rules"]),
+        exactly_30720_characters(policy_of_chars(MAX_LIFECYCLE_POLICY_CHARS), vec![]),
+        over_30720_characters(policy_of_chars(MAX_LIFECYCLE_POLICY_CHARS + 1), vec![""]),
         missing_selection_and_action_unknown_key(
             r#"{"rules":[{"rulePriority":1,"priority":2}]}"#.into(),
             vec!["rules[0].priority", "rules[0].selection", "rules[0].action"],
@@ -1108,6 +1127,71 @@ mod tests {
             }
         }
         assert!(disagreements.is_empty(), "{disagreements:#?}");
+    }
+
+    /// `text` is refused with exactly these problems, as `path: message`.
+    fn check_messages(name: &str, text: &str, expected: &[&str]) {
+        let problems = LifecyclePolicy::parse(text).err().unwrap_or_default();
+        let rendered: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert_eq!(rendered, expected, "{name}");
+    }
+
+    named_cases! {
+        /// Problems name the field, what ECR accepts there and what was found.
+        mod problems_say_what_is_accepted_and_found => check_messages;
+        unknown_top_level_key(
+            r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":"any","countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}],"version":1}"#,
+            &["version: unknown key, expected one of `rules`"],
+        ),
+        unknown_tag_status(
+            &one_rule(r#"{"tagStatus":"all","countType":"imageCountMoreThan","countNumber":1}"#, EXPIRE),
+            &[r#"rules[0].selection.tagStatus: expected one of `tagged`, `untagged`, `any`, found "all""#],
+        ),
+        a_long_value_is_cut(
+            &one_rule(
+                &format!(r#"{{"tagStatus":"{}","countType":"imageCountMoreThan","countNumber":1}}"#, "x".repeat(70)),
+                EXPIRE,
+            ),
+            &[&format!(
+                r#"rules[0].selection.tagStatus: expected one of `tagged`, `untagged`, `any`, found "{}"…"#,
+                "x".repeat(60)
+            )],
+        ),
+        two_untagged_rules_in_standard(
+            r#"{"rules":[
+                {"rulePriority":1,"selection":{"tagStatus":"untagged","countType":"sinceImagePushed","countUnit":"days","countNumber":1},"action":{"type":"expire"}},
+                {"rulePriority":2,"selection":{"tagStatus":"untagged","countType":"imageCountMoreThan","countNumber":5},"action":{"type":"expire"}}
+            ]}"#,
+            &["rules[1].selection.tagStatus: only one rule in storage class `standard` may select `untagged` images, rules[0] already does"],
+        ),
+        two_untagged_rules_in_archive(
+            r#"{"rules":[
+                {"rulePriority":1,"selection":{"tagStatus":"untagged","storageClass":"archive","countType":"sinceImageTransitioned","countUnit":"days","countNumber":90},"action":{"type":"expire"}},
+                {"rulePriority":2,"selection":{"tagStatus":"untagged","storageClass":"archive","countType":"sinceImageTransitioned","countUnit":"days","countNumber":180},"action":{"type":"expire"}}
+            ]}"#,
+            &["rules[1].selection.tagStatus: only one rule in storage class `archive` may select `untagged` images, rules[0] already does"],
+        ),
+        any_with_a_prefix_list(
+            &one_rule(
+                r#"{"tagStatus":"any","tagPrefixList":["v"],"countType":"imageCountMoreThan","countNumber":1}"#,
+                EXPIRE,
+            ),
+            &["rules[0].selection.tagPrefixList: not allowed with `tagStatus` `any`, remove `tagPrefixList`"],
+        ),
+        untagged_with_a_pattern_list(
+            &one_rule(
+                r#"{"tagStatus":"untagged","tagPatternList":["v*"],"countType":"imageCountMoreThan","countNumber":1}"#,
+                EXPIRE,
+            ),
+            &["rules[0].selection.tagPatternList: not allowed with `tagStatus` `untagged`, remove `tagPatternList`"],
+        ),
+        days_in_archive_without_the_archive_class(
+            &one_rule(
+                r#"{"tagStatus":"any","countType":"sinceImageTransitioned","countUnit":"days","countNumber":90}"#,
+                EXPIRE,
+            ),
+            &["rules[0].selection.storageClass: `countType` `sinceImageTransitioned` counts days in archive and needs `storageClass` `archive`, found `standard`"],
+        ),
     }
 
     #[test]
@@ -1169,6 +1253,11 @@ mod tests {
             policy.canonical_text(),
             r#"{"rules":[{"action":{"type":"expire"},"rulePriority":1,"selection":{"countNumber":2,"countType":"sinceImagePushed","countUnit":"days","tagStatus":"untagged"}},{"action":{"type":"expire"},"rulePriority":5,"selection":{"countNumber":10,"countType":"imageCountMoreThan","tagStatus":"any"}}]}"#
         );
+        // The normalized document is the canonical text's: rules in priority order.
+        let canonical: Value =
+            serde_json::from_str(policy.canonical_text()).expect("canonical text is JSON");
+        assert_eq!(policy.normalized(), &canonical);
+        assert_eq!(policy.normalized()["rules"][0]["rulePriority"], 1);
         let priorities: Vec<u32> = policy.rules().iter().map(|rule| rule.priority).collect();
         assert_eq!(priorities, [1, 5]);
         assert_eq!(policy.rules()[0].count_type, CountType::SinceImagePushed);

@@ -510,6 +510,13 @@ mod tests {
         };
         assert_eq!(single, listed);
         assert_eq!(
+            single.canonical_text(),
+            r#"{"Statement":[{"Action":"ecr:BatchGetImage","Effect":"Allow","Principal":"*","Sid":"Pull"}]}"#
+        );
+        let canonical: Value =
+            serde_json::from_str(single.canonical_text()).expect("canonical text is JSON");
+        assert_eq!(single.normalized(), &canonical);
+        assert_eq!(
             single.public_statements(),
             [PublicStatement {
                 index: 0,
