@@ -286,22 +286,23 @@ pub fn decode_policy_document(text: &str) -> String {
     if text.trim_start().starts_with('{') {
         return text.to_owned();
     }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' && index + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[index + 1..index + 3])
-                .ok()
-                .filter(|hex| hex.bytes().all(|byte| byte.is_ascii_hexdigit()));
-            if let Some(byte) = hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&first, after)) = rest.split_first() {
+        if first == b'%' {
+            let escaped = after
+                .get(..2)
+                .filter(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+            if let Some(byte) = escaped {
                 out.push(byte);
-                index += 3;
+                rest = &after[2..];
                 continue;
             }
         }
-        out.push(bytes[index]);
-        index += 1;
+        out.push(first);
+        rest = after;
     }
     String::from_utf8_lossy(&out).into_owned()
 }
@@ -344,6 +345,12 @@ mod tests {
             EvalDecision::Other("x".into()),
             EvalDecision::ImplicitDeny,
             EvalDecision::ImplicitDeny,
+        ),
+        /// Two values this version does not know rank alike: the first one stays.
+        of_two_unknown_values_the_first_stays(
+            EvalDecision::Other("x".into()),
+            EvalDecision::Other("y".into()),
+            EvalDecision::Other("x".into()),
         ),
     }
 
@@ -401,6 +408,35 @@ mod tests {
         a_decision_this_version_does_not_know(
             decision("maybe", &[], &[]),
             "unknown",
+        ),
+    }
+
+    /// An answer resting on missing context values says what IAM answered without them.
+    fn check_unknown_why(name: &str, decision: SimulatedDecision, expected: &str) {
+        match decision.answer() {
+            Answer::Unknown { why } => assert_eq!(why, expected, "{name}"),
+            other => panic!("{name}: {other:?} is not unknown"),
+        }
+    }
+
+    named_cases! {
+        /// Unknown answers quote the simulation's decision and the keys it lacked.
+        mod unknown_answers_quote_the_decision => check_unknown_why;
+        allowed(
+            decision("allowed", &[], &["aws:SourceVpc"]),
+            "the IAM simulation of `ecr:BatchImportUpstreamImage` on `arn:aws:ecr:eu-west-1:999999999999:repository/ghcr/ptc-doctor-sample` answered `allowed` without values for `aws:SourceVpc`: a condition on them may decide otherwise",
+        ),
+        explicit_deny(
+            decision("explicitDeny", &["no-imports (role)"], &["aws:SourceVpc", "aws:PrincipalTag/team"]),
+            "the IAM simulation of `ecr:BatchImportUpstreamImage` on `arn:aws:ecr:eu-west-1:999999999999:repository/ghcr/ptc-doctor-sample` answered `explicitDeny` without values for `aws:SourceVpc`, `aws:PrincipalTag/team`: a condition on them may decide otherwise",
+        ),
+        implicit_deny(
+            decision("implicitDeny", &[], &["aws:PrincipalTag/team"]),
+            "the IAM simulation of `ecr:BatchImportUpstreamImage` on `arn:aws:ecr:eu-west-1:999999999999:repository/ghcr/ptc-doctor-sample` answered `implicitDeny` without values for `aws:PrincipalTag/team`: a condition on them may decide otherwise",
+        ),
+        a_decision_this_version_does_not_know(
+            decision("maybe", &[], &["aws:SourceVpc"]),
+            "the IAM simulation of `ecr:BatchImportUpstreamImage` on `arn:aws:ecr:eu-west-1:999999999999:repository/ghcr/ptc-doctor-sample` answered `maybe` without values for `aws:SourceVpc`: a condition on them may decide otherwise",
         ),
     }
 
@@ -507,6 +543,20 @@ mod tests {
             ]))),
             Some(TrustProblem::Denied("Statement[1] (`AnyAws`)".to_owned())),
         ),
+        a_deny_of_one_account_leaves_it(
+            Some(trust(serde_json::json!([
+                {"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"},
+                {"Sid": "NotThem", "Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole"}
+            ]))),
+            None,
+        ),
+        /// An `Allow` is read narrowly: any AWS principal is not certainly the service.
+        an_allow_of_any_aws_principal_is_not_the_service(
+            Some(trust(
+                serde_json::json!([{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]),
+            )),
+            Some(TrustProblem::NotTrusted),
+        ),
         a_conditional_deny_is_never_ok(
             Some(trust(serde_json::json!([
                 {"Effect": "Allow", "Principal": {"Service": SERVICE}, "Action": "sts:AssumeRole"},
@@ -556,6 +606,7 @@ mod tests {
         a_stray_percent("%7B%ZZ%7D", "{%ZZ}"),
         a_sign_is_not_a_hex_digit("%+1", "%+1"),
         a_trailing_percent("%7B%", "{%"),
+        a_percent_and_one_digit_at_the_end("%7B%7", "{%7"),
         a_percent_before_a_multi_byte_character("%7B%é%7D", "{%é}"),
     }
 }

@@ -79,30 +79,30 @@ pub fn for_chat(text: &str) -> String {
 pub fn defuse(text: &str) -> String {
     let characters: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
-    let mut index = 0;
-    while index < characters.len() {
-        let character = characters[index];
-        let previous = index.checked_sub(1).map(|before| characters[before]);
-        let next = characters.get(index + 1).copied();
+    let mut previous: Option<char> = None;
+    let mut rest = characters.as_slice();
+    while let Some((&character, after)) = rest.split_first() {
         let starts_word = !previous.is_some_and(char::is_alphanumeric);
-        if characters[index..].starts_with(&[':', '/', '/']) {
+        if rest.starts_with(&[':', '/', '/']) {
             out.push_str("[:]//");
-            index += 3;
+            previous = Some('/');
+            rest = &rest[3..];
             continue;
         }
-        if starts_word
-            && characters.len() >= index + 4
-            && characters[index..index + 4]
-                .iter()
+        let www = rest.get(..4).is_some_and(|word| {
+            word.iter()
                 .zip("www.".chars())
                 .all(|(found, expected)| found.to_ascii_lowercase() == expected)
-        {
-            out.extend(&characters[index..index + 3]);
+        });
+        if starts_word && www {
+            out.extend(&rest[..3]);
             out.push_str("[.]");
-            index += 4;
+            previous = Some('.');
+            rest = &rest[4..];
             continue;
         }
         out.push(character);
+        let next = after.first().copied();
         let breaks_mention =
             character == '@' && starts_word && next.is_some_and(char::is_alphanumeric);
         let breaks_tag = character == '<'
@@ -110,7 +110,8 @@ pub fn defuse(text: &str) -> String {
         if breaks_mention || breaks_tag {
             out.push(ZERO_WIDTH_SPACE);
         }
-        index += 1;
+        previous = Some(character);
+        rest = after;
     }
     out
 }
@@ -125,25 +126,23 @@ pub fn truncate_for_chat(text: &str, max_chars: usize) -> String {
     }
     let keep = max_chars.saturating_sub(MARK.chars().count());
     let characters: Vec<char> = text.chars().collect();
-    let mut end = 0;
-    while end < characters.len() {
-        let unit = match characters[end] {
+    // Whole units only: an escape, a code span with its fences, or one character.
+    let mut rest = characters.as_slice();
+    while let Some(run) = backtick_runs(rest).next() {
+        let unit = match run[0] {
             '\\' => 2,
             '`' => {
-                let fence = run_length(&characters, end);
-                match closing_fence(&characters, end + fence, fence) {
-                    Some(close) => close + fence - end,
-                    None => fence,
-                }
+                let fence = run.len();
+                closing_fence(rest, fence, fence).map_or(fence, |close| close + fence)
             }
             _ => 1,
         };
-        if end + unit > keep {
+        if characters.len() - rest.len() + unit > keep {
             break;
         }
-        end += unit;
+        rest = rest.get(unit..).unwrap_or_default();
     }
-    let mut cut: String = characters[..end].iter().collect();
+    let mut cut: String = characters[..characters.len() - rest.len()].iter().collect();
     cut.push_str(MARK);
     cut
 }
@@ -163,24 +162,24 @@ fn segments(text: &str) -> Vec<Segment<'_>> {
     let plain: Vec<char> = characters.iter().map(|(_, character)| *character).collect();
     let byte_at = |index: usize| characters.get(index).map_or(text.len(), |(at, _)| *at);
     let mut segments = Vec::new();
+    // `text_start`: where the prose not yet pushed starts; a run before it was in a code span.
     let (mut index, mut text_start) = (0, 0);
-    while index < plain.len() {
-        if plain[index] != '`' {
-            index += 1;
+    for run in backtick_runs(&plain) {
+        let start = index;
+        index += run.len();
+        if run[0] != '`' || start < text_start {
             continue;
         }
-        let fence = run_length(&plain, index);
-        let Some(close) = closing_fence(&plain, index + fence, fence) else {
-            index += fence;
+        let fence = run.len();
+        let Some(close) = closing_fence(&plain, start + fence, fence) else {
             continue;
         };
-        if text_start < index {
-            segments.push(Segment::Text(&text[byte_at(text_start)..byte_at(index)]));
+        if text_start < start {
+            segments.push(Segment::Text(&text[byte_at(text_start)..byte_at(start)]));
         }
-        let content = &text[byte_at(index + fence)..byte_at(close)];
+        let content = &text[byte_at(start + fence)..byte_at(close)];
         segments.push(Segment::Code(strip_code_padding(content)));
-        index = close + fence;
-        text_start = index;
+        text_start = close + fence;
     }
     if text_start < plain.len() {
         segments.push(Segment::Text(&text[byte_at(text_start)..]));
@@ -199,26 +198,19 @@ fn strip_code_padding(content: &str) -> &str {
     }
 }
 
-fn run_length(characters: &[char], start: usize) -> usize {
-    characters[start..]
-        .iter()
-        .take_while(|character| **character == '`')
-        .count()
+/// Each run of backticks as one slice, every other character alone.
+fn backtick_runs(characters: &[char]) -> impl Iterator<Item = &[char]> {
+    characters.chunk_by(|left, right| *left == '`' && *right == '`')
 }
 
-/// Where the next run of exactly `fence` backticks at or after `from` starts.
+/// Where the next run of exactly `fence` backticks at or after `from` (a run's start) starts.
 fn closing_fence(characters: &[char], from: usize, fence: usize) -> Option<usize> {
     let mut index = from;
-    while index < characters.len() {
-        if characters[index] == '`' {
-            let run = run_length(characters, index);
-            if run == fence {
-                return Some(index);
-            }
-            index += run;
-        } else {
-            index += 1;
+    for run in backtick_runs(characters.get(from..)?) {
+        if run[0] == '`' && run.len() == fence {
+            return Some(index);
         }
+        index += run.len();
     }
     None
 }
@@ -331,6 +323,8 @@ mod tests {
         one_backtick("a`b"),
         backtick_runs("``a```b`"),
         starts_and_ends_with_backticks("`x`"),
+        starts_with_a_backtick("`x"),
+        ends_with_a_backtick("x`"),
         only_backticks("```"),
         spaces_around(" padded "),
         only_spaces("   "),
@@ -422,6 +416,9 @@ mod tests {
             "description a [x](https[:]//evil.example) b",
             &["a", "b"]
         ),
+        /// CommonMark drops one space each side of a code span's content; so does the chat text.
+        padded_code_span("see ` padded ` here", "see padded here", &["padded"]),
+        code_span_of_spaces_kept("a `  ` b", "a    b", &["  "]),
         unmatched_backtick(
             "tag value `it`s` here",
             "tag value it\u{200B}s` here",
@@ -535,6 +532,17 @@ mod tests {
             "aaaaaaaaa*bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
             40,
             "aaaaaaaaa … (truncated, see the report)"
+        ),
+        /// 40 characters leave 10 of the text beside the 30 of the mark.
+        cut_where_the_mark_begins(
+            "the repository policy grants everyone pull",
+            40,
+            "the reposi … (truncated, see the report)"
+        ),
+        code_span_kept_whole(
+            "see `abc` and `x` and a much longer tail of prose",
+            40,
+            "see abc  … (truncated, see the report)"
         ),
     }
 }

@@ -72,36 +72,23 @@ impl Wildcards {
     pub fn matches(self, pattern: &str, text: &str) -> bool {
         let pattern = self.tokens(pattern);
         let text = self.folded(text);
-        // Greedy, backtracking to the last `*` only: a later `*` can absorb whatever an earlier
-        // one would, so no other choice point is needed (linear in practice, quadratic at worst).
-        let (mut p, mut t) = (0, 0);
-        let mut last_star: Option<(usize, usize)> = None;
-        while t < text.len() {
-            match pattern.get(p) {
-                Some(Token::AnyRun) => {
-                    last_star = Some((p, t));
-                    p += 1;
-                }
-                Some(Token::AnyOne) => {
-                    p += 1;
-                    t += 1;
-                }
-                Some(Token::Literal(c)) if *c == text[t] => {
-                    p += 1;
-                    t += 1;
-                }
-                _ => match last_star {
-                    // Let that `*` absorb one more character and try again after it.
-                    Some((star, absorbed_until)) => {
-                        p = star + 1;
-                        t = absorbed_until + 1;
-                        last_star = Some((star, absorbed_until + 1));
-                    }
-                    None => return false,
-                },
+        // Row by row from the pattern's end: rest[j] says whether the tokens after the current
+        // one match text[j..]. Quadratic at worst, for names and ARNs; no backtracking.
+        let mut rest = vec![false; text.len() + 1];
+        rest[text.len()] = true;
+        for token in pattern.iter().rev() {
+            let mut here = vec![false; text.len() + 1];
+            for j in (0..=text.len()).rev() {
+                here[j] = match token {
+                    // Absorb nothing, or absorb text[j] and stay.
+                    Token::AnyRun => rest[j] || (j < text.len() && here[j + 1]),
+                    Token::AnyOne => j < text.len() && rest[j + 1],
+                    Token::Literal(c) => text.get(j) == Some(c) && rest[j + 1],
+                };
             }
+            rest = here;
         }
-        pattern[p..].iter().all(|token| *token == Token::AnyRun)
+        rest[0]
     }
 
     /// Whether `general` matches every text that `specific` matches. Sound for any two patterns
