@@ -440,17 +440,18 @@ fn conditions_hold(condition: &Value, context: CallerContext<'_>) -> Result<Appl
     }
 }
 
-/// The value of a condition key for the caller: `Some(Some(v))` known, `Some(None)` known to be
-/// absent, `None` unknown here.
-fn key_value(key: &str, context: CallerContext<'_>) -> Option<Option<String>> {
+/// The value of a condition key for the caller, `None` when it is not known here. The keys
+/// read here are in every request (a configured organisation is every consumer's), so a key
+/// that is known is never absent.
+fn key_value(key: &str, context: CallerContext<'_>) -> Option<String> {
     match key.to_ascii_lowercase().as_str() {
-        "aws:principalaccount" => Some(Some(context.caller.account_id().to_owned())),
+        "aws:principalaccount" => Some(context.caller.account_id().to_owned()),
         "aws:principalarn" => match context.caller {
-            Caller::Principal { arn, .. } => Some(Some(arn.clone())),
+            Caller::Principal { arn, .. } => Some(arn.clone()),
             // Which principal of the account calls is not known.
             Caller::Account { .. } => None,
         },
-        "aws:principalorgid" => context.organization_id.map(|id| Some(id.to_owned())),
+        "aws:principalorgid" => context.organization_id.map(str::to_owned),
         _ => None,
     }
 }
@@ -463,28 +464,17 @@ fn condition_holds(
 ) -> Maybe {
     let value = key_value(key, context)?;
     // Single-valued keys: `ForAnyValue:` and `ForAllValues:` compare the one value.
-    let (set_operator, base) = match operator.split_once(':') {
-        Some((qualifier @ ("ForAnyValue" | "ForAllValues"), base)) => (Some(qualifier), base),
+    let base = match operator.split_once(':') {
+        Some(("ForAnyValue" | "ForAllValues", base)) => base,
         Some(_) => return None,
-        None => (None, operator),
+        None => operator,
     };
-    let (base, if_exists) = match base.strip_suffix("IfExists") {
-        Some(base) => (base, true),
-        None => (base, false),
-    };
+    // `…IfExists` differs only for an absent key, and the key is present.
+    let base = base.strip_suffix("IfExists").unwrap_or(base);
     if base == "Null" {
-        // `"true"`: the key must be absent; `"false"`: present.
-        let absent = value.is_none();
-        return Some(values.iter().any(|wanted| match *wanted {
-            "true" => absent,
-            "false" => !absent,
-            _ => false,
-        }));
+        // `"true"`: the key must be absent; `"false"`: present, as it is.
+        return Some(values.contains(&"false"));
     }
-    let Some(value) = value else {
-        // An absent key: `…IfExists` and `ForAllValues:` hold, the rest do not.
-        return Some(if_exists || set_operator == Some("ForAllValues"));
-    };
     let positive = |compare: &dyn Fn(&str) -> bool| values.iter().any(|wanted| compare(wanted));
     let holds = match base {
         "StringEquals" | "ArnEquals" => positive(&|wanted| wanted == value),
@@ -955,6 +945,54 @@ mod tests {
             None,
             "ok",
         ),
+        null_true_on_a_known_key(
+            json!({"Null": {"aws:PrincipalAccount": "true"}}),
+            account(),
+            None,
+            "missing",
+        ),
+        if_exists_on_a_known_key(
+            json!({"StringEqualsIfExists": {"aws:PrincipalAccount": "111111111111"}}),
+            role(),
+            None,
+            "ok",
+        ),
+        not_equals_another_account(
+            json!({"StringNotEquals": {"aws:PrincipalAccount": "222222222222"}}),
+            role(),
+            None,
+            "ok",
+        ),
+        arn_not_equal_to_the_callers_own(
+            json!({"ArnNotEquals": {"aws:PrincipalArn": NODE_ROLE}}),
+            role(),
+            None,
+            "missing",
+        ),
+        org_id_in_another_case(
+            json!({"StringEqualsIgnoreCase": {"aws:PrincipalOrgID": "O-ABC123DEF4"}}),
+            account(),
+            ORG,
+            "ok",
+        ),
+        org_id_not_equal_in_another_case(
+            json!({"StringNotEqualsIgnoreCase": {"aws:PrincipalOrgID": "O-ABC123DEF4"}}),
+            account(),
+            ORG,
+            "missing",
+        ),
+        role_arn_not_like_others(
+            json!({"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/ci-*"}}),
+            role(),
+            None,
+            "ok",
+        ),
+        role_arn_not_like_its_own(
+            json!({"StringNotLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/eks-*"}}),
+            role(),
+            None,
+            "missing",
+        ),
         policy_variable(
             json!({"StringEquals": {"aws:PrincipalAccount": "${aws:username}"}}),
             account(),
@@ -977,6 +1015,30 @@ mod tests {
         check(
             "a statement that is not an object",
             json!(["x"]),
+            account(),
+            None,
+            "unknown",
+        );
+        check(
+            "no Resource: the repository the policy is on",
+            json!([{"Effect": "Allow", "Principal": root(), "Action": "ecr:*"}]),
+            account(),
+            None,
+            "ok",
+        );
+        check(
+            "a certain grant beside a doubtful one",
+            json!([
+                allow(root(), json!("ecr:*"), json!("*")),
+                {"Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
+            ]),
+            account(),
+            None,
+            "ok",
+        );
+        check(
+            "a Principal string other than a star",
+            json!([allow(json!("111111111111"), json!("ecr:*"), json!("*"))]),
             account(),
             None,
             "unknown",
@@ -1019,6 +1081,75 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn callers_read_as_policies_name_them() {
+        assert_eq!(account().to_string(), "111111111111");
+        assert_eq!(
+            account().policy_principal("aws-cn"),
+            "arn:aws-cn:iam::111111111111:root"
+        );
+        assert_eq!(role().to_string(), NODE_ROLE);
+        assert_eq!(role().policy_principal("aws"), NODE_ROLE);
+    }
+
+    /// Why `statements` leave the pull action to the account undecided.
+    fn check_why(name: &str, statements: Value, expected: &str) {
+        let policy = json!({"Version": "2012-10-17", "Statement": statements});
+        let answer = evaluate(
+            &policy,
+            CallerContext {
+                caller: &account(),
+                organization_id: None,
+            },
+            Request {
+                action: "ecr:BatchImportUpstreamImage",
+                resource: RESOURCE,
+            },
+        );
+        assert!(!answer.is_missing(), "{name}: {answer:?}");
+        assert_eq!(
+            answer,
+            Answer::Unknown {
+                why: expected.to_owned()
+            },
+            "{name}"
+        );
+    }
+
+    named_cases! {
+        /// An unknown answer names each statement it could not decide, and why.
+        mod unknown_answers_say_why => check_why;
+        a_doubtful_deny_beside_a_grant(
+            json!([
+                allow(root(), json!("ecr:*"), json!("*")),
+                {"Sid": "", "Effect": "Deny", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+            ]),
+            "the `Deny` Statement[1] may apply: the condition `Bool` on `aws:SecureTransport` cannot be evaluated here",
+        ),
+        doubts_without_a_grant(
+            json!([
+                {"Sid": "FromTheVpc", "Effect": "Allow", "Principal": "*", "Action": "ecr:*", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+                allow(json!("111111111111"), json!("ecr:*"), json!("*"))
+            ]),
+            "the `Allow` Statement[0] (`FromTheVpc`) grants it only if: the condition `IpAddress` on `aws:SourceIp` cannot be evaluated here; Statement[1]: `Principal` \"111111111111\" is neither `*` nor an object",
+        ),
+    }
+
+    #[test]
+    fn missing_is_told_apart() {
+        let missing = Answer::Missing {
+            action: "ecr:BatchImportUpstreamImage".to_owned(),
+            resource: RESOURCE.to_owned(),
+            denied_by: None,
+        };
+        assert!(missing.is_missing());
+        assert!(!Answer::Ok.is_missing());
+        assert!(!Answer::Unknown {
+            why: "x".to_owned()
+        }
+        .is_missing());
+    }
+
     /// `bad` is not a caller: parsing it fails.
     fn check_refused_caller(name: &str, bad: &str) {
         assert!(Caller::parse(bad).is_err(), "{name}: {bad} parsed");
@@ -1033,6 +1164,11 @@ mod tests {
         role_without_a_name("arn:aws:iam::111111111111:role/"),
         role_name_with_a_wildcard("arn:aws:iam::111111111111:role/eks-*"),
         not_an_iam_arn("arn:aws:s3:::bucket"),
+        not_an_arn("urn:aws:iam::111111111111:role/eks-node"),
+        another_cloud("arn:gcp:iam::111111111111:role/eks-node"),
+        short_account_in_an_arn("arn:aws:iam::11111111111:role/eks-node"),
+        another_service("arn:aws:ecr::111111111111:role/eks-node"),
+        a_region_in_an_iam_arn("arn:aws:iam:eu-west-1:111111111111:role/eks-node"),
         bare_role_name("eks-node"),
     }
 }
