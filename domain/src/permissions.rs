@@ -551,6 +551,12 @@ mod tests {
         assert_eq!(PUBLISH_ALERTS.operation(), "Publish");
     }
 
+    #[test]
+    fn a_permission_reads_as_its_action_on_its_scope() {
+        assert_eq!(PUBLISH_ALERTS.to_string(), "sns:Publish on AlertTopic");
+        assert_eq!(DECRYPT.to_string(), "kms:Decrypt on SecretKeys");
+    }
+
     /// `secret`, a name or an ARN, is a pull-through cache credential, or not.
     fn check_credential_secret(name: &str, secret: &str, expected: bool) {
         assert_eq!(is_credential_secret(secret), expected, "{name}: {secret}");

@@ -113,7 +113,8 @@ impl<D: Serialize> Serialize for Report<D> {
         };
         let mut findings = serde_json::to_value(&self.findings).map_err(S::Error::custom)?;
         scrub_value(&mut findings);
-        let mut map = serializer.serialize_map(Some(4 + details.len()))?;
+        // No length: as serde's own `flatten` does, whose place this takes.
+        let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("function", &self.function)?;
         map.serialize_entry("dry_run", &self.dry_run)?;
         map.serialize_entry("summary", &self.summary)?;
@@ -209,6 +210,52 @@ mod tests {
         );
         assert_eq!(report.highest_severity(), Some(Severity::Critical));
         assert_eq!(report.count_at_or_above(Severity::Warning), 1);
+    }
+
+    #[test]
+    fn counts_findings_at_or_above_a_severity() {
+        let mut report: Report<Rules> = Report::new("check-credentials", false);
+        assert_eq!(report.highest_severity(), None);
+        for (severity, resource) in [
+            (Severity::Warning, "ecr-pullthroughcache/ghcr"),
+            (Severity::Info, "ecr-pullthroughcache/quay"),
+            (Severity::Warning, "ecr-pullthroughcache/docker-hub"),
+        ] {
+            report.push_finding(Finding::new(
+                severity,
+                Check::CredentialExpiry,
+                resource,
+                "the token expires soon",
+                "rotate it",
+            ));
+        }
+        assert_eq!(report.highest_severity(), Some(Severity::Warning));
+        assert_eq!(report.count_at_or_above(Severity::Info), 3);
+        assert_eq!(report.count_at_or_above(Severity::Warning), 2);
+        assert_eq!(report.count_at_or_above(Severity::Critical), 0);
+    }
+
+    #[test]
+    fn scrubbing_replaces_secret_values_in_the_findings() {
+        let token = crate::SecretValue::new("finding-token-xyz789");
+        let leaked = token.expose();
+        let mut report: Report<Rules> = Report::new("check-credentials", false);
+        report.push_finding(
+            Finding::new(
+                Severity::Critical,
+                Check::CredentialFormat,
+                format!("ecr-pullthroughcache/{leaked}"),
+                format!("secret holds {leaked}"),
+                format!("the value {leaked} has a stray space"),
+            )
+            .with_next_step(format!("echo {leaked}")),
+        );
+        report.scrub_secrets();
+        let finding = &report.findings[0];
+        assert_eq!(finding.resource, "ecr-pullthroughcache/***");
+        assert_eq!(finding.title, "secret holds ***");
+        assert_eq!(finding.message, "the value *** has a stray space");
+        assert_eq!(finding.next_steps, ["echo ***"]);
     }
 
     #[derive(Debug, Default, Serialize)]

@@ -370,7 +370,143 @@ mod tests {
         trailing_slash("a/", false),
         leading_dash("-a", false),
         space("a b", false),
+        exactly_255_characters(&"a".repeat(255), true),
         longer_than_255_characters(&"a".repeat(256), false),
+    }
+
+    /// `scan_type` is written `text` to ECR and in reports.
+    fn check_scan_type(case: &str, scan_type: ScanType, text: &str) {
+        assert_eq!(scan_type.as_str(), text, "{case}");
+        assert_eq!(
+            serde_json::to_value(scan_type).expect("scan types serialize"),
+            serde_json::Value::from(text),
+            "{case}: JSON"
+        );
+    }
+
+    named_cases! {
+        /// Scan types keep ECR's names.
+        mod scan_types_keep_ecr_s_names => check_scan_type;
+        basic(ScanType::Basic, "BASIC"),
+        enhanced(ScanType::Enhanced, "ENHANCED"),
+    }
+
+    /// A rule of `frequency` scans pushed images, or not.
+    fn check_rule_on_push(case: &str, frequency: &str, expected: bool) {
+        let rule = ScanningRule::new(frequency, &["docker-hub/*"]);
+        assert_eq!(rule.scans_on_push(), expected, "{case}");
+    }
+
+    named_cases! {
+        /// Scanning on push and continuous scanning scan what is pushed; manual scanning does not.
+        mod rules_scan_on_push => check_rule_on_push;
+        scan_on_push(SCAN_ON_PUSH, true),
+        continuous(CONTINUOUS_SCAN, true),
+        manual(MANUAL, false),
+    }
+
+    /// A basic configuration as `GetRegistryScanningConfiguration` returns it once scan on push
+    /// was set for two filters (and the default, `MANUAL`, for another).
+    fn basic_configuration() -> RegistryScanning {
+        RegistryScanning {
+            scan_type: BASIC.to_owned(),
+            rules: vec![
+                ScanningRule::new(SCAN_ON_PUSH, &["docker-hub/*", "library"]),
+                ScanningRule::new(MANUAL, &["ghcr/*"]),
+            ],
+        }
+    }
+
+    /// In [`basic_configuration`], the filters scanning `repository` on push.
+    fn check_scanning_on_push(case: &str, repository: &str, expected: &[&str]) {
+        assert_eq!(
+            basic_configuration().scanning_on_push(repository),
+            expected,
+            "{case}"
+        );
+    }
+
+    named_cases! {
+        /// Only filters of rules that scan on push count, each that matches.
+        mod filters_scanning_a_repository_on_push => check_scanning_on_push;
+        two_filters("docker-hub/library/nginx", &["docker-hub/*", "library"]),
+        one_filter("docker-hub/grafana/grafana", &["docker-hub/*"]),
+        a_manual_rule_only("ghcr/org/app", &[]),
+        no_filter("quay/prometheus/node-exporter", &[]),
+    }
+
+    /// In [`basic_configuration`], the filter scanning on push every repository `filter` matches.
+    fn check_covering(case: &str, filter: &str, expected: Option<&str>) {
+        assert_eq!(basic_configuration().covering(filter), expected, "{case}");
+    }
+
+    named_cases! {
+        /// A filter made redundant by a broader one of a rule scanning on push.
+        mod filters_covered_on_push => check_covering;
+        nested_prefix("docker-hub/library/*", Some("docker-hub/*")),
+        contained_name("team/library", Some("library")),
+        covered_by_a_manual_rule_only("ghcr/fluxcd/*", None),
+        not_covered("quay/*", None),
+    }
+
+    #[test]
+    fn filter_entries_name_each_filter_with_its_frequency_once() {
+        let mut configuration = basic_configuration();
+        configuration.rules[1].filters.push("ghcr/*".to_owned());
+        assert_eq!(
+            configuration.filter_entries(),
+            [
+                "MANUAL ghcr/*",
+                "SCAN_ON_PUSH docker-hub/*",
+                "SCAN_ON_PUSH library"
+            ]
+        );
+    }
+
+    /// [`basic_configuration`] edited by `edit` is the same configuration, or not.
+    fn check_same(case: &str, edit: fn(&mut RegistryScanning), expected: bool) {
+        let mut other = basic_configuration();
+        edit(&mut other);
+        assert_eq!(basic_configuration().same_as(&other), expected, "{case}");
+    }
+
+    named_cases! {
+        /// Configurations are the same by scan type and, rule by rule, frequency and filter set.
+        mod configurations_compare_as_ecr_applies_them => check_same;
+        unchanged(|_| {}, true),
+        rules_and_filters_reordered(
+            |configuration| {
+                configuration.rules.reverse();
+                configuration.rules[1].filters.reverse();
+            },
+            true,
+        ),
+        another_scan_type(|configuration| configuration.scan_type = ENHANCED.to_owned(), false),
+        another_filter(|configuration| configuration.rules[0].filters[1] = "quay/*".to_owned(), false),
+        another_frequency(|configuration| configuration.rules[1].frequency = SCAN_ON_PUSH.to_owned(), false),
+    }
+
+    /// A repository's own scanning (`scanOnPush`, `scanFrequency`) scans on push, or not.
+    fn check_scanned_on_push(case: &str, scan_on_push: bool, frequency: &str, expected: bool) {
+        let effective = EffectiveScanning {
+            scan_on_push,
+            scan_frequency: frequency.to_owned(),
+            applied_filters: Vec::new(),
+        };
+        assert_eq!(effective.scanned_on_push(), expected, "{case}");
+        assert!(
+            !effective.by_registry(),
+            "{case}: no registry filter applies"
+        );
+    }
+
+    named_cases! {
+        /// The deprecated flag or a frequency that scans on push is enough.
+        mod repositories_scanned_on_push => check_scanned_on_push;
+        flag_alone(true, MANUAL, true),
+        scan_on_push_frequency(false, SCAN_ON_PUSH, true),
+        continuous_frequency(false, CONTINUOUS_SCAN, true),
+        neither(false, MANUAL, false),
     }
 
     #[test]
@@ -385,10 +521,16 @@ mod tests {
         let nginx = EffectiveScanning::from_registry(&configuration, "docker-hub/library/nginx")
             .expect("covered");
         assert_eq!(nginx.scan_frequency, CONTINUOUS_SCAN);
+        assert!(
+            !nginx.scan_on_push,
+            "continuous scanning is not the scan-on-push frequency"
+        );
         assert!(nginx.scanned_on_push());
+        assert!(nginx.by_registry());
         let app = EffectiveScanning::from_registry(&configuration, "docker-hub/team/app")
             .expect("covered");
         assert_eq!(app.scan_frequency, SCAN_ON_PUSH);
+        assert!(app.scan_on_push);
         assert_eq!(app.applied_filters, ["docker-hub/*"]);
         assert_eq!(
             EffectiveScanning::from_registry(&configuration, "ghcr/app"),

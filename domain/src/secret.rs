@@ -290,6 +290,8 @@ mod tests {
         assert_eq!(format!("{secret:?}"), "***");
         assert_eq!(format!("{:?}", Some(&secret)), "Some(***)");
         assert_eq!(secret.expose(), "dckr_pat_never-printed-1");
+        assert!(!secret.is_empty());
+        assert!(SecretValue::new("").is_empty());
     }
 
     /// Registers the secrets of the scrubbing table; they stay registered while held.
@@ -384,6 +386,52 @@ mod tests {
         ),
     }
 
+    #[test]
+    fn tokens_in_json_lists_are_scrubbed() {
+        let _secret = SecretValue::new(
+            serde_json::json!({"username": "ptc-user", "accessTokens": ["glpat-listed0123456789"]})
+                .to_string(),
+        );
+        assert_eq!(
+            scrub("token glpat-listed0123456789 leaked"),
+            "token *** leaked"
+        );
+    }
+
+    #[test]
+    fn a_token_among_words_is_found_and_the_words_stay() {
+        let _secret =
+            SecretValue::new("authentication token for the pipeline ghp_w0rdsAround0123456789");
+        assert_eq!(
+            scrub("token ghp_w0rdsAround0123456789 leaked"),
+            "token *** leaked"
+        );
+        // Long words without a digit are prose, not tokens.
+        assert_eq!(
+            scrub("authentication failed for the pipeline"),
+            "authentication failed for the pipeline"
+        );
+    }
+
+    #[test]
+    fn the_debug_form_of_a_token_with_an_invisible_character_is_scrubbed() {
+        // `Debug` keeps `ï` and escapes the zero-width space; no other form does both.
+        let token = "wïth\u{200b}zero-width-0123456";
+        let _secret = SecretValue::new(token);
+        assert_eq!(scrub(&format!("value: {token:?}")), "value: \"***\"");
+    }
+
+    #[test]
+    fn a_whole_secret_in_an_http_body_is_scrubbed_line_breaks_and_tabs_included() {
+        let value =
+            "{\n  \"username\": \"ptc-user\",\n\t\"accessToken\": \"ghp_b0dyToken0123456789\"\r\n}";
+        let _secret = SecretValue::new(value);
+        let body = format!("{:?}", aws_smithy_types::body::SdkBody::from(value));
+        let scrubbed = scrub(&body);
+        assert!(!scrubbed.contains("username"), "{scrubbed}");
+        assert!(!contains_secret(&scrubbed), "{scrubbed}");
+    }
+
     /// The token inside a malformed secret is scrubbed: the secret's text built around a token.
     fn check_malformed_secret(case: &str, secret: fn(&str) -> String) {
         let token = hostile(case);
@@ -420,11 +468,13 @@ mod tests {
         }),
     }
 
-    /// With a secret holding key names registered, the prose `text` stays as it is.
+    /// With secrets holding key names registered, the prose `text` stays as it is.
     fn check_prose_stays(name: &str, text: &str) {
         let _secret = SecretValue::new(
             "{\"username\": \"ptc-user\",\n\"accessToken\": tok\"en-unquoted-77\n\"password\": x}",
         );
+        // Keys and values pasted on lines of their own.
+        let _pasted = SecretValue::new("accessToken\npassword\nglpat-pasted0123456789");
         assert_eq!(scrub(text), text, "{name}");
     }
 
