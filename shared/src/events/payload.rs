@@ -36,7 +36,8 @@ pub(super) const IMAGE_SCAN: &str = "ECR Image Scan";
 
 /// An invocation payload, split once.
 pub(super) enum Payload<'a> {
-    Event(EventBridgeEvent<Value>),
+    /// Boxed: the envelope is some two hundred bytes, a direct invoke one reference.
+    Event(Box<EventBridgeEvent<Value>>),
     Direct(&'a Map<String, Value>),
 }
 
@@ -59,7 +60,7 @@ impl<'a> Payload<'a> {
         // Envelope keys with the wrong types (or a `time` that is no RFC 3339 time, `resources`
         // that are not strings): no shape matches; say which keys came and what did not fit.
         EventBridgeEvent::<Value>::deserialize(payload)
-            .map(Payload::Event)
+            .map(|event| Payload::Event(Box::new(event)))
             .map_err(|error| EventError::Unsupported {
                 function,
                 received: Received::envelope(object, without_values(&error.to_string())),
