@@ -61,5 +61,5 @@ schemas: ## write schemas/<function>-report.schema.json, schemas/ptc-ops.toml.sc
 mutants: ## mutation tests of the pure domain on what changed since BASE (default HEAD: the uncommitted change), with the unit tests
 	@command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked
 	@mkdir -p target
-	git diff $${BASE:-HEAD} -- shared/src/domain > target/domain.diff
-	cargo mutants --in-diff target/domain.diff -p ptc-ops --timeout 120 -- --lib
+	git diff $${BASE:-HEAD} -- domain/src > target/domain.diff
+	cargo mutants --in-diff target/domain.diff -p ptc-ops-domain --timeout 120 -- --lib

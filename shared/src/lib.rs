@@ -12,8 +12,8 @@
 //!   [`logging`], [`error`], [`deadline`], [`remedies`] (every command the findings' next steps
 //!   print), [`report_schema`], [`registry_api`] (an upstream registry's manifest `HEAD` and token
 //!   flow, through the upstream port).
-//! - [`domain`]: pure types and rules (no I/O): findings, reports, policies, the image model and
-//!   the cache mapping, the permissions model.
+//! - [`domain`] (the crate `ptc-ops-domain`, re-exported): pure types and rules (no I/O):
+//!   findings, reports, policies, the image model and the cache mapping, the permissions model.
 //! - [`ports`]: what the features ask of the outside world, as traits bundled in a
 //!   [`ports::PortSet`], and in-memory fakes of them for unit tests.
 //! - Adapters, which implement the ports and know no feature: [`aws`] (the only place that
@@ -29,7 +29,6 @@ pub mod check_credentials;
 pub mod cluster;
 pub mod config;
 pub mod deadline;
-pub mod domain;
 pub mod env;
 pub mod error;
 pub mod events;
@@ -46,5 +45,9 @@ pub mod run;
 pub mod upstream;
 pub mod validate_cache_rules;
 
-/// Named cases for table tests: a macro only, exported for the other crates' tests too.
+/// The pure domain is a crate of its own (`domain/`): the compiler keeps it free of the rest.
+pub use ptc_ops_domain as domain;
+pub use ptc_ops_domain::named_cases;
+
+/// Named cases for table tests (the macro comes with the domain).
 mod test_cases;

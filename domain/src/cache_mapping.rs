@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::image_reference::{normalise_registry_host, ImageReference};
-use crate::domain::{rule_for_repository, CacheRule, ROOT_PREFIX};
+use crate::{rule_for_repository, CacheRule, ROOT_PREFIX};
 
 /// ECR's longest repository name.
 pub const MAX_REPOSITORY_NAME_CHARS: usize = 256;
@@ -238,8 +238,8 @@ pub fn specificity(rule: &CacheRule) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::image_reference::parse_reference;
-    use crate::test_cases::named_cases;
+    use crate::image_reference::parse_reference;
+    use crate::named_cases;
 
     fn rule(prefix: &str, url: &str, upstream_prefix: &str, credential: bool) -> CacheRule {
         let rule = CacheRule::new(prefix, url)

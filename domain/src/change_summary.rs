@@ -325,7 +325,7 @@ fn cut(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     /// The change of `setting` from `old` to `new` (JSON texts) reads `expected`.
     fn check(name: &str, setting: &str, old: &str, new: &str, expected: &str) {

@@ -1,4 +1,13 @@
-//! The pure domain: no I/O, no SDK types.
+//! The pure domain of ecr-ptc-ops: cache rules, repository and lifecycle policies, creation
+//! templates, findings, reports, the image model and the cache mapping, the permissions model,
+//! the registry API's rules. No I/O, no SDK types, no async.
+//!
+//! A crate of its own so that the compiler holds the rule the architecture states: the domain
+//! depends on nothing of the product (`ptc_ops` re-exports it as `ptc_ops::domain`). Its unit
+//! tests build without the AWS SDKs, which also keeps mutation testing of it fast.
+
+/// Named cases for table tests: a macro only, exported for the other crates' tests too.
+mod test_cases;
 
 pub mod cache_mapping;
 pub mod change_summary;

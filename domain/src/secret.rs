@@ -281,7 +281,7 @@ pub fn contains_secret(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     #[test]
     fn never_prints_the_value() {

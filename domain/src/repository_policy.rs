@@ -397,7 +397,7 @@ fn condition_pins(operator: &str, key: &str, values: &Value) -> Result<(), Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     fn statement_policy(statements: &str) -> String {
         format!(r#"{{"Version":"2012-10-17","Statement":{statements}}}"#)

@@ -61,7 +61,7 @@ impl FromStr for Severity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     /// `text` parses as `expected`.
     fn check_parse(name: &str, text: &str, expected: Result<Severity, UnknownSeverity>) {

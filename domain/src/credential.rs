@@ -101,7 +101,7 @@ fn strip_random_suffix(resource: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     /// `arn` parses to (partition, region, account, name), or is refused.
     fn check_secret_arn(name: &str, arn: &str, expected: Option<(&str, &str, &str, &str)>) {

@@ -360,7 +360,7 @@ pub fn is_credential_secret(name_or_arn: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     fn deployment() -> Deployment {
         Deployment {

@@ -509,7 +509,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     const RESOURCE: &str = "arn:aws:ecr:eu-west-1:999999999999:repository/docker-hub/*";
     const NODE_ROLE: &str = "arn:aws:iam::111111111111:role/eks-node";

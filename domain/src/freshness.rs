@@ -80,7 +80,7 @@ pub fn refusal_to_refresh(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     const OLD: &str = "sha256:aaaa";
     const NEW: &str = "sha256:bbbb";

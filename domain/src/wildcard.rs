@@ -166,7 +166,7 @@ impl Wildcards {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     /// `Wildcards::IAM` (`*`, `?`, case-sensitive).
     const IAM: Wildcards = Wildcards::IAM;

@@ -309,7 +309,7 @@ pub fn decode_policy_document(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     /// The resource policy's decision `resource` against the top-level `top` gives `expected`.
     fn check_stricter(

@@ -219,7 +219,7 @@ pub fn rule_for_repository<'rules>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     fn rule(prefix: &str) -> CacheRule {
         CacheRule::new(prefix, "registry-1.docker.io")

@@ -8,7 +8,7 @@
 //! - [`code`] puts a value into a finding as one code span that renders as exactly the value
 //!   (CommonMark 0.31, section 6.1), whatever backticks it holds. Reports and the CLI show the
 //!   same text, so the value stays readable and raw there.
-//! - [`for_chat`] is the last line of defence, applied by [`crate::alerts`] to every text field
+//! - [`for_chat`] is the last line of defence, applied by the alerts (`ptc_ops::alerts`) to every text field
 //!   of a notification: code spans stay code spans, everything else is escaped, and what chat
 //!   clients turn into links or mentions even inside code is defused. Whatever a check wrote,
 //!   outside text cannot become a link, a mention, a heading or emphasis.
@@ -272,8 +272,8 @@ fn escape_text(text: &str, line_start: bool, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::SecretValue;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
+    use crate::SecretValue;
     use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
     /// What CommonMark (with GitHub's tables and strikethrough) makes of `markdown`: the text

@@ -280,7 +280,7 @@ pub fn valid_filter(filter: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     /// Filters match as ECR documents: filter, repository name, whether it matches.
     fn check_match(case: &str, filter: &str, name: &str, expected: bool) {

@@ -157,7 +157,7 @@ fn scrub_value(value: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Check;
+    use crate::Check;
 
     #[derive(Debug, Default, Serialize)]
     struct Rules {
@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn serialized_details_are_scrubbed_whatever_their_type() {
-        let token = crate::domain::SecretValue::new("report-token-abc123");
+        let token = crate::SecretValue::new("report-token-abc123");
         let mut report: Report<TypedDetails> = Report::new("check-credentials", false);
         report.details.secrets = vec![format!("leaked {}", token.expose())];
         let text = serde_json::to_string(&report).expect("report serializes");

@@ -878,7 +878,7 @@ impl Checker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_cases::named_cases;
+    use crate::named_cases;
 
     /// Wraps one rule's `selection`/`action` into a full policy, to keep the table short.
     fn one_rule(selection: &str, action: &str) -> String {
@@ -1076,10 +1076,9 @@ mod tests {
     /// and, on demand, a real account (`make conformance`): the validator answers as ECR does.
     #[test]
     fn agrees_with_ecr_on_the_fixture_table() {
-        let table: Value = serde_json::from_str(include_str!(
-            "../../../tests/fixtures/lifecycle-policies.json"
-        ))
-        .expect("the fixture table is JSON");
+        let table: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/lifecycle-policies.json"))
+                .expect("the fixture table is JSON");
         let cases = table["cases"].as_array().expect("`cases` is a list");
         assert!(cases.len() >= 40, "the table lost cases: {}", cases.len());
         let mut disagreements = Vec::new();
