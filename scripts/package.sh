@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the four Lambda functions as arm64 zips (cargo lambda, release profile) into
-# target/lambda/<function>/bootstrap.zip, prints each zip's size and fails when one is over the
+# target/lambda/<function>/bootstrap.zip ($CARGO_TARGET_DIR/lambda/… when set), prints each zip's size and fails when one is over the
 # budget (6 MB). Works from any directory.
 set -euo pipefail
 
@@ -22,7 +22,7 @@ elapsed=$(( $(date +%s) - started ))
 
 over=0
 for function in "${functions[@]}"; do
-    zip="target/lambda/$function/bootstrap.zip"
+    zip="${CARGO_TARGET_DIR:-target}/lambda/$function/bootstrap.zip"
     if [ ! -f "$zip" ]; then
         echo "package: $zip was not built" >&2
         over=1

@@ -12,7 +12,9 @@
 //! | `check-credentials` | [`CheckCredentialsInvocation::from_payload`] |
 //! | `prewarm-images` | [`PrewarmInvocation::from_payload`] |
 //!
-//! Pure: no I/O, no SDK types. Samples of every shape live in `events/` at the workspace root.
+//! Pure: no I/O, no SDK types; the EventBridge envelope is the Lambda runtime's
+//! `aws_lambda_events::event::eventbridge::EventBridgeEvent`, read in `payload.rs` and never
+//! handed out. Samples of every shape live in `events/` at the workspace root.
 
 mod aws;
 mod direct;
@@ -136,20 +138,23 @@ impl HardenInvocation {
     pub fn from_payload(payload: &Value) -> Result<Self, EventError> {
         let function = FunctionKind::HardenRepository;
         match Payload::classify(function, payload)? {
-            Payload::Event(envelope) => match envelope.kind() {
-                EventKind::CloudTrail(via) => HardenInvocation::from_cloudtrail(&envelope, via),
-                EventKind::PullThroughCacheAction => {
-                    PullThroughCacheAction::from_envelope(&envelope)
-                        .map(HardenInvocation::PullThroughCacheAction)
+            Payload::Event(event) => {
+                let envelope = Envelope::new(function, &event);
+                match envelope.kind() {
+                    EventKind::CloudTrail(via) => HardenInvocation::from_cloudtrail(&envelope, via),
+                    EventKind::PullThroughCacheAction => {
+                        PullThroughCacheAction::from_envelope(&envelope)
+                            .map(HardenInvocation::PullThroughCacheAction)
+                    }
+                    EventKind::Scheduled => {
+                        Scheduled::from_envelope(&envelope).map(HardenInvocation::Scheduled)
+                    }
+                    EventKind::ImageScan => {
+                        ImageScanned::from_envelope(&envelope).map(HardenInvocation::ImageScanned)
+                    }
+                    EventKind::Other => Err(envelope.unsupported()),
                 }
-                EventKind::Scheduled => {
-                    Scheduled::from_envelope(&envelope).map(HardenInvocation::Scheduled)
-                }
-                EventKind::ImageScan => {
-                    ImageScanned::from_envelope(&envelope).map(HardenInvocation::ImageScanned)
-                }
-                EventKind::Other => Err(envelope.unsupported()),
-            },
+            }
             Payload::Direct(object) => {
                 direct::parse(function, object).map(HardenInvocation::Direct)
             }
@@ -230,28 +235,33 @@ impl ValidateRulesInvocation {
     pub fn from_payload(payload: &Value) -> Result<Self, EventError> {
         let function = FunctionKind::ValidateCacheRules;
         match Payload::classify(function, payload)? {
-            Payload::Event(envelope) => match envelope.kind() {
-                EventKind::Scheduled => {
-                    Scheduled::from_envelope(&envelope).map(ValidateRulesInvocation::Scheduled)
+            Payload::Event(event) => {
+                let envelope = Envelope::new(function, &event);
+                match envelope.kind() {
+                    EventKind::Scheduled => {
+                        Scheduled::from_envelope(&envelope).map(ValidateRulesInvocation::Scheduled)
+                    }
+                    EventKind::CloudTrail(CreatedVia::ApiCall) => {
+                        Ok(match registry::rules_or_policy(&envelope)? {
+                            Recorded::Changed(RulesOrPolicy::Rule(changed)) => {
+                                ValidateRulesInvocation::RuleChanged(changed)
+                            }
+                            Recorded::Changed(RulesOrPolicy::Policy(changed)) => {
+                                ValidateRulesInvocation::RegistryPolicyChanged(changed)
+                            }
+                            Recorded::Ignored { reason } => {
+                                ValidateRulesInvocation::Ignored { reason }
+                            }
+                        })
+                    }
+                    EventKind::CloudTrail(CreatedVia::ServiceEvent) => {
+                        Ok(ValidateRulesInvocation::Ignored {
+                            reason: service_event_reason(&envelope),
+                        })
+                    }
+                    _ => Err(envelope.unsupported()),
                 }
-                EventKind::CloudTrail(CreatedVia::ApiCall) => {
-                    Ok(match registry::rules_or_policy(&envelope)? {
-                        Recorded::Changed(RulesOrPolicy::Rule(changed)) => {
-                            ValidateRulesInvocation::RuleChanged(changed)
-                        }
-                        Recorded::Changed(RulesOrPolicy::Policy(changed)) => {
-                            ValidateRulesInvocation::RegistryPolicyChanged(changed)
-                        }
-                        Recorded::Ignored { reason } => ValidateRulesInvocation::Ignored { reason },
-                    })
-                }
-                EventKind::CloudTrail(CreatedVia::ServiceEvent) => {
-                    Ok(ValidateRulesInvocation::Ignored {
-                        reason: service_event_reason(&envelope),
-                    })
-                }
-                _ => Err(envelope.unsupported()),
-            },
+            }
             Payload::Direct(object) => {
                 direct::parse(function, object).map(ValidateRulesInvocation::Direct)
             }
@@ -286,27 +296,29 @@ impl CheckCredentialsInvocation {
     pub fn from_payload(payload: &Value) -> Result<Self, EventError> {
         let function = FunctionKind::CheckCredentials;
         match Payload::classify(function, payload)? {
-            Payload::Event(envelope) => match envelope.kind() {
-                EventKind::Scheduled => {
-                    Scheduled::from_envelope(&envelope).map(CheckCredentialsInvocation::Scheduled)
+            Payload::Event(event) => {
+                let envelope = Envelope::new(function, &event);
+                match envelope.kind() {
+                    EventKind::Scheduled => Scheduled::from_envelope(&envelope)
+                        .map(CheckCredentialsInvocation::Scheduled),
+                    EventKind::CloudTrail(CreatedVia::ApiCall) => {
+                        Ok(match registry::secret_changed(&envelope)? {
+                            Recorded::Changed(changed) => {
+                                CheckCredentialsInvocation::SecretChanged(changed)
+                            }
+                            Recorded::Ignored { reason } => {
+                                CheckCredentialsInvocation::Ignored { reason }
+                            }
+                        })
+                    }
+                    EventKind::CloudTrail(CreatedVia::ServiceEvent) => {
+                        Ok(CheckCredentialsInvocation::Ignored {
+                            reason: service_event_reason(&envelope),
+                        })
+                    }
+                    _ => Err(envelope.unsupported()),
                 }
-                EventKind::CloudTrail(CreatedVia::ApiCall) => {
-                    Ok(match registry::secret_changed(&envelope)? {
-                        Recorded::Changed(changed) => {
-                            CheckCredentialsInvocation::SecretChanged(changed)
-                        }
-                        Recorded::Ignored { reason } => {
-                            CheckCredentialsInvocation::Ignored { reason }
-                        }
-                    })
-                }
-                EventKind::CloudTrail(CreatedVia::ServiceEvent) => {
-                    Ok(CheckCredentialsInvocation::Ignored {
-                        reason: service_event_reason(&envelope),
-                    })
-                }
-                _ => Err(envelope.unsupported()),
-            },
+            }
             Payload::Direct(object) => {
                 direct::parse(function, object).map(CheckCredentialsInvocation::Direct)
             }
@@ -337,12 +349,15 @@ impl PrewarmInvocation {
     pub fn from_payload(payload: &Value) -> Result<Self, EventError> {
         let function = FunctionKind::PrewarmImages;
         match Payload::classify(function, payload)? {
-            Payload::Event(envelope) => match envelope.kind() {
-                EventKind::Scheduled => {
-                    Scheduled::from_envelope(&envelope).map(PrewarmInvocation::Scheduled)
+            Payload::Event(event) => {
+                let envelope = Envelope::new(function, &event);
+                match envelope.kind() {
+                    EventKind::Scheduled => {
+                        Scheduled::from_envelope(&envelope).map(PrewarmInvocation::Scheduled)
+                    }
+                    _ => Err(envelope.unsupported()),
                 }
-                _ => Err(envelope.unsupported()),
-            },
+            }
             Payload::Direct(object) if object.is_empty() => Ok(PrewarmInvocation::Configured),
             Payload::Direct(object) => {
                 direct::parse(function, object).map(PrewarmInvocation::Direct)

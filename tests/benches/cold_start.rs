@@ -29,10 +29,14 @@ const BUDGET: Duration = Duration::from_millis(25);
 /// A binary that never polls is a failed start, not a slow one.
 const GIVE_UP: Duration = Duration::from_secs(10);
 
-/// The binary to measure and the profile it came from.
+/// The binary to measure and the profile it came from, in cargo's target folder
+/// (`CARGO_TARGET_DIR` when set).
 fn binary(function: &str) -> Option<(PathBuf, &'static str)> {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
     ["release", "debug"].into_iter().find_map(|profile| {
-        let path = repo_root().join("target").join(profile).join(function);
+        let path = target.join(profile).join(function);
         path.is_file().then_some((path, profile))
     })
 }

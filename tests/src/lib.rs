@@ -7,6 +7,7 @@
 
 pub mod cloudformation;
 pub mod config_schema;
+pub mod dev_dependencies;
 pub mod doc_links;
 mod emulator;
 pub mod eventbridge;

@@ -86,26 +86,32 @@ impl Default for Pacer {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn a_burst_goes_at_once_then_calls_are_spaced_by_the_rate() {
+    /// Makes `calls` calls of `api` one after the other, as `acquire` does, on a clock that moves
+    /// only by the waits (the calls themselves take no time); answers the clock after the last.
+    /// The token bucket is tested on explicit instants rather than on tokio's paused clock, so
+    /// the tests need no tokio feature the binaries do not build with.
+    fn call_in_turn(pacer: &Pacer, api: &'static str, calls: usize, mut now: Instant) -> Instant {
+        for _ in 0..calls {
+            now += pacer.reserve(api, now);
+        }
+        now
+    }
+
+    #[test]
+    fn a_burst_goes_at_once_then_calls_are_spaced_by_the_rate() {
         let pacer = Pacer::new(10);
         let start = Instant::now();
-        for _ in 0..10 {
-            pacer.acquire("GetLifecyclePolicy").await;
-        }
-        assert_eq!(start.elapsed(), Duration::ZERO, "one second of burst");
-        for _ in 0..20 {
-            pacer.acquire("GetLifecyclePolicy").await;
-        }
-        let elapsed = start.elapsed();
+        let after_burst = call_in_turn(&pacer, "GetLifecyclePolicy", 10, start);
+        assert_eq!(after_burst - start, Duration::ZERO, "one second of burst");
+        let elapsed = call_in_turn(&pacer, "GetLifecyclePolicy", 20, after_burst) - start;
         assert!(
             elapsed >= Duration::from_secs(2) && elapsed < Duration::from_millis(2100),
             "20 more calls at 10/s: {elapsed:?}"
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn each_api_has_its_own_bucket_and_idle_time_refills_it() {
+    #[test]
+    fn each_api_has_its_own_bucket_and_idle_time_refills_it() {
         let pacer = Pacer::new(5);
         let start = Instant::now();
         for api in [
@@ -113,48 +119,58 @@ mod tests {
             "ListTagsForResource",
             "GetRepositoryPolicy",
         ] {
-            for _ in 0..5 {
-                pacer.acquire(api).await;
-            }
+            assert_eq!(
+                call_in_turn(&pacer, api, 5, start) - start,
+                Duration::ZERO,
+                "three APIs, five each: {api}"
+            );
         }
-        assert_eq!(start.elapsed(), Duration::ZERO, "three APIs, five each");
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        let later = Instant::now();
-        for _ in 0..5 {
-            pacer.acquire("GetLifecyclePolicy").await;
-        }
+        let later = start + Duration::from_secs(10);
         assert_eq!(
-            later.elapsed(),
+            call_in_turn(&pacer, "GetLifecyclePolicy", 5, later) - later,
             Duration::ZERO,
             "refilled, but never above the burst"
         );
-        pacer.acquire("GetLifecyclePolicy").await;
-        assert_eq!(later.elapsed(), Duration::from_millis(200));
+        assert_eq!(
+            pacer.reserve("GetLifecyclePolicy", later),
+            Duration::from_millis(200)
+        );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn concurrent_callers_are_served_in_order_at_the_rate() {
-        let pacer = std::sync::Arc::new(Pacer::new(4));
+    #[test]
+    fn concurrent_callers_are_served_in_order_at_the_rate() {
+        let pacer = Pacer::new(4);
         let start = Instant::now();
-        let tasks: Vec<_> = (0..12)
-            .map(|_| {
-                let pacer = std::sync::Arc::clone(&pacer);
-                tokio::spawn(async move {
-                    pacer.acquire("DescribeRepositories").await;
-                    start.elapsed()
-                })
-            })
+        // Twelve callers arrive at once: each reserves before any has slept.
+        let waits: Vec<Duration> = (0..12)
+            .map(|_| pacer.reserve("DescribeRepositories", start))
             .collect();
-        let mut finished = Vec::new();
-        for task in tasks {
-            finished.push(task.await.expect("task"));
-        }
-        finished.sort();
-        assert_eq!(finished[3], Duration::ZERO);
+        assert!(
+            waits.windows(2).all(|pair| pair[0] <= pair[1]),
+            "served in the order they came: {waits:?}"
+        );
+        assert_eq!(waits[3], Duration::ZERO);
+        assert_eq!(waits[4], Duration::from_millis(250));
         assert_eq!(
-            finished[11],
+            waits[11],
             Duration::from_secs(2),
             "8 beyond the burst at 4/s"
+        );
+    }
+
+    #[tokio::test]
+    async fn acquire_sleeps_until_the_reserved_token_is_due() {
+        let pacer = Pacer::new(20);
+        let start = Instant::now();
+        for _ in 0..21 {
+            pacer.acquire("GetLifecyclePolicy").await;
+        }
+        // 21 calls at 20/s with a burst of 20: the last one is due 1/20 s after the first,
+        // however long the first twenty took.
+        assert!(
+            start.elapsed() >= Duration::from_millis(49),
+            "21 calls at 20/s: {:?}",
+            start.elapsed()
         );
     }
 }

@@ -74,6 +74,13 @@ pub enum Received {
     },
     /// A direct invoke: its first top-level keys (at most eight) out of `n_keys`.
     Object { keys: Vec<String>, n_keys: usize },
+    /// An object with the keys of an EventBridge envelope that does not read as one: its first
+    /// top-level keys, and what did not fit (a serde message without the value).
+    Envelope {
+        keys: Vec<String>,
+        n_keys: usize,
+        problem: String,
+    },
 }
 
 /// `detail.eventSource` and `detail.eventName` of a CloudTrail record.
@@ -113,14 +120,48 @@ impl Received {
 
     pub(super) fn object(object: &serde_json::Map<String, Value>) -> Self {
         Received::Object {
-            keys: object
-                .keys()
-                .take(MAX_SHOWN_KEYS)
-                .map(|key| bounded(key))
-                .collect(),
+            keys: shown_keys(object),
             n_keys: object.len(),
         }
     }
+
+    pub(super) fn envelope(object: &serde_json::Map<String, Value>, problem: String) -> Self {
+        Received::Envelope {
+            keys: shown_keys(object),
+            n_keys: object.len(),
+            problem: bounded(&problem),
+        }
+    }
+}
+
+fn shown_keys(object: &serde_json::Map<String, Value>) -> Vec<String> {
+    object
+        .keys()
+        .take(MAX_SHOWN_KEYS)
+        .map(|key| bounded(key))
+        .collect()
+}
+
+/// `an object with keys "a", "b" and 3 more`.
+fn write_keys(f: &mut fmt::Formatter<'_>, keys: &[String], n_keys: usize) -> fmt::Result {
+    if keys.is_empty() {
+        return f.write_str("an empty object");
+    }
+    f.write_str(if n_keys == 1 {
+        "an object with key "
+    } else {
+        "an object with keys "
+    })?;
+    for (index, key) in keys.iter().enumerate() {
+        if index > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{key:?}")?;
+    }
+    if n_keys > keys.len() {
+        write!(f, " and {} more", n_keys - keys.len())?;
+    }
+    Ok(())
 }
 
 impl fmt::Display for Received {
@@ -142,23 +183,18 @@ impl fmt::Display for Received {
                 }
                 Ok(())
             }
-            Received::Object { keys, .. } if keys.is_empty() => f.write_str("an empty object"),
-            Received::Object { keys, n_keys } => {
-                f.write_str(if *n_keys == 1 {
-                    "an object with key "
-                } else {
-                    "an object with keys "
-                })?;
-                for (index, key) in keys.iter().enumerate() {
-                    if index > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{key:?}")?;
-                }
-                if *n_keys > keys.len() {
-                    write!(f, " and {} more", n_keys - keys.len())?;
-                }
-                Ok(())
+            Received::Object { keys, n_keys } => write_keys(f, keys, *n_keys),
+            Received::Envelope {
+                keys,
+                n_keys,
+                problem,
+            } => {
+                write_keys(f, keys, *n_keys)?;
+                write!(
+                    f,
+                    " that is not an EventBridge event (`detail-type` and `source` strings, \
+                     `time` in RFC 3339, `resources` a list of strings): {problem}"
+                )
             }
         }
     }

@@ -1,9 +1,31 @@
 //! The first cut every function makes: an EventBridge envelope or a direct invoke, and for an
 //! envelope, which kind of event it is and typed access to its `detail`.
+//!
+//! The envelope is the Lambda runtime's own type, `aws_lambda_events`' `EventBridgeEvent`; no
+//! type of that crate leaves this module. Its `detail` stays a JSON value: its shape depends on
+//! the `detail-type` read first, and each reader names the `detail.…` path it missed.
+//!
+//! The CloudTrail records inside (`AWS API Call via CloudTrail`, `AWS Service Event via
+//! CloudTrail`) are read here too, field by field, and not with the crate's `AWSAPICall`
+//! (`cloudwatch_events::cloudtrail`): it requires fields that AWS leaves out of real records, so
+//! it would refuse them as malformed where the functions need only `eventSource`, `eventName`,
+//! `requestParameters` and the caller:
+//! - `userIdentity.sessionContext.sessionIssuer.type`, `principalId`, `arn`, `accountId`: an IAM
+//!   user's console session writes `"sessionIssuer": {}` (CloudTrail user guide, "CloudTrail log
+//!   event reference", the record of IAM user Mary_Major calling `StartLogging`);
+//! - `userIdentity.sessionContext.attributes.creationDate` as RFC 3339: the userIdentity reference
+//!   writes `20131102T010628Z` ("userIdentity with temporary security credentials");
+//! - `userIdentity.type` and `requestID`: absent from the service event of a pull-through cache
+//!   creation (`events/create-repository-service-event.json`).
+//!
+//! The tests `cloudtrail_records_the_crate_refuses` hold both halves: the crate's type refuses
+//! each of those records and ours reads it.
 
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::error::{EventError, Received};
+use super::error::{without_values, EventError, Received};
 use super::{CreatedVia, FunctionKind};
 
 pub(super) const CLOUDTRAIL_API_CALL: &str = "AWS API Call via CloudTrail";
@@ -14,9 +36,13 @@ pub(super) const IMAGE_SCAN: &str = "ECR Image Scan";
 
 /// An invocation payload, split once.
 pub(super) enum Payload<'a> {
-    Event(Envelope<'a>),
+    /// Boxed: the envelope is some two hundred bytes, a direct invoke one reference.
+    Event(Box<EventBridgeEvent<Value>>),
     Direct(&'a Map<String, Value>),
 }
+
+/// The keys that make an object an EventBridge event rather than a direct invoke.
+const ENVELOPE_KEYS: [&str; 3] = ["detail-type", "source", "detail"];
 
 impl<'a> Payload<'a> {
     /// An object with `detail-type`, `source` and `detail` is an EventBridge event; any other
@@ -28,27 +54,17 @@ impl<'a> Payload<'a> {
                 received: Received::not_an_object(payload),
             });
         };
-        match (
-            object.get("detail-type"),
-            object.get("source"),
-            object.get("detail"),
-        ) {
-            (Some(Value::String(detail_type)), Some(Value::String(source)), Some(detail)) => {
-                Ok(Payload::Event(Envelope {
-                    function,
-                    detail_type,
-                    source,
-                    detail,
-                    resources: object.get("resources"),
-                }))
-            }
-            // Envelope keys with the wrong types: no shape matches; say which keys came.
-            (Some(_), Some(_), Some(_)) => Err(EventError::Unsupported {
-                function,
-                received: Received::object(object),
-            }),
-            _ => Ok(Payload::Direct(object)),
+        if !ENVELOPE_KEYS.iter().all(|key| object.contains_key(*key)) {
+            return Ok(Payload::Direct(object));
         }
+        // Envelope keys with the wrong types (or a `time` that is no RFC 3339 time, `resources`
+        // that are not strings): no shape matches; say which keys came and what did not fit.
+        EventBridgeEvent::<Value>::deserialize(payload)
+            .map(|event| Payload::Event(Box::new(event)))
+            .map_err(|error| EventError::Unsupported {
+                function,
+                received: Received::envelope(object, without_values(&error.to_string())),
+            })
     }
 }
 
@@ -63,16 +79,26 @@ pub(super) enum EventKind {
     Other,
 }
 
-/// An EventBridge event, borrowed from the payload, on behalf of one function.
+/// An EventBridge event, borrowed from the parsed envelope, on behalf of one function.
 pub(super) struct Envelope<'a> {
     function: FunctionKind,
     detail_type: &'a str,
     source: &'a str,
     detail: &'a Value,
-    resources: Option<&'a Value>,
+    resources: Option<&'a [String]>,
 }
 
 impl<'a> Envelope<'a> {
+    pub(super) fn new(function: FunctionKind, event: &'a EventBridgeEvent<Value>) -> Self {
+        Envelope {
+            function,
+            detail_type: &event.detail_type,
+            source: &event.source,
+            detail: &event.detail,
+            resources: event.resources.as_deref(),
+        }
+    }
+
     pub(super) fn kind(&self) -> EventKind {
         // CloudTrail records are recognised by detail-type alone: `detail.eventSource` is the
         // field that decides, and a record from another service is refused with its name.
@@ -137,9 +163,9 @@ impl<'a> Envelope<'a> {
         }
     }
 
-    /// `resources[0]` when it is a string (the repository ARN, the schedule rule ARN).
+    /// `resources[0]` (the repository ARN, the schedule rule ARN).
     pub(super) fn first_resource(&self) -> Option<&'a str> {
-        self.resources?.as_array()?.first()?.as_str()
+        self.resources?.first().map(String::as_str)
     }
 
     pub(super) fn function(&self) -> FunctionKind {

@@ -534,6 +534,38 @@ named_cases! {
             &[r#"got an object with keys "detail", "detail-type", "source""#],
         ),
     ),
+    envelope_whose_time_is_not_rfc_3339(
+        Harden,
+        edited(ACTION, &[("/time", Some(json!("04/06/2025 07:00")))]),
+        Expected::Error {
+            error_type: "UnsupportedEvent",
+            contains: vec![
+                r#"got an object with keys "account", "detail", "detail-type", "id", "region", "resources", "source", "time" and 1 more that is not an EventBridge event"#,
+                "`time` in RFC 3339, `resources` a list of strings): input contains invalid characters; expected a CloudTrail",
+            ],
+            absent: vec!["04/06/2025"],
+        },
+    ),
+    envelope_whose_resources_are_not_strings(
+        Harden,
+        edited(ACTION, &[("/resources", Some(json!([{"ARN": "arn:aws:ecr:eu-west-1:123456789012:repository/x"}])))]),
+        Expected::Error {
+            error_type: "UnsupportedEvent",
+            contains: vec![
+                "that is not an EventBridge event",
+                "`resources` a list of strings): invalid type: map, expected a string",
+            ],
+            absent: vec!["arn:aws:ecr"],
+        },
+    ),
+    envelope_without_the_optional_keys(
+        Harden,
+        json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),
+        Expected::Parsed(Outcome::Harden(HardenInvocation::Scheduled(Scheduled {
+            rule_arn: None,
+            images: None,
+        }))),
+    ),
     a_json_array(
         Prewarm,
         json!(["nginx:1.27"]),
@@ -1123,6 +1155,94 @@ named_cases! {
     with_sweep(json!({"usage": true, "sweep": true}), "`usage` goes alone"),
     with_repositories(json!({"usage": true, "repositories": ["docker-hub/x"]}), "`usage` goes alone"),
     false_usage(json!({"usage": false}), "`usage` is `false`"),
+}
+
+/// The CloudTrail record in `payload`'s `detail`, as `aws_lambda_events`' `AWSAPICall` reads it:
+/// the message of its refusal.
+fn crate_refusal(payload: &Value) -> String {
+    use aws_lambda_events::event::cloudwatch_events::cloudtrail::AWSAPICall;
+    match serde_json::from_value::<AWSAPICall>(payload["detail"].clone()) {
+        Ok(record) => {
+            panic!("the crate's AWSAPICall now reads {record:?}: type the record with it")
+        }
+        Err(error) => error.to_string(),
+    }
+}
+
+/// A record of an AWS document that the crate's CloudTrail type refuses for `refused_for`, and
+/// that harden-repository reads as `expected` (see the module comment of `payload.rs`).
+fn check_crate_refused_record(case: &str, payload: Value, refused_for: &str, expected: Expected) {
+    let refusal = crate_refusal(&payload);
+    assert!(
+        refusal.contains(refused_for),
+        "case {case:?}: AWSAPICall refused it for {refusal:?}, not {refused_for:?}"
+    );
+    check(case, Harden, &payload, expected);
+}
+
+/// `userIdentity` of the CloudTrail user guide's record of IAM user Mary_Major calling
+/// `StartLogging` from the console ("CloudTrail log event reference"): a console session of an
+/// IAM user, whose `sessionIssuer` and `webIdFederationData` are empty objects.
+fn console_iam_user() -> Value {
+    json!({
+        "type": "IAMUser",
+        "principalId": "AIDAJDPLRKLG7UEXAMPLE",
+        "arn": "arn:aws:iam::123456789012:user/Mary_Major",
+        "accountId": "123456789012",
+        "accessKeyId": "AKIAIOSFODNN7EXAMPLE",
+        "userName": "Mary_Major",
+        "sessionContext": {
+            "sessionIssuer": {},
+            "webIdFederationData": {},
+            "attributes": {"mfaAuthenticated": "false", "creationDate": "2019-06-18T22:28:31Z"}
+        },
+        "invokedBy": ""
+    })
+}
+
+const DELETE_POLICY: &str = "setting-changed-delete-repository-policy.json";
+
+named_cases! {
+    /// Records as AWS documents them that `aws_lambda_events`' `AWSAPICall` refuses (a field it
+    /// requires that AWS leaves out or writes otherwise), and that ours reads: why the CloudTrail
+    /// record is not typed with the crate.
+    mod cloudtrail_records_the_crate_refuses => check_crate_refused_record;
+    iam_user_console_session_with_an_empty_session_issuer(
+        edited(DELETE_POLICY, &[("/detail/userIdentity", Some(console_iam_user()))]),
+        "missing field `type`",
+        setting_changed(
+            SettingCall::DeleteRepositoryPolicy,
+            "ghcr/fluxcd/source-controller",
+            Caller {
+                arn: Some("arn:aws:iam::123456789012:user/Mary_Major".to_owned()),
+                role_arn: None,
+                identity_type: Some("IAMUser".to_owned()),
+                invoked_by: None,
+            },
+            "2025-06-04T16:45:09Z",
+            "c9e3a1f7-4b2d-4c68-9f05-7d1e8b3a2c64",
+        ),
+    ),
+    temporary_credentials_with_a_basic_format_creation_date(
+        // The userIdentity reference, "userIdentity with temporary security credentials".
+        edited(
+            PUT,
+            &[("/detail/userIdentity/sessionContext/attributes/creationDate", Some(json!("20131102T010628Z")))],
+        ),
+        "input contains invalid characters",
+        setting_changed(
+            SettingCall::PutLifecyclePolicy,
+            "docker-hub/library/nginx",
+            alice(),
+            "2025-06-04T14:02:31Z",
+            "0b6f1d3c-2a8e-4c57-b9d4-6e1f0a2c3b58",
+        ),
+    ),
+    service_event_of_a_pull_through_creation(
+        sample(SERVICE),
+        "missing field `type`",
+        created("docker-hub/library/nginx", CreatedVia::ServiceEvent, Some("ecr.amazonaws.com")),
+    ),
 }
 
 /// Registry-level records: their own file, for size.
