@@ -174,15 +174,17 @@ fn segments(text: &str) -> Vec<Segment<'_>> {
         let Some(close) = closing_fence(&plain, start + fence, fence) else {
             continue;
         };
-        if text_start < start {
-            segments.push(Segment::Text(&text[byte_at(text_start)..byte_at(start)]));
+        let prose = &text[byte_at(text_start)..byte_at(start)];
+        if !prose.is_empty() {
+            segments.push(Segment::Text(prose));
         }
         let content = &text[byte_at(start + fence)..byte_at(close)];
         segments.push(Segment::Code(strip_code_padding(content)));
         text_start = close + fence;
     }
-    if text_start < plain.len() {
-        segments.push(Segment::Text(&text[byte_at(text_start)..]));
+    let prose = &text[byte_at(text_start)..];
+    if !prose.is_empty() {
+        segments.push(Segment::Text(prose));
     }
     segments
 }

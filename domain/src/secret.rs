@@ -423,8 +423,9 @@ mod tests {
 
     #[test]
     fn a_whole_secret_in_an_http_body_is_scrubbed_line_breaks_and_tabs_included() {
+        // Non-ASCII too: only the bytes' `Debug` writes it as `\xNN` and a line break as `\n`.
         let value =
-            "{\n  \"username\": \"ptc-user\",\n\t\"accessToken\": \"ghp_b0dyToken0123456789\"\r\n}";
+            "{\n  \"username\": \"ptc-üser\",\n\t\"accessToken\": \"ghp_b0dyToken0123456789\"\r\n}";
         let _secret = SecretValue::new(value);
         let body = format!("{:?}", aws_smithy_types::body::SdkBody::from(value));
         let scrubbed = scrub(&body);
