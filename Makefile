@@ -4,6 +4,11 @@ SHELL := /bin/bash
 
 .PHONY: help setup demo test conformance lint emulator package infra-check cdk-synth cdk-permissions schemas mutants
 
+# The ptc binary as `make demo` and `make test` build it (`--workspace --bins`): building it with
+# `-p ptc-cli` alone would resolve the dependencies' features for that package only and compile
+# them all a second time.
+PTC := $(or $(CARGO_TARGET_DIR),target)/debug/ptc
+
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
@@ -43,19 +48,20 @@ cdk-synth: ## the CDK construct (infra/cdk): npm ci, synth to infra/cdk/cdk.out,
 	@scripts/cdk-synth.sh
 
 cdk-permissions: ## write infra/cdk/permissions.json from the code (`ptc permissions --json`)
-	cargo run --quiet --locked -p ptc-cli --bin ptc -- permissions --json > infra/cdk/permissions.json.new
+	cargo build --quiet --locked --workspace --bins
+	$(PTC) permissions --json > infra/cdk/permissions.json.new
 	mv infra/cdk/permissions.json.new infra/cdk/permissions.json
 
 schemas: ## write schemas/<function>-report.schema.json, schemas/ptc-ops.toml.schema.json and docs/configuration.md from the types (`ptc schema`)
-	cargo build --quiet --locked -p ptc-cli --bin ptc
+	cargo build --quiet --locked --workspace --bins
 	@mkdir -p schemas docs
 	@for function in harden-repository validate-cache-rules check-credentials prewarm-images; do \
-		cargo run --quiet --locked -p ptc-cli --bin ptc -- schema $$function > schemas/$$function-report.schema.json.new && \
+		$(PTC) schema $$function > schemas/$$function-report.schema.json.new && \
 		mv schemas/$$function-report.schema.json.new schemas/$$function-report.schema.json; \
 	done
-	cargo run --quiet --locked -p ptc-cli --bin ptc -- schema config > schemas/ptc-ops.toml.schema.json.new
+	$(PTC) schema config > schemas/ptc-ops.toml.schema.json.new
 	mv schemas/ptc-ops.toml.schema.json.new schemas/ptc-ops.toml.schema.json
-	cargo run --quiet --locked -p ptc-cli --bin ptc -- config reference > docs/configuration.md.new
+	$(PTC) config reference > docs/configuration.md.new
 	mv docs/configuration.md.new docs/configuration.md
 
 mutants: ## mutation tests of the pure domain on what changed since BASE (default HEAD: the uncommitted change), with the unit tests

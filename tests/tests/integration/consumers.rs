@@ -206,7 +206,12 @@ async fn without_consumers_the_scheduled_run_reads_no_registry_policy() {
     assert!(!report.summary.contains_key("consumer_checks"));
 }
 
-/// The `ptc` binary, built once.
+/// The `ptc` binary, brought up to date once per test process.
+///
+/// The build is the one `make test` (and `make demo`) runs first, `--workspace --bins`: the same
+/// package selection, so the same features, so nothing is compiled again. Building `-p ptc-cli`
+/// alone would resolve the dependencies' features for that package only and compile the AWS SDKs
+/// and everything above them a second time (a minute on a fresh 2-core machine).
 fn ptc_binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
@@ -215,10 +220,9 @@ fn ptc_binary() -> &'static PathBuf {
             .args([
                 "build",
                 "-q",
-                "-p",
-                "ptc-cli",
-                "--bin",
-                "ptc",
+                "--workspace",
+                "--bins",
+                "--locked",
                 "--message-format=json",
             ])
             .current_dir(repo_root())
