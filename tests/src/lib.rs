@@ -21,6 +21,7 @@ pub mod report_schemas;
 mod rows;
 pub mod runtime_api;
 pub mod seeds;
+pub mod source_sizes;
 mod test_env;
 
 pub use emulator::{Emulator, ReadyInfo, UpstreamImage};
