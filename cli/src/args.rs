@@ -91,9 +91,11 @@ pub struct UsageArgs {
     /// List archived images too (one more `DescribeImages` per repository)
     #[arg(long)]
     pub archived: bool,
-    /// List the cache repositories none of whose images was pulled in DAYS, to delete them
-    /// (with `--yes`); the next pull through the cache creates each one again
-    #[arg(long, value_name = "DAYS", conflicts_with_all = ["unused_days", "csv"])]
+    /// List the cache repositories none of whose images was pulled in DAYS (at least 1), to
+    /// delete them (with `--yes`); the next pull through the cache creates each one again
+    // 0 would call every repository unused, pulled a second ago or not.
+    #[arg(long, value_name = "DAYS", conflicts_with_all = ["unused_days", "csv"],
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub prune_unused: Option<u32>,
     /// With `--prune-unused`: delete them (`DeleteRepository` with force); without it, a dry run
     #[arg(long, requires = "prune_unused")]

@@ -62,6 +62,15 @@ async fn usage_tables_json_csv_and_pruning() {
         stdout(&output)
     );
 
+    // Zero days would make every repository unused, however recently pulled.
+    let output = ptc(&env, CONFIG, &["usage", "--prune-unused", "0", "--yes"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stderr(&output).contains("--prune-unused"),
+        "{}",
+        stderr(&output)
+    );
+
     let output = ptc(&env, CONFIG, &["usage", "--prefix", "ghcr"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
