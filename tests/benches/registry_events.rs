@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use lambda_runtime::{Context, LambdaEvent};
 use ptc_ops::lambda::FunctionContext;
 use ptc_ops_tests::eventbridge::{emit, template_rules, Router};
-use ptc_ops_tests::{invoke, sample_event, AlertInbox, TestEnv};
+use ptc_ops_tests::{invoke, sample_record, AlertInbox, TestEnv};
 use serde_json::{json, Value};
 
 const ROUNDS: usize = 20;
@@ -57,24 +57,6 @@ prefixes = {{ "{CLUSTER_ACCOUNT}" = ["quay"] }}
 "#,
         topic = inbox.topic_arn
     ))
-}
-
-/// The sample `file` in this account, with each JSON pointer set.
-fn record(env: &TestEnv, file: &str, edits: &[(&str, Value)]) -> Value {
-    let mut event = sample_event(file);
-    event["account"] = json!(env.account_id);
-    event["region"] = json!(env.region);
-    event["detail"]["awsRegion"] = json!(env.region);
-    event["detail"]["recipientAccountId"] = json!(env.account_id);
-    for (pointer, value) in edits {
-        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
-        event
-            .pointer_mut(parent)
-            .and_then(Value::as_object_mut)
-            .unwrap_or_else(|| panic!("{file}: no object at {parent}"))
-            .insert(key.to_owned(), value.clone());
-    }
-    event
 }
 
 /// Runs `event` through `function`'s handler; the calls it made, `service:Operation` → count.
@@ -181,7 +163,7 @@ async fn main() -> ExitCode {
     run(&harden, "harden-repository", json!({"sweep": true})).await;
 
     // ---- 1. calls per event ------------------------------------------------------------------
-    let put_value = || record(&env, "secret-value-put.json", &[]);
+    let put_value = || sample_record(&env, "secret-value-put.json", &[]);
     let mut failures = Vec::new();
     let mut rows: Vec<(&str, BTreeMap<String, usize>)> = Vec::new();
     rows.push((
@@ -194,7 +176,7 @@ async fn main() -> ExitCode {
             &env,
             &check,
             "check-credentials",
-            record(
+            sample_record(
                 &env,
                 "secret-rotated.json",
                 &[("/detail/requestParameters/secretId", json!(secret))],
@@ -208,7 +190,7 @@ async fn main() -> ExitCode {
             &env,
             &validate,
             "validate-cache-rules",
-            record(
+            sample_record(
                 &env,
                 "rule-created.json",
                 &[("/detail/requestParameters/credentialArn", json!(secret))],
@@ -222,7 +204,7 @@ async fn main() -> ExitCode {
             &env,
             &validate,
             "validate-cache-rules",
-            record(
+            sample_record(
                 &env,
                 "rule-updated.json",
                 &[(
@@ -245,7 +227,7 @@ async fn main() -> ExitCode {
             &env,
             &validate,
             "validate-cache-rules",
-            record(
+            sample_record(
                 &env,
                 "rule-deleted.json",
                 &[(
@@ -262,7 +244,7 @@ async fn main() -> ExitCode {
             &env,
             &validate,
             "validate-cache-rules",
-            record(&env, "registry-policy-put.json", &[]),
+            sample_record(&env, "registry-policy-put.json", &[]),
         )
         .await,
     ));
@@ -278,7 +260,7 @@ async fn main() -> ExitCode {
             &env,
             &harden,
             "harden-repository",
-            record(&env, "template-deleted.json", &[]),
+            sample_record(&env, "template-deleted.json", &[]),
         )
         .await,
     ));
@@ -288,7 +270,7 @@ async fn main() -> ExitCode {
             &env,
             &harden,
             "harden-repository",
-            record(&env, "registry-scanning-put.json", &[]),
+            sample_record(&env, "registry-scanning-put.json", &[]),
         )
         .await,
     ));
@@ -296,7 +278,7 @@ async fn main() -> ExitCode {
         (
             "acknowledged: another secret",
             "check-credentials",
-            record(
+            sample_record(
                 &env,
                 "secret-value-put.json",
                 &[(
@@ -308,7 +290,7 @@ async fn main() -> ExitCode {
         (
             "acknowledged: a failed rule deletion",
             "validate-cache-rules",
-            record(
+            sample_record(
                 &env,
                 "rule-deleted.json",
                 &[("/detail/errorCode", json!("AccessDeniedException"))],
@@ -359,7 +341,7 @@ async fn main() -> ExitCode {
         let mut samples = Vec::with_capacity(ROUNDS);
         for _ in 0..ROUNDS {
             let started = Instant::now();
-            emit(&env, &[record(&env, file, &[])]).await;
+            emit(&env, &[sample_record(&env, file, &[])]).await;
             let Some((rule, event)) = router.next(Duration::from_secs(10)).await else {
                 failures.push(format!("{name}: no rule delivered the record"));
                 break;

@@ -61,6 +61,26 @@ pub fn sample_event(name: &str) -> serde_json::Value {
         .unwrap_or_else(|error| panic!("sample event {} is not JSON: {error}", path.display()))
 }
 
+/// The sample `file` of `events/` as it would reach `env`'s account and region (the envelope's
+/// `account` and `region`, the CloudTrail record's `awsRegion` and `recipientAccountId`), with
+/// each JSON pointer set.
+pub fn sample_record(
+    env: &TestEnv,
+    file: &str,
+    edits: &[(&str, serde_json::Value)],
+) -> serde_json::Value {
+    let mut event = sample_event(file);
+    event["account"] = serde_json::json!(env.account_id);
+    event["region"] = serde_json::json!(env.region);
+    event["detail"]["awsRegion"] = serde_json::json!(env.region);
+    event["detail"]["recipientAccountId"] = serde_json::json!(env.account_id);
+    let edits: Vec<(&str, Option<serde_json::Value>)> = edits
+        .iter()
+        .map(|(pointer, value)| (*pointer, Some(value.clone())))
+        .collect();
+    edited(event, &edits)
+}
+
 /// `event` (a sample) with each JSON pointer set to a value, or removed for `None`.
 pub fn edited(
     mut event: serde_json::Value,

@@ -19,29 +19,11 @@ use ptc_ops::lambda::FunctionContext;
 use ptc_ops::validate_cache_rules::ValidateReport;
 use ptc_ops_tests::eventbridge::{emit, template_rules, Router, TemplateRule, OWN_ROLE_ARN};
 use ptc_ops_tests::permissions::assert_calls_permitted;
-use ptc_ops_tests::{edited, invoke, report_json, sample_event, TestEnv};
+use ptc_ops_tests::{edited, invoke, report_json, sample_event, sample_record, TestEnv};
 use serde_json::{json, Value};
 
 const BOB: &str = "arn:aws:iam::123456789012:user/bob";
 const CLUSTER_ACCOUNT: &str = "111111111111";
-
-/// The sample `file`, in this test's account and region, with each JSON pointer set.
-fn record(env: &TestEnv, file: &str, edits: &[(&str, Value)]) -> Value {
-    let mut event = sample_event(file);
-    event["account"] = json!(env.account_id);
-    event["region"] = json!(env.region);
-    event["detail"]["awsRegion"] = json!(env.region);
-    event["detail"]["recipientAccountId"] = json!(env.account_id);
-    for (pointer, value) in edits {
-        let (parent, key) = pointer.rsplit_once('/').expect("a pointer");
-        event
-            .pointer_mut(parent)
-            .and_then(Value::as_object_mut)
-            .unwrap_or_else(|| panic!("{file}: no object at {parent}"))
-            .insert(key.to_owned(), value.clone());
-    }
-    event
-}
 
 fn context(env: &TestEnv, function: &'static str, toml: &str) -> Arc<FunctionContext> {
     invoke::captured_context(env, function, env.config(toml))
@@ -111,7 +93,7 @@ async fn a_deleted_rule_is_one_critical_alert_naming_what_it_leaves_behind() {
         .await
         .expect("the rule is deleted");
     // The record as CloudTrail writes it: the answer of the deletion is in `responseElements`.
-    let event = record(
+    let event = sample_record(
         &env,
         "rule-deleted.json",
         &[
@@ -205,7 +187,7 @@ async fn a_deleted_rule_is_one_critical_alert_naming_what_it_leaves_behind() {
 async fn a_deleted_then_recreated_rule_is_validated_not_mourned() {
     let env = TestEnv::new().await;
     env.seed_standard_rules().await;
-    let event = record(
+    let event = sample_record(
         &env,
         "rule-deleted.json",
         &[(
@@ -237,7 +219,7 @@ async fn a_created_rule_is_validated_alone_with_its_secret() {
     let env = TestEnv::new().await;
     let secret = env.seed_standard_rules().await;
     env.create_rule("quay", "quay.io", None).await;
-    let event = record(
+    let event = sample_record(
         &env,
         "rule-created.json",
         &[
@@ -291,7 +273,7 @@ async fn a_deleted_registry_policy_names_the_consumer_that_can_no_longer_pull() 
         inbox.topic_arn
     );
     let context = context(&env, "validate-cache-rules", &toml);
-    let event = record(&env, "registry-policy-deleted.json", &[]);
+    let event = sample_record(&env, "registry-policy-deleted.json", &[]);
     // No registry policy at all: what `DeleteRegistryPolicy` leaves.
     let report = validate(&context, event).await;
     let critical: Vec<_> = report
@@ -332,7 +314,11 @@ async fn without_consumers_a_registry_policy_change_makes_no_call() {
     let env = TestEnv::new().await;
     let context = context(&env, "validate-cache-rules", "");
     env.clear_calls().await;
-    let report = validate(&context, record(&env, "registry-policy-put.json", &[])).await;
+    let report = validate(
+        &context,
+        sample_record(&env, "registry-policy-put.json", &[]),
+    )
+    .await;
     assert!(report.findings.is_empty(), "{:#?}", report.findings);
     assert!(
         operations(&env).await.is_empty(),
@@ -377,7 +363,7 @@ async fn a_rotated_token_is_verified_and_a_bad_one_is_critical() {
     // A working token, by name: verified, on chat, with nothing else read.
     put(env.valid_credential_json()).await;
     env.clear_calls().await;
-    let report = check(&context, record(&env, "secret-value-put.json", &[])).await;
+    let report = check(&context, sample_record(&env, "secret-value-put.json", &[])).await;
     assert_eq!(
         sorted(operations(&env).await),
         [
@@ -413,7 +399,7 @@ async fn a_rotated_token_is_verified_and_a_bad_one_is_critical() {
     // A revoked token, by ARN: the upstream refuses it.
     let revoked = format!("revoked-{}", uuid::Uuid::new_v4().simple());
     put(env.credential_json_with_token(&revoked)).await;
-    let by_arn = record(
+    let by_arn = sample_record(
         &env,
         "secret-rotated.json",
         &[("/detail/requestParameters/secretId", json!(secret))],
@@ -439,7 +425,7 @@ async fn a_rotated_token_is_verified_and_a_bad_one_is_critical() {
     // A malformed value: refused without asking ECR.
     put(json!({"username": "x"}).to_string()).await;
     env.clear_calls().await;
-    let report = check(&context, record(&env, "secret-value-put.json", &[])).await;
+    let report = check(&context, sample_record(&env, "secret-value-put.json", &[])).await;
     let verdict = report
         .findings
         .iter()
@@ -474,16 +460,19 @@ async fn records_of_nothing_managed_make_no_call() {
     let cases: Vec<(&str, Value)> = vec![
         (
             "failed rule deletion",
-            record(
+            sample_record(
                 &env,
                 "rule-deleted.json",
                 &[("/detail/errorCode", json!("AccessDeniedException"))],
             ),
         ),
-        ("skipped prefix", record(&env, "rule-deleted.json", &[])),
+        (
+            "skipped prefix",
+            sample_record(&env, "rule-deleted.json", &[]),
+        ),
         (
             "a setting call",
-            record(&env, "setting-changed-put-lifecycle-policy.json", &[]),
+            sample_record(&env, "setting-changed-put-lifecycle-policy.json", &[]),
         ),
     ];
     for (case, event) in cases {
@@ -494,7 +483,7 @@ async fn records_of_nothing_managed_make_no_call() {
     for (case, event) in [
         (
             "another secret",
-            record(
+            sample_record(
                 &env,
                 "secret-value-put.json",
                 &[(
@@ -505,7 +494,7 @@ async fn records_of_nothing_managed_make_no_call() {
         ),
         (
             "a failed rotation",
-            record(
+            sample_record(
                 &env,
                 "secret-rotated.json",
                 &[("/detail/errorCode", json!("InvalidRequestException"))],
@@ -522,7 +511,7 @@ async fn records_of_nothing_managed_make_no_call() {
     );
 
     // A record of a handled call without what it changed: an error naming the field.
-    let malformed = record(
+    let malformed = sample_record(
         &env,
         "rule-deleted.json",
         &[("/detail/requestParameters", json!({}))],
@@ -597,7 +586,7 @@ async fn a_deleted_template_is_restored_in_manage_mode_and_reported_in_check_mod
         .send()
         .await
         .expect("deleted");
-    let deleted = record(&env, "template-deleted.json", &[]);
+    let deleted = sample_record(&env, "template-deleted.json", &[]);
 
     // Check mode reports it and writes nothing.
     env.clear_calls().await;
@@ -649,7 +638,7 @@ async fn a_deleted_template_is_restored_in_manage_mode_and_reported_in_check_mod
 
     // A template of a prefix the product does not manage: left alone, no write.
     env.clear_calls().await;
-    let foreign = record(
+    let foreign = sample_record(
         &env,
         "template-deleted.json",
         &[("/detail/requestParameters/prefix", json!("team-a"))],
@@ -694,7 +683,11 @@ async fn a_replaced_registry_scanning_configuration_gets_the_managed_filters_bac
         .await
         .expect("put");
     env.clear_calls().await;
-    let report = invoke::harden(&manage, record(&env, "registry-scanning-put.json", &[])).await;
+    let report = invoke::harden(
+        &manage,
+        sample_record(&env, "registry-scanning-put.json", &[]),
+    )
+    .await;
     let filters: Vec<String> = env
         .ecr()
         .get_registry_scanning_configuration()
@@ -747,7 +740,7 @@ async fn the_functions_own_template_writes_and_an_off_mode_make_no_call() {
         "harden-repository",
         env.config(&template_profile("off")),
     );
-    let own = record(
+    let own = sample_record(
         &env,
         "template-deleted.json",
         &[(
@@ -765,13 +758,13 @@ async fn the_functions_own_template_writes_and_an_off_mode_make_no_call() {
         (
             "mode off",
             &off,
-            record(&env, "template-deleted.json", &[]),
+            sample_record(&env, "template-deleted.json", &[]),
             "`hardening.creation_templates` is `off`",
         ),
         (
             "scanning off",
             &off,
-            record(&env, "registry-scanning-put.json", &[]),
+            sample_record(&env, "registry-scanning-put.json", &[]),
             "`hardening.registry_scanning` is `off`",
         ),
     ] {
@@ -817,7 +810,7 @@ async fn a_fix_after_a_refused_rotation_still_reaches_chat_and_duplicates_do_not
         }
     };
     let at = |time: &str| {
-        record(
+        sample_record(
             &env,
             "secret-value-put.json",
             &[("/detail/eventTime", json!(time))],
