@@ -7,13 +7,19 @@ Each field and parameter follows the Amazon ECR API Reference:
   cannot be used with `imageIds`; `RepositoryNotFoundException` for a repository that does not
   exist.
 - DescribeImagesFilter (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeImagesFilter.html):
-  `tagStatus` TAGGED, UNTAGGED or ANY; `imageStatus` ACTIVE, ARCHIVED or ACTIVATING, and without
-  it only ACTIVE images are returned. The emulator archives nothing, so ARCHIVED and ACTIVATING
-  list no image.
+  `tagStatus` TAGGED, UNTAGGED or ANY; `imageStatus` ACTIVE, ARCHIVED, ACTIVATING or ANY (the
+  page's valid values), and without it only ACTIVE images are returned. The emulator archives
+  nothing, so ARCHIVED and ACTIVATING list no image and ANY lists what ACTIVE lists.
 - ImageDetail (https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_ImageDetail.html):
   `imageSizeInBytes` is the size of the image (the compressed layers a manifest lists; for a
   manifest list, the largest of its manifests); `lastRecordedPullTime` is when ECR recorded the
   last pull, absent for an image never pulled; `imageStatus` is ACTIVE here.
+  The same page says ECR refreshes `lastRecordedPullTime` "at least once every 24 hours": a
+  pull may show at once or up to a day later. The emulator records it at once, one of the
+  answers AWS may give; the product documents the lag where it decides on the time (ptc usage).
+- `imageSizeInBytes` is not required in botocore's `ImageDetail` shape. What ECR answers for an
+  index whose platform manifests the repository does not hold is unconfirmed; the emulator
+  leaves the size out then, so the product is held to counting it as unknown.
 
 A pull (`BatchGetImage` that returns the image) records `lastRecordedPullTime`. Tests set the
 push and pull times of an image through the control API (`POST /_ptc/image-times`) to make
@@ -32,7 +38,7 @@ from moto.ecr.responses import ECRResponse
 
 from . import ecr_ext
 
-IMAGE_STATUSES = ("ACTIVE", "ARCHIVED", "ACTIVATING")
+IMAGE_STATUSES = ("ACTIVE", "ARCHIVED", "ACTIVATING", "ANY")
 TAG_STATUSES = ("TAGGED", "UNTAGGED", "ANY")
 
 # (account, region, repository, digest) -> last pull, epoch seconds.
@@ -135,13 +141,13 @@ def describe_images(self: ECRResponse):
     if tag_status not in TAG_STATUSES:
         raise ecr_ext._validation_error(tag_status, "filter.tagStatus", "Member must satisfy enum value set: [TAGGED, UNTAGGED, ANY]")
     if image_status not in IMAGE_STATUSES:
-        raise ecr_ext._validation_error(image_status, "filter.imageStatus", "Member must satisfy enum value set: [ACTIVE, ARCHIVED, ACTIVATING]")
+        raise ecr_ext._validation_error(image_status, "filter.imageStatus", "Member must satisfy enum value set: [ACTIVE, ARCHIVED, ACTIVATING, ANY]")
     backend = ecr_backends[account][region]
     repo = backend._get_repository(name, registry_id)  # RepositoryNotFoundException
     if image_ids:
         images = list(backend.describe_images(name, registry_id, image_ids))
         return ActionResult({"imageDetails": [_detail(account, region, repo, i) for i in images]})
-    images = [] if image_status != "ACTIVE" else list(repo.images)
+    images = list(repo.images) if image_status in ("ACTIVE", "ANY") else []
     if tag_status == "TAGGED":
         images = [i for i in images if i.image_tags]
     elif tag_status == "UNTAGGED":

@@ -35,7 +35,9 @@ IMAGES: list[dict] = [
      "platforms": ["linux/amd64", "linux/arm64"]},
     {"upstream": "authenticated", "repository": "fluxcd/source-controller", "tag": "v1.4.1", "kind": "oci"},
     {"upstream": "authenticated", "repository": "grafana/grafana", "tag": "11.3.0", "kind": "docker"},
-    # Docker Hub serves it for reading the pull limit (`HEAD` only, never pulled).
+    # Docker Hub serves it for reading the pull limit (`HEAD` only, never pulled): "To view your current pull rate
+    # and limit" in "Docker Hub pull usage and limits", https://docs.docker.com/docker-hub/usage/pulls/ (a HEAD of
+    # registry-1.docker.io/v2/ratelimitpreview/test/manifests/latest does not count as a pull).
     {"upstream": "authenticated", "repository": "ratelimitpreview/test", "tag": "latest", "kind": "docker"},
     # anonymous upstream (stands in for quay, registry.k8s.io, public ECR, chainguard, ECR)
     {"upstream": "anonymous", "repository": "pause", "tag": "3.10", "kind": "oci-index",

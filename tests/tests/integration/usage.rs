@@ -189,6 +189,20 @@ async fn describe_images_pages_and_filters_as_ecr_does() {
         .await
         .expect("the archived images");
     assert!(archived.image_details().is_empty());
+    // `ANY` is one of DescribeImagesFilter's valid values: every image, here all active.
+    let any = env
+        .ecr()
+        .describe_images()
+        .repository_name("docker-hub/team/paged")
+        .filter(
+            aws_sdk_ecr::types::DescribeImagesFilter::builder()
+                .image_status(aws_sdk_ecr::types::ImageStatusFilter::Any)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("every image");
+    assert_eq!(any.image_details().len(), 3);
     let too_many = env
         .ecr()
         .describe_images()
